@@ -1,0 +1,4 @@
+// Every subcommand of `bitnet-lab`, in the order --help lists them. Each lives in its own module.
+import type {Command} from "./command.js";
+
+export const commands: Command[] = [];

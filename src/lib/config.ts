@@ -1,0 +1,108 @@
+// The model configuration shared by the reference forward, the WebGPU engine, the trainer and the cost
+// model. Field names follow Hugging Face's `BitNetConfig` (config.json, model_type "bitnet") so that
+// transformers can read our checkpoints; the `bitnet_*` fields are this project's additions.
+
+/** Which member of the family a model is. */
+export type Variant =
+  | "fp" // full-precision baseline (LLaMA-like), no quantization anywhere
+  | "b1.58" // W1.58A8: absmean ternary weights, per-token absmax INT8 activations
+  | "a4.8" // W1.58A4: INT4 absmean into attention/FFN, top-K 50% + INT8 into W_o, INT8 into W_down, ReLU²
+  | "v2"; // H-BitLinear on W_o and W_down (Hadamard before quantization), INT8 or INT4 activations
+
+export const VARIANTS: readonly Variant[] = ["fp", "b1.58", "a4.8", "v2"];
+
+export interface BitNetConfig {
+  model_type: "bitnet";
+  vocab_size: number;
+  hidden_size: number; // C
+  intermediate_size: number; // FFN width
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number; // grouped-query attention when < num_attention_heads
+  head_dim?: number; // defaults to hidden_size / num_attention_heads
+  max_position_embeddings: number;
+  rms_norm_eps: number;
+  rope_theta: number;
+  hidden_act: "relu2" | "silu"; // relu2 → ReLU²-GLU, silu → SwiGLU
+  tie_word_embeddings: boolean;
+  bos_token_id: number;
+  eos_token_id: number;
+  /** HF quantizes BitLinear layers only when this is present (quant_method "bitnet"). */
+  quantization_config?: {quant_method: "bitnet"; linear_class?: string; quantization_mode?: string};
+
+  // ---- BitNet Lab extensions ----
+  bitnet_variant: Variant;
+  /** Activation bits of the linear inputs that the variant quantizes to low precision: 8 or 4.
+   *  b1.58: always 8. a4.8: 4 for attention/FFN inputs (8 in its first training stage). v2: 8 or 4. */
+  bitnet_activation_bits: 8 | 4;
+  /** v2 only: apply the Hadamard transform before quantizing the W_o and W_down inputs (ablation: false). */
+  bitnet_hadamard: boolean;
+  /** a4.8: fraction of the W_o input kept by top-K (the paper's K = 50%). */
+  bitnet_topk_ratio: number;
+  /** KV-cache precision: 16 means unquantized; 8/4/3 are absmax per head, post-RoPE. */
+  bitnet_kv_bits: 16 | 8 | 4 | 3;
+  /** a4.8 keeps the BOS token's K/V at higher precision (bits used for it). 0 = no special case. */
+  bitnet_kv_bos_bits: number;
+  /** attn_sub_norm before W_o and ffn_sub_norm before W_down, as in BitNet b1.58 2B4T. */
+  bitnet_sub_norms: boolean;
+}
+
+export function headDim(c: BitNetConfig): number {
+  return c.head_dim ?? c.hidden_size / c.num_attention_heads;
+}
+
+/** Defaults for a variant; spread a partial config over it. */
+export function defaultConfig(variant: Variant, shape: Partial<BitNetConfig> = {}): BitNetConfig {
+  const base: BitNetConfig = {
+    model_type: "bitnet",
+    vocab_size: 4096,
+    hidden_size: 256,
+    intermediate_size: 688,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 256,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: variant === "a4.8" ? "relu2" : "silu",
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    bitnet_variant: variant,
+    bitnet_activation_bits: variant === "a4.8" ? 4 : 8,
+    bitnet_hadamard: variant === "v2",
+    bitnet_topk_ratio: 0.5,
+    bitnet_kv_bits: variant === "a4.8" ? 3 : 16,
+    bitnet_kv_bos_bits: variant === "a4.8" ? 4 : 0,
+    bitnet_sub_norms: variant !== "fp",
+  };
+  const c = {...base, ...shape};
+  if (variant !== "fp" && !c.quantization_config) {
+    c.quantization_config = {quant_method: "bitnet", linear_class: "bitlinear", quantization_mode: "offline"};
+  }
+  return c;
+}
+
+/** Tensor names, exactly as Hugging Face's LLaMA/BitNet checkpoints spell them. */
+export const tensorNames = {
+  embed: "model.embed_tokens.weight",
+  finalNorm: "model.norm.weight",
+  lmHead: "lm_head.weight",
+  layer: (i: number) => ({
+    inputNorm: `model.layers.${i}.input_layernorm.weight`,
+    q: `model.layers.${i}.self_attn.q_proj.weight`,
+    k: `model.layers.${i}.self_attn.k_proj.weight`,
+    v: `model.layers.${i}.self_attn.v_proj.weight`,
+    o: `model.layers.${i}.self_attn.o_proj.weight`,
+    attnSubNorm: `model.layers.${i}.self_attn.attn_sub_norm.weight`,
+    postAttnNorm: `model.layers.${i}.post_attention_layernorm.weight`,
+    gate: `model.layers.${i}.mlp.gate_proj.weight`,
+    up: `model.layers.${i}.mlp.up_proj.weight`,
+    down: `model.layers.${i}.mlp.down_proj.weight`,
+    ffnSubNorm: `model.layers.${i}.mlp.ffn_sub_norm.weight`,
+  }),
+} as const;
+
+/** The seven projection matrices of a layer that BitLinear replaces. */
+export const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+export type LinearName = (typeof LINEARS)[number];
