@@ -11,7 +11,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 
 /** Runs saxpy on the GPU and reads the result back. */
-export async function saxpy(device: GPUDevice, a: number, x: Float32Array, y: Float32Array): Promise<Float32Array> {
+export async function saxpy(device: GPUDevice, a: number, x: Float32Array<ArrayBuffer>, y: Float32Array<ArrayBuffer>): Promise<Float32Array> {
   const n = x.length;
   const params = device.createBuffer({size: 8, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST});
   const pdata = new ArrayBuffer(8);

@@ -1,0 +1,38 @@
+// Headless Debian Chromium driven by playwright-core, with WebGPU on SwiftShader (no GPU needed).
+import {chromium, type Browser, type Page} from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+const BASE_FLAGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"];
+const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
+  "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader"];
+
+export async function launch({webgpu = true} = {}): Promise<Browser> {
+  // playwright-core gives every launch a fresh temporary --user-data-dir of its own.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ["--disable-features=Vulkan", "--disable-unsafe-webgpu"])],
+  });
+}
+
+export interface PageLog {
+  errors: string[]; // console errors and uncaught exceptions
+  failed: string[]; // failed requests and HTTP errors
+  foreign: string[]; // requests to any host but the local server
+}
+
+/** Records everything that would show a broken or leaky page. */
+export function watch(page: Page, origin: string): PageLog {
+  const log: PageLog = {errors: [], failed: [], foreign: []};
+  page.on("console", (m) => { if (m.type() === "error") log.errors.push(m.text()); });
+  page.on("pageerror", (e) => log.errors.push(`uncaught: ${e.message}`));
+  page.on("requestfailed", (r) => log.failed.push(`${r.url()} (${r.failure()?.errorText})`));
+  page.on("response", (r) => { if (r.status() >= 400) log.failed.push(`${r.url()} (HTTP ${r.status()})`); });
+  page.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("blob:")) log.foreign.push(u);
+  });
+  return log;
+}

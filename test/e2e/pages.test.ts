@@ -1,0 +1,64 @@
+// Every page of the built site, in real Chromium: it loads with no console error, no failed request and no request
+// to any host but localhost; the WebGPU banner reports an adapter (SwiftShader) — or, launched without WebGPU, says
+// the page falls back to the CPU reference.
+import {existsSync, mkdirSync} from "node:fs";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser} from "playwright-core";
+import config from "../../observablehq.config.js";
+import {CHROMIUM, launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+const paths = config.pages.map((p) => p.path);
+const shots = "test-results/screenshots";
+
+let site: Awaited<ReturnType<typeof serve>>;
+beforeAll(async () => {
+  if (!existsSync("dist/index.html")) throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
+  mkdirSync(shots, {recursive: true});
+  site = await serve("dist");
+});
+afterAll(async () => { await site?.close(); });
+
+describe("with WebGPU (SwiftShader)", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: true}); });
+  afterAll(async () => { await browser?.close(); });
+
+  for (const path of paths) {
+    it(`${path} loads cleanly and finds an adapter`, async () => {
+      const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+      const log = watch(page, site.url);
+      await page.goto(site.url + path, {waitUntil: "networkidle"});
+      const banner = page.locator("[data-webgpu]").first();
+      await banner.waitFor({timeout: 60_000});
+      expect(await banner.getAttribute("data-webgpu")).toBe("available");
+      expect(await banner.textContent()).toMatch(/^WebGPU: /);
+      await page.waitForLoadState("networkidle");
+      await page.screenshot({path: `${shots}/${path === "/" ? "index" : path.slice(1)}.png`, fullPage: true});
+      expect(log.errors).toEqual([]);
+      expect(log.failed).toEqual([]);
+      expect(log.foreign).toEqual([]);
+      await page.close();
+    });
+  }
+});
+
+describe("without WebGPU", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: false}); });
+  afterAll(async () => { await browser?.close(); });
+
+  it("the overview says it falls back to the CPU reference", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(site.url + "/", {waitUntil: "networkidle"});
+    const banner = page.locator("[data-webgpu]").first();
+    await banner.waitFor({timeout: 60_000});
+    expect(await banner.getAttribute("data-webgpu")).toBe("unavailable");
+    expect(await banner.textContent()).toMatch(/CPU reference/);
+    expect(log.errors).toEqual([]);
+    expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+});
