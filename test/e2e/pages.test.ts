@@ -34,6 +34,9 @@ describe("with WebGPU (SwiftShader)", () => {
       await banner.waitFor({timeout: 60_000});
       expect(await banner.getAttribute("data-webgpu")).toBe("available");
       expect(await banner.textContent()).toMatch(/^WebGPU: /);
+      // The build's policy is in force (a violation would also show up as a console error).
+      const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+      expect(csp).toMatch(/default-src 'self'/);
       await page.waitForLoadState("networkidle");
       await page.screenshot({path: `${shots}/${path === "/" ? "index" : path.slice(1)}.png`, fullPage: true});
       expect(log.errors).toEqual([]);
