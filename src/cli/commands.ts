@@ -1,6 +1,5 @@
 // Every subcommand of `bitnet-lab`, in the order --help lists them. Each lives in its own module.
 import type {Command} from "./command.js";
 import {cost} from "./cost.js";
-import {train} from "./train.js";
 
-export const commands: Command[] = [cost, train];
+export const commands: Command[] = [cost];
