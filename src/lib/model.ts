@@ -1,0 +1,602 @@
+// The CPU reference forward of the BitNet family: the oracle for every kernel test, the trainer's export
+// check and the pages' visualizations. Readable first, fast enough second.
+//
+// Architecture (LLaMA-like, transformers' modeling_bitnet.py):
+//   h = embed[token]
+//   per layer:  x = RMSNorm(h);  q, k, v = BitLinear(x);  RoPE(q, k) (rotate_half convention)
+//               a = softmax(q·kᵀ/√d, causal) · v  (grouped-query: query head j reads KV head ⌊j / (H/KV)⌋)
+//               h += W_o(attn_sub_norm(a))          (sub-norm only when bitnet_sub_norms)
+//               x = RMSNorm(h);  m = act(gate(x)) ⊙ up(x)  (silu → SwiGLU, relu2 → ReLU²-GLU)
+//               h += W_down(ffn_sub_norm(m))
+//   logits = lm_head(RMSNorm(h))  (tied: the embedding; never quantized)
+//
+// What each variant does to a projection's input (weights are always absmean ternary, see quant.ts):
+//   fp     nothing, float weights.
+//   b1.58  absmax INT8 per token on all seven — exactly transformers' BitLinear: y = (W̃·q)/(s_x·s_w).
+//   a4.8   q/k/v/gate/up: absmean INT4 (INT8 when bitnet_activation_bits = 8, the paper's first stage);
+//          o: top-K(bitnet_topk_ratio; 1 = off) then INT8; down: INT8 (ReLU² makes it sparse).
+//   v2     all seven INT8 or INT4 (bitnet_activation_bits); o and down are H-BitLinear: the input is
+//          rotated by the Hadamard transform (hadamard.ts) before quantizing (bitnet_hadamard = false
+//          is the paper's no-rotation ablation). The stored weight is the one trained against rotated
+//          inputs, so y = Q_w(W)·Q(H·x) and the forward only rotates.
+// KV cache (bitnet_kv_bits < 16): K after RoPE and V are quantized per token and head (quantizeKV) and
+// kept dequantized; position 0 (the BOS token) uses bitnet_kv_bos_bits instead when that is > 0.
+//
+// Numerics: tensors are stored in float32; dot products, norms and softmax accumulate in float64; the
+// integer products of BitLinear are exact. RoPE angles are computed in float64 (transformers uses
+// float32; the difference is ~1e-7 relative).
+
+import type {DecodeSession} from "./backend.js";
+import {headDim, tensorNames} from "./config.js";
+import type {BitNetConfig, LinearName} from "./config.js";
+import {expectedTensors, ternarize, validateWeights} from "./checkpoint.js";
+import {hadamardPlan, hadamardTransform} from "./hadamard.js";
+import {dequantizeKV, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8} from "./quant.js";
+import type {ActQuant} from "./quant.js";
+import type {ModelWeights} from "./tensor.js";
+
+// ---------------------------------------------------------------- traces
+
+export interface LinearTrace {
+  name: LinearName;
+  /** The float input [T, in] as the projection receives it (after the sub-norm for o and down). */
+  input: Float32Array;
+  /** H-BitLinear only: H·input, the values that get quantized. */
+  rotated?: Float32Array;
+  /** The quantized activations (codes, per-token scales, statistics); absent for fp. */
+  act?: ActQuant;
+  /** Fraction of exact zeros among the values multiplied into the weights (codes, or the float input for fp). */
+  sparsity: number;
+  /** [T, out] */
+  output: Float32Array;
+}
+
+export interface LayerTrace {
+  layer: number;
+  linears: Record<LinearName, LinearTrace>;
+  /** Softmax weights [heads, T, S] for the T new tokens over all S = past + T positions (0 past the causal edge). */
+  attention: Float32Array;
+  attentionShape: [number, number, number];
+  /** Per token L2 norm of the residual stream entering the layer, after attention, and leaving it. */
+  residualNorm: {input: Float32Array; afterAttention: Float32Array; output: Float32Array};
+  /** KV quantization of the new tokens: bits used and mean |error| of K and V (absent at 16 bits). */
+  kv?: {bits: number[]; keyMeanAbsError: number; valueMeanAbsError: number};
+}
+
+export interface ForwardTrace {
+  tokens: number[];
+  /** Position of the first of `tokens`. */
+  start: number;
+  layers: LayerTrace[];
+  /** The final RMSNorm's output [T, C], the LM head's input. */
+  final: Float32Array;
+}
+
+// ---------------------------------------------------------------- prepared weights
+
+type Linear =
+  | {kind: "ternary"; out: number; in: number; codes: Int8Array; gamma: number}
+  | {kind: "float"; out: number; in: number; w: Float32Array};
+
+interface PreparedLayer {
+  inputNorm: Float32Array;
+  postAttnNorm: Float32Array;
+  attnSubNorm?: Float32Array;
+  ffnSubNorm?: Float32Array;
+  lin: Record<LinearName, Linear>;
+}
+
+interface Prepared {
+  config: BitNetConfig;
+  embed: Float32Array;
+  finalNorm: Float32Array;
+  lmHead: Float32Array;
+  layers: PreparedLayer[];
+  invFreq: Float64Array;
+}
+
+const prepared = new WeakMap<ModelWeights, Prepared>();
+
+function prepare(weights: ModelWeights): Prepared {
+  const hit = prepared.get(weights);
+  if (hit) return hit;
+  validateWeights(weights);
+  const c = weights.config;
+  // A latent (training) checkpoint of a quantized variant runs with its weights ternarized, as
+  // transformers' AutoBitLinear "online" mode does.
+  const w = c.bitnet_variant === "fp" ? weights : ternarize(weights);
+  const f = (name: string) => w.float.get(name)!.data;
+  const lin = (name: string): Linear => {
+    const t = w.ternary.get(name);
+    if (t) return {kind: "ternary", out: t.shape[0], in: t.shape[1], codes: t.codes, gamma: t.gamma};
+    const x = w.float.get(name)!;
+    return {kind: "float", out: x.shape[0], in: x.shape[1], w: x.data};
+  };
+  const layers: PreparedLayer[] = [];
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const n = tensorNames.layer(i);
+    layers.push({
+      inputNorm: f(n.inputNorm),
+      postAttnNorm: f(n.postAttnNorm),
+      attnSubNorm: c.bitnet_sub_norms ? f(n.attnSubNorm) : undefined,
+      ffnSubNorm: c.bitnet_sub_norms ? f(n.ffnSubNorm) : undefined,
+      lin: {q: lin(n.q), k: lin(n.k), v: lin(n.v), o: lin(n.o), gate: lin(n.gate), up: lin(n.up), down: lin(n.down)},
+    });
+  }
+  const d = headDim(c);
+  const invFreq = new Float64Array(d / 2);
+  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(c.rope_theta, (2 * i) / d);
+  if (c.bitnet_variant === "v2" && c.bitnet_hadamard) {
+    // Fail at load, not mid-generation, when a size has no Hadamard construction.
+    hadamardPlan(c.num_attention_heads * d);
+    hadamardPlan(c.intermediate_size);
+  }
+  const p: Prepared = {
+    config: c,
+    embed: f(tensorNames.embed),
+    finalNorm: f(tensorNames.finalNorm),
+    lmHead: c.tie_word_embeddings ? f(tensorNames.embed) : f(tensorNames.lmHead),
+    layers,
+    invFreq,
+  };
+  prepared.set(weights, p);
+  return p;
+}
+
+// ---------------------------------------------------------------- building blocks
+
+/** RMSNorm per row: y = w · x / sqrt(mean(x²) + eps). */
+function rmsNorm(x: Float32Array, T: number, C: number, w: Float32Array, eps: number): Float32Array {
+  const y = new Float32Array(T * C);
+  for (let t = 0; t < T; t++) {
+    const o = t * C;
+    let ss = 0;
+    for (let i = 0; i < C; i++) ss += x[o + i] * x[o + i];
+    const r = 1 / Math.sqrt(ss / C + eps);
+    for (let i = 0; i < C; i++) y[o + i] = w[i] * Math.fround(x[o + i] * r);
+  }
+  return y;
+}
+
+function rowNorms(x: Float32Array, T: number, C: number): Float32Array {
+  const out = new Float32Array(T);
+  for (let t = 0; t < T; t++) {
+    let s = 0;
+    for (let i = 0; i < C; i++) s += x[t * C + i] * x[t * C + i];
+    out[t] = Math.sqrt(s);
+  }
+  return out;
+}
+
+type ActKind = "none" | "int8" | "int4" | "topk-int8";
+
+function activationKind(c: BitNetConfig, name: LinearName): ActKind {
+  const low: ActKind = c.bitnet_activation_bits === 4 ? "int4" : "int8";
+  switch (c.bitnet_variant) {
+    case "fp":
+      return "none";
+    case "b1.58":
+      return "int8";
+    case "a4.8":
+      if (name === "o") return "topk-int8";
+      if (name === "down") return "int8";
+      return low;
+    case "v2":
+      return low;
+  }
+}
+
+function usesHadamard(c: BitNetConfig, name: LinearName): boolean {
+  return c.bitnet_variant === "v2" && c.bitnet_hadamard && (name === "o" || name === "down");
+}
+
+function quantizeInput(c: BitNetConfig, kind: ActKind, x: Float32Array, dim: number): ActQuant | undefined {
+  switch (kind) {
+    case "none":
+      return undefined;
+    case "int8":
+      return quantizeAbsmaxInt8(x, dim);
+    case "int4":
+      return quantizeAbsmeanInt4(x, dim);
+    case "topk-int8":
+      return quantizeTopKInt8(x, dim, c.bitnet_topk_ratio);
+  }
+}
+
+/** y[t, o] = Σ_i W[o, i] · x̃[t, i] for T rows, with W ternary (γ·W̃) or float, and x̃ the dequantized
+ *  activations (q / s) when `act` is given or the float input otherwise. Integer products are exact. */
+function matmul(lin: Linear, x: Float32Array, act: ActQuant | undefined, T: number): Float32Array {
+  const {out: O, in: I} = lin;
+  const y = new Float32Array(T * O);
+  const xin = new Float64Array(I);
+  for (let t = 0; t < T; t++) {
+    const src = act ? act.q : x;
+    for (let i = 0; i < I; i++) xin[i] = src[t * I + i];
+    // Output multiplier: γ (ternary) times 1/s (quantized input).
+    const post = (lin.kind === "ternary" ? lin.gamma : 1) / (act ? act.scale[t] : 1);
+    const yo = t * O;
+    if (lin.kind === "ternary") {
+      const W = lin.codes;
+      for (let o = 0; o < O; o++) {
+        const r = o * I;
+        let acc = 0;
+        for (let i = 0; i < I; i++) acc += W[r + i] * xin[i];
+        y[yo + o] = acc * post;
+      }
+    } else {
+      const W = lin.w;
+      for (let o = 0; o < O; o++) {
+        const r = o * I;
+        let acc = 0;
+        for (let i = 0; i < I; i++) acc += W[r + i] * xin[i];
+        y[yo + o] = acc * post;
+      }
+    }
+  }
+  return y;
+}
+
+function zeroFraction(a: ArrayLike<number>): number {
+  let z = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === 0) z++;
+  return a.length ? z / a.length : 0;
+}
+
+/** One projection with its activation quantization; `shared` reuses the quantization of an identical
+ *  input (q/k/v share x, gate/up share x). */
+function projection(
+  c: BitNetConfig,
+  name: LinearName,
+  lin: Linear,
+  x: Float32Array,
+  T: number,
+  shared: {act?: ActQuant; rotated?: Float32Array; done: boolean},
+  traces: Partial<Record<LinearName, LinearTrace>> | undefined,
+): Float32Array {
+  if (!shared.done) {
+    let input = x;
+    if (usesHadamard(c, name)) {
+      input = x.slice();
+      hadamardTransform(input, lin.in);
+      shared.rotated = input;
+    }
+    shared.act = quantizeInput(c, activationKind(c, name), input, lin.in);
+    shared.done = true;
+  }
+  const y = matmul(lin, shared.rotated ?? x, shared.act, T);
+  if (traces) {
+    traces[name] = {
+      name,
+      input: x,
+      rotated: shared.rotated,
+      act: shared.act,
+      sparsity: shared.act ? shared.act.stats.zeroFraction : zeroFraction(x),
+      output: y.slice(), // q and k are rotated in place afterwards; keep the projection's own output
+    };
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------- KV cache
+
+class KVCache {
+  length = 0;
+  capacity = 0;
+  k: Float32Array[];
+  v: Float32Array[];
+  constructor(
+    private readonly layers: number,
+    private readonly rowSize: number, // kvHeads · headDim
+    private readonly maxLength: number,
+  ) {
+    this.k = Array.from({length: layers}, () => new Float32Array(0));
+    this.v = Array.from({length: layers}, () => new Float32Array(0));
+  }
+  ensure(n: number): void {
+    if (n > this.maxLength) throw new Error(`KV cache: ${n} positions exceed max_position_embeddings ${this.maxLength}`);
+    if (n <= this.capacity) return;
+    const cap = Math.min(this.maxLength, Math.max(n, this.capacity * 2, 16));
+    for (let l = 0; l < this.layers; l++) {
+      const k = new Float32Array(cap * this.rowSize);
+      k.set(this.k[l].subarray(0, this.length * this.rowSize));
+      this.k[l] = k;
+      const v = new Float32Array(cap * this.rowSize);
+      v.set(this.v[l].subarray(0, this.length * this.rowSize));
+      this.v[l] = v;
+    }
+    this.capacity = cap;
+  }
+}
+
+// ---------------------------------------------------------------- the forward over a block of tokens
+
+interface BlockResult {
+  /** [T, V] (allLogits) or [V] (last token only). */
+  logits: Float32Array;
+  trace?: ForwardTrace;
+}
+
+function checkTokens(c: BitNetConfig, tokens: readonly number[]): void {
+  if (tokens.length === 0) throw new Error("forward: no tokens given");
+  for (const t of tokens) {
+    if (!Number.isInteger(t) || t < 0 || t >= c.vocab_size) throw new Error(`forward: token id ${t} is outside the vocabulary [0, ${c.vocab_size})`);
+  }
+}
+
+/** Runs T new tokens at positions cache.length … cache.length+T−1, appending their K/V to the cache. */
+function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], opts: {allLogits: boolean; trace: boolean}): BlockResult {
+  const c = p.config;
+  checkTokens(c, tokens);
+  const T = tokens.length;
+  const C = c.hidden_size;
+  const H = c.num_attention_heads;
+  const KV = c.num_key_value_heads;
+  const d = headDim(c);
+  const group = H / KV;
+  const P = cache.length;
+  const S = P + T;
+  cache.ensure(S);
+  const eps = c.rms_norm_eps;
+  const scale = 1 / Math.sqrt(d);
+
+  // RoPE tables for the new positions.
+  const half = d / 2;
+  const cos = new Float64Array(T * half);
+  const sin = new Float64Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = (P + t) * p.invFreq[i];
+      cos[t * half + i] = Math.cos(a);
+      sin[t * half + i] = Math.sin(a);
+    }
+  }
+  const rope = (x: Float32Array, heads: number) => {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < heads; h++) {
+        const o = (t * heads + h) * d;
+        for (let i = 0; i < half; i++) {
+          const x1 = x[o + i];
+          const x2 = x[o + i + half];
+          const cs = cos[t * half + i];
+          const sn = sin[t * half + i];
+          x[o + i] = x1 * cs - x2 * sn;
+          x[o + i + half] = x2 * cs + x1 * sn;
+        }
+      }
+    }
+  };
+
+  const h = new Float32Array(T * C);
+  for (let t = 0; t < T; t++) h.set(p.embed.subarray(tokens[t] * C, tokens[t] * C + C), t * C);
+
+  const trace: ForwardTrace | undefined = opts.trace ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)} : undefined;
+  const kvBitsFor = (pos: number) => (c.bitnet_kv_bits >= 16 ? 16 : pos === 0 && c.bitnet_kv_bos_bits > 0 ? c.bitnet_kv_bos_bits : c.bitnet_kv_bits);
+
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const L = p.layers[l];
+    const lt: Partial<Record<LinearName, LinearTrace>> | undefined = trace ? {} : undefined;
+    const normIn = trace ? rowNorms(h, T, C) : undefined;
+
+    // Attention.
+    const x = rmsNorm(h, T, C, L.inputNorm, eps);
+    const sx = {done: false} as {act?: ActQuant; rotated?: Float32Array; done: boolean};
+    const q = projection(c, "q", L.lin.q, x, T, sx, lt);
+    const k = projection(c, "k", L.lin.k, x, T, sx, lt);
+    const v = projection(c, "v", L.lin.v, x, T, sx, lt);
+    rope(q, H);
+    rope(k, KV);
+    let kvInfo: LayerTrace["kv"];
+    if (c.bitnet_kv_bits < 16) {
+      let kErr = 0;
+      let vErr = 0;
+      let n = 0;
+      const bits: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const b = kvBitsFor(P + t);
+        bits.push(b);
+        if (b >= 16) continue;
+        for (const arr of [k, v]) {
+          const row = arr.subarray(t * KV * d, (t + 1) * KV * d);
+          const deq = dequantizeKV(quantizeKV(row, d, b));
+          for (let i = 0; i < row.length; i++) {
+            const e = Math.abs(row[i] - deq[i]);
+            if (arr === k) kErr += e;
+            else vErr += e;
+          }
+          row.set(deq);
+        }
+        n += KV * d;
+      }
+      if (bits.some((b) => b < 16)) kvInfo = {bits, keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0};
+    }
+    const Kc = cache.k[l];
+    const Vc = cache.v[l];
+    Kc.set(k, P * KV * d);
+    Vc.set(v, P * KV * d);
+
+    const attnOut = new Float32Array(T * H * d);
+    const attnW = trace ? new Float32Array(H * T * S) : undefined;
+    const scores = new Float64Array(S);
+    const acc = new Float64Array(d);
+    for (let t = 0; t < T; t++) {
+      const last = P + t; // causal: attend to positions 0 … last
+      for (let hh = 0; hh < H; hh++) {
+        const kvh = Math.floor(hh / group);
+        const qo = (t * H + hh) * d;
+        let mx = -Infinity;
+        for (let j = 0; j <= last; j++) {
+          const ko = (j * KV + kvh) * d;
+          let s = 0;
+          for (let i = 0; i < d; i++) s += q[qo + i] * Kc[ko + i];
+          s *= scale;
+          scores[j] = s;
+          if (s > mx) mx = s;
+        }
+        let z = 0;
+        for (let j = 0; j <= last; j++) {
+          scores[j] = Math.exp(scores[j] - mx);
+          z += scores[j];
+        }
+        acc.fill(0);
+        for (let j = 0; j <= last; j++) {
+          const wj = scores[j] / z;
+          if (attnW) attnW[(hh * T + t) * S + j] = wj;
+          const vo = (j * KV + kvh) * d;
+          for (let i = 0; i < d; i++) acc[i] += wj * Vc[vo + i];
+        }
+        for (let i = 0; i < d; i++) attnOut[qo + i] = acc[i];
+      }
+    }
+    const a = L.attnSubNorm ? rmsNorm(attnOut, T, H * d, L.attnSubNorm, eps) : attnOut;
+    const o = projection(c, "o", L.lin.o, a, T, {done: false}, lt);
+    for (let i = 0; i < h.length; i++) h[i] += o[i];
+    const normMid = trace ? rowNorms(h, T, C) : undefined;
+
+    // Feed-forward.
+    const x2 = rmsNorm(h, T, C, L.postAttnNorm, eps);
+    const sf = {done: false} as {act?: ActQuant; rotated?: Float32Array; done: boolean};
+    const g = projection(c, "gate", L.lin.gate, x2, T, sf, lt);
+    const u = projection(c, "up", L.lin.up, x2, T, sf, lt);
+    const F = c.intermediate_size;
+    const m = new Float32Array(T * F);
+    if (c.hidden_act === "relu2") {
+      for (let i = 0; i < m.length; i++) {
+        const r = g[i] > 0 ? g[i] : 0;
+        m[i] = Math.fround(r * r) * u[i];
+      }
+    } else {
+      for (let i = 0; i < m.length; i++) m[i] = Math.fround(g[i] / (1 + Math.exp(-g[i]))) * u[i];
+    }
+    const mm = L.ffnSubNorm ? rmsNorm(m, T, F, L.ffnSubNorm, eps) : m;
+    const dn = projection(c, "down", L.lin.down, mm, T, {done: false}, lt);
+    for (let i = 0; i < h.length; i++) h[i] += dn[i];
+
+    if (trace && lt && normIn && normMid) {
+      trace.layers.push({
+        layer: l,
+        linears: lt as Record<LinearName, LinearTrace>,
+        attention: attnW!,
+        attentionShape: [H, T, S],
+        residualNorm: {input: normIn, afterAttention: normMid, output: rowNorms(h, T, C)},
+        kv: kvInfo,
+      });
+    }
+  }
+  cache.length = S;
+
+  // LM head on the last token, or on all of them.
+  const V = c.vocab_size;
+  const rows = opts.allLogits ? T : 1;
+  const first = T - rows;
+  const fin = rmsNorm(h.subarray(first * C), rows, C, p.finalNorm, eps);
+  if (trace) trace.final = opts.allLogits ? fin : rmsNorm(h, T, C, p.finalNorm, eps);
+  const logits = matmul({kind: "float", out: V, in: C, w: p.lmHead}, fin, undefined, rows);
+  return {logits, trace};
+}
+
+// ---------------------------------------------------------------- public API
+
+export interface ForwardOptions {
+  /** Record every intermediate (see ForwardTrace). Off by default; costs nothing when off. */
+  trace?: boolean;
+}
+
+/** The whole sequence at once (positions 0 … T−1): logits [T, vocab] and, optionally, the trace. */
+export function forwardFull(weights: ModelWeights, tokens: readonly number[], opts: ForwardOptions = {}): {logits: Float32Array; trace?: ForwardTrace} {
+  const p = prepare(weights);
+  const c = p.config;
+  const cache = new KVCache(c.num_hidden_layers, c.num_key_value_heads * headDim(c), c.max_position_embeddings);
+  return forwardBlock(p, cache, tokens, {allLogits: true, trace: !!opts.trace});
+}
+
+export interface CpuSessionOptions {
+  /** Cache positions to allow (default and maximum: max_position_embeddings). */
+  maxLength?: number;
+}
+
+export interface AppendOptions {
+  allLogits?: boolean;
+  /** Keep this call's trace in `lastTrace`. */
+  trace?: boolean;
+}
+
+/** DecodeSession on the CPU reference forward. */
+export class CpuSession implements DecodeSession {
+  readonly backend = "cpu" as const;
+  readonly config: BitNetConfig;
+  /** The trace of the last append called with {trace: true}. */
+  lastTrace: ForwardTrace | undefined;
+  private readonly p: Prepared;
+  private cache: KVCache;
+  private readonly maxLength: number;
+
+  constructor(weights: ModelWeights, opts: CpuSessionOptions = {}) {
+    this.p = prepare(weights);
+    this.config = this.p.config;
+    const max = this.config.max_position_embeddings;
+    this.maxLength = Math.min(max, opts.maxLength ?? max);
+    if (!(this.maxLength >= 1)) throw new Error(`createCpuSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
+    this.cache = this.newCache();
+  }
+
+  private newCache(): KVCache {
+    const c = this.config;
+    return new KVCache(c.num_hidden_layers, c.num_key_value_heads * headDim(c), this.maxLength);
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  get maxPositions(): number {
+    return this.maxLength;
+  }
+
+  /** Synchronous append (the CPU needs no await). */
+  appendSync(tokens: readonly number[], opts: AppendOptions = {}): Float32Array {
+    if (this.cache.length + tokens.length > this.maxLength) {
+      throw new Error(`session: ${this.cache.length} + ${tokens.length} tokens exceed the ${this.maxLength}-position limit`);
+    }
+    const r = forwardBlock(this.p, this.cache, tokens, {allLogits: !!opts.allLogits, trace: !!opts.trace});
+    if (opts.trace) this.lastTrace = r.trace;
+    return r.logits;
+  }
+
+  append(tokens: readonly number[], opts: AppendOptions = {}): Promise<Float32Array> {
+    try {
+      return Promise.resolve(this.appendSync(tokens, opts));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  reset(): void {
+    this.cache = this.newCache();
+    this.lastTrace = undefined;
+  }
+
+  dispose(): void {
+    this.cache = this.newCache();
+    this.lastTrace = undefined;
+  }
+}
+
+export function createCpuSession(weights: ModelWeights, opts: CpuSessionOptions = {}): CpuSession {
+  return new CpuSession(weights, opts);
+}
+
+/** Parameter counts by kind (embedding counted once when tied). */
+export function parameterCounts(config: BitNetConfig): {embedding: number; linear: number; norm: number; head: number; total: number} {
+  let linear = 0;
+  let norm = 0;
+  let embedding = 0;
+  let head = 0;
+  for (const e of expectedTensors(config)) {
+    const n = e.shape.reduce((a: number, b: number) => a * b, 1);
+    if (e.kind === "linear") linear += n;
+    else if (e.name === tensorNames.embed) embedding += n;
+    else if (e.name === tensorNames.lmHead) head += n;
+    else norm += n;
+  }
+  return {embedding, linear, norm, head, total: embedding + linear + norm + head};
+}
