@@ -1,0 +1,204 @@
+// General charts for the chapters (Observable Plot), each returned inside a <figure> with a caption that
+// names its source (paper equation or table, or "computed live") and a data-table alternative.
+import * as Plot from "@observablehq/plot";
+import type {Bin} from "../lib/chapters/stats.js";
+import {fmt} from "../lib/chapters/format.js";
+import {h} from "./dom.js";
+import {dataTable} from "./table.js";
+import type {Column} from "./table.js";
+
+export interface FigureOptions {
+  /** What the figure shows (becomes the caption and the chart's accessible name). */
+  caption: string;
+  /** Where the numbers come from, e.g. "Computed live on data/models/b1.58, layer 2 · b1.58 eq. 1–3". */
+  source?: string;
+}
+
+/** A <figure> with the chart, a caption (with its source) and a data table. */
+export function figure(chart: Node, opts: FigureOptions & {table?: HTMLElement; className?: string}): HTMLElement {
+  return h(
+    "figure",
+    {class: `lab-figure ${opts.className ?? ""}`.trim()},
+    chart,
+    h("figcaption", {}, opts.caption, opts.source ? h("span", {class: "source"}, ` Source: ${opts.source}.`) : null),
+    opts.table ?? null,
+  );
+}
+
+const plotDefaults = (width: number, caption: string) => ({
+  width: Math.max(280, width),
+  style: {fontSize: "12px", overflow: "visible"} as Partial<CSSStyleDeclaration>,
+  ariaLabel: caption,
+  marginLeft: 48,
+});
+
+export interface HistogramOptions extends FigureOptions {
+  width: number;
+  height?: number;
+  xLabel: string;
+  yLabel?: string;
+  /** Vertical reference lines, e.g. the ±γ/2 thresholds. */
+  rules?: {x: number; label: string}[];
+  /** Colour each bin (e.g. by the ternary code it maps to). */
+  binColor?: (b: Bin) => string;
+  /** Labels drawn at the top of the chart in data coordinates (e.g. "→ 0" over the zero band). */
+  labels?: {x: number; text: string}[];
+  logY?: boolean;
+  fill?: string;
+}
+
+export function histogramChart(bins: Bin[], opts: HistogramOptions): HTMLElement {
+  const chart = Plot.plot({
+    ...plotDefaults(opts.width, opts.caption),
+    height: opts.height ?? 220,
+    x: {label: opts.xLabel, tickFormat: (d: number) => fmt(d, 2)},
+    y: {label: opts.yLabel ?? "count", grid: true, type: opts.logY ? "symlog" : "linear", tickFormat: (d: number) => fmt(d, 3)},
+    marks: [
+      Plot.rectY(bins, {x1: "x0", x2: "x1", y: "count", fill: opts.binColor ? (b: Bin) => opts.binColor!(b) : opts.fill ?? "var(--theme-foreground-focus, #0072b2)", insetLeft: 0.5, insetRight: 0.5}),
+      Plot.ruleY([0]),
+      ...(opts.rules?.length
+        ? [
+            Plot.ruleX(opts.rules, {x: "x", stroke: "currentColor", strokeDasharray: "4,3"}),
+            Plot.text(opts.rules, {x: "x", text: "label", frameAnchor: "top", dy: -4, lineAnchor: "bottom", fontSize: 11}),
+          ]
+        : []),
+      ...(opts.labels?.length ? [Plot.text(opts.labels, {x: "x", text: "text", frameAnchor: "top", dy: 14, fontWeight: "bold"})] : []),
+    ],
+  });
+  const rows = bins.map((b) => ({from: b.x0, to: b.x1, count: b.count}));
+  const columns: Column<(typeof rows)[number]>[] = [
+    {key: "from", label: `${opts.xLabel} from`, format: (v) => fmt(v as number, 4), numeric: true},
+    {key: "to", label: "to", format: (v) => fmt(v as number, 4), numeric: true},
+    {key: "count", label: "count", numeric: true},
+  ];
+  return figure(chart, {...opts, table: dataTable(rows, {caption: opts.caption, columns})});
+}
+
+export interface LineSeries {
+  name: string;
+  points: {x: number; y: number}[];
+}
+
+export interface LineOptions extends FigureOptions {
+  width: number;
+  height?: number;
+  xLabel: string;
+  yLabel: string;
+  logY?: boolean;
+  /** Marked points (e.g. the paper's operating point). */
+  marks?: {x: number; y: number; label: string}[];
+  xTicks?: number[];
+  yFormat?: (v: number) => string;
+}
+
+const SERIES_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"];
+const SERIES_SYMBOLS = ["circle", "square", "triangle", "diamond", "cross", "star"] as const;
+
+/** Lines with a distinct colour AND point symbol per series (readable without colour). */
+export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement {
+  const data = series.flatMap((s, i) => s.points.map((p) => ({...p, series: s.name, i})));
+  const names = series.map((s) => s.name);
+  const chart = Plot.plot({
+    ...plotDefaults(opts.width, opts.caption),
+    height: opts.height ?? 240,
+    x: {label: opts.xLabel, ticks: opts.xTicks, tickFormat: (d: number) => fmt(d, 3)},
+    y: {label: opts.yLabel, grid: true, type: opts.logY ? "log" : "linear", tickFormat: opts.yFormat ?? ((d: number) => fmt(d, 2))},
+    color: {domain: names, range: SERIES_COLORS.slice(0, names.length), legend: true},
+    symbol: {domain: names, range: SERIES_SYMBOLS.slice(0, names.length) as unknown as string[]},
+    marks: [
+      Plot.line(data, {x: "x", y: "y", stroke: "series"}),
+      Plot.dot(data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true}),
+      ...(opts.marks?.length ? [Plot.text(opts.marks, {x: "x", y: "y", text: "label", dy: -10, fontWeight: "bold"})] : []),
+    ],
+  });
+  const rows = data.map((d) => ({series: d.series, x: d.x, y: d.y}));
+  return figure(chart, {
+    ...opts,
+    table: dataTable(rows, {
+      caption: opts.caption,
+      columns: [
+        {key: "series", label: "series"},
+        {key: "x", label: opts.xLabel, format: (v) => fmt(v as number, 4), numeric: true},
+        {key: "y", label: opts.yLabel, format: (v) => (opts.yFormat ?? ((n: number) => fmt(n, 4)))(v as number), numeric: true},
+      ],
+    }),
+  });
+}
+
+export interface BarRow {
+  label: string;
+  value: number;
+  group: string;
+}
+
+export interface BarOptions extends FigureOptions {
+  width: number;
+  height?: number;
+  xLabel: string;
+  format?: (v: number) => string;
+  /** Max of the value axis (e.g. 100 for percentages). */
+  max?: number;
+}
+
+/** Grouped horizontal bars (e.g. measured vs paper per component); groups differ by colour and pattern
+ *  (solid vs hatched) and every bar carries its value as text. */
+export function groupedBars(rows: BarRow[], opts: BarOptions): HTMLElement {
+  const groups = [...new Set(rows.map((r) => r.group))];
+  const labels = [...new Set(rows.map((r) => r.label))];
+  const format = opts.format ?? ((v: number) => fmt(v, 3));
+  const chart = Plot.plot({
+    ...plotDefaults(opts.width, opts.caption),
+    marginLeft: 90,
+    marginRight: 48,
+    height: opts.height ?? Math.max(120, labels.length * groups.length * 18 + 60),
+    x: {label: opts.xLabel, grid: true, domain: opts.max !== undefined ? [0, opts.max] : undefined, tickFormat: (d: number) => fmt(d, 3)},
+    y: {domain: groups, label: null, axis: null},
+    fy: {domain: labels, label: null},
+    color: {domain: groups, range: SERIES_COLORS.slice(0, groups.length), legend: true},
+    marks: [
+      Plot.barX(rows, {x: "value", y: "group", fy: "label", fill: "group", inset: 1}),
+      // The second group is hatched so the two read apart without colour.
+      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 2 === 1), {x: "value", y: "group", fy: "label", fill: "none", stroke: "white", strokeDasharray: "2,3", inset: 3}),
+      Plot.text(rows, {x: "value", y: "group", fy: "label", text: (r: BarRow) => format(r.value), dx: 4, textAnchor: "start", fontSize: 11}),
+      Plot.ruleX([0]),
+    ],
+  });
+  const tableRows = labels.map((l) => {
+    const r: Record<string, string> = {component: l};
+    for (const g of groups) {
+      const hit = rows.find((x) => x.label === l && x.group === g);
+      r[g] = hit ? format(hit.value) : "—";
+    }
+    return r;
+  });
+  return figure(chart, {...opts, table: dataTable(tableRows, {caption: opts.caption, columns: [{key: "component", label: "component"}, ...groups.map((g) => ({key: g, label: g, numeric: true}))]})});
+}
+
+export interface StatCard {
+  label: string;
+  value: string;
+  note?: string;
+  /** data-stat attribute (for tests). */
+  id?: string;
+}
+
+/** A row of labelled numbers (γ, error, kurtosis, …): a definition list, so it reads as label → value. */
+export function statCards(cards: StatCard[]): HTMLElement {
+  return h(
+    "dl",
+    {class: "stat-cards"},
+    cards.map((c) => h("div", {class: "stat-card", "data-stat": c.id ?? null}, h("dt", {}, c.label), h("dd", {}, c.value, c.note ? h("small", {}, c.note) : null))),
+  );
+}
+
+/** A labelled progress bar for long work; set(value in [0, 1], label?) updates it. */
+export function progressBar(label: string): HTMLElement & {set(f: number, text?: string): void} {
+  const bar = h("progress", {max: 1, value: 0});
+  const text = h("span", {}, label);
+  const el = h("div", {class: "lab-progress", role: "status"}, bar, " ", text) as unknown as HTMLElement & {set(f: number, text?: string): void};
+  el.set = (f: number, t?: string) => {
+    bar.value = f;
+    if (t) text.textContent = t;
+  };
+  return el;
+}

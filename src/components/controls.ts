@@ -1,0 +1,241 @@
+// Page state bound to the URL, and the labelled, keyboard-operable controls that read and write it.
+// A page declares its schema (src/lib/url-state.ts), makes one PageState, and builds each control from it:
+//   const st = new PageState({layer: int(0, 0, 63), prompt: text("…", 200)});
+//   display(st.notice());
+//   const layer = view(st.select("layer", {label: "Layer", options: [0, 1, 2, 3]}));
+// Every control's value, the prompt and the seed live in the query (history.replaceState, no reload); a bad
+// value in a link is ignored with a visible notice naming the parameter; `?hide=a,b` hides controls (their
+// values still apply), and st.sharePanel() builds a teacher's link with chosen controls hidden.
+import type {Schema, StateIssue, StateOf} from "../lib/url-state.js";
+import {HIDE_PARAM, parseState, serializeState} from "../lib/url-state.js";
+import {h, uniqueId} from "./dom.js";
+
+type Key<S> = keyof S & string;
+
+/** A control: a wrapper element whose `.value` is the typed value and which emits bubbling "input" events,
+ *  as Framework's view() expects. */
+export type Control<T> = HTMLElement & {value: T};
+
+export class PageState<S extends Schema> {
+  readonly schema: S;
+  readonly values: StateOf<S>;
+  readonly hidden: Set<Key<S>>;
+  readonly issues: StateIssue[];
+  private readonly noticeEls = new Set<HTMLElement>();
+  private readonly allowUnknown: readonly string[];
+
+  constructor(schema: S, opts: {search?: string; allowUnknown?: readonly string[]} = {}) {
+    this.schema = schema;
+    this.allowUnknown = opts.allowUnknown ?? [];
+    const parsed = parseState(schema, opts.search ?? globalThis.location?.search ?? "", {allowUnknown: this.allowUnknown});
+    this.values = parsed.values;
+    this.hidden = parsed.hidden;
+    this.issues = parsed.issues;
+  }
+
+  /** Sets a value and writes the query (replaceState: the back button is not flooded with slider moves). */
+  set<K extends Key<S>>(key: K, value: StateOf<S>[K]): void {
+    this.values[key] = value;
+    this.writeUrl();
+  }
+
+  /** The page's query string for the current values (and the given hide list). */
+  query(hidden: Iterable<string> = this.hidden): string {
+    return serializeState(this.schema, this.values, hidden);
+  }
+
+  /** A full link to this page with the current state. */
+  link(hidden: Iterable<string> = this.hidden): string {
+    const q = this.query(hidden);
+    const loc = globalThis.location;
+    return `${loc.origin}${loc.pathname}${q ? `?${q}` : ""}`;
+  }
+
+  private writeUrl(): void {
+    const loc = globalThis.location;
+    if (!loc || !globalThis.history) return;
+    const q = this.query();
+    // Keep parameters the page allows but does not own (they were accepted when the page loaded).
+    const extra = new URLSearchParams(loc.search);
+    const keep = new URLSearchParams(q);
+    for (const [k, v] of extra) if (this.allowUnknown.includes(k) && !keep.has(k)) keep.append(k, v);
+    const qs = keep.toString().replace(/%2C/g, ",");
+    const next = `${loc.pathname}${qs ? `?${qs}` : ""}${loc.hash}`;
+    if (next !== `${loc.pathname}${loc.search}${loc.hash}`) history.replaceState(history.state, "", next);
+  }
+
+  /** Adds an issue found after loading (e.g. a layer the model does not have) and updates the notices. */
+  addIssue(issue: StateIssue | undefined): void {
+    if (!issue) return;
+    if (this.issues.some((i) => i.param === issue.param && i.message === issue.message)) return;
+    this.issues.push(issue);
+    for (const el of this.noticeEls) this.renderNotice(el);
+  }
+
+  /** A visible, polite live region listing every ignored parameter; empty (and hidden) when all is well. */
+  notice(): HTMLElement {
+    const el = h("div", {class: "notice url-notice", role: "status", "aria-live": "polite"});
+    this.noticeEls.add(el);
+    this.renderNotice(el);
+    return el;
+  }
+
+  private renderNotice(el: HTMLElement): void {
+    el.replaceChildren();
+    const hiddenNames = [...this.hidden];
+    el.hidden = this.issues.length === 0 && hiddenNames.length === 0;
+    if (this.issues.length) {
+      el.append(
+        h("strong", {}, "Some settings in this link were not used: "),
+        h("ul", {}, this.issues.map((i) => h("li", {"data-param": i.param}, i.message))),
+      );
+    }
+    if (hiddenNames.length) {
+      const btn = h("button", {type: "button", class: "lab-button"}, "Show them");
+      btn.addEventListener("click", () => {
+        for (const k of hiddenNames) this.hidden.delete(k);
+        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param]")) {
+          if (hiddenNames.includes(c.dataset.param as Key<S>)) c.hidden = false;
+        }
+        this.writeUrl();
+        this.renderNotice(el);
+      });
+      el.append(h("p", {class: "hidden-note"}, `This link hides ${hiddenNames.length === 1 ? "a control" : `${hiddenNames.length} controls`} (${hiddenNames.join(", ")}); their values still apply. `, btn));
+    }
+  }
+
+  private wrap<T>(key: Key<S>, label: string, input: HTMLElement, read: () => T, opts: {id: string; help?: string; extra?: Node[]}): Control<T> {
+    const helpId = opts.help ? `${opts.id}-help` : undefined;
+    if (helpId) input.setAttribute("aria-describedby", helpId);
+    const el = h(
+      "div",
+      {class: "lab-control", "data-param": key},
+      h("label", {for: opts.id}, label),
+      input,
+      ...(opts.extra ?? []),
+      opts.help ? h("small", {id: helpId, class: "lab-help"}, opts.help) : null,
+    ) as unknown as Control<T>;
+    Object.defineProperty(el, "value", {get: read, set: () => {}, configurable: true});
+    el.hidden = this.hidden.has(key);
+    return el;
+  }
+
+  /** A <select>. `options` are values of the parameter (numbers or strings) with optional labels; a value
+   *  from the link that is not among them falls back to the first option, with a notice. */
+  select<K extends Key<S>>(key: K, opts: {label: string; options: readonly (StateOf<S>[K] | {value: StateOf<S>[K]; label: string})[]; help?: string}): Control<StateOf<S>[K]> {
+    const id = uniqueId(`ctl-${key}`);
+    const items = opts.options.map((o) => (typeof o === "object" && o !== null && "value" in o ? o : {value: o as StateOf<S>[K], label: String(o)}));
+    if (!items.length) throw new Error(`select ${key}: no options`);
+    let current = this.values[key];
+    if (!items.some((i) => i.value === current)) {
+      this.addIssue({param: key, value: String(current), message: `${key}: "${String(current)}" is not available here (choices: ${items.map((i) => i.label).join(", ")}); using ${items[0].label}`});
+      current = items[0].value;
+      this.set(key, current);
+    }
+    const sel = h("select", {id, name: key}, items.map((i, n) => h("option", {value: String(n), selected: i.value === current}, i.label)));
+    sel.addEventListener("input", () => this.set(key, items[Number(sel.value)].value));
+    return this.wrap(key, opts.label, sel, () => items[Number(sel.value)].value, {id, help: opts.help});
+  }
+
+  /** A range slider with its value shown in an <output>. The parameter must be numeric. */
+  range<K extends Key<S>>(key: K, opts: {label: string; step: number; format?: (v: number) => string; help?: string; min?: number; max?: number}): Control<number> {
+    const spec = this.schema[key];
+    if (spec.type !== "int" && spec.type !== "number") throw new Error(`range ${key}: not a numeric parameter`);
+    const id = uniqueId(`ctl-${key}`);
+    const min = opts.min ?? spec.min;
+    const max = opts.max ?? spec.max;
+    let v = this.values[key] as number;
+    if (v < min || v > max) {
+      this.addIssue({param: key, value: String(v), message: `${key}: ${v} is outside ${min}–${max} here; using ${spec.default}`});
+      v = Math.min(max, Math.max(min, spec.default));
+      this.set(key, v as StateOf<S>[K]);
+    }
+    const fmt = opts.format ?? String;
+    const input = h("input", {id, name: key, type: "range", min, max, step: opts.step, value: v});
+    const out = h("output", {for: id}, fmt(v));
+    input.setAttribute("aria-valuetext", fmt(v));
+    input.addEventListener("input", () => {
+      const n = Number(input.value);
+      out.textContent = fmt(n);
+      input.setAttribute("aria-valuetext", fmt(n));
+      this.set(key, n as StateOf<S>[K]);
+    });
+    return this.wrap(key, opts.label, input, () => Number(input.value), {id, help: opts.help, extra: [out]});
+  }
+
+  /** A text field that commits on Enter or its button (not on every keystroke: each commit reruns a model). */
+  textInput<K extends Key<S>>(key: K, opts: {label: string; button?: string; help?: string; placeholder?: string}): Control<string> {
+    const spec = this.schema[key];
+    if (spec.type !== "text") throw new Error(`textInput ${key}: not a text parameter`);
+    const id = uniqueId(`ctl-${key}`);
+    const input = h("input", {id, name: key, type: "text", value: String(this.values[key]), maxlength: spec.maxLength, placeholder: opts.placeholder ?? "", autocomplete: "off", spellcheck: "false"});
+    const btn = h("button", {type: "submit", class: "lab-button"}, opts.button ?? "Run");
+    let committed = String(this.values[key]);
+    const form = h("form", {class: "lab-text"}, input, btn);
+    input.addEventListener("input", (e) => e.stopPropagation()); // only commits reach view()
+    let wrapper: Control<string>;
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      committed = input.value;
+      this.set(key, committed as StateOf<S>[K]);
+      wrapper.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+    wrapper = this.wrap(key, opts.label, form, () => committed, {id, help: opts.help});
+    return wrapper;
+  }
+
+  /** A checkbox for a boolean parameter. */
+  checkbox<K extends Key<S>>(key: K, opts: {label: string; help?: string}): Control<boolean> {
+    const spec = this.schema[key];
+    if (spec.type !== "bool") throw new Error(`checkbox ${key}: not a boolean parameter`);
+    const id = uniqueId(`ctl-${key}`);
+    const input = h("input", {id, name: key, type: "checkbox", checked: Boolean(this.values[key])});
+    input.addEventListener("input", () => this.set(key, input.checked as StateOf<S>[K]));
+    const el = this.wrap(key, opts.label, input, () => input.checked, {id, help: opts.help});
+    el.classList.add("lab-check");
+    el.prepend(input); // checkbox before its label
+    return el;
+  }
+
+  /** "Share this setup": the current link, a copy button, and (for teachers) checkboxes choosing which
+   *  controls the link hides. */
+  sharePanel(labels: Partial<Record<Key<S>, string>> = {}): HTMLElement {
+    const chosen = new Set<string>(this.hidden);
+    const field = h("input", {type: "text", readonly: true, class: "share-link", "aria-label": "Link to this page with the current settings"});
+    const refresh = () => (field.value = this.link(chosen));
+    const status = h("span", {role: "status", class: "share-status"});
+    const copy = h("button", {type: "button", class: "lab-button"}, "Copy link");
+    copy.addEventListener("click", async () => {
+      refresh();
+      try {
+        await navigator.clipboard.writeText(field.value);
+        status.textContent = "Copied.";
+      } catch {
+        field.select();
+        status.textContent = "Select the link and copy it (the browser did not allow clipboard access).";
+      }
+    });
+    const boxes = (Object.keys(this.schema) as Key<S>[]).map((k) => {
+      const id = uniqueId(`hide-${k}`);
+      const cb = h("input", {type: "checkbox", id, checked: chosen.has(k)});
+      cb.addEventListener("change", () => {
+        if (cb.checked) chosen.add(k);
+        else chosen.delete(k);
+        refresh();
+      });
+      return h("span", {class: "hide-choice"}, cb, h("label", {for: id}, labels[k] ?? k));
+    });
+    const panel = h(
+      "details",
+      {class: "share-panel"},
+      h("summary", {}, "Share this setup (link, classroom options)"),
+      h("p", {}, "The link carries every setting on this page, including the prompt and the seed."),
+      h("div", {class: "share-row"}, field, copy, status),
+      h("fieldset", {}, h("legend", {}, `Hide these controls in the link (the "${HIDE_PARAM}" parameter):`), boxes),
+    );
+    panel.addEventListener("toggle", refresh);
+    addEventListener("input", () => panel.open && refresh());
+    refresh();
+    return panel;
+  }
+}

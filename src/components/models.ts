@@ -1,0 +1,159 @@
+// Page-side loading of the shipped models (data/models/<name>/: config.json, model.safetensors,
+// tokenizer.json), parsed with the checkpoint reader (src/lib/checkpoint.ts). Framework copies an attached
+// file into the build only when FileAttachment is called with a literal path, so the shipped files are
+// listed literally in SHIPPED below — add a model there when it lands in data/models/.
+//
+// Until a model is shipped, loadModel() returns a small random model of the same variant
+// (randomWeights(config, seed)) and a notice that says so; pages show it, so a reader never mistakes a
+// random model for a trained one.
+import {FileAttachment} from "observablehq:stdlib";
+import type {AttachedFile} from "observablehq:stdlib";
+import {readCheckpoint} from "../lib/checkpoint.js";
+import {defaultConfig} from "../lib/config.js";
+import type {BitNetConfig, Variant} from "../lib/config.js";
+import {randomWeights} from "../lib/init.js";
+import {parseSafetensorsHeader} from "../lib/safetensors.js";
+import type {SafetensorsHeader} from "../lib/safetensors.js";
+import type {ModelWeights} from "../lib/tensor.js";
+import {Tokenizer} from "../lib/tokenizer.js";
+import {h} from "./dom.js";
+
+export interface ModelInfo {
+  name: string;
+  label: string;
+  variant: Variant;
+  /** Config overrides for the random stand-in (activation bits, Hadamard ablation). */
+  shape: Partial<BitNetConfig>;
+}
+
+/** Every model the chapters can use, in the order of the pickers. */
+export const MODELS: readonly ModelInfo[] = [
+  {name: "fp", label: "fp (full precision)", variant: "fp", shape: {}},
+  {name: "b1.58", label: "b1.58 (W1.58 A8)", variant: "b1.58", shape: {}},
+  {name: "a4.8", label: "a4.8 (W1.58 A4, top-K, ReLU²)", variant: "a4.8", shape: {}},
+  {name: "v2-a8", label: "v2 a8 (H-BitLinear, INT8)", variant: "v2", shape: {bitnet_activation_bits: 8}},
+  {name: "v2-a4", label: "v2 a4 (H-BitLinear, INT4)", variant: "v2", shape: {bitnet_activation_bits: 4}},
+  {name: "v2-a4-nohadamard", label: "v2 a4 without Hadamard (ablation)", variant: "v2", shape: {bitnet_activation_bits: 4, bitnet_hadamard: false}},
+];
+
+export const MODEL_NAMES = MODELS.map((m) => m.name);
+
+interface ShippedFiles {
+  config: AttachedFile;
+  weights: AttachedFile;
+  tokenizer: AttachedFile;
+}
+
+// Literal paths (relative to this module; src/data is a symlink to data/). One line per shipped model.
+const SHIPPED: Record<string, () => ShippedFiles> = {};
+
+export function isShipped(name: string): boolean {
+  return Object.hasOwn(SHIPPED, name);
+}
+
+export interface LoadedModel {
+  info: ModelInfo;
+  weights: ModelWeights;
+  tokenizer: Tokenizer;
+  /** True for a trained model from data/models; false for the random stand-in. */
+  shipped: boolean;
+  /** Why this is not the trained model (null when it is). */
+  notice: string | null;
+  /** The shipped model.safetensors as stored (for showing real packed bytes); absent for the stand-in. */
+  file?: {bytes: Uint8Array; header: SafetensorsHeader};
+  /** Token ids for a prompt, BOS first (the models were trained on BOS-prefixed documents). */
+  encode(text: string): number[];
+}
+
+const cache = new Map<string, Promise<LoadedModel>>();
+
+export interface LoadOptions {
+  /** Seed of the random stand-in (ignored for shipped models). */
+  seed?: number;
+  /** Download progress in [0, 1] with a label. */
+  onProgress?: (fraction: number, label: string) => void;
+}
+
+/** Loads a model by name (cached per page and seed). Throws for an unknown name. */
+export function loadModel(name: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const info = MODELS.find((m) => m.name === name);
+  if (!info) return Promise.reject(new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(", ")})`));
+  const seed = opts.seed ?? 1;
+  const key = isShipped(name) ? name : `${name}#${seed}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = isShipped(name) ? loadShipped(info, SHIPPED[name](), opts) : Promise.resolve(standIn(info, seed));
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return p;
+}
+
+let byteTokenizer: Tokenizer | undefined;
+
+function standIn(info: ModelInfo, seed: number): LoadedModel {
+  const config = defaultConfig(info.variant, info.shape);
+  const weights = randomWeights(config, seed);
+  // A tokenizer with no merges: every byte is one token (ids 3…258), valid for the 4096-token vocabulary.
+  byteTokenizer ??= Tokenizer.train("", 259);
+  const tokenizer = byteTokenizer;
+  return {
+    info,
+    weights,
+    tokenizer,
+    shipped: false,
+    notice: `The trained ${info.name} model is not in data/models/ yet: this page is running a random ${info.variant} model of the same shape (seed ${seed}) with a byte-level tokenizer. Its numbers are real computations, but on random weights.`,
+    encode: (text) => tokenizer.encode(text, {bos: true}),
+  };
+}
+
+async function fetchWithProgress(file: AttachedFile, label: string, onProgress?: LoadOptions["onProgress"]): Promise<Uint8Array> {
+  const res = await fetch(await file.url());
+  if (!res.ok) throw new Error(`${file.name}: HTTP ${res.status}`);
+  const total = Number(res.headers.get("content-length")) || 0;
+  if (!res.body || !onProgress) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  for (;;) {
+    const {done, value} = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onProgress(total ? got / total : 0, `${label}: ${(got / 1048576).toFixed(1)} MiB${total ? ` of ${(total / 1048576).toFixed(1)} MiB` : ""}`);
+  }
+  const out = new Uint8Array(got);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+async function loadShipped(info: ModelInfo, files: ShippedFiles, opts: LoadOptions): Promise<LoadedModel> {
+  const [config, tokJSON] = await Promise.all([files.config.json(), files.tokenizer.json()]);
+  const bytes = await fetchWithProgress(files.weights, `Loading ${info.name}`, opts.onProgress);
+  const {weights} = readCheckpoint(config, bytes);
+  const tokenizer = Tokenizer.fromJSON(tokJSON);
+  return {
+    info,
+    weights,
+    tokenizer,
+    shipped: true,
+    notice: null,
+    file: {bytes, header: parseSafetensorsHeader(bytes)},
+    encode: (text) => tokenizer.encode(text, {bos: true}),
+  };
+}
+
+/** The notice a page shows next to anything computed on a stand-in model (null for a shipped one). */
+export function modelNotice(m: LoadedModel): HTMLElement | null {
+  if (!m.notice) return null;
+  return h("div", {class: "notice model-notice", role: "note", "data-model-shipped": "false"}, h("strong", {}, "Not the trained model. "), m.notice);
+}
+
+/** Options for a model <select>: every known model, restricted to some variants. */
+export function modelOptions(variants?: readonly Variant[]): {value: string; label: string}[] {
+  return MODELS.filter((m) => !variants || variants.includes(m.variant)).map((m) => ({value: m.name, label: `${m.label}${isShipped(m.name) ? "" : " — random stand-in"}`}));
+}
