@@ -45,7 +45,7 @@ export interface CostReport {
 export function costReport(shape: ModelShape, p: Precision, o: CostOptions): CostReport {
   if (!Number.isInteger(o.context) || o.context < 0) throw new Error(`context must be an integer ≥ 0, got ${o.context}`);
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be an integer ≥ 1, got ${o.batch}`);
-  const e = decodeTokenEnergy(shape, p.arithmetic, o.context, o.node);
+  const e = decodeTokenEnergy(shape, p.arithmetic, o.context, o.node, p.activationBits);
   return {
     shape, params: paramCounts(shape), precision: p, options: o,
     memory: memory(shape, p, {context: o.context, batch: o.batch}),

@@ -17,6 +17,9 @@ export interface EnergyOptions {
   includeLmHead?: boolean;
   /** Floating-point format of attention (and of the LM head); default fp16, fp32 for an fp32 model. */
   floatFormat?: "fp32" | "fp16";
+  /** Ternary weights: the additions run at the activations' format — INT8 for ≤ 8 bits (Table 2 has no INT4
+   *  entry, so 4-bit activations are charged as INT8), FP16 above. Default 8. */
+  activationBits?: number;
 }
 
 export interface OpEnergy {
@@ -60,8 +63,9 @@ export function energy(s: ModelShape, arithmetic: Arithmetic, o: EnergyOptions):
   const e = OP_ENERGY_PJ[node];
   const float = o.floatFormat ?? (arithmetic === "fp32" ? "fp32" : "fp16");
   const lin = linearSums(s);
+  const ternaryAdd = (o.activationBits ?? 8) <= 8 ? e.add.int8 : e.add.fp16;
   const linear = arithmetic === "ternary"
-    ? op(m * lin.rescale, m * lin.adds, e.mul.fp16, e.add.int8)
+    ? op(m * lin.rescale, m * lin.adds, e.mul.fp16, ternaryAdd)
     : op(m * lin.macs, m * lin.adds, e.mul[arithmetic], e.add[arithmetic]);
   // Per head: q·Kᵀ is (m×d)(d×T): m·d·T muls, m·(d−1)·T adds; p·V is (m×T)(T×d): m·T·d muls, m·(T−1)·d adds.
   const d = s.headDim, T = m, heads = s.heads * s.layers;
@@ -79,9 +83,9 @@ export function energy(s: ModelShape, arithmetic: Arithmetic, o: EnergyOptions):
 
 /** Arithmetic energy of decoding one token of one sequence: its projections, the LM head (in the float format) and
  *  one query against `context` cached keys and values. */
-export function decodeTokenEnergy(s: ModelShape, arithmetic: Arithmetic, context: number, node: ProcessNode): EnergyBreakdown {
+export function decodeTokenEnergy(s: ModelShape, arithmetic: Arithmetic, context: number, node: ProcessNode, activationBits = 8): EnergyBreakdown {
   if (!Number.isInteger(context) || context < 0) throw new Error(`energy: context must be an integer ≥ 0, got ${context}`);
-  const base = energy(s, arithmetic, {tokens: 1, node, attention: "none", includeLmHead: true});
+  const base = energy(s, arithmetic, {tokens: 1, node, attention: "none", includeLmHead: true, activationBits});
   const e = OP_ENERGY_PJ[node];
   const float = arithmetic === "fp32" ? "fp32" : "fp16";
   const d = s.headDim, T = context, heads = s.heads * s.layers;

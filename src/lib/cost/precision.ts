@@ -12,8 +12,9 @@ export const WEIGHT_FORMATS = {
 } as const;
 export type WeightFormat = keyof typeof WEIGHT_FORMATS;
 
-/** How the matrix products are computed, which decides their energy (BitNet paper eq. 16–18). */
-export type Arithmetic = "fp32" | "fp16" | "ternary";
+/** How the matrix products are computed, which decides their energy (BitNet paper eq. 16–18): floating-point or
+ *  INT8 multiply-accumulates, or ternary weights (additions only, at the activations' format). */
+export type Arithmetic = "fp32" | "fp16" | "int8" | "ternary";
 
 export interface Precision {
   label: string;
@@ -25,7 +26,7 @@ export interface Precision {
   activationBits: number;
   /** KV-cache bits. */
   kvBits: number;
-  /** fp16/fp32: multiply-accumulate; ternary: additions only (plus a scale per row and per token). */
+  /** fp16/fp32/int8: multiply-accumulate; ternary: additions only (plus a scale per row and per token). */
   arithmetic: Arithmetic;
 }
 
@@ -44,4 +45,15 @@ export function precision(id: PrecisionId, override: Partial<Precision> = {}): P
 
 export function isPrecisionId(s: string): s is PrecisionId {
   return Object.prototype.hasOwnProperty.call(PRECISIONS, s);
+}
+
+/** A precision from the three bit-widths a reader picks. Ternary (≤ 2-bit) weights compute with additions; 8/4-bit
+ *  weights with ≤ 8-bit activations use INT8 multiply-accumulates; otherwise weights are dequantized to FP16. */
+export function customPrecision(weightBits: number, activationBits: number, kvBits: number, embeddingBits = 16): Precision {
+  for (const [k, v] of Object.entries({weightBits, activationBits, kvBits, embeddingBits})) {
+    if (!(Number.isFinite(v) && v > 0 && v <= 32)) throw new Error(`${k} must be in (0, 32], got ${v}`);
+  }
+  const arithmetic: Arithmetic = weightBits <= 2 ? "ternary" : weightBits >= 32 ? "fp32" : weightBits <= 8 && activationBits <= 8 ? "int8" : "fp16";
+  const w = Math.abs(weightBits - Math.log2(3)) < 1e-9 ? "1.58" : String(weightBits);
+  return {label: `W${w}A${activationBits}, ${kvBits}-bit KV`, weightBits, embeddingBits, activationBits, kvBits, arithmetic};
 }

@@ -1,0 +1,182 @@
+// Views for the cost chapter: pure functions (data, options) → Node. Every chart is a <figure> with a caption and
+// a data table holding the same numbers (for screen readers, and for anyone who wants the values).
+import * as Plot from "@observablehq/plot";
+
+/** Okabe–Ito colours (colour-blind safe); series also differ by symbol and dash so colour is never the only cue. */
+export const OKABE_ITO = {
+  vermillion: "#D55E00",
+  orange: "#E69F00",
+  purple: "#CC79A7",
+  blue: "#0072B2",
+  green: "#009E73",
+  sky: "#56B4E9",
+  yellow: "#F0E442",
+  black: "#000000",
+} as const;
+
+export interface CurveSeries {
+  key: string;
+  label: string;
+  color: string;
+  symbol?: "circle" | "square" | "triangle" | "diamond" | "cross" | "star" | "wye" | "times";
+  dash?: string;
+}
+
+export interface CurvePoint {
+  series: string;
+  x: number;
+  y: number;
+  /** Shown in the data table's first column instead of the formatted x. */
+  xLabel?: string;
+}
+
+export interface MeasuredMark {
+  x: number;
+  y: number;
+  label: string;
+}
+
+export interface CurveOptions {
+  title: string;
+  caption?: string;
+  width?: number;
+  height?: number;
+  x: {label: string; log?: boolean; format?: (v: number) => string};
+  y: {label: string; log?: boolean; format?: (v: number) => string};
+  series: CurveSeries[];
+  /** Vertical rules (e.g. the memory-limited batch), labelled. */
+  rules?: {x: number; label: string}[];
+  /** Measured points drawn on top of the predicted curves. */
+  measured?: MeasuredMark[];
+  /** An x to emphasise (the selected model). */
+  highlightX?: number;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+/** Framework's `width` can be 0 before layout; never draw narrower than the margins need. */
+const chartWidth = (w: number | undefined) => Math.max(360, w ?? 640);
+
+const fmtDefault = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3))));
+
+/** A table from columns and rows; numbers right-aligned. */
+export function dataTable<T>(caption: string, columns: {label: string; value: (row: T) => string; numeric?: boolean}[], rows: readonly T[]): HTMLTableElement {
+  const table = el("table", {class: "cost-data"});
+  table.append(el("caption", {}, caption));
+  const head = el("tr");
+  for (const c of columns) head.append(el("th", {scope: "col", ...(c.numeric ? {style: "text-align:right"} : {})}, c.label));
+  table.append(el("thead", {}, head));
+  const body = el("tbody");
+  for (const r of rows) {
+    const tr = el("tr");
+    columns.forEach((c, i) => {
+      const cell = el(i === 0 ? "th" : "td", {...(i === 0 ? {scope: "row"} : {}), ...(c.numeric ? {style: "text-align:right"} : {})}, c.value(r));
+      tr.append(cell);
+    });
+    body.append(tr);
+  }
+  table.append(body);
+  return table;
+}
+
+/** Wraps a chart and its data table in a figure; the table sits in a <details> under the chart. */
+export function figure(title: string, chart: Element, table: HTMLTableElement, caption?: string): HTMLElement {
+  const fig = el("figure", {class: "cost-figure"});
+  const cap = el("figcaption", {}, el("strong", {}, title), ...(caption ? [" — ", caption] : []));
+  const details = el("details", {}, el("summary", {}, "Data table"), table);
+  fig.append(cap, chart, details);
+  return fig;
+}
+
+/** Lines over x for several series (model size on a log axis, batch, bytes), measured points on top. */
+export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLElement {
+  const xf = o.x.format ?? fmtDefault;
+  const yf = o.y.format ?? fmtDefault;
+  const keys = o.series.map((s) => s.key);
+  const color = {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.color)};
+  const labelOf = new Map(o.series.map((s) => [s.key, s.label]));
+  const rows = data.filter((d) => keys.includes(d.series) && Number.isFinite(d.y) && (!o.y.log || d.y > 0)).map((d) => ({...d, name: labelOf.get(d.series)!}));
+  const marks: Plot.Markish[] = [];
+  if (o.highlightX !== undefined) marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
+  for (const s of o.series) {
+    const d = rows.filter((r) => r.series === s.key);
+    marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
+    marks.push(Plot.dot(d, {x: "x", y: "y", stroke: s.color, fill: s.color, symbol: () => s.symbol ?? "circle", r: 3.5, title: (r: CurvePoint) => `${s.label}: ${xf(r.x)} → ${yf(r.y)}`}));
+  }
+  for (const r of o.rules ?? []) {
+    marks.push(Plot.ruleX([r.x], {stroke: "currentColor", strokeDasharray: "2,3"}));
+    marks.push(Plot.text([r], {x: "x", text: "label", frameAnchor: "top", dx: 4, textAnchor: "start", fontSize: 11}));
+  }
+  if (o.measured?.length) {
+    marks.push(Plot.dot(o.measured, {x: "x", y: "y", stroke: OKABE_ITO.black, strokeWidth: 2, r: 7, symbol: "star", title: "label"}));
+    marks.push(Plot.text(o.measured, {x: "x", y: "y", text: "label", dx: 10, textAnchor: "start", fontSize: 11}));
+  }
+  const chart = Plot.plot({
+    width: chartWidth(o.width),
+    height: o.height ?? 320,
+    marginLeft: 64,
+    marginRight: 20,
+    ariaLabel: o.title,
+    ariaDescription: o.caption,
+    x: {label: o.x.label, type: o.x.log ? "log" : "linear", tickFormat: xf, grid: true},
+    y: {label: o.y.label, type: o.y.log ? "log" : "linear", tickFormat: yf, grid: true},
+    color: {...color, legend: true},
+    symbol: {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.symbol ?? "circle")},
+    marks: [
+      ...marks,
+      // An invisible mark that carries the legend's colour scale.
+      Plot.dot(rows, {x: "x", y: "y", stroke: "name", r: 0, strokeOpacity: 0}),
+    ],
+  });
+  // The data table: one row per x, one column per series, measured points below.
+  const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
+  const byKey = new Map(rows.map((r) => [`${r.series}@${r.x}`, r]));
+  const tableRows: {x: number; label: string; values: string[]}[] = xs.map((x) => ({
+    x, label: rows.find((r) => r.x === x)?.xLabel ?? xf(x),
+    values: o.series.map((s) => { const r = byKey.get(`${s.key}@${x}`); return r ? yf(r.y) : "—"; }),
+  }));
+  for (const m of o.measured ?? []) tableRows.push({x: m.x, label: `${m.label} (measured, ${xf(m.x)})`, values: o.series.map((_, i) => (i === 0 ? yf(m.y) : ""))});
+  const table = dataTable(`${o.title}: ${o.y.label} by ${o.x.label}`, [
+    {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},
+    ...o.series.map((s, i) => ({label: s.label, value: (r: (typeof tableRows)[number]) => r.values[i], numeric: true})),
+  ], tableRows);
+  return figure(o.title, chart, table, o.caption);
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+  color: string;
+  note?: string;
+}
+
+/** Horizontal bars (a breakdown: memory by part, parameters by component), with their table. */
+export function barFigure(bars: readonly Bar[], o: {title: string; caption?: string; width?: number; x: {label: string; format?: (v: number) => string}}): HTMLElement {
+  const f = o.x.format ?? fmtDefault;
+  const chart = Plot.plot({
+    width: chartWidth(o.width),
+    height: 40 + 28 * bars.length,
+    marginLeft: 200,
+    marginRight: 60,
+    ariaLabel: o.title,
+    ariaDescription: o.caption,
+    x: {label: o.x.label, grid: true, tickFormat: f},
+    y: {label: null, domain: bars.map((b) => b.label)},
+    marks: [
+      Plot.barX(bars, {y: "label", x: "value", fill: (b: Bar) => b.color, title: (b: Bar) => `${b.label}: ${f(b.value)}${b.note ? ` (${b.note})` : ""}`}),
+      Plot.text(bars, {y: "label", x: "value", text: (b: Bar) => f(b.value), dx: 4, textAnchor: "start", fontSize: 11}),
+      Plot.ruleX([0]),
+    ],
+  });
+  const table = dataTable(o.title, [
+    {label: "part", value: (b: Bar) => b.label},
+    {label: o.x.label, value: (b: Bar) => f(b.value), numeric: true},
+    {label: "note", value: (b: Bar) => b.note ?? ""},
+  ], bars);
+  return figure(o.title, chart, table, o.caption);
+}
