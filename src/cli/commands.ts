@@ -1,5 +1,8 @@
 // Every subcommand of `bitnet-lab`, in the order --help lists them. Each lives in its own module.
 import type {Command} from "./command.js";
 import {cost} from "./cost.js";
+import {inspect} from "./inspect.js";
+import {generate} from "./generate.js";
+import {logits} from "./logits.js";
 
-export const commands: Command[] = [cost];
+export const commands: Command[] = [inspect, generate, logits, cost];

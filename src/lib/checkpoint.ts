@@ -199,6 +199,8 @@ export function expectedTensors(config: BitNetConfig): ExpectedTensor[] {
   return out;
 }
 
+const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -212,17 +214,17 @@ export function validateWeights(w: ModelWeights): void {
     const t = w.ternary.get(e.name);
     if (e.kind === "float") {
       if (!f) fail(`weights: missing tensor ${e.name}`);
-      else if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape [${f.shape}], expected [${e.shape}]`);
+      else if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(f.shape)}, expected ${fmt(e.shape)}`);
       continue;
     }
     if (f && t) fail(`weights: ${e.name} is both float and ternary`);
     if (t) {
       if (w.config.bitnet_variant === "fp") fail(`weights: ${e.name} is ternary but the variant is fp`);
-      if (!sameShape(t.shape, e.shape)) fail(`weights: ${e.name} has shape [${t.shape}], expected [${e.shape}]`);
-      if (t.codes.length !== e.shape[0] * (e.shape[1] ?? 1)) fail(`weights: ${e.name} has ${t.codes.length} codes for shape [${e.shape}]`);
+      if (!sameShape(t.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
+      if (t.codes.length !== e.shape[0] * (e.shape[1] ?? 1)) fail(`weights: ${e.name} has ${t.codes.length} codes for shape ${fmt(e.shape)}`);
       if (!(t.gamma > 0 && Number.isFinite(t.gamma))) fail(`weights: ${e.name} has scale γ = ${t.gamma}, expected a positive number`);
     } else if (f) {
-      if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape [${f.shape}], expected [${e.shape}]`);
+      if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(f.shape)}, expected ${fmt(e.shape)}`);
     } else fail(`weights: missing tensor ${e.name}`);
   }
   for (const n of [...w.float.keys(), ...w.ternary.keys()]) {
@@ -293,25 +295,25 @@ export function readCheckpoint(configJSON: unknown, safetensors: Uint8Array): Lo
     used.add(e.name);
     if (e.kind === "float" || config.bitnet_variant === "fp") {
       if (!FLOAT_DTYPES.includes(t.dtype)) fail(`model.safetensors: ${e.name} has dtype ${t.dtype}, expected a float type (${FLOAT_DTYPES.join("/")})${e.kind === "linear" ? " for an fp model" : ""}`);
-      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: ${e.name} has shape [${t.shape}], expected [${e.shape}]`);
+      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
       plan.push({e, packed: false});
       continue;
     }
     const [out, inp] = e.shape as [number, number];
     if (t.dtype === "U8" || t.dtype === "I8") {
       if (!config.quantization_config) fail(`model.safetensors: ${e.name} is packed (${t.dtype}) but config.json has no quantization_config`);
-      if (!sameShape(t.shape, [packedRows(out), inp])) fail(`model.safetensors: packed ${e.name} has shape [${t.shape}], expected [${packedRows(out)}, ${inp}] (4 rows per byte)`);
+      if (!sameShape(t.shape, [packedRows(out), inp])) fail(`model.safetensors: packed ${e.name} has shape ${fmt(t.shape)}, expected [${packedRows(out)}, ${inp}] (4 rows per byte)`);
       const sn = scaleName(e.name);
       const s = byName.get(sn);
       if (!s) fail(`model.safetensors: packed ${e.name} has no ${sn}`);
       else {
         if (!FLOAT_DTYPES.includes(s.dtype)) fail(`model.safetensors: ${sn} has dtype ${s.dtype}, expected a float type`);
-        if (!(s.shape.length === 0 || sameShape(s.shape, [1]))) fail(`model.safetensors: ${sn} has shape [${s.shape}], expected a single value ([] or [1])`);
+        if (!(s.shape.length === 0 || sameShape(s.shape, [1]))) fail(`model.safetensors: ${sn} has shape ${fmt(s.shape)}, expected a single value ([] or [1])`);
       }
       used.add(sn);
       plan.push({e, packed: true});
     } else if (FLOAT_DTYPES.includes(t.dtype)) {
-      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: latent ${e.name} has shape [${t.shape}], expected [${e.shape}]`);
+      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: latent ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
       if (byName.has(scaleName(e.name))) fail(`model.safetensors: latent (${t.dtype}) ${e.name} must not have a ${scaleName(e.name)}`);
       plan.push({e, packed: false});
     } else fail(`model.safetensors: ${e.name} has dtype ${t.dtype}, expected U8 (packed) or a float type (latent)`);
@@ -319,7 +321,7 @@ export function readCheckpoint(configJSON: unknown, safetensors: Uint8Array): Lo
   if (missing.length) fail(`model.safetensors: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}`);
   if (config.tie_word_embeddings && byName.has(tensorNames.lmHead)) {
     const t = byName.get(tensorNames.lmHead)!;
-    if (!sameShape(t.shape, [config.vocab_size, config.hidden_size])) fail(`model.safetensors: ${tensorNames.lmHead} has shape [${t.shape}], expected [${config.vocab_size}, ${config.hidden_size}]`);
+    if (!sameShape(t.shape, [config.vocab_size, config.hidden_size])) fail(`model.safetensors: ${tensorNames.lmHead} has shape ${fmt(t.shape)}, expected [${config.vocab_size}, ${config.hidden_size}]`);
     used.add(tensorNames.lmHead);
     warnings.push(`${tensorNames.lmHead} is stored but tie_word_embeddings is true: it is ignored, the embedding is used`);
   }

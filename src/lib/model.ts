@@ -209,12 +209,35 @@ function matmul(lin: Linear, x: Float32Array, act: ActQuant | undefined, T: numb
   const {out: O, in: I} = lin;
   const y = new Float32Array(T * O);
   const xin = new Float64Array(I);
+  const xint = new Int32Array(I);
   for (let t = 0; t < T; t++) {
-    const src = act ? act.q : x;
-    for (let i = 0; i < I; i++) xin[i] = src[t * I + i];
     // Output multiplier: γ (ternary) times 1/s (quantized input).
     const post = (lin.kind === "ternary" ? lin.gamma : 1) / (act ? act.scale[t] : 1);
     const yo = t * O;
+    if (lin.kind === "ternary" && act) {
+      // Ternary × integer codes: exact int32 sums (|sum| ≤ 128·in < 2^31), four accumulators for speed.
+      const W = lin.codes;
+      for (let i = 0; i < I; i++) xint[i] = act.q[t * I + i];
+      for (let o = 0; o < O; o++) {
+        const r = o * I;
+        let a0 = 0;
+        let a1 = 0;
+        let a2 = 0;
+        let a3 = 0;
+        let i = 0;
+        for (; i + 3 < I; i += 4) {
+          a0 = (a0 + W[r + i] * xint[i]) | 0;
+          a1 = (a1 + W[r + i + 1] * xint[i + 1]) | 0;
+          a2 = (a2 + W[r + i + 2] * xint[i + 2]) | 0;
+          a3 = (a3 + W[r + i + 3] * xint[i + 3]) | 0;
+        }
+        for (; i < I; i++) a0 = (a0 + W[r + i] * xint[i]) | 0;
+        y[yo + o] = (a0 + a1 + a2 + a3) * post;
+      }
+      continue;
+    }
+    const src = act ? act.q : x;
+    for (let i = 0; i < I; i++) xin[i] = src[t * I + i];
     if (lin.kind === "ternary") {
       const W = lin.codes;
       for (let o = 0; o < O; o++) {
@@ -227,9 +250,19 @@ function matmul(lin: Linear, x: Float32Array, act: ActQuant | undefined, T: numb
       const W = lin.w;
       for (let o = 0; o < O; o++) {
         const r = o * I;
-        let acc = 0;
-        for (let i = 0; i < I; i++) acc += W[r + i] * xin[i];
-        y[yo + o] = acc * post;
+        let a0 = 0;
+        let a1 = 0;
+        let a2 = 0;
+        let a3 = 0;
+        let i = 0;
+        for (; i + 3 < I; i += 4) {
+          a0 += W[r + i] * xin[i];
+          a1 += W[r + i + 1] * xin[i + 1];
+          a2 += W[r + i + 2] * xin[i + 2];
+          a3 += W[r + i + 3] * xin[i + 3];
+        }
+        for (; i < I; i++) a0 += W[r + i] * xin[i];
+        y[yo + o] = (a0 + a1 + (a2 + a3)) * post;
       }
     }
   }

@@ -1,0 +1,60 @@
+// What the model-running CLI commands share: choosing the backend (in this one place) and the tokenizer.
+import type {DecodeSession} from "../lib/backend.js";
+import {createCpuSession} from "../lib/model.js";
+import type {ModelWeights} from "../lib/tensor.js";
+import {Tokenizer} from "../lib/tokenizer.js";
+
+export const BACKENDS = ["cpu", "webgpu"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Opens a decode session on the named backend. The WebGPU engine is loaded lazily from
+ *  kernels/engine.ts (export createWebGPUSession(weights, opts)), so the CLI runs without it. */
+export async function openSession(weights: ModelWeights, backend: BackendName, opts: {maxLength?: number} = {}): Promise<DecodeSession> {
+  if (backend === "cpu") return createCpuSession(weights, opts);
+  const path = "../../kernels/engine.js"; // a variable, so neither tsc nor bundlers require it to exist
+  let mod: {createWebGPUSession?: (w: ModelWeights, o?: object) => Promise<DecodeSession> | DecodeSession};
+  try {
+    mod = (await import(/* @vite-ignore */ path)) as typeof mod;
+  } catch (e) {
+    const code = (e as {code?: string}).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find module|Failed to load/.test(String(e))) {
+      throw new Error("the webgpu backend is not available yet (kernels/engine.ts does not exist); use --backend cpu");
+    }
+    throw e;
+  }
+  if (typeof mod.createWebGPUSession !== "function") throw new Error("kernels/engine.ts does not export createWebGPUSession(weights, opts); use --backend cpu");
+  return await mod.createWebGPUSession(weights, opts);
+}
+
+/** Text ↔ ids. */
+export interface TextCodec {
+  kind: "tokenizer.json" | "bytes";
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  bosId: number;
+  eosId: number;
+}
+
+/** The folder's tokenizer.json, or — when it has none — raw UTF-8 bytes as token ids (ids 0–255), with
+ *  the config's BOS first. The fallback only makes sense for models trained on bytes; callers say so. */
+export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_token_id: number; eos_token_id: number}): TextCodec {
+  if (tokenizerJSON !== undefined) {
+    const tok = Tokenizer.fromJSON(tokenizerJSON);
+    if (tok.vocabSize > cfg.vocab_size) throw new Error(`tokenizer.json has ${tok.vocabSize} tokens but the model's vocab_size is ${cfg.vocab_size}`);
+    return {
+      kind: "tokenizer.json",
+      encode: (t) => tok.encode(t, {bos: true}),
+      decode: (ids) => tok.decode(ids),
+      bosId: tok.bosId,
+      eosId: tok.eosId,
+    };
+  }
+  if (cfg.vocab_size < 256) throw new Error(`no tokenizer.json, and the vocabulary (${cfg.vocab_size}) is too small for the byte-level fallback (256)`);
+  return {
+    kind: "bytes",
+    encode: (t) => [cfg.bos_token_id, ...new TextEncoder().encode(t)],
+    decode: (ids) => new TextDecoder().decode(new Uint8Array(ids.filter((i) => i < 256 && i !== cfg.bos_token_id && i !== cfg.eos_token_id))),
+    bosId: cfg.bos_token_id,
+    eosId: cfg.eos_token_id,
+  };
+}
