@@ -95,6 +95,8 @@ interface Prepared {
   invFreq: Float64Array;
 }
 
+// Prepared state is cached per ModelWeights object: treat weights as immutable once they have been run
+// (build a new ModelWeights after changing tensors, e.g. after a training step).
 const prepared = new WeakMap<ModelWeights, Prepared>();
 
 function prepare(weights: ModelWeights): Prepared {

@@ -1,9 +1,13 @@
 // bitnet-lab inspect / logits / generate, end to end on the committed fixture. Runs main() in-process
 // (capturing the console) except for one real process start of bin/bitnet-lab.js.
 import {spawnSync} from "node:child_process";
-import {existsSync, readFileSync} from "node:fs";
+import {existsSync, mkdtempSync, readFileSync, rmSync} from "node:fs";
+import {tmpdir} from "node:os";
+import {join} from "node:path";
 import {afterEach, describe, expect, it, vi} from "vitest";
 import {main} from "../../src/cli/main.js";
+import {Tokenizer} from "../../src/lib/tokenizer.js";
+import {readModelDir, writeModelDir} from "../../src/node/modeldir.js";
 
 const dir = "data/fixtures/tiny-b158";
 
@@ -72,6 +76,27 @@ describe("bitnet-lab inspect / logits / generate", () => {
       const gpu = await cli("generate", dir, "--prompt", "x", "--backend", "webgpu");
       expect(gpu.status).toBe(1);
       expect(gpu.stderr).toMatch(/webgpu backend is not available yet/);
+    }
+  });
+
+  it("uses the folder's tokenizer.json, passed through unchanged by writeModelDir/readModelDir", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "bitnet-lab-"));
+    try {
+      const m = await readModelDir(dir);
+      const tok = Tokenizer.train("the cat sat on the mat. the cat ate the rat. ".repeat(8), 300);
+      expect(tok.vocabSize).toBeLessThanOrEqual(300);
+      const json = tok.toJSON();
+      await writeModelDir(tmp, m.weights, {tokenizer: json});
+      expect((await readModelDir(tmp)).tokenizer).toEqual(JSON.parse(JSON.stringify(json)));
+      const r = await cli("generate", tmp, "--prompt", "the cat", "--max-tokens", "3", "--json");
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/no tokenizer.json/);
+      const j = JSON.parse(r.stdout);
+      expect(j.tokenizer).toBe("tokenizer.json");
+      expect(j.promptTokens).toEqual(tok.encode("the cat", {bos: true}));
+      expect(j.text).toBe(tok.decode(j.tokens));
+    } finally {
+      rmSync(tmp, {recursive: true, force: true});
     }
   });
 });
