@@ -89,6 +89,9 @@ export function parseConfig(json: unknown): BitNetConfig {
   if (hidden_act !== "relu2" && hidden_act !== "silu") fail(`config.json: hidden_act must be "relu2" or "silu", got ${JSON.stringify(hidden_act)}`);
   const ropeParams = c.rope_parameters && typeof c.rope_parameters === "object" ? (c.rope_parameters as Record<string, unknown>) : undefined;
   const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
+  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as Record<string, unknown> | undefined;
+  const ropeType = scaling?.rope_type ?? scaling?.type ?? "default";
+  if (ropeType !== "default") fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
   const vocab_size = posInt(c, "vocab_size");
   const tokenId = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;

@@ -112,6 +112,7 @@ describe("config.json", () => {
     expect(() => parseConfig({...j, model_type: "llama"})).toThrow(/model_type/);
     expect(() => parseConfig({...j, vocab_size: 0})).toThrow(/vocab_size/);
     expect(() => parseConfig("x")).toThrow(/JSON object/);
+    expect(() => parseConfig({...j, rope_scaling: {rope_type: "llama3", factor: 8}})).toThrow(/RoPE type "llama3" is not supported/);
   });
 });
 
