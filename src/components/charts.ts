@@ -52,7 +52,7 @@ export function histogramChart(bins: Bin[], opts: HistogramOptions): HTMLElement
     ...plotDefaults(opts.width, opts.caption),
     height: opts.height ?? 220,
     x: {label: opts.xLabel, tickFormat: (d: number) => fmt(d, 2)},
-    y: {label: opts.yLabel ?? "count", grid: true, type: opts.logY ? "symlog" : "linear", tickFormat: (d: number) => fmt(d, 3)},
+    y: {label: opts.yLabel ?? (opts.logY ? "count (log scale)" : "count"), grid: true, type: opts.logY ? "symlog" : "linear", ticks: opts.logY ? [0, 1, 10, 100, 1000, 10000, 100000, 1000000].filter((t) => t <= Math.max(1, ...bins.map((b) => b.count))) : undefined, tickFormat: (d: number) => fmt(d, 3)},
     marks: [
       Plot.rectY(bins, {x1: "x0", x2: "x1", y: "count", fill: opts.binColor ? (b: Bin) => opts.binColor!(b) : opts.fill ?? "var(--theme-foreground-focus, #0072b2)", insetLeft: 0.5, insetRight: 0.5}),
       Plot.ruleY([0]),
