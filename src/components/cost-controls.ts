@@ -2,11 +2,19 @@
 // labels. The form's `value` is the whole state object and it fires "input" on every change, so a Framework page
 // can `view()` it and mirror it into the URL.
 
+interface Common {
+  name: string;
+  label: string;
+  help?: string;
+  /** Controls with the same group share a fieldset, whose legend is the group (default: the form's legend). */
+  group?: string;
+}
 export type ControlSpec =
-  | {name: string; label: string; kind: "select"; options: readonly {value: string; label: string}[]; help?: string}
-  | {name: string; label: string; kind: "number"; min: number; max: number; step: number; unit?: string; log?: boolean; help?: string};
+  | (Common & {kind: "select"; options: readonly {value: string; label: string}[]})
+  | (Common & {kind: "number"; min: number; max: number; step: number; unit?: string; log?: boolean})
+  | (Common & {kind: "checkbox"});
 
-export type ControlValues = Record<string, string | number>;
+export type ControlValues = Record<string, string | number | boolean>;
 
 export interface ControlsElement extends HTMLFormElement {
   value: ControlValues;
@@ -19,10 +27,19 @@ export function costControls(specs: readonly ControlSpec[], values: ControlValue
   const form = document.createElement("form") as ControlsElement;
   form.className = "cost-controls";
   form.addEventListener("submit", (e) => e.preventDefault());
-  const fieldset = document.createElement("fieldset");
-  const legend = document.createElement("legend");
-  legend.textContent = o.legend ?? "Model and hardware";
-  fieldset.append(legend);
+  const fieldsets = new Map<string, HTMLFieldSetElement>();
+  const fieldsetFor = (name: string) => {
+    let f = fieldsets.get(name);
+    if (!f) {
+      f = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = name;
+      f.append(legend);
+      fieldsets.set(name, f);
+      form.append(f);
+    }
+    return f;
+  };
   const state: ControlValues = {...values};
   const emit = () => {
     form.value = {...state};
@@ -37,7 +54,16 @@ export function costControls(specs: readonly ControlSpec[], values: ControlValue
     label.htmlFor = id;
     label.textContent = spec.label;
     row.append(label);
-    if (spec.kind === "select") {
+    if (spec.kind === "checkbox") {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = id;
+      box.name = spec.name;
+      box.checked = Boolean(state[spec.name]);
+      box.addEventListener("input", (e) => { e.stopPropagation(); state[spec.name] = box.checked; emit(); });
+      box.addEventListener("change", (e) => e.stopPropagation());
+      row.append(box);
+    } else if (spec.kind === "select") {
       const select = document.createElement("select");
       select.id = id;
       select.name = spec.name;
@@ -99,9 +125,8 @@ export function costControls(specs: readonly ControlSpec[], values: ControlValue
       help.textContent = spec.help;
       row.append(help);
     }
-    fieldset.append(row);
+    fieldsetFor(spec.group ?? o.legend ?? "Model and hardware").append(row);
   }
-  form.append(fieldset);
   form.value = {...state};
   return form;
 }

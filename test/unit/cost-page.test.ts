@@ -2,7 +2,7 @@
 // precision the controls pick, and the curves the charts draw, checked against the library they come from.
 import {describe, expect, it} from "vitest";
 import {parseState, serializeState} from "../../src/lib/url-state.js";
-import {COST_PAGE_SCHEMA, batchCurves, chosenPrecision, energyCurves, ladder, memoryCurves, speedCurves} from "../../src/lib/cost/page.js";
+import {COST_PAGE_SCHEMA, batchCurves, chosenPrecision, energyCurves, ladder, memoryCurves, selectedShape, speedCurves} from "../../src/lib/cost/page.js";
 import {customPrecision, decodeStep, decodeTokenEnergy, energy, getShape, maxBatch, memory, paramCounts} from "../../src/lib/cost.js";
 
 describe("URL state", () => {
@@ -21,6 +21,20 @@ describe("URL state", () => {
     const q = serializeState(COST_PAGE_SCHEMA, v);
     expect(q).toBe("model=2B4T&abits=4&batch=64");
     expect(parseState(COST_PAGE_SCHEMA, q).values).toEqual(v);
+  });
+});
+
+describe("the shape the controls pick", () => {
+  it("a custom shape from the URL; an inconsistent one falls back with a message naming the fields", () => {
+    const st = parseState(COST_PAGE_SCHEMA, "?model=custom&hidden=64&ffn=160&layers=2&heads=4&kvheads=2&vocab=300").values;
+    const {shape, issue} = selectedShape(st);
+    expect(issue).toBeUndefined();
+    expect(paramCounts(shape).linear).toBe(2 * (64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 160)); // the tiny-b158 fixture's shape
+    expect(ladder(shape).map((s) => s.id)[0]).toBe("custom");
+    const bad = selectedShape({...st, heads: 5, kvheads: 3});
+    expect(bad.shape.id).toBe("2B4T");
+    expect(bad.issue).toMatch(/heads \(5\) must divide hidden \(64\); kvheads \(3\) must divide heads \(5\)/);
+    expect(selectedShape(parseState(COST_PAGE_SCHEMA, "").values).shape.id).toBe("7B");
   });
 });
 
