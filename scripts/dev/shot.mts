@@ -1,0 +1,14 @@
+import {launch, watch} from "../../test/e2e/browser.js";
+import {serve} from "../../test/e2e/server.js";
+const path = process.argv[2] ?? "/forward";
+const site = await serve("/work/main/dist");
+const b = await launch({webgpu: process.argv[3] !== "nogpu"});
+const p = await b.newPage({viewport: {width: 1200, height: 900}});
+const log = watch(p, site.url);
+const t0 = Date.now();
+await p.goto(site.url + path, {waitUntil: "networkidle"});
+await p.waitForTimeout(Number(process.argv[4] ?? 8000));
+await p.screenshot({path: `/tmp/shot${path.replace(/\//g, "_")}.png`, fullPage: true});
+console.log(JSON.stringify(log, null, 1), (Date.now() - t0) / 1000, "s");
+console.log(await p.evaluate(() => [...document.querySelectorAll(".stream")].map((e) => e.getAttribute("data-state") + " | " + e.querySelector(".stream-status")?.textContent + " | " + e.getAttribute("data-output"))));
+await b.close(); await site.close();

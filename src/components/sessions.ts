@@ -1,0 +1,39 @@
+// Chooses where a page's model runs: the WebGPU engine when asked for (or "auto" and available), otherwise the
+// CPU reference — and says which, so the page can tell the reader.
+import type {DecodeSession} from "../lib/backend.js";
+import {createCpuSession} from "../lib/model.js";
+import type {ModelWeights} from "../lib/tensor.js";
+import type {WebGPUStatus} from "../lib/webgpu-status.js";
+import {describeAdapter} from "../lib/webgpu-status.js";
+
+export interface OpenedSession {
+  session: DecodeSession;
+  /** Where it runs, in words ("WebGPU on …" or "CPU reference"). */
+  label: string;
+  /** Logit tolerance against the CPU reference for this backend (float32 summation-order differences). */
+  tolerance: number;
+}
+
+export type BackendChoice = "auto" | "webgpu" | "cpu";
+
+export async function openSession(weights: ModelWeights, opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<OpenedSession> {
+  const wantGpu = opts.backend === "webgpu" || (opts.backend === "auto" && opts.gpu.available);
+  if (wantGpu) {
+    if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
+    const engine = await loadEngine();
+    if (engine) {
+      const session = await engine.createWebGPUSession(weights);
+      return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2};
+    }
+    if (opts.backend === "webgpu") throw new Error("this build has no WebGPU engine yet");
+  }
+  return {session: createCpuSession(weights), label: "CPU reference", tolerance: 1e-4};
+}
+
+interface Engine {
+  createWebGPUSession(weights: ModelWeights): Promise<DecodeSession>;
+}
+
+async function loadEngine(): Promise<Engine | null> {
+  return null; // replaced by the engine's import once kernels/engine.ts exists
+}
