@@ -11,6 +11,10 @@ import {absmeanScaleSweep, denseMatVec, packedByteView, rowTerms, ternaryMatVecC
 import {bitsSweep, quantErrorSplit} from "../../src/lib/chapters/activations.js";
 import {butterflyStages, hadamardOpCount, rotateRows, rotationInvariance} from "../../src/lib/chapters/hadamard.js";
 import {fmt, minus, pct, signed, ternary} from "../../src/lib/chapters/format.js";
+import {COMPONENTS, componentParams, divergence, layerSparsity, meanSparsity, nextTokenLoss} from "../../src/lib/chapters/sparsity.js";
+import {defaultConfig} from "../../src/lib/config.js";
+import {randomWeights} from "../../src/lib/init.js";
+import {forwardFull} from "../../src/lib/model.js";
 
 function normals(n: number, seed: number, std = 1): Float32Array {
   return new Rng(seed).fillNormal(new Float32Array(n), std) as Float32Array;
@@ -47,6 +51,8 @@ describe("stats", () => {
       }),
       {numRuns: 100},
     );
+    // A range so narrow that the bin width underflows to 0 (found by the property above).
+    expect(histogram([0, 5e-324], 30).reduce((s, x) => s + x.count, 0)).toBe(2);
     expect(() => histogram([1], 0)).toThrow(/bins/);
   });
 
@@ -228,5 +234,57 @@ describe("format", () => {
     expect(ternary(1)).toBe("+1");
     expect(signed(-4)).toBe("\u22124");
     expect(pct(0.123)).toBe("12.3%");
+  });
+});
+
+describe("sparsity chapter", () => {
+  const config = defaultConfig("a4.8", {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300});
+  const weights = randomWeights(config, 5);
+  const ids = [1, 17, 99, 250, 42, 7, 180, 33];
+  const {trace} = forwardFull(weights, ids, {trace: true});
+
+  it("measures each component as a4.8 Table 2 defines it", () => {
+    const layers = layerSparsity(trace!, config);
+    expect(layers).toHaveLength(2);
+    const P = componentParams(config);
+    expect(P).toEqual({qkv: 64 * (64 + 2 * 32), out: 64 * 64, up: 64 * 128, gate: 64 * 128, down: 128 * 64});
+    layers.forEach((s, l) => {
+      const lin = trace!.layers[l].linears;
+      // top-K 50% drops exactly half of the W_o input; INT8 may round a few kept values to 0 as well.
+      expect(s.out).toBeGreaterThanOrEqual(0.5);
+      expect(s.out).toBe(lin.o.act!.stats.zeroFraction);
+      // ReLU²: the gate output is zero exactly where the gate pre-activation is ≤ 0.
+      const g = lin.gate.output;
+      const gz = Array.from(g).filter((v) => v <= 0).length / g.length;
+      expect(s.gateOutput).toBeCloseTo(gz, 12);
+      expect(s.up).toBeCloseTo(1 - (1 - lin.up.sparsity) * (1 - gz), 12);
+      const total = COMPONENTS.reduce((a, k) => a + P[k], 0);
+      expect(s.overall).toBeCloseTo(COMPONENTS.reduce((a, k) => a + s[k] * P[k], 0) / total, 12);
+      // The down input is ffn_sub_norm(ReLU²(gate) ⊙ up): at least as sparse as the gate output.
+      expect(s.down).toBeGreaterThanOrEqual(gz - 1e-12);
+    });
+    const mean = meanSparsity(layers);
+    expect(mean.down).toBeCloseTo((layers[0].down + layers[1].down) / 2, 12);
+  });
+
+  it("divergence and loss: zero for identical logits, hand-worked for two tokens", () => {
+    const {logits} = forwardFull(weights, ids);
+    const d = divergence(logits, logits, config.vocab_size);
+    expect(d.kl).toBeCloseTo(0, 12);
+    expect(d.top1Agreement).toBe(1);
+    // Vocabulary of 2: p = softmax(0, 0) = (½, ½), q = softmax(0, ln 3) = (¼, ¾): KL = ½ ln 2 + ½ ln(2/3).
+    const r = divergence([0, 0], [0, Math.log(3)], 2);
+    expect(r.kl).toBeCloseTo(0.5 * Math.log(2) + 0.5 * Math.log(2 / 3), 12);
+    // Next-token loss of ids [0, 1] under logits row 0 = (0, ln 3): −ln ¾.
+    expect(nextTokenLoss([0, Math.log(3), 5, 5], [0, 1], 2)).toBeCloseTo(-Math.log(0.75), 12);
+    expect(() => divergence([0, 0], [0], 2)).toThrow(/shapes/);
+  });
+
+  it("top-K at 100% removes the W_o sparsity and changes the output", () => {
+    const off = forwardFull({...weights, config: {...config, bitnet_topk_ratio: 1}}, ids, {trace: true});
+    const s = meanSparsity(layerSparsity(off.trace!, config));
+    expect(s.out).toBeLessThan(0.1);
+    const {logits} = forwardFull(weights, ids);
+    expect(divergence(off.logits, logits, config.vocab_size).kl).toBeGreaterThan(0);
   });
 });

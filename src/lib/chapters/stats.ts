@@ -77,6 +77,7 @@ export function histogram(x: Values, bins: number, domain?: [number, number]): B
   const counts = new Float64Array(bins);
   for (let i = 0; i < x.length; i++) {
     let b = Math.floor((x[i] - lo) / w);
+    if (Number.isNaN(b)) b = 0; // a range so small that w underflows to 0
     if (b < 0) b = 0;
     if (b >= bins) b = bins - 1;
     counts[b]++;
