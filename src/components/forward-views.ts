@@ -19,7 +19,7 @@ export interface StreamView extends HTMLElement {
 export function tokenStream(prompt: string, opts: {label: string}): StreamView {
   const out = h("div", {class: "token-stream", "aria-live": "polite", "aria-label": opts.label}, h("span", {class: "prompt-text"}, prompt));
   const line = h("div", {class: "stream-status", role: "status"}, "starting…");
-  const root = h("div", {class: "stream", "data-state": "running"}, h("div", {class: "stream-label"}, opts.label), out, line) as StreamView;
+  const root = h("div", {class: "stream", "data-state": "running"}, h("div", {class: "stream-label"}, opts.label), out, line) as unknown as StreamView;
   let n = 0;
   root.push = (text: string) => {
     out.append(h("span", {class: `tok tok-${n++ % 2}`, title: JSON.stringify(text)}, text));
