@@ -3,10 +3,14 @@
 import {create, globals} from "webgpu";
 
 let devicePromise: Promise<GPUDevice> | undefined;
+// Dawn's instance must outlive every device made from it: if the GPU object is garbage-collected while a device
+// lives, the process crashes (futex/mutex aborts, segfaults) a few submissions later. Keep it referenced.
+let gpuInstance: GPU | undefined;
 
 export function gpuInNode(): GPU {
   Object.assign(globalThis, globals);
-  return create([]) as unknown as GPU;
+  gpuInstance ??= create([]) as unknown as GPU;
+  return gpuInstance;
 }
 
 /** One shared device per test file, with the adapter's largest buffer limits and its optional features. */

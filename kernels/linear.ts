@@ -1,0 +1,268 @@
+// Linear layers on the GPU: ternary weights × INT8/INT4 activations (BitLinear) and dense f32/f16 weights × f32
+// activations (the fp baseline, the LM head). One WGSL generator covers decode (M = 1, a GEMV) and prefill
+// (M tokens, each weight tile reused for MT tokens).
+//
+// Ternary GPU layout (converted from the checkpoint's row-major int8 codes at load):
+//   row-major, each row padded to Kp = 64·ceil(K/64) weights = Kv vec4<u32>; one u32 holds 16 weights as
+//   2-bit codes c = w + 1 ∈ {0, 1, 2}, weight e (0..15) of the u32 at byte e % 4, bits 2·⌊e/4⌋ of that byte.
+//   So (u >> 2s) & 0x03030303 is 4 weights in the 4 i8 lanes that match activation word s (4 i8 per u32),
+//   and one dot4I8Packed does 4 multiply-adds with no unpacking beyond a shift and a mask.
+//   Codes are offset by +1 (so they stay non-negative i8 lanes); the offset is removed once per row:
+//   Σ w·x = Σ c·x − Σ x, and Σ x (an exact i32) comes with the quantized activations.
+// Activations: per token, the quantized values as i8 lanes (INT4 values −8…7 ride in i8 lanes too: at decode the
+// activation vector is a few KB against MBs of weights, so packing it tighter buys nothing), padded with zeros to Kp,
+// and a meta pair (scale, Σx) where scale turns the integer dot product into the real one.
+// A thread owns R rows × MT tokens, T threads split K; partial sums meet through subgroup shuffles when T lanes
+// lie inside one subgroup (checked at device setup), otherwise through workgroup memory.
+
+export type LinearKind = "ternary" | "f32" | "f16";
+export type Epilogue = "store" | "residual" | "glu-relu2" | "glu-silu";
+
+export interface LinearConfig {
+  kind: LinearKind;
+  /** Rows per thread (even for GLU epilogues: gate and up rows are interleaved in pairs). */
+  R: number;
+  /** Threads along K per row group (power of two). */
+  T: number;
+  /** Tokens per thread (1 for decode). */
+  MT: number;
+  /** Threads per workgroup (multiple of T). */
+  WG: number;
+  /** Subgroup size S when partial sums meet by subgroupShuffleXor (needs T ≤ S, S % T = 0); 0 = workgroup memory. */
+  sub: number;
+  epilogue: Epilogue;
+}
+
+/** Weights (ternary: 64, f32: 4, f16: 8) per vec4 of the GPU layout. */
+export const perVec4 = (kind: LinearKind) => (kind === "ternary" ? 64 : kind === "f32" ? 4 : 8);
+/** vec4 units per row. */
+export const rowVec4s = (kind: LinearKind, K: number) => Math.ceil(K / perVec4(kind));
+/** vec4 units per token of the activation buffer the kernel reads (i8 lanes for ternary, f32 otherwise). */
+export const actVec4s = (kind: LinearKind, K: number) => (kind === "ternary" ? 4 * Math.ceil(K / 64) : kind === "f32" ? Math.ceil(K / 4) : 2 * Math.ceil(K / 8));
+
+/** Packs ternary codes (w ∈ {−1, 0, 1}) of `rows` rows into the GPU layout. `row(i)` returns row i (length K). */
+export function packTernary(rows: number, K: number, row: (i: number) => ArrayLike<number>): Uint32Array {
+  const Kv = Math.ceil(K / 64);
+  const out = new Uint32Array(rows * Kv * 4);
+  // padding weights get code 1 (zero): harmless either way since padded activations are 0
+  out.fill(0x55555555);
+  for (let r = 0; r < rows; r++) {
+    const src = row(r);
+    const base = r * Kv * 4;
+    for (let w = 0; w < Kv * 4; w++) {
+      let u = 0;
+      for (let e = 0; e < 16; e++) {
+        const k = w * 16 + e;
+        const c = k < K ? src[k] + 1 : 1;
+        u |= c << (8 * (e & 3) + 2 * (e >> 2));
+      }
+      out[base + w] = u >>> 0;
+    }
+  }
+  return out;
+}
+
+/** Inverse of packTernary (for tests and inspection). */
+export function unpackTernary(packed: Uint32Array, rows: number, K: number): Int8Array {
+  const Kv = Math.ceil(K / 64);
+  const out = new Int8Array(rows * K);
+  for (let r = 0; r < rows; r++)
+    for (let k = 0; k < K; k++) {
+      const u = packed[r * Kv * 4 + (k >> 4)];
+      const e = k & 15;
+      out[r * K + k] = ((u >>> (8 * (e & 3) + 2 * (e >> 2))) & 3) - 1;
+    }
+  return out;
+}
+
+/** Packs f32 rows into the dense layout (rows padded to 4 floats). */
+export function packF32(rows: number, K: number, row: (i: number) => ArrayLike<number>): Float32Array {
+  const Kp = Math.ceil(K / 4) * 4;
+  const out = new Float32Array(rows * Kp);
+  for (let r = 0; r < rows; r++) {
+    const src = row(r);
+    for (let k = 0; k < K; k++) out[r * Kp + k] = src[k];
+  }
+  return out;
+}
+
+/** IEEE half from f32, round to nearest even (as the GPU's pack2x16float). */
+export function f32ToF16Bits(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && m & 1)) m++;
+    return sign | m;
+  }
+  let m = mant >>> 13;
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | m;
+}
+
+export function f16BitsToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Packs rows as f16 pairs in u32 (rows padded to 8 halves). */
+export function packF16(rows: number, K: number, row: (i: number) => ArrayLike<number>): Uint32Array {
+  const Kp = Math.ceil(K / 8) * 8;
+  const out = new Uint32Array((rows * Kp) / 2);
+  for (let r = 0; r < rows; r++) {
+    const src = row(r);
+    for (let k = 0; k < K; k += 2) {
+      const lo = f32ToF16Bits(src[k]);
+      const hi = k + 1 < K ? f32ToF16Bits(src[k + 1]) : 0;
+      out[(r * Kp + k) / 2] = (lo | (hi << 16)) >>> 0;
+    }
+  }
+  return out;
+}
+
+/** Packs quantized activations (integers in i8 range, [M, K]) as i8 lanes, each token padded to 64·⌈K/64⌉. */
+export function packActI8(q: ArrayLike<number>, M: number, K: number): Uint32Array {
+  const stride = 16 * Math.ceil(K / 64);
+  const out = new Uint32Array(M * stride);
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k < K; k++) out[m * stride + (k >> 2)] |= (q[m * K + k] & 0xff) << (8 * (k & 3));
+  return out;
+}
+
+const id = (s: string) => s;
+
+/** WGSL for one linear kernel. Bindings: ternary [P, W, X, xmeta, wscale, Y]; dense [P, W, X, Y].
+ *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset}. */
+export function linearWGSL(c: LinearConfig): string {
+  const {kind, R, T, MT, WG, sub, epilogue} = c;
+  if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
+  if ((T & (T - 1)) !== 0) throw new Error(`linearWGSL: T ${T} must be a power of two`);
+  if (epilogue.startsWith("glu") && R % 2) throw new Error("linearWGSL: GLU epilogues need an even R");
+  if (sub && (sub % T !== 0 || WG % sub !== 0)) throw new Error(`linearWGSL: subgroup reduction needs T | S and S | WG`);
+  const G = WG / T;
+  const ternary = kind === "ternary";
+  const accT = ternary ? "i32" : "f32";
+  const zero = ternary ? "0i" : "0.0";
+  const rs = [...Array(R).keys()];
+  const ms = [...Array(MT).keys()];
+  const L: string[] = [];
+  if (sub) L.push("enable subgroups;");
+  L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32 }`);
+  L.push(`@group(0) @binding(0) var<uniform> p: P;`);
+  L.push(`@group(0) @binding(1) var<storage, read> W: array<vec4<${kind === "f32" ? "f32" : "u32"}>>;`);
+  L.push(`@group(0) @binding(2) var<storage, read> X: array<vec4<${ternary ? "u32" : "f32"}>>;`);
+  if (ternary) {
+    L.push(`@group(0) @binding(3) var<storage, read> xmeta: array<vec2<u32>>;`);
+    L.push(`@group(0) @binding(4) var<storage, read> wscale: array<f32>;`);
+    L.push(`@group(0) @binding(5) var<storage, read_write> Y: array<f32>;`);
+    L.push(`fn dot16(w: u32, x: vec4<u32>) -> i32 {
+  let m = 0x03030303u;
+  return dot4I8Packed(w & m, x.x) + dot4I8Packed((w >> 2u) & m, x.y) + dot4I8Packed((w >> 4u) & m, x.z) + dot4I8Packed((w >> 6u) & m, x.w);
+}`);
+  } else {
+    L.push(`@group(0) @binding(3) var<storage, read_write> Y: array<f32>;`);
+  }
+  if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
+  L.push(`@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = lid % ${T}u;
+  let g = lid / ${T}u;
+  let r0 = (wid.x * ${G}u + g) * ${R}u;
+  let m0 = wid.y * ${MT}u;
+  let Kv = p.Kv;`);
+  for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
+  for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride;`);
+  for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m}: ${accT} = ${zero};`);
+  L.push(`  for (var j = t; j < Kv; j += ${T}u) {`);
+  for (const r of rs) L.push(`    let w${r} = W[row${r} + j];`);
+  for (const m of ms) {
+    if (ternary) {
+      L.push(`    { let xi = xb${m} + 4u * j; let x0 = X[xi]; let x1 = X[xi + 1u]; let x2 = X[xi + 2u]; let x3 = X[xi + 3u];`);
+      for (const r of rs) L.push(`      a${r}_${m} += dot16(w${r}.x, x0) + dot16(w${r}.y, x1) + dot16(w${r}.z, x2) + dot16(w${r}.w, x3);`);
+      L.push(`    }`);
+    } else if (kind === "f32") {
+      L.push(`    { let x = X[xb${m} + j];`);
+      for (const r of rs) L.push(`      a${r}_${m} += dot(w${r}, x);`);
+      L.push(`    }`);
+    } else {
+      L.push(`    { let x0 = X[xb${m} + 2u * j]; let x1 = X[xb${m} + 2u * j + 1u];`);
+      for (const r of rs)
+        L.push(
+          `      a${r}_${m} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), x0) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), x1);`,
+        );
+      L.push(`    }`);
+    }
+  }
+  L.push(`  }`);
+  // reduce the T partial sums of each accumulator
+  if (T > 1) {
+    if (sub) {
+      for (const r of rs)
+        for (const m of ms) for (let off = T / 2; off >= 1; off /= 2) L.push(`  a${r}_${m} += subgroupShuffleXor(a${r}_${m}, ${off}u);`);
+    } else {
+      for (const r of rs)
+        for (const m of ms) {
+          L.push(`  red[lid] = a${r}_${m}; workgroupBarrier();`);
+          L.push(`  if (t == 0u) { var s = ${zero}; for (var i = 0u; i < ${T}u; i++) { s += red[lid + i]; } a${r}_${m} = s; }`);
+          L.push(`  workgroupBarrier();`);
+        }
+    }
+  }
+  L.push(`  if (t != 0u) { return; }`);
+  for (const m of ms) {
+    L.push(`  if (m0 + ${m}u < p.M) {`);
+    L.push(`    let yb = (m0 + ${m}u) * p.yStride + p.yOffset;`);
+    if (ternary) L.push(`    let xm = xmeta[m0 + ${m}u]; let xs = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
+    const val = (r: number) => (ternary ? `f32(a${r}_${m} - sx) * wscale[min(r0 + ${r}u, p.N - 1u)] * xs` : `a${r}_${m}`);
+    if (epilogue === "store" || epilogue === "residual") {
+      for (const r of rs) {
+        const op = epilogue === "store" ? "=" : "+=";
+        L.push(`    if (r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
+      }
+    } else {
+      // rows come in (gate, up) pairs; output i = pair index
+      for (let r = 0; r < R; r += 2) {
+        const act =
+          epilogue === "glu-relu2" ? `let gr = max(gv, 0.0); let h = gr * gr * uv;` : `let h = gv / (1.0 + exp(-gv)) * uv;`;
+        L.push(`    if (r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h; }`);
+      }
+    }
+    L.push(`  }`);
+  }
+  L.push(`}`);
+  return L.map(id).join("\n");
+}
+
+/** Workgroup grid for N rows and M tokens. */
+export function linearGrid(c: LinearConfig, N: number, M: number): [number, number] {
+  const rowsPerWG = (c.WG / c.T) * c.R;
+  return [Math.ceil(N / rowsPerWG), Math.ceil(M / c.MT)];
+}
+
+/** The uniform block of a linear kernel. */
+export function linearParams(kind: LinearKind, N: number, K: number, M: number, yStride: number, yOffset = 0): Uint32Array {
+  return new Uint32Array([N, rowVec4s(kind, K), M, actVec4s(kind, K), yStride, yOffset, 0, 0]);
+}
