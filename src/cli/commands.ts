@@ -4,5 +4,6 @@ import {cost} from "./cost.js";
 import {inspect} from "./inspect.js";
 import {generate} from "./generate.js";
 import {logits} from "./logits.js";
+import {train} from "./train.js";
 
-export const commands: Command[] = [inspect, generate, logits, cost];
+export const commands: Command[] = [inspect, generate, logits, cost, train];

@@ -164,7 +164,11 @@ export class Trainer {
     return tf.tidy(() => {
       const names = [...this.params.keys()];
       const sq = names.map((n) => tf.sum(tf.square(grads[n])));
-      const norm = tf.sqrt(tf.addN(sq));
+      // Pairwise adds, not addN: tfjs-webgpu's AddN binds one storage buffer per input and exceeds the
+      // default limit of 8 per shader stage.
+      let total = sq[0];
+      for (let i = 1; i < sq.length; i++) total = tf.add(total, sq[i]);
+      const norm = tf.sqrt(total);
       const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6))) : tf.scalar(1);
       const c1 = 1 - Math.pow(b1, t);
       const c2 = 1 - Math.pow(b2, t);

@@ -1,0 +1,110 @@
+// Trains the shipped models on one GPU in parallel processes (tfjs WebGPU on Dawn), on the same tokens:
+//   fp, b1.58, v2-a8 (saving its state at the stage-two step), a4.8 (8-bit stage then 4-bit stage in one
+//   process), and — once v2-a8 reaches that step — v2-a4 and v2-a4-nohadamard continued from its state.
+// Bundle: ../shared/gpu/prepare.sh bench/train-all.ts; run on the GPU host with the prepared data folder:
+//   source .gpu/on-device.sh && node .gpu/train-all.mjs --data .train-data --out runs --steps N
+// Options: --only a,b (subset), --max-steps N (stop early: calibration), --override '<json>' (merged into
+// every config: local smoke tests), --eval-windows N, --configs DIR (default configs).
+import {spawn} from "node:child_process";
+import {existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream} from "node:fs";
+import {join, resolve} from "node:path";
+import {parseTrainConfig, type TrainConfig} from "../src/lib/train/config.js";
+import {loadTf} from "../src/node/tfjs.js";
+import {loadPrepared} from "../src/node/train-data.js";
+import {runTraining} from "../src/node/train-run.js";
+import {parseArgs} from "../src/cli/command.js";
+
+const args = parseArgs(process.argv.slice(2));
+const flag = (n: string) => {
+  const v = args.flags.get(n);
+  return v === undefined || v === true ? undefined : v;
+};
+
+function loadConfig(name: string): TrainConfig {
+  const dir = flag("configs") ?? "configs";
+  const raw = JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as Record<string, unknown>;
+  const ov = flag("override");
+  if (ov) {
+    const o = JSON.parse(ov) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(o)) raw[k] = k === "model" ? {...(raw.model as object), ...(v as object)} : v;
+  }
+  const steps = flag("steps");
+  if (steps) raw.steps = Number(steps);
+  return parseTrainConfig(raw, name);
+}
+
+const stageTwoStep = (c: TrainConfig) => Math.round((c.stages?.[0]?.at ?? 1) * c.steps);
+
+async function worker(): Promise<void> {
+  const name = flag("worker")!;
+  const cfg = loadConfig(name);
+  const out = resolve(flag("out")!, name);
+  const data = loadPrepared(flag("data")!);
+  const tf = await loadTf("webgpu");
+  const from = flag("from");
+  if (from) {
+    // Wait for the stage-one run to write its branch-point state.
+    const t0 = Date.now();
+    while (!existsSync(from)) {
+      if (Date.now() - t0 > 3_600_000) throw new Error(`${name}: gave up waiting for ${from}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    console.log(`${name}: ${from} appeared after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const saveAt = flag("save-at")?.split(",").map(Number);
+  const maxSteps = flag("max-steps") ? Number(flag("max-steps")) : undefined;
+  const ew = flag("eval-windows");
+  const s = await runTraining({tf, cfg, data, outDir: out, from, saveAt, maxSteps, backend: "webgpu", finalEvalWindows: ew ? Number(ew) : undefined});
+  console.log(`SUMMARY ${JSON.stringify(s)}`);
+}
+
+async function orchestrate(): Promise<void> {
+  const out = resolve(flag("out") ?? "runs");
+  mkdirSync(out, {recursive: true});
+  const only = flag("only")?.split(",");
+  const want = (n: string) => !only || only.includes(n);
+  const v2 = loadConfig("v2-a8");
+  const branch = stageTwoStep(loadConfig("v2-a4"));
+  const jobs: {name: string; extra: string[]}[] = [];
+  for (const n of ["fp", "b1.58", "a4.8"]) if (want(n)) jobs.push({name: n, extra: []});
+  if (want("v2-a8")) jobs.push({name: "v2-a8", extra: ["--save-at", String(branch)]});
+  const branchState = join(out, "v2-a8", `state-${branch}.safetensors`);
+  for (const n of ["v2-a4", "v2-a4-nohadamard"]) if (want(n)) jobs.push({name: n, extra: ["--from", branchState]});
+  void v2;
+  const pass = ["data", "steps", "max-steps", "override", "eval-windows", "configs"].flatMap((k) => (flag(k) ? [`--${k}`, flag(k)!] : []));
+  const t0 = Date.now();
+  const results = await Promise.all(jobs.map((j) => new Promise<{name: string; code: number; summary?: unknown}>((res) => {
+    const log = createWriteStream(join(out, `${j.name}.log`));
+    const p = spawn(process.execPath, [process.argv[1], "--worker", j.name, "--out", out, ...pass, ...j.extra], {stdio: ["ignore", "pipe", "pipe"]});
+    let summary: unknown;
+    const onData = (b: Buffer) => {
+      log.write(b);
+      for (const line of b.toString().split("\n")) {
+        if (line.startsWith("SUMMARY ")) summary = JSON.parse(line.slice(8));
+        else if (line.trim() && !/XDG_RUNTIME_DIR/.test(line)) process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
+      }
+    };
+    p.stdout.on("data", onData);
+    p.stderr.on("data", onData);
+    p.on("close", (code) => {
+      log.end();
+      res({name: j.name, code: code ?? 1, summary});
+    });
+  })));
+  const wall = (Date.now() - t0) / 1000;
+  writeFileSync(join(out, "train-all.json"), JSON.stringify({wallSeconds: wall, argv: process.argv.slice(2), results}, null, 2) + "\n");
+  console.log(`train-all: ${results.filter((r) => r.code === 0).length}/${results.length} runs ok in ${wall.toFixed(0)} s`);
+  process.exit(results.every((r) => r.code === 0) ? 0 : 1);
+}
+
+if (flag("worker")) {
+  worker().then(() => process.exit(0), (e) => {
+    console.error(e instanceof Error ? e.stack : String(e));
+    process.exit(1);
+  });
+} else {
+  orchestrate().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

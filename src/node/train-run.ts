@@ -1,0 +1,127 @@
+// The Node training driver behind `bitnet-lab train` and bench/train-all.ts: progress lines with tokens/s
+// and ETA, periodic validation, atomic checkpoints that resume exactly, a final evaluation on the whole
+// validation split, and export to the reference checkpoint format (config.json + packed ternary
+// model.safetensors + tokenizer.json).
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from "node:fs";
+import {join} from "node:path";
+import {writeCheckpoint} from "../lib/checkpoint.js";
+import type {TrainConfig} from "../lib/train/config.js";
+import {valBatches} from "../lib/train/data.js";
+import type {TF} from "../lib/train/tf.js";
+import {Trainer, type EvalResult} from "../lib/train/trainer.js";
+import type {PreparedData} from "./train-data.js";
+
+export interface RunOptions {
+  tf: TF;
+  cfg: TrainConfig;
+  data: PreparedData;
+  outDir: string;
+  /** Continue from outDir/state.safetensors. */
+  resume?: boolean;
+  /** Start from another run's saved state (weights, optimizer, step) under this config. */
+  from?: string;
+  /** Also save state-<step>.safetensors at these steps (branch points for continued runs). */
+  saveAt?: number[];
+  /** Stop after this many steps in this invocation (the schedule still spans cfg.steps). */
+  maxSteps?: number;
+  /** Write the exported model when training finishes (default true). */
+  export?: boolean;
+  /** Windows of the validation split for the final evaluation (default: all of them). */
+  finalEvalWindows?: number;
+  print?: (line: string) => void;
+  backend?: string;
+}
+
+export interface RunSummary {
+  name: string;
+  steps: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  final?: EvalResult;
+  modelBytes?: number;
+}
+
+function writeAtomic(path: string, data: Uint8Array | string): void {
+  writeFileSync(path + ".tmp", data);
+  renameSync(path + ".tmp", path);
+}
+
+const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
+
+export async function runTraining(o: RunOptions): Promise<RunSummary> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const {tf, cfg, data, outDir} = o;
+  mkdirSync(outDir, {recursive: true});
+  const statePath = join(outDir, "state.safetensors");
+  const streams = {train: data.train, val: data.val};
+  let tr: Trainer;
+  if (o.resume && existsSync(statePath)) {
+    tr = Trainer.fromState(tf, new Uint8Array(readFileSync(statePath)), streams, cfg);
+    print(`resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}`);
+  } else if (o.from) {
+    tr = Trainer.fromState(tf, new Uint8Array(readFileSync(o.from)), streams, cfg);
+    print(`continuing ${cfg.name} from ${o.from} at step ${tr.step}/${cfg.steps}`);
+  } else {
+    if (o.resume) print(`no state in ${outDir}: starting ${cfg.name} from scratch`);
+    tr = Trainer.create(tf, cfg, streams);
+  }
+  writeFileSync(join(outDir, "train-config.json"), JSON.stringify(cfg, null, 2));
+  const save = async (path: string) => writeAtomic(path, await tr.saveState());
+  const writeLog = () => writeAtomic(join(outDir, "log.jsonl"), tr.log.map((r) => JSON.stringify(r)).join("\n") + "\n");
+
+  const tokensPerStep = cfg.batchSize * cfg.seqLen;
+  const startStep = tr.step;
+  const until = Math.min(cfg.steps, startStep + (o.maxSteps ?? Infinity));
+  const t0 = performance.now();
+  let tWindow = t0;
+  let stepsWindow = 0;
+  print(`${cfg.name}: ${cfg.model.bitnet_variant}, ${cfg.steps} steps × ${tokensPerStep} tokens, backend ${o.backend ?? "?"}`);
+  while (tr.step < until) {
+    const r = await tr.trainStep();
+    stepsWindow++;
+    if (!Number.isFinite(r.loss)) throw new Error(`${cfg.name}: loss is ${r.loss} at step ${r.step} (diverged)`);
+    if (r.step % cfg.logEvery === 0 || r.step === until) {
+      const t = performance.now();
+      const tps = (stepsWindow * tokensPerStep) / ((t - tWindow) / 1000);
+      const eta = ((until - r.step) * tokensPerStep) / tps;
+      print(`${cfg.name} step ${r.step}/${cfg.steps} loss ${r.loss.toFixed(4)} gnorm ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} wd ${r.wd} a${r.activationBits} | ${(tps / 1000).toFixed(1)}k tok/s | ETA ${fmtTime(eta)}`);
+      tWindow = t;
+      stepsWindow = 0;
+    }
+    if (cfg.evalEvery > 0 && r.step % cfg.evalEvery === 0 && r.step < cfg.steps) {
+      const e = await tr.evaluate();
+      print(`${cfg.name} eval step ${e.step}: val loss ${e.loss.toFixed(4)} ppl ${e.perplexity.toFixed(2)}`);
+    }
+    if (o.saveAt?.includes(r.step)) await save(join(outDir, `state-${r.step}.safetensors`));
+    if (cfg.checkpointEvery > 0 && r.step % cfg.checkpointEvery === 0) {
+      await save(statePath);
+      writeLog();
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const steps = tr.step - startStep;
+  const summary: RunSummary = {name: cfg.name, steps, tokens: steps * tokensPerStep, seconds, tokensPerSecond: (steps * tokensPerStep) / Math.max(seconds, 1e-9)};
+  if (tr.done) {
+    // The final number is on the whole validation split, not the periodic subset.
+    const final = await tr.evaluate(valBatches(data.val, cfg.batchSize, cfg.seqLen, o.finalEvalWindows));
+    summary.final = final;
+    print(`${cfg.name} final: val loss ${final.loss.toFixed(4)} ppl ${final.perplexity.toFixed(2)} on ${final.tokens} tokens`);
+    if (o.export !== false) {
+      const modelDir = join(outDir, "model");
+      mkdirSync(modelDir, {recursive: true});
+      const w = await tr.exportWeights();
+      const ck = writeCheckpoint(w, {floatDtype: "BF16", metadata: {bitnet_lab_trained: JSON.stringify({name: cfg.name, steps: tr.step, val_loss: final.loss})}});
+      writeFileSync(join(modelDir, "config.json"), JSON.stringify(ck.config, null, 2) + "\n");
+      writeFileSync(join(modelDir, "model.safetensors"), ck.safetensors);
+      writeFileSync(join(modelDir, "tokenizer.json"), JSON.stringify(data.tokenizer.toJSON()));
+      summary.modelBytes = ck.safetensors.length;
+      print(`${cfg.name} exported to ${modelDir} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB)`);
+    }
+  }
+  await save(statePath);
+  writeLog();
+  writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  tr.dispose();
+  return summary;
+}
