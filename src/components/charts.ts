@@ -14,8 +14,22 @@ export interface FigureOptions {
   source?: string;
 }
 
+/** Plot labels every mark's <g> with aria-label ("rect", "rule"), which ARIA forbids on an element without a
+ *  role and which says nothing to a listener. The chart keeps one accessible name (role="img" on its <svg>);
+ *  the numbers are in the data table next to it. */
+export function tidyPlot(chart: Node): void {
+  if (!(chart instanceof Element)) return;
+  for (const g of chart.querySelectorAll("g[aria-label]")) g.removeAttribute("aria-label");
+  const svgs = chart.matches("svg") ? [chart] : Array.from(chart.querySelectorAll("svg"));
+  for (const svg of svgs) {
+    if (svg.hasAttribute("aria-label") && !svg.hasAttribute("role")) svg.setAttribute("role", "img");
+    else if (!svg.hasAttribute("aria-label") && !svg.hasAttribute("role")) svg.setAttribute("aria-hidden", "true"); // legend swatches
+  }
+}
+
 /** A <figure> with the chart, a caption (with its source) and a data table. */
 export function figure(chart: Node, opts: FigureOptions & {table?: HTMLElement; className?: string}): HTMLElement {
+  tidyPlot(chart);
   return h(
     "figure",
     {class: `lab-figure ${opts.className ?? ""}`.trim()},

@@ -8,7 +8,7 @@
 // values still apply), and st.sharePanel() builds a teacher's link with chosen controls hidden.
 import type {Schema, StateIssue, StateOf} from "../lib/url-state.js";
 import {HIDE_PARAM, parseState, serializeState} from "../lib/url-state.js";
-import {h, uniqueId} from "./dom.js";
+import {focusableOverflow, h, uniqueId} from "./dom.js";
 
 type Key<S> = keyof S & string;
 
@@ -234,6 +234,7 @@ export class PageState<S extends Schema> {
       h("fieldset", {}, h("legend", {}, `Hide these controls in the link (the "${HIDE_PARAM}" parameter):`), boxes),
     );
     panel.addEventListener("toggle", refresh);
+    focusableOverflow(); // the share panel comes last on a page, after its formulas
     addEventListener("input", () => panel.open && refresh());
     refresh();
     return panel;

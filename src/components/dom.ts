@@ -47,3 +47,24 @@ export function uniqueId(prefix: string): string {
 export function prefersReducedMotion(): boolean {
   return typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
 }
+
+/** Makes every display-math block that scrolls sideways (a long formula on a narrow screen) reachable by
+ *  keyboard, as scrollable regions must be; rechecked on resize. */
+export function focusableOverflow(selector = ".katex-display"): void {
+  const mark = () => {
+    for (const el of document.querySelectorAll<HTMLElement>(selector)) {
+      if (el.scrollWidth > el.clientWidth + 1) {
+        el.tabIndex = 0;
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", "formula (scrolls sideways)");
+      } else if (el.getAttribute("role") === "region") {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("role");
+        el.removeAttribute("aria-label");
+      }
+    }
+  };
+  requestAnimationFrame(mark);
+  setTimeout(mark, 500);
+  addEventListener("resize", mark);
+}

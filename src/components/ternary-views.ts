@@ -9,6 +9,7 @@ import type {FigureOptions} from "./charts.js";
 import {dataTable} from "./table.js";
 
 export const TERNARY_COLOR = {[-1]: "var(--ternary-neg)", 0: "var(--ternary-zero)", 1: "var(--ternary-pos)"} as Record<number, string>;
+export const TERNARY_TEXT = {[-1]: "var(--ternary-neg-text)", 0: "var(--ternary-zero-text)", 1: "var(--ternary-pos-text)"} as Record<number, string>;
 export const TERNARY_GLYPH = {[-1]: MINUS, 0: "·", 1: "+"} as Record<number, string>;
 const PATTERN_NAME = {[-1]: "hatched", 0: "dotted", 1: "solid"} as Record<number, string>;
 
@@ -125,7 +126,7 @@ export function bitLedger(b: PackedByte, opts: LedgerOptions): HTMLElement {
     fieldsMsbFirst.map((f, i) =>
       h(
         "div",
-        {class: "ledger-field", "data-value": f.value ?? "pad", style: f.value === null ? "" : `--field-color: ${TERNARY_COLOR[f.value]}`},
+        {class: "ledger-field", "data-value": f.value ?? "pad", style: f.value === null ? "" : `--field-color: ${TERNARY_COLOR[f.value]}; --field-text: ${TERNARY_TEXT[f.value]}`},
         h("div", {class: "ledger-pair"}, h("span", {}, bits[2 * i]), h("span", {}, bits[2 * i + 1])),
         h("div", {class: "ledger-meta"}, `bits ${f.shift + 1}–${f.shift}`),
         h("div", {class: "ledger-value"}, f.value === null ? "pad" : ternary(f.value)),

@@ -1,0 +1,224 @@
+// Chapters 1–4 in real Chromium with WebGPU on SwiftShader: each page computes from the model it loaded
+// (checked against the same model read here in Node), its URL state round-trips, a bad link value is
+// reported by name, `hide` hides controls, exercises reveal and check a guess, axe-core finds no serious or
+// critical violation, and the page fits a 375 px screen. Screenshots go to test-results/screenshots/.
+import {existsSync, mkdirSync, readFileSync} from "node:fs";
+import {createRequire} from "node:module";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser, Page} from "playwright-core";
+import {CHROMIUM, launch, watch} from "./browser.js";
+import type {PageLog} from "./browser.js";
+import {serve} from "./server.js";
+import {defaultConfig, tensorNames} from "../../src/lib/config.js";
+import {readCheckpoint} from "../../src/lib/checkpoint.js";
+import {randomWeights} from "../../src/lib/init.js";
+import type {ModelWeights} from "../../src/lib/tensor.js";
+
+const shots = "test-results/screenshots";
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+// The built site (BITNET_LAB_DIST lets a developer point at another build).
+const DIST = process.env.BITNET_LAB_DIST ?? "dist";
+let site: Awaited<ReturnType<typeof serve>>;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(`${DIST}/ternary.html`)) throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
+  mkdirSync(shots, {recursive: true});
+  site = await serve(DIST);
+  browser = await launch({webgpu: true});
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+/** Opens a page, scrolls through it so cells waiting on visibility() run, and waits for `ready`. */
+async function open(path: string, ready: string, width = 1200): Promise<{page: Page; log: PageLog}> {
+  const page = await browser.newPage({viewport: {width, height: 900}, reducedMotion: "reduce"});
+  const log = watch(page, site.url);
+  await page.goto(site.url + path, {waitUntil: "networkidle"});
+  await page.locator("[data-webgpu]").first().waitFor({timeout: 60_000});
+  const target = page.locator(ready).first();
+  for (let i = 0; i < 120 && !(await target.count()); i++) {
+    await page.mouse.wheel(0, 700);
+    await page.waitForTimeout(250);
+  }
+  await target.waitFor({timeout: 120_000});
+  return {page, log};
+}
+
+async function axeViolations(page: Page): Promise<string[]> {
+  // Served from the page's own origin: the site's Content-Security-Policy (kept on) forbids inline scripts.
+  await page.route("**/__axe.min.js", (route) => route.fulfill({contentType: "text/javascript", body: AXE}));
+  await page.addScriptTag({url: `${site.url}/__axe.min.js`});
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as {axe: {run(ctx: unknown, opts: unknown): Promise<{violations: {id: string; impact: string; help: string; nodes: {target: unknown}[]}[]}>}}).axe;
+    // The page body this chapter owns; the sidebar, <html lang> and the theme belong to the site scaffold.
+    return axe.run({include: [["#observablehq-main"]]}, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
+  });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)).join(", ")})`);
+}
+
+/** The model the page ran: the shipped one from data/models, or the seed-1 random stand-in it announces. */
+async function sameModel(page: Page, name: string, variant: "b1.58" | "a4.8" | "v2", shape: Record<string, unknown> = {}): Promise<ModelWeights> {
+  const standIn = (await page.locator('[data-model-shipped="false"]').count()) > 0;
+  if (standIn) return randomWeights(defaultConfig(variant, shape), 1);
+  const dir = `data/models/${name}`;
+  return readCheckpoint(JSON.parse(readFileSync(`${dir}/config.json`, "utf8")), new Uint8Array(readFileSync(`${dir}/model.safetensors`))).weights;
+}
+
+async function reveal(page: Page, n: number, guess: string | null, choice?: string): Promise<string | undefined> {
+  const ex = page.locator(".exercise").nth(n);
+  await ex.scrollIntoViewIfNeeded();
+  if (choice !== undefined) await ex.locator(`input[type=radio][value="${choice}"]`).check();
+  else await ex.locator("input[type=number]").fill(guess ?? "");
+  await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  expect(await ex.getAttribute("data-state")).toBe("locked");
+  await ex.getByRole("button", {name: "Reveal the answer"}).click();
+  await expect.poll(() => ex.getAttribute("data-state"), {timeout: 60_000}).toBe("revealed");
+  expect(await ex.locator(".explain").textContent()).not.toBe("");
+  return (await ex.getAttribute("data-verdict")) ?? undefined;
+}
+
+const control = (page: Page, param: string) => page.locator(`.lab-control[data-param="${param}"]`).first();
+
+describe("chapter 1: ternary weights", () => {
+  it("shows the loaded model's real codes, decodes a packed byte, multiplies without multiplying; URL state, exercises, axe", async () => {
+    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5", ".exercise >> nth=3");
+    // State from the link reached the controls.
+    expect(await control(page, "layer").locator("select option:checked").textContent()).toBe("1");
+    expect(await control(page, "matrix").locator("select option:checked").textContent()).toMatch(/W_down/);
+    // The shares on the page are the model's codes, recounted here from the same model.
+    const w = await sameModel(page, "b1.58", "b1.58");
+    const codes = w.ternary.get(tensorNames.layer(1).down)!.codes;
+    const count = (v: number) => codes.reduce((s, c) => s + (c === v ? 1 : 0), 0) / codes.length;
+    const bars = page.locator("svg.ternary-shares").first().locator('rect[data-set="shipped codes"]');
+    const shares = await bars.evaluateAll((rs) => rs.map((r) => [Number(r.getAttribute("data-code")), Number(r.getAttribute("data-share"))]));
+    expect(shares.map((s) => s[0])).toEqual([-1, 0, 1]);
+    expect(shares.reduce((a, s) => a + s[1], 0)).toBeCloseTo(1, 5);
+    for (const [code, share] of shares) expect(share).toBeCloseTo(count(code), 5);
+    // The bit ledger and the counted product agree with the model.
+    expect(await page.locator('[data-check="ledger"]').getAttribute("class")).toMatch(/\bok\b/);
+    expect(await page.locator('[data-check="matvec"]').getAttribute("class")).toMatch(/\bok\b/);
+    expect(await page.locator('[data-stat="muls"] dd').textContent()).toMatch(/^0/);
+    // A control change is written to the URL.
+    await control(page, "matrix").locator("select").selectOption({label: "W_up"});
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/matrix=up/);
+    expect(await page.evaluate(() => location.search)).toMatch(/layer=1/);
+    // Exercise 1: the zero share, answered exactly from the model → right; exercise 4 with a wrong guess → wrong.
+    const upCodes = w.ternary.get(tensorNames.layer(1).up)!.codes;
+    const zeroPct = (100 * upCodes.reduce((s, c) => s + (c === 0 ? 1 : 0), 0)) / upCodes.length;
+    await page.locator(".exercise").first().waitFor();
+    expect(await reveal(page, 0, zeroPct.toFixed(2))).toBe("right");
+    expect(await reveal(page, 3, "1000")).toBe("wrong");
+    await page.screenshot({path: `${shots}/chapter-ternary.png`, fullPage: true});
+    expect(await axeViolations(page)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+
+  it("reports bad link values by name and hides controls a teacher hid", async () => {
+    const {page, log} = await open("/ternary?layer=99&matrix=nope&bogus=1&hide=matrix,k", '[data-check="matvec"]');
+    const notice = page.locator(".url-notice");
+    await expect.poll(() => notice.locator("li").allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^layer: /), expect.stringMatching(/^matrix: "nope"/), expect.stringMatching(/^bogus: /)]),
+    );
+    expect(await notice.textContent()).toMatch(/hides 2 controls \(matrix, k\)/);
+    expect(await control(page, "matrix").isHidden()).toBe(true);
+    expect(await control(page, "k").isHidden()).toBe(true);
+    expect(await control(page, "layer").isVisible()).toBe(true);
+    // The share panel builds a link with the current state and the chosen hidden controls.
+    await page.locator(".share-panel summary").click();
+    const link = await page.locator(".share-link").inputValue();
+    expect(new URL(link).searchParams.get("hide")).toBe("matrix,k");
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("chapter 2: activations", () => {
+  it("computes outlier channels and the error split from the model's activations; URL state, exercises, axe", async () => {
+    const {page, log} = await open("/activations?site=ffn&layer=1", ".exercise >> nth=2");
+    expect(await control(page, "site").locator("select option:checked").textContent()).toMatch(/FFN input/);
+    const maxOverMean = await page.locator('[data-stat="max-over-mean"] dd').textContent();
+    expect(Number(/^[\d.]+/.exec(maxOverMean!)?.[0])).toBeGreaterThan(1);
+    expect(await page.locator("figure.lab-figure svg").count()).toBeGreaterThanOrEqual(4);
+    await control(page, "layer").locator("select").selectOption({label: "2"});
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/layer=2/);
+    expect(["right", "wrong"]).toContain(await reveal(page, 1, "1"));
+    expect(["right", "wrong"]).toContain(await reveal(page, 2, null, "300"));
+    await page.screenshot({path: `${shots}/chapter-activations.png`, fullPage: true});
+    expect(await axeViolations(page)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("chapter 3: Hadamard", () => {
+  it("lowers the kurtosis of the W_down input, keeps the full-precision output, animates the butterfly; exercises, axe", async () => {
+    const {page, log} = await open("/hadamard?layer=1", ".exercise >> nth=2");
+    const kurt = page.locator('tr[data-stat="kurtosis"] td');
+    const [before, after] = (await kurt.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
+    expect(before).toBeGreaterThan(3);
+    expect(after).toBeLessThan(before);
+    expect(await page.locator('[data-stat="invariance"] dd').textContent()).toMatch(/✓/);
+    // The butterfly steps (reduced motion: Play is disabled, Step works).
+    const fig = page.locator(".butterfly-figure");
+    await fig.scrollIntoViewIfNeeded();
+    expect(await fig.getByRole("button", {name: "Play"}).isDisabled()).toBe(true);
+    await fig.getByRole("button", {name: "Step"}).click();
+    await fig.getByRole("button", {name: "Step"}).click();
+    expect(await fig.locator("svg").getAttribute("data-stage")).toBe("2");
+    // Kurtosis exercise: the right choice is the one the page measured.
+    const choice = after < before * 0.9 ? "lower" : after > before * 1.1 ? "higher" : "same";
+    expect(await reveal(page, 0, null, choice)).toBe("right");
+    await control(page, "site").locator("select").selectOption({label: "attention output → W_o"});
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/site=o/);
+    await page.screenshot({path: `${shots}/chapter-hadamard.png`, fullPage: true});
+    expect(await axeViolations(page)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("chapter 4: sparsity", () => {
+  it("measures per-component sparsity of the a4.8 model next to Table 2; K and KV sweeps; exercises, axe", async () => {
+    const {page, log} = await open("/sparsity?size=3B&kv=4", ".exercise >> nth=2");
+    expect(await control(page, "size").locator("select option:checked").textContent()).toBe("3B");
+    expect(await control(page, "kv").locator("select option:checked").textContent()).toBe("4");
+    await page.locator('[data-stat="kv-kl"]').waitFor();
+    const overall = await page.locator('[data-stat="overall"] dd').textContent();
+    expect(overall).toMatch(/^\d+(\.\d)?%/);
+    // Exercise 2: the W_o input keeps K = 50%, so at least half of it is zero.
+    expect(await reveal(page, 1, "50")).toBe("right");
+    await control(page, "kv").locator("select").selectOption({label: "8"});
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/kv=8/);
+    await page.screenshot({path: `${shots}/chapter-sparsity.png`, fullPage: true});
+    expect(await axeViolations(page)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("at 375 px", () => {
+  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/hadamard", '[data-stat="cpu-ms"]']] as const) {
+    it(`${path} fits the screen without sideways scrolling`, async () => {
+      const {page, log} = await open(path, ready, 375);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(1);
+      await page.screenshot({path: `${shots}/chapter-${path.slice(1)}-375.png`, fullPage: true});
+      expect(log.errors).toEqual([]);
+      await page.close();
+    });
+  }
+});
