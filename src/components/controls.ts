@@ -184,6 +184,34 @@ export class PageState<S extends Schema> {
     return wrapper;
   }
 
+  /** A number field for an int/number parameter (e.g. a seed); commits on change (Enter or leaving the field).
+   *  Out-of-range or non-numeric input is refused with a message and the field reverts. */
+  numberInput<K extends Key<S>>(key: K, opts: {label: string; help?: string}): Control<number> {
+    const spec = this.schema[key];
+    if (spec.type !== "int" && spec.type !== "number") throw new Error(`numberInput ${key}: not a numeric parameter`);
+    const id = uniqueId(`ctl-${key}`);
+    let committed = this.values[key] as number;
+    const input = h("input", {id, name: key, type: "number", min: spec.min, max: spec.max, step: spec.type === "int" ? 1 : "any", value: committed, inputmode: "numeric"});
+    const msg = h("span", {class: "lab-help", role: "status"});
+    input.addEventListener("input", (e) => e.stopPropagation()); // only commits reach view()
+    let wrapper: Control<number>;
+    input.addEventListener("change", () => {
+      const v = Number(input.value);
+      const ok = input.value.trim() !== "" && Number.isFinite(v) && v >= spec.min && v <= spec.max && (spec.type !== "int" || Number.isInteger(v));
+      if (!ok) {
+        msg.textContent = `${key} must be ${spec.type === "int" ? "an integer" : "a number"} from ${spec.min} to ${spec.max}; kept ${committed}.`;
+        input.value = String(committed);
+        return;
+      }
+      msg.textContent = "";
+      committed = v;
+      this.set(key, v as StateOf<S>[K]);
+      wrapper.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+    wrapper = this.wrap(key, opts.label, input, () => committed, {id, help: opts.help, extra: [msg]});
+    return wrapper;
+  }
+
   /** A checkbox for a boolean parameter. */
   checkbox<K extends Key<S>>(key: K, opts: {label: string; help?: string}): Control<boolean> {
     const spec = this.schema[key];

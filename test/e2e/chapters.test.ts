@@ -64,10 +64,11 @@ async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)).join(", ")})`);
 }
 
-/** The model the page ran: the shipped one from data/models, or the seed-1 random stand-in it announces. */
-async function sameModel(page: Page, name: string, variant: "b1.58" | "a4.8" | "v2", shape: Record<string, unknown> = {}): Promise<ModelWeights> {
+/** The model the page ran: the shipped one from data/models, or the random stand-in it announces (seeded
+ *  from the URL's seed). */
+async function sameModel(page: Page, name: string, variant: "b1.58" | "a4.8" | "v2", seed: number, shape: Record<string, unknown> = {}): Promise<ModelWeights> {
   const standIn = (await page.locator('[data-model-shipped="false"]').count()) > 0;
-  if (standIn) return randomWeights(defaultConfig(variant, shape), 1);
+  if (standIn) return randomWeights(defaultConfig(variant, shape), seed);
   const dir = `data/models/${name}`;
   return readCheckpoint(JSON.parse(readFileSync(`${dir}/config.json`, "utf8")), new Uint8Array(readFileSync(`${dir}/model.safetensors`))).weights;
 }
@@ -89,12 +90,13 @@ const control = (page: Page, param: string) => page.locator(`.lab-control[data-p
 
 describe("chapter 1: ternary weights", () => {
   it("shows the loaded model's real codes, decodes a packed byte, multiplies without multiplying; URL state, exercises, axe", async () => {
-    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5", ".exercise >> nth=3");
+    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5&seed=7", ".exercise >> nth=3");
     // State from the link reached the controls.
     expect(await control(page, "layer").locator("select option:checked").textContent()).toBe("1");
     expect(await control(page, "matrix").locator("select option:checked").textContent()).toMatch(/W_down/);
     // The shares on the page are the model's codes, recounted here from the same model.
-    const w = await sameModel(page, "b1.58", "b1.58");
+    expect(await control(page, "seed").locator("input").inputValue()).toBe("7");
+    const w = await sameModel(page, "b1.58", "b1.58", 7);
     const codes = w.ternary.get(tensorNames.layer(1).down)!.codes;
     const count = (v: number) => codes.reduce((s, c) => s + (c === v ? 1 : 0), 0) / codes.length;
     const bars = page.locator("svg.ternary-shares").first().locator('rect[data-set="shipped codes"]');
