@@ -155,7 +155,7 @@ export interface BarOptions extends FigureOptions {
 }
 
 /** Grouped horizontal bars (e.g. measured vs paper per component); groups differ by colour and pattern
- *  (solid vs hatched) and every bar carries its value as text. */
+ *  (solid, dotted, outlined), always come in the same order, and every bar carries its value as text. */
 export function groupedBars(rows: BarRow[], opts: BarOptions): HTMLElement {
   const groups = [...new Set(rows.map((r) => r.group))];
   const labels = [...new Set(rows.map((r) => r.label))];
@@ -172,7 +172,9 @@ export function groupedBars(rows: BarRow[], opts: BarOptions): HTMLElement {
     marks: [
       Plot.barX(rows, {x: "value", y: "group", fy: "label", fill: "group", inset: 1}),
       // The second group is hatched so the two read apart without colour.
-      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 2 === 1), {x: "value", y: "group", fy: "label", fill: "none", stroke: "white", strokeDasharray: "2,3", inset: 3}),
+      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 3 === 1), {x: "value", y: "group", fy: "label", fill: "none", stroke: "white", strokeDasharray: "2,3", inset: 3}),
+      // The third is outlined in the text colour.
+      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 3 === 2), {x: "value", y: "group", fy: "label", fill: "none", stroke: "currentColor", strokeWidth: 1.5, inset: 1}),
       Plot.text(rows, {x: "value", y: "group", fy: "label", text: (r: BarRow) => format(r.value), dx: 4, textAnchor: "start", fontSize: 11}),
       Plot.ruleX([0]),
     ],
