@@ -36,11 +36,11 @@ afterAll(async () => {
 });
 
 /** Opens a page, scrolls through it so cells waiting on visibility() run, and waits for `ready`. */
-async function open(path: string, ready: string, width = 1200): Promise<{page: Page; log: PageLog}> {
+async function open(path: string, ready: string, width = 1200, banner = true): Promise<{page: Page; log: PageLog}> {
   const page = await browser.newPage({viewport: {width, height: 900}, reducedMotion: "reduce"});
   const log = watch(page, site.url);
   await page.goto(site.url + path, {waitUntil: "networkidle"});
-  await page.locator("[data-webgpu]").first().waitFor({timeout: 60_000});
+  if (banner) await page.locator("[data-webgpu]").first().waitFor({timeout: 60_000});
   const target = page.locator(ready).first();
   for (let i = 0; i < 120 && !(await target.count()); i++) {
     await page.mouse.wheel(0, 700);
@@ -206,6 +206,19 @@ describe("chapter 4: sparsity", () => {
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/kv=8/);
     await page.screenshot({path: `${shots}/chapter-sparsity.png`, fullPage: true});
     expect(await axeViolations(page)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("components gallery (not in the sidebar)", () => {
+  it("renders every view alone without errors, and its exercise checks an answer", async () => {
+    const {page, log} = await open("/components-gallery", ".exercise >> nth=1", 1200, false);
+    expect(await page.locator("figure.lab-figure").count()).toBe(8); // shares, grid, histogram, lines, bars, channels, error split, butterfly
+    expect(await page.locator(".bit-ledger").count()).toBe(1);
+    expect(await reveal(page, 0, "42")).toBe("right");
+    expect(await reveal(page, 1, null, "no")).toBe("wrong");
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     await page.close();
