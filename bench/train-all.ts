@@ -35,26 +35,56 @@ function loadConfig(name: string): TrainConfig {
 
 const stageTwoStep = (c: TrainConfig) => Math.round((c.stages?.[0]?.at ?? 1) * c.steps);
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(path: string, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!existsSync(path)) {
+    if (Date.now() - t0 > 3_600_000) throw new Error(`gave up waiting for ${what} (${path})`);
+    await sleep(500);
+  }
+}
+
+/** Reads the step count the orchestrator decided (sync mode). */
+async function decidedSteps(syncDir: string): Promise<number> {
+  await waitFor(join(syncDir, "steps.json"), "the step count");
+  return (JSON.parse(readFileSync(join(syncDir, "steps.json"), "utf8")) as {steps: number}).steps;
+}
+
 async function worker(): Promise<void> {
   const name = flag("worker")!;
   const cfg = loadConfig(name);
-  const out = resolve(flag("out")!, name);
+  const outRoot = resolve(flag("out")!);
+  const out = join(outRoot, name);
   const data = loadPrepared(flag("data")!);
   const tf = await loadTf("webgpu");
-  const from = flag("from");
-  if (from) {
-    // Wait for the stage-one run to write its branch-point state.
+  const syncDir = flag("sync-dir");
+  let from = flag("from");
+  const branchOf = flag("branch-of");
+  if (branchOf) {
+    // A stage-two run: wait for the step count, then for the stage-one run's state at the branch step.
+    if (syncDir) cfg.steps = await decidedSteps(syncDir);
+    const at = Math.round((cfg.stages?.[0]?.at ?? 1) * cfg.steps);
+    from = join(outRoot, branchOf, `state-${at}.safetensors`);
     const t0 = Date.now();
-    while (!existsSync(from)) {
-      if (Date.now() - t0 > 3_600_000) throw new Error(`${name}: gave up waiting for ${from}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await waitFor(from, "the branch-point state");
+    await sleep(500);
     console.log(`${name}: ${from} appeared after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   const saveAt = flag("save-at")?.split(",").map(Number);
+  const saveAtFractions = flag("save-at-frac")?.split(",").map(Number);
   const maxSteps = flag("max-steps") ? Number(flag("max-steps")) : undefined;
   const ew = flag("eval-windows");
-  const s = await runTraining({tf, cfg, data, outDir: out, from, saveAt, maxSteps, backend: "webgpu", finalEvalWindows: ew ? Number(ew) : undefined});
+  const dl = flag("deadline");
+  const sync = syncDir && !branchOf ? {
+    after: Number(flag("sync-after") ?? 10),
+    decide: async (ms: number) => {
+      writeFileSync(join(syncDir, `${name}.json`), JSON.stringify({msPerStep: ms}));
+      return decidedSteps(syncDir);
+    },
+  } : undefined;
+  const s = await runTraining({tf, cfg, data, outDir: out, from, saveAt, saveAtFractions, sync, maxSteps, backend: "webgpu",
+    finalEvalWindows: ew ? Number(ew) : undefined, deadline: dl ? Number(dl) : undefined});
   console.log(`SUMMARY ${JSON.stringify(s)}`);
 }
 
@@ -67,15 +97,40 @@ async function orchestrate(): Promise<void> {
   const branch = stageTwoStep(loadConfig("v2-a4"));
   const jobs: {name: string; extra: string[]}[] = [];
   for (const n of ["fp", "b1.58", "a4.8"]) if (want(n)) jobs.push({name: n, extra: []});
-  if (want("v2-a8")) jobs.push({name: "v2-a8", extra: ["--save-at", String(branch)]});
-  const branchState = join(out, "v2-a8", `state-${branch}.safetensors`);
-  for (const n of ["v2-a4", "v2-a4-nohadamard"]) if (want(n)) jobs.push({name: n, extra: ["--from", branchState]});
+  const frac = loadConfig("v2-a4").stages?.[0]?.at ?? 1;
+  if (want("v2-a8")) jobs.push({name: "v2-a8", extra: ["--save-at-frac", String(frac)]});
+  for (const n of ["v2-a4", "v2-a4-nohadamard"]) if (want(n)) jobs.push({name: n, extra: ["--branch-of", "v2-a8"]});
   void v2;
-  const pass = ["data", "steps", "max-steps", "override", "eval-windows", "configs"].flatMap((k) => (flag(k) ? [`--${k}`, flag(k)!] : []));
+  void branch;
+  // --budget S (seconds): the stage-one runs measure their speed over the first warm-up steps, then all
+  // train for the step count that fits the budget (same tokens for every model); a deadline backs it up.
+  const budget = flag("budget") ? Number(flag("budget")) : undefined;
+  const syncDir = join(out, "sync");
+  let deciding: Promise<void> | undefined;
+  if (budget) {
+    mkdirSync(syncDir, {recursive: true});
+    const tStart = Date.now();
+    const stageOne = jobs.filter((j) => !j.extra.includes("--branch-of")).map((j) => j.name);
+    const finalReserve = Number(flag("final-reserve") ?? 40);
+    deciding = (async () => {
+      for (const n of stageOne) await waitFor(join(syncDir, `${n}.json`), `${n}'s speed`);
+      const ms = Math.max(...stageOne.map((n) => (JSON.parse(readFileSync(join(syncDir, `${n}.json`), "utf8")) as {msPerStep: number}).msPerStep));
+      const left = budget * 1000 - (Date.now() - tStart) - finalReserve * 1000;
+      // The last (1 − frac) of the steps run with the two branch processes added (6 instead of 4).
+      const slow = 1 + (1 - frac) * 0.6;
+      const after = Number(flag("sync-after") ?? 10);
+      const maxSteps = Number(flag("steps-cap") ?? 3000);
+      const steps = Math.max(after + 10, Math.min(maxSteps, Math.floor(after + left / (ms * slow))));
+      writeFileSync(join(syncDir, "steps.json"), JSON.stringify({steps, msPerStep: ms, leftMs: left}));
+      console.log(`train-all: slowest stage-one run ${ms.toFixed(0)} ms/step → ${steps} steps for every model`);
+    })();
+    args.flags.set("deadline", String(tStart + (budget - finalReserve / 2) * 1000));
+  }
+  const pass = ["data", "steps", "max-steps", "override", "eval-windows", "configs", "deadline", "sync-after"].flatMap((k) => (flag(k) ? [`--${k}`, flag(k)!] : []));
   const t0 = Date.now();
   const results = await Promise.all(jobs.map((j) => new Promise<{name: string; code: number; summary?: unknown}>((res) => {
     const log = createWriteStream(join(out, `${j.name}.log`));
-    const p = spawn(process.execPath, [process.argv[1], "--worker", j.name, "--out", out, ...pass, ...j.extra], {stdio: ["ignore", "pipe", "pipe"]});
+    const p = spawn(process.execPath, [process.argv[1], "--worker", j.name, "--out", out, ...pass, ...(budget ? ["--sync-dir", syncDir] : []), ...j.extra], {stdio: ["ignore", "pipe", "pipe"]});
     let summary: unknown;
     const onData = (b: Buffer) => {
       log.write(b);
@@ -91,6 +146,7 @@ async function orchestrate(): Promise<void> {
       res({name: j.name, code: code ?? 1, summary});
     });
   })));
+  await deciding;
   const wall = (Date.now() - t0) / 1000;
   writeFileSync(join(out, "train-all.json"), JSON.stringify({wallSeconds: wall, argv: process.argv.slice(2), results}, null, 2) + "\n");
   console.log(`train-all: ${results.filter((r) => r.code === 0).length}/${results.length} runs ok in ${wall.toFixed(0)} s`);

@@ -26,6 +26,17 @@ export interface RunOptions {
   maxSteps?: number;
   /** Write the exported model when training finishes (default true). */
   export?: boolean;
+  /** Also save state-<step>.safetensors at round(f·steps) for these fractions f (evaluated with the
+   *  final step count, see `sync`). */
+  saveAtFractions?: number[];
+  /** Agree on the step count with parallel runs: after `after` steps (all still in the warm-up, where
+   *  nothing depends on the total), call `decide(msPerStep)` and continue with the steps it returns.
+   *  Batches depend only on (seed, step) and the schedule only on the final total, so the run is the
+   *  same as one started with that total. */
+  sync?: {after: number; decide: (msPerStep: number) => Promise<number>};
+  /** Wall-clock deadline (ms since the epoch): training stops before it, then evaluates and exports what
+   *  it has, marked `truncated` (a safety net for time-limited GPU runs). */
+  deadline?: number;
   /** Windows of the validation split for the final evaluation (default: all of them). */
   finalEvalWindows?: number;
   print?: (line: string) => void;
@@ -40,6 +51,8 @@ export interface RunSummary {
   tokensPerSecond: number;
   final?: EvalResult;
   modelBytes?: number;
+  /** Stopped at the deadline before cfg.steps. */
+  truncated?: boolean;
 }
 
 function writeAtomic(path: string, data: Uint8Array | string): void {
@@ -72,13 +85,22 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
 
   const tokensPerStep = cfg.batchSize * cfg.seqLen;
   const startStep = tr.step;
-  const until = Math.min(cfg.steps, startStep + (o.maxSteps ?? Infinity));
+  let until = Math.min(cfg.steps, startStep + (o.maxSteps ?? Infinity));
+  let syncT0 = 0;
   const t0 = performance.now();
   let tWindow = t0;
   let stepsWindow = 0;
   print(`${cfg.name}: ${cfg.model.bitnet_variant}, ${cfg.steps} steps × ${tokensPerStep} tokens, backend ${o.backend ?? "?"}`);
+  let truncated = false;
+  let lastStepMs = 0;
   while (tr.step < until) {
+    if (o.deadline && Date.now() + 1.5 * lastStepMs > o.deadline) {
+      truncated = true;
+      print(`${cfg.name}: deadline reached at step ${tr.step}/${cfg.steps}: stopping early`);
+      break;
+    }
     const r = await tr.trainStep();
+    lastStepMs = r.ms;
     stepsWindow++;
     if (!Number.isFinite(r.loss)) throw new Error(`${cfg.name}: loss is ${r.loss} at step ${r.step} (diverged)`);
     if (r.step % cfg.logEvery === 0 || r.step === until) {
@@ -93,7 +115,16 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
       const e = await tr.evaluate();
       print(`${cfg.name} eval step ${e.step}: val loss ${e.loss.toFixed(4)} ppl ${e.perplexity.toFixed(2)}`);
     }
-    if (o.saveAt?.includes(r.step)) await save(join(outDir, `state-${r.step}.safetensors`));
+    if (o.sync && r.step === Math.max(1, o.sync.after - 6)) syncT0 = performance.now();
+    if (o.sync && r.step === o.sync.after) {
+      if (r.step >= cfg.lr.warmup) throw new Error(`${cfg.name}: sync.after (${o.sync.after}) must lie inside the warm-up (${cfg.lr.warmup} steps)`);
+      const msPerStep = (performance.now() - syncT0) / (o.sync.after - Math.max(1, o.sync.after - 6));
+      const steps = await o.sync.decide(msPerStep);
+      (cfg as {steps: number}).steps = steps; // the trainer reads the same config object
+      until = Math.min(steps, startStep + (o.maxSteps ?? Infinity));
+      print(`${cfg.name}: ${msPerStep.toFixed(0)} ms/step measured; training for ${steps} steps`);
+    }
+    if (o.saveAt?.includes(r.step) || o.saveAtFractions?.some((f) => Math.round(f * cfg.steps) === r.step)) await save(join(outDir, `state-${r.step}.safetensors`));
     if (cfg.checkpointEvery > 0 && r.step % cfg.checkpointEvery === 0) {
       await save(statePath);
       writeLog();
@@ -102,7 +133,8 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
   const seconds = (performance.now() - t0) / 1000;
   const steps = tr.step - startStep;
   const summary: RunSummary = {name: cfg.name, steps, tokens: steps * tokensPerStep, seconds, tokensPerSecond: (steps * tokensPerStep) / Math.max(seconds, 1e-9)};
-  if (tr.done) {
+  if (truncated) summary.truncated = true;
+  if (tr.done || truncated) {
     // The final number is on the whole validation split, not the periodic subset.
     const final = await tr.evaluate(valBatches(data.val, cfg.batchSize, cfg.seqLen, o.finalEvalWindows));
     summary.final = final;

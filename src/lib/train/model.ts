@@ -11,8 +11,9 @@ import {explicitHadamard} from "../hadamard.js";
 
 export const EPS = 1e-5;
 
-/** Latent parameters by Hugging Face tensor name. */
-export type Params = Map<string, Variable>;
+/** Parameters by Hugging Face tensor name: latent weights, or (ForwardOptions.weightsQuantized) the
+ *  already ternarized BitLinear weights W̃·γ that the trainer computes for all layers at once. */
+export type Params = Map<string, Tensor>;
 
 /** Where a BitLinear's input comes from; decides its activation quantizer. */
 export type Site = "qkv" | "o" | "gateup" | "down";
@@ -147,9 +148,9 @@ export function linearNames(c: BitNetConfig): string[] {
 }
 
 /** Fresh latent parameters: N(0, 0.02²) for matrices (a deterministic stream per seed), ones for norms. */
-export function initParams(tf: TF, c: BitNetConfig, seed: number, std = 0.02): Params {
+export function initParams(tf: TF, c: BitNetConfig, seed: number, std = 0.02): Map<string, Variable> {
   const rng = new Rng(seed);
-  const p: Params = new Map();
+  const p = new Map<string, Variable>();
   for (const [name, shape] of paramShapes(c)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = shape.length === 1 ? new Float32Array(n).fill(1) : (rng.fillNormal(new Float32Array(n), std) as Float32Array);
@@ -234,9 +235,9 @@ function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {c
 
 /** A BitLinear (or plain linear for fp) on an already quantized input: y = x̃ · W̃ᵀ, several weights
  *  side by side (q|k|v, gate|up) in one matmul. */
-function linear(tf: TF, c: BitNetConfig, x: Tensor, ws: Variable[], names: string[], stats?: ForwardStats): Tensor {
+function linear(tf: TF, c: BitNetConfig, x: Tensor, ws: Tensor[], names: string[], stats?: ForwardStats, quantized = false): Tensor {
   const wq = ws.map((w, i) => {
-    if (!isQuantized(c)) return w as Tensor;
+    if (!isQuantized(c) || quantized) return w;
     if (stats?.gamma) stats.gamma.set(names[i], tf.keep(tf.mean(tf.abs(w))));
     return ste(tf, w, (v) => weightQuant(tf, v));
   });
@@ -247,13 +248,15 @@ function linear(tf: TF, c: BitNetConfig, x: Tensor, ws: Variable[], names: strin
 export interface ForwardOptions {
   cache?: ForwardCache;
   stats?: ForwardStats;
+  /** The BitLinear weights in `p` are already ternarized (the trainer's flat path); skip the per-weight
+   *  quantizer. */
+  weightsQuantized?: boolean;
 }
 
 /** Logits [B·T, vocab] of a batch of token ids [B, T]. Call inside tf.tidy (or variableGrads). */
 export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts: ForwardOptions = {}): Tensor {
   const [B, T] = tokens.shape as [number, number];
   const cache = opts.cache ?? new ForwardCache();
-  const C = c.hidden_size;
   const H = c.num_attention_heads;
   const KV = c.num_key_value_heads;
   const D = headDim(c);
@@ -283,12 +286,16 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
   });
   const rope = (x: Tensor) => tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x.reshape([-1, D]), rot).reshape(x.shape), sin));
 
-  let h: Tensor = tf.gather(P(tensorNames.embed), tokens.reshape([B * T]));
+  // The embedding lookup as one-hot × E: its gradient is a matmul, where tfjs's gather gradient is a
+  // scatter with float atomics that contend on frequent tokens.
+  const V = c.vocab_size;
+  let h: Tensor = tf.matMul(tf.oneHot(tokens.reshape([B * T]), V, 1, 0, "float32"), P(tensorNames.embed));
+  const lin = (x: Tensor, names: string[]) => linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     // attention
     const a = q8(rmsNorm(tf, h, P(n.inputNorm), eps), "qkv");
-    const qkv = linear(tf, c, a, [P(n.q), P(n.k), P(n.v)], [n.q, n.k, n.v], opts.stats);
+    const qkv = lin(a, [n.q, n.k, n.v]);
     const [q0, k0, v0] = tf.split(qkv, [H * D, KV * D, KV * D], 1);
     const q = rope(q0.reshape([B, T, H, D]).transpose([0, 2, 1, 3]));
     const k = rope(k0.reshape([B, T, KV, D]).transpose([0, 2, 1, 3]));
@@ -301,19 +308,18 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
     const probs = tf.softmax(scores).reshape([B, KV, rep * T, T]);
     let att = tf.matMul(probs, v).reshape([B, H, T, D]).transpose([0, 2, 1, 3]).reshape([B * T, H * D]);
     if (c.bitnet_sub_norms) att = rmsNorm(tf, att, P(n.attnSubNorm), eps);
-    h = tf.add(h, linear(tf, c, q8(att, "o"), [P(n.o)], [n.o], opts.stats));
+    h = tf.add(h, lin(q8(att, "o"), [n.o]));
     // feed-forward
     const f = q8(rmsNorm(tf, h, P(n.postAttnNorm), eps), "gateup");
-    const gu = linear(tf, c, f, [P(n.gate), P(n.up)], [n.gate, n.up], opts.stats);
+    const gu = lin(f, [n.gate, n.up]);
     const [g, u] = tf.split(gu, [F, F], 1);
     const act = c.hidden_act === "relu2" ? tf.square(tf.relu(g)) : tf.mul(g, tf.sigmoid(g));
     let inner = tf.mul(act, u);
     if (c.bitnet_sub_norms) inner = rmsNorm(tf, inner, P(n.ffnSubNorm), eps);
-    h = tf.add(h, linear(tf, c, q8(inner, "down"), [P(n.down)], [n.down], opts.stats));
+    h = tf.add(h, lin(q8(inner, "down"), [n.down]));
   }
   h = rmsNorm(tf, h, P(tensorNames.finalNorm), eps);
   const head = c.tie_word_embeddings ? P(tensorNames.embed) : P(tensorNames.lmHead);
-  void C;
   return tf.matMul(h, head, false, true);
 }
 
@@ -321,7 +327,7 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
 export function crossEntropy(tf: TF, logits: Tensor, targets: Tensor): Tensor {
   const [N, V] = logits.shape as [number, number];
   const lse = tf.logSumExp(logits, -1);
-  const idx = tf.add(tf.mul(tf.range(0, N, 1, "int32"), tf.scalar(V, "int32")), tf.cast(targets.reshape([N]), "int32"));
-  const picked = tf.gather(logits.reshape([N * V]), idx);
+  // Picking the target logit with a one-hot product keeps the backward free of scatter atomics.
+  const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.cast(targets.reshape([N]), "int32"), V, 1, 0, "float32")), -1);
   return tf.mean(tf.sub(lse, picked));
 }

@@ -6,3 +6,4 @@ import type * as tfjs from "@tensorflow/tfjs";
 export type TF = typeof tfjs;
 export type Tensor = tfjs.Tensor;
 export type Variable = tfjs.Variable;
+export type Scalar = tfjs.Scalar;

@@ -9,8 +9,9 @@ import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
 import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
 import {trainBatch, valBatches, type Batch} from "./data.js";
-import {ForwardCache, checkParams, crossEntropy, forward, initParams, isQuantized, linearNames, type ForwardStats, type Params} from "./model.js";
-import type {TF, Tensor, Variable} from "./tf.js";
+import {FlatConstants, ROW, concatFlat, flatCodes, flatGamma, flatLayout, packFlat, quantizeFlat, sliceFlat, type FlatLayout} from "./flat.js";
+import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
+import type {Scalar, TF, Tensor, Variable} from "./tf.js";
 
 export interface TrainData {
   /** Token streams (BOS doc EOS …) of the training and validation splits. */
@@ -67,12 +68,15 @@ const STATE_KEY = "bitnet_lab_train_state";
 export class Trainer {
   readonly tf: TF;
   readonly cfg: TrainConfig;
-  readonly params: Params;
-  private readonly m = new Map<string, Variable>();
-  private readonly v = new Map<string, Variable>();
+  /** All latent parameters, flat (see flat.ts), and AdamW's moments in the same layout. */
+  readonly layout: FlatLayout;
+  private readonly P: Variable;
+  private readonly m: Variable;
+  private readonly v: Variable;
+  private readonly k: FlatConstants;
   private readonly data: TrainData;
   private readonly cache = new ForwardCache();
-  private prevCodes = new Map<string, Tensor>();
+  private prevCodes: Tensor | undefined;
   private evalSet: Batch[] | undefined;
   /** Steps done. */
   step = 0;
@@ -80,29 +84,31 @@ export class Trainer {
   readonly log: LogRecord[] = [];
   private paused = false;
   private disposed = false;
+  /** The weight whose latent values and codes StepStats samples. */
   sampleName: string;
 
-  private constructor(tf: TF, cfg: TrainConfig, data: TrainData, params: Params) {
+  private constructor(tf: TF, cfg: TrainConfig, data: TrainData, flat: Float32Array, moments?: {m: Float32Array; v: Float32Array}) {
     this.tf = tf;
     this.cfg = cfg;
     this.data = data;
-    this.params = params;
-    for (const [name, p] of params) {
-      for (const [map, prefix] of [[this.m, "adam_m"], [this.v, "adam_v"]] as const) {
-        const z = tf.zerosLike(p);
-        map.set(name, tf.variable(z, false, `${prefix}.${name}`));
-        z.dispose();
-      }
-    }
+    this.layout = flatLayout(modelConfigAt(cfg, 0));
+    if (flat.length !== this.layout.total) throw new Error(`trainer: ${flat.length} parameters, the layout needs ${this.layout.total}`);
+    this.P = tf.variable(tf.tensor1d(flat), true, "params");
+    this.m = tf.variable(moments ? tf.tensor1d(moments.m) : tf.zeros([this.layout.total]), false, "adam_m");
+    this.v = tf.variable(moments ? tf.tensor1d(moments.v) : tf.zeros([this.layout.total]), false, "adam_v");
+    this.k = new FlatConstants(tf, this.layout);
     this.sampleName = isQuantized(this.modelConfig()) ? tensorNames.layer(0).q : tensorNames.embed;
-    checkParams(modelConfigAt(cfg, 0), params);
   }
 
   /** A fresh model (deterministic init from cfg.seed). `cfg` may be raw JSON; it is validated. */
   static create(tf: TF, cfg: TrainConfig | unknown, data: TrainData): Trainer {
     const c = isTrainConfig(cfg) ? cfg : parseTrainConfig(cfg);
     checkData(c, data);
-    return new Trainer(tf, c, data, initParams(tf, modelConfigAt(c, 0), c.seed));
+    const init = initParams(tf, modelConfigAt(c, 0), c.seed);
+    const layout = flatLayout(modelConfigAt(c, 0));
+    const flat = packFlat(layout, (n) => init.get(n)!.dataSync() as Float32Array);
+    tf.dispose([...init.values()]);
+    return new Trainer(tf, c, data, flat);
   }
 
   /** The model config in force now (activation stage applied). */
@@ -123,25 +129,30 @@ export class Trainer {
     const {lr, wd, stage} = scheduleAt(this.cfg, this.step);
     const {batchSize: B, seqLen: T} = this.cfg;
     const batch = trainBatch(this.data.train, B, T, this.cfg.seed, this.step);
-    const fstats: ForwardStats | undefined = opts.stats ? {gamma: new Map()} : undefined;
-    if (opts.stats && this.prevCodes.size === 0 && isQuantized(c)) this.prevCodes = this.codes();
+    if (opts.stats && !this.prevCodes && isQuantized(c)) this.prevCodes = flatCodes(tf, this.k, this.P);
 
     const x = tf.tensor2d(batch.inputs, [B, T], "int32");
     const y = tf.tensor1d(batch.targets, "int32");
-    const vars = [...this.params.values()];
-    const {value, grads} = tf.variableGrads(() => crossEntropy(tf, forward(tf, c, this.params, x, {cache: this.cache, stats: fstats}), y) as never, vars);
-    x.dispose();
-    y.dispose();
-    const gnorm = this.applyAdamW(grads, lr, wd);
+    // Straight-through estimator for every weight at once: the forward sees W̃ (quantizeFlat), and the
+    // gradient with respect to W̃ is applied to the latent W unchanged.
+    const Q = quantizeFlat(tf, this.k, this.P);
+    const leaves = sliceFlat(tf, this.layout, Q);
+    const names = this.layout.entries.map((e) => e.name);
+    const {value, grads} = tf.valueAndGrads((...ws: Tensor[]) => {
+      const p: Params = new Map(names.map((n, i) => [n, ws[i]]));
+      return crossEntropy(tf, forward(tf, c, p, x, {cache: this.cache, weightsQuantized: true}), y) as Scalar;
+    })(names.map((n) => leaves.get(n)!));
+    tf.dispose([x, y, Q, ...leaves.values()]);
+    const g = concatFlat(tf, this.k, grads);
     tf.dispose(grads);
+    const gnorm = this.applyAdamW(g, lr, wd);
+    g.dispose();
     const [lossArr, gnArr] = await Promise.all([value.data(), gnorm.data()]);
     value.dispose();
     gnorm.dispose();
     this.step++;
 
-    let stats: StepStats | undefined;
-    if (opts.stats) stats = await this.collectStats(fstats!);
-    else if (fstats) for (const t of fstats.gamma!.values()) t.dispose();
+    const stats = opts.stats ? await this.collectStats() : undefined;
 
     const ms = now() - t0;
     const res: StepResult = {
@@ -155,92 +166,70 @@ export class Trainer {
     return res;
   }
 
-  /** Decoupled AdamW (Loshchilov & Hutter; PyTorch's AdamW): p ← p(1 − lr·wd) − lr·m̂/(√v̂ + ε), weight decay
-   *  on matrices only (not norms). Gradients are clipped to a global L2 norm first. Returns the norm. */
-  private applyAdamW(grads: Record<string, Tensor>, lr: number, wd: number): Tensor {
+  /** Decoupled AdamW (Loshchilov & Hutter; PyTorch's AdamW) on the flat buffer:
+   *  p ← p(1 − lr·wd·[matrix]) − lr·m̂/(√v̂ + ε); gradients clipped to a global L2 norm first. Returns the norm. */
+  private applyAdamW(grad: Tensor, lr: number, wd: number): Tensor {
     const tf = this.tf;
     const {betas: [b1, b2], eps, gradClip} = this.cfg.optimizer;
     const t = this.step + 1;
+    const R = this.layout.rows;
     return tf.tidy(() => {
-      const names = [...this.params.keys()];
-      const sq = names.map((n) => tf.sum(tf.square(grads[n])));
-      // Pairwise adds, not addN: tfjs-webgpu's AddN binds one storage buffer per input and exceeds the
-      // default limit of 8 per shader stage.
-      let total = sq[0];
-      for (let i = 1; i < sq.length; i++) total = tf.add(total, sq[i]);
-      const norm = tf.sqrt(total);
+      const norm = tf.sqrt(tf.sum(tf.sum(tf.square(grad.reshape([R, ROW])), 1)));
       const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6))) : tf.scalar(1);
-      const c1 = 1 - Math.pow(b1, t);
-      const c2 = 1 - Math.pow(b2, t);
-      for (const n of names) {
-        const p = this.params.get(n)!;
-        const g = tf.mul(grads[n], scale);
-        const m = this.m.get(n)!;
-        const v = this.v.get(n)!;
-        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-        const upd = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        const decay = p.shape.length >= 2 ? 1 - lr * wd : 1;
-        p.assign(tf.sub(decay === 1 ? p : tf.mul(p, decay), tf.mul(upd, lr)));
-      }
+      const gs = tf.mul(grad, scale);
+      this.m.assign(tf.add(tf.mul(this.m, b1), tf.mul(gs, 1 - b1)));
+      this.v.assign(tf.add(tf.mul(this.v, b2), tf.mul(tf.square(gs), 1 - b2)));
+      const upd = tf.div(tf.mul(this.m, 1 / (1 - Math.pow(b1, t))), tf.add(tf.sqrt(tf.mul(this.v, 1 / (1 - Math.pow(b2, t)))), eps));
+      const decay = tf.sub(1, tf.mul(this.k.decayRows, lr * wd)).reshape([R, 1]);
+      const P = tf.mul(this.P.reshape([R, ROW]), decay).reshape([this.layout.total]);
+      this.P.assign(tf.sub(P, tf.mul(upd, lr)));
       return norm;
     });
   }
 
-  /** Ternary codes of every BitLinear weight (float tensors of −1/0/1). */
-  private codes(): Map<string, Tensor> {
-    const tf = this.tf;
-    const out = new Map<string, Tensor>();
-    for (const n of linearNames(this.modelConfig())) {
-      const w = this.params.get(n)!;
-      out.set(n, tf.tidy(() => tf.clipByValue(tf.round(tf.div(w, tf.maximum(tf.mean(tf.abs(w)), 1e-5))), -1, 1)));
-    }
-    return out;
+  /** The current parameters by name (latent, float), as tensors the caller disposes. */
+  params(): Params {
+    return sliceFlat(this.tf, this.layout, this.P);
   }
 
-  private async collectStats(fs: ForwardStats): Promise<StepStats> {
+  private async collectStats(): Promise<StepStats> {
     const tf = this.tf;
+    const c = this.modelConfig();
     const gamma: Record<string, number> = {};
     const flipFraction: Record<string, number> = {};
     let flipOverall = 0;
-    const c = this.modelConfig();
-    const sample = {name: this.sampleName, latent: new Float32Array(0), codes: new Int8Array(0), gamma: 0};
+    const e = this.layout.byName.get(this.sampleName)!;
     const SAMPLE = 512;
-    const sw = this.params.get(this.sampleName)!;
-    const stride = Math.max(1, Math.floor(sw.size / SAMPLE));
-    const idx = tf.range(0, Math.min(SAMPLE, sw.size) * stride, stride, "int32");
-    const latentT = tf.tidy(() => tf.gather(sw.reshape([-1]), idx));
+    const stride = Math.max(1, Math.floor(e.size / SAMPLE));
+    const n = Math.min(SAMPLE, Math.floor(e.size / stride));
+    const idx = tf.range(e.offset, e.offset + n * stride, stride, "int32");
+    const latentT = tf.gather(this.P, idx);
+    const sample = {name: this.sampleName, latent: new Float32Array(0), codes: new Int8Array(0), gamma: 0};
     if (isQuantized(c)) {
-      const next = this.codes();
+      const next = flatCodes(tf, this.k, this.P);
+      const [gT, flT, codesT] = tf.tidy(() => {
+        const {gamma: gm} = flatGamma(tf, this.k, this.P);
+        const changed = tf.sum(tf.cast(tf.notEqual(next, this.prevCodes!), "float32"), 1, true); // [R, 1]
+        const fl = tf.div(tf.matMul(this.k.seg!, changed), this.k.counts!);
+        return [gm, fl, tf.gather(next.reshape([this.layout.total]), idx)];
+      });
+      const [gv, fv, cv] = await Promise.all([gT.data(), flT.data(), codesT.data()]);
+      tf.dispose([gT, flT, codesT]);
       let total = 0;
-      const names = [...next.keys()];
-      const fl = tf.tidy(() => tf.stack(names.map((n) => tf.mean(tf.cast(tf.notEqual(next.get(n)!, this.prevCodes.get(n)!), "float32")))));
-      const flips = await fl.data();
-      fl.dispose();
-      names.forEach((n, i) => {
-        flipFraction[n] = flips[i];
-        flipOverall += flips[i] * this.params.get(n)!.size;
-        total += this.params.get(n)!.size;
+      this.k.ternary.forEach((t, i) => {
+        gamma[t.name] = gv[i];
+        flipFraction[t.name] = fv[i];
+        flipOverall += fv[i] * t.size;
+        total += t.size;
       });
       flipOverall /= Math.max(1, total);
-      const codesT = tf.tidy(() => tf.gather(next.get(this.sampleName)!.reshape([-1]), idx));
-      sample.codes = Int8Array.from(await codesT.data());
-      codesT.dispose();
-      for (const t of this.prevCodes.values()) t.dispose();
+      sample.codes = Int8Array.from(cv);
+      sample.gamma = gamma[this.sampleName] ?? 0;
+      this.prevCodes?.dispose();
       this.prevCodes = next;
-      const gnames = [...fs.gamma!.keys()];
-      const gs = tf.stack(gnames.map((n) => fs.gamma!.get(n)!));
-      const gv = await gs.data();
-      gs.dispose();
-      gnames.forEach((n, i) => (gamma[n] = gv[i]));
-      const sgT = tf.tidy(() => tf.mean(tf.abs(sw)));
-      sample.gamma = (await sgT.data())[0];
-      sgT.dispose();
     }
-    for (const t of fs.gamma!.values()) t.dispose();
     sample.latent = Float32Array.from(await latentT.data());
-    latentT.dispose();
-    idx.dispose();
+    tf.dispose([latentT, idx]);
     return {gamma, flipFraction, flipOverall, sample};
   }
 
@@ -258,7 +247,8 @@ export class Trainer {
       const l = tf.tidy(() => {
         const x = tf.tensor2d(b.inputs, [b.B, b.T], "int32");
         const y = tf.tensor1d(b.targets, "int32");
-        return crossEntropy(tf, forward(tf, c, this.params, x, {cache: this.cache}), y);
+        const p = sliceFlat(tf, this.layout, quantizeFlat(tf, this.k, this.P));
+        return crossEntropy(tf, forward(tf, c, p, x, {cache: this.cache, weightsQuantized: true}), y);
       });
       const v = (await l.data())[0];
       l.dispose();
@@ -274,7 +264,10 @@ export class Trainer {
   /** Logits [B·T, vocab] of token ids (for tests and the export check). */
   async logits(tokens: Int32Array, B: number, T: number): Promise<Float32Array> {
     const tf = this.tf;
-    const out = tf.tidy(() => forward(tf, this.modelConfig(), this.params, tf.tensor2d(tokens, [B, T], "int32"), {cache: this.cache}));
+    const out = tf.tidy(() => {
+      const p = sliceFlat(tf, this.layout, quantizeFlat(tf, this.k, this.P));
+      return forward(tf, this.modelConfig(), p, tf.tensor2d(tokens, [B, T], "int32"), {cache: this.cache, weightsQuantized: true});
+    });
     const d = (await out.data()) as Float32Array;
     out.dispose();
     return d;
@@ -307,25 +300,21 @@ export class Trainer {
    *  (a safetensors file; F32 throughout). */
   async saveState(): Promise<Uint8Array> {
     const entries: TensorEntry[] = [];
-    const add = async (prefix: string, map: Map<string, Variable>) => {
-      for (const [name, t] of map) {
-        entries.push({name: `${prefix}.${name}`, dtype: "F32", shape: t.shape, data: fromFloat32((await t.data()) as Float32Array, "F32")});
-      }
-    };
-    await add("param", this.params);
-    await add("adam_m", this.m);
-    await add("adam_v", this.v);
-    const meta = {version: 1, step: this.step, config: this.cfg, log: this.log};
+    for (const [name, t] of [["params", this.P], ["adam_m", this.m], ["adam_v", this.v]] as const) {
+      entries.push({name, dtype: "F32", shape: [this.layout.total], data: fromFloat32((await t.data()) as Float32Array, "F32")});
+    }
+    const meta = {version: 2, step: this.step, config: this.cfg, log: this.log, layout: this.layout.entries.map((e) => [e.name, e.shape, e.offset])};
     return writeSafetensors(entries, {[STATE_KEY]: JSON.stringify(meta)});
   }
 
   /** Restores a saved state. `cfg` (optional) replaces the saved config — e.g. to continue a stage-one
-   *  run under a stage-two config (v2 a8 → a4); shapes and the seed must agree. */
+   *  run under a stage-two config (v2 a8 → a4); shapes, seed, batch and sequence length must agree. */
   static fromState(tf: TF, bytes: Uint8Array, data: TrainData, cfg?: TrainConfig): Trainer {
     const h = parseSafetensorsHeader(bytes);
     const metaRaw = h.metadata[STATE_KEY];
     if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
-    const meta = JSON.parse(metaRaw) as {version: number; step: number; config: unknown; log: LogRecord[]};
+    const meta = JSON.parse(metaRaw) as {version: number; step: number; config: unknown; log: LogRecord[]; layout: [string, number[], number][]};
+    if (meta.version !== 2) throw new Error(`trainer: training state version ${meta.version} is not supported (expected 2)`);
     const saved = parseTrainConfig(meta.config, "saved state config");
     const c = cfg ?? saved;
     if (cfg) {
@@ -339,29 +328,17 @@ export class Trainer {
       }
     }
     checkData(c, data);
+    const layout = flatLayout(modelConfigAt(c, 0));
+    if (JSON.stringify(meta.layout) !== JSON.stringify(layout.entries.map((e) => [e.name, e.shape, e.offset]))) {
+      throw new Error("trainer: the saved parameter layout does not match the config's");
+    }
     const byName = new Map(h.tensors.map((t) => [t.name, t]));
     const load = (name: string) => {
       const t = byName.get(name);
       if (!t) throw new Error(`trainer: state lacks ${name}`);
-      return tf.tensor(toFloat32(tensorBytes(bytes, h, t), t.dtype), t.shape, "float32");
+      return toFloat32(tensorBytes(bytes, h, t), t.dtype);
     };
-    const params: Params = new Map();
-    for (const t of h.tensors) {
-      if (t.name.startsWith("param.")) {
-        const name = t.name.slice(6);
-        const init = load(t.name);
-        params.set(name, tf.variable(init, true, name));
-        init.dispose();
-      }
-    }
-    const tr = new Trainer(tf, c, data, params);
-    for (const [name] of params) {
-      for (const [prefix, map] of [["adam_m", tr.m], ["adam_v", tr.v]] as const) {
-        const src = load(`${prefix}.${name}`);
-        map.get(name)!.assign(src);
-        src.dispose();
-      }
-    }
+    const tr = new Trainer(tf, c, data, load("params"), {m: load("adam_m"), v: load("adam_v")});
     tr.step = meta.step;
     tr.log.push(...meta.log);
     return tr;
@@ -372,8 +349,9 @@ export class Trainer {
    *  An fp model keeps every projection in `float`. `latent` keeps the float projections instead. */
   async exportWeights(opts: {latent?: boolean} = {}): Promise<ModelWeights> {
     const c = this.modelConfig(this.cfg.steps);
+    const flat = (await this.P.data()) as Float32Array;
     const float = new Map<string, LibTensor>();
-    for (const [name, p] of this.params) float.set(name, {shape: [...p.shape], data: Float32Array.from((await p.data()) as Float32Array)});
+    for (const e of this.layout.entries) float.set(e.name, {shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size)});
     const w: ModelWeights = {config: c, float, ternary: new Map()};
     return opts.latent ? w : ternarize(w);
   }
@@ -381,7 +359,8 @@ export class Trainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.tf.dispose([...this.params.values(), ...this.m.values(), ...this.v.values(), ...this.prevCodes.values()]);
+    this.tf.dispose([this.P, this.m, this.v, ...(this.prevCodes ? [this.prevCodes] : [])]);
+    this.k.dispose();
     this.cache.dispose();
   }
 }
