@@ -1,0 +1,506 @@
+// Chapter 6 (train your own) computations, DOM-free: the tiny model presets, the twin training configs
+// (b1.58 and its fp baseline on the same batches), the alternating training loop with pause/resume and
+// per-step history, the backend choice, chart-ready series, and the record a browser-trained checkpoint is
+// stored as (IndexedDB) so the forward-pass page can load it.
+import {LINEARS, tensorNames, type LinearName} from "../config.js";
+import {readCheckpoint, writeCheckpoint} from "../checkpoint.js";
+import {parameterCounts} from "../model.js";
+import {Tokenizer} from "../tokenizer.js";
+import type {ModelWeights} from "../tensor.js";
+import {modelConfigAt, parseTrainConfig, scheduleAt, type TrainConfig} from "../train/config.js";
+import type {TF} from "../train/tf.js";
+import {Trainer, type EvalResult, type StepStats, type TrainData} from "../train/trainer.js";
+import type {Bin} from "./stats.js";
+
+// ---------------------------------------------------------------- presets
+
+export interface SizePreset {
+  label: string;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+  /** Sequences per step (B) and tokens per sequence (T). */
+  batch: number;
+  seqLen: number;
+}
+
+/** Small enough to train in a browser tab; "tiny" runs at all on the pure-JS CPU backend. */
+export const SIZES = {
+  tiny: {label: "tiny (C = 32, 1 layer, B·T = 4·32)", hidden: 32, layers: 1, heads: 2, kvHeads: 1, ffn: 64, batch: 4, seqLen: 32},
+  small: {label: "small (C = 64, 2 layers, B·T = 8·64)", hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, batch: 8, seqLen: 64},
+  medium: {label: "medium (C = 128, 2 layers, B·T = 16·64)", hidden: 128, layers: 2, heads: 4, kvHeads: 2, ffn: 344, batch: 16, seqLen: 64},
+} as const satisfies Record<string, SizePreset>;
+export type SizeName = keyof typeof SIZES;
+export const SIZE_NAMES = Object.keys(SIZES) as SizeName[];
+
+/** Positions the trained model accepts (prompt + generated tokens); ≥ every preset's seqLen. */
+export const MAX_POSITIONS = 128;
+
+/** The vocabulary of the BPE tokenizer the page trains when no shipped tokenizer is available. */
+export const PAGE_VOCAB = 512;
+
+export interface RunSettings {
+  size: SizeName;
+  steps: number;
+  /** Peak learning rate of the b1.58 model (stage one starts here). */
+  lr: number;
+  seed: number;
+  vocabSize: number;
+}
+
+/** The fp twin's peak LR relative to b1.58's: the papers' full-precision baselines need a lower LR
+ *  (a4.8 Table 7: LLaMA 2.5e-4 vs BitNet 1.5e-3 at 700M); the repo's configs/fp.json uses 0.75×. */
+export const FP_LR_RATIO = 0.75;
+
+/** Linear warm-up length: 5% of the run, at least one step and at most 100. */
+export function warmupSteps(steps: number): number {
+  return Math.min(100, Math.max(1, Math.round(steps / 20)));
+}
+
+/** The two training configs of a run. Both see the same batches (same seed, B, T). b1.58 follows the
+ *  papers' two-stage recipe (b1.58 FAQ, a4.8 Table 7): peak LR decaying to 0.6×, an abrupt drop to 0.4× at
+ *  half-way decaying to 0, weight decay 0.1 → 0. The fp twin follows the LLaMA baseline: a lower peak, one
+ *  linear decay, constant weight decay 0.1 (as configs/fp.json). */
+export function twinConfigs(s: RunSettings): {bitnet: TrainConfig; fp: TrainConfig} {
+  const p = SIZES[s.size];
+  if (!p) throw new Error(`train: unknown size "${s.size}" (known: ${SIZE_NAMES.join(", ")})`);
+  const shape = {
+    vocab_size: s.vocabSize,
+    hidden_size: p.hidden,
+    intermediate_size: p.ffn,
+    num_hidden_layers: p.layers,
+    num_attention_heads: p.heads,
+    num_key_value_heads: p.kvHeads,
+    max_position_embeddings: MAX_POSITIONS,
+  };
+  const common = {
+    seed: s.seed,
+    batchSize: p.batch,
+    seqLen: p.seqLen,
+    steps: s.steps,
+    evalEvery: 0, // the twin loop evaluates both models itself
+    evalBatches: 2,
+    logEvery: 10,
+    checkpointEvery: 0,
+  };
+  const w = warmupSteps(s.steps);
+  const f = s.lr * FP_LR_RATIO;
+  const bitnet = parseTrainConfig({name: "browser-b1.58", model: {bitnet_variant: "b1.58", ...shape}, ...common, lr: {warmup: w, stage1: [s.lr, 0.6 * s.lr], stage2: [0.4 * s.lr, 0], split: 0.5}, weightDecay: [0.1, 0]}, "browser b1.58 config");
+  const fp = parseTrainConfig({name: "browser-fp", model: {bitnet_variant: "fp", ...shape}, ...common, lr: {warmup: w, stage1: [f, (2 / 3) * f], stage2: [(2 / 3) * f, 0], split: 0.5}, weightDecay: [0.1, 0.1]}, "browser fp config");
+  return {bitnet, fp};
+}
+
+/** Parameter counts of a preset (b1.58: ternary projections + float embedding and norms). */
+export function presetParameters(size: SizeName, vocabSize: number): {total: number; ternary: number; float: number} {
+  const c = modelConfigAt(twinConfigs({size, steps: 10, lr: 1e-3, seed: 1, vocabSize}).bitnet, 0);
+  const n = parameterCounts(c);
+  return {total: n.total, ternary: n.linear, float: n.total - n.linear};
+}
+
+// ---------------------------------------------------------------- series helpers
+
+export interface SchedulePoint {
+  step: number;
+  lr: number;
+  wd: number;
+}
+
+/** The LR/WD schedule of a config at up to `maxPoints` steps (always including both sides of the stage
+ *  switch, so the abrupt drop is drawn as a drop, not a slope). */
+export function scheduleCurve(cfg: TrainConfig, maxPoints = 200): SchedulePoint[] {
+  const S = cfg.steps;
+  const split = Math.round(cfg.lr.split * S);
+  const steps = new Set<number>();
+  const n = Math.max(2, Math.min(maxPoints, S));
+  for (let i = 0; i < n; i++) steps.add(Math.round((i * (S - 1)) / (n - 1)));
+  for (const s of [0, S - 1, split - 1, split, cfg.lr.warmup - 1, cfg.lr.warmup]) if (s >= 0 && s < S) steps.add(s);
+  return [...steps].sort((a, b) => a - b).map((step) => {
+    const {lr, wd} = scheduleAt(cfg, step);
+    return {step, lr, wd};
+  });
+}
+
+/** γ of each layer from a step's per-tensor γ: one projection's, or the mean of the layer's seven. */
+export function layerGammas(gamma: Readonly<Record<string, number>>, layers: number, proj: LinearName | "mean"): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < layers; i++) {
+    const names = tensorNames.layer(i);
+    const which = proj === "mean" ? LINEARS : [proj];
+    let s = 0;
+    for (const l of which) {
+      const g = gamma[names[l]];
+      if (g === undefined) throw new Error(`layerGammas: no γ for ${names[l]}`);
+      s += g;
+    }
+    out.push(s / which.length);
+  }
+  return out;
+}
+
+/** At most `max` items, evenly spread, always keeping the first and the last (for charts and tables of a
+ *  long run). */
+export function thin<T>(xs: readonly T[], max: number): T[] {
+  if (max < 2) throw new Error(`thin: max must be ≥ 2, got ${max}`);
+  if (xs.length <= max) return xs.slice();
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(xs[Math.round((i * (xs.length - 1)) / (max - 1))]);
+  return out;
+}
+
+/** Mean of the last `n` values (fewer if there are fewer). NaN for none. */
+export function tailMean(xs: readonly number[], n: number): number {
+  const t = xs.slice(Math.max(0, xs.length - n));
+  return t.length ? t.reduce((a, b) => a + b, 0) / t.length : NaN;
+}
+
+/** Mean of the first `n` values. NaN for none. */
+export function headMean(xs: readonly number[], n: number): number {
+  const t = xs.slice(0, n);
+  return t.length ? t.reduce((a, b) => a + b, 0) / t.length : NaN;
+}
+
+export interface CodedBin extends Bin {
+  /** The ternary code every value in this bin maps to. */
+  code: -1 | 0 | 1;
+}
+
+/** Histogram of latent weights whose bin edges fall exactly on ±γ/2 (the rounding thresholds of the
+ *  absmean quantizer), so each bin holds one ternary code: `perHalfGamma` bins per γ/2, over ±`span`·γ;
+ *  values beyond are counted in the end bins. */
+export function ternaryBins(latent: ArrayLike<number>, gamma: number, perHalfGamma = 4, span = 2): CodedBin[] {
+  if (!(gamma > 0)) throw new Error(`ternaryBins: γ must be > 0, got ${gamma}`);
+  const width = gamma / 2 / perHalfGamma;
+  const nb = Math.round((2 * span * gamma) / width);
+  const lo = -span * gamma;
+  const bins: CodedBin[] = [];
+  for (let i = 0; i < nb; i++) {
+    const x0 = lo + i * width;
+    const x1 = lo + (i + 1) * width;
+    const mid = (x0 + x1) / 2;
+    bins.push({x0, x1, count: 0, code: mid <= -gamma / 2 ? -1 : mid >= gamma / 2 ? 1 : 0});
+  }
+  for (let i = 0; i < latent.length; i++) {
+    const k = Math.floor((latent[i] - lo) / width);
+    bins[Math.min(nb - 1, Math.max(0, k))].count++;
+  }
+  return bins;
+}
+
+// ---------------------------------------------------------------- backend
+
+export type BackendName = "webgpu" | "webgl" | "cpu";
+export const BACKEND_ORDER: readonly BackendName[] = ["webgpu", "webgl", "cpu"];
+
+export interface BackendChoice {
+  backend: BackendName;
+  /** Every backend tried, in order, with why it failed. */
+  attempts: {name: BackendName; ok: boolean; error?: string}[];
+}
+
+/** Picks the first backend that initialises: the preferred one, then WebGPU → WebGL → CPU. */
+export async function chooseBackend(tf: TF, preferred: BackendName | "auto"): Promise<BackendChoice> {
+  const order = preferred === "auto" ? BACKEND_ORDER : [preferred, ...BACKEND_ORDER.filter((b) => b !== preferred)];
+  const attempts: BackendChoice["attempts"] = [];
+  for (const name of order) {
+    if (!tf.findBackendFactory(name)) {
+      attempts.push({name, ok: false, error: "not registered in this build"});
+      continue;
+    }
+    try {
+      const ok = await tf.setBackend(name);
+      if (ok && tf.getBackend() === name) {
+        await tf.ready();
+        attempts.push({name, ok: true});
+        return {backend: name, attempts};
+      }
+      attempts.push({name, ok: false, error: "failed to initialise (no adapter or context?)"});
+    } catch (e) {
+      attempts.push({name, ok: false, error: e instanceof Error ? e.message : String(e)});
+    }
+  }
+  throw new Error(`no TensorFlow.js backend initialised (${attempts.map((a) => `${a.name}: ${a.error}`).join("; ")})`);
+}
+
+// ---------------------------------------------------------------- the twin run
+
+export interface TwinPoint {
+  /** Steps done by each model after this one. */
+  step: number;
+  bitnetLoss: number;
+  fpLoss: number;
+  /** Fraction of all ternary codes (every BitLinear weight) that changed in this step's update. */
+  flip: number;
+  /** γ = mean|W| per BitLinear weight before this step's update. */
+  gamma: Record<string, number>;
+  lr: number;
+  wd: number;
+  fpLr: number;
+  fpWd: number;
+  /** Tokens through both models per second of this step pair. */
+  tokensPerSecond: number;
+  ms: number;
+  /** Live tfjs tensors after the step (flat once the caches are filled; growth means a leak). */
+  tensors: number;
+}
+
+export interface TwinEval {
+  step: number;
+  bitnet: number;
+  fp: number;
+}
+
+export type RunState = "ready" | "running" | "paused" | "done" | "error" | "disposed";
+
+export interface RunOptions {
+  onStep?: (p: TwinPoint, stats: StepStats) => void;
+  onEval?: (e: TwinEval) => void;
+  /** Gives the page a turn between steps (default: a macrotask). */
+  yieldToPage?: () => Promise<void>;
+  /** Stop after this many more step pairs (default: until done). */
+  maxSteps?: number;
+}
+
+const macrotask = () => new Promise<void>((r) => setTimeout(r, 0));
+
+let runIds = 0;
+
+/** tfjs with variable names prefixed. tfjs keeps one registry of variable names per engine and throws on a
+ *  duplicate; a Trainer names its variables (the same names for the b1.58 model and its fp twin, and for a
+ *  run being reset while the next one starts), so each model gets its own prefix. */
+export function scopedVariables(tf: TF, prefix: string): TF {
+  const variable: TF["variable"] = (init, trainable, name, dtype) => tf.variable(init, trainable, name === undefined ? undefined : `${prefix}${name}`, dtype);
+  return {...tf, variable} as TF;
+}
+
+/** b1.58 and its fp twin trained on the same batches, one step of each in turn. */
+export class TwinRun {
+  readonly tf: TF;
+  readonly settings: RunSettings;
+  readonly bitnet: Trainer;
+  readonly fp: Trainer;
+  readonly points: TwinPoint[] = [];
+  readonly evals: TwinEval[] = [];
+  /** The latest b1.58 step statistics (the latent-weight sample, per-tensor flips and γ). */
+  lastStats: StepStats | undefined;
+  state: RunState = "ready";
+  error: string | null = null;
+  /** Validation every this many steps (and at the end); 0 = only at the end. */
+  readonly evalEvery: number;
+  private loop: Promise<void> | null = null;
+  private stopRequested = false;
+  private disposeRequested = false;
+
+  private readonly id: number;
+
+  private constructor(tf: TF, settings: RunSettings, id: number, bitnet: Trainer, fp: Trainer) {
+    this.tf = tf;
+    this.id = id;
+    this.settings = settings;
+    this.bitnet = bitnet;
+    this.fp = fp;
+    this.evalEvery = Math.max(10, Math.round(settings.steps / 5));
+  }
+
+  static create(tf: TF, settings: RunSettings, data: TrainData): TwinRun {
+    const {bitnet, fp} = twinConfigs(settings);
+    const id = ++runIds;
+    const b = Trainer.create(scopedVariables(tf, `twin${id}.b158.`), bitnet, data);
+    let f: Trainer;
+    try {
+      f = Trainer.create(scopedVariables(tf, `twin${id}.fp.`), fp, data);
+    } catch (e) {
+      b.dispose();
+      throw e;
+    }
+    return new TwinRun(tf, settings, id, b, f);
+  }
+
+  /** Prefix of the tfjs variable names of one of the models (for tests and debugging). */
+  variablePrefix(which: "bitnet" | "fp"): string {
+    return `twin${this.id}.${which === "bitnet" ? "b158" : "fp"}.`;
+  }
+
+  get step(): number {
+    return this.bitnet.step;
+  }
+
+  get steps(): number {
+    return this.settings.steps;
+  }
+
+  get done(): boolean {
+    return this.bitnet.done;
+  }
+
+  /** Tokens each model has seen. */
+  get tokensSeen(): number {
+    return this.step * this.bitnet.cfg.batchSize * this.bitnet.cfg.seqLen;
+  }
+
+  /** One b1.58 step (with statistics) then one fp step on the same batch. */
+  async stepOnce(): Promise<{point: TwinPoint; stats: StepStats}> {
+    if (this.state === "disposed") throw new Error("train: the run was reset");
+    const b = await this.bitnet.trainStep({stats: true});
+    const f = await this.fp.trainStep();
+    if (!Number.isFinite(b.loss) || !Number.isFinite(f.loss)) {
+      throw new Error(`the loss became ${Number.isFinite(b.loss) ? f.loss : b.loss} at step ${b.step} (${Number.isFinite(b.loss) ? "fp" : "b1.58"}): lower the learning rate and reset`);
+    }
+    const stats = b.stats!;
+    const ms = b.ms + f.ms;
+    const point: TwinPoint = {
+      step: b.step,
+      bitnetLoss: b.loss,
+      fpLoss: f.loss,
+      flip: stats.flipOverall,
+      gamma: stats.gamma,
+      lr: b.lr,
+      wd: b.wd,
+      fpLr: f.lr,
+      fpWd: f.wd,
+      tokensPerSecond: (b.tokens + f.tokens) / (ms / 1000),
+      ms,
+      tensors: this.tf.memory().numTensors,
+    };
+    this.points.push(point);
+    this.lastStats = stats;
+    return {point, stats};
+  }
+
+  /** Validation loss of both models (the held-out years). */
+  async evaluate(): Promise<TwinEval> {
+    const [b, f]: EvalResult[] = [await this.bitnet.evaluate(), await this.fp.evaluate()];
+    const e = {step: this.step, bitnet: b.loss, fp: f.loss};
+    const last = this.evals.at(-1);
+    if (last?.step === e.step) this.evals[this.evals.length - 1] = e;
+    else this.evals.push(e);
+    return e;
+  }
+
+  /** Trains until done, paused, reset or `maxSteps` more pairs, yielding to the page between steps.
+   *  Resolves when the loop has stopped (calling it while running returns the running loop). */
+  run(opts: RunOptions = {}): Promise<void> {
+    if (this.loop) return this.loop;
+    if (this.state === "disposed" || this.state === "error" || this.done) return Promise.resolve();
+    this.stopRequested = false;
+    this.state = "running";
+    const yieldToPage = opts.yieldToPage ?? macrotask;
+    const until = Math.min(this.steps, this.step + (opts.maxSteps ?? Infinity));
+    this.loop = (async () => {
+      try {
+        while (!this.stopRequested && !this.disposeRequested && this.step < until) {
+          const {point, stats} = await this.stepOnce();
+          opts.onStep?.(point, stats);
+          if (this.disposeRequested) break;
+          if ((this.evalEvery > 0 && this.step % this.evalEvery === 0) || this.done) {
+            const e = await this.evaluate();
+            opts.onEval?.(e);
+          }
+          await yieldToPage();
+        }
+        this.state = this.disposeRequested ? "disposed" : this.done ? "done" : "paused";
+      } catch (e) {
+        this.state = this.disposeRequested ? "disposed" : "error";
+        this.error = e instanceof Error ? e.message : String(e);
+      } finally {
+        this.loop = null;
+        if (this.disposeRequested) this.free();
+      }
+    })();
+    return this.loop;
+  }
+
+  /** Stops after the step in flight; resolves when the loop has stopped. */
+  pause(): Promise<void> {
+    this.stopRequested = true;
+    return this.loop ?? Promise.resolve();
+  }
+
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
+  /** The trained b1.58 model as the reference model's weights (ternary codes + γ). Pauses first. */
+  async exportBitNet(): Promise<ModelWeights> {
+    await this.pause();
+    if (this.state === "disposed") throw new Error("train: the run was reset");
+    return this.bitnet.exportWeights();
+  }
+
+  /** Frees every tensor (after the step in flight, if any). */
+  dispose(): void {
+    this.disposeRequested = true;
+    this.stopRequested = true;
+    if (!this.loop) this.free();
+  }
+
+  private free(): void {
+    this.state = "disposed"; // Trainer.dispose is idempotent
+    this.bitnet.dispose();
+    this.fp.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- stored checkpoint
+
+/** What the page stores (IndexedDB) so other pages can load the reader's model. */
+export interface TrainedRecord {
+  version: 1;
+  /** config.json content (checkpoint.ts configToJSON). */
+  config: Record<string, unknown>;
+  /** model.safetensors bytes, ternary weights packed. */
+  safetensors: Uint8Array;
+  /** tokenizer.json content. */
+  tokenizer: object;
+  meta: TrainedMeta;
+}
+
+export interface TrainedMeta {
+  size: SizeName;
+  steps: number;
+  seed: number;
+  lr: number;
+  /** Mean training loss of the last steps (b1.58 and fp). */
+  loss: number;
+  fpLoss: number;
+  /** Validation loss at the end, when evaluated. */
+  valLoss: number | null;
+  tokensSeen: number;
+  savedAt: string;
+}
+
+export function makeTrainedRecord(weights: ModelWeights, tokenizer: Tokenizer, meta: TrainedMeta): TrainedRecord {
+  if (weights.config.vocab_size !== tokenizer.vocabSize) {
+    throw new Error(`trained model: vocab_size ${weights.config.vocab_size} does not match the tokenizer's ${tokenizer.vocabSize}`);
+  }
+  const {config, safetensors} = writeCheckpoint(weights, {metadata: {bitnet_lab_source: "browser training (chapter 6)", bitnet_lab_steps: String(meta.steps)}});
+  return {version: 1, config, safetensors, tokenizer: tokenizer.toJSON(), meta};
+}
+
+export interface LoadedTrained {
+  weights: ModelWeights;
+  tokenizer: Tokenizer;
+  meta: TrainedMeta;
+  safetensors: Uint8Array;
+}
+
+/** Validates and loads a stored record; throws an Error naming what is wrong. */
+export function readTrainedRecord(raw: unknown): LoadedTrained {
+  if (typeof raw !== "object" || raw === null) throw new Error("trained model record: not an object");
+  const r = raw as Partial<TrainedRecord>;
+  if (r.version !== 1) throw new Error(`trained model record: version ${JSON.stringify(r.version)} is not supported (expected 1)`);
+  if (!(r.safetensors instanceof Uint8Array)) throw new Error("trained model record: safetensors is not a byte array");
+  if (typeof r.config !== "object" || r.config === null) throw new Error("trained model record: config is missing");
+  if (typeof r.tokenizer !== "object" || r.tokenizer === null) throw new Error("trained model record: tokenizer is missing");
+  const m = r.meta as Partial<TrainedMeta> | undefined;
+  if (!m || typeof m.steps !== "number" || typeof m.loss !== "number" || !SIZE_NAMES.includes(m.size as SizeName)) {
+    throw new Error("trained model record: meta (size, steps, loss) is missing or malformed");
+  }
+  const {weights} = readCheckpoint(r.config, r.safetensors);
+  const tokenizer = Tokenizer.fromJSON(r.tokenizer);
+  if (tokenizer.vocabSize !== weights.config.vocab_size) {
+    throw new Error(`trained model record: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${weights.config.vocab_size}`);
+  }
+  return {weights, tokenizer, meta: m as TrainedMeta, safetensors: r.safetensors};
+}
