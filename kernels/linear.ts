@@ -155,7 +155,9 @@ export function packActI8(q: ArrayLike<number>, M: number, K: number): Uint32Arr
 const id = (s: string) => s;
 
 /** WGSL for one linear kernel. Bindings: ternary [P, W, X, xmeta, wscale, Y]; dense [P, W, X, Y].
- *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset}. */
+ *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
+ *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
+ *  dispatch covers (the grid decides which tokens run). */
 export function linearWGSL(c: LinearConfig): string {
   const {kind, R, T, MT, WG, sub, epilogue} = c;
   if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
@@ -170,7 +172,7 @@ export function linearWGSL(c: LinearConfig): string {
   const ms = [...Array(MT).keys()];
   const L: string[] = [];
   if (sub) L.push("enable subgroups;");
-  L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32 }`);
+  L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32, xOffset: u32 }`);
   L.push(`@group(0) @binding(0) var<uniform> p: P;`);
   L.push(`@group(0) @binding(1) var<storage, read> W: array<vec4<${kind === "f32" ? "f32" : "u32"}>>;`);
   L.push(`@group(0) @binding(2) var<storage, read> X: array<vec4<${ternary ? "u32" : "f32"}>>;`);
@@ -194,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let m0 = wid.y * ${MT}u;
   let Kv = p.Kv;`);
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
-  for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride;`);
+  for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
   for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m}: ${accT} = ${zero};`);
   L.push(`  for (var j = t; j < Kv; j += ${T}u) {`);
   for (const r of rs) L.push(`    let w${r} = W[row${r} + j];`);
@@ -263,6 +265,6 @@ export function linearGrid(c: LinearConfig, N: number, M: number): [number, numb
 }
 
 /** The uniform block of a linear kernel. */
-export function linearParams(kind: LinearKind, N: number, K: number, M: number, yStride: number, yOffset = 0): Uint32Array {
-  return new Uint32Array([N, rowVec4s(kind, K), M, actVec4s(kind, K), yStride, yOffset, 0, 0]);
+export function linearParams(kind: LinearKind, N: number, K: number, M: number, yStride: number, yOffset = 0, xStride = actVec4s(kind, K), xOffset = 0): Uint32Array {
+  return new Uint32Array([N, rowVec4s(kind, K), M, xStride, yStride, yOffset, xOffset, 0]);
 }

@@ -1,0 +1,311 @@
+// RoPE, the KV cache (16/8/4/3 bits) and decode/prefill attention.
+import {exactDivWGSL} from "./normquant.js";
+//
+// KV cache: per layer a K and a V buffer of u32 words. Each (position j, KV head g) vector of d values is
+//   • bits 16: f32 (exactly the reference's float32 cache) or f16 pairs ("f16" storage, half the bytes);
+//   • bits b < 16: codes of b bits packed LSB-first into ⌈d·b/32⌉ words (a code may straddle two words), plus a
+//     (min, step) pair in a meta buffer — quant.ts quantizeKV: asymmetric min/max per vector, post-RoPE.
+//   Position 0 (BOS) may use other bits (bitnet_kv_bos_bits); it lives in its own region at the buffer start.
+// Attention is split along the sequence (flash-decoding): a workgroup owns (token, KV head, chunk of positions),
+// handles the whole query-head group of that KV head (so each K/V vector is read once per group), keeps an
+// online softmax over 64-position steps, and writes (max, sum, out[d]) per query head; normquant.ts combines
+// the chunks while it normalizes the W_o input.
+
+export interface KVFormat {
+  /** Bits of every position but 0. */
+  bits: number;
+  /** Bits of position 0 (= bits when the BOS token gets no special treatment). */
+  bosBits: number;
+  /** Storage of 16-bit vectors. */
+  store16: "f32" | "f16";
+}
+
+/** u32 words of one vector of d values at `bits`. */
+export function kvWords(d: number, bits: number, store16: "f32" | "f16"): number {
+  if (bits >= 16) return store16 === "f32" ? d : Math.ceil(d / 2);
+  return Math.ceil((d * bits) / 32);
+}
+
+/** Word offset of vector (j, g) and the words a layer's buffer needs for `maxPos` positions. */
+export function kvLayout(f: KVFormat, d: number, KV: number) {
+  const bosW = kvWords(d, f.bosBits, f.store16);
+  const w = kvWords(d, f.bits, f.store16);
+  return {
+    bosWords: bosW,
+    words: w,
+    offset: (j: number, g: number) => (j === 0 ? g * bosW : KV * bosW + ((j - 1) * KV + g) * w),
+    total: (maxPos: number) => KV * bosW + Math.max(0, maxPos - 1) * KV * w,
+  };
+}
+
+const quantized = (b: number) => b < 16;
+
+/** WGSL: fn <name>Load(j, g, e) -> f32 reading buffer `buf` (array<u32>) and `meta` (array<vec2<f32>>). */
+function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: number, KV: number): string {
+  const bosW = kvWords(d, f.bosBits, f.store16);
+  const w = kvWords(d, f.bits, f.store16);
+  const one = (bits: number, base: string) => {
+    if (bits >= 16) {
+      return f.store16 === "f32"
+        ? `return bitcast<f32>(${buf}[${base} + e]);`
+        : `let pr = unpack2x16float(${buf}[${base} + e / 2u]); return select(pr.x, pr.y, (e & 1u) == 1u);`;
+    }
+    const mask = (1 << bits) - 1;
+    return `let bit = e * ${bits}u;
+    let wi = ${base} + bit / 32u;
+    let sh = bit % 32u;
+    var code = ${buf}[wi] >> sh;
+    if (sh + ${bits}u > 32u) { code = code | (${buf}[wi + 1u] << (32u - sh)); }
+    let mm = ${meta}[j * ${KV}u + g];
+    return mm.x + f32(code & ${mask}u) * mm.y;`;
+  };
+  return `fn ${name}Load(j: u32, g: u32, e: u32) -> f32 {
+  if (j == 0u) {
+    let base = g * ${bosW}u;
+    ${one(f.bosBits, "base")}
+  }
+  let base = ${KV * bosW}u + ((j - 1u) * ${KV}u + g) * ${w}u;
+  ${one(f.bits, "base")}
+}`;
+}
+
+export interface RopeKVConfig {
+  H: number;
+  KV: number;
+  d: number;
+  kv: KVFormat;
+  WG: number;
+}
+
+/** RoPE on q and k (rotate_half convention, in place in the qkv buffer), then K and V of each new token
+ *  quantized (or stored) into the cache at position P + m. One workgroup per token.
+ *  Bindings: 0 P {qkvStride}, 1 qkv (rw), 2 cos [maxPos, d/2], 3 sin, 4 K, 5 V, 6 Kmeta, 7 Vmeta, 8 ST {M, P, nC, chunk}. */
+export function ropeKVWGSL(c: RopeKVConfig): string {
+  const {H, KV, d, kv, WG} = c;
+  const half = d / 2;
+  const qd = H * d;
+  const kd = KV * d;
+  const bosW = kvWords(d, kv.bosBits, kv.store16);
+  const w = kvWords(d, kv.bits, kv.store16);
+  const anyQ = quantized(kv.bits) || quantized(kv.bosBits);
+  const maxWords = Math.max(bosW, w);
+  return /* wgsl */ `
+struct P { qkvStride: u32 }
+struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(8) var<uniform> st: ST;
+@group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> cosT: array<f32>;
+@group(0) @binding(3) var<storage, read> sinT: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Kc: array<u32>;
+@group(0) @binding(5) var<storage, read_write> Vc: array<u32>;
+@group(0) @binding(6) var<storage, read_write> Km: array<vec2<f32>>;
+@group(0) @binding(7) var<storage, read_write> Vm: array<vec2<f32>>;
+var<workgroup> vec: array<f32, ${d}>;
+var<workgroup> red: array<vec2<f32>, ${WG}>;
+var<workgroup> mmv: vec2<f32>;
+
+${exactDivWGSL}
+// RN_f32(a / b) for positive normal a, b (correctly rounded, like the reference's float64 division + fround)
+fn divF32(a: f32, b: f32) -> f32 {
+  let ab = bitcast<u32>(a);
+  return exactDiv(0u, (ab & 0x7fffffu) | 0x800000u, i32((ab >> 23u) & 0xffu) - 150, b);
+}
+// round-half-even((x − lo) / st) as float64 would give it: x − lo is kept exactly as s + e (TwoSum) and the
+// decision against the nearest half-step h is the sign of (s + e) − h·st, with st split into 12-bit halves so
+// both products are exact. f32 alone lands on the wrong side of ties (seen at 8 bits: 127.4999959 → 127.5).
+fn kvCode(x: f32, lo: f32, st: f32, L: f32) -> u32 {
+  let s = x - lo;
+  let bb = s - x;
+  let e = (x - (s - bb)) + (-lo - bb);
+  let f = floor(s / st);
+  let h = f + 0.5;
+  let sth = bitcast<f32>(bitcast<u32>(st) & 0xfffff000u);
+  let stl = st - sth;
+  let r = ((s - h * sth) + e) - h * stl;
+  var q = f;
+  if (r > 0.0 || (r == 0.0 && (u32(f) & 1u) == 1u)) { q = f + 1.0; }
+  return u32(clamp(q, 0.0, L));
+}
+fn store(isV: bool, wi: u32, word: u32) { if (isV) { Vc[wi] = word; } else { Kc[wi] = word; } }
+fn storeMeta(isV: bool, i: u32, mm: vec2<f32>) { if (isV) { Vm[i] = mm; } else { Km[i] = mm; } }
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];
+  let m = wid.x;
+  let pos = st.P + m;
+  let row = m * p.qkvStride;
+  // RoPE: pairs (i, i + d/2) of every q and k head
+  for (var t = lid; t < ${(H + KV) * half}u; t += ${WG}u) {
+    let h = t / ${half}u;
+    let i = t % ${half}u;
+    let o = row + h * ${d}u + i;
+    let x1 = qkv[o];
+    let x2 = qkv[o + ${half}u];
+    let cs = cosT[pos * ${half}u + i];
+    let sn = sinT[pos * ${half}u + i];
+    qkv[o] = x1 * cs - x2 * sn;
+    qkv[o + ${half}u] = x2 * cs + x1 * sn;
+  }
+  storageBarrier();
+  workgroupBarrier();
+  var bits = ${kv.bits}u;
+  var words = ${w}u;
+  var base0 = ${KV * bosW}u + (max(pos, 1u) - 1u) * ${KV * w}u;
+  if (pos == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; base0 = 0u; }
+  for (var vi = 0u; vi < ${2 * KV}u; vi++) {
+    let isV = vi >= ${KV}u;
+    let g = vi % ${KV}u;
+    let src = row + select(${qd}u, ${qd + kd}u, isV) + g * ${d}u;
+    let base = base0 + g * words;
+    workgroupBarrier();
+    for (var e = lid; e < ${d}u; e += ${WG}u) { vec[e] = qkv[src + e]; }
+    workgroupBarrier();
+    if (bits >= 16u) {
+      ${
+        kv.store16 === "f32"
+          ? `for (var e = lid; e < ${d}u; e += ${WG}u) { store(isV, base + e, bitcast<u32>(vec[e])); }`
+          : `for (var e = lid; e < ${d / 2}u; e += ${WG}u) { store(isV, base + e, pack2x16float(vec2<f32>(vec[2u * e], vec[2u * e + 1u]))); }`
+      }
+      continue;
+    }${
+      anyQ
+        ? `
+    // min / max over the vector
+    var lo = 3.0e38;
+    var hi = -3.0e38;
+    for (var e = lid; e < ${d}u; e += ${WG}u) { lo = min(lo, vec[e]); hi = max(hi, vec[e]); }
+    red[lid] = vec2<f32>(lo, hi);
+    workgroupBarrier();
+    for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+      if (lid < s) { let a = red[lid]; let b = red[lid + s]; red[lid] = vec2<f32>(min(a.x, b.x), max(a.y, b.y)); }
+      workgroupBarrier();
+    }
+    let mm = red[0];
+    let L = f32((1u << bits) - 1u);
+    let st = divF32(max(mm.y - mm.x, 1e-5), L);
+    if (lid == 0u) { storeMeta(isV, pos * ${KV}u + g, vec2<f32>(mm.x, st)); }
+    // one invocation per output word: gather the codes whose bits fall in it
+    for (var wd = lid; wd < words; wd += ${WG}u) {
+      var word = 0u;
+      let b0 = wd * 32u;
+      let e0 = b0 / bits;
+      let e1 = min((b0 + 32u + bits - 1u) / bits, ${d}u);
+      for (var e = e0; e < e1; e++) {
+        let code = kvCode(vec[e], mm.x, st, L);
+        let bit = e * bits;
+        if (bit >= b0) { word = word | (code << (bit - b0)); } else { word = word | (code >> (b0 - bit)); }
+      }
+      store(isV, base + wd, word);
+    }`
+        : ""
+    }
+  }
+}`;
+}
+
+export interface AttentionConfig {
+  H: number;
+  KV: number;
+  d: number;
+  kv: KVFormat;
+}
+
+/** Split-sequence attention. Grid (nC, KV, M); workgroup of 64 invocations; positions of chunk c are
+ *  [c·chunk, min((c+1)·chunk, pos+1)) with pos = P + m (causal). Writes part[((m·H + h)·nC + c)·(d+2) …] =
+ *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
+ *  7 ST {M, P, nC, chunk}. */
+export function attentionWGSL(c: AttentionConfig): string {
+  const {H, KV, d, kv} = c;
+  const G = H / KV;
+  const CH = 64;
+  const outs = G * d;
+  const PER = Math.ceil(outs / CH);
+  return /* wgsl */ `
+struct P { qkvStride: u32, scale: f32 }
+struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(7) var<uniform> st: ST;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> Kc: array<u32>;
+@group(0) @binding(3) var<storage, read> Vc: array<u32>;
+@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+var<workgroup> qs: array<f32, ${G * d}>;
+var<workgroup> sc: array<f32, ${G * CH}>;
+var<workgroup> mx: array<f32, ${G}>;
+var<workgroup> den: array<f32, ${G}>;
+var<workgroup> corr: array<f32, ${G}>;
+${kvLoadWGSL("k", "Kc", "Km", kv, d, KV)}
+${kvLoadWGSL("v", "Vc", "Vm", kv, d, KV)}
+@compute @workgroup_size(${CH})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];
+  let c = wid.x;
+  let g = wid.y;
+  let m = wid.z;
+  let pos = st.P + m;
+  let start = c * st.chunk;
+  let end = min(start + st.chunk, pos + 1u);
+  for (var i = lid; i < ${G * d}u; i += ${CH}u) { qs[i] = qkv[m * p.qkvStride + g * ${G * d}u + i]; }
+  if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
+  var acc: array<f32, ${PER}>;
+  for (var t = 0u; t < ${PER}u; t++) { acc[t] = 0.0; }
+  workgroupBarrier();
+  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+    let j = s0 + lid;
+    if (j < end) {
+      var sr: array<f32, ${G}>;
+      for (var r = 0u; r < ${G}u; r++) { sr[r] = 0.0; }
+      for (var e = 0u; e < ${d}u; e++) {
+        let kv = kLoad(j, g, e);
+        for (var r = 0u; r < ${G}u; r++) { sr[r] += qs[r * ${d}u + e] * kv; }
+      }
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = sr[r] * p.scale; }
+    } else {
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = -3.0e38; }
+    }
+    workgroupBarrier();
+    let cnt = min(${CH}u, end - s0);
+    if (lid < ${G}u) {
+      let r = lid;
+      var nm = mx[r];
+      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
+      let cr = exp(mx[r] - nm);
+      var sum = 0.0;
+      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
+      den[r] = den[r] * cr + sum;
+      corr[r] = cr;
+      mx[r] = nm;
+    }
+    workgroupBarrier();
+    for (var t = 0u; t < ${PER}u; t++) {
+      let o = lid + t * ${CH}u;
+      if (o < ${outs}u) {
+        let r = o / ${d}u;
+        let e = o % ${d}u;
+        var a = acc[t] * corr[r];
+        for (var l = 0u; l < cnt; l++) { a += sc[r * ${CH}u + l] * vLoad(s0 + l, g, e); }
+        acc[t] = a;
+      }
+    }
+    workgroupBarrier();
+  }
+  let nC = st.nC;
+  for (var t = 0u; t < ${PER}u; t++) {
+    let o = lid + t * ${CH}u;
+    if (o < ${outs}u) {
+      let r = o / ${d}u;
+      let e = o % ${d}u;
+      let h = g * ${G}u + r;
+      let base = ((m * ${H}u + h) * nC + c) * ${d + 2}u;
+      part[base + 2u + e] = acc[t];
+      if (e == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
+    }
+  }
+}`;
+}

@@ -1,0 +1,363 @@
+// The per-token prologue of every BitLinear, fused into one workgroup per token:
+//   [combine split-attention partials] → [RMSNorm] → [Hadamard (v2 H-BitLinear)] → [top-K (a4.8 W_o)]
+//   → quantize (absmax INT8 / absmean INT4) or pass through as f32 (fp, the LM head's input).
+// It writes the i8 lanes and the (1/s, Σq) pair the ternary linear kernel reads (see linear.ts).
+//
+// Numerics follow src/lib/quant.ts exactly where it decides integer codes: s = 127 / max(γ, ε) and
+// s = √7 / max(β, ε) are computed correctly rounded (an integer long division — WGSL's f32 division may be
+// off by 2.5 ulp, and s moves every code of the token), products s·x are f32 and rounded half to even
+// (WGSL round() is half-to-even, like torch.round). γ = max|x| is exact; β = mean|x| and the RMS are f32
+// tree sums (the CPU sums in f64), so a code can differ where s·x lands within an ulp of a rounding edge.
+// Hadamard: hadamardPlan(n) of src/lib/hadamard.ts — FWHT inside contiguous blocks of `block`, then the ±1
+// order-m matrix across blocks at stride `block` (kronecker) or nothing (block-diagonal), times `norm`.
+// Top-K: radix select of the K-th largest |x| (4 passes of 8 bits over the f32 bit patterns), ties at the
+// threshold kept lowest index first, as quant.ts topKMask does.
+import {hadamardMatrix, hadamardPlan} from "../src/lib/hadamard.js";
+
+export type QuantKind = "int8" | "int4" | "none";
+
+export interface NormQuantConfig {
+  /** Row length. */
+  n: number;
+  /** "plain": the row is src[m·srcStride …]; "attn": combine split-attention partials (attention.ts layout). */
+  src: "plain" | "attn";
+  /** For src "attn": heads and head dim (n = H·d). */
+  H?: number;
+  d?: number;
+  /** Apply RMSNorm with a weight vector. */
+  norm: boolean;
+  /** Rotate with the normalized Hadamard transform of length n (hadamardPlan(n)). */
+  hadamard: boolean;
+  /** Keep only the K largest magnitudes (undefined = off). */
+  topK?: number;
+  quant: QuantKind;
+  /** Write the pre-norm row and the transformed (pre-quantization) row to a debug buffer [M, 2n]. */
+  inspect: boolean;
+  /** Subgroup size for reductions (0 = workgroup memory only). */
+  sub: number;
+  /** Threads per workgroup (power of two). */
+  WG: number;
+}
+
+/** Binding order (see the list it returns): P, src, norm weight, out (u32 i8 lanes or f32), then xmeta (quant
+ *  only), Hadamard signs (kronecker only), dbg (inspect only), ST (src "attn" only: the step's nC).
+ *  P = {srcStride, dstStride (words per token), eps}. */
+export function normQuantBindings(c: NormQuantConfig): string[] {
+  const b = ["P", "src", "normW", "out"];
+  if (c.quant !== "none") b.push("xmeta");
+  if (c.hadamard && hadamardPlan(c.n).kind === "kronecker") b.push("had");
+  if (c.inspect) b.push("dbg");
+  if (c.src === "attn") b.push("st");
+  return b;
+}
+
+/** The ±1 order-m matrix of hadamardPlan(n) as packed sign bits (bit set = −1), row-major, padded rows of ⌈m/32⌉ words. */
+export function hadamardSignBits(n: number): Uint32Array {
+  const plan = hadamardPlan(n);
+  const m = plan.m;
+  const M = hadamardMatrix(m);
+  const wpr = Math.ceil(m / 32);
+  const out = new Uint32Array(Math.max(4, m * wpr));
+  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) if (M[a * m + b] < 0) out[a * wpr + (b >> 5)] |= 1 << (b & 31);
+  return out;
+}
+
+/** The f64 mantissa/exponent of √7 for the exact division (√7 = M · 2^e, M < 2^53). */
+function f64Parts(x: number): {hi: number; lo: number; e: number} {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, x);
+  const hi = dv.getUint32(0);
+  const lo = dv.getUint32(4);
+  const exp = ((hi >>> 20) & 0x7ff) - 1075;
+  return {hi: (hi & 0xfffff) | 0x100000, lo, e: exp};
+}
+
+/** WGSL: RN_f32(N / d) for N = (hi·2^32 + lo)·2^ne < 2^53·2^ne and a positive normal f32 d, by long division. */
+export const exactDivWGSL = /* wgsl */ `
+fn exactDiv(nHi: u32, nLo: u32, ne: i32, d: f32) -> f32 {
+  let db = bitcast<u32>(d);
+  let dm = (db & 0x7fffffu) | 0x800000u;
+  let de = i32((db >> 23u) & 0xffu) - 150;
+  var L = 0u;
+  if (nHi != 0u) { L = 64u - countLeadingZeros(nHi); } else { L = 32u - countLeadingZeros(nLo); }
+  var r = 0u;
+  var q = 0u;
+  for (var i = i32(L) - 1; i >= 0; i--) {
+    var bit = 0u;
+    if (i >= 32) { bit = (nHi >> u32(i - 32)) & 1u; } else { bit = (nLo >> u32(i)) & 1u; }
+    r = (r << 1u) | bit;
+    q = q << 1u;
+    if (r >= dm) { r -= dm; q |= 1u; }
+  }
+  var f = 0;
+  while (q < 0x2000000u) {
+    r = r << 1u;
+    q = q << 1u;
+    if (r >= dm) { r -= dm; q |= 1u; }
+    f++;
+  }
+  let k = 32u - countLeadingZeros(q);
+  let s = k - 24u;
+  var keep = q >> s;
+  let rem = q & ((1u << s) - 1u);
+  let half = 1u << (s - 1u);
+  if (rem > half || (rem == half && (r != 0u || (keep & 1u) == 1u))) { keep++; }
+  var e = i32(s) - f + ne - de;
+  if (keep == 0x1000000u) { keep = keep >> 1u; e++; }
+  let biased = e + 23 + 127;
+  return bitcast<f32>((u32(biased) << 23u) | (keep & 0x7fffffu));
+}`;
+
+export function normQuantWGSL(c: NormQuantConfig): string {
+  const {n, WG, sub} = c;
+  if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
+  // each thread owns PER contiguous elements (a multiple of 4: whole i8 words)
+  const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
+  const plan = c.hadamard ? hadamardPlan(n) : undefined;
+  const kron = plan?.kind === "kronecker";
+  const binds = normQuantBindings(c);
+  const bi = (name: string) => binds.indexOf(name);
+  const L: string[] = [];
+  if (sub) L.push("enable subgroups;");
+  L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32 }
+struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> normW: array<f32>;
+@group(0) @binding(3) var<storage, read_write> outv: array<${c.quant === "none" ? "f32" : "u32"}>;`);
+  if (c.quant !== "none") L.push(`@group(0) @binding(${bi("xmeta")}) var<storage, read_write> xmeta: array<vec2<u32>>;`);
+  if (kron) L.push(`@group(0) @binding(${bi("had")}) var<storage, read> had: array<u32>;`);
+  if (c.inspect) L.push(`@group(0) @binding(${bi("dbg")}) var<storage, read_write> dbg: array<f32>;`);
+  if (c.src === "attn") L.push(`@group(0) @binding(${bi("st")}) var<uniform> st: ST;`);
+  const NS = sub ? Math.max(1, WG / sub) : WG;
+  L.push(`var<workgroup> redF: array<f32, ${NS}>;
+var<workgroup> redU: array<u32, ${NS}>;
+var<workgroup> bcast: vec4<u32>;`);
+  if (plan) L.push(`var<workgroup> hs: array<f32, ${n}>;`);
+  if (c.topK) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
+  if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
+  L.push(exactDivWGSL);
+  // reductions (called in uniform control flow by every invocation)
+  if (sub) {
+    L.push(`fn sumF(x: f32, lid: u32) -> f32 {
+  let s = subgroupAdd(x);
+  workgroupBarrier();
+  if (lid % ${sub}u == 0u) { redF[lid / ${sub}u] = s; }
+  workgroupBarrier();
+  var t = 0.0;
+  for (var i = 0u; i < ${NS}u; i++) { t += redF[i]; }
+  return t;
+}
+fn maxF(x: f32, lid: u32) -> f32 {
+  let s = subgroupMax(x);
+  workgroupBarrier();
+  if (lid % ${sub}u == 0u) { redF[lid / ${sub}u] = s; }
+  workgroupBarrier();
+  var t = redF[0];
+  for (var i = 1u; i < ${NS}u; i++) { t = max(t, redF[i]); }
+  return t;
+}
+fn sumU(x: u32, lid: u32) -> u32 {
+  let s = subgroupAdd(x);
+  workgroupBarrier();
+  if (lid % ${sub}u == 0u) { redU[lid / ${sub}u] = s; }
+  workgroupBarrier();
+  var t = 0u;
+  for (var i = 0u; i < ${NS}u; i++) { t += redU[i]; }
+  return t;
+}`);
+  } else {
+    const tree = (ty: string, arr: string, op: (a: string, b: string) => string) => `
+  workgroupBarrier();
+  ${arr}[lid] = x;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { ${arr}[lid] = ${op(`${arr}[lid]`, `${arr}[lid + s]`)}; }
+    workgroupBarrier();
+  }
+  return ${arr}[0];`;
+    L.push(`fn sumF(x: f32, lid: u32) -> f32 {${tree("f32", "redF", (a, b) => `${a} + ${b}`)}\n}`);
+    L.push(`fn maxF(x: f32, lid: u32) -> f32 {${tree("f32", "redF", (a, b) => `max(${a}, ${b})`)}\n}`);
+    L.push(`fn sumU(x: u32, lid: u32) -> u32 {${tree("u32", "redU", (a, b) => `${a} + ${b}`)}\n}`);
+  }
+  const sq7 = f64Parts(Math.sqrt(7));
+  L.push(`@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let m = wid.x;
+  let i0 = lid * ${PER}u;
+  var v: array<f32, ${PER}>;`);
+  if (!c.norm) L.push(`  _ = normW[0];`);
+  // ---- load
+  if (c.src === "plain") {
+    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * p.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`);
+  } else {
+    const d = c.d!;
+    const H = c.H!;
+    L.push(`  // combine the nC split-softmax partials of each head: (max, sum, out[d]) per (token, head, chunk)
+  if (lid < ${H}u) {
+    let base = (m * ${H}u + lid) * st.nC * ${d + 2}u;
+    var mx = -3.0e38;
+    for (var cc = 0u; cc < st.nC; cc++) { mx = max(mx, src[base + cc * ${d + 2}u]); }
+    var den = 0.0;
+    for (var cc = 0u; cc < st.nC; cc++) { den += exp(src[base + cc * ${d + 2}u] - mx) * src[base + cc * ${d + 2}u + 1u]; }
+    headMD[lid] = vec2<f32>(mx, 1.0 / den);
+  }
+  workgroupBarrier();
+  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    var acc = 0.0;
+    if (i < ${n}u) {
+      let h = i / ${d}u;
+      let e = i % ${d}u;
+      let md = headMD[h];
+      let base = (m * ${H}u + h) * st.nC * ${d + 2}u;
+      for (var cc = 0u; cc < st.nC; cc++) {
+        let o = base + cc * ${d + 2}u;
+        acc += exp(src[o] - md.x) * src[o + 2u + e];
+      }
+      acc = acc * md.y;
+    }
+    v[k] = acc;
+  }`);
+  }
+  if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + i] = v[k]; } }`);
+  // ---- RMSNorm
+  if (c.norm) {
+    L.push(`  var ss = 0.0;
+  for (var k = 0u; k < ${PER}u; k++) { ss += v[k] * v[k]; }
+  ss = sumF(ss, lid);
+  let r = 1.0 / sqrt(ss / ${n}.0 + p.eps);
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { v[k] = normW[i] * (v[k] * r); } }`);
+  }
+  // ---- Hadamard
+  if (plan) {
+    const {block, m: mm, norm} = plan;
+    L.push(`  workgroupBarrier();
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { hs[i] = v[k]; } }
+  workgroupBarrier();
+  for (var h = 1u; h < ${block}u; h = h << 1u) {
+    for (var q = lid; q < ${n / 2}u; q += ${WG}u) {
+      let blk = q / ${block / 2}u;
+      let w = q % ${block / 2}u;
+      let i = blk * ${block}u + (w / h) * 2u * h + (w % h);
+      let a = hs[i];
+      let b = hs[i + h];
+      hs[i] = a + b;
+      hs[i + h] = a - b;
+    }
+    workgroupBarrier();
+  }`);
+    if (kron) {
+      const wpr = Math.ceil(mm / 32);
+      L.push(`  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    var acc = 0.0;
+    if (i < ${n}u) {
+      let a = i / ${block}u;
+      let cidx = i % ${block}u;
+      for (var b = 0u; b < ${mm}u; b++) {
+        let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
+        let x = hs[b * ${block}u + cidx];
+        acc += select(x, -x, neg == 1u);
+      }
+    }
+    v[k] = acc * ${norm};
+  }`);
+    } else {
+      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)] * ${norm}, i < ${n}u); }`);
+    }
+  }
+  if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + ${n}u + i] = v[k]; } }`);
+  // ---- top-K mask (computed before quantization; γ is the max over the whole row, which the top-K keeps)
+  if (c.topK !== undefined && c.topK < n) {
+    L.push(`  // radix select: the K-th largest |v| as f32 bits, 8 bits per pass, most significant first
+  var prefix = 0u;
+  var pmask = 0u;
+  var need = ${c.topK}u;
+  for (var rp = 0u; rp < 4u; rp++) {
+    let shift = 24u - 8u * rp;
+    atomicStore(&hist[lid % 256u], 0u);
+    if (${WG}u < 256u) { for (var z = lid + ${WG}u; z < 256u; z += ${WG}u) { atomicStore(&hist[z], 0u); } }
+    workgroupBarrier();
+    for (var k = 0u; k < ${PER}u; k++) {
+      let i = i0 + k;
+      let bits = bitcast<u32>(abs(v[k]));
+      if (i < ${n}u && (bits & pmask) == prefix) { atomicAdd(&hist[(bits >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (lid == 0u) {
+      var cum = 0u;
+      var b = 255i;
+      loop {
+        let hb = atomicLoad(&hist[u32(b)]);
+        if (cum + hb >= need || b == 0i) { bcast = vec4<u32>(u32(b), need - cum, 0u, 0u); break; }
+        cum += hb;
+        b--;
+      }
+    }
+    workgroupBarrier();
+    let sel = bcast;
+    prefix = prefix | (sel.x << shift);
+    pmask = pmask | (255u << shift);
+    need = sel.y;
+    workgroupBarrier();
+  }
+  // 'need' = how many entries equal to the threshold survive; keep the lowest indices (thread-contiguous ranges)
+  var eqc = 0u;
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u && bitcast<u32>(abs(v[k])) == prefix) { eqc++; } }
+  scanU[lid] = eqc;
+  workgroupBarrier();
+  for (var s = 1u; s < ${WG}u; s = s << 1u) {
+    var add = 0u;
+    if (lid >= s) { add = scanU[lid - s]; }
+    workgroupBarrier();
+    scanU[lid] += add;
+    workgroupBarrier();
+  }
+  var before = scanU[lid] - eqc;
+  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    let bits = bitcast<u32>(abs(v[k]));
+    var keep = bits > prefix;
+    if (i < ${n}u && bits == prefix) { keep = before < need; before++; }
+    if (!keep) { v[k] = 0.0; }
+  }`);
+  }
+  // ---- quantize and write
+  if (c.quant === "none") {
+    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * p.dstStride + i] = v[k]; } }
+  for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * p.dstStride + i] = 0.0; }
+}`);
+  } else {
+    const int8 = c.quant === "int8";
+    if (int8) {
+      L.push(`  var g = 0.0;
+  for (var k = 0u; k < ${PER}u; k++) { g = max(g, abs(v[k])); }
+  g = maxF(g, lid);
+  let s = exactDiv(0u, 127u, 0, max(g, 1e-5));`);
+    } else {
+      L.push(`  var sa = 0.0;
+  for (var k = 0u; k < ${PER}u; k++) { sa += abs(v[k]); }
+  let beta = sumF(sa, lid) / ${n}.0;
+  let s = exactDiv(${sq7.hi}u, ${sq7.lo}u, ${sq7.e}, max(beta, 1e-5));`);
+    }
+    const lo = int8 ? -128 : -8;
+    const hi = int8 ? 127 : 7;
+    L.push(`  var qs = 0i;
+  for (var k = 0u; k < ${PER / 4}u; k++) {
+    var word = 0u;
+    for (var e = 0u; e < 4u; e++) {
+      let q = i32(clamp(round(v[4u * k + e] * s), ${lo}.0, ${hi}.0));
+      qs += q;
+      word = word | ((u32(q) & 0xffu) << (8u * e));
+    }
+    let w = lid * ${PER / 4}u + k;
+    if (w < p.dstStride) { outv[m * p.dstStride + w] = word; }
+  }
+  for (var w = ${(WG * PER) / 4}u + lid; w < p.dstStride; w += ${WG}u) { outv[m * p.dstStride + w] = 0u; }
+  let total = sumU(bitcast<u32>(qs), lid);
+  if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(1.0 / s), total); }
+}`);
+  }
+  return L.join("\n");
+}
