@@ -179,6 +179,12 @@ describe("chapter 3: Hadamard", () => {
     await fig.getByRole("button", {name: "Step"}).click();
     await fig.getByRole("button", {name: "Step"}).click();
     expect(await fig.locator("svg").getAttribute("data-stage")).toBe("2");
+    // The transform's cost on the GPU (SwiftShader here), with the engine's kernels.
+    const measure = page.getByRole("button", {name: "Measure on my GPU"});
+    await measure.scrollIntoViewIfNeeded();
+    await measure.click();
+    await page.locator('[data-stat="gpu-hadamard"]').waitFor({timeout: 120_000});
+    expect(await page.locator('[data-stat="gpu-hadamard"] dd').textContent()).toMatch(/µs/);
     // Kurtosis exercise: the right choice is the one the page measured.
     const choice = after < before * 0.9 ? "lower" : after > before * 1.1 ? "higher" : "same";
     expect(await reveal(page, 0, null, choice)).toBe("right");
