@@ -1,5 +1,7 @@
 // Chooses where a page's model runs: the WebGPU engine when asked for (or "auto" and available), otherwise the
 // CPU reference — and says which, so the page can tell the reader.
+import {acquireGpu, type GpuContext} from "../kernels/device.js";
+import {createWebGPUSession} from "../kernels/engine.js";
 import type {DecodeSession} from "../lib/backend.js";
 import {createCpuSession} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
@@ -20,20 +22,19 @@ export async function openSession(weights: ModelWeights, opts: {backend: Backend
   const wantGpu = opts.backend === "webgpu" || (opts.backend === "auto" && opts.gpu.available);
   if (wantGpu) {
     if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
-    const engine = await loadEngine();
-    if (engine) {
-      const session = await engine.createWebGPUSession(weights);
-      return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2};
-    }
-    if (opts.backend === "webgpu") throw new Error("this build has no WebGPU engine yet");
+    const session = await createWebGPUSession(weights, {gpu: await pageGpu()});
+    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2};
   }
   return {session: createCpuSession(weights), label: "CPU reference", tolerance: 1e-4};
 }
 
-interface Engine {
-  createWebGPUSession(weights: ModelWeights): Promise<DecodeSession>;
-}
+// One device per page, shared by every session the page opens; acquired again if it was lost.
+let gpuContext: Promise<GpuContext> | undefined;
 
-async function loadEngine(): Promise<Engine | null> {
-  return null; // replaced by the engine's import once kernels/engine.ts exists
+export function pageGpu(): Promise<GpuContext> {
+  gpuContext ??= acquireGpu({onLost: () => (gpuContext = undefined)}).catch((e) => {
+    gpuContext = undefined;
+    throw e;
+  });
+  return gpuContext;
 }
