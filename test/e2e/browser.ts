@@ -36,3 +36,21 @@ export function watch(page: Page, origin: string): PageLog {
   });
   return log;
 }
+
+import {readFileSync} from "node:fs";
+import {createRequire} from "node:module";
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe-core's serious and critical violations in the page's main content (WCAG 2.1 A/AA + best practice),
+ *  as "rule: help (n nodes)" lines. axe is injected from node_modules through a routed local URL (the CSP
+ *  allows only the site's own origin). */
+export async function axeViolations(page: Page, origin: string): Promise<string[]> {
+  await page.route("**/__axe.min.js", (route) => route.fulfill({contentType: "text/javascript", body: AXE_SOURCE}));
+  await page.addScriptTag({url: `${origin}/__axe.min.js`});
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as {axe: {run(ctx: unknown, opts: unknown): Promise<{violations: {id: string; impact: string; help: string; nodes: unknown[]}[]}>}}).axe;
+    return axe.run({include: [["#observablehq-main"]]}, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
+  });
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`);
+}
