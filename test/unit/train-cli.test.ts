@@ -1,0 +1,27 @@
+import {mkdtempSync, writeFileSync} from "node:fs";
+import {tmpdir} from "node:os";
+import {join} from "node:path";
+import {describe, expect, it} from "vitest";
+import {main} from "../../src/cli/main.js";
+
+describe("bitnet-lab train (argument and config errors; no training)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bl-train-"));
+  it("exits 2 naming the bad config field", async () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({name: "x", model: {bitnet_variant: "b1.58", hidden_size: 30}, batchSize: 2}));
+    const err: string[] = [];
+    const orig = console.error;
+    console.error = (m: string) => err.push(m);
+    try {
+      expect(await main(["train", "--config", bad, "--out", dir, "--backend", "cpu"])).toBe(2);
+      expect(err.join("\n")).toMatch(/model.hidden_size/);
+      expect(await main(["train", "--config", "no-such-config", "--out", dir])).toBe(2);
+      expect(await main(["train", "--config", "ci-tiny", "--out", dir, "--backend", "tpu"])).toBe(2);
+      expect(err.join("\n")).toMatch(/--backend must be one of webgpu, cpu, wasm/);
+      expect(await main(["train", "--config", "ci-tiny"])).toBe(2);
+      expect(err.join("\n")).toMatch(/--out is required/);
+    } finally {
+      console.error = orig;
+    }
+  });
+});
