@@ -13,7 +13,7 @@ import {Trainer, type TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
   chooseBackend, layerGammas, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
-  scopedVariables, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
+  bucketMean, scopedVariables, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
 const tf = tfjs as unknown as TF;
@@ -124,6 +124,16 @@ describe("chart helpers", () => {
     expect(tailMean([1, 2, 3, 4], 2)).toBe(3.5);
     expect(headMean([1, 2, 3, 4], 3)).toBe(2);
     expect(tailMean([], 3)).toBeNaN();
+  });
+
+  it("bucketMean averages equal buckets of a long curve and passes a short one through", () => {
+    const pts = Array.from({length: 10}, (_, i) => ({x: i + 1, y: i % 2 === 0 ? 0 : 2}));
+    expect(bucketMean(pts, 5)).toEqual([{x: 1.5, y: 1}, {x: 3.5, y: 1}, {x: 5.5, y: 1}, {x: 7.5, y: 1}, {x: 9.5, y: 1}]);
+    expect(bucketMean(pts.slice(0, 3), 5)).toEqual(pts.slice(0, 3));
+    const odd = bucketMean(Array.from({length: 7}, (_, i) => ({x: i, y: i})), 3);
+    expect(odd).toHaveLength(3);
+    expect(odd.map((p) => p.x)).toEqual(odd.map((p) => p.y));
+    expect(() => bucketMean(pts, 0)).toThrow();
   });
 
   it("ternaryBins puts bin edges on ±γ/2 and each bin's code agrees with the absmean quantizer", () => {

@@ -149,6 +149,26 @@ export function thin<T>(xs: readonly T[], max: number): T[] {
   return out;
 }
 
+/** At most `max` points: consecutive points averaged in equal buckets (x and y), so a long noisy curve
+ *  keeps its level instead of showing whichever samples a stride happens to hit. */
+export function bucketMean(points: readonly {x: number; y: number}[], max: number): {x: number; y: number}[] {
+  if (max < 1) throw new Error(`bucketMean: max must be ≥ 1, got ${max}`);
+  if (points.length <= max) return points.map((p) => ({x: p.x, y: p.y}));
+  const out: {x: number; y: number}[] = [];
+  for (let b = 0; b < max; b++) {
+    const lo = Math.floor((b * points.length) / max);
+    const hi = Math.floor(((b + 1) * points.length) / max);
+    let sx = 0;
+    let sy = 0;
+    for (let i = lo; i < hi; i++) {
+      sx += points[i].x;
+      sy += points[i].y;
+    }
+    out.push({x: sx / (hi - lo), y: sy / (hi - lo)});
+  }
+  return out;
+}
+
 /** Mean of the last `n` values (fewer if there are fewer). NaN for none. */
 export function tailMean(xs: readonly number[], n: number): number {
   const t = xs.slice(Math.max(0, xs.length - n));

@@ -1,0 +1,495 @@
+// Views of chapter 6 (train your own): the training dashboard — Start / Pause / Resume / Reset, live numbers,
+// the loss of both models, latent weights against their ternary codes, the flip rate, γ per layer and the
+// LR/WD schedule — and the export panel (download the checkpoint, keep it for the forward-pass page).
+// Charts are redrawn on a timer, not on every step, so the training loop keeps the page responsive.
+import type {LinearName} from "../lib/config.js";
+import type {StepStats} from "../lib/train/trainer.js";
+import type {Tokenizer} from "../lib/tokenizer.js";
+import {
+  bucketMean, headMean, layerGammas, makeTrainedRecord, scheduleCurve, tailMean, ternaryBins, type BackendChoice,
+  type TrainedRecord, type TwinRun,
+} from "../lib/chapters/train.js";
+import {ternaryShares} from "../lib/chapters/ternary.js";
+import {fmt, MINUS, pct} from "../lib/chapters/format.js";
+import {histogramChart, lineChart, progressBar, statCards} from "./charts.js";
+import {h, prefersReducedMotion} from "./dom.js";
+import {TERNARY_COLOR} from "./ternary-views.js";
+
+export interface ChartFlags {
+  loss: boolean;
+  weights: boolean;
+  flips: boolean;
+  gamma: boolean;
+  schedule: boolean;
+}
+
+export const CHART_LABELS: Record<keyof ChartFlags, string> = {
+  loss: "Loss of both models",
+  weights: "Latent weights and their codes",
+  flips: "Flip rate",
+  gamma: "γ per layer",
+  schedule: "LR / weight-decay schedule",
+};
+
+export interface DashboardOptions {
+  /** Makes a fresh run (the same settings): called at start and by Reset. */
+  makeRun: () => TwinRun;
+  backend: BackendChoice;
+  show: ChartFlags;
+  gammaProjection: LinearName | "mean";
+  /** Called after every step and state change (exercises and the export panel read the run). */
+  onUpdate?: (run: TwinRun) => void;
+}
+
+const STEP_TABLE_POINTS = 150;
+
+/** Time for a number of milliseconds, e.g. "1 min 05 s". */
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+}
+
+export class TrainDashboard {
+  readonly element: HTMLElement;
+  run: TwinRun;
+  private readonly opts: DashboardOptions;
+  private show: ChartFlags;
+  private gammaProjection: LinearName | "mean";
+  private readonly buttons: Record<"start" | "pause" | "resume" | "reset", HTMLButtonElement>;
+  private readonly status: HTMLElement;
+  private readonly numbers: HTMLElement;
+  private readonly progress: ReturnType<typeof progressBar>;
+  private readonly slots: Record<keyof ChartFlags, HTMLElement>;
+  private lastRender = 0;
+  private renderTimer: ReturnType<typeof setTimeout> | null = null;
+  private elapsedMs = 0;
+  private disposed = false;
+  private readonly listeners = new Set<(run: TwinRun) => void>();
+  private readonly resize: ResizeObserver | null;
+  private lastWidth = 0;
+
+  constructor(opts: DashboardOptions) {
+    this.opts = opts;
+    this.show = {...opts.show};
+    this.gammaProjection = opts.gammaProjection;
+    this.run = opts.makeRun();
+    const btn = (label: string, cls = "") => h("button", {type: "button", class: `lab-button ${cls}`.trim()}, label);
+    this.buttons = {start: btn("Start training", "primary"), pause: btn("Pause"), resume: btn("Resume", "primary"), reset: btn("Reset")};
+    this.buttons.start.addEventListener("click", () => this.start());
+    this.buttons.resume.addEventListener("click", () => this.start());
+    this.buttons.pause.addEventListener("click", () => void this.pause());
+    this.buttons.reset.addEventListener("click", () => void this.reset());
+    this.status = h("p", {class: "train-status", role: "status", "aria-live": "polite"});
+    this.numbers = h("div", {class: "train-numbers"});
+    this.progress = progressBar("Not started");
+    this.slots = {
+      loss: h("div", {class: "train-slot", "data-chart": "loss"}),
+      weights: h("div", {class: "train-slot", "data-chart": "weights"}),
+      flips: h("div", {class: "train-slot", "data-chart": "flips"}),
+      gamma: h("div", {class: "train-slot", "data-chart": "gamma"}),
+      schedule: h("div", {class: "train-slot", "data-chart": "schedule"}),
+    };
+    this.element = h(
+      "section",
+      {class: "train-dashboard", "aria-label": "Training"},
+      h("div", {class: "train-buttons", role: "group", "aria-label": "Training controls"}, this.buttons.start, this.buttons.pause, this.buttons.resume, this.buttons.reset),
+      this.status,
+      this.progress,
+      this.numbers,
+      h("div", {class: "train-charts"}, Object.values(this.slots)),
+    );
+    if (opts.onUpdate) this.listeners.add(opts.onUpdate);
+    // Redraw at the new width when the page is resized (phone rotation, sidebar toggled).
+    this.resize = typeof ResizeObserver === "function"
+      ? new ResizeObserver(() => {
+          if (Math.abs(this.width() - this.lastWidth) > 8) this.scheduleRender();
+        })
+      : null;
+    this.resize?.observe(this.element);
+    this.setVisible(this.show);
+    this.refresh();
+  }
+
+  /** Registers a callback for every step and state change. */
+  subscribe(fn: (run: TwinRun) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn(this.run);
+  }
+
+  start(): void {
+    const run = this.run;
+    if (run.running || run.done || this.disposed) return;
+    let t = performance.now();
+    const loop = run.run({
+      onStep: () => {
+        const now = performance.now();
+        this.elapsedMs += now - t;
+        t = now;
+        this.updateNumbers();
+        this.scheduleRender();
+        this.notify();
+      },
+    });
+    this.refresh();
+    void loop.then(() => {
+      if (run !== this.run || this.disposed) return;
+      this.refresh();
+    });
+  }
+
+  async pause(): Promise<void> {
+    if (this.run.running) {
+      this.buttons.pause.disabled = true;
+      this.status.textContent = "Pausing after the step in flight…";
+    }
+    await this.run.pause();
+    this.buttons.pause.disabled = false;
+    this.refresh();
+  }
+
+  /** A fresh model (same settings): the old one stops after its step in flight and frees its tensors. */
+  async reset(): Promise<void> {
+    const old = this.run;
+    old.dispose();
+    await old.pause();
+    if (this.disposed) return;
+    this.run = this.opts.makeRun();
+    this.elapsedMs = 0;
+    this.refresh();
+  }
+
+  setVisible(show: ChartFlags): void {
+    this.show = {...show};
+    for (const k of Object.keys(this.slots) as (keyof ChartFlags)[]) this.slots[k].hidden = !show[k];
+    this.renderCharts();
+  }
+
+  setGammaProjection(p: LinearName | "mean"): void {
+    this.gammaProjection = p;
+    this.renderCharts();
+  }
+
+  /** Stops training and frees the tensors (the page's invalidation). */
+  dispose(): void {
+    this.disposed = true;
+    if (this.renderTimer) clearTimeout(this.renderTimer);
+    this.resize?.disconnect();
+    this.run.dispose();
+    this.listeners.clear();
+  }
+
+  /** Buttons, status line, numbers and charts for the run's current state. */
+  refresh(): void {
+    const r = this.run;
+    const s = r.state;
+    const b = this.buttons;
+    b.start.hidden = !(s === "ready");
+    b.pause.hidden = s !== "running";
+    b.resume.hidden = s !== "paused";
+    b.reset.disabled = s === "ready" || s === "disposed";
+    this.element.dataset.state = s;
+    this.status.textContent =
+      s === "ready" ? `Ready: ${r.steps} steps of each model. Press Start training.`
+        : s === "running" ? "Training… (changing a setting above starts over)"
+          : s === "paused" ? `Paused at step ${r.step} of ${r.steps}.`
+            : s === "done" ? `Done: ${r.steps} steps in ${duration(this.elapsedMs)}.`
+              : s === "error" ? `Stopped: ${r.error}`
+                : "Reset.";
+    this.status.classList.toggle("error", s === "error");
+    this.updateNumbers();
+    this.renderCharts();
+    this.notify();
+  }
+
+  private updateNumbers(): void {
+    const r = this.run;
+    const p = r.points;
+    const last = p.at(-1);
+    const bl = p.map((x) => x.bitnetLoss);
+    const fl = p.map((x) => x.fpLoss);
+    const ev = r.evals.at(-1);
+    this.element.dataset.step = String(r.step);
+    this.element.dataset.firstLoss = p.length ? String(headMean(bl, 3)) : "";
+    this.element.dataset.lastLoss = p.length ? String(tailMean(bl, 3)) : "";
+    this.element.dataset.firstFpLoss = p.length ? String(headMean(fl, 3)) : "";
+    this.element.dataset.lastFpLoss = p.length ? String(tailMean(fl, 3)) : "";
+    this.element.dataset.tensors = last ? String(last.tensors) : "";
+    this.progress.set(r.step / r.steps, `Step ${r.step} of ${r.steps}`);
+    const tps = last ? tailMean(p.map((x) => x.tokensPerSecond), 10) : NaN;
+    this.numbers.replaceChildren(
+      statCards([
+        {id: "backend", label: "Backend", value: this.opts.backend.backend},
+        {id: "step", label: "Step", value: `${r.step} / ${r.steps}`},
+        {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
+        {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
+        {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
+        {id: "flip", label: "Codes flipped", value: last ? pct(last.flip, 2) : "—", note: "in the last step"},
+        {id: "tensors", label: "tfjs tensors", value: last ? String(last.tensors) : "—", note: "stays flat: no leak"},
+      ]),
+    );
+  }
+
+  private scheduleRender(): void {
+    const every = prefersReducedMotion() ? 3000 : 1000;
+    const wait = this.lastRender + every - performance.now();
+    if (wait <= 0) {
+      this.renderCharts();
+      return;
+    }
+    if (!this.renderTimer) this.renderTimer = setTimeout(() => {
+      this.renderTimer = null;
+      if (!this.disposed) this.renderCharts();
+    }, wait);
+  }
+
+  private width(): number {
+    return Math.max(280, Math.min(this.element.clientWidth || 640, 900));
+  }
+
+  renderCharts(): void {
+    this.lastRender = performance.now();
+    const w = this.width();
+    this.lastWidth = w;
+    const r = this.run;
+    // Two columns when two 300-px charts fit (the grid in style.css uses the same rule).
+    const half = w >= 2 * 300 + 24 ? Math.floor((w - 24) / 2) : w;
+    if (this.show.loss) this.slots.loss.replaceChildren(lossChart(r, w));
+    if (this.show.weights) this.slots.weights.replaceChildren(weightsView(r.lastStats, w));
+    if (this.show.flips) this.slots.flips.replaceChildren(flipChart(r, half));
+    if (this.show.gamma) this.slots.gamma.replaceChildren(gammaChart(r, this.gammaProjection, half));
+    if (this.show.schedule) this.slots.schedule.replaceChildren(scheduleCharts(r, half));
+  }
+}
+
+function waiting(text: string): HTMLElement {
+  return h("p", {class: "train-waiting"}, text);
+}
+
+/** Training loss per step of both models (bucket means on long runs) and their validation loss. */
+export function lossChart(r: TwinRun, width: number): HTMLElement {
+  // Two points at least: a chart of one-point series draws nothing (and Plot warns about it).
+  if (r.points.length < 2) return waiting("The loss curves appear here once training starts.");
+  const series = [
+    {name: "b1.58 (train)", points: bucketMean(r.points.map((p) => ({x: p.step, y: p.bitnetLoss})), STEP_TABLE_POINTS)},
+    {name: "fp twin (train)", points: bucketMean(r.points.map((p) => ({x: p.step, y: p.fpLoss})), STEP_TABLE_POINTS)},
+  ];
+  if (r.evals.length) {
+    series.push({name: "b1.58 (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet}))});
+    series.push({name: "fp twin (validation)", points: r.evals.map((e) => ({x: e.step, y: e.fp}))});
+  }
+  const el = lineChart(series, {
+    width,
+    height: 260,
+    xLabel: "step",
+    yLabel: "cross-entropy (nats/token)",
+    caption: `Loss of the b1.58 model and its full-precision twin, trained on the same batches${r.points.length > STEP_TABLE_POINTS ? " (training loss averaged over equal spans of steps)" : ""}; validation on the held-out years`,
+    source: "computed live in this browser",
+    yFormat: (v) => fmt(v, 3),
+  });
+  el.classList.add("train-loss");
+  return el;
+}
+
+/** Histogram of a sample of latent weights with bins split at ±γ/2, coloured by the code they round to. */
+export function weightsView(stats: StepStats | undefined, width: number): HTMLElement {
+  if (!stats || !stats.sample.codes.length) return waiting("The latent weights appear here after the first step.");
+  const {latent, codes, gamma, name} = stats.sample;
+  const bins = ternaryBins(latent, gamma);
+  const sh = ternaryShares(codes);
+  const el = h(
+    "div",
+    {class: "train-weights"},
+    histogramChart(bins, {
+      width,
+      height: 220,
+      xLabel: "latent weight",
+      caption: `${latent.length} latent weights of ${name} and the ternary code each rounds to (${MINUS}1 left of ${MINUS}γ/2, 0 between, +1 right of +γ/2; γ = ${fmt(gamma, 3)})`,
+      source: "StepStats.sample, computed live (values beyond ±2γ are counted in the end bins)",
+      rules: [{x: -gamma / 2, label: `${MINUS}γ/2`}, {x: gamma / 2, label: "+γ/2"}],
+      binColor: (b) => TERNARY_COLOR[(b as ReturnType<typeof ternaryBins>[number]).code],
+      labels: [{x: -1.25 * gamma, text: `${MINUS}1`}, {x: 0, text: "0"}, {x: 1.25 * gamma, text: "+1"}],
+    }),
+    statCards([
+      {id: "share-neg", label: `${MINUS}1`, value: pct(sh.neg / sh.total, 1)},
+      {id: "share-zero", label: "0", value: pct(sh.zero / sh.total, 1)},
+      {id: "share-pos", label: "+1", value: pct(sh.pos / sh.total, 1)},
+      {id: "gamma", label: "γ = mean|W|", value: fmt(gamma, 4)},
+    ]),
+  );
+  return el;
+}
+
+/** Fraction of all ternary codes that changed in each step's update. */
+export function flipChart(r: TwinRun, width: number): HTMLElement {
+  if (r.points.length < 2) return waiting("The flip rate appears here once training starts.");
+  const pts = bucketMean(r.points.map((p) => ({x: p.step, y: 100 * p.flip})), STEP_TABLE_POINTS);
+  const positive = pts.every((p) => p.y > 0);
+  const el = lineChart([{name: "codes flipped", points: pts}], {
+    width,
+    height: 220,
+    xLabel: "step",
+    yLabel: `codes flipped (%${positive ? ", log scale" : ""})`,
+    logY: positive,
+    caption: "Share of the model's ternary codes that changed in each step's update (every BitLinear weight)",
+    source: "StepStats.flipOverall, computed live",
+    yFormat: (v) => fmt(v, 2),
+  });
+  el.classList.add("train-flips");
+  return el;
+}
+
+/** γ = mean|W| of each layer's projections over the steps. */
+export function gammaChart(r: TwinRun, proj: LinearName | "mean", width: number): HTMLElement {
+  if (r.points.length < 2) return waiting("γ per layer appears here once training starts.");
+  const L = r.bitnet.modelConfig().num_hidden_layers;
+  const per = r.points.map((p) => ({step: p.step, g: layerGammas(p.gamma, L, proj)}));
+  const series = Array.from({length: L}, (_, l) => ({
+    name: `layer ${l}`,
+    points: bucketMean(per.map((p) => ({x: p.step, y: p.g[l]})), STEP_TABLE_POINTS),
+  }));
+  const el = lineChart(series, {
+    width,
+    height: 220,
+    xLabel: "step",
+    yLabel: "γ = mean|W|",
+    caption: `γ of ${proj === "mean" ? "each layer (mean over its seven projections)" : `W_${proj} in each layer`}, the scale that dequantizes the ternary codes`,
+    source: "StepStats.gamma, computed live",
+    yFormat: (v) => fmt(v, 3),
+  });
+  el.classList.add("train-gamma");
+  return el;
+}
+
+/** The learning rate and weight decay of both models over the run, with the current step marked. */
+export function scheduleCharts(r: TwinRun, width: number): HTMLElement {
+  const b = scheduleCurve(r.bitnet.cfg);
+  const f = scheduleCurve(r.fp.cfg);
+  const now = Math.min(r.step, r.steps - 1);
+  const cur = b.reduce((best, p) => (Math.abs(p.step - now) < Math.abs(best.step - now) ? p : best), b[0]);
+  const lr = lineChart(
+    [{name: "b1.58 LR", points: b.map((p) => ({x: p.step, y: p.lr}))}, {name: "fp LR", points: f.map((p) => ({x: p.step, y: p.lr}))}],
+    {
+      width,
+      height: 200,
+      xLabel: "step",
+      yLabel: "learning rate",
+      caption: `Learning rate: b1.58's two stages (drop at half-way) against the fp baseline's single decay; ● now = step ${r.step}`,
+      source: "scheduleAt (src/lib/train/config.ts) · b1.58 FAQ, a4.8 Table 7",
+      marks: [{x: cur.step, y: cur.lr, label: "● now"}],
+      yFormat: (v) => fmt(v, 2),
+    },
+  );
+  const wd = lineChart(
+    [{name: "b1.58 WD", points: b.map((p) => ({x: p.step, y: p.wd}))}, {name: "fp WD", points: f.map((p) => ({x: p.step, y: p.wd}))}],
+    {
+      width,
+      height: 160,
+      xLabel: "step",
+      yLabel: "weight decay",
+      caption: "Weight decay: 0.1 then 0 for b1.58 (stage two lets the latent weights settle), a constant 0.1 for fp",
+      source: "b1.58 FAQ, a4.8 Table 7",
+      marks: [{x: cur.step, y: cur.wd, label: "● now"}],
+      yFormat: (v) => fmt(v, 2),
+    },
+  );
+  const el = h("div", {class: "train-schedule"}, lr, wd);
+  return el;
+}
+
+// ---------------------------------------------------------------- export panel
+
+export interface ExportOptions {
+  getRun: () => TwinRun;
+  tokenizer: Tokenizer;
+  /** Stores the record where the forward-pass page looks (IndexedDB). */
+  save: (record: TrainedRecord) => Promise<void>;
+  /** Where the forward-pass page is. */
+  forwardHref: string;
+}
+
+/** "Download the checkpoint" (config.json, model.safetensors, tokenizer.json) and "Use on the forward-pass
+ *  page". Both pause the training first; links are revoked when the panel is disposed. */
+export function exportPanel(opts: ExportOptions): {element: HTMLElement; update(): void; dispose(): void} {
+  const urls: string[] = [];
+  const dl = h("button", {type: "button", class: "lab-button"}, "Download the b1.58 checkpoint");
+  const use = h("button", {type: "button", class: "lab-button"}, "Use on the forward-pass page");
+  const links = h("ul", {class: "download-links"});
+  const status = h("p", {role: "status", "aria-live": "polite", class: "export-status"});
+  const revoke = () => {
+    for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  };
+
+  async function record(): Promise<TrainedRecord> {
+    const run = opts.getRun();
+    const weights = await run.exportBitNet();
+    const bl = run.points.map((p) => p.bitnetLoss);
+    return makeTrainedRecord(weights, opts.tokenizer, {
+      size: run.settings.size,
+      steps: run.step,
+      seed: run.settings.seed,
+      lr: run.settings.lr,
+      loss: tailMean(bl, 10),
+      fpLoss: tailMean(run.points.map((p) => p.fpLoss), 10),
+      valLoss: run.evals.at(-1)?.bitnet ?? null,
+      tokensSeen: run.tokensSeen,
+      savedAt: new Date().toISOString(),
+    });
+  }
+
+  const busy = async (btn: HTMLButtonElement, what: string, failed: string, fn: () => Promise<void>) => {
+    btn.disabled = true;
+    status.textContent = what;
+    try {
+      await fn();
+    } catch (e) {
+      status.textContent = `${failed}: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      update();
+    }
+  };
+
+  dl.addEventListener("click", () => busy(dl, "Exporting…", "Could not export", async () => {
+    const rec = await record();
+    revoke();
+    const files: [string, BlobPart, string][] = [
+      ["config.json", JSON.stringify(rec.config, null, 2), "application/json"],
+      ["model.safetensors", rec.safetensors as Uint8Array<ArrayBuffer>, "application/octet-stream"],
+      ["tokenizer.json", JSON.stringify(rec.tokenizer), "application/json"],
+    ];
+    links.replaceChildren(
+      ...files.map(([name, data, type]) => {
+        const blob = new Blob([data], {type});
+        const url = URL.createObjectURL(blob);
+        urls.push(url);
+        return h("li", {}, h("a", {href: url, download: name}, name), ` (${blob.size.toLocaleString("en-US")} bytes)`);
+      }),
+    );
+    status.textContent = `Exported the b1.58 model after ${rec.meta.steps} steps. Put the three files in one folder: it is a Hugging Face checkpoint that \`npx bitnet-lab generate <folder>\` runs.`;
+  }));
+
+  use.addEventListener("click", () => busy(use, "Saving…", "Could not save in this browser", async () => {
+    const rec = await record();
+    await opts.save(rec);
+    status.replaceChildren(`Saved in this browser (step ${rec.meta.steps}). `, h("a", {href: opts.forwardHref}, "Open the forward-pass page"), " to run it layer by layer.");
+  }));
+
+  function update(): void {
+    const run = opts.getRun();
+    const ok = run.step > 0 && run.state !== "disposed";
+    dl.disabled = !ok;
+    use.disabled = !ok;
+    if (!ok && !status.textContent) status.textContent = "Train at least one step to export.";
+    else if (ok && status.textContent === "Train at least one step to export.") status.textContent = "";
+  }
+
+  update();
+  return {
+    element: h("div", {class: "export-panel"}, h("div", {class: "train-buttons"}, dl, use), status, links),
+    update,
+    dispose: revoke,
+  };
+}

@@ -1,0 +1,83 @@
+// The model a reader trained on the "Train your own" page (src/train.md), kept in the browser's IndexedDB so
+// other pages can run it: saveBrowserTrainedModel() stores a TrainedRecord (config.json content, packed
+// model.safetensors, tokenizer.json, a few facts about the run); loadBrowserTrainedModel() gives it back as
+// a LoadedModel, the shape the chapter pages already use for the shipped models (components/models.ts).
+import {readTrainedRecord, type TrainedRecord} from "../lib/chapters/train.js";
+import {parseSafetensorsHeader} from "../lib/safetensors.js";
+import type {LoadedModel, ModelInfo} from "./models.js";
+
+const DB_NAME = "bitnet-lab";
+const STORE = "trained-models";
+/** The one slot: the last model saved from the training page. */
+export const TRAINED_MODEL_KEY = "browser-b1.58";
+
+export const BROWSER_MODEL_INFO: ModelInfo = {
+  name: "browser-trained",
+  label: "your b1.58 (trained on the Train page)",
+  variant: "b1.58",
+  shape: {},
+};
+
+function openDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    if (typeof indexedDB === "undefined") {
+      reject(new Error("this browser has no IndexedDB (private mode?)"));
+      return;
+    }
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("IndexedDB: could not open the database"));
+    req.onblocked = () => reject(new Error("IndexedDB: the database is blocked by another tab"));
+  });
+}
+
+async function withStore<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await openDb();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = fn(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error ?? req.error ?? new Error("IndexedDB: the transaction failed"));
+      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB: the transaction was aborted (storage full?)"));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Stores the record under TRAINED_MODEL_KEY, replacing any earlier one. */
+export async function saveBrowserTrainedModel(record: TrainedRecord): Promise<void> {
+  await withStore("readwrite", (s) => s.put(record, TRAINED_MODEL_KEY));
+}
+
+/** Removes the stored model (no error when there is none). */
+export async function clearBrowserTrainedModel(): Promise<void> {
+  await withStore("readwrite", (s) => s.delete(TRAINED_MODEL_KEY));
+}
+
+/** The reader's browser-trained b1.58 model, or null when none was saved (or IndexedDB is unavailable).
+ *  A stored record that cannot be read throws, with the reason. */
+export async function loadBrowserTrainedModel(): Promise<LoadedModel | null> {
+  let raw: unknown;
+  try {
+    raw = await withStore("readonly", (s) => s.get(TRAINED_MODEL_KEY));
+  } catch {
+    return null;
+  }
+  if (raw === undefined || raw === null) return null;
+  const {weights, tokenizer, meta, safetensors} = readTrainedRecord(raw);
+  const c = weights.config;
+  return {
+    info: BROWSER_MODEL_INFO,
+    weights,
+    tokenizer,
+    shipped: false,
+    notice: `This is the model you trained in this browser on the "Train your own" page: ${c.num_hidden_layers} layer${c.num_hidden_layers === 1 ? "" : "s"}, hidden size ${c.hidden_size}, ${meta.steps} steps on ${meta.tokensSeen.toLocaleString("en-US")} tokens (training loss ${meta.loss.toFixed(2)}), a ${tokenizer.vocabSize}-token tokenizer trained in the page. It is tiny, so expect rough text.`,
+    file: {bytes: safetensors, header: parseSafetensorsHeader(safetensors)},
+    encode: (text) => tokenizer.encode(text, {bos: true}),
+  };
+}

@@ -1,0 +1,101 @@
+// Chapter 6 in real Chromium (SwiftShader WebGPU available, but the link picks the tfjs CPU backend, which is the
+// fastest on this CPU-only machine): a tiny b1.58 model and its fp twin train for a few steps; the loss falls and
+// stays finite, the flip-rate and γ charts have data, the live tensor count stays flat, generation and export
+// work, and the page makes no foreign request and logs no console error.
+import {existsSync, mkdirSync} from "node:fs";
+import {afterAll, beforeAll, expect, it} from "vitest";
+import type {Browser} from "playwright-core";
+import {CHROMIUM, launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+// E2E_DIST lets an engineer test a private build (observable build --config with another output folder).
+const dist = process.env.E2E_DIST ?? "dist";
+const shots = "test-results/screenshots";
+const STEPS = 20; // a multiple of the steps slider's step (10)
+
+let site: Awaited<ReturnType<typeof serve>>;
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync(`${dist}/train.html`)) throw new Error(`${dist}/ is missing: run \`npm run build\` first (npm run test:e2e does)`);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
+  mkdirSync(shots, {recursive: true});
+  site = await serve(dist);
+  browser = await launch({webgpu: true});
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  const log = watch(page, site.url);
+  await page.goto(`${site.url}/train?size=tiny&steps=${STEPS}&lr=0.01&backend=cpu`, {waitUntil: "networkidle"});
+  const dash = page.locator(".train-dashboard");
+  await dash.waitFor({timeout: 60_000});
+  expect(await page.locator("[data-backend]").getAttribute("data-backend")).toBe("cpu");
+  expect(await dash.getAttribute("data-state")).toBe("ready");
+  // The link's settings are in force and reported nowhere as ignored.
+  expect(await page.locator(".url-notice").isHidden()).toBe(true);
+
+  await page.getByRole("button", {name: "Start training"}).click();
+  await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 4, undefined, {timeout: 60_000});
+  const tensorsEarly = Number(await dash.getAttribute("data-tensors"));
+  await page.waitForFunction(() => document.querySelector(".train-dashboard")?.getAttribute("data-state") === "done", undefined, {timeout: 90_000});
+  expect(Number(await dash.getAttribute("data-step"))).toBe(STEPS);
+
+  // The loss fell (first three steps against the last three) and is finite, for both models.
+  for (const which of ["", "-fp"]) {
+    const first = Number(await dash.getAttribute(`data-first${which}-loss`) ?? NaN);
+    const last = Number(await dash.getAttribute(`data-last${which}-loss`) ?? NaN);
+    expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true);
+    expect(last).toBeLessThan(first - 0.1);
+  }
+  // No tensor leak across steps.
+  expect(Number(await dash.getAttribute("data-tensors"))).toBe(tensorsEarly);
+
+  // Charts have data (their data tables), including the flip rate and γ per layer.
+  const rows = async (cls: string) => page.locator(`figure.${cls} table tbody tr`).count();
+  expect(await rows("train-loss")).toBeGreaterThanOrEqual(2 * STEPS);
+  expect(await rows("train-flips")).toBe(STEPS);
+  expect(await rows("train-gamma")).toBe(STEPS); // one layer in the tiny model
+  const flips = await page.locator("figure.train-flips table tbody tr td:nth-child(3)").allTextContents();
+  expect(flips.some((t) => Number(t.replace("\u2212", "-")) > 0)).toBe(true);
+  expect(await page.locator(".train-weights figure").count()).toBe(1);
+
+  // Hiding a chart does not restart training.
+  await page.getByLabel(/Flip rate/).uncheck();
+  expect(await page.locator('[data-chart="flips"]').isHidden()).toBe(true);
+  expect(await dash.getAttribute("data-state")).toBe("done");
+  await page.getByLabel(/Flip rate/).check();
+
+  // Generate with the trained model on the CPU reference.
+  await page.getByRole("button", {name: "Generate"}).click();
+  await page.waitForFunction(() => document.querySelector(".train-generate")?.getAttribute("data-state") === "done", undefined, {timeout: 60_000});
+  expect((await page.locator(".train-generate .tok").count())).toBeGreaterThan(0);
+
+  // Export: three download links, and the model saved for the forward-pass page.
+  await page.getByRole("button", {name: "Download the b1.58 checkpoint"}).click();
+  await page.locator(".download-links a").nth(2).waitFor({timeout: 30_000});
+  expect(await page.locator(".download-links a").allTextContents()).toEqual(["config.json", "model.safetensors", "tokenizer.json"]);
+  await page.getByRole("button", {name: "Use on the forward-pass page"}).click();
+  await page.getByText("Saved in this browser").waitFor({timeout: 30_000});
+  const stored = await page.evaluate(() => new Promise<{steps: number; bytes: number; vocab: unknown}>((resolve, reject) => {
+    const req = indexedDB.open("bitnet-lab");
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const get = req.result.transaction("trained-models").objectStore("trained-models").get("browser-b1.58");
+      get.onerror = () => reject(get.error);
+      get.onsuccess = () => resolve({steps: get.result.meta.steps, bytes: get.result.safetensors.byteLength, vocab: get.result.config.vocab_size});
+    };
+  }));
+  expect(stored.steps).toBe(STEPS);
+  expect(stored.bytes).toBeGreaterThan(1000);
+  expect(stored.vocab).toBe(512);
+
+  await page.screenshot({path: `${shots}/train.png`, fullPage: true});
+  expect(log.errors).toEqual([]);
+  expect(log.failed).toEqual([]);
+  expect(log.foreign).toEqual([]);
+  await page.close();
+});
