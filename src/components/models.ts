@@ -44,8 +44,14 @@ interface ShippedFiles {
   tokenizer: AttachedFile;
 }
 
-// Literal paths (relative to this module; src/data is a symlink to data/). One line per shipped model.
-const SHIPPED: Record<string, () => ShippedFiles> = {};
+// Literal paths (relative to this module; src/data is a symlink to data/). One entry per shipped model.
+const SHIPPED: Record<string, () => ShippedFiles> = {
+  "b1.58": () => ({config: FileAttachment("../data/models/b1.58/config.json"), weights: FileAttachment("../data/models/b1.58/model.safetensors"), tokenizer: FileAttachment("../data/models/b1.58/tokenizer.json")}),
+  "a4.8": () => ({config: FileAttachment("../data/models/a4.8/config.json"), weights: FileAttachment("../data/models/a4.8/model.safetensors"), tokenizer: FileAttachment("../data/models/a4.8/tokenizer.json")}),
+  "v2-a8": () => ({config: FileAttachment("../data/models/v2-a8/config.json"), weights: FileAttachment("../data/models/v2-a8/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a8/tokenizer.json")}),
+  "v2-a4": () => ({config: FileAttachment("../data/models/v2-a4/config.json"), weights: FileAttachment("../data/models/v2-a4/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a4/tokenizer.json")}),
+  "v2-a4-nohadamard": () => ({config: FileAttachment("../data/models/v2-a4-nohadamard/config.json"), weights: FileAttachment("../data/models/v2-a4-nohadamard/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a4-nohadamard/tokenizer.json")}),
+};
 
 export function isShipped(name: string): boolean {
   return Object.hasOwn(SHIPPED, name);

@@ -3,10 +3,9 @@
 // reported by name, `hide` hides controls, exercises reveal and check a guess, axe-core finds no serious or
 // critical violation, and the page fits a 375 px screen. Screenshots go to test-results/screenshots/.
 import {existsSync, mkdirSync, readFileSync} from "node:fs";
-import {createRequire} from "node:module";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
-import {CHROMIUM, launch, watch} from "./browser.js";
+import {axeViolations, CHROMIUM, launch, watch} from "./browser.js";
 import type {PageLog} from "./browser.js";
 import {serve} from "./server.js";
 import {defaultConfig, tensorNames} from "../../src/lib/config.js";
@@ -15,8 +14,6 @@ import {randomWeights} from "../../src/lib/init.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 
 const shots = "test-results/screenshots";
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 // The built site (BITNET_LAB_DIST lets a developer point at another build).
 const DIST = process.env.BITNET_LAB_DIST ?? "dist";
@@ -48,20 +45,6 @@ async function open(path: string, ready: string, width = 1200, banner = true): P
   }
   await target.waitFor({timeout: 120_000});
   return {page, log};
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Served from the page's own origin: the site's Content-Security-Policy (kept on) forbids inline scripts.
-  await page.route("**/__axe.min.js", (route) => route.fulfill({contentType: "text/javascript", body: AXE}));
-  await page.addScriptTag({url: `${site.url}/__axe.min.js`});
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as {axe: {run(ctx: unknown, opts: unknown): Promise<{violations: {id: string; impact: string; help: string; nodes: {target: unknown}[]}[]}>}}).axe;
-    // The page body this chapter owns; the sidebar, <html lang> and the theme belong to the site scaffold.
-    return axe.run({include: [["#observablehq-main"]]}, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
-  });
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)).join(", ")})`);
 }
 
 /** The model the page ran: the shipped one from data/models, or the random stand-in it announces (seeded
@@ -119,7 +102,7 @@ describe("chapter 1: ternary weights", () => {
     expect(await reveal(page, 0, zeroPct.toFixed(2))).toBe("right");
     expect(await reveal(page, 3, "1000")).toBe("wrong");
     await page.screenshot({path: `${shots}/chapter-ternary.png`, fullPage: true});
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(page, site.url)).toEqual([]);
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     expect(log.foreign).toEqual([]);
@@ -157,7 +140,7 @@ describe("chapter 2: activations", () => {
     expect(["right", "wrong"]).toContain(await reveal(page, 1, "1"));
     expect(["right", "wrong"]).toContain(await reveal(page, 2, null, "300"));
     await page.screenshot({path: `${shots}/chapter-activations.png`, fullPage: true});
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(page, site.url)).toEqual([]);
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     await page.close();
@@ -191,7 +174,7 @@ describe("chapter 3: Hadamard", () => {
     await control(page, "site").locator("select").selectOption({label: "attention output → W_o"});
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/site=o/);
     await page.screenshot({path: `${shots}/chapter-hadamard.png`, fullPage: true});
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(page, site.url)).toEqual([]);
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     await page.close();
@@ -211,7 +194,7 @@ describe("chapter 4: sparsity", () => {
     await control(page, "kv").locator("select").selectOption({label: "8"});
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/kv=8/);
     await page.screenshot({path: `${shots}/chapter-sparsity.png`, fullPage: true});
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(page, site.url)).toEqual([]);
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     await page.close();
