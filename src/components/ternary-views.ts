@@ -38,7 +38,8 @@ export function ternarySharesChart(shares: TernaryShares, opts: SharesOptions): 
   const width = Math.max(280, opts.width);
   const rowH = 22;
   const labelW = 44;
-  const barMax = width - labelW - 64;
+  // Room after the longest bar for its label ("34.5%", plus the set's name when two sets are compared).
+  const barMax = width - labelW - (sets.length > 1 ? 8 * Math.max(...sets.map((x) => x.name.length)) + 60 : 64);
   const height = 3 * sets.length * rowH + 3 * 8 + 8;
   const {defs, fill} = ternaryPatterns();
   const svg = s("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${opts.caption}: ${sets.map((x) => `${x.name}: −1 ${pct(x.shares.neg / x.shares.total)}, 0 ${pct(x.shares.zero / x.shares.total)}, +1 ${pct(x.shares.pos / x.shares.total)}`).join("; ")}`, class: "ternary-shares", "font-family": "var(--sans-serif)"});
