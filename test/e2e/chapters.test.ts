@@ -215,7 +215,7 @@ describe("components gallery (not in the sidebar)", () => {
 });
 
 describe("at 375 px", () => {
-  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/hadamard", '[data-stat="cpu-ms"]']] as const) {
+  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", ".exercise >> nth=2"], ["/hadamard", '[data-stat="cpu-ms"]'], ["/sparsity", '[data-stat="kv-kl"]']] as const) {
     it(`${path} fits the screen without sideways scrolling`, async () => {
       const {page, log} = await open(path, ready, 375);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
