@@ -76,7 +76,7 @@ export async function loadBrowserTrainedModel(): Promise<LoadedModel | null> {
     weights,
     tokenizer,
     shipped: false,
-    notice: `This is the model you trained in this browser on the "Train your own" page: ${c.num_hidden_layers} layer${c.num_hidden_layers === 1 ? "" : "s"}, hidden size ${c.hidden_size}, ${meta.steps} steps on ${meta.tokensSeen.toLocaleString("en-US")} tokens (training loss ${meta.loss.toFixed(2)}), a ${tokenizer.vocabSize}-token tokenizer trained in the page. It is tiny, so expect rough text.`,
+    notice: `This is the model you trained in this browser on the "Train your own" page: ${c.num_hidden_layers} layer${c.num_hidden_layers === 1 ? "" : "s"}, hidden size ${c.hidden_size}, ${meta.steps} steps on ${meta.tokensSeen.toLocaleString("en-US")} tokens (training loss ${meta.loss.toFixed(2)}), with the shipped ${tokenizer.vocabSize}-token tokenizer. It is tiny, so expect rough text.`,
     file: {bytes: safetensors, header: parseSafetensorsHeader(safetensors)},
     encode: (text) => tokenizer.encode(text, {bos: true}),
   };

@@ -5,13 +5,13 @@
 import {existsSync, mkdirSync} from "node:fs";
 import {afterAll, beforeAll, expect, it} from "vitest";
 import type {Browser} from "playwright-core";
-import {CHROMIUM, launch, watch} from "./browser.js";
+import {CHROMIUM, axeViolations, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 // E2E_DIST lets an engineer test a private build (observable build --config with another output folder).
 const dist = process.env.E2E_DIST ?? "dist";
 const shots = "test-results/screenshots";
-const STEPS = 20; // a multiple of the steps slider's step (10)
+const STEPS = 10; // a multiple of the steps slider's step (10)
 
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
@@ -30,7 +30,7 @@ afterAll(async () => {
 it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   const page = await browser.newPage({viewport: {width: 1100, height: 900}});
   const log = watch(page, site.url);
-  await page.goto(`${site.url}/train?size=tiny&steps=${STEPS}&lr=0.01&backend=cpu`, {waitUntil: "networkidle"});
+  await page.goto(`${site.url}/train?size=tiny&steps=${STEPS}&lr=0.02&backend=cpu`, {waitUntil: "networkidle"});
   const dash = page.locator(".train-dashboard");
   await dash.waitFor({timeout: 60_000});
   expect(await page.locator("[data-backend]").getAttribute("data-backend")).toBe("cpu");
@@ -91,11 +91,42 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   }));
   expect(stored.steps).toBe(STEPS);
   expect(stored.bytes).toBeGreaterThan(1000);
-  expect(stored.vocab).toBe(512);
+  expect(stored.vocab).toBe(4096);
+
+  // An exercise answered from the live run: the flip rate of the last step.
+  const ex = page.locator(".exercise").nth(2);
+  await ex.locator("input[type=number]").fill("1");
+  await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  await ex.getByRole("button", {name: "Reveal the answer"}).click();
+  await page.waitForFunction(() => document.querySelectorAll(".exercise")[2]?.getAttribute("data-state") === "revealed");
+  expect(await ex.getAttribute("data-verdict")).toMatch(/^(right|wrong)$/);
+  expect(await ex.locator(".explain").textContent()).toContain(`codes changed at step ${STEPS} `);
+
+  // Accessible with the live charts, the export links and the generated text on the page.
+  expect(await axeViolations(page, site.url)).toEqual([]);
 
   await page.screenshot({path: `${shots}/train.png`, fullPage: true});
   expect(log.errors).toEqual([]);
   expect(log.failed).toEqual([]);
+  expect(log.foreign).toEqual([]);
+  await page.close();
+});
+
+it("reports a bad link parameter by name and hides the controls a teacher chose", async () => {
+  const page = await browser.newPage({viewport: {width: 390, height: 844}});
+  const log = watch(page, site.url);
+  await page.goto(`${site.url}/train?size=huge&backend=cpu&hide=seed,lr`, {waitUntil: "networkidle"});
+  await page.locator(".train-dashboard").waitFor({timeout: 60_000});
+  const notice = page.locator(".url-notice");
+  expect(await notice.isHidden()).toBe(false);
+  expect(await notice.locator('li[data-param="size"]').textContent()).toMatch(/size: "huge" is not one of tiny, small, medium/);
+  expect(await page.locator('.lab-control[data-param="seed"]').isHidden()).toBe(true);
+  expect(await page.locator('.lab-control[data-param="lr"]').isHidden()).toBe(true);
+  expect(await page.locator('.lab-control[data-param="steps"]').isHidden()).toBe(false);
+  // The default size is used, and nothing starts until the reader presses Start.
+  expect(await page.locator('[data-stat="batch"] dd').textContent()).toMatch(/^512/);
+  expect(await page.locator(".train-dashboard").getAttribute("data-state")).toBe("ready");
+  expect(log.errors).toEqual([]);
   expect(log.foreign).toEqual([]);
   await page.close();
 });
