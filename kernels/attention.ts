@@ -1,5 +1,5 @@
 // RoPE, the KV cache (16/8/4/3 bits) and decode/prefill attention.
-import {exactDivWGSL} from "./normquant.js";
+import {exactDivWGSL} from "./exact.js";
 //
 // KV cache: per layer a K and a V buffer of u32 words. Each (position j, KV head g) vector of d values is
 //   • bits 16: f32 (exactly the reference's float32 cache) or f16 pairs ("f16" storage, half the bytes);
@@ -185,7 +185,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let mm = red[0];
     let L = f32((1u << bits) - 1u);
-    let st = divF32(max(mm.y - mm.x, 1e-5), L);
+    // step = fround((max − min) / L) with max − min exact, as the reference computes it in float64
+    let dsum = mm.y - mm.x;
+    let dbb = dsum - mm.y;
+    let derr = (mm.y - (dsum - dbb)) + (-mm.x - dbb);
+    var st = divF32(1e-5, L);
+    if (dsum > 1e-5 || (dsum == 1e-5 && derr > 0.0)) { st = exactDivSum(dsum, derr, L); }
     if (lid == 0u) { storeMeta(isV, pos * ${KV}u + g, vec2<f32>(mm.x, st)); }
     // one invocation per output word: gather the codes whose bits fall in it
     for (var wd = lid; wd < words; wd += ${WG}u) {

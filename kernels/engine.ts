@@ -10,17 +10,17 @@
 // limit requires) and, on the sampling path, argmax / sampling on the GPU. A decode step is one command buffer
 // with one compute pass; all bind groups are made at load, so a step only writes two tiny uniforms.
 // The token a step consumes is read from a GPU buffer, so greedy decoding can run several steps ahead of the CPU.
-import type {DecodeSession, SamplingOptions} from "../src/lib/backend.js";
-import {ternarize} from "../src/lib/checkpoint.js";
-import {headDim, tensorNames} from "../src/lib/config.js";
-import type {BitNetConfig} from "../src/lib/config.js";
-import {topKCount} from "../src/lib/quant.js";
-import type {ModelWeights} from "../src/lib/tensor.js";
+import type {DecodeSession, SamplingOptions} from "./lib/backend.js";
+import {ternarize} from "./lib/checkpoint.js";
+import {headDim, tensorNames} from "./lib/config.js";
+import type {BitNetConfig} from "./lib/config.js";
+import {topKCount} from "./lib/quant.js";
+import type {ModelWeights} from "./lib/tensor.js";
 import {attentionWGSL, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
 import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "./device.js";
 import {embedWGSL, fillWGSL} from "./embed.js";
 import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "./gpu.js";
-import {linearGrid, linearWGSL, packF16, packF32, packTernary, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "./linear.js";
+import {gammaPairs, linearGrid, linearWGSL, packF16, packF32, packTernary, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "./linear.js";
 import {hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig, type QuantKind} from "./normquant.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "./sample.js";
 import {linearConfig, subgroupSize, type LinearTuning} from "./tune.js";
@@ -42,6 +42,8 @@ export interface WebGPUSessionOptions {
   dense?: "f32" | "f16";
   /** Linear-kernel shapes (rows per thread, threads along K, workgroup size) and the subgroup switch. */
   tuning?: LinearTuning;
+  /** Encode every dispatch in its own compute pass instead of one pass per step (for measuring the difference). */
+  passPerDispatch?: boolean;
   /** Compile the inspection variants so append(…, {inspect}) can copy intermediates back. */
   inspect?: boolean;
   /** Called once if the device is lost (the session then throws DeviceLostError until rebuilt). */
@@ -370,7 +372,7 @@ export class WebGPUSession implements DecodeSession {
         const W = this.buf(N * rowBytes, label);
         if (kind === "ternary") await this.fill(W, (N * rowBytes) / 4, 0, ++seed * 7919, 0);
         else await this.fill(W, (N * rowBytes) / 4, kind === "f32" ? 1 : 2, ++seed * 7919, 1 / Math.sqrt(K));
-        const scale = kind === "ternary" ? this.buf(new Float32Array(N).fill(1.2 / Math.sqrt(K)), label + ".scale") : undefined;
+        const scale = kind === "ternary" ? this.buf(gammaPairs(new Float64Array(N).fill(1.2 / Math.sqrt(K))), label + ".scale") : undefined;
         return {W, scale, N, K};
       }
       if (kind === "ternary") {
@@ -383,9 +385,9 @@ export class WebGPUSession implements DecodeSession {
           const [p, i] = src(r);
           return tens[p].codes.subarray(i * K, (i + 1) * K);
         });
-        const scales = new Float32Array(N);
+        const scales = new Float64Array(N);
         for (let r = 0; r < N; r++) scales[r] = tens[src(r)[0]].gamma;
-        return {W: this.buf(data, label), scale: this.buf(scales, label + ".scale"), N, K};
+        return {W: this.buf(data, label), scale: this.buf(gammaPairs(scales), label + ".scale"), N, K};
       }
       const tens = parts.map((p) => f(p.name));
       const row = (r: number) => {
@@ -522,7 +524,9 @@ export class WebGPUSession implements DecodeSession {
       const full: NormQuantConfig = {...cfg, sub: S, WG, inspect: inspectOn};
       const pl = await pipelineChecked(device, normQuantWGSL(full), label);
       const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(kind, cfg.n);
-      const Pu = this.uni(new Uint32Array([srcStride, dstWords, new Uint32Array(new Float32Array([P.c.rms_norm_eps]).buffer)[0], 0]), label + ".P");
+      const eps = new Float32Array([P.c.rms_norm_eps, P.c.rms_norm_eps - Math.fround(P.c.rms_norm_eps)]);
+      const eu = new Uint32Array(eps.buffer);
+      const Pu = this.uni(new Uint32Array([srcStride, dstWords, eu[0], eu[1]]), label + ".P");
       const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? this.finalNorm, out: this.xin, xmeta: this.xmeta, st: this.st};
       if (had) map.had = had;
       if (this.dbg) map.dbg = this.dbg;
@@ -705,6 +709,14 @@ export class WebGPUSession implements DecodeSession {
     const {nC} = this.writeStep(M, slotIn);
     const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
     if (!inspect) {
+      if (this.opts.passPerDispatch) {
+        for (const s of [this.embedStep, ...steps]) {
+          const pass = enc.beginComputePass();
+          this.encodeSteps(pass, [s], M, nC);
+          pass.end();
+        }
+        return;
+      }
       const pass = enc.beginComputePass();
       this.encodeSteps(pass, [this.embedStep], M, nC);
       this.encodeSteps(pass, steps, M, nC);
@@ -775,7 +787,7 @@ export class WebGPUSession implements DecodeSession {
         for (let t = 0; t < M; t++) q.set(raw.subarray(t * stride, t * stride + n), t * n);
         const meta = new Float32Array(m.get(w + ":meta")!);
         const invScale = new Float32Array(M);
-        for (let t = 0; t < M; t++) invScale[t] = meta[2 * t];
+        for (let t = 0; t < M; t++) invScale[t] = 1 / meta[2 * t];
         return {q, invScale};
       };
       layers.push({

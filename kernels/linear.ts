@@ -11,7 +11,7 @@
 //   Σ w·x = Σ c·x − Σ x, and Σ x (an exact i32) comes with the quantized activations.
 // Activations: per token, the quantized values as i8 lanes (INT4 values −8…7 ride in i8 lanes too: at decode the
 // activation vector is a few KB against MBs of weights, so packing it tighter buys nothing), padded with zeros to Kp,
-// and a meta pair (scale, Σx) where scale turns the integer dot product into the real one.
+// and a meta pair (s, Σx): y = (Σ c·x − Σx) · γ / s, γ per row given as a float-float pair [γ_hi × N, γ_lo × N].
 // A thread owns R rows × MT tokens, T threads split K; partial sums meet through subgroup shuffles when T lanes
 // lie inside one subgroup (checked at device setup), otherwise through workgroup memory.
 
@@ -58,6 +58,17 @@ export function packTernary(rows: number, K: number, row: (i: number) => ArrayLi
       }
       out[base + w] = u >>> 0;
     }
+  }
+  return out;
+}
+
+/** Per-row scales γ (float64) as the float-float pairs the ternary kernel reads: [γ_hi × N, γ_lo × N]. */
+export function gammaPairs(gamma: ArrayLike<number>): Float32Array {
+  const N = gamma.length;
+  const out = new Float32Array(2 * N);
+  for (let i = 0; i < N; i++) {
+    out[i] = gamma[i];
+    out[N + i] = gamma[i] - out[i];
   }
   return out;
 }
@@ -154,7 +165,7 @@ export function packActI8(q: ArrayLike<number>, M: number, K: number): Uint32Arr
 
 const id = (s: string) => s;
 
-/** WGSL for one linear kernel. Bindings: ternary [P, W, X, xmeta, wscale, Y]; dense [P, W, X, Y].
+/** WGSL for one linear kernel. Bindings: ternary [P, W, X, xmeta, wscale (2N: γ_hi then γ_lo), Y]; dense [P, W, X, Y].
  *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
  *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
  *  dispatch covers (the grid decides which tokens run). */
@@ -188,6 +199,31 @@ export function linearWGSL(c: LinearConfig): string {
     L.push(`@group(0) @binding(3) var<storage, read_write> Y: array<f32>;`);
   }
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
+  if (ternary) {
+    L.push(`// y = fround(acc · (γ/s)) as the reference computes it in float64, to ~2^-46: γ arrives as a float-float pair
+// (γ_hi, γ_lo), γ/s is refined by one exact residual, and acc·(γ/s) is an exact two-product plus a small term.
+// Values of a ternary linear lie on the lattice (γ/s)·ℤ; the KV-cache quantizer meets exact ties there, and a
+// last-bit difference from the reference would break them the other way (mantissas split by masking, so every
+// partial product is exact whether or not the compiler fuses multiply-adds).
+fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
+  let ah = hi12(a);
+  let al = a - ah;
+  let bh = hi12(b);
+  let bl = b - bh;
+  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+}
+fn scaleOut(acc: i32, gh: f32, gl: f32, s: f32) -> f32 {
+  let ph = gh / s;
+  let t = ph * s;
+  let te = twoProdErr(ph, s, t);
+  let pl = (((gh - t) - te) + gl) / s;
+  let a = f32(acc);
+  let u = a * ph;
+  let ue = twoProdErr(a, ph, u);
+  return u + (ue + a * pl);
+}`);
+  }
   L.push(`@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = lid % ${T}u;
@@ -233,23 +269,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
   }
-  L.push(`  if (t != 0u) { return; }`);
+  // Each output is written by one lane: with shuffles every lane holds every sum, so the work spreads over
+  // lanes (the exact epilogue is a long division); with workgroup memory only lane 0 has them.
+  const owner = (r: number, m: number) => (sub ? (r * MT + m) % T : 0);
   for (const m of ms) {
     L.push(`  if (m0 + ${m}u < p.M) {`);
     L.push(`    let yb = (m0 + ${m}u) * p.yStride + p.yOffset;`);
-    if (ternary) L.push(`    let xm = xmeta[m0 + ${m}u]; let xs = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
-    const val = (r: number) => (ternary ? `f32(a${r}_${m} - sx) * wscale[min(r0 + ${r}u, p.N - 1u)] * xs` : `a${r}_${m}`);
+    if (ternary) L.push(`    let xm = xmeta[m0 + ${m}u]; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
+    const val = (r: number) =>
+      ternary ? `scaleOut(a${r}_${m} - sx, wscale[min(r0 + ${r}u, p.N - 1u)], wscale[p.N + min(r0 + ${r}u, p.N - 1u)], xsc)` : `a${r}_${m}`;
     if (epilogue === "store" || epilogue === "residual") {
       for (const r of rs) {
         const op = epilogue === "store" ? "=" : "+=";
-        L.push(`    if (r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
+        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
       }
     } else {
       // rows come in (gate, up) pairs; output i = pair index
       for (let r = 0; r < R; r += 2) {
         const act =
           epilogue === "glu-relu2" ? `let gr = max(gv, 0.0); let h = gr * gr * uv;` : `let h = gv / (1.0 + exp(-gv)) * uv;`;
-        L.push(`    if (r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h; }`);
+        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h; }`);
       }
     }
     L.push(`  }`);

@@ -87,8 +87,8 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     const r = rand32(2);
     for (let i = 0; i < cols / 4; i++) xq[i] = r();
     const X = storageBuffer(device, xq);
-    const meta = storageBuffer(device, new Uint32Array([0x3c000000, 0, 0, 0]));
-    const ws = storageBuffer(device, new Float32Array(rows).fill(0.01));
+    const meta = storageBuffer(device, new Uint32Array([0x42fe0000, 0, 0, 0])); // s = 127
+    const ws = storageBuffer(device, new Float32Array(2 * rows).fill(0.01));
     const Y = storageBuffer(device, rows * 4);
     const P = uniformBuffer(device, linearParams("ternary", rows, cols, 1, rows));
     freeList.push(W, X, meta, ws, Y, P);

@@ -1,7 +1,7 @@
 // The per-token prologue of every BitLinear, fused into one workgroup per token:
 //   [combine split-attention partials] → [RMSNorm] → [Hadamard (v2 H-BitLinear)] → [top-K (a4.8 W_o)]
 //   → quantize (absmax INT8 / absmean INT4) or pass through as f32 (fp, the LM head's input).
-// It writes the i8 lanes and the (1/s, Σq) pair the ternary linear kernel reads (see linear.ts).
+// It writes the i8 lanes and the (s, Σq) pair the ternary linear kernel reads (see linear.ts).
 //
 // Numerics follow src/lib/quant.ts exactly where it decides integer codes: s = 127 / max(γ, ε) and
 // s = √7 / max(β, ε) are computed correctly rounded (an integer long division — WGSL's f32 division may be
@@ -12,7 +12,7 @@
 // order-m matrix across blocks at stride `block` (kronecker) or nothing (block-diagonal), times `norm`.
 // Top-K: radix select of the K-th largest |x| (4 passes of 8 bits over the f32 bit patterns), ties at the
 // threshold kept lowest index first, as quant.ts topKMask does.
-import {hadamardMatrix, hadamardPlan} from "../src/lib/hadamard.js";
+import {hadamardMatrix, hadamardPlan} from "./lib/hadamard.js";
 
 export type QuantKind = "int8" | "int4" | "none";
 
@@ -41,7 +41,7 @@ export interface NormQuantConfig {
 
 /** Binding order (see the list it returns): P, src, norm weight, out (u32 i8 lanes or f32), then xmeta (quant
  *  only), Hadamard signs (kronecker only), dbg (inspect only), ST (src "attn" only: the step's nC).
- *  P = {srcStride, dstStride (words per token), eps}. */
+ *  P = {srcStride, dstStride (words per token), eps (f32), epsLo (eps − f32(eps))}. */
 export function normQuantBindings(c: NormQuantConfig): string[] {
   const b = ["P", "src", "normW", "out"];
   if (c.quant !== "none") b.push("xmeta");
@@ -54,6 +54,7 @@ export function normQuantBindings(c: NormQuantConfig): string[] {
 /** The ±1 order-m matrix of hadamardPlan(n) as packed sign bits (bit set = −1), row-major, padded rows of ⌈m/32⌉ words. */
 export function hadamardSignBits(n: number): Uint32Array {
   const plan = hadamardPlan(n);
+  if (plan.kind !== "kronecker") return new Uint32Array(4); // no cross-block matrix to upload
   const m = plan.m;
   const M = hadamardMatrix(m);
   const wpr = Math.ceil(m / 32);
@@ -72,41 +73,8 @@ function f64Parts(x: number): {hi: number; lo: number; e: number} {
   return {hi: (hi & 0xfffff) | 0x100000, lo, e: exp};
 }
 
-/** WGSL: RN_f32(N / d) for N = (hi·2^32 + lo)·2^ne < 2^53·2^ne and a positive normal f32 d, by long division. */
-export const exactDivWGSL = /* wgsl */ `
-fn exactDiv(nHi: u32, nLo: u32, ne: i32, d: f32) -> f32 {
-  let db = bitcast<u32>(d);
-  let dm = (db & 0x7fffffu) | 0x800000u;
-  let de = i32((db >> 23u) & 0xffu) - 150;
-  var L = 0u;
-  if (nHi != 0u) { L = 64u - countLeadingZeros(nHi); } else { L = 32u - countLeadingZeros(nLo); }
-  var r = 0u;
-  var q = 0u;
-  for (var i = i32(L) - 1; i >= 0; i--) {
-    var bit = 0u;
-    if (i >= 32) { bit = (nHi >> u32(i - 32)) & 1u; } else { bit = (nLo >> u32(i)) & 1u; }
-    r = (r << 1u) | bit;
-    q = q << 1u;
-    if (r >= dm) { r -= dm; q |= 1u; }
-  }
-  var f = 0;
-  while (q < 0x2000000u) {
-    r = r << 1u;
-    q = q << 1u;
-    if (r >= dm) { r -= dm; q |= 1u; }
-    f++;
-  }
-  let k = 32u - countLeadingZeros(q);
-  let s = k - 24u;
-  var keep = q >> s;
-  let rem = q & ((1u << s) - 1u);
-  let half = 1u << (s - 1u);
-  if (rem > half || (rem == half && (r != 0u || (keep & 1u) == 1u))) { keep++; }
-  var e = i32(s) - f + ne - de;
-  if (keep == 0x1000000u) { keep = keep >> 1u; e++; }
-  let biased = e + 23 + 127;
-  return bitcast<f32>((u32(biased) << 23u) | (keep & 0x7fffffu));
-}`;
+export {exactDivWGSL} from "./exact.js";
+import {exactDivWGSL} from "./exact.js";
 
 export function normQuantWGSL(c: NormQuantConfig): string {
   const {n, WG, sub} = c;
@@ -119,7 +87,7 @@ export function normQuantWGSL(c: NormQuantConfig): string {
   const bi = (name: string) => binds.indexOf(name);
   const L: string[] = [];
   if (sub) L.push("enable subgroups;");
-  L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32 }
+  L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
 struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -134,9 +102,37 @@ struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
 var<workgroup> redU: array<u32, ${NS}>;
 var<workgroup> bcast: vec4<u32>;`);
   if (plan) L.push(`var<workgroup> hs: array<f32, ${n}>;`);
-  if (c.topK) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
+  if (c.topK !== undefined && c.topK < n) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
+  L.push(`var<workgroup> redFF: array<vec2<f32>, ${WG}>;
+fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+// the rounding error of the f32 product p = a·b (exact: every partial product of the 12-bit halves is exact)
+fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
+  let ah = hi12(a);
+  let al = a - ah;
+  let bh = hi12(b);
+  let bl = b - bh;
+  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+}
+// float-float addition (hi, lo)
+fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let s = a.x + b.x;
+  let bb = s - a.x;
+  let e = ((a.x - (s - bb)) + (b.x - bb)) + a.y + b.y;
+  let h = s + e;
+  return vec2<f32>(h, e - (h - s));
+}
+fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
+  workgroupBarrier();
+  redFF[lid] = x;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { redFF[lid] = addFF(redFF[lid], redFF[lid + s]); }
+    workgroupBarrier();
+  }
+  return redFF[0];
+}`);
   // reductions (called in uniform control flow by every invocation)
   if (sub) {
     L.push(`fn sumF(x: f32, lid: u32) -> f32 {
@@ -223,19 +219,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + i] = v[k]; } }`);
   // ---- RMSNorm
   if (c.norm) {
-    L.push(`  var ss = 0.0;
-  for (var k = 0u; k < ${PER}u; k++) { ss += v[k] * v[k]; }
-  ss = sumF(ss, lid);
-  let r = 1.0 / sqrt(ss / ${n}.0 + p.eps);
-  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { v[k] = normW[i] * (v[k] * r); } }`);
+    // y = w · fround(x · r), r = 1/√(Σx²/n + ε) carried as a float-float pair (the reference computes it in
+    // float64): exact squares, compensated sums, one Newton step on an f32 inverseSqrt, exact products.
+    L.push(`  var ss = vec2<f32>(0.0, 0.0);
+  for (var k = 0u; k < ${PER}u; k++) { let q = v[k] * v[k]; ss = addFF(ss, vec2<f32>(q, twoProdErr(v[k], v[k], q))); }
+  ss = sumFF(ss, lid);
+  let vh0 = ss.x / ${n}.0;
+  let tq = vh0 * ${n}.0;
+  let vl0 = (((ss.x - tq) - twoProdErr(vh0, ${n}.0, tq)) + ss.y) / ${n}.0;
+  let vv = addFF(vec2<f32>(vh0, vl0), vec2<f32>(p.eps, p.epsLo));
+  let r0 = inverseSqrt(vv.x);
+  let pr = r0 * r0;
+  let pre = twoProdErr(r0, r0, pr);
+  let qv = vv.x * pr;
+  let qe = twoProdErr(vv.x, pr, qv);
+  let dr = ((1.0 - qv) - qe) - (vv.x * pre + vv.y * pr);
+  let rl = r0 * dr * 0.5;
+  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    if (i < ${n}u) {
+      let u = v[k] * r0;
+      let y = u + (twoProdErr(v[k], r0, u) + v[k] * rl);
+      v[k] = normW[i] * y;
+    }
+  }`);
   }
   // ---- Hadamard
   if (plan) {
     const {block, m: mm, norm} = plan;
     L.push(`  workgroupBarrier();
   for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { hs[i] = v[k]; } }
-  workgroupBarrier();
-  for (var h = 1u; h < ${block}u; h = h << 1u) {
+  workgroupBarrier();`);
+    if (block > 1)
+      L.push(`  for (var h = 1u; h < ${block}u; h = h << 1u) {
     for (var q = lid; q < ${n / 2}u; q += ${WG}u) {
       let blk = q / ${block / 2}u;
       let w = q % ${block / 2}u;
@@ -336,9 +352,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   g = maxF(g, lid);
   let s = exactDiv(0u, 127u, 0, max(g, 1e-5));`);
     } else {
-      L.push(`  var sa = 0.0;
-  for (var k = 0u; k < ${PER}u; k++) { sa += abs(v[k]); }
-  let beta = sumF(sa, lid) / ${n}.0;
+      // β = fround(Σ|x| / n) with the sum carried as a float-float pair and divided exactly (the reference sums in float64)
+      L.push(`  var sa = vec2<f32>(0.0, 0.0);
+  for (var k = 0u; k < ${PER}u; k++) { sa = addFF(sa, vec2<f32>(abs(v[k]), 0.0)); }
+  sa = sumFF(sa, lid);
+  var beta = 0.0;
+  if (sa.x > 0.0) { beta = exactDivSum(sa.x, sa.y, ${n}.0); }
   let s = exactDiv(${sq7.hi}u, ${sq7.lo}u, ${sq7.e}, max(beta, 1e-5));`);
     }
     const lo = int8 ? -128 : -8;
@@ -356,7 +375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   for (var w = ${(WG * PER) / 4}u + lid; w < p.dstStride; w += ${WG}u) { outv[m * p.dstStride + w] = 0u; }
   let total = sumU(bitcast<u32>(qs), lid);
-  if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(1.0 / s), total); }
+  if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(s), total); }
 }`);
   }
   return L.join("\n");

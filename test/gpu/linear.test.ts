@@ -1,7 +1,7 @@
 import {describe, expect, it} from "vitest";
 import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
 import {
-  f16BitsToF32, f32ToF16Bits, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernary, unpackTernary,
+  f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernary, unpackTernary,
   type Epilogue, type LinearConfig, type LinearKind,
 } from "../../kernels/linear.js";
 import {linearConfig, subgroupSize} from "../../kernels/tune.js";
@@ -38,11 +38,11 @@ async function runLinear(device: GPUDevice, cfg: LinearConfig, N: number, K: num
     const meta = new Uint32Array(2 * M);
     const f = new Float32Array(1);
     for (let m = 0; m < M; m++) {
-      f[0] = xs[m];
+      f[0] = 1 / xs[m]; // the kernel reads the quantizer's scale s and multiplies by 1/s
       meta[2 * m] = new Uint32Array(f.buffer)[0];
       meta[2 * m + 1] = sx[m] >>> 0;
     }
-    bufs.push(storageBuffer(device, meta), storageBuffer(device, Float32Array.from(ws)));
+    bufs.push(storageBuffer(device, meta), storageBuffer(device, gammaPairs(ws)));
   }
   const Y = storageBuffer(device, y0);
   bufs.push(Y);
@@ -71,8 +71,8 @@ function reference(kind: LinearKind, ep: Epilogue, N: number, K: number, M: numb
         const wv = kind === "f16" ? f16BitsToF32(f32ToF16Bits(w[n * K + k])) : w[n * K + k];
         s += wv * x[m * K + k];
       }
-      lin[n] = kind === "ternary" ? s * ws[n] * Math.fround(xs[m]) : s;
-      if (kind === "ternary") lin[n] = s * Math.fround(ws[n]) * Math.fround(xs[m]);
+      // the reference's BitLinear: fround(acc · (γ / s)) with γ in float64 and s the f32 quantizer scale
+      lin[n] = kind === "ternary" ? Math.fround(s * (ws[n] / Math.fround(1 / xs[m]))) : s;
     }
     for (let n = 0; n < outW; n++) {
       if (ep === "store") y[m * outW + n] = lin[n];
@@ -122,7 +122,8 @@ describe("linear kernels vs float64 reference", () => {
             const cfg = {...base, ...v, sub: v.sub === 0 || v.T === 1 ? 0 : base.sub};
             const got = await runLinear(device, cfg, N, K, M, w, x, xs, sx, ws, y0);
             for (let i = 0; i < want.length; i++) {
-              const tol = kind === "ternary" ? 2e-6 * Math.max(1, Math.abs(want[i])) : 2e-5 * Math.sqrt(K) * Math.max(1, Math.abs(want[i]));
+              // ternary "store": bit-exact with the reference's rounding; other epilogues add f32 arithmetic
+              const tol = kind === "ternary" ? (ep === "store" ? 0 : 2e-6 * Math.max(1, Math.abs(want[i]))) : 2e-5 * Math.sqrt(K) * Math.max(1, Math.abs(want[i]));
               if (!(Math.abs(got[i] - want[i]) <= tol)) throw new Error(`${kind} ${ep} N=${N} K=${K} M=${M} cfg=${JSON.stringify(cfg)} i=${i}: got ${got[i]} want ${want[i]}`);
             }
             checked++;

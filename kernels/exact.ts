@@ -1,0 +1,80 @@
+// Correctly rounded division in WGSL, for the few places where the GPU must reproduce the reference's float64
+// arithmetic bit for bit (quantization scales, the KV-cache step, K/V projection outputs): WGSL's f32 division
+// may be off by 2.5 ulp, and a scale that differs in its last bit moves codes that sit on a rounding edge.
+
+/** WGSL: RN_f32(N / d) for N = (hi·2^32 + lo)·2^ne (any 64-bit integer mantissa) and a positive normal f32 d,
+ *  by long division: 26 quotient bits, then the remainder and any unread numerator bits as the sticky bit. */
+export const exactDivWGSL = /* wgsl */ `
+fn exactDiv(nHi: u32, nLo: u32, ne: i32, d: f32) -> f32 {
+  let db = bitcast<u32>(d);
+  let dm = (db & 0x7fffffu) | 0x800000u;
+  let de = i32((db >> 23u) & 0xffu) - 150;
+  var L = 0i;
+  if (nHi != 0u) { L = 64 - i32(countLeadingZeros(nHi)); } else { L = 32 - i32(countLeadingZeros(nLo)); }
+  var r = 0u;
+  var q = 0u;
+  var i = L - 1;
+  var rest = false;
+  loop {
+    if (i < 0) { break; }
+    if (q >= 0x2000000u) {
+      // bits i … 0 are not needed for the quotient: they shift the exponent and feed the sticky bit
+      let k = u32(i + 1);
+      if (k >= 32u) { rest = nLo != 0u || (nHi & select((1u << (k - 32u)) - 1u, 0xffffffffu, k >= 64u)) != 0u; }
+      else { rest = (nLo & ((1u << k) - 1u)) != 0u; }
+      break;
+    }
+    var bit = 0u;
+    if (i >= 32) { bit = (nHi >> u32(i - 32)) & 1u; } else { bit = (nLo >> u32(i)) & 1u; }
+    r = (r << 1u) | bit;
+    q = q << 1u;
+    if (r >= dm) { r -= dm; q |= 1u; }
+    i--;
+  }
+  let up = i + 1;
+  var f = 0;
+  while (q < 0x2000000u) {
+    r = r << 1u;
+    q = q << 1u;
+    if (r >= dm) { r -= dm; q |= 1u; }
+    f++;
+  }
+  let sticky = r != 0u || rest;
+  let k = 32u - countLeadingZeros(q);
+  let s = k - 24u;
+  var keep = q >> s;
+  let rem = q & ((1u << s) - 1u);
+  let half = 1u << (s - 1u);
+  if (rem > half || (rem == half && (sticky || (keep & 1u) == 1u))) { keep++; }
+  var e = i32(s) - f + ne - de + up;
+  if (keep == 0x1000000u) { keep = keep >> 1u; e++; }
+  let biased = e + 23 + 127;
+  return bitcast<f32>((u32(biased) << 23u) | (keep & 0x7fffffu));
+}
+// RN_f32((s + e) / d) for s > 0 and |e| ≤ ulp(s)/2 (an exact two-term sum): the numerator as one integer.
+fn exactDivSum(s: f32, e: f32, d: f32) -> f32 {
+  let sb = bitcast<u32>(s);
+  let ms = (sb & 0x7fffffu) | 0x800000u;
+  let es = i32((sb >> 23u) & 0xffu) - 150;
+  if (e == 0.0) { return exactDiv(0u, ms, es, d); }
+  let eb = bitcast<u32>(abs(e));
+  var me = eb & 0x7fffffu;
+  var ee = -149;
+  if ((eb >> 23u) != 0u) { me = me | 0x800000u; ee = i32(eb >> 23u) - 150; }
+  let gap = es - ee;
+  if (gap > 40) { return exactDiv(0u, ms, es, d); }
+  // N = ms·2^gap ± me at exponent ee (64-bit arithmetic in two words)
+  let g = u32(gap);
+  var hi = 0u;
+  var lo = ms << g;
+  if (g >= 32u) { hi = ms << (g - 32u); lo = 0u; } else if (g > 0u) { hi = ms >> (32u - g); }
+  if (e > 0.0) {
+    let nlo = lo + me;
+    if (nlo < lo) { hi++; }
+    lo = nlo;
+  } else {
+    if (lo < me) { hi--; }
+    lo = lo - me;
+  }
+  return exactDiv(hi, lo, ee, d);
+}`;
