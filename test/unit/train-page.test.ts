@@ -9,11 +9,11 @@ import {forwardFull} from "../../src/lib/model.js";
 import {quantizeWeightsAbsmean} from "../../src/lib/quant.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
 import type {TF} from "../../src/lib/train/tf.js";
-import {Trainer, type TrainData} from "../../src/lib/train/trainer.js";
+import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
   chooseBackend, layerGammas, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
-  bucketMean, scopedVariables, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
+  bucketMean, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
 const tf = tfjs as unknown as TF;
@@ -34,17 +34,6 @@ beforeAll(async () => {
   const stream = tokenizeDocuments(tok, Array.from({length: 8}, () => DOCS).flat());
   data = {train: stream, val: stream.slice(0, 400)};
 });
-
-/** Tensors a bare Trainer pair leaves behind after dispose (0 for a clean trainer). TwinRun must add none. */
-function trainerResidue(): number {
-  const base = tfjs.memory().numTensors;
-  const {bitnet, fp} = twinConfigs(settings());
-  const a = Trainer.create(scopedVariables(tf, "residue.a."), bitnet, data);
-  const b = Trainer.create(scopedVariables(tf, "residue.b."), fp, data);
-  a.dispose();
-  b.dispose();
-  return tfjs.memory().numTensors - base;
-}
 
 const settings = (over: Partial<RunSettings> = {}): RunSettings => ({size: "tiny", steps: 40, lr: 0.01, seed: 3, vocabSize: tok.vocabSize, ...over});
 
@@ -188,7 +177,6 @@ function flipFraction(a: ModelWeights, b: ModelWeights): number {
 
 describe("TwinRun", () => {
   it("trains both models, reports the true flip rate, leaks no tensors, and reset frees everything", async () => {
-    const residue = trainerResidue();
     const base = tfjs.memory().numTensors;
     const run = TwinRun.create(tf, settings(), data);
     const before = await run.bitnet.exportWeights();
@@ -211,7 +199,7 @@ describe("TwinRun", () => {
     expect(run.points.at(-1)!.tensors).toBe(tensors[0]);
     run.dispose();
     expect(run.state).toBe("disposed");
-    expect(tfjs.memory().numTensors - base).toBe(residue);
+    expect(tfjs.memory().numTensors).toBe(base);
     expect(Object.keys(tfjs.engine().registeredVariables).filter((n) => n.startsWith(run.variablePrefix("bitnet")) || n.startsWith(run.variablePrefix("fp")))).toEqual([]);
   });
 
@@ -239,14 +227,13 @@ describe("TwinRun", () => {
   });
 
   it("reset while running stops after the step in flight and frees the tensors", async () => {
-    const residue = trainerResidue();
     const base = tfjs.memory().numTensors;
     const run = TwinRun.create(tf, settings(), data);
     const loop = run.run({onStep: (p) => { if (p.step === 2) run.dispose(); }});
     await loop;
     expect(run.state).toBe("disposed");
     expect(run.step).toBe(2);
-    expect(tfjs.memory().numTensors - base).toBe(residue);
+    expect(tfjs.memory().numTensors).toBe(base);
     await expect(run.stepOnce()).rejects.toThrow(/reset/);
   });
 
