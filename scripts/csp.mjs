@@ -1,4 +1,4 @@
-// Post-build: puts a Content-Security-Policy on every built page that allows only the site's own origin.
+// Post-build: sets the page language and labels Framework's sidebar toggle; puts a Content-Security-Policy on every built page that allows only the site's own origin.
 // Framework inlines each page's module script, so the policy lists those scripts by SHA-256 hash rather than
 // allowing 'unsafe-inline'. Then it checks that nothing in dist/ names a third-party host.
 import {createHash} from "node:crypto";
@@ -35,6 +35,12 @@ for (const file of files.filter((f) => f.endsWith(".html"))) {
     "form-action 'self'",
   ].join("; ");
   html = html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>\n?/g, "");
+  // Accessibility fixes to Framework's page shell (it has no option for these): the document language, and an
+  // accessible name for the sidebar toggle (a title alone is not one).
+  html = html.replace(/<html(?![^>]*\blang=)/, '<html lang="en"');
+  html = html.replace(/<input id="observablehq-sidebar-toggle"(?![^>]*aria-label)/, '<input id="observablehq-sidebar-toggle" aria-label="Toggle sidebar"');
+  // A list may only hold list items: wrap the sidebar's close button (a <label> inside Framework's <ol>) in one.
+  html = html.replace(/(<label id="observablehq-sidebar-close"[^>]*><\/label>)/, '<li class="sidebar-close-item">$1</li>');
   html = html.replace(/<head>/, `<head>\n<meta http-equiv="Content-Security-Policy" content="${policy}">`);
   writeFileSync(file, html);
   pages++;

@@ -1,6 +1,7 @@
 // Views for the cost chapter: pure functions (data, options) → Node. Every chart is a <figure> with a caption and
 // a data table holding the same numbers (for screen readers, and for anyone who wants the values).
 import * as Plot from "@observablehq/plot";
+import {tidyPlot} from "./charts.js";
 
 /** Okabe–Ito colours (colour-blind safe); series also differ by symbol and dash so colour is never the only cue. */
 export const OKABE_ITO = {
@@ -89,6 +90,7 @@ export function figure(title: string, chart: Element, table: HTMLTableElement, c
   const fig = el("figure", {class: "cost-figure"});
   const cap = el("figcaption", {}, el("strong", {}, title), ...(caption ? [" — ", caption] : []));
   const details = el("details", {}, el("summary", {}, "Data table"), table);
+  tidyPlot(chart); // Plot's aria-labels on bare <g> groups are not permitted ARIA (axe)
   fig.append(cap, chart, details);
   return fig;
 }

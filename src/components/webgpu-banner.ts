@@ -14,7 +14,6 @@ export function webgpuBanner(status: WebGPUStatus): HTMLElement {
   const el = document.createElement("details");
   el.className = `gpu-banner ${status.available ? "gpu-banner--ok" : "gpu-banner--fallback"}`;
   el.setAttribute("data-webgpu", status.available ? "available" : "unavailable");
-  el.setAttribute("role", "status");
   const summary = document.createElement("summary");
   if (status.available) {
     summary.textContent = `WebGPU: ${describeAdapter(status)}${status.features.length ? ` — ${status.features.join(", ")}` : ""}`;

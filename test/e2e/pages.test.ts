@@ -5,7 +5,7 @@ import {existsSync, mkdirSync} from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser} from "playwright-core";
 import config from "../../observablehq.config.js";
-import {CHROMIUM, launch, watch} from "./browser.js";
+import {CHROMIUM, axeViolations, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 const paths = config.pages.map((p) => p.path);
@@ -45,6 +45,18 @@ describe("with WebGPU (SwiftShader)", () => {
       await page.close();
     });
   }
+});
+
+describe("the page shell", () => {
+  it("has a language, a labelled sidebar toggle and no serious axe violations anywhere on the cost page", async () => {
+    const browser = await launch({webgpu: false});
+    const page = await browser.newPage();
+    await page.goto(site.url + "/scaling", {waitUntil: "networkidle"});
+    expect(await page.locator("html").getAttribute("lang")).toBe("en");
+    expect(await page.locator("#observablehq-sidebar-toggle").getAttribute("aria-label")).toBe("Toggle sidebar");
+    expect(await axeViolations(page, site.url, "document")).toEqual([]);
+    await browser.close();
+  });
 });
 
 describe("without WebGPU", () => {
