@@ -150,6 +150,17 @@ describe("Trainer", () => {
     tr.dispose();
   });
 
+  it("lets two trainers live at once (the page's b1.58/fp twins) and frees every tensor on dispose", async () => {
+    const base = tfjs.memory().numTensors;
+    const a = Trainer.create(tf, cfg("b1.58"), data);
+    const b = Trainer.create(tf, cfg("b1.58"), data); // same variable names requested: must not collide
+    await a.trainStep();
+    await b.trainStep();
+    a.dispose();
+    b.dispose();
+    expect(tfjs.memory().numTensors).toBe(base);
+  });
+
   it("resumes from a saved state exactly like the uninterrupted run", async () => {
     const c = cfg("v2", {}, {stages: [{at: 0.1, model: {bitnet_activation_bits: 4}}]});
     const a = Trainer.create(tf, c, data);

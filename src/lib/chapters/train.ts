@@ -284,13 +284,9 @@ const macrotask = () => new Promise<void>((r) => setTimeout(r, 0));
 
 let runIds = 0;
 
-/** tfjs with variable names prefixed. tfjs keeps one registry of variable names per engine and throws on a
- *  duplicate; a Trainer names its variables (the same names for the b1.58 model and its fp twin, and for a
- *  run being reset while the next one starts), so each model gets its own prefix.
- *  tf.variable(init) shares init's data and holds its own reference to it; the Trainer passes fresh
- *  temporaries (tf.tensor1d(…), tf.zeros(…)) and does not always dispose them, which kept three
- *  parameter-sized buffers alive after every dispose (every Reset). The temporary is released here, so the
- *  data lives exactly as long as the variable (disposing a tensor twice is harmless). */
+/** tfjs with variable names prefixed by the model they belong to ("twin3.b158.params.7"), so tests and the
+ *  page can find one model's variables. (The Trainer itself keeps names unique and frees its initial tensors;
+ *  disposing a tensor twice is harmless.) */
 export function scopedVariables(tf: TF, prefix: string): TF {
   const variable: TF["variable"] = (init, trainable, name, dtype) => {
     const v = tf.variable(init, trainable, name === undefined ? undefined : `${prefix}${name}`, dtype);

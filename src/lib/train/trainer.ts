@@ -63,6 +63,8 @@ export interface StepOptions {
 /** One line of the training log. */
 export type LogRecord = ({kind: "step"} & Omit<StepResult, "stats">) | ({kind: "eval"} & EvalResult);
 
+let trainerCount = 0;
+
 const STATE_KEY = "bitnet_lab_train_state";
 
 export class Trainer {
@@ -93,9 +95,17 @@ export class Trainer {
     this.data = data;
     this.layout = flatLayout(modelConfigAt(cfg, 0));
     if (flat.length !== this.layout.total) throw new Error(`trainer: ${flat.length} parameters, the layout needs ${this.layout.total}`);
-    this.P = tf.variable(tf.tensor1d(flat), true, "params");
-    this.m = tf.variable(moments ? tf.tensor1d(moments.m) : tf.zeros([this.layout.total]), false, "adam_m");
-    this.v = tf.variable(moments ? tf.tensor1d(moments.v) : tf.zeros([this.layout.total]), false, "adam_v");
+    // Names unique per trainer (tfjs registers variables by name: a page trains two models at once), and the
+    // initial tensors disposed (a variable keeps its own reference to the data).
+    const id = ++trainerCount;
+    const variable = (init: Tensor, trainable: boolean, name: string): Variable => {
+      const v = tf.variable(init, trainable, `${name}.${id}`);
+      init.dispose();
+      return v;
+    };
+    this.P = variable(tf.tensor1d(flat), true, "params");
+    this.m = variable(moments ? tf.tensor1d(moments.m) : tf.zeros([this.layout.total]), false, "adam_m");
+    this.v = variable(moments ? tf.tensor1d(moments.v) : tf.zeros([this.layout.total]), false, "adam_v");
     this.k = new FlatConstants(tf, this.layout);
     this.sampleName = isQuantized(this.modelConfig()) ? tensorNames.layer(0).q : tensorNames.embed;
   }
