@@ -42,16 +42,16 @@ import {createRequire} from "node:module";
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
-/** axe-core's serious and critical violations in the page's main content (WCAG 2.1 A/AA + best practice),
+/** axe-core's serious and critical violations (WCAG 2.1 A/AA + best practice) in the page's main content, or in the whole document (Framework's shell too),
  *  as "rule: help (n nodes)" lines. axe is injected from node_modules through a routed local URL (the CSP
  *  allows only the site's own origin). */
-export async function axeViolations(page: Page, origin: string): Promise<string[]> {
+export async function axeViolations(page: Page, origin: string, scope: "main" | "document" = "main"): Promise<string[]> {
   await page.route("**/__axe.min.js", (route) => route.fulfill({contentType: "text/javascript", body: AXE_SOURCE}));
   await page.addScriptTag({url: `${origin}/__axe.min.js`});
-  const result = await page.evaluate(async () => {
+  const result = await page.evaluate(async (whole) => {
     const axe = (window as unknown as {axe: {run(ctx: unknown, opts: unknown): Promise<{violations: {id: string; impact: string; help: string; nodes: unknown[]}[]}>}}).axe;
-    return axe.run({include: [["#observablehq-main"]]}, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
-  });
+    return axe.run(whole ? document : {include: [["#observablehq-main"]]}, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
+  }, scope === "document");
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes: ${v.nodes.slice(0, 3).map((n) => JSON.stringify((n as {target: unknown}).target)).join(", ")})`);
