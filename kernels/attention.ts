@@ -223,6 +223,7 @@ export interface AttentionConfig {
  *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
  *  7 ST {M, P, nC, chunk}. */
 export function attentionWGSL(c: AttentionConfig): string {
+  if (c.kv.bits >= 16 && c.kv.bosBits >= 16 && c.d % 8 === 0) return attention16WGSL(c);
   const {H, KV, d, kv} = c;
   const G = H / KV;
   const CH = 64;
@@ -312,5 +313,127 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (e == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
     }
   }
+}`;
+}
+
+/** The same kernel for a 16-bit cache (f32 or f16 storage), reading K and V as vec4<u32>: a thread's score for a
+ *  position takes d/8 (f16) or d/4 (f32) wide loads, and each thread accumulates 8 (f16) or 4 (f32) consecutive
+ *  output dimensions, so one wide load per position serves them all. Same bindings and partials as attentionWGSL. */
+function attention16WGSL(c: AttentionConfig): string {
+  const {H, KV, d, kv} = c;
+  const G = H / KV;
+  const CH = 64;
+  const f16 = kv.store16 === "f16";
+  const per = f16 ? 8 : 4; // values per vec4<u32>
+  const VD = d / per; // vec4s per vector
+  const outs = (G * d) / per; // vec4-groups of outputs
+  const PER = Math.ceil(outs / CH);
+  const vals = (x: string) =>
+    f16
+      ? [`vec4<f32>(unpack2x16float(${x}.x), unpack2x16float(${x}.y))`, `vec4<f32>(unpack2x16float(${x}.z), unpack2x16float(${x}.w))`]
+      : [`bitcast<vec4<f32>>(${x})`];
+  const accs = f16 ? 2 : 1;
+  return /* wgsl */ `
+struct P { qkvStride: u32, scale: f32 }
+struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> Kc: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> Vc: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+@group(0) @binding(7) var<uniform> st: ST;
+var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
+var<workgroup> sc: array<f32, ${G * CH}>;
+var<workgroup> mx: array<f32, ${G}>;
+var<workgroup> den: array<f32, ${G}>;
+var<workgroup> corr: array<f32, ${G}>;
+@compute @workgroup_size(${CH})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];
+  let c = wid.x;
+  let g = wid.y;
+  let m = wid.z;
+  let pos = st.P + m;
+  let start = c * st.chunk;
+  let end = min(start + st.chunk, pos + 1u);
+  let qb = m * p.qkvStride + g * ${G * d}u;
+  for (var i = lid; i < ${(G * d) / 4}u; i += ${CH}u) { qs[i] = vec4<f32>(qkv[qb + 4u * i], qkv[qb + 4u * i + 1u], qkv[qb + 4u * i + 2u], qkv[qb + 4u * i + 3u]); }
+  if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
+${[...Array(PER).keys()].map((t) => [...Array(accs).keys()].map((a) => `  var acc${t}_${a} = vec4<f32>(0.0);`).join("\n")).join("\n")}
+  workgroupBarrier();
+  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+    let j = s0 + lid;
+    if (j < end) {
+      var sr: array<f32, ${G}>;
+      for (var r = 0u; r < ${G}u; r++) { sr[r] = 0.0; }
+      let kb = (j * ${KV}u + g) * ${VD}u;
+      for (var v = 0u; v < ${VD}u; v++) {
+        let k4 = Kc[kb + v];
+${
+  f16
+    ? `        let ka = ${vals("k4")[0]};
+        let kc = ${vals("k4")[1]};
+        for (var r = 0u; r < ${G}u; r++) { sr[r] += dot(qs[r * ${d / 4}u + 2u * v], ka) + dot(qs[r * ${d / 4}u + 2u * v + 1u], kc); }`
+    : `        let ka = ${vals("k4")[0]};
+        for (var r = 0u; r < ${G}u; r++) { sr[r] += dot(qs[r * ${d / 4}u + v], ka); }`
+}
+      }
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = sr[r] * p.scale; }
+    } else {
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = -3.0e38; }
+    }
+    workgroupBarrier();
+    let cnt = min(${CH}u, end - s0);
+    if (lid < ${G}u) {
+      let r = lid;
+      var nm = mx[r];
+      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
+      let cr = exp(mx[r] - nm);
+      var sum = 0.0;
+      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
+      den[r] = den[r] * cr + sum;
+      corr[r] = cr;
+      mx[r] = nm;
+    }
+    workgroupBarrier();
+${[...Array(PER).keys()]
+  .map(
+    (t) => `    {
+      let o = lid + ${t * CH}u;
+      if (o < ${outs}u) {
+        let r = (o * ${per}u) / ${d}u;
+        let v = o % ${VD}u;
+        let cr = corr[r];
+${[...Array(accs).keys()].map((a) => `        acc${t}_${a} = acc${t}_${a} * cr;`).join("\n")}
+        for (var l = 0u; l < cnt; l++) {
+          let w = sc[r * ${CH}u + l];
+          let v4 = Vc[((s0 + l) * ${KV}u + g) * ${VD}u + v];
+${vals("v4").map((x, a) => `          acc${t}_${a} += w * ${x};`).join("\n")}
+        }
+      }
+    }`,
+  )
+  .join("\n")}
+    workgroupBarrier();
+  }
+  let nC = st.nC;
+${[...Array(PER).keys()]
+  .map(
+    (t) => `  {
+    let o = lid + ${t * CH}u;
+    if (o < ${outs}u) {
+      let r = (o * ${per}u) / ${d}u;
+      let e0 = (o % ${VD}u) * ${per}u;
+      let h = g * ${G}u + r;
+      let base = ((m * ${H}u + h) * nC + c) * ${d + 2}u;
+${[...Array(accs).keys()].map((a) => [0, 1, 2, 3].map((k) => `      part[base + 2u + e0 + ${a * 4 + k}u] = acc${t}_${a}[${k}];`).join("\n")).join("\n")}
+      if (e0 == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
+    }
+  }`,
+  )
+  .join("\n")}
 }`;
 }

@@ -46,14 +46,31 @@ export interface AcquireOptions {
   features?: GPUFeatureName[];
   /** Called once when the device is lost (not when destroyed on purpose). */
   onLost?: (info: GPUDeviceLostInfo) => void;
+  /** Node only: when Vulkan offers no device and no ICD is configured, use Chromium's SwiftShader (a CPU Vulkan)
+   *  if it is installed. Default true; the adapter description then says "SwiftShader". */
+  swiftShaderFallback?: boolean;
+}
+
+const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+
+async function swiftShaderAdapter(opts: AcquireOptions): Promise<GPUAdapter | null> {
+  const env = (globalThis as {process?: {env: Record<string, string | undefined>}}).process?.env;
+  if (!env || env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return null;
+  const fsSpec = "node:fs";
+  const fs = (await import(/* @vite-ignore */ fsSpec)) as {existsSync(p: string): boolean};
+  if (!fs.existsSync(SWIFTSHADER_ICD)) return null;
+  env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the Vulkan loader when the next Dawn instance starts
+  const gpu = await nodeGpu(opts.dawnFlags ?? [], true);
+  return gpu.requestAdapter({powerPreference: opts.powerPreference ?? "high-performance"});
 }
 
 const WANTED: GPUFeatureName[] = ["subgroups", "shader-f16", "timestamp-query"];
 const nodeGpus = new Map<string, GPU>();
+const keepAlive: GPU[] = [];
 
-async function nodeGpu(flags: string[]): Promise<GPU> {
+async function nodeGpu(flags: string[], fresh = false): Promise<GPU> {
   const key = flags.join("\n");
-  let gpu = nodeGpus.get(key);
+  let gpu = fresh ? undefined : nodeGpus.get(key);
   if (!gpu) {
     const spec = "webgpu"; // variable specifier: bundlers leave it alone
     let mod: {create(flags: string[]): unknown; globals: object};
@@ -64,7 +81,9 @@ async function nodeGpu(flags: string[]): Promise<GPU> {
     }
     Object.assign(globalThis, mod.globals);
     gpu = mod.create(flags) as GPU;
+    // Dawn's instance must stay referenced while any device made from it lives (its GC crashes the process)
     nodeGpus.set(key, gpu);
+    keepAlive.push(gpu);
   }
   return gpu;
 }
@@ -80,7 +99,8 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
   const browserGpu = isBrowserGpu();
   const node = !browserGpu;
   const gpu = browserGpu ?? (await nodeGpu(opts.dawnFlags ?? []));
-  const adapter = await gpu.requestAdapter({powerPreference: opts.powerPreference ?? "high-performance"});
+  let adapter = await gpu.requestAdapter({powerPreference: opts.powerPreference ?? "high-performance"});
+  if (!adapter && node && opts.swiftShaderFallback !== false) adapter = await swiftShaderAdapter(opts);
   if (!adapter) {
     throw new WebGPUUnavailableError(
       node

@@ -34,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  *  −1/0/+1 with probability 1/3), mode 1 = f32 ≈ N(0, std²) (sum of 4 uniforms), mode 2 = f16 pairs ≈ N(0, std²),
  *  mode 3 = the constant `std` as f32. Bindings: 0 P {n, seed, mode, std, offset}, 1 out. Grid ⌈n / 256⌉ (2-D if large). */
 export const fillWGSL = /* wgsl */ `
-struct P { n: u32, seed: u32, mode: u32, std: f32, offset: u32 }
+struct P { n: u32, seed: u32, mode: u32, sd: f32, offset: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> outw: array<u32>;
 fn pcg(v: u32) -> u32 {
@@ -49,7 +49,7 @@ fn gauss(i: u32) -> f32 {
   let c = pcg(b);
   let d = pcg(c);
   // Irwin–Hall with 4 terms: mean 2, variance 1/3
-  return (unif(a) + unif(b) + unif(c) + unif(d) - 2.0) * 1.7320508 * p.std;
+  return (unif(a) + unif(b) + unif(c) + unif(d) - 2.0) * 1.7320508 * p.sd;
 }
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -72,6 +72,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   } else if (p.mode == 2u) {
     outw[i] = pack2x16float(vec2<f32>(gauss(2u * gi), gauss(2u * gi + 1u)));
   } else {
-    outw[i] = bitcast<u32>(p.std);
+    outw[i] = bitcast<u32>(p.sd);
   }
 }`;

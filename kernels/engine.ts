@@ -1069,12 +1069,15 @@ export class WebGPUSession implements DecodeSession {
 
   /** The per-token dispatch list of a decode step at the current position (embedding … final norm, LM head,
    *  argmax), for timing. `parts` selects which dispatches to include. */
-  decodeDispatches(parts: {layers?: boolean; linearOnly?: boolean; head?: boolean; argmax?: boolean; hadamardOnly?: boolean} = {layers: true, head: true, argmax: true}): Dispatch[] {
+  decodeDispatches(parts: {layers?: boolean; linearOnly?: boolean; head?: boolean; argmax?: boolean; hadamardOnly?: boolean; filter?: (label: string) => boolean} = {layers: true, head: true, argmax: true}): Dispatch[] {
     const {nC} = this.writeStep(1, this.maxBlock);
     const list: Dispatch[] = [];
-    const add = (s: Step) => list.push({pipeline: s.pipeline, bind: s.bind, grid: s.gridFn(1, nC), label: s.label});
+    const add = (s: Dispatch & {gridFn?: Step["gridFn"]}) => {
+      if (parts.filter && !parts.filter(s.label ?? "")) return;
+      list.push({pipeline: s.pipeline, bind: s.bind, grid: s.gridFn ? s.gridFn(1, nC) : s.grid, label: s.label});
+    };
     if (parts.layers) {
-      add(this.embedStep);
+      if (!parts.linearOnly && !parts.hadamardOnly) add(this.embedStep);
       for (const s of this.decodeSteps) {
         const isLin = /\.(qkv|o|gate_up|down)$/.test(s.label ?? "");
         const isHad = /\.nq_(o|down)$/.test(s.label ?? "");
@@ -1086,7 +1089,8 @@ export class WebGPUSession implements DecodeSession {
     if (parts.head) for (const s of this.headDecode) add(s);
     if (parts.argmax) {
       this.ctx.device.queue.writeBuffer(this.argP, 0, new Uint32Array([this.argSteps.partial.grid[0], this.maxBlock + 1, 0, 0]));
-      list.push(this.argSteps.partial, this.argSteps.final);
+      add({...this.argSteps.partial, label: "argmax"});
+      add({...this.argSteps.final, label: "argmax-final"});
     }
     return list;
   }

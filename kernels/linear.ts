@@ -31,6 +31,8 @@ export interface LinearConfig {
   /** Subgroup size S when partial sums meet by subgroupShuffleXor (needs T ≤ S, S % T = 0); 0 = workgroup memory. */
   sub: number;
   epilogue: Epilogue;
+  /** K steps unrolled per loop iteration (weight loads issued together); default 1. */
+  U?: number;
 }
 
 /** Weights (ternary: 64, f32: 4, f16: 8) per vec4 of the GPU layout. */
@@ -234,26 +236,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
   for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
   for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m}: ${accT} = ${zero};`);
-  L.push(`  for (var j = t; j < Kv; j += ${T}u) {`);
-  for (const r of rs) L.push(`    let w${r} = W[row${r} + j];`);
-  for (const m of ms) {
-    if (ternary) {
-      L.push(`    { let xi = xb${m} + 4u * j; let x0 = X[xi]; let x1 = X[xi + 1u]; let x2 = X[xi + 2u]; let x3 = X[xi + 3u];`);
-      for (const r of rs) L.push(`      a${r}_${m} += dot16(w${r}.x, x0) + dot16(w${r}.y, x1) + dot16(w${r}.z, x2) + dot16(w${r}.w, x3);`);
-      L.push(`    }`);
-    } else if (kind === "f32") {
-      L.push(`    { let x = X[xb${m} + j];`);
-      for (const r of rs) L.push(`      a${r}_${m} += dot(w${r}, x);`);
-      L.push(`    }`);
-    } else {
-      L.push(`    { let x0 = X[xb${m} + 2u * j]; let x1 = X[xb${m} + 2u * j + 1u];`);
-      for (const r of rs)
-        L.push(
-          `      a${r}_${m} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), x0) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), x1);`,
-        );
-      L.push(`    }`);
+  // one K step (vec4 index jj) for every row and token; `u` suffixes the names so unrolled steps can coexist
+  const loads = (jj: string, u: string) => rs.map((r) => `    let w${r}${u} = W[row${r} + ${jj}];`);
+  const compute = (jj: string, u: string) => {
+    const out: string[] = [];
+    for (const m of ms) {
+      if (ternary) {
+        out.push(`    { let xi = xb${m} + 4u * (${jj}); let x0 = X[xi]; let x1 = X[xi + 1u]; let x2 = X[xi + 2u]; let x3 = X[xi + 3u];`);
+        for (const r of rs) out.push(`      a${r}_${m} += dot16(w${r}${u}.x, x0) + dot16(w${r}${u}.y, x1) + dot16(w${r}${u}.z, x2) + dot16(w${r}${u}.w, x3);`);
+        out.push(`    }`);
+      } else if (kind === "f32") {
+        out.push(`    { let x = X[xb${m} + ${jj}];`);
+        for (const r of rs) out.push(`      a${r}_${m} += dot(w${r}${u}, x);`);
+        out.push(`    }`);
+      } else {
+        out.push(`    { let x0 = X[xb${m} + 2u * (${jj})]; let x1 = X[xb${m} + 2u * (${jj}) + 1u];`);
+        for (const r of rs)
+          out.push(
+            `      a${r}_${m} += dot(vec4<f32>(unpack2x16float(w${r}${u}.x), unpack2x16float(w${r}${u}.y)), x0) + dot(vec4<f32>(unpack2x16float(w${r}${u}.z), unpack2x16float(w${r}${u}.w)), x1);`,
+          );
+        out.push(`    }`);
+      }
     }
+    return out;
+  };
+  const U = c.U ?? 1;
+  L.push(`  var j = t;`);
+  if (U > 1) {
+    // U steps per iteration, all weight loads first: more bytes in flight per thread
+    L.push(`  for (; j + ${(U - 1) * T}u < Kv; j += ${U * T}u) {`);
+    for (let u = 0; u < U; u++) L.push(...loads(`j + ${u * T}u`, `_${u}`));
+    for (let u = 0; u < U; u++) L.push(...compute(`j + ${u * T}u`, `_${u}`));
+    L.push(`  }`);
   }
+  L.push(`  for (; j < Kv; j += ${T}u) {`);
+  L.push(...loads("j", ""));
+  L.push(...compute("j", ""));
   L.push(`  }`);
   // reduce the T partial sums of each accumulator
   if (T > 1) {

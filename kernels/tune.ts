@@ -48,7 +48,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sg: u
 
 export interface LinearTuning {
   /** Overrides for the decode (M = 1) and prefill kernels; missing fields take the defaults below. */
-  decode?: Partial<Pick<LinearConfig, "R" | "T" | "WG">>;
+  decode?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "U">>;
   prefill?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "MT">>;
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
@@ -66,5 +66,6 @@ export function linearConfig(S: number, kind: LinearKind, epilogue: Epilogue, M:
   if (WG % T) T = Math.min(T, WG);
   const useSub = sub && T <= sub && sub % T === 0 && WG % sub === 0 ? sub : 0;
   const MT = prefill ? (tuning.prefill?.MT ?? 8) : 1;
-  return {kind, R: epilogue.startsWith("glu") && R % 2 ? R + 1 : R, T, MT, WG, sub: useSub, epilogue};
+  const U = prefill ? 1 : (tuning.decode?.U ?? 1);
+  return {kind, R: epilogue.startsWith("glu") && R % 2 ? R + 1 : R, T, MT, WG, sub: useSub, epilogue, U};
 }

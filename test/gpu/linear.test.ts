@@ -116,7 +116,7 @@ describe("linear kernels vs float64 reference", () => {
           const outW = ep.startsWith("glu") ? N / 2 : N;
           const y0 = Float32Array.from({length: M * outW}, () => r() - 0.5);
           const want = reference(kind, ep, N, K, M, w, x, xs, ws, y0);
-          const variants: Partial<LinearConfig>[] = [{}, {T: 16, sub: 0}, {T: 1, R: 2, WG: 32}];
+          const variants: Partial<LinearConfig>[] = [{}, {T: 16, sub: 0, U: 3}, {T: 1, R: 2, WG: 32, U: 2}];
           for (const v of variants) {
             const base = linearConfig(S, kind, ep, M, {noSubgroups: v.sub === 0});
             const cfg = {...base, ...v, sub: v.sub === 0 || v.T === 1 ? 0 : base.sub};

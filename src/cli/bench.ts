@@ -1,0 +1,34 @@
+// `bitnet-lab bench [--json] [--quick]`: the WebGPU benchmark (kernels/benchmark.ts) on this machine's GPU —
+// copy ceiling, the 2B4T ternary linear stack vs dense f32/f16, end-to-end decode/prefill, Hadamard cost, and a
+// CPU-vs-GPU check. Without a GPU, Dawn falls back to SwiftShader (use --quick there).
+import type {Command, ParsedArgs} from "./command.js";
+import {UsageError, flagBool} from "./command.js";
+import {acquireGpu} from "../../kernels/device.js";
+import {formatBenchReport, runGpuBenchmark} from "../../kernels/benchmark.js";
+
+const KNOWN = new Set(["json", "quick"]);
+
+export async function runBench(args: ParsedArgs): Promise<number> {
+  for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
+  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+  const json = flagBool(args, "json");
+  const quick = flagBool(args, "quick");
+  // Dawn quantizes timestamps unless told not to; the benchmark needs them at full resolution.
+  const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
+  if (/swiftshader/i.test(ctx.description) && !quick) console.error("bitnet-lab bench: this is SwiftShader (a CPU Vulkan): full shapes would take very long; use --quick");
+  const log = (line: string) => console.error(`bench: ${line}`);
+  try {
+    const report = await runGpuBenchmark(ctx, {quick, log});
+    console.log(json ? JSON.stringify(report, null, 2) : formatBenchReport(report));
+  } finally {
+    ctx.device.destroy();
+  }
+  return 0;
+}
+
+export const bench: Command = {
+  name: "bench",
+  summary: "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
+  usage: "bitnet-lab bench [--json] [--quick]",
+  run: runBench,
+};
