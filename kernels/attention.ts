@@ -408,9 +408,19 @@ ${[...Array(PER).keys()]
         let v = o % ${VD}u;
         let cr = corr[r];
 ${[...Array(accs).keys()].map((a) => `        acc${t}_${a} = acc${t}_${a} * cr;`).join("\n")}
-        for (var l = 0u; l < cnt; l++) {
+        let vb = (s0 * ${KV}u + g) * ${VD}u + v;
+        var l = 0u;
+        // four positions per iteration: their loads are issued together (the loop is latency-bound otherwise)
+        for (; l + 4u <= cnt; l += 4u) {
+          let q0 = Vc[vb + l * ${KV * VD}u];
+          let q1 = Vc[vb + (l + 1u) * ${KV * VD}u];
+          let q2 = Vc[vb + (l + 2u) * ${KV * VD}u];
+          let q3 = Vc[vb + (l + 3u) * ${KV * VD}u];
+${[0, 1, 2, 3].map((k) => vals(`q${k}`).map((x, a) => `          acc${t}_${a} += sc[r * ${CH}u + l + ${k}u] * ${x};`).join("\n")).join("\n")}
+        }
+        for (; l < cnt; l++) {
           let w = sc[r * ${CH}u + l];
-          let v4 = Vc[((s0 + l) * ${KV}u + g) * ${VD}u + v];
+          let v4 = Vc[vb + l * ${KV * VD}u];
 ${vals("v4").map((x, a) => `          acc${t}_${a} += w * ${x};`).join("\n")}
         }
       }

@@ -77,7 +77,7 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     const copyBytes = Math.min(Math.floor(maxBind / unit) * unit, Math.ceil(Math.max(opts.copyBytes ?? 64 << 20, denseBytes) / unit) * unit);
     const copy = await copyDispatch(device, copyBytes);
     freeList.push(...copy.buffers);
-    const tCopy = await timeDispatches(device, [copy.dispatch], {reps});
+    const tCopy = await timeDispatches(device, [copy.dispatch], {reps, warmupMs: 100, targetMs: 10});
 
     // ternary GEMV
     const tc = linearConfig(S, "ternary", "store", 1);
@@ -94,7 +94,7 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     freeList.push(W, X, meta, ws, Y, P);
     const tp = await pipelineChecked(device, linearWGSL(tc), "ternary-gemv");
     const tern: Dispatch = {pipeline: tp, bind: bindGroup(device, tp, [P, W, X, meta, ws, Y]), grid: linearGrid(tc, rows, 1)};
-    const tTern = await timeDispatches(device, [tern], {reps});
+    const tTern = await timeDispatches(device, [tern], {reps, warmupMs: 100, targetMs: 10});
 
     // dense f32 GEMV
     const dc = linearConfig(S, "f32", "store", 1);
@@ -108,7 +108,7 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     freeList.push(Wd, Xd, Yd, Pd);
     const dp = await pipelineChecked(device, linearWGSL(dc), "dense-gemv");
     const dense: Dispatch = {pipeline: dp, bind: bindGroup(device, dp, [Pd, Wd, Xd, Yd]), grid: linearGrid(dc, rows, 1)};
-    const tDense = await timeDispatches(device, [dense], {reps});
+    const tDense = await timeDispatches(device, [dense], {reps, warmupMs: 100, targetMs: 10});
 
     const ternBytes = rows * Kv * 64;
     return {

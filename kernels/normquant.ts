@@ -189,32 +189,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   } else {
     const d = c.d!;
     const H = c.H!;
+    // Phase A: per head, the overall max and 1/denominator. Thread t < H reads its head's (max, sum) pairs four
+    // chunks at a time so the loads overlap. Phase B: chunk-major, so each iteration issues the PER loads of this
+    // thread's elements together (a chunk-inner loop would wait for one load per element per chunk).
     L.push(`  // combine the nC split-softmax partials of each head: (max, sum, out[d]) per (token, head, chunk)
   if (lid < ${H}u) {
     let base = (m * ${H}u + lid) * st.nC * ${d + 2}u;
     var mx = -3.0e38;
-    for (var cc = 0u; cc < st.nC; cc++) { mx = max(mx, src[base + cc * ${d + 2}u]); }
+    var cc = 0u;
+    for (; cc + 4u <= st.nC; cc += 4u) {
+      let a0 = src[base + cc * ${d + 2}u];
+      let a1 = src[base + (cc + 1u) * ${d + 2}u];
+      let a2 = src[base + (cc + 2u) * ${d + 2}u];
+      let a3 = src[base + (cc + 3u) * ${d + 2}u];
+      mx = max(mx, max(max(a0, a1), max(a2, a3)));
+    }
+    for (; cc < st.nC; cc++) { mx = max(mx, src[base + cc * ${d + 2}u]); }
     var den = 0.0;
-    for (var cc = 0u; cc < st.nC; cc++) { den += exp(src[base + cc * ${d + 2}u] - mx) * src[base + cc * ${d + 2}u + 1u]; }
+    cc = 0u;
+    for (; cc + 4u <= st.nC; cc += 4u) {
+      let o0 = base + cc * ${d + 2}u;
+      let o1 = o0 + ${d + 2}u;
+      let o2 = o1 + ${d + 2}u;
+      let o3 = o2 + ${d + 2}u;
+      den += exp(src[o0] - mx) * src[o0 + 1u] + exp(src[o1] - mx) * src[o1 + 1u] + exp(src[o2] - mx) * src[o2 + 1u] + exp(src[o3] - mx) * src[o3 + 1u];
+    }
+    for (; cc < st.nC; cc++) { den += exp(src[base + cc * ${d + 2}u] - mx) * src[base + cc * ${d + 2}u + 1u]; }
     headMD[lid] = vec2<f32>(mx, 1.0 / den);
   }
   workgroupBarrier();
+  for (var k = 0u; k < ${PER}u; k++) { v[k] = 0.0; }
+  for (var cc = 0u; cc < st.nC; cc++) {
+    for (var k = 0u; k < ${PER}u; k++) {
+      let i = min(i0 + k, ${n - 1}u);
+      let h = i / ${d}u;
+      let o = ((m * ${H}u + h) * st.nC + cc) * ${d + 2}u;
+      v[k] += exp(src[o] - headMD[h].x) * src[o + 2u + i % ${d}u];
+    }
+  }
   for (var k = 0u; k < ${PER}u; k++) {
     let i = i0 + k;
-    var acc = 0.0;
-    if (i < ${n}u) {
-      let h = i / ${d}u;
-      let e = i % ${d}u;
-      let md = headMD[h];
-      let base = (m * ${H}u + h) * st.nC * ${d + 2}u;
-      for (var cc = 0u; cc < st.nC; cc++) {
-        let o = base + cc * ${d + 2}u;
-        acc += exp(src[o] - md.x) * src[o + 2u + e];
-      }
-      acc = acc * md.y;
-    }
-    v[k] = acc;
-  }`);
+    v[k] = select(0.0, v[k] * headMD[min(i, ${n - 1}u) / ${d}u].y, i < ${n}u);  }`);
   }
   if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + i] = v[k]; } }`);
   // ---- RMSNorm

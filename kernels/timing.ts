@@ -15,11 +15,13 @@ function now(): number {
 }
 
 /** Encodes `reps` repetitions of `list` (all in one compute pass, or one pass per dispatch), submits once,
- *  and returns the time per repetition. One warm-up submission first. Takes the best of `trials` submissions. */
+ *  and returns the time per repetition, the best of `trials` submissions. Before timing, the list runs for at
+ *  least `warmupMs` of wall time (GPUs idle at low clocks between measurements; a short burst would be timed
+ *  at whatever clock the idle left), and with `targetMs` the repetitions grow until one submission takes that long. */
 export async function timeDispatches(
   device: GPUDevice,
   list: readonly Dispatch[],
-  {reps = 10, trials = 3, mode = "one-pass" as EncodeMode, useTimestamps = true} = {},
+  {reps = 10, trials = 3, mode = "one-pass" as EncodeMode, useTimestamps = true, warmupMs = 0, targetMs = 0} = {},
 ): Promise<TimingResult> {
   const ts = useTimestamps && device.features.has("timestamp-query");
   const qs = ts ? device.createQuerySet({type: "timestamp", count: 2}) : undefined;
@@ -52,9 +54,19 @@ export async function timeDispatches(
     }
     return enc.finish();
   };
-  // warm-up (pipeline creation, first-touch of buffers)
-  device.queue.submit([encodeOnce(false)]);
-  await device.queue.onSubmittedWorkDone();
+  // warm-up (pipeline creation, first-touch of buffers, clocks)
+  const w0 = now();
+  let wSubmits = 0;
+  do {
+    const t = now();
+    device.queue.submit([encodeOnce(false)]);
+    await device.queue.onSubmittedWorkDone();
+    wSubmits++;
+    if (targetMs > 0) {
+      const took = now() - t;
+      if (took < targetMs / 2 && reps < 100000) reps = Math.min(100000, Math.ceil((reps * targetMs) / Math.max(took, 0.05)));
+    }
+  } while (now() - w0 < warmupMs || (targetMs > 0 && wSubmits < 2));
   let best = Infinity;
   let clock: TimingResult["clock"] = ts ? "timestamp" : "wall";
   for (let trial = 0; trial < trials; trial++) {
