@@ -5,17 +5,9 @@ import {actVec4s, linearGrid, linearParams, linearWGSL, rowVec4s} from "./linear
 import {timeDispatches} from "./timing.js";
 import {linearConfig, subgroupSize} from "./tune.js";
 
-export interface MicrobenchResult {
-  /** Read + write bytes per second of a WGSL copy kernel, in GB/s (10^9). */
-  copyGBps: number;
-  ternaryGemvMs: number;
-  /** Packed 2-bit weight bytes read per second. */
-  ternaryGBps: number;
-  denseGemvMs: number;
-  denseGBps: number;
-  rows: number;
-  cols: number;
-}
+// The result type lives with the cost model that reads it (src/lib/cost.ts), which must not import the engine.
+import type {MicrobenchResult} from "./lib/cost.js";
+export type {MicrobenchResult};
 
 /** Copies vec4<u32>: U loads in flight per thread, grid-strided so every load instruction is coalesced. */
 export const copyWGSL = (U = 4) => /* wgsl */ `
