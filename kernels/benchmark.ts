@@ -53,6 +53,8 @@ export interface BenchReport {
     /** GPU ms per token of each kind of dispatch at the middle context, each kind timed alone (same barriers). */
     breakdown: {kind: string; dispatches: number; ms: number}[];
     dispatchesPerToken: number;
+    /** Decode GPU time with every norm/quant prologue as its own dispatch (the fused default for comparison). */
+    unfused?: {context: number; gpuMsPerToken: number; dispatchesPerToken: number};
     cpuEncodeMsPerToken: number;
     prefill: {tokens: number; ms: number; tokensPerSec: number};
     v2?: {context: number; gpuMsPerToken: number; hadamardLayerShare: number} | {error: string};
@@ -373,8 +375,8 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     if (c === contexts[Math.min(1, contexts.length - 1)]) {
       const kinds: [string, RegExp][] = [
         ["embed", /^embed$/],
-        ["norm/quant prologues", /nq_|final_norm/],
-        ["ternary linears", /\.(qkv|o|gate_up|down)$/],
+        ["norm/quant prologues (unfused)", /nq_|final_norm/],
+        ["ternary linears (fused: with their prologue)", /\.(nq\+)?(qkv|o|gate_up|down)$/],
         ["RoPE + KV write", /rope_kv/],
         ["attention", /attention/],
         ["LM head", /^lm_head/],
@@ -417,11 +419,24 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   const pms = now() - p0;
   session.dispose();
   log(`prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s)`);
+  // the same decode step without fusing the norm/quant prologues into the linears (two dispatches each)
+  let unfused: {context: number; gpuMsPerToken: number; dispatchesPerToken: number} | undefined;
+  {
+    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: {decode: best.config}, fuse: false});
+    const c = contexts[Math.min(1, contexts.length - 1)];
+    plain.setLengthForBenchmark(c - 1);
+    const list = plain.decodeDispatches();
+    const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
+    unfused = {context: c, gpuMsPerToken: t.ms, dispatchesPerToken: list.length};
+    plain.dispose();
+    log(`decode @${c} without fused prologues: ${t.ms.toFixed(3)} ms/token (${list.length} dispatches)`);
+  }
   const e2e: NonNullable<BenchReport["e2e"]> = {
     config: `b1.58, ${cfg2B.num_hidden_layers} layers, hidden ${cfg2B.hidden_size}, FFN ${cfg2B.intermediate_size}, ${cfg2B.num_attention_heads}/${cfg2B.num_key_value_heads} heads of ${d}, vocab ${cfg2B.vocab_size} tied (f16 rows), KV f16, random ternary weights`,
     decode,
     breakdown,
     dispatchesPerToken,
+    unfused,
     cpuEncodeMsPerToken: cpuEncode,
     prefill: {tokens: prefillN, ms: pms, tokensPerSec: (prefillN * 1000) / pms},
   };
@@ -508,6 +523,7 @@ export function formatBenchReport(r: BenchReport): string {
   for (const d of r.e2e.decode)
     L.push(`  ${String(d.context).padStart(7)}   ${d.gpuMsPerToken.toFixed(3).padStart(12)}   ${d.gpuTokensPerSec.toFixed(0).padStart(9)}   ${d.wallTokensPerSec.toFixed(0).padStart(10)}   ${pct(d.lmHeadShare).padStart(7)}   ${d.passPerDispatchMsPerToken.toFixed(3).padStart(16)}`);
   L.push(`  GPU time by kind of dispatch (@${r.e2e.decode[Math.min(1, r.e2e.decode.length - 1)].context}, each timed alone): ` + r.e2e.breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms`).join(", "));
+  if (r.e2e.unfused) L.push(`  without fused prologues @${r.e2e.unfused.context}: ${r.e2e.unfused.gpuMsPerToken.toFixed(3)} ms/token (${r.e2e.unfused.dispatchesPerToken} dispatches)`);
   L.push(`prefill ${r.e2e.prefill.tokens} tokens: ${r.e2e.prefill.ms.toFixed(1)} ms (${r.e2e.prefill.tokensPerSec.toFixed(0)} tok/s)`);
   if (r.e2e.v2) L.push("error" in r.e2e.v2 ? `v2: ${r.e2e.v2.error}` : `v2 decode @${r.e2e.v2.context}: ${r.e2e.v2.gpuMsPerToken.toFixed(3)} ms/token; the rotated W_o/W_down prologues take ${pct(r.e2e.v2.hadamardLayerShare)} of it`);
   }

@@ -20,7 +20,7 @@ import {attentionWGSL, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js
 import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "./device.js";
 import {embedWGSL, fillWGSL} from "./embed.js";
 import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "./gpu.js";
-import {gammaPairs, linearGrid, linearWGSL, packF16, packF32, packTernary, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "./linear.js";
+import {fusedPrologueBindings, fusedWorkgroupBytes, gammaPairs, linearGrid, linearWGSL, packF16, packF32, packTernary, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "./linear.js";
 import {hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig, type QuantKind} from "./normquant.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "./sample.js";
 import {linearConfig, subgroupSize, type LinearTuning} from "./tune.js";
@@ -42,6 +42,8 @@ export interface WebGPUSessionOptions {
   dense?: "f32" | "f16";
   /** Linear-kernel shapes (rows per thread, threads along K, workgroup size) and the subgroup switch. */
   tuning?: LinearTuning;
+  /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true). */
+  fuse?: boolean;
   /** Encode every dispatch in its own compute pass instead of one pass per step (for measuring the difference). */
   passPerDispatch?: boolean;
   /** Compile the inspection variants so append(…, {inspect}) can copy intermediates back. */
@@ -553,6 +555,33 @@ export class WebGPUSession implements DecodeSession {
       };
     };
 
+    // decode: the norm/quant prologue fused into the linear kernel that consumes it (each workgroup recomputes the
+    // quantized row in workgroup memory), one dispatch instead of two; used where workgroup memory allows
+    const fuse = kind === "ternary" && this.opts.fuse !== false;
+    const fusedLin = async (lb: LinearBufs, ep: Epilogue, nqc: Omit<NormQuantConfig, "sub" | "WG" | "inspect">, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string): Promise<Step | undefined> => {
+      if (!fuse || nqc.quant === "none") return undefined;
+      const cfg = linearConfig(S, kind, ep, 1, tuning, WG);
+      const pro: NormQuantConfig = {...nqc, sub: S, WG: cfg.WG, inspect: false};
+      if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
+      const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro}), label);
+      const Pu = this.uni(new Uint32Array([lb.N, rowVec4s(kind, lb.K), 1, 0, yStride, 0, 0, 0]), label + ".P");
+      const eps = new Float32Array([P.c.rms_norm_eps, P.c.rms_norm_eps - Math.fround(P.c.rms_norm_eps)]);
+      const eu = new Uint32Array(eps.buffer);
+      const NPu = this.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
+      const binds = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? this.finalNorm];
+      if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
+      return {
+        pipeline: pl,
+        bind: bindGroup(device, pl, binds, label),
+        grid: [1],
+        gridFn: () => {
+          const [x, y] = linearGrid(cfg, lb.N, 1);
+          return [x, y, 1];
+        },
+        label,
+      };
+    };
+
     const kvF = this.kvFormat();
     const ropePl = await pipelineChecked(device, ropeKVWGSL({H: P.H, KV: P.KV, d: P.d, kv: kvF, WG: 128}), "rope_kv");
     const attnPl = await pipelineChecked(device, attentionWGSL({H: P.H, KV: P.KV, d: P.d, kv: kvF}), "attention");
@@ -566,9 +595,14 @@ export class WebGPUSession implements DecodeSession {
       for (let l = 0; l < P.L; l++) {
         const Lb = this.layers[l];
         const insp = inspect && mode === "prefill"; // inspection runs through the prefill plan (any M)
-        const a = await nq({n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn}, this.h, P.C, Lb.inNorm, undefined, `L${l}.nq_attn`, insp);
-        steps.push({...a, after: insp ? {layer: l, what: "attn_in"} : undefined});
-        steps.push(await lin(Lb.qkv, "store", P.C, this.qkvBuf, P.qkvN, M, `L${l}.qkv`));
+        const aCfg = {n: P.C, src: "plain" as const, norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
+        const fa = mode === "decode" ? await fusedLin(Lb.qkv, "store", aCfg, this.h, P.C, Lb.inNorm, undefined, this.qkvBuf, P.qkvN, `L${l}.nq+qkv`) : undefined;
+        if (fa) steps.push(fa);
+        else {
+          const a = await nq(aCfg, this.h, P.C, Lb.inNorm, undefined, `L${l}.nq_attn`, insp);
+          steps.push({...a, after: insp ? {layer: l, what: "attn_in"} : undefined});
+          steps.push(await lin(Lb.qkv, "store", P.C, this.qkvBuf, P.qkvN, M, `L${l}.qkv`));
+        }
         steps.push({
           pipeline: ropePl,
           bind: bindGroup(device, ropePl, [ropeU, this.qkvBuf, this.cos, this.sin, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.st], `L${l}.rope_kv`),
@@ -587,12 +621,22 @@ export class WebGPUSession implements DecodeSession {
         const o = await nq({n: hd, src: "attn", H: P.H, d: P.d, norm: sub, hadamard: P.hadamard, topK: P.oTopK, quant: P.oIn}, this.part, 0, Lb.attnSub, P.hadamard ? this.hadO : undefined, `L${l}.nq_o`, insp);
         steps.push({...o, after: insp ? {layer: l, what: "o_in"} : undefined});
         steps.push(await lin(Lb.o, "residual", hd, this.h, P.C, M, `L${l}.o`));
-        const fq = await nq({n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.ffnIn}, this.h, P.C, Lb.postNorm, undefined, `L${l}.nq_ffn`, insp);
-        steps.push({...fq, after: insp ? {layer: l, what: "ffn_in"} : undefined});
-        steps.push({...(await lin(Lb.gu, P.glu, P.C, this.inner, P.F, M, `L${l}.gate_up`)), after: insp ? {layer: l, what: "glu"} : undefined});
-        const dq = await nq({n: P.F, src: "plain", norm: sub, hadamard: P.hadamard, topK: undefined, quant: P.downIn}, this.inner, P.F, Lb.ffnSub, P.hadamard ? this.hadDown : undefined, `L${l}.nq_down`, insp);
-        steps.push({...dq, after: insp ? {layer: l, what: "down_in"} : undefined});
-        steps.push({...(await lin(Lb.down, "residual", P.F, this.h, P.C, M, `L${l}.down`)), after: insp ? {layer: l, what: "residual"} : undefined});
+        const fCfg = {n: P.C, src: "plain" as const, norm: true, hadamard: false, topK: undefined, quant: P.ffnIn};
+        const ff = mode === "decode" ? await fusedLin(Lb.gu, P.glu, fCfg, this.h, P.C, Lb.postNorm, undefined, this.inner, P.F, `L${l}.nq+gate_up`) : undefined;
+        if (ff) steps.push(ff);
+        else {
+          const fq = await nq(fCfg, this.h, P.C, Lb.postNorm, undefined, `L${l}.nq_ffn`, insp);
+          steps.push({...fq, after: insp ? {layer: l, what: "ffn_in"} : undefined});
+          steps.push({...(await lin(Lb.gu, P.glu, P.C, this.inner, P.F, M, `L${l}.gate_up`)), after: insp ? {layer: l, what: "glu"} : undefined});
+        }
+        const dCfg = {n: P.F, src: "plain" as const, norm: sub, hadamard: P.hadamard, topK: undefined, quant: P.downIn};
+        const fd = mode === "decode" ? await fusedLin(Lb.down, "residual", dCfg, this.inner, P.F, Lb.ffnSub, P.hadamard ? this.hadDown : undefined, this.h, P.C, `L${l}.nq+down`) : undefined;
+        if (fd) steps.push(fd);
+        else {
+          const dq = await nq(dCfg, this.inner, P.F, Lb.ffnSub, P.hadamard ? this.hadDown : undefined, `L${l}.nq_down`, insp);
+          steps.push({...dq, after: insp ? {layer: l, what: "down_in"} : undefined});
+          steps.push({...(await lin(Lb.down, "residual", P.F, this.h, P.C, M, `L${l}.down`)), after: insp ? {layer: l, what: "residual"} : undefined});
+        }
       }
       const fin = await nq({n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: "none"}, this.h, P.C, this.finalNorm, undefined, "final_norm", false);
       steps.push(fin);
@@ -1079,8 +1123,8 @@ export class WebGPUSession implements DecodeSession {
     if (parts.layers) {
       if (!parts.linearOnly && !parts.hadamardOnly) add(this.embedStep);
       for (const s of this.decodeSteps) {
-        const isLin = /\.(qkv|o|gate_up|down)$/.test(s.label ?? "");
-        const isHad = /\.nq_(o|down)$/.test(s.label ?? "");
+        const isLin = /\.(nq\+)?(qkv|o|gate_up|down)$/.test(s.label ?? "");
+        const isHad = /\.nq_(o|down)$|\.nq\+down$/.test(s.label ?? "");
         if (parts.linearOnly && !isLin) continue;
         if (parts.hadamardOnly && !isHad) continue;
         add(s);

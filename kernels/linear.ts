@@ -1,3 +1,6 @@
+import {hadamardPlan} from "./lib/hadamard.js";
+import {normQuantWGSL, type NormQuantConfig} from "./normquant.js";
+
 // Linear layers on the GPU: ternary weights × INT8/INT4 activations (BitLinear) and dense f32/f16 weights × f32
 // activations (the fp baseline, the LM head). One WGSL generator covers decode (M = 1, a GEMV) and prefill
 // (M tokens, each weight tile reused for MT tokens).
@@ -171,8 +174,9 @@ const id = (s: string) => s;
  *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
  *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
  *  dispatch covers (the grid decides which tokens run). */
-export function linearWGSL(c: LinearConfig): string {
+export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig}): string {
   const {kind, R, T, MT, WG, sub, epilogue} = c;
+  if (fused && (kind !== "ternary" || MT !== 1 || fused.prologue.WG !== WG)) throw new Error("linearWGSL: a fused prologue needs a ternary decode kernel (MT = 1) of the prologue's workgroup size");
   if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
   if ((T & (T - 1)) !== 0) throw new Error(`linearWGSL: T ${T} must be a power of two`);
   if (epilogue.startsWith("glu") && R % 2) throw new Error("linearWGSL: GLU epilogues need an even R");
@@ -188,11 +192,18 @@ export function linearWGSL(c: LinearConfig): string {
   L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32, xOffset: u32 }`);
   L.push(`@group(0) @binding(0) var<uniform> p: P;`);
   L.push(`@group(0) @binding(1) var<storage, read> W: array<vec4<${kind === "f32" ? "f32" : "u32"}>>;`);
-  L.push(`@group(0) @binding(2) var<storage, read> X: array<vec4<${ternary ? "u32" : "f32"}>>;`);
+  if (fused) {
+    L.push(`@group(0) @binding(2) var<storage, read> wscale: array<f32>;`);
+    L.push(`@group(0) @binding(3) var<storage, read_write> Y: array<f32>;`);
+    L.push(normQuantWGSL(fused.prologue, {bindings: fusedPrologueBindings(fused.prologue)}));
+  } else L.push(`@group(0) @binding(2) var<storage, read> X: array<vec4<${ternary ? "u32" : "f32"}>>;`);
+  const Xn = fused ? "xw" : "X";
   if (ternary) {
-    L.push(`@group(0) @binding(3) var<storage, read> xmeta: array<vec2<u32>>;`);
-    L.push(`@group(0) @binding(4) var<storage, read> wscale: array<f32>;`);
-    L.push(`@group(0) @binding(5) var<storage, read_write> Y: array<f32>;`);
+    if (!fused) {
+      L.push(`@group(0) @binding(3) var<storage, read> xmeta: array<vec2<u32>>;`);
+      L.push(`@group(0) @binding(4) var<storage, read> wscale: array<f32>;`);
+      L.push(`@group(0) @binding(5) var<storage, read_write> Y: array<f32>;`);
+    }
     L.push(`fn dot16(w: u32, x: vec4<u32>) -> i32 {
   let m = 0x03030303u;
   return dot4I8Packed(w & m, x.x) + dot4I8Packed((w >> 2u) & m, x.y) + dot4I8Packed((w >> 4u) & m, x.z) + dot4I8Packed((w >> 6u) & m, x.w);
@@ -202,19 +213,20 @@ export function linearWGSL(c: LinearConfig): string {
   }
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
   if (ternary) {
-    L.push(`// y = fround(acc · (γ/s)) as the reference computes it in float64, to ~2^-46: γ arrives as a float-float pair
-// (γ_hi, γ_lo), γ/s is refined by one exact residual, and acc·(γ/s) is an exact two-product plus a small term.
-// Values of a ternary linear lie on the lattice (γ/s)·ℤ; the KV-cache quantizer meets exact ties there, and a
-// last-bit difference from the reference would break them the other way (mantissas split by masking, so every
-// partial product is exact whether or not the compiler fuses multiply-adds).
-fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+    if (!fused)
+      L.push(`fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
 fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
   let ah = hi12(a);
   let al = a - ah;
   let bh = hi12(b);
   let bl = b - bh;
   return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
-}
+}`);
+    L.push(`// y = fround(acc · (γ/s)) as the reference computes it in float64, to ~2^-46: γ arrives as a float-float pair
+// (γ_hi, γ_lo), γ/s is refined by one exact residual, and acc·(γ/s) is an exact two-product plus a small term.
+// Values of a ternary linear lie on the lattice (γ/s)·ℤ; the KV-cache quantizer meets exact ties there, and a
+// last-bit difference from the reference would break them the other way (mantissas split by masking, so every
+// partial product is exact whether or not the compiler fuses multiply-adds).
 fn scaleOut(acc: i32, gh: f32, gl: f32, s: f32) -> f32 {
   let ph = gh / s;
   let t = ph * s;
@@ -242,7 +254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const out: string[] = [];
     for (const m of ms) {
       if (ternary) {
-        out.push(`    { let xi = xb${m} + 4u * (${jj}); let x0 = X[xi]; let x1 = X[xi + 1u]; let x2 = X[xi + 2u]; let x3 = X[xi + 3u];`);
+        out.push(`    { let xi = xb${m} + 4u * (${jj}); let x0 = ${Xn}[xi]; let x1 = ${Xn}[xi + 1u]; let x2 = ${Xn}[xi + 2u]; let x3 = ${Xn}[xi + 3u];`);
         for (const r of rs) out.push(`      a${r}_${m} += dot16(w${r}${u}.x, x0) + dot16(w${r}${u}.y, x1) + dot16(w${r}${u}.z, x2) + dot16(w${r}${u}.w, x3);`);
         out.push(`    }`);
       } else if (kind === "f32") {
@@ -261,7 +273,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return out;
   };
   const U = c.U ?? 1;
-  L.push(`  var j = t;`);
+  if (fused) {
+    // the first U steps' weights are requested before the prologue, so their latency hides under it
+    for (let u = 0; u < U; u++) L.push(...loads(`min(t + ${u * T}u, Kv - 1u)`, `_p${u}`));
+    L.push(`  prologue(lid);`);
+    for (let u = 0; u < U; u++) {
+      L.push(`  if (t + ${u * T}u < Kv) {`);
+      L.push(...compute(`t + ${u * T}u`, `_p${u}`));
+      L.push(`  }`);
+    }
+    L.push(`  var j = t + ${U * T}u;`);
+  } else L.push(`  var j = t;`);
   if (U > 1) {
     // U steps per iteration, all weight loads first: more bytes in flight per thread
     L.push(`  for (; j + ${(U - 1) * T}u < Kv; j += ${U * T}u) {`);
@@ -293,7 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (const m of ms) {
     L.push(`  if (m0 + ${m}u < p.M) {`);
     L.push(`    let yb = (m0 + ${m}u) * p.yStride + p.yOffset;`);
-    if (ternary) L.push(`    let xm = xmeta[m0 + ${m}u]; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
+    if (ternary) L.push(`    let xm = ${fused ? "xwm" : `xmeta[m0 + ${m}u]`}; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
     const val = (r: number) =>
       ternary ? `scaleOut(a${r}_${m} - sx, wscale[min(r0 + ${r}u, p.N - 1u)], wscale[p.N + min(r0 + ${r}u, p.N - 1u)], xsc)` : `a${r}_${m}`;
     if (epilogue === "store" || epilogue === "residual") {
@@ -313,6 +335,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   L.push(`}`);
   return L.map(id).join("\n");
+}
+
+/** Binding slots of a fused decode kernel: [P, W, wscale, Y] then the prologue's [NP, src, normW, (had)]. */
+export function fusedPrologueBindings(nq: NormQuantConfig): Record<string, number> {
+  const b: Record<string, number> = {P: 4, src: 5, normW: 6};
+  if (nq.hadamard && hadamardPlan(nq.n).kind === "kronecker") b.had = 7;
+  return b;
+}
+
+/** Bytes of workgroup memory a fused decode kernel needs (to check against the device limit). */
+export function fusedWorkgroupBytes(lin: LinearConfig, nq: NormQuantConfig): number {
+  const NS = nq.sub ? Math.max(1, nq.WG / nq.sub) : nq.WG;
+  let b = 16 * Math.ceil(nq.n / 64) * 4 + 8 + NS * 8 + 16 + nq.WG * 8;
+  if (nq.hadamard) b += nq.n * 4;
+  if (!lin.sub && lin.T > 1) b += lin.WG * 4;
+  return b;
 }
 
 /** Workgroup grid for N rows and M tokens. */

@@ -76,24 +76,43 @@ function f64Parts(x: number): {hi: number; lo: number; e: number} {
 export {exactDivWGSL} from "./exact.js";
 import {exactDivWGSL} from "./exact.js";
 
-export function normQuantWGSL(c: NormQuantConfig): string {
+/** Fused mode (see linear.ts fusedLinearWGSL): the prologue becomes `fn prologue(lid)` for token 0 that leaves
+ *  the i8 lanes in `xw` (workgroup array<vec4<u32>>) and (s, Σq) in `xwm`, its uniform is `np: NP`, its bindings
+ *  come from `bindings`, and `enable subgroups` is left to the caller. */
+export interface NormQuantFused {
+  bindings: Record<string, number>;
+}
+
+export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): string {
   const {n, WG, sub} = c;
+  if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect)) throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
+  const pv = fused ? "np" : "p";
+  const KW = 16 * Math.ceil(n / 64); // i8-lane words of a fused prologue's output
   if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
   // each thread owns PER contiguous elements (a multiple of 4: whole i8 words)
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
   const plan = c.hadamard ? hadamardPlan(n) : undefined;
   const kron = plan?.kind === "kronecker";
   const binds = normQuantBindings(c);
-  const bi = (name: string) => binds.indexOf(name);
+  const bi = (name: string) => (fused ? fused.bindings[name] : binds.indexOf(name));
   const L: string[] = [];
-  if (sub) L.push("enable subgroups;");
-  L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
+  if (sub && !fused) L.push("enable subgroups;");
+  if (fused) {
+    L.push(`struct NP { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
+@group(0) @binding(${bi("P")}) var<uniform> np: NP;
+@group(0) @binding(${bi("src")}) var<storage, read> src: array<f32>;
+@group(0) @binding(${bi("normW")}) var<storage, read> normW: array<f32>;
+var<workgroup> xw: array<vec4<u32>, ${KW / 4}>;
+var<workgroup> xwm: vec2<u32>;`);
+  } else {
+    L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
 struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> normW: array<f32>;
 @group(0) @binding(3) var<storage, read_write> outv: array<${c.quant === "none" ? "f32" : "u32"}>;`);
-  if (c.quant !== "none") L.push(`@group(0) @binding(${bi("xmeta")}) var<storage, read_write> xmeta: array<vec2<u32>>;`);
+  }
+  if (c.quant !== "none" && !fused) L.push(`@group(0) @binding(${bi("xmeta")}) var<storage, read_write> xmeta: array<vec2<u32>>;`);
   if (kron) L.push(`@group(0) @binding(${bi("had")}) var<storage, read> had: array<u32>;`);
   if (c.inspect) L.push(`@group(0) @binding(${bi("dbg")}) var<storage, read_write> dbg: array<f32>;`);
   if (c.src === "attn") L.push(`@group(0) @binding(${bi("st")}) var<uniform> st: ST;`);
@@ -177,15 +196,20 @@ fn sumU(x: u32, lid: u32) -> u32 {
     L.push(`fn sumU(x: u32, lid: u32) -> u32 {${tree("u32", "redU", (a, b) => `${a} + ${b}`)}\n}`);
   }
   const sq7 = f64Parts(Math.sqrt(7));
-  L.push(`@compute @workgroup_size(${WG})
+  L.push(
+    fused
+      ? `fn prologue(lid: u32) {
+  let m = 0u;`
+      : `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let m = wid.x;
+  let m = wid.x;`,
+  );
+  L.push(`  _ = normW[0];
   let i0 = lid * ${PER}u;
   var v: array<f32, ${PER}>;`);
-  if (!c.norm) L.push(`  _ = normW[0];`);
   // ---- load
   if (c.src === "plain") {
-    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * p.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`);
+    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * ${pv}.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`);
   } else {
     const d = c.d!;
     const H = c.H!;
@@ -242,7 +266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let vh0 = ss.x / ${n}.0;
   let tq = vh0 * ${n}.0;
   let vl0 = (((ss.x - tq) - twoProdErr(vh0, ${n}.0, tq)) + ss.y) / ${n}.0;
-  let vv = addFF(vec2<f32>(vh0, vl0), vec2<f32>(p.eps, p.epsLo));
+  let vv = addFF(vec2<f32>(vh0, vl0), vec2<f32>(${pv}.eps, ${pv}.epsLo));
   let r0 = inverseSqrt(vv.x);
   let pr = r0 * r0;
   let pre = twoProdErr(r0, r0, pr);
@@ -386,11 +410,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       word = word | ((u32(q) & 0xffu) << (8u * e));
     }
     let w = lid * ${PER / 4}u + k;
-    if (w < p.dstStride) { outv[m * p.dstStride + w] = word; }
+    ${fused ? `if (w < ${KW}u) { xw[w >> 2u][w & 3u] = word; }` : `if (w < p.dstStride) { outv[m * p.dstStride + w] = word; }`}
   }
-  for (var w = ${(WG * PER) / 4}u + lid; w < p.dstStride; w += ${WG}u) { outv[m * p.dstStride + w] = 0u; }
+  ${fused ? `for (var w = ${(WG * PER) / 4}u + lid; w < ${KW}u; w += ${WG}u) { xw[w >> 2u][w & 3u] = 0u; }` : `for (var w = ${(WG * PER) / 4}u + lid; w < p.dstStride; w += ${WG}u) { outv[m * p.dstStride + w] = 0u; }`}
   let total = sumU(bitcast<u32>(qs), lid);
-  if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(s), total); }
+  ${fused ? `if (lid == 0u) { xwm = vec2<u32>(bitcast<u32>(s), total); }
+  workgroupBarrier();` : `if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(s), total); }`}
 }`);
   }
   return L.join("\n");

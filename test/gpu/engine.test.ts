@@ -92,6 +92,22 @@ describe("WebGPU engine vs the CPU reference", () => {
     for (const s of [full, inc, blocks]) s.dispose();
   });
 
+  it("decode with the norm/quant prologue fused into the linear kernels equals the unfused kernels bit for bit", async () => {
+    const device = await testDevice();
+    for (const variant of ["b1.58", "v2"] as const) {
+      const cfg = defaultConfig(variant, {...shape, bitnet_activation_bits: variant === "v2" ? 4 : 8});
+      const w = randomWeights(cfg, 13);
+      const fused = await createWebGPUSession(w, {device});
+      const plain = await createWebGPUSession(w, {device, fuse: false});
+      expect(fused.decodeDispatches().length).toBeLessThan(plain.decodeDispatches().length); // really fused
+      await fused.append(prompt);
+      await plain.append(prompt);
+      for (const tok of [3, 77, 150]) expect(maxAbsDiff(await fused.append([tok]), await plain.append([tok]))).toBe(0);
+      fused.dispose();
+      plain.dispose();
+    }
+  });
+
   it("greedy on the GPU (4-byte readback, chained steps) gives generate()'s tokens", async () => {
     const device = await testDevice();
     const cfg = defaultConfig("a4.8", shape);
