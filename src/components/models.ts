@@ -46,6 +46,7 @@ interface ShippedFiles {
 
 // Literal paths (relative to this module; src/data is a symlink to data/). One entry per shipped model.
 const SHIPPED: Record<string, () => ShippedFiles> = {
+  fp: () => ({config: FileAttachment("../data/models/fp/config.json"), weights: FileAttachment("../data/models/fp/model.safetensors"), tokenizer: FileAttachment("../data/models/fp/tokenizer.json")}),
   "b1.58": () => ({config: FileAttachment("../data/models/b1.58/config.json"), weights: FileAttachment("../data/models/b1.58/model.safetensors"), tokenizer: FileAttachment("../data/models/b1.58/tokenizer.json")}),
   "a4.8": () => ({config: FileAttachment("../data/models/a4.8/config.json"), weights: FileAttachment("../data/models/a4.8/model.safetensors"), tokenizer: FileAttachment("../data/models/a4.8/tokenizer.json")}),
   "v2-a8": () => ({config: FileAttachment("../data/models/v2-a8/config.json"), weights: FileAttachment("../data/models/v2-a8/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a8/tokenizer.json")}),
