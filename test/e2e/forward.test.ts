@@ -86,7 +86,7 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
     const run = await finished(page);
     expect(run.state).toBe("done");
     expect((await page.locator(".stream").first().getAttribute("data-output"))?.length).toBeGreaterThan(10);
-    await page.screenshot({path: `${shots}/index.png`});
+    await page.screenshot({path: `${shots}/overview-live.png`});
     expect(log.errors).toEqual([]);
     await page.close();
   });
