@@ -150,7 +150,7 @@ async function stackDispatches(
   device: GPUDevice,
   kind: LinearKind,
   st: {mats: Mat[]; W: GPUBuffer[]},
-  cfgFor: (ep: Epilogue) => LinearConfig,
+  cfgFor: (ep: Epilogue, K: number) => LinearConfig,
   independent: boolean,
   scratch: GPUBuffer[],
 ): Promise<Dispatch[]> {
@@ -166,7 +166,7 @@ async function stackDispatches(
   const list: Dispatch[] = [];
   for (let i = 0; i < st.mats.length; i++) {
     const m = st.mats[i];
-    const cfg = cfgFor(m.ep);
+    const cfg = cfgFor(m.ep, m.K);
     const pl = await pipelineChecked(device, linearWGSL(cfg), `${kind}-${m.ep}`);
     const Y = independent ? storageBuffer(device, m.N * 4) : shared;
     if (independent) scratch.push(Y);
@@ -254,33 +254,35 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     ofCopy: bytes / (ms * 1e6) / copyGBps,
   });
   const TS = S && S <= 32 ? S : 8; // a whole subgroup along K where shuffles work
+  // U 0 = automatic (a thread's whole share of a row requested at once); the first shape is measured again last
+  // to show how much the GPU drifted over the sweep
   const shapes: {R: number; T: number; WG: number; U: number}[] = [
+    {R: 4, T: TS, WG: 256, U: 0},
     {R: 4, T: TS, WG: 256, U: 1},
-    {R: 4, T: TS, WG: 256, U: 2},
-    {R: 4, T: 16, WG: 256, U: 1},
-    {R: 4, T: 8, WG: 256, U: 2},
-    {R: 2, T: TS, WG: 128, U: 2},
-    {R: 8, T: TS, WG: 256, U: 1},
-    {R: 4, T: TS, WG: 64, U: 2},
-    {R: 2, T: 16, WG: 64, U: 2},
-    {R: 4, T: 16, WG: 128, U: 3},
-    {R: 2, T: TS, WG: 64, U: 4},
+    {R: 2, T: TS, WG: 128, U: 0},
+    {R: 2, T: TS, WG: 64, U: 0},
+    {R: 4, T: TS, WG: 128, U: 0},
+    {R: 4, T: 16, WG: 256, U: 0},
+    {R: 8, T: TS, WG: 256, U: 0},
+    {R: 4, T: TS, WG: 256, U: 0},
   ];
-  const seen = new Set<string>();
   const sweep: LinearResult[] = [];
+  const mkCfg = (sh: {R: number; T: number; WG: number; U: number}) => (ep: Epilogue, K: number) => {
+    const c = linearConfig(S, "ternary", ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})}}, 256, K);
+    return {...c, R: ep.startsWith("glu") && sh.R % 2 ? sh.R + 1 : sh.R};
+  };
   for (const sh of quick ? shapes.slice(0, 3) : shapes) {
-    const mk = (ep: Epilogue) => ({...linearConfig(S, "ternary", ep, 1, {decode: sh}), R: sh.R});
-    const key = JSON.stringify(mk("store"));
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const list = await stackDispatches(device, "ternary", tern, mk, false, scratch);
+    const list = await stackDispatches(device, "ternary", tern, mkCfg(sh), false, scratch);
     const t = await timeDispatches(device, list, {...TM, reps});
-    const r = result(mk("store"), t.ms, tern.bytes);
+    const r = result({...mkCfg(sh)("store", 2560), U: sh.U}, t.ms, tern.bytes);
     sweep.push(r);
-    log(`ternary stack R=${r.config.R} T=${r.config.T} WG=${r.config.WG} U=${r.config.U} sub=${r.config.sub}: ${t.ms.toFixed(4)} ms/token, ${r.GBps.toFixed(0)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`);
+    log(`ternary stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U || "auto"}: ${t.ms.toFixed(4)} ms/token, ${r.GBps.toFixed(0)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`);
+    for (const b of scratch.splice(0)) b.destroy();
   }
   const best = sweep.reduce((a, b) => (b.msPerToken < a.msPerToken ? b : a));
-  const bestCfg = (ep: Epilogue) => ({...linearConfig(S, "ternary", ep, 1, {decode: best.config}), R: best.config.R});
+  const bestShape = {R: best.config.R, T: best.config.T, WG: best.config.WG, U: best.config.U ?? 0};
+  const bestCfg = mkCfg(bestShape);
+  const bestTuning = {decode: {R: bestShape.R, T: bestShape.T, WG: bestShape.WG, ...(bestShape.U ? {U: bestShape.U} : {})}};
   const listBest = await stackDispatches(device, "ternary", tern, bestCfg, false, scratch);
   const tPass = await timeDispatches(device, listBest, {...TM, reps, mode: "pass-per-dispatch" as EncodeMode});
   const listInd = await stackDispatches(device, "ternary", tern, bestCfg, true, scratch);
@@ -303,7 +305,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     // a few kernel shapes for the baseline too, so the ratio is not against an untuned dense kernel
     let bestMs = Infinity;
     for (const sh of quick ? [{R: 4, T: TS, WG: 256, U: 1}] : [{R: 4, T: TS, WG: 256, U: 1}, {R: 2, T: TS, WG: 128, U: 2}, {R: 4, T: TS, WG: 256, U: 2}, {R: 2, T: TS, WG: 256, U: 4}]) {
-      const list = await stackDispatches(device, kind, st, (ep) => ({...linearConfig(S, kind, ep, 1, {decode: sh}), R: sh.R}), false, scratch);
+      const list = await stackDispatches(device, kind, st, (ep, K) => ({...linearConfig(S, kind, ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, U: sh.U}}, 256, K), R: sh.R}), false, scratch);
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 3});
       log(`dense ${kind} stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U}: ${t.ms.toFixed(3)} ms/token, ${(st.bytes / (t.ms * 1e6)).toFixed(0)} GB/s`);
       bestMs = Math.min(bestMs, t.ms);
@@ -349,7 +351,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // (4) end-to-end decode and prefill of the 2B4T-shaped model (weights generated on the GPU)
   const contexts = quick ? [16, 64] : [128, 512, 2048];
   const prefillN = quick ? 32 : 512;
-  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: {decode: best.config}});
+  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: bestTuning});
   const decode: NonNullable<BenchReport["e2e"]>["decode"] = [];
   let dispatchesPerToken = 0;
   let cpuEncode = 0;
@@ -378,7 +380,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         ["norm/quant prologues (unfused)", /nq_|final_norm/],
         ["ternary linears (fused: with their prologue)", /\.(nq\+)?(qkv|o|gate_up|down)$/],
         ["RoPE + KV write", /rope_kv/],
-        ["attention", /attention/],
+        ["attention (decode: with RoPE + KV write)", /attention/],
         ["LM head", /^lm_head/],
         ["argmax", /^argmax/],
       ];
@@ -422,7 +424,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // the same decode step without fusing the norm/quant prologues into the linears (two dispatches each)
   let unfused: {context: number; gpuMsPerToken: number; dispatchesPerToken: number} | undefined;
   {
-    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: {decode: best.config}, fuse: false});
+    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: bestTuning, fuse: false});
     const c = contexts[Math.min(1, contexts.length - 1)];
     plain.setLengthForBenchmark(c - 1);
     const list = plain.decodeDispatches();
@@ -443,7 +445,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // v2 at the same shape: whole-model share of the two Hadamard prologues
   try {
     const cfgV2 = {...model2B4T("v2", quick, quick ? 512 : 2304)};
-    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: {decode: best.config}});
+    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: bestTuning});
     const c = contexts[1];
     v2.setLengthForBenchmark(c - 1);
     const tFull = await timeDispatches(device, v2.decodeDispatches(), {...TM, reps: quick ? 2 : 10});
@@ -512,7 +514,7 @@ export function formatBenchReport(r: BenchReport): string {
   L.push(`copy ceiling (WGSL, read+write)            ${r.copy.GBps.toFixed(0).padStart(8)} GB/s`);
   L.push(`ternary linear stack, ${(r.linear.bytesPerToken / 1e6).toFixed(0)} MB/token (2-bit)`);
   L.push(`  kernel shape            ms/token     GB/s   of copy`);
-  for (const s of r.linear.sweep) L.push(`  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${s.GBps.toFixed(0).padStart(8)} ${pct(s.ofCopy).padStart(8)}`);
+  for (const s of r.linear.sweep) L.push(`  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U || "a"} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${s.GBps.toFixed(0).padStart(8)} ${pct(s.ofCopy).padStart(8)}`);
   L.push(`  best, one pass per dispatch       ${r.linear.passPerDispatch.msPerToken.toFixed(4).padStart(8)} ${r.linear.passPerDispatch.GBps.toFixed(0).padStart(8)} ${pct(r.linear.passPerDispatch.ofCopy).padStart(8)}`);
   L.push(`  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${r.linear.independent.GBps.toFixed(0).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`);
   L.push(`dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${r.dense.f32.GBps.toFixed(0)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${r.dense.f16.GBps.toFixed(0)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`);

@@ -16,7 +16,7 @@ import {headDim, tensorNames} from "./lib/config.js";
 import type {BitNetConfig} from "./lib/config.js";
 import {topKCount} from "./lib/quant.js";
 import type {ModelWeights} from "./lib/tensor.js";
-import {attentionWGSL, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
+import {attentionWGSL, attentionWideOK, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
 import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "./device.js";
 import {embedWGSL, fillWGSL} from "./embed.js";
 import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "./gpu.js";
@@ -537,7 +537,7 @@ export class WebGPUSession implements DecodeSession {
     };
 
     const lin = async (lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string): Promise<Step> => {
-      const cfg = linearConfig(S, kind, ep, M, tuning, WG);
+      const cfg = linearConfig(S, kind, ep, M, tuning, WG, lb.K);
       const pl = await pipelineChecked(device, linearWGSL(cfg), label);
       const xStrideVec4 = actWords(kind, xK) / 4;
       const Pu = this.uni(new Uint32Array([lb.N, rowVec4s(kind, lb.K), M, xStrideVec4, yStride, 0, 0, 0]), label + ".P");
@@ -560,7 +560,7 @@ export class WebGPUSession implements DecodeSession {
     const fuse = kind === "ternary" && this.opts.fuse !== false;
     const fusedLin = async (lb: LinearBufs, ep: Epilogue, nqc: Omit<NormQuantConfig, "sub" | "WG" | "inspect">, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string): Promise<Step | undefined> => {
       if (!fuse || nqc.quant === "none") return undefined;
-      const cfg = linearConfig(S, kind, ep, 1, tuning, WG);
+      const cfg = linearConfig(S, kind, ep, 1, tuning, WG, lb.K);
       const pro: NormQuantConfig = {...nqc, sub: S, WG: cfg.WG, inspect: false};
       if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
       const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro}), label);
@@ -585,6 +585,9 @@ export class WebGPUSession implements DecodeSession {
     const kvF = this.kvFormat();
     const ropePl = await pipelineChecked(device, ropeKVWGSL({H: P.H, KV: P.KV, d: P.d, kv: kvF, WG: 128}), "rope_kv");
     const attnPl = await pipelineChecked(device, attentionWGSL({H: P.H, KV: P.KV, d: P.d, kv: kvF}), "attention");
+    // decode with a 16-bit cache: RoPE and the K/V write happen inside the attention kernel (one dispatch less)
+    const ropeFused = this.opts.fuse !== false && attentionWideOK({H: P.H, KV: P.KV, d: P.d, kv: kvF});
+    const attnRopePl = ropeFused ? await pipelineChecked(device, attentionWGSL({H: P.H, KV: P.KV, d: P.d, kv: kvF, fusedRope: true}), "attention+rope") : undefined;
     const ropeU = this.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P");
     const attnU = this.uni(new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(P.d)]).buffer)[0], 0, 0]), "attn.P");
 
@@ -603,21 +606,31 @@ export class WebGPUSession implements DecodeSession {
           steps.push({...a, after: insp ? {layer: l, what: "attn_in"} : undefined});
           steps.push(await lin(Lb.qkv, "store", P.C, this.qkvBuf, P.qkvN, M, `L${l}.qkv`));
         }
-        steps.push({
-          pipeline: ropePl,
-          bind: bindGroup(device, ropePl, [ropeU, this.qkvBuf, this.cos, this.sin, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.st], `L${l}.rope_kv`),
-          grid: [1],
-          gridFn: (m) => [m, 1, 1],
-          label: `L${l}.rope_kv`,
-          after: insp ? {layer: l, what: "qkv"} : undefined,
-        });
-        steps.push({
-          pipeline: attnPl,
-          bind: bindGroup(device, attnPl, [attnU, this.qkvBuf, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.part, this.st], `L${l}.attention`),
-          grid: [1],
-          gridFn: (m, nC) => [nC, P.KV, m],
-          label: `L${l}.attention`,
-        });
+        if (mode === "decode" && attnRopePl) {
+          steps.push({
+            pipeline: attnRopePl,
+            bind: bindGroup(device, attnRopePl, [attnU, this.qkvBuf, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.part, this.st, this.cos, this.sin], `L${l}.rope+attention`),
+            grid: [1],
+            gridFn: (m, nC) => [nC, P.KV, m],
+            label: `L${l}.rope+attention`,
+          });
+        } else {
+          steps.push({
+            pipeline: ropePl,
+            bind: bindGroup(device, ropePl, [ropeU, this.qkvBuf, this.cos, this.sin, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.st], `L${l}.rope_kv`),
+            grid: [1],
+            gridFn: (m) => [m, 1, 1],
+            label: `L${l}.rope_kv`,
+            after: insp ? {layer: l, what: "qkv"} : undefined,
+          });
+          steps.push({
+            pipeline: attnPl,
+            bind: bindGroup(device, attnPl, [attnU, this.qkvBuf, Lb.K, Lb.V, Lb.Km, Lb.Vm, this.part, this.st], `L${l}.attention`),
+            grid: [1],
+            gridFn: (m, nC) => [nC, P.KV, m],
+            label: `L${l}.attention`,
+          });
+        }
         const o = await nq({n: hd, src: "attn", H: P.H, d: P.d, norm: sub, hadamard: P.hadamard, topK: P.oTopK, quant: P.oIn}, this.part, 0, Lb.attnSub, P.hadamard ? this.hadO : undefined, `L${l}.nq_o`, insp);
         steps.push({...o, after: insp ? {layer: l, what: "o_in"} : undefined});
         steps.push(await lin(Lb.o, "residual", hd, this.h, P.C, M, `L${l}.o`));
@@ -658,7 +671,7 @@ export class WebGPUSession implements DecodeSession {
     const headKind: LinearKind = (this.opts.lmHead ?? "f32") === "f16" ? "f16" : "f32";
     const xStrideHead = (8 * Math.ceil(P.C / 8)) / 4;
     const headSteps = async (M: number, yStride: number, out: () => GPUBuffer, label: string) => {
-      const cfg = linearConfig(S, headKind, "store", M, tuning, WG);
+      const cfg = linearConfig(S, headKind, "store", M, tuning, WG, P.C);
       const pl = await pipelineChecked(device, linearWGSL(cfg), label);
       const steps: Step[] = [];
       const Ps: GPUBuffer[] = [];

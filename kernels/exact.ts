@@ -5,6 +5,17 @@
 /** WGSL: RN_f32(N / d) for N = (hi·2^32 + lo)·2^ne (any 64-bit integer mantissa) and a positive normal f32 d,
  *  by long division: 26 quotient bits, then the remainder and any unread numerator bits as the sticky bit. */
 export const exactDivWGSL = /* wgsl */ `
+// A zero the compiler cannot see: each kernel sets OPQ from a uniform at run time. Or-ing it into a float's bits
+// forces that value to be materialized as rounded, so algebra like (a + b) − a = b cannot erase the rounding error
+// TwoSum measures (NVIDIA's Vulkan compiler does exactly that to the plain formula).
+var<private> OPQ: u32;
+fn opq(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) | OPQ); }
+// a + b = s + e exactly (Knuth's TwoSum)
+fn twoSum(a: f32, b: f32) -> vec2<f32> {
+  let s = opq(a + b);
+  let bb = opq(s - a);
+  return vec2<f32>(s, (a - opq(s - bb)) + (b - bb));
+}
 fn exactDiv(nHi: u32, nLo: u32, ne: i32, d: f32) -> f32 {
   let db = bitcast<u32>(d);
   let dm = (db & 0x7fffffu) | 0x800000u;

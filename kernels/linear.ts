@@ -1,3 +1,4 @@
+import {exactDivWGSL} from "./exact.js";
 import {hadamardPlan} from "./lib/hadamard.js";
 import {normQuantWGSL, type NormQuantConfig} from "./normquant.js";
 
@@ -214,7 +215,7 @@ export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig})
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
   if (ternary) {
     if (!fused)
-      L.push(`fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+      L.push(exactDivWGSL, `fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
 fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
   let ah = hi12(a);
   let al = a - ah;
@@ -228,12 +229,12 @@ fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
 // last-bit difference from the reference would break them the other way (mantissas split by masking, so every
 // partial product is exact whether or not the compiler fuses multiply-adds).
 fn scaleOut(acc: i32, gh: f32, gl: f32, s: f32) -> f32 {
-  let ph = gh / s;
-  let t = ph * s;
+  let ph = opq(gh / s);
+  let t = opq(ph * s);
   let te = twoProdErr(ph, s, t);
   let pl = (((gh - t) - te) + gl) / s;
   let a = f32(acc);
-  let u = a * ph;
+  let u = opq(a * ph);
   let ue = twoProdErr(a, ph, u);
   return u + (ue + a * pl);
 }`);
@@ -243,7 +244,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t = lid % ${T}u;
   let g = lid / ${T}u;
   let r0 = (wid.x * ${G}u + g) * ${R}u;
-  let m0 = wid.y * ${MT}u;
+  let m0 = wid.y * ${MT}u;${ternary && !fused ? "\n  OPQ = p.N >> 31u;" : ""}
   let Kv = p.Kv;`);
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
   for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
@@ -273,27 +274,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return out;
   };
   const U = c.U ?? 1;
+  // U steps per iteration, every weight load issued before any is used (indices clamped, compute guarded), so a
+  // thread waits for memory once per U steps; with U·T ≥ Kv the whole row is in flight at once
+  const block = (jv: string, u: string) => {
+    const out: string[] = [];
+    for (let k = 0; k < U; k++) out.push(...loads(U === 1 ? jv : `min(${jv} + ${k * T}u, Kv - 1u)`, `${u}${k}`));
+    for (let k = 0; k < U; k++) {
+      if (U > 1) out.push(`  if (${jv} + ${k * T}u < Kv) {`);
+      out.push(...compute(`${jv} + ${k * T}u`, `${u}${k}`));
+      if (U > 1) out.push(`  }`);
+    }
+    return out;
+  };
   if (fused) {
-    // the first U steps' weights are requested before the prologue, so their latency hides under it
-    for (let u = 0; u < U; u++) L.push(...loads(`min(t + ${u * T}u, Kv - 1u)`, `_p${u}`));
+    // the first block's weights are requested before the prologue, so their latency hides under it
+    for (let k = 0; k < U; k++) L.push(...loads(`min(t + ${k * T}u, Kv - 1u)`, `_p${k}`));
     L.push(`  prologue(lid);`);
-    for (let u = 0; u < U; u++) {
-      L.push(`  if (t + ${u * T}u < Kv) {`);
-      L.push(...compute(`t + ${u * T}u`, `_p${u}`));
+    for (let k = 0; k < U; k++) {
+      L.push(`  if (t + ${k * T}u < Kv) {`);
+      L.push(...compute(`t + ${k * T}u`, `_p${k}`));
       L.push(`  }`);
     }
-    L.push(`  var j = t + ${U * T}u;`);
-  } else L.push(`  var j = t;`);
-  if (U > 1) {
-    // U steps per iteration, all weight loads first: more bytes in flight per thread
-    L.push(`  for (; j + ${(U - 1) * T}u < Kv; j += ${U * T}u) {`);
-    for (let u = 0; u < U; u++) L.push(...loads(`j + ${u * T}u`, `_${u}`));
-    for (let u = 0; u < U; u++) L.push(...compute(`j + ${u * T}u`, `_${u}`));
-    L.push(`  }`);
-  }
-  L.push(`  for (; j < Kv; j += ${T}u) {`);
-  L.push(...loads("j", ""));
-  L.push(...compute("j", ""));
+    L.push(`  for (var j = t + ${U * T}u; j < Kv; j += ${U * T}u) {`);
+  } else L.push(`  for (var j = t; j < Kv; j += ${U * T}u) {`);
+  L.push(...block("j", "_"));
   L.push(`  }`);
   // reduce the T partial sums of each accumulator
   if (T > 1) {

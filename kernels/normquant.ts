@@ -136,13 +136,24 @@ fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
 }
 // float-float addition (hi, lo)
 fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-  let s = a.x + b.x;
-  let bb = s - a.x;
-  let e = ((a.x - (s - bb)) + (b.x - bb)) + a.y + b.y;
-  let h = s + e;
-  return vec2<f32>(h, e - (h - s));
+  let t = twoSum(a.x, b.x);
+  let e = t.y + a.y + b.y;
+  let h = opq(t.x + e);
+  return vec2<f32>(h, e - opq(h - t.x));
 }
-fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
+${
+  sub
+    ? `fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
+  var v = x;
+  for (var o = ${sub / 2}u; o > 0u; o = o >> 1u) { v = addFF(v, vec2<f32>(subgroupShuffleXor(v.x, o), subgroupShuffleXor(v.y, o))); }
+  workgroupBarrier();
+  if (lid % ${sub}u == 0u) { redFF[lid / ${sub}u] = v; }
+  workgroupBarrier();
+  var t = redFF[0];
+  for (var i = 1u; i < ${Math.max(1, WG / sub)}u; i++) { t = addFF(t, redFF[i]); }
+  return t;
+}`
+    : `fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
   workgroupBarrier();
   redFF[lid] = x;
   workgroupBarrier();
@@ -151,6 +162,7 @@ fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
     workgroupBarrier();
   }
   return redFF[0];
+}`
 }`);
   // reductions (called in uniform control flow by every invocation)
   if (sub) {
@@ -199,10 +211,12 @@ fn sumU(x: u32, lid: u32) -> u32 {
   L.push(
     fused
       ? `fn prologue(lid: u32) {
-  let m = 0u;`
+  let m = 0u;
+  OPQ = np.srcStride >> 31u;`
       : `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let m = wid.x;`,
+  let m = wid.x;
+  OPQ = p.srcStride >> 31u;`,
   );
   L.push(`  _ = normW[0];
   let i0 = lid * ${PER}u;
@@ -263,21 +277,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     L.push(`  var ss = vec2<f32>(0.0, 0.0);
   for (var k = 0u; k < ${PER}u; k++) { let q = v[k] * v[k]; ss = addFF(ss, vec2<f32>(q, twoProdErr(v[k], v[k], q))); }
   ss = sumFF(ss, lid);
-  let vh0 = ss.x / ${n}.0;
-  let tq = vh0 * ${n}.0;
+  let vh0 = opq(ss.x / ${n}.0);
+  let tq = opq(vh0 * ${n}.0);
   let vl0 = (((ss.x - tq) - twoProdErr(vh0, ${n}.0, tq)) + ss.y) / ${n}.0;
   let vv = addFF(vec2<f32>(vh0, vl0), vec2<f32>(${pv}.eps, ${pv}.epsLo));
-  let r0 = inverseSqrt(vv.x);
-  let pr = r0 * r0;
+  let r0 = opq(inverseSqrt(vv.x));
+  let pr = opq(r0 * r0);
   let pre = twoProdErr(r0, r0, pr);
-  let qv = vv.x * pr;
+  let qv = opq(vv.x * pr);
   let qe = twoProdErr(vv.x, pr, qv);
   let dr = ((1.0 - qv) - qe) - (vv.x * pre + vv.y * pr);
   let rl = r0 * dr * 0.5;
   for (var k = 0u; k < ${PER}u; k++) {
     let i = i0 + k;
     if (i < ${n}u) {
-      let u = v[k] * r0;
+      let u = opq(v[k] * r0);
       let y = u + (twoProdErr(v[k], r0, u) + v[k] * rl);
       v[k] = normW[i] * y;
     }

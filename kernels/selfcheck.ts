@@ -2,6 +2,7 @@
 // under vitest on SwiftShader; this runs inside the benchmark on real drivers, where compilers may fuse or
 // reorder float arithmetic differently). Each check reports how many values differ from the reference.
 import {kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
+import {exactDivWGSL} from "./exact.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "./gpu.js";
 import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernary} from "./linear.js";
 import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "./normquant.js";
@@ -61,14 +62,16 @@ export async function runSelfChecks(device: GPUDevice): Promise<SelfCheck[]> {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> o: array<vec4<f32>>;
 fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+${exactDivWGSL}
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  OPQ = arrayLength(&a) >> 31u;
   let i = g.x;
   if (i >= arrayLength(&a)) { return; }
   let x = a[i];
   let y = b[i];
-  let s = x + y;
-  let bb = s - x;
-  let e = (x - (s - bb)) + (y - bb);
+  let se = twoSum(x, y);
+  let s = se.x;
+  let e = se.y;
   let p = x * y;
   let xh = hi12(x); let xl = x - xh; let yh = hi12(y); let yl = y - yh;
   let pe = (((xh * yh - p) + xh * yl) + xl * yh) + xl * yl;
