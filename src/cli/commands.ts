@@ -5,5 +5,7 @@ import {inspect} from "./inspect.js";
 import {generate} from "./generate.js";
 import {logits} from "./logits.js";
 import {train} from "./train.js";
+import {verify} from "./verify.js";
+import {bench} from "./bench.js";
 
-export const commands: Command[] = [inspect, generate, logits, cost, train];
+export const commands: Command[] = [inspect, generate, logits, cost, train, verify, bench];

@@ -1,0 +1,113 @@
+// `bitnet-lab verify <model-dir> [--prompt TEXT]`: runs the WebGPU engine and the CPU reference on the same prompt
+// and compares them — logits at every prompt position, then greedy decoding step by step. <model-dir> is one model
+// folder, or a folder of model folders (data/models: one per variant), each verified in turn. Exit 1 on a mismatch.
+import {existsSync, readdirSync} from "node:fs";
+import {join} from "node:path";
+import type {Command} from "./command.js";
+import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
+import {acquireGpu} from "../../kernels/device.js";
+import {createWebGPUSession} from "../../kernels/engine.js";
+import {argmax} from "../lib/generate.js";
+import {createCpuSession} from "../lib/model.js";
+import {compareLogits} from "../lib/verify.js";
+import {readModelDir} from "../node/modeldir.js";
+import {textCodec} from "../node/runtime.js";
+
+const KNOWN = new Set(["prompt", "steps", "tolerance", "json"]);
+
+export interface VerifyResult {
+  dir: string;
+  variant: string;
+  positions: number;
+  prefillMaxAbsDiff: number;
+  prefillArgmaxAgree: number;
+  steps: number;
+  greedyAgree: number;
+  decodeMaxAbsDiff: number;
+  pass: boolean;
+  skipped?: string;
+}
+
+function modelDirs(dir: string): {dir: string; skip?: string}[] {
+  if (!existsSync(dir)) throw new Error(`${dir} does not exist`);
+  if (existsSync(join(dir, "config.json"))) return [{dir}];
+  const subs = readdirSync(dir, {withFileTypes: true})
+    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, "config.json")))
+    .map((e) => join(dir, e.name))
+    .sort();
+  if (!subs.length) throw new Error(`${dir} has no config.json and no model folders inside`);
+  return subs.map((d) => ({dir: d, skip: existsSync(join(d, "model.safetensors")) ? undefined : "no model.safetensors (not committed? rebuild it)"}));
+}
+
+export const verify: Command = {
+  name: "verify",
+  summary: "compare the WebGPU engine with the CPU reference: max |Δlogits| and greedy agreement per model/variant",
+  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json]",
+  async run(args) {
+    for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
+    if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `unexpected argument "${args.positional[1]}"` : "missing <model-dir>");
+    const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
+    const steps = flagNumber(args, "steps", 16, {min: 0, max: 4096, integer: true});
+    const tolerance = flagNumber(args, "tolerance", 0.01, {min: 0, max: 1e6});
+    const json = flagBool(args, "json");
+    const dirs = modelDirs(args.positional[0]);
+    const ctx = await acquireGpu();
+    if (!json) console.error(`bitnet-lab verify: WebGPU on ${ctx.description}`);
+    const results: VerifyResult[] = [];
+    try {
+      for (const {dir, skip} of dirs) {
+        if (skip) {
+          results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, skipped: skip});
+          continue;
+        }
+        const m = await readModelDir(dir);
+        const c = m.weights.config;
+        const codec = textCodec(m.tokenizer, c);
+        let ids = codec.encode(prompt);
+        const room = c.max_position_embeddings - steps;
+        if (room < 1) throw new UsageError(`--steps ${steps} leaves no room for the prompt in ${dir} (context ${c.max_position_embeddings})`);
+        if (ids.length > room) ids = ids.slice(0, room);
+        const V = c.vocab_size;
+        const cpu = createCpuSession(m.weights);
+        const gpu = await createWebGPUSession(m.weights, {gpu: ctx});
+        try {
+          const a = await cpu.append(ids, {allLogits: true});
+          const b = await gpu.append(ids, {allLogits: true});
+          const pre = compareLogits(a, b, V, tolerance);
+          let tok = argmax(a.subarray((ids.length - 1) * V));
+          let agree = 0;
+          let worst = 0;
+          let pass = pre.pass;
+          for (let s = 0; s < steps; s++) {
+            const la = await cpu.append([tok]);
+            const lb = await gpu.append([tok]);
+            const cmp = compareLogits(la, lb, V, tolerance);
+            worst = Math.max(worst, cmp.maxAbsDiff);
+            if (cmp.argmaxAgree === 1) agree++;
+            pass &&= cmp.pass;
+            tok = argmax(la); // follow the reference's greedy path
+          }
+          results.push({dir, variant: c.bitnet_variant + (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""), positions: ids.length, prefillMaxAbsDiff: pre.maxAbsDiff, prefillArgmaxAgree: pre.argmaxAgree, steps, greedyAgree: agree, decodeMaxAbsDiff: worst, pass});
+        } finally {
+          gpu.dispose();
+        }
+      }
+    } finally {
+      ctx.device.destroy();
+    }
+    if (json) console.log(JSON.stringify({tolerance, prompt, device: ctx.description, results}, null, 2));
+    else {
+      console.log(`tolerance ${tolerance} on |Δlogits| (an argmax that differs only where the reference's top two are within 2× the tolerance is accepted)`);
+      for (const r of results) {
+        if (r.skipped) {
+          console.log(`${r.dir}: skipped (${r.skipped})`);
+          continue;
+        }
+        console.log(
+          `${r.pass ? "ok  " : "FAIL"} ${r.dir} (${r.variant}): prefill ${r.positions} positions max|Δ| ${r.prefillMaxAbsDiff.toExponential(2)}, argmax ${r.prefillArgmaxAgree}/${r.positions}; greedy ${r.greedyAgree}/${r.steps} steps, max|Δ| ${r.decodeMaxAbsDiff.toExponential(2)}`,
+        );
+      }
+    }
+    return results.every((r) => r.pass) ? 0 : 1;
+  },
+};
