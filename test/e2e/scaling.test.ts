@@ -1,0 +1,66 @@
+// Chapter 7 (memory, latency, energy) in Chromium: the link's state reaches the controls and a changed control
+// reaches the link, bad link values are named, the paper-vs-model table is there with its misses marked, the
+// exercises reveal answers computed by the cost model, and the live measurement runs on WebGPU (SwiftShader) —
+// or is skipped with a reason without it.
+import {existsSync} from "node:fs";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser} from "playwright-core";
+import {launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+let site: Awaited<ReturnType<typeof serve>>;
+beforeAll(async () => {
+  if (!existsSync("dist/scaling.html")) throw new Error("dist/ is missing: run `npm run build` first");
+  site = await serve("dist");
+});
+afterAll(async () => { await site?.close(); });
+
+describe("the cost page with WebGPU", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: true}); });
+  afterAll(async () => { await browser?.close(); });
+
+  it("round-trips its URL, reproduces the papers' table, checks exercises and measures this GPU", async () => {
+    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/scaling?model=70B&context=512&batch=0`, {waitUntil: "networkidle"});
+    // batch=0 is out of range: ignored, and the notice names it.
+    await expect.poll(() => page.locator("#observablehq-main").textContent()).toMatch(/Link parameter ignored[^]*batch/);
+    expect(await page.locator('select[name="model"]').inputValue()).toBe("70B");
+    expect(await page.locator('input[name="context"]').inputValue()).toBe("512");
+    await page.locator('select[name="wbits"]').selectOption("4");
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/wbits=4/);
+    expect(await page.evaluate(() => location.search)).toMatch(/model=70B/);
+
+    // The reproduction table: many paper figures, some reproduced within tolerance, the misses marked.
+    expect(await page.locator(".cost-repro tr.cost-ok").count()).toBeGreaterThan(50);
+    expect(await page.locator(".cost-repro tr.cost-miss").count()).toBeGreaterThan(0);
+
+    // Exercise 2: 71.4×, computed live from the energy table.
+    const ex = page.locator(".exercise").nth(1);
+    await ex.locator('input[type="number"]').fill("71");
+    await ex.getByRole("button", {name: /lock in/i}).click();
+    await ex.getByRole("button", {name: /reveal/i}).click();
+    await expect.poll(() => ex.getAttribute("data-verdict")).toBe("right");
+    expect(await ex.textContent()).toMatch(/71\.4/);
+
+    await page.getByRole("button", {name: "Measure on this GPU"}).click();
+    await expect.poll(() => page.locator("#observablehq-main").textContent(), {timeout: 120_000}).toMatch(/Copy bandwidth \d/);
+    expect(log.errors).toEqual([]);
+    expect(log.failed).toEqual([]);
+    expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("the cost page without WebGPU", () => {
+  it("says the measurement is skipped and why", async () => {
+    const browser = await launch({webgpu: false});
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/scaling`, {waitUntil: "networkidle"});
+    await expect.poll(() => page.locator("#observablehq-main").textContent()).toMatch(/WebGPU is not available here .*measurement is skipped/);
+    expect(log.errors).toEqual([]);
+    await browser.close();
+  });
+});
