@@ -64,16 +64,20 @@ describe("without WebGPU", () => {
   beforeAll(async () => { browser = await launch({webgpu: false}); });
   afterAll(async () => { await browser?.close(); });
 
-  it("the overview says it falls back to the CPU reference", async () => {
-    const page = await browser.newPage();
-    const log = watch(page, site.url);
-    await page.goto(site.url + "/", {waitUntil: "networkidle"});
-    const banner = page.locator("[data-webgpu]").first();
-    await banner.waitFor({timeout: 60_000});
-    expect(await banner.getAttribute("data-webgpu")).toBe("unavailable");
-    expect(await banner.textContent()).toMatch(/CPU reference/);
-    expect(log.errors).toEqual([]);
-    expect(log.foreign).toEqual([]);
-    await page.close();
-  });
+  for (const path of paths) {
+    it(`${path} says it falls back to the CPU reference and loads cleanly`, async () => {
+      const page = await browser.newPage();
+      const log = watch(page, site.url);
+      await page.goto(site.url + path, {waitUntil: "networkidle"});
+      const banner = page.locator("[data-webgpu]").first();
+      await banner.waitFor({timeout: 60_000});
+      expect(await banner.getAttribute("data-webgpu")).toBe("unavailable");
+      expect(await banner.textContent()).toMatch(/CPU reference/);
+      await page.waitForLoadState("networkidle");
+      expect(log.errors).toEqual([]);
+      expect(log.failed).toEqual([]);
+      expect(log.foreign).toEqual([]);
+      await page.close();
+    });
+  }
 });
