@@ -1,4 +1,5 @@
 import {describe, expect, it} from "vitest";
+import {DeviceLostError} from "../../kernels/device.js";
 import {createWebGPUSession, type WebGPUSessionOptions} from "../../kernels/engine.js";
 import {defaultConfig, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {argmax, generate} from "../../src/lib/generate.js";
@@ -176,6 +177,26 @@ describe("WebGPU engine vs the CPU reference", () => {
       expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-4); // really stored in f16
       gpu.dispose();
     }
+  });
+
+  it("a lost device gives DeviceLostError; rebuild() makes a working session on a new device", async () => {
+    const cfg = defaultConfig("fp", shape);
+    const w = randomWeights(cfg, 14);
+    const want = await createCpuSession(w).append(prompt);
+    let lost = 0;
+    const gpu = await createWebGPUSession(w, {onDeviceLost: () => lost++}); // owns its device
+    expect(maxAbsDiff(await gpu.append(prompt), want)).toBeLessThanOrEqual(TOL);
+    const old = gpu.device;
+    old.destroy();
+    await old.lost;
+    await expect(gpu.append([1])).rejects.toThrow(DeviceLostError);
+    await expect(gpu.append([1])).rejects.toThrow(/device lost/);
+    expect(lost).toBe(0); // destroyed on purpose: not reported as a loss
+    await gpu.rebuild();
+    expect(gpu.device).not.toBe(old);
+    expect(gpu.length).toBe(0);
+    expect(maxAbsDiff(await gpu.append(prompt), want)).toBeLessThanOrEqual(TOL);
+    gpu.dispose();
   });
 
   it("rejects bad input with specific errors", async () => {
