@@ -5,7 +5,7 @@
 import {acquireGpu} from "../kernels/device.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../kernels/gpu.js";
 import type {Dispatch} from "../kernels/gpu.js";
-import {actVec4s, linearGrid, linearParams, linearWGSL, rowVec4s} from "../kernels/linear.js";
+import {actVec4s, gammaPairs, linearGrid, linearParams, linearWGSL, rowVec4s} from "../kernels/linear.js";
 import {randomTernaryWords} from "../kernels/microbench.js";
 import {hadamardSignBits, normQuantBindings, normQuantWGSL} from "../kernels/normquant.js";
 import type {NormQuantConfig} from "../kernels/normquant.js";
@@ -74,7 +74,7 @@ export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?:
     for (let i = 0; i < xq.length; i++) xq[i] = (Math.imul(i + 1, 2654435761) >>> 0) & 0x7f7f7f7f;
     const X = keep(storageBuffer(device, xq, "gemv.x"));
     const meta = keep(storageBuffer(device, new Uint32Array([0x3c000000, 0, 0, 0]), "gemv.meta"));
-    const ws = keep(storageBuffer(device, new Float32Array(rows).fill(0.01), "gemv.scale"));
+    const ws = keep(storageBuffer(device, gammaPairs(new Float32Array(rows).fill(0.01)), "gemv.scale")); // γ as float-float pairs
     const Y = keep(storageBuffer(device, rows * 4, "gemv.y"));
     const LP = keep(uniformBuffer(device, linearParams("ternary", rows, n, 1, rows), "gemv.P"));
     const lp = await pipelineChecked(device, linearWGSL(tc), "ternary-gemv");
