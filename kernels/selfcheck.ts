@@ -8,6 +8,7 @@ import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernary} from "./line
 import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "./normquant.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8, type ActQuant} from "./lib/quant.js";
 import {linearConfig, subgroupSize} from "./tune.js";
+import {Rng} from "./lib/rng.js";
 
 export interface SelfCheck {
   name: string;
@@ -17,14 +18,10 @@ export interface SelfCheck {
   examples: string[];
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Uniform [0, 1) numbers from the library's seeded generator. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 const f32bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];

@@ -4,15 +4,12 @@ import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} fr
 import {f16BitsToF32, f32ToF16Bits} from "../../kernels/linear.js";
 import {dequantizeKV, quantizeKV} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";
+import {Rng} from "../../src/lib/rng.js";
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Uniform [0, 1) numbers from the library's seeded generator. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 const H = 4;

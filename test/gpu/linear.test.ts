@@ -6,15 +6,12 @@ import {
 } from "../../kernels/linear.js";
 import {linearConfig, subgroupSize} from "../../kernels/tune.js";
 import {testDevice} from "./harness.js";
+import {Rng} from "../../src/lib/rng.js";
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Uniform [0, 1) numbers from the library's seeded generator. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 async function runLinear(device: GPUDevice, cfg: LinearConfig, N: number, K: number, M: number, w: Float64Array | Int8Array, x: Float64Array | Int8Array, xs: Float64Array, sx: Int32Array, ws: Float64Array, y0: Float32Array): Promise<Float32Array> {

@@ -5,15 +5,12 @@ import {subgroupSize} from "../../kernels/tune.js";
 import {hadamardTransform} from "../../src/lib/hadamard.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, type ActQuant} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";
+import {Rng} from "../../src/lib/rng.js";
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Uniform [0, 1) numbers from the library's seeded generator. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 interface Run {
