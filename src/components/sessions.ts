@@ -6,7 +6,7 @@ import type {DecodeSession} from "../lib/backend.js";
 import {createCpuSession} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
-import {describeAdapter} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
 
 export interface OpenedSession {
   session: DecodeSession;
@@ -14,18 +14,23 @@ export interface OpenedSession {
   label: string;
   /** Logit tolerance against the CPU reference for this backend (float32 summation-order differences). */
   tolerance: number;
+  /** Which engine runs it (pages mark their first live view with it: data-live). */
+  backend: "webgpu" | "cpu";
+  /** Why this backend (the choice rule is chooseBackend in src/lib/webgpu-status.ts). */
+  reason: string;
 }
 
 export type BackendChoice = "auto" | "webgpu" | "cpu";
 
 export async function openSession(weights: ModelWeights, opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<OpenedSession> {
-  const wantGpu = opts.backend === "webgpu" || (opts.backend === "auto" && opts.gpu.available);
-  if (wantGpu) {
+  // "auto" skips a software (emulated) adapter: slower than the CPU reference (chooseBackend).
+  const choice = chooseBackend(opts.backend, opts.gpu);
+  if (choice.backend === "webgpu") {
     if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
     const session = await createWebGPUSession(weights, {gpu: await pageGpu()});
-    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2};
+    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2, backend: "webgpu", reason: choice.reason};
   }
-  return {session: createCpuSession(weights), label: "CPU reference", tolerance: 1e-4};
+  return {session: createCpuSession(weights), label: choice.software ? "CPU reference (WebGPU here is software-emulated)" : "CPU reference", tolerance: 1e-4, backend: "cpu", reason: choice.reason};
 }
 
 // One device per page, shared by every session the page opens; acquired again if it was lost.

@@ -12,7 +12,7 @@ import type {TF} from "../../src/lib/train/tf.js";
 import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
-  chooseBackend, layerGammas, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
+  initTfBackend, layerGammas, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
   bucketMean, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
@@ -153,11 +153,11 @@ describe("chart helpers", () => {
 describe("backend choice", () => {
   it("falls back in order and records why each backend failed", async () => {
     // webgpu is not registered in Node (its package is not imported here); webgl cannot initialise.
-    const c = await chooseBackend(tf, "auto");
+    const c = await initTfBackend(tf, "auto");
     expect(c.backend).toBe("cpu");
     expect(c.attempts.map((a) => a.name)).toEqual(["webgpu", "webgl", "cpu"]);
     expect(c.attempts.slice(0, 2).every((a) => !a.ok && a.error)).toBe(true);
-    const d = await chooseBackend(tf, "cpu");
+    const d = await initTfBackend(tf, "cpu");
     expect(d.attempts).toEqual([{name: "cpu", ok: true}]);
     expect(tfjs.getBackend()).toBe("cpu");
   });
