@@ -159,12 +159,12 @@ export class TrainDashboard {
   async reset(): Promise<void> {
     const old = this.run;
     old.dispose();
+    this.opts.onReset?.();
     await old.pause();
     if (this.disposed) return;
     this.run = this.opts.makeRun();
     this.elapsedMs = 0;
     this.refresh();
-    this.opts.onReset?.();
   }
 
   /** Replaces the (not yet started) run with a restored one, e.g. an autosaved run the reader resumes. */
