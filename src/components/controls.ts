@@ -94,7 +94,7 @@ export class PageState<S extends Schema> {
       const btn = h("button", {type: "button", class: "lab-button"}, "Show them");
       btn.addEventListener("click", () => {
         for (const k of hiddenNames) this.hidden.delete(k);
-        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param]")) {
+        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param], .cost-control[data-param]")) {
           if (hiddenNames.includes(c.dataset.param as Key<S>)) c.hidden = false;
         }
         this.writeUrl();
