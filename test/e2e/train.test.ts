@@ -80,6 +80,8 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   expect(await page.locator(".download-links a").allTextContents()).toEqual(["config.json", "model.safetensors", "tokenizer.json"]);
   await page.getByRole("button", {name: "Use on the forward-pass page"}).click();
   await page.getByText("Saved in this browser").waitFor({timeout: 30_000});
+  // The link opens the reader's model on the forward page, not the shipped one.
+  expect(await page.getByRole("link", {name: "Open the forward-pass page"}).getAttribute("href")).toMatch(/model=browser-trained/);
   const stored = await page.evaluate(() => new Promise<{steps: number; bytes: number; vocab: unknown}>((resolve, reject) => {
     const req = indexedDB.open("bitnet-lab");
     req.onerror = () => reject(req.error);
