@@ -245,6 +245,7 @@ export class TrainDashboard {
         {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
         {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
         {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
+        {id: "time-left", label: "Time left", value: last && r.step < r.steps ? `≈ ${duration(tailMean(p.map((x) => x.ms), 10) * (r.steps - r.step))}` : "—", note: "at the recent pace"},
         {id: "flip", label: "Codes flipped", value: last ? pct(last.flip, 2) : "—", note: "in the last step"},
         {id: "tensors", label: "tfjs tensors", value: last ? String(last.tensors) : "—", note: "stays flat: no leak"},
       ]),
