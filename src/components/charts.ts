@@ -127,10 +127,14 @@ export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement 
   const xs = data.map((d) => d.x);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const nearEnd = (x: number) => x1 > x0 && (x - x0) / (x1 - x0) > 0.6;
-  const markText = (opts.marks ?? []).map((m) => Plot.text([m], {
-    x: "x", y: "y", text: "label", dy: -10, dx: nearEnd(m.x) ? -4 : 4, textAnchor: nearEnd(m.x) ? "end" : "start",
-    fontWeight: "bold", stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor",
-  }));
+  // A mark is a dot on its point and a label beside it (a "●" inside the label text sat off the point).
+  const markText = (opts.marks ?? []).flatMap((m) => [
+    Plot.dot([m], {x: "x", y: "y", r: 4, fill: "currentColor"}),
+    Plot.text([{...m, label: m.label.replace(/^●\s*/, "")}], {
+      x: "x", y: "y", text: "label", dy: -10, dx: nearEnd(m.x) ? -6 : 6, textAnchor: nearEnd(m.x) ? "end" : "start",
+      fontWeight: "bold", stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor",
+    }),
+  ]);
   const chart = Plot.plot({
     ...plotDefaults(opts.width, opts.caption),
     height,
