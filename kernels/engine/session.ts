@@ -44,6 +44,8 @@ export class WebGPUSession implements DecodeSession {
   private sampler!: GpuSampler;
   private cfgDecode!: LinearConfig;
   private embRows = {words: 0, perChunk: 0};
+  /** Compute passes per step (a measured knob; options.passesPerToken). */
+  passesPerToken: number;
 
   private constructor(
     private readonly source: WeightSource | undefined,
@@ -56,6 +58,7 @@ export class WebGPUSession implements DecodeSession {
     this.maxLen = Math.min(max, opts.maxLength ?? max);
     if (!(this.maxLen >= 1)) throw new Error(`createWebGPUSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
+    this.passesPerToken = opts.passesPerToken ?? 1;
   }
 
   static async create(source: WeightSource | undefined, config: BitNetConfig, opts: WebGPUSessionOptions): Promise<WebGPUSession> {
@@ -208,7 +211,7 @@ export class WebGPUSession implements DecodeSession {
       return encodeInspected(this.ctx.device, enc, this.plan, this.A, steps, M, inspect, (pass, s) => this.encodeSteps(pass, s, M, nC));
     }
     const all = [this.embed, ...steps];
-    const passes = this.opts.passPerDispatch ? all.length : Math.max(1, Math.min(all.length, Math.floor(this.opts.passesPerToken ?? 1)));
+    const passes = this.opts.passPerDispatch ? all.length : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
     const per = Math.ceil(all.length / passes);
     for (let i = 0; i < all.length; i += per) run(all.slice(i, i + per));
     return undefined;
