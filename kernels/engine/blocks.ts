@@ -10,7 +10,8 @@ import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../atte
 import {embedWGSL} from "../embed.js";
 import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
 import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
-import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
+import {hadamardMixWGSL, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
+import {hadamardPlan} from "../lib/hadamard.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
 import {linearConfig, type LinearTuning} from "../measure/tune.js";
 import type {Site} from "../lib/variant.js";
@@ -31,8 +32,10 @@ export interface BuildContext {
   tuning: LinearTuning;
   kvF: KVFormat;
   inspect: boolean;
-  /** Fuse decode prologues into linears and RoPE into 16-bit attention. */
-  fuse: boolean;
+  /** Fuse decode prologues into linears (all sites, or these) and RoPE into 16-bit attention. */
+  fuse: boolean | readonly Site[];
+  /** Split H-BitLinear prologues with a cross-block Hadamard step in decode (see WebGPUSessionOptions). */
+  hadamardSplit: "auto" | boolean;
   maxBlock: number;
 }
 
@@ -41,14 +44,14 @@ type NQ = Omit<NormQuantConfig, "sub" | "WG" | "inspect">;
 const epsWords = (eps: number) => new Uint32Array(new Float32Array([eps, eps - Math.fround(eps)]).buffer);
 
 /** A norm/quant step (normquant.ts) writing xin/xmeta. */
-async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean): Promise<Step> {
+async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer): Promise<Step> {
   const {device, P, A} = b;
   const full: NormQuantConfig = {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn};
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
   const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(P.kind, cfg.n);
   const eu = epsWords(P.c.rms_norm_eps);
   const Pu = b.pool.uni(new Uint32Array([srcStride, dstWords, eu[0], eu[1]]), label + ".P");
-  const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? b.W.finalNorm, out: A.xin, xmeta: A.xmeta, st: A.st};
+  const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? b.W.finalNorm, out: out ?? A.xin, xmeta: A.xmeta, st: A.st};
   if (had) map.had = had;
   if (A.dbg) map.dbg = A.dbg;
   const binds = normQuantBindings(full).map((n) => map[n]);
@@ -69,7 +72,8 @@ async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: num
  *  row in workgroup memory); undefined where it does not fit or does not apply. */
 async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
-  if (!b.fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
+  const fuse = Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse;
+  if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
   const cfg = linearConfig(b.S, P.kind, ep, 1, b.tuning, b.WG, lb.K);
   const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
@@ -89,6 +93,7 @@ async function bitLinearSteps(
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
   const name = o.site === "gate_up" ? "gate_up" : o.site;
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
+  if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
   if (o.decode && o.nq.src === "plain") {
     const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag);
     if (f) return {steps: [f], cfg: f.cfg};
@@ -97,6 +102,34 @@ async function bitLinearSteps(
   const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag);
   const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
   return {steps, cfg: lin.cfg};
+}
+
+/** Whether a decode prologue takes the split path: a Kronecker Hadamard plan whose cross-block order makes the
+ *  single-workgroup mix slow (measured: 6912 = 108·64 took 70 µs in one workgroup against 9 µs without rotation). */
+function splitHadamard(b: BuildContext, nq: NQ): boolean {
+  if (!nq.hadamard || b.hadamardSplit === false || !b.A.hsplit) return false;
+  const plan = hadamardPlan(nq.n);
+  return plan.kind === "kronecker" && (b.hadamardSplit === true || plan.m >= 32);
+}
+
+/** H-BitLinear prologue in three steps: norm + in-block FWHT (one workgroup), the cross-block mix (m workgroups),
+ *  then quantize (fused into the linear where it fits). Gives the single-kernel path's bits. */
+async function splitSteps(b: BuildContext, o: Parameters<typeof bitLinearSteps>[1], name: string, tag: StepTag): Promise<{steps: Step[]; cfg: LinearConfig}> {
+  const {device} = b;
+  const [h0, h1] = b.A.hsplit!;
+  const n = o.nq.n;
+  const stride = 8 * Math.ceil(n / 8);
+  const fw = await nqStep(b, {...o.nq, fwhtOnly: true, topK: undefined, quant: "none"}, o.src, o.srcStride, o.normW, undefined, `L${o.l}.nq_fwht_${name}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: true}, false, h0);
+  const mpl = await pipelineChecked(device, hadamardMixWGSL(n), `hadamard_mix_${n}`);
+  const m = hadamardPlan(n).m;
+  const label = `L${o.l}.hadamard_mix_${name}`;
+  const mix: Step = {pipeline: mpl, bind: bindGroup(device, mpl, [h0, o.had!, h1], label), grid: [m], gridFn: (M) => [m, M, 1], label, tag: {kind: "hadamard-mix", layer: o.l, site: o.site, hadamard: true}};
+  const q: NQ = {n, src: "plain", norm: false, hadamard: false, topK: o.nq.topK, quant: o.nq.quant};
+  const f = await fusedStep(b, o.lb, o.ep, q, h1, stride, undefined, undefined, o.out, o.yStride, `L${o.l}.nq+${name}`, {...tag, hadamard: false});
+  if (f) return {steps: [fw, mix, f], cfg: f.cfg};
+  const qs = await nqStep(b, q, h1, stride, undefined, undefined, `L${o.l}.nq_${name}`, {kind: "norm-quant", layer: o.l, site: o.site}, false);
+  const lin = await linearStep(b, o.lb, o.ep, n, o.out, o.yStride, 1, `L${o.l}.${name}`, {...tag, hadamard: false});
+  return {steps: [fw, mix, qs, lin], cfg: lin.cfg};
 }
 
 /** Attention block of layer l: h += W_o(attn_sub_norm(attention(RoPE(QKV(RMSNorm(h)))))). */
@@ -150,7 +183,7 @@ export interface AttentionPipes {
 export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
   const {device, P, kvF} = b;
   const shape = {H: P.H, KV: P.KV, d: P.d, kv: kvF};
-  const fused = b.fuse && attentionWideOK(shape);
+  const fused = b.fuse !== false && attentionWideOK(shape);
   return {
     rope: await pipelineChecked(device, ropeKVWGSL({...shape, WG: 128}), "rope_kv"),
     attn: await pipelineChecked(device, attentionWGSL(shape), "attention"),
@@ -224,6 +257,6 @@ export async function samplingSteps(b: BuildContext): Promise<SamplingSteps> {
 export function wanted(tag: StepTag, parts: DecodeParts): boolean {
   const k = tag.kind;
   if (parts.linearOnly && k !== "linear" && k !== "norm-quant+linear") return false;
-  if (parts.hadamardOnly && !(tag.hadamard && (k === "norm-quant" || k === "norm-quant+linear"))) return false;
+  if (parts.hadamardOnly && !(tag.hadamard && (k === "norm-quant" || k === "norm-quant+linear" || k === "hadamard-mix"))) return false;
   return true;
 }

@@ -35,6 +35,8 @@ export interface Activations {
   sin: GPUBuffer;
   hadO?: GPUBuffer;
   hadDown?: GPUBuffer;
+  /** split H-BitLinear prologues (decode): the in-block FWHT output and the mixed row, f32 */
+  hsplit?: [GPUBuffer, GPUBuffer];
   /** inspection scratch (the norm-quant kernels' pre/post-quantization rows) */
   dbg?: GPUBuffer;
   /** uniforms written per step: ST {M, P, nC, chunk, plainStart}, the embedding's, argmax's, sampling's */
@@ -97,6 +99,7 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     sin: pool.buf(sin, "rope.sin"),
     hadO: P.hadamard ? pool.buf(hadamardSignBits(hd), "hadamard.o") : undefined,
     hadDown: P.hadamard ? pool.buf(hadamardSignBits(P.F), "hadamard.down") : undefined,
+    hsplit: P.hadamard ? [pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split0"), pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split1")] : undefined,
     dbg: o.inspect ? pool.buf(Mx * 2 * Math.max(P.C, hd, P.F) * 4, "inspect") : undefined,
     st: pool.uni(new Uint32Array(8), "step"),
     embedP: pool.uni(new Uint32Array(4), "embed.P"),

@@ -134,7 +134,8 @@ export class WebGPUSession implements DecodeSession {
     const b: BuildContext = {
       device, P, pool: this.pool, A: this.A, W, S,
       WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
-      tuning: this.opts.tuning ?? {}, kvF, inspect: !!this.opts.inspect, fuse: this.opts.fuse !== false, maxBlock: this.maxBlock,
+      tuning: this.opts.tuning ?? {}, kvF, inspect: !!this.opts.inspect, fuse: this.opts.fuse ?? true, maxBlock: this.maxBlock,
+      hadamardSplit: this.opts.hadamardSplit ?? "auto",
     };
     const pipes = await attentionPipes(b);
     const dec = await layerPass(b, "decode", pipes);

@@ -21,10 +21,15 @@ export interface WebGPUSessionOptions {
   dense?: "f32" | "f16";
   /** Linear-kernel shapes (rows per thread, threads along K, workgroup size) and the subgroup switch. */
   tuning?: LinearTuning;
-  /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true). */
-  fuse?: boolean;
+  /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true), or only
+   *  at these sites. */
+  fuse?: boolean | readonly Site[];
   /** Encode every dispatch in its own compute pass instead of one pass per step (for measuring the difference). */
   passPerDispatch?: boolean;
+  /** Decode: split an H-BitLinear prologue whose Hadamard plan has a cross-block step (e.g. 6912 = 108·64) into
+   *  norm + in-block FWHT, the cross-block mix over m workgroups, and the quantization (fused into the linear where
+   *  it fits), instead of one workgroup doing all of it. "auto" (default): when the cross-block order m ≥ 32. */
+  hadamardSplit?: "auto" | boolean;
   /** Compute passes per decode step (default 1): the layer steps are split into this many passes, a measured knob. */
   passesPerToken?: number;
   /** Compile the inspection variants so append(…, {inspect}) can copy intermediates back. */
@@ -72,6 +77,7 @@ export type StepKind =
   | "norm-quant" // RMSNorm / attention combine → [Hadamard] → [top-K] → quantize, into xin
   | "linear" // a ternary / dense GEMV or GEMM reading xin
   | "norm-quant+linear" // the two fused (decode)
+  | "hadamard-mix" // the cross-block step of a split H-BitLinear prologue (decode)
   | "rope-kv"
   | "attention"
   | "rope+attention"

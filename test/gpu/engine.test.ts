@@ -136,9 +136,34 @@ describe("WebGPU engine vs the CPU reference", () => {
       expect(fused.decodeDispatches().length).toBeLessThan(plain.decodeDispatches().length); // really fused
       await fused.append(prompt);
       await plain.append(prompt);
-      for (const tok of [3, 77, 150]) expect(maxAbsDiff(await fused.append([tok]), await plain.append([tok]))).toBe(0);
+      // fusing at some sites only (the bench may choose that)
+      const some = await createWebGPUSession(w, {device, fuse: ["down"]});
+      await some.append(prompt);
+      for (const tok of [3, 77, 150]) {
+        const a = await fused.append([tok]);
+        expect(maxAbsDiff(a, await plain.append([tok]))).toBe(0);
+        expect(maxAbsDiff(a, await some.append([tok]))).toBe(0);
+      }
       fused.dispose();
       plain.dispose();
+      some.dispose();
+    }
+  });
+
+  it("v2 decode with the Hadamard prologue split over workgroups (FWHT, cross-block mix, quantize) equals the one-kernel path bit for bit", async () => {
+    const device = await testDevice();
+    // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20), which the split path spreads out
+    for (const [bits, fuse] of [[4, true], [8, false]] as const) {
+      const cfg = defaultConfig("v2", {...shape, num_hidden_layers: 1, bitnet_activation_bits: bits});
+      const w = randomWeights(cfg, 17);
+      const split = await createWebGPUSession(w, {device, hadamardSplit: true, fuse});
+      const one = await createWebGPUSession(w, {device, hadamardSplit: false, fuse});
+      expect(split.decodeDispatches({layers: true, filter: (_l, t) => t.kind === "hadamard-mix"}).length).toBe(1); // really split
+      await split.append(prompt);
+      await one.append(prompt);
+      for (const tok of [3, 77, 150]) expect(maxAbsDiff(await split.append([tok]), await one.append([tok]))).toBe(0);
+      split.dispose();
+      one.dispose();
     }
   });
 
