@@ -49,7 +49,7 @@ export interface Activations {
 /** Slots of the token buffer after the prompt block, for chained GPU decoding. */
 export const TOKEN_RING = 1024;
 
-export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {maxLen: number; maxBlock: number; inspect: boolean}): Activations {
+export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {maxLen: number; maxBlock: number; inspect: boolean; attnChunk: number}): Activations {
   const Mx = o.maxBlock;
   const hd = P.H * P.d;
   const lay = kvLayout(kvF, P.d, P.KV);
@@ -65,7 +65,7 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     });
   }
   const xw = Math.max(actWords(P.kind, P.C), actWords(P.kind, hd), actWords(P.kind, P.F), 8 * Math.ceil(P.C / 8));
-  const partFloats = Math.max(Math.ceil(o.maxLen / CHUNK) * P.H, Mx * P.H * NC_PREFILL) * (P.d + 2);
+  const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * (P.d + 2);
   pool.checkBinding(partFloats * 4, "attention partials");
   // cos/sin tables in float64 → f32, exactly the angles of the reference (pos · θ^(−2i/d))
   const half = P.d / 2;

@@ -46,6 +46,7 @@ export class WebGPUSession implements DecodeSession {
   private embRows = {words: 0, perChunk: 0};
   /** Compute passes per step (a measured knob; options.passesPerToken). */
   passesPerToken: number;
+  private readonly attnChunk: number;
 
   private constructor(
     private readonly source: WeightSource | undefined,
@@ -59,6 +60,8 @@ export class WebGPUSession implements DecodeSession {
     if (!(this.maxLen >= 1)) throw new Error(`createWebGPUSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
     this.passesPerToken = opts.passesPerToken ?? 1;
+    this.attnChunk = opts.attnChunk ?? CHUNK;
+    if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096)) throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
   }
 
   static async create(source: WeightSource | undefined, config: BitNetConfig, opts: WebGPUSessionOptions): Promise<WebGPUSession> {
@@ -130,7 +133,7 @@ export class WebGPUSession implements DecodeSession {
     const W = await uploadWeights(this.pool, P, this.source, {lmHead, synthetic: this.opts.synthetic});
     this.embRows = {words: W.rowWords, perChunk: W.rowsPerChunk};
     const kvF = this.kvFormat();
-    this.A = allocActivations(this.pool, P, kvF, {maxLen: this.maxLen, maxBlock: this.maxBlock, inspect: !!this.opts.inspect});
+    this.A = allocActivations(this.pool, P, kvF, {maxLen: this.maxLen, maxBlock: this.maxBlock, inspect: !!this.opts.inspect, attnChunk: this.attnChunk});
     const b: BuildContext = {
       device, P, pool: this.pool, A: this.A, W, S,
       WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
@@ -172,8 +175,8 @@ export class WebGPUSession implements DecodeSession {
     let nC: number;
     let chunk: number;
     if (M === 1) {
-      nC = Math.ceil(S / CHUNK);
-      chunk = CHUNK;
+      nC = Math.ceil(S / this.attnChunk);
+      chunk = this.attnChunk;
     } else {
       const n64 = Math.ceil(S / CHUNK);
       nC = Math.min(n64, NC_PREFILL);

@@ -30,6 +30,9 @@ export interface WebGPUSessionOptions {
    *  norm + in-block FWHT, the cross-block mix over m workgroups, and the quantization (fused into the linear where
    *  it fits), instead of one workgroup doing all of it. "auto" (default): when the cross-block order m ≥ 32. */
   hadamardSplit?: "auto" | boolean;
+  /** Decode attention: positions per split-softmax chunk (default 64). Smaller chunks give more workgroups at short
+   *  contexts (5 KV heads × 8 chunks = 40 workgroups at 512 positions) and more partials to combine. */
+  attnChunk?: number;
   /** Compute passes per decode step (default 1): the layer steps are split into this many passes, a measured knob. */
   passesPerToken?: number;
   /** Compile the inspection variants so append(…, {inspect}) can copy intermediates back. */

@@ -62,7 +62,7 @@ export interface BenchReport {
     cpuEncodeMsPerToken: number;
     /** The decode configuration chosen on the end-to-end step (not on the stack sweep alone): each candidate's
      *  decode GPU time at the middle context, measured twice (interleaved) to show it is stable. */
-    choice?: {context: number; candidates: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; ms: number[]}[]; chosen: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]}};
+    choice?: {context: number; candidates: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk?: number; ms: number[]}[]; chosen: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk: number}};
     /** Bytes / time / fraction of copy of each kind of dispatch of a decode step (middle context). */
     roofline?: RooflineRow[];
     /** Wall-clock decode with the step split into this many compute passes. */
@@ -387,13 +387,23 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     for (let i = 0; i < sub.length; i++) sub[i].ms.push((await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10})).ms);
   }
   for (const s of candSessions) s.dispose();
-  const all: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; ms: number[]}[] = [...cands, ...sub];
+  const all: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk?: number; ms: number[]}[] = [...cands, ...sub];
+  const chosenF = all.reduce((a, b) => (score(b) < score(a) ? b : a));
+  // and the decode attention chunk (more, shorter chunks: more workgroups at short contexts, more partials to combine)
+  for (const attnChunk of quick ? [] : [32, 16]) {
+    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosenF), fuse: chosenF.fuse, attnChunk});
+    s.setLengthForBenchmark(cMid - 1);
+    const ms: number[] = [];
+    for (let round = 0; round < 2; round++) ms.push((await timeDispatches(device, s.decodeDispatches(), {...TM, reps: 10})).ms);
+    s.dispose();
+    all.push({...chosenF, attnChunk, ms});
+  }
   const chosenC = all.reduce((a, b) => (score(b) < score(a) ? b : a));
-  const chosen = {R: chosenC.R, T: chosenC.T, WG: chosenC.WG, U: chosenC.U, fuse: chosenC.fuse};
+  const chosen = {R: chosenC.R, T: chosenC.T, WG: chosenC.WG, U: chosenC.U, fuse: chosenC.fuse, attnChunk: chosenC.attnChunk ?? 64};
   const fuseName = (f: boolean | Site[]) => (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
-  for (const cd of all) log(`decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse)} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`);
-  log(`decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse)}`);
-  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse});
+  for (const cd of all) log(`decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`);
+  log(`decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse)} attnChunk ${chosen.attnChunk}`);
+  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk});
   const decode: NonNullable<BenchReport["e2e"]>["decode"] = [];
   let dispatchesPerToken = 0;
   let cpuEncode = 0;
@@ -489,7 +499,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // the same decode step without fusing the norm/quant prologues into the linears (two dispatches each)
   let unfused: {context: number; gpuMsPerToken: number; dispatchesPerToken: number} | undefined;
   {
-    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: false});
+    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: false, attnChunk: chosen.attnChunk});
     const c = contexts[Math.min(1, contexts.length - 1)];
     plain.setLengthForBenchmark(c - 1);
     const list = plain.decodeDispatches();
@@ -513,7 +523,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // v2 at the same shape: whole-model share of the two Hadamard prologues
   try {
     const cfgV2 = {...model2B4T("v2", quick, quick ? 512 : 2304)};
-    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse});
+    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk});
     const c = contexts[1];
     v2.setLengthForBenchmark(c - 1);
     const tFull = await timeDispatches(device, v2.decodeDispatches(), {...TM, reps: quick ? 2 : 10});
@@ -522,7 +532,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize)
     const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
     for (const mode of [false, true] as const) {
-      const s2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, hadamardSplit: mode});
+      const s2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk, hadamardSplit: mode});
       s2.setLengthForBenchmark(c - 1);
       const list = s2.decodeDispatches();
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
@@ -615,9 +625,9 @@ export function formatBenchReport(r: BenchReport): string {
   if (r.e2e.choice) {
     L.push(`  decode configuration chosen on the whole step @${r.e2e.choice.context} (two interleaved timings each):`);
     const fn = (f: boolean | string[]) => (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
-    for (const c of r.e2e.choice.candidates) L.push(`    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${fn(c.fuse).padEnd(22)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`);
+    for (const c of r.e2e.choice.candidates) L.push(`    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${fn(c.fuse).padEnd(22)} chunk ${String(c.attnChunk ?? 64).padEnd(3)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`);
     const ch = r.e2e.choice.chosen;
-    L.push(`    chosen: R=${ch.R} T=${ch.T} WG=${ch.WG} U=${ch.U || "a"} ${fn(ch.fuse)}`);
+    L.push(`    chosen: R=${ch.R} T=${ch.T} WG=${ch.WG} U=${ch.U || "a"} ${fn(ch.fuse)}, attention chunk ${ch.attnChunk ?? 64}`);
   }
   if (r.e2e.roofline?.length) {
     L.push(`  roofline of a decode step (@${r.e2e.choice?.context ?? ""}; each kind timed alone):`);

@@ -167,6 +167,20 @@ describe("WebGPU engine vs the CPU reference", () => {
     }
   });
 
+  it("decode attention split into 16-position chunks (attnChunk) still matches the reference", async () => {
+    const device = await testDevice();
+    for (const extra of [{}, {bitnet_kv_bits: 4 as const}]) {
+      const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1, ...extra});
+      const w = randomWeights(cfg, 19);
+      const gpu = await createWebGPUSession(w, {device, attnChunk: 16});
+      const cpu = createCpuSession(w);
+      const long = Array.from({length: 37}, (_, i) => (i * 37 + 1) % cfg.vocab_size);
+      expect(maxAbsDiff(await cpu.append(long), await gpu.append(long))).toBeLessThanOrEqual(TOL);
+      for (const t of [5, 250, 17]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL); // 38 … 40 positions: 3 chunks
+      gpu.dispose();
+    }
+  });
+
   it("greedy on the GPU (4-byte readback, chained steps) gives generate()'s tokens", async () => {
     const device = await testDevice();
     const cfg = defaultConfig("a4.8", shape);
