@@ -77,7 +77,7 @@ function f64Parts(x: number): {hi: number; lo: number; e: number} {
 }
 
 export {exactDivWGSL} from "./exact.js";
-import {exactDivWGSL} from "./exact.js";
+import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
 
 /** Fused mode (see linear.ts fusedLinearWGSL): the prologue becomes `fn prologue(lid)` for token 0 that leaves
  *  the i8 lanes in `xw` (workgroup array<vec4<u32>>) and (s, Σq) in `xwm`, its uniform is `np: NP`, its bindings
@@ -129,22 +129,7 @@ var<workgroup> bcast: vec4<u32>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
   L.push(`var<workgroup> redFF: array<vec2<f32>, ${WG}>;
-fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
-// the rounding error of the f32 product p = a·b (exact: every partial product of the 12-bit halves is exact)
-fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
-  let ah = hi12(a);
-  let al = a - ah;
-  let bh = hi12(b);
-  let bl = b - bh;
-  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
-}
-// float-float addition (hi, lo)
-fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-  let t = twoSum(a.x, b.x);
-  let e = t.y + a.y + b.y;
-  let h = opq(t.x + e);
-  return vec2<f32>(h, e - opq(h - t.x));
-}
+${floatFloatWGSL}
 ${
   sub
     ? `fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
