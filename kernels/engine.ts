@@ -7,6 +7,7 @@
 //   blocks.ts   one builder per block (attention, FFN, embedding, LM head, sampling) with typed step tags
 //   inspect.ts  copying intermediates back for the chapters
 //   session.ts  WebGPUSession: build, append, GPU sampling / chained decode, reset, device loss, dispose
+//   lifecycle.ts, sampling.ts  where the device comes from and building under error scopes; picking tokens on the GPU
 import type {BitNetConfig} from "./lib/config.js";
 import type {ModelWeights} from "./lib/tensor.js";
 import {WebGPUSession} from "./engine/session.js";

@@ -7,7 +7,8 @@ import type {DecodeSession, SamplingOptions} from "../lib/backend.js";
 import type {BitNetConfig} from "../lib/config.js";
 import {kvBitsAt} from "../lib/variant.js";
 import type {KVFormat} from "../attention.js";
-import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "../device.js";
+import {DeviceLostError, type GpuContext} from "../device.js";
+import {buildInScopes, sessionContext} from "./lifecycle.js";
 import type {Dispatch} from "../gpu.js";
 import type {LinearConfig} from "../linear.js";
 import {subgroupSize} from "../measure/tune.js";
@@ -90,37 +91,14 @@ export class WebGPUSession implements DecodeSession {
   // ------------------------------------------------------------------ building
 
   private async build(): Promise<void> {
-    if (this.opts.gpu) this.ctx = this.opts.gpu;
-    else if (this.opts.device) this.ctx = wrapDevice(this.opts.device);
-    else {
-      this.ctx = await acquireGpu({onLost: this.opts.onDeviceLost});
-      this.ownsDevice = true;
-    }
-    if (this.opts.gpu || this.opts.device) {
-      void this.ctx.device.lost.then((info) => {
-        if (!this.disposed && info.reason !== "destroyed") this.opts.onDeviceLost?.(info);
-      });
-    }
-    const device = this.ctx.device;
-    this.pool = new BufferPool(device);
-    const S = this.opts.tuning?.noSubgroups ? 0 : await subgroupSize(device);
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    let failure: unknown;
-    try {
-      await this.prepare(S);
-    } catch (e) {
-      failure = e;
-    }
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (failure || oom || validation) {
-      this.pool.free();
-      if (oom) throw new Error(`webgpu: the model does not fit in GPU memory (${oom.message}); try lmHead "f16", a shorter maxLength or a smaller model`);
-      if (failure) throw failure;
-      throw new Error(`webgpu: building the session failed: ${validation!.message}`);
-    }
+    const {ctx, owns} = await sessionContext(this.opts, () => this.disposed);
+    this.ctx = ctx;
+    this.ownsDevice = owns;
+    this.pool = new BufferPool(ctx.device);
+    const S = this.opts.tuning?.noSubgroups ? 0 : await subgroupSize(ctx.device);
+    await buildInScopes(ctx.device, this.pool, () => this.prepare(S));
   }
+
 
   private kvFormat(): KVFormat {
     return {bits: this.plan.kv.bits, bosBits: this.plan.kv.bosBits, store16: this.opts.kv16 ?? "f32"};
