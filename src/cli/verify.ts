@@ -10,7 +10,7 @@ import {createWebGPUSession} from "../../kernels/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {textCodec} from "../node/runtime.js";
 
 const KNOWN = new Set(["prompt", "steps", "tolerance", "json"]);
@@ -60,7 +60,7 @@ export const verify: Command = {
           results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, skipped: skip});
           continue;
         }
-        const m = await readModelDir(dir);
+        const m = await readModelPath(dir);
         const c = m.weights.config;
         const codec = textCodec(m.tokenizer, c);
         let ids = codec.encode(prompt);

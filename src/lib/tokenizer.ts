@@ -432,20 +432,21 @@ export class Tokenizer {
     });
     for (let i = 0; i < pieces.length; i++) if (pieces[i] === undefined) fail(`token id ${i} is neither in model.vocab nor in added_tokens`);
 
+    // The post-processor's template says which token transformers puts first; it is the BOS when present.
+    const template = parseTemplate(root.post_processor, specials, fail);
+    for (const id of [...template.before, ...template.after]) if (!special.has(id)) fail(`added_tokens lacks the bos token "${pieces[id] ?? id}" (id ${id}) that post_processor adds`);
     const pick = (what: "bos" | "eos", hint: number | undefined, names: string[]): number => {
       if (hint !== undefined) {
         if (!special.has(hint)) fail(`the config's ${what}_token_id ${hint} is not a special token of this tokenizer`);
         return hint;
       }
-      const id = names.map((n) => specials.get(n)).find((x) => x !== undefined);
+      const id = (what === "bos" ? template.before[0] : undefined) ?? names.map((n) => specials.get(n)).find((x) => x !== undefined);
       if (id === undefined) fail(`added_tokens lacks the ${what} token "${names[0]}"`);
       return id!;
     };
     const bos = pick("bos", hints.bos, [SPECIAL_TOKENS.bos, "<|begin_of_text|>"]);
     const eos = pick("eos", hints.eos, [SPECIAL_TOKENS.eos, "<|end_of_text|>"]);
     const pad = specials.get(SPECIAL_TOKENS.pad) ?? -1;
-    const template = parseTemplate(root.post_processor, specials, fail);
-    for (const id of [...template.before, ...template.after]) if (!special.has(id)) fail(`post_processor: template id ${id} is not a special added token`);
     try {
       return new Tokenizer(pieces, merges, {pad, bos, eos, special: [...special], plain, template, split, ignoreMerges: model!.ignore_merges === true});
     } catch (e) {

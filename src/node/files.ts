@@ -79,3 +79,24 @@ export async function loadModelPath(path: string, opts: OpenOptions = {}): Promi
   const weights = await opened.load();
   return {path, opened, weights, tokenizer: opened.tokenizerJSON, warnings: opened.inspection.warnings};
 }
+
+/** The CLI's model commands' view of a checkpoint (the fields `readModelDir` gave them), for any format
+ *  openCheckpoint reads: HF folders (single or sharded), a .gguf file. */
+export interface ModelPath {
+  dir: string;
+  weights: ModelWeights;
+  tokenizer?: unknown;
+  warnings: string[];
+  /** "packed" / "latent" / "fp", as the shipped-folder reader named them (GGUF I2_S is packed). */
+  format: "packed" | "latent" | "fp";
+  stored: {name: string; dtype: string; shape: number[]; bytes: number}[];
+  files: {name: string; bytes: number}[];
+  inspection: OpenedCheckpoint["inspection"];
+}
+
+export async function readModelPath(path: string, opts: OpenOptions = {}): Promise<ModelPath> {
+  const {opened, weights, tokenizer, warnings} = await loadModelPath(path, opts);
+  const ins = opened.inspection;
+  const format = ins.format === "hf-latent" ? "latent" : ins.format === "hf-fp" ? "fp" : "packed";
+  return {dir: path, weights, tokenizer, warnings, format, stored: ins.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes})), files: ins.files, inspection: ins};
+}

@@ -3,7 +3,8 @@
 // byte-level strings of tokenizer.json, merges "left right"; token_type 1 = normal, 3 = control
 // (special), 4 = user-defined; tokenizer.ggml.pre names the split regex ("llama-bpe": Llama-3's).
 import {LLAMA3_REGEX} from "../tokenizer.js";
-import type {GGUFHeader} from "./gguf.js";
+import {GGUFValueType} from "./gguf.js";
+import type {GGUFHeader, GGUFKV} from "./gguf.js";
 
 const LLAMA3_PRES = ["llama-bpe", "llama3", "llama-v3", "smaug-bpe"];
 
@@ -57,4 +58,31 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
       model: {type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: llama3, vocab, merges},
     },
   };
+}
+
+/** tokenizer.json content (byte-level BPE, as Tokenizer.fromJSON reads it) as tokenizer.ggml.* key/values. */
+export function ggufTokenizerKVs(json: unknown, ids: {bos: number; eos: number}): GGUFKV[] {
+  const j = json as {model: {vocab: Record<string, number>; merges: (string | [string, string])[]}; added_tokens?: {id: number; content: string; special?: boolean}[]; pre_tokenizer?: {type?: string}; post_processor?: {type?: string; processors?: {type?: string}[]}};
+  const added = j.added_tokens ?? [];
+  const n = Math.max(Object.keys(j.model.vocab).length, ...added.map((a) => a.id + 1));
+  const tokens = new Array<string>(n);
+  const types = new Array<number>(n).fill(1);
+  for (const [t, id] of Object.entries(j.model.vocab)) tokens[id] = t;
+  for (const a of added) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special === false ? 4 : 3;
+  }
+  const pp = j.post_processor;
+  const template = pp?.type === "TemplateProcessing" || (pp?.processors ?? []).some((p) => p.type === "TemplateProcessing");
+  const S = GGUFValueType.STRING;
+  return [
+    {key: "tokenizer.ggml.model", type: S, value: "gpt2"},
+    {key: "tokenizer.ggml.pre", type: S, value: j.pre_tokenizer?.type === "Sequence" ? "llama-bpe" : "gpt2"},
+    {key: "tokenizer.ggml.tokens", type: GGUFValueType.ARRAY, elementType: S, value: tokens},
+    {key: "tokenizer.ggml.token_type", type: GGUFValueType.ARRAY, elementType: GGUFValueType.I32, value: types},
+    {key: "tokenizer.ggml.merges", type: GGUFValueType.ARRAY, elementType: S, value: j.model.merges.map((m) => (typeof m === "string" ? m : m.join(" ")))},
+    {key: "tokenizer.ggml.bos_token_id", type: GGUFValueType.U32, value: ids.bos},
+    {key: "tokenizer.ggml.eos_token_id", type: GGUFValueType.U32, value: ids.eos},
+    {key: "tokenizer.ggml.add_bos_token", type: GGUFValueType.BOOL, value: template},
+  ];
 }

@@ -133,8 +133,8 @@ function tokenizerInfo(json: unknown, source: string): Inspection["tokenizer"] {
 
 // ------------------------------------------------------------------ HF
 
-function decideScale(config: BitNetConfig, scales: number[], override?: ScaleConvention): Inspection["scale"] {
-  const lc = config.quantization_config?.linear_class;
+/** `lc` is linear_class as config.json spells it (undefined when absent: parseConfig fills in a default). */
+function decideScale(lc: unknown, scales: number[], override?: ScaleConvention): Inspection["scale"] {
   const sorted = [...scales].sort((a, b) => a - b);
   const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
   let value: ScaleConvention;
@@ -226,12 +226,13 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
       if (!(v > 0 && Number.isFinite(v))) throw new FormatError(`${p.scale.file}: ${p.scale.name} = ${v}, expected a positive finite scale`);
       scaleOf.set(p.e.name, v);
     }
-    scale = decideScale(config, [...scaleOf.values()], opts.scale);
+    const rawLC = ((configJSON as {quantization_config?: {linear_class?: unknown}}).quantization_config ?? {}).linear_class;
+    scale = decideScale(rawLC, [...scaleOf.values()], opts.scale);
     const strong = scale!.value === "multiply" ? scale!.median > 8 : scale!.median < 1 / 8;
     if (strong && !opts.scale) {
       throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the scale convention.`);
     }
-    if (!config.quantization_config?.linear_class) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
+    if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
   }
 
   const tokSrc = files.get("tokenizer.json");
