@@ -94,7 +94,7 @@ export const inspect: Command = {
     console.log(`  rope θ ${c.rope_theta}, rms eps ${c.rms_norm_eps}, ${c.tie_word_embeddings ? "tied" : "untied"} head, sub-norms ${c.bitnet_sub_norms ? "on" : "off"}, activations ${c.bitnet_activation_bits}-bit, KV ${c.bitnet_kv_bits}-bit${c.bitnet_variant === "v2" ? `, Hadamard ${c.bitnet_hadamard ? "on" : "off"}` : ""}${c.bitnet_variant === "a4.8" ? `, top-K ${c.bitnet_topk_ratio}` : ""}`);
     console.log(`  parameters: ${params.total.toLocaleString("en-US")} (embedding ${params.embedding.toLocaleString("en-US")}, linear ${params.linear.toLocaleString("en-US")}, norms ${params.norm.toLocaleString("en-US")}${params.head ? `, head ${params.head.toLocaleString("en-US")}` : ""})`);
     console.log(`  format: ${ins.formatName} — ${ins.architecture}`);
-    if (ins.scale) console.log(`  weight_scale ${ins.scale.value.toUpperCase()}S: ${ins.scale.how}; ${ins.scale.evidence}`);
+    if (ins.scale) console.log(`  weight_scale ${ins.scale.value === "multiply" ? "MULTIPLIES" : "DIVIDES"}: ${ins.scale.how}; ${ins.scale.evidence}`);
     console.log(`  RoPE ${ins.rope.value}: ${ins.rope.how}`);
     if (ins.i2s) console.log(`  I2_S layout ${ins.i2s.description}: ${ins.i2s.how}`);
     console.log(`  codes: ${ins.codeTable}`);
