@@ -83,12 +83,31 @@ export interface Inspection {
   warnings: string[];
 }
 
+export type LoadedTensor = {name: string; float: Tensor; ternary?: undefined} | {name: string; ternary: TernaryTensor; float?: undefined};
+
+/** Collects a tensor stream into ModelWeights. */
+async function collect(config: BitNetConfig, it: AsyncGenerator<LoadedTensor>, total: number, onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights> {
+  const float = new Map<string, Tensor>();
+  const ternary = new Map<string, TernaryTensor>();
+  let i = 0;
+  for await (const t of it) {
+    onProgress?.(i++, total, t.name);
+    if (t.ternary) ternary.set(t.name, t.ternary);
+    else float.set(t.name, t.float!);
+  }
+  onProgress?.(total, total, "");
+  return {config, float, ternary};
+}
+
 export interface OpenedCheckpoint {
   inspection: Inspection;
   /** The tokenizer as tokenizer.json content (from the folder or built from GGUF metadata). */
   tokenizerJSON?: unknown;
   /** Reads every tensor (one at a time) into the model's weights; projections end up ternary. */
   load(onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights>;
+  /** The same tensors as an async stream, one converted tensor at a time and nothing retained: what a
+   *  per-tensor GPU upload consumes without the model ever sitting whole in memory. */
+  tensors(): AsyncGenerator<LoadedTensor>;
   /** The first rows of a projection decoded under the chosen convention and under the other one
    *  (scale convention for HF packed, I2_S layout for GGUF): W values [rows, in]. */
   goldenRows(name: string, rows: number): Promise<{chosen: Float32Array; other: Float32Array; otherLabel: string; cols: number}>;
@@ -260,15 +279,14 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     warnings,
   };
   const multiply = scale?.value === "multiply";
-  return {
+  const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    async load(onProgress) {
-      const float = new Map<string, Tensor>();
-      const ternary = new Map<string, TernaryTensor>();
-      let i = 0;
+    load(onProgress) {
+      return collect(config, this.tensors(), plan.length, onProgress);
+    },
+    async *tensors() {
       for (const p of plan) {
-        onProgress?.(i++, plan.length, p.e.name);
         const bytes = await p.ref.read();
         if (p.packed) {
           const [out, inp] = p.e.shape as [number, number];
@@ -279,18 +297,16 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
             throw new FormatError(`${p.ref.file}: ${p.e.name}: ${err instanceof Error ? err.message : String(err)}`);
           }
           const ws = scaleOf.get(p.e.name)!;
-          ternary.set(p.e.name, {shape: [out, inp], codes, gamma: multiply ? ws : 1 / ws});
+          yield {name: p.e.name, ternary: {shape: [out, inp], codes, gamma: multiply ? ws : 1 / ws}};
           continue;
         }
         const data = toFloat32(bytes, p.ref.dtype);
         for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) throw new FormatError(`${p.ref.file}: ${p.e.name} holds a non-finite value at flat index ${k}`);
         if (p.e.kind === "linear" && config.bitnet_variant !== "fp") {
           const q = quantizeWeightsAbsmean(data); // ternarize now, so the float master never accumulates
-          ternary.set(p.e.name, {shape: [p.e.shape[0], p.e.shape[1] as number], codes: q.codes, gamma: 1 / q.scale});
-        } else float.set(p.e.name, {shape: [...p.e.shape], data});
+          yield {name: p.e.name, ternary: {shape: [p.e.shape[0], p.e.shape[1] as number], codes: q.codes, gamma: 1 / q.scale}};
+        } else yield {name: p.e.name, float: {shape: [...p.e.shape], data}};
       }
-      onProgress?.(plan.length, plan.length, "");
-      return {config, float, ternary};
     },
     async goldenRows(name, rows) {
       const p = plan.find((x) => x.e.name === name);
@@ -313,6 +329,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
       return {chosen, other, otherLabel: "latent (unquantized)", cols: inp};
     },
   };
+  return opened;
 }
 
 // ------------------------------------------------------------------ GGUF
@@ -349,21 +366,18 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
     gpuBytes: (ctx) => engineBytes(config, ctx),
     warnings,
   };
-  return {
+  const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    async load(onProgress) {
-      const float = new Map<string, Tensor>();
-      const ternary = new Map<string, TernaryTensor>();
-      let i = 0;
+    load(onProgress) {
+      return collect(config, this.tensors(), plan.length, onProgress);
+    },
+    async *tensors() {
       for (const p of plan) {
-        onProgress?.(i++, plan.length, p.hf);
         const t = await loadGGUFTensor(src, h, p, layout, d);
-        if (t instanceof Float32Array) float.set(p.hf, {shape: [...p.shape], data: t});
-        else ternary.set(p.hf, {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma});
+        if (t instanceof Float32Array) yield {name: p.hf, float: {shape: [...p.shape], data: t}};
+        else yield {name: p.hf, ternary: {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma}};
       }
-      onProgress?.(plan.length, plan.length, "");
-      return {config, float, ternary};
     },
     async goldenRows(name, rows) {
       const p = plan.find((x) => x.hf === name && x.kind === "ternary");
@@ -381,6 +395,7 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
       return {chosen, other, otherLabel: `${otherLayout} I2_S layout`, cols: inp};
     },
   };
+  return opened;
 }
 
 // ------------------------------------------------------------------ detection
