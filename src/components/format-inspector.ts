@@ -10,15 +10,18 @@ import {h} from "./dom.js";
 const base = (p: string) => p.split("/").pop() ?? p;
 
 /** Files from an <input type=file> (multiple or webkitdirectory): one folder level, by file name. */
-export function fileSetFromFiles(files: ArrayLike<File>, label = "dropped files"): FileSet {
+export type BlobFileSet = FileSet & {blobs: {name: string; blob: Blob}[]};
+
+export function fileSetFromFiles(files: ArrayLike<File>, label = "dropped files"): BlobFileSet {
   const map = new Map<string, ByteSource>();
-  for (const f of Array.from(files)) map.set(base(f.name), blobSource(f, base(f.name)));
+  const blobs = Array.from(files, (f) => ({name: base(f.name), blob: f as Blob}));
+  for (const b of blobs) map.set(b.name, blobSource(b.blob, b.name));
   const names = [...map.keys()];
-  return mapFileSet(names.length === 1 ? names[0] : label, map);
+  return {...mapFileSet(names.length === 1 ? names[0] : label, map), blobs};
 }
 
 /** Files from a drop: a dropped folder is read one level deep (webkitGetAsEntry); plain files as they are. */
-export async function fileSetFromDrop(dt: DataTransfer): Promise<FileSet> {
+export async function fileSetFromDrop(dt: DataTransfer): Promise<BlobFileSet> {
   const entries = Array.from(dt.items ?? []).map((i) => (i.kind === "file" && typeof i.webkitGetAsEntry === "function" ? i.webkitGetAsEntry() : null));
   const dir = entries.find((e) => e && e.isDirectory) as FileSystemDirectoryEntry | undefined;
   if (!dir) return fileSetFromFiles(dt.files);

@@ -1,7 +1,10 @@
 // The "Open a checkpoint" page in Chromium: a fixture dropped on the inspector (a DataTransfer of Files, as a
 // drag from the desktop delivers) reports the right conventions, passes the golden check on WebGPU
 // (SwiftShader), generates; a wrong-convention file gets the specific error; a GGUF file is read too.
-import {existsSync, readFileSync} from "node:fs";
+import {execFileSync} from "node:child_process";
+import {existsSync, mkdtempSync, readFileSync, rmSync} from "node:fs";
+import {tmpdir} from "node:os";
+import {join} from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
 import {launch, watch} from "./browser.js";
@@ -9,14 +12,18 @@ import {serve} from "./server.js";
 
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
+const tmp = mkdtempSync(join(tmpdir(), "bitnet-inspector-"));
+const gguf = join(tmp, "ggml-model-i2_s.gguf");
 beforeAll(async () => {
   if (!existsSync("dist/open.html")) throw new Error("dist/ is missing: run `npm run build` first");
+  execFileSync("node", ["bin/bitnet-lab.js", "convert", "data/fixtures/hf-packed", "--to", "gguf", "--out", gguf]);
   site = await serve("dist");
   browser = await launch();
 });
 afterAll(async () => {
   await browser?.close();
   await site?.close();
+  rmSync(tmp, {recursive: true, force: true});
 });
 
 type Files = Record<string, Buffer>;
@@ -71,6 +78,21 @@ describe("the checkpoint inspector", () => {
     expect(await page.textContent(".open-stats")).toMatch(/tokens\/s/);
     expect(log.errors).toEqual([]);
     expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+
+  it("drops a GGUF I2_S file: interleaved-pair RoPE, x86 layout stated as a default, ready on WebGPU", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await drop(page, {"ggml-model-i2_s.gguf": readFileSync(gguf)});
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
+    expect(await page.getAttribute(".format-inspection", "data-format")).toBe("gguf-i2s");
+    expect(await page.getAttribute("[data-rope]", "data-rope")).toBe("interleaved-pairs");
+    expect(await page.getAttribute("[data-i2s]", "data-i2s")).toBe("x86");
+    expect(await page.textContent("[data-key=i2s]")).toMatch(/does not record it/);
+    expect(await page.textContent(".golden")).toMatch(/arm I2_S layout/);
     await page.close();
   });
 

@@ -49,3 +49,24 @@ describe(`streaming a ${full ? "full-size 2B4T" : "small"} random checkpoint fro
     }
   });
 });
+
+describe("the engine uploads straight from the files (createStreamedSession over OpenedCheckpoint.rowSource)", () => {
+  it("transformers' packed fixture: GPU logits match the CPU reference on the loaded weights", async () => {
+    const {createStreamedSession} = await import("../../kernels/engine.js");
+    const {testDevice} = await import("./harness.js");
+    const {createCpuSession} = await import("../../src/lib/model.js");
+    const {pathFileSet} = await import("../../src/node/files.js");
+    const {openCheckpoint} = await import("../../src/lib/formats/open.js");
+    const device = await testDevice();
+    const opened = await openCheckpoint(await pathFileSet("data/fixtures/hf-packed"));
+    const w = await opened.load();
+    const prompt = [1, 5, 77, 200, 299];
+    const cpu = await createCpuSession(w).append(prompt, {allLogits: true});
+    const gpu = await createStreamedSession(w.config, opened.rowSource(), {device, maxLength: 16});
+    const got = await gpu.append(prompt, {allLogits: true});
+    let worst = 0;
+    for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - got[i]));
+    gpu.dispose();
+    expect(worst).toBeLessThan(2e-3); // the engine's float32 summation order (test/gpu/engine.test.ts's bound)
+  });
+});

@@ -16,7 +16,7 @@ import {expectedTensors, parseConfig} from "../checkpoint.js";
 import type {ExpectedTensor} from "../checkpoint.js";
 import {packedRows, unpackTernary} from "../pack.js";
 import {quantizeWeightsAbsmean} from "../quant.js";
-import {toFloat32} from "../safetensors.js";
+import {DTYPE_BYTES, toFloat32} from "../safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../tensor.js";
 import {ggmlTypeName, parseGGUF} from "./gguf.js";
 import type {GGUFHeader} from "./gguf.js";
@@ -83,6 +83,41 @@ export interface Inspection {
   warnings: string[];
 }
 
+/** Per tensor and row range: what kernels/engine's createStreamedSession reads (its WeightSource, structurally),
+ *  so the engine uploads straight from the files. */
+export interface RowSource {
+  floatRows(name: string, row0: number, rows: number): Promise<Float32Array>;
+  ternaryRows(name: string, row0: number, rows: number): Promise<Int8Array>;
+  gamma(name: string): Promise<number>;
+}
+
+/** A RowSource from "load one tensor" and "read float rows": float rows are byte ranges (a 2B4T embedding is
+ *  never whole in memory); a projection is decoded once, whole, and kept until another one is asked for. */
+function rowSource(one: (name: string) => Promise<LoadedTensor>, floatRange: (name: string, row0: number, rows: number) => Promise<Float32Array> | undefined): RowSource {
+  let cached: LoadedTensor | undefined;
+  const get = async (name: string) => (cached?.name === name ? cached : (cached = await one(name)));
+  return {
+    async floatRows(name, row0, rows) {
+      const direct = floatRange(name, row0, rows);
+      if (direct) return direct;
+      const t = (await get(name)).float;
+      if (!t) throw new FormatError(`${name} is not a float tensor`);
+      const cols = t.shape.length > 1 ? t.shape[1] : t.shape[0];
+      return t.data.subarray(row0 * cols, (row0 + rows) * cols);
+    },
+    async ternaryRows(name, row0, rows) {
+      const t = (await get(name)).ternary;
+      if (!t) throw new FormatError(`${name} is not a ternary projection`);
+      return t.codes.subarray(row0 * t.shape[1], (row0 + rows) * t.shape[1]);
+    },
+    async gamma(name) {
+      const t = (await get(name)).ternary;
+      if (!t) throw new FormatError(`${name} is not a ternary projection`);
+      return t.gamma;
+    },
+  };
+}
+
 export type LoadedTensor = {name: string; float: Tensor; ternary?: undefined} | {name: string; ternary: TernaryTensor; float?: undefined};
 
 /** Collects a tensor stream into ModelWeights. */
@@ -108,6 +143,10 @@ export interface OpenedCheckpoint {
   /** The same tensors as an async stream, one converted tensor at a time and nothing retained: what a
    *  per-tensor GPU upload consumes without the model ever sitting whole in memory. */
   tensors(): AsyncGenerator<LoadedTensor>;
+  /** Row ranges straight from the files, for kernels/engine's createStreamedSession(config, source). */
+  rowSource(): RowSource;
+  /** One tensor by its Hugging Face name, converted (projections ternary). */
+  tensor(name: string): Promise<LoadedTensor>;
   /** The first rows of a projection decoded under the chosen convention and under the other one
    *  (scale convention for HF packed, I2_S layout for GGUF): W values [rows, in]. */
   goldenRows(name: string, rows: number): Promise<{chosen: Float32Array; other: Float32Array; otherLabel: string; cols: number}>;
@@ -151,6 +190,13 @@ function tokenizerInfo(json: unknown, source: string): Inspection["tokenizer"] {
 }
 
 // ------------------------------------------------------------------ HF
+
+const GGUF_FLOAT: Record<number, "F32" | "F16" | "BF16"> = {0: "F32", 1: "F16", 30: "BF16"};
+
+function finite(data: Float32Array, what: string): Float32Array {
+  for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) throw new FormatError(`${what} holds a non-finite value at flat index ${k}`);
+  return data;
+}
 
 /** `lc` is linear_class as config.json spells it (undefined when absent: parseConfig fills in a default). */
 function decideScale(lc: unknown, scales: number[], override?: ScaleConvention): Inspection["scale"] {
@@ -279,6 +325,26 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     warnings,
   };
   const multiply = scale?.value === "multiply";
+  const loadOne = async (p: (typeof plan)[number]): Promise<LoadedTensor> => {
+    const bytes = await p.ref.read();
+    if (p.packed) {
+      const [out, inp] = p.e.shape as [number, number];
+      let codes: Int8Array;
+      try {
+        codes = unpackTernary(bytes, out, inp);
+      } catch (err) {
+        throw new FormatError(`${p.ref.file}: ${p.e.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const ws = scaleOf.get(p.e.name)!;
+      return {name: p.e.name, ternary: {shape: [out, inp], codes, gamma: multiply ? ws : 1 / ws}};
+    }
+    const data = finite(toFloat32(bytes, p.ref.dtype), `${p.ref.file}: ${p.e.name}`);
+    if (p.e.kind === "linear" && config.bitnet_variant !== "fp") {
+      const q = quantizeWeightsAbsmean(data); // ternarize now, so the float master never accumulates
+      return {name: p.e.name, ternary: {shape: [p.e.shape[0], p.e.shape[1] as number], codes: q.codes, gamma: 1 / q.scale}};
+    }
+    return {name: p.e.name, float: {shape: [...p.e.shape], data}};
+  };
   const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
@@ -286,27 +352,22 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
       return collect(config, this.tensors(), plan.length, onProgress);
     },
     async *tensors() {
-      for (const p of plan) {
-        const bytes = await p.ref.read();
-        if (p.packed) {
-          const [out, inp] = p.e.shape as [number, number];
-          let codes: Int8Array;
-          try {
-            codes = unpackTernary(bytes, out, inp);
-          } catch (err) {
-            throw new FormatError(`${p.ref.file}: ${p.e.name}: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          const ws = scaleOf.get(p.e.name)!;
-          yield {name: p.e.name, ternary: {shape: [out, inp], codes, gamma: multiply ? ws : 1 / ws}};
-          continue;
-        }
-        const data = toFloat32(bytes, p.ref.dtype);
-        for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) throw new FormatError(`${p.ref.file}: ${p.e.name} holds a non-finite value at flat index ${k}`);
-        if (p.e.kind === "linear" && config.bitnet_variant !== "fp") {
-          const q = quantizeWeightsAbsmean(data); // ternarize now, so the float master never accumulates
-          yield {name: p.e.name, ternary: {shape: [p.e.shape[0], p.e.shape[1] as number], codes: q.codes, gamma: 1 / q.scale}};
-        } else yield {name: p.e.name, float: {shape: [...p.e.shape], data}};
-      }
+      for (const p of plan) yield await loadOne(p);
+    },
+    tensor(name) {
+      const p = plan.find((x) => x.e.name === name);
+      if (!p) return Promise.reject(new FormatError(`${files.label}: no tensor ${name}`));
+      return loadOne(p);
+    },
+    rowSource() {
+      const byName = new Map(plan.map((p) => [p.e.name, p]));
+      return rowSource((name) => opened.tensor(name), (name, row0, rows) => {
+        const p = byName.get(name);
+        if (!p || p.packed || (p.e.kind === "linear" && config.bitnet_variant !== "fp")) return undefined;
+        const cols = p.e.shape.length > 1 ? (p.e.shape[1] as number) : p.e.shape[0];
+        const size = DTYPE_BYTES[p.ref.dtype];
+        return p.ref.readRange(row0 * cols * size, rows * cols * size).then((b) => finite(toFloat32(b, p.ref.dtype), `${p.ref.file}: ${name}`));
+      });
     },
     async goldenRows(name, rows) {
       const p = plan.find((x) => x.e.name === name);
@@ -349,6 +410,10 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
   const pc = params(config);
   const projBytes = plan.filter((p) => p.kind === "ternary").reduce((a, p) => a + p.info.bytes, 0);
   const arch = h.metadata.get("general.architecture") as string;
+  const loadOne = async (p: (typeof plan)[number]): Promise<LoadedTensor> => {
+    const t = await loadGGUFTensor(src, h, p, layout, d);
+    return t instanceof Float32Array ? {name: p.hf, float: {shape: [...p.shape], data: t}} : {name: p.hf, ternary: {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma}};
+  };
   const layoutHow = opts.i2sLayout
     ? `set by you (${layout})`
     : "the file does not record it; x86 assumed (bitnet.cpp's x86 builds and the released ggml-model-i2_s.gguf); an ARM-converted file needs the ARM layout — compare the golden rows";
@@ -373,11 +438,23 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
       return collect(config, this.tensors(), plan.length, onProgress);
     },
     async *tensors() {
-      for (const p of plan) {
-        const t = await loadGGUFTensor(src, h, p, layout, d);
-        if (t instanceof Float32Array) yield {name: p.hf, float: {shape: [...p.shape], data: t}};
-        else yield {name: p.hf, ternary: {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma}};
-      }
+      for (const p of plan) yield await loadOne(p);
+    },
+    tensor(name) {
+      const p = plan.find((x) => x.hf === name);
+      if (!p) return Promise.reject(new FormatError(`${src.name}: no tensor ${name}`));
+      return loadOne(p);
+    },
+    rowSource() {
+      const byName = new Map(plan.map((p) => [p.hf, p]));
+      return rowSource((name) => opened.tensor(name), (name, row0, rows) => {
+        const p = byName.get(name);
+        if (!p || p.kind !== "float") return undefined;
+        const cols = p.shape.length > 1 ? (p.shape[1] as number) : p.shape[0];
+        const dt = GGUF_FLOAT[p.info.type];
+        const size = DTYPE_BYTES[dt];
+        return src.read(h.dataOffset + p.info.offset + row0 * cols * size, rows * cols * size).then((b) => finite(toFloat32(b, dt), `${src.name}: ${p.info.name}`));
+      });
     },
     async goldenRows(name, rows) {
       const p = plan.find((x) => x.hf === name && x.kind === "ternary");

@@ -15,6 +15,8 @@ export interface TensorRef {
   bytes: number;
   file: string;
   read(): Promise<Uint8Array>;
+  /** `length` bytes from `offset` inside the tensor (rows of a big embedding without reading it whole). */
+  readRange(offset: number, length: number): Promise<Uint8Array>;
 }
 
 export async function readSafetensorsHeaderFrom(src: ByteSource): Promise<SafetensorsHeader> {
@@ -33,6 +35,10 @@ function refs(src: ByteSource, h: SafetensorsHeader): TensorRef[] {
   return h.tensors.map((t) => ({
     name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.end - t.begin, file: src.name,
     read: () => src.read(h.dataOffset + t.begin, t.end - t.begin),
+    readRange: (offset: number, length: number) => {
+      if (offset < 0 || length < 0 || offset + length > t.end - t.begin) throw new FormatError(`${src.name}: ${t.name}: range [${offset}, +${length}) is outside the tensor`);
+      return src.read(h.dataOffset + t.begin + offset, length);
+    },
   }));
 }
 
