@@ -7,7 +7,7 @@ import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
-import {launch, watch} from "./browser.js";
+import {axeViolations, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 let site: Awaited<ReturnType<typeof serve>>;
@@ -78,6 +78,7 @@ describe("the checkpoint inspector", () => {
     expect(await page.textContent(".open-stats")).toMatch(/tokens\/s/);
     expect(log.errors).toEqual([]);
     expect(log.foreign).toEqual([]);
+    expect(await axeViolations(page, site.url)).toEqual([]);
     await page.close();
   });
 
