@@ -1,9 +1,8 @@
 // The checkpoint a reader opened on the "Open a checkpoint" page, kept for the chapters: the dropped files'
 // Blobs (not their contents in JS memory) and the chosen conventions go to IndexedDB; loadOpenedModel() opens
 // them again and returns the LoadedModel shape the chapters' model pickers use (components/models.ts), like
-// loadBrowserTrainedModel() does for the model trained in the browser. A picker offers it with
-//   const opened = await loadOpenedModel().catch(() => null);
-//   options: [...modelOptions(), ...(opened ? [{value: OPENED_MODEL_INFO.name, label: OPENED_MODEL_INFO.label}] : [])]
+// loadBrowserTrainedModel() does for the model trained in the browser. models.ts lists it in modelOptions()
+// (the chapters' pickers) while one is kept, and loadModel("opened") loads it.
 import {openCheckpoint} from "../lib/formats/open.js";
 import type {OpenOptions} from "../lib/formats/open.js";
 import {blobSource, mapFileSet} from "../lib/formats/source.js";
@@ -14,6 +13,16 @@ import type {LoadedModel, ModelInfo} from "./models.js";
 const DB = "bitnet-lab-opened";
 const STORE = "checkpoints";
 const KEY = "opened";
+const FLAG = "bitnet-lab-opened"; // localStorage: the kept checkpoint's label, so pickers can list it synchronously
+
+/** The kept checkpoint's label, or null (read synchronously for the pickers). */
+export function openedModelKept(): string | null {
+  try {
+    return globalThis.localStorage?.getItem(FLAG) ?? null;
+  } catch {
+    return null;
+  }
+}
 
 export const OPENED_MODEL_INFO: ModelInfo = {name: "opened", label: "your checkpoint (Open a checkpoint page)", variant: "b1.58", shape: {}};
 
@@ -51,6 +60,11 @@ async function tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBReq
 /** Keeps the opened files (as Blobs: the browser stores them, JS does not read them) and the conventions. */
 export async function saveOpenedFiles(label: string, files: {name: string; blob: Blob}[], opts: OpenOptions): Promise<void> {
   await tx("readwrite", (s) => s.put({label, files, opts} satisfies Record_, KEY));
+  try {
+    globalThis.localStorage?.setItem(FLAG, label);
+  } catch {
+    // no localStorage: the pickers will not list it, loadModel("opened") still works
+  }
 }
 
 /** The checkpoint kept by the Open page as a LoadedModel (weights loaded), or null when none was kept. */
@@ -66,13 +80,13 @@ export async function loadOpenedModel(): Promise<LoadedModel | null> {
   if (!opened.tokenizerJSON) throw new Error("the opened checkpoint has no tokenizer, so the chapters cannot run prompts on it");
   const tokenizer = Tokenizer.fromJSON(opened.tokenizerJSON);
   const weights = await opened.load();
-  const ins = opened.inspection;
   return {
-    info: {...OPENED_MODEL_INFO, variant: weights.config.bitnet_variant},
+    info: {...OPENED_MODEL_INFO, label: `${OPENED_MODEL_INFO.label}: ${rec.label}`, variant: weights.config.bitnet_variant},
     weights,
     tokenizer,
-    shipped: false,
-    notice: `This is the checkpoint you opened (${rec.label}: ${ins.formatName}, ${ins.parameters.total.toLocaleString("en-US")} parameters).`,
+    // a real model, not a random stand-in: pages show no stand-in notice for it
+    shipped: true,
+    notice: null,
     encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }

@@ -9,6 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
 import {axeViolations, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
+import {Tokenizer} from "../../src/lib/tokenizer.js";
 
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
@@ -109,6 +110,30 @@ describe("the checkpoint inspector", () => {
     await page.selectOption("#open-scale", "multiply");
     await settled(page);
     expect(await page.textContent("[data-key=scale]")).toMatch(/set by you/);
+    await page.close();
+  });
+
+  it("keeps the opened checkpoint for the chapters: the forward page offers it and generates with it", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    // a tokenizer small enough for the fixture's 1024-token vocabulary
+    const tok = Tokenizer.train("the state of the union is strong and the people are free to speak", 300);
+    await drop(page, {...folder("data/fixtures/hf-packed"), "tokenizer.json": Buffer.from(JSON.stringify(tok.toJSON()))});
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
+    await page.click("#open-keep");
+    await page.waitForFunction(() => /Kept in this browser/.test(document.querySelector(".open-keep")?.textContent ?? ""));
+    await page.goto(`${site.url}/forward?model=opened&prompt=the%20state&tokens=3&compare=false`);
+    await page.waitForFunction(() => {
+      const s = document.querySelector(".stream");
+      return s && s.getAttribute("data-state") !== "running";
+    }, null, {timeout: 240_000});
+    expect(await page.textContent(".stream .stream-label")).toMatch(/your checkpoint/);
+    expect(await page.getAttribute(".stream", "data-state")).not.toBe("error");
+    expect(await page.locator("select option[value=opened]").count()).toBeGreaterThan(0);
+    expect(log.errors).toEqual([]);
     await page.close();
   });
 
