@@ -13,6 +13,8 @@ import {FormatError, mapFileSet, memorySource} from "../../src/lib/formats/sourc
 import type {ByteSource} from "../../src/lib/formats/source.js";
 import {pathFileSet} from "../../src/node/files.js";
 import {textCodec} from "../../src/node/runtime.js";
+import {ggufTokenizerJSON, ggufTokenizerKVs} from "../../src/lib/formats/gguf-tokenizer.js";
+import type {GGUFHeader} from "../../src/lib/formats/gguf.js";
 
 // Fixtures written by transformers 5.17 itself (scripts/hf_fixtures.py on the GPU host): the same bf16 master
 // weights as save_pretrained (online), packed by transformers' pack_weights with weight_scale = mean|W|
@@ -204,6 +206,12 @@ describe("tokenizers agree with Hugging Face's", () => {
       expect(tok.encode(p)).toEqual(fx.llama3_style.without_special[i]);
       expect(tok.decode(tok.encode(p))).toBe(p);
     });
+    // the same vocabulary as GGUF tokenizer.ggml.* (pre "llama-bpe", control tokens, add_bos_token) encodes the same
+    const kvs = ggufTokenizerKVs(j, {bos: tok.bosId, eos: tok.eosId});
+    expect(kvs.find((k) => k.key === "tokenizer.ggml.pre")!.value).toBe("llama-bpe");
+    const md = new Map(kvs.map((k) => [k.key, k.elementType === 5 ? Int32Array.from(k.value as number[]) : k.value]));
+    const fromGGUF = Tokenizer.fromJSON(ggufTokenizerJSON({metadata: md} as unknown as GGUFHeader).json);
+    fx.llama3_style.prompts.forEach((p: string, i: number) => expect(fromGGUF.encode(p, {addSpecialTokens: true}), JSON.stringify(p)).toEqual(fx.llama3_style.with_special[i]));
     // the instruct chat prompt: BOS, "User: …<|eot_id|>", then "Assistant: "
     const chat = tok.encodeChat([{role: "user", content: "Hi"}]);
     expect(chat[0]).toBe(tok.bosId);

@@ -295,7 +295,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     scale = decideScale(rawLC, [...scaleOf.values()], opts.scale);
     const strong = scale!.value === "multiply" ? scale!.median > 8 : scale!.median < 1 / 8;
     if (strong && !opts.scale) {
-      throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the scale convention.`);
+      throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the convention (the Open page's selector; \`--scale\` of bitnet-lab convert).`);
     }
     if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
   }
