@@ -206,6 +206,24 @@ describe("GGUF I2_S checkpoints from an independent writer", () => {
     expect(Array.from(g.chosen.subarray(0, 128))).toEqual(wantRow0);
   });
 
+  it("recognises the ARM layout when a tensor's size rules out x86's 128-element blocks", async () => {
+    const small = defaultConfig("b1.58", {vocab_size: 50, hidden_size: 64, intermediate_size: 37, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16, hidden_act: "relu2", bitnet_sub_norms: true});
+    const ws = randomWeights(small, 3);
+    for (const t of ws.ternary.values()) t.gamma = Math.fround(t.gamma);
+    for (const t of ws.float.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.round(t.data[i] * 256) / 256;
+    const chunks: Uint8Array[] = [];
+    const {kvs, tensors} = ggufFromWeights(ws, {layout: "arm", embedding: "F32"});
+    await writeGGUF(kvs, tensors, (c) => void chunks.push(c));
+    const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+    let off = 0;
+    for (const c of chunks) { bytes.set(c, off); off += c.length; }
+    const o = await open(bytes);
+    expect(o.inspection.i2s!.value).toBe("arm");
+    expect(o.inspection.i2s!.how).toMatch(/2368 elements, not a multiple of x86's 128-element block/);
+    expect(Array.from(forwardFull(await o.load(), [1, 2, 3]).logits)).toEqual(Array.from(forwardFull(ws, [1, 2, 3]).logits));
+    await expect(open(bytes, "x.gguf", {i2sLayout: "x86"}).then((x) => x.load())).rejects.toThrow(/not a multiple of the x86 I2_S block/);
+  });
+
   it("refuses what it cannot read, with specific errors", async () => {
     await expect(open(independentFile(w, {arch: "llama"}))).rejects.toThrow(/architecture "llama" is not supported/);
     await expect(open(independentFile(w, {projType: "f16"}))).rejects.toThrow(/attn_q.weight is F16; only I2_S/);

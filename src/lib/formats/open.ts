@@ -399,7 +399,9 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
   const h: GGUFHeader = await parseGGUF(src);
   const config = ggufConfig(h);
   const plan = planGGUF(h, config);
-  const layout: I2SLayout = opts.i2sLayout ?? "x86";
+  // The file does not record the layout; only sizes can rule one out (x86 needs multiples of 128 elements).
+  const odd = plan.find((p) => p.kind === "ternary" && p.info.n % 128 !== 0);
+  const layout: I2SLayout = opts.i2sLayout ?? (odd && odd.info.n % 64 === 0 ? "arm" : "x86");
   const d = headDim(config);
   const warnings: string[] = [];
   const {json: tokJSON, note: tokNote} = ggufTokenizerJSON(h);
@@ -416,7 +418,9 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
   };
   const layoutHow = opts.i2sLayout
     ? `set by you (${layout})`
-    : "the file does not record it; x86 assumed (bitnet.cpp's x86 builds and the released ggml-model-i2_s.gguf); an ARM-converted file needs the ARM layout — compare the golden rows";
+    : layout === "arm"
+      ? `the file does not record it, but ${odd!.info.name} has ${odd!.info.n} elements, not a multiple of x86's 128-element block: ARM (64-element blocks)`
+      : "the file does not record it; x86 assumed (bitnet.cpp's x86 builds and the released ggml-model-i2_s.gguf); an ARM-converted file needs the ARM layout — compare the golden rows";
   const inspection: Inspection = {
     format: "gguf-i2s", formatName: FORMAT_NAMES["gguf-i2s"], architecture: `${arch} (GGUF v${h.version})`, config,
     files: [{name: src.name, bytes: src.size}],
