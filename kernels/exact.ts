@@ -89,3 +89,25 @@ fn exactDivSum(s: f32, e: f32, d: f32) -> f32 {
   }
   return exactDiv(hi, lo, ee, d);
 }`;
+
+/** WGSL float-float helpers (after exactDivWGSL, which defines opq and twoSum), written once for every kernel that
+ *  reproduces the reference's float64 arithmetic: hi12 (a 12-bit-mantissa half), twoProdErr (the exact rounding
+ *  error of an f32 product: every partial product of the halves is exact, whether or not the compiler fuses
+ *  multiply-adds) and addFF (float-float addition). */
+export const floatFloatWGSL = /* wgsl */ `
+fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
+// the rounding error of the f32 product p = a·b
+fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
+  let ah = hi12(a);
+  let al = a - ah;
+  let bh = hi12(b);
+  let bl = b - bh;
+  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+}
+// float-float addition (hi, lo)
+fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let t = twoSum(a.x, b.x);
+  let e = t.y + a.y + b.y;
+  let h = opq(t.x + e);
+  return vec2<f32>(h, e - opq(h - t.x));
+}`;

@@ -1,4 +1,4 @@
-import {exactDivWGSL} from "./exact.js";
+import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
 import {hadamardPlan} from "./lib/hadamard.js";
 import {normQuantWGSL, type NormQuantConfig} from "./normquant.js";
 
@@ -215,14 +215,7 @@ export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig})
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
   if (ternary) {
     if (!fused)
-      L.push(exactDivWGSL, `fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
-fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
-  let ah = hi12(a);
-  let al = a - ah;
-  let bh = hi12(b);
-  let bl = b - bh;
-  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
-}`);
+      L.push(exactDivWGSL, floatFloatWGSL);
     L.push(`// y = fround(acc · (γ/s)) as the reference computes it in float64, to ~2^-46: γ arrives as a float-float pair
 // (γ_hi, γ_lo), γ/s is refined by one exact residual, and acc·(γ/s) is an exact two-product plus a small term.
 // Values of a ternary linear lie on the lattice (γ/s)·ℤ; the KV-cache quantizer meets exact ties there, and a

@@ -28,6 +28,9 @@ export interface NormQuantConfig {
   norm: boolean;
   /** Rotate with the normalized Hadamard transform of length n (hadamardPlan(n)). */
   hadamard: boolean;
+  /** With hadamard: stop after the in-block FWHTs and write the raw block sums (f32, quant "none"); the cross-block
+   *  mix and the normalization are then done by hadamardMixWGSL over many workgroups (split decode path). */
+  fwhtOnly?: boolean;
   /** Keep only the K largest magnitudes (undefined = off). */
   topK?: number;
   quant: QuantKind;
@@ -45,7 +48,7 @@ export interface NormQuantConfig {
 export function normQuantBindings(c: NormQuantConfig): string[] {
   const b = ["P", "src", "normW", "out"];
   if (c.quant !== "none") b.push("xmeta");
-  if (c.hadamard && hadamardPlan(c.n).kind === "kronecker") b.push("had");
+  if (c.hadamard && !c.fwhtOnly && hadamardPlan(c.n).kind === "kronecker") b.push("had");
   if (c.inspect) b.push("dbg");
   if (c.src === "attn") b.push("st");
   return b;
@@ -74,7 +77,7 @@ function f64Parts(x: number): {hi: number; lo: number; e: number} {
 }
 
 export {exactDivWGSL} from "./exact.js";
-import {exactDivWGSL} from "./exact.js";
+import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
 
 /** Fused mode (see linear.ts fusedLinearWGSL): the prologue becomes `fn prologue(lid)` for token 0 that leaves
  *  the i8 lanes in `xw` (workgroup array<vec4<u32>>) and (s, Σq) in `xwm`, its uniform is `np: NP`, its bindings
@@ -92,7 +95,8 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
   // each thread owns PER contiguous elements (a multiple of 4: whole i8 words)
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
   const plan = c.hadamard ? hadamardPlan(n) : undefined;
-  const kron = plan?.kind === "kronecker";
+  if (c.fwhtOnly && (c.quant !== "none" || !c.hadamard || c.topK !== undefined || fused)) throw new Error("normQuantWGSL: fwhtOnly writes the raw FWHT output (quant none, no top-K, not fused)");
+  const kron = plan?.kind === "kronecker" && !c.fwhtOnly;
   const binds = normQuantBindings(c);
   const bi = (name: string) => (fused ? fused.bindings[name] : binds.indexOf(name));
   const L: string[] = [];
@@ -125,22 +129,7 @@ var<workgroup> bcast: vec4<u32>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
   L.push(`var<workgroup> redFF: array<vec2<f32>, ${WG}>;
-fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
-// the rounding error of the f32 product p = a·b (exact: every partial product of the 12-bit halves is exact)
-fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
-  let ah = hi12(a);
-  let al = a - ah;
-  let bh = hi12(b);
-  let bl = b - bh;
-  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
-}
-// float-float addition (hi, lo)
-fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-  let t = twoSum(a.x, b.x);
-  let e = t.y + a.y + b.y;
-  let h = opq(t.x + e);
-  return vec2<f32>(h, e - opq(h - t.x));
-}
+${floatFloatWGSL}
 ${
   sub
     ? `fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
@@ -332,6 +321,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     v[k] = acc * ${norm};
   }`);
+    } else if (c.fwhtOnly) {
+      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`);
     } else {
       L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)] * ${norm}, i < ${n}u); }`);
     }
@@ -433,4 +424,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`);
   }
   return L.join("\n");
+}
+
+/** The cross-block step of a Kronecker Hadamard plan (n = m·block), spread over m workgroups per token instead of
+ *  one: y[a·block + c] = norm · Σ_b M[a, b] · x[b·block + c], x being the in-block FWHT output of a fwhtOnly
+ *  norm-quant. The sum runs over b in the same order, with the same f32 operations, as the single-kernel path, so
+ *  both give the same bits. Grid (m, M); workgroup of `block` invocations (≤ 256, else looped).
+ *  Bindings: 0 x [M, stride] f32, 1 sign bits (hadamardSignBits), 2 y [M, stride] f32; stride = 8·⌈n/8⌉. */
+export function hadamardMixWGSL(n: number): string {
+  const plan = hadamardPlan(n);
+  if (plan.kind !== "kronecker") throw new Error(`hadamardMixWGSL: ${n} has no cross-block step (${plan.kind})`);
+  const {block, m, norm} = plan;
+  const wpr = Math.ceil(m / 32);
+  const stride = 8 * Math.ceil(n / 8);
+  const WG = Math.min(256, block);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> had: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let a = wid.x;
+  let base = wid.y * ${stride}u;
+  for (var cidx = lid; cidx < ${block}u; cidx += ${WG}u) {
+    var acc = 0.0;
+    for (var b = 0u; b < ${m}u; b++) {
+      let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
+      let v = x[base + b * ${block}u + cidx];
+      acc += select(v, -v, neg == 1u);
+    }
+    y[base + a * ${block}u + cidx] = acc * ${norm};
+  }
+}`;
 }

@@ -5,20 +5,25 @@ import type {Command, ParsedArgs} from "./command.js";
 import {UsageError, flagBool} from "./command.js";
 import {acquireGpu} from "../../kernels/device.js";
 import {formatBenchReport, runGpuBenchmark} from "../../kernels/benchmark.js";
+import type {PeerResults} from "../../kernels/measure/roofline.js";
+import {readFileSync} from "node:fs";
 
-const KNOWN = new Set(["json", "quick"]);
+const KNOWN = new Set(["json", "quick", "peers"]);
 
 export async function runBench(args: ParsedArgs): Promise<number> {
   for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
   if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
   const json = flagBool(args, "json");
   const quick = flagBool(args, "quick");
+  // --peers FILE: the peer harnesses' results of the same run ({torch, w2a8Cpp, e2e, wgsl}), printed beside ours
+  const peersFile = args.flags.get("peers");
+  const peers = typeof peersFile === "string" ? (JSON.parse(readFileSync(peersFile, "utf8")) as PeerResults) : undefined;
   // Dawn quantizes timestamps unless told not to; the benchmark needs them at full resolution.
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
   if (/swiftshader/i.test(ctx.description) && !quick) console.error("bitnet-lab bench: this is SwiftShader (a CPU Vulkan): full shapes would take very long; use --quick");
   const log = (line: string) => console.error(`bench: ${line}`);
   try {
-    const report = await runGpuBenchmark(ctx, {quick, log});
+    const report = await runGpuBenchmark(ctx, {quick, log, peers});
     console.log(json ? JSON.stringify(report, null, 2) : formatBenchReport(report));
   } finally {
     ctx.device.destroy();
@@ -29,6 +34,6 @@ export async function runBench(args: ParsedArgs): Promise<number> {
 export const bench: Command = {
   name: "bench",
   summary: "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
-  usage: "bitnet-lab bench [--json] [--quick]",
+  usage: "bitnet-lab bench [--json] [--quick] [--peers FILE]",
   run: runBench,
 };

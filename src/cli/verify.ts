@@ -1,7 +1,7 @@
 // `bitnet-lab verify <model-dir> [--prompt TEXT]`: runs the WebGPU engine and the CPU reference on the same prompt
 // and compares them — logits at every prompt position, then greedy decoding step by step. <model-dir> is one model
 // folder, or a folder of model folders (data/models: one per variant), each verified in turn. Exit 1 on a mismatch.
-import {existsSync, readdirSync} from "node:fs";
+import {existsSync, readdirSync, statSync} from "node:fs";
 import {join} from "node:path";
 import type {Command} from "./command.js";
 import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
@@ -10,7 +10,7 @@ import {createWebGPUSession} from "../../kernels/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {textCodec} from "../node/runtime.js";
 
 const KNOWN = new Set(["prompt", "steps", "tolerance", "json"]);
@@ -30,13 +30,13 @@ export interface VerifyResult {
 
 function modelDirs(dir: string): {dir: string; skip?: string}[] {
   if (!existsSync(dir)) throw new Error(`${dir} does not exist`);
-  if (existsSync(join(dir, "config.json"))) return [{dir}];
+  if (existsSync(join(dir, "config.json")) || !statSync(dir).isDirectory()) return [{dir}]; // a model folder or a .gguf file
   const subs = readdirSync(dir, {withFileTypes: true})
     .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, "config.json")))
     .map((e) => join(dir, e.name))
     .sort();
   if (!subs.length) throw new Error(`${dir} has no config.json and no model folders inside`);
-  return subs.map((d) => ({dir: d, skip: existsSync(join(d, "model.safetensors")) ? undefined : "no model.safetensors (not committed? rebuild it)"}));
+  return subs.map((d) => ({dir: d, skip: existsSync(join(d, "model.safetensors")) || existsSync(join(d, "model.safetensors.index.json")) ? undefined : "no model.safetensors (not committed? rebuild it)"}));
 }
 
 export const verify: Command = {
@@ -60,7 +60,7 @@ export const verify: Command = {
           results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, skipped: skip});
           continue;
         }
-        const m = await readModelDir(dir);
+        const m = await readModelPath(dir);
         const c = m.weights.config;
         const codec = textCodec(m.tokenizer, c);
         let ids = codec.encode(prompt);

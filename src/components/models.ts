@@ -17,6 +17,7 @@ import type {SafetensorsHeader} from "../lib/safetensors.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {h} from "./dom.js";
+import {OPENED_MODEL_INFO, loadOpenedModel, openedModelKept} from "./format-store.js";
 
 export interface ModelInfo {
   name: string;
@@ -36,7 +37,8 @@ export const MODELS: readonly ModelInfo[] = [
   {name: "v2-a4-nohadamard", label: "v2 a4 without Hadamard (ablation)", variant: "v2", shape: {bitnet_activation_bits: 4, bitnet_hadamard: false}},
 ];
 
-export const MODEL_NAMES = MODELS.map((m) => m.name);
+/** Model names a page's URL may carry: the models above and the checkpoint kept by the Open page. */
+export const MODEL_NAMES = [...MODELS.map((m) => m.name), OPENED_MODEL_INFO.name];
 
 interface ShippedFiles {
   config: AttachedFile;
@@ -83,6 +85,9 @@ export interface LoadOptions {
 
 /** Loads a model by name (cached per page and seed). Throws for an unknown name. */
 export function loadModel(name: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  if (name === OPENED_MODEL_INFO.name) {
+    return loadOpenedModel().then((m) => m ?? Promise.reject(new Error(`no checkpoint is kept in this browser: open one on the "Open a checkpoint" page and press "Keep for the chapters"`)));
+  }
   const info = MODELS.find((m) => m.name === name);
   if (!info) return Promise.reject(new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(", ")})`));
   const seed = opts.seed ?? 1;
@@ -110,7 +115,7 @@ function standIn(info: ModelInfo, seed: number): LoadedModel {
     tokenizer,
     shipped: false,
     notice: `The trained ${info.name} model is not in data/models/ yet: this page is running a random ${info.variant} model of the same shape (seed ${seed}) with a byte-level tokenizer. Its numbers are real computations, but on random weights.`,
-    encode: (text) => tokenizer.encode(text, {bos: true}),
+    encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }
 
@@ -150,7 +155,7 @@ async function loadShipped(info: ModelInfo, files: ShippedFiles, opts: LoadOptio
     shipped: true,
     notice: null,
     file: {bytes, header: parseSafetensorsHeader(bytes)},
-    encode: (text) => tokenizer.encode(text, {bos: true}),
+    encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }
 
@@ -162,5 +167,7 @@ export function modelNotice(m: LoadedModel): HTMLElement | null {
 
 /** Options for a model <select>: every known model, restricted to some variants. */
 export function modelOptions(variants?: readonly Variant[]): {value: string; label: string}[] {
-  return MODELS.filter((m) => !variants || variants.includes(m.variant)).map((m) => ({value: m.name, label: `${m.label}${isShipped(m.name) ? "" : " — random stand-in"}`}));
+  const opts = MODELS.filter((m) => !variants || variants.includes(m.variant)).map((m) => ({value: m.name, label: `${m.label}${isShipped(m.name) ? "" : " — random stand-in"}`}));
+  const kept = openedModelKept();
+  return kept ? [...opts, {value: OPENED_MODEL_INFO.name, label: `${OPENED_MODEL_INFO.label}: ${kept}`}] : opts;
 }

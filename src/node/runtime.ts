@@ -43,7 +43,7 @@ export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_
     if (tok.vocabSize > cfg.vocab_size) throw new Error(`tokenizer.json has ${tok.vocabSize} tokens but the model's vocab_size is ${cfg.vocab_size}`);
     return {
       kind: "tokenizer.json",
-      encode: (t) => tok.encode(t, {bos: true}),
+      encode: (t) => tok.encode(t, {addSpecialTokens: true}),
       decode: (ids) => tok.decode(ids),
       bosId: tok.bosId,
       eosId: tok.eosId,

@@ -1,7 +1,8 @@
 import {describe, expect, it} from "vitest";
 import {DeviceLostError} from "../../kernels/device.js";
-import {createWebGPUSession, type WebGPUSessionOptions} from "../../kernels/engine.js";
-import {defaultConfig, type BitNetConfig, type Variant} from "../../src/lib/config.js";
+import {createStreamedSession, createWebGPUSession, weightSource, type WebGPUSessionOptions, type WeightSource} from "../../kernels/engine.js";
+import {expectedTensors} from "../../src/lib/checkpoint.js";
+import {defaultConfig, tensorNames, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {argmax, generate} from "../../src/lib/generate.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {createCpuSession} from "../../src/lib/model.js";
@@ -68,6 +69,38 @@ describe("WebGPU engine vs the CPU reference", () => {
     });
   }
 
+  it("KV BOS rule (variant.ts kvBitsAt): a window that does not start with BOS gets ordinary bits at position 0", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("a4.8", {...shape, num_hidden_layers: 1, bitnet_kv_bits: 3, bitnet_kv_bos_bits: 8});
+    const w = randomWeights(cfg, 11);
+    const gpu = await createWebGPUSession(w, {device});
+    for (const p of [prompt, prompt.slice(1)]) {
+      const cpu = createCpuSession(w);
+      expect(maxAbsDiff(await cpu.append(p, {allLogits: true}), await gpu.append(p, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+      for (const t of [9, 33]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
+      gpu.reset();
+    }
+    gpu.dispose();
+  });
+
+  it("a streamed weight source (row ranges, bounded reads) gives the in-memory session's logits", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1});
+    const w = randomWeights(cfg, 13);
+    const mem = weightSource(w);
+    const reads = new Set<string>();
+    const streamed: WeightSource = {
+      floatRows: async (n, r0, rows) => (reads.add(n), mem.floatRows(n, r0, rows)),
+      ternaryRows: async (n, r0, rows) => (reads.add(n), mem.ternaryRows(n, r0, rows)),
+      gamma: async (n) => mem.gamma(n),
+    };
+    const gpu = await createStreamedSession(cfg, streamed, {device});
+    expect(reads.size).toBe(expectedTensors(cfg).filter((e) => e.name !== tensorNames.lmHead).length);
+    const cpu = createCpuSession(w);
+    expect(maxAbsDiff(await cpu.append(prompt, {allLogits: true}), await gpu.append(prompt, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+    gpu.dispose();
+  });
+
   it("incremental decode equals prefill; prompts longer than maxBlock run in blocks", async () => {
     const device = await testDevice();
     const cfg = defaultConfig("b1.58", shape);
@@ -103,9 +136,48 @@ describe("WebGPU engine vs the CPU reference", () => {
       expect(fused.decodeDispatches().length).toBeLessThan(plain.decodeDispatches().length); // really fused
       await fused.append(prompt);
       await plain.append(prompt);
-      for (const tok of [3, 77, 150]) expect(maxAbsDiff(await fused.append([tok]), await plain.append([tok]))).toBe(0);
+      // fusing at some sites only (the bench may choose that)
+      const some = await createWebGPUSession(w, {device, fuse: ["down"]});
+      await some.append(prompt);
+      for (const tok of [3, 77, 150]) {
+        const a = await fused.append([tok]);
+        expect(maxAbsDiff(a, await plain.append([tok]))).toBe(0);
+        expect(maxAbsDiff(a, await some.append([tok]))).toBe(0);
+      }
       fused.dispose();
       plain.dispose();
+      some.dispose();
+    }
+  });
+
+  it("v2 decode with the Hadamard prologue split over workgroups (FWHT, cross-block mix, quantize) equals the one-kernel path bit for bit", async () => {
+    const device = await testDevice();
+    // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20), which the split path spreads out
+    for (const [bits, fuse] of [[4, true], [8, false]] as const) {
+      const cfg = defaultConfig("v2", {...shape, num_hidden_layers: 1, bitnet_activation_bits: bits});
+      const w = randomWeights(cfg, 17);
+      const split = await createWebGPUSession(w, {device, hadamardSplit: true, fuse});
+      const one = await createWebGPUSession(w, {device, hadamardSplit: false, fuse});
+      expect(split.decodeDispatches({layers: true, filter: (_l, t) => t.kind === "hadamard-mix"}).length).toBe(1); // really split
+      await split.append(prompt);
+      await one.append(prompt);
+      for (const tok of [3, 77, 150]) expect(maxAbsDiff(await split.append([tok]), await one.append([tok]))).toBe(0);
+      split.dispose();
+      one.dispose();
+    }
+  });
+
+  it("decode attention split into 16-position chunks (attnChunk) still matches the reference", async () => {
+    const device = await testDevice();
+    for (const extra of [{}, {bitnet_kv_bits: 4 as const}]) {
+      const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1, ...extra});
+      const w = randomWeights(cfg, 19);
+      const gpu = await createWebGPUSession(w, {device, attnChunk: 16});
+      const cpu = createCpuSession(w);
+      const long = Array.from({length: 37}, (_, i) => (i * 37 + 1) % cfg.vocab_size);
+      expect(maxAbsDiff(await cpu.append(long), await gpu.append(long))).toBeLessThanOrEqual(TOL);
+      for (const t of [5, 250, 17]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL); // 38 … 40 positions: 3 chunks
+      gpu.dispose();
     }
   });
 
