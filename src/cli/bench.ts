@@ -2,15 +2,12 @@
 // copy ceiling, the 2B4T ternary linear stack vs dense f32/f16, end-to-end decode/prefill, Hadamard cost, and a
 // CPU-vs-GPU check. Without a GPU, Dawn falls back to SwiftShader (use --quick there).
 import type {Command, ParsedArgs} from "./command.js";
-import {UsageError, flagBool} from "./command.js";
+import {expectPositionals, flagBool} from "./command.js";
 import {acquireGpu} from "../../kernels/device.js";
 import {formatBenchReport, runGpuBenchmark} from "../../kernels/benchmark.js";
 
-const KNOWN = new Set(["json", "quick"]);
-
 export async function runBench(args: ParsedArgs): Promise<number> {
-  for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
-  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+  expectPositionals(args, []);
   const json = flagBool(args, "json");
   const quick = flagBool(args, "quick");
   // Dawn quantizes timestamps unless told not to; the benchmark needs them at full resolution.
@@ -30,5 +27,6 @@ export const bench: Command = {
   name: "bench",
   summary: "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
   usage: "bitnet-lab bench [--json] [--quick]",
+  options: {json: "boolean", quick: "boolean"},
   run: runBench,
 };
