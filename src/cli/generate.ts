@@ -24,7 +24,7 @@ export const generate: Command = {
     if (prompt === undefined) throw new UsageError("--prompt TEXT is required");
     const maxTokens = flagNumber(args, "max-tokens", 32, {min: 0, max: 1_000_000, integer: true});
     const temperature = flagNumber(args, "temperature", 0, {min: 0, max: 100});
-    if (temperature > 0 && temperature < MIN_TEMPERATURE) throw new UsageError(`--temperature must be 0 (greedy) or in [${MIN_TEMPERATURE}, 100], got ${temperature}`);
+    if (temperature > 0 && temperature < MIN_TEMPERATURE) throw new UsageError(`--temperature must be 0 (greedy) or in [${MIN_TEMPERATURE.toExponential()}, 100], got ${temperature}`);
     const topK = flagNumber(args, "top-k", 0, {min: 0, integer: true, max: 1e9});
     const topP = flagNumber(args, "top-p", 1, {min: 1e-9, max: 1});
     const seed = flagNumber(args, "seed", 0, {integer: true, min: 0, max: 2 ** 53 - 1});
