@@ -4,7 +4,7 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from "n
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {main} from "../../src/cli/main.js";
+import {runCli} from "../../scripts/probe.js";
 import {configToJSON} from "../../src/lib/checkpoint.js";
 import {tokenizeDocuments} from "../../src/lib/corpus.js";
 import {defaultConfig} from "../../src/lib/config.js";
@@ -16,23 +16,7 @@ import {Tokenizer} from "../../src/lib/tokenizer.js";
 import {readModelDir, writeModelDir} from "../../src/node/modeldir.js";
 import {savePrepared} from "../../src/node/train-data.js";
 
-/** Runs the CLI in-process; returns the exit code and what it printed. */
-async function cli(...argv: string[]): Promise<{code: number; out: string; err: string}> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = {log: console.log, error: console.error, write: process.stderr.write, swrite: process.stdout.write};
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  try {
-    return {code: await main(argv), out: out.join("\n"), err: err.join("\n")};
-  } finally {
-    Object.assign(console, {log: saved.log, error: saved.error});
-    process.stderr.write = saved.write;
-    process.stdout.write = saved.swrite;
-  }
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 const WORDS = "the union state people nation congress law year world peace war trade work free government america men time power".split(" ");
 function text(seed: number, words: number): string {
