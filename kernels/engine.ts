@@ -211,7 +211,6 @@ export class WebGPUSession implements DecodeSession {
   private st!: GPUBuffer;
   private embedP!: GPUBuffer;
   private argP!: GPUBuffer;
-  private argVocabP!: GPUBuffer; // argmax stage 1 {V, offset}: V shrinks to sampling.vocabLimit (padded ids never win)
   private sampleP!: GPUBuffer;
   private emb: GPUBuffer[] = [];
   private head: GPUBuffer[] = [];
@@ -710,7 +709,6 @@ export class WebGPUSession implements DecodeSession {
     const afl = await pipelineChecked(device, argmaxFinalWGSL, "argmax-final");
     const nPart = Math.ceil(P.V / (256 * ARGMAX_PER));
     const apU = this.uni(new Uint32Array([P.V, 0, 0, 0]), "argmax.P1");
-    this.argVocabP = apU;
     this.argSteps = {
       partial: {pipeline: apl, bind: bindGroup(device, apl, [apU, this.logits, this.argPartial]), grid: [nPart]},
       final: {pipeline: afl, bind: bindGroup(device, afl, [this.argP, this.argPartial, this.tok]), grid: [1]},
@@ -1021,15 +1019,13 @@ export class WebGPUSession implements DecodeSession {
   private encodeSample(pass: GPUComputePassEncoder, slot: number, sampling: Partial<SamplingOptions>): void {
     const device = this.ctx.device;
     const s = {temperature: 0, topK: 0, topP: 1, seed: 0, ...sampling};
-    const V = Math.min(this.plan.V, s.vocabLimit ?? this.plan.V);
     if (s.temperature === 0) {
-      device.queue.writeBuffer(this.argVocabP, 0, new Uint32Array([V, 0]));
       device.queue.writeBuffer(this.argP, 0, new Uint32Array([this.argSteps.partial.grid[0], slot, 0, 0]));
       encodeDispatchList(pass, [this.argSteps.partial, this.argSteps.final]);
     } else {
       const u = new Uint32Array(8);
       const fl = new Float32Array(u.buffer);
-      u[0] = V;
+      u[0] = this.plan.V;
       u[1] = 0;
       u[2] = s.topK;
       u[3] = slot;
