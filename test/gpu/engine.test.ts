@@ -1,7 +1,8 @@
 import {describe, expect, it} from "vitest";
 import {DeviceLostError} from "../../kernels/device.js";
-import {createWebGPUSession, type WebGPUSessionOptions} from "../../kernels/engine.js";
-import {defaultConfig, type BitNetConfig, type Variant} from "../../src/lib/config.js";
+import {createStreamedSession, createWebGPUSession, weightSource, type WebGPUSessionOptions, type WeightSource} from "../../kernels/engine.js";
+import {expectedTensors} from "../../src/lib/checkpoint.js";
+import {defaultConfig, tensorNames, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {argmax, generate} from "../../src/lib/generate.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {createCpuSession} from "../../src/lib/model.js";
@@ -67,6 +68,38 @@ describe("WebGPU engine vs the CPU reference", () => {
       gpu.dispose();
     });
   }
+
+  it("KV BOS rule (variant.ts kvBitsAt): a window that does not start with BOS gets ordinary bits at position 0", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("a4.8", {...shape, num_hidden_layers: 1, bitnet_kv_bits: 3, bitnet_kv_bos_bits: 8});
+    const w = randomWeights(cfg, 11);
+    const gpu = await createWebGPUSession(w, {device});
+    for (const p of [prompt, prompt.slice(1)]) {
+      const cpu = createCpuSession(w);
+      expect(maxAbsDiff(await cpu.append(p, {allLogits: true}), await gpu.append(p, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+      for (const t of [9, 33]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
+      gpu.reset();
+    }
+    gpu.dispose();
+  });
+
+  it("a streamed weight source (row ranges, bounded reads) gives the in-memory session's logits", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1});
+    const w = randomWeights(cfg, 13);
+    const mem = weightSource(w);
+    const reads = new Set<string>();
+    const streamed: WeightSource = {
+      floatRows: async (n, r0, rows) => (reads.add(n), mem.floatRows(n, r0, rows)),
+      ternaryRows: async (n, r0, rows) => (reads.add(n), mem.ternaryRows(n, r0, rows)),
+      gamma: async (n) => mem.gamma(n),
+    };
+    const gpu = await createStreamedSession(cfg, streamed, {device});
+    expect(reads.size).toBe(expectedTensors(cfg).filter((e) => e.name !== tensorNames.lmHead).length);
+    const cpu = createCpuSession(w);
+    expect(maxAbsDiff(await cpu.append(prompt, {allLogits: true}), await gpu.append(prompt, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+    gpu.dispose();
+  });
 
   it("incremental decode equals prefill; prompts longer than maxBlock run in blocks", async () => {
     const device = await testDevice();

@@ -1,0 +1,229 @@
+// The prepared passes: one named builder per block of the forward (attention block, FFN block, embedding, LM head,
+// sampling). Every step carries a typed tag (kind, layer, site) and its bind group is made here, once, so a step
+// at run time only writes the step uniform. Per layer and block of M tokens:
+//   nq(input_layernorm → quant) · QKV (one fused GEMV/GEMM) · RoPE + KV write · split attention
+//   · nq(combine → attn_sub_norm → [Hadamard] → [top-K] → quant) · O (+ residual)
+//   · nq(post_attention_layernorm → quant) · gate|up (rows interleaved, GLU in the epilogue)
+//   · nq(ffn_sub_norm → [Hadamard] → quant) · down (+ residual)
+// In decode, each norm/quant prologue that fits is fused into the linear that consumes it.
+import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../attention.js";
+import {embedWGSL} from "../embed.js";
+import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
+import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
+import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
+import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
+import {linearConfig, type LinearTuning} from "../measure/tune.js";
+import type {Site} from "../lib/variant.js";
+import type {Activations} from "./buffers.js";
+import {actWords, type Plan} from "./plan.js";
+import type {DecodeParts, InspectPoint, Step, StepTag} from "./types.js";
+import type {BufferPool, LinearBufs, WeightBufs} from "./upload.js";
+
+export interface BuildContext {
+  device: GPUDevice;
+  P: Plan;
+  pool: BufferPool;
+  A: Activations;
+  W: WeightBufs;
+  /** Subgroup size used by reductions (0: workgroup memory). */
+  S: number;
+  WG: number;
+  tuning: LinearTuning;
+  kvF: KVFormat;
+  inspect: boolean;
+  /** Fuse decode prologues into linears and RoPE into 16-bit attention. */
+  fuse: boolean;
+  maxBlock: number;
+}
+
+type NQ = Omit<NormQuantConfig, "sub" | "WG" | "inspect">;
+
+const epsWords = (eps: number) => new Uint32Array(new Float32Array([eps, eps - Math.fround(eps)]).buffer);
+
+/** A norm/quant step (normquant.ts) writing xin/xmeta. */
+async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean): Promise<Step> {
+  const {device, P, A} = b;
+  const full: NormQuantConfig = {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn};
+  const pl = await pipelineChecked(device, normQuantWGSL(full), label);
+  const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(P.kind, cfg.n);
+  const eu = epsWords(P.c.rms_norm_eps);
+  const Pu = b.pool.uni(new Uint32Array([srcStride, dstWords, eu[0], eu[1]]), label + ".P");
+  const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? b.W.finalNorm, out: A.xin, xmeta: A.xmeta, st: A.st};
+  if (had) map.had = had;
+  if (A.dbg) map.dbg = A.dbg;
+  const binds = normQuantBindings(full).map((n) => map[n]);
+  return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: (M) => [M, 1, 1], label, tag};
+}
+
+/** A linear reading xin (ternary with per-token scales, or dense). */
+async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag): Promise<Step & {cfg: LinearConfig}> {
+  const {device, P, A} = b;
+  const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
+  const pl = await pipelineChecked(device, linearWGSL(cfg), label);
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, 0, 0, 0]), label + ".P");
+  const binds = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
+  return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1], label, tag, cfg};
+}
+
+/** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized
+ *  row in workgroup memory); undefined where it does not fit or does not apply. */
+async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag): Promise<(Step & {cfg: LinearConfig}) | undefined> {
+  const {device, P} = b;
+  if (!b.fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
+  const cfg = linearConfig(b.S, P.kind, ep, 1, b.tuning, b.WG, lb.K);
+  const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
+  if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
+  const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro}), label);
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, 0, 0, 0]), label + ".P");
+  const eu = epsWords(P.c.rms_norm_eps);
+  const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
+  const binds = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
+  if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
+  return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: () => [...linearGrid(cfg, lb.N, 1), 1], label, tag: {...tag, kind: "norm-quant+linear"}, cfg};
+}
+
+/** nq + linear for one BitLinear site: fused in decode where possible, else two steps (with inspection points). */
+async function bitLinearSteps(
+  b: BuildContext,
+  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean},
+): Promise<{steps: Step[]; cfg: LinearConfig}> {
+  const name = o.site === "gate_up" ? "gate_up" : o.site;
+  const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
+  if (o.decode && o.nq.src === "plain") {
+    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag);
+    if (f) return {steps: [f], cfg: f.cfg};
+  }
+  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp);
+  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag);
+  const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
+  return {steps, cfg: lin.cfg};
+}
+
+/** Attention block of layer l: h += W_o(attn_sub_norm(attention(RoPE(QKV(RMSNorm(h)))))). */
+export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pipes: AttentionPipes): Promise<{steps: Step[]; cfg: LinearConfig}> {
+  const {device, P, A, W} = b;
+  const Lw = W.layers[l];
+  const kv = A.kv[l];
+  const decode = mode === "decode";
+  const M = decode ? 1 : b.maxBlock;
+  const insp = b.inspect && !decode; // inspection runs through the prefill plan (any M)
+  const steps: Step[] = [];
+  const s = P.sites;
+  const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn}, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp});
+  steps.push(...qkv.steps);
+  if (decode && pipes.attnRope) {
+    const label = `L${l}.rope+attention`;
+    steps.push({pipeline: pipes.attnRope, bind: bindGroup(device, pipes.attnRope, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, A.cos, A.sin], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "rope+attention", layer: l}});
+  } else {
+    let label = `L${l}.rope_kv`;
+    steps.push({pipeline: pipes.rope, bind: bindGroup(device, pipes.rope, [pipes.ropeU, A.qkv, A.cos, A.sin, kv.K, kv.V, kv.Km, kv.Vm, A.st], label), grid: [1], gridFn: (m) => [m, 1, 1], label, tag: {kind: "rope-kv", layer: l}, after: insp ? {layer: l, what: "qkv"} : undefined});
+    label = `L${l}.attention`;
+    steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
+  }
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopK, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  steps.push(...o.steps);
+  return {steps, cfg: o.cfg};
+}
+
+/** FFN block of layer l: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h). */
+export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<Step[]> {
+  const {P, A, W} = b;
+  const Lw = W.layers[l];
+  const decode = mode === "decode";
+  const M = decode ? 1 : b.maxBlock;
+  const insp = b.inspect && !decode;
+  const s = P.sites;
+  const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.ffnIn}, src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
+  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, nq: {n: P.F, src: "plain", norm: s.down.subNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn}, src: A.inner, srcStride: P.F, normW: Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp});
+  return [...gu.steps, ...dn.steps];
+}
+
+export interface AttentionPipes {
+  rope: GPUComputePipeline;
+  attn: GPUComputePipeline;
+  /** decode with a 16-bit cache: RoPE and the K/V write inside the attention kernel (one dispatch less) */
+  attnRope?: GPUComputePipeline;
+  ropeU: GPUBuffer;
+  attnU: GPUBuffer;
+}
+
+export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
+  const {device, P, kvF} = b;
+  const shape = {H: P.H, KV: P.KV, d: P.d, kv: kvF};
+  const fused = b.fuse && attentionWideOK(shape);
+  return {
+    rope: await pipelineChecked(device, ropeKVWGSL({...shape, WG: 128}), "rope_kv"),
+    attn: await pipelineChecked(device, attentionWGSL(shape), "attention"),
+    attnRope: fused ? await pipelineChecked(device, attentionWGSL({...shape, fusedRope: true}), "attention+rope") : undefined,
+    ropeU: b.pool.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P"),
+    attnU: b.pool.uni(new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(P.d)]).buffer)[0], 0, 0]), "attn.P"),
+  };
+}
+
+export type Mode = "decode" | "prefill";
+
+/** Every layer, then the final norm: the decode pass (one token) or the prefill pass (blocks of up to maxBlock). */
+export async function layerPass(b: BuildContext, mode: Mode, pipes: AttentionPipes): Promise<{steps: Step[]; cfg?: LinearConfig}> {
+  const steps: Step[] = [];
+  let cfg: LinearConfig | undefined;
+  for (let l = 0; l < b.P.L; l++) {
+    const a = await attentionBlock(b, l, mode, pipes);
+    cfg ??= a.cfg;
+    steps.push(...a.steps, ...(await ffnBlock(b, l, mode)));
+  }
+  steps.push(await nqStep(b, {n: b.P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: "none"}, b.A.h, b.P.C, b.W.finalNorm, undefined, "final_norm", {kind: "final-norm"}, false));
+  return {steps, cfg};
+}
+
+/** Embedding lookup of the tokens in the GPU token buffer. */
+export async function embedStep(b: BuildContext, f16: boolean): Promise<Step> {
+  const pl = await pipelineChecked(b.device, embedWGSL(f16, b.W.emb.length), "embed");
+  return {pipeline: pl, bind: bindGroup(b.device, pl, [b.A.embedP, b.A.tok, b.A.h, ...b.W.emb], "embed"), grid: [1], gridFn: (m) => [Math.ceil(b.P.C / 256), m, 1], label: "embed", tag: {kind: "embed"}};
+}
+
+/** LM head over its row buffers for M tokens; the uniforms are returned so callers can move the input row. */
+export async function headSteps(b: BuildContext, headKind: LinearKind, M: number, out: GPUBuffer, label: string): Promise<{steps: Step[]; Ps: GPUBuffer[]}> {
+  const {device, P, W} = b;
+  const cfg = linearConfig(b.S, headKind, "store", M, b.tuning, b.WG, P.C);
+  const pl = await pipelineChecked(device, linearWGSL(cfg), label);
+  const xStride = (8 * Math.ceil(P.C / 8)) / 4;
+  const steps: Step[] = [];
+  const Ps: GPUBuffer[] = [];
+  for (let i = 0; i < W.head.length; i++) {
+    const rows = Math.min(W.rowsPerChunk, P.V - i * W.rowsPerChunk);
+    const Pu = b.pool.uni(new Uint32Array([rows, rowVec4s(headKind, P.C), M, xStride, P.V, i * W.rowsPerChunk, 0, 0]), `${label}${i}.P`);
+    Ps.push(Pu);
+    steps.push({pipeline: pl, bind: bindGroup(device, pl, [Pu, W.head[i], b.A.xin, out], `${label}${i}`), grid: [1], gridFn: (m) => [...linearGrid(cfg, rows, m), 1], label: `${label}${i}`, tag: {kind: "lm-head"}});
+  }
+  return {steps, Ps};
+}
+
+export interface SamplingSteps {
+  partial: Dispatch;
+  final: Dispatch;
+  sample: Dispatch;
+}
+
+/** Greedy argmax (two dispatches) and temperature / top-k / top-p sampling, writing a token id into the token buffer. */
+export async function samplingSteps(b: BuildContext): Promise<SamplingSteps> {
+  const {device, P, A} = b;
+  const apl = await pipelineChecked(device, argmaxPartialWGSL, "argmax");
+  const afl = await pipelineChecked(device, argmaxFinalWGSL, "argmax-final");
+  const spl = await pipelineChecked(device, sampleWGSL, "sample");
+  const nPart = Math.ceil(P.V / (256 * ARGMAX_PER));
+  const apU = b.pool.uni(new Uint32Array([P.V, 0, 0, 0]), "argmax.P1");
+  return {
+    partial: {pipeline: apl, bind: bindGroup(device, apl, [apU, A.logits, A.argPartial]), grid: [nPart], label: "argmax"},
+    final: {pipeline: afl, bind: bindGroup(device, afl, [A.argP, A.argPartial, A.tok]), grid: [1], label: "argmax-final"},
+    sample: {pipeline: spl, bind: bindGroup(device, spl, [A.sampleP, A.logits, A.tok]), grid: [1], label: "sample"},
+  };
+}
+
+/** Whether a layer step belongs to the selection (linearOnly: BitLinear linears, fused or not; hadamardOnly: the
+ *  steps that apply the Hadamard transform). */
+export function wanted(tag: StepTag, parts: DecodeParts): boolean {
+  const k = tag.kind;
+  if (parts.linearOnly && k !== "linear" && k !== "norm-quant+linear") return false;
+  if (parts.hadamardOnly && !(tag.hadamard && (k === "norm-quant" || k === "norm-quant+linear"))) return false;
+  return true;
+}

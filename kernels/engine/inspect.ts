@@ -1,0 +1,116 @@
+// Inspection: run the prefill pass with the compute pass split after each inspection point, copy the
+// intermediates out, and turn the copies into per-layer arrays (the chapters draw from these).
+import type {Activations} from "./buffers.js";
+import {actWords, type Plan} from "./plan.js";
+import type {Inspection, InspectionLayer, Step} from "./types.js";
+
+export interface InspectCopy {
+  layer: number;
+  what: string;
+  buf: GPUBuffer;
+  bytes: number;
+}
+
+/** Encodes `steps` (after the embedding) with copies of the requested layers' intermediates. */
+export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Plan, A: Activations, steps: readonly Step[], M: number, layers: Set<number>, encode: (pass: GPUComputePassEncoder, s: readonly Step[]) => void): InspectCopy[] {
+  const hd = P.H * P.d;
+  const copies: InspectCopy[] = [];
+  const copy = (layer: number, what: string, src: GPUBuffer, bytes: number) => {
+    const buf = device.createBuffer({size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST});
+    enc.copyBufferToBuffer(src, 0, buf, 0, bytes);
+    copies.push({layer, what, buf, bytes});
+  };
+  let pass = enc.beginComputePass();
+  for (const s of steps) {
+    if (s.after?.what === "attn_in" && layers.has(s.after.layer)) {
+      pass.end();
+      copy(s.after.layer, "residual_in", A.h, M * P.C * 4);
+      pass = enc.beginComputePass();
+    }
+    encode(pass, [s]);
+    if (!s.after || !layers.has(s.after.layer)) continue;
+    pass.end();
+    const l = s.after.layer;
+    const w = s.after.what;
+    const n = w === "attn_in" || w === "ffn_in" ? P.C : w === "o_in" ? hd : w === "down_in" ? P.F : 0;
+    if (n) {
+      copy(l, w + ":dbg", A.dbg!, M * 2 * n * 4);
+      if (P.kind === "ternary") {
+        copy(l, w + ":q", A.xin, M * actWords("ternary", n) * 4);
+        copy(l, w + ":meta", A.xmeta, M * 8);
+      }
+    } else if (w === "qkv") copy(l, "qkv", A.qkv, M * P.qkvN * 4);
+    else if (w === "glu") copy(l, "glu", A.inner, M * P.F * 4);
+    else if (w === "residual") copy(l, "residual_out", A.h, M * P.C * 4);
+    pass = enc.beginComputePass();
+  }
+  pass.end();
+  return copies;
+}
+
+/** Reads the copies back into an Inspection of one block of M tokens. */
+export async function collectInspection(P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<Inspection> {
+  const hd = P.H * P.d;
+  const byLayer = new Map<number, Map<string, ArrayBuffer>>();
+  for (const cp of copies) {
+    await cp.buf.mapAsync(GPUMapMode.READ);
+    const data = cp.buf.getMappedRange().slice(0, cp.bytes);
+    cp.buf.unmap();
+    cp.buf.destroy();
+    if (!byLayer.has(cp.layer)) byLayer.set(cp.layer, new Map());
+    byLayer.get(cp.layer)!.set(cp.what, data);
+  }
+  const layers: InspectionLayer[] = [];
+  for (const [layer, m] of [...byLayer.entries()].sort((a, b) => a[0] - b[0])) {
+    // the norm-quant kernels write (pre, post) rows of 2n floats per token into dbg
+    const dbgPart = (w: string, n: number, second: boolean) => {
+      const all = new Float32Array(m.get(w + ":dbg")!);
+      const out = new Float32Array(M * n);
+      for (let t = 0; t < M; t++) out.set(all.subarray(t * 2 * n + (second ? n : 0), t * 2 * n + (second ? 2 * n : n)), t * n);
+      return out;
+    };
+    const codes = (w: string, n: number) => {
+      const raw = new Int8Array(m.get(w + ":q")!);
+      const stride = actWords("ternary", n) * 4;
+      const q = new Int8Array(M * n);
+      for (let t = 0; t < M; t++) q.set(raw.subarray(t * stride, t * stride + n), t * n);
+      const meta = new Float32Array(m.get(w + ":meta")!);
+      const invScale = new Float32Array(M);
+      for (let t = 0; t < M; t++) invScale[t] = 1 / meta[2 * t];
+      return {q, invScale};
+    };
+    layers.push({
+      layer,
+      residualIn: new Float32Array(m.get("residual_in")!),
+      attnInput: dbgPart("attn_in", P.C, true),
+      qkv: new Float32Array(m.get("qkv")!),
+      attnOut: dbgPart("o_in", hd, false),
+      oInput: dbgPart("o_in", hd, true),
+      ffnInput: dbgPart("ffn_in", P.C, true),
+      glu: new Float32Array(m.get("glu")!),
+      downInput: dbgPart("down_in", P.F, true),
+      codes: P.kind === "ternary" ? {attn: codes("attn_in", P.C), o: codes("o_in", hd), ffn: codes("ffn_in", P.C), down: codes("down_in", P.F)} : undefined,
+      residualOut: new Float32Array(m.get("residual_out")!),
+    });
+  }
+  return {start, tokens: [...tokens], layers};
+}
+
+/** Joins the inspections of consecutive blocks (codes are dropped: their per-block strides differ). */
+export function joinInspections(parts: Inspection[], start: number, tokens: readonly number[]): Inspection {
+  const cat = (i: number, k: keyof InspectionLayer) => {
+    const arrs = parts.map((x) => x.layers[i][k] as Float32Array);
+    const o = new Float32Array(arrs.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    for (const p of arrs) {
+      o.set(p, off);
+      off += p.length;
+    }
+    return o;
+  };
+  const layers = parts[0].layers.map((l0, i) => {
+    if (parts.length === 1) return l0;
+    return {...l0, residualIn: cat(i, "residualIn"), attnInput: cat(i, "attnInput"), qkv: cat(i, "qkv"), attnOut: cat(i, "attnOut"), oInput: cat(i, "oInput"), ffnInput: cat(i, "ffnInput"), glu: cat(i, "glu"), downInput: cat(i, "downInput"), residualOut: cat(i, "residualOut"), codes: undefined};
+  });
+  return {start, tokens: [...tokens], layers};
+}
