@@ -13,12 +13,13 @@ import {join} from "node:path";
 import {pathToFileURL} from "node:url";
 import fc from "fast-check";
 import {main} from "../src/cli/main.js";
-import {CONFIG_BOUNDS, CheckpointError, configToJSON, parseConfig, readCheckpoint, writeCheckpoint} from "../src/lib/checkpoint.js";
+import {CheckpointError, configToJSON, parseConfig, readCheckpoint, writeCheckpoint} from "../src/lib/checkpoint.js";
 import {defaultConfig} from "../src/lib/config.js";
 import {randomWeights} from "../src/lib/init.js";
 import {SafetensorsError, parseSafetensorsHeader} from "../src/lib/safetensors.js";
 import type {ModelWeights} from "../src/lib/tensor.js";
 import {Tokenizer} from "../src/lib/tokenizer.js";
+import {CONFIG_LIMITS} from "../src/lib/variant.js";
 import {StateError, parseStateMeta} from "../src/lib/train/state.js";
 import {writeModelDir} from "../src/node/modeldir.js";
 
@@ -90,7 +91,8 @@ function refused(fn: () => unknown, ...ok: (new (...a: never[]) => Error)[]): bo
 const SHAPE = {vocab_size: 300, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 24};
 const anyBad = [true, "8", [], {}, -1, 1.5, 1e300, -1e300];
 const BAD_FIELDS: Record<string, unknown[]> = {
-  ...Object.fromEntries(Object.entries(CONFIG_BOUNDS).map(([k, max]) => [k, [...anyBad, 0, max * 2 + 1, 2 ** 53, 1e9 * max, -0.5]])),
+  ...Object.fromEntries(["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings"]
+    .map((k) => [k, [...anyBad, 0, CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS] * 2 + 1, 2 ** 53, 1e9 * CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS], -0.5]])),
   rms_norm_eps: [...anyBad, 0, 2],
   rope_theta: [true, "8", [], {}, -1, 0, 1e13, 1e300, -1e300],
   bos_token_id: [...anyBad, 300, 1e9],
