@@ -87,7 +87,12 @@ export const train: Command = {
     const t0 = performance.now();
     const cache = join(tmpdir(), `bitnet-lab-sotu-${vocab}`);
     if (!dataDir && !existsSync(join(cache, "data.json"))) say(`data: preparing the State of the Union corpus and a ${vocab}-token BPE tokenizer (once; cached in ${cache})…`);
-    const data = dataDir ? loadPrepared(dataDir) : preparedData(cache, vocab);
+    let prep: Progress | undefined;
+    const data = dataDir ? loadPrepared(dataDir) : preparedData(cache, vocab, (phase, done, total) => {
+      prep ??= progress(`data: ${phase}`, total);
+      prep.update(done);
+    });
+    prep?.end();
     if (data.tokenizer.vocabSize !== vocab) throw new Error(`the prepared tokenizer has ${data.tokenizer.vocabSize} tokens, the config's vocab_size is ${vocab}`);
     console.log(`data: ${data.info.trainTokens} train / ${data.info.valTokens} validation tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     say(`train: starting tfjs (${asked === "auto" ? "choosing a backend" : asked})…`);
