@@ -89,7 +89,7 @@ export const train: Command = {
     if (!dataDir && !existsSync(join(cache, "data.json"))) say(`data: preparing the State of the Union corpus and a ${vocab}-token BPE tokenizer (once; cached in ${cache})…`);
     let prep: Progress | undefined;
     const data = dataDir ? loadPrepared(dataDir) : preparedData(cache, vocab, (phase, done, total) => {
-      prep ??= progress(`data: ${phase}`, total);
+      prep ??= progress(`data: ${phase}`, total, {start: t0});
       prep.update(done);
     });
     prep?.end();

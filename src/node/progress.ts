@@ -8,6 +8,8 @@ export interface ProgressOptions {
   /** Non-TTY: at most one line per this many ms (default 2000). */
   everyMs?: number;
   now?: () => number;
+  /** When the task began (same clock as `now`), if before the bar was made. */
+  start?: number;
 }
 
 export interface Progress {
@@ -24,7 +26,7 @@ export function progress(label: string, total: number, o: ProgressOptions = {}):
   const tty = o.tty ?? Boolean(process.stderr.isTTY);
   const now = o.now ?? (() => performance.now());
   const everyMs = o.everyMs ?? 2000;
-  const t0 = now();
+  const t0 = o.start ?? now();
   let last = -Infinity;
   let ended = false;
   const render = (done: number, note?: string) => {
