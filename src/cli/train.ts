@@ -5,6 +5,7 @@ import {existsSync, readFileSync, statSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join, resolve} from "node:path";
 import {fileURLToPath} from "node:url";
+import {parameterCounts} from "../lib/model.js";
 import {ConfigError, modelConfigAt, parseTrainConfig, type TrainConfig} from "../lib/train/config.js";
 import {BACKENDS, loadTf, type BackendName} from "../node/tfjs.js";
 import type {TF} from "../lib/train/tf.js";
@@ -97,6 +98,12 @@ export const train: Command = {
     console.log(`data: ${data.info.trainTokens} train / ${data.info.valTokens} validation tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     say(`train: starting tfjs (${asked === "auto" ? "choosing a backend" : asked})…`);
     const {backend, tf} = await chooseBackend(asked, say);
+    if (backend !== "webgpu") {
+      // Pure-JS tfjs does ~1e8 multiply-adds per second per core here: say so before a step that takes minutes.
+      const params = parameterCounts(modelConfigAt(cfg, 0)).total;
+      const flopsPerStep = 6 * params * cfg.batchSize * cfg.seqLen;
+      if (flopsPerStep > 1e10) say(`train: note: ${cfg.name} has ${(params / 1e6).toFixed(1)}M parameters and ${cfg.batchSize * cfg.seqLen} tokens per step: on the ${backend} backend one step may take minutes (the first line comes after step 1); ci-tiny trains in seconds, a GPU (--backend webgpu) is the way for this config`);
+    }
     let bar: Progress | undefined;
     const s = await runTraining({tf, cfg, data, outDir: out, resume, from, saveAt, maxSteps, backend, exportPartial: true,
       finalEvalWindows: evalWindows || "proportional",
