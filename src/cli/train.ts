@@ -45,7 +45,7 @@ async function chooseBackend(asked: BackendName | "auto", say: (line: string) =>
     try {
       return {backend: "webgpu", tf: await loadTf("webgpu")};
     } catch (e) {
-      say(`train: no usable GPU (${e instanceof Error ? e.message : String(e)}): falling back to the CPU backend (pure JS: small configs such as ci-tiny only)`);
+      say(`train: no usable GPU (${(e instanceof Error ? e.message : String(e)).replace(/; use --backend cpu$/, "")}): falling back to the CPU backend (pure JS: small configs such as ci-tiny only)`);
     }
   } else {
     say(`train: no GPU driver found${drivers === "swiftshader" ? " (only SwiftShader, a CPU Vulkan)" : ""}: training on the CPU backend (pure JS: small configs such as ci-tiny; --backend webgpu forces WebGPU)`);
