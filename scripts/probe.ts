@@ -290,8 +290,9 @@ const NUMERIC: Record<string, string[]> = {
   verify: ["steps", "tolerance"],
   bench: [],
   inspect: [],
+  convert: [],
 };
-const SWITCHES: Record<string, string[]> = {generate: ["json"], logits: ["json"], cost: ["json"], train: ["resume"], verify: ["json"], bench: ["json", "quick"], inspect: ["json"]};
+const SWITCHES: Record<string, string[]> = {generate: ["json"], logits: ["json"], cost: ["json"], train: ["resume"], verify: ["json"], bench: ["json", "quick"], inspect: ["json"], convert: []};
 const BAD_NUMBERS = ["", "0x10", "0o7", "1_000", "Infinity", "-Infinity", "NaN", "5e-324", "1e999", "abc", "1.2.3", " 4", "4 ", "1e", "--", "٣", "1,5", "-1", "1e10000000"];
 type BadArg = {kind: "unknown"; name: string} | {kind: "number"; flag: number; value: string} | {kind: "switch-value"; flag: number} | {kind: "missing-value"; flag: number} | {kind: "twice"; flag: number} | {kind: "extra-positional"; value: string};
 const badArgArb: fc.Arbitrary<BadArg> = fc.oneof(
@@ -302,7 +303,7 @@ const badArgArb: fc.Arbitrary<BadArg> = fc.oneof(
   fc.record({kind: fc.constant("twice" as const), flag: fc.nat()}),
   fc.record({kind: fc.constant("extra-positional" as const), value: fc.stringMatching(/^[a-z0-9_.]{1,8}$/)}),
 );
-const cliArb = fc.tuple(fc.constantFrom("generate", "logits", "inspect", "cost", "train", "verify", "bench"), fc.array(badArgArb, {minLength: 1, maxLength: 2}));
+const cliArb = fc.tuple(fc.constantFrom("generate", "logits", "inspect", "cost", "train", "verify", "bench", "convert"), fc.array(badArgArb, {minLength: 1, maxLength: 2}));
 
 /** The valid part of each command's argv (the bad elements are appended). */
 function baseArgv(cmd: string, s: CliSetup): string[] {
@@ -317,6 +318,8 @@ function baseArgv(cmd: string, s: CliSetup): string[] {
       return ["--model", "7B"];
     case "train": // a missing --data folder: if a bad flag slipped through, train fails fast (exit 1 → counted crashed)
       return ["--config", "ci-tiny", "--out", join(tmpdir(), "bl-probe-never"), "--backend", "cpu", "--data", join(tmpdir(), "bl-probe-no-data")];
+    case "convert": // a missing input: same reason
+      return [join(tmpdir(), "bl-probe-no-model"), "--to", "hf", "--out", join(tmpdir(), "bl-probe-never")];
     case "verify": // a missing folder: same reason
       return [join(tmpdir(), "bl-probe-no-model")];
     default:
@@ -335,12 +338,12 @@ function cliArgv(cmd: string, bad: BadArg[], s: CliSetup): string[] {
     else if (b.kind === "number" && nums.length) {
       const f = nums[b.flag % nums.length];
       argv.push(`--${f}=${b.value}`);
-    } else if (b.kind === "switch-value") argv.push(`--${sw[b.flag % sw.length]}=1`);
+    } else if (b.kind === "switch-value" && sw.length) argv.push(`--${sw[b.flag % sw.length]}=1`);
     else if (b.kind === "missing-value" && nums.length) argv.push(`--${nums[b.flag % nums.length]}`);
     else if (b.kind === "twice" && nums.length) {
       const f = nums[b.flag % nums.length];
       argv.push(`--${f}=1`, `--${f}=1`);
-    } else if (b.kind === "twice") argv.push(`--${sw[b.flag % sw.length]}`, `--${sw[b.flag % sw.length]}`);
+    } else if (b.kind === "twice" && sw.length) argv.push(`--${sw[b.flag % sw.length]}`, `--${sw[b.flag % sw.length]}`);
     else argv.push(b.kind === "extra-positional" ? b.value : "--no-such-flag");
   }
   return argv;

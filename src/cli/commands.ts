@@ -7,5 +7,6 @@ import {logits} from "./logits.js";
 import {train} from "./train.js";
 import {verify} from "./verify.js";
 import {bench} from "./bench.js";
+import {convert} from "./convert.js";
 
-export const commands: Command[] = [inspect, generate, logits, cost, train, verify, bench];
+export const commands: Command[] = [inspect, generate, logits, convert, cost, train, verify, bench];

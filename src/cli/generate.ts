@@ -3,7 +3,7 @@
 import type {Command} from "./command.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {MIN_TEMPERATURE, generate as generateTokens} from "../lib/generate.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {BACKENDS, openSession, textCodec} from "../node/runtime.js";
 import type {BackendName} from "../node/runtime.js";
 
@@ -30,7 +30,7 @@ export const generate: Command = {
     const seed = flagNumber(args, "seed", 0, {integer: true, min: 0, max: 2 ** 53 - 1});
     const json = flagBool(args, "json");
     const backend = backendFlag(flagString(args, "backend"));
-    const m = await readModelDir(args.positional[0]);
+    const m = await readModelPath(args.positional[0]);
     const c = m.weights.config;
     const codec = textCodec(m.tokenizer, c);
     if (codec.kind === "bytes") console.error("bitnet-lab generate: no tokenizer.json in the model folder; using UTF-8 bytes as token ids");

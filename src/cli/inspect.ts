@@ -5,7 +5,7 @@ import {expectPositionals, flagBool} from "./command.js";
 import {headDim} from "../lib/config.js";
 import {expectedTensors} from "../lib/checkpoint.js";
 import {parameterCounts} from "../lib/model.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {textCodec} from "../node/runtime.js";
 
 /** One <model-dir> (flags are checked by the parser against each command's `options`). */
@@ -28,7 +28,7 @@ export const inspect: Command = {
   async run(args) {
     checkModelDirArg(args);
     const dir = args.positional[0];
-    const m = await readModelDir(dir);
+    const m = await readModelPath(dir);
     const c = m.weights.config;
     // The tokenizer is checked as generate checks it (too large → error; smaller → padded ids, never sampled).
     const codec = m.tokenizer === undefined ? undefined : textCodec(m.tokenizer, c);
@@ -60,11 +60,23 @@ export const inspect: Command = {
       total.plus += t.histogram!.plus;
     }
     const linearBytes = tensors.filter((t) => /_proj\.weight$/.test(t.name)).reduce((a, t) => a + t.bytes, 0);
-    const fileBytes = m.files.find((f) => f.name === "model.safetensors")!.bytes;
+    const fileBytes = m.files.filter((f) => !f.name.endsWith(".json")).reduce((a, f) => a + f.bytes, 0);
+    const ins = m.inspection;
+    const conventions = {
+      format: ins.formatName,
+      architecture: ins.architecture,
+      scale: ins.scale && {convention: ins.scale.value, decidedBy: ins.scale.how, evidence: ins.scale.evidence, otherWay: ins.scale.otherWay},
+      rope: {convention: ins.rope.value, decidedBy: ins.rope.how},
+      i2s: ins.i2s && {layout: ins.i2s.value, description: ins.i2s.description, decidedBy: ins.i2s.how},
+      codeTable: ins.codeTable,
+      tokenizer: ins.tokenizer,
+      gpuBytes: {ctx2048: ins.gpuBytes(2048), ctx4096: ins.gpuBytes(4096)},
+    };
     const report = {
       dir,
       files: m.files,
       format: m.format,
+      conventions,
       warnings: m.warnings,
       tokenizer,
       config: c,
@@ -84,7 +96,14 @@ export const inspect: Command = {
     console.log(`  hidden ${c.hidden_size}, FFN ${c.intermediate_size} (${c.hidden_act}), ${c.num_hidden_layers} layers, ${c.num_attention_heads} heads / ${c.num_key_value_heads} KV (head ${headDim(c)}), vocab ${c.vocab_size}, context ${c.max_position_embeddings}`);
     console.log(`  rope θ ${c.rope_theta}, rms eps ${c.rms_norm_eps}, ${c.tie_word_embeddings ? "tied" : "untied"} head, sub-norms ${c.bitnet_sub_norms ? "on" : "off"}, activations ${c.bitnet_activation_bits}-bit, KV ${c.bitnet_kv_bits}-bit${c.bitnet_variant === "v2" ? `, Hadamard ${c.bitnet_hadamard ? "on" : "off"}` : ""}${c.bitnet_variant === "a4.8" ? `, top-K ${c.bitnet_topk_ratio}` : ""}`);
     console.log(`  parameters: ${params.total.toLocaleString("en-US")} (embedding ${params.embedding.toLocaleString("en-US")}, linear ${params.linear.toLocaleString("en-US")}, norms ${params.norm.toLocaleString("en-US")}${params.head ? `, head ${params.head.toLocaleString("en-US")}` : ""})`);
-    console.log(`  model.safetensors ${fmtBytes(fileBytes)}: ${report.bitsPerWeight.overall.toFixed(2)} bits/param overall, ${report.bitsPerWeight.linear.toFixed(3)} bits/weight in the projections`);
+    console.log(`  format: ${ins.formatName} — ${ins.architecture}`);
+    if (ins.scale) console.log(`  weight_scale ${ins.scale.value === "multiply" ? "MULTIPLIES" : "DIVIDES"}: ${ins.scale.how}; ${ins.scale.evidence}`);
+    console.log(`  RoPE ${ins.rope.value}: ${ins.rope.how}`);
+    if (ins.i2s) console.log(`  I2_S layout ${ins.i2s.description}: ${ins.i2s.how}`);
+    console.log(`  codes: ${ins.codeTable}`);
+    if (ins.tokenizer) console.log(`  tokenizer (${ins.tokenizer.source}): ${ins.tokenizer.tokens} tokens, BOS ${ins.tokenizer.bos}${ins.tokenizer.addsBos ? " (added by the template)" : ""}, EOS ${ins.tokenizer.eos}${ins.tokenizer.chat ? ", chat template" : ""}`);
+    console.log(`  WebGPU engine needs ≈ ${fmtBytes(ins.gpuBytes(2048))} at context 2048`);
+    console.log(`  weights ${fmtBytes(fileBytes)}: ${report.bitsPerWeight.overall.toFixed(2)} bits/param overall, ${report.bitsPerWeight.linear.toFixed(3)} bits/weight in the projections`);
     if (report.ternary) {
       const n = total.minus + total.zero + total.plus;
       const pct = (x: number) => `${((100 * x) / n).toFixed(1)}%`;

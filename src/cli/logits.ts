@@ -4,7 +4,7 @@ import type {Command} from "./command.js";
 import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
 import {backendFlag} from "./generate.js";
 import {checkModelDirArg} from "./inspect.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {openSession, textCodec} from "../node/runtime.js";
 
 export const logits: Command = {
@@ -20,7 +20,7 @@ export const logits: Command = {
     const json = flagBool(args, "json");
     const top = flagNumber(args, "top", 5, {min: 1, max: 1000, integer: true});
     const backend = backendFlag(flagString(args, "backend"));
-    const m = await readModelDir(args.positional[0]);
+    const m = await readModelPath(args.positional[0]);
     const c = m.weights.config;
     let ids: number[];
     let codec: ReturnType<typeof textCodec> | undefined;

@@ -10,7 +10,7 @@ import {createWebGPUSession} from "../../kernels/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
-import {readModelDir} from "../node/modeldir.js";
+import {readModelPath} from "../node/files.js";
 import {progress} from "../node/progress.js";
 import {textCodec} from "../node/runtime.js";
 
@@ -63,7 +63,7 @@ export const verify: Command = {
           continue;
         }
         note(`${dir}: loading`);
-        const m = await readModelDir(dir);
+        const m = await readModelPath(dir);
         const c = m.weights.config;
         const codec = textCodec(m.tokenizer, c);
         let ids = codec.encode(prompt);

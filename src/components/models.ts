@@ -110,7 +110,7 @@ function standIn(info: ModelInfo, seed: number): LoadedModel {
     tokenizer,
     shipped: false,
     notice: `The trained ${info.name} model is not in data/models/ yet: this page is running a random ${info.variant} model of the same shape (seed ${seed}) with a byte-level tokenizer. Its numbers are real computations, but on random weights.`,
-    encode: (text) => tokenizer.encode(text, {bos: true}),
+    encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }
 
@@ -150,7 +150,7 @@ async function loadShipped(info: ModelInfo, files: ShippedFiles, opts: LoadOptio
     shipped: true,
     notice: null,
     file: {bytes, header: parseSafetensorsHeader(bytes)},
-    encode: (text) => tokenizer.encode(text, {bos: true}),
+    encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }
 

@@ -78,6 +78,6 @@ export async function loadBrowserTrainedModel(): Promise<LoadedModel | null> {
     shipped: false,
     notice: `This is the model you trained in this browser on the "Train your own" page: ${c.num_hidden_layers} layer${c.num_hidden_layers === 1 ? "" : "s"}, hidden size ${c.hidden_size}, ${meta.steps} steps on ${meta.tokensSeen.toLocaleString("en-US")} tokens (training loss ${meta.loss.toFixed(2)}), with the shipped ${tokenizer.vocabSize}-token tokenizer. It is tiny, so expect rough text.`,
     file: {bytes: safetensors, header: parseSafetensorsHeader(safetensors)},
-    encode: (text) => tokenizer.encode(text, {bos: true}),
+    encode: (text) => tokenizer.encode(text, {addSpecialTokens: true}),
   };
 }

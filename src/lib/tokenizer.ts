@@ -9,6 +9,29 @@ const SPLIT_RE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\
 /** HF's ByteLevel pre-tokenizer uses exactly this regex when use_regex is true. */
 export const BYTE_LEVEL_REGEX = SPLIT_RE.source;
 
+/** The Llama-3 pre-tokenizer split (tokenizer.json: Sequence[Split(Regex, Isolated), ByteLevel(use_regex:
+ *  false)]; GGUF: tokenizer.ggml.pre "llama-bpe"), as the released files spell it. */
+export const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/** A tokenizers (Oniguruma/fancy-regex) pattern as a JavaScript RegExp: the one construct JS engines may
+ *  lack is the scoped case-insensitive group (?i:…), rewritten by spelling out ASCII letter cases. */
+export function compileSplitRegex(pattern: string): RegExp {
+  const js = pattern.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_, body: string) => {
+    let out = "";
+    for (let i = 0; i < body.length; i++) {
+      const ch = body[i];
+      if (ch === "\\") { out += body.slice(i, i + 2); i++; continue; }
+      out += /[a-zA-Z]/.test(ch) ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : ch;
+    }
+    return `(?:${out})`;
+  });
+  try {
+    return new RegExp(js, "gu");
+  } catch (e) {
+    throw new Error(`tokenizer: pre-tokenizer regex cannot be compiled (${(e as Error).message})`);
+  }
+}
+
 export const SPECIAL_TOKENS = {pad: "<pad>", bos: "<s>", eos: "</s>"} as const;
 
 /** GPT-2's reversible byte → printable-character table (printable Latin-1 maps to itself). */
@@ -36,10 +59,10 @@ const utf8 = new TextEncoder();
 
 /** Splits text into pre-tokens ("words") the way HF's ByteLevel pre-tokenizer does; the pieces always
  *  concatenate back to the input (the regex alternatives cover every code point). */
-export function preTokenize(text: string): string[] {
+export function preTokenize(text: string, re: RegExp = SPLIT_RE): string[] {
   const out: string[] = [];
   let pos = 0;
-  for (const m of text.matchAll(SPLIT_RE)) {
+  for (const m of text.matchAll(re)) {
     if (m.index !== pos) out.push(text.slice(pos, m.index)); // defensive: never drop a character
     out.push(m[0]);
     pos = m.index + m[0].length;
@@ -56,6 +79,9 @@ export interface TrainOptions {
 }
 
 export interface EncodeOptions {
+  /** Apply tokenizer.json's post-processor template (what transformers does by default with
+   *  add_special_tokens=True): for the shipped models and Llama-3, BOS first. */
+  addSpecialTokens?: boolean;
   /** Prepend the BOS token. */
   bos?: boolean;
   /** Append the EOS token. */
@@ -70,6 +96,75 @@ interface HFAddedToken {
   rstrip: boolean;
   normalized: boolean;
   special: boolean;
+}
+
+interface TokenizerSpecials {
+  pad: number;
+  bos: number;
+  eos: number;
+  /** Ids decoded as nothing (default: pad, bos, eos). */
+  special?: number[];
+  /** Non-special added tokens: decoded as their text. */
+  plain?: Map<number, string>;
+  template?: {before: number[]; after: number[]};
+  /** The split regex of a Sequence[Split, ByteLevel] pre-tokenizer (default: GPT-2's). */
+  split?: RegExp;
+  ignoreMerges?: boolean;
+}
+
+/** GPT-2's ByteLevel(use_regex) or Llama-3's Sequence[Split(Regex, Isolated), ByteLevel(use_regex: false)]. */
+function parsePreTokenizer(pre: unknown, fail: (m: string) => never): RegExp | undefined {
+  const p = pre as Record<string, unknown> | null | undefined;
+  if (p && p.type === "Sequence" && Array.isArray(p.pretokenizers)) {
+    const [a, b, ...rest] = p.pretokenizers as Record<string, unknown>[];
+    const pattern = (a?.pattern as Record<string, unknown> | undefined)?.Regex;
+    if (rest.length || a?.type !== "Split" || typeof pattern !== "string" || b?.type !== "ByteLevel") fail("pre_tokenizer: only Sequence[Split(Regex), ByteLevel] (Llama-3) is supported besides ByteLevel");
+    if (a.behavior !== "Isolated" || a.invert === true) fail(`pre_tokenizer: Split behavior ${JSON.stringify(a.behavior)}${a.invert ? " inverted" : ""} is not supported (Isolated)`);
+    if (b.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
+    if (b.use_regex !== false) fail("pre_tokenizer: ByteLevel after a Split must have use_regex false");
+    try {
+      return compileSplitRegex(pattern as string);
+    } catch (e) {
+      return fail((e as Error).message.replace(/^tokenizer: /, ""));
+    }
+  }
+  if (!p || p.type !== "ByteLevel") fail(`pre_tokenizer.type must be "ByteLevel" (or a Llama-3 Sequence), got ${JSON.stringify(p?.type ?? p)}`);
+  if (p!.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
+  if (p!.use_regex === false) fail("pre_tokenizer.use_regex = false is not supported");
+  return undefined;
+}
+
+/** The single-sequence template of a TemplateProcessing post-processor (alone or inside a Sequence):
+ *  special-token ids before and after $A. No template (e.g. ByteLevel only) adds nothing. */
+function parseTemplate(pp: unknown, specials: Map<string, number>, fail: (m: string) => never): {before: number[]; after: number[]} {
+  const p = pp as Record<string, unknown> | null | undefined;
+  if (!p) return {before: [], after: []};
+  const list = p.type === "Sequence" && Array.isArray(p.processors) ? (p.processors as Record<string, unknown>[]) : [p];
+  const tp = list.filter((x) => x?.type === "TemplateProcessing");
+  const other = list.filter((x) => x?.type !== "TemplateProcessing" && x?.type !== "ByteLevel");
+  if (other.length) fail(`post_processor type ${JSON.stringify(other[0]?.type)} is not supported (ByteLevel, TemplateProcessing)`);
+  if (tp.length > 1) fail("post_processor has more than one TemplateProcessing");
+  if (!tp.length) return {before: [], after: []};
+  const single = tp[0].single;
+  if (!Array.isArray(single)) fail("post_processor TemplateProcessing needs a \"single\" template");
+  const table = (tp[0].special_tokens ?? {}) as Record<string, {ids?: unknown}>;
+  const before: number[] = [];
+  const after: number[] = [];
+  let seenA = false;
+  for (const piece of single as Record<string, {id?: unknown}>[]) {
+    if (piece.Sequence) {
+      if (piece.Sequence.id !== "A" || seenA) fail("post_processor: the single template must hold $A exactly once");
+      seenA = true;
+      continue;
+    }
+    const name = piece.SpecialToken?.id;
+    if (typeof name !== "string") fail(`post_processor: template piece ${JSON.stringify(piece)} is neither SpecialToken nor Sequence`);
+    const ids = table[name as string]?.ids ?? (specials.has(name as string) ? [specials.get(name as string)] : undefined);
+    if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x))) fail(`post_processor: special token "${name}" has no ids`);
+    (seenA ? after : before).push(...(ids as number[]));
+  }
+  if (!seenA) fail("post_processor: the single template has no $A");
+  return {before, after};
 }
 
 /** A max-heap of (count, pair key) with lazy deletion; ties go to the smaller key (lower left id first). */
@@ -138,7 +233,15 @@ export class Tokenizer {
   private readonly specialIds: Set<number>;
   private readonly cache = new Map<string, number[]>();
 
-  private constructor(pieces: string[], merges: [string, string][], specials: {pad: number; bos: number; eos: number}) {
+  /** The post-processor's template for one sequence: ids before and after the text (transformers adds
+   *  them with add_special_tokens=True). */
+  readonly template: {before: number[]; after: number[]};
+  /** "gpt2" (ByteLevel regex) or "llama3" (Split regex + ByteLevel), for the inspector. */
+  readonly preTokenizer: string;
+  private readonly split: RegExp;
+  private readonly ignoreMerges: boolean;
+
+  private constructor(pieces: string[], merges: [string, string][], specials: TokenizerSpecials) {
     this.pieces = pieces;
     this.vocabSize = pieces.length;
     this.pieceId = new Map(pieces.map((p, i) => [p, i]));
@@ -146,7 +249,11 @@ export class Tokenizer {
     this.padId = specials.pad;
     this.bosId = specials.bos;
     this.eosId = specials.eos;
-    this.specialIds = new Set([specials.pad, specials.bos, specials.eos]);
+    this.specialIds = new Set(specials.special ?? [specials.pad, specials.bos, specials.eos].filter((i) => i >= 0));
+    this.template = specials.template ?? {before: [], after: []};
+    this.split = specials.split ?? SPLIT_RE;
+    this.preTokenizer = specials.split ? "llama3" : "gpt2";
+    this.ignoreMerges = specials.ignoreMerges ?? false;
     this.byteId = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const id = this.pieceId.get(BYTE_CHAR[b]);
@@ -155,6 +262,8 @@ export class Tokenizer {
     }
     this.idBytes = pieces.map((p, id) => {
       if (this.specialIds.has(id)) return new Uint8Array(0);
+      const plain = specials.plain?.get(id);
+      if (plain !== undefined) return utf8.encode(plain); // a non-special added token: its text as is
       const chars = [...p];
       const bytes = new Uint8Array(chars.length);
       chars.forEach((c, i) => {
@@ -255,11 +364,11 @@ export class Tokenizer {
       }
       if (opts.onProgress && merges.length % 256 === 0) opts.onProgress(merges.length, wanted);
     }
-    return new Tokenizer(pieces, merges, {pad: 0, bos: 1, eos: 2});
+    return new Tokenizer(pieces, merges, {pad: 0, bos: 1, eos: 2, template: {before: [1], after: []}});
   }
 
   /** Reads a Hugging Face tokenizer.json (object or JSON text) of a byte-level BPE model. */
-  static fromJSON(json: unknown): Tokenizer {
+  static fromJSON(json: unknown, hints: {bos?: number; eos?: number} = {}): Tokenizer {
     const fail = (msg: string): never => { throw new Error(`tokenizer.json: ${msg}`); };
     let j = json;
     if (typeof j === "string") {
@@ -270,19 +379,17 @@ export class Tokenizer {
     const model = root.model as Record<string, unknown> | undefined;
     if (typeof model !== "object" || model === null) fail('missing "model"');
     if (model!.type !== "BPE") fail(`model.type must be "BPE", got ${JSON.stringify(model!.type)}`);
-    const pre = root.pre_tokenizer as Record<string, unknown> | null | undefined;
-    if (!pre || pre.type !== "ByteLevel") fail(`pre_tokenizer.type must be "ByteLevel", got ${JSON.stringify(pre?.type ?? pre)}`);
-    if (pre!.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
-    if (pre!.use_regex === false) fail("pre_tokenizer.use_regex = false is not supported");
+    const split = parsePreTokenizer(root.pre_tokenizer, fail);
     const dec = root.decoder as Record<string, unknown> | null | undefined;
     if (dec && dec.type !== "ByteLevel") fail(`decoder.type must be "ByteLevel", got ${JSON.stringify(dec.type)}`);
     if (root.normalizer !== undefined && root.normalizer !== null) fail("a normalizer is not supported (expected null)");
+    if (model!.byte_fallback === true) fail("model.byte_fallback = true is not supported (a SentencePiece-style BPE)");
 
     const vocab = model!.vocab;
     if (typeof vocab !== "object" || vocab === null || Array.isArray(vocab)) fail("model.vocab must be an object {token: id}");
     const entries = Object.entries(vocab as Record<string, unknown>);
     if (entries.length === 0) fail("model.vocab is empty");
-    const pieces = new Array<string>(entries.length);
+    const pieces: string[] = new Array<string>(entries.length);
     for (const [tok, id] of entries) {
       if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= entries.length) {
         fail(`model.vocab["${tok}"] = ${JSON.stringify(id)}: ids must be integers 0…${entries.length - 1}`);
@@ -303,26 +410,62 @@ export class Tokenizer {
       return fail(`model.merges[${i}] = ${JSON.stringify(m)}: expected "left right" or ["left", "right"]`);
     });
 
+    // Added tokens may extend the vocabulary (Llama-3: 128,000 BPE entries + 256 specials from 128000).
     const added = root.added_tokens ?? [];
     if (!Array.isArray(added)) fail("added_tokens must be an array");
     const specials = new Map<string, number>();
+    const special = new Set<number>();
+    const plain = new Map<number, string>();
     (added as unknown[]).forEach((t, i) => {
       const a = t as Partial<HFAddedToken> | null;
-      if (!a || typeof a.content !== "string" || typeof a.id !== "number") fail(`added_tokens[${i}] needs "id" and "content"`);
-      if (pieces[a!.id!] !== a!.content) fail(`added_tokens[${i}] "${a!.content}" has id ${a!.id} but vocab maps that id to "${pieces[a!.id!]}"`);
-      specials.set(a!.content!, a!.id!);
+      if (!a || typeof a.content !== "string" || typeof a.id !== "number" || !Number.isInteger(a.id) || a.id < 0) fail(`added_tokens[${i}] needs an integer "id" and a "content"`);
+      const id = a!.id!;
+      if (id < entries.length && pieces[id] !== a!.content) fail(`added_tokens[${i}] "${a!.content}" has id ${id} but vocab maps that id to "${pieces[id]}"`);
+      if (id >= entries.length) {
+        if (id >= entries.length + (added as unknown[]).length) fail(`added_tokens[${i}] "${a!.content}" has id ${id}, leaving a gap after the ${entries.length}-entry vocab`);
+        if (pieces[id] !== undefined) fail(`added_tokens[${i}]: id ${id} is used twice`);
+        pieces[id] = a!.content!;
+        if (a!.special === false) plain.set(id, a!.content!);
+      }
+      if (a!.special !== false) special.add(id);
+      specials.set(a!.content!, id);
     });
-    const need = (name: keyof typeof SPECIAL_TOKENS) => {
-      const id = specials.get(SPECIAL_TOKENS[name]);
-      if (id === undefined) fail(`added_tokens lacks the ${name} token "${SPECIAL_TOKENS[name]}"`);
+    for (let i = 0; i < pieces.length; i++) if (pieces[i] === undefined) fail(`token id ${i} is neither in model.vocab nor in added_tokens`);
+
+    // The post-processor's template says which token transformers puts first; it is the BOS when present.
+    const template = parseTemplate(root.post_processor, specials, fail);
+    for (const id of [...template.before, ...template.after]) if (!special.has(id)) fail(`added_tokens lacks the bos token "${pieces[id] ?? id}" (id ${id}) that post_processor adds`);
+    const pick = (what: "bos" | "eos", hint: number | undefined, names: string[]): number => {
+      if (hint !== undefined) {
+        if (!special.has(hint)) fail(`the config's ${what}_token_id ${hint} is not a special token of this tokenizer`);
+        return hint;
+      }
+      const id = (what === "bos" ? template.before[0] : undefined) ?? names.map((n) => specials.get(n)).find((x) => x !== undefined);
+      if (id === undefined) fail(`added_tokens lacks the ${what} token "${names[0]}"`);
       return id!;
     };
-    const ids = {pad: need("pad"), bos: need("bos"), eos: need("eos")};
+    const bos = pick("bos", hints.bos, [SPECIAL_TOKENS.bos, "<|begin_of_text|>"]);
+    const eos = pick("eos", hints.eos, [SPECIAL_TOKENS.eos, "<|end_of_text|>"]);
+    const pad = specials.get(SPECIAL_TOKENS.pad) ?? -1;
     try {
-      return new Tokenizer(pieces, merges, ids);
+      return new Tokenizer(pieces, merges, {pad, bos, eos, special: [...special], plain, template, split, ignoreMerges: model!.ignore_merges === true});
     } catch (e) {
       return fail((e as Error).message.replace(/^tokenizer: /, ""));
     }
+  }
+
+  /** The chat prompt of BitNet b1.58 2B4T's instruct model (its tokenizer_config chat template):
+   *  "Role: content<|eot_id|>" per message, then "Assistant: " — ids, BOS first. */
+  encodeChat(messages: readonly {role: "system" | "user" | "assistant"; content: string}[]): number[] {
+    const eot = this.pieceToId("<|eot_id|>");
+    if (eot === undefined) throw new Error("tokenizer: no <|eot_id|> token, so this is not the instruct model's tokenizer (no chat template)");
+    const out = [this.bosId];
+    const cap = (r: string) => r[0].toUpperCase() + r.slice(1);
+    for (const m of messages) {
+      out.push(...this.encode(`${cap(m.role)}: ${m.content}`), eot);
+    }
+    out.push(...this.encode("Assistant: "));
+    return out;
   }
 
   /** The Hugging Face tokenizer.json object (JSON.stringify it to save). */
@@ -339,7 +482,20 @@ export class Tokenizer {
       added_tokens: [special(this.padId), special(this.bosId), special(this.eosId)],
       normalizer: null,
       pre_tokenizer: {type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true},
-      post_processor: {type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true},
+      // BOS first, exactly what the CLI and the pages feed the model, so transformers' tokenizer (which applies
+      // the post-processor by default) encodes a prompt to the same ids.
+      post_processor: {
+        type: "Sequence",
+        processors: [
+          {type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true},
+          {
+            type: "TemplateProcessing",
+            single: [{SpecialToken: {id: this.pieces[this.bosId], type_id: 0}}, {Sequence: {id: "A", type_id: 0}}],
+            pair: [{SpecialToken: {id: this.pieces[this.bosId], type_id: 0}}, {Sequence: {id: "A", type_id: 0}}, {SpecialToken: {id: this.pieces[this.bosId], type_id: 1}}, {Sequence: {id: "B", type_id: 1}}],
+            special_tokens: {[this.pieces[this.bosId]]: {id: this.pieces[this.bosId], ids: [this.bosId], tokens: [this.pieces[this.bosId]]}},
+          },
+        ],
+      },
       decoder: {type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true},
       model: {
         type: "BPE",
@@ -360,6 +516,13 @@ export class Tokenizer {
   private encodeWord(word: string): number[] {
     const hit = this.cache.get(word);
     if (hit) return hit;
+    if (this.ignoreMerges) {
+      // Llama-3 (ignore_merges): a pre-token that is itself a vocabulary entry is one token.
+      let piece = "";
+      for (const b of utf8.encode(word)) piece += BYTE_CHAR[b];
+      const whole = this.pieceId.get(piece);
+      if (whole !== undefined && !this.specialIds.has(whole)) return [whole];
+    }
     const ids = Array.from(utf8.encode(word), (b) => this.byteId[b]);
     while (ids.length > 1) {
       let best = Infinity;
@@ -381,9 +544,11 @@ export class Tokenizer {
   /** Token ids of `text` (no special tokens unless asked). Special-token text in the input is plain text. */
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const out: number[] = [];
+    if (opts.addSpecialTokens) out.push(...this.template.before);
     if (opts.bos) out.push(this.bosId);
-    for (const w of preTokenize(text)) for (const id of this.encodeWord(w)) out.push(id);
+    for (const w of preTokenize(text, this.split)) for (const id of this.encodeWord(w)) out.push(id);
     if (opts.eos) out.push(this.eosId);
+    if (opts.addSpecialTokens) out.push(...this.template.after);
     return out;
   }
 

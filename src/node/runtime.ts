@@ -49,7 +49,7 @@ export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_
     const n = tok.vocabSize;
     return {
       kind: "tokenizer.json",
-      encode: (t) => tok.encode(t, {bos: true}),
+      encode: (t) => tok.encode(t, {addSpecialTokens: true}),
       // Padded ids have no text: dropped (they are never sampled; --tokens may still name them).
       decode: (ids) => tok.decode(ids.filter((i) => i < n)),
       bosId: tok.bosId,

@@ -1,0 +1,108 @@
+// Views and browser plumbing for the "Open a checkpoint" page (src/open.md): files from a picker or a drop as
+// a FileSet of Blob slices (nothing is read whole), the inspection of an opened checkpoint, the golden check's
+// report, and errors. Views are (data, options) → Node; the page composes them.
+import {blobSource, mapFileSet} from "../lib/formats/source.js";
+import type {ByteSource, FileSet} from "../lib/formats/source.js";
+import type {Inspection} from "../lib/formats/open.js";
+import type {WebGPUStatus} from "../lib/webgpu-status.js";
+import {h} from "./dom.js";
+
+const base = (p: string) => p.split("/").pop() ?? p;
+
+/** Files from an <input type=file> (multiple or webkitdirectory): one folder level, by file name. */
+export function fileSetFromFiles(files: ArrayLike<File>, label = "dropped files"): FileSet {
+  const map = new Map<string, ByteSource>();
+  for (const f of Array.from(files)) map.set(base(f.name), blobSource(f, base(f.name)));
+  const names = [...map.keys()];
+  return mapFileSet(names.length === 1 ? names[0] : label, map);
+}
+
+/** Files from a drop: a dropped folder is read one level deep (webkitGetAsEntry); plain files as they are. */
+export async function fileSetFromDrop(dt: DataTransfer): Promise<FileSet> {
+  const entries = Array.from(dt.items ?? []).map((i) => (i.kind === "file" && typeof i.webkitGetAsEntry === "function" ? i.webkitGetAsEntry() : null));
+  const dir = entries.find((e) => e && e.isDirectory) as FileSystemDirectoryEntry | undefined;
+  if (!dir) return fileSetFromFiles(dt.files);
+  const children = await new Promise<FileSystemEntry[]>((resolve, reject) => {
+    const reader = dir.createReader();
+    const all: FileSystemEntry[] = [];
+    const next = () => reader.readEntries((batch) => (batch.length ? (all.push(...batch), next()) : resolve(all)), reject);
+    next();
+  });
+  const files = await Promise.all(children.filter((c) => c.isFile).map((c) => new Promise<File>((res, rej) => (c as FileSystemFileEntry).file(res, rej))));
+  return fileSetFromFiles(files, dir.name);
+}
+
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+const row = (k: string, v: Node | string, key?: string) => h("tr", key ? {"data-key": key} : {}, h("th", {scope: "row"}, k), h("td", {}, v));
+
+/** What the checkpoint is and how every convention was decided — before anything runs. */
+export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?: number} = {}): HTMLElement {
+  const c = ins.config;
+  const ctx = opts.ctx ?? Math.min(2048, c.max_position_embeddings);
+  const need = ins.gpuBytes(ctx);
+  const lim = opts.gpu?.limits ?? {};
+  let memory = `≈ ${fmtBytes(need)} for the WebGPU engine at context ${ctx} (2-bit projections, f32 embedding rows, f32 KV cache)`;
+  if (opts.gpu?.available) {
+    const embBytes = c.vocab_size * c.hidden_size * 4;
+    const bind = lim.maxStorageBufferBindingSize ?? 0;
+    memory += `; this GPU binds ≤ ${fmtBytes(bind)} per buffer, so the ${fmtBytes(embBytes)} embedding goes in ${Math.max(1, Math.ceil(embBytes / Math.max(1, bind)))} buffer(s)`;
+  } else memory += "; no WebGPU here, so the CPU reference would run it (slowly for a 2B model)";
+  const tok = ins.tokenizer;
+  const tbl = h("table", {class: "inspection"},
+    h("tbody", {},
+      row("Format", ins.formatName, "format"),
+      row("Architecture", `${ins.architecture}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, FFN ${c.intermediate_size} (${c.hidden_act === "relu2" ? "ReLU²" : "SwiGLU"}), ${c.num_attention_heads} heads / ${c.num_key_value_heads} KV, vocab ${c.vocab_size.toLocaleString("en-US")}, context ${c.max_position_embeddings}, RoPE θ ${c.rope_theta}, ${c.bitnet_sub_norms ? "sub-norms" : "no sub-norms"}, ${c.tie_word_embeddings ? "tied" : "untied"} head`, "arch"),
+      row("Parameters", `${ins.parameters.total.toLocaleString("en-US")} (projections ${ins.parameters.linear.toLocaleString("en-US")}, embedding ${ins.parameters.embedding.toLocaleString("en-US")})`, "params"),
+      row("Bits per weight", `${ins.bitsPerWeight.projections.toFixed(3)} in the projections; ${ins.bitsPerWeight.overall.toFixed(2)} over the whole file`, "bits"),
+      row("Scale convention", ins.scale ? h("span", {}, h("strong", {"data-scale": ins.scale.value}, ins.scale.value === "multiply" ? "weight_scale multiplies" : "weight_scale divides"), ` — ${ins.scale.how}. Evidence: ${ins.scale.evidence}.`) : ins.format === "gguf-i2s" ? "I2_S: one f32 scale per tensor that multiplies (W = code · scale)" : "none stored (scales computed at load)", "scale"),
+      row("RoPE", h("span", {}, h("strong", {"data-rope": ins.rope.value}, ins.rope.value), ` — ${ins.rope.how}`), "rope"),
+      ...(ins.i2s ? [row("I2_S block layout", h("span", {}, h("strong", {"data-i2s": ins.i2s.value}, ins.i2s.description), ` — ${ins.i2s.how}`), "i2s")] : []),
+      row("Code table", ins.codeTable, "codes"),
+      row("Tokenizer", tok ? `${tok.source}: ${tok.tokens.toLocaleString("en-US")} tokens, BOS ${tok.bos}${tok.addsBos ? " (added by its post-processor template, as transformers does)" : " (not added automatically)"}, EOS ${tok.eos}${tok.chat ? ", instruct chat template (<|eot_id|>)" : ""}` : "none (no tokenizer.json or tokenizer.ggml.*): token ids only", "tokenizer"),
+      row("Memory", memory, "memory"),
+      ...(ins.scale ? [row("The other convention", `${ins.scale.otherWay}.`, "other")] : ins.i2s ? [row("The other layout", `Reading these bytes with the ${ins.i2s.value === "x86" ? "ARM (64-element)" : "x86 (128-element)"} layout scrambles the columns inside every block: all codes stay valid, so nothing fails — only the golden check below shows it.`, "other")] : []),
+      row("Files", ins.files.map((f) => `${f.name} (${fmtBytes(f.bytes)})`).join(", "), "files"),
+    ),
+  );
+  const warnings = ins.warnings.length ? h("div", {class: "notice", role: "note"}, h("strong", {}, "Warnings: "), ins.warnings.join("; ")) : null;
+  const shapes = h("details", {}, h("summary", {}, `${ins.tensors.length} tensors`),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "tensor"), h("th", {}, "stored"), h("th", {}, "shape"), h("th", {}, "bytes"))),
+      h("tbody", {}, ins.tensors.map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, `${t.dtype}${t.role === "ternary" ? " (ternary)" : t.role === "latent" ? " (latent → ternary)" : ""}`), h("td", {}, `[${t.shape.join(", ")}]`), h("td", {}, fmtBytes(t.bytes)))))));
+  return h("section", {class: "format-inspection", "data-format": ins.format}, tbl, warnings, shapes);
+}
+
+export interface GoldenReport {
+  tensor: string;
+  chosenLabel: string;
+  otherLabel: string;
+  /** A few weights of the first row, both readings. */
+  chosen: number[];
+  other: number[];
+  /** CPU vs the other backend on layer 0 (+ head) for the first tokens. */
+  layer?: {backend: string; maxAbsDiff: number; tolerance: number; pass: boolean; argmaxAgree: number; positions: number};
+  ready: boolean;
+  message: string;
+}
+
+export function goldenView(r: GoldenReport): HTMLElement {
+  const fmt = (x: number) => (x === 0 ? "0" : x.toPrecision(3));
+  return h("section", {class: "golden", "data-ready": String(r.ready)},
+    h("p", {}, `First weights of ${r.tensor}, row 0:`),
+    h("table", {}, h("tbody", {},
+      h("tr", {}, h("th", {scope: "row"}, r.chosenLabel), ...r.chosen.map((x) => h("td", {}, fmt(x)))),
+      h("tr", {}, h("th", {scope: "row"}, r.otherLabel), ...r.other.map((x) => h("td", {}, fmt(x)))))),
+    r.layer ? h("p", {}, `One layer (layer 0 + final norm + head, first tokens) on the CPU reference vs ${r.layer.backend}: max |Δlogit| ${r.layer.maxAbsDiff.toExponential(2)} (tolerance ${r.layer.tolerance}), greedy tokens agree at ${r.layer.argmaxAgree}/${r.layer.positions} positions — ${r.layer.pass ? "PASS" : "FAIL"}.`) : null,
+    h("p", {class: r.ready ? "ready" : "notice", role: "status", "data-status": r.ready ? "ready" : "not-ready"}, h("strong", {}, r.ready ? "Ready. " : "Not ready. "), r.message),
+  );
+}
+
+export function errorView(e: unknown): HTMLElement {
+  const msg = e instanceof Error ? e.message : String(e);
+  return h("div", {class: "notice error", role: "alert", "data-error": (e as {name?: string})?.name ?? "Error"}, h("strong", {}, "Cannot open this checkpoint: "), msg);
+}

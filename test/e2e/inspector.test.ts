@@ -1,0 +1,102 @@
+// The "Open a checkpoint" page in Chromium: a fixture dropped on the inspector (a DataTransfer of Files, as a
+// drag from the desktop delivers) reports the right conventions, passes the golden check on WebGPU
+// (SwiftShader), generates; a wrong-convention file gets the specific error; a GGUF file is read too.
+import {existsSync, readFileSync} from "node:fs";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser, Page} from "playwright-core";
+import {launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+let site: Awaited<ReturnType<typeof serve>>;
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync("dist/open.html")) throw new Error("dist/ is missing: run `npm run build` first");
+  site = await serve("dist");
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+type Files = Record<string, Buffer>;
+const folder = (dir: string, patch?: (c: Record<string, unknown>) => void): Files => {
+  const cfg = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
+  patch?.(cfg);
+  return {"config.json": Buffer.from(JSON.stringify(cfg)), "model.safetensors": readFileSync(`${dir}/model.safetensors`)};
+};
+
+async function drop(page: Page, files: Files): Promise<void> {
+  const payload = Object.entries(files).map(([name, b]) => [name, b.toString("base64")]);
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const [name, b64] of list) {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      dt.items.add(new File([bytes], name));
+    }
+    const zone = document.querySelector("#drop-zone")!;
+    zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+  }, payload);
+}
+
+const settled = (page: Page) => page.waitForFunction(() => ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+
+describe("the checkpoint inspector", () => {
+  it("drops transformers' packed fixture: multiply convention from autobitlinear, rotate-half RoPE, golden check ready, generates on WebGPU", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    const files = folder("data/fixtures/hf-packed");
+
+    await drop(page, files);
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
+    expect(await page.getAttribute(".format-inspection", "data-format")).toBe("hf-packed");
+    expect(await page.getAttribute("[data-scale]", "data-scale")).toBe("multiply");
+    expect(await page.textContent("[data-key=scale]")).toMatch(/autobitlinear/);
+    expect(await page.getAttribute("[data-rope]", "data-rope")).toBe("rotate-half");
+    expect(await page.textContent("[data-key=other]")).toMatch(/scaled by/);
+    expect(await page.textContent(".golden")).toMatch(/WebGPU: max \|Δlogit\| .* PASS/);
+    // token ids as the prompt (no tokenizer): generate 4 greedy tokens on WebGPU
+    await page.fill("#open-prompt", "1 5 77");
+    await page.fill("#open-tokens", "4");
+    await page.click("#open-generate");
+    await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".open-output")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    expect(await page.getAttribute(".open-output", "data-state")).toBe("done");
+    expect((await page.getAttribute(".open-output", "data-token-ids"))!.split(",")).toHaveLength(4);
+    expect(await page.textContent(".open-stats")).toMatch(/tokens\/s/);
+    expect(log.errors).toEqual([]);
+    expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+
+  it("a config whose linear_class contradicts the stored scales gets the specific error", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await drop(page, folder("data/fixtures/hf-packed", (c) => ((c.quantization_config as Record<string, string>).linear_class = "bitlinear")));
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
+    expect(await page.textContent("[role=alert]")).toMatch(/scale convention mismatch: .*"bitlinear".*below 1/);
+    // the override reads it
+    await page.selectOption("#open-scale", "multiply");
+    await settled(page);
+    expect(await page.textContent("[data-key=scale]")).toMatch(/set by you/);
+    await page.close();
+  });
+
+  it("a sharded folder and a broken shard set are told apart", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    const f = folder("data/fixtures/hf-bitlinear");
+    await drop(page, {"config.json": f["config.json"], "model.safetensors.index.json": Buffer.from(JSON.stringify({weight_map: {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}))});
+    await settled(page);
+    expect(await page.textContent("[role=alert]")).toMatch(/lists shard "model-00001-of-00002.safetensors".*not among the files/);
+    await page.close();
+  });
+});

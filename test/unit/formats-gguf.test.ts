@@ -1,0 +1,251 @@
+import {readFileSync} from "node:fs";
+import {describe, expect, it} from "vitest";
+import fc from "fast-check";
+import {defaultConfig, tensorNames} from "../../src/lib/config.js";
+import type {BitNetConfig} from "../../src/lib/config.js";
+import {validateWeights} from "../../src/lib/checkpoint.js";
+import {randomWeights} from "../../src/lib/init.js";
+import {forwardFull} from "../../src/lib/model.js";
+import type {ModelWeights} from "../../src/lib/tensor.js";
+import {Tokenizer} from "../../src/lib/tokenizer.js";
+import {I2S_CODE_TABLE, decodeI2S, encodeI2S} from "../../src/lib/formats/i2s.js";
+import {parseGGUF, writeGGUF} from "../../src/lib/formats/gguf.js";
+import {ggufFromWeights, ggufName, ropePermutation} from "../../src/lib/formats/gguf-model.js";
+import {openCheckpoint} from "../../src/lib/formats/open.js";
+import {FormatError, blobSource, mapFileSet, memorySource} from "../../src/lib/formats/source.js";
+import type {ByteSource} from "../../src/lib/formats/source.js";
+import {permuteForGGUF, quantizeI2S, writeGGUFIndependently} from "./formats-gguf-writer.js";
+import type {IndepTensor} from "./formats-gguf-writer.js";
+
+const shipped = JSON.parse(readFileSync("data/models/b1.58/tokenizer.json", "utf8"));
+const shippedTok = Tokenizer.fromJSON(shipped);
+
+// 2 layers, hidden 128 (one I2_S block per row), GQA 2:1, ReLU², sub-norms: a tiny 2B4T.
+const config: BitNetConfig = defaultConfig("b1.58", {
+  vocab_size: shippedTok.vocabSize, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 2,
+  num_key_value_heads: 1, max_position_embeddings: 64, hidden_act: "relu2", rope_theta: 500000, bitnet_sub_norms: true, tie_word_embeddings: true,
+  quantization_config: {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline"},
+});
+
+/** Random weights whose every value survives the GGUF round trip exactly (f16-exact floats, f32 γ). */
+function exactWeights(seed: number): ModelWeights {
+  const w = randomWeights(config, seed);
+  for (const t of w.float.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.round(t.data[i] * 256) / 256;
+  for (const t of w.ternary.values()) t.gamma = Math.fround(t.gamma);
+  return w;
+}
+
+function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: string; projType?: "i2s" | "f16"} = {}): Uint8Array {
+  const c = w.config;
+  const A = opts.arch ?? "bitnet-25";
+  const kvs: [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown][] = [
+    ["general.architecture", "str", A],
+    [`${A}.context_length`, "u32", c.max_position_embeddings],
+    [`${A}.embedding_length`, "u32", c.hidden_size],
+    [`${A}.block_count`, "u32", c.num_hidden_layers],
+    [`${A}.feed_forward_length`, "u32", c.intermediate_size],
+    [`${A}.attention.head_count`, "u32", c.num_attention_heads],
+    [`${A}.attention.head_count_kv`, "u32", c.num_key_value_heads],
+    [`${A}.rope.freq_base`, "f32", c.rope_theta],
+    [`${A}.attention.layer_norm_rms_epsilon`, "f32", c.rms_norm_eps],
+    [`${A}.rope.dimension_count`, "u32", c.hidden_size / c.num_attention_heads],
+  ];
+  if (opts.tokenizer) {
+    const vocab = shipped.model.vocab as Record<string, number>;
+    const tokens = Object.entries(vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", "default"], ["tokenizer.ggml.tokens", "strs", tokens],
+      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i < 3 ? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
+      ["tokenizer.ggml.bos_token_id", "u32", 1], ["tokenizer.ggml.eos_token_id", "u32", 2], ["tokenizer.ggml.add_bos_token", "bool", true]);
+  }
+  const ts: IndepTensor[] = [];
+  const float = (hf: string, g: string, kind: "f32" | "f16") => ts.push({name: g, shape: w.float.get(hf)!.shape, data: w.float.get(hf)!.data, kind});
+  const proj = (hf: string, g: string, heads?: number) => {
+    const t = w.ternary.get(hf)!;
+    let data: Float32Array = new Float32Array(t.codes.length);
+    for (let i = 0; i < data.length; i++) data[i] = t.codes[i] * t.gamma;
+    if (heads) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
+    ts.push({name: g, shape: t.shape, data, kind: opts.projType ?? "i2s"});
+  };
+  float(tensorNames.embed, "token_embd.weight", "f16");
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const n = tensorNames.layer(l);
+    float(n.inputNorm, `blk.${l}.attn_norm.weight`, "f32");
+    proj(n.q, `blk.${l}.attn_q.weight`, c.num_attention_heads);
+    proj(n.k, `blk.${l}.attn_k.weight`, c.num_key_value_heads);
+    proj(n.v, `blk.${l}.attn_v.weight`);
+    proj(n.o, `blk.${l}.attn_output.weight`);
+    float(n.attnSubNorm, `blk.${l}.attn_sub_norm.weight`, "f32");
+    float(n.postAttnNorm, `blk.${l}.ffn_norm.weight`, "f32");
+    proj(n.gate, `blk.${l}.ffn_gate.weight`);
+    proj(n.up, `blk.${l}.ffn_up.weight`);
+    proj(n.down, `blk.${l}.ffn_down.weight`);
+    float(n.ffnSubNorm, `blk.${l}.ffn_sub_norm.weight`, "f16");
+  }
+  float(tensorNames.finalNorm, "output_norm.weight", "f32");
+  return writeGGUFIndependently(kvs, ts);
+}
+
+const one = (src: ByteSource) => mapFileSet("test", new Map([[src.name, src]]));
+const open = (bytes: Uint8Array, name = "ggml-model-i2_s.gguf", opts = {}) => openCheckpoint(one(memorySource(bytes, name)), opts);
+
+describe("I2_S codes (bitnet.cpp layout)", () => {
+  it("places element j of a 128-block in byte j % 32 at shift 6 − 2⌊j/32⌋ (hand-worked)", () => {
+    const codes = new Int8Array(128);
+    codes[0] = 1; // code 2 at byte 0, shift 6
+    codes[32] = -1; // code 0 at byte 0, shift 4
+    codes[127] = 1; // code 2 at byte 31, shift 0
+    const b = encodeI2S(codes, 0.5, "x86");
+    expect(b.length).toBe(32 + 32);
+    expect(b[0]).toBe((2 << 6) | (0 << 4) | (1 << 2) | 1);
+    expect(b[31]).toBe((1 << 6) | (1 << 4) | (1 << 2) | 2);
+    expect(new DataView(b.buffer).getFloat32(32, true)).toBe(0.5);
+    expect(I2S_CODE_TABLE).toEqual([-1, 0, 1, null]);
+    // the independent writer agrees byte for byte
+    expect(Array.from(quantizeI2S(Float32Array.from(codes, (c) => c * 0.5)))).toEqual(Array.from(b));
+    const d = decodeI2S(b, 128, "x86");
+    expect(Array.from(d.codes)).toEqual(Array.from(codes));
+    expect(d.scale).toBe(0.5);
+    // the ARM layout reads the same bytes as a different arrangement (64-blocks, 16-byte groups)
+    const arm = decodeI2S(b, 128, "arm");
+    expect(arm.codes[0]).toBe(1);
+    expect(arm.codes[16]).toBe(-1); // byte 0, shift 4 is element 16 in the ARM layout
+    expect(Array.from(arm.codes)).not.toEqual(Array.from(codes));
+  });
+
+  it("round-trips random tensors in both layouts and rejects code 3, bad sizes and bad scales", () => {
+    fc.assert(fc.property(fc.integer({min: 1, max: 6}), fc.integer(), fc.constantFrom("x86", "arm" as const), (blocks, seed, layout) => {
+      const n = blocks * 128;
+      const codes = Int8Array.from({length: n}, (_, i) => ((Math.imul(seed ^ i, 2654435761) >>> 7) % 3) - 1);
+      const d = decodeI2S(encodeI2S(codes, 0.25, layout), n, layout);
+      expect(Array.from(d.codes)).toEqual(Array.from(codes));
+    }), {numRuns: 50});
+    const b = encodeI2S(new Int8Array(128), 1, "x86");
+    b[3] |= 0b11;
+    expect(() => decodeI2S(b, 128, "x86")).toThrow(/invalid I2_S code 3/);
+    expect(() => decodeI2S(new Uint8Array(10), 128, "x86")).toThrow(/needs 64/);
+    expect(() => decodeI2S(new Uint8Array(64 + 16), 192, "x86")).toThrow(/multiple of the x86 I2_S block/);
+    expect(() => decodeI2S(encodeI2S(new Int8Array(128), 0, "x86"), 128, "x86")).toThrow(/scale 0/);
+  });
+
+  it("maps rotate-half rows to interleaved pairs like the converter's permute (hand-worked, d = 4)", () => {
+    expect(Array.from(ropePermutation(1, 4))).toEqual([0, 2, 1, 3]);
+    expect(Array.from(ropePermutation(2, 4))).toEqual([0, 2, 1, 3, 4, 6, 5, 7]);
+    const rows = Float32Array.from({length: 8}, (_, i) => i); // 8 rows of 1 column
+    expect(Array.from(permuteForGGUF(rows, 8, 1, 2))).toEqual([0, 2, 1, 3, 4, 6, 5, 7]);
+  });
+});
+
+describe("GGUF I2_S checkpoints from an independent writer", () => {
+  const w = exactWeights(7);
+  const file = independentFile(w, {tokenizer: true});
+
+  it("reads config, conventions, codes and scales, and the logits equal the source model's exactly", async () => {
+    const o = await open(file);
+    const ins = o.inspection;
+    expect(ins.format).toBe("gguf-i2s");
+    expect(ins.architecture).toMatch(/^bitnet-25/);
+    expect(ins.rope.value).toBe("interleaved-pairs");
+    expect(ins.i2s!.value).toBe("x86");
+    expect(ins.i2s!.how).toMatch(/does not record it/);
+    expect(ins.config.hidden_size).toBe(128);
+    expect(ins.config.num_key_value_heads).toBe(1);
+    expect(ins.config.tie_word_embeddings).toBe(true);
+    expect(ins.bitsPerWeight.projections).toBeGreaterThan(2);
+    expect(ins.bitsPerWeight.projections).toBeLessThan(2.1);
+    const loaded = await o.load();
+    validateWeights(loaded);
+    for (const [name, t] of w.ternary) {
+      expect(Array.from(loaded.ternary.get(name)!.codes), name).toEqual(Array.from(t.codes));
+      expect(loaded.ternary.get(name)!.gamma).toBe(t.gamma);
+    }
+    const tokens = [1, 5, 9, 300, 17, 2];
+    const a = forwardFull(w, tokens).logits;
+    const b = forwardFull(loaded, tokens).logits;
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  it("builds the tokenizer from tokenizer.ggml.* and encodes like the shipped tokenizer.json (BOS from add_bos_token)", async () => {
+    const o = await open(file);
+    expect(o.inspection.tokenizer).toMatchObject({source: "GGUF tokenizer.ggml.*", bos: 1, eos: 2, addsBos: true});
+    const t = Tokenizer.fromJSON(o.tokenizerJSON);
+    for (const s of ["The state of the Union is strong.", "  naïve 🎉 12345\n\nx"]) {
+      expect(t.encode(s, {addSpecialTokens: true})).toEqual(shippedTok.encode(s, {addSpecialTokens: true}));
+    }
+  });
+
+  it("reads through Blob slices the same as from memory", async () => {
+    const o = await openCheckpoint(one(blobSource(new Blob([file as BlobPart]), "m.gguf")));
+    const loaded = await o.load();
+    expect(Array.from(loaded.ternary.get(tensorNames.layer(1).down)!.codes)).toEqual(Array.from(w.ternary.get(tensorNames.layer(1).down)!.codes));
+  });
+
+  it("the project's own writer produces the same tensor bytes as the independent writer", async () => {
+    const chunks: Uint8Array[] = [];
+    const {kvs, tensors} = ggufFromWeights(w, {embedding: "F16"});
+    await writeGGUF(kvs, tensors, (c) => void chunks.push(c));
+    const mine = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+    let o = 0;
+    for (const c of chunks) { mine.set(c, o); o += c.length; }
+    const ha = await parseGGUF(memorySource(mine, "mine.gguf"));
+    const hb = await parseGGUF(memorySource(file, "theirs.gguf"));
+    for (const tb of hb.tensors.filter((t) => t.type === 36 || t.name === "token_embd.weight")) {
+      const ta = ha.tensors.find((t) => t.name === tb.name)!;
+      expect(ta, tb.name).toBeDefined();
+      expect(ta.type).toBe(tb.type);
+      expect(Array.from(mine.subarray(ha.dataOffset + ta.offset, ha.dataOffset + ta.offset + ta.bytes)), tb.name).toEqual(Array.from(file.subarray(hb.dataOffset + tb.offset, hb.dataOffset + tb.offset + tb.bytes)));
+    }
+    expect(ggufName(tensorNames.layer(3).attnSubNorm)).toBe("blk.3.attn_sub_norm.weight");
+  });
+
+  it("golden rows: the x86 and ARM readings of the same bytes differ", async () => {
+    const o = await open(file);
+    const g = await o.goldenRows(tensorNames.layer(0).v, 2);
+    expect(g.otherLabel).toMatch(/arm/);
+    expect(Array.from(g.chosen)).not.toEqual(Array.from(g.other));
+    const wantRow0 = Array.from(w.ternary.get(tensorNames.layer(0).v)!.codes.subarray(0, 128), (c) => c * w.ternary.get(tensorNames.layer(0).v)!.gamma);
+    expect(Array.from(g.chosen.subarray(0, 128))).toEqual(wantRow0);
+  });
+
+  it("refuses what it cannot read, with specific errors", async () => {
+    await expect(open(independentFile(w, {arch: "llama"}))).rejects.toThrow(/architecture "llama" is not supported/);
+    await expect(open(independentFile(w, {projType: "f16"}))).rejects.toThrow(/attn_q.weight is F16; only I2_S/);
+    const bad = file.slice();
+    bad[0] = 0x48;
+    await expect(open(bad, "x.gguf")).rejects.toThrow(/not a GGUF file/);
+    const v1 = file.slice();
+    v1[4] = 1;
+    await expect(open(v1)).rejects.toThrow(/version 1 is not supported/);
+    const huge = file.slice();
+    new DataView(huge.buffer).setUint32(12, 0x7fffffff, true); // tensor count high word
+    await expect(open(huge)).rejects.toThrow(/absurd/);
+  });
+
+  it("every truncation fails with a specific error", async () => {
+    const h = await parseGGUF(memorySource(file, "f"));
+    const cuts = [0, 3, 10, 23, 24, 100, 1000, h.dataOffset - 1, h.dataOffset + 5, Math.floor(file.length / 2), file.length - 1];
+    for (const n of cuts) {
+      let err: unknown;
+      try {
+        await (await open(file.subarray(0, n))).load();
+      } catch (e) {
+        err = e;
+      }
+      expect(err instanceof FormatError, `cut at ${n}: ${String(err)}`).toBe(true);
+    }
+  });
+
+  it("fuzz: any corrupted byte either loads a complete model or fails with a FormatError", async () => {
+    const h = await parseGGUF(memorySource(file, "f"));
+    // Bias half of the corruptions into the header, where the parser's checks live.
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.integer({min: 0, max: h.dataOffset - 1}), fc.integer({min: 0, max: file.length - 1})), fc.integer({min: 1, max: 255}), async (pos, xor) => {
+      const bad = file.slice();
+      bad[pos] ^= xor;
+      try {
+        const o = await open(bad);
+        validateWeights(await o.load());
+      } catch (e) {
+        expect(e instanceof FormatError || /tokenizer|config/.test(String(e)), String(e)).toBe(true);
+      }
+    }), {numRuns: 150});
+  });
+});
