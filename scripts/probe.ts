@@ -27,6 +27,8 @@ export type Bucket = "handled" | "harmless" | "crashed" | "silent";
 export interface FamilyResult {
   family: string;
   tried: number;
+  /** Different inputs among those tried (the catalog-based families repeat cases). */
+  distinct: number;
   handled: number;
   harmless: number;
   crashed: number;
@@ -54,7 +56,8 @@ export async function runCli(argv: readonly string[]): Promise<{code: number; ou
 }
 
 async function family<T>(name: string, arb: fc.Arbitrary<T>, budgetMs: number, seed: number, judge: (x: T) => Bucket | Promise<Bucket>, show: (x: T) => string = (x) => JSON.stringify(x).slice(0, 200)): Promise<FamilyResult> {
-  const r: FamilyResult = {family: name, tried: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []};
+  const r: FamilyResult = {family: name, tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []};
+  const seen = new Set<string>();
   const t0 = performance.now();
   // Batches of samples from one seeded stream, until the time box closes.
   for (let batch = 0; performance.now() - t0 < budgetMs; batch++) {
@@ -67,6 +70,8 @@ async function family<T>(name: string, arb: fc.Arbitrary<T>, budgetMs: number, s
         if (r.examples.length < 5) r.examples.push(`${show(x)} → ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
       r.tried++;
+      seen.add(show(x));
+      r.distinct = seen.size;
       r[b]++;
       if ((b === "silent" || b === "crashed") && r.examples.length < 5 && !r.examples.at(-1)?.startsWith(show(x))) r.examples.push(`${show(x)} → ${b}`);
       if (performance.now() - t0 >= budgetMs) break;
@@ -380,10 +385,12 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
 }
 
 export function formatProbe(results: FamilyResult[]): string {
-  const rows = [...results, results.reduce((t, r) => ({family: "total", tried: t.tried + r.tried, handled: t.handled + r.handled, harmless: t.harmless + r.harmless, crashed: t.crashed + r.crashed, silent: t.silent + r.silent, examples: []}), {family: "", tried: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []} as FamilyResult)];
+  const zero: FamilyResult = {family: "total", tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []};
+  const rows = [...results, results.reduce((t, r) => ({...t, tried: t.tried + r.tried, distinct: t.distinct + r.distinct, handled: t.handled + r.handled, harmless: t.harmless + r.harmless, crashed: t.crashed + r.crashed, silent: t.silent + r.silent}), zero)];
   const w = Math.max(...rows.map((r) => r.family.length));
-  const lines = [`${"family".padEnd(w)}  ${["tried", "handled", "harmless", "crashed", "silent"].map((h) => h.padStart(9)).join("")}`];
-  for (const r of rows) lines.push(`${r.family.padEnd(w)}  ${[r.tried, r.handled, r.harmless, r.crashed, r.silent].map((n) => String(n).padStart(9)).join("")}`);
+  const cols = ["tried", "distinct", "handled", "harmless", "crashed", "silent"] as const;
+  const lines = [`${"family".padEnd(w)}  ${cols.map((h) => h.padStart(9)).join("")}`];
+  for (const r of rows) lines.push(`${r.family.padEnd(w)}  ${cols.map((c) => String(r[c]).padStart(9)).join("")}`);
   for (const r of results) for (const e of r.examples) lines.push(`  ${r.family}: ${e}`);
   return lines.join("\n");
 }
