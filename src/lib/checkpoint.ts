@@ -91,7 +91,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   const vocab_size = posInt(c, "vocab_size");
   const tokenId = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return fail(`config.json: "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= vocab_size) return fail(`config.json: "${key}" must be a token id in [0, ${vocab_size}), got ${JSON.stringify(v)}`);
     return v;
   };
   const activationBits = c.bitnet_activation_bits ?? d.bitnet_activation_bits;

@@ -17,7 +17,7 @@ describe("bitnet-lab train (argument and config errors; no training)", () => {
       expect(err.join("\n")).toMatch(/model.hidden_size/);
       expect(await main(["train", "--config", "no-such-config", "--out", dir])).toBe(2);
       expect(await main(["train", "--config", "ci-tiny", "--out", dir, "--backend", "tpu"])).toBe(2);
-      expect(err.join("\n")).toMatch(/--backend must be one of webgpu, cpu, wasm/);
+      expect(err.join("\n")).toMatch(/--backend must be one of auto, webgpu, cpu, wasm/);
       expect(await main(["train", "--config", "ci-tiny"])).toBe(2);
       expect(err.join("\n")).toMatch(/--out is required/);
     } finally {

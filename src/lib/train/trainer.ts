@@ -4,6 +4,7 @@
 // exact save/resume (weights + optimizer moments + step; batches depend only on seed and step), and export
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
+import {parseStateMeta} from "./state.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../safetensors.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
@@ -244,7 +245,7 @@ export class Trainer {
   }
 
   /** Mean validation loss over `batches` (default: cfg.evalBatches·batchSize windows spread over the split). */
-  async evaluate(batches?: Batch[]): Promise<EvalResult> {
+  async evaluate(batches?: Batch[], onBatch?: (done: number, total: number) => void): Promise<EvalResult> {
     const tf = this.tf;
     if (!batches) {
       this.evalSet ??= valBatches(this.data.val, this.cfg.batchSize, this.cfg.seqLen, this.cfg.evalBatches * this.cfg.batchSize);
@@ -253,6 +254,7 @@ export class Trainer {
     const c = this.modelConfig();
     let sum = 0;
     let n = 0;
+    let done = 0;
     for (const b of batches) {
       const l = tf.tidy(() => {
         const x = tf.tensor2d(b.inputs, [b.B, b.T], "int32");
@@ -264,6 +266,7 @@ export class Trainer {
       l.dispose();
       sum += v * b.B * b.T;
       n += b.B * b.T;
+      onBatch?.(++done, batches.length);
     }
     const loss = sum / n;
     const res = {step: this.step, loss, perplexity: Math.exp(loss), tokens: n};
@@ -323,8 +326,7 @@ export class Trainer {
     const h = parseSafetensorsHeader(bytes);
     const metaRaw = h.metadata[STATE_KEY];
     if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
-    const meta = JSON.parse(metaRaw) as {version: number; step: number; config: unknown; log: LogRecord[]; layout: [string, number[], number][]};
-    if (meta.version !== 2) throw new Error(`trainer: training state version ${meta.version} is not supported (expected 2)`);
+    const meta = parseStateMeta(metaRaw, "trainer: training state");
     const saved = parseTrainConfig(meta.config, "saved state config");
     const c = cfg ?? saved;
     if (cfg) {
