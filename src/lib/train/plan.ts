@@ -1,0 +1,127 @@
+// The resolved training recipe as data (`bitnet-lab train --plan --json`): everything the tfjs trainer
+// would do, step by step, in a form another trainer can consume instead of re-implementing it. The PyTorch
+// mirror (scripts/train_torch.py) trains from this JSON — schedule, activation stages, per-site quantizers,
+// Hadamard matrices and batch windows come from here — and writes back what it actually applied, which
+// test/unit/train-plan.test.ts compares with this module (so a recipe change on either side fails CI).
+import type {BitNetConfig} from "../config.js";
+import {hadamardMatrix, hadamardPlan, type HadamardPlan} from "../hadamard.js";
+import {Rng} from "../rng.js";
+import {modelConfigAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
+import {actScheme, linearNames, paramShapes, usesHadamard, type ActScheme, type Site} from "./model.js";
+
+export const PLAN_FORMAT = "bitnet-lab-train-plan";
+export const PLAN_VERSION = 1;
+export const SITES: readonly Site[] = ["qkv", "o", "gateup", "down"];
+
+/** The std of the N(0, std²) initialization of matrices (train/model.ts initParams); norms start at 1. */
+export const INIT_STD = 0.02;
+
+export interface PlanStage {
+  /** First step (0-based update index) this stage's model config is in force. */
+  fromStep: number;
+  model: BitNetConfig;
+  sites: Record<Site, {scheme: ActScheme; hadamard: boolean; n: number}>;
+}
+
+export interface PlanHadamard {
+  plan: HadamardPlan;
+  /** The ±1 matrices y = norm · (M ⊗ H_b) x as strings of '+'/'-', row-major: H_b (order `block`) and, for
+   *  "kronecker", M (order m). */
+  block: string;
+  mix?: string;
+}
+
+export interface TrainPlan {
+  format: typeof PLAN_FORMAT;
+  version: number;
+  config: TrainConfig;
+  stages: PlanStage[];
+  /** Per update step 0 … steps−1 (the update taking the model from step to step+1). */
+  schedule: {lr: number[]; wd: number[]; lrStage: number[]; actStage: number[]; activationBits: number[]};
+  optimizer: {kind: "adamw"; betas: [number, number]; eps: number; gradClip: number; clip: string; decay: string[]; noDecay: string[]};
+  init: {matrixStd: number; normValue: number; seed: number};
+  params: [string, number[]][];
+  /** Ternarized in the forward (absmean, b1.58 eq. 1–3). */
+  ternary: string[];
+  batching: {batchSize: number; seqLen: number; sampling: string; trainTokens?: number; starts?: number[][]};
+  hadamard: Record<string, PlanHadamard>;
+}
+
+const signs = (m: Int8Array) => Array.from(m, (v) => (v > 0 ? "+" : "-")).join("");
+
+/** Training window starts of every step (data.ts trainBatch's Rng stream), [steps][batchSize]. */
+export function batchStarts(trainTokens: number, B: number, T: number, seed: number, steps: number): number[][] {
+  return Array.from({length: steps}, (_, step) => {
+    const rng = new Rng(Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b));
+    return Array.from({length: B}, () => rng.int(trainTokens - T));
+  });
+}
+
+function siteWidth(c: BitNetConfig, site: Site): number {
+  const D = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  return site === "o" ? c.num_attention_heads * D : site === "down" ? c.intermediate_size : c.hidden_size;
+}
+
+/** Each input site's quantizer and rotation for a model config, with the Hadamard matrices they need. */
+export function sitePlan(model: BitNetConfig): {sites: PlanStage["sites"]; hadamard: Record<string, PlanHadamard>} {
+  const sites = {} as PlanStage["sites"];
+  const hadamard: Record<string, PlanHadamard> = {};
+  for (const site of SITES) {
+    const n = siteWidth(model, site);
+    const had = usesHadamard(model, site);
+    sites[site] = {scheme: actScheme(model, site), hadamard: had, n};
+    if (had && !hadamard[n]) {
+      const plan = hadamardPlan(n);
+      hadamard[n] = {plan, block: signs(hadamardMatrix(plan.block)), ...(plan.kind === "kronecker" ? {mix: signs(hadamardMatrix(plan.m))} : {})};
+    }
+  }
+  return {sites, hadamard};
+}
+
+/** The plan of `cfg`; with `trainTokens` (the training stream's length) also every step's batch windows. */
+export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): TrainPlan {
+  const S = cfg.steps;
+  const bounds = [0, ...(cfg.stages ?? []).map((s) => Math.round(s.at * S))];
+  const stages: PlanStage[] = [];
+  const hadamard: Record<string, PlanHadamard> = {};
+  bounds.forEach((from, k) => {
+    if (k > 0 && from === bounds[k - 1] && stages.length) stages.pop(); // a stage at the same step replaces it
+    const model = modelConfigAt(cfg, Math.min(from, S));
+    const sp = sitePlan(model);
+    Object.assign(hadamard, sp.hadamard);
+    stages.push({fromStep: from, model, sites: sp.sites});
+  });
+  const schedule: TrainPlan["schedule"] = {lr: [], wd: [], lrStage: [], actStage: [], activationBits: []};
+  for (let step = 0; step < S; step++) {
+    const s = scheduleAt(cfg, step);
+    schedule.lr.push(s.lr);
+    schedule.wd.push(s.wd);
+    schedule.lrStage.push(s.stage);
+    schedule.actStage.push(stageIndexAt(cfg, step));
+    schedule.activationBits.push(modelConfigAt(cfg, step).bitnet_activation_bits);
+  }
+  const c0 = modelConfigAt(cfg, 0);
+  const params = [...paramShapes(c0)];
+  const {batchSize: B, seqLen: T} = cfg;
+  return {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    config: cfg,
+    stages,
+    schedule,
+    optimizer: {
+      kind: "adamw", betas: cfg.optimizer.betas, eps: cfg.optimizer.eps, gradClip: cfg.optimizer.gradClip,
+      clip: "g·min(1, gradClip/(‖g‖₂+1e-6)), one global norm over all parameters",
+      decay: params.filter(([, s]) => s.length >= 2).map(([n]) => n),
+      noDecay: params.filter(([, s]) => s.length < 2).map(([n]) => n),
+    },
+    init: {matrixStd: INIT_STD, normValue: 1, seed: cfg.seed},
+    params,
+    ternary: c0.bitnet_variant === "fp" ? [] : linearNames(c0),
+    batching: {
+      batchSize: B, seqLen: T, sampling: "B windows of T+1 tokens, starts uniform in [0, trainTokens − T), drawn per (seed, step)",
+      ...(opts.trainTokens !== undefined ? {trainTokens: opts.trainTokens, starts: batchStarts(opts.trainTokens, B, T, cfg.seed, S)} : {}),
+    },
+    hadamard,
+  };
+}
