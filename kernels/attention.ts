@@ -5,7 +5,10 @@ import {exactDivWGSL} from "./exact.js";
 //   • bits 16: f32 (exactly the reference's float32 cache) or f16 pairs ("f16" storage, half the bytes);
 //   • bits b < 16: codes of b bits packed LSB-first into ⌈d·b/32⌉ words (a code may straddle two words), plus a
 //     (min, step) pair in a meta buffer — quant.ts quantizeKV: asymmetric min/max per vector, post-RoPE.
-//   Position 0 (BOS) may use other bits (bitnet_kv_bos_bits); it lives in its own region at the buffer start.
+//   Position 0 lives in its own region at the buffer start, sized for the BOS bits (variant.ts kvPlan: the BOS
+//   token keeps max(bitnet_kv_bos_bits, bitnet_kv_bits)). Whether position 0 holds the BOS token is known only
+//   when the sequence starts, so it is a runtime flag (ST.plainStart = 1: position 0 is an ordinary token and
+//   uses `bits`, inside the same region).
 // Attention is split along the sequence (flash-decoding): a workgroup owns (token, KV head, chunk of positions),
 // handles the whole query-head group of that KV head (so each K/V vector is read once per group), keeps an
 // online softmax over 64-position steps, and writes (max, sum, out[d]) per query head; normquant.ts combines
@@ -14,7 +17,7 @@ import {exactDivWGSL} from "./exact.js";
 export interface KVFormat {
   /** Bits of every position but 0. */
   bits: number;
-  /** Bits of position 0 (= bits when the BOS token gets no special treatment). */
+  /** Bits of position 0 when it holds the BOS token (= bits when the BOS token gets no special treatment). */
   bosBits: number;
   /** Storage of 16-bit vectors. */
   store16: "f32" | "f16";
@@ -40,6 +43,11 @@ export function kvLayout(f: KVFormat, d: number, KV: number) {
 
 const quantized = (b: number) => b < 16;
 
+/** The step uniform of kernels that touch the KV cache; `plainStart` exists only when BOS has its own bits. */
+export function stStructWGSL(f: KVFormat): string {
+  return f.bosBits !== f.bits ? "struct ST { M: u32, P: u32, nC: u32, chunk: u32, plainStart: u32 }" : "struct ST { M: u32, P: u32, nC: u32, chunk: u32 }";
+}
+
 /** WGSL: fn <name>Load(j, g, e) -> f32 reading buffer `buf` (array<u32>) and `meta` (array<vec2<f32>>). */
 function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: number, KV: number): string {
   const bosW = kvWords(d, f.bosBits, f.store16);
@@ -59,10 +67,14 @@ function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: num
     let mm = ${meta}[j * ${KV}u + g];
     return mm.x + f32(code & ${mask}u) * mm.y;`;
   };
+  const pos0 = f.bosBits !== f.bits ? `if (st.plainStart != 0u) {
+      ${one(f.bits, "base")}
+    }
+    ${one(f.bosBits, "base")}` : one(f.bosBits, "base");
   return `fn ${name}Load(j: u32, g: u32, e: u32) -> f32 {
   if (j == 0u) {
     let base = g * ${bosW}u;
-    ${one(f.bosBits, "base")}
+    ${pos0}
   }
   let base = ${KV * bosW}u + ((j - 1u) * ${KV}u + g) * ${w}u;
   ${one(f.bits, "base")}
@@ -91,7 +103,7 @@ export function ropeKVWGSL(c: RopeKVConfig): string {
   const maxWords = Math.max(bosW, w);
   return /* wgsl */ `
 struct P { qkvStride: u32 }
-struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+${stStructWGSL(kv)}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(8) var<uniform> st: ST;
 @group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
@@ -154,13 +166,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   var bits = ${kv.bits}u;
   var words = ${w}u;
+  var gstride = ${w}u;
   var base0 = ${KV * bosW}u + (max(pos, 1u) - 1u) * ${KV * w}u;
-  if (pos == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; base0 = 0u; }
+  if (pos == 0u) {
+    base0 = 0u;
+    gstride = ${bosW}u;${kv.bosBits !== kv.bits ? `
+    if (st.plainStart == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; }` : `
+    bits = ${kv.bosBits}u;
+    words = ${bosW}u;`}
+  }
   for (var vi = 0u; vi < ${2 * KV}u; vi++) {
     let isV = vi >= ${KV}u;
     let g = vi % ${KV}u;
     let src = row + select(${qd}u, ${qd + kd}u, isV) + g * ${d}u;
-    let base = base0 + g * words;
+    let base = base0 + g * gstride;
     workgroupBarrier();
     for (var e = lid; e < ${d}u; e += ${WG}u) { vec[e] = qkv[src + e]; }
     workgroupBarrier();
@@ -245,7 +264,7 @@ export function attentionWGSL(c: AttentionConfig): string {
   const PER = Math.ceil(outs / CH);
   return /* wgsl */ `
 struct P { qkvStride: u32, scale: f32 }
-struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+${stStructWGSL(kv)}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(7) var<uniform> st: ST;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;

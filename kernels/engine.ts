@@ -16,6 +16,7 @@ import {headDim, tensorNames} from "./lib/config.js";
 import type {BitNetConfig} from "./lib/config.js";
 import {topKCount} from "./lib/quant.js";
 import type {ModelWeights} from "./lib/tensor.js";
+import {kvBitsAt, kvPlan, sitePlan, validateModelConfig, type KVPlan, type SiteInput, type SitePlan} from "./lib/variant.js";
 import {attentionWGSL, attentionWideOK, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
 import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "./device.js";
 import {embedWGSL, fillWGSL} from "./embed.js";
@@ -91,7 +92,9 @@ export interface AppendOptions {
   inspect?: {layers?: number[]};
 }
 
-interface Plan {
+/** What the engine runs for a config: shapes and, per BitLinear input site, the variant table's answer
+ *  (src/lib/variant.ts) in the kernels' terms. */
+export interface Plan {
   c: BitNetConfig;
   C: number;
   H: number;
@@ -102,28 +105,33 @@ interface Plan {
   L: number;
   qkvN: number;
   kind: LinearKind;
+  sites: SitePlan;
   attnIn: QuantKind;
   oIn: QuantKind;
   ffnIn: QuantKind;
   downIn: QuantKind;
+  /** K of W_o's top-K (undefined when off or when K keeps every entry). */
   oTopK?: number;
   hadamard: boolean;
   glu: Epilogue;
+  kv: KVPlan;
 }
 
-function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
+/** The kernels' quantizer for a site: top-K is a separate prologue step (oTopK), its codes are INT8. */
+export function quantKind(s: SiteInput): QuantKind {
+  return s.quantizer === "none" ? "none" : s.bits === 4 ? "int4" : "int8";
+}
+
+export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
+  validateModelConfig(c, {prefix: "webgpu: config "});
   const d = headDim(c);
-  const v = c.bitnet_variant;
-  const low: QuantKind = c.bitnet_activation_bits === 4 ? "int4" : "int8";
-  const q = (x: QuantKind): QuantKind => (v === "fp" ? "none" : x);
-  const attnIn = q(v === "b1.58" ? "int8" : low);
+  const sites = sitePlan(c);
   let oTopK: number | undefined;
-  if (v === "a4.8") {
-    const K = topKCount(c.num_attention_heads * d, c.bitnet_topk_ratio);
-    if (K < c.num_attention_heads * d) oTopK = K;
+  if (sites.o.quantizer === "topk-int8") {
+    const K = topKCount(sites.o.dim, sites.o.topK!);
+    if (K < sites.o.dim) oTopK = K;
   }
-  if (!Number.isInteger(d) || d % 2) throw new Error(`webgpu: head_dim must be an even integer, got ${d}`);
-  if (c.num_attention_heads % c.num_key_value_heads) throw new Error("webgpu: num_attention_heads must be a multiple of num_key_value_heads");
+  if (sites.o.hadamard !== sites.down.hadamard) throw new Error("webgpu: Hadamard on one of o/down only is not supported");
   return {
     c,
     C: c.hidden_size,
@@ -134,14 +142,16 @@ function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     V: c.vocab_size,
     L: c.num_hidden_layers,
     qkvN: (c.num_attention_heads + 2 * c.num_key_value_heads) * d,
-    kind: v === "fp" ? dense : "ternary",
-    attnIn,
-    oIn: q(v === "a4.8" || v === "b1.58" ? "int8" : low),
-    ffnIn: attnIn,
-    downIn: q(v === "v2" ? low : "int8"),
+    kind: c.bitnet_variant === "fp" ? dense : "ternary",
+    sites,
+    attnIn: quantKind(sites.qkv),
+    oIn: quantKind(sites.o),
+    ffnIn: quantKind(sites.gate_up),
+    downIn: quantKind(sites.down),
     oTopK,
-    hadamard: v === "v2" && c.bitnet_hadamard,
+    hadamard: sites.o.hadamard,
     glu: c.hidden_act === "relu2" ? "glu-relu2" : "glu-silu",
+    kv: kvPlan(c),
   };
 }
 
@@ -190,6 +200,8 @@ export class WebGPUSession implements DecodeSession {
   private ownsDevice = false;
   private plan: Plan;
   private pos = 0;
+  /** The token at position 0 of the current sequence (decides the KV bits of position 0). */
+  private startToken = -1;
   private draws = 0;
   private disposed = false;
   private buffers: GPUBuffer[] = [];
@@ -505,10 +517,8 @@ export class WebGPUSession implements DecodeSession {
   private hadDown?: GPUBuffer;
 
   private kvFormat(): KVFormat {
-    const c = this.config;
-    const bits = c.bitnet_kv_bits >= 16 ? 16 : c.bitnet_kv_bits;
-    const bos = bits >= 16 ? 16 : c.bitnet_kv_bos_bits > 0 ? c.bitnet_kv_bos_bits : bits;
-    return {bits, bosBits: bos >= 16 ? 16 : bos, store16: this.opts.kv16 ?? "f32"};
+    const {bits, bosBits} = this.plan.kv;
+    return {bits, bosBits, store16: this.opts.kv16 ?? "f32"};
   }
 
   private async prepare(): Promise<void> {
@@ -726,6 +736,7 @@ export class WebGPUSession implements DecodeSession {
 
   private checkTokens(tokens: readonly number[]): void {
     if (tokens.length === 0) throw new Error("append: no tokens given");
+    if (this.pos === 0) this.startToken = tokens[0];
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= this.plan.V) throw new Error(`append: token id ${t} is outside the vocabulary [0, ${this.plan.V})`);
     }
@@ -746,7 +757,9 @@ export class WebGPUSession implements DecodeSession {
       chunk = CHUNK * Math.ceil(n64 / nC);
     }
     const q = this.ctx.device.queue;
-    q.writeBuffer(this.st, 0, new Uint32Array([M, this.pos, nC, chunk, 0, 0, 0, 0]));
+    // plainStart: position 0 is not the BOS token, so it gets the ordinary KV bits (variant.ts kvBitsAt)
+    const plainStart = kvBitsAt(this.plan.kv, 0, this.startToken) === this.plan.kv.bosBits ? 0 : 1;
+    q.writeBuffer(this.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, 0, 0, 0]));
     q.writeBuffer(this.embedP, 0, new Uint32Array([this.plan.C, this.embRowWords, slotIn, this.embRowsPerChunk]));
     return {nC};
   }

@@ -146,7 +146,7 @@ def main():
 
 # ------------------------------------------------------------------ agreement study over many windows
 
-SITE_MODULES = [("qkv", "self_attn.q_proj"), ("o", "self_attn.o_proj"), ("gateup", "mlp.gate_proj"), ("down", "mlp.down_proj")]
+SITE_MODULES = [("qkv", "self_attn.q_proj"), ("o", "self_attn.o_proj"), ("gate_up", "mlp.gate_proj"), ("down", "mlp.down_proj")]
 
 
 def read_checkpoint_for_exact(path, tt):
@@ -161,7 +161,7 @@ def read_checkpoint_for_exact(path, tt):
         raise SystemExit(f"{path}: transformers has no class for the {variant} variant")
     scheme = "none" if variant == "fp" else "absmax-int8"
     c = dict(cj, bitnet_variant=variant, bitnet_sub_norms=cj.get("bitnet_sub_norms", variant != "fp"), bitnet_topk_ratio=cj.get("bitnet_topk_ratio", 1))
-    c = tt.with_sites(c, {s: {"scheme": scheme, "hadamard": False, "n": 0} for s in ("qkv", "o", "gateup", "down")}, {})
+    c = tt.with_sites(c, {s: {"quantizer": scheme, "hadamard": False, "dim": 0} for s in ("qkv", "o", "gate_up", "down")}, {})
     W = {}
     for name, shape in tt.param_shapes(c):
         a = raw[name]

@@ -24,7 +24,7 @@ import {quantizeWeightsAbsmean} from "../src/lib/quant.js";
 import {Rng} from "../src/lib/rng.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../src/lib/safetensors.js";
 import {modelConfigAt, parseTrainConfig} from "../src/lib/train/config.js";
-import {sitePlan} from "../src/lib/train/plan.js";
+import {stagePlan} from "../src/lib/train/plan.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../src/lib/tensor.js";
 
 const NAMES = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"];
@@ -227,7 +227,7 @@ function makeCheck(dir: string): void {
         codesSample[e.name] = {codes: Array.from(q.codes.subarray(0, 4096)), scale: q.scale};
       }
     }
-    return {name: cs.name, config, ...sitePlan(config), tokens, logits: Array.from(logits), codesSample};
+    return {name: cs.name, config, ...stagePlan(config), tokens, logits: Array.from(logits), codesSample};
   });
   writeFileSync(join(dir, "reference.json"), JSON.stringify({cases: out}));
   console.log(`wrote ${dir}/weights.safetensors and reference.json (${cases.length} configurations, ${tokens.length} tokens)`);

@@ -65,15 +65,22 @@ def load_plan(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt") as f:
         plan = json.load(f)
-    if plan.get("format") != "bitnet-lab-train-plan" or plan.get("version") != 1:
-        raise SystemExit(f"{path}: not a version-1 bitnet-lab train plan")
+    if plan.get("format") != "bitnet-lab-train-plan" or plan.get("version") not in (1, 2):
+        raise SystemExit(f"{path}: not a version-1 or -2 bitnet-lab train plan")
     return plan
+
+
+def site_entry(v):
+    """A plan's site as {quantizer, hadamard, dim, topK}: version 2 is variant.ts's sitePlanJSON, version 1
+    spelled them {scheme, hadamard, n}."""
+    return {"quantizer": v.get("quantizer", v.get("scheme")), "hadamard": v["hadamard"], "dim": v.get("dim", v.get("n"))}
 
 
 def with_sites(model, sites, hadamard):
     """A plan stage's model config with its per-site quantizers and Hadamard table attached (keys starting
-    with '_' are the mirror's own and are stripped from exports)."""
-    return dict(model, _sites=sites, _hadamard=hadamard)
+    with '_' are the mirror's own and are stripped from exports). Sites: qkv, o, gate_up, down (variant.ts)."""
+    norm = {("gate_up" if k == "gateup" else k): site_entry(v) for k, v in sites.items()}
+    return dict(model, _sites=norm, _hadamard=hadamard)
 
 
 def public(c):
@@ -235,7 +242,7 @@ def init_params(c, seed, device, std, norm_value):
 
 def act_scheme(c, site):
     """The site's activation quantizer, as the TS plan resolved it (train/model.ts actScheme)."""
-    return c["_sites"][site]["scheme"]
+    return c["_sites"][site]["quantizer"]
 
 
 def uses_hadamard(c, site):
@@ -398,7 +405,7 @@ def forward(P, c, tokens, consts, weights_quantized=False):
         if c["bitnet_sub_norms"]:
             att = rms_norm(att, P[n["attn_sub"]], eps)
         h = h + q8(att, "o") @ W(lname(i, "o")).T
-        f = q8(rms_norm(h, P[n["post"]], eps), "gateup")
+        f = q8(rms_norm(h, P[n["post"]], eps), "gate_up")
         gu = f @ torch.cat([W(lname(i, "gate")), W(lname(i, "up"))], 0).T
         g, u = gu.split([F_, F_], -1)
         act = F.relu(g).square() if c["hidden_act"] == "relu2" else F.silu(g)
@@ -516,7 +523,7 @@ def forward_exact(W, c, tokens, trace=None):
             a = rms(a, W[n["attn_sub"]])
         h = h + proj([lname(i, "o")], a, "o")[0]
         x2 = rms(h, W[n["post"]])
-        g, u = proj([lname(i, "gate"), lname(i, "up")], x2, "gateup")
+        g, u = proj([lname(i, "gate"), lname(i, "up")], x2, "gate_up")
         if c["hidden_act"] == "relu2":
             r = g.clamp_min(0)
             m = (r * r) * u
@@ -685,7 +692,7 @@ def prefix_record(plan, step):
         "lr": plan["schedule"]["lr"][:step], "wd": plan["schedule"]["wd"][:step],
         "sites": [st["sites"] for st in plan["stages"] if st["fromStep"] < step],
         "hadamard": {n: h["plan"] for n, h in plan["hadamard"].items()
-                     if any(v["hadamard"] and str(v["n"]) == n for st in plan["stages"] if st["fromStep"] < step for v in st["sites"].values())},
+                     if any(v["hadamard"] and str(site_entry(v)["dim"]) == n for st in plan["stages"] if st["fromStep"] < step for v in st["sites"].values())},
         "starts": starts_digest(plan["batching"]["starts"][:step]),
         "params": plan["params"], "init": {k: plan["init"][k] for k in ("matrixStd", "normValue", "seed")},
         "optimizer": {k: plan["optimizer"][k] for k in ("betas", "eps", "gradClip", "decay", "noDecay")},
@@ -793,7 +800,7 @@ def train(args):
         if k != stage_seen:
             stage_seen = k
             applied["stages"].append({"fromStep": step, "stage": k, "model": public(c), "sites": c["_sites"],
-                                      "hadamardSha256": {str(v["n"]): sha256_signs(explicit_hadamard(c, v["n"])) for v in c["_sites"].values() if v["hadamard"]}})
+                                      "hadamardSha256": {str(v["dim"]): sha256_signs(explicit_hadamard(c, v["dim"])) for v in c["_sites"].values() if v["hadamard"]}})
         lr = plan["schedule"]["lr"][step]
         wd = plan["schedule"]["wd"][step]
         idx = starts_all[step][:, None] + ar[None, :]
@@ -1099,7 +1106,7 @@ def dry_plan(args):
     plan = load_plan(args.plan)
     out = {"name": plan["config"]["name"], "steps": plan["config"]["steps"],
            "stages": [{"fromStep": st["fromStep"], "sites": st["sites"],
-                       "hadamardSha256": {str(v["n"]): sha256_signs(explicit_hadamard(with_sites(st["model"], st["sites"], plan["hadamard"]), v["n"]))
+                       "hadamardSha256": {str(site_entry(v)["dim"]): sha256_signs(explicit_hadamard(with_sites(st["model"], st["sites"], plan["hadamard"]), site_entry(v)["dim"]))
                                           for v in st["sites"].values() if v["hadamard"]}} for st in plan["stages"]],
            "startsSha256": starts_digest(plan["batching"]["starts"]) if "starts" in plan["batching"] else None}
     print(json.dumps(out, indent=1))

@@ -92,7 +92,7 @@ async function printPlan(args: ParsedArgs, ref: string): Promise<number> {
   console.log(`${cfg.name}: ${cfg.steps} steps × ${cfg.batchSize}×${cfg.seqLen} tokens, seed ${cfg.seed}`);
   console.log(`lr: warm-up ${cfg.lr.warmup}, ${plan.schedule.lr[0].toExponential(2)} → stage two at step ${plan.schedule.lrStage.indexOf(2)} → ${plan.schedule.lr[last].toExponential(2)}; wd ${cfg.weightDecay.join(" → ")}`);
   for (const s of plan.stages) {
-    const sites = Object.entries(s.sites).map(([k, v]) => `${k} ${v.hadamard ? "H+" : ""}${v.scheme}`).join(", ");
+    const sites = Object.entries(s.sites).map(([k, v]) => `${k} ${v.hadamard ? "H+" : ""}${v.quantizer}`).join(", ");
     console.log(`from step ${s.fromStep}: ${s.model.bitnet_variant} A${s.model.bitnet_activation_bits}: ${sites}`);
   }
   for (const [n, h] of Object.entries(plan.hadamard)) console.log(`Hadamard ${n}: ${h.plan.kind}${h.plan.kind === "kronecker" ? ` (${h.plan.construction} q = ${h.plan.q}) ⊗ H_${h.plan.block}` : ` blocks of ${h.plan.block}`}`);

@@ -18,6 +18,7 @@ import {VARIANTS, defaultConfig, headDim, tensorNames} from "./config.js";
 import type {BitNetConfig, LinearName, Variant} from "./config.js";
 import {packTernary, packedRows, unpackTernary} from "./pack.js";
 import {quantizeWeightsAbsmean} from "./quant.js";
+import {validateModelConfig} from "./variant.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors} from "./safetensors.js";
 import type {DType, SafetensorsHeader, TensorEntry} from "./safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "./tensor.js";
@@ -85,14 +86,9 @@ export function parseConfig(json: unknown): BitNetConfig {
   const hidden_size = posInt(c, "hidden_size");
   const num_attention_heads = posInt(c, "num_attention_heads");
   const num_key_value_heads = posInt(c, "num_key_value_heads", num_attention_heads);
-  if (num_attention_heads % num_key_value_heads !== 0) fail(`config.json: num_attention_heads ${num_attention_heads} is not a multiple of num_key_value_heads ${num_key_value_heads}`);
   let head_dim: number | undefined;
   if (c.head_dim !== undefined && c.head_dim !== null) head_dim = posInt(c, "head_dim");
-  else if (hidden_size % num_attention_heads !== 0) fail(`config.json: hidden_size ${hidden_size} is not divisible by num_attention_heads ${num_attention_heads} (set head_dim)`);
-  const hd = head_dim ?? hidden_size / num_attention_heads;
-  if (hd % 2 !== 0) fail(`config.json: head dimension ${hd} must be even for rotary embeddings`);
   const hidden_act = c.hidden_act ?? (llama ? "silu" : "relu2");
-  if (hidden_act !== "relu2" && hidden_act !== "silu") fail(`config.json: hidden_act must be "relu2" or "silu", got ${JSON.stringify(hidden_act)}`);
   const ropeParams = c.rope_parameters && typeof c.rope_parameters === "object" ? (c.rope_parameters as Record<string, unknown>) : undefined;
   const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
   const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as Record<string, unknown> | undefined;
@@ -105,13 +101,9 @@ export function parseConfig(json: unknown): BitNetConfig {
     return v;
   };
   const activationBits = c.bitnet_activation_bits ?? d.bitnet_activation_bits;
-  if (activationBits !== 8 && activationBits !== 4) fail(`config.json: bitnet_activation_bits must be 8 or 4, got ${JSON.stringify(activationBits)}`);
   const kvBits = c.bitnet_kv_bits ?? d.bitnet_kv_bits;
-  if (kvBits !== 16 && kvBits !== 8 && kvBits !== 4 && kvBits !== 3) fail(`config.json: bitnet_kv_bits must be 16, 8, 4 or 3, got ${JSON.stringify(kvBits)}`);
   const kvBos = c.bitnet_kv_bos_bits ?? d.bitnet_kv_bos_bits;
-  if (typeof kvBos !== "number" || !Number.isInteger(kvBos) || kvBos < 0 || kvBos > 16) fail(`config.json: bitnet_kv_bos_bits must be an integer in [0, 16], got ${JSON.stringify(kvBos)}`);
   const topk = c.bitnet_topk_ratio ?? d.bitnet_topk_ratio;
-  if (typeof topk !== "number" || !(topk >= 0 && topk <= 1)) fail(`config.json: bitnet_topk_ratio must be a number in [0, 1], got ${JSON.stringify(topk)}`);
   const config: BitNetConfig = {
     model_type: "bitnet",
     vocab_size,
@@ -137,7 +129,8 @@ export function parseConfig(json: unknown): BitNetConfig {
   };
   if (head_dim !== undefined) config.head_dim = head_dim;
   if (qc) config.quantization_config = qc;
-  return config;
+  // bounds and relations between fields: the one validator of variant.ts, before anything is sized from them
+  return validateModelConfig(config, {prefix: "config.json: ", error: CheckpointError});
 }
 
 /** config.json content for a config, readable by transformers' BitNetConfig. */
@@ -219,6 +212,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** Checks that weights hold exactly the tensors the config needs (projections float or ternary). */
 export function validateWeights(w: ModelWeights): void {
+  validateModelConfig(w.config, {prefix: "weights: config ", error: CheckpointError});
   const expected = expectedTensors(w.config);
   const names = new Set(expected.map((e) => e.name));
   for (const e of expected) {

@@ -39,9 +39,11 @@ export interface BitNetConfig {
   bitnet_hadamard: boolean;
   /** a4.8: fraction of the W_o input kept by top-K (the paper's K = 50%). */
   bitnet_topk_ratio: number;
-  /** KV-cache precision: 16 means unquantized; 8/4/3 are absmax per head, post-RoPE. */
+  /** KV-cache precision: 16 means unquantized; 8/4/3 are asymmetric min/max codes per token and head, post-RoPE
+   *  (quant.ts quantizeKV). */
   bitnet_kv_bits: 16 | 8 | 4 | 3;
-  /** a4.8 keeps the BOS token's K/V at higher precision (bits used for it). 0 = no special case. */
+  /** a4.8 keeps the BOS token's K/V at higher precision: the BOS token at position 0 gets
+   *  max(bitnet_kv_bos_bits, bitnet_kv_bits) (variant.ts kvPlan). 0 = no special case. */
   bitnet_kv_bos_bits: number;
   /** attn_sub_norm before W_o and ffn_sub_norm before W_down, as in BitNet b1.58 2B4T. */
   bitnet_sub_norms: boolean;

@@ -10,17 +10,9 @@
 //               h += W_down(ffn_sub_norm(m))
 //   logits = lm_head(RMSNorm(h))  (tied: the embedding; never quantized)
 //
-// What each variant does to a projection's input (weights are always absmean ternary, see quant.ts):
-//   fp     nothing, float weights.
-//   b1.58  absmax INT8 per token on all seven — exactly transformers' BitLinear: y = (W̃·q)/(s_x·s_w).
-//   a4.8   q/k/v/gate/up: absmean INT4 (INT8 when bitnet_activation_bits = 8, the paper's first stage);
-//          o: top-K(bitnet_topk_ratio; 1 = off) then INT8; down: INT8 (ReLU² makes it sparse).
-//   v2     all seven INT8 or INT4 (bitnet_activation_bits); o and down are H-BitLinear: the input is
-//          rotated by the Hadamard transform (hadamard.ts) before quantizing (bitnet_hadamard = false
-//          is the paper's no-rotation ablation). The stored weight is the one trained against rotated
-//          inputs, so y = Q_w(W)·Q(H·x) and the forward only rotates.
-// KV cache (bitnet_kv_bits < 16): K after RoPE and V are quantized per token and head (quantizeKV) and
-// kept dequantized; position 0 (the BOS token) uses bitnet_kv_bos_bits instead when that is > 0.
+// What each variant does to each BitLinear input (quantizer, Hadamard, top-K, bits) and to the KV cache is
+// the variant table's (variant.ts: sitePlan, kvPlan); this file only reads it. The forward is written in the
+// papers' units: bitLinear, hBitLinear, rope, attention, glu.
 //
 // Numerics: tensors are stored in float32; dot products, norms and softmax accumulate in float64; the
 // integer products of BitLinear are exact. RoPE angles are computed in float64 (transformers uses
@@ -30,10 +22,11 @@ import type {DecodeSession} from "./backend.js";
 import {headDim, tensorNames} from "./config.js";
 import type {BitNetConfig, LinearName} from "./config.js";
 import {expectedTensors, ternarize, validateWeights} from "./checkpoint.js";
-import {hadamardPlan, hadamardTransform} from "./hadamard.js";
+import {hadamardTransform} from "./hadamard.js";
 import {dequantizeKV, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8} from "./quant.js";
 import type {ActQuant} from "./quant.js";
 import type {ModelWeights} from "./tensor.js";
+import {SITE_LINEARS, kvBitsAt, kvPlan, sitePlan, type KVPlan, type SiteInput, type SitePlan} from "./variant.js";
 
 // ---------------------------------------------------------------- traces
 
@@ -93,6 +86,9 @@ interface Prepared {
   lmHead: Float32Array;
   layers: PreparedLayer[];
   invFreq: Float64Array;
+  /** The variant table's answer for this config (variant.ts). */
+  sites: SitePlan;
+  kv: KVPlan;
 }
 
 // Prepared state is cached per ModelWeights object: treat weights as immutable once they have been run
@@ -128,11 +124,6 @@ function prepare(weights: ModelWeights): Prepared {
   const d = headDim(c);
   const invFreq = new Float64Array(d / 2);
   for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(c.rope_theta, (2 * i) / d);
-  if (c.bitnet_variant === "v2" && c.bitnet_hadamard) {
-    // Fail at load, not mid-generation, when a size has no Hadamard construction.
-    hadamardPlan(c.num_attention_heads * d);
-    hadamardPlan(c.intermediate_size);
-  }
   const p: Prepared = {
     config: c,
     embed: f(tensorNames.embed),
@@ -140,6 +131,8 @@ function prepare(weights: ModelWeights): Prepared {
     lmHead: c.tie_word_embeddings ? f(tensorNames.embed) : f(tensorNames.lmHead),
     layers,
     invFreq,
+    sites: sitePlan(c),
+    kv: kvPlan(c),
   };
   prepared.set(weights, p);
   return p;
@@ -170,38 +163,17 @@ function rowNorms(x: Float32Array, T: number, C: number): Float32Array {
   return out;
 }
 
-type ActKind = "none" | "int8" | "int4" | "topk-int8";
-
-function activationKind(c: BitNetConfig, name: LinearName): ActKind {
-  const low: ActKind = c.bitnet_activation_bits === 4 ? "int4" : "int8";
-  switch (c.bitnet_variant) {
-    case "fp":
-      return "none";
-    case "b1.58":
-      return "int8";
-    case "a4.8":
-      if (name === "o") return "topk-int8";
-      if (name === "down") return "int8";
-      return low;
-    case "v2":
-      return low;
-  }
-}
-
-function usesHadamard(c: BitNetConfig, name: LinearName): boolean {
-  return c.bitnet_variant === "v2" && c.bitnet_hadamard && (name === "o" || name === "down");
-}
-
-function quantizeInput(c: BitNetConfig, kind: ActKind, x: Float32Array, dim: number): ActQuant | undefined {
-  switch (kind) {
+/** Q(x): the activation quantizer the variant table gives a site (undefined for fp). */
+function quantizeSite(site: SiteInput, x: Float32Array): ActQuant | undefined {
+  switch (site.quantizer) {
     case "none":
       return undefined;
-    case "int8":
-      return quantizeAbsmaxInt8(x, dim);
-    case "int4":
-      return quantizeAbsmeanInt4(x, dim);
+    case "absmax-int8":
+      return quantizeAbsmaxInt8(x, site.dim);
+    case "absmean-int4":
+      return quantizeAbsmeanInt4(x, site.dim);
     case "topk-int8":
-      return quantizeTopKInt8(x, dim, c.bitnet_topk_ratio);
+      return quantizeTopKInt8(x, site.dim, site.topK!);
   }
 }
 
@@ -277,39 +249,157 @@ function zeroFraction(a: ArrayLike<number>): number {
   return a.length ? z / a.length : 0;
 }
 
-/** One projection with its activation quantization; `shared` reuses the quantization of an identical
- *  input (q/k/v share x, gate/up share x). */
-function projection(
-  c: BitNetConfig,
-  name: LinearName,
-  lin: Linear,
-  x: Float32Array,
-  T: number,
-  shared: {act?: ActQuant; rotated?: Float32Array; done: boolean},
-  traces: Partial<Record<LinearName, LinearTrace>> | undefined,
-): Float32Array {
-  if (!shared.done) {
-    let input = x;
-    if (usesHadamard(c, name)) {
-      input = x.slice();
-      hadamardTransform(input, lin.in);
-      shared.rotated = input;
+type Traces = Partial<Record<LinearName, LinearTrace>> | undefined;
+
+/** BitLinear (b1.58 eq. 1–3): y = Q_w(W) · Q(x) for each projection reading this site, with the input quantized
+ *  once and shared (q/k/v, gate/up). `x` is what gets quantized; `input` is the site's input as traced. */
+function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, trace?: {traces: NonNullable<Traces>; input: Float32Array; rotated?: Float32Array}): Float32Array[] {
+  const act = quantizeSite(site, x);
+  return lins.map((lin, i) => {
+    const y = matmul(lin, x, act, T);
+    if (trace) {
+      const name = SITE_LINEARS[site.site][i];
+      trace.traces[name] = {
+        name,
+        input: trace.input,
+        rotated: trace.rotated,
+        act,
+        sparsity: act ? act.stats.zeroFraction : zeroFraction(x),
+        output: y.slice(), // q and k are rotated in place afterwards; keep the projection's own output
+      };
     }
-    shared.act = quantizeInput(c, activationKind(c, name), input, lin.in);
-    shared.done = true;
+    return y;
+  });
+}
+
+/** H-BitLinear (v2 §2): y = Q_w(W) · Q(H·x). The stored weight is the one trained against rotated inputs, so
+ *  the forward only rotates. */
+function hBitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, traces: Traces): Float32Array[] {
+  const rotated = x.slice();
+  hadamardTransform(rotated, site.dim);
+  return bitLinear(site, lins, rotated, T, traces && {traces, input: x, rotated});
+}
+
+/** A site's projections, as the variant table says (BitLinear or H-BitLinear). */
+function projectSite(site: SiteInput, layer: PreparedLayer, x: Float32Array, T: number, traces: Traces): Float32Array[] {
+  const lins = SITE_LINEARS[site.site].map((n) => layer.lin[n]);
+  return site.hadamard ? hBitLinear(site, lins, x, T, traces) : bitLinear(site, lins, x, T, traces && {traces, input: x});
+}
+
+/** RoPE (rotate_half convention) in place on [T, heads, d] with the tables of the T new positions. */
+function rope(x: Float32Array, T: number, heads: number, d: number, cos: Float64Array, sin: Float64Array): void {
+  const half = d / 2;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const o = (t * heads + h) * d;
+      for (let i = 0; i < half; i++) {
+        const x1 = x[o + i];
+        const x2 = x[o + i + half];
+        const cs = cos[t * half + i];
+        const sn = sin[t * half + i];
+        x[o + i] = x1 * cs - x2 * sn;
+        x[o + i + half] = x2 * cs + x1 * sn;
+      }
+    }
   }
-  const y = matmul(lin, shared.rotated ?? x, shared.act, T);
-  if (traces) {
-    traces[name] = {
-      name,
-      input: x,
-      rotated: shared.rotated,
-      act: shared.act,
-      sparsity: shared.act ? shared.act.stats.zeroFraction : zeroFraction(x),
-      output: y.slice(), // q and k are rotated in place afterwards; keep the projection's own output
-    };
+}
+
+function ropeTables(invFreq: Float64Array, P: number, T: number): {cos: Float64Array; sin: Float64Array} {
+  const half = invFreq.length;
+  const cos = new Float64Array(T * half);
+  const sin = new Float64Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = (P + t) * invFreq[i];
+      cos[t * half + i] = Math.cos(a);
+      sin[t * half + i] = Math.sin(a);
+    }
   }
-  return y;
+  return {cos, sin};
+}
+
+/** Causal grouped-query attention of T new queries at positions P … P+T−1 over the cache:
+ *  a = softmax(q·Kᵀ/√d) · V, query head j reading KV head ⌊j / (H/KV)⌋. Returns [T, H·d] and, when asked,
+ *  the weights [H, T, S]. */
+function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T: number, P: number, H: number, KV: number, d: number, withWeights: boolean): {out: Float32Array; weights?: Float32Array} {
+  const S = P + T;
+  const group = H / KV;
+  const scale = 1 / Math.sqrt(d);
+  const out = new Float32Array(T * H * d);
+  const weights = withWeights ? new Float32Array(H * T * S) : undefined;
+  const scores = new Float64Array(S);
+  const acc = new Float64Array(d);
+  for (let t = 0; t < T; t++) {
+    const last = P + t; // causal: attend to positions 0 … last
+    for (let hh = 0; hh < H; hh++) {
+      const kvh = Math.floor(hh / group);
+      const qo = (t * H + hh) * d;
+      let mx = -Infinity;
+      for (let j = 0; j <= last; j++) {
+        const ko = (j * KV + kvh) * d;
+        let s = 0;
+        for (let i = 0; i < d; i++) s += q[qo + i] * Kc[ko + i];
+        s *= scale;
+        scores[j] = s;
+        if (s > mx) mx = s;
+      }
+      let z = 0;
+      for (let j = 0; j <= last; j++) {
+        scores[j] = Math.exp(scores[j] - mx);
+        z += scores[j];
+      }
+      acc.fill(0);
+      for (let j = 0; j <= last; j++) {
+        const wj = scores[j] / z;
+        if (weights) weights[(hh * T + t) * S + j] = wj;
+        const vo = (j * KV + kvh) * d;
+        for (let i = 0; i < d; i++) acc[i] += wj * Vc[vo + i];
+      }
+      for (let i = 0; i < d; i++) out[qo + i] = acc[i];
+    }
+  }
+  return {out, weights};
+}
+
+/** The gated linear unit: act(g) ⊙ u with act = SiLU (SwiGLU) or ReLU² (a4.8's ReLU²-GLU). */
+function glu(g: Float32Array, u: Float32Array, act: BitNetConfig["hidden_act"]): Float32Array {
+  const m = new Float32Array(g.length);
+  if (act === "relu2") {
+    for (let i = 0; i < m.length; i++) {
+      const r = g[i] > 0 ? g[i] : 0;
+      m[i] = Math.fround(r * r) * u[i];
+    }
+  } else {
+    for (let i = 0; i < m.length; i++) m[i] = Math.fround(g[i] / (1 + Math.exp(-g[i]))) * u[i];
+  }
+  return m;
+}
+
+/** KV-cache quantization of the T new tokens in place (k, v: [T, KV·d]); bits per token from the variant
+ *  table (kvBitsAt: the BOS token at position 0 may keep more). */
+function quantizeKVRows(kvp: KVPlan, k: Float32Array, v: Float32Array, tokens: readonly number[], P: number, rowSize: number, d: number): LayerTrace["kv"] {
+  if (kvp.bits >= 16 && kvp.bosBits >= 16) return undefined;
+  let kErr = 0;
+  let vErr = 0;
+  let n = 0;
+  const bits: number[] = [];
+  for (let t = 0; t < tokens.length; t++) {
+    const b = kvBitsAt(kvp, P + t, tokens[t]);
+    bits.push(b);
+    if (b >= 16) continue;
+    for (const arr of [k, v]) {
+      const row = arr.subarray(t * rowSize, (t + 1) * rowSize);
+      const deq = dequantizeKV(quantizeKV(row, d, b));
+      for (let i = 0; i < row.length; i++) {
+        const e = Math.abs(row[i] - deq[i]);
+        if (arr === k) kErr += e;
+        else vErr += e;
+      }
+      row.set(deq);
+    }
+    n += rowSize;
+  }
+  return bits.some((b) => b < 16) ? {bits, keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0} : undefined;
 }
 
 // ---------------------------------------------------------------- KV cache
@@ -367,150 +457,48 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
   const H = c.num_attention_heads;
   const KV = c.num_key_value_heads;
   const d = headDim(c);
-  const group = H / KV;
   const P = cache.length;
   const S = P + T;
   cache.ensure(S);
   const eps = c.rms_norm_eps;
-  const scale = 1 / Math.sqrt(d);
-
-  // RoPE tables for the new positions.
-  const half = d / 2;
-  const cos = new Float64Array(T * half);
-  const sin = new Float64Array(T * half);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < half; i++) {
-      const a = (P + t) * p.invFreq[i];
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
-    }
-  }
-  const rope = (x: Float32Array, heads: number) => {
-    for (let t = 0; t < T; t++) {
-      for (let h = 0; h < heads; h++) {
-        const o = (t * heads + h) * d;
-        for (let i = 0; i < half; i++) {
-          const x1 = x[o + i];
-          const x2 = x[o + i + half];
-          const cs = cos[t * half + i];
-          const sn = sin[t * half + i];
-          x[o + i] = x1 * cs - x2 * sn;
-          x[o + i + half] = x2 * cs + x1 * sn;
-        }
-      }
-    }
-  };
+  const sites = p.sites;
+  const {cos, sin} = ropeTables(p.invFreq, P, T);
 
   const h = new Float32Array(T * C);
   for (let t = 0; t < T; t++) h.set(p.embed.subarray(tokens[t] * C, tokens[t] * C + C), t * C);
 
   const trace: ForwardTrace | undefined = opts.trace ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)} : undefined;
-  const kvBitsFor = (pos: number) => (c.bitnet_kv_bits >= 16 ? 16 : pos === 0 && c.bitnet_kv_bos_bits > 0 ? c.bitnet_kv_bos_bits : c.bitnet_kv_bits);
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const L = p.layers[l];
-    const lt: Partial<Record<LinearName, LinearTrace>> | undefined = trace ? {} : undefined;
+    const lt: Traces = trace ? {} : undefined;
     const normIn = trace ? rowNorms(h, T, C) : undefined;
 
-    // Attention.
-    const x = rmsNorm(h, T, C, L.inputNorm, eps);
-    const sx = {done: false} as {act?: ActQuant; rotated?: Float32Array; done: boolean};
-    const q = projection(c, "q", L.lin.q, x, T, sx, lt);
-    const k = projection(c, "k", L.lin.k, x, T, sx, lt);
-    const v = projection(c, "v", L.lin.v, x, T, sx, lt);
-    rope(q, H);
-    rope(k, KV);
-    let kvInfo: LayerTrace["kv"];
-    if (c.bitnet_kv_bits < 16) {
-      let kErr = 0;
-      let vErr = 0;
-      let n = 0;
-      const bits: number[] = [];
-      for (let t = 0; t < T; t++) {
-        const b = kvBitsFor(P + t);
-        bits.push(b);
-        if (b >= 16) continue;
-        for (const arr of [k, v]) {
-          const row = arr.subarray(t * KV * d, (t + 1) * KV * d);
-          const deq = dequantizeKV(quantizeKV(row, d, b));
-          for (let i = 0; i < row.length; i++) {
-            const e = Math.abs(row[i] - deq[i]);
-            if (arr === k) kErr += e;
-            else vErr += e;
-          }
-          row.set(deq);
-        }
-        n += KV * d;
-      }
-      if (bits.some((b) => b < 16)) kvInfo = {bits, keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0};
-    }
-    const Kc = cache.k[l];
-    const Vc = cache.v[l];
-    Kc.set(k, P * KV * d);
-    Vc.set(v, P * KV * d);
-
-    const attnOut = new Float32Array(T * H * d);
-    const attnW = trace ? new Float32Array(H * T * S) : undefined;
-    const scores = new Float64Array(S);
-    const acc = new Float64Array(d);
-    for (let t = 0; t < T; t++) {
-      const last = P + t; // causal: attend to positions 0 … last
-      for (let hh = 0; hh < H; hh++) {
-        const kvh = Math.floor(hh / group);
-        const qo = (t * H + hh) * d;
-        let mx = -Infinity;
-        for (let j = 0; j <= last; j++) {
-          const ko = (j * KV + kvh) * d;
-          let s = 0;
-          for (let i = 0; i < d; i++) s += q[qo + i] * Kc[ko + i];
-          s *= scale;
-          scores[j] = s;
-          if (s > mx) mx = s;
-        }
-        let z = 0;
-        for (let j = 0; j <= last; j++) {
-          scores[j] = Math.exp(scores[j] - mx);
-          z += scores[j];
-        }
-        acc.fill(0);
-        for (let j = 0; j <= last; j++) {
-          const wj = scores[j] / z;
-          if (attnW) attnW[(hh * T + t) * S + j] = wj;
-          const vo = (j * KV + kvh) * d;
-          for (let i = 0; i < d; i++) acc[i] += wj * Vc[vo + i];
-        }
-        for (let i = 0; i < d; i++) attnOut[qo + i] = acc[i];
-      }
-    }
-    const a = L.attnSubNorm ? rmsNorm(attnOut, T, H * d, L.attnSubNorm, eps) : attnOut;
-    const o = projection(c, "o", L.lin.o, a, T, {done: false}, lt);
+    // attention: q, k, v = BitLinear(RMSNorm(h)); RoPE; KV cache; h += W_o(attn_sub_norm(attention))
+    const [q, k, v] = projectSite(sites.qkv, L, rmsNorm(h, T, C, L.inputNorm, eps), T, lt);
+    rope(q, T, H, d, cos, sin);
+    rope(k, T, KV, d, cos, sin);
+    const kvInfo = quantizeKVRows(p.kv, k, v, tokens, P, KV * d, d);
+    cache.k[l].set(k, P * KV * d);
+    cache.v[l].set(v, P * KV * d);
+    const att = attention(q, cache.k[l], cache.v[l], T, P, H, KV, d, !!trace);
+    const a = L.attnSubNorm ? rmsNorm(att.out, T, H * d, L.attnSubNorm, eps) : att.out;
+    const [o] = projectSite(sites.o, L, a, T, lt);
     for (let i = 0; i < h.length; i++) h[i] += o[i];
     const normMid = trace ? rowNorms(h, T, C) : undefined;
 
-    // Feed-forward.
-    const x2 = rmsNorm(h, T, C, L.postAttnNorm, eps);
-    const sf = {done: false} as {act?: ActQuant; rotated?: Float32Array; done: boolean};
-    const g = projection(c, "gate", L.lin.gate, x2, T, sf, lt);
-    const u = projection(c, "up", L.lin.up, x2, T, sf, lt);
-    const F = c.intermediate_size;
-    const m = new Float32Array(T * F);
-    if (c.hidden_act === "relu2") {
-      for (let i = 0; i < m.length; i++) {
-        const r = g[i] > 0 ? g[i] : 0;
-        m[i] = Math.fround(r * r) * u[i];
-      }
-    } else {
-      for (let i = 0; i < m.length; i++) m[i] = Math.fround(g[i] / (1 + Math.exp(-g[i]))) * u[i];
-    }
-    const mm = L.ffnSubNorm ? rmsNorm(m, T, F, L.ffnSubNorm, eps) : m;
-    const dn = projection(c, "down", L.lin.down, mm, T, {done: false}, lt);
+    // feed-forward: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h)
+    const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.postAttnNorm, eps), T, lt);
+    const m = glu(g, u, c.hidden_act);
+    const mm = L.ffnSubNorm ? rmsNorm(m, T, c.intermediate_size, L.ffnSubNorm, eps) : m;
+    const [dn] = projectSite(sites.down, L, mm, T, lt);
     for (let i = 0; i < h.length; i++) h[i] += dn[i];
 
     if (trace && lt && normIn && normMid) {
       trace.layers.push({
         layer: l,
         linears: lt as Record<LinearName, LinearTrace>,
-        attention: attnW!,
+        attention: att.weights!,
         attentionShape: [H, T, S],
         residualNorm: {input: normIn, afterAttention: normMid, output: rowNorms(h, T, C)},
         kv: kvInfo,

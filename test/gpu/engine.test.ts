@@ -68,6 +68,20 @@ describe("WebGPU engine vs the CPU reference", () => {
     });
   }
 
+  it("KV BOS rule (variant.ts kvBitsAt): a window that does not start with BOS gets ordinary bits at position 0", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("a4.8", {...shape, num_hidden_layers: 1, bitnet_kv_bits: 3, bitnet_kv_bos_bits: 8});
+    const w = randomWeights(cfg, 11);
+    const gpu = await createWebGPUSession(w, {device});
+    for (const p of [prompt, prompt.slice(1)]) {
+      const cpu = createCpuSession(w);
+      expect(maxAbsDiff(await cpu.append(p, {allLogits: true}), await gpu.append(p, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+      for (const t of [9, 33]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
+      gpu.reset();
+    }
+    gpu.dispose();
+  });
+
   it("incremental decode equals prefill; prompts longer than maxBlock run in blocks", async () => {
     const device = await testDevice();
     const cfg = defaultConfig("b1.58", shape);

@@ -1,6 +1,7 @@
 // Training configuration (configs/*.json): the model (a partial BitNetConfig over defaultConfig), the
 // optimizer and the papers' two-stage schedules, validated with errors that name the offending field.
 import {VARIANTS, defaultConfig, type BitNetConfig, type Variant} from "../config.js";
+import {validateModelConfig} from "../variant.js";
 
 export interface TrainConfig {
   name: string;
@@ -126,22 +127,8 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
 }
 
 function checkModel(c: BitNetConfig, f: string, fail: (field: string, msg: string) => never): void {
-  const posInt = (k: keyof BitNetConfig) => {
-    const v = c[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) fail(`${f}.${k}`, `must be a positive integer, got ${JSON.stringify(v)}`);
-  };
-  (["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "max_position_embeddings"] as const).forEach(posInt);
-  if (c.hidden_size % c.num_attention_heads !== 0 && c.head_dim === undefined) fail(`${f}.hidden_size`, `(${c.hidden_size}) must be divisible by num_attention_heads (${c.num_attention_heads})`);
-  if (c.num_attention_heads % c.num_key_value_heads !== 0) fail(`${f}.num_key_value_heads`, `(${c.num_key_value_heads}) must divide num_attention_heads (${c.num_attention_heads})`);
-  const D = c.head_dim ?? c.hidden_size / c.num_attention_heads;
-  if (D % 2 !== 0) fail(`${f}.head_dim`, `must be even for RoPE, got ${D}`);
-  if (c.hidden_act !== "relu2" && c.hidden_act !== "silu") fail(`${f}.hidden_act`, `must be "relu2" or "silu", got ${JSON.stringify(c.hidden_act)}`);
-  if (c.bitnet_activation_bits !== 8 && c.bitnet_activation_bits !== 4) fail(`${f}.bitnet_activation_bits`, `must be 8 or 4, got ${JSON.stringify(c.bitnet_activation_bits)}`);
-  if (c.bitnet_variant === "b1.58" && c.bitnet_activation_bits !== 8) fail(`${f}.bitnet_activation_bits`, "must be 8 for b1.58");
-  if (typeof c.bitnet_hadamard !== "boolean") fail(`${f}.bitnet_hadamard`, "must be true or false");
-  if (!(c.bitnet_topk_ratio > 0 && c.bitnet_topk_ratio <= 1)) fail(`${f}.bitnet_topk_ratio`, `must be in (0, 1], got ${c.bitnet_topk_ratio}`);
-  if (!(c.rms_norm_eps > 0)) fail(`${f}.rms_norm_eps`, "must be > 0");
-  if (!(c.rope_theta > 0)) fail(`${f}.rope_theta`, "must be > 0");
+  // the one model-config validator (variant.ts); its messages name the field under `f`
+  validateModelConfig(c, {prefix: `${f}.`, error: ConfigError});
   if (c.vocab_size > 65536) fail(`${f}.vocab_size`, "must be ≤ 65536 (token ids are stored as uint16)");
 }
 

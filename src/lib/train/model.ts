@@ -8,39 +8,13 @@ import {LINEARS, headDim, tensorNames, type BitNetConfig, type LinearName} from 
 import {Rng} from "../rng.js";
 import type {TF, Tensor, Variable} from "./tf.js";
 import {explicitHadamard} from "../hadamard.js";
+import {sitePlan, type Site, type SiteInput} from "../variant.js";
 
 export const EPS = 1e-5;
 
 /** Parameters by Hugging Face tensor name: latent weights, or (ForwardOptions.weightsQuantized) the
  *  already ternarized BitLinear weights W̃·γ that the trainer computes for all layers at once. */
 export type Params = Map<string, Tensor>;
-
-/** Where a BitLinear's input comes from; decides its activation quantizer. */
-export type Site = "qkv" | "o" | "gateup" | "down";
-
-export type ActScheme = "none" | "absmax-int8" | "absmean-int4" | "topk-int8";
-
-/** The activation quantizer of each input site (a4.8 §2, v2 §2), as src/lib/model.ts. a4.8's first
- *  training stage (W1.58A8 with ReLU²-GLU, no sparsification) is bitnet_activation_bits 8 with
- *  bitnet_topk_ratio 1 (top-K off). */
-export function actScheme(c: BitNetConfig, site: Site): ActScheme {
-  const bits = c.bitnet_activation_bits;
-  switch (c.bitnet_variant) {
-    case "fp":
-      return "none";
-    case "b1.58":
-      return "absmax-int8";
-    case "a4.8":
-      return site === "o" ? "topk-int8" : site === "down" || bits === 8 ? "absmax-int8" : "absmean-int4";
-    case "v2":
-      return bits === 4 ? "absmean-int4" : "absmax-int8";
-  }
-}
-
-/** v2's H-BitLinear: the Hadamard transform before quantizing the W_o and W_down inputs. */
-export function usesHadamard(c: BitNetConfig, site: Site): boolean {
-  return c.bitnet_variant === "v2" && c.bitnet_hadamard && (site === "o" || site === "down");
-}
 
 export const isQuantized = (c: BitNetConfig) => c.bitnet_variant !== "fp";
 
@@ -100,12 +74,13 @@ export function topkInt8(tf: TF, x: Tensor, ratio: number): Tensor {
   });
 }
 
-export function quantizeActivation(tf: TF, x: Tensor, scheme: ActScheme, topkRatio: number): Tensor {
-  switch (scheme) {
+/** Q(x) of a site, as the variant table (variant.ts sitePlan) gives it, with the straight-through gradient. */
+export function quantizeActivation(tf: TF, x: Tensor, site: SiteInput): Tensor {
+  switch (site.quantizer) {
     case "none": return x;
     case "absmax-int8": return ste(tf, x, (v) => absmaxInt8(tf, v));
     case "absmean-int4": return ste(tf, x, (v) => absmeanInt4(tf, v));
-    case "topk-int8": return ste(tf, x, (v) => topkInt8(tf, v, topkRatio));
+    case "topk-int8": return ste(tf, x, (v) => topkInt8(tf, v, site.topK!));
   }
 }
 
@@ -194,6 +169,8 @@ export class ForwardCache {
 export interface ForwardStats {
   /** γ = mean|W| per BitLinear weight, by tensor name. */
   gamma?: Map<string, Tensor>;
+  /** Filled with the site inputs the forward applied, in order (which quantizer / Hadamard each site got). */
+  sites?: SiteInput[];
 }
 
 function rmsNorm(tf: TF, x: Tensor, w: Tensor, eps: number): Tensor {
@@ -267,16 +244,19 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
     return v;
   };
   const eps = c.rms_norm_eps;
-  const q8 = (x: Tensor, site: Site) => {
+  const sites = sitePlan(c);
+  const q8 = (x: Tensor, name: Site) => {
+    const site = sites[name];
+    opts.stats?.sites?.push(site);
     let xx = x;
-    if (usesHadamard(c, site)) {
+    if (site.hadamard) {
       const n = x.shape[x.shape.length - 1];
       const Hm = cache.get(tf, `had${n}`, () => tf.tensor(Float32Array.from(explicitHadamard(n)), [n, n]));
       // Row-vector form of H·x with exactly src/lib/hadamard.ts's construction (block-diagonal for 688);
       // autodiff gives the gradient Hᵀ·g = H⁻¹·g, the transform's own inverse (v2 §2).
       xx = tf.matMul(x, Hm, false, true);
     }
-    return quantizeActivation(tf, xx, actScheme(c, site), c.bitnet_topk_ratio);
+    return quantizeActivation(tf, xx, site);
   };
   const {cos, sin, rot} = ropeTables(tf, c, T, cache);
   const mask = cache.get(tf, `mask${T}`, () => {
@@ -310,7 +290,7 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
     if (c.bitnet_sub_norms) att = rmsNorm(tf, att, P(n.attnSubNorm), eps);
     h = tf.add(h, lin(q8(att, "o"), [n.o]));
     // feed-forward
-    const f = q8(rmsNorm(tf, h, P(n.postAttnNorm), eps), "gateup");
+    const f = q8(rmsNorm(tf, h, P(n.postAttnNorm), eps), "gate_up");
     const gu = lin(f, [n.gate, n.up]);
     const [g, u] = tf.split(gu, [F, F], 1);
     const act = c.hidden_act === "relu2" ? tf.square(tf.relu(g)) : tf.mul(g, tf.sigmoid(g));

@@ -1,32 +1,40 @@
 // The resolved training recipe as data (`bitnet-lab train --plan --json`): everything the tfjs trainer
-// would do, step by step, in a form another trainer can consume instead of re-implementing it. The PyTorch
-// mirror (scripts/train_torch.py) trains from this JSON — schedule, activation stages, per-site quantizers,
-// Hadamard matrices and batch windows come from here — and writes back what it actually applied, which
-// test/unit/train-plan.test.ts compares with this module (so a recipe change on either side fails CI).
+// would do, step by step, in a form another trainer consumes instead of re-implementing it — the config with
+// every default filled in, the per-step learning rate / weight decay / activation stage and bits, the site
+// plan of every stage (variant.ts), the Hadamard matrices, the optimizer groups, the initialization and, with
+// the training data's length, every step's batch windows. The PyTorch mirror (scripts/train_torch.py) trains
+// from this JSON and writes back what it actually applied; test/unit/train-plan.test.ts compares that record
+// with this module run on today's configs, so a recipe change on either side fails CI until the shipped
+// models are retrained.
 import type {BitNetConfig} from "../config.js";
 import {hadamardMatrix, hadamardPlan, type HadamardPlan} from "../hadamard.js";
 import {Rng} from "../rng.js";
+import {SITES, sitePlanJSON} from "../variant.js";
 import {modelConfigAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
-import {actScheme, linearNames, paramShapes, usesHadamard, type ActScheme, type Site} from "./model.js";
+import {linearNames, paramShapes} from "./model.js";
 
 export const PLAN_FORMAT = "bitnet-lab-train-plan";
-export const PLAN_VERSION = 1;
-export const SITES: readonly Site[] = ["qkv", "o", "gateup", "down"];
+/** 1: sites as {scheme, hadamard, n} with "gateup" (the shipped models of 2026-11-30 were trained from it);
+ *  2: sites as variant.ts's sitePlanJSON (quantizer, bits, hadamard, topK, subNorm, dim, linears), "gate_up". */
+export const PLAN_VERSION = 2;
 
 /** The std of the N(0, std²) initialization of matrices (train/model.ts initParams); norms start at 1. */
 export const INIT_STD = 0.02;
+
+type SiteJSON = ReturnType<typeof sitePlanJSON>;
 
 export interface PlanStage {
   /** First step (0-based update index) this stage's model config is in force. */
   fromStep: number;
   model: BitNetConfig;
-  sites: Record<Site, {scheme: ActScheme; hadamard: boolean; n: number}>;
+  sites: SiteJSON["sites"];
+  kv: SiteJSON["kv"];
 }
 
 export interface PlanHadamard {
   plan: HadamardPlan;
-  /** The ±1 matrices y = norm · (M ⊗ H_b) x as strings of '+'/'-', row-major: H_b (order `block`) and, for
-   *  "kronecker", M (order m). */
+  /** The ±1 matrices of y = norm · (M ⊗ H_b) x as strings of '+'/'-', row-major: H_b (order `block`) and,
+   *  for "kronecker", M (order m). */
   block: string;
   mix?: string;
 }
@@ -49,6 +57,12 @@ export interface TrainPlan {
 
 const signs = (m: Int8Array) => Array.from(m, (v) => (v > 0 ? "+" : "-")).join("");
 
+/** The ±1 matrices of the Hadamard transform of length n (hadamard.ts), as a plan carries them. */
+export function hadamardEntry(n: number): PlanHadamard {
+  const plan = hadamardPlan(n);
+  return {plan, block: signs(hadamardMatrix(plan.block)), ...(plan.kind === "kronecker" ? {mix: signs(hadamardMatrix(plan.m))} : {})};
+}
+
 /** Training window starts of every step (data.ts trainBatch's Rng stream), [steps][batchSize]. */
 export function batchStarts(trainTokens: number, B: number, T: number, seed: number, steps: number): number[][] {
   return Array.from({length: steps}, (_, step) => {
@@ -57,25 +71,12 @@ export function batchStarts(trainTokens: number, B: number, T: number, seed: num
   });
 }
 
-function siteWidth(c: BitNetConfig, site: Site): number {
-  const D = c.head_dim ?? c.hidden_size / c.num_attention_heads;
-  return site === "o" ? c.num_attention_heads * D : site === "down" ? c.intermediate_size : c.hidden_size;
-}
-
-/** Each input site's quantizer and rotation for a model config, with the Hadamard matrices they need. */
-export function sitePlan(model: BitNetConfig): {sites: PlanStage["sites"]; hadamard: Record<string, PlanHadamard>} {
-  const sites = {} as PlanStage["sites"];
+/** A model config's site plan with the Hadamard matrices its rotated sites need (one stage of a plan). */
+export function stagePlan(model: BitNetConfig): {sites: SiteJSON["sites"]; kv: SiteJSON["kv"]; hadamard: Record<string, PlanHadamard>} {
+  const {sites, kv} = sitePlanJSON(model);
   const hadamard: Record<string, PlanHadamard> = {};
-  for (const site of SITES) {
-    const n = siteWidth(model, site);
-    const had = usesHadamard(model, site);
-    sites[site] = {scheme: actScheme(model, site), hadamard: had, n};
-    if (had && !hadamard[n]) {
-      const plan = hadamardPlan(n);
-      hadamard[n] = {plan, block: signs(hadamardMatrix(plan.block)), ...(plan.kind === "kronecker" ? {mix: signs(hadamardMatrix(plan.m))} : {})};
-    }
-  }
-  return {sites, hadamard};
+  for (const s of SITES) if (sites[s].hadamard && !hadamard[sites[s].dim]) hadamard[sites[s].dim] = hadamardEntry(sites[s].dim);
+  return {sites, kv, hadamard};
 }
 
 /** The plan of `cfg`; with `trainTokens` (the training stream's length) also every step's batch windows. */
@@ -87,9 +88,9 @@ export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): 
   bounds.forEach((from, k) => {
     if (k > 0 && from === bounds[k - 1] && stages.length) stages.pop(); // a stage at the same step replaces it
     const model = modelConfigAt(cfg, Math.min(from, S));
-    const sp = sitePlan(model);
+    const sp = stagePlan(model);
     Object.assign(hadamard, sp.hadamard);
-    stages.push({fromStep: from, model, sites: sp.sites});
+    stages.push({fromStep: from, model, sites: sp.sites, kv: sp.kv});
   });
   const schedule: TrainPlan["schedule"] = {lr: [], wd: [], lrStage: [], actStage: [], activationBits: []};
   for (let step = 0; step < S; step++) {
