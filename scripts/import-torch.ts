@@ -2,8 +2,8 @@
 // project's own checkpoint writer, and prepares the forward check that runs on the accelerator machine.
 //
 //   npx tsx scripts/import-torch.ts --runs DIR [--out data/models] [--fixtures data/fixtures/torch-logits] [--data .train-data]
-//       DIR/<name>/{model.st.gz, log.jsonl, summary.json, train-config.json, fixture.json[, train.log]} for the
-//       six shipped names; writes <out>/<name>/{config.json, model.safetensors, tokenizer.json, log.jsonl,
+//       DIR/<name>/s<seed>/{model.st.gz, log.jsonl, summary.json, train-config.json, fixture.json, train.log,
+//       mirror-recipe.json} for the six shipped names, the seed DIR/train-torch.json names as shipped; writes <out>/<name>/{config.json, model.safetensors, tokenizer.json, log.jsonl,
 //       summary.json, train-config.json} and <fixtures>/<name>.json, and prints the max |Δlogit| of the
 //       reference forward against the torch fixture.
 //   npx tsx scripts/import-torch.ts --make-check DIR
@@ -145,8 +145,12 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
   const tokenizer = readFileSync(tokPath);
   mkdirSync(fixtures, {recursive: true});
   let n = 0;
+  // train_torch.py all: DIR/<name>/s<seed>/…, the shipped seed of each model in DIR/train-torch.json
+  // (chosen on the selection split); older single-seed runs: DIR/<name>/….
+  const index = existsSync(join(runs, "train-torch.json")) ? (JSON.parse(readFileSync(join(runs, "train-torch.json"), "utf8")) as {shipped?: Record<string, string>}) : {};
   for (const name of NAMES) {
-    const src = join(runs, name);
+    const seed = index.shipped?.[name];
+    const src = seed ? join(runs, name, `s${seed}`) : join(runs, name);
     if (!existsSync(join(src, "model.st.gz"))) {
       console.log(`${name}: no ${join(src, "model.st.gz")}, skipped`);
       continue;
@@ -172,7 +176,7 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
     writeFileSync(join(dir, "tokenizer.json"), tokenizer);
     copyFileSync(join(src, "log.jsonl"), join(dir, "log.jsonl"));
     copyFileSync(join(src, "train-config.json"), join(dir, "train-config.json"));
-    if (existsSync(join(src, "train.log"))) copyFileSync(join(src, "train.log"), join(dir, "train.log"));
+    for (const f of ["train.log", "mirror-recipe.json"]) if (existsSync(join(src, f))) copyFileSync(join(src, f), join(dir, f));
     writeFileSync(join(dir, "summary.json"), JSON.stringify({...summary, modelBytes: ck.safetensors.length}, null, 2) + "\n");
 
     // The reference forward (KV cache unquantized, as the torch fixture) against torch's logits.
