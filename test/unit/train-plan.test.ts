@@ -11,7 +11,7 @@ import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
 import {explicitHadamard} from "../../src/lib/hadamard.js";
 import {parseTrainConfig, type TrainConfig} from "../../src/lib/train/config.js";
-import {batchStarts, trainPlan, type TrainPlan} from "../../src/lib/train/plan.js";
+import {batchStarts, recipePrefixDiff, trainPlan, type TrainPlan} from "../../src/lib/train/plan.js";
 import {SITES} from "../../src/lib/variant.js";
 
 interface MirrorSite {scheme?: string; quantizer?: string; hadamard: boolean; n?: number; dim?: number}
@@ -114,5 +114,19 @@ describe("the comparison catches drift", () => {
     const d = differences(v, planFor("v2-a4", v, (raw) => ((raw.model as Record<string, unknown>).bitnet_hadamard = false)));
     expect(d).toContain("stage 0 site o");
     expect(d).toContain("stage 1 site down");
+  });
+});
+
+describe("continuing a state: the recipe before the branch step must be the same computation", () => {
+  const load = (n: string) => parseTrainConfig({...JSON.parse(readFileSync(`configs/${n}.json`, "utf8")), steps: 200}, n);
+  const at = Math.round(0.95 * 200);
+  it("the no-rotation ablation continues b1.58 (W1.58A8 without rotation is b1.58), never v2-a8", () => {
+    expect(recipePrefixDiff(load("b1.58"), load("v2-a4-nohadamard"), at)).toBeUndefined();
+    expect(recipePrefixDiff(load("v2-a8"), load("v2-a4-nohadamard"), at)).toMatch(/the o input at step 0 \(rotated absmax-int8 vs absmax-int8\)/);
+  });
+  it("v2-a4 continues v2-a8 up to the 95% switch, not beyond", () => {
+    expect(recipePrefixDiff(load("v2-a8"), load("v2-a4"), at)).toBeUndefined();
+    expect(recipePrefixDiff(load("v2-a8"), load("v2-a4"), at + 1)).toMatch(/step 190/);
+    expect(recipePrefixDiff(load("fp"), load("b1.58"), 10)).toMatch(/schedule|input/);
   });
 });

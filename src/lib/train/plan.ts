@@ -126,3 +126,24 @@ export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): 
     hadamard,
   };
 }
+
+/** Where two recipes differ before `step` (the part a continued run inherits from the run whose state it
+ *  continues), or undefined if they do not: per-step lr / weight decay and the site plan (quantizer, bits,
+ *  rotation, top-K) in force, compared as computations — b1.58 and v2 without rotation at 8 bits are the same. */
+export function recipePrefixDiff(a: TrainConfig, b: TrainConfig, step: number): string | undefined {
+  if (a.steps !== b.steps) return `steps (${a.steps} vs ${b.steps})`;
+  for (let t = 0; t < Math.min(step, a.steps); t++) {
+    const x = scheduleAt(a, t);
+    const y = scheduleAt(b, t);
+    if (x.lr !== y.lr || x.wd !== y.wd) return `the lr / weight-decay schedule at step ${t}`;
+    if (t === 0 || stageIndexAt(a, t) !== stageIndexAt(a, t - 1) || stageIndexAt(b, t) !== stageIndexAt(b, t - 1)) {
+      const sa = sitePlanJSON(modelConfigAt(a, t)).sites;
+      const sb = sitePlanJSON(modelConfigAt(b, t)).sites;
+      for (const s of SITES) {
+        const key = (v: typeof sa[typeof s]) => JSON.stringify([v.quantizer, v.bits, v.hadamard, v.topK ?? null, v.subNorm, v.dim]);
+        if (key(sa[s]) !== key(sb[s])) return `the ${s} input at step ${t} (${sa[s].hadamard ? "rotated " : ""}${sa[s].quantizer} vs ${sb[s].hadamard ? "rotated " : ""}${sb[s].quantizer})`;
+      }
+    }
+  }
+  return undefined;
+}
