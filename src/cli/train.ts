@@ -13,6 +13,7 @@ import {vulkanDrivers} from "../node/gpu-env.js";
 import {progress, type Progress} from "../node/progress.js";
 import {loadPrepared, preparedData} from "../node/train-data.js";
 import {runTraining} from "../node/train-run.js";
+import {trainPlan} from "../lib/train/plan.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString, parseNumber, type Command, type ParsedArgs} from "./command.js";
 
 export const CONFIG_DIR = fileURLToPath(new URL("../../configs/", import.meta.url));
@@ -56,15 +57,16 @@ async function chooseBackend(asked: BackendName | "auto", say: (line: string) =>
 export const train: Command = {
   name: "train",
   summary: "train a model with tfjs and the straight-through estimator; the run folder becomes a model folder",
-  usage: "bitnet-lab train --config <name|file.json> --out <dir> [--backend auto|webgpu|cpu|wasm] [--steps N] [--resume] [--from <state.safetensors>] [--max-steps N] [--save-at N,M] [--data <dir>] [--eval-windows N]",
+  usage: "bitnet-lab train --config <name|file.json> --out <dir> [--backend auto|webgpu|cpu|wasm] [--steps N] [--resume] [--from <state.safetensors>] [--max-steps N] [--save-at N,M] [--data <dir>] [--eval-windows N]\n       bitnet-lab train --config <name|file.json> --plan [--json] [--steps N] [--data <dir>]   (the resolved recipe; --data adds every step's batch windows)",
   options: {
     config: "string", out: "string", backend: "string", steps: "string", resume: "boolean", from: "string", "max-steps": "string",
-    "save-at": "string", data: "string", "eval-windows": "string",
+    "save-at": "string", data: "string", "eval-windows": "string", plan: "boolean", json: "boolean",
   },
   async run(args: ParsedArgs): Promise<number> {
     expectPositionals(args, []);
     const ref = flagString(args, "config");
     if (!ref) throw new UsageError("--config is required");
+    if (flagBool(args, "plan")) return await printPlan(args, ref);
     const out = flagString(args, "out");
     if (!out) throw new UsageError("--out is required");
     const asked = (flagString(args, "backend") ?? "auto") as BackendName | "auto";
@@ -116,3 +118,27 @@ export const train: Command = {
     return 0;
   },
 };
+
+/** `--plan`: the resolved recipe (src/lib/train/plan.ts) as JSON (--json) or a short summary; trains nothing. */
+async function printPlan(args: ParsedArgs, ref: string): Promise<number> {
+  let cfg = readTrainConfig(ref);
+  const steps = flagNumber(args, "steps", cfg.steps, {min: 1, integer: true});
+  if (steps !== cfg.steps) cfg = {...cfg, steps};
+  const dataDir = flagString(args, "data");
+  const trainTokens = dataDir ? loadPrepared(dataDir).train.length : undefined;
+  const plan = trainPlan(cfg, {trainTokens});
+  if (flagBool(args, "json")) {
+    // The CLI exits right after run() returns: wait until a large JSON has left for the pipe.
+    await new Promise<void>((done) => process.stdout.write(JSON.stringify(plan) + "\n", () => done()));
+    return 0;
+  }
+  const last = cfg.steps - 1;
+  console.log(`${cfg.name}: ${cfg.steps} steps × ${cfg.batchSize}×${cfg.seqLen} tokens, seed ${cfg.seed}`);
+  console.log(`lr: warm-up ${cfg.lr.warmup}, ${plan.schedule.lr[0].toExponential(2)} → stage two at step ${plan.schedule.lrStage.indexOf(2)} → ${plan.schedule.lr[last].toExponential(2)}; wd ${cfg.weightDecay.join(" → ")}`);
+  for (const s of plan.stages) {
+    const sites = Object.entries(s.sites).map(([k, v]) => `${k} ${v.hadamard ? "H+" : ""}${v.quantizer}`).join(", ");
+    console.log(`from step ${s.fromStep}: ${s.model.bitnet_variant} A${s.model.bitnet_activation_bits}: ${sites}`);
+  }
+  for (const [n, h] of Object.entries(plan.hadamard)) console.log(`Hadamard ${n}: ${h.plan.kind}${h.plan.kind === "kronecker" ? ` (${h.plan.construction} q = ${h.plan.q}) ⊗ H_${h.plan.block}` : ` blocks of ${h.plan.block}`}`);
+  return 0;
+}

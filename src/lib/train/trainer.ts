@@ -12,6 +12,7 @@ import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainCon
 import {trainBatch, valBatches, type Batch} from "./data.js";
 import {FlatConstants, ROW, concatFlat, flatCodes, flatGamma, flatLayout, packFlat, quantizeFlat, sliceFlat, type FlatLayout} from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
+import {recipePrefixDiff} from "./plan.js";
 import type {Scalar, TF, Tensor, Variable} from "./tf.js";
 
 export interface TrainData {
@@ -332,9 +333,13 @@ export class Trainer {
     if (cfg) {
       const a = modelConfigAt(saved, 0);
       const b = modelConfigAt(c, 0);
-      for (const k of ["bitnet_variant", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"] as const) {
+      for (const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"] as const) {
         if (a[k] !== b[k]) throw new Error(`trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`);
       }
+      // The steps before the state must be the same computation under both recipes (not the same variant
+      // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
+      const differs = recipePrefixDiff(saved, c, meta.step);
+      if (differs) throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
       if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
         throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
       }
