@@ -33,6 +33,32 @@ function cpuTrace(weights: ModelWeights, ids: readonly number[]): ChapterTrace {
   return {...forwardFull(weights, ids, {trace: true}).trace!, source: "cpu"};
 }
 
+type Session = Awaited<ReturnType<typeof createWebGPUSession>>;
+// One inspection session per model on the page device, kept between runs (a new prompt costs one pass, not a rebuild);
+// runs on the same model are serialized, and a session on a lost device is replaced.
+const inspectors = new WeakMap<ModelWeights, {session?: Session; maxBlock: number; queue: Promise<unknown>}>();
+
+function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
+  let entry = inspectors.get(weights);
+  if (!entry) inspectors.set(weights, (entry = {maxBlock: 0, queue: Promise.resolve()}));
+  const e = entry;
+  const run = e.queue.catch(() => {}).then(async () => {
+    const ctx = await pageGpu();
+    if (!e.session || e.session.device !== ctx.device || ids.length > e.maxBlock) {
+      e.session?.dispose();
+      e.session = undefined;
+      // one block for the whole prompt, so every layer's codes come back in one inspection
+      e.maxBlock = Math.min(weights.config.max_position_embeddings, Math.max(64, ids.length));
+      e.session = await createWebGPUSession(weights, {gpu: ctx, inspect: true, maxBlock: e.maxBlock});
+    }
+    e.session.reset();
+    await e.session.append(ids, {inspect: {}});
+    return e.session.lastInspection!;
+  });
+  e.queue = run;
+  return run;
+}
+
 /** Runs `ids` through the model where the page's `backend` state says; never throws for a GPU failure (it falls back
  *  to the CPU reference and says why). */
 export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<LiveTrace> {
@@ -41,19 +67,13 @@ export async function liveTrace(weights: ModelWeights, ids: readonly number[], o
   if (resolveBackend(opts.backend, opts.gpu) === "webgpu") {
     if (!opts.gpu.available) fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
     else {
-      let session: Awaited<ReturnType<typeof createWebGPUSession>> | undefined;
       try {
-        const ctx = await pageGpu();
-        // one block for the whole prompt, so every layer's codes come back in one inspection
-        session = await createWebGPUSession(weights, {gpu: ctx, inspect: true, maxBlock: ids.length});
-        await session.append(ids, {inspect: {}});
-        const trace = traceFromInspection(session.lastInspection!, weights.config, weights);
+        const ins = await inspectOnGpu(weights, ids);
+        const trace = traceFromInspection(ins, weights.config, weights);
         let ref: ForwardTrace | undefined;
         return {trace, source: "webgpu", label: `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0};
       } catch (e) {
         fallback = `the GPU pass failed (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
-      } finally {
-        session?.dispose();
       }
     }
   }
