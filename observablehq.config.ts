@@ -12,6 +12,7 @@ export default {
     {name: "5 · The forward pass", path: "/forward"},
     {name: "6 · Train your own", path: "/train"},
     {name: "7 · Memory, latency & energy", path: "/scaling"},
+    {name: "Kernel lab (your GPU)", path: "/kernel-lab"},
   ],
   pager: true,
   search: false,
