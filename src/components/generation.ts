@@ -53,7 +53,7 @@ export async function runGeneration(v: StreamView, mm: GenerationModel, prompt: 
         const piece = mm.tokenizer.decode([e.id]);
         text += piece;
         v.push(piece);
-        if (!v.hasAttribute("data-live")) v.setAttribute("data-live", opened.gpu ? "webgpu" : "cpu");
+        if (!v.hasAttribute("data-live")) v.setAttribute("data-live", opened.backend); // first live view (bench/page-times.ts)
         const rate = decodeRate(events);
         v.status(`${events.length} tokens · ${rate.tokensPerSecond ? `${fmt(rate.tokensPerSecond, 3)} tokens/s` : "prefill"} · prefill ${fmt(rate.prefillMs, 3)} ms for ${promptIds.length} prompt tokens · ${opened.label}`);
       }

@@ -10,9 +10,9 @@ import {forwardFull} from "../lib/model.js";
 import type {ForwardTrace} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
-import {describeAdapter} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
 import {h} from "./dom.js";
-import {pageGpu, resolveBackend} from "./sessions.js";
+import {pageGpu} from "./sessions.js";
 import type {BackendChoice} from "./sessions.js";
 
 export interface LiveTrace {
@@ -63,8 +63,10 @@ function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
  *  to the CPU reference and says why). */
 export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<LiveTrace> {
   const t0 = now();
-  let fallback: string | null = null;
-  if (resolveBackend(opts.backend, opts.gpu) === "webgpu") {
+  const choice = chooseBackend(opts.backend, opts.gpu);
+  // why the CPU although the reader did not ask for it (no WebGPU, or a software adapter under "auto")
+  let fallback: string | null = choice.backend === "cpu" && opts.backend !== "cpu" ? choice.reason : null;
+  if (choice.backend === "webgpu") {
     if (!opts.gpu.available) fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
     else {
       try {

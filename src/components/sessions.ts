@@ -7,7 +7,7 @@ import type {DecodeSession} from "../lib/backend.js";
 import {createCpuSession} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
-import {describeAdapter} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
 
 export interface OpenedSession {
   session: DecodeSession;
@@ -15,6 +15,10 @@ export interface OpenedSession {
   label: string;
   /** Logit tolerance against the CPU reference for this backend (float32 summation-order differences). */
   tolerance: number;
+  /** Which engine runs it (pages mark their first live view with it: data-live). */
+  backend: "webgpu" | "cpu";
+  /** Why this backend (the choice rule is chooseBackend in src/lib/webgpu-status.ts). */
+  reason: string;
   /** The page device the session runs on (absent on the CPU). */
   gpu?: GpuContext;
 }
@@ -27,21 +31,17 @@ export const BACKEND_OPTIONS = [
   {value: "cpu", label: "CPU reference"},
 ];
 
-/** The one rule for "auto": the page's `backend` URL state, resolved against what the browser offers. */
-export function resolveBackend(choice: BackendChoice, gpu: WebGPUStatus): "webgpu" | "cpu" {
-  if (choice === "cpu") return "cpu";
-  if (choice === "webgpu") return "webgpu";
-  return gpu.available ? "webgpu" : "cpu";
-}
 
 export async function openSession(weights: ModelWeights, opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<OpenedSession> {
-  if (resolveBackend(opts.backend, opts.gpu) === "webgpu") {
+  // "auto" skips a software (emulated) adapter: slower than the CPU reference (chooseBackend).
+  const choice = chooseBackend(opts.backend, opts.gpu);
+  if (choice.backend === "webgpu") {
     if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
     const ctx = await pageGpu();
     const session = await createWebGPUSession(weights, {gpu: ctx});
-    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2, gpu: ctx};
+    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2, backend: "webgpu", reason: choice.reason, gpu: ctx};
   }
-  return {session: createCpuSession(weights), label: "CPU reference", tolerance: 1e-4};
+  return {session: createCpuSession(weights), label: choice.software ? "CPU reference (WebGPU here is software-emulated)" : "CPU reference", tolerance: 1e-4, backend: "cpu", reason: choice.reason};
 }
 
 let gpuContext: Promise<GpuContext> | undefined;
