@@ -55,6 +55,14 @@ describe("embedding figures in a plain page", () => {
     await page.close();
   }, 600_000);
 
+  it("an embedded figure fits a 375 px frame", async () => {
+    const page = await browser.newPage({viewport: {width: 375, height: 800}});
+    await page.goto(`${site.url}/embed?figure=sparsity&backend=cpu`);
+    await page.locator('[data-figure="sparsity"][data-live="cpu"]').waitFor({timeout: 120_000});
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    await page.close();
+  }, 180_000);
+
   it("names a bad figure and a bad value instead of failing", async () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/embed?figure=nope`);

@@ -55,6 +55,29 @@ describe("kernel lab", () => {
     await page.close();
   }, 600_000);
 
+  it("fits a 375 px screen and every control is reachable by keyboard with a visible focus ring", async () => {
+    const page = await browser.newPage({viewport: {width: 375, height: 800}});
+    await page.goto(`${site.url}/kernel-lab`);
+    await page.locator("#lab-run").waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    // Tab from the top reaches the shapes menu and the run button; each shows an outline when focused
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && !(seen.has("lab-run") && seen.has("size")); i++) {
+      await page.keyboard.press("Tab");
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el) return null;
+        return {id: el.id || el.closest("[data-param]")?.getAttribute("data-param") || el.tagName, outline: getComputedStyle(el).outlineStyle};
+      });
+      if (f && (f.id === "lab-run" || f.id === "size")) {
+        expect(f.outline, f.id).not.toBe("none");
+        seen.add(f.id);
+      }
+    }
+    expect([...seen].sort()).toEqual(["lab-run", "size"]);
+    await page.close();
+  });
+
   it("without WebGPU says the lab needs it", async () => {
     const nogpu = await launch({webgpu: false});
     const page = await nogpu.newPage();
