@@ -18,7 +18,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
   site = await serve(DIST);
   // the tutorial author's page, on its own origin, pointing at the site
-  const html = readFileSync("docs/embed-example.html", "utf8").replaceAll("https://example.org/bitnet-lab", site.url);
+  // backend=webgpu: "auto" would (rightly) skip SwiftShader, a software adapter, for the CPU
+  const html = readFileSync("docs/embed-example.html", "utf8").replaceAll("https://example.org/bitnet-lab/embed?", `${site.url}/embed?backend=webgpu&amp;`);
   const server = createServer((_, res) => res.writeHead(200, {"content-type": "text/html; charset=utf-8"}).end(html));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const a = server.address();

@@ -67,7 +67,7 @@ describe("kernel lab", () => {
       const f = await page.evaluate(() => {
         const el = document.activeElement as HTMLElement | null;
         if (!el) return null;
-        return {id: el.id || el.closest("[data-param]")?.getAttribute("data-param") || el.tagName, outline: getComputedStyle(el).outlineStyle};
+        return {id: el.id === "lab-run" ? el.id : el.closest("[data-param]")?.getAttribute("data-param") ?? el.tagName, outline: getComputedStyle(el).outlineStyle};
       });
       if (f && (f.id === "lab-run" || f.id === "size")) {
         expect(f.outline, f.id).not.toBe("none");
