@@ -142,6 +142,7 @@ describe("chapter 2: activations", () => {
     expect(await page.locator("figure.lab-figure svg").count()).toBeGreaterThanOrEqual(4);
     await control(page, "layer").locator("select").selectOption({label: "2"});
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/layer=2/);
+    await page.locator(".exercise", {hasText: "In layer 2"}).first().waitFor(); // the exercises re-rendered for layer 2
     expect(["right", "wrong"]).toContain(await reveal(page, 1, "1"));
     expect(["right", "wrong"]).toContain(await reveal(page, 2, null, "300"));
     await page.screenshot({path: `${shots}/chapter-activations.png`, fullPage: true});

@@ -45,7 +45,8 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
   it("generates on the GPU exactly the CLI's greedy tokens, verifies, inspects, round-trips its URL", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
     const log = watch(page, site.url);
-    await page.goto(site.url + "/forward" + query, {waitUntil: "networkidle"});
+    // backend=webgpu: "auto" skips a software adapter like SwiftShader for the CPU reference (chooseBackend)
+    await page.goto(site.url + "/forward" + query + "&backend=webgpu", {waitUntil: "networkidle"});
     const run = await finished(page);
     expect(run.state).toBe("done");
     expect(run.status).toMatch(/WebGPU on/);
