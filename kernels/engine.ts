@@ -19,7 +19,7 @@ import type {ModelWeights} from "./lib/tensor.js";
 import {attentionWGSL, attentionWideOK, kvLayout, ropeKVWGSL, type KVFormat} from "./attention.js";
 import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "./device.js";
 import {embedWGSL, fillWGSL} from "./embed.js";
-import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "./gpu.js";
+import {bindGroup, grid2, pipelineChecked, readBuffer, storageBuffer, uniformBuffer, type Dispatch} from "./gpu.js";
 import {fusedPrologueBindings, fusedWorkgroupBytes, gammaPairs, linearGrid, linearWGSL, packF16, packF32, packTernary, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "./linear.js";
 import {hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig, type QuantKind} from "./normquant.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "./sample.js";
@@ -77,6 +77,20 @@ export interface InspectionLayer {
   codes?: Record<"attn" | "o" | "ffn" | "down", {q: Int8Array; invScale: Float32Array}>;
   /** [M, C] the residual stream leaving the layer. */
   residualOut: Float32Array;
+}
+
+/** A layer's quantized KV cache as stored on the GPU, for `count` positions from `start` (inspectKV). */
+export interface InspectedKV {
+  /** Bits per position (the BOS position may differ; 16 = stored as floats, no codes). */
+  bits: number[];
+  /** Unsigned codes [count, KV heads, d] of K and V (0 where a position is stored as floats). */
+  k: Uint8Array;
+  v: Uint8Array;
+  /** Per vector [count, KV heads]: zero point (min) and step, as dequantization min + code · step. */
+  kMin: Float32Array;
+  kStep: Float32Array;
+  vMin: Float32Array;
+  vStep: Float32Array;
 }
 
 export interface Inspection {
@@ -1113,6 +1127,60 @@ export class WebGPUSession implements DecodeSession {
   private freeBuffers(): void {
     for (const b of this.buffers) b.destroy();
     this.buffers = [];
+  }
+
+  /** Inspection: the KV codes of `layer` that the GPU stored for positions [start, start + count) — undefined for a
+   *  16-bit cache. Reads only that range of the layer's K/V buffers. */
+  async inspectKV(layer: number, start: number, count: number): Promise<InspectedKV | undefined> {
+    this.guard();
+    const P = this.plan;
+    const f = this.kvFormat();
+    if (f.bits >= 16) return undefined;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L)) throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos)) throw new Error(`inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`);
+    const lay = kvLayout(f, P.d, P.KV);
+    const w0 = lay.offset(start, 0);
+    const w1 = lay.offset(start + count - 1, P.KV - 1) + (start + count - 1 === 0 ? lay.bosWords : lay.words);
+    const Lb = this.layers[layer];
+    const device = this.ctx.device;
+    try {
+      const [kw, vw, km, vm] = await Promise.all([
+        readBuffer(device, Lb.K, (w1 - w0) * 4, w0 * 4).then((b) => new Uint32Array(b)),
+        readBuffer(device, Lb.V, (w1 - w0) * 4, w0 * 4).then((b) => new Uint32Array(b)),
+        readBuffer(device, Lb.Km, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
+        readBuffer(device, Lb.Vm, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
+      ]);
+      const n = count * P.KV * P.d;
+      const out: InspectedKV = {bits: [], k: new Uint8Array(n), v: new Uint8Array(n), kMin: new Float32Array(count * P.KV), kStep: new Float32Array(count * P.KV), vMin: new Float32Array(count * P.KV), vStep: new Float32Array(count * P.KV)};
+      for (let t = 0; t < count; t++) {
+        const j = start + t;
+        const bits = j === 0 ? f.bosBits : f.bits;
+        out.bits.push(bits);
+        if (bits >= 16) continue;
+        const mask = (1 << bits) - 1;
+        for (let g = 0; g < P.KV; g++) {
+          const base = lay.offset(j, g) - w0;
+          const vi = t * P.KV + g;
+          out.kMin[vi] = km[2 * vi];
+          out.kStep[vi] = km[2 * vi + 1];
+          out.vMin[vi] = vm[2 * vi];
+          out.vStep[vi] = vm[2 * vi + 1];
+          for (let e = 0; e < P.d; e++) {
+            const bit = e * bits;
+            const wi = base + (bit >>> 5);
+            const sh = bit & 31;
+            for (const [words, dst] of [[kw, out.k], [vw, out.v]] as const) {
+              let code = words[wi] >>> sh;
+              if (sh + bits > 32) code |= words[wi + 1] << (32 - sh);
+              dst[vi * P.d + e] = code & mask;
+            }
+          }
+        }
+      }
+      return out;
+    } catch (e) {
+      throw this.wrapError(e);
+    }
   }
 
   dispose(): void {

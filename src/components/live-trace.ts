@@ -53,7 +53,10 @@ function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
     }
     e.session.reset();
     await e.session.append(ids, {inspect: {}});
-    return e.session.lastInspection!;
+    const ins = e.session.lastInspection!;
+    // the quantized KV cache as stored (a4.8: 3 bits, BOS in 4); nothing at 16 bits
+    const layers = await Promise.all(ins.layers.map(async (l) => ({...l, kv: await e.session!.inspectKV(l.layer, 0, ids.length)})));
+    return {...ins, layers};
   });
   e.queue = run;
   return run;
@@ -120,7 +123,7 @@ export function liveCheck(live: LiveTrace): HTMLElement {
     h("p", {class: r.pass ? "check ok" : "check bad"},
       h("strong", {}, r.pass ? "PASS " : "FAIL "),
       `GPU against the CPU reference on the same ${live.trace.tokens.length} tokens: max |Δ| = ${r.maxAbs.toExponential(2)}${r.where ? ` (${r.where})` : ""}, ${fmt(r.maxRel, 2)} relative; `,
-      `${r.codesDiffer.toLocaleString("en-US")} of ${r.codes.toLocaleString("en-US")} activation codes differ; ${r.floats.toLocaleString("en-US")} float values compared. `,
+      `${r.codesDiffer.toLocaleString("en-US")} of ${r.codes.toLocaleString("en-US")} activation codes differ${r.kvCodes ? `, ${r.kvCodesDiffer.toLocaleString("en-US")} of ${r.kvCodes.toLocaleString("en-US")} KV-cache codes` : ""}; ${r.floats.toLocaleString("en-US")} float values compared. `,
       `PASS needs every float within ${r.tolerance.rel} of max(1, |CPU|) and at most ${100 * r.tolerance.codeShare}% of codes different.`),
   );
   return box;

@@ -30,7 +30,9 @@ describe("chapter traces from the GPU inspection pass", () => {
       const w = randomWeights(cfg, 21);
       const gpu = await createWebGPUSession(w, {device, inspect: true, maxBlock: prompt.length});
       await gpu.append(prompt, {inspect: {}});
-      const g = traceFromInspection(gpu.lastInspection!, cfg, w);
+      const ins = gpu.lastInspection!;
+      const withKV = {...ins, layers: await Promise.all(ins.layers.map(async (l) => ({...l, kv: await gpu.inspectKV(l.layer, 0, prompt.length)})))};
+      const g = traceFromInspection(withKV, cfg, w);
       gpu.dispose();
       const ref = forwardFull(w, prompt, {trace: true}).trace!;
       const r = compareTraces(g, ref);
@@ -44,6 +46,13 @@ describe("chapter traces from the GPU inspection pass", () => {
           expect(g.layers[1].linears[n].act!.scheme).toBe(ref.layers[1].linears[n].act!.scheme);
           expect(g.layers[1].linears[n].sparsity).toBeCloseTo(ref.layers[1].linears[n].sparsity, 6);
         }
+      }
+      if (cfg.bitnet_kv_bits < 16) {
+        // the KV cache codes the GPU stored equal the reference quantizer's, and so do the per-layer K/V errors
+        expect(r.kvCodes).toBe(2 * cfg.num_hidden_layers * prompt.length * cfg.num_key_value_heads * (cfg.hidden_size / cfg.num_attention_heads));
+        expect(r.kvCodesDiffer).toBe(0);
+        expect(g.layers[1].kv!.bits).toEqual(ref.layers[1].kv!.bits);
+        expect(g.layers[1].kv!.keyMeanAbsError).toBeCloseTo(ref.layers[1].kv!.keyMeanAbsError, 5);
       }
       if (c.variant === "v2") {
         // the un-rotated input is recovered from the GPU's rotated one with Hᵀ
@@ -72,8 +81,18 @@ describe("chapter traces from the GPU inspection pass", () => {
     const gpu = await createWebGPUSession(w, {device, inspect: true, maxBlock: prompt.length});
     await gpu.append(prompt, {inspect: {}});
     const ins = gpu.lastInspection!;
+    const kv = await gpu.inspectKV(1, 0, prompt.length);
+    await expect(gpu.inspectKV(1, 5, prompt.length)).rejects.toThrow(/not all in the cache/);
     gpu.dispose();
     const ref = forwardFull(w, prompt, {trace: true}).trace!;
+    const okKV = compareTraces(traceFromInspection({...ins, layers: ins.layers.map((l) => (l.layer === 1 ? {...l, kv} : l))}, cfg), ref);
+    expect(okKV.kvCodes).toBeGreaterThan(0);
+    expect(okKV.kvCodesDiffer).toBe(0);
+    const flipped = kv!.k.map((x, i) => (i % 50 === 0 ? (x + 1) & 7 : x));
+    const kvIns = {...ins, layers: ins.layers.map((l) => (l.layer === 1 ? {...l, kv: {...kv!, k: flipped}} : l))};
+    const badKV = compareTraces(traceFromInspection(kvIns, cfg), ref);
+    expect(badKV.kvCodesDiffer).toBe(Math.ceil(kv!.k.length / 50));
+    expect(badKV.pass).toBe(false);
     const codes = ins.layers[1].codes!.down.q;
     const flips = Math.ceil(codes.length * 0.01);
     for (let i = 0; i < flips; i++) codes[i * 7] = codes[i * 7] === 5 ? 6 : 5;

@@ -6,7 +6,7 @@ import {headDim, tensorNames} from "../config.js";
 import type {BitNetConfig, LinearName} from "../config.js";
 import {hadamardTransform} from "../hadamard.js";
 import type {ForwardTrace, LayerTrace, LinearTrace} from "../model.js";
-import {topKCount} from "../quant.js";
+import {quantizeKV, topKCount} from "../quant.js";
 import type {ActQuant, ActScheme, QuantStats} from "../quant.js";
 import type {ModelWeights} from "../tensor.js";
 
@@ -25,6 +25,18 @@ export interface InspectedLayer {
   downInput: Float32Array;
   codes?: Record<Site, {q: Int8Array; invScale: Float32Array}>;
   residualOut: Float32Array;
+  /** The quantized KV cache the GPU stored for these tokens (WebGPUSession.inspectKV); absent at 16 bits. */
+  kv?: InspectedKVCodes;
+}
+
+export interface InspectedKVCodes {
+  bits: number[];
+  k: Uint8Array;
+  v: Uint8Array;
+  kMin: Float32Array;
+  kStep: Float32Array;
+  vMin: Float32Array;
+  vStep: Float32Array;
 }
 
 export interface InspectedPass {
@@ -37,7 +49,27 @@ export interface InspectedPass {
  *  projection into its epilogue (gate/up into the GLU, o/down into the residual add) and carry `glu` instead. */
 export interface ChapterTrace extends ForwardTrace {
   source: "webgpu" | "cpu";
-  layers: (LayerTrace & {glu?: Float32Array; gateZeroShare?: number})[];
+  layers: (LayerTrace & {glu?: Float32Array; gateZeroShare?: number; kvCodes?: {codes: InspectedKVCodes; keys: Float32Array; values: Float32Array}})[];
+}
+
+/** The KV summary the CPU trace keeps (bits, mean |error| of K and V), from the GPU's codes and its own pre-quantization
+ *  K and V (post-RoPE, as copied in qkv). */
+function kvSummary(kv: InspectedKVCodes, keys: Float32Array, values: Float32Array, d: number): NonNullable<LayerTrace["kv"]> {
+  let kErr = 0;
+  let vErr = 0;
+  let n = 0;
+  const per = keys.length / kv.bits.length; // KV·d values per token
+  for (let t = 0; t < kv.bits.length; t++) {
+    if (kv.bits[t] >= 16) continue;
+    for (let i = 0; i < per; i++) {
+      const o = t * per + i;
+      const vi = Math.floor(o / d);
+      kErr += Math.abs(keys[o] - (kv.kMin[vi] + kv.k[o] * kv.kStep[vi]));
+      vErr += Math.abs(values[o] - (kv.vMin[vi] + kv.v[o] * kv.vStep[vi]));
+    }
+    n += per;
+  }
+  return {bits: [...kv.bits], keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0};
 }
 
 /** Share of gate outputs the activation zeroes (ReLU²: ≤ 0, SiLU: exactly 0), from the FFN input codes the GPU
@@ -169,12 +201,26 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
     for (let t = 0; t < T; t++) vOut.set(g.qkv.subarray(t * (qN + 2 * kvN) + qN + kvN, (t + 1) * (qN + 2 * kvN)), t * kvN);
     v.output = vOut;
     const gate = ffn("gate");
+    let kv: LayerTrace["kv"];
+    let kvCodes: ChapterTrace["layers"][number]["kvCodes"];
+    if (g.kv) {
+      const keys = new Float32Array(T * kvN);
+      const values = new Float32Array(T * kvN);
+      for (let t = 0; t < T; t++) {
+        keys.set(g.qkv.subarray(t * (qN + 2 * kvN) + qN, t * (qN + 2 * kvN) + qN + kvN), t * kvN);
+        values.set(g.qkv.subarray(t * (qN + 2 * kvN) + qN + kvN, (t + 1) * (qN + 2 * kvN)), t * kvN);
+      }
+      kv = kvSummary(g.kv, keys, values, d);
+      kvCodes = {codes: g.kv, keys, values};
+    }
     return {
       layer: g.layer,
       linears: {q: attn("q"), k: attn("k"), v, o: lin("o", "o", g.oInput), gate, up: ffn("up"), down: lin("down", "down", g.downInput)},
       attention: EMPTY,
       attentionShape: [c.num_attention_heads, T, 0],
       residualNorm: {input: rowNorms(g.residualIn, T), afterAttention: EMPTY, output: rowNorms(g.residualOut, T)},
+      kv,
+      kvCodes,
       glu: g.glu,
       gateZeroShare: weights ? gateZeroShare(weights, g.layer, gate.input, gate.act, T) : undefined,
     };
@@ -191,6 +237,9 @@ export interface TraceCheck {
   /** Integer activation codes compared, and how many differ. */
   codes: number;
   codesDiffer: number;
+  /** KV-cache codes the GPU stored, checked against the reference quantizer (quantizeKV) on the GPU's own K and V. */
+  kvCodes: number;
+  kvCodesDiffer: number;
   floats: number;
   pass: boolean;
   /** The tolerances PASS used. */
@@ -213,6 +262,8 @@ export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?:
   let floats = 0;
   let codes = 0;
   let differ = 0;
+  let kvCodes = 0;
+  let kvDiffer = 0;
   const cmp = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
     if (a.length !== b.length) throw new Error(`compareTraces: ${what} has ${a.length} values on the GPU, ${b.length} on the CPU`);
     for (let i = 0; i < a.length; i++) {
@@ -243,8 +294,23 @@ export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?:
         cmp(gl.act.scale, rl.act.scale, `${label} scale`);
       }
     }
+    const gk = (g as ChapterTrace["layers"][number]).kvCodes;
+    if (gk && r.kv) {
+      const kvg = gk.codes;
+      const d = kvg.k.length / kvg.kMin.length; // values per (token, KV head) vector
+      for (let t = 0; t < kvg.bits.length; t++) {
+        if (kvg.bits[t] >= 16) continue;
+        const per = gk.keys.length / kvg.bits.length;
+        for (const [x, codes] of [[gk.keys, kvg.k], [gk.values, kvg.v]] as const) {
+          const want = quantizeKV(x.subarray(t * per, (t + 1) * per), d, kvg.bits[t]);
+          kvCodes += per;
+          for (let i = 0; i < per; i++) if (codes[t * per + i] !== want.q[i]) kvDiffer++;
+        }
+      }
+      cmp([g.kv!.keyMeanAbsError, g.kv!.valueMeanAbsError], [r.kv.keyMeanAbsError, r.kv.valueMeanAbsError], `layer ${g.layer} KV-cache error`);
+    }
     cmp(g.residualNorm.input, r.residualNorm.input, `layer ${g.layer} residual norm in`);
     cmp(g.residualNorm.output, r.residualNorm.output, `layer ${g.layer} residual norm out`);
   }
-  return {maxAbs, maxRel, where, codes, codesDiffer: differ, floats, pass: maxRel <= rel && differ <= codeShare * codes, tolerance: {rel, codeShare}};
+  return {maxAbs, maxRel, where, codes, codesDiffer: differ, kvCodes, kvCodesDiffer: kvDiffer, floats, pass: maxRel <= rel && differ <= codeShare * codes && kvDiffer <= codeShare * kvCodes, tolerance: {rel, codeShare}};
 }
