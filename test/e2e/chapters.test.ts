@@ -268,6 +268,10 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
     const mean = meanSparsity(layerSparsity(reference("a4.8", w), w.config));
     close(number(await page.locator('[data-stat="overall"] dd').textContent()), 100 * mean.overall);
     close(number(await page.locator('[data-stat="down"] dd').textContent()), 100 * mean.down);
+    // the 3-bit KV cache (BOS in 4) as the GPU stored it: its K error equals the reference's
+    const ref = reference("a4.8", w);
+    expect(await page.locator('[data-stat="gpu-kv-bits"] dd').textContent()).toMatch(/^4 \/ 3 bits/);
+    close(number(await page.locator('[data-stat="gpu-kv-k"] dd').textContent()), ref.layers.reduce((a, l) => a + l.kv!.keyMeanAbsError, 0) / ref.layers.length);
     expect(log.errors).toEqual([]);
     await page.close();
   });
