@@ -38,6 +38,8 @@ for (const file of files.filter((f) => f.endsWith(".html"))) {
   // Accessibility fixes to Framework's page shell (it has no option for these): the document language, and an
   // accessible name for the sidebar toggle (a title alone is not one).
   html = html.replace(/<html(?![^>]*\blang=)/, '<html lang="en"');
+  // Framework's viewport has maximum-scale=1, which stops readers from pinch-zooming (WCAG 1.4.4): drop it.
+  html = html.replace(/(<meta name="viewport" content="[^"]*?)\s*,?\s*(?:maximum-scale=[\d.]+|user-scalable=no)\s*,?/g, (_, head) => head.replace(/,\s*$/, ""));
   html = html.replace(/<input id="observablehq-sidebar-toggle"(?![^>]*aria-label)/, '<input id="observablehq-sidebar-toggle" aria-label="Toggle sidebar"');
   // A list may only hold list items: wrap the sidebar's close button (a <label> inside Framework's <ol>) in one.
   html = html.replace(/(<label id="observablehq-sidebar-close"[^>]*><\/label>)/, '<li class="sidebar-close-item">$1</li>');

@@ -3,7 +3,7 @@
 import * as Plot from "@observablehq/plot";
 import type {Bin} from "../lib/chapters/stats.js";
 import {fmt} from "../lib/chapters/format.js";
-import {h} from "./dom.js";
+import {breakable, h} from "./dom.js";
 import {dataTable} from "./table.js";
 import type {Column} from "./table.js";
 
@@ -108,21 +108,40 @@ export interface LineOptions extends FigureOptions {
 const SERIES_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"];
 const SERIES_SYMBOLS = ["circle", "square", "triangle", "diamond", "cross", "star"] as const;
 
+/** The given ticks, dropping any that would sit closer than `gap` px to the previous kept one on a linear axis
+ *  of `px` pixels over [lo, hi] (the sparsity chart's K = 0.05, 0.1, 0.15 … labels ran into each other). */
+export function spreadTicks(ticks: readonly number[], lo: number, hi: number, px: number, gap = 40): number[] {
+  const at = (t: number) => (hi > lo ? ((t - lo) / (hi - lo)) * px : 0);
+  const out: number[] = [];
+  for (const t of [...ticks].sort((a, b) => a - b)) if (!out.length || at(t) - at(out[out.length - 1]) >= gap) out.push(t);
+  return out;
+}
+
 /** Lines with a distinct colour AND point symbol per series (readable without colour). */
 export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement {
   const data = series.flatMap((s, i) => s.points.map((p) => ({...p, series: s.name, i})));
   const names = series.map((s) => s.name);
+  const height = opts.height ?? 240;
+  // Tick counts from the room there is (labels collided on half-width charts: the schedule, flips, γ), and mark
+  // labels written away from the nearer edge, with a halo, so a "● now" near the end is not cut off.
+  const xs = data.map((d) => d.x);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const nearEnd = (x: number) => x1 > x0 && (x - x0) / (x1 - x0) > 0.6;
+  const markText = (opts.marks ?? []).map((m) => Plot.text([m], {
+    x: "x", y: "y", text: "label", dy: -10, dx: nearEnd(m.x) ? -4 : 4, textAnchor: nearEnd(m.x) ? "end" : "start",
+    fontWeight: "bold", stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor",
+  }));
   const chart = Plot.plot({
     ...plotDefaults(opts.width, opts.caption),
-    height: opts.height ?? 240,
-    x: {label: opts.xLabel, ticks: opts.xTicks, tickFormat: (d: number) => fmt(d, 3)},
-    y: {label: opts.yLabel, grid: true, type: opts.logY ? "log" : "linear", tickFormat: opts.yFormat ?? ((d: number) => fmt(d, 2))},
+    height,
+    x: {label: opts.xLabel, ticks: opts.xTicks ? spreadTicks(opts.xTicks, x0, x1, opts.width - 80) : Math.max(2, Math.floor(opts.width / 90)), tickFormat: (d: number) => fmt(d, 3)},
+    y: {label: opts.yLabel, grid: true, type: opts.logY ? "log" : "linear", ticks: opts.logY ? undefined : Math.max(2, Math.floor(height / 45)), tickFormat: opts.yFormat ?? ((d: number) => fmt(d, 2))},
     color: {domain: names, range: SERIES_COLORS.slice(0, names.length), legend: true},
     symbol: {domain: names, range: SERIES_SYMBOLS.slice(0, names.length) as unknown as string[]},
     marks: [
       Plot.line(data, {x: "x", y: "y", stroke: "series"}),
       Plot.dot(data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true}),
-      ...(opts.marks?.length ? [Plot.text(opts.marks, {x: "x", y: "y", text: "label", dy: -10, fontWeight: "bold"})] : []),
+      ...markText,
     ],
   });
   const rows = data.map((d) => ({series: d.series, x: d.x, y: d.y}));
@@ -203,7 +222,7 @@ export function statCards(cards: StatCard[]): HTMLElement {
   return h(
     "dl",
     {class: "stat-cards"},
-    cards.map((c) => h("div", {class: "stat-card", "data-stat": c.id ?? null}, h("dt", {}, c.label), h("dd", {}, c.value, c.note ? h("small", {}, c.note) : null))),
+    cards.map((c) => h("div", {class: "stat-card", "data-stat": c.id ?? null}, h("dt", {}, c.label), h("dd", {}, breakable(c.value), c.note ? h("small", {}, c.note) : null))),
   );
 }
 

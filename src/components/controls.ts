@@ -94,7 +94,7 @@ export class PageState<S extends Schema> {
       const btn = h("button", {type: "button", class: "lab-button"}, "Show them");
       btn.addEventListener("click", () => {
         for (const k of hiddenNames) this.hidden.delete(k);
-        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param]")) {
+        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param], .cost-control[data-param]")) {
           if (hiddenNames.includes(c.dataset.param as Key<S>)) c.hidden = false;
         }
         this.writeUrl();
@@ -243,7 +243,9 @@ export class PageState<S extends Schema> {
         status.textContent = "Select the link and copy it (the browser did not allow clipboard access).";
       }
     });
-    const boxes = (Object.keys(this.schema) as Key<S>[]).map((k) => {
+    // Only the parameters the page names (a page may keep internal ones, e.g. the Train page's resume flag).
+    const named = Object.keys(labels).length ? (Object.keys(this.schema) as Key<S>[]).filter((k) => k in labels) : (Object.keys(this.schema) as Key<S>[]);
+    const boxes = named.map((k) => {
       const id = uniqueId(`hide-${k}`);
       const cb = h("input", {type: "checkbox", id, checked: chosen.has(k)});
       cb.addEventListener("change", () => {

@@ -110,13 +110,24 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
     marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
     marks.push(Plot.dot(d, {x: "x", y: "y", stroke: s.color, fill: s.color, symbol: () => s.symbol ?? "circle", r: 3.5, title: (r: CurvePoint) => `${s.label}: ${xf(r.x)} → ${yf(r.y)}`}));
   }
-  for (const r of o.rules ?? []) {
+  // Labels near the right edge are written leftwards (they were cut off), and rule labels are stacked one line
+  // apart (two memory limits close together collided).
+  const xs0 = rows.map((r) => r.x).concat((o.measured ?? []).map((m) => m.x));
+  const lo = Math.min(...xs0);
+  const hi = Math.max(...xs0);
+  const pos = (x: number) => (o.x.log && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo || 2) : (x - lo) / (hi - lo || 1));
+  const side = (x: number) => (pos(x) > 0.6 ? {textAnchor: "end" as const, sign: -1} : {textAnchor: "start" as const, sign: 1});
+  (o.rules ?? []).forEach((r, i) => {
+    const a = side(r.x);
     marks.push(Plot.ruleX([r.x], {stroke: "currentColor", strokeDasharray: "2,3"}));
-    marks.push(Plot.text([r], {x: "x", text: "label", frameAnchor: "top", dx: 4, textAnchor: "start", fontSize: 11}));
-  }
+    marks.push(Plot.text([r], {x: "x", text: "label", frameAnchor: "top", dx: 4 * a.sign, dy: 2 + 14 * i, textAnchor: a.textAnchor, fontSize: 11, stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor"}));
+  });
   if (o.measured?.length) {
     marks.push(Plot.dot(o.measured, {x: "x", y: "y", stroke: OKABE_ITO.black, strokeWidth: 2, r: 7, symbol: "star", title: "label"}));
-    marks.push(Plot.text(o.measured, {x: "x", y: "y", text: "label", dx: 10, textAnchor: "start", fontSize: 11}));
+    for (const m of o.measured) {
+      const a = side(m.x);
+      marks.push(Plot.text([m], {x: "x", y: "y", text: "label", dx: 10 * a.sign, textAnchor: a.textAnchor, fontSize: 11, stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor"}));
+    }
   }
   const chart = Plot.plot({
     width: chartWidth(o.width),

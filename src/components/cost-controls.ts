@@ -46,10 +46,12 @@ export function costControls(specs: readonly ControlSpec[], values: ControlValue
     form.dispatchEvent(new Event("input", {bubbles: true}));
   };
   for (const spec of specs) {
-    if (o.hidden?.has(spec.name)) continue;
     const id = `cost-${spec.name}-${++uid}`;
     const row = document.createElement("div");
     row.className = "cost-control";
+    // A teacher's link may hide it (its value still applies); the page's notice has "Show them" (PageState).
+    row.dataset.param = spec.name;
+    row.hidden = Boolean(o.hidden?.has(spec.name));
     const label = document.createElement("label");
     label.htmlFor = id;
     label.textContent = spec.label;

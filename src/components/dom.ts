@@ -68,3 +68,14 @@ export function focusableOverflow(selector = ".katex-display"): void {
   setTimeout(mark, 500);
   addEventListener("resize", mark);
 }
+
+/** A name like "layers.1.mlp.down_proj.weight" with line-break opportunities after its dots, underscores and
+ *  slashes (<wbr>), so a narrow card wraps it between parts instead of in the middle of a word. */
+export function breakable(text: string): Node[] {
+  const out: Node[] = [];
+  for (const part of text.split(/(?<=[._/])/)) {
+    if (out.length) out.push(document.createElement("wbr"));
+    out.push(document.createTextNode(part));
+  }
+  return out;
+}

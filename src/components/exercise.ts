@@ -32,6 +32,43 @@ export interface ExerciseSpec {
     | {kind: "choice"; options: {value: string; label: string}[]};
   /** Runs when the reader reveals: compute the answer live. */
   answer: () => Answer | Promise<Answer>;
+  /** CSS selectors of elements elsewhere on the page that show the answer (a stat card, a decoded byte): they are
+   *  blurred and made inert until the reader locks in a guess, so the answer is never just above the question.
+   *  Elements a re-run cell draws later are concealed too. */
+  conceal?: string;
+}
+
+/** Blurs and disables (inert) the page's elements matching `selector` while `on`; follows re-drawn cells. */
+function concealer(selector: string, owner: HTMLElement, label: string): {set(on: boolean): void} {
+  let on = true;
+  let attached = false;
+  const apply = () => {
+    for (const el of document.querySelectorAll<HTMLElement>(selector)) {
+      if (owner.contains(el)) continue;
+      el.classList.toggle("exercise-concealed", on);
+      el.toggleAttribute("inert", on);
+      if (on) el.dataset.concealedBy = label;
+      else delete el.dataset.concealedBy;
+    }
+  };
+  const mo = typeof MutationObserver === "function"
+    ? new MutationObserver(() => {
+        // The exercise's cell re-ran: a new card owns the concealment now.
+        if (attached && !owner.isConnected) return mo?.disconnect();
+        attached ||= owner.isConnected;
+        apply();
+      })
+    : null;
+  if (typeof document !== "undefined") {
+    mo?.observe(document.body, {childList: true, subtree: true});
+    queueMicrotask(apply);
+  }
+  return {
+    set(v: boolean) {
+      on = v;
+      apply();
+    },
+  };
 }
 
 /** An exercise card. Its root carries data-state = "guessing" | "locked" | "revealed" and, once revealed,
@@ -39,7 +76,9 @@ export interface ExerciseSpec {
 export function exercise(spec: ExerciseSpec): HTMLElement {
   const id = uniqueId("ex");
   const root = h("section", {class: "exercise", "data-state": "guessing", "aria-labelledby": `${id}-title`});
-  const title = h("h4", {id: `${id}-title`}, `Exercise ${spec.number}: predict, then check`);
+  // h3: exercises sit under a chapter's h2 ("Exercises"); an h4 skipped a level (axe heading-order).
+  const title = h("h3", {id: `${id}-title`}, `Exercise ${spec.number}: predict, then check`);
+  const hidden = spec.conceal ? concealer(spec.conceal, root, `Exercise ${spec.number}`) : null;
   const q = h("div", {class: "exercise-question"}, spec.question);
 
   let readGuess: () => string | number | undefined;
@@ -84,7 +123,8 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     lock.disabled = true;
     reveal.disabled = false;
     root.dataset.state = "locked";
-    result.textContent = `Guess locked: ${typeof g === "number" ? minus(String(g)) : labelOf(spec, g)}.`;
+    hidden?.set(false);
+    result.textContent = `Guess locked: ${typeof g === "number" ? minus(String(g)) : labelOf(spec, g)}.${spec.conceal ? " The figures above that give the answer away are visible again." : ""}`;
     reveal.focus();
   });
 
@@ -104,10 +144,8 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     let right: boolean;
     let line: string;
     if (a.kind === "number") {
-      const f = a.format ?? ((v: number) => fmt(v, 3));
-      const diff = Number(g) - a.value;
-      right = Math.abs(diff) <= a.tolerance;
-      line = `${right ? "✓ Right" : "✗ Not quite"}: the model gives ${f(a.value)}; you guessed ${minus(String(g))} (off by ${f(Math.abs(diff))}; within ${f(a.tolerance)} counts).`;
+      right = Math.abs(Number(g) - a.value) <= a.tolerance;
+      line = numberVerdict(Number(g), a, right);
     } else {
       right = g === a.value;
       line = `${right ? "✓ Right" : "✗ Not quite"}: the answer is ${labelOf(spec, a.value)}; you chose ${labelOf(spec, String(g))}.`;
@@ -120,6 +158,7 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
 
   again.addEventListener("click", () => {
     for (const i of disableAll) i.disabled = false;
+    hidden?.set(true);
     lock.disabled = false;
     reveal.disabled = true;
     again.hidden = true;
@@ -130,6 +169,18 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
 
   root.append(title, q, field, h("div", {class: "exercise-buttons"}, lock, reveal, again), result);
   return root;
+}
+
+/** The verdict on a number, in plain words: an exact (tolerance 0) answer says "exactly", and a miss says how far
+ *  and in which direction ("120 too high"), never "off by 0; within 0 counts". Exported for the unit tests. */
+export function numberVerdict(guess: number, a: NumericAnswer, right: boolean): string {
+  const f = a.format ?? ((v: number) => fmt(v, 3));
+  const diff = guess - a.value;
+  const g = minus(String(guess));
+  const miss = `${f(Math.abs(diff))} too ${diff > 0 ? "high" : "low"}`;
+  if (a.tolerance === 0) return right ? `✓ Right: it is exactly ${f(a.value)}.` : `✗ Not quite: it is ${f(a.value)}; you guessed ${g}, ${miss}.`;
+  if (right) return `✓ Right: the model gives ${f(a.value)}; you guessed ${g}${diff === 0 ? ", spot on" : `, ${miss} — within ${f(a.tolerance)}, which counts`}.`;
+  return `✗ Not quite: the model gives ${f(a.value)}; you guessed ${g}, ${miss} (within ${f(a.tolerance)} would count).`;
 }
 
 function labelOf(spec: ExerciseSpec, v: string): string {

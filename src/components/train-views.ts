@@ -6,9 +6,10 @@ import type {LinearName} from "../lib/config.js";
 import type {StepStats} from "../lib/train/trainer.js";
 import type {Tokenizer} from "../lib/tokenizer.js";
 import {
-  bucketMean, headMean, layerGammas, makeTrainedRecord, scheduleCurve, tailMean, ternaryBins, type BackendChoice,
-  type TrainedRecord, type TwinRun,
+  bucketMean, headMean, layerGammas, makeTrainedRecord, scheduleCurve, tailMean, ternaryBins,
+  type TrainedRecord, type TrainRunView,
 } from "../lib/chapters/train.js";
+import {modelConfigAt} from "../lib/train/config.js";
 import {ternaryShares} from "../lib/chapters/ternary.js";
 import {fmt, MINUS, pct} from "../lib/chapters/format.js";
 import {histogramChart, lineChart, progressBar, statCards} from "./charts.js";
@@ -33,25 +34,28 @@ export const CHART_LABELS: Record<keyof ChartFlags, string> = {
 
 export interface DashboardOptions {
   /** Makes a fresh run (the same settings): called at start and by Reset. */
-  makeRun: () => TwinRun;
-  backend: BackendChoice;
+  makeRun: () => TrainRunView;
+  /** The tfjs backend the run trains on (shown in the numbers). */
+  backend: string;
   show: ChartFlags;
   gammaProjection: LinearName | "mean";
   /** Called after every step and state change (exercises and the export panel read the run). */
-  onUpdate?: (run: TwinRun) => void;
+  onUpdate?: (run: TrainRunView) => void;
+  /** Called after Reset (the page drops the autosaved run). */
+  onReset?: () => void;
 }
 
 const STEP_TABLE_POINTS = 150;
 
 /** Time for a number of milliseconds, e.g. "1 min 05 s". */
-function duration(ms: number): string {
+export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
 }
 
 export class TrainDashboard {
   readonly element: HTMLElement;
-  run: TwinRun;
+  run: TrainRunView;
   private readonly opts: DashboardOptions;
   private show: ChartFlags;
   private gammaProjection: LinearName | "mean";
@@ -64,7 +68,7 @@ export class TrainDashboard {
   private renderTimer: ReturnType<typeof setTimeout> | null = null;
   private elapsedMs = 0;
   private disposed = false;
-  private readonly listeners = new Set<(run: TwinRun) => void>();
+  private readonly listeners = new Set<(run: TrainRunView) => void>();
   private readonly resize: ResizeObserver | null;
   private lastWidth = 0;
 
@@ -111,7 +115,7 @@ export class TrainDashboard {
   }
 
   /** Registers a callback for every step and state change. */
-  subscribe(fn: (run: TwinRun) => void): () => void {
+  subscribe(fn: (run: TrainRunView) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -155,11 +159,25 @@ export class TrainDashboard {
   async reset(): Promise<void> {
     const old = this.run;
     old.dispose();
+    this.opts.onReset?.();
     await old.pause();
     if (this.disposed) return;
     this.run = this.opts.makeRun();
     this.elapsedMs = 0;
     this.refresh();
+  }
+
+  /** Replaces the (not yet started) run with a restored one, e.g. an autosaved run the reader resumes. */
+  adopt(run: TrainRunView, elapsedMs: number): void {
+    this.run.dispose();
+    this.run = run;
+    this.elapsedMs = elapsedMs;
+    this.refresh();
+  }
+
+  /** Training time so far (for the autosave). */
+  get elapsed(): number {
+    return this.elapsedMs;
   }
 
   setVisible(show: ChartFlags): void {
@@ -222,7 +240,7 @@ export class TrainDashboard {
     const tps = last ? tailMean(p.map((x) => x.tokensPerSecond), 10) : NaN;
     this.numbers.replaceChildren(
       statCards([
-        {id: "backend", label: "Backend", value: this.opts.backend.backend},
+        {id: "backend", label: "Backend", value: this.opts.backend},
         {id: "step", label: "Step", value: `${r.step} / ${r.steps}`},
         {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
         {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
@@ -270,7 +288,7 @@ function waiting(text: string): HTMLElement {
 }
 
 /** Training loss per step of both models (bucket means on long runs) and their validation loss. */
-export function lossChart(r: TwinRun, width: number): HTMLElement {
+export function lossChart(r: TrainRunView, width: number): HTMLElement {
   // Two points at least: a chart of one-point series draws nothing (and Plot warns about it).
   if (r.points.length < 2) return waiting("The loss curves appear here once training starts.");
   const series = [
@@ -324,7 +342,7 @@ export function weightsView(stats: StepStats | undefined, width: number): HTMLEl
 }
 
 /** Fraction of all ternary codes that changed in each step's update. */
-export function flipChart(r: TwinRun, width: number): HTMLElement {
+export function flipChart(r: TrainRunView, width: number): HTMLElement {
   if (r.points.length < 2) return waiting("The flip rate appears here once training starts.");
   const pts = bucketMean(r.points.map((p) => ({x: p.step, y: 100 * p.flip})), STEP_TABLE_POINTS);
   const positive = pts.every((p) => p.y > 0);
@@ -343,9 +361,9 @@ export function flipChart(r: TwinRun, width: number): HTMLElement {
 }
 
 /** γ = mean|W| of each layer's projections over the steps. */
-export function gammaChart(r: TwinRun, proj: LinearName | "mean", width: number): HTMLElement {
+export function gammaChart(r: TrainRunView, proj: LinearName | "mean", width: number): HTMLElement {
   if (r.points.length < 2) return waiting("γ per layer appears here once training starts.");
-  const L = r.bitnet.modelConfig().num_hidden_layers;
+  const L = modelConfigAt(r.configs.bitnet, 0).num_hidden_layers;
   const per = r.points.map((p) => ({step: p.step, g: layerGammas(p.gamma, L, proj)}));
   const series = Array.from({length: L}, (_, l) => ({
     name: `layer ${l}`,
@@ -365,9 +383,9 @@ export function gammaChart(r: TwinRun, proj: LinearName | "mean", width: number)
 }
 
 /** The learning rate and weight decay of both models over the run, with the current step marked. */
-export function scheduleCharts(r: TwinRun, width: number): HTMLElement {
-  const b = scheduleCurve(r.bitnet.cfg);
-  const f = scheduleCurve(r.fp.cfg);
+export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
+  const b = scheduleCurve(r.configs.bitnet);
+  const f = scheduleCurve(r.configs.fp);
   const now = Math.min(r.step, r.steps - 1);
   const cur = b.reduce((best, p) => (Math.abs(p.step - now) < Math.abs(best.step - now) ? p : best), b[0]);
   const lr = lineChart(
@@ -403,7 +421,7 @@ export function scheduleCharts(r: TwinRun, width: number): HTMLElement {
 // ---------------------------------------------------------------- export panel
 
 export interface ExportOptions {
-  getRun: () => TwinRun;
+  getRun: () => TrainRunView;
   tokenizer: Tokenizer;
   /** Stores the record where the forward-pass page looks (IndexedDB). */
   save: (record: TrainedRecord) => Promise<void>;

@@ -2,7 +2,7 @@
 // other pages can run it: saveBrowserTrainedModel() stores a TrainedRecord (config.json content, packed
 // model.safetensors, tokenizer.json, a few facts about the run); loadBrowserTrainedModel() gives it back as
 // a LoadedModel, the shape the chapter pages already use for the shipped models (components/models.ts).
-import {readTrainedRecord, type TrainedRecord} from "../lib/chapters/train.js";
+import {readTrainedRecord, type RunSettings, type SavedTwin, type TrainedRecord} from "../lib/chapters/train.js";
 import {parseSafetensorsHeader} from "../lib/safetensors.js";
 import type {LoadedModel, ModelInfo} from "./models.js";
 
@@ -47,6 +47,37 @@ async function withStore<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) =>
   } finally {
     db.close();
   }
+}
+
+/** The training page's autosaved run (one slot): both models' training states, the history and the settings. */
+export const TRAIN_SESSION_KEY = "train-session";
+
+export interface TrainSessionRecord {
+  version: 1;
+  settings: RunSettings;
+  /** The page's query for these settings (to come back to the same setup). */
+  query: string;
+  saved: SavedTwin;
+  elapsedMs: number;
+  savedAt: string;
+}
+
+export async function saveTrainSession(rec: TrainSessionRecord): Promise<void> {
+  await withStore("readwrite", (s) => s.put(rec, TRAIN_SESSION_KEY));
+}
+
+export async function clearTrainSession(): Promise<void> {
+  await withStore("readwrite", (s) => s.delete(TRAIN_SESSION_KEY)).catch(() => undefined);
+}
+
+/** The autosaved run, or null (none, IndexedDB unavailable, or a record this version cannot read). */
+export async function loadTrainSession(): Promise<TrainSessionRecord | null> {
+  const raw = await withStore<unknown>("readonly", (s) => s.get(TRAIN_SESSION_KEY)).catch(() => null);
+  if (typeof raw !== "object" || raw === null) return null;
+  const r = raw as Partial<TrainSessionRecord>;
+  const ok = r.version === 1 && typeof r.query === "string" && r.settings && r.saved instanceof Object
+    && r.saved.bitnet instanceof Uint8Array && r.saved.fp instanceof Uint8Array && Array.isArray(r.saved.points) && Array.isArray(r.saved.evals);
+  return ok ? (r as TrainSessionRecord) : null;
 }
 
 /** Stores the record under TRAINED_MODEL_KEY, replacing any earlier one. */

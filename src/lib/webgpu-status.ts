@@ -62,3 +62,52 @@ export function describeAdapter(s: WebGPUStatus): string {
   const name = [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(" · ");
   return name || "an unnamed adapter";
 }
+
+// ---------------------------------------------------------------- where a page's model runs
+
+/** Adapter strings that mean the "GPU" is emulated on the CPU (Chromium's SwiftShader, Mesa's llvmpipe/softpipe/lavapipe,
+ *  Windows' WARP / Basic Render Driver). Such an adapter runs the WebGPU engine several times slower than the plain
+ *  CPU reference (on a 2-core machine, SwiftShader took 14–16 s to the overview's first token; the CPU path < 1 s). */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|software|basic render|microsoft basic|\bwarp\b/i;
+
+/** Whether the adapter is a fallback (software) one: the browser says so, or its name gives it away. */
+export function isSoftwareAdapter(s: WebGPUStatus): boolean {
+  if (!s.available || !s.adapter) return false;
+  const a = s.adapter;
+  return a.isFallbackAdapter || SOFTWARE_ADAPTER.test([a.vendor, a.architecture, a.device, a.description].join(" "));
+}
+
+export type BackendPreference = "auto" | "webgpu" | "cpu";
+
+/** A measured comparison (ms for the same small piece of work) when the page took one. */
+export interface BackendMeasurement {
+  webgpuMs: number;
+  cpuMs: number;
+}
+
+export interface EngineChoice {
+  backend: "webgpu" | "cpu";
+  /** Why, in words for the reader ("your GPU", "WebGPU runs in software here: …"). */
+  reason: string;
+  /** The adapter is emulated on the CPU. */
+  software: boolean;
+}
+
+/** Where a page's model runs: a forced backend wins (WebGPU forced without WebGPU is the caller's error to report);
+ *  "auto" takes a hardware WebGPU adapter, and a software adapter only when a measurement shows it faster than the
+ *  CPU reference. Pure, so every page and the tests share one rule. */
+export function chooseBackend(pref: BackendPreference, status: WebGPUStatus, measurement?: BackendMeasurement): EngineChoice {
+  const software = isSoftwareAdapter(status);
+  if (pref === "cpu") return {backend: "cpu", reason: "the CPU reference was chosen (backend=cpu)", software};
+  if (pref === "webgpu") return {backend: "webgpu", reason: `WebGPU was chosen (backend=webgpu)${software ? " — a software adapter, slower than the CPU here" : ""}`, software};
+  if (!status.available) return {backend: "cpu", reason: `no WebGPU here (${status.reason ?? "unavailable"})`, software};
+  if (!software) return {backend: "webgpu", reason: `your GPU (${describeAdapter(status)})`, software};
+  if (measurement && measurement.webgpuMs < measurement.cpuMs) {
+    return {backend: "webgpu", reason: `WebGPU runs in software here (${describeAdapter(status)}) but measured faster than the CPU reference`, software};
+  }
+  return {
+    backend: "cpu",
+    reason: `WebGPU runs in software here (${describeAdapter(status)}), slower than the CPU reference${measurement ? ` (measured ${Math.round(measurement.webgpuMs)} ms against ${Math.round(measurement.cpuMs)} ms)` : ""}, so the page uses the CPU; add backend=webgpu to the link to force it`,
+    software,
+  };
+}

@@ -47,7 +47,46 @@ describe("with WebGPU (SwiftShader)", () => {
   }
 });
 
+describe("where the overview's model runs (issue 15.3)", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: true}); });
+  afterAll(async () => { await browser?.close(); });
+
+  it("auto skips the software adapter (SwiftShader): the first token comes from the CPU path without the GPU stall", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(site.url + "/", {waitUntil: "commit"});
+    // Before: ~15 s of compiling on SwiftShader (30–50 s on a loaded machine) before the first token.
+    const live = page.locator("[data-live]");
+    await live.waitFor({timeout: 15_000});
+    expect(await live.getAttribute("data-live")).toBe("cpu");
+    expect(await page.locator("#observablehq-main").textContent()).toMatch(/WebGPU runs in software here .*slower than the CPU reference/);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+
+  it("backend=webgpu in the link forces WebGPU, even on a software adapter", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(site.url + "/?backend=webgpu", {waitUntil: "commit"});
+    const live = page.locator("[data-live]");
+    await live.waitFor({timeout: 120_000});
+    expect(await live.getAttribute("data-live")).toBe("webgpu");
+    expect(await page.locator(".url-notice").isHidden()).toBe(true);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+});
+
 describe("the page shell", () => {
+  it("lets readers pinch-zoom (no maximum-scale in the viewport)", async () => {
+    const browser = await launch({webgpu: false});
+    const page = await browser.newPage();
+    await page.goto(site.url + "/scaling", {waitUntil: "domcontentloaded"});
+    expect(await page.locator('meta[name="viewport"]').getAttribute("content")).not.toMatch(/maximum-scale|user-scalable/);
+    await browser.close();
+  });
+
   it("has a language, a labelled sidebar toggle and no serious axe violations anywhere on the cost page", async () => {
     const browser = await launch({webgpu: false});
     const page = await browser.newPage();

@@ -24,8 +24,8 @@ describe("the cost page with WebGPU", () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
     const log = watch(page, site.url);
     await page.goto(`${site.url}/scaling?model=70B&context=512&batch=0`, {waitUntil: "networkidle"});
-    // batch=0 is out of range: ignored, and the notice names it.
-    await expect.poll(() => page.locator("#observablehq-main").textContent()).toMatch(/Link parameter ignored[^]*batch/);
+    // batch=0 is out of range: ignored, and the notice (the same as every page's) names it.
+    await expect.poll(() => page.locator('.url-notice li[data-param="batch"]').count()).toBe(1);
     expect(await page.locator('select[name="model"]').inputValue()).toBe("70B");
     expect(await page.locator('input[name="context"]').inputValue()).toBe("512");
     await page.locator('select[name="wbits"]').selectOption("4");
@@ -49,6 +49,48 @@ describe("the cost page with WebGPU", () => {
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     expect(log.foreign).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("the cost page on the shared page machinery (issue 15.5)", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: false}); });
+  afterAll(async () => { await browser?.close(); });
+
+  it("has no horizontal scroll at 375 px and no cut-off formula at 1280 px", async () => {
+    for (const width of [375, 1280]) {
+      const page = await browser.newPage({viewport: {width, height: 900}});
+      await page.goto(`${site.url}/scaling`, {waitUntil: "networkidle"});
+      await page.locator(".cost-repro table").waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `page width at ${width} px`).toBeLessThanOrEqual(width);
+      if (width === 1280) {
+        const cut = await page.evaluate(() => [...document.querySelectorAll(".katex-display")].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 40)));
+        expect(cut).toEqual([]);
+      }
+      await page.close();
+    }
+  });
+
+  it("a bad link gets the common notice and keeps its query; hide= hides with 'Show them'; a share panel", async () => {
+    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/scaling?model=nope&context=512&hide=wbits,bw`, {waitUntil: "networkidle"});
+    const notice = page.locator(".url-notice");
+    await expect.poll(() => notice.locator('li[data-param="model"]').count()).toBe(1);
+    expect(await notice.textContent()).toMatch(/hides 2 controls \(wbits, bw\)/);
+    // The link is left as the reader got it until they change something.
+    expect(await page.evaluate(() => location.search)).toBe("?model=nope&context=512&hide=wbits,bw");
+    expect(await page.locator('.cost-control[data-param="wbits"]').isHidden()).toBe(true);
+    expect(await page.locator('.cost-control[data-param="bw"]').isHidden()).toBe(true);
+    await notice.getByRole("button", {name: "Show them"}).click();
+    expect(await page.locator('.cost-control[data-param="wbits"]').isVisible()).toBe(true);
+    expect(await page.evaluate(() => location.search)).not.toMatch(/hide=/);
+    // Share this setup: the link carries a changed control.
+    await page.locator('select[name="wbits"]').selectOption("4");
+    await page.locator(".share-panel summary").click();
+    expect(new URL(await page.locator(".share-link").inputValue()).searchParams.get("wbits")).toBe("4");
+    expect(log.errors).toEqual([]);
     await page.close();
   });
 });

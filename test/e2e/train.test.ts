@@ -80,6 +80,8 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   expect(await page.locator(".download-links a").allTextContents()).toEqual(["config.json", "model.safetensors", "tokenizer.json"]);
   await page.getByRole("button", {name: "Use on the forward-pass page"}).click();
   await page.getByText("Saved in this browser").waitFor({timeout: 30_000});
+  // The link opens the reader's model on the forward page, not the shipped one.
+  expect(await page.getByRole("link", {name: "Open the forward-pass page"}).getAttribute("href")).toMatch(/model=browser-trained/);
   const stored = await page.evaluate(() => new Promise<{steps: number; bytes: number; vocab: unknown}>((resolve, reject) => {
     const req = indexedDB.open("bitnet-lab");
     req.onerror = () => reject(req.error);
@@ -119,12 +121,13 @@ it("reports a bad link parameter by name and hides the controls a teacher chose"
   await page.locator(".train-dashboard").waitFor({timeout: 60_000});
   const notice = page.locator(".url-notice");
   expect(await notice.isHidden()).toBe(false);
-  expect(await notice.locator('li[data-param="size"]').textContent()).toMatch(/size: "huge" is not one of tiny, small, medium/);
+  expect(await notice.locator('li[data-param="size"]').textContent()).toMatch(/size: "huge" is not one of auto, tiny, small, medium/);
   expect(await page.locator('.lab-control[data-param="seed"]').isHidden()).toBe(true);
   expect(await page.locator('.lab-control[data-param="lr"]').isHidden()).toBe(true);
   expect(await page.locator('.lab-control[data-param="steps"]').isHidden()).toBe(false);
-  // The default size is used, and nothing starts until the reader presses Start.
-  expect(await page.locator('[data-stat="batch"] dd').textContent()).toMatch(/^512/);
+  // The default size (auto: measured here) is used, and nothing starts until the reader presses Start.
+  const size = await page.locator(".train-dashboard").getAttribute("data-size");
+  expect(await page.locator('[data-stat="batch"] dd').textContent()).toMatch(new RegExp(`^${{tiny: 128, small: 512, medium: 1024}[size as "tiny"]}`));
   expect(await page.locator(".train-dashboard").getAttribute("data-state")).toBe("ready");
   expect(log.errors).toEqual([]);
   expect(log.foreign).toEqual([]);

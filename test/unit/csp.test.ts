@@ -25,6 +25,11 @@ describe("scripts/csp.mjs (post-build)", () => {
     // The hash is of this exact script: a changed script would be blocked by the browser.
     expect(csp).toContain(`'sha256-${createHash("sha256").update(script).digest("base64")}'`);
   });
+  it("lets readers pinch-zoom: the shell's maximum-scale=1 is removed", () => {
+    const r = run({"index.html": `<html><head><meta name="viewport" content="width=device-width, initial-scale=1, maximum-scale=1"></head><body></body></html>`});
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(r.dir, "index.html"), "utf8")).toContain(`<meta name="viewport" content="width=device-width, initial-scale=1">`);
+  });
   it("fails the build when a file would load from another host, but not for mere mentions", () => {
     expect(run({"a.html": `<img src="https://evil.example.com/x.png">`}).status).toBe(1);
     expect(run({"b.js": `import y from "https://cdn.jsdelivr.net/npm/y";`}).status).toBe(1);

@@ -12,7 +12,7 @@ import type {TF} from "../../src/lib/train/tf.js";
 import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
-  chooseBackend, layerGammas, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
+  initTfBackend, STEPS_TO_FALL, layerGammas, nextSizeToMeasure, pickSize, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
   bucketMean, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
@@ -150,14 +150,32 @@ describe("chart helpers", () => {
   });
 });
 
+describe("size from a measured warm-up", () => {
+  it("picks the largest size whose loss should fall within the budget, else the fastest; says why", () => {
+    const fast = [{size: "tiny" as const, msPerStep: 100}, {size: "small" as const, msPerStep: 900}, {size: "medium" as const, msPerStep: 5000}];
+    expect(pickSize(fast, 400)).toMatchObject({size: "small", fallMs: 900 * STEPS_TO_FALL.small, runMs: 900 * 400});
+    expect(pickSize(fast, 400).why).toMatch(/small takes 900 ms per step pair here \(measured: tiny 100 ms, medium 5000 ms\)/);
+    const slow = [{size: "tiny" as const, msPerStep: 4000}];
+    expect(pickSize(slow, 100)).toMatchObject({size: "tiny"});
+    expect(pickSize(slow, 100).why).toMatch(/even it needs more than a minute/);
+    expect(() => pickSize([], 10)).toThrow(/nothing was measured/);
+  });
+  it("measures the next size only while it can fit the budget", () => {
+    expect(nextSizeToMeasure([])).toBe("tiny");
+    expect(nextSizeToMeasure([{size: "tiny", msPerStep: 100}])).toBe("small"); // 800 ms × 30 ≤ 60 s
+    expect(nextSizeToMeasure([{size: "tiny", msPerStep: 400}])).toBeNull(); // 3.2 s × 30 > 60 s
+    expect(nextSizeToMeasure([{size: "tiny", msPerStep: 50}, {size: "small", msPerStep: 400}, {size: "medium", msPerStep: 1000}])).toBeNull();
+  });
+});
+
 describe("backend choice", () => {
   it("falls back in order and records why each backend failed", async () => {
     // webgpu is not registered in Node (its package is not imported here); webgl cannot initialise.
-    const c = await chooseBackend(tf, "auto");
+    const c = await initTfBackend(tf, "auto");
     expect(c.backend).toBe("cpu");
     expect(c.attempts.map((a) => a.name)).toEqual(["webgpu", "webgl", "cpu"]);
     expect(c.attempts.slice(0, 2).every((a) => !a.ok && a.error)).toBe(true);
-    const d = await chooseBackend(tf, "cpu");
+    const d = await initTfBackend(tf, "cpu");
     expect(d.attempts).toEqual([{name: "cpu", ok: true}]);
     expect(tfjs.getBackend()).toBe("cpu");
   });
@@ -224,6 +242,27 @@ describe("TwinRun", () => {
     expect(tailMean(losses, 3)).toBeLessThan(headMean(losses, 3) - 0.2);
     a.dispose();
     b.dispose();
+  });
+
+  it("a run saved mid-way and restored in a fresh TwinRun (the autosave) continues exactly like an uninterrupted one", async () => {
+    const a = TwinRun.create(tf, settings({steps: 8}), data);
+    await a.run();
+    const b = TwinRun.create(tf, settings({steps: 8}), data);
+    await b.run({maxSteps: 3});
+    const saved = await b.saveStates();
+    b.dispose();
+    const c = TwinRun.fromStates(tf, settings({steps: 8}), data, saved);
+    expect(c.step).toBe(3);
+    expect(c.state).toBe("paused");
+    expect(c.points.length).toBe(3);
+    await c.run();
+    expect(c.state).toBe("done");
+    expect(c.points.map((p) => p.bitnetLoss)).toEqual(a.points.map((p) => p.bitnetLoss));
+    expect(c.points.map((p) => p.fpLoss)).toEqual(a.points.map((p) => p.fpLoss));
+    // States of other settings are refused, with the reason.
+    expect(() => TwinRun.fromStates(tf, settings({steps: 8, seed: 4}), data, saved)).toThrow(/seed/);
+    a.dispose();
+    c.dispose();
   });
 
   it("reset while running stops after the step in flight and frees the tensors", async () => {

@@ -97,6 +97,59 @@ export function presetParameters(size: SizeName, vocabSize: number): {total: num
   return {total: n.total, ternary: n.linear, float: n.total - n.linear};
 }
 
+// ---------------------------------------------------------------- choosing a size from a measured warm-up
+
+/** Step pairs after which the b1.58 training loss (mean of 3 steps) has fallen at least one nat below its start
+ *  (mean of the first 3), at the default learning rate and seed, with the shipped tokenizer and the training text:
+ *  tiny measured at step 24 (tfjs CPU in Node); small was 8.33 → 8.01 at step 10, on the same course. The first nat
+ *  is the unigram statistics, which every size learns at a similar pace; rounded up for safety. */
+export const STEPS_TO_FALL: Record<SizeName, number> = {tiny: 30, small: 30, medium: 30};
+
+/** The time a reader should wait at most for a visibly falling loss. */
+export const FALL_BUDGET_MS = 60_000;
+
+/** Rough cost of a step pair relative to tiny (tokens per step × work per token), to skip measuring a size that
+ *  cannot fit the budget: measuring it would itself take most of a minute on a slow machine. */
+const SIZE_COST: Record<SizeName, number> = {tiny: 1, small: 8, medium: 24};
+
+/** The next size worth measuring after `measured` (smallest first), or null when the next cannot fit the budget. */
+export function nextSizeToMeasure(measured: readonly SizeMeasurement[], budgetMs = FALL_BUDGET_MS): SizeName | null {
+  if (!measured.length) return SIZE_NAMES[0];
+  const last = measured[measured.length - 1];
+  const next = SIZE_NAMES[SIZE_NAMES.indexOf(last.size) + 1];
+  if (!next) return null;
+  const estimate = (last.msPerStep * SIZE_COST[next]) / SIZE_COST[last.size];
+  return estimate * STEPS_TO_FALL[next] <= budgetMs ? next : null;
+}
+
+export interface SizeMeasurement {
+  size: SizeName;
+  /** Milliseconds per step pair (b1.58 + fp), after a warm-up step. */
+  msPerStep: number;
+}
+
+export interface SizePick {
+  size: SizeName;
+  /** Expected time to a loss one nat below its start, and for the whole run. */
+  fallMs: number;
+  runMs: number;
+  why: string;
+}
+
+/** The largest measured size whose expected time to a visibly falling loss fits FALL_BUDGET_MS (else the fastest):
+ *  so the default run shows learning in one sitting on the reader's machine. */
+export function pickSize(measured: readonly SizeMeasurement[], steps: number, budgetMs = FALL_BUDGET_MS): SizePick {
+  if (!measured.length) throw new Error("pickSize: nothing was measured");
+  const order = (n: SizeName) => SIZE_NAMES.indexOf(n);
+  const sorted = [...measured].sort((a, b) => order(a.size) - order(b.size));
+  const fits = sorted.filter((m) => m.msPerStep * STEPS_TO_FALL[m.size] <= budgetMs);
+  const m = fits.at(-1) ?? sorted.reduce((a, b) => (b.msPerStep < a.msPerStep ? b : a));
+  const fallMs = m.msPerStep * STEPS_TO_FALL[m.size];
+  const others = sorted.filter((x) => x !== m).map((x) => `${x.size} ${Math.round(x.msPerStep)} ms`).join(", ");
+  const why = `${m.size} takes ${Math.round(m.msPerStep)} ms per step pair here${others ? ` (measured: ${others})` : ""}; the loss drops a nat in about ${STEPS_TO_FALL[m.size]} steps, so ${fits.length ? "it is the largest size that shows learning within a minute" : "it is the fastest size, and even it needs more than a minute here"}`;
+  return {size: m.size, fallMs, runMs: m.msPerStep * steps, why};
+}
+
 // ---------------------------------------------------------------- series helpers
 
 export interface SchedulePoint {
@@ -217,9 +270,10 @@ export interface BackendChoice {
   attempts: {name: BackendName; ok: boolean; error?: string}[];
 }
 
-/** Picks the first backend that initialises: the preferred one, then WebGPU → WebGL → CPU. */
-export async function chooseBackend(tf: TF, preferred: BackendName | "auto"): Promise<BackendChoice> {
-  const order = preferred === "auto" ? BACKEND_ORDER : [preferred, ...BACKEND_ORDER.filter((b) => b !== preferred)];
+/** Starts the first tfjs backend that initialises: the preferred one, then the rest of `order` (default WebGPU →
+ *  WebGL → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
+export async function initTfBackend(tf: TF, preferred: BackendName | "auto", order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendChoice> {
+  order = preferred === "auto" ? order : [preferred, ...order.filter((b) => b !== preferred)];
   const attempts: BackendChoice["attempts"] = [];
   for (const name of order) {
     if (!tf.findBackendFactory(name)) {
@@ -269,6 +323,35 @@ export interface TwinEval {
   fp: number;
 }
 
+/** A run as saved: both models' training states (safetensors bytes) and what the charts show. */
+export interface SavedTwin {
+  bitnet: Uint8Array;
+  fp: Uint8Array;
+  points: TwinPoint[];
+  evals: TwinEval[];
+  lastStats: StepStats | undefined;
+}
+
+/** What the training page's views read from a run, whether it trains here (TwinRun) or in a worker. */
+export interface TrainRunView {
+  readonly settings: RunSettings;
+  readonly configs: {bitnet: TrainConfig; fp: TrainConfig};
+  readonly points: TwinPoint[];
+  readonly evals: TwinEval[];
+  readonly lastStats: StepStats | undefined;
+  readonly state: RunState;
+  readonly error: string | null;
+  readonly step: number;
+  readonly steps: number;
+  readonly done: boolean;
+  readonly running: boolean;
+  readonly tokensSeen: number;
+  run(opts?: RunOptions): Promise<void>;
+  pause(): Promise<void>;
+  dispose(): void;
+  exportBitNet(): Promise<ModelWeights>;
+}
+
 export type RunState = "ready" | "running" | "paused" | "done" | "error" | "disposed";
 
 export interface RunOptions {
@@ -297,7 +380,7 @@ export function scopedVariables(tf: TF, prefix: string): TF {
 }
 
 /** b1.58 and its fp twin trained on the same batches, one step of each in turn. */
-export class TwinRun {
+export class TwinRun implements TrainRunView {
   readonly tf: TF;
   readonly settings: RunSettings;
   readonly bitnet: Trainer;
@@ -337,6 +420,39 @@ export class TwinRun {
       throw e;
     }
     return new TwinRun(tf, settings, id, b, f);
+  }
+
+  /** A run continued from its saved states (Trainer.saveState of both models) and its history, exactly where it
+   *  stopped: the batches depend only on seed and step. The states must belong to these settings. */
+  static fromStates(tf: TF, settings: RunSettings, data: TrainData, saved: SavedTwin): TwinRun {
+    const {bitnet, fp} = twinConfigs(settings);
+    const id = ++runIds;
+    const b = Trainer.fromState(scopedVariables(tf, `twin${id}.b158.`), saved.bitnet, data, bitnet);
+    let f: Trainer;
+    try {
+      f = Trainer.fromState(scopedVariables(tf, `twin${id}.fp.`), saved.fp, data, fp);
+      if (f.step !== b.step) throw new Error(`train: the saved models are at different steps (${b.step} and ${f.step})`);
+      if (b.step > settings.steps) throw new Error(`train: the saved run is at step ${b.step}, beyond its ${settings.steps} steps`);
+    } catch (e) {
+      b.dispose();
+      throw e;
+    }
+    const run = new TwinRun(tf, settings, id, b, f);
+    run.points.push(...saved.points.filter((p) => p.step <= b.step));
+    run.evals.push(...saved.evals.filter((e) => e.step <= b.step));
+    run.lastStats = saved.lastStats;
+    run.state = run.done ? "done" : "paused";
+    return run;
+  }
+
+  /** Both models' training states and the history, for saving (autosave) and fromStates. */
+  async saveStates(): Promise<SavedTwin> {
+    return {bitnet: await this.bitnet.saveState(), fp: await this.fp.saveState(), points: this.points.slice(), evals: this.evals.slice(), lastStats: this.lastStats};
+  }
+
+  /** The two training configs (for schedules and shapes). */
+  get configs(): {bitnet: TrainConfig; fp: TrainConfig} {
+    return {bitnet: this.bitnet.cfg, fp: this.fp.cfg};
   }
 
   /** Prefix of the tfjs variable names of one of the models (for tests and debugging). */

@@ -1,0 +1,74 @@
+// No exercise shows its answer before the reader locks in a guess (issue 15.6): the figures that give it away
+// (ternary 1, 3, 4; activations 1; hadamard 3) are blurred and inert until lock-in, and visible after it; the
+// exercise titles sit one level under the chapter's "Exercises" heading.
+import {existsSync} from "node:fs";
+import {afterAll, beforeAll, expect, it} from "vitest";
+import type {Browser, Page} from "playwright-core";
+import {CHROMIUM, launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+let site: Awaited<ReturnType<typeof serve>>;
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync("dist/ternary.html")) throw new Error("dist/ is missing: run `npm run build` first");
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
+  site = await serve("dist");
+  browser = await launch({webgpu: false});
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+const CASES: {path: string; exercise: number; giveaway: string[]; guess: string; choice?: boolean}[] = [
+  {path: "/ternary", exercise: 0, giveaway: ['[data-stat="zero-share"]', '[data-stat="nonzero-share"]', "figure:has(svg.ternary-shares)"], guess: "30"},
+  {path: "/ternary", exercise: 2, giveaway: [".bit-ledger", "[data-check=ledger]"], guess: "0", choice: true},
+  {path: "/ternary", exercise: 3, giveaway: [".matvec-counters [data-stat=muls]"], guess: "7"},
+  {path: "/activations", exercise: 0, giveaway: ['[data-stat="max-over-median"]'], guess: "10"},
+  {path: "/hadamard", exercise: 2, giveaway: ['[data-stat="fast-ops"]'], guess: "100"},
+];
+
+async function concealed(page: Page, sel: string): Promise<{n: number; hidden: number}> {
+  return page.evaluate((s) => {
+    const els = [...document.querySelectorAll(s)];
+    return {n: els.length, hidden: els.filter((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert")).length};
+  }, sel);
+}
+
+async function open(path: string): Promise<Page> {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  watch(page, site.url);
+  await page.goto(site.url + path, {waitUntil: "networkidle"});
+  // Cells that wait on visibility() run as the reader scrolls.
+  const target = page.locator(".exercise").nth(2);
+  for (let i = 0; i < 120 && !(await target.count()); i++) {
+    await page.mouse.wheel(0, 700);
+    await page.waitForTimeout(250);
+  }
+  await target.waitFor({timeout: 120_000});
+  return page;
+}
+
+for (const c of CASES) {
+  it(`${c.path} exercise ${c.exercise + 1}: the giveaway is hidden until lock-in`, async () => {
+    const page = await open(c.path);
+    const ex = page.locator(".exercise").nth(c.exercise);
+    for (const sel of c.giveaway) {
+      const r = await concealed(page, sel);
+      expect(r.n, sel).toBeGreaterThan(0);
+      expect(r.hidden, sel).toBe(r.n);
+    }
+    // The title is an h3 under the page's h2 "Exercises".
+    expect(await ex.locator("h3").count()).toBe(1);
+    if (c.choice) await ex.locator(`input[type=radio]`).first().check();
+    else await ex.locator("input[type=number]").fill(c.guess);
+    await ex.getByRole("button", {name: "Lock in my guess"}).click();
+    for (const sel of c.giveaway) expect((await concealed(page, sel)).hidden, sel).toBe(0);
+    await ex.getByRole("button", {name: "Reveal the answer"}).click();
+    await expect.poll(() => ex.getAttribute("data-state"), {timeout: 60_000}).toBe("revealed");
+    // Try again hides it again.
+    await ex.getByRole("button", {name: "Try again"}).click();
+    for (const sel of c.giveaway) expect((await concealed(page, sel)).hidden, sel).toBeGreaterThan(0);
+    await page.close();
+  });
+}
