@@ -13,6 +13,7 @@ export default {
     {name: "6 · Train your own", path: "/train"},
     {name: "7 · Memory, latency & energy", path: "/scaling"},
     {name: "Open a checkpoint", path: "/open"},
+    {name: "Kernel lab (your GPU)", path: "/kernel-lab"},
   ],
   pager: true,
   search: false,

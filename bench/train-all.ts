@@ -1,6 +1,7 @@
 // Trains the shipped models on one GPU in parallel processes (tfjs WebGPU on Dawn), on the same tokens:
-//   fp, b1.58, v2-a8 (saving its state at the stage-two step), a4.8 (8-bit stage then 4-bit stage in one
-//   process), and — once v2-a8 reaches that step — v2-a4 and v2-a4-nohadamard continued from its state.
+//   fp, b1.58 and v2-a8 (both saving their state at the stage-two step), a4.8 (8-bit stage then 4-bit stage in
+//   one process), and — once they reach that step — v2-a4 continued from v2-a8's state and v2-a4-nohadamard
+//   from b1.58's (the same computation as the no-rotation W1.58A8 stage).
 // Bundle: ../shared/gpu/prepare.sh bench/train-all.ts; run on the GPU host with the prepared data folder:
 //   source .gpu/on-device.sh && node .gpu/train-all.mjs --data .train-data --out runs --steps N
 // Options: --only a,b (subset), --max-steps N (stop early: calibration), --override '<json>' (merged into
@@ -96,10 +97,14 @@ async function orchestrate(): Promise<void> {
   const v2 = loadConfig("v2-a8");
   const branch = stageTwoStep(loadConfig("v2-a4"));
   const jobs: {name: string; extra: string[]}[] = [];
-  for (const n of ["fp", "b1.58", "a4.8"]) if (want(n)) jobs.push({name: n, extra: []});
   const frac = loadConfig("v2-a4").stages?.[0]?.at ?? 1;
+  // The no-rotation ablation is W1.58A8 without rotation before its switch — b1.58's computation — so it
+  // continues b1.58's state; v2-a4 continues v2-a8's (issue 11: the ablation never rotates).
+  for (const n of ["fp", "a4.8"]) if (want(n)) jobs.push({name: n, extra: []});
+  if (want("b1.58")) jobs.push({name: "b1.58", extra: want("v2-a4-nohadamard") ? ["--save-at-frac", String(frac)] : []});
   if (want("v2-a8")) jobs.push({name: "v2-a8", extra: ["--save-at-frac", String(frac)]});
-  for (const n of ["v2-a4", "v2-a4-nohadamard"]) if (want(n)) jobs.push({name: n, extra: ["--branch-of", "v2-a8"]});
+  if (want("v2-a4")) jobs.push({name: "v2-a4", extra: ["--branch-of", "v2-a8"]});
+  if (want("v2-a4-nohadamard")) jobs.push({name: "v2-a4-nohadamard", extra: ["--branch-of", "b1.58"]});
   void v2;
   void branch;
   // --budget S (seconds): the stage-one runs measure their speed over the first warm-up steps, then all

@@ -103,10 +103,14 @@ export function packF32(rows: number, K: number, row: (i: number) => ArrayLike<n
   return out;
 }
 
+// One scratch pair for f32ToF16Bits: allocating per value made packing the 2B4T LM head (328M values) take ~400 s.
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
 /** IEEE half from f32, round to nearest even (as the GPU's pack2x16float). */
 export function f32ToF16Bits(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
+  f32Scratch[0] = v;
+  const x = u32Scratch[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;

@@ -2,8 +2,8 @@
 // project's own checkpoint writer, and prepares the forward check that runs on the accelerator machine.
 //
 //   npx tsx scripts/import-torch.ts --runs DIR [--out data/models] [--fixtures data/fixtures/torch-logits] [--data .train-data]
-//       DIR/<name>/{model.st.gz, log.jsonl, summary.json, train-config.json, fixture.json[, train.log]} for the
-//       six shipped names; writes <out>/<name>/{config.json, model.safetensors, tokenizer.json, log.jsonl,
+//       DIR/<name>/s<seed>/{model.st.gz, log.jsonl, summary.json, train-config.json, fixture.json, train.log,
+//       mirror-recipe.json} for the six shipped names, the seed DIR/train-torch.json names as shipped; writes <out>/<name>/{config.json, model.safetensors, tokenizer.json, log.jsonl,
 //       summary.json, train-config.json} and <fixtures>/<name>.json, and prints the max |Δlogit| of the
 //       reference forward against the torch fixture.
 //   npx tsx scripts/import-torch.ts --make-check DIR
@@ -24,6 +24,7 @@ import {quantizeWeightsAbsmean} from "../src/lib/quant.js";
 import {Rng} from "../src/lib/rng.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../src/lib/safetensors.js";
 import {modelConfigAt, parseTrainConfig} from "../src/lib/train/config.js";
+import {stagePlan} from "../src/lib/train/plan.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../src/lib/tensor.js";
 
 const NAMES = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"];
@@ -144,8 +145,12 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
   const tokenizer = readFileSync(tokPath);
   mkdirSync(fixtures, {recursive: true});
   let n = 0;
+  // train_torch.py all: DIR/<name>/s<seed>/…, the shipped seed of each model in DIR/train-torch.json
+  // (chosen on the selection split); older single-seed runs: DIR/<name>/….
+  const index = existsSync(join(runs, "train-torch.json")) ? (JSON.parse(readFileSync(join(runs, "train-torch.json"), "utf8")) as {shipped?: Record<string, string>}) : {};
   for (const name of NAMES) {
-    const src = join(runs, name);
+    const seed = index.shipped?.[name];
+    const src = seed ? join(runs, name, `s${seed}`) : join(runs, name);
     if (!existsSync(join(src, "model.st.gz"))) {
       console.log(`${name}: no ${join(src, "model.st.gz")}, skipped`);
       continue;
@@ -171,7 +176,7 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
     writeFileSync(join(dir, "tokenizer.json"), tokenizer);
     copyFileSync(join(src, "log.jsonl"), join(dir, "log.jsonl"));
     copyFileSync(join(src, "train-config.json"), join(dir, "train-config.json"));
-    if (existsSync(join(src, "train.log"))) copyFileSync(join(src, "train.log"), join(dir, "train.log"));
+    for (const f of ["train.log", "mirror-recipe.json"]) if (existsSync(join(src, f))) copyFileSync(join(src, f), join(dir, f));
     writeFileSync(join(dir, "summary.json"), JSON.stringify({...summary, modelBytes: ck.safetensors.length}, null, 2) + "\n");
 
     // The reference forward (KV cache unquantized, as the torch fixture) against torch's logits.
@@ -226,7 +231,7 @@ function makeCheck(dir: string): void {
         codesSample[e.name] = {codes: Array.from(q.codes.subarray(0, 4096)), scale: q.scale};
       }
     }
-    return {name: cs.name, config, tokens, logits: Array.from(logits), codesSample};
+    return {name: cs.name, config, ...stagePlan(config), tokens, logits: Array.from(logits), codesSample};
   });
   writeFileSync(join(dir, "reference.json"), JSON.stringify({cases: out}));
   console.log(`wrote ${dir}/weights.safetensors and reference.json (${cases.length} configurations, ${tokens.length} tokens)`);

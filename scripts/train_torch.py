@@ -54,199 +54,78 @@ def js_round(x):
     return math.floor(x + 0.5)
 
 
-# ------------------------------------------------------------------ config (src/lib/config.ts, train/config.ts)
-
-def default_config(variant, shape=None):
-    c = {
-        "model_type": "bitnet", "vocab_size": 4096, "hidden_size": 256, "intermediate_size": 688,
-        "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
-        "rms_norm_eps": 1e-5, "rope_theta": 10000, "hidden_act": "relu2" if variant == "a4.8" else "silu",
-        "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2, "bitnet_variant": variant,
-        "bitnet_activation_bits": 4 if variant == "a4.8" else 8, "bitnet_hadamard": variant == "v2",
-        "bitnet_topk_ratio": 0.5, "bitnet_kv_bits": 3 if variant == "a4.8" else 16,
-        "bitnet_kv_bos_bits": 4 if variant == "a4.8" else 0, "bitnet_sub_norms": variant != "fp",
-    }
-    c.update(shape or {})
-    return c
-
+# ------------------------------------------------------------------ the resolved recipe (src/lib/train/plan.ts)
 
 def head_dim(c):
     return c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
 
 
-DEFAULT_TRAIN = {
-    "seed": 1, "batchSize": 16, "seqLen": 256, "steps": 1000,
-    "optimizer": {"betas": [0.9, 0.95], "eps": 1e-8, "gradClip": 1},
-    "lr": {"warmup": 100, "stage1": [3e-3, 2e-3], "stage2": [1e-3, 0], "split": 0.5},
-    "weightDecay": [0.1, 0], "evalEvery": 200, "evalBatches": 8, "logEvery": 10, "checkpointEvery": 500,
-}
+def load_plan(path):
+    """The TS trainer's resolved recipe (`bitnet-lab train --config X --plan --json --data DIR`, gzipped or not)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        plan = json.load(f)
+    if plan.get("format") != "bitnet-lab-train-plan" or plan.get("version") not in (1, 2):
+        raise SystemExit(f"{path}: not a version-1 or -2 bitnet-lab train plan")
+    return plan
 
 
-def load_train_config(path, steps=None, batch_size=None, lr_scale=None, eval_every=None):
-    """A configs/*.json recipe with defaults filled in and the command line's overrides applied."""
-    with open(path) as f:
-        raw = json.load(f)
-    cfg = json.loads(json.dumps(DEFAULT_TRAIN))
-    for k, v in raw.items():
-        if k == "comment":
-            continue
-        if isinstance(v, dict) and k in ("optimizer", "lr"):
-            cfg[k].update(v)
-        else:
-            cfg[k] = v
-    if steps is not None:
-        cfg["steps"] = int(steps)
-    if batch_size is not None:
-        cfg["batchSize"] = int(batch_size)
-    if lr_scale is not None and lr_scale != 1:
-        cfg["lr"]["stage1"] = [x * lr_scale for x in cfg["lr"]["stage1"]]
-        cfg["lr"]["stage2"] = [x * lr_scale for x in cfg["lr"]["stage2"]]
-    if eval_every is not None:
-        cfg["evalEvery"] = int(eval_every)
-    if "bitnet_variant" not in cfg.get("model", {}):
-        raise SystemExit(f"{path}: model.bitnet_variant is missing")
-    return cfg
+def site_entry(v):
+    """A plan's site as {quantizer, hadamard, dim, topK}: version 2 is variant.ts's sitePlanJSON, version 1
+    spelled them {scheme, hadamard, n}."""
+    return {"quantizer": v.get("quantizer", v.get("scheme")), "hadamard": v["hadamard"], "dim": v.get("dim", v.get("n"))}
 
 
-def model_config_at(cfg, step):
-    m = dict(cfg["model"])
-    for s in cfg.get("stages") or []:
-        if step >= js_round(s["at"] * cfg["steps"]):
-            m.update(s["model"])
-    return default_config(cfg["model"]["bitnet_variant"], m)
+def with_sites(model, sites, hadamard):
+    """A plan stage's model config with its per-site quantizers and Hadamard table attached (keys starting
+    with '_' are the mirror's own and are stripped from exports). Sites: qkv, o, gate_up, down (variant.ts)."""
+    norm = {("gate_up" if k == "gateup" else k): site_entry(v) for k, v in sites.items()}
+    return dict(model, _sites=norm, _hadamard=hadamard)
 
 
-def stage_index_at(cfg, step):
+def public(c):
+    return {k: v for k, v in c.items() if not k.startswith("_")}
+
+
+def plan_stage_at(plan, step):
     k = 0
-    for i, s in enumerate(cfg.get("stages") or []):
-        if step >= js_round(s["at"] * cfg["steps"]):
-            k = i + 1
+    for i, st in enumerate(plan["stages"]):
+        if step >= st["fromStep"]:
+            k = i
     return k
 
 
-def schedule_at(cfg, step):
-    """(lr, wd, stage) of the update taking the model from `step` to step+1 (train/config.ts scheduleAt)."""
-    S = cfg["steps"]
-    split = js_round(cfg["lr"]["split"] * S)
-    warmup = cfg["lr"]["warmup"]
-    s1 = cfg["lr"]["stage1"]
-    s2 = cfg["lr"]["stage2"]
-    if step < split:
-        if step < warmup:
-            lr = s1[0] * (step + 1) / warmup
-        else:
-            lr = s1[0] + (s1[1] - s1[0]) * (step - warmup) / max(1, split - warmup)
-        return lr, cfg["weightDecay"][0], 1
-    w2 = (step + 1) / warmup if split == 0 and warmup > 0 and step < warmup else 1
-    lr = w2 * (s2[0] + (s2[1] - s2[0]) * (step - split) / max(1, S - split))
-    return lr, cfg["weightDecay"][1], 2
+def plan_model_at(plan, step):
+    st = plan["stages"][plan_stage_at(plan, step)]
+    return with_sites(st["model"], st["sites"], plan["hadamard"])
 
 
-# ------------------------------------------------------------------ Hadamard (src/lib/hadamard.ts, same construction)
-
-MAX_PALEY_ORDER = 1024
-
-
-def _is_prime(q):
-    if q < 2:
-        return False
-    if q % 2 == 0:
-        return q == 2
-    d = 3
-    while d * d <= q:
-        if q % d == 0:
-            return False
-        d += 2
-    return True
+def hadamard_from_plan(h):
+    """The normalized matrix y = norm · (M ⊗ H_b) x of a plan's Hadamard entry, float64 [n, n]."""
+    sign = lambda s, m: np.where(np.frombuffer(s.encode(), dtype=np.uint8) == ord("+"), 1.0, -1.0).reshape(m, m)
+    pl = h["plan"]
+    Hb = sign(h["block"], pl["block"])
+    M = sign(h["mix"], pl["m"]) if pl["kind"] == "kronecker" else np.eye(pl["m"])
+    return np.kron(M, Hb) * pl["norm"]
 
 
-def _paley_for(m):
-    if m % 4:
-        return None
-    if _is_prime(m - 1) and (m - 1) % 4 == 3:
-        return ("paley1", m - 1)
-    q2 = m // 2 - 1
-    if _is_prime(q2) and q2 % 4 == 1:
-        return ("paley2", q2)
-    return None
+_HAD_CACHE = {}
 
 
-def hadamard_plan(n):
-    v = 0
-    while ((n >> v) & 1) == 0:
-        v += 1
-    odd = n >> v
-    if odd == 1:
-        return {"n": n, "kind": "sylvester", "block": n, "m": 1, "norm": 1 / math.sqrt(n)}
-    j = 2
-    while j <= v and odd * 2 ** j <= MAX_PALEY_ORDER:
-        m = odd * 2 ** j
-        p = _paley_for(m)
-        if p:
-            return {"n": n, "kind": "kronecker", "block": n // m, "m": m, "construction": p[0], "q": p[1], "norm": 1 / math.sqrt(n)}
-        j += 1
-    if v >= 1:
-        b = 2 ** v
-        return {"n": n, "kind": "block-diagonal", "block": b, "m": n // b, "norm": 1 / math.sqrt(b)}
-    raise ValueError(f"hadamard: no orthogonal Hadamard construction for odd length {n}")
+def explicit_hadamard(c, n):
+    """The normalized n×n H of the config's Hadamard table (from the TS plan), float64."""
+    key = (id(c["_hadamard"]), n)
+    if key not in _HAD_CACHE:
+        h = c["_hadamard"].get(str(n))
+        if h is None:
+            raise ValueError(f"hadamard: the plan has no matrix of length {n}")
+        _HAD_CACHE[key] = hadamard_from_plan(h)
+    return _HAD_CACHE[key]
 
 
-def hadamard_matrix(order):
-    """The unnormalized ±1 matrix of hadamard.ts hadamardMatrix (Sylvester, Paley I or Paley II)."""
-    if order & (order - 1) == 0:
-        i = np.arange(order)
-        x = i[:, None] & i[None, :]
-        pc = np.zeros_like(x)
-        while x.any():
-            pc += x & 1
-            x = x >> 1
-        return np.where(pc % 2 == 0, 1, -1).astype(np.int8)
-    p = _paley_for(order)
-    if not p:
-        raise ValueError(f"hadamard: no Paley or Sylvester construction of order {order}")
-    q = p[1]
-    chi = -np.ones(q, dtype=np.int64)
-    chi[0] = 0
-    for x in range(1, q):
-        chi[(x * x) % q] = 1
-
-    def jac(i, j):
-        return chi[((j - i) % q + q) % q]
-
-    if p[0] == "paley1":
-        m = q + 1
-        H = np.zeros((m, m), dtype=np.int8)
-        for i in range(m):
-            for j in range(m):
-                if i == 0:
-                    s = 0 if j == 0 else 1
-                elif j == 0:
-                    s = -1
-                else:
-                    s = jac(i - 1, j - 1)
-                H[i, j] = (1 if i == j else 0) + s
-        return H
-    c = q + 1
-    m = 2 * c
-    H = np.zeros((m, m), dtype=np.int8)
-    for i in range(c):
-        for j in range(c):
-            cij = 0 if i == j else (1 if i == 0 or j == 0 else jac(i - 1, j - 1))
-            blk = [1, -1, -1, -1] if cij == 0 else [cij, cij, cij, -cij]
-            H[2 * i, 2 * j], H[2 * i, 2 * j + 1], H[2 * i + 1, 2 * j], H[2 * i + 1, 2 * j + 1] = blk
-    return H
-
-
-def explicit_hadamard(n):
-    """The normalized n×n matrix H of hadamardPlan(n), float64, row-major: y = H·x."""
-    plan = hadamard_plan(n)
-    b = plan["block"]
-    Hb = hadamard_matrix(b).astype(np.float64)
-    if plan["kind"] == "kronecker":
-        M = hadamard_matrix(plan["m"]).astype(np.float64)
-    else:
-        M = np.eye(plan["m"])
-    return np.kron(M, Hb) * plan["norm"]
+def sha256_signs(H):
+    import hashlib
+    return hashlib.sha256(bytes(np.where(H > 0, ord("+"), ord("-")).astype(np.uint8).ravel())).hexdigest()
 
 
 # ------------------------------------------------------------------ safetensors by hand
@@ -345,13 +224,14 @@ def linear_names(c):
     return [lname(i, l) for i in range(c["num_hidden_layers"]) for l in LINEARS]
 
 
-def init_params(c, seed, device, std=0.02):
-    """N(0, 0.02²) for matrices, ones for norms (train/model.ts initParams; torch's RNG, not the TS one)."""
+def init_params(c, seed, device, std, norm_value):
+    """N(0, std²) for matrices, norm_value for norms (the plan's init, as train/model.ts initParams; torch's
+    RNG, not the TS one, so the draws differ)."""
     g = torch.Generator().manual_seed(seed)
     P = {}
     for name, shape in param_shapes(c):
         if len(shape) == 1:
-            t = torch.ones(shape)
+            t = torch.full(shape, float(norm_value))
         else:
             t = torch.randn(shape, generator=g) * std
         P[name] = t.to(device).requires_grad_(True)
@@ -361,19 +241,12 @@ def init_params(c, seed, device, std=0.02):
 # ------------------------------------------------------------------ quantizers (train/model.ts, quant.ts)
 
 def act_scheme(c, site):
-    v = c["bitnet_variant"]
-    bits = c["bitnet_activation_bits"]
-    if v == "fp":
-        return "none"
-    if v == "b1.58":
-        return "absmax-int8"
-    if v == "a4.8":
-        return "topk-int8" if site == "o" else ("absmax-int8" if site == "down" or bits == 8 else "absmean-int4")
-    return "absmean-int4" if bits == 4 else "absmax-int8"
+    """The site's activation quantizer, as the TS plan resolved it (train/model.ts actScheme)."""
+    return c["_sites"][site]["quantizer"]
 
 
 def uses_hadamard(c, site):
-    return c["bitnet_variant"] == "v2" and c["bitnet_hadamard"] and site in ("o", "down")
+    return c["_sites"][site]["hadamard"]
 
 
 def topk_count(dim, ratio):
@@ -446,22 +319,23 @@ class Consts:
             self.cache[key] = (cos, sin)
         return self.cache[key]
 
-    def hadamard(self, n):
+    def hadamard(self, c, n):
         key = ("had", n)
         if key not in self.cache:
-            plan = hadamard_plan(n)
-            if plan["kind"] == "block-diagonal":
+            pl = c["_hadamard"][str(n)]["plan"]
+            H = explicit_hadamard(c, n)
+            if pl["kind"] == "block-diagonal":
                 # H = I_m ⊗ (H_b/√b): a b×b transform on each contiguous block
-                Hb = torch.tensor(hadamard_matrix(plan["block"]).astype(np.float64) * plan["norm"], dtype=torch.float32, device=self.device)
-                self.cache[key] = ("block", plan["block"], Hb)
+                b = pl["block"]
+                self.cache[key] = ("block", b, torch.tensor(H[:b, :b], dtype=torch.float32, device=self.device))
             else:
-                self.cache[key] = ("full", n, torch.tensor(explicit_hadamard(n), dtype=torch.float32, device=self.device))
+                self.cache[key] = ("full", n, torch.tensor(H, dtype=torch.float32, device=self.device))
         return self.cache[key]
 
 
-def apply_hadamard(consts, x):
+def apply_hadamard(consts, c, x):
     """Row-vector form of H·x; autograd gives Hᵀ·g, the transform's inverse (v2 §2)."""
-    kind, b, Hm = consts.hadamard(x.shape[-1])
+    kind, b, Hm = consts.hadamard(c, x.shape[-1])
     if kind == "block":
         return (x.reshape(*x.shape[:-1], -1, b) @ Hm.T).reshape(x.shape)
     return x @ Hm.T
@@ -511,7 +385,7 @@ def forward(P, c, tokens, consts, weights_quantized=False):
 
     def q8(x, site):
         if uses_hadamard(c, site):
-            x = apply_hadamard(consts, x)
+            x = apply_hadamard(consts, c, x)
         return quantize_activation(x, act_scheme(c, site), c["bitnet_topk_ratio"])
 
     cos, sin = consts.rope(c, T)
@@ -531,7 +405,7 @@ def forward(P, c, tokens, consts, weights_quantized=False):
         if c["bitnet_sub_norms"]:
             att = rms_norm(att, P[n["attn_sub"]], eps)
         h = h + q8(att, "o") @ W(lname(i, "o")).T
-        f = q8(rms_norm(h, P[n["post"]], eps), "gateup")
+        f = q8(rms_norm(h, P[n["post"]], eps), "gate_up")
         gu = f @ torch.cat([W(lname(i, "gate")), W(lname(i, "up"))], 0).T
         g, u = gu.split([F_, F_], -1)
         act = F.relu(g).square() if c["hidden_act"] == "relu2" else F.silu(g)
@@ -558,7 +432,7 @@ def ternarize_exact(w):
 
 # ------------------------------------------------------------------ the exact forward (replica of src/lib/model.ts)
 
-def forward_exact(W, c, tokens):
+def forward_exact(W, c, tokens, trace=None):
     """Logits [T, V] (float32) of one sequence on the CPU with the reference's numerics: float32 storage,
     float64 accumulation, exact integer products, round-half-even, top-K ties to the lower index.
     W: name → float32 tensor for float tensors; for BitLinear weights of quantized variants
@@ -608,9 +482,11 @@ def forward_exact(W, c, tokens):
     def proj(names, x, site):
         xin = x
         if uses_hadamard(c, site):
-            Hm = torch.tensor(explicit_hadamard(x.shape[-1]), dtype=f64)
+            Hm = torch.tensor(explicit_hadamard(c, x.shape[-1]), dtype=f64)
             xin = (x.double() @ Hm.T).float()
         act = quant(xin, act_scheme(c, site), c["bitnet_topk_ratio"])
+        if trace is not None:  # per-site input (float32), codes and scale, in call order
+            trace.append({"site": site, "names": names, "x": xin, "codes": None if act is None else act[0], "s": None if act is None else act[1]})
         return [lin(n, xin, act) for n in names]
 
     inv = 1.0 / torch.pow(torch.tensor(float(c["rope_theta"]), dtype=f64), torch.arange(0, D, 2, dtype=f64) / D)
@@ -647,7 +523,7 @@ def forward_exact(W, c, tokens):
             a = rms(a, W[n["attn_sub"]])
         h = h + proj([lname(i, "o")], a, "o")[0]
         x2 = rms(h, W[n["post"]])
-        g, u = proj([lname(i, "gate"), lname(i, "up")], x2, "gateup")
+        g, u = proj([lname(i, "gate"), lname(i, "up")], x2, "gate_up")
         if c["hidden_act"] == "relu2":
             r = g.clamp_min(0)
             m = (r * r) * u
@@ -670,8 +546,17 @@ def load_data(d, device):
     return torch.from_numpy(tr).to(device), torch.from_numpy(va).to(device)
 
 
-def val_windows(n, T):
-    return list(range(0, n - T, T)) if n >= T + 1 else []
+BOS = 1
+
+
+def split_val(va):
+    """The validation addresses (each starts with BOS) in two halves by position: even-numbered addresses
+    form the selection split (checkpoint choice), odd-numbered ones the reported split."""
+    starts = [int(i) for i in np.nonzero(va == BOS)[0]] + [len(va)]
+    docs = [va[starts[i]:starts[i + 1]] for i in range(len(starts) - 1)]
+    sel = np.concatenate(docs[0::2]) if docs else va[:0]
+    rep = np.concatenate(docs[1::2]) if len(docs) > 1 else va[:0]
+    return sel, rep, len(docs)
 
 
 @torch.no_grad() if torch else (lambda f: f)
@@ -693,12 +578,18 @@ def evaluate(P, c, val, T, consts, weights_quantized=False, batch=128):
 
 # ------------------------------------------------------------------ training
 
-def build_optimizer(P, cfg):
-    decay = [p for n, p in P.items() if p.dim() >= 2]
-    nodecay = [p for n, p in P.items() if p.dim() < 2]
-    b1, b2 = cfg["optimizer"]["betas"]
-    groups = [{"params": decay, "weight_decay": 0.0, "decay": True}, {"params": nodecay, "weight_decay": 0.0, "decay": False}]
-    return torch.optim.AdamW(groups, lr=0.0, betas=(b1, b2), eps=cfg["optimizer"]["eps"], weight_decay=0.0,
+def build_optimizer(P, plan):
+    """AdamW with the plan's groups: decoupled weight decay on plan.optimizer.decay, none on noDecay."""
+    o = plan["optimizer"]
+    names = set(P)
+    if set(o["decay"]) | set(o["noDecay"]) != names or set(o["decay"]) & set(o["noDecay"]):
+        raise SystemExit("the plan's optimizer groups do not partition the parameters")
+    decay = [P[n] for n in o["decay"]]
+    nodecay = [P[n] for n in o["noDecay"]]
+    b1, b2 = o["betas"]
+    groups = [{"params": decay, "weight_decay": 0.0, "decay": True, "names": list(o["decay"])},
+              {"params": nodecay, "weight_decay": 0.0, "decay": False, "names": list(o["noDecay"])}]
+    return torch.optim.AdamW(groups, lr=0.0, betas=(b1, b2), eps=o["eps"], weight_decay=0.0,
                              **({"fused": True} if decay[0].is_cuda else {}))
 
 
@@ -765,6 +656,7 @@ def logits_summary(logits, stride=16, top=5):
 
 
 def make_fixture(E, c, val_np, name, device, seq_len=24):
+    c = dict(c)
     """Torch logits of the exported model on two fixed validation sequences, both forwards."""
     starts = [0, len(val_np) // 2]
     seqs = [[int(t) for t in val_np[s:s + seq_len]] for s in starts]
@@ -789,13 +681,36 @@ def make_fixture(E, c, val_np, name, device, seq_len=24):
     return out
 
 
+def starts_digest(starts):
+    import hashlib
+    return hashlib.sha256(np.asarray(starts, dtype="<u4").tobytes()).hexdigest()
+
+
+def prefix_record(plan, step):
+    """What a continued run must share with the run whose state it continues: the recipe before `step`."""
+    return {
+        "lr": plan["schedule"]["lr"][:step], "wd": plan["schedule"]["wd"][:step],
+        "sites": [st["sites"] for st in plan["stages"] if st["fromStep"] < step],
+        "hadamard": {n: h["plan"] for n, h in plan["hadamard"].items()
+                     if any(v["hadamard"] and str(site_entry(v)["dim"]) == n for st in plan["stages"] if st["fromStep"] < step for v in st["sites"].values())},
+        "starts": starts_digest(plan["batching"]["starts"][:step]),
+        "params": plan["params"], "init": {k: plan["init"][k] for k in ("matrixStd", "normValue", "seed")},
+        "optimizer": {k: plan["optimizer"][k] for k in ("betas", "eps", "gradClip", "decay", "noDecay")},
+        "shape": {k: plan["stages"][0]["model"][k] for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                                             "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms",
+                                                             "tie_word_embeddings", "rms_norm_eps", "rope_theta")},
+    }
+
+
 def train(args):
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    cfg = load_train_config(args.config, args.steps, args.batch_size, args.lr_scale, args.eval_every)
+    plan = load_plan(args.plan)
+    cfg = plan["config"]
     name = cfg["name"]
+    seed = cfg["seed"]
     os.makedirs(args.out, exist_ok=True)
     logf = open(os.path.join(args.out, "train.log"), "a")
 
@@ -807,9 +722,17 @@ def train(args):
 
     train_data, val = load_data(args.data, device)
     val_np = np.fromfile(os.path.join(args.data, "val.u16"), dtype="<u2")
+    sel_np, rep_np, ndocs = split_val(val_np.astype(np.int64))
+    sel = torch.from_numpy(sel_np).to(device)
+    rep = torch.from_numpy(rep_np).to(device)
     B, T, S = cfg["batchSize"], cfg["seqLen"], cfg["steps"]
-    c0 = model_config_at(cfg, 0)
+    if plan["batching"].get("trainTokens") != train_data.numel():
+        raise SystemExit(f"{name}: the plan's batch windows were drawn for {plan['batching'].get('trainTokens')} training tokens, the data has {train_data.numel()}")
+    starts_np = np.asarray(plan["batching"]["starts"], dtype=np.int64)
+    assert starts_np.shape == (S, B), starts_np.shape
+    c0 = plan_model_at(plan, 0)
     log = []
+    applied = {"lr": [], "wd": [], "activationBits": [], "actStage": [], "stages": []}
     start = 0
     if args.from_state:
         t0 = time.time()
@@ -819,71 +742,81 @@ def train(args):
             time.sleep(0.5)
         say(f"{name}: {args.from_state} appeared after {time.time() - t0:.0f} s")
         st = torch.load(args.from_state, map_location=device, weights_only=False)
-        for k in ("bitnet_variant", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                  "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"):
-            if st["model0"][k] != c0[k]:
-                raise SystemExit(f"{name}: the state was trained with {k} = {st['model0'][k]}, the config has {c0[k]}")
-        if (st["seed"], st["batchSize"], st["seqLen"], st["steps"]) != (cfg["seed"], B, T, S):
-            raise SystemExit(f"{name}: seed, batchSize, seqLen and steps must match the saved state so the data stream continues")
-        P = {n: t.detach().clone().requires_grad_(True) for n, t in st["params"].items()}
-        opt = build_optimizer(P, cfg)
-        opt.load_state_dict(st["opt"])
         start = st["step"]
+        mine = prefix_record(plan, start)
+        for k, v in mine.items():
+            if json.dumps(st["prefix"][k], sort_keys=True) != json.dumps(v, sort_keys=True):
+                raise SystemExit(f"{name}: the saved state's recipe before step {start} differs in {k}: it cannot be continued as this plan")
+        P = {n: t.detach().clone().requires_grad_(True) for n, t in st["params"].items()}
+        opt = build_optimizer(P, plan)
+        opt.load_state_dict(st["opt"])
         log = list(st["log"])
+        applied = json.loads(json.dumps(st["applied"]))
+        say(f"{name}: continuing {st['name']}'s state at step {start} (its recipe before that step is this plan's)")
     else:
-        P = init_params(c0, cfg["seed"], device)
-        opt = build_optimizer(P, cfg)
+        P = init_params(c0, seed, device, plan["init"]["matrixStd"], plan["init"]["normValue"])
+        opt = build_optimizer(P, plan)
     params = list(P.values())
     with open(os.path.join(args.out, "train-config.json"), "w") as f:
-        json.dump({k: v for k, v in cfg.items()}, f, indent=2)
+        json.dump(cfg, f, indent=2)
 
-    # Batches depend only on (seed, step): every run with the same seed, steps and B reads the same windows,
-    # so a continued run reads exactly what the uninterrupted one would have.
-    gen = torch.Generator().manual_seed(cfg["seed"])
-    starts_all = torch.randint(0, train_data.numel() - T, (S, B), generator=gen).to(device)
+    starts_all = torch.from_numpy(starts_np).to(device)
     ar = torch.arange(T + 1, device=device)
     consts = Consts(device)
-    branch = js_round((cfg.get("stages") or [{"at": 0.8}])[0]["at"] * S) if args.save_branch else None
-    last_stage = len(cfg.get("stages") or [])
-    best = None  # (loss, step, params) among evaluations in the final activation stage
+    save_at = args.save_at or None
+    final_from = plan["stages"][-1]["fromStep"]
+    ev = args.eval_every or cfg["evalEvery"]
+    ev_final = max(1, ev // 5)
+    dense_final = len(plan["stages"]) > 1  # a short last activation stage gets evaluated more often
+    best = None  # (selection loss, step, params) among evaluations in the final activation stage
 
     def do_eval(step):
         nonlocal best
-        c = model_config_at(cfg, step)
-        loss, ntok = evaluate(P, c, val, T, consts)
-        rec = {"kind": "eval", "step": step, "loss": loss, "perplexity": math.exp(loss), "tokens": ntok}
-        log.append(rec)
+        c = plan_model_at(plan, max(0, step - 1))
+        loss, ntok = evaluate(P, c, sel, T, consts)
+        log.append({"kind": "eval", "split": "selection", "step": step, "loss": loss, "perplexity": math.exp(loss), "tokens": ntok})
         tag = ""
-        if stage_index_at(cfg, max(0, step - 1)) == last_stage and step > 0 and (best is None or loss < best[0]):
+        if step > final_from and (best is None or loss < best[0]):
             best = (loss, step, {n: t.detach().clone() for n, t in P.items()})
             tag = " (best)"
-        say(f"{name} eval step {step}: val loss {loss:.4f} ppl {math.exp(loss):.2f}{tag}")
+        say(f"{name} s{seed} eval step {step}: selection-split loss {loss:.4f} ppl {math.exp(loss):.2f}{tag}")
         return loss
 
-    say(f"{name}: {cfg['model']['bitnet_variant']}, steps {start}→{S} × {B}×{T} tokens, device {device}, torch {torch.__version__}")
+    say(f"{name} s{seed}: {c0['bitnet_variant']}, steps {start}→{S} × {B}×{T} tokens, device {device}, torch {torch.__version__}; "
+        f"validation {ndocs} addresses: {len(sel_np)} selection / {len(rep_np)} reported tokens")
     t_start = time.time()
     t_win = time.time()
     steps_win = 0
     truncated = False
     step = start
-    loss_t = None
+    stage_seen = None
     while step < S:
         if args.deadline and time.time() > args.deadline:
             truncated = True
             say(f"{name}: deadline reached at step {step}/{S}: stopping early")
             break
-        c = model_config_at(cfg, step)
-        lr, wd, lr_stage = schedule_at(cfg, step)
+        k = plan_stage_at(plan, step)
+        c = plan_model_at(plan, step)
+        if k != stage_seen:
+            stage_seen = k
+            applied["stages"].append({"fromStep": step, "stage": k, "model": public(c), "sites": c["_sites"],
+                                      "hadamardSha256": {str(v["dim"]): sha256_signs(explicit_hadamard(c, v["dim"])) for v in c["_sites"].values() if v["hadamard"]}})
+        lr = plan["schedule"]["lr"][step]
+        wd = plan["schedule"]["wd"][step]
         idx = starts_all[step][:, None] + ar[None, :]
         w = train_data[idx]
         logits = forward(P, c, w[:, :-1], consts)
         loss_t = F.cross_entropy(logits, w[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss_t.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(params, cfg["optimizer"]["gradClip"]) if cfg["optimizer"]["gradClip"] > 0 else torch.tensor(0.0)
+        gnorm = torch.nn.utils.clip_grad_norm_(params, plan["optimizer"]["gradClip"]) if plan["optimizer"]["gradClip"] > 0 else torch.tensor(0.0)
         for g in opt.param_groups:
             g["lr"] = lr
             g["weight_decay"] = wd if g["decay"] else 0.0
+        applied["lr"].append(opt.param_groups[0]["lr"])
+        applied["wd"].append(opt.param_groups[0]["weight_decay"])
+        applied["activationBits"].append(c["bitnet_activation_bits"])
+        applied["actStage"].append(k)
         opt.step()
         step += 1
         steps_win += 1
@@ -894,59 +827,62 @@ def train(args):
             t = time.time()
             ms = (t - t_win) * 1000 / steps_win
             tps = B * T / (ms / 1000)
-            log.append({"kind": "step", "step": step, "loss": lv, "gradNorm": float(gnorm), "lr": lr, "wd": wd, "lrStage": lr_stage,
-                        "actStage": stage_index_at(cfg, step - 1), "activationBits": c["bitnet_activation_bits"],
-                        "tokens": B * T, "ms": ms, "tokensPerSecond": tps})
+            log.append({"kind": "step", "step": step, "loss": lv, "gradNorm": float(gnorm), "lr": lr, "wd": wd, "lrStage": plan["schedule"]["lrStage"][step - 1],
+                        "actStage": k, "activationBits": c["bitnet_activation_bits"], "tokens": B * T, "ms": ms, "tokensPerSecond": tps})
             if step % (cfg["logEvery"] * 10) == 0 or step == S or step == start + 1:
-                say(f"{name} step {step}/{S} loss {lv:.4f} gnorm {float(gnorm):.3f} lr {lr:.2e} wd {wd} a{c['bitnet_activation_bits']} | {tps / 1000:.1f}k tok/s")
+                say(f"{name} s{seed} step {step}/{S} loss {lv:.4f} gnorm {float(gnorm):.3f} lr {lr:.2e} wd {wd} a{c['bitnet_activation_bits']} | {tps / 1000:.1f}k tok/s")
             t_win = t
             steps_win = 0
-        if branch is not None and step == branch:
+        if save_at is not None and step == save_at:
             path = os.path.join(args.out, f"state-{step}.pt")
-            torch.save({"params": {n: t.detach() for n, t in P.items()}, "opt": opt.state_dict(), "step": step, "log": log,
-                        "model0": c0, "seed": cfg["seed"], "batchSize": B, "seqLen": T, "steps": S}, path)
+            torch.save({"params": {n: t.detach() for n, t in P.items()}, "opt": opt.state_dict(), "step": step, "log": log, "name": f"{name} s{seed}",
+                        "applied": applied, "prefix": prefix_record(plan, step)}, path)
             open(path + ".done", "w").close()
             say(f"{name}: saved branch state {path}")
-        if cfg["evalEvery"] > 0 and step % cfg["evalEvery"] == 0 and step < S:
+        if ev > 0 and step < S and (step % ev == 0 or (dense_final and step > final_from and (step - final_from) % ev_final == 0)):
             do_eval(step)
     torch.cuda.synchronize() if device == "cuda" else None
     seconds = time.time() - t_start
     steps_run = step - start
-    final_train = do_eval(step)
+    last_sel = do_eval(step)
     exported_step = step
-    if best is not None and best[0] < final_train:
-        say(f"{name}: exporting the best evaluation (step {best[1]}, val loss {best[0]:.4f}) rather than the last (step {step}, {final_train:.4f})")
+    if best is not None and best[0] < last_sel:
+        say(f"{name}: exporting the best selection-split evaluation (step {best[1]}, {best[0]:.4f}) rather than the last (step {step}, {last_sel:.4f})")
         for n_, t in best[2].items():
             P[n_].data.copy_(t)
         exported_step = best[1]
-    cfin = model_config_at(cfg, S)
+    cfin = plan_model_at(plan, S - 1)
     E = export_weights(P, cfin)
-    # The exported model (ternary codes, BF16 floats) on the whole validation split, TF32 off.
+    # The exported model (ternary codes, BF16 floats) on each split, TF32 off.
     torch.backends.cuda.matmul.allow_tf32 = False
     Pe = exported_train_params(E, cfin, device)
-    ex_loss, ex_tok = evaluate(Pe, cfin, val, T, consts, weights_quantized=True)
-    say(f"{name} final (exported model, step {exported_step}): val loss {ex_loss:.4f} ppl {math.exp(ex_loss):.2f} on {ex_tok} tokens")
+    rep_loss, rep_tok = evaluate(Pe, cfin, rep, T, consts, weights_quantized=True)
+    sel_loss, sel_tok = evaluate(Pe, cfin, sel, T, consts, weights_quantized=True)
+    all_loss, all_tok = evaluate(Pe, cfin, val, T, consts, weights_quantized=True)
+    say(f"{name} s{seed} final (exported model, step {exported_step}): reported-split loss {rep_loss:.4f} ppl {math.exp(rep_loss):.2f} on {rep_tok} tokens; selection split {sel_loss:.4f}")
     latent_checks = {}
     if cfin["bitnet_variant"] != "fp":
         L = cfin["num_hidden_layers"] - 1
         latent_checks = {lname(0, "q"): P[lname(0, "q")], lname(L, "k"): P[lname(L, "k")]}
     summary = {
-        "name": name, "trainer": "pytorch", "torch": torch.__version__,
+        "name": name, "seed": seed, "trainer": "pytorch", "torch": torch.__version__,
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "steps": steps_run, "startStep": start, "scheduleSteps": S, "exportedStep": exported_step,
         "tokens": steps_run * B * T, "tokensSeen": exported_step * B * T,
         "epochs": exported_step * B * T / train_data.numel(),
         "seconds": seconds, "tokensPerSecond": steps_run * B * T / max(seconds, 1e-9),
-        "final": {"step": exported_step, "loss": ex_loss, "perplexity": math.exp(ex_loss), "tokens": ex_tok},
-        "lastTrainNumerics": {"step": step, "loss": final_train},
-        "lrScale": args.lr_scale or 1,
+        "final": {"step": exported_step, "split": "reported", "loss": rep_loss, "perplexity": math.exp(rep_loss), "tokens": rep_tok},
+        "selection": {"loss": sel_loss, "tokens": sel_tok},
+        "wholeValidation": {"loss": all_loss, "tokens": all_tok},
+        "lastTrainNumerics": {"step": step, "selectionLoss": last_sel},
+        "split": "validation addresses alternate: even-numbered → selection (checkpoint choice), odd-numbered → reported",
     }
     if best is not None:
-        summary["best"] = {"step": best[1], "loss": best[0]}
+        summary["best"] = {"step": best[1], "selectionLoss": best[0]}
     if truncated:
         summary["truncated"] = True
     write_export(os.path.join(args.out, "model.st.gz"), E, cfin, latent_checks,
-                 {"bitnet_lab_torch": json.dumps({"name": name, "config": cfin, "exportedStep": exported_step})})
+                 {"bitnet_lab_torch": json.dumps({"name": name, "config": public(cfin), "exportedStep": exported_step, "seed": seed})})
     fx = make_fixture(E, cfin, val_np, name, device)
     say(f"{name}: fixture written; max |train − exact| logits on the fixture sequences = {fx['trainVsExactMaxAbs']:.3g}")
     with open(os.path.join(args.out, "fixture.json"), "w") as f:
@@ -955,85 +891,132 @@ def train(args):
         f.write("".join(json.dumps(r) + "\n" for r in log))
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    say(f"{name}: done in {seconds:.1f} s ({summary['tokensPerSecond'] / 1000:.1f}k tok/s, {summary['epochs']:.2f} epochs to the exported step)")
+    # What the mirror actually applied, for test/unit/train-plan.test.ts to compare with the TS plan.
+    recipe = {
+        "format": "bitnet-lab-mirror-recipe", "name": name, "seed": seed, "config": cfg, "truncated": truncated,
+        "applied": applied,
+        "optimizer": {"kind": "adamw", "betas": list(opt.param_groups[0]["betas"]), "eps": opt.param_groups[0]["eps"],
+                      "gradClip": plan["optimizer"]["gradClip"],
+                      "decay": [g for grp in opt.param_groups if grp["decay"] for g in grp["names"]],
+                      "noDecay": [g for grp in opt.param_groups if not grp["decay"] for g in grp["names"]]},
+        "init": {"matrixStd": plan["init"]["matrixStd"], "normValue": plan["init"]["normValue"], "seed": seed},
+        "params": [[n, list(t.shape)] for n, t in P.items()],
+        "batching": {"batchSize": B, "seqLen": T, "trainTokens": int(train_data.numel()), "startsSha256": starts_digest(starts_np)},
+    }
+    with open(os.path.join(args.out, "mirror-recipe.json"), "w") as f:
+        json.dump(recipe, f, separators=(",", ":"))
+    say(f"{name} s{seed}: done in {seconds:.1f} s ({summary['tokensPerSecond'] / 1000:.1f}k tok/s, {summary['epochs']:.2f} epochs to the exported step)")
 
 
-# ------------------------------------------------------------------ the six shipped models
+# ------------------------------------------------------------------ the shipped models, several seeds
+
+FULL = ["fp", "b1.58", "a4.8", "v2-a8"]
+# Continuations: (parent, reason). The parent's state at the child's first activation stage is the child's
+# state there, because their recipes agree before it (checked against the saved prefix record).
+BRANCHES = {"v2-a4": "v2-a8", "v2-a4-nohadamard": "b1.58", "v2-a4-rotation-dropped": "v2-a8"}
+
 
 def run_all(args):
     here = os.path.abspath(__file__)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     deadline = time.time() + args.budget if args.budget else 0
-    common = ["--data", args.data]
-    for flag, v in (("--steps", args.steps), ("--batch-size", args.batch_size), ("--lr-scale", args.lr_scale), ("--eval-every", args.eval_every)):
-        if v is not None:
-            common += [flag, str(v)]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    only = args.only.split(",") if args.only else FULL + list(BRANCHES)
+    common = ["--data", args.data, "--threads", str(args.threads)]
+    if args.eval_every:
+        common += ["--eval-every", str(args.eval_every)]
     if deadline:
         common += ["--deadline", str(deadline)]
-    only = args.only.split(",") if args.only else NAMES
-    procs = []
+    plan_path = lambda n, s: os.path.join(args.plans, f"{n}-s{s}.json.gz")
+    run_dir = lambda n, s: os.path.join(out, n, f"s{s}")
     t0 = time.time()
-    for name in only:
-        extra = []
-        if name == "v2-a8" and ("v2-a4" in only or "v2-a4-nohadamard" in only):
-            extra = ["--save-branch"]
-        if name in ("v2-a4", "v2-a4-nohadamard"):
-            cfg = load_train_config(os.path.join(args.configs, "v2-a8.json"), args.steps, args.batch_size)
-            at = js_round(0.8 * cfg["steps"])
-            extra = ["--from", os.path.join(out, "v2-a8", f"state-{at}.pt")]
-        cmd = [sys.executable, here, "train", "--config", os.path.join(args.configs, f"{name}.json"), "--out", os.path.join(out, name)] + common + extra
-        procs.append((name, subprocess.Popen(cmd, stdout=sys.stdout, stderr=sys.stderr)))
+    procs = {}
+    waiting = {}
+    for s in seeds:
+        for n in only:
+            if n in BRANCHES:
+                parent = BRANCHES[n]
+                at = load_plan(plan_path(n, s))["stages"][-1]["fromStep"]
+                waiting[(n, s)] = os.path.join(run_dir(parent, s), f"state-{at}.pt")
+                continue
+            saves = sorted({load_plan(plan_path(c, s))["stages"][-1]["fromStep"] for c, p in BRANCHES.items() if p == n and c in only})
+            if len(saves) > 1:
+                raise SystemExit(f"{n}: its continuations branch at different steps {saves}")
+            extra = ["--save-at", str(saves[0])] if saves else []
+            os.makedirs(run_dir(n, s), exist_ok=True)
+            cmd = [sys.executable, here, "train", "--plan", plan_path(n, s), "--out", run_dir(n, s)] + common + extra
+            procs[(n, s)] = subprocess.Popen(cmd, stdout=open(os.path.join(run_dir(n, s), "stdout.log"), "w"), stderr=subprocess.STDOUT)
     bad = []
-    pending = dict(procs)
-    while pending:
-        for name, p in list(pending.items()):
+    while procs or waiting:
+        for key, state in list(waiting.items()):
+            n, s = key
+            if os.path.exists(state + ".done"):
+                del waiting[key]
+                os.makedirs(run_dir(n, s), exist_ok=True)
+                cmd = [sys.executable, here, "train", "--plan", plan_path(n, s), "--out", run_dir(n, s), "--from", state] + common
+                procs[key] = subprocess.Popen(cmd, stdout=open(os.path.join(run_dir(n, s), "stdout.log"), "w"), stderr=subprocess.STDOUT)
+            elif (BRANCHES[n], s) not in procs:  # the parent ended without saving the state
+                del waiting[key]
+                bad.append(f"{n}-s{s}")
+        for key, p in list(procs.items()):
             rc = p.poll()
             if rc is None:
                 continue
-            del pending[name]
+            del procs[key]
             if rc != 0:
-                bad.append(name)
-                if name == "v2-a8":  # its continuations would wait for a state that never comes
-                    for n2 in ("v2-a4", "v2-a4-nohadamard"):
-                        if n2 in pending:
-                            pending[n2].terminate()
+                bad.append(f"{key[0]}-s{key[1]}")
         time.sleep(0.5)
     wall = time.time() - t0
     results = {}
-    for name in only:
-        sp = os.path.join(out, name, "summary.json")
-        if os.path.exists(sp):
-            with open(sp) as f:
-                results[name] = json.load(f)
-    agg = sum(r["tokens"] for r in results.values()) / max(wall, 1e-9)
+    for n in only:
+        for s in seeds:
+            sp = os.path.join(run_dir(n, s), "summary.json")
+            if os.path.exists(sp):
+                with open(sp) as f:
+                    results.setdefault(n, {})[str(s)] = json.load(f)
+    # The shipped checkpoint of each model: the seed with the lowest selection-split loss (never the reported split).
+    shipped = {n: min(r, key=lambda s: r[s]["selection"]["loss"]) for n, r in results.items()}
+    agg = sum(x["tokens"] for r in results.values() for x in r.values()) / max(wall, 1e-9)
     with open(os.path.join(out, "train-torch.json"), "w") as f:
-        json.dump({"wallSeconds": wall, "aggregateTokensPerSecond": agg, "argv": sys.argv[1:], "failed": bad, "results": results}, f, indent=2)
-    print(f"all: {len(results)} runs in {wall:.0f} s, aggregate {agg / 1000:.0f}k tok/s; failed: {bad or 'none'}", flush=True)
+        json.dump({"wallSeconds": wall, "aggregateTokensPerSecond": agg, "argv": sys.argv[1:], "seeds": seeds, "failed": bad,
+                   "shipped": shipped, "results": results}, f, indent=2)
+    print(f"all: {sum(len(r) for r in results.values())} runs in {wall:.0f} s, aggregate {agg / 1000:.0f}k tok/s; failed: {bad or 'none'}", flush=True)
     for n, r in results.items():
-        print(f"  {n:18s} steps {r['startStep']}→{r['startStep'] + r['steps']} exported {r['exportedStep']} val {r['final']['loss']:.4f} ppl {r['final']['perplexity']:.2f} {r['tokensPerSecond'] / 1000:.0f}k tok/s {r['epochs']:.1f} ep", flush=True)
+        for s, x in r.items():
+            print(f"  {n:24s} s{s} steps {x['startStep']}→{x['startStep'] + x['steps']} exported {x['exportedStep']} reported {x['final']['loss']:.4f} "
+                  f"selection {x['selection']['loss']:.4f}{' (shipped)' if shipped[n] == s else ''} {x['tokensPerSecond'] / 1000:.0f}k tok/s{' TRUNCATED' if x.get('truncated') else ''}", flush=True)
     if args.pack:
-        pack(out, args.pack, only)
+        pack(out, args.pack, results, shipped)
     if bad:
         sys.exit(1)
 
 
-def pack(out, dest, names):
-    """At most 8 files: the exported weights two or three models per tar, everything else in runs.tar.gz."""
+def pack(out, dest, results, shipped):
+    """At most 8 files of at most 16 MiB: the shipped exports in models-0/1/2.tar (a third each: all of them
+    together, 22 MB, were over the limit), logs in runs.tar.gz."""
     os.makedirs(dest, exist_ok=True)
-    groups = [["fp", "b1.58", "a4.8"], ["v2-a8", "v2-a4", "v2-a4-nohadamard"]]
-    for k, g in enumerate(groups):
-        with tarfile.open(os.path.join(dest, f"models-{k + 1}.tar"), "w") as tf:
-            for n in g:
-                p = os.path.join(out, n, "model.st.gz")
-                if n in names and os.path.exists(p):
-                    tf.add(p, arcname=f"{n}/model.st.gz")
-    with tarfile.open(os.path.join(dest, "runs.tar.gz"), "w:gz") as tf:
-        for n in names:
-            for f in ("log.jsonl", "summary.json", "train-config.json", "train.log", "fixture.json"):
-                p = os.path.join(out, n, f)
+    names = sorted(shipped)
+    for k in range(3):
+        with tarfile.open(os.path.join(dest, f"models-{k}.tar"), "w") as tf:
+            for n in names[k::3]:
+                p = os.path.join(out, n, f"s{shipped[n]}", "model.st.gz")
                 if os.path.exists(p):
-                    tf.add(p, arcname=f"{n}/{f}")
+                    tf.add(p, arcname=f"{n}/s{shipped[n]}/model.st.gz")
+    with tarfile.open(os.path.join(dest, "runs.tar.gz"), "w:gz") as tf:
+        for n, r in results.items():
+            for s in r:
+                for f in ("log.jsonl", "summary.json", "train-config.json", "train.log", "fixture.json", "mirror-recipe.json", "stdout.log"):
+                    p = os.path.join(out, n, f"s{s}", f)
+                    if os.path.exists(p):
+                        tf.add(p, arcname=f"{n}/s{s}/{f}")
+        for n in os.listdir(out):  # logs of runs that failed before writing a summary
+            d = os.path.join(out, n)
+            if os.path.isdir(d):
+                for s in os.listdir(d):
+                    p = os.path.join(d, s, "stdout.log")
+                    if os.path.exists(p) and not (n in results and s[1:] in results[n]):
+                        tf.add(p, arcname=f"{n}/{s}/stdout.log")
         p = os.path.join(out, "train-torch.json")
         if os.path.exists(p):
             tf.add(p, arcname="train-torch.json")
@@ -1052,7 +1035,7 @@ def run_check(args):
     torch.backends.cuda.matmul.allow_tf32 = False
     worst = {}
     for case in ref["cases"]:
-        c = case["config"]
+        c = with_sites(case["config"], case["sites"], case["hadamard"])  # the TS plan's site table (plan.ts sitePlan)
         E = {}
         lin = set(linear_names(c))
         codes_ok = True
@@ -1095,27 +1078,41 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("--data", required=True)
         p.add_argument("--out", required=True)
-        p.add_argument("--steps", type=int)
-        p.add_argument("--batch-size", type=int)
-        p.add_argument("--lr-scale", type=float)
-        p.add_argument("--eval-every", type=int)
+        p.add_argument("--eval-every", type=int, help="evaluate on the selection split every N steps (every N/5 in the last activation stage)")
+        p.add_argument("--threads", type=int, default=1, help="CPU threads per training process")
     t = sub.choices["train"]
-    t.add_argument("--config", required=True)
-    t.add_argument("--save-branch", action="store_true", help="save the state at the first stage's step (round(0.8·steps))")
-    t.add_argument("--from", dest="from_state", help="continue from a saved state (waits for STATE.done)")
+    t.add_argument("--plan", required=True, help="the TS recipe: bitnet-lab train --config X --plan --json --data DIR (.json or .json.gz)")
+    t.add_argument("--save-at", type=int, help="save the full state (weights, optimizer, applied recipe) after this step")
+    t.add_argument("--from", dest="from_state", help="continue from a saved state (waits for STATE.done; the recipes before it must agree)")
     t.add_argument("--deadline", type=float, default=0, help="unix time: stop training before it, then evaluate and export")
     a = sub.choices["all"]
-    a.add_argument("--configs", default="configs")
+    a.add_argument("--plans", required=True, help="folder of <name>-s<seed>.json.gz plans")
+    a.add_argument("--seeds", default="1,2,3")
     a.add_argument("--only")
     a.add_argument("--budget", type=float, default=0, help="seconds from now for training (each run stops at it)")
     a.add_argument("--pack", help="bundle the results into this folder (at most 8 files)")
+    d = sub.add_parser("dry-plan", help="print the recipe the mirror would apply (needs numpy only)")
+    d.add_argument("--plan", required=True)
     c = sub.add_parser("check")
     c.add_argument("--dir", required=True)
     c.add_argument("--out")
     args = ap.parse_args()
+    if args.cmd == "dry-plan":
+        return dry_plan(args)
     if torch is None:
         raise SystemExit("train_torch.py needs PyTorch")
     {"train": train, "all": run_all, "check": run_check}[args.cmd](args)
+
+
+def dry_plan(args):
+    """The parts of the recipe the mirror derives itself from a plan, without torch."""
+    plan = load_plan(args.plan)
+    out = {"name": plan["config"]["name"], "steps": plan["config"]["steps"],
+           "stages": [{"fromStep": st["fromStep"], "sites": st["sites"],
+                       "hadamardSha256": {str(site_entry(v)["dim"]): sha256_signs(explicit_hadamard(with_sites(st["model"], st["sites"], plan["hadamard"]), site_entry(v)["dim"]))
+                                          for v in st["sites"].values() if v["hadamard"]}} for st in plan["stages"]],
+           "startsSha256": starts_digest(plan["batching"]["starts"]) if "starts" in plan["batching"] else None}
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

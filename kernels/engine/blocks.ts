@@ -235,6 +235,8 @@ export interface SamplingSteps {
   partial: Dispatch;
   final: Dispatch;
   sample: Dispatch;
+  /** argmax stage 1's {V, offset}: V shrinks to SamplingOptions.vocabLimit (padded ids never win). */
+  vocabP: GPUBuffer;
 }
 
 /** Greedy argmax (two dispatches) and temperature / top-k / top-p sampling, writing a token id into the token buffer. */
@@ -249,6 +251,7 @@ export async function samplingSteps(b: BuildContext): Promise<SamplingSteps> {
     partial: {pipeline: apl, bind: bindGroup(device, apl, [apU, A.logits, A.argPartial]), grid: [nPart], label: "argmax"},
     final: {pipeline: afl, bind: bindGroup(device, afl, [A.argP, A.argPartial, A.tok]), grid: [1], label: "argmax-final"},
     sample: {pipeline: spl, bind: bindGroup(device, spl, [A.sampleP, A.logits, A.tok]), grid: [1], label: "sample"},
+    vocabP: apU,
   };
 }
 

@@ -1,6 +1,8 @@
 // Inspection: run the prefill pass with the compute pass split after each inspection point, copy the
 // intermediates out, and turn the copies into per-layer arrays (the chapters draw from these).
-import type {Activations} from "./buffers.js";
+import {kvLayout, type KVFormat} from "../attention.js";
+import {readBuffer} from "../gpu.js";
+import type {Activations, LayerKV} from "./buffers.js";
 import {actWords, type Plan} from "./plan.js";
 import type {Inspection, InspectionLayer, Step} from "./types.js";
 
@@ -113,4 +115,60 @@ export function joinInspections(parts: Inspection[], start: number, tokens: read
     return {...l0, residualIn: cat(i, "residualIn"), attnInput: cat(i, "attnInput"), qkv: cat(i, "qkv"), attnOut: cat(i, "attnOut"), oInput: cat(i, "oInput"), ffnInput: cat(i, "ffnInput"), glu: cat(i, "glu"), downInput: cat(i, "downInput"), residualOut: cat(i, "residualOut"), codes: undefined};
   });
   return {start, tokens: [...tokens], layers};
+}
+
+/** A layer's quantized KV cache as stored on the GPU, for `count` positions from `start` (WebGPUSession.inspectKV). */
+export interface InspectedKV {
+  /** Bits per position (the BOS token at position 0 may differ; 16 = stored as floats, no codes). */
+  bits: number[];
+  /** Unsigned codes [count, KV heads, d] of K and V (0 where a position is stored as floats). */
+  k: Uint8Array;
+  v: Uint8Array;
+  /** Per vector [count, KV heads]: zero point (min) and step, as dequantization min + code · step. */
+  kMin: Float32Array;
+  kStep: Float32Array;
+  vMin: Float32Array;
+  vStep: Float32Array;
+}
+
+/** Reads back only positions [start, start + count) of one layer's K/V cache and unpacks their codes;
+ *  `bits0` is what position 0 was stored with (the variant table's kvBitsAt for the session's first token). */
+export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerKV, start: number, count: number, bits0: number): Promise<InspectedKV> {
+  const lay = kvLayout(f, P.d, P.KV);
+  const w0 = lay.offset(start, 0);
+  const w1 = lay.offset(start + count - 1, P.KV - 1) + (start + count - 1 === 0 ? lay.bosWords : lay.words);
+  const [kw, vw, km, vm] = await Promise.all([
+    readBuffer(device, kv.K, (w1 - w0) * 4, w0 * 4).then((b) => new Uint32Array(b)),
+    readBuffer(device, kv.V, (w1 - w0) * 4, w0 * 4).then((b) => new Uint32Array(b)),
+    readBuffer(device, kv.Km, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
+    readBuffer(device, kv.Vm, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
+  ]);
+  const n = count * P.KV * P.d, nv = count * P.KV;
+  const out: InspectedKV = {bits: [], k: new Uint8Array(n), v: new Uint8Array(n), kMin: new Float32Array(nv), kStep: new Float32Array(nv), vMin: new Float32Array(nv), vStep: new Float32Array(nv)};
+  for (let t = 0; t < count; t++) {
+    const j = start + t;
+    const bits = j === 0 ? bits0 : f.bits;
+    out.bits.push(bits);
+    if (bits >= 16) continue;
+    const mask = (1 << bits) - 1;
+    for (let g = 0; g < P.KV; g++) {
+      const base = lay.offset(j, g) - w0;
+      const vi = t * P.KV + g;
+      out.kMin[vi] = km[2 * vi];
+      out.kStep[vi] = km[2 * vi + 1];
+      out.vMin[vi] = vm[2 * vi];
+      out.vStep[vi] = vm[2 * vi + 1];
+      for (let e = 0; e < P.d; e++) {
+        const bit = e * bits;
+        const wi = base + (bit >>> 5);
+        const sh = bit & 31;
+        for (const [words, dst] of [[kw, out.k], [vw, out.v]] as const) {
+          let code = words[wi] >>> sh;
+          if (sh + bits > 32) code |= words[wi + 1] << (32 - sh);
+          dst[vi * P.d + e] = code & mask;
+        }
+      }
+    }
+  }
+  return out;
 }

@@ -18,14 +18,17 @@ export class GpuSampler {
   /** Encodes picking a token from `logits` into token slot `slot`. */
   encode(pass: GPUComputePassEncoder, slot: number, sampling: Partial<SamplingOptions>): void {
     const s = {temperature: 0, topK: 0, topP: 1, seed: 0, ...sampling};
+    // Ids ≥ vocabLimit (an embedding padded beyond the tokenizer) are never drawn.
+    const V = Math.min(this.V, s.vocabLimit ?? this.V);
     if (s.temperature === 0) {
+      this.queue.writeBuffer(this.steps.vocabP, 0, new Uint32Array([V, 0]));
       this.queue.writeBuffer(this.A.argP, 0, new Uint32Array([this.steps.partial.grid[0], slot, 0, 0]));
       encodeDispatches(pass, [this.steps.partial, this.steps.final]);
       return;
     }
     const u = new Uint32Array(8);
     const fl = new Float32Array(u.buffer);
-    u[0] = this.V;
+    u[0] = V;
     u[2] = s.topK;
     u[3] = slot;
     fl[4] = 1 / s.temperature;

@@ -15,7 +15,7 @@ import {subgroupSize} from "../measure/tune.js";
 import {attentionPipes, embedStep, headSteps, layerPass, samplingSteps, wanted, type BuildContext} from "./blocks.js";
 import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
-import {collectInspection, encodeInspected, joinInspections} from "./inspect.js";
+import {collectInspection, encodeInspected, joinInspections, readKV, type InspectedKV} from "./inspect.js";
 import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
 import type {AppendOptions, DecodeParts, Inspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
@@ -376,6 +376,21 @@ export class WebGPUSession implements DecodeSession {
     }
     this.reset();
     await this.build();
+  }
+
+  /** Inspection: the KV codes of `layer` the GPU stored for positions [start, start + count) — undefined for a
+   *  16-bit cache. Reads only that range of the layer's K/V buffers. */
+  async inspectKV(layer: number, start: number, count: number): Promise<InspectedKV | undefined> {
+    this.guard();
+    const P = this.plan;
+    if (P.kv.bits >= 16) return undefined;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L)) throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos)) throw new Error(`inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`);
+    try {
+      return await readKV(this.ctx.device, P, this.kvFormat(), this.A.kv[layer], start, count, kvBitsAt(P.kv, 0, this.startToken));
+    } catch (e) {
+      throw this.wrapError(e);
+    }
   }
 
   dispose(): void {

@@ -237,7 +237,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     report.copy = {bytes: copyBytes, ms: t.ms, GBps: (2 * copyBytes) / (t.ms * 1e6)};
     report.device!.clock = t.clock;
     for (const b of cp.buffers) b.destroy();
-    log(`copy: ${report.copy.GBps.toFixed(0)} GB/s (read+write of ${copyBytes >> 20} MiB, ${t.clock})`);
+    log(`copy: ${sig(report.copy.GBps)} GB/s (read+write of ${copyBytes >> 20} MiB, ${t.clock})`);
   }
   const copyGBps = report.copy!.GBps;
 
@@ -273,7 +273,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     const t = await timeDispatches(device, list, {...TM, reps});
     const r = result({...mkCfg(sh)("store", 2560), U: sh.U}, t.ms, tern.bytes);
     sweep.push(r);
-    log(`ternary stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U || "auto"}: ${t.ms.toFixed(4)} ms/token, ${r.GBps.toFixed(0)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`);
+    log(`ternary stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U || "auto"}: ${t.ms.toFixed(4)} ms/token, ${sig(r.GBps)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`);
     for (const b of scratch.splice(0)) b.destroy();
   }
   const best = sweep.reduce((a, b) => (b.msPerToken < a.msPerToken ? b : a));
@@ -303,7 +303,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     for (const sh of quick ? [{R: 4, T: TS, WG: 256, U: 1}] : [{R: 4, T: TS, WG: 256, U: 1}, {R: 2, T: TS, WG: 128, U: 2}, {R: 4, T: TS, WG: 256, U: 2}, {R: 2, T: TS, WG: 256, U: 4}]) {
       const list = await stackDispatches(device, kind, st, (ep, K) => ({...linearConfig(S, kind, ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, U: sh.U}}, 256, K), R: sh.R}), false, scratch);
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 3});
-      log(`dense ${kind} stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U}: ${t.ms.toFixed(3)} ms/token, ${(st.bytes / (t.ms * 1e6)).toFixed(0)} GB/s`);
+      log(`dense ${kind} stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U}: ${t.ms.toFixed(3)} ms/token, ${sig(st.bytes / (t.ms * 1e6))} GB/s`);
       bestMs = Math.min(bestMs, t.ms);
     }
     dense[kind] = {msPerToken: bestMs, GBps: st.bytes / (bestMs * 1e6)};
@@ -600,6 +600,12 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
 }
 
 /** The report as a text table. */
+/** Rates and sizes to three significant figures below 100 (the --quick shapes on a software adapter give
+ *  fractions of a GB/s and of a MB/token, which toFixed(0) printed as "0"). */
+function sig(x: number): string {
+  return Math.abs(x) >= 100 || x === 0 ? x.toFixed(0) : x.toPrecision(3);
+}
+
 export function formatBenchReport(r: BenchReport): string {
   const L: string[] = [];
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -608,13 +614,13 @@ export function formatBenchReport(r: BenchReport): string {
   L.push("");
   if (r.selfcheck?.length) L.push(`bit-exactness vs src/lib: ` + r.selfcheck.map((c) => `${c.name} ${c.mismatches}/${c.checked}`).join("; "));
   if (r.dispatch) L.push(`per dispatch (tiny kernel): ${r.dispatch.chainedUs.toFixed(2)} µs chained (barrier each), ${r.dispatch.independentUs.toFixed(2)} µs independent, ${r.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with one pass each`);
-  L.push(`copy ceiling (WGSL, read+write)            ${r.copy.GBps.toFixed(0).padStart(8)} GB/s`);
-  L.push(`ternary linear stack, ${(r.linear.bytesPerToken / 1e6).toFixed(0)} MB/token (2-bit)`);
+  L.push(`copy ceiling (WGSL, read+write)            ${sig(r.copy.GBps).padStart(8)} GB/s`);
+  L.push(`ternary linear stack, ${sig(r.linear.bytesPerToken / 1e6)} MB/token (2-bit)`);
   L.push(`  kernel shape            ms/token     GB/s   of copy`);
-  for (const s of r.linear.sweep) L.push(`  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U || "a"} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${s.GBps.toFixed(0).padStart(8)} ${pct(s.ofCopy).padStart(8)}`);
-  L.push(`  best, one pass per dispatch       ${r.linear.passPerDispatch.msPerToken.toFixed(4).padStart(8)} ${r.linear.passPerDispatch.GBps.toFixed(0).padStart(8)} ${pct(r.linear.passPerDispatch.ofCopy).padStart(8)}`);
-  L.push(`  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${r.linear.independent.GBps.toFixed(0).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`);
-  L.push(`dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${r.dense.f32.GBps.toFixed(0)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${r.dense.f16.GBps.toFixed(0)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`);
+  for (const s of r.linear.sweep) L.push(`  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U || "a"} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${sig(s.GBps).padStart(8)} ${pct(s.ofCopy).padStart(8)}`);
+  L.push(`  best, one pass per dispatch       ${r.linear.passPerDispatch.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.passPerDispatch.GBps).padStart(8)} ${pct(r.linear.passPerDispatch.ofCopy).padStart(8)}`);
+  L.push(`  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.independent.GBps).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`);
+  L.push(`dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${sig(r.dense.f32.GBps)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${sig(r.dense.f16.GBps)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`);
   L.push("");
   if (r.e2e) {
   L.push(`end-to-end decode (${r.e2e.config}); ${r.e2e.dispatchesPerToken} dispatches/token, CPU encode ${r.e2e.cpuEncodeMsPerToken.toFixed(3)} ms/token`);

@@ -1,18 +1,15 @@
-// `bitnet-lab bench [--json] [--quick]`: the WebGPU benchmark (kernels/benchmark.ts) on this machine's GPU —
+// `bitnet-lab bench [--json] [--quick] [--peers FILE]`: the WebGPU benchmark (kernels/benchmark.ts) on this machine's GPU —
 // copy ceiling, the 2B4T ternary linear stack vs dense f32/f16, end-to-end decode/prefill, Hadamard cost, and a
 // CPU-vs-GPU check. Without a GPU, Dawn falls back to SwiftShader (use --quick there).
 import type {Command, ParsedArgs} from "./command.js";
-import {UsageError, flagBool} from "./command.js";
+import {expectPositionals, flagBool} from "./command.js";
 import {acquireGpu} from "../../kernels/device.js";
 import {formatBenchReport, runGpuBenchmark} from "../../kernels/benchmark.js";
 import type {PeerResults} from "../../kernels/measure/roofline.js";
 import {readFileSync} from "node:fs";
 
-const KNOWN = new Set(["json", "quick", "peers"]);
-
 export async function runBench(args: ParsedArgs): Promise<number> {
-  for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
-  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+  expectPositionals(args, []);
   const json = flagBool(args, "json");
   const quick = flagBool(args, "quick");
   // --peers FILE: the peer harnesses' results of the same run ({torch, w2a8Cpp, e2e, wgsl}), printed beside ours
@@ -35,5 +32,6 @@ export const bench: Command = {
   name: "bench",
   summary: "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
   usage: "bitnet-lab bench [--json] [--quick] [--peers FILE]",
+  options: {json: "boolean", quick: "boolean", peers: "string"},
   run: runBench,
 };

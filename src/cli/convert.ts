@@ -7,7 +7,7 @@
 import {createWriteStream} from "node:fs";
 import {once} from "node:events";
 import type {Command} from "./command.js";
-import {UsageError, flagString} from "./command.js";
+import {UsageError, expectPositionals, flagString} from "./command.js";
 import {ggufFromWeights} from "../lib/formats/gguf-model.js";
 import {writeGGUF} from "../lib/formats/gguf.js";
 import {ggufTokenizerKVs} from "../lib/formats/gguf-tokenizer.js";
@@ -17,15 +17,13 @@ import {Tokenizer} from "../lib/tokenizer.js";
 import {loadModelPath} from "../node/files.js";
 import {writeModelDir} from "../node/modeldir.js";
 
-const KNOWN = new Set(["to", "out", "i2s-layout", "in-i2s-layout", "scale", "embedding"]);
-
 export const convert: Command = {
   name: "convert",
   summary: "convert a ternary checkpoint between Hugging Face packed safetensors and GGUF I2_S (bitnet.cpp)",
   usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--i2s-layout x86|arm] [--in-i2s-layout x86|arm] [--scale multiply|divide] [--embedding f16|f32]",
+  options: {to: "string", out: "string", "i2s-layout": "string", "in-i2s-layout": "string", scale: "string", embedding: "string"},
   async run(args) {
-    for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
-    if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `unexpected argument "${args.positional[1]}"` : "missing <file-or-dir>");
+    expectPositionals(args, ["<file-or-dir>"]);
     const to = flagString(args, "to");
     if (to !== "gguf" && to !== "hf") throw new UsageError(`--to must be gguf or hf, got ${JSON.stringify(to ?? null)}`);
     const out = flagString(args, "out");

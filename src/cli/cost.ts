@@ -3,7 +3,7 @@
 import {existsSync, readFileSync, statSync} from "node:fs";
 import {join} from "node:path";
 import type {Command, ParsedArgs} from "./command.js";
-import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
+import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import type {BitNetConfig} from "../lib/config.js";
 import {
   HARDWARE, PRECISIONS, SHAPES, costReport, findShape, fmtBytes, fmtJ, fmtMs, fmtParams, fmtPercent, fmtSig, fmtValue, getHardware,
@@ -13,7 +13,6 @@ import type {CostReport, ModelShape, PrecisionId, ReproGroup, ReproRow} from "..
 import type {ProcessNode} from "../lib/paper-tables.js";
 
 const GROUPS: readonly ReproGroup[] = ["memory", "energy", "latency", "throughput", "sparsity"];
-const KNOWN_FLAGS = new Set(["model", "json", "context", "batch", "bandwidth", "memory", "hardware", "precision", "node", "reproduce", "group", "list"]);
 
 /** A catalog name, a config.json, or a folder holding one. */
 export function resolveModel(spec: string): {shape: ModelShape; maxContext?: number} {
@@ -91,9 +90,12 @@ export const cost: Command = {
     "[--bandwidth GBps | --hardware a100-80|a100-40|h100] [--memory GB] [--node 7nm|45nm] [--json]\n" +
     "       bitnet-lab cost --reproduce [--group memory|energy|latency|throughput|sparsity] [--json]\n" +
     "       bitnet-lab cost --list",
+  options: {
+    model: "string", json: "boolean", context: "string", batch: "string", bandwidth: "string", memory: "string", hardware: "string",
+    precision: "string", node: "string", reproduce: "boolean", group: "string", list: "boolean",
+  },
   async run(args: ParsedArgs): Promise<number> {
-    for (const k of args.flags.keys()) if (!KNOWN_FLAGS.has(k)) throw new UsageError(`unknown option --${k}`);
-    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    expectPositionals(args, []);
     const json = flagBool(args, "json");
     if (flagBool(args, "list")) {
       if (json) console.log(JSON.stringify(SHAPES, null, 2));

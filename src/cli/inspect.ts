@@ -1,18 +1,16 @@
 // `bitnet-lab inspect <model-dir>`: what a checkpoint holds — config, parameter counts, bytes and bits per
 // weight, and the ternary weights' histogram.
 import type {Command, ParsedArgs} from "./command.js";
-import {UsageError, flagBool} from "./command.js";
+import {expectPositionals, flagBool} from "./command.js";
 import {headDim} from "../lib/config.js";
 import {expectedTensors} from "../lib/checkpoint.js";
 import {parameterCounts} from "../lib/model.js";
 import {readModelPath} from "../node/files.js";
+import {textCodec} from "../node/runtime.js";
 
-const KNOWN_FLAGS = new Set(["json"]);
-
-export function checkFlags(args: ParsedArgs, known: Set<string>, maxPositional: number): void {
-  for (const f of args.flags.keys()) if (!known.has(f)) throw new UsageError(`unknown flag --${f}`);
-  if (args.positional.length === 0) throw new UsageError("missing <model-dir>");
-  if (args.positional.length > maxPositional) throw new UsageError(`unexpected argument "${args.positional[maxPositional]}"`);
+/** One <model-dir> (flags are checked by the parser against each command's `options`). */
+export function checkModelDirArg(args: ParsedArgs): void {
+  expectPositionals(args, ["<model-dir>"]);
 }
 
 function fmtBytes(n: number): string {
@@ -26,11 +24,15 @@ export const inspect: Command = {
   name: "inspect",
   summary: "show a checkpoint's config, parameter counts, bytes and bits per weight, and ternary histogram",
   usage: "bitnet-lab inspect <model-dir> [--json]",
+  options: {json: "boolean"},
   async run(args) {
-    checkFlags(args, KNOWN_FLAGS, 1);
+    checkModelDirArg(args);
     const dir = args.positional[0];
     const m = await readModelPath(dir);
     const c = m.weights.config;
+    // The tokenizer is checked as generate checks it (too large → error; smaller → padded ids, never sampled).
+    const codec = m.tokenizer === undefined ? undefined : textCodec(m.tokenizer, c);
+    const tokenizer = codec ? {tokens: codec.vocabSize, paddedIds: c.vocab_size - codec.vocabSize, bos: codec.bosId, eos: codec.eosId} : null;
     const params = parameterCounts(c);
     // Per tensor: stored bytes and, for projections, the ternary histogram.
     const scaleOf = new Map(m.stored.filter((t) => t.name.endsWith(".weight_scale")).map((t) => [t.name.replace(/_scale$/, ""), t.bytes]));
@@ -76,6 +78,7 @@ export const inspect: Command = {
       format: m.format,
       conventions,
       warnings: m.warnings,
+      tokenizer,
       config: c,
       headDim: headDim(c),
       parameters: params,
@@ -106,6 +109,7 @@ export const inspect: Command = {
       const pct = (x: number) => `${((100 * x) / n).toFixed(1)}%`;
       console.log(`  ternary weights: −1 ${pct(total.minus)}, 0 ${pct(total.zero)}, +1 ${pct(total.plus)} over ${tern.length} tensors`);
     }
+    console.log(`  tokenizer: ${codec ? `tokenizer.json, ${codec.vocabSize} tokens (BOS ${codec.bosId}, EOS ${codec.eosId})${codec.padding ? `; ${codec.padding}` : ""}` : "none (generate would use UTF-8 bytes as token ids)"}`);
     for (const w of m.warnings) console.log(`  warning: ${w}`);
     console.log("");
     const rows = tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, fmtBytes(t.bytes), t.bitsPerWeight.toFixed(2), t.histogram ? `${t.histogram.minus}/${t.histogram.zero}/${t.histogram.plus}` : ""]);

@@ -3,18 +3,17 @@
 import type {Command} from "./command.js";
 import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
 import {backendFlag} from "./generate.js";
-import {checkFlags} from "./inspect.js";
+import {checkModelDirArg} from "./inspect.js";
 import {readModelPath} from "../node/files.js";
 import {openSession, textCodec} from "../node/runtime.js";
-
-const KNOWN_FLAGS = new Set(["prompt", "tokens", "json", "backend", "top"]);
 
 export const logits: Command = {
   name: "logits",
   summary: "next-token logits at every prompt position (--json for all of them, else the top tokens)",
   usage: "bitnet-lab logits <model-dir> (--prompt TEXT | --tokens 1,2,3) [--json] [--top N=5] [--backend cpu|webgpu]",
+  options: {prompt: "string", tokens: "string", json: "boolean", backend: "string", top: "string"},
   async run(args) {
-    checkFlags(args, KNOWN_FLAGS, 1);
+    checkModelDirArg(args);
     const prompt = flagString(args, "prompt");
     const tokenList = flagString(args, "tokens");
     if ((prompt === undefined) === (tokenList === undefined)) throw new UsageError("give exactly one of --prompt TEXT or --tokens ID,ID,…");
@@ -26,9 +25,10 @@ export const logits: Command = {
     let ids: number[];
     let codec: ReturnType<typeof textCodec> | undefined;
     if (tokenList !== undefined) {
-      ids = tokenList.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
-      if (ids.length === 0 || ids.some((i) => !Number.isInteger(i) || i < 0 || i >= c.vocab_size)) {
-        throw new UsageError(`--tokens must be comma-separated integers in [0, ${c.vocab_size})`);
+      const parts = tokenList.split(",").map((s) => s.trim());
+      ids = parts.map(Number);
+      if (parts.some((s) => !/^\d{1,9}$/.test(s)) || ids.some((i) => i >= c.vocab_size)) {
+        throw new UsageError(`--tokens must be comma-separated integers in [0, ${c.vocab_size}), got ${JSON.stringify(tokenList)}`);
       }
       if (m.tokenizer !== undefined) codec = textCodec(m.tokenizer, c);
     } else {
@@ -37,7 +37,7 @@ export const logits: Command = {
       ids = codec.encode(prompt!);
     }
     if (ids.length > c.max_position_embeddings) throw new Error(`${ids.length} tokens exceed the model's context of ${c.max_position_embeddings}`);
-    const session = await openSession(m.weights, backend);
+    const session = await openSession(m.weights, backend, {maxLength: ids.length});
     const all = await session.append(ids, {allLogits: true});
     session.dispose();
     const V = c.vocab_size;
@@ -46,7 +46,7 @@ export const logits: Command = {
       console.log(JSON.stringify({backend, tokens: ids, vocab_size: V, logits: rows.map((r) => Array.from(r))}));
       return 0;
     }
-    const piece = (id: number) => (codec ? JSON.stringify(codec.decode([id])) : "");
+    const piece = (id: number) => (codec ? (id < codec.vocabSize ? JSON.stringify(codec.decode([id])) : "<pad>") : "");
     for (let t = 0; t < ids.length; t++) {
       const r = rows[t];
       const order = Array.from({length: V}, (_, i) => i).sort((a, b) => r[b] - r[a] || a - b).slice(0, top);

@@ -1,6 +1,7 @@
 import {readFileSync} from "node:fs";
 import {UsageError, parseArgs} from "./command.js";
 import {commands} from "./commands.js";
+import {vulkanDrivers} from "../node/gpu-env.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {version: string};
 
@@ -36,12 +37,13 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bitnet-lab: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
-  const args = parseArgs(rest);
-  if (args.flags.has("help")) {
-    console.log(`usage: ${command.usage}\n\n${command.summary}`);
-    return 0;
-  }
+  vulkanDrivers(); // before any command starts Dawn
   try {
+    const args = parseArgs(rest, command.options);
+    if (args.flags.has("help")) {
+      console.log(`usage: ${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
     return await command.run(args);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -4,16 +4,15 @@
 import {existsSync, readdirSync, statSync} from "node:fs";
 import {join} from "node:path";
 import type {Command} from "./command.js";
-import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
+import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {acquireGpu} from "../../kernels/device.js";
 import {createWebGPUSession} from "../../kernels/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
 import {readModelPath} from "../node/files.js";
+import {progress} from "../node/progress.js";
 import {textCodec} from "../node/runtime.js";
-
-const KNOWN = new Set(["prompt", "steps", "tolerance", "json"]);
 
 export interface VerifyResult {
   dir: string;
@@ -43,16 +42,19 @@ export const verify: Command = {
   name: "verify",
   summary: "compare the WebGPU engine with the CPU reference: max |Δlogits| and greedy agreement per model/variant",
   usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json]",
+  options: {prompt: "string", steps: "string", tolerance: "string", json: "boolean"},
   async run(args) {
-    for (const f of args.flags.keys()) if (!KNOWN.has(f)) throw new UsageError(`unknown flag --${f}`);
-    if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `unexpected argument "${args.positional[1]}"` : "missing <model-dir>");
+    expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
     const steps = flagNumber(args, "steps", 16, {min: 0, max: 4096, integer: true});
     const tolerance = flagNumber(args, "tolerance", 0.01, {min: 0, max: 1e6});
     const json = flagBool(args, "json");
     const dirs = modelDirs(args.positional[0]);
+    // Every phase says what it does on stderr (building pipelines on a software adapter takes many seconds).
+    const note = (line: string) => console.error(`bitnet-lab verify: ${line}`);
+    note("opening WebGPU…");
     const ctx = await acquireGpu();
-    if (!json) console.error(`bitnet-lab verify: WebGPU on ${ctx.description}`);
+    note(`WebGPU on ${ctx.description}`);
     const results: VerifyResult[] = [];
     try {
       for (const {dir, skip} of dirs) {
@@ -60,6 +62,7 @@ export const verify: Command = {
           results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, skipped: skip});
           continue;
         }
+        note(`${dir}: loading`);
         const m = await readModelPath(dir);
         const c = m.weights.config;
         const codec = textCodec(m.tokenizer, c);
@@ -69,10 +72,13 @@ export const verify: Command = {
         if (ids.length > room) ids = ids.slice(0, room);
         const V = c.vocab_size;
         const cpu = createCpuSession(m.weights);
+        note(`${dir} (${c.bitnet_variant}): building the WebGPU session (compiling pipelines)…`);
         const gpu = await createWebGPUSession(m.weights, {gpu: ctx});
         try {
+          note(`${dir}: prefill of ${ids.length} positions on both backends…`);
           const a = await cpu.append(ids, {allLogits: true});
           const b = await gpu.append(ids, {allLogits: true});
+          const bar = progress(`bitnet-lab verify: ${dir}: greedy steps`, steps);
           const pre = compareLogits(a, b, V, tolerance);
           let tok = argmax(a.subarray((ids.length - 1) * V));
           let agree = 0;
@@ -86,7 +92,9 @@ export const verify: Command = {
             if (cmp.argmaxAgree === 1) agree++;
             pass &&= cmp.pass;
             tok = argmax(la); // follow the reference's greedy path
+            bar.update(s + 1);
           }
+          bar.end();
           results.push({dir, variant: c.bitnet_variant + (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""), positions: ids.length, prefillMaxAbsDiff: pre.maxAbsDiff, prefillArgmaxAgree: pre.argmaxAgree, steps, greedyAgree: agree, decodeMaxAbsDiff: worst, pass});
         } finally {
           gpu.dispose();

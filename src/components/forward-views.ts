@@ -13,6 +13,8 @@ export interface StreamView extends HTMLElement {
   status(text: string): void;
   /** Marks the run finished (or failed) for readers and tests. */
   done(state: "done" | "stopped" | "error", text?: string): void;
+  /** A plain-words notice above the status line (e.g. the GPU was lost and the run carried on elsewhere). */
+  notice(text: string): void;
 }
 
 /** The prompt (dimmed) followed by generated tokens as they arrive; one span per token so token boundaries show. */
@@ -30,6 +32,9 @@ export function tokenStream(prompt: string, opts: {label: string}): StreamView {
   root.done = (state, text) => {
     root.setAttribute("data-state", state);
     if (text !== undefined) line.textContent = text;
+  };
+  root.notice = (text: string) => {
+    root.insertBefore(h("p", {class: "notice stream-notice", role: "alert"}, text), line);
   };
   return root;
 }

@@ -1,8 +1,7 @@
 // Measures, on the reader's GPU, what the Hadamard transform adds to an H-BitLinear layer, using the WebGPU
 // engine's own kernels (kernels/): its fused per-token prologue (RMSNorm → [Hadamard] → absmean INT4) timed
 // with and without the rotation, and its ternary GEMV at the layer's shape for scale. No WGSL here: this only
-// composes the engine's exported kernels and timing helper.
-import {acquireGpu} from "../kernels/device.js";
+// composes the engine's exported kernels and timing helper, on the page's shared device (sessions.ts pageGpu).
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../kernels/gpu.js";
 import type {Dispatch} from "../kernels/gpu.js";
 import {actVec4s, gammaPairs, linearGrid, linearParams, linearWGSL, rowVec4s} from "../kernels/linear.js";
@@ -12,6 +11,7 @@ import type {NormQuantConfig} from "../kernels/normquant.js";
 import {timeDispatches} from "../kernels/timing.js";
 import {linearConfig, subgroupSize} from "../kernels/tune.js";
 import {hadamardPlan} from "../lib/hadamard.js";
+import {pageGpu} from "./sessions.js";
 
 export interface HadamardGpuTiming {
   n: number;
@@ -36,7 +36,7 @@ function f32Bits(x: number): number {
 export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?: number; reps?: number} = {}): Promise<HadamardGpuTiming> {
   const M = opts.tokens ?? 1;
   const reps = opts.reps ?? 50;
-  const ctx = await acquireGpu();
+  const ctx = await pageGpu(); // the page's shared device: freed buffers, never destroyed here
   const device = ctx.device;
   const buffers: GPUBuffer[] = [];
   const keep = (b: GPUBuffer) => (buffers.push(b), b);
@@ -92,6 +92,5 @@ export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?:
     };
   } finally {
     for (const b of buffers) b.destroy();
-    device.destroy();
   }
 }

@@ -24,4 +24,6 @@ export interface SamplingOptions {
   /** 1 = off. */
   topP: number;
   seed: number;
+  /** Ids ≥ vocabLimit are never drawn: a checkpoint's vocabulary padded beyond its tokenizer (default: all). */
+  vocabLimit?: number;
 }

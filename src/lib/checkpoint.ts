@@ -62,7 +62,13 @@ function bool(c: Record<string, unknown>, key: string, fallback: boolean): boole
  *  them); absent transformers fields take BitNetConfig's defaults (rope_theta 500000, relu2, untied). */
 export function parseConfig(json: unknown): BitNetConfig {
   const c = obj(json, "config.json");
-  if (c.model_type !== undefined && c.model_type !== "bitnet") fail(`config.json: model_type must be "bitnet", got ${JSON.stringify(c.model_type)}`);
+  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama") fail(`config.json: model_type must be "bitnet" (or "llama" for a full-precision model), got ${JSON.stringify(c.model_type)}`);
+  // A LLaMA config is the fp variant without sub-norms, which is what transformers' LlamaForCausalLM computes
+  // (its BitNet class always applies the sub-norms, so an fp model is exported as LLaMA: configToJSON).
+  const llama = c.model_type === "llama";
+  if (llama && ((c.bitnet_variant ?? "fp") !== "fp" || c.quantization_config != null || c.bitnet_sub_norms === true)) {
+    fail(`config.json: model_type "llama" is only read as the full-precision variant without sub-norms (no quantization_config, bitnet_variant "fp")`);
+  }
   let qc: BitNetConfig["quantization_config"];
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const q = obj(c.quantization_config, "config.json: quantization_config");
@@ -82,7 +88,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   const num_key_value_heads = posInt(c, "num_key_value_heads", num_attention_heads);
   let head_dim: number | undefined;
   if (c.head_dim !== undefined && c.head_dim !== null) head_dim = posInt(c, "head_dim");
-  const hidden_act = c.hidden_act ?? "relu2";
+  const hidden_act = c.hidden_act ?? (llama ? "silu" : "relu2");
   const ropeParams = c.rope_parameters && typeof c.rope_parameters === "object" ? (c.rope_parameters as Record<string, unknown>) : undefined;
   const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
   const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as Record<string, unknown> | undefined;
@@ -91,7 +97,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   const vocab_size = posInt(c, "vocab_size");
   const tokenId = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return fail(`config.json: "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= vocab_size) return fail(`config.json: "${key}" must be a token id in [0, ${vocab_size}), got ${JSON.stringify(v)}`);
     return v;
   };
   const activationBits = c.bitnet_activation_bits ?? d.bitnet_activation_bits;
@@ -119,7 +125,7 @@ export function parseConfig(json: unknown): BitNetConfig {
     bitnet_topk_ratio: topk as number,
     bitnet_kv_bits: kvBits as 16 | 8 | 4 | 3,
     bitnet_kv_bos_bits: kvBos as number,
-    bitnet_sub_norms: bool(c, "bitnet_sub_norms", foreign ? true : d.bitnet_sub_norms),
+    bitnet_sub_norms: bool(c, "bitnet_sub_norms", llama ? false : foreign ? true : d.bitnet_sub_norms),
   };
   if (head_dim !== undefined) config.head_dim = head_dim;
   if (qc) config.quantization_config = qc;
@@ -130,9 +136,11 @@ export function parseConfig(json: unknown): BitNetConfig {
 /** config.json content for a config, readable by transformers' BitNetConfig. */
 export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed" | "latent" | "none"; dtype?: "float32" | "bfloat16"} = {}): Record<string, unknown> {
   const mode = opts.quantization ?? (config.bitnet_variant === "fp" ? "none" : "packed");
+  // fp without sub-norms is exactly LLaMA: written as a LLaMA config, transformers loads it faithfully.
+  const llama = config.bitnet_variant === "fp" && !config.bitnet_sub_norms && mode === "none";
   const out: Record<string, unknown> = {
-    architectures: ["BitNetForCausalLM"],
-    model_type: "bitnet",
+    architectures: [llama ? "LlamaForCausalLM" : "BitNetForCausalLM"],
+    model_type: llama ? "llama" : "bitnet",
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
     intermediate_size: config.intermediate_size,
@@ -150,6 +158,7 @@ export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed
     bos_token_id: config.bos_token_id,
     eos_token_id: config.eos_token_id,
     attention_bias: false,
+    ...(llama ? {mlp_bias: false} : {}),
     attention_dropout: 0,
     initializer_range: 0.02,
     use_cache: true,

@@ -5,16 +5,23 @@ import {Rng} from "./rng.js";
 
 export const GREEDY: SamplingOptions = {temperature: 0, topK: 0, topP: 1, seed: 0};
 
+/** The smallest positive temperature: below it 1/T leaves float32's range on the GPU, and the draw is
+ *  greedy for any logits a model produces anyway. 0 means greedy. */
+export const MIN_TEMPERATURE = 1e-6;
+
 export function validateSampling(s: SamplingOptions): void {
   if (!(s.temperature >= 0 && Number.isFinite(s.temperature))) throw new Error(`sampling: temperature must be ≥ 0, got ${s.temperature}`);
+  if (s.temperature > 0 && s.temperature < MIN_TEMPERATURE) throw new Error(`sampling: temperature must be 0 (greedy) or ≥ ${MIN_TEMPERATURE.toExponential()}, got ${s.temperature}`);
+  if (s.vocabLimit !== undefined && !(Number.isSafeInteger(s.vocabLimit) && s.vocabLimit >= 1)) throw new Error(`sampling: vocabLimit must be a positive integer, got ${s.vocabLimit}`);
   if (!(Number.isInteger(s.topK) && s.topK >= 0)) throw new Error(`sampling: topK must be a non-negative integer, got ${s.topK}`);
   if (!(s.topP > 0 && s.topP <= 1)) throw new Error(`sampling: topP must be in (0, 1], got ${s.topP}`);
 }
 
-/** Index of the largest logit; ties go to the lowest index. */
-export function argmax(logits: ArrayLike<number>): number {
+/** Index of the largest logit among the first `limit`; ties go to the lowest index. */
+export function argmax(logits: ArrayLike<number>, limit = logits.length): number {
+  const n = Math.min(limit, logits.length);
   let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
   return best;
 }
 
@@ -22,22 +29,30 @@ export function argmax(logits: ArrayLike<number>): number {
  *  Greedy (temperature 0) puts all mass on the argmax. Ties at a top-k / top-p edge keep the lower index. */
 export function samplingDistribution(logits: ArrayLike<number>, s: SamplingOptions): Float64Array {
   validateSampling(s);
-  const V = logits.length;
-  const p = new Float64Array(V);
+  const p = new Float64Array(logits.length);
+  // Padded ids (≥ vocabLimit) keep probability 0.
+  const V = Math.min(logits.length, s.vocabLimit ?? logits.length);
   if (V === 0) return p;
   if (s.temperature === 0) {
-    p[argmax(logits)] = 1;
+    p[argmax(logits, V)] = 1;
     return p;
   }
   // Candidates sorted by logit, descending, index ascending on ties.
   const order = Array.from({length: V}, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
   const k = s.topK > 0 ? Math.min(s.topK, V) : V;
-  const mx = logits[order[0]] / s.temperature;
+  const mx = logits[order[0]];
   let z = 0;
   for (let r = 0; r < k; r++) {
     const i = order[r];
-    p[i] = Math.exp(logits[i] / s.temperature - mx);
+    // (x − max)/T ≤ 0: cannot overflow however small T is (x/T − max/T can: Inf − Inf).
+    p[i] = Math.exp((logits[i] - mx) / s.temperature);
     z += p[i];
+  }
+  if (!(z > 0 && Number.isFinite(z))) {
+    // NaN or infinite logits (a broken model): greedy on what compares, never a silent last-id stream.
+    p.fill(0);
+    p[order[0]] = 1;
+    return p;
   }
   for (let r = 0; r < k; r++) p[order[r]] /= z;
   if (s.topP < 1) {
@@ -60,7 +75,7 @@ export function samplingDistribution(logits: ArrayLike<number>, s: SamplingOptio
 
 /** Draws one token. */
 export function sampleToken(logits: ArrayLike<number>, s: SamplingOptions, rng: Rng): number {
-  if (s.temperature === 0) return argmax(logits);
+  if (s.temperature === 0) return argmax(logits, s.vocabLimit);
   const p = samplingDistribution(logits, s);
   const u = rng.uniform();
   let cum = 0;

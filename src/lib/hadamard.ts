@@ -6,14 +6,18 @@
 //   transform in O(n log n). Symmetric, so H is its own inverse.
 // - otherwise ("kronecker"): H = (H_m/√m) ⊗ (H_b/√b), b = n/m a power of two, where H_m is a Hadamard
 //   matrix of the smallest order m = odd(n)·2^j (j ≥ 2) that Paley's constructions give: Paley I for
-//   m = q+1, q a prime ≡ 3 (mod 4); Paley II for m = 2(q+1), q a prime ≡ 1 (mod 4). With index
-//   i = a·b + c (a < m, c < b) it is an FWHT inside each contiguous block of b, then H_m across the m
+//   m = q+1, q a prime power ≡ 3 (mod 4); Paley II for m = 2(q+1), q a prime power ≡ 1 (mod 4), both over
+//   the finite field GF(q) (for q = p^k, k > 1: polynomials over GF(p) modulo the first primitive
+//   polynomial of degree k, so the quadratic character is the parity of the discrete logarithm). With
+//   index i = a·b + c (a < m, c < b) it is an FWHT inside each contiguous block of b, then H_m across the m
 //   blocks at stride b. This is a true n×n Hadamard matrix (every entry ±1/√n), so it spreads an outlier
 //   over all n outputs. BitNet b1.58 2B4T needs 2560 = 20·128 (Paley I, q = 19) and 6912 = 108·64
-//   (Paley I, q = 107). Paley I matrices are not symmetric: the inverse is the transpose (opts.transpose).
-// - no Paley order divides n ("block-diagonal"): H = I_m ⊗ (H_b/√b) with b = 2^k the largest power of
-//   two dividing n: orthogonal, but it mixes only inside blocks of b (e.g. 688 = 43·16). Odd n > 1 has
-//   no orthogonal ±1 structure to use and is rejected.
+//   (Paley I, q = 107); the lab's 688 = 344·2 and LLaMA-7B's 11008 = 344·32 use Paley I over GF(7³)
+//   (q = 343). Paley I matrices are not symmetric: the inverse is the transpose (opts.transpose).
+// - no Paley order up to MAX_PALEY_ORDER divides n ("block-diagonal"): H = I_m ⊗ (H_b/√b) with b = 2^k
+//   the largest power of two dividing n: orthogonal, but it mixes only inside blocks of b (e.g. 2·3 = 6,
+//   or 2·q' with q' a prime power whose multiples 4q', 8q', … all miss Paley, like 92 = 23·4). Odd n > 1
+//   has no orthogonal ±1 structure to use and is rejected.
 
 export interface HadamardPlan {
   n: number;
@@ -24,7 +28,7 @@ export interface HadamardPlan {
   m: number;
   /** How the order-m matrix is built ("none" when m = 1, "identity" for block-diagonal). */
   construction: "none" | "paley1" | "paley2" | "identity";
-  /** The Paley prime q, when construction is paley1/paley2. */
+  /** The Paley field order q (a prime power p^k), when construction is paley1/paley2. */
   q?: number;
   /** Whether H = Hᵀ (then H is an involution). */
   symmetric: boolean;
@@ -42,11 +46,31 @@ function isPrime(q: number): boolean {
   return true;
 }
 
+/** q = p^k with p prime, or undefined. */
+export function primePower(q: number): {p: number; k: number} | undefined {
+  if (!Number.isInteger(q) || q < 2) return undefined;
+  let p = 2;
+  while (p * p <= q && q % p !== 0) p++;
+  if (q % p !== 0) p = q; // q itself is prime
+  let k = 0;
+  let r = q;
+  while (r % p === 0) {
+    r /= p;
+    k++;
+  }
+  return r === 1 && isPrime(p) ? {p, k} : undefined;
+}
+
+/** The Paley construction of order m, if any: prime fields first (the constructions this module had
+ *  before prime powers, kept so existing plans do not change), then proper prime powers. */
 function paleyFor(m: number): {construction: "paley1" | "paley2"; q: number} | undefined {
   if (m % 4 !== 0) return undefined;
-  if (isPrime(m - 1) && (m - 1) % 4 === 3) return {construction: "paley1", q: m - 1};
+  const q1 = m - 1;
   const q2 = m / 2 - 1;
-  if (isPrime(q2) && q2 % 4 === 1) return {construction: "paley2", q: q2};
+  for (const field of [isPrime, (q: number) => primePower(q) !== undefined]) {
+    if (field(q1) && q1 % 4 === 3) return {construction: "paley1", q: q1};
+    if (field(q2) && q2 % 4 === 1) return {construction: "paley2", q: q2};
+  }
   return undefined;
 }
 
@@ -86,11 +110,59 @@ export function hadamardPlan(n: number): HadamardPlan {
 
 const matrixCache = new Map<string, Int8Array>();
 
-function quadraticCharacter(q: number): Int8Array {
+/** GF(q), q = p^k, with elements numbered by their coefficient digits in base p (element e = Σ c_i·p^i
+ *  stands for Σ c_i·x^i): `sub` is digit-wise subtraction mod p and `chi` the quadratic character
+ *  (0 at 0, +1 on nonzero squares, −1 elsewhere). For k = 1 this is the integers mod p. */
+interface FiniteField {
+  q: number;
+  sub(a: number, b: number): number;
+  chi: Int8Array;
+}
+
+function finiteField(q: number): FiniteField {
+  const pp = primePower(q);
+  if (!pp) throw new Error(`hadamard: ${q} is not a prime power`);
+  const {p, k} = pp;
   const chi = new Int8Array(q).fill(-1);
   chi[0] = 0;
-  for (let x = 1; x < q; x++) chi[(x * x) % q] = 1;
-  return chi;
+  if (k === 1) {
+    for (let x = 1; x < q; x++) chi[(x * x) % q] = 1;
+    return {q, sub: (a, b) => (((a - b) % q) + q) % q, chi};
+  }
+  const digits = (e: number) => Array.from({length: k}, (_, i) => Math.floor(e / p ** i) % p);
+  const num = (d: number[]) => d.reduce((s, c, i) => s + c * p ** i, 0);
+  // x^k ≡ −Σ f_i x^i: try the monic polynomials of degree k in order until x generates all q − 1 units.
+  for (let f = 0; f < q; f++) {
+    const fd = digits(f);
+    const seen = new Uint8Array(q);
+    let e = 1; // the element 1
+    let order = 0;
+    while (!seen[e]) {
+      seen[e] = 1;
+      order++;
+      const d = digits(e);
+      const top = d[k - 1];
+      const next = [0, ...d.slice(0, k - 1)].map((c, i) => (((c - top * fd[i]) % p) + p) % p);
+      e = num(next);
+      if (e === 0) break; // f has the root 0: not irreducible
+    }
+    if (order !== q - 1 || e !== 1) continue;
+    // chi(x^j) = (−1)^j: walk the powers again.
+    e = 1;
+    for (let j = 0; j < q - 1; j++) {
+      chi[e] = j % 2 === 0 ? 1 : -1;
+      const d = digits(e);
+      const top = d[k - 1];
+      e = num([0, ...d.slice(0, k - 1)].map((c, i) => (((c - top * fd[i]) % p) + p) % p));
+    }
+    const sub = (a: number, b: number) => {
+      let r = 0;
+      for (let i = 0, w = 1; i < k; i++, w *= p) r += ((((Math.floor(a / w) % p) - (Math.floor(b / w) % p)) % p + p) % p) * w;
+      return r;
+    };
+    return {q, sub, chi};
+  }
+  throw new Error(`hadamard: no primitive polynomial of degree ${k} over GF(${p}) found`);
 }
 
 /** The unnormalized ±1 matrix (row-major, order m) that a plan mixes blocks with: Paley I/II, or
@@ -109,8 +181,8 @@ export function hadamardMatrix(order: number): Int8Array {
     const p = paleyFor(order);
     if (!p) throw new Error(`hadamard: no Paley or Sylvester construction of order ${order}`);
     const q = p.q;
-    const chi = quadraticCharacter(q);
-    const jac = (i: number, j: number) => chi[(((j - i) % q) + q) % q]; // Jacobsthal matrix Q_ij = χ(j − i)
+    const field = finiteField(q);
+    const jac = (i: number, j: number) => field.chi[field.sub(j, i)]; // Jacobsthal matrix Q_ij = χ(a_j − a_i)
     if (p.construction === "paley1") {
       // H = I + S, S = [[0, 1ᵀ], [−1, Q]] skew-symmetric with S·Sᵀ = q·I, so H·Hᵀ = (q+1)·I.
       const m = q + 1;

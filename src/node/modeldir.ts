@@ -4,7 +4,7 @@
 import {open, readFile, stat, writeFile, mkdir} from "node:fs/promises";
 import {existsSync} from "node:fs";
 import {join} from "node:path";
-import {readCheckpoint, writeCheckpoint} from "../lib/checkpoint.js";
+import {parseConfig, readCheckpoint, writeCheckpoint} from "../lib/checkpoint.js";
 import type {LoadedCheckpoint, WriteOptions} from "../lib/checkpoint.js";
 import {headerLength, parseSafetensorsHeader, MAX_HEADER_BYTES} from "../lib/safetensors.js";
 import type {ModelWeights} from "../lib/tensor.js";
@@ -45,6 +45,12 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
     throw new Error(`${dir} has no model.safetensors`);
   }
   const configJSON = await readJSON(cfgPath, "config.json");
+  // Bounds first: a config that cannot be built (num_hidden_layers 1e9) fails before the weights are read.
+  try {
+    parseConfig(configJSON);
+  } catch (e) {
+    throw new Error(`${cfgPath}: ${e instanceof Error ? e.message.replace(/^config\.json: /, "") : String(e)}`);
+  }
   const size = (await stat(stPath)).size;
   // Validate the header against the file size before reading the whole file.
   const fh = await open(stPath, "r");

@@ -33,6 +33,11 @@ export interface TextCodec {
   decode(ids: readonly number[]): string;
   bosId: number;
   eosId: number;
+  /** Ids the codec can decode: [0, vocabSize). Fewer than the model's vocab_size when the checkpoint pads its
+   *  embedding (normal in real checkpoints): sampling is then limited to them (SamplingOptions.vocabLimit). */
+  vocabSize: number;
+  /** A note for the user when the model's vocabulary is padded beyond the tokenizer, else undefined. */
+  padding?: string;
 }
 
 /** The folder's tokenizer.json, or — when it has none — raw UTF-8 bytes as token ids (ids 0–255), with
@@ -41,12 +46,16 @@ export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_
   if (tokenizerJSON !== undefined) {
     const tok = Tokenizer.fromJSON(tokenizerJSON);
     if (tok.vocabSize > cfg.vocab_size) throw new Error(`tokenizer.json has ${tok.vocabSize} tokens but the model's vocab_size is ${cfg.vocab_size}`);
+    const n = tok.vocabSize;
     return {
       kind: "tokenizer.json",
       encode: (t) => tok.encode(t, {addSpecialTokens: true}),
-      decode: (ids) => tok.decode(ids),
+      // Padded ids have no text: dropped (they are never sampled; --tokens may still name them).
+      decode: (ids) => tok.decode(ids.filter((i) => i < n)),
       bosId: tok.bosId,
       eosId: tok.eosId,
+      vocabSize: n,
+      padding: n < cfg.vocab_size ? `the model's vocab_size ${cfg.vocab_size} is padded beyond the tokenizer's ${n} tokens: ids ${n}–${cfg.vocab_size - 1} are never sampled` : undefined,
     };
   }
   if (cfg.vocab_size < 256) throw new Error(`no tokenizer.json, and the vocabulary (${cfg.vocab_size}) is too small for the byte-level fallback (256)`);
@@ -56,5 +65,6 @@ export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_
     decode: (ids) => new TextDecoder().decode(new Uint8Array(ids.filter((i) => i < 256 && i !== cfg.bos_token_id && i !== cfg.eos_token_id))),
     bosId: cfg.bos_token_id,
     eosId: cfg.eos_token_id,
+    vocabSize: cfg.vocab_size,
   };
 }

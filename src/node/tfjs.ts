@@ -3,15 +3,20 @@
 // for tiny runs only. "wasm" needs @tensorflow/tfjs-backend-wasm, which this project does not install.
 import * as tf from "@tensorflow/tfjs";
 import type {TF} from "../lib/train/tf.js";
+import {vulkanDrivers} from "./gpu-env.js";
 
 export type BackendName = "webgpu" | "cpu" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["webgpu", "cpu", "wasm"];
 
 export async function loadTf(backend: BackendName): Promise<TF> {
   if (backend === "webgpu") {
+    vulkanDrivers(); // before Dawn starts: no "vkCreateInstance failed" noise where only SwiftShader exists
     const {create, globals} = await import("webgpu");
     Object.assign(globalThis, globals);
-    Object.defineProperty(globalThis, "navigator", {value: {gpu: create([])}, configurable: true, writable: true});
+    const gpu = create([]);
+    // Ask for an adapter first: tfjs's own failure is a stack trace with no hint.
+    if (!(await gpu.requestAdapter())) throw new Error("tfjs: no WebGPU adapter (Dawn found no Vulkan device); use --backend cpu");
+    Object.defineProperty(globalThis, "navigator", {value: {gpu}, configurable: true, writable: true});
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (backend === "wasm") {
     const name = "@tensorflow/tfjs-backend-wasm"; // not a dependency: resolved only if someone installs it
@@ -21,9 +26,12 @@ export async function loadTf(backend: BackendName): Promise<TF> {
       throw new Error("the wasm backend needs @tensorflow/tfjs-backend-wasm, which is not installed (npm install --save-dev @tensorflow/tfjs-backend-wasm)");
     }
   }
-  // The CPU backend prints an advert for tfjs-node on first use in Node; it is not wanted here.
   const ok = await tf.setBackend(backend);
-  if (!ok || tf.getBackend() !== backend) throw new Error(`tfjs: backend "${backend}" could not be initialised (no WebGPU adapter?)`);
+  if (!ok || tf.getBackend() !== backend) throw new Error(`tfjs: backend "${backend}" could not be initialised${backend === "webgpu" ? " (no WebGPU adapter?); use --backend cpu" : ""}`);
   await tf.ready();
+  // The CPU backend prints an advert for tfjs-node on its first tensor in Node ("Hi, looks like you are
+  // running TensorFlow.js in Node.js…"); it is not wanted here. The flag is the backend's own first-use mark.
+  const b = tf.backend() as {firstUse?: boolean};
+  if (b.firstUse === true) b.firstUse = false;
   return tf as unknown as TF;
 }

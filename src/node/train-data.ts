@@ -15,10 +15,10 @@ export interface PreparedData {
 }
 
 /** Splits the corpus, trains the tokenizer on the training split, tokenizes both splits. */
-export function prepareData(vocabSize = 4096): PreparedData {
+export function prepareData(vocabSize = 4096, onProgress?: (phase: string, done: number, total: number) => void): PreparedData {
   const {train, val} = loadSplit();
   const trainText = train.map((a) => a.text).join(DOC_SEPARATOR);
-  const tokenizer = Tokenizer.train(trainText, vocabSize);
+  const tokenizer = Tokenizer.train(trainText, vocabSize, {onProgress: onProgress && ((d, t) => onProgress("tokenizer merges", d, t))});
   const tr = tokenizeDocuments(tokenizer, train.map((a) => a.text));
   const va = tokenizeDocuments(tokenizer, val.map((a) => a.text));
   return {
@@ -58,12 +58,12 @@ export function loadPrepared(dir: string): PreparedData {
 }
 
 /** The prepared data in `dir`, made (and saved there) if it is not there yet. */
-export function preparedData(dir: string, vocabSize = 4096): PreparedData {
+export function preparedData(dir: string, vocabSize = 4096, onProgress?: (phase: string, done: number, total: number) => void): PreparedData {
   if (existsSync(join(dir, "data.json"))) {
     const d = loadPrepared(dir);
     if (d.info.vocabSize === vocabSize) return d;
   }
-  const d = prepareData(vocabSize);
+  const d = prepareData(vocabSize, onProgress);
   savePrepared(dir, d);
   return d;
 }

@@ -1,10 +1,13 @@
 // The Node training driver behind `bitnet-lab train` and bench/train-all.ts: progress lines with tokens/s
-// and ETA, periodic validation, atomic checkpoints that resume exactly, a final evaluation on the whole
-// validation split, and export to the reference checkpoint format (config.json + packed ternary
-// model.safetensors + tokenizer.json).
+// and ETA, periodic validation, atomic checkpoints that resume exactly (the saved state validated first), a
+// final evaluation proportional to the run (or the whole validation split), and export to the reference
+// checkpoint format (config.json + packed ternary model.safetensors + tokenizer.json) in the run folder
+// itself, so every other command takes the run folder as a model folder.
 import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {writeCheckpoint} from "../lib/checkpoint.js";
+import {parseSafetensorsHeader} from "../lib/safetensors.js";
+import {parseStateMeta} from "../lib/train/state.js";
 import type {TrainConfig} from "../lib/train/config.js";
 import {valBatches} from "../lib/train/data.js";
 import type {TF} from "../lib/train/tf.js";
@@ -37,8 +40,14 @@ export interface RunOptions {
   /** Wall-clock deadline (ms since the epoch): training stops before it, then evaluates and exports what
    *  it has, marked `truncated` (a safety net for time-limited GPU runs). */
   deadline?: number;
-  /** Windows of the validation split for the final evaluation (default: all of them). */
-  finalEvalWindows?: number;
+  /** Windows of the validation split for the final evaluation: a count, "proportional" (finalEvalWindows() of
+   *  the steps done), or — by default — all of them. */
+  finalEvalWindows?: number | "proportional";
+  /** Evaluate and export also when this invocation stops before cfg.steps (--max-steps): the run folder is
+   *  then a usable model folder after every invocation. */
+  exportPartial?: boolean;
+  /** Progress of the final evaluation (batches done of total). */
+  onEvalBatch?: (done: number, total: number) => void;
   print?: (line: string) => void;
   backend?: string;
 }
@@ -62,6 +71,33 @@ function writeAtomic(path: string, data: Uint8Array | string): void {
 
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
 
+/** Windows of the validation split for a run's final evaluation: proportional to the run (as many windows as
+ *  training sequences seen, at least the periodic evaluation's), capped by the split — a 4-step run is
+ *  evaluated on a few thousand tokens, a full run on the whole split. */
+export function finalEvalWindows(cfg: TrainConfig, stepsDone: number): number {
+  return Math.max(cfg.evalBatches, stepsDone) * cfg.batchSize;
+}
+
+/** Restores a saved training state, validating the file as strictly as a checkpoint; errors name the file. */
+function loadState(tf: TF, path: string, streams: {train: Uint16Array; val: Uint16Array}, cfg: TrainConfig): Trainer {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const h = parseSafetensorsHeader(bytes);
+    const raw = h.metadata["bitnet_lab_train_state"];
+    if (raw === undefined) throw new Error("not a training state (no bitnet_lab_train_state metadata)");
+    parseStateMeta(raw, path, cfg.steps);
+    return Trainer.fromState(tf, bytes, streams, cfg);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(msg.startsWith(path) ? msg : `${path}: ${msg.replace(/^trainer: (training state: )?/, "")}`);
+  }
+}
+
 export async function runTraining(o: RunOptions): Promise<RunSummary> {
   const print = o.print ?? ((l: string) => console.log(l));
   const {tf, cfg, data, outDir} = o;
@@ -70,10 +106,10 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
   const streams = {train: data.train, val: data.val};
   let tr: Trainer;
   if (o.resume && existsSync(statePath)) {
-    tr = Trainer.fromState(tf, new Uint8Array(readFileSync(statePath)), streams, cfg);
-    print(`resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}`);
+    tr = loadState(tf, statePath, streams, cfg);
+    print(`resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}${tr.done ? " (the run is complete: evaluating and exporting again)" : ""}`);
   } else if (o.from) {
-    tr = Trainer.fromState(tf, new Uint8Array(readFileSync(o.from)), streams, cfg);
+    tr = loadState(tf, o.from, streams, cfg);
     print(`continuing ${cfg.name} from ${o.from} at step ${tr.step}/${cfg.steps}`);
   } else {
     if (o.resume) print(`no state in ${outDir}: starting ${cfg.name} from scratch`);
@@ -93,6 +129,7 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
   print(`${cfg.name}: ${cfg.model.bitnet_variant}, ${cfg.steps} steps × ${tokensPerStep} tokens, backend ${o.backend ?? "?"}`);
   let truncated = false;
   let lastStepMs = 0;
+  let lastLine = t0;
   while (tr.step < until) {
     if (o.deadline && Date.now() + 1.5 * lastStepMs > o.deadline) {
       truncated = true;
@@ -103,8 +140,11 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
     lastStepMs = r.ms;
     stepsWindow++;
     if (!Number.isFinite(r.loss)) throw new Error(`${cfg.name}: loss is ${r.loss} at step ${r.step} (diverged)`);
-    if (r.step % cfg.logEvery === 0 || r.step === until) {
-      const t = performance.now();
+    // A line every logEvery steps, and at least every 10 s (slow backends), and after the first step.
+    const tNow = performance.now();
+    if (r.step % cfg.logEvery === 0 || r.step === until || r.step === startStep + 1 || tNow - lastLine > 10_000) {
+      lastLine = tNow;
+      const t = tNow;
       const tps = (stepsWindow * tokensPerStep) / ((t - tWindow) / 1000);
       const eta = ((until - r.step) * tokensPerStep) / tps;
       print(`${cfg.name} step ${r.step}/${cfg.steps} loss ${r.loss.toFixed(4)} gnorm ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} wd ${r.wd} a${r.activationBits} | ${(tps / 1000).toFixed(1)}k tok/s | ETA ${fmtTime(eta)}`);
@@ -112,6 +152,7 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
       stepsWindow = 0;
     }
     if (cfg.evalEvery > 0 && r.step % cfg.evalEvery === 0 && r.step < cfg.steps) {
+      print(`${cfg.name} eval step ${r.step}: ${cfg.evalBatches} batches…`);
       const e = await tr.evaluate();
       print(`${cfg.name} eval step ${e.step}: val loss ${e.loss.toFixed(4)} ppl ${e.perplexity.toFixed(2)}`);
     }
@@ -134,21 +175,23 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
   const steps = tr.step - startStep;
   const summary: RunSummary = {name: cfg.name, steps, tokens: steps * tokensPerStep, seconds, tokensPerSecond: (steps * tokensPerStep) / Math.max(seconds, 1e-9)};
   if (truncated) summary.truncated = true;
-  if (tr.done || truncated) {
-    // The final number is on the whole validation split, not the periodic subset.
-    const final = await tr.evaluate(valBatches(data.val, cfg.batchSize, cfg.seqLen, o.finalEvalWindows));
+  if (tr.done || truncated || (o.exportPartial && steps > 0)) {
+    const count = o.finalEvalWindows === "proportional" ? finalEvalWindows(cfg, tr.step) : o.finalEvalWindows;
+    const batches = valBatches(data.val, cfg.batchSize, cfg.seqLen, count);
+    const windows = batches.reduce((n, b) => n + b.B, 0);
+    print(`${cfg.name} final evaluation: ${windows} validation windows (${windows * cfg.seqLen} tokens)…`);
+    const final = await tr.evaluate(batches, o.onEvalBatch);
     summary.final = final;
     print(`${cfg.name} final: val loss ${final.loss.toFixed(4)} ppl ${final.perplexity.toFixed(2)} on ${final.tokens} tokens`);
     if (o.export !== false) {
-      const modelDir = join(outDir, "model");
-      mkdirSync(modelDir, {recursive: true});
+      // The run folder is the model folder: config.json + model.safetensors + tokenizer.json beside the state.
       const w = await tr.exportWeights();
-      const ck = writeCheckpoint(w, {floatDtype: "BF16", metadata: {bitnet_lab_trained: JSON.stringify({name: cfg.name, steps: tr.step, val_loss: final.loss})}});
-      writeFileSync(join(modelDir, "config.json"), JSON.stringify(ck.config, null, 2) + "\n");
-      writeFileSync(join(modelDir, "model.safetensors"), ck.safetensors);
-      writeFileSync(join(modelDir, "tokenizer.json"), JSON.stringify(data.tokenizer.toJSON()));
+      const ck = writeCheckpoint(w, {floatDtype: "BF16", metadata: {bitnet_lab_trained: JSON.stringify({name: cfg.name, steps: tr.step, of: cfg.steps, val_loss: final.loss})}});
+      writeAtomic(join(outDir, "model.safetensors"), ck.safetensors);
+      writeAtomic(join(outDir, "tokenizer.json"), JSON.stringify(data.tokenizer.toJSON()));
+      writeAtomic(join(outDir, "config.json"), JSON.stringify(ck.config, null, 2) + "\n");
       summary.modelBytes = ck.safetensors.length;
-      print(`${cfg.name} exported to ${modelDir} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB)`);
+      print(`${cfg.name} exported to ${outDir} at step ${tr.step}/${cfg.steps} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB): bitnet-lab generate ${outDir} --prompt …`);
     }
   }
   await save(statePath);

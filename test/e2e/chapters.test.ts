@@ -12,6 +12,11 @@ import {defaultConfig, tensorNames} from "../../src/lib/config.js";
 import {readCheckpoint} from "../../src/lib/checkpoint.js";
 import {randomWeights} from "../../src/lib/init.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
+import {forwardFull} from "../../src/lib/model.js";
+import type {ForwardTrace} from "../../src/lib/model.js";
+import {Tokenizer} from "../../src/lib/tokenizer.js";
+import {moments} from "../../src/lib/chapters/stats.js";
+import {layerSparsity, meanSparsity} from "../../src/lib/chapters/sparsity.js";
 
 const shots = "test-results/screenshots";
 
@@ -33,8 +38,8 @@ afterAll(async () => {
 });
 
 /** Opens a page, scrolls through it so cells waiting on visibility() run, and waits for `ready`. */
-async function open(path: string, ready: string, width = 1200, banner = true): Promise<{page: Page; log: PageLog}> {
-  const page = await browser.newPage({viewport: {width, height: 900}, reducedMotion: "reduce"});
+async function open(path: string, ready: string, width = 1200, banner = true, using = browser): Promise<{page: Page; log: PageLog}> {
+  const page = await using.newPage({viewport: {width, height: 900}, reducedMotion: "reduce"});
   const log = watch(page, site.url);
   await page.goto(site.url + path, {waitUntil: "networkidle"});
   if (banner) await page.locator("[data-webgpu]").first().waitFor({timeout: 60_000});
@@ -73,7 +78,7 @@ const control = (page: Page, param: string) => page.locator(`.lab-control[data-p
 
 describe("chapter 1: ternary weights", () => {
   it("shows the loaded model's real codes, decodes a packed byte, multiplies without multiplying; URL state, exercises, axe", async () => {
-    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5&seed=7", ".exercise >> nth=3");
+    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5&seed=7&backend=cpu", ".exercise >> nth=3");
     // State from the link reached the controls.
     expect(await control(page, "layer").locator("select option:checked").textContent()).toBe("1");
     expect(await control(page, "matrix").locator("select option:checked").textContent()).toMatch(/W_down/);
@@ -110,7 +115,7 @@ describe("chapter 1: ternary weights", () => {
   });
 
   it("reports bad link values by name and hides controls a teacher hid", async () => {
-    const {page, log} = await open("/ternary?layer=99&matrix=nope&bogus=1&hide=matrix,k", '[data-check="matvec"]');
+    const {page, log} = await open("/ternary?layer=99&matrix=nope&bogus=1&hide=matrix,k&backend=cpu", '[data-check="matvec"]');
     const notice = page.locator(".url-notice");
     await expect.poll(() => notice.locator("li").allTextContents()).toEqual(
       expect.arrayContaining([expect.stringMatching(/^layer: /), expect.stringMatching(/^matrix: "nope"/), expect.stringMatching(/^bogus: /)]),
@@ -130,13 +135,14 @@ describe("chapter 1: ternary weights", () => {
 
 describe("chapter 2: activations", () => {
   it("computes outlier channels and the error split from the model's activations; URL state, exercises, axe", async () => {
-    const {page, log} = await open("/activations?site=ffn&layer=1", ".exercise >> nth=2");
+    const {page, log} = await open("/activations?site=ffn&layer=1&backend=cpu", ".exercise >> nth=2");
     expect(await control(page, "site").locator("select option:checked").textContent()).toMatch(/FFN input/);
     const maxOverMean = await page.locator('[data-stat="max-over-mean"] dd').textContent();
     expect(Number(/^[\d.]+/.exec(maxOverMean!)?.[0])).toBeGreaterThan(1);
     expect(await page.locator("figure.lab-figure svg").count()).toBeGreaterThanOrEqual(4);
     await control(page, "layer").locator("select").selectOption({label: "2"});
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/layer=2/);
+    await page.locator(".exercise", {hasText: "In layer 2"}).first().waitFor(); // the exercises re-rendered for layer 2
     expect(["right", "wrong"]).toContain(await reveal(page, 1, "1"));
     expect(["right", "wrong"]).toContain(await reveal(page, 2, null, "300"));
     await page.screenshot({path: `${shots}/chapter-activations.png`, fullPage: true});
@@ -149,7 +155,7 @@ describe("chapter 2: activations", () => {
 
 describe("chapter 3: Hadamard", () => {
   it("lowers the kurtosis of the W_down input, keeps the full-precision output, animates the butterfly; exercises, axe", async () => {
-    const {page, log} = await open("/hadamard?layer=1", ".exercise >> nth=2");
+    const {page, log} = await open("/hadamard?layer=1&backend=cpu", ".exercise >> nth=2");
     const kurt = page.locator('tr[data-stat="kurtosis"] td');
     const [before, after] = (await kurt.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
     expect(before).toBeGreaterThan(3);
@@ -183,7 +189,7 @@ describe("chapter 3: Hadamard", () => {
 
 describe("chapter 4: sparsity", () => {
   it("measures per-component sparsity of the a4.8 model next to Table 2; K and KV sweeps; exercises, axe", async () => {
-    const {page, log} = await open("/sparsity?size=3B&kv=4", ".exercise >> nth=2");
+    const {page, log} = await open("/sparsity?size=3B&kv=4&backend=cpu", ".exercise >> nth=2");
     expect(await control(page, "size").locator("select option:checked").textContent()).toBe("3B");
     expect(await control(page, "kv").locator("select option:checked").textContent()).toBe("4");
     await page.locator('[data-stat="kv-kl"]').waitFor();
@@ -199,6 +205,92 @@ describe("chapter 4: sparsity", () => {
     expect(log.failed).toEqual([]);
     await page.close();
   });
+});
+
+// Every chapter with the GPU forced (?backend=webgpu, SwiftShader here): the views are drawn from the engine's
+// inspection pass, the page names that backend, its GPU-vs-CPU check shows PASS, and the numbers it shows equal the CPU
+// reference's, recomputed here in Node on the same model and prompt.
+const PROMPT = "The state of the Union is strong.";
+function reference(name: string, w: ModelWeights): ForwardTrace {
+  const tok = Tokenizer.fromJSON(JSON.parse(readFileSync(`data/models/${name}/tokenizer.json`, "utf8")));
+  const ids = tok.encode(PROMPT, {bos: true});
+  return forwardFull(w, ids, {trace: true}).trace!;
+}
+const number = (s: string | null) => Number(/[-−]?[\d.]+(e[-−]?\d+)?/.exec(s ?? "")?.[0].replace("−", "-"));
+const close = (got: number, want: number, rel = 1e-2) => expect(Math.abs(got - want)).toBeLessThanOrEqual(rel * Math.max(1e-6, Math.abs(want)) + 5e-3 * Math.abs(want));
+
+async function drawnFromGpu(page: Page): Promise<void> {
+  const live = page.locator("[data-live]").first();
+  expect(await live.getAttribute("data-live")).toBe("webgpu");
+  expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on your GPU.*WebGPU on/);
+  const check = page.locator('[data-check="gpu-cpu"]').first();
+  await check.waitFor({timeout: 120_000});
+  expect(await check.getAttribute("data-pass")).toBe("true");
+  expect(await check.textContent()).toMatch(/^PASS .*0 of [\d,]+ activation codes differ/);
+}
+
+describe("every chapter's views from the GPU (backend=webgpu)", () => {
+  const q = `backend=webgpu&prompt=${encodeURIComponent(PROMPT)}`;
+  it("ternary: the counted product uses the GPU's activation codes and matches", async () => {
+    const {page, log} = await open(`/ternary?${q}&layer=1&matrix=v`, '[data-check="matvec"]');
+    await drawnFromGpu(page);
+    expect(await page.locator('[data-check="matvec"]').getAttribute("class")).toMatch(/\bok\b/);
+    expect(await page.locator('[data-check="matvec"]').textContent()).toMatch(/your GPU's forward pass computed .*as your GPU computed them/);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+  it("activations: the outlier statistics equal the CPU reference's", async () => {
+    const {page, log} = await open(`/activations?${q}&site=down&layer=2`, '[data-stat="kurtosis"]');
+    await drawnFromGpu(page);
+    const w = await sameModel(page, "b1.58", "b1.58", 1);
+    const x = reference("b1.58", w).layers[2].linears.down.input;
+    const mo = moments(x);
+    close(number(await page.locator('[data-stat="kurtosis"] dd').textContent()), mo.kurtosis);
+    close(number(await page.locator('[data-stat="max-over-mean"] dd').textContent()), mo.maxOverMean);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+  it("hadamard: before/after kurtosis of v2's own rotation equal the CPU reference's", async () => {
+    const {page, log} = await open(`/hadamard?${q}&layer=1&site=down`, 'tr[data-stat="kurtosis"]');
+    await drawnFromGpu(page);
+    const w = await sameModel(page, "v2-a4", "v2", 1, {bitnet_activation_bits: 4});
+    const lt = reference("v2-a4", w).layers[1].linears.down;
+    const [before, after] = (await page.locator('tr[data-stat="kurtosis"] td').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
+    close(before, moments(lt.input).kurtosis);
+    close(after, moments(lt.rotated!).kurtosis);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+  it("sparsity: the per-component shares equal the CPU reference's", async () => {
+    const {page, log} = await open(`/sparsity?${q}`, '[data-stat="overall"]');
+    await drawnFromGpu(page);
+    const w = await sameModel(page, "a4.8", "a4.8", 1);
+    const mean = meanSparsity(layerSparsity(reference("a4.8", w), w.config));
+    close(number(await page.locator('[data-stat="overall"] dd').textContent()), 100 * mean.overall);
+    close(number(await page.locator('[data-stat="down"] dd').textContent()), 100 * mean.down);
+    // the 3-bit KV cache (BOS in 4) as the GPU stored it: its K error equals the reference's
+    const ref = reference("a4.8", w);
+    expect(await page.locator('[data-stat="gpu-kv-bits"] dd').textContent()).toMatch(/^4 \/ 3 bits/);
+    close(number(await page.locator('[data-stat="gpu-kv-k"] dd').textContent()), ref.layers.reduce((a, l) => a + l.kv!.keyMeanAbsError, 0) / ref.layers.length);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("the same chapters without WebGPU", () => {
+  let nogpu: Browser;
+  beforeAll(async () => { nogpu = await launch({webgpu: false}); });
+  afterAll(async () => { await nogpu?.close(); });
+  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", '[data-stat="kurtosis"]'], ["/hadamard", 'tr[data-stat="kurtosis"]'], ["/sparsity", '[data-stat="overall"]'], ["/forward", "svg.heatmap"]] as const) {
+    it(`${path} draws from the CPU reference and says so, even when WebGPU is asked for`, async () => {
+      const {page, log} = await open(`${path}?backend=webgpu`, ready, 1200, true, nogpu);
+      expect(await page.locator("[data-live]").first().getAttribute("data-live")).toBe("cpu");
+      expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on the CPU.*WebGPU was asked for, but this browser has none/);
+      expect(await page.locator('[data-check="gpu-cpu"]').first().getAttribute("data-pass")).toBe("none");
+      expect(log.errors).toEqual([]);
+      await page.close();
+    });
+  }
 });
 
 describe("components gallery (not in the sidebar)", () => {
@@ -217,7 +309,7 @@ describe("components gallery (not in the sidebar)", () => {
 describe("at 375 px", () => {
   for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", ".exercise >> nth=2"], ["/hadamard", '[data-stat="cpu-ms"]'], ["/sparsity", '[data-stat="kv-kl"]']] as const) {
     it(`${path} fits the screen without sideways scrolling`, async () => {
-      const {page, log} = await open(path, ready, 375);
+      const {page, log} = await open(`${path}?backend=cpu`, ready, 375);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow).toBeLessThanOrEqual(1);
       await page.screenshot({path: `${shots}/chapter-${path.slice(1)}-375.png`, fullPage: true});

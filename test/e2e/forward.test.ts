@@ -59,6 +59,12 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
 
     // The inspector drew one cell per layer and prompt token.
     expect(await page.locator("svg.heatmap rect").count()).toBeGreaterThan(8);
+    // …from the GPU's inspection pass, checked against the CPU reference.
+    expect(await page.locator(".stream").first().getAttribute("data-live")).toBe("webgpu");
+    const check = page.locator('[data-check="gpu-cpu"]');
+    await check.waitFor({timeout: 240_000});
+    expect(await check.getAttribute("data-pass"), (await check.textContent()) ?? "").toBe("true");
+    expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on your GPU/);
 
     await page.locator("#verify-button").click();
     const verdict = page.locator(".verify-out [data-verdict]");

@@ -101,6 +101,19 @@ describe("config.json", () => {
     expect(parseConfig({...configToJSON(c), rope_theta: undefined}).rope_theta).toBe(c.rope_theta); // from rope_parameters
   });
 
+  it("writes an fp model without sub-norms as a LLaMA config and reads it back", () => {
+    const c = defaultConfig("fp", small);
+    const j = configToJSON(c);
+    expect(j).toMatchObject({architectures: ["LlamaForCausalLM"], model_type: "llama", mlp_bias: false, attention_bias: false});
+    expect(j.quantization_config).toBeUndefined();
+    expect(parseConfig(j)).toEqual(c);
+    // A foreign LLaMA config (no bitnet_* fields): fp, no sub-norms, SwiGLU.
+    const {bitnet_variant: _v, bitnet_sub_norms: _s, hidden_act: _a, ...foreign} = j;
+    expect(parseConfig(foreign)).toMatchObject({bitnet_variant: "fp", bitnet_sub_norms: false, hidden_act: "silu"});
+    expect(() => parseConfig({...j, bitnet_sub_norms: true})).toThrow(/model_type "llama"/);
+    expect(() => parseConfig({...configToJSON(defaultConfig("b1.58", small)), model_type: "llama"})).toThrow(/model_type "llama"/);
+  });
+
   it("rejects inconsistent configs", () => {
     const j = configToJSON(defaultConfig("b1.58", small));
     expect(() => parseConfig({...j, hidden_act: "gelu"})).toThrow(/hidden_act/);
@@ -109,6 +122,7 @@ describe("config.json", () => {
     expect(() => parseConfig({...j, bitnet_variant: "b2"})).toThrow(/bitnet_variant/);
     expect(() => parseConfig({...j, bitnet_kv_bits: 5})).toThrow(/bitnet_kv_bits/);
     expect(() => parseConfig({...j, quantization_config: {quant_method: "gptq"}})).toThrow(/quant_method/);
+    expect(() => parseConfig({...j, model_type: "gpt2"})).toThrow(/model_type/);
     expect(() => parseConfig({...j, model_type: "llama"})).toThrow(/model_type/);
     expect(() => parseConfig({...j, vocab_size: 0})).toThrow(/vocab_size/);
     expect(() => parseConfig("x")).toThrow(/JSON object/);

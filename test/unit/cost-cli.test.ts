@@ -65,14 +65,15 @@ describe("bitnet-lab cost", () => {
     const cases: [string[], RegExp][] = [
       [["cost"], /--model is required/],
       [["cost", "--model", "9B"], /unknown model "9B"/],
-      [["cost", "--model", "7B", "--context", "-5"], /--context must be an integer/],
+      [["cost", "--model", "7B", "--context=-5"], /--context must be an integer/],
+      [["cost", "--model", "7B", "--context", "-5"], /--context needs a value \(a value starting with "-" is written --context=-…\)/],
       [["cost", "--model", "7B", "--batch", "0"], /--batch must be an integer/],
       [["cost", "--model", "7B", "--precision", "fp8"], /--precision: unknown "fp8"/],
       [["cost", "--model", "7B", "--hardware", "tpu"], /--hardware must be one of/],
       [["cost", "--model", "7B", "--hardware", "h100", "--bandwidth", "100"], /not both/],
       [["cost", "--model", "7B", "--node", "3nm"], /--node must be 7nm or 45nm/],
       [["cost", "--reproduce", "--group", "speed"], /--group must be one of/],
-      [["cost", "--model", "7B", "--contxt", "5"], /unknown option --contxt/],
+      [["cost", "--model", "7B", "--contxt", "5"], /unknown flag --contxt; did you mean --context\?/],
       [["cost", "--model", "./no/such/config.json"], /does not exist/],
     ];
     for (const [argv, msg] of cases) {

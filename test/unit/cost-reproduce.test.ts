@@ -21,6 +21,7 @@ const within = (r: ReproRow) => Math.abs(r.model - r.paper) <= r.tolerance.abs +
 /** The figures the model does not reproduce, each explained in its row (and in the report). */
 const EXPECTED_MISSES = new Set([
   "mem-b158-3.9B", "mem-ratio-3.9B", // no published 3.9B shape
+  "mem-ratio-70B", // one runtime assumption for Fig. 2 and Table 3: per-head K/V, which Table 3 needs
   "energy-bitnet-6.7B-1-add-7nm", // 0.034 J vs a printed 0.04
   "energy-e2e-3B", // secondary figure reading
   "energy-2b4t-ratio", // the report's estimate counts more than arithmetic
@@ -71,9 +72,20 @@ describe("memory (b1.58 Table 1, Fig. 2; 2B4T Table 1)", () => {
     }
   });
 
-  it("3B reduction 3.55× and 70B reduction 7.16× within 5%", () => {
+  it("3B reduction 3.55× within 5%; at 70B one runtime assumption cannot give both Fig. 2's 7.16× and Table 3's batch 16", () => {
     expect(get("mem-ratio-3B").model).toBeCloseTo(3.55, 1);
-    expect(Math.abs(get("mem-ratio-70B").deviation)).toBeLessThan(0.05);
+    // The assumption used everywhere (B158_RUNTIME): K/V per attention head, as FasterTransformer stored it.
+    // It reproduces Table 3's LLaMA batch of 16 exactly and puts the 70B memory ratio at 5.6×, 22% under 7.16×.
+    expect(get("tp-batch-llama").model).toBe(16);
+    expect(get("mem-ratio-70B").model).toBeGreaterThan(5.4);
+    expect(get("mem-ratio-70B").model).toBeLessThan(5.8);
+    // The other assumption (grouped-query K/V) matches the ratio (7.26×) but makes Table 3's batch 131, not 16.
+    const T = calibrateRuntimeTokens();
+    const s = getShape("70B");
+    const gqa = memory(s, precision("fp16"), {runtimeTokens: T}).total / memory(s, precision("b1.58"), {runtimeTokens: T}).total;
+    expect(Math.abs(gqa / 7.16 - 1)).toBeLessThan(0.05);
+    expect(table3Scenario({kvLayout: "model"}).llamaBatch).toBeGreaterThan(100);
+    expect(get("mem-ratio-70B").whyNot).toMatch(/Table 3/);
   });
 
   it("2B4T 0.4 GB non-embedding at log₂3 bits, the compared models at 16 bits, and the exact parameter count", () => {

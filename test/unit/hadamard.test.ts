@@ -1,5 +1,5 @@
 import {describe, expect, it} from "vitest";
-import {explicitHadamard, hadamardMatrix, hadamardPlan, hadamardTransform} from "../../src/lib/hadamard.js";
+import {explicitHadamard, hadamardMatrix, hadamardPlan, hadamardTransform, primePower} from "../../src/lib/hadamard.js";
 import {Rng} from "../../src/lib/rng.js";
 
 const SMALL = [1, 2, 4, 8, 16, 32, 64, 12, 20, 24, 28, 36, 40, 44, 48, 56, 60, 6, 10, 14, 18, 22];
@@ -35,8 +35,20 @@ describe("Hadamard plans", () => {
     expect(hadamardPlan(160)).toMatchObject({kind: "kronecker", m: 20, block: 8});
   });
 
+  it("builds full Paley matrices over prime-power fields GF(p^k): 688 and 11008 via q = 343 = 7³", () => {
+    expect(primePower(343)).toEqual({p: 7, k: 3});
+    expect(primePower(49)).toEqual({p: 7, k: 2});
+    expect(primePower(2)).toEqual({p: 2, k: 1});
+    expect(primePower(171)).toBeUndefined(); // 9·19
+    expect(primePower(1)).toBeUndefined();
+    expect(hadamardPlan(688)).toMatchObject({kind: "kronecker", m: 344, block: 2, construction: "paley1", q: 343, symmetric: false});
+    expect(hadamardPlan(11008)).toMatchObject({kind: "kronecker", m: 344, block: 32, construction: "paley1", q: 343});
+    expect(hadamardPlan(100)).toMatchObject({kind: "kronecker", m: 100, block: 1, construction: "paley2", q: 49, symmetric: true});
+    expect(hadamardPlan(244)).toMatchObject({kind: "kronecker", m: 244, construction: "paley1", q: 243});
+  });
+
   it("falls back to block-diagonal for even sizes without a Paley order, and rejects odd sizes", () => {
-    expect(hadamardPlan(688)).toMatchObject({kind: "block-diagonal", block: 16, m: 43, construction: "identity"});
+    expect(hadamardPlan(92)).toMatchObject({kind: "block-diagonal", block: 4, m: 23, construction: "identity"});
     expect(hadamardPlan(6)).toMatchObject({kind: "block-diagonal", block: 2, m: 3});
     expect(() => hadamardPlan(3)).toThrow(/odd length 3/);
     expect(() => hadamardPlan(0)).toThrow(/positive integer/);
@@ -44,7 +56,7 @@ describe("Hadamard plans", () => {
   });
 
   it("builds ±1 matrices with H·Hᵀ = m·I", () => {
-    for (const m of [2, 4, 8, 12, 20, 28, 36, 44, 60, 108]) {
+    for (const m of [2, 4, 8, 12, 20, 28, 36, 44, 60, 108, 100, 244, 344]) {
       const H = hadamardMatrix(m);
       expect(H.every((v) => v === 1 || v === -1)).toBe(true);
       let bad = 0;
@@ -90,7 +102,7 @@ describe("Hadamard transform", () => {
   });
 
   it("is an involution exactly for the symmetric constructions", () => {
-    for (const n of [1, 2, 16, 64, 36, 72, 688]) {
+    for (const n of [1, 2, 16, 64, 36, 72, 100, 200]) {
       expect(hadamardPlan(n).symmetric).toBe(true);
       const x = randomVec(n, 7);
       const y = x.slice();
@@ -106,8 +118,8 @@ describe("Hadamard transform", () => {
     expect(maxDiff(y, x)).toBeGreaterThan(0.1);
   });
 
-  it("preserves norms and inverts at the 2B4T sizes, spreading a one-hot over every output", () => {
-    for (const n of [2560, 6912]) {
+  it("preserves norms and inverts (Hᵀ·H = I) at the 2B4T sizes, 688 and 11008, spreading a one-hot over every output", () => {
+    for (const n of [2560, 6912, 688, 11008]) {
       const x = randomVec(n, n);
       const y = new Float32Array(x);
       hadamardTransform(y, n);

@@ -10,7 +10,7 @@ import {randomWeights} from "../../src/lib/init.js";
 import {forwardFull} from "../../src/lib/model.js";
 import {ConfigError, parseTrainConfig} from "../../src/lib/train/config.js";
 import {forward, initParams, type ForwardStats} from "../../src/lib/train/model.js";
-import {resolvedPlanJSON} from "../../src/lib/train/plan.js";
+import {trainPlan} from "../../src/lib/train/plan.js";
 import type {TF} from "../../src/lib/train/tf.js";
 import {CONFIG_LIMITS, SITES, SITE_LINEARS, kvBitsAt, kvPlan, sitePlan, siteOf, validateModelConfig, type SiteInput} from "../../src/lib/variant.js";
 
@@ -88,16 +88,16 @@ describe("the variant table and its four readers", () => {
     expect(["q", "k", "v", "o", "gate", "up", "down"].map((l) => siteOf(l as never))).toEqual(["qkv", "qkv", "qkv", "o", "gate_up", "gate_up", "down"]);
   });
 
-  it("resolvedPlanJSON: schedule per step, the site plan of each stage and the Hadamard matrices", () => {
+  it("trainPlan: schedule per step, the site plan of each stage and the Hadamard matrices", () => {
     const cfg = parseTrainConfig({name: "p", model: {bitnet_variant: "v2", ...shape, bitnet_activation_bits: 8}, seqLen: 8, steps: 20, stages: [{at: 0.95, model: {bitnet_activation_bits: 4}}]});
-    const j = JSON.parse(JSON.stringify(resolvedPlanJSON(cfg)));
+    const j = JSON.parse(JSON.stringify(trainPlan(cfg)));
     expect(j.schedule.lr).toHaveLength(20);
-    expect(j.stages.map((s: {from: number}) => s.from)).toEqual([0, 19]);
+    expect(j.stages.map((s: {fromStep: number}) => s.fromStep)).toEqual([0, 19]);
     expect(j.stages[0].sites.o.bits).toBe(8);
     expect(j.stages[1].sites.down).toMatchObject({quantizer: "absmean-int4", hadamard: true, linears: ["down"]});
-    expect(j.hadamard["40"].construction).toBe("paley1");
-    expect(j.hadamard["40"].matrix).toHaveLength(20 * 20);
-    expect(j.groups.noDecay.every((n: string) => n.endsWith("norm.weight"))).toBe(true);
+    expect(j.hadamard["40"].plan.construction).toBe("paley1");
+    expect(j.hadamard["40"].mix).toHaveLength(20 * 20);
+    expect(j.optimizer.noDecay.every((n: string) => n.endsWith("norm.weight"))).toBe(true);
   });
 });
 

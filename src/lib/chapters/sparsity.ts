@@ -3,7 +3,7 @@
 // model's next-token predictions.
 import {headDim} from "../config.js";
 import type {BitNetConfig} from "../config.js";
-import type {ForwardTrace} from "../model.js";
+import type {LayerTrace} from "../model.js";
 
 export interface ComponentSparsity {
   /** Zeros among the values multiplied into W_q, W_k, W_v (their shared quantized input). */
@@ -43,12 +43,13 @@ function zeros(a: ArrayLike<number>, test: (v: number) => boolean): number {
 
 /** Sparsity per component for each layer of a trace. The gate output counts as zero where ReLU² zeroes it
  *  (gate pre-activation ≤ 0) for relu2 models; SwiGLU never gives exact zeros. */
-export function layerSparsity(trace: ForwardTrace, c: BitNetConfig): ComponentSparsity[] {
+export function layerSparsity(trace: {layers: (LayerTrace & {gateZeroShare?: number})[]}, c: BitNetConfig): ComponentSparsity[] {
   const P = componentParams(c);
   const total = COMPONENTS.reduce((s, k) => s + P[k], 0);
   return trace.layers.map((l) => {
     const lin = l.linears;
-    const gateOutput = c.hidden_act === "relu2" ? zeros(lin.gate.output, (v) => v <= 0) : zeros(lin.gate.output, (v) => v === 0);
+    // A GPU trace has no gate output of its own (the engine fuses it into the GLU); it carries the zero share instead.
+    const gateOutput = l.gateZeroShare ?? (c.hidden_act === "relu2" ? zeros(lin.gate.output, (v) => v <= 0) : zeros(lin.gate.output, (v) => v === 0));
     const s = {
       qkv: lin.q.sparsity,
       out: lin.o.sparsity,

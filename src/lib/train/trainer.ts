@@ -4,6 +4,7 @@
 // exact save/resume (weights + optimizer moments + step; batches depend only on seed and step), and export
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
+import {parseStateMeta} from "./state.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../safetensors.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
@@ -11,6 +12,7 @@ import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainCon
 import {trainBatch, valBatches, type Batch} from "./data.js";
 import {FlatConstants, ROW, concatFlat, flatCodes, flatGamma, flatLayout, packFlat, quantizeFlat, sliceFlat, type FlatLayout} from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
+import {recipePrefixDiff} from "./plan.js";
 import type {Scalar, TF, Tensor, Variable} from "./tf.js";
 
 export interface TrainData {
@@ -244,7 +246,7 @@ export class Trainer {
   }
 
   /** Mean validation loss over `batches` (default: cfg.evalBatches·batchSize windows spread over the split). */
-  async evaluate(batches?: Batch[]): Promise<EvalResult> {
+  async evaluate(batches?: Batch[], onBatch?: (done: number, total: number) => void): Promise<EvalResult> {
     const tf = this.tf;
     if (!batches) {
       this.evalSet ??= valBatches(this.data.val, this.cfg.batchSize, this.cfg.seqLen, this.cfg.evalBatches * this.cfg.batchSize);
@@ -253,6 +255,7 @@ export class Trainer {
     const c = this.modelConfig();
     let sum = 0;
     let n = 0;
+    let done = 0;
     for (const b of batches) {
       const l = tf.tidy(() => {
         const x = tf.tensor2d(b.inputs, [b.B, b.T], "int32");
@@ -264,6 +267,7 @@ export class Trainer {
       l.dispose();
       sum += v * b.B * b.T;
       n += b.B * b.T;
+      onBatch?.(++done, batches.length);
     }
     const loss = sum / n;
     const res = {step: this.step, loss, perplexity: Math.exp(loss), tokens: n};
@@ -323,16 +327,19 @@ export class Trainer {
     const h = parseSafetensorsHeader(bytes);
     const metaRaw = h.metadata[STATE_KEY];
     if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
-    const meta = JSON.parse(metaRaw) as {version: number; step: number; config: unknown; log: LogRecord[]; layout: [string, number[], number][]};
-    if (meta.version !== 2) throw new Error(`trainer: training state version ${meta.version} is not supported (expected 2)`);
+    const meta = parseStateMeta(metaRaw, "trainer: training state");
     const saved = parseTrainConfig(meta.config, "saved state config");
     const c = cfg ?? saved;
     if (cfg) {
       const a = modelConfigAt(saved, 0);
       const b = modelConfigAt(c, 0);
-      for (const k of ["bitnet_variant", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"] as const) {
+      for (const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"] as const) {
         if (a[k] !== b[k]) throw new Error(`trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`);
       }
+      // The steps before the state must be the same computation under both recipes (not the same variant
+      // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
+      const differs = recipePrefixDiff(saved, c, meta.step);
+      if (differs) throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
       if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
         throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
       }

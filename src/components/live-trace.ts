@@ -1,0 +1,130 @@
+// The chapters' live data: the reader's prompt through the WebGPU engine in inspection mode (on the page's shared
+// device), or through the CPU reference when there is no WebGPU or the reader chose the CPU. The page shows where it
+// drew from (liveSource), marks its first live view with data-live="webgpu|cpu" (the readiness hook of
+// bench/page-times.ts), and shows the golden-tensor check of the GPU trace against the CPU reference (liveCheck).
+import {createWebGPUSession} from "../kernels/engine.js";
+import {compareTraces, traceFromInspection} from "../lib/chapters/gpu-trace.js";
+import type {ChapterTrace, TraceCheck} from "../lib/chapters/gpu-trace.js";
+import {fmt} from "../lib/chapters/format.js";
+import {forwardFull} from "../lib/model.js";
+import type {ForwardTrace} from "../lib/model.js";
+import type {ModelWeights} from "../lib/tensor.js";
+import type {WebGPUStatus} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
+import {h} from "./dom.js";
+import {pageGpu} from "./sessions.js";
+import type {BackendChoice} from "./sessions.js";
+
+export interface LiveTrace {
+  trace: ChapterTrace;
+  source: "webgpu" | "cpu";
+  /** Where it was computed, in words. */
+  label: string;
+  /** Why the page drew from the CPU although WebGPU was asked for (null otherwise). */
+  fallback: string | null;
+  /** The CPU reference's trace of the same tokens (computed on first use when the live trace is the GPU's). */
+  reference(): ForwardTrace;
+  ms: number;
+}
+
+const now = () => performance.now();
+
+function cpuTrace(weights: ModelWeights, ids: readonly number[]): ChapterTrace {
+  return {...forwardFull(weights, ids, {trace: true}).trace!, source: "cpu"};
+}
+
+type Session = Awaited<ReturnType<typeof createWebGPUSession>>;
+// One inspection session per model on the page device, kept between runs (a new prompt costs one pass, not a rebuild);
+// runs on the same model are serialized, and a session on a lost device is replaced.
+const inspectors = new WeakMap<ModelWeights, {session?: Session; maxBlock: number; queue: Promise<unknown>}>();
+
+function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
+  let entry = inspectors.get(weights);
+  if (!entry) inspectors.set(weights, (entry = {maxBlock: 0, queue: Promise.resolve()}));
+  const e = entry;
+  const run = e.queue.catch(() => {}).then(async () => {
+    const ctx = await pageGpu();
+    if (!e.session || e.session.device !== ctx.device || ids.length > e.maxBlock) {
+      e.session?.dispose();
+      e.session = undefined;
+      // one block for the whole prompt, so every layer's codes come back in one inspection
+      e.maxBlock = Math.min(weights.config.max_position_embeddings, Math.max(64, ids.length));
+      e.session = await createWebGPUSession(weights, {gpu: ctx, inspect: true, maxBlock: e.maxBlock});
+    }
+    e.session.reset();
+    await e.session.append(ids, {inspect: {}});
+    const ins = e.session.lastInspection!;
+    // the quantized KV cache as stored (a4.8: 3 bits, BOS in 4); nothing at 16 bits
+    const layers = await Promise.all(ins.layers.map(async (l) => ({...l, kv: await e.session!.inspectKV(l.layer, 0, ids.length)})));
+    return {...ins, layers};
+  });
+  e.queue = run;
+  return run;
+}
+
+/** Runs `ids` through the model where the page's `backend` state says; never throws for a GPU failure (it falls back
+ *  to the CPU reference and says why). */
+export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<LiveTrace> {
+  const t0 = now();
+  const choice = chooseBackend(opts.backend, opts.gpu);
+  // why the CPU although the reader did not ask for it (no WebGPU, or a software adapter under "auto")
+  let fallback: string | null = choice.backend === "cpu" && opts.backend !== "cpu" ? choice.reason : null;
+  if (choice.backend === "webgpu") {
+    if (!opts.gpu.available) fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
+    else {
+      try {
+        const ins = await inspectOnGpu(weights, ids);
+        const trace = traceFromInspection(ins, weights.config, weights);
+        let ref: ForwardTrace | undefined;
+        return {trace, source: "webgpu", label: `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0};
+      } catch (e) {
+        fallback = `the GPU pass failed (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
+      }
+    }
+  }
+  const trace = cpuTrace(weights, ids);
+  return {trace, source: "cpu", label: "the CPU reference (src/lib/model.ts)", fallback, reference: () => trace, ms: now() - t0};
+}
+
+/** One line naming the backend the page drew with. */
+export function liveSource(live: LiveTrace, what = "The views below"): HTMLElement {
+  return h("p", {class: `live-source live-source--${live.source}`, "data-live-source": live.source, role: "status"},
+    h("strong", {}, live.source === "webgpu" ? "Computed on your GPU. " : "Computed on the CPU. "),
+    `${what} are drawn from ${live.label} (${fmt(live.ms, 3)} ms for ${live.trace.tokens.length} tokens).`,
+    live.fallback ? ` The page used the CPU because ${live.fallback}.` : "");
+}
+
+/** Marks a page's first live view (what bench/page-times.ts waits for). */
+export function markLive<T extends Element>(el: T, live: LiveTrace): T {
+  el.setAttribute("data-live", live.source);
+  return el;
+}
+
+/** The visible golden-tensor check: the GPU trace against the CPU reference on the same tokens. */
+export function liveCheck(live: LiveTrace): HTMLElement {
+  const box = h("div", {class: "live-check", "data-check": "gpu-cpu"});
+  if (live.source === "cpu") {
+    box.setAttribute("data-pass", "none");
+    box.append(h("p", {}, "GPU check: nothing to compare — these views came from the CPU reference itself. With WebGPU (or ", h("code", {}, "?backend=webgpu"), ") the page draws from your GPU and checks it against the CPU here."));
+    return box;
+  }
+  let r: TraceCheck;
+  try {
+    r = compareTraces(live.trace, live.reference());
+  } catch (e) {
+    box.setAttribute("data-pass", "false");
+    box.append(h("p", {class: "check bad"}, `GPU check could not run: ${e instanceof Error ? e.message : String(e)}`));
+    return box;
+  }
+  box.setAttribute("data-pass", String(r.pass));
+  box.setAttribute("data-max-abs", String(r.maxAbs));
+  box.setAttribute("data-codes-differ", String(r.codesDiffer));
+  box.append(
+    h("p", {class: r.pass ? "check ok" : "check bad"},
+      h("strong", {}, r.pass ? "PASS " : "FAIL "),
+      `GPU against the CPU reference on the same ${live.trace.tokens.length} tokens: max |Δ| = ${r.maxAbs.toExponential(2)}${r.where ? ` (${r.where})` : ""}, ${fmt(r.maxRel, 2)} relative; `,
+      `${r.codesDiffer.toLocaleString("en-US")} of ${r.codes.toLocaleString("en-US")} activation codes differ${r.kvCodes ? `, ${r.kvCodesDiffer.toLocaleString("en-US")} of ${r.kvCodes.toLocaleString("en-US")} KV-cache codes` : ""}; ${r.floats.toLocaleString("en-US")} float values compared. `,
+      `PASS needs every float within ${r.tolerance.rel} of max(1, |CPU|) and at most ${100 * r.tolerance.codeShare}% of codes different.`),
+  );
+  return box;
+}

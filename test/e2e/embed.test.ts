@@ -1,0 +1,80 @@
+// Embeddable figures: docs/embed-example.html — a plain HTML page on another origin — embeds two figures of the built
+// site through the chrome-less /embed route, under the site's CSP, and each draws (Hadamard from the GPU's inspection
+// pass with its PASS check, sparsity bars); a bad figure name and a bad value are reported, not fatal.
+import {existsSync, readFileSync} from "node:fs";
+import {createServer, type Server} from "node:http";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser} from "playwright-core";
+import {CHROMIUM, launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+const DIST = process.env.BITNET_LAB_DIST ?? "dist";
+let site: Awaited<ReturnType<typeof serve>>;
+let host: {url: string; server: Server};
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(`${DIST}/embed.html`)) throw new Error("dist/ is missing: run `npm run build` first");
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
+  site = await serve(DIST);
+  // the tutorial author's page, on its own origin, pointing at the site
+  // backend=webgpu: "auto" would (rightly) skip SwiftShader, a software adapter, for the CPU
+  const html = readFileSync("docs/embed-example.html", "utf8").replaceAll("https://example.org/bitnet-lab/embed?", `${site.url}/embed?backend=webgpu&amp;`);
+  const server = createServer((_, res) => res.writeHead(200, {"content-type": "text/html; charset=utf-8"}).end(html));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const a = server.address();
+  host = {url: `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`, server};
+  browser = await launch({webgpu: true});
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await new Promise((r) => host?.server.close(r));
+});
+
+describe("embedding figures in a plain page", () => {
+  it("the example page shows the Hadamard figure (from the GPU, PASS) and the sparsity bars, with no site chrome", async () => {
+    const page = await browser.newPage({viewport: {width: 1000, height: 900}});
+    const log = watch(page, site.url);
+    await page.goto(host.url);
+    const had = page.frameLocator("#fig-hadamard");
+    const spa = page.frameLocator("#fig-sparsity");
+    await had.locator('[data-figure="hadamard"][data-live]').waitFor({timeout: 240_000});
+    expect(await had.locator('[data-figure="hadamard"]').getAttribute("data-live")).toBe("webgpu");
+    expect(await had.locator('[data-check="gpu-cpu"]').getAttribute("data-pass")).toBe("true");
+    expect(await had.locator(".live-source").textContent()).toMatch(/your GPU/);
+    expect(await had.locator("svg").count()).toBeGreaterThanOrEqual(2);
+    await page.locator("#fig-sparsity").scrollIntoViewIfNeeded(); // loading="lazy": it loads once on screen
+    await spa.locator('[data-figure="sparsity"][data-live]').waitFor({timeout: 240_000});
+    expect(await spa.locator('[data-figure="sparsity"] svg').count()).toBeGreaterThan(0);
+    expect(await spa.locator('[data-check="gpu-cpu"]').getAttribute("data-pass")).toBe("true");
+    // no sidebar, header, pager or footer inside the frame
+    for (const sel of ["#observablehq-sidebar", "#observablehq-header", ".observablehq-pager", "#observablehq-footer"]) expect(await had.locator(sel).count(), sel).toBe(0);
+    // the frames run under the site's own CSP: nothing was refused or fetched from elsewhere
+    expect(log.errors.filter((e) => /Content Security Policy|Refused/i.test(e))).toEqual([]);
+    expect(log.failed).toEqual([]);
+    await page.close();
+  }, 600_000);
+
+  it("an embedded figure fits a 375 px frame", async () => {
+    const page = await browser.newPage({viewport: {width: 375, height: 800}});
+    await page.goto(`${site.url}/embed?figure=sparsity&backend=cpu`);
+    await page.locator('[data-figure="sparsity"][data-live="cpu"]').waitFor({timeout: 120_000});
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    await page.close();
+  }, 180_000);
+
+  it("names a bad figure and a bad value instead of failing", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/embed?figure=nope`);
+    await page.locator('[data-embed="nope"] .notice').waitFor();
+    expect(await page.locator('[data-embed="nope"] .notice').textContent()).toMatch(/hadamard, ternary-histogram, sparsity, generate, cost/);
+    await page.goto(`${site.url}/embed?figure=cost&chart=memory&wbits=3`);
+    await page.locator('[data-figure="cost"] svg').first().waitFor();
+    expect(await page.locator(".notice").first().textContent()).toMatch(/wbits/);
+    await page.goto(`${site.url}/embed?figure=ternary-histogram&model=b1.58&layer=2&matrix=down`);
+    await page.locator('[data-figure="ternary-histogram"]').waitFor();
+    expect(await page.locator('[data-figure="ternary-histogram"]').textContent()).toMatch(/layers\.2\.mlp\.down_proj/);
+    await page.close();
+  }, 120_000);
+});

@@ -1,0 +1,89 @@
+// The kernel lab on WebGPU (SwiftShader here, "quick" shapes): it runs on the page's device, places every kernel on the
+// roofline with a correctness verdict, checks each GEMV variant against the CPU reference, sets the cost model's
+// tokens/s next to the measured ones, and offers the whole report as JSON. Without WebGPU it says so.
+import {existsSync, readFileSync} from "node:fs";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {Browser} from "playwright-core";
+import {axeViolations, launch, watch} from "./browser.js";
+import {serve} from "./server.js";
+
+let site: Awaited<ReturnType<typeof serve>>;
+beforeAll(async () => {
+  if (!existsSync("dist/kernel-lab.html")) throw new Error("dist/ is missing: run `npm run build` first");
+  site = await serve("dist");
+});
+afterAll(async () => { await site?.close(); });
+
+describe("kernel lab", () => {
+  let browser: Browser;
+  beforeAll(async () => { browser = await launch({webgpu: true}); });
+  afterAll(async () => { await browser?.close(); });
+
+  it("runs on the reader's GPU: roofline, a PASS per GEMV variant, predicted vs measured tokens/s, JSON download", async () => {
+    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/kernel-lab?size=quick`);
+    const run = page.locator("#lab-run");
+    await run.waitFor();
+    // keyboard only: focus the button and press Enter
+    await run.focus();
+    await page.keyboard.press("Enter");
+    await page.locator('[data-figure="roofline"]').waitFor({timeout: 480_000});
+    const table = (name: string) => page.locator(`table[data-table="${name}"] tbody tr`);
+    const roofRows = await table("roofline").allTextContents();
+    expect(roofRows.some((r) => /copy/.test(r))).toBe(true);
+    expect(roofRows.filter((r) => /ternary stack/.test(r)).length).toBeGreaterThanOrEqual(3);
+    expect(roofRows.some((r) => /dense f16/.test(r))).toBe(true);
+    expect(roofRows.some((r) => /whole decode step/.test(r))).toBe(true);
+    expect(roofRows.join("\n")).not.toMatch(/FAIL/);
+    for (const c of await table("selfcheck").allTextContents()) expect(c).toMatch(/PASS$/);
+    const variants = await table("variants").allTextContents();
+    expect(variants.length).toBeGreaterThanOrEqual(5);
+    for (const v of variants) expect(v).toMatch(/PASS$/);
+    const tps = await table("tokens").allTextContents();
+    expect(tps.length).toBeGreaterThan(0);
+    // the download is the whole report
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#lab-download").click()]);
+    expect(download.suggestedFilename()).toMatch(/^bitnet-lab-kernels-.*\.json$/);
+    const rep = JSON.parse(readFileSync((await download.path())!, "utf8"));
+    expect(rep.tool).toBe("BitNet Lab kernel lab");
+    expect(rep.bench.copy.GBps).toBeGreaterThan(0);
+    expect(rep.roofline.length).toBe(roofRows.length);
+    expect(rep.variants.every((v: {pass: boolean}) => v.pass)).toBe(true);
+    expect(await axeViolations(page, site.url)).toEqual([]);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  }, 600_000);
+
+  it("fits a 375 px screen and every control is reachable by keyboard with a visible focus ring", async () => {
+    const page = await browser.newPage({viewport: {width: 375, height: 800}});
+    await page.goto(`${site.url}/kernel-lab`);
+    await page.locator("#lab-run").waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    // Tab from the top reaches the shapes menu and the run button; each shows an outline when focused
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && !(seen.has("lab-run") && seen.has("size")); i++) {
+      await page.keyboard.press("Tab");
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el) return null;
+        return {id: el.id === "lab-run" ? el.id : el.closest("[data-param]")?.getAttribute("data-param") ?? el.tagName, outline: getComputedStyle(el).outlineStyle};
+      });
+      if (f && (f.id === "lab-run" || f.id === "size")) {
+        expect(f.outline, f.id).not.toBe("none");
+        seen.add(f.id);
+      }
+    }
+    expect([...seen].sort()).toEqual(["lab-run", "size"]);
+    await page.close();
+  });
+
+  it("without WebGPU says the lab needs it", async () => {
+    const nogpu = await launch({webgpu: false});
+    const page = await nogpu.newPage();
+    await page.goto(`${site.url}/kernel-lab`);
+    await page.locator('[data-live="cpu"]').waitFor();
+    expect(await page.locator('[data-live="cpu"]').textContent()).toMatch(/no WebGPU/);
+    await nogpu.close();
+  });
+});
