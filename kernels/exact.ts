@@ -93,7 +93,7 @@ fn exactDivSum(s: f32, e: f32, d: f32) -> f32 {
 /** WGSL float-float helpers (after exactDivWGSL, which defines opq and twoSum), written once for every kernel that
  *  reproduces the reference's float64 arithmetic: hi12 (a 12-bit-mantissa half), twoProdErr (the exact rounding
  *  error of an f32 product: every partial product of the halves is exact, whether or not the compiler fuses
- *  multiply-adds) and addFF (float-float addition). */
+ *  multiply-adds), addFF (float-float addition) and mulNormFF (float-float times a float-float constant, rounded). */
 export const floatFloatWGSL = /* wgsl */ `
 fn hi12(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0xfffff000u); }
 // the rounding error of the f32 product p = a·b
@@ -110,4 +110,10 @@ fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
   let e = t.y + a.y + b.y;
   let h = opq(t.x + e);
   return vec2<f32>(h, e - opq(h - t.x));
+}
+// RN_f32((a.x + a.y)·(nh + nl)) for a float-float a and a float-float constant (nh, nl): the exact product of the
+// high parts plus the cross terms, rounded once (the Hadamard rotation's final · norm)
+fn mulNormFF(a: vec2<f32>, nh: f32, nl: f32) -> f32 {
+  let p = opq(a.x * nh);
+  return p + (twoProdErr(a.x, nh, p) + (a.x * nl + a.y * nh));
 }`;

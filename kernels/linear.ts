@@ -349,7 +349,7 @@ export function fusedPrologueBindings(nq: NormQuantConfig): Record<string, numbe
 export function fusedWorkgroupBytes(lin: LinearConfig, nq: NormQuantConfig): number {
   const NS = nq.sub ? Math.max(1, nq.WG / nq.sub) : nq.WG;
   let b = 16 * Math.ceil(nq.n / 64) * 4 + 8 + NS * 8 + 16 + nq.WG * 8;
-  if (nq.hadamard) b += nq.n * 4;
+  if (nq.hadamard) b += nq.n * (nq.hadamardFF === false ? 4 : 8); // hs (+ hl: the float-float rotation)
   if (!lin.sub && lin.T > 1) b += lin.WG * 4;
   return b;
 }

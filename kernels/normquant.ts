@@ -31,6 +31,10 @@ export interface NormQuantConfig {
   /** With hadamard: stop after the in-block FWHTs and write the raw block sums (f32, quant "none"); the cross-block
    *  mix and the normalization are then done by hadamardMixWGSL over many workgroups (split decode path). */
   fwhtOnly?: boolean;
+  /** Carry the rotation as float-float (hi, lo) pairs and round to f32 once, giving the float64 reference's bits
+   *  (default true). It doubles the Hadamard workgroup array (8n bytes instead of 4n): a caller whose device limit
+   *  cannot hold that sets false and gets the plain f32 rotation, which can be a few ulps off (see normQuantWorkgroupBytes). */
+  hadamardFF?: boolean;
   /** Keep only the K largest magnitudes (undefined = off). */
   topK?: number;
   quant: QuantKind;
@@ -64,6 +68,25 @@ export function hadamardSignBits(n: number): Uint32Array {
   const out = new Uint32Array(Math.max(4, m * wpr));
   for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) if (M[a * m + b] < 0) out[a * wpr + (b >> 5)] |= 1 << (b & 31);
   return out;
+}
+
+/** A float64 constant as an f32 pair hi + lo (hi = fround(x), lo = fround(x − hi)): a float-float multiplier. */
+export function f32Pair(x: number): [number, number] {
+  const hi = Math.fround(x);
+  return [hi, Math.fround(x - hi)];
+}
+
+/** WGSL expression of an f32 value, bit exact. */
+const f32Lit = (x: number) => `bitcast<f32>(${new Uint32Array(new Float32Array([x]).buffer)[0]}u)`;
+
+/** Bytes of workgroup memory normQuantWGSL(c) declares (unfused), to check against maxComputeWorkgroupStorageSize. */
+export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
+  const NS = c.sub ? Math.max(1, c.WG / c.sub) : c.WG;
+  let b = NS * 8 + 16 + c.WG * 8;
+  if (c.hadamard) b += c.n * (c.hadamardFF === false ? 4 : 8);
+  if (c.topK !== undefined && c.topK < c.n) b += 1024 + c.WG * 4;
+  if (c.src === "attn") b += (c.H ?? 0) * 8;
+  return b;
 }
 
 /** The f64 mantissa/exponent of √7 for the exact division (√7 = M · 2^e, M < 2^53). */
@@ -124,7 +147,9 @@ struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
   L.push(`var<workgroup> redF: array<f32, ${NS}>;
 var<workgroup> redU: array<u32, ${NS}>;
 var<workgroup> bcast: vec4<u32>;`);
+  const ff = plan !== undefined && c.hadamardFF !== false;
   if (plan) L.push(`var<workgroup> hs: array<f32, ${n}>;`);
+  if (ff) L.push(`var<workgroup> hl: array<f32, ${n}>;`);
   if (c.topK !== undefined && c.topK < n) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
@@ -287,7 +312,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }`);
   }
   // ---- Hadamard
-  if (plan) {
+  if (plan && ff) {
+    // Float-float (hi in hs, lo in hl): TwoSum butterflies, a float-float cross-block sum, a float-float product
+    // with norm (split from its float64 value), one rounding to f32 — the reference's float64 result, rounded once.
+    const {block, m: mm, norm} = plan;
+    const [nh, nl] = f32Pair(norm);
+    L.push(`  workgroupBarrier();
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { hs[i] = v[k]; hl[i] = 0.0; } }
+  workgroupBarrier();`);
+    if (block > 1)
+      L.push(`  for (var h = 1u; h < ${block}u; h = h << 1u) {
+    for (var q = lid; q < ${n / 2}u; q += ${WG}u) {
+      let blk = q / ${block / 2}u;
+      let w = q % ${block / 2}u;
+      let i = blk * ${block}u + (w / h) * 2u * h + (w % h);
+      let a = vec2<f32>(hs[i], hl[i]);
+      let b = vec2<f32>(hs[i + h], hl[i + h]);
+      let s = addFF(a, b);
+      let d = addFF(a, -b);
+      hs[i] = s.x;
+      hl[i] = s.y;
+      hs[i + h] = d.x;
+      hl[i + h] = d.y;
+    }
+    workgroupBarrier();
+  }`);
+    const mulNorm = (x: string) => `mulNormFF(${x}, ${f32Lit(nh)}, ${f32Lit(nl)})`;
+    if (kron) {
+      const wpr = Math.ceil(mm / 32);
+      L.push(`  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    var acc = vec2<f32>(0.0, 0.0);
+    if (i < ${n}u) {
+      let a = i / ${block}u;
+      let cidx = i % ${block}u;
+      for (var b = 0u; b < ${mm}u; b++) {
+        let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
+        let x = vec2<f32>(hs[b * ${block}u + cidx], hl[b * ${block}u + cidx]);
+        acc = addFF(acc, select(x, -x, neg == 1u));
+      }
+    }
+    v[k] = ${mulNorm("acc")};
+  }`);
+    } else if (c.fwhtOnly) {
+      // the raw block sums as two f32 rows: hi in v (written at [token·2·stride …]), lo at [token·2·stride + stride …]
+      L.push(`  var vlo: array<f32, ${PER}>;
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, hs[j], i < ${n}u); vlo[k] = select(0.0, hl[j], i < ${n}u); }`);
+    } else {
+      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, ${mulNorm("vec2<f32>(hs[j], hl[j])")}, i < ${n}u); }`);
+    }
+  } else if (plan) {
     const {block, m: mm, norm} = plan;
     L.push(`  workgroupBarrier();
   for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { hs[i] = v[k]; } }
@@ -322,7 +396,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     v[k] = acc * ${norm};
   }`);
     } else if (c.fwhtOnly) {
-      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`);
+      L.push(`  var vlo: array<f32, ${PER}>; // zeros: the lo row the mix reads
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`);
     } else {
       L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)] * ${norm}, i < ${n}u); }`);
     }
@@ -384,7 +459,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }`);
   }
   // ---- quantize and write
-  if (c.quant === "none") {
+  if (c.fwhtOnly) {
+    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * 2u * p.dstStride + i] = v[k]; outv[(m * 2u + 1u) * p.dstStride + i] = vlo[k]; } }
+  for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * 2u * p.dstStride + i] = 0.0; outv[(m * 2u + 1u) * p.dstStride + i] = 0.0; }
+}`);
+  } else if (c.quant === "none") {
     L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * p.dstStride + i] = v[k]; } }
   for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * p.dstStride + i] = 0.0; }
 }`);
@@ -428,13 +507,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** The cross-block step of a Kronecker Hadamard plan (n = m·block), spread over m workgroups per token instead of
  *  one: y[a·block + c] = norm · Σ_b M[a, b] · x[b·block + c], x being the in-block FWHT output of a fwhtOnly
- *  norm-quant. The sum runs over b in the same order, with the same f32 operations, as the single-kernel path, so
- *  both give the same bits. Grid (m, M); workgroup of `block` invocations (≤ 256, else looped).
- *  Bindings: 0 x [M, stride] f32, 1 sign bits (hadamardSignBits), 2 y [M, stride] f32; stride = 8·⌈n/8⌉. */
+ *  norm-quant as float-float rows (hi at [token·2·stride …], lo at [token·2·stride + stride …]). The sum runs over b
+ *  in the same order, with the same float-float operations, as the single-kernel path, so both give the same bits
+ *  (the reference's float64 rotation rounded once to f32). Grid (m, M); workgroup of `block` invocations (≤ 256,
+ *  else looped). Bindings: 0 x [M, 2·stride] f32, 1 sign bits (hadamardSignBits), 2 y [M, stride] f32;
+ *  stride = 8·⌈n/8⌉. */
 export function hadamardMixWGSL(n: number): string {
   const plan = hadamardPlan(n);
   if (plan.kind !== "kronecker") throw new Error(`hadamardMixWGSL: ${n} has no cross-block step (${plan.kind})`);
   const {block, m, norm} = plan;
+  const [nh, nl] = f32Pair(norm);
   const wpr = Math.ceil(m / 32);
   const stride = 8 * Math.ceil(n / 8);
   const WG = Math.min(256, block);
@@ -442,18 +524,21 @@ export function hadamardMixWGSL(n: number): string {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> had: array<u32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${exactDivWGSL}
+${floatFloatWGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  OPQ = arrayLength(&had) >> 31u; // 0, but not a compile-time constant (see opq)
   let a = wid.x;
-  let base = wid.y * ${stride}u;
+  let base = wid.y * ${2 * stride}u;
   for (var cidx = lid; cidx < ${block}u; cidx += ${WG}u) {
-    var acc = 0.0;
+    var acc = vec2<f32>(0.0, 0.0);
     for (var b = 0u; b < ${m}u; b++) {
       let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
-      let v = x[base + b * ${block}u + cidx];
-      acc += select(v, -v, neg == 1u);
+      let v = vec2<f32>(x[base + b * ${block}u + cidx], x[base + ${stride}u + b * ${block}u + cidx]);
+      acc = addFF(acc, select(v, -v, neg == 1u));
     }
-    y[base + a * ${block}u + cidx] = acc * ${norm};
+    y[wid.y * ${stride}u + a * ${block}u + cidx] = mulNormFF(acc, ${f32Lit(nh)}, ${f32Lit(nl)});
   }
 }`;
 }

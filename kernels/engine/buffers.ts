@@ -99,7 +99,7 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     sin: pool.buf(sin, "rope.sin"),
     hadO: P.hadamard ? pool.buf(hadamardSignBits(hd), "hadamard.o") : undefined,
     hadDown: P.hadamard ? pool.buf(hadamardSignBits(P.F), "hadamard.down") : undefined,
-    hsplit: P.hadamard ? [pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split0"), pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split1")] : undefined,
+    hsplit: P.hadamard ? [pool.buf(64 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split0"), pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split1")] : undefined,
     dbg: o.inspect ? pool.buf(Mx * 2 * Math.max(P.C, hd, P.F) * 4, "inspect") : undefined,
     st: pool.uni(new Uint32Array(8), "step"),
     embedP: pool.uni(new Uint32Array(4), "embed.P"),

@@ -1,8 +1,8 @@
 import {describe, expect, it} from "vitest";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
-import {hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../../kernels/normquant.js";
+import {hadamardMixWGSL, hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../../kernels/normquant.js";
 import {subgroupSize} from "../../kernels/tune.js";
-import {hadamardTransform} from "../../src/lib/hadamard.js";
+import {hadamardPlan, hadamardTransform} from "../../src/lib/hadamard.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, type ActQuant} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";
 import {Rng} from "../../src/lib/rng.js";
@@ -76,6 +76,39 @@ async function runNQ(device: GPUDevice, cfg: NormQuantConfig, M: number, src: Fl
   const d = new Float32Array(await readBuffer(device, dbg, M * 2 * n * 4));
   for (const b of Object.values(map)) b.destroy();
   return {codes, invScale, sum, f32, dbg: d};
+}
+
+/** The split decode path: a fwhtOnly norm-quant (hi and lo rows per token) then hadamardMixWGSL, as blocks.ts builds it. */
+async function runSplit(device: GPUDevice, cfg: NormQuantConfig, M: number, src: Float32Array): Promise<Float32Array> {
+  const n = cfg.n;
+  const stride = 8 * Math.ceil(n / 8);
+  const mid = storageBuffer(device, M * 2 * stride * 4);
+  device.queue.writeBuffer(mid, 0, new Uint32Array(M * 2 * stride).fill(0xdeadbeef));
+  const y = storageBuffer(device, M * stride * 4);
+  const had = storageBuffer(device, hadamardSignBits(n));
+  const map: Record<string, GPUBuffer> = {
+    P: uniformBuffer(device, new Uint32Array([n, stride, ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer)])),
+    src: storageBuffer(device, src),
+    normW: storageBuffer(device, new Float32Array(n).fill(1)),
+    out: mid,
+  };
+  const pl = await pipelineChecked(device, normQuantWGSL(cfg), "nq-fwht-test");
+  const mpl = await pipelineChecked(device, hadamardMixWGSL(n), "mix-test");
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pl);
+  pass.setBindGroup(0, bindGroup(device, pl, normQuantBindings(cfg).map((k) => map[k])));
+  pass.dispatchWorkgroups(M);
+  pass.setPipeline(mpl);
+  pass.setBindGroup(0, bindGroup(device, mpl, [mid, had, y]));
+  pass.dispatchWorkgroups(hadamardPlan(n).m, M);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const raw = new Float32Array(await readBuffer(device, y, M * stride * 4));
+  for (const b of [...Object.values(map), y, had]) b.destroy();
+  const out = new Float32Array(M * n);
+  for (let m = 0; m < M; m++) out.set(raw.subarray(m * stride, m * stride + n), m * n);
+  return out;
 }
 
 function expectCodes(got: Run, ref: ActQuant, label: string, checkScale = true) {
@@ -156,6 +189,37 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
       const got = await runNQ(device, {n, src: "plain", norm: false, hadamard: true, quant: "none", inspect: false, sub: S, WG: 256}, M, x, n);
       for (let i = 0; i < M * n; i++) {
         if (!(Math.abs(got.f32[i] - want[i]) <= 2e-6 * Math.max(1, Math.abs(want[i])))) throw new Error(`n=${n} i=${i}: ${got.f32[i]} vs ${want[i]}`);
+      }
+    }
+  });
+
+  // v2-a4's W_down input (688 = 344·2, Paley I over GF(343)) flipped an INT4 code at a rounding edge when the GPU summed
+  // the 344-term cross-block mix in plain f32; the rotation is now float-float and rounds once, like the reference.
+  it("Hadamard rotation = the float64 reference rounded to f32, bit for bit, and its INT4 codes: single kernel and split (FWHT + mix)", async () => {
+    const device = await testDevice();
+    const S = await subgroupSize(device);
+    const r = rng(17);
+    const bits = (x: number) => (x === 0 ? 0 : new Uint32Array(new Float32Array([x]).buffer)[0]); // ±0 alike
+    // 688 (m = 344, Paley I over GF(7³)), 216 (m = 108, Paley I q = 107, as 2B4T's 6912), 160 (m = 20), 12 (m = 12, block 1), a Sylvester and a block-diagonal size (92 = 23·4)
+    const sizes = [688, 216, 160, 12, 256, 92];
+    expect(sizes.map((n) => hadamardPlan(n).m)).toEqual([344, 108, 20, 12, 1, 23]);
+    for (const n of sizes) {
+      const M = 6;
+      // mixed magnitudes (outliers, tiny values) so the block sums cancel and carry many bits
+      const x = Float32Array.from({length: M * n}, () => (r() - 0.5) * 2 * (r() < 0.05 ? 30 : r() < 0.1 ? 1e-3 : 1));
+      const want = Float32Array.from(x);
+      hadamardTransform(want, n); // float64 inside, rounded once to f32
+      const wantQ = quantizeAbsmeanInt4(want, n);
+      const expectBits = (got: Float32Array, label: string) => {
+        for (let i = 0; i < M * n; i++) if (bits(got[i]) !== bits(want[i])) throw new Error(`${label} n=${n} i=${i}: ${got[i]} vs reference ${want[i]}`);
+      };
+      for (const [sub, WG] of S ? [[0, 64], [S, 256]] : [[0, 64], [0, 256]]) {
+        const base = {n, src: "plain" as const, norm: false, hadamard: true, inspect: false, sub, WG};
+        expectBits((await runNQ(device, {...base, quant: "none"}, M, x, n)).f32, `single kernel sub=${sub} WG=${WG}`);
+        const insp = await runNQ(device, {...base, quant: "int4", inspect: true}, M, x, n);
+        expectCodes(insp, wantQ, `int4 n=${n} sub=${sub} WG=${WG}`);
+        expectBits(Float32Array.from({length: M * n}, (_, i) => insp.dbg[Math.floor(i / n) * 2 * n + n + (i % n)]), `inspection copy sub=${sub} WG=${WG}`);
+        if (hadamardPlan(n).kind === "kronecker") expectBits(await runSplit(device, {...base, quant: "none", fwhtOnly: true}, M, x), `split sub=${sub} WG=${WG}`);
       }
     }
   });
