@@ -89,7 +89,7 @@ describe("the cost page on the shared page machinery (issue 15.5)", () => {
     // Share this setup: the link carries a changed control.
     await page.locator('select[name="wbits"]').selectOption("4");
     await page.locator(".share-panel summary").click();
-    expect(new URL(await page.locator(".share-link").inputValue()).searchParams.get("wbits")).toBe("4");
+    await expect.poll(async () => new URL(await page.locator(".share-link").inputValue()).searchParams.get("wbits"), {timeout: 10_000}).toBe("4");
     expect(log.errors).toEqual([]);
     await page.close();
   });
