@@ -65,7 +65,8 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
 
   // Hiding a chart does not restart training.
   await page.getByLabel(/Flip rate/).uncheck();
-  expect(await page.locator('[data-chart="flips"]').isHidden()).toBe(true);
+  // the dashboard redraws after the input event, so wait for the chart to go rather than reading it at once
+  await expect.poll(() => page.locator('[data-chart="flips"]').isHidden(), {timeout: 10_000}).toBe(true);
   expect(await dash.getAttribute("data-state")).toBe("done");
   await page.getByLabel(/Flip rate/).check();
 
