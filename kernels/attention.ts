@@ -1,5 +1,5 @@
 // RoPE, the KV cache (16/8/4/3 bits) and decode/prefill attention.
-import {exactDivWGSL} from "./exact.js";
+import {exactDivWGSL, f32Pair, f32Lit, floatFloatMathWGSL, floatFloatWGSL} from "./exact.js";
 //
 // KV cache: per layer a K and a V buffer of u32 words. Each (position j, KV head g) vector of d values is
 //   • bits 16: f32 (exactly the reference's float32 cache) or f16 pairs ("f16" storage, half the bytes);
@@ -43,13 +43,28 @@ export function kvLayout(f: KVFormat, d: number, KV: number) {
 
 const quantized = (b: number) => b < 16;
 
+/** Floats per (token, head, chunk) of split-attention partials: (max, sum, out[d]), or with exact (max, sum hi,
+ *  sum lo, out hi[d], out lo[d]). */
+export function attnPartStride(d: number, exact?: boolean): number {
+  return exact ? 2 * d + 3 : d + 2;
+}
+
+/** WGSL (after exactDivWGSL and floatFloatWGSL): RN_f32(min + code·step) as the reference's float64 dequantization
+ *  rounds it (an exact product and TwoSum, one rounding) — f32 alone rounds twice. */
+const kvDeqWGSL = /* wgsl */ `
+fn kvDeq(mn: f32, c: f32, st: f32) -> f32 {
+  let p = opq(c * st);
+  let t = twoSum(mn, p);
+  return t.x + (t.y + twoProdErr(c, st, p));
+}`;
+
 /** The step uniform of kernels that touch the KV cache; `plainStart` exists only when BOS has its own bits. */
 export function stStructWGSL(f: KVFormat): string {
   return f.bosBits !== f.bits ? "struct ST { M: u32, P: u32, nC: u32, chunk: u32, plainStart: u32 }" : "struct ST { M: u32, P: u32, nC: u32, chunk: u32 }";
 }
 
 /** WGSL: fn <name>Load(j, g, e) -> f32 reading buffer `buf` (array<u32>) and `meta` (array<vec2<f32>>). */
-function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: number, KV: number): string {
+function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: number, KV: number, exact = false): string {
   const bosW = kvWords(d, f.bosBits, f.store16);
   const w = kvWords(d, f.bits, f.store16);
   const one = (bits: number, base: string) => {
@@ -65,7 +80,7 @@ function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: num
     var code = ${buf}[wi] >> sh;
     if (sh + ${bits}u > 32u) { code = code | (${buf}[wi + 1u] << (32u - sh)); }
     let mm = ${meta}[j * ${KV}u + g];
-    return mm.x + f32(code & ${mask}u) * mm.y;`;
+    return ${exact ? `kvDeq(mm.x, f32(code & ${mask}u), mm.y)` : `mm.x + f32(code & ${mask}u) * mm.y`};`;
   };
   const pos0 = f.bosBits !== f.bits ? `if (st.plainStart != 0u) {
       ${one(f.bits, "base")}
@@ -87,6 +102,9 @@ export interface RopeKVConfig {
   d: number;
   kv: KVFormat;
   WG: number;
+  /** RoPE in float-float with the float64 angles' cos/sin (the tables hold f32 hi values in their first half and
+   *  the lo values, fround(cos − hi), in their second half), rounded once: the reference's f32 bits. */
+  exact?: boolean;
 }
 
 /** RoPE on q and k (rotate_half convention, in place in the qkv buffer), then K and V of each new token
@@ -96,6 +114,7 @@ export function ropeKVWGSL(c: RopeKVConfig): string {
   const {H, KV, d, kv, WG} = c;
   const half = d / 2;
   const qd = H * d;
+  const exact = !!c.exact;
   const kd = KV * d;
   const bosW = kvWords(d, kv.bosBits, kv.store16);
   const w = kvWords(d, kv.bits, kv.store16);
@@ -118,6 +137,7 @@ var<workgroup> red: array<vec2<f32>, ${WG}>;
 var<workgroup> mmv: vec2<f32>;
 
 ${exactDivWGSL}
+${exact ? floatFloatWGSL + floatFloatMathWGSL : ""}
 // RN_f32(a / b) for positive normal a, b (correctly rounded, like the reference's float64 division + fround)
 fn divF32(a: f32, b: f32) -> f32 {
   let ab = bitcast<u32>(a);
@@ -157,10 +177,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let o = row + h * ${d}u + i;
     let x1 = qkv[o];
     let x2 = qkv[o + ${half}u];
-    let cs = cosT[pos * ${half}u + i];
+${
+  exact
+    ? `    let ti = pos * ${half}u + i;
+    let lo = arrayLength(&cosT) / 2u;
+    let cs = vec2<f32>(cosT[ti], cosT[lo + ti]);
+    let sn = vec2<f32>(sinT[ti], sinT[lo + ti]);
+    qkv[o] = addFF(mulFF1(cs, x1), -mulFF1(sn, x2)).x;
+    qkv[o + ${half}u] = addFF(mulFF1(cs, x2), mulFF1(sn, x1)).x;`
+    : `    let cs = cosT[pos * ${half}u + i];
     let sn = sinT[pos * ${half}u + i];
     qkv[o] = x1 * cs - x2 * sn;
-    qkv[o + ${half}u] = x2 * cs + x1 * sn;
+    qkv[o + ${half}u] = x2 * cs + x1 * sn;`
+}
   }
   storageBarrier();
   workgroupBarrier();
@@ -239,6 +268,9 @@ export interface AttentionConfig {
   /** Decode with a 16-bit cache only: do RoPE and the K/V cache write of the new token inside this kernel (no
    *  separate rope_kv dispatch). Adds bindings 8 cos, 9 sin; K and V become read_write. */
   fusedRope?: boolean;
+  /** Scores, softmax and the weighted sum in float-float (attentionExactWGSL): partials of attnPartStride(d, true)
+   *  that normquant's attnFF combine rounds once, giving the float64 reference's f32 output. Any KV format. */
+  exact?: boolean;
 }
 
 /** Whether the wide 256-invocation kernel (and so fusedRope) applies to this shape. */
@@ -254,6 +286,10 @@ export function attentionWideOK(c: Omit<AttentionConfig, "fusedRope">): boolean 
  *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
  *  7 ST {M, P, nC, chunk}. */
 export function attentionWGSL(c: AttentionConfig): string {
+  if (c.exact) {
+    if (c.fusedRope) throw new Error("attentionWGSL: exact attention takes its RoPE from ropeKVWGSL (no fusedRope)");
+    return attentionExactWGSL(c);
+  }
   if (attentionWideOK(c)) return attentionWideWGSL(c);
   if (c.fusedRope) throw new Error("attentionWGSL: fusedRope needs the wide 16-bit kernel (see attentionWideOK)");
   if (c.kv.bits >= 16 && c.kv.bosBits >= 16 && c.d % 8 === 0) return attention16WGSL(c);
@@ -678,6 +714,122 @@ ${[...Array(accs).keys()].map((a) => `      t${a} += accS[(q * ${OG}u + o) * ${a
     let e0 = ov * ${per}u;
 ${[...Array(accs).keys()].map((a) => [0, 1, 2, 3].map((k) => `    part[base + 2u + e0 + ${a * 4 + k}u] = t${a}[${k}];`).join("\n")).join("\n")}
     if (e0 == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
+  }
+}`;
+}
+
+
+/** Exact split attention: the generic kernel's structure (64 invocations, one position per invocation for the
+ *  scores, online softmax over 64-position steps, one output per invocation for the values) with every sum in
+ *  float-float: q·k as exact products, · 1/√d as a float-float constant, exp in float-float (expFF), the weights
+ *  times V (dequantized exactly, kvDeq) accumulated in float-float. Partials (max, sum hi, sum lo, out hi[d],
+ *  out lo[d]) per (token, head, chunk) = attnPartStride(d, true) floats; normquant's attnFF combine rounds once.
+ *  Same bindings as attentionWGSL. */
+function attentionExactWGSL(c: AttentionConfig): string {
+  const {H, KV, d, kv} = c;
+  const G = H / KV;
+  const CH = 64;
+  const outs = G * d;
+  const PER = Math.ceil(outs / CH);
+  const S = attnPartStride(d, true);
+  const [sh, sl] = f32Pair(1 / Math.sqrt(d));
+  return /* wgsl */ `
+struct P { qkvStride: u32, scale: f32 }
+${stStructWGSL(kv)}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(7) var<uniform> st: ST;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> Kc: array<u32>;
+@group(0) @binding(3) var<storage, read> Vc: array<u32>;
+@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+var<workgroup> qs: array<f32, ${G * d}>;
+var<workgroup> sc: array<vec2<f32>, ${G * CH}>;
+var<workgroup> mx: array<f32, ${G}>;
+var<workgroup> den: array<vec2<f32>, ${G}>;
+var<workgroup> corr: array<vec2<f32>, ${G}>;
+${exactDivWGSL}
+${floatFloatWGSL}
+${floatFloatMathWGSL}
+${kvDeqWGSL}
+${kvLoadWGSL("k", "Kc", "Km", kv, d, KV, true)}
+${kvLoadWGSL("v", "Vc", "Vm", kv, d, KV, true)}
+@compute @workgroup_size(${CH})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];
+  OPQ = p.qkvStride >> 31u;
+  let c = wid.x;
+  let g = wid.y;
+  let m = wid.z;
+  let pos = st.P + m;
+  let start = c * st.chunk;
+  let end = min(start + st.chunk, pos + 1u);
+  for (var i = lid; i < ${G * d}u; i += ${CH}u) { qs[i] = qkv[m * p.qkvStride + g * ${G * d}u + i]; }
+  if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = vec2<f32>(0.0, 0.0); }
+  var acc: array<vec2<f32>, ${PER}>;
+  for (var t = 0u; t < ${PER}u; t++) { acc[t] = vec2<f32>(0.0, 0.0); }
+  workgroupBarrier();
+  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+    let j = s0 + lid;
+    if (j < end) {
+      var sr: array<vec2<f32>, ${G}>;
+      for (var r = 0u; r < ${G}u; r++) { sr[r] = vec2<f32>(0.0, 0.0); }
+      for (var e = 0u; e < ${d}u; e++) {
+        let kv = kLoad(j, g, e);
+        for (var r = 0u; r < ${G}u; r++) {
+          let q = qs[r * ${d}u + e];
+          let pr = opq(q * kv);
+          sr[r] = addFF(sr[r], vec2<f32>(pr, twoProdErr(q, kv, pr)));
+        }
+      }
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = mulFF(sr[r], vec2<f32>(${f32Lit(sh)}, ${f32Lit(sl)})); }
+    } else {
+      for (var r = 0u; r < ${G}u; r++) { sc[r * ${CH}u + lid] = vec2<f32>(-3.0e38, 0.0); }
+    }
+    workgroupBarrier();
+    let cnt = min(${CH}u, end - s0);
+    if (lid < ${G}u) {
+      let r = lid;
+      var nm = mx[r];
+      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l].x); }
+      let cr = expFF(twoSum(mx[r], -nm));
+      var sum = vec2<f32>(0.0, 0.0);
+      for (var l = 0u; l < cnt; l++) {
+        let e = expFF(addFF(sc[r * ${CH}u + l], vec2<f32>(-nm, 0.0)));
+        sc[r * ${CH}u + l] = e;
+        sum = addFF(sum, e);
+      }
+      den[r] = addFF(mulFF(den[r], cr), sum);
+      corr[r] = cr;
+      mx[r] = nm;
+    }
+    workgroupBarrier();
+    for (var t = 0u; t < ${PER}u; t++) {
+      let o = lid + t * ${CH}u;
+      if (o < ${outs}u) {
+        let r = o / ${d}u;
+        let e = o % ${d}u;
+        var a = mulFF(acc[t], corr[r]);
+        for (var l = 0u; l < cnt; l++) { a = addFF(a, mulFF1(sc[r * ${CH}u + l], vLoad(s0 + l, g, e))); }
+        acc[t] = a;
+      }
+    }
+    workgroupBarrier();
+  }
+  let nC = st.nC;
+  for (var t = 0u; t < ${PER}u; t++) {
+    let o = lid + t * ${CH}u;
+    if (o < ${outs}u) {
+      let r = o / ${d}u;
+      let e = o % ${d}u;
+      let h = g * ${G}u + r;
+      let base = ((m * ${H}u + h) * nC + c) * ${S}u;
+      part[base + 3u + e] = acc[t].x;
+      part[base + ${3 + d}u + e] = acc[t].y;
+      if (e == 0u) { part[base] = mx[r]; part[base + 1u] = den[r].x; part[base + 2u] = den[r].y; }
+    }
   }
 }`;
 }

@@ -117,3 +117,74 @@ fn mulNormFF(a: vec2<f32>, nh: f32, nl: f32) -> f32 {
   let p = opq(a.x * nh);
   return p + (twoProdErr(a.x, nh, p) + (a.x * nl + a.y * nh));
 }`;
+
+/** A float64 constant as an f32 pair hi + lo (hi = fround(x), lo = fround(x − hi)): a float-float constant. */
+export function f32Pair(x: number): [number, number] {
+  const hi = Math.fround(x);
+  return [hi, Math.fround(x - hi)];
+}
+
+/** WGSL expression of an f32 value, bit exact. */
+export const f32Lit = (x: number): string => `bitcast<f32>(${new Uint32Array(new Float32Array([x]).buffer)[0]}u)`;
+
+const ffLit = (x: number) => {
+  const [h, l] = f32Pair(x);
+  return `vec2<f32>(${f32Lit(h)}, ${f32Lit(l)})`;
+};
+
+// ln 2 = L1 + L2 + L3: L1 keeps 16 significant bits, so k·L1 is exact for |k| < 2^8
+const LN2_1 = (() => {
+  const e = Math.floor(Math.log2(Math.LN2));
+  return Math.floor(Math.LN2 * 2 ** (15 - e)) / 2 ** (15 - e);
+})();
+const LN2_2 = Math.fround(Math.LN2 - LN2_1);
+const LN2_3 = Math.fround(Math.LN2 - LN2_1 - LN2_2);
+/** Taylor terms of exp on |r| ≤ ln2/2: degree 13 leaves 0.35^14/14! < 2^-60. */
+const EXP_DEG = 13;
+
+/** WGSL float-float arithmetic beyond addition, for kernels that reproduce float64 softmax (after exactDivWGSL and
+ *  floatFloatWGSL): mulFF (float-float × float-float), mulFF1 (float-float × f32), expFF (exp of a float-float, to
+ *  ~2^-46 relative; 0 below −100, where the reference's exp is < 2^-144) and divFFRound (RN_f32(a / b) of two
+ *  float-floats, b > 0: one f32 quotient and one correction, rounded once). Every intermediate that a compiler could
+ *  fold algebraically passes through opq. */
+export const floatFloatMathWGSL = /* wgsl */ `
+fn mulFF1(a: vec2<f32>, b: f32) -> vec2<f32> {
+  let p = opq(a.x * b);
+  let e = twoProdErr(a.x, b, p) + a.y * b;
+  let h = opq(p + e);
+  return vec2<f32>(h, e - opq(h - p));
+}
+fn mulFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let p = opq(a.x * b.x);
+  let e = twoProdErr(a.x, b.x, p) + (a.x * b.y + a.y * b.x);
+  let h = opq(p + e);
+  return vec2<f32>(h, e - opq(h - p));
+}
+fn expFF(x: vec2<f32>) -> vec2<f32> {
+  if (x.x < -100.0) { return vec2<f32>(0.0, 0.0); }
+  let k = round(x.x * ${f32Lit(1 / Math.LN2)});
+  // r = x − k·ln2 in float-float (k·L1 exact)
+  var r = addFF(vec2<f32>(x.x, 0.0), vec2<f32>(opq(-k * ${f32Lit(LN2_1)}), 0.0));
+  r = addFF(r, vec2<f32>(x.y, 0.0));
+  let p2 = opq(-k * ${f32Lit(LN2_2)});
+  r = addFF(r, vec2<f32>(p2, twoProdErr(-k, ${f32Lit(LN2_2)}, p2) - k * ${f32Lit(LN2_3)}));
+  // Horner: Σ r^i / i!
+  var s = ${ffLit(1 / factorial(EXP_DEG))};
+${Array.from({length: EXP_DEG}, (_, i) => EXP_DEG - 1 - i)
+  .map((i) => `  s = addFF(mulFF(s, r), ${ffLit(1 / factorial(i))});`)
+  .join("\n")}
+  let ki = i32(k);
+  return vec2<f32>(ldexp(s.x, ki), ldexp(s.y, ki));
+}
+fn divFFRound(a: vec2<f32>, b: vec2<f32>) -> f32 {
+  let q1 = opq(a.x / b.x);
+  let p = opq(q1 * b.x);
+  let r = ((opq(a.x - p) - twoProdErr(q1, b.x, p)) + a.y) - q1 * b.y;
+  return q1 + r / b.x;
+}`;
+
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}

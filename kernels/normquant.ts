@@ -13,6 +13,7 @@
 // Top-K: radix select of the K-th largest |x| (4 passes of 8 bits over the f32 bit patterns), ties at the
 // threshold kept lowest index first, as quant.ts topKMask does.
 import {hadamardMatrix, hadamardPlan} from "./lib/hadamard.js";
+import {attnPartStride} from "./attention.js";
 
 export type QuantKind = "int8" | "int4" | "none";
 
@@ -24,6 +25,9 @@ export interface NormQuantConfig {
   /** For src "attn": heads and head dim (n = H·d). */
   H?: number;
   d?: number;
+  /** For src "attn": the partials are float-float (attentionWGSL with exact; layout attnPartStride(d, true)) and
+   *  are combined in float-float and rounded once, giving the float64 reference's f32 attention output. */
+  attnFF?: boolean;
   /** Apply RMSNorm with a weight vector. */
   norm: boolean;
   /** Rotate with the normalized Hadamard transform of length n (hadamardPlan(n)). */
@@ -70,14 +74,7 @@ export function hadamardSignBits(n: number): Uint32Array {
   return out;
 }
 
-/** A float64 constant as an f32 pair hi + lo (hi = fround(x), lo = fround(x − hi)): a float-float multiplier. */
-export function f32Pair(x: number): [number, number] {
-  const hi = Math.fround(x);
-  return [hi, Math.fround(x - hi)];
-}
-
-/** WGSL expression of an f32 value, bit exact. */
-const f32Lit = (x: number) => `bitcast<f32>(${new Uint32Array(new Float32Array([x]).buffer)[0]}u)`;
+export {f32Pair} from "./exact.js";
 
 /** Bytes of workgroup memory normQuantWGSL(c) declares (unfused), to check against maxComputeWorkgroupStorageSize. */
 export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
@@ -85,7 +82,7 @@ export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
   let b = NS * 8 + 16 + c.WG * 8;
   if (c.hadamard) b += c.n * (c.hadamardFF === false ? 4 : 8);
   if (c.topK !== undefined && c.topK < c.n) b += 1024 + c.WG * 4;
-  if (c.src === "attn") b += (c.H ?? 0) * 8;
+  if (c.src === "attn") b += (c.H ?? 0) * (c.attnFF ? 16 : 8);
   return b;
 }
 
@@ -100,7 +97,7 @@ function f64Parts(x: number): {hi: number; lo: number; e: number} {
 }
 
 export {exactDivWGSL} from "./exact.js";
-import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
+import {exactDivWGSL, f32Lit, f32Pair, floatFloatMathWGSL, floatFloatWGSL} from "./exact.js";
 
 /** Fused mode (see linear.ts fusedLinearWGSL): the prologue becomes `fn prologue(lid)` for token 0 that leaves
  *  the i8 lanes in `xw` (workgroup array<vec4<u32>>) and (s, Σq) in `xwm`, its uniform is `np: NP`, its bindings
@@ -152,9 +149,11 @@ var<workgroup> bcast: vec4<u32>;`);
   if (ff) L.push(`var<workgroup> hl: array<f32, ${n}>;`);
   if (c.topK !== undefined && c.topK < n) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
+  if (c.src === "attn" && c.attnFF) L.push(`var<workgroup> headDen: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
   L.push(`var<workgroup> redFF: array<vec2<f32>, ${WG}>;
 ${floatFloatWGSL}
+${c.src === "attn" && c.attnFF ? floatFloatMathWGSL : ""}
 ${
   sub
     ? `fn sumFF(x: vec2<f32>, lid: u32) -> vec2<f32> {
@@ -238,6 +237,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // ---- load
   if (c.src === "plain") {
     L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * ${pv}.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`);
+  } else if (c.attnFF) {
+    const d = c.d!;
+    const H = c.H!;
+    const S = attnPartStride(d, true);
+    // float-float partials (max, den hi, den lo, out hi[d], out lo[d]): every chunk's weight exp(max_c − max) and
+    // the sums in float-float, one rounding at the division — the reference's float64 softmax · V, rounded once
+    L.push(`  // combine the nC float-float split-softmax partials of each head
+  if (lid < ${H}u) {
+    let base = (m * ${H}u + lid) * st.nC * ${S}u;
+    var mx = -3.0e38;
+    for (var cc = 0u; cc < st.nC; cc++) { mx = max(mx, src[base + cc * ${S}u]); }
+    var den = vec2<f32>(0.0, 0.0);
+    for (var cc = 0u; cc < st.nC; cc++) {
+      let o = base + cc * ${S}u;
+      let w = expFF(twoSum(src[o], -mx));
+      den = addFF(den, mulFF(w, vec2<f32>(src[o + 1u], src[o + 2u])));
+    }
+    headMD[lid] = vec2<f32>(mx, 0.0);
+    headDen[lid] = den;
+  }
+  workgroupBarrier();
+  var vff: array<vec2<f32>, ${PER}>;
+  for (var k = 0u; k < ${PER}u; k++) { vff[k] = vec2<f32>(0.0, 0.0); }
+  for (var cc = 0u; cc < st.nC; cc++) {
+    for (var k = 0u; k < ${PER}u; k++) {
+      let i = min(i0 + k, ${n - 1}u);
+      let h = i / ${d}u;
+      let o = ((m * ${H}u + h) * st.nC + cc) * ${S}u;
+      let w = expFF(twoSum(src[o], -headMD[h].x));
+      vff[k] = addFF(vff[k], mulFF(w, vec2<f32>(src[o + 3u + i % ${d}u], src[o + ${3 + d}u + i % ${d}u])));
+    }
+  }
+  for (var k = 0u; k < ${PER}u; k++) {
+    let i = i0 + k;
+    v[k] = select(0.0, divFFRound(vff[k], headDen[min(i, ${n - 1}u) / ${d}u]), i < ${n}u);
+  }`);
   } else {
     const d = c.d!;
     const H = c.H!;

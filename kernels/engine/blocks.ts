@@ -156,7 +156,7 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     label = `L${l}.attention`;
     steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
   }
-  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopK, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopK, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
   steps.push(...o.steps);
   return {steps, cfg: o.cfg};
 }
@@ -186,10 +186,11 @@ export interface AttentionPipes {
 export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
   const {device, P, kvF} = b;
   const shape = {H: P.H, KV: P.KV, d: P.d, kv: kvF};
-  const fused = b.fuse !== false && attentionWideOK(shape);
+  const exact = P.exactAttention;
+  const fused = b.fuse !== false && !exact && attentionWideOK(shape);
   return {
-    rope: await pipelineChecked(device, ropeKVWGSL({...shape, WG: 128}), "rope_kv"),
-    attn: await pipelineChecked(device, attentionWGSL(shape), "attention"),
+    rope: await pipelineChecked(device, ropeKVWGSL({...shape, WG: 128, exact}), "rope_kv"),
+    attn: await pipelineChecked(device, attentionWGSL({...shape, exact}), "attention"),
     attnRope: fused ? await pipelineChecked(device, attentionWGSL({...shape, fusedRope: true}), "attention+rope") : undefined,
     ropeU: b.pool.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P"),
     attnU: b.pool.uni(new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(P.d)]).buffer)[0], 0, 0]), "attn.P"),

@@ -1,6 +1,6 @@
 // The buffers a session computes in: activations for a block of up to maxBlock tokens, the KV cache, RoPE
 // tables, Hadamard sign bits and the per-step uniforms.
-import {kvLayout, type KVFormat} from "../attention.js";
+import {attnPartStride, kvLayout, type KVFormat} from "../attention.js";
 import {hadamardSignBits} from "../normquant.js";
 import {ARGMAX_PER} from "../sample.js";
 import type {BufferPool} from "./upload.js";
@@ -65,17 +65,23 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     });
   }
   const xw = Math.max(actWords(P.kind, P.C), actWords(P.kind, hd), actWords(P.kind, P.F), 8 * Math.ceil(P.C / 8));
-  const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * (P.d + 2);
+  const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * attnPartStride(P.d, P.exactAttention);
   pool.checkBinding(partFloats * 4, "attention partials");
-  // cos/sin tables in float64 → f32, exactly the angles of the reference (pos · θ^(−2i/d))
+  // cos/sin tables in float64 → f32, exactly the angles of the reference (pos · θ^(−2i/d)); the second half holds
+  // the f32 remainders (cos − hi), which the exact RoPE (ropeKVWGSL exact) reads as float-float
   const half = P.d / 2;
-  const cos = new Float32Array(o.maxLen * half);
-  const sin = new Float32Array(o.maxLen * half);
+  const lo = o.maxLen * half;
+  const cos = new Float32Array(2 * lo);
+  const sin = new Float32Array(2 * lo);
   for (let i = 0; i < half; i++) {
     const inv = 1 / Math.pow(P.c.rope_theta, (2 * i) / P.d);
     for (let p = 0; p < o.maxLen; p++) {
-      cos[p * half + i] = Math.cos(p * inv);
-      sin[p * half + i] = Math.sin(p * inv);
+      const c = Math.cos(p * inv);
+      const s = Math.sin(p * inv);
+      cos[p * half + i] = c;
+      sin[p * half + i] = s;
+      cos[lo + p * half + i] = c - cos[p * half + i];
+      sin[lo + p * half + i] = s - sin[p * half + i];
     }
   }
   let logitsAll: GPUBuffer | undefined;

@@ -28,6 +28,10 @@ export interface Plan {
   downIn: QuantKind;
   /** K of W_o's top-K (undefined when off or when K keeps every entry). */
   oTopK?: number;
+  /** Attention (RoPE, scores, softmax, · V, the split combine) in float-float, rounded once to the reference's f32
+   *  bits: on where a last-bit difference of the attention output decides more than a rounding edge — W_o's top-K
+   *  mask (a4.8), whose flipped element moves the logits by ~0.3. Elsewhere the fast f32 kernels. */
+  exactAttention: boolean;
   hadamard: boolean;
   glu: Epilogue;
   kv: KVPlan;
@@ -65,6 +69,7 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     ffnIn: quantKind(sites.gate_up),
     downIn: quantKind(sites.down),
     oTopK,
+    exactAttention: oTopK !== undefined,
     hadamard: sites.o.hadamard,
     glu: c.hidden_act === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),
