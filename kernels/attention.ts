@@ -49,6 +49,19 @@ export function attnPartStride(d: number, exact?: boolean): number {
   return exact ? 2 * d + 3 : d + 2;
 }
 
+/** A float64 cos/sin table as the exact RoPE reads it: f32 hi values, then the f32 remainders fround(x − hi),
+ *  the halves L = ⌈n/4⌉·4 floats apart (so the buffer is 32·k bytes and arrayLength / 2 finds the lo half). The
+ *  fast kernels read the hi half only. */
+export function hiLoTable(t: ArrayLike<number>): Float32Array {
+  const L = Math.ceil(t.length / 4) * 4;
+  const o = new Float32Array(2 * L);
+  for (let i = 0; i < t.length; i++) {
+    o[i] = t[i];
+    o[L + i] = t[i] - o[i];
+  }
+  return o;
+}
+
 /** WGSL (after exactDivWGSL and floatFloatWGSL): RN_f32(min + code·step) as the reference's float64 dequantization
  *  rounds it (an exact product and TwoSum, one rounding) — f32 alone rounds twice. */
 const kvDeqWGSL = /* wgsl */ `
@@ -102,8 +115,8 @@ export interface RopeKVConfig {
   d: number;
   kv: KVFormat;
   WG: number;
-  /** RoPE in float-float with the float64 angles' cos/sin (the tables hold f32 hi values in their first half and
-   *  the lo values, fround(cos − hi), in their second half), rounded once: the reference's f32 bits. */
+  /** RoPE in float-float with the float64 angles' cos/sin (tables made by hiLoTable), rounded once: the
+   *  reference's f32 bits. */
   exact?: boolean;
 }
 

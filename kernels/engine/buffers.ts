@@ -1,6 +1,6 @@
 // The buffers a session computes in: activations for a block of up to maxBlock tokens, the KV cache, RoPE
 // tables, Hadamard sign bits and the per-step uniforms.
-import {attnPartStride, kvLayout, type KVFormat} from "../attention.js";
+import {attnPartStride, hiLoTable, kvLayout, type KVFormat} from "../attention.js";
 import {hadamardSignBits} from "../normquant.js";
 import {ARGMAX_PER} from "../sample.js";
 import type {BufferPool} from "./upload.js";
@@ -67,23 +67,20 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
   const xw = Math.max(actWords(P.kind, P.C), actWords(P.kind, hd), actWords(P.kind, P.F), 8 * Math.ceil(P.C / 8));
   const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * attnPartStride(P.d, P.exactAttention);
   pool.checkBinding(partFloats * 4, "attention partials");
-  // cos/sin tables in float64 → f32, exactly the angles of the reference (pos · θ^(−2i/d)); the second half holds
-  // the f32 remainders (cos − hi), which the exact RoPE (ropeKVWGSL exact) reads as float-float
+  // cos/sin tables of exactly the reference's angles (pos · θ^(−2i/d)) in float64, as f32 hi values and f32
+  // remainders (hiLoTable): the fast kernels read the hi half, the exact RoPE (ropeKVWGSL exact) both
   const half = P.d / 2;
-  const lo = o.maxLen * half;
-  const cos = new Float32Array(2 * lo);
-  const sin = new Float32Array(2 * lo);
+  const cos64 = new Float64Array(o.maxLen * half);
+  const sin64 = new Float64Array(o.maxLen * half);
   for (let i = 0; i < half; i++) {
     const inv = 1 / Math.pow(P.c.rope_theta, (2 * i) / P.d);
     for (let p = 0; p < o.maxLen; p++) {
-      const c = Math.cos(p * inv);
-      const s = Math.sin(p * inv);
-      cos[p * half + i] = c;
-      sin[p * half + i] = s;
-      cos[lo + p * half + i] = c - cos[p * half + i];
-      sin[lo + p * half + i] = s - sin[p * half + i];
+      cos64[p * half + i] = Math.cos(p * inv);
+      sin64[p * half + i] = Math.sin(p * inv);
     }
   }
+  const cos = hiLoTable(cos64);
+  const sin = hiLoTable(sin64);
   let logitsAll: GPUBuffer | undefined;
   if (Mx > 1) {
     pool.checkBinding(Mx * P.V * 4, "all-position logits");

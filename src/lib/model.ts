@@ -287,7 +287,7 @@ function projectSite(site: SiteInput, layer: PreparedLayer, x: Float32Array, T: 
 }
 
 /** RoPE (rotate_half convention) in place on [T, heads, d] with the tables of the T new positions. */
-function rope(x: Float32Array, T: number, heads: number, d: number, cos: Float64Array, sin: Float64Array): void {
+export function rope(x: Float32Array, T: number, heads: number, d: number, cos: Float64Array, sin: Float64Array): void {
   const half = d / 2;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
@@ -304,7 +304,7 @@ function rope(x: Float32Array, T: number, heads: number, d: number, cos: Float64
   }
 }
 
-function ropeTables(invFreq: Float64Array, P: number, T: number): {cos: Float64Array; sin: Float64Array} {
+export function ropeTables(invFreq: Float64Array, P: number, T: number): {cos: Float64Array; sin: Float64Array} {
   const half = invFreq.length;
   const cos = new Float64Array(T * half);
   const sin = new Float64Array(T * half);
@@ -321,7 +321,7 @@ function ropeTables(invFreq: Float64Array, P: number, T: number): {cos: Float64A
 /** Causal grouped-query attention of T new queries at positions P … P+T−1 over the cache:
  *  a = softmax(q·Kᵀ/√d) · V, query head j reading KV head ⌊j / (H/KV)⌋. Returns [T, H·d] and, when asked,
  *  the weights [H, T, S]. */
-function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T: number, P: number, H: number, KV: number, d: number, withWeights: boolean): {out: Float32Array; weights?: Float32Array} {
+export function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T: number, P: number, H: number, KV: number, d: number, withWeights: boolean): {out: Float32Array; weights?: Float32Array} {
   const S = P + T;
   const group = H / KV;
   const scale = 1 / Math.sqrt(d);

@@ -1,5 +1,7 @@
 import {describe, expect, it} from "vitest";
-import {attentionWGSL, kvLayout, ropeKVWGSL, type KVFormat} from "../../kernels/attention.js";
+import {attentionWGSL, attnPartStride, hiLoTable, kvLayout, ropeKVWGSL, type KVFormat} from "../../kernels/attention.js";
+import {normQuantWGSL} from "../../kernels/normquant.js";
+import {attention, rope, ropeTables} from "../../src/lib/model.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
 import {f16BitsToF32, f32ToF16Bits} from "../../kernels/linear.js";
 import {dequantizeKV, quantizeKV} from "../../src/lib/quant.js";
@@ -169,6 +171,118 @@ describe("RoPE + KV cache + split attention vs float64", () => {
             }
           }
         }
+      }
+    });
+  }
+});
+
+// The exact path (Plan.exactAttention, a4.8): RoPE, scores, softmax · V and the split combine in float-float give the
+// float64 reference's f32 bits (src/lib/model.ts rope + attention over the dequantized cache), whatever the chunking.
+describe("exact attention (float-float) equals the float64 reference's f32 bits", () => {
+  const shapes: {H: number; KV: number; d: number; f: KVFormat; S: number}[] = [
+    {H: 4, KV: 2, d: 16, f: {bits: 3, bosBits: 4, store16: "f32"}, S: 70},
+    {H: 3, KV: 1, d: 10, f: {bits: 4, bosBits: 16, store16: "f32"}, S: 41},
+    {H: 6, KV: 3, d: 6, f: {bits: 8, bosBits: 8, store16: "f32"}, S: 67},
+    {H: 2, KV: 2, d: 32, f: {bits: 16, bosBits: 16, store16: "f32"}, S: 33},
+  ];
+  for (const sh of shapes) {
+    const {H, KV, d, f, S} = sh;
+    it(`H=${H} KV=${KV} d=${d}, KV ${f.bits}-bit (BOS ${f.bosBits}), S=${S}: RoPE, cache and the combined output bit for bit, several chunkings`, async () => {
+      const device = await testDevice();
+      const r = rng(1000 + H * 100 + d);
+      const qkvN = (H + 2 * KV) * d;
+      const half = d / 2;
+      // queries and keys with a wide spread (peaked and flat softmax rows), values with outliers
+      const qkv = Float32Array.from({length: S * qkvN}, (_, i) => {
+        const c = i % qkvN;
+        const x = r() - 0.5;
+        return c < (H + KV) * d ? x * 8 : r() < 0.03 ? x * 40 : x * 2;
+      });
+      const invFreq = Float64Array.from({length: half}, (_, i) => 1 / Math.pow(theta, (2 * i) / d));
+      const tab = ropeTables(invFreq, 0, S);
+      // reference: rope in float64 → f32, quantizeKV per vector (BOS bits at position 0), attention in float64
+      const q = new Float32Array(S * H * d);
+      const k = new Float32Array(S * KV * d);
+      const v = new Float32Array(S * KV * d);
+      for (let p = 0; p < S; p++) {
+        q.set(qkv.subarray(p * qkvN, p * qkvN + H * d), p * H * d);
+        k.set(qkv.subarray(p * qkvN + H * d, p * qkvN + (H + KV) * d), p * KV * d);
+        v.set(qkv.subarray(p * qkvN + (H + KV) * d, (p + 1) * qkvN), p * KV * d);
+      }
+      rope(q, S, H, d, tab.cos, tab.sin);
+      rope(k, S, KV, d, tab.cos, tab.sin);
+      for (const arr of [k, v])
+        for (let p = 0; p < S; p++) {
+          const bits = p === 0 ? f.bosBits : f.bits;
+          if (bits >= 16) continue;
+          for (let g = 0; g < KV; g++) {
+            const row = arr.subarray((p * KV + g) * d, (p * KV + g + 1) * d);
+            row.set(dequantizeKV(quantizeKV(row, d, bits)));
+          }
+        }
+      const want = attention(q, k, v, S, 0, H, KV, d, false).out;
+
+      const lay = kvLayout(f, d, KV);
+      const qkvB = storageBuffer(device, qkv);
+      const K = storageBuffer(device, lay.total(S) * 4);
+      const V = storageBuffer(device, lay.total(S) * 4);
+      const Km = storageBuffer(device, S * KV * 8);
+      const Vm = storageBuffer(device, S * KV * 8);
+      const ropeP = await pipelineChecked(device, ropeKVWGSL({H, KV, d, kv: f, WG: 128, exact: true}), "rope-exact");
+      const attn = await pipelineChecked(device, attentionWGSL({H, KV, d, kv: f, exact: true}), "attn-exact");
+      const n = H * d;
+      const comb = await pipelineChecked(device, normQuantWGSL({n, src: "attn", H, d, attnFF: true, norm: false, hadamard: false, quant: "none", inspect: false, sub: 0, WG: 64}), "combine-exact");
+      let enc = device.createCommandEncoder();
+      let pass = enc.beginComputePass();
+      pass.setPipeline(ropeP);
+      pass.setBindGroup(0, bindGroup(device, ropeP, [uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])), qkvB, storageBuffer(device, hiLoTable(tab.cos)), storageBuffer(device, hiLoTable(tab.sin)), K, V, Km, Vm, uniformBuffer(device, new Uint32Array([S, 0, 1, 64, 0, 0, 0, 0]))]));
+      pass.dispatchWorkgroups(S);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      const rot = new Float32Array(await readBuffer(device, qkvB, S * qkvN * 4));
+      let bad = 0;
+      for (let p = 0; p < S; p++)
+        for (let i = 0; i < H * d; i++) if (rot[p * qkvN + i] !== q[p * H * d + i] && bad++ < 3) console.error(`q p=${p} i=${i}: ${rot[p * qkvN + i]} vs ${q[p * H * d + i]}`);
+      expect(bad, "rotated queries equal the reference's f32 bits").toBe(0);
+
+      // prefill (all S tokens) and a decode step (the last token alone), chunks of 64 (as the engine), and odd ones
+      const cases = [
+        {P: 0, M: S, chunk: 64},
+        {P: 0, M: S, chunk: 7},
+        {P: 0, M: S, chunk: 24},
+        {P: S - 1, M: 1, chunk: 64},
+        {P: S - 1, M: 1, chunk: 5},
+      ];
+      const stride = attnPartStride(d, true);
+      for (const cs of cases) {
+        const nC = Math.ceil(S / cs.chunk);
+        const part = storageBuffer(device, cs.M * H * nC * stride * 4);
+        const out = storageBuffer(device, cs.M * n * 4);
+        const qIn = cs.M === S ? qkvB : storageBuffer(device, rot.subarray((S - 1) * qkvN, S * qkvN));
+        const stc = uniformBuffer(device, new Uint32Array([cs.M, cs.P, nC, cs.chunk, 0, 0, 0, 0]));
+        enc = device.createCommandEncoder();
+        pass = enc.beginComputePass();
+        pass.setPipeline(attn);
+        pass.setBindGroup(0, bindGroup(device, attn, [uniformBuffer(device, new Uint32Array([qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(d)]).buffer)[0], 0, 0])), qIn, K, V, Km, Vm, part, stc]));
+        pass.dispatchWorkgroups(nC, KV, cs.M);
+        pass.setPipeline(comb);
+        pass.setBindGroup(0, bindGroup(device, comb, [uniformBuffer(device, new Uint32Array([0, n, 0, 0])), part, storageBuffer(device, new Float32Array(n).fill(1)), out, stc]));
+        pass.dispatchWorkgroups(cs.M);
+        pass.end();
+        device.queue.submit([enc.finish()]);
+        const got = new Float32Array(await readBuffer(device, out, cs.M * n * 4));
+        let diff = 0;
+        let worst = 0;
+        for (let m = 0; m < cs.M; m++)
+          for (let i = 0; i < n; i++) {
+            const w = want[(cs.P + m) * n + i];
+            const g = got[m * n + i];
+            if (g !== w) {
+              worst = Math.max(worst, Math.abs(g - w));
+              if (diff++ < 3) console.error(`case ${JSON.stringify(cs)} m=${m} i=${i}: ${g} vs ${w}`);
+            }
+          }
+        expect({case: cs, differ: diff, maxAbs: worst}).toEqual({case: cs, differ: 0, maxAbs: 0});
       }
     });
   }
