@@ -13,6 +13,9 @@ import {exactDivWGSL, f32Pair, f32Lit, floatFloatMathWGSL, floatFloatWGSL} from 
 // handles the whole query-head group of that KV head (so each K/V vector is read once per group), keeps an
 // online softmax over 64-position steps, and writes (max, sum, out[d]) per query head; normquant.ts combines
 // the chunks while it normalizes the W_o input.
+// Exact mode (engine Plan.exactAttention, a4.8: its W_o top-K mask flips on a last-bit difference): RoPE with the
+// float64 cos/sin as hi + lo pairs, the KV dequantization rounded once, scores, exp, softmax·V and the combine in
+// float-float (exact.ts), one rounding at the end — the float64 reference's f32 bits (test/gpu/attention.test.ts).
 
 export interface KVFormat {
   /** Bits of every position but 0. */
