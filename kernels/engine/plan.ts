@@ -28,6 +28,10 @@ export interface Plan {
   downIn: QuantKind;
   /** K of W_o's top-K (undefined when off or when K keeps every entry). */
   oTopK?: number;
+  /** W_o's top-K reads K from the step uniform (every top-K site whose prologue combines attention), so a session
+   *  can change K without compiling (WebGPUSession.setTopKRatio); oNeed is the K it starts with (dim: keep all). */
+  oTopKRuntime: boolean;
+  oNeed: number;
   hadamard: boolean;
   glu: Epilogue;
   kv: KVPlan;
@@ -47,6 +51,7 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     const K = topKCount(sites.o.dim, sites.o.topK!);
     if (K < sites.o.dim) oTopK = K;
   }
+  const oTopKRuntime = sites.o.quantizer === "topk-int8" && !sites.o.hadamard;
   if (sites.o.hadamard !== sites.down.hadamard) throw new Error("webgpu: Hadamard on one of o/down only is not supported");
   return {
     c,
@@ -65,6 +70,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     ffnIn: quantKind(sites.gate_up),
     downIn: quantKind(sites.down),
     oTopK,
+    oTopKRuntime,
+    oNeed: oTopK ?? sites.o.dim,
     hadamard: sites.o.hadamard,
     glu: c.hidden_act === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),

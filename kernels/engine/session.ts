@@ -48,6 +48,8 @@ export class WebGPUSession implements DecodeSession {
   /** Compute passes per step (a measured knob; options.passesPerToken). */
   passesPerToken: number;
   private readonly attnChunk: number;
+  /** K of W_o's top-K as the kernels read it from the step uniform (plan.oTopKRuntime; setTopKRatio). */
+  private oNeed: number;
 
   private constructor(
     private readonly source: WeightSource | undefined,
@@ -62,6 +64,7 @@ export class WebGPUSession implements DecodeSession {
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
     this.passesPerToken = opts.passesPerToken ?? 1;
     this.attnChunk = opts.attnChunk ?? CHUNK;
+    this.oNeed = this.plan.oNeed;
     if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096)) throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
   }
 
@@ -164,7 +167,7 @@ export class WebGPUSession implements DecodeSession {
     // plainStart: position 0 is not the BOS token, so it gets the ordinary KV bits
     const plainStart = kvBitsAt(kv, 0, this.startToken) === kv.bosBits ? 0 : 1;
     const q = this.ctx.device.queue;
-    q.writeBuffer(this.A.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, 0, 0, 0]));
+    q.writeBuffer(this.A.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, this.oNeed, 0, 0]));
     q.writeBuffer(this.A.embedP, 0, new Uint32Array([this.plan.C, this.embRows.words, slotIn, this.embRows.perChunk]));
     return {nC};
   }
@@ -391,6 +394,18 @@ export class WebGPUSession implements DecodeSession {
     } catch (e) {
       throw this.wrapError(e);
     }
+  }
+
+  /** Sweeps (the sparsity chapter): run as if the config's bitnet_topk_ratio were `ratio`, without compiling — the
+   *  W_o top-K reads K from the step uniform. What the ratio means comes from the variant table (makePlan → sitePlan of
+   *  the config with this ratio); a variant without top-K ignores it. Returns the K now used (undefined: no top-K). */
+  setTopKRatio(ratio: number): number | undefined {
+    const p = makePlan({...this.config, bitnet_topk_ratio: ratio}, this.opts.dense ?? "f32");
+    if (p.sites.o.quantizer !== this.plan.sites.o.quantizer) throw new Error(`setTopKRatio: ratio ${ratio} changes the W_o quantizer; create a session with that config`);
+    if (p.sites.o.quantizer !== "topk-int8") return undefined;
+    if (!this.plan.oTopKRuntime) throw new Error("setTopKRatio: this session's top-K is compiled in (H-BitLinear prologue); create a session with that config");
+    this.oNeed = p.oNeed;
+    return p.oNeed;
   }
 
   dispose(): void {
