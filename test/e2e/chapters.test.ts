@@ -16,7 +16,7 @@ import {forwardFull} from "../../src/lib/model.js";
 import type {ForwardTrace} from "../../src/lib/model.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
 import {moments} from "../../src/lib/chapters/stats.js";
-import {layerSparsity, meanSparsity} from "../../src/lib/chapters/sparsity.js";
+import {divergence, layerSparsity, meanSparsity} from "../../src/lib/chapters/sparsity.js";
 
 const shots = "test-results/screenshots";
 
@@ -279,6 +279,22 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
     const ref = reference("a4.8", w);
     expect(await page.locator('[data-stat="gpu-kv-bits"] dd').textContent()).toMatch(/^4 \/ 3 bits/);
     close(number(await page.locator('[data-stat="gpu-kv-k"] dd').textContent()), ref.layers.reduce((a, l) => a + l.kv!.keyMeanAbsError, 0) / ref.layers.length);
+    // the K and KV-bits sweeps are drawn from the GPU (the engine's sweep sessions), named so, and checked against the CPU
+    for (const sw of ["k", "kv"]) {
+      const chart = page.locator(`[data-sweep="${sw}"]`);
+      await chart.waitFor({timeout: 300_000});
+      expect(await chart.getAttribute("data-live")).toBe("webgpu");
+      const check = page.locator(`[data-check="sweep-${sw}"]`);
+      await check.waitFor({timeout: 120_000});
+      expect(await check.textContent()).toMatch(/^(PASS|FAIL) GPU against the CPU reference at [35] settings: max \|Δ\| of the KL/);
+    }
+    expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed on your GPU\. The K sweep is drawn from your GPU \(WebGPU on/);
+    expect(await page.locator('[data-check="sweep-k"]').getAttribute("data-pass")).toBe("true");
+    // the K = 50% card (from the GPU's logits) equals the CPU reference's KL on the same 24 tokens
+    const tok = Tokenizer.fromJSON(JSON.parse(readFileSync("data/models/a4.8/tokenizer.json", "utf8")));
+    const sweepIds = tok.encode(PROMPT, {bos: true}).slice(0, 24);
+    const at = (k: number) => forwardFull({...w, config: {...w.config, bitnet_topk_ratio: k}}, sweepIds).logits;
+    close(number(await page.locator('[data-stat="kl"] dd').textContent()), divergence(at(1), at(0.5), w.config.vocab_size).kl);
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -294,6 +310,15 @@ describe("the same chapters without WebGPU", () => {
       expect(await page.locator("[data-live]").first().getAttribute("data-live")).toBe("cpu");
       expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on the CPU.*WebGPU was asked for, but this browser has none/);
       expect(await page.locator('[data-check="gpu-cpu"]').first().getAttribute("data-pass")).toBe("none");
+      if (path === "/sparsity") {
+        // the K and KV-bits sweeps come from the CPU reference too, and say so
+        for (const sw of ["k", "kv"]) {
+          await page.locator(`[data-sweep="${sw}"]`).waitFor({timeout: 120_000});
+          expect(await page.locator(`[data-sweep="${sw}"]`).getAttribute("data-live")).toBe("cpu");
+          expect(await page.locator(`[data-check="sweep-${sw}"]`).getAttribute("data-pass")).toBe("none");
+        }
+        expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed on the CPU\. The K sweep is drawn from the CPU reference.*WebGPU was asked for, but this browser has none/);
+      }
       expect(log.errors).toEqual([]);
       await page.close();
     });
