@@ -4,7 +4,7 @@
 // not a test. Differs from bench/page-times.ts in forcing the backend and in its tall viewport, so views that wait for
 // visibility() start at once without scrolling.
 //
-//   npm run build && nice npx tsx bench/chapter-times.ts [dist] [--runs 1] [--json bench/results/chapter-times.json]
+//   npm run build && nice npx tsx bench/chapter-times.ts [dist] [--runs 1] [--pages /sparsity,/activations] [--json bench/results/chapter-times.json]
 import {existsSync, writeFileSync} from "node:fs";
 import type {Browser} from "playwright-core";
 import {launch} from "../test/e2e/browser.js";
@@ -17,10 +17,11 @@ const flag = (name: string) => {
 };
 const runs = Number(flag("--runs") ?? 1);
 const jsonOut = flag("--json");
+const only = flag("--pages")?.split(",");
 const dist = args[0] ?? "dist";
 if (!existsSync(`${dist}/ternary.html`)) throw new Error(`${dist} has no build: run npm run build first`);
 
-const CHAPTERS = ["/ternary", "/activations", "/hadamard", "/sparsity", "/forward", "/embed?figure=hadamard"];
+const CHAPTERS = ["/ternary", "/activations", "/hadamard", "/sparsity", "/forward", "/embed?figure=hadamard"].filter((p) => !only || only.includes(p));
 const MODES = [
   {name: "WebGPU forced (SwiftShader)", webgpu: true, query: "backend=webgpu"},
   {name: "auto, WebGPU offered", webgpu: true, query: ""},

@@ -7,6 +7,7 @@
 //   blocks.ts   one builder per block (attention, FFN, embedding, LM head, sampling) with typed step tags
 //   inspect.ts  copying intermediates back for the chapters
 //   session.ts  WebGPUSession: build, append, GPU sampling / chained decode, reset, device loss, dispose
+//   sweep.ts    the same tokens at several top-K / KV-cache settings on one device (the sparsity chapter)
 //   lifecycle.ts, sampling.ts  where the device comes from and building under error scopes; picking tokens on the GPU
 import type {BitNetConfig} from "./lib/config.js";
 import type {ModelWeights} from "./lib/tensor.js";
@@ -19,6 +20,7 @@ export type {AppendOptions, DecodeParts, Inspection, InspectionLayer, InspectPoi
 export type {InspectedKV} from "./engine/inspect.js";
 export {makePlan, quantKind, type Plan} from "./engine/plan.js";
 export {gpuFill, weightSource, type WeightSource} from "./engine/upload.js";
+export {createSweepRunner, type SweepOverride, type SweepResult, type SweepRunner} from "./engine/sweep.js";
 
 /** Loads `weights` into GPU buffers and returns a DecodeSession running the forward pass in WGSL. */
 export async function createWebGPUSession(weights: ModelWeights, opts: WebGPUSessionOptions = {}): Promise<WebGPUSession> {

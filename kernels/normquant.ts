@@ -41,6 +41,9 @@ export interface NormQuantConfig {
   hadamardFF?: boolean;
   /** Keep only the K largest magnitudes (undefined = off). */
   topK?: number;
+  /** Read K from the step uniform (st.topK) instead of compiling it in, so one pipeline serves every K (the
+   *  sparsity chapter's sweep); src "attn" only (the prologue that binds st). `topK` must be set; K ≥ n keeps all. */
+  topKRuntime?: boolean;
   quant: QuantKind;
   /** Write the pre-norm row and the transformed (pre-quantization) row to a debug buffer [M, 2n]. */
   inspect: boolean;
@@ -81,9 +84,14 @@ export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
   const NS = c.sub ? Math.max(1, c.WG / c.sub) : c.WG;
   let b = NS * 8 + 16 + c.WG * 8;
   if (c.hadamard) b += c.n * (c.hadamardFF === false ? 4 : 8);
-  if (c.topK !== undefined && c.topK < c.n) b += 1024 + c.WG * 4;
+  if (topKOn(c)) b += 1024 + c.WG * 4;
   if (c.src === "attn") b += (c.H ?? 0) * (c.attnFF ? 16 : 8);
   return b;
+}
+
+/** Whether the top-K step is compiled: a compile-time K that drops something, or a runtime K. */
+function topKOn(c: NormQuantConfig): boolean {
+  return c.topK !== undefined && (c.topK < c.n || !!c.topKRuntime);
 }
 
 /** The f64 mantissa/exponent of √7 for the exact division (√7 = M · 2^e, M < 2^53). */
@@ -116,6 +124,7 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
   const plan = c.hadamard ? hadamardPlan(n) : undefined;
   if (c.fwhtOnly && (c.quant !== "none" || !c.hadamard || c.topK !== undefined || fused)) throw new Error("normQuantWGSL: fwhtOnly writes the raw FWHT output (quant none, no top-K, not fused)");
+  if (c.topKRuntime && (c.src !== "attn" || c.topK === undefined)) throw new Error("normQuantWGSL: a runtime top-K reads the step uniform, which only the attention-combine prologue binds");
   const kron = plan?.kind === "kronecker" && !c.fwhtOnly;
   const binds = normQuantBindings(c);
   const bi = (name: string) => (fused ? fused.bindings[name] : binds.indexOf(name));
@@ -130,7 +139,7 @@ var<workgroup> xw: array<vec4<u32>, ${KW / 4}>;
 var<workgroup> xwm: vec2<u32>;`);
   } else {
     L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
-struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
+struct ST { M: u32, P: u32, nC: u32, chunk: u32${c.topKRuntime ? ", plainStart: u32, topK: u32, r0: u32, r1: u32" : ""} }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> normW: array<f32>;
@@ -147,7 +156,7 @@ var<workgroup> bcast: vec4<u32>;`);
   const ff = plan !== undefined && c.hadamardFF !== false;
   if (plan) L.push(`var<workgroup> hs: array<f32, ${n}>;`);
   if (ff) L.push(`var<workgroup> hl: array<f32, ${n}>;`);
-  if (c.topK !== undefined && c.topK < n) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
+  if (topKOn(c)) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   if (c.src === "attn" && c.attnFF) L.push(`var<workgroup> headDen: array<vec2<f32>, ${c.H}>;`);
   L.push(exactDivWGSL);
@@ -439,11 +448,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + ${n}u + i] = v[k]; } }`);
   // ---- top-K mask (computed before quantization; γ is the max over the whole row, which the top-K keeps)
-  if (c.topK !== undefined && c.topK < n) {
+  if (topKOn(c)) {
     L.push(`  // radix select: the K-th largest |v| as f32 bits, 8 bits per pass, most significant first
   var prefix = 0u;
   var pmask = 0u;
-  var need = ${c.topK}u;
+  var need = ${c.topKRuntime ? `min(st.topK, ${n}u)` : `${c.topK}u`};
   for (var rp = 0u; rp < 4u; rp++) {
     let shift = 24u - 8u * rp;
     atomicStore(&hist[lid % 256u], 0u);

@@ -127,7 +127,8 @@ async function splitSteps(b: BuildContext, o: Parameters<typeof bitLinearSteps>[
   const m = hadamardPlan(n).m;
   const label = `L${o.l}.hadamard_mix_${name}`;
   const mix: Step = {pipeline: mpl, bind: bindGroup(device, mpl, [h0, o.had!, h1], label), grid: [m], gridFn: (M) => [m, M, 1], label, tag: {kind: "hadamard-mix", layer: o.l, site: o.site, hadamard: true}};
-  const q: NQ = {n, src: "plain", norm: false, hadamard: false, topK: o.nq.topK, quant: o.nq.quant};
+  const q: NQ = {n, src: "plain", norm: false, hadamard: false, topK: o.nq.topKRuntime ? undefined : o.nq.topK, quant: o.nq.quant};
+  if (o.nq.topKRuntime) throw new Error("webgpu: a runtime top-K on a split H-BitLinear prologue is not supported");
   const f = await fusedStep(b, o.lb, o.ep, q, h1, stride, undefined, undefined, o.out, o.yStride, `L${o.l}.nq+${name}`, {...tag, hadamard: false});
   if (f) return {steps: [fw, mix, f], cfg: f.cfg};
   const qs = await nqStep(b, q, h1, stride, undefined, undefined, `L${o.l}.nq_${name}`, {kind: "norm-quant", layer: o.l, site: o.site}, false);
@@ -156,7 +157,7 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     label = `L${l}.attention`;
     steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
   }
-  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopK, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
   steps.push(...o.steps);
   return {steps, cfg: o.cfg};
 }

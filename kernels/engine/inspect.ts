@@ -11,16 +11,20 @@ export interface InspectCopy {
   what: string;
   buf: GPUBuffer;
   bytes: number;
+  /** Kept on the GPU (a device-local copy, read back through a staging buffer only when asked for). */
+  kept?: boolean;
 }
 
-/** Encodes `steps` (after the embedding) with copies of the requested layers' intermediates. */
-export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Plan, A: Activations, steps: readonly Step[], M: number, layers: Set<number>, encode: (pass: GPUComputePassEncoder, s: readonly Step[]) => void): InspectCopy[] {
+/** Encodes `steps` (after the embedding) with copies of the requested layers' intermediates: into mappable buffers,
+ *  or with `keep` into device-local buffers that stay on the GPU until a view asks for their layer (readCopies). */
+export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Plan, A: Activations, steps: readonly Step[], M: number, layers: Set<number>, encode: (pass: GPUComputePassEncoder, s: readonly Step[]) => void, keep = false): InspectCopy[] {
   const hd = P.H * P.d;
   const copies: InspectCopy[] = [];
   const copy = (layer: number, what: string, src: GPUBuffer, bytes: number) => {
-    const buf = device.createBuffer({size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST});
+    const usage = keep ? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST : GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    const buf = device.createBuffer({size: Math.max(16, Math.ceil(bytes / 4) * 4), usage});
     enc.copyBufferToBuffer(src, 0, buf, 0, bytes);
-    copies.push({layer, what, buf, bytes});
+    copies.push({layer, what, buf, bytes, kept: keep});
   };
   let pass = enc.beginComputePass();
   for (const s of steps) {
@@ -50,18 +54,52 @@ export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Pl
   return copies;
 }
 
-/** Reads the copies back into an Inspection of one block of M tokens. */
-export async function collectInspection(P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<Inspection> {
-  const hd = P.H * P.d;
-  const byLayer = new Map<number, Map<string, ArrayBuffer>>();
+/** Reads copies back: mappable ones directly (and destroys them), kept ones through one staging buffer (they stay).
+ *  Returns the data per copy and the bytes that crossed back to the CPU. */
+export async function readCopies(device: GPUDevice, copies: readonly InspectCopy[]): Promise<{data: ArrayBuffer[]; bytes: number}> {
+  const kept = copies.filter((c) => c.kept);
+  let staging: GPUBuffer | undefined;
+  const at = new Map<InspectCopy, number>();
+  if (kept.length) {
+    let off = 0;
+    for (const c of kept) {
+      at.set(c, off);
+      off += Math.ceil(c.bytes / 4) * 4;
+    }
+    staging = device.createBuffer({size: Math.max(16, off), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST});
+    const enc = device.createCommandEncoder();
+    for (const c of kept) enc.copyBufferToBuffer(c.buf, 0, staging, at.get(c)!, Math.ceil(c.bytes / 4) * 4);
+    device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+  }
+  const range = staging?.getMappedRange();
+  const data: ArrayBuffer[] = [];
+  let bytes = 0;
   for (const cp of copies) {
+    bytes += cp.bytes;
+    if (cp.kept) {
+      data.push(range!.slice(at.get(cp)!, at.get(cp)! + cp.bytes));
+      continue;
+    }
     await cp.buf.mapAsync(GPUMapMode.READ);
-    const data = cp.buf.getMappedRange().slice(0, cp.bytes);
+    data.push(cp.buf.getMappedRange().slice(0, cp.bytes));
     cp.buf.unmap();
     cp.buf.destroy();
-    if (!byLayer.has(cp.layer)) byLayer.set(cp.layer, new Map());
-    byLayer.get(cp.layer)!.set(cp.what, data);
   }
+  staging?.unmap();
+  staging?.destroy();
+  return {data, bytes};
+}
+
+/** Reads the copies back into an Inspection of one block of M tokens (`bytes`: what was copied back). */
+export async function collectInspection(device: GPUDevice, P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<Inspection & {bytes: number}> {
+  const hd = P.H * P.d;
+  const byLayer = new Map<number, Map<string, ArrayBuffer>>();
+  const read = await readCopies(device, copies);
+  copies.forEach((cp, i) => {
+    if (!byLayer.has(cp.layer)) byLayer.set(cp.layer, new Map());
+    byLayer.get(cp.layer)!.set(cp.what, read.data[i]);
+  });
   const layers: InspectionLayer[] = [];
   for (const [layer, m] of [...byLayer.entries()].sort((a, b) => a[0] - b[0])) {
     // the norm-quant kernels write (pre, post) rows of 2n floats per token into dbg
@@ -95,7 +133,7 @@ export async function collectInspection(P: Plan, M: number, tokens: readonly num
       residualOut: new Float32Array(m.get("residual_out")!),
     });
   }
-  return {start, tokens: [...tokens], layers};
+  return {start, tokens: [...tokens], layers, bytes: read.bytes};
 }
 
 /** Joins the inspections of consecutive blocks (codes are dropped: their per-block strides differ). */
@@ -133,7 +171,7 @@ export interface InspectedKV {
 
 /** Reads back only positions [start, start + count) of one layer's K/V cache and unpacks their codes;
  *  `bits0` is what position 0 was stored with (the variant table's kvBitsAt for the session's first token). */
-export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerKV, start: number, count: number, bits0: number): Promise<InspectedKV> {
+export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerKV, start: number, count: number, bits0: number): Promise<{kv: InspectedKV; bytes: number}> {
   const lay = kvLayout(f, P.d, P.KV);
   const w0 = lay.offset(start, 0);
   const w1 = lay.offset(start + count - 1, P.KV - 1) + (start + count - 1 === 0 ? lay.bosWords : lay.words);
@@ -170,5 +208,5 @@ export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerK
       }
     }
   }
-  return out;
+  return {kv: out, bytes: 2 * (w1 - w0) * 4 + 2 * count * P.KV * 8};
 }

@@ -32,6 +32,10 @@ export interface Plan {
    *  bits: on where a last-bit difference of the attention output decides more than a rounding edge — W_o's top-K
    *  mask (a4.8), whose flipped element moves the logits by ~0.3. Elsewhere the fast f32 kernels. */
   exactAttention: boolean;
+  /** W_o's top-K reads K from the step uniform (every top-K site whose prologue combines attention), so a session
+   *  can change K without compiling (WebGPUSession.setTopKRatio); oNeed is the K it starts with (dim: keep all). */
+  oTopKRuntime: boolean;
+  oNeed: number;
   hadamard: boolean;
   glu: Epilogue;
   kv: KVPlan;
@@ -51,6 +55,7 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     const K = topKCount(sites.o.dim, sites.o.topK!);
     if (K < sites.o.dim) oTopK = K;
   }
+  const oTopKRuntime = sites.o.quantizer === "topk-int8" && !sites.o.hadamard;
   if (sites.o.hadamard !== sites.down.hadamard) throw new Error("webgpu: Hadamard on one of o/down only is not supported");
   return {
     c,
@@ -70,6 +75,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     downIn: quantKind(sites.down),
     oTopK,
     exactAttention: oTopK !== undefined,
+    oTopKRuntime,
+    oNeed: oTopK ?? sites.o.dim,
     hadamard: sites.o.hadamard,
     glu: c.hidden_act === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),

@@ -15,7 +15,7 @@ import {subgroupSize} from "../measure/tune.js";
 import {attentionPipes, embedStep, headSteps, layerPass, samplingSteps, wanted, type BuildContext} from "./blocks.js";
 import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
-import {collectInspection, encodeInspected, joinInspections, readKV, type InspectedKV} from "./inspect.js";
+import {collectInspection, encodeInspected, joinInspections, readKV, type InspectCopy, type InspectedKV} from "./inspect.js";
 import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
 import type {AppendOptions, DecodeParts, Inspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
@@ -25,6 +25,10 @@ export class WebGPUSession implements DecodeSession {
   readonly config: BitNetConfig;
   /** The last append's inspection (when requested). */
   lastInspection: Inspection | undefined;
+  /** Bytes inspection has copied back to the CPU (intermediates and KV codes), for measuring. */
+  inspectionBytesRead = 0;
+  /** A kept inspection pass (append inspect.keep): every layer's copies on the GPU, read per layer on demand. */
+  private kept: {copies: InspectCopy[]; M: number; tokens: number[]; start: number} | undefined;
   private ctx!: GpuContext;
   private ownsDevice = false;
   readonly plan: Plan;
@@ -48,6 +52,8 @@ export class WebGPUSession implements DecodeSession {
   /** Compute passes per step (a measured knob; options.passesPerToken). */
   passesPerToken: number;
   private readonly attnChunk: number;
+  /** K of W_o's top-K as the kernels read it from the step uniform (plan.oTopKRuntime; setTopKRatio). */
+  private oNeed: number;
 
   private constructor(
     private readonly source: WeightSource | undefined,
@@ -62,6 +68,7 @@ export class WebGPUSession implements DecodeSession {
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
     this.passesPerToken = opts.passesPerToken ?? 1;
     this.attnChunk = opts.attnChunk ?? CHUNK;
+    this.oNeed = this.plan.oNeed;
     if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096)) throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
   }
 
@@ -164,7 +171,7 @@ export class WebGPUSession implements DecodeSession {
     // plainStart: position 0 is not the BOS token, so it gets the ordinary KV bits
     const plainStart = kvBitsAt(kv, 0, this.startToken) === kv.bosBits ? 0 : 1;
     const q = this.ctx.device.queue;
-    q.writeBuffer(this.A.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, 0, 0, 0]));
+    q.writeBuffer(this.A.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, this.oNeed, 0, 0]));
     q.writeBuffer(this.A.embedP, 0, new Uint32Array([this.plan.C, this.embRows.words, slotIn, this.embRows.perChunk]));
     return {nC};
   }
@@ -180,7 +187,7 @@ export class WebGPUSession implements DecodeSession {
   }
 
   /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm. */
-  private encodeBlock(enc: GPUCommandEncoder, M: number, slotIn: number, inspect?: Set<number>): ReturnType<typeof encodeInspected> | undefined {
+  private encodeBlock(enc: GPUCommandEncoder, M: number, slotIn: number, inspect?: Set<number>, keep = false): ReturnType<typeof encodeInspected> | undefined {
     const {nC} = this.writeStep(M, slotIn);
     const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
     const run = (list: readonly Step[]) => {
@@ -190,7 +197,7 @@ export class WebGPUSession implements DecodeSession {
     };
     if (inspect) {
       run([this.embed]);
-      return encodeInspected(this.ctx.device, enc, this.plan, this.A, steps, M, inspect, (pass, s) => this.encodeSteps(pass, s, M, nC));
+      return encodeInspected(this.ctx.device, enc, this.plan, this.A, steps, M, inspect, (pass, s) => this.encodeSteps(pass, s, M, nC), keep);
     }
     const all = [this.embed, ...steps];
     const passes = this.opts.passPerDispatch ? all.length : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
@@ -231,8 +238,13 @@ export class WebGPUSession implements DecodeSession {
     const all = !!opts.allLogits;
     const out = new Float32Array(all ? tokens.length * P.V : P.V);
     const start = this.pos;
-    const inspLayers = opts.inspect ? new Set(opts.inspect.layers ?? [...Array(P.L).keys()]) : undefined;
-    if (inspLayers) for (const l of inspLayers) if (!(Number.isInteger(l) && l >= 0 && l < P.L)) throw new Error(`append: inspect layer ${l} is not in [0, ${P.L})`);
+    const wanted = opts.inspect ? new Set(opts.inspect.layers ?? [...Array(P.L).keys()]) : undefined;
+    if (wanted) for (const l of wanted) if (!(Number.isInteger(l) && l >= 0 && l < P.L)) throw new Error(`append: inspect layer ${l} is not in [0, ${P.L})`);
+    const keep = !!opts.inspect?.keep;
+    if (keep && tokens.length > this.maxBlock) throw new Error(`append: a kept inspection needs the tokens in one block (${tokens.length} > maxBlock ${this.maxBlock})`);
+    this.dropKept();
+    // a kept pass copies every layer on the GPU and reads back only the wanted ones
+    const inspLayers = keep ? new Set([...Array(P.L).keys()]) : wanted;
     const inspections: Inspection[] = [];
     try {
       for (let b = 0; b < tokens.length; b += this.maxBlock) {
@@ -241,7 +253,7 @@ export class WebGPUSession implements DecodeSession {
         const last = b + M === tokens.length;
         device.queue.writeBuffer(this.A.tok, 0, new Uint32Array(blk));
         const enc = device.createCommandEncoder();
-        const copies = this.encodeBlock(enc, M, 0, inspLayers);
+        const copies = this.encodeBlock(enc, M, 0, inspLayers, keep);
         if (!all && !last && !inspLayers) {
           // intermediate prompt block: only the KV cache matters
           device.queue.submit([enc.finish()]);
@@ -260,7 +272,14 @@ export class WebGPUSession implements DecodeSession {
         rb.destroy();
         if (all) out.set(got, b * P.V);
         else out.set(got.subarray(0, P.V));
-        if (copies) inspections.push(await collectInspection(P, M, blk, this.pos - M, copies));
+        if (copies && keep) {
+          this.kept = {copies, M, tokens: [...blk], start: this.pos - M};
+          inspections.push(await this.readKept([...wanted!]));
+        } else if (copies) {
+          const got = await collectInspection(device, P, M, blk, this.pos - M, copies);
+          this.inspectionBytesRead += got.bytes;
+          inspections.push(got);
+        }
       }
     } catch (e) {
       throw this.wrapError(e);
@@ -350,6 +369,32 @@ export class WebGPUSession implements DecodeSession {
     throw new Error("append: no tokens given");
   }
 
+  private async readKept(layers: number[]): Promise<Inspection> {
+    const k = this.kept!;
+    const want = new Set(layers);
+    const got = await collectInspection(this.ctx.device, this.plan, k.M, k.tokens, k.start, k.copies.filter((c) => want.has(c.layer)));
+    this.inspectionBytesRead += got.bytes;
+    return {start: got.start, tokens: got.tokens, layers: got.layers};
+  }
+
+  /** Layers of the last kept inspection pass (append(…, {inspect: {keep: true}})), read back from the copies it left on
+   *  the GPU — nothing is recomputed, and only these layers cross to the CPU. */
+  async readInspection(layers: readonly number[]): Promise<Inspection> {
+    this.guard();
+    if (!this.kept) throw new Error("readInspection: no kept inspection pass (append with inspect: {keep: true} first; reset and append drop it)");
+    for (const l of layers) if (!(Number.isInteger(l) && l >= 0 && l < this.plan.L)) throw new Error(`readInspection: layer ${l} is not in [0, ${this.plan.L})`);
+    try {
+      return await this.readKept([...layers]);
+    } catch (e) {
+      throw this.wrapError(e);
+    }
+  }
+
+  private dropKept(): void {
+    for (const c of this.kept?.copies ?? []) c.buf.destroy();
+    this.kept = undefined;
+  }
+
   private wrapError(e: unknown): Error {
     if (this.ctx.lostInfo) return new DeviceLostError(this.ctx.lostInfo.reason, `WebGPU device lost (${this.ctx.lostInfo.reason}): ${this.ctx.lostInfo.message}; call rebuild()`);
     return e instanceof Error ? e : new Error(String(e));
@@ -360,6 +405,7 @@ export class WebGPUSession implements DecodeSession {
     this.startToken = -1;
     this.sampler?.reset();
     this.lastInspection = undefined;
+    this.dropKept();
   }
 
   /** Rebuilds every GPU resource (after a device loss: on a new device when the session owns its device). */
@@ -387,15 +433,30 @@ export class WebGPUSession implements DecodeSession {
     if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L)) throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
     if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos)) throw new Error(`inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`);
     try {
-      return await readKV(this.ctx.device, P, this.kvFormat(), this.A.kv[layer], start, count, kvBitsAt(P.kv, 0, this.startToken));
+      const r = await readKV(this.ctx.device, P, this.kvFormat(), this.A.kv[layer], start, count, kvBitsAt(P.kv, 0, this.startToken));
+      this.inspectionBytesRead += r.bytes;
+      return r.kv;
     } catch (e) {
       throw this.wrapError(e);
     }
   }
 
+  /** Sweeps (the sparsity chapter): run as if the config's bitnet_topk_ratio were `ratio`, without compiling — the
+   *  W_o top-K reads K from the step uniform. What the ratio means comes from the variant table (makePlan → sitePlan of
+   *  the config with this ratio); a variant without top-K ignores it. Returns the K now used (undefined: no top-K). */
+  setTopKRatio(ratio: number): number | undefined {
+    const p = makePlan({...this.config, bitnet_topk_ratio: ratio}, this.opts.dense ?? "f32");
+    if (p.sites.o.quantizer !== this.plan.sites.o.quantizer) throw new Error(`setTopKRatio: ratio ${ratio} changes the W_o quantizer; create a session with that config`);
+    if (p.sites.o.quantizer !== "topk-int8") return undefined;
+    if (!this.plan.oTopKRuntime) throw new Error("setTopKRatio: this session's top-K is compiled in (H-BitLinear prologue); create a session with that config");
+    this.oNeed = p.oNeed;
+    return p.oNeed;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.dropKept();
     this.pool.free();
     if (this.ownsDevice) this.ctx.device.destroy();
   }

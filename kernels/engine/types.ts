@@ -109,8 +109,10 @@ export interface Step extends Dispatch {
 
 export interface AppendOptions {
   allLogits?: boolean;
-  /** Copy intermediates of these layers (default all) back into `lastInspection` (needs opts.inspect). */
-  inspect?: {layers?: number[]};
+  /** Copy intermediates of these layers (default all) back into `lastInspection` (needs opts.inspect). With `keep`
+   *  (tokens in one block): every layer is copied on the GPU and kept there, only `layers` are read back now, and
+   *  WebGPUSession.readInspection reads any other layer of that pass later without recomputing it. */
+  inspect?: {layers?: number[]; keep?: boolean};
 }
 
 

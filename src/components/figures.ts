@@ -42,10 +42,12 @@ export interface FigureSpec<S extends Schema = Schema> {
 
 const common = {seed: int(1, 0, 2 ** 31 - 1), backend: oneOf(BACKEND_CHOICES, "auto")};
 
-async function modelAndTrace(name: string, prompt: string, v: {seed: number; backend: (typeof BACKEND_CHOICES)[number]}, ctx: FigureContext) {
+async function modelAndTrace(name: string, prompt: string, v: {seed: number; backend: (typeof BACKEND_CHOICES)[number]; layer?: number}, ctx: FigureContext) {
   const m = await loadModel(name, {seed: v.seed});
   const ids = m.encode(prompt).slice(0, m.weights.config.max_position_embeddings);
-  const live = await liveTrace(m.weights, ids, {backend: v.backend, gpu: ctx.gpu});
+  // a figure of one layer copies back only that layer
+  const layers = v.layer === undefined ? undefined : [layerIn(v.layer, m.weights.config.num_hidden_layers)];
+  const live = await liveTrace(m.weights, ids, {backend: v.backend, gpu: ctx.gpu, layers});
   return {m, ids, live};
 }
 
@@ -60,7 +62,7 @@ const hadamard: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: Ret
   async render(v, ctx) {
     const {m, ids, live} = await modelAndTrace(v.model, v.prompt, v, ctx);
     const layer = layerIn(v.layer, m.weights.config.num_hidden_layers);
-    const lt = live.trace.layers[layer].linears[v.site];
+    const lt = (await live.layer(layer)).linears[v.site];
     const n = lt.input.length / ids.length;
     const tok = v.token < ids.length ? v.token : -1;
     const pick = (a: Float32Array | Float64Array) => (tok < 0 ? a : a.subarray(tok * n, (tok + 1) * n));

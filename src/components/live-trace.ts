@@ -25,6 +25,11 @@ export interface LiveTrace {
   /** The CPU reference's trace of the same tokens (computed on first use when the live trace is the GPU's). */
   reference(): ForwardTrace;
   ms: number;
+  /** Layer l of the pass: from `trace` when it holds it; otherwise (a GPU trace of selected layers) read back from the
+   *  copies the inspection pass left on the GPU — only that layer crosses to the CPU, nothing is recomputed. */
+  layer(l: number): Promise<ChapterTrace["layers"][number]>;
+  /** Bytes the GPU inspection copied back so far (0 on the CPU). */
+  readonly bytes: number;
 }
 
 const now = () => performance.now();
@@ -36,13 +41,27 @@ function cpuTrace(weights: ModelWeights, ids: readonly number[]): ChapterTrace {
 type Session = Awaited<ReturnType<typeof createWebGPUSession>>;
 // One inspection session per model on the page device, kept between runs (a new prompt costs one pass, not a rebuild);
 // runs on the same model are serialized, and a session on a lost device is replaced.
-const inspectors = new WeakMap<ModelWeights, {session?: Session; maxBlock: number; queue: Promise<unknown>}>();
+const inspectors = new WeakMap<ModelWeights, {session?: Session; maxBlock: number; queue: Promise<unknown>; pass: number}>();
 
-function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
+/** The prompt through the inspection pass; `layers` (default all) are read back now, the rest stay on the GPU and
+ *  `more(l)` reads one of them later (rerunning the pass only if the session has run another prompt since). */
+function inspectOnGpu(weights: ModelWeights, ids: readonly number[], layers?: readonly number[]) {
   let entry = inspectors.get(weights);
-  if (!entry) inspectors.set(weights, (entry = {maxBlock: 0, queue: Promise.resolve()}));
+  if (!entry) inspectors.set(weights, (entry = {maxBlock: 0, queue: Promise.resolve(), pass: 0}));
   const e = entry;
-  const run = e.queue.catch(() => {}).then(async () => {
+  let pass = -1;
+  const queued = <T>(f: () => Promise<T>): Promise<T> => {
+    const r = e.queue.catch(() => {}).then(f);
+    e.queue = r;
+    return r;
+  };
+  const withKV = async (ins: {start: number; tokens: number[]; layers: {layer: number}[]}) => {
+    // the quantized KV cache as stored (a4.8: 3 bits, BOS in 4); nothing at 16 bits
+    const out = [];
+    for (const l of ins.layers) out.push({...l, kv: await e.session!.inspectKV(l.layer, 0, ids.length)});
+    return {...ins, layers: out} as Awaited<ReturnType<typeof passOnce>>;
+  };
+  const passOnce = async () => {
     const ctx = await pageGpu();
     if (!e.session || e.session.device !== ctx.device || ids.length > e.maxBlock) {
       e.session?.dispose();
@@ -52,19 +71,28 @@ function inspectOnGpu(weights: ModelWeights, ids: readonly number[]) {
       e.session = await createWebGPUSession(weights, {gpu: ctx, inspect: true, maxBlock: e.maxBlock});
     }
     e.session.reset();
-    await e.session.append(ids, {inspect: {}});
+    await e.session.append(ids, {inspect: {layers: layers ? [...layers] : undefined, keep: true}});
+    pass = ++e.pass;
     const ins = e.session.lastInspection!;
-    // the quantized KV cache as stored (a4.8: 3 bits, BOS in 4); nothing at 16 bits
-    const layers = await Promise.all(ins.layers.map(async (l) => ({...l, kv: await e.session!.inspectKV(l.layer, 0, ids.length)})));
-    return {...ins, layers};
+    const layersKV: (typeof ins.layers[number] & {kv?: Awaited<ReturnType<Session["inspectKV"]>>})[] = [];
+    for (const l of ins.layers) layersKV.push({...l, kv: await e.session.inspectKV(l.layer, 0, ids.length)});
+    return {...ins, layers: layersKV};
+  };
+  const first = queued(passOnce);
+  const more = (l: number) => queued(async () => {
+    if (!e.session || pass !== e.pass) {
+      layers = [l];
+      return passOnce();
+    }
+    return withKV(await e.session.readInspection([l]));
   });
-  e.queue = run;
-  return run;
+  const bytes = () => e.session?.inspectionBytesRead ?? 0;
+  return {first, more, bytes};
 }
 
 /** Runs `ids` through the model where the page's `backend` state says; never throws for a GPU failure (it falls back
  *  to the CPU reference and says why). */
-export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<LiveTrace> {
+export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus; layers?: readonly number[]}): Promise<LiveTrace> {
   const t0 = now();
   const choice = chooseBackend(opts.backend, opts.gpu);
   // why the CPU although the reader did not ask for it (no WebGPU, or a software adapter under "auto")
@@ -73,17 +101,30 @@ export async function liveTrace(weights: ModelWeights, ids: readonly number[], o
     if (!opts.gpu.available) fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
     else {
       try {
-        const ins = await inspectOnGpu(weights, ids);
+        const L = weights.config.num_hidden_layers;
+        const sel = opts.layers?.filter((l) => Number.isInteger(l) && l >= 0 && l < L);
+        const gpuPass = inspectOnGpu(weights, ids, sel?.length ? sel : undefined);
+        const b0 = gpuPass.bytes();
+        const ins = await gpuPass.first;
         const trace = traceFromInspection(ins, weights.config, weights);
         let ref: ForwardTrace | undefined;
-        return {trace, source: "webgpu", label: `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0};
+        const more = new Map<number, Promise<ChapterTrace["layers"][number]>>();
+        const layer = (l: number) => {
+          const have = trace.layers.find((x) => x.layer === l);
+          if (have) return Promise.resolve(have);
+          if (!more.has(l)) more.set(l, gpuPass.more(l).then((r) => traceFromInspection(r, weights.config, weights).layers.find((x) => x.layer === l)!));
+          return more.get(l)!;
+        };
+        return {trace, source: "webgpu", label: `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0, layer, get bytes() {
+          return Math.max(0, gpuPass.bytes() - b0);
+        }};
       } catch (e) {
         fallback = `the GPU pass failed (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
       }
     }
   }
   const trace = cpuTrace(weights, ids);
-  return {trace, source: "cpu", label: "the CPU reference (src/lib/model.ts)", fallback, reference: () => trace, ms: now() - t0};
+  return {trace, source: "cpu", label: "the CPU reference (src/lib/model.ts)", fallback, reference: () => trace, ms: now() - t0, layer: async (l) => trace.layers[l], bytes: 0};
 }
 
 /** One line naming the backend the page drew with. */

@@ -145,3 +145,50 @@ export const A48_TABLE3 = {
     {size: "7B", setting: "w/ 4-bit Q, 3-bit KV", avg: 54.43},
   ],
 } as const;
+
+/** One setting of a sweep: how far its logits [T, V] are from the baseline's, and its loss on the tokens. */
+export interface SweepPoint extends Divergence {
+  setting: number;
+  loss: number;
+}
+
+export function sweepPoint(setting: number, baseline: ArrayLike<number>, logits: ArrayLike<number>, ids: readonly number[], V: number): SweepPoint {
+  return {setting, ...divergence(baseline, logits, V), loss: nextTokenLoss(logits, ids, V)};
+}
+
+export interface SweepCheck {
+  /** Largest |GPU − CPU| of the plotted quantities over the settings: KL (nats) and top-1 disagreement (share). */
+  maxAbsKL: number;
+  maxAbsTop1: number;
+  maxAbsLoss: number;
+  /** Where the KL differs most. */
+  where: number | undefined;
+  pass: boolean;
+  tolerance: {kl: number; top1: number};
+}
+
+/** The sweep's golden check: the GPU's points against the CPU reference's, setting by setting. PASS when every KL
+ *  (and loss) agrees within `kl` nats and the share of positions with a different top-1 within `top1`. */
+export function compareSweeps(gpu: readonly SweepPoint[], cpu: readonly SweepPoint[], tol: {kl?: number; top1?: number} = {}): SweepCheck {
+  const kl = tol.kl ?? 1e-3;
+  const top1 = tol.top1 ?? 0;
+  if (gpu.length !== cpu.length) throw new Error(`compareSweeps: ${gpu.length} GPU settings, ${cpu.length} CPU settings`);
+  let maxAbsKL = 0;
+  let maxAbsTop1 = 0;
+  let maxAbsLoss = 0;
+  let where: number | undefined;
+  gpu.forEach((g, i) => {
+    const c = cpu[i];
+    if (g.setting !== c.setting) throw new Error(`compareSweeps: setting ${g.setting} on the GPU against ${c.setting} on the CPU`);
+    const dk = Math.abs(g.kl - c.kl);
+    if (!(dk <= maxAbsKL)) {
+      maxAbsKL = Number.isNaN(dk) ? Infinity : dk;
+      where = g.setting;
+    }
+    const dt = Math.abs(g.top1Agreement - c.top1Agreement);
+    if (!(dt <= maxAbsTop1)) maxAbsTop1 = Number.isNaN(dt) ? Infinity : dt;
+    const dl = Math.abs(g.loss - c.loss);
+    if (!(dl <= maxAbsLoss)) maxAbsLoss = Number.isNaN(dl) ? Infinity : dl;
+  });
+  return {maxAbsKL, maxAbsTop1, maxAbsLoss, where, pass: maxAbsKL <= kl && maxAbsLoss <= kl && maxAbsTop1 <= top1, tolerance: {kl, top1}};
+}
