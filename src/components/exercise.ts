@@ -45,9 +45,13 @@ function concealer(selector: string, owner: HTMLElement, label: string): {set(on
   const apply = () => {
     for (const el of document.querySelectorAll<HTMLElement>(selector)) {
       if (owner.contains(el)) continue;
-      el.classList.toggle("exercise-concealed", on);
-      el.toggleAttribute("inert", on);
-      if (on) el.dataset.concealedBy = label;
+      // Several exercises may conceal one figure: it stays concealed until every one of them is locked.
+      const by = new Set((el.dataset.concealedBy ?? "").split("|").filter(Boolean));
+      if (on) by.add(label);
+      else by.delete(label);
+      el.classList.toggle("exercise-concealed", by.size > 0);
+      el.toggleAttribute("inert", by.size > 0);
+      if (by.size) el.dataset.concealedBy = [...by].join("|");
       else delete el.dataset.concealedBy;
     }
   };

@@ -1,5 +1,5 @@
 // No exercise shows its answer before the reader locks in a guess (issue 15.6): the figures that give it away
-// (ternary 1, 3, 4; activations 1; hadamard 3) are blurred and inert until lock-in, and visible after it; the
+// (ternary 1, 3, 4; activations 1; hadamard 3; sparsity 1 and 2) are blurred and inert until lock-in, and visible after it; the
 // exercise titles sit one level under the chapter's "Exercises" heading.
 import {existsSync} from "node:fs";
 import {afterAll, beforeAll, expect, it} from "vitest";
@@ -26,6 +26,7 @@ const CASES: {path: string; exercise: number; giveaway: string[]; guess: string;
   {path: "/ternary", exercise: 3, giveaway: [".matvec-counters [data-stat=muls]"], guess: "7"},
   {path: "/activations", exercise: 0, giveaway: ['[data-stat="max-over-median"]'], guess: "10"},
   {path: "/hadamard", exercise: 2, giveaway: ['[data-stat="fast-ops"]'], guess: "100"},
+  {path: "/sparsity", exercise: 0, giveaway: ['[data-stat="down"]'], guess: "50"},
 ];
 
 async function concealed(page: Page, sel: string): Promise<{n: number; hidden: number}> {
@@ -72,3 +73,27 @@ for (const c of CASES) {
     await page.close();
   });
 }
+
+// Two exercises hide the same figures: the sparsity-by-component chart and the per-layer table show both exercise 1's
+// W_down share and exercise 2's W_o share, so they stay hidden until both guesses are locked, in either order.
+it("/sparsity exercises 1 and 2: a figure both conceal stays hidden until both are locked", async () => {
+  const page = await open("/sparsity");
+  const shared = ['[data-shows="sparsity-by-component"]', '[data-shows="sparsity-per-layer"]'];
+  const all = async () => Promise.all(shared.map(async (sel) => {
+    const r = await concealed(page, sel);
+    expect(r.n, sel).toBeGreaterThan(0);
+    return r.hidden === r.n;
+  }));
+  const lock = async (i: number) => {
+    const ex = page.locator(".exercise").nth(i);
+    await ex.locator("input[type=number]").fill("50");
+    await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  };
+  expect(await all()).toEqual([true, true]);
+  await lock(1);
+  expect(await all()).toEqual([true, true]);
+  expect((await concealed(page, '[data-stat="down"]')).hidden).toBeGreaterThan(0);
+  await lock(0);
+  for (const sel of [...shared, '[data-stat="down"]']) expect((await concealed(page, sel)).hidden, sel).toBe(0);
+  await page.close();
+});
