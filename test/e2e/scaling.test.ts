@@ -81,11 +81,39 @@ describe("the cost page on the shared page machinery (issue 15.5)", () => {
     expect(await notice.textContent()).toMatch(/hides 2 controls \(wbits, bw\)/);
     // The link is left as the reader got it until they change something.
     expect(await page.evaluate(() => location.search)).toBe("?model=nope&context=512&hide=wbits,bw");
-    expect(await page.locator('.cost-control[data-param="wbits"]').isHidden()).toBe(true);
-    expect(await page.locator('.cost-control[data-param="bw"]').isHidden()).toBe(true);
+    expect(await page.locator('.lab-control[data-param="wbits"]').isHidden()).toBe(true);
+    expect(await page.locator('.lab-control[data-param="bw"]').isHidden()).toBe(true);
     await notice.getByRole("button", {name: "Show them"}).click();
-    expect(await page.locator('.cost-control[data-param="wbits"]').isVisible()).toBe(true);
+    expect(await page.locator('.lab-control[data-param="wbits"]').isVisible()).toBe(true);
     expect(await page.evaluate(() => location.search)).not.toMatch(/hide=/);
+    // The controls are the shared kit's (issue 15.5), not a form of the page's own: every field on the page outside
+    // the share panel, the exercises and the GPU measurement is a kit control — a .lab-control named by its parameter,
+    // its field labelled by <label for>, restored from the link, keyboard-operable, with a visible focus ring.
+    const stray = await page.evaluate(() => [...document.querySelectorAll("#observablehq-main :is(input, select, textarea)")]
+      .filter((e) => !e.closest(".lab-control, .share-panel, .exercise, .cost-bench"))
+      .map((e) => e.outerHTML.slice(0, 80)));
+    expect(stray).toEqual([]);
+    const kit = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>(".lab-control[data-param]")].map((c) => {
+      const field = c.querySelector<HTMLInputElement>(`[name="${c.dataset.param}"]`);
+      const label = c.querySelector("label");
+      return {param: c.dataset.param, labelled: Boolean(field && label && label.htmlFor === field.id)};
+    }));
+    expect(kit.map((k) => k.param).sort()).toEqual(["abits", "batch", "bw", "context", "ffn", "group", "heads", "hidden", "kvbits", "kvheads", "layers", "mem", "model", "node", "tied", "vocab", "wbits"]);
+    expect(kit.filter((k) => !k.labelled)).toEqual([]);
+    expect(await page.locator(".lab-controls fieldset legend").allTextContents()).toEqual(["Model and hardware", "Custom shape (Model = custom shape)"]);
+    const slider = page.locator('.lab-control[data-param="context"] input[type="range"]');
+    expect(Number(await slider.inputValue())).toBe(9); // log₂ 512, from the link
+    expect(await slider.getAttribute("aria-valuetext")).toBe("512 tokens");
+    await slider.focus();
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(() => page.locator('input[name="context"]').inputValue()).toBe("609"); // 2^9.25, rounded
+    expect(await page.evaluate(() => location.search)).toMatch(/context=609/);
+    expect(await slider.evaluate((e) => getComputedStyle(e).outlineStyle)).not.toBe("none");
+    await page.locator('input[name="batch"]').focus();
+    await page.keyboard.press("ArrowUp");
+    await expect.poll(() => page.evaluate(() => location.search)).toMatch(/batch=2/);
+    await page.keyboard.press("Shift+Tab"); // back to the batch slider: focus moves within the kit's fields
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Batch (slider)");
     // Share this setup: the link carries a changed control.
     await page.locator('select[name="wbits"]').selectOption("4");
     await page.locator(".share-panel summary").click();
