@@ -5,7 +5,7 @@
 import {existsSync} from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser} from "playwright-core";
-import {launch, watch} from "./browser.js";
+import {axeViolations, keyboardGaps, launch, shrunkCharts, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 let site: Awaited<ReturnType<typeof serve>>;
@@ -36,10 +36,14 @@ describe("the cost page with WebGPU", () => {
     expect(await page.locator(".cost-repro tr.cost-ok").count()).toBeGreaterThan(50);
     expect(await page.locator(".cost-repro tr.cost-miss").count()).toBeGreaterThan(0);
 
-    // Exercise 2: 71.4×, computed live from the energy table.
+    // Exercise 2: 71.4×, computed live from the energy table. The energy section's sentence that computes it is
+    // blurred and inert until the guess is locked in.
     const ex = page.locator(".exercise").nth(1);
+    const giveaway = page.locator('[data-answer="mac-ratio"]');
+    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert"))).toBe(true);
     await ex.locator('input[type="number"]').fill("71");
     await ex.getByRole("button", {name: /lock in/i}).click();
+    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") || e.hasAttribute("inert"))).toBe(false);
     await ex.getByRole("button", {name: /reveal/i}).click();
     await expect.poll(() => ex.getAttribute("data-verdict")).toBe("right");
     expect(await ex.textContent()).toMatch(/71\.4/);
@@ -58,12 +62,17 @@ describe("the cost page on the shared page machinery (issue 15.5)", () => {
   beforeAll(async () => { browser = await launch({webgpu: false}); });
   afterAll(async () => { await browser?.close(); });
 
-  it("has no horizontal scroll at 375 px and no cut-off formula at 1280 px", async () => {
+  it("has no horizontal scroll at 375 px, legible charts, keyboard-reachable controls and no moderate axe finding there; no cut-off formula at 1280 px", async () => {
     for (const width of [375, 1280]) {
       const page = await browser.newPage({viewport: {width, height: 900}});
       await page.goto(`${site.url}/scaling`, {waitUntil: "networkidle"});
       await page.locator(".cost-repro table").waitFor();
       expect(await page.evaluate(() => document.documentElement.scrollWidth), `page width at ${width} px`).toBeLessThanOrEqual(width);
+      if (width === 375) {
+        expect(await shrunkCharts(page)).toEqual([]);
+        expect(await axeViolations(page, site.url, "main", "moderate")).toEqual([]); // heading levels, landmarks
+        expect(await keyboardGaps(page)).toEqual([]);
+      }
       if (width === 1280) {
         const cut = await page.evaluate(() => [...document.querySelectorAll(".katex-display")].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 40)));
         expect(cut).toEqual([]);
