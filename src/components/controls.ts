@@ -94,7 +94,7 @@ export class PageState<S extends Schema> {
       const btn = h("button", {type: "button", class: "lab-button"}, "Show them");
       btn.addEventListener("click", () => {
         for (const k of hiddenNames) this.hidden.delete(k);
-        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param], .cost-control[data-param]")) {
+        for (const c of document.querySelectorAll<HTMLElement>(".lab-control[data-param]")) {
           if (hiddenNames.includes(c.dataset.param as Key<S>)) c.hidden = false;
         }
         this.writeUrl();
@@ -104,13 +104,15 @@ export class PageState<S extends Schema> {
     }
   }
 
-  private wrap<T>(key: Key<S>, label: string, input: HTMLElement, read: () => T, opts: {id: string; help?: string; extra?: Node[]}): Control<T> {
+  private wrap<T>(key: Key<S>, label: string, input: HTMLElement, read: () => T, opts: {id: string; help?: string; extra?: Node[]; lead?: Node[]; describedBy?: string[]}): Control<T> {
     const helpId = opts.help ? `${opts.id}-help` : undefined;
-    if (helpId) input.setAttribute("aria-describedby", helpId);
+    const describedBy = [...(opts.describedBy ?? []), ...(helpId ? [helpId] : [])];
+    if (describedBy.length) input.setAttribute("aria-describedby", describedBy.join(" "));
     const el = h(
       "div",
       {class: "lab-control", "data-param": key},
       h("label", {for: opts.id}, label),
+      ...(opts.lead ?? []),
       input,
       ...(opts.extra ?? []),
       opts.help ? h("small", {id: helpId, class: "lab-help"}, opts.help) : null,
@@ -132,9 +134,10 @@ export class PageState<S extends Schema> {
       current = items[0].value;
       this.set(key, current);
     }
-    const sel = h("select", {id, name: key}, items.map((i, n) => h("option", {value: String(n), selected: i.value === current}, i.label)));
-    sel.addEventListener("input", () => this.set(key, items[Number(sel.value)].value));
-    return this.wrap(key, opts.label, sel, () => items[Number(sel.value)].value, {id, help: opts.help});
+    // Each option's value is the parameter's value as a link writes it; the typed value is read by position.
+    const sel = h("select", {id, name: key}, items.map((i) => h("option", {value: String(i.value), selected: i.value === current}, i.label)));
+    sel.addEventListener("input", () => this.set(key, items[sel.selectedIndex].value));
+    return this.wrap(key, opts.label, sel, () => items[sel.selectedIndex].value, {id, help: opts.help});
   }
 
   /** A range slider with its value shown in an <output>. The parameter must be numeric. */
@@ -184,31 +187,62 @@ export class PageState<S extends Schema> {
     return wrapper;
   }
 
-  /** A number field for an int/number parameter (e.g. a seed); commits on change (Enter or leaving the field).
-   *  Out-of-range or non-numeric input is refused with a message and the field reverts. */
-  numberInput<K extends Key<S>>(key: K, opts: {label: string; help?: string}): Control<number> {
+  /** A number field for an int/number parameter (a seed, a context length); commits on change (Enter or leaving
+   *  the field). Out-of-range, off-step or non-numeric input is refused with a message and the field reverts.
+   *  `step` (default 1 for an int, none for a number) is the field's step and the slider's rounding; `unit` is shown
+   *  after the field; `slider` adds a range kept in step with the field for coarse moves (`log: true` for
+   *  quantities that span decades, e.g. a batch of 1 to 4096) — the field stays for exact values. */
+  numberInput<K extends Key<S>>(key: K, opts: {label: string; help?: string; step?: number; unit?: string; slider?: {log?: boolean}}): Control<number> {
     const spec = this.schema[key];
     if (spec.type !== "int" && spec.type !== "number") throw new Error(`numberInput ${key}: not a numeric parameter`);
     const id = uniqueId(`ctl-${key}`);
+    const step = opts.step ?? (spec.type === "int" ? 1 : undefined);
     let committed = this.values[key] as number;
-    const input = h("input", {id, name: key, type: "number", min: spec.min, max: spec.max, step: spec.type === "int" ? 1 : "any", value: committed, inputmode: "numeric"});
+    const input = h("input", {id, name: key, type: "number", min: spec.min, max: spec.max, step: step ?? "any", value: committed, inputmode: spec.type === "int" ? "numeric" : "decimal"});
     const msg = h("span", {class: "lab-help", role: "status"});
+    const unitId = opts.unit ? `${id}-unit` : undefined;
+    const spoken = (v: number) => `${v}${opts.unit ? ` ${opts.unit}` : ""}`;
     input.addEventListener("input", (e) => e.stopPropagation()); // only commits reach view()
     let wrapper: Control<number>;
+    let slider: HTMLInputElement | undefined;
+    const log = Boolean(opts.slider?.log);
+    const lo = log ? Math.max(spec.min, 1) : spec.min; // a log slider starts at 1 (a 0 is typed in the field)
+    const toSlider = (v: number) => (log ? Math.log2(Math.max(v, lo)) : v);
+    const fromSlider = (r: number) => {
+      const v = log ? 2 ** r : r;
+      return Math.min(spec.max, Math.max(spec.min, step ? Math.round(v / step) * step : Number(v.toPrecision(3))));
+    };
+    const commit = (v: number, from: "field" | "slider") => {
+      msg.textContent = "";
+      committed = v;
+      input.value = String(v);
+      if (slider && from === "field") slider.value = String(toSlider(v));
+      slider?.setAttribute("aria-valuetext", spoken(v));
+      this.set(key, v as StateOf<S>[K]);
+      wrapper.dispatchEvent(new Event("input", {bubbles: true}));
+    };
     input.addEventListener("change", () => {
       const v = Number(input.value);
-      const ok = input.value.trim() !== "" && Number.isFinite(v) && v >= spec.min && v <= spec.max && (spec.type !== "int" || Number.isInteger(v));
+      const onStep = step === undefined || Math.abs(v / step - Math.round(v / step)) < 1e-9;
+      const ok = input.value.trim() !== "" && Number.isFinite(v) && v >= spec.min && v <= spec.max && onStep && (spec.type !== "int" || Number.isInteger(v));
       if (!ok) {
-        msg.textContent = `${key} must be ${spec.type === "int" ? "an integer" : "a number"} from ${spec.min} to ${spec.max}; kept ${committed}.`;
+        msg.textContent = `${key} must be ${spec.type === "int" ? "an integer" : "a number"} from ${spec.min} to ${spec.max}${step && step !== 1 ? ` in steps of ${step}` : ""}; kept ${committed}.`;
         input.value = String(committed);
         return;
       }
-      msg.textContent = "";
-      committed = v;
-      this.set(key, v as StateOf<S>[K]);
-      wrapper.dispatchEvent(new Event("input", {bubbles: true}));
+      commit(v, "field");
     });
-    wrapper = this.wrap(key, opts.label, input, () => committed, {id, help: opts.help, extra: [msg]});
+    if (opts.slider) {
+      const s = h("input", {type: "range", min: toSlider(lo), max: toSlider(spec.max), step: log ? 0.25 : (step ?? "any"), value: toSlider(committed), "aria-label": `${opts.label} (slider)`, "aria-valuetext": spoken(committed)});
+      s.addEventListener("input", (e) => {
+        e.stopPropagation();
+        commit(fromSlider(Number(s.value)), "slider");
+      });
+      s.addEventListener("change", (e) => e.stopPropagation());
+      slider = s;
+    }
+    const extra: Node[] = [...(opts.unit ? [h("span", {id: unitId, class: "lab-unit"}, opts.unit)] : []), msg];
+    wrapper = this.wrap(key, opts.label, input, () => committed, {id, help: opts.help, extra, lead: slider ? [slider] : [], describedBy: unitId ? [unitId] : []});
     return wrapper;
   }
 
@@ -222,6 +256,15 @@ export class PageState<S extends Schema> {
     const el = this.wrap(key, opts.label, input, () => input.checked, {id, help: opts.help});
     el.classList.add("lab-check");
     el.prepend(input); // checkbox before its label
+    return el;
+  }
+
+  /** Several controls viewed as one, for a page that recomputes everything from many of them: <fieldset>s with
+   *  legends in a <div class="lab-controls">, whose `.value` is a copy of the whole page state (each control writes
+   *  it before its input event bubbles through). */
+  fieldsets(groups: readonly {legend: string; controls: readonly HTMLElement[]}[]): Control<StateOf<S>> {
+    const el = h("div", {class: "lab-controls"}, groups.map((g) => h("fieldset", {}, h("legend", {}, g.legend), [...g.controls]))) as unknown as Control<StateOf<S>>;
+    Object.defineProperty(el, "value", {get: () => ({...this.values}), set: () => {}, configurable: true});
     return el;
   }
 

@@ -60,8 +60,9 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string,
   return e;
 }
 
-/** Framework's `width` can be 0 before layout; never draw narrower than the margins need. */
-const chartWidth = (w: number | undefined) => Math.max(360, w ?? 640);
+/** Framework's `width` can be 0 before layout; never draw narrower than the margins need. Drawn at the column's
+ *  own width (a 360 px chart scaled into a phone's 311 px column had 8.6 px text), as charts.ts does. */
+const chartWidth = (w: number | undefined) => Math.max(280, w ?? 640);
 
 const fmtDefault = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3))));
 
@@ -171,10 +172,13 @@ export interface Bar {
 /** Horizontal bars (a breakdown: memory by part, parameters by component), with their table. */
 export function barFigure(bars: readonly Bar[], o: {title: string; caption?: string; width?: number; x: {label: string; format?: (v: number) => string}}): HTMLElement {
   const f = o.x.format ?? fmtDefault;
+  const width = chartWidth(o.width);
+  // On a phone the bar labels wrap onto a few lines in a narrower margin (200 px of labels left 50 px for the bars).
+  const narrow = width < 480;
   const chart = Plot.plot({
-    width: chartWidth(o.width),
-    height: 40 + 28 * bars.length,
-    marginLeft: 200,
+    width,
+    height: 40 + (narrow ? 40 : 28) * bars.length,
+    marginLeft: narrow ? 110 : 200,
     marginRight: 60,
     ariaLabel: o.title,
     ariaDescription: o.caption,
@@ -184,6 +188,7 @@ export function barFigure(bars: readonly Bar[], o: {title: string; caption?: str
       Plot.barX(bars, {y: "label", x: "value", fill: (b: Bar) => b.color, title: (b: Bar) => `${b.label}: ${f(b.value)}${b.note ? ` (${b.note})` : ""}`}),
       Plot.text(bars, {y: "label", x: "value", text: (b: Bar) => f(b.value), dx: 4, textAnchor: "start", fontSize: 11}),
       Plot.ruleX([0]),
+      Plot.axisY({label: null, lineWidth: narrow ? 10 : Infinity}),
     ],
   });
   const table = dataTable(o.title, [

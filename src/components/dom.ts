@@ -48,15 +48,30 @@ export function prefersReducedMotion(): boolean {
   return typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
 }
 
+const overflowWatched = new Set<string>();
+
 /** Makes every display-math block that scrolls sideways (a long formula on a narrow screen) reachable by
- *  keyboard, as scrollable regions must be; rechecked on resize. */
-export function focusableOverflow(selector = ".katex-display"): void {
+ *  keyboard, as scrollable regions must be; rechecked on resize and when cells draw (a formula in a cell that ran
+ *  after the first check stayed unreachable at 375 px). Once per selector, however often a page calls it. */
+export function focusableOverflow(selector = ".katex-display", name = "formula"): void {
+  if (overflowWatched.has(selector)) return;
+  overflowWatched.add(selector);
+  let pending = false;
+  const later = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      mark();
+    });
+  };
   const mark = () => {
-    for (const el of document.querySelectorAll<HTMLElement>(selector)) {
+    // Numbered: regions with the same name are indistinguishable landmarks (axe landmark-unique).
+    for (const [i, el] of [...document.querySelectorAll<HTMLElement>(selector)].entries()) {
       if (el.scrollWidth > el.clientWidth + 1) {
         el.tabIndex = 0;
         el.setAttribute("role", "region");
-        el.setAttribute("aria-label", "formula (scrolls sideways)");
+        el.setAttribute("aria-label", `${name} ${i + 1} (scrolls sideways)`);
       } else if (el.getAttribute("role") === "region") {
         el.removeAttribute("tabindex");
         el.removeAttribute("role");
@@ -64,9 +79,10 @@ export function focusableOverflow(selector = ".katex-display"): void {
       }
     }
   };
-  requestAnimationFrame(mark);
+  later();
   setTimeout(mark, 500);
-  addEventListener("resize", mark);
+  addEventListener("resize", later);
+  if (typeof MutationObserver === "function") new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
 }
 
 /** A name like "layers.1.mlp.down_proj.weight" with line-break opportunities after its dots, underscores and

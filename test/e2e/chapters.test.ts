@@ -5,7 +5,7 @@
 import {existsSync, mkdirSync, readFileSync} from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
-import {axeViolations, CHROMIUM, launch, watch} from "./browser.js";
+import {axeViolations, CHROMIUM, keyboardGaps, launch, shrunkCharts, watch} from "./browser.js";
 import type {PageLog} from "./browser.js";
 import {serve} from "./server.js";
 import {defaultConfig, tensorNames} from "../../src/lib/config.js";
@@ -335,10 +335,13 @@ describe("components gallery (not in the sidebar)", () => {
 
 describe("at 375 px", () => {
   for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", ".exercise >> nth=2"], ["/hadamard", '[data-stat="cpu-ms"]'], ["/sparsity", '[data-stat="kv-kl"]']] as const) {
-    it(`${path} fits the screen without sideways scrolling`, async () => {
+    it(`${path} fits the screen without sideways scrolling; charts legible, controls keyboard-reachable, no moderate axe finding`, async () => {
       const {page, log} = await open(`${path}?backend=cpu`, ready, 375);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow).toBeLessThanOrEqual(1);
+      expect(await shrunkCharts(page)).toEqual([]);
+      expect(await axeViolations(page, site.url, "main", "moderate")).toEqual([]); // heading levels, landmarks (formula regions)
+      expect(await keyboardGaps(page)).toEqual([]);
       await page.screenshot({path: `${shots}/chapter-${path.slice(1)}-375.png`, fullPage: true});
       expect(log.errors).toEqual([]);
       await page.close();

@@ -5,7 +5,7 @@ import {existsSync, readFileSync} from "node:fs";
 import {createServer, type Server} from "node:http";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import type {Browser} from "playwright-core";
-import {CHROMIUM, launch, watch} from "./browser.js";
+import {CHROMIUM, launch, shrunkCharts, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 const DIST = process.env.BITNET_LAB_DIST ?? "dist";
@@ -61,6 +61,12 @@ describe("embedding figures in a plain page", () => {
     await page.goto(`${site.url}/embed?figure=sparsity&backend=cpu`);
     await page.locator('[data-figure="sparsity"][data-live="cpu"]').waitFor({timeout: 120_000});
     expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(await shrunkCharts(page)).toEqual([]);
+    // The cost chart was drawn at 360 px and shrunk into the frame (8.6 px text).
+    await page.goto(`${site.url}/embed?figure=cost`);
+    await page.locator('[data-figure="cost"] svg').first().waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(await shrunkCharts(page)).toEqual([]);
     await page.close();
   }, 180_000);
 

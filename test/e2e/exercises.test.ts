@@ -1,5 +1,6 @@
 // No exercise shows its answer before the reader locks in a guess (issue 15.6): the figures that give it away
-// (ternary 1, 3, 4; activations 1; hadamard 3; sparsity 1 and 2) are blurred and inert until lock-in, and visible after it; the
+// (ternary 1 — its share cards and the mat-vec's skipped-zeros count —, 3, 4; activations 1; hadamard 3; sparsity 1 and 2; cost 2 in
+// scaling.test.ts) are blurred and inert until lock-in, and visible after it; the
 // exercise titles sit one level under the chapter's "Exercises" heading.
 import {existsSync} from "node:fs";
 import {afterAll, beforeAll, expect, it} from "vitest";
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 const CASES: {path: string; exercise: number; giveaway: string[]; guess: string; choice?: boolean}[] = [
-  {path: "/ternary", exercise: 0, giveaway: ['[data-stat="zero-share"]', '[data-stat="nonzero-share"]', "figure:has(svg.ternary-shares)"], guess: "30"},
+  {path: "/ternary", exercise: 0, giveaway: ['[data-stat="zero-share"]', '[data-stat="nonzero-share"]', "figure:has(svg.ternary-shares)", ".matvec-counters [data-stat=skips]"], guess: "30"},
   {path: "/ternary", exercise: 2, giveaway: [".bit-ledger", "[data-check=ledger]"], guess: "0", choice: true},
   {path: "/ternary", exercise: 3, giveaway: [".matvec-counters [data-stat=muls]"], guess: "7"},
   {path: "/activations", exercise: 0, giveaway: ['[data-stat="max-over-median"]'], guess: "10"},
