@@ -3,7 +3,7 @@
 // summed by trace event (self time: script, style, layout, paint, GC, …) and by JS function (inclusive time of
 // the page's own functions: chart redraws, dashboard numbers, message handling). Worker threads are not counted.
 //
-//   npm run build && nice npx tsx bench/train-profile.ts [dist] [--query "backend=cpu"] [--seconds 20] [--webgpu]
+//   npm run build && nice npx tsx bench/train-profile.ts [dist] [--query "backend=cpu"] [--seconds 20] [--webgpu] [--charts]
 import {existsSync} from "node:fs";
 import {launch} from "../test/e2e/browser.js";
 import {serve} from "../test/e2e/server.js";
@@ -21,6 +21,8 @@ const bool = (name: string) => {
 const query = flag("--query") ?? "backend=cpu";
 const seconds = Number(flag("--seconds") ?? 20);
 const webgpu = bool("--webgpu");
+/** --charts: scroll the charts into view first (they are below the fold on load, and off-screen charts are not redrawn). */
+const charts = bool("--charts");
 const dist = args[0] ?? "dist";
 if (!existsSync(`${dist}/train.html`)) throw new Error(`${dist}/train.html is missing: run npm run build first`);
 
@@ -37,6 +39,7 @@ try {
   const size = await page.locator(".train-dashboard").getAttribute("data-size");
   await page.evaluate(() => [...document.querySelectorAll("button")].find((b) => b.textContent === "Start training")?.click());
   await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 2, undefined, {timeout: 180_000});
+  if (charts) await page.evaluate(() => document.querySelector(".train-charts")?.scrollIntoView({block: "start"}));
   const step0 = Number(await page.locator(".train-dashboard").getAttribute("data-step"));
 
   const cdp = await page.context().newCDPSession(page);
