@@ -82,7 +82,7 @@ async function startTraining(page: Page, query: string): Promise<void> {
 
 /** Clicks the "Flip rate" checkbox n times while training runs; each latency is click → its input event handled
  *  (the page's main thread had a turn), measured from Node. */
-async function clickLatencies(page: Page, n: number): Promise<number[]> {
+async function clickLatencies(page: Page, n: number, inPage: number[] = []): Promise<number[]> {
   const box = page.getByLabel(/Flip rate/);
   // Into the viewport first (a mouse click outside it lands nowhere); not timed.
   await (await box.elementHandle({timeout: CLICK_TIMEOUT}))!.evaluate((x) => x.scrollIntoView({block: "center"}));
@@ -90,15 +90,22 @@ async function clickLatencies(page: Page, n: number): Promise<number[]> {
   for (let i = 0; i < n; i++) {
     const r = (await box.boundingBox({timeout: CLICK_TIMEOUT}))!;
     const el = (await box.elementHandle({timeout: CLICK_TIMEOUT}))!;
+    // Also measured in the page: the pointerdown's timestamp (when the browser took the input) → the input handler.
     await el.evaluate((x) => {
-      (window as unknown as {__seen: number}).__seen = 0;
-      x.addEventListener("input", () => ((window as unknown as {__seen: number}).__seen = 1), {once: true});
+      const w = window as unknown as {__seen: number; __down: number; __inPage: number};
+      w.__seen = 0;
+      x.addEventListener("pointerdown", (e) => (w.__down = e.timeStamp), {once: true});
+      x.addEventListener("input", () => {
+        w.__inPage = performance.now() - w.__down;
+        w.__seen = 1;
+      }, {once: true});
     });
     const t0 = performance.now();
     await page.mouse.click(r.x + r.width / 2, r.y + r.height / 2);
     const answered = await page.waitForFunction(() => (window as unknown as {__seen: number}).__seen === 1, undefined, {timeout: CLICK_TIMEOUT, polling: 10}).then(() => true, () => false);
     // Not answered within the timeout: recorded as the timeout (a lower bound).
     out.push(answered ? ms(t0) : CLICK_TIMEOUT);
+    if (answered) inPage.push(Math.round(await page.evaluate(() => (window as unknown as {__inPage: number}).__inPage)));
     await page.waitForTimeout(700);
   }
   return out;
@@ -125,15 +132,16 @@ if (only.has("pages")) {
 
 if (only.has("clicks")) {
   const rows: Record<string, unknown>[] = [];
-  for (const [query, webgpu] of [["backend=cpu", false], ["size=tiny&backend=cpu", false], ["backend=webgpu", true]] as const) {
+  for (const [query, webgpu] of [["backend=cpu", false], ["size=tiny&backend=cpu", false], ["size=tiny&backend=wasm", false], ["backend=webgpu", true]] as const) {
     await withBrowser(webgpu, async (b) => {
       const page = await b.newPage({viewport: {width: 1280, height: 900}});
       try {
         await startTraining(page, query);
-        const lat = await clickLatencies(page, CLICKS);
+        const inPage: number[] = [];
+        const lat = await clickLatencies(page, CLICKS, inPage);
         const backend = await page.locator("[data-backend]").first().getAttribute("data-backend");
-        rows.push({query, backend, latenciesMs: lat, medianMs: median(lat), maxMs: Math.max(...lat)});
-        console.log(`click during training /train?${query.padEnd(22)} (${backend}): median ${median(lat)} ms, max ${Math.max(...lat)} ms  [${lat.join(", ")}]`);
+        rows.push({query, backend, latenciesMs: lat, medianMs: median(lat), maxMs: Math.max(...lat), inPageMs: inPage, inPageMedianMs: median(inPage), inPageMaxMs: Math.max(...inPage)});
+        console.log(`click during training /train?${query.padEnd(22)} (${backend}): median ${median(lat)} ms, max ${Math.max(...lat)} ms  [${lat.join(", ")}]; in the page (pointerdown → input handler): median ${median(inPage)} ms, max ${Math.max(...inPage)} ms [${inPage.join(", ")}]`);
       } catch (e) {
         console.log(`click during training /train?${query}: failed: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
       } finally {

@@ -1,7 +1,10 @@
 // Views of chapter 6 (train your own): the training dashboard — Start / Pause / Resume / Reset, live numbers,
 // the loss of both models, latent weights against their ternary codes, the flip rate, γ per layer and the
 // LR/WD schedule — and the export panel (download the checkpoint, keep it for the forward-pass page).
-// Charts are redrawn on a timer, not on every step, so the training loop keeps the page responsive.
+// The page's main thread stays free for clicks while a run trains (in a worker): the live numbers are updated in
+// place at most NUMBERS_MS apart, the charts at most once a second, each chart in its own task (so no single task
+// holds a click for long), only charts that changed and are on screen (the rest when they scroll into view), and
+// the schedule chart only when its "now" mark has moved visibly.
 import type {LinearName} from "../lib/config.js";
 import type {StepStats} from "../lib/train/trainer.js";
 import type {Tokenizer} from "../lib/tokenizer.js";
@@ -13,7 +16,7 @@ import {modelConfigAt} from "../lib/train/config.js";
 import {ternaryShares} from "../lib/chapters/ternary.js";
 import {fmt, MINUS, pct} from "../lib/chapters/format.js";
 import {histogramChart, lineChart, progressBar, statCards} from "./charts.js";
-import {h, prefersReducedMotion} from "./dom.js";
+import {breakable, h, prefersReducedMotion} from "./dom.js";
 import {TERNARY_COLOR} from "./ternary-views.js";
 
 export interface ChartFlags {
@@ -46,6 +49,12 @@ export interface DashboardOptions {
 }
 
 const STEP_TABLE_POINTS = 150;
+/** The live numbers (step, loss, tokens/s …) are rewritten at most this often. */
+const NUMBERS_MS = 250;
+/** The schedule chart's "now" mark is redrawn when it has moved this share of the run. */
+const SCHEDULE_MARK_SHARE = 0.02;
+type ChartKey = keyof ChartFlags;
+const CHART_KEYS: ChartKey[] = ["loss", "weights", "flips", "gamma", "schedule"];
 
 /** Time for a number of milliseconds, e.g. "1 min 05 s". */
 export function duration(ms: number): string {
@@ -66,6 +75,17 @@ export class TrainDashboard {
   private readonly slots: Record<keyof ChartFlags, HTMLElement>;
   private lastRender = 0;
   private renderTimer: ReturnType<typeof setTimeout> | null = null;
+  private numbersTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastNumbers = 0;
+  /** Charts whose data changed since they were drawn. */
+  private readonly stale = new Set<ChartKey>();
+  /** Charts near the viewport (all of them where IntersectionObserver is missing). */
+  private readonly onScreen = new Set<ChartKey>(CHART_KEYS);
+  private readonly seen: IntersectionObserver | null;
+  /** The step the schedule chart's "now" mark was drawn at. */
+  private scheduleStep = -1;
+  /** The stat cards of the live numbers, updated in place. */
+  private cards: Map<string, HTMLElement> | null = null;
   private elapsedMs = 0;
   private disposed = false;
   private readonly listeners = new Set<(run: TrainRunView) => void>();
@@ -106,10 +126,27 @@ export class TrainDashboard {
     // Redraw at the new width when the page is resized (phone rotation, sidebar toggled).
     this.resize = typeof ResizeObserver === "function"
       ? new ResizeObserver(() => {
-          if (Math.abs(this.width() - this.lastWidth) > 8) this.scheduleRender();
+          if (Math.abs(this.width() - this.lastWidth) <= 8) return;
+          for (const k of CHART_KEYS) this.stale.add(k);
+          this.scheduleRender();
         })
       : null;
     this.resize?.observe(this.element);
+    // Off-screen charts are not redrawn while training; one that scrolls into view is drawn then.
+    this.seen = typeof IntersectionObserver === "function"
+      ? new IntersectionObserver((entries) => {
+          for (const e of entries) {
+            const k = (e.target as HTMLElement).dataset.chart as ChartKey;
+            if (e.isIntersecting) this.onScreen.add(k);
+            else this.onScreen.delete(k);
+          }
+          if ([...this.stale].some((k) => this.onScreen.has(k))) this.scheduleRender();
+        }, {rootMargin: "200px"})
+      : null;
+    if (this.seen) {
+      this.onScreen.clear();
+      for (const el of Object.values(this.slots)) this.seen.observe(el);
+    }
     this.setVisible(this.show);
     this.refresh();
   }
@@ -133,7 +170,8 @@ export class TrainDashboard {
         const now = performance.now();
         this.elapsedMs += now - t;
         t = now;
-        this.updateNumbers();
+        this.markStale();
+        this.queueNumbers();
         this.scheduleRender();
         this.notify();
       },
@@ -180,22 +218,28 @@ export class TrainDashboard {
     return this.elapsedMs;
   }
 
+  /** Shows and hides charts; only a chart that appears (and is out of date) is drawn. */
   setVisible(show: ChartFlags): void {
+    const before = this.show;
     this.show = {...show};
-    for (const k of Object.keys(this.slots) as (keyof ChartFlags)[]) this.slots[k].hidden = !show[k];
-    this.renderCharts();
+    for (const k of CHART_KEYS) this.slots[k].hidden = !show[k];
+    const appeared = CHART_KEYS.filter((k) => show[k] && (!before[k] || this.stale.has(k) || !this.slots[k].firstChild));
+    this.renderCharts(appeared);
   }
 
   setGammaProjection(p: LinearName | "mean"): void {
+    if (p === this.gammaProjection && this.slots.gamma.firstChild) return;
     this.gammaProjection = p;
-    this.renderCharts();
+    this.renderCharts(["gamma"]);
   }
 
   /** Stops training and frees the tensors (the page's invalidation). */
   dispose(): void {
     this.disposed = true;
     if (this.renderTimer) clearTimeout(this.renderTimer);
+    if (this.numbersTimer) clearTimeout(this.numbersTimer);
     this.resize?.disconnect();
+    this.seen?.disconnect();
     this.run.dispose();
     this.listeners.clear();
   }
@@ -219,68 +263,121 @@ export class TrainDashboard {
                 : "Reset.";
     this.status.classList.toggle("error", s === "error");
     this.updateNumbers();
+    // A state change (start, pause, done, reset) draws every shown chart at once, on screen or not.
+    this.markStale();
     this.renderCharts();
     this.notify();
+  }
+
+  /** After new steps: the data charts are out of date; the schedule only when its mark has moved visibly. */
+  private markStale(): void {
+    for (const k of ["loss", "weights", "flips", "gamma"] as const) this.stale.add(k);
+    const r = this.run;
+    if (this.scheduleStep < 0 || Math.abs(r.step - this.scheduleStep) >= Math.max(1, SCHEDULE_MARK_SHARE * r.steps) || r.step >= r.steps) this.stale.add("schedule");
+  }
+
+  /** The live numbers at most every NUMBERS_MS. */
+  private queueNumbers(): void {
+    if (this.numbersTimer) return;
+    this.numbersTimer = setTimeout(() => {
+      this.numbersTimer = null;
+      this.lastNumbers = performance.now();
+      if (!this.disposed) this.updateNumbers();
+    }, Math.max(0, this.lastNumbers + NUMBERS_MS - performance.now()));
   }
 
   private updateNumbers(): void {
     const r = this.run;
     const p = r.points;
     const last = p.at(-1);
-    const bl = p.map((x) => x.bitnetLoss);
-    const fl = p.map((x) => x.fpLoss);
     const ev = r.evals.at(-1);
+    // Means over the first and last few steps only: O(1) per update, whatever the run's length.
+    const head = p.slice(0, 3);
+    const tail = (n: number) => p.slice(Math.max(0, p.length - n));
+    const bl = (xs: typeof p) => xs.map((x) => x.bitnetLoss);
+    const fl = (xs: typeof p) => xs.map((x) => x.fpLoss);
     this.element.dataset.step = String(r.step);
-    this.element.dataset.firstLoss = p.length ? String(headMean(bl, 3)) : "";
-    this.element.dataset.lastLoss = p.length ? String(tailMean(bl, 3)) : "";
-    this.element.dataset.firstFpLoss = p.length ? String(headMean(fl, 3)) : "";
-    this.element.dataset.lastFpLoss = p.length ? String(tailMean(fl, 3)) : "";
+    this.element.dataset.firstLoss = p.length ? String(headMean(bl(head), 3)) : "";
+    this.element.dataset.lastLoss = p.length ? String(tailMean(bl(tail(3)), 3)) : "";
+    this.element.dataset.firstFpLoss = p.length ? String(headMean(fl(head), 3)) : "";
+    this.element.dataset.lastFpLoss = p.length ? String(tailMean(fl(tail(3)), 3)) : "";
     this.element.dataset.tensors = last ? String(last.tensors) : "";
     this.progress.set(r.step / r.steps, `Step ${r.step} of ${r.steps}`);
-    const tps = last ? tailMean(p.map((x) => x.tokensPerSecond), 10) : NaN;
-    this.numbers.replaceChildren(
-      statCards([
-        {id: "backend", label: "Backend", value: this.opts.backend},
-        {id: "step", label: "Step", value: `${r.step} / ${r.steps}`},
-        {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
-        {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl, 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
-        {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
-        {id: "time-left", label: "Time left", value: last && r.step < r.steps ? `≈ ${duration(tailMean(p.map((x) => x.ms), 10) * (r.steps - r.step))}` : "—", note: "at the recent pace"},
-        {id: "flip", label: "Codes flipped", value: last ? pct(last.flip, 2) : "—", note: "in the last step"},
-        {id: "tensors", label: "tfjs tensors", value: last ? String(last.tensors) : "—", note: "stays flat: no leak"},
-      ]),
-    );
+    const recent = tail(10);
+    const tps = last ? tailMean(recent.map((x) => x.tokensPerSecond), 10) : NaN;
+    const cards = [
+      {id: "backend", label: "Backend", value: this.opts.backend},
+      {id: "step", label: "Step", value: `${r.step} / ${r.steps}`},
+      {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl(recent), 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
+      {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl(recent), 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
+      {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
+      {id: "time-left", label: "Time left", value: last && r.step < r.steps ? `≈ ${duration(tailMean(recent.map((x) => x.ms), 10) * (r.steps - r.step))}` : "—", note: "at the recent pace"},
+      {id: "flip", label: "Codes flipped", value: last ? pct(last.flip, 2) : "—", note: "in the last step"},
+      {id: "tensors", label: "tfjs tensors", value: last ? String(last.tensors) : "—", note: "stays flat: no leak"},
+    ];
+    if (!this.cards) {
+      this.numbers.replaceChildren(statCards(cards));
+      this.cards = new Map(cards.map((c) => [c.id, this.numbers.querySelector<HTMLElement>(`[data-stat="${c.id}"] dd`)!]));
+    }
+    // In place: only a card whose text changed is touched.
+    for (const c of cards) {
+      const dd = this.cards.get(c.id)!;
+      const text = c.value + (c.note ?? "");
+      if (dd.dataset.text === text) continue;
+      dd.dataset.text = text;
+      dd.replaceChildren(...breakable(c.value), ...(c.note ? [h("small", {}, c.note)] : []));
+    }
   }
 
+  /** At most one redraw cycle a second (three with reduced motion): the stale charts on screen, one per task. */
   private scheduleRender(): void {
+    if (this.renderTimer || this.disposed) return;
     const every = prefersReducedMotion() ? 3000 : 1000;
-    const wait = this.lastRender + every - performance.now();
-    if (wait <= 0) {
-      this.renderCharts();
-      return;
-    }
-    if (!this.renderTimer) this.renderTimer = setTimeout(() => {
+    this.renderTimer = setTimeout(() => {
       this.renderTimer = null;
-      if (!this.disposed) this.renderCharts();
-    }, wait);
+      this.lastRender = performance.now();
+      this.renderStaleOnScreen();
+    }, Math.max(0, this.lastRender + every - performance.now()));
+  }
+
+  private renderStaleOnScreen(): void {
+    if (this.disposed) return;
+    const next = CHART_KEYS.find((k) => this.stale.has(k) && this.show[k] && this.onScreen.has(k));
+    if (!next) return;
+    this.renderCharts([next]);
+    // The next chart in a task of its own: a click waits for one chart at most.
+    if (CHART_KEYS.some((k) => this.stale.has(k) && this.show[k] && this.onScreen.has(k))) {
+      this.renderTimer = setTimeout(() => {
+        this.renderTimer = null;
+        this.renderStaleOnScreen();
+      }, 0);
+    }
   }
 
   private width(): number {
     return Math.max(280, Math.min(this.element.clientWidth || 640, 900));
   }
 
-  renderCharts(): void {
-    this.lastRender = performance.now();
+  /** Draws the given charts (default: every shown one) now. */
+  renderCharts(which: readonly ChartKey[] = CHART_KEYS): void {
     const w = this.width();
+    if (Math.abs(w - this.lastWidth) > 8) for (const k of CHART_KEYS) this.stale.add(k);
     this.lastWidth = w;
     const r = this.run;
     // Two columns when two 300-px charts fit (the grid in style.css uses the same rule).
     const half = w >= 2 * 300 + 24 ? Math.floor((w - 24) / 2) : w;
-    if (this.show.loss) this.slots.loss.replaceChildren(lossChart(r, w));
-    if (this.show.weights) this.slots.weights.replaceChildren(weightsView(r.lastStats, w));
-    if (this.show.flips) this.slots.flips.replaceChildren(flipChart(r, half));
-    if (this.show.gamma) this.slots.gamma.replaceChildren(gammaChart(r, this.gammaProjection, half));
-    if (this.show.schedule) this.slots.schedule.replaceChildren(scheduleCharts(r, half));
+    for (const k of which) {
+      if (!this.show[k]) continue;
+      this.stale.delete(k);
+      if (k === "loss") this.slots.loss.replaceChildren(lossChart(r, w));
+      else if (k === "weights") this.slots.weights.replaceChildren(weightsView(r.lastStats, w));
+      else if (k === "flips") this.slots.flips.replaceChildren(flipChart(r, half));
+      else if (k === "gamma") this.slots.gamma.replaceChildren(gammaChart(r, this.gammaProjection, half));
+      else {
+        this.scheduleStep = r.step;
+        this.slots.schedule.replaceChildren(scheduleCharts(r, half));
+      }
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // TensorFlow.js for Node on a chosen backend. "webgpu" runs tfjs's WebGPU backend on Dawn (npm `webgpu`):
 // a real GPU where Vulkan has one, SwiftShader (slow, correct) elsewhere. "cpu" is the pure-JS backend,
-// for tiny runs only. "wasm" needs @tensorflow/tfjs-backend-wasm, which this project does not install.
+// for tiny runs only. "wasm" is tfjs's WebAssembly backend (@tensorflow/tfjs-backend-wasm, a dependency).
 import * as tf from "@tensorflow/tfjs";
 import type {TF} from "../lib/train/tf.js";
 import {vulkanDrivers} from "./gpu-env.js";
@@ -19,7 +19,7 @@ export async function loadTf(backend: BackendName): Promise<TF> {
     Object.defineProperty(globalThis, "navigator", {value: {gpu}, configurable: true, writable: true});
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (backend === "wasm") {
-    const name = "@tensorflow/tfjs-backend-wasm"; // not a dependency: resolved only if someone installs it
+    const name = "@tensorflow/tfjs-backend-wasm";
     try {
       await import(/* @vite-ignore */ name);
     } catch {

@@ -8,10 +8,12 @@ import {CHROMIUM, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
 
 const dist = process.env.E2E_DIST ?? "dist";
-/** A click must be answered this fast while training. Before the worker, the main thread was blocked for a whole
- *  step: 4.7 s chunks for the small model on the CPU backend (clicks took 51–62 s), ~8 s on SwiftShader WebGPU. The
- *  bound leaves room for a loaded 2-core machine; bench/page-times.ts measures the real latency. */
-const CLICK_BOUND_MS = 3000;
+/** A click must be answered this fast while training, on every backend. Before the worker, the main thread was
+ *  blocked for a whole step: 4.7 s chunks for the small model on the CPU backend (clicks took 51–62 s), ~8 s on
+ *  SwiftShader WebGPU. Measured from Node (Playwright's round trips included) on this loaded 2-core machine with
+ *  bench/page-times.ts (bench/results/page-times.md): max 110 ms after the dashboard changes, 660 ms before; the
+ *  bound leaves room for that load. */
+const CLICK_BOUND_MS = 500;
 
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
@@ -55,7 +57,7 @@ async function clickLatency(page: Page): Promise<number> {
   return performance.now() - t0;
 }
 
-for (const [query, backend] of [["size=small&backend=cpu", "cpu"], ["size=tiny&backend=webgpu", "webgpu"]] as const) {
+for (const [query, backend] of [["size=small&backend=cpu", "cpu"], ["size=tiny&backend=wasm", "wasm"], ["size=tiny&backend=webgpu", "webgpu"]] as const) {
   it(`answers clicks within ${CLICK_BOUND_MS} ms while training (${query})`, async () => {
     const page = await browser.newPage({viewport: {width: 1100, height: 900}});
     const log = watch(page, site.url);
@@ -73,6 +75,25 @@ for (const [query, backend] of [["size=small&backend=cpu", "cpu"], ["size=tiny&b
     await page.close();
   });
 }
+
+it("trains on tfjs's WASM backend (binaries from this build) and the loss falls", async () => {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  const log = watch(page, site.url);
+  await ready(page, "size=tiny&steps=200&backend=wasm");
+  expect(await page.locator(".train-backend").getAttribute("data-backend")).toBe("wasm");
+  await startAndWait(page, 3);
+  // Half a nat below the start (mean of the first three steps against the last three); before the one-hot fix the
+  // loss stayed at ln V = 8.318 on WASM.
+  await page.waitForFunction(() => {
+    const d = document.querySelector(".train-dashboard");
+    return Number(d?.getAttribute("data-last-loss")) <= Number(d?.getAttribute("data-first-loss")) - 0.5;
+  }, undefined, {timeout: 150_000, polling: 500});
+  expect(Number(await attr(page, "data-last-loss"))).toBeGreaterThan(0);
+  expect(log.errors).toEqual([]);
+  expect(log.failed).toEqual([]);
+  expect(log.foreign).toEqual([]);
+  await page.close();
+});
 
 it("owns its URL: a malformed query or tfjsflags never reach TensorFlow.js (issue 12.1)", async () => {
   for (const q of ["x=%", "tfjsflags=PROD:true", "tfjsflags=DEBUG:true", "tfjsflags=KEEP_INTERMEDIATE_TENSORS:true", "tfjsflags=%E0%A4%A"]) {

@@ -12,7 +12,7 @@ import type {TF} from "../../src/lib/train/tf.js";
 import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
-  initTfBackend, STEPS_TO_FALL, layerGammas, nextSizeToMeasure, pickSize, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
+  initTfBackend, pickCpuBackend, STEPS_TO_FALL, layerGammas, nextSizeToMeasure, pickSize, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
   bucketMean, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
@@ -173,11 +173,19 @@ describe("backend choice", () => {
     // webgpu is not registered in Node (its package is not imported here); webgl cannot initialise.
     const c = await initTfBackend(tf, "auto");
     expect(c.backend).toBe("cpu");
-    expect(c.attempts.map((a) => a.name)).toEqual(["webgpu", "webgl", "cpu"]);
-    expect(c.attempts.slice(0, 2).every((a) => !a.ok && a.error)).toBe(true);
+    expect(c.attempts.map((a) => a.name)).toEqual(["webgpu", "webgl", "wasm", "cpu"]);
+    expect(c.attempts.slice(0, 3).every((a) => !a.ok && a.error)).toBe(true);
     const d = await initTfBackend(tf, "cpu");
     expect(d.attempts).toEqual([{name: "cpu", ok: true}]);
     expect(tfjs.getBackend()).toBe("cpu");
+  });
+
+  it("auto without a GPU takes the faster of WASM and CPU as measured, and says so", () => {
+    expect(pickCpuBackend({wasm: 120, cpu: 900})).toMatchObject({backend: "wasm", reason: expect.stringMatching(/WebAssembly measured faster .*120 ms against 900 ms/)});
+    expect(pickCpuBackend({wasm: 950, cpu: 900})).toMatchObject({backend: "cpu", reason: expect.stringMatching(/plain JavaScript measured faster .*900 ms against 950 ms/)});
+    expect(pickCpuBackend({wasm: null, cpu: 900}).backend).toBe("cpu");
+    expect(pickCpuBackend({wasm: 100, cpu: null}).backend).toBe("wasm");
+    expect(() => pickCpuBackend({wasm: null, cpu: null})).toThrow(/neither/);
   });
 });
 

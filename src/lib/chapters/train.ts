@@ -261,8 +261,8 @@ export function ternaryBins(latent: ArrayLike<number>, gamma: number, perHalfGam
 
 // ---------------------------------------------------------------- backend
 
-export type BackendName = "webgpu" | "webgl" | "cpu";
-export const BACKEND_ORDER: readonly BackendName[] = ["webgpu", "webgl", "cpu"];
+export type BackendName = "webgpu" | "webgl" | "wasm" | "cpu";
+export const BACKEND_ORDER: readonly BackendName[] = ["webgpu", "webgl", "wasm", "cpu"];
 
 export interface BackendChoice {
   backend: BackendName;
@@ -271,7 +271,7 @@ export interface BackendChoice {
 }
 
 /** Starts the first tfjs backend that initialises: the preferred one, then the rest of `order` (default WebGPU →
- *  WebGL → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
+ *  WebGL → WASM → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
 export async function initTfBackend(tf: TF, preferred: BackendName | "auto", order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendChoice> {
   order = preferred === "auto" ? order : [preferred, ...order.filter((b) => b !== preferred)];
   const attempts: BackendChoice["attempts"] = [];
@@ -293,6 +293,25 @@ export async function initTfBackend(tf: TF, preferred: BackendName | "auto", ord
     }
   }
   throw new Error(`no TensorFlow.js backend initialised (${attempts.map((a) => `${a.name}: ${a.error}`).join("; ")})`);
+}
+
+/** tfjs's two CPU-side backends timed on the same work: ms per tiny step pair (after a warm-up pair); null for a
+ *  backend that did not start. */
+export interface CpuBackendMeasurement {
+  wasm: number | null;
+  cpu: number | null;
+}
+
+/** Without a hardware GPU, "auto" trains on whichever CPU-side backend measured faster here: WebAssembly (tfjs's
+ *  WASM backend, SIMD where the browser has it) or plain JavaScript (tfjs's CPU backend). */
+export function pickCpuBackend(m: CpuBackendMeasurement): {backend: "wasm" | "cpu"; reason: string} {
+  const ms = (x: number) => `${Math.round(x)} ms`;
+  if (m.wasm === null && m.cpu === null) throw new Error("pickCpuBackend: neither backend started");
+  if (m.cpu === null) return {backend: "wasm", reason: `WebAssembly (the plain-JavaScript backend did not start; WASM: ${ms(m.wasm!)} per tiny step pair)`};
+  if (m.wasm === null) return {backend: "cpu", reason: "plain JavaScript (the WebAssembly backend did not start)"};
+  return m.wasm < m.cpu
+    ? {backend: "wasm", reason: `WebAssembly measured faster than plain JavaScript here (${ms(m.wasm)} against ${ms(m.cpu)} per tiny step pair)`}
+    : {backend: "cpu", reason: `plain JavaScript measured faster than WebAssembly here (${ms(m.cpu)} against ${ms(m.wasm)} per tiny step pair)`};
 }
 
 // ---------------------------------------------------------------- the twin run

@@ -136,6 +136,12 @@ export function initParams(tf: TF, c: BitNetConfig, seed: number, std = 0.02): M
   return p;
 }
 
+/** One-hot rows as float32. Built as int32 and cast: tfjs-backend-wasm 4.22's OneHot ignores a float32 dtype and
+ *  writes int32 bits (1 reads as 1.4e-45), which made every logit 0 and the loss stay at ln V on WASM. */
+function oneHotF32(tf: TF, indices: Tensor, depth: number): Tensor {
+  return tf.cast(tf.oneHot(indices, depth), "float32");
+}
+
 /** Checks a parameter set against the config's shapes; names the first mismatch. */
 export function checkParams(c: BitNetConfig, p: ReadonlyMap<string, {shape: number[]}>): void {
   for (const [name, shape] of paramShapes(c)) {
@@ -269,7 +275,7 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
   // The embedding lookup as one-hot × E: its gradient is a matmul, where tfjs's gather gradient is a
   // scatter with float atomics that contend on frequent tokens.
   const V = c.vocab_size;
-  let h: Tensor = tf.matMul(tf.oneHot(tokens.reshape([B * T]), V, 1, 0, "float32"), P(tensorNames.embed));
+  let h: Tensor = tf.matMul(oneHotF32(tf, tokens.reshape([B * T]), V), P(tensorNames.embed));
   const lin = (x: Tensor, names: string[]) => linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
@@ -308,6 +314,6 @@ export function crossEntropy(tf: TF, logits: Tensor, targets: Tensor): Tensor {
   const [N, V] = logits.shape as [number, number];
   const lse = tf.logSumExp(logits, -1);
   // Picking the target logit with a one-hot product keeps the backward free of scatter atomics.
-  const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.cast(targets.reshape([N]), "int32"), V, 1, 0, "float32")), -1);
+  const picked = tf.sum(tf.mul(logits, oneHotF32(tf, tf.cast(targets.reshape([N]), "int32"), V)), -1);
   return tf.mean(tf.sub(lse, picked));
 }

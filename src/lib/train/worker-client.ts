@@ -187,10 +187,11 @@ export class WorkerRun implements TrainRunView {
   /** Events from the worker. */
   receive(m: RunEvent): void {
     if (this.state === "disposed") return;
-    if (m.event === "step") {
-      this.points.push(m.point);
+    if (m.event === "steps") {
+      // One message carries every step finished since the last (the worker posts a few times a second).
+      for (const p of m.points) this.points.push(p);
       this.lastStats = m.stats;
-      this.opts.onStep?.(m.point, m.stats);
+      this.opts.onStep?.(m.points[m.points.length - 1], m.stats);
     } else if (m.event === "eval") {
       const last = this.evals.at(-1);
       if (last?.step === m.e.step) this.evals[this.evals.length - 1] = m.e;

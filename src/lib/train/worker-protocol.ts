@@ -2,7 +2,7 @@
 // TensorFlow.js: the worker owns tfjs, its backends and the models, so a training step can take seconds on a slow
 // backend without blocking a single click, and tfjs reads the worker's own URL (which has no query string) —
 // never the page's, so no library flag can be set from a shared link.
-import type {BackendName, BackendChoice, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
+import type {BackendName, BackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
 import type {ModelWeights} from "../tensor.js";
 import type {StepStats, TrainData} from "./trainer.js";
 
@@ -11,11 +11,13 @@ export interface WorkerBackend extends BackendChoice {
   reason: string;
   /** tfjs flags that came from a URL (must be none: the page owns its URL). */
   urlFlags: string[];
+  /** "auto" without a hardware GPU: ms per tiny step pair on each CPU-side backend that started. */
+  measured?: CpuBackendMeasurement;
 }
 
 /** Requests the page sends; each gets one Reply with the same `req`. */
 export type Request =
-  | {req: number; method: "init"; backend: BackendName | "auto"; data: TrainData}
+  | {req: number; method: "init"; backend: BackendName | "auto"; data: TrainData; vocabSize: number; wasmPaths?: Record<string, string>}
   | {req: number; method: "measure"; sizes: SizeName[]; lr: number; seed: number; vocabSize: number}
   | {req: number; method: "create"; run: number; settings: RunSettings; restore?: SavedTwin}
   | {req: number; method: "run"; run: number}
@@ -37,9 +39,10 @@ export interface Results {
 
 export type Reply = {req: number; ok: true; value: unknown} | {req: number; ok: false; error: string};
 
-/** Events the worker sends while a run trains. */
+/** Events the worker sends while a run trains. Steps come in batches: the worker posts at most a few messages a
+ *  second (every step it finished since the last message), so a fast backend never floods the page's thread. */
 export type RunEvent =
-  | {event: "step"; run: number; point: TwinPoint; stats: StepStats}
+  | {event: "steps"; run: number; points: TwinPoint[]; stats: StepStats}
   | {event: "eval"; run: number; e: TwinEval}
   | {event: "state"; run: number; state: RunState; error: string | null};
 

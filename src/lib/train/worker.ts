@@ -1,13 +1,14 @@
-// The training page's Web Worker: TensorFlow.js (WebGPU, WebGL or CPU backend) and the twin run live here, off
+// The training page's Web Worker: TensorFlow.js (WebGPU, WebGL, WASM or CPU backend) and the twin run live here, off
 // the page's main thread. The page creates it from its own module URL (import.meta.resolve, which Framework
 // rewrites to the built file) with the query string and hash removed; the worker refuses to start otherwise, and
 // reports any flag tfjs took from a URL, so a shared link can never set a library flag. Protocol: worker-protocol.ts.
 import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import {initTfBackend, TwinRun, type BackendName, type SavedTwin, type SizeMeasurement} from "../chapters/train.js";
+import {setWasmPaths} from "./wasm-backend.js";
+import {initTfBackend, pickCpuBackend, TwinRun, type BackendName, type CpuBackendMeasurement, type SavedTwin, type SizeMeasurement, type TwinPoint} from "../chapters/train.js";
 import {chooseBackend, webgpuStatus} from "../webgpu-status.js";
 import type {TF} from "./tf.js";
-import type {TrainData} from "./trainer.js";
+import type {StepStats, TrainData} from "./trainer.js";
 import type {FromWorker, Request, Results, WorkerBackend} from "./worker-protocol.js";
 
 interface WorkerScope {
@@ -34,7 +35,8 @@ async function flushSaves(id: number, run: TwinRun): Promise<void> {
   pendingSaves.delete(id);
   try {
     const saved = await run.saveStates();
-    for (const w of waiting) w.resolve(saved);
+    // Each reply moves its buffers to the page, so every waiter after the first gets its own copy.
+    waiting.forEach((w, i) => w.resolve(i === 0 ? saved : {...saved, bitnet: saved.bitnet.slice(), fp: saved.fp.slice()}));
   } catch (e) {
     for (const w of waiting) w.reject(e);
   }
@@ -47,17 +49,64 @@ function need<T>(x: T | null | undefined, what: string): T {
 
 const post = (m: FromWorker) => scope.postMessage(m);
 
+/** Step events are batched: at most one message per POST_MS (every finished step goes in it), so a backend that
+ *  steps many times a second costs the page a few small messages a second, not one per step. */
+const POST_MS = 250;
+
+/** ms per step pair of the tiny model on the current backend (one warm-up pair, then one timed). */
+async function timeTinyStep(vocabSize: number): Promise<number> {
+  const run = TwinRun.create(tf, {size: "tiny", steps: 100, lr: 0.005, seed: 1, vocabSize}, need(data, "init first"));
+  try {
+    await run.stepOnce();
+    const t0 = performance.now();
+    await run.stepOnce();
+    return performance.now() - t0;
+  } finally {
+    run.dispose();
+  }
+}
+
+/** "auto" without a hardware GPU: times tfjs's WASM and CPU backends on a tiny step pair and keeps the faster. */
+async function autoCpuBackend(vocabSize: number): Promise<{choice: Awaited<ReturnType<typeof initTfBackend>>; measured: CpuBackendMeasurement; reason: string}> {
+  const measured: CpuBackendMeasurement = {wasm: null, cpu: null};
+  const attempts: Awaited<ReturnType<typeof initTfBackend>>["attempts"] = [];
+  for (const name of ["wasm", "cpu"] as const) {
+    try {
+      const c = await initTfBackend(tf, name, [name]);
+      attempts.push(...c.attempts);
+      measured[name] = await timeTinyStep(vocabSize);
+    } catch (e) {
+      attempts.push({name, ok: false, error: e instanceof Error ? e.message.replace(/^no TensorFlow.js backend initialised \(|\)$/g, "") : String(e)});
+    }
+  }
+  const pick = pickCpuBackend(measured);
+  const choice = await initTfBackend(tf, pick.backend, [pick.backend]);
+  return {choice: {backend: choice.backend, attempts: attempts.filter((a) => !a.ok)}, measured, reason: pick.reason};
+}
+
 async function handle(m: Request): Promise<Results[Request["method"]]> {
   switch (m.method) {
     case "init": {
       data = m.data;
-      // "auto": a hardware WebGPU adapter, otherwise the CPU (a software-emulated adapter is many times slower
-      // than tfjs's CPU backend: chooseBackend in webgpu-status.ts); WebGL only when asked for.
+      // tfjs's WASM backend fetches its binaries from the page's own build (FileAttachment URLs), never a CDN; the
+      // threaded build needs cross-origin isolation, which the site does not have.
+      // (setWasmPaths wants an entry for every binary; the threaded one is never loaded with the flag below off.)
+      if (m.wasmPaths) setWasmPaths({...m.wasmPaths, "tfjs-backend-wasm-threaded-simd.wasm": m.wasmPaths["tfjs-backend-wasm-simd.wasm"]});
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+      // "auto": a hardware WebGPU adapter; otherwise whichever of WASM and the plain-JS CPU backend measures faster
+      // on a tiny step pair (a software-emulated adapter is many times slower than either: chooseBackend in
+      // webgpu-status.ts); WebGL only when asked for.
       const status = await webgpuStatus();
-      const engine = chooseBackend(m.backend === "auto" ? "auto" : m.backend === "cpu" ? "cpu" : "webgpu", status);
-      const order: BackendName[] = m.backend === "auto" ? (engine.backend === "webgpu" ? ["webgpu", "cpu"] : ["cpu"]) : ["webgpu", "webgl", "cpu"];
+      const engine = chooseBackend(m.backend === "auto" ? "auto" : m.backend === "webgpu" ? "webgpu" : "cpu", status);
+      if (m.backend === "auto" && engine.backend !== "webgpu") {
+        const auto = await autoCpuBackend(m.vocabSize);
+        const why = status.available ? `${engine.reason.replace(/, so the page uses the CPU.*$/, "")}; ${auto.reason}` : `no WebGPU in this browser (${status.reason}); ${auto.reason}`;
+        const res: WorkerBackend = {...auto.choice, reason: why, urlFlags, measured: auto.measured};
+        return res;
+      }
+      const order: BackendName[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
       const choice = await initTfBackend(tf, m.backend, order);
-      const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : choice.backend === "webgpu" ? engine.reason : status.available ? engine.reason : `no WebGPU in this browser (${status.reason})`;
+      const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
       const res: WorkerBackend = {...choice, reason, urlFlags};
       return res;
     }
@@ -87,14 +136,31 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
     case "run": {
       const run = need(runs.get(m.run), `no run ${m.run}`);
       post({event: "state", run: m.run, state: "running", error: null});
+      let points: TwinPoint[] = [];
+      let stats: StepStats | undefined;
+      let lastPost = 0;
+      const flush = () => {
+        if (!points.length || !stats) return;
+        post({event: "steps", run: m.run, points, stats});
+        points = [];
+        lastPost = performance.now();
+      };
       await run.run({
-        onStep: (point, stats) => post({event: "step", run: m.run, point, stats}),
-        onEval: (e) => post({event: "eval", run: m.run, e}),
+        onStep: (point, s) => {
+          points.push(point);
+          stats = s;
+          if (performance.now() - lastPost >= POST_MS) flush();
+        },
+        onEval: (e) => {
+          flush();
+          post({event: "eval", run: m.run, e});
+        },
         yieldToPage: async () => {
           await flushSaves(m.run, run);
           await new Promise((r) => setTimeout(r, 0));
         },
       });
+      flush();
       await flushSaves(m.run, run);
       post({event: "state", run: m.run, state: run.state, error: run.error});
       return {state: run.state, error: run.error};
@@ -127,10 +193,16 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
   }
 }
 
+/** A saved run's two safetensors buffers are fresh copies: moved to the page, not cloned. */
+function transferables(value: unknown): Transferable[] {
+  const v = value as Partial<SavedTwin> | null;
+  return [v?.bitnet, v?.fp].filter((x): x is Uint8Array => x instanceof Uint8Array && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength).map((x) => x.buffer as ArrayBuffer);
+}
+
 scope.addEventListener("message", (e) => {
   const m = e.data;
   handle(m).then(
-    (value) => post({req: m.req, ok: true, value}),
+    (value) => scope.postMessage({req: m.req, ok: true, value}, m.method === "save" ? transferables(value) : []),
     (err) => post({req: m.req, ok: false, error: err instanceof Error ? err.message : String(err)}),
   );
 });
