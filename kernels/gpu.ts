@@ -96,7 +96,12 @@ export async function pipelineChecked(device: GPUDevice, code: string, label?: s
     throw new Error(`WGSL compilation failed:\n${msg}`);
   }
   // createComputePipelineAsync crashes Dawn on SwiftShader (std::system_error in its worker pool); sync is safe
+  // a pipeline the device rejects (workgroup storage over the limit, too many bindings) is otherwise only an
+  // uncaptured error, and dispatching it does nothing: a benchmark timed such a no-op at 0 ms
+  device.pushErrorScope("validation");
   const p = device.createComputePipeline({layout: "auto", compute: {module, entryPoint}, label});
+  const invalid = await device.popErrorScope();
+  if (invalid) throw new Error(`${label ?? "pipeline"}: the device rejected it: ${invalid.message}`);
   cache.set(key, p);
   return p;
 }

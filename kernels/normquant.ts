@@ -89,6 +89,13 @@ export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
   return b;
 }
 
+/** The config as it fits a device: the float-float rotation doubles the Hadamard workgroup array, so where
+ *  `maxBytes` cannot hold it the plain f32 rotation (a few ulps off the reference: codes can flip at rounding
+ *  edges). The one rule the engine and the benchmark both apply. */
+export function fitNormQuant(c: NormQuantConfig, maxBytes: number): NormQuantConfig {
+  return c.hadamard && c.hadamardFF !== false && normQuantWorkgroupBytes(c) > maxBytes ? {...c, hadamardFF: false} : c;
+}
+
 /** Whether the top-K step is compiled: a compile-time K that drops something, or a runtime K. */
 function topKOn(c: NormQuantConfig): boolean {
   return c.topK !== undefined && (c.topK < c.n || !!c.topKRuntime);

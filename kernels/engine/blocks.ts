@@ -10,7 +10,7 @@ import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../atte
 import {embedWGSL} from "../embed.js";
 import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
 import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
-import {hadamardMixWGSL, normQuantBindings, normQuantWGSL, normQuantWorkgroupBytes, type NormQuantConfig} from "../normquant.js";
+import {hadamardMixWGSL, fitNormQuant, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {hadamardPlan} from "../lib/hadamard.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
 import {linearConfig, type LinearTuning} from "../measure/tune.js";
@@ -46,10 +46,7 @@ const epsWords = (eps: number) => new Uint32Array(new Float32Array([eps, eps - M
 /** A norm/quant step (normquant.ts) writing xin/xmeta. */
 async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer): Promise<Step> {
   const {device, P, A} = b;
-  let full: NormQuantConfig = {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn};
-  // the float-float rotation doubles the Hadamard workgroup array; where the device cannot hold it, the plain f32
-  // rotation (a few ulps off the reference: codes can flip at rounding edges)
-  if (full.hadamard && normQuantWorkgroupBytes(full) > device.limits.maxComputeWorkgroupStorageSize) full = {...full, hadamardFF: false};
+  const full = fitNormQuant({...cfg, sub: b.S, WG: b.WG, inspect: inspectOn}, device.limits.maxComputeWorkgroupStorageSize);
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
   const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(P.kind, cfg.n);
   const eu = epsWords(P.c.rms_norm_eps);

@@ -14,7 +14,7 @@ import {gpuFill} from "../engine/upload.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
 import {linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
 import {copyDispatch} from "./microbench.js";
-import {hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
+import {fitNormQuant, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../normquant.js";
 import {runSelfChecks, type SelfCheck} from "./selfcheck.js";
 import {timeDispatches, type EncodeMode} from "./timing.js";
 import {linearConfig, subgroupSize} from "./tune.js";
@@ -323,7 +323,8 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     const P = uniformBuffer(device, new Uint32Array([n, words, new Uint32Array(new Float32Array([1e-5]).buffer)[0], 0]));
     const had = storageBuffer(device, hadamardSignBits(n));
     const prologue = async (hadamard: boolean) => {
-      const c: NormQuantConfig = {n, src: "plain", norm: true, hadamard, quant: "int8", inspect: false, sub: S, WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup)};
+      // as the engine builds it (fitNormQuant: f32 rotation where the float-float one does not fit the device)
+      const c = fitNormQuant({n, src: "plain", norm: true, hadamard, quant: "int8", inspect: false, sub: S, WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup)}, device.limits.maxComputeWorkgroupStorageSize);
       const pl = await pipelineChecked(device, normQuantWGSL(c), "hadamard-prologue");
       const map: Record<string, GPUBuffer> = {P, src, normW, out, xmeta, had};
       return {pipeline: pl, bind: bindGroup(device, pl, normQuantBindings(c).map((k) => map[k])), grid: [1] as [number]};
