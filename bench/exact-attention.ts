@@ -4,7 +4,7 @@
 // baseline; the two alternate, three rounds, minimum of each). Prints a table; --json for machine-readable output.
 //   npx tsx bench/exact-attention.ts [--json] [--reps N]
 //   (without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json: SwiftShader)
-import {attentionWGSL, attnPartStride, hiLoTable, kvLayout, ropeKVWGSL, type KVFormat} from "../kernels/attention.js";
+import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, ropeKVWGSL, type KVFormat} from "../kernels/attention.js";
 import {acquireGpu} from "../kernels/device.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../kernels/gpu.js";
 import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../kernels/normquant.js";
@@ -38,11 +38,7 @@ async function build(H: number, KV: number, d: number, S: number, exact: boolean
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 4;
   const qkv = storageBuffer(device, Float32Array.from({length: S * qkvN}, rnd));
-  const lay = kvLayout(kv, d, KV);
-  const K = storageBuffer(device, lay.total(S) * 4);
-  const V = storageBuffer(device, lay.total(S) * 4);
-  const Km = storageBuffer(device, S * KV * 8);
-  const Vm = storageBuffer(device, S * KV * 8);
+  const {K, V, Km, Vm} = kvCacheBuffers(kv, d, KV, S, (bytes) => storageBuffer(device, bytes));
   const n = H * d;
   const nq: NormQuantConfig = {n, src: "attn", H, d, attnFF: exact, norm: true, hadamard: false, topK: n / 2, quant: "int8", inspect: false, sub: 0, WG: 64};
   const [rope, attn, comb] = await Promise.all([

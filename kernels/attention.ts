@@ -44,6 +44,19 @@ export function kvLayout(f: KVFormat, d: number, KV: number) {
   };
 }
 
+/** One layer's KV cache for `maxPos` positions: K and V codes (kvLayout words) and their per-vector (min, step)
+ *  pairs. `alloc` makes each buffer (a pool in the engine, a plain storage buffer in tests and benchmarks). */
+export interface KVCacheBuffers<B> {
+  K: B;
+  V: B;
+  Km: B;
+  Vm: B;
+}
+export function kvCacheBuffers<B>(f: KVFormat, d: number, KV: number, maxPos: number, alloc: (bytes: number, name: "K" | "V" | "Kmeta" | "Vmeta") => B): KVCacheBuffers<B> {
+  const codes = kvLayout(f, d, KV).total(maxPos) * 4;
+  return {K: alloc(codes, "K"), V: alloc(codes, "V"), Km: alloc(maxPos * KV * 8, "Kmeta"), Vm: alloc(maxPos * KV * 8, "Vmeta")};
+}
+
 const quantized = (b: number) => b < 16;
 
 /** Floats per (token, head, chunk) of split-attention partials: (max, sum, out[d]), or with exact (max, sum hi,
@@ -297,6 +310,22 @@ export function attentionWideOK(c: Omit<AttentionConfig, "fusedRope">): boolean 
   return c.kv.bits >= 16 && c.kv.bosBits >= 16 && c.d % (4 * per) === 0 && G <= 4 && OG <= 256 && 256 % OG === 0;
 }
 
+/** The bindings every split-attention kernel shares (0 P, 1 qkv, 2/3 the K/V cache codes, 4/5 their min/step,
+ *  6 part, 7 ST); `cache` is the code arrays' element type, `cacheAccess` read_write where the kernel writes RoPE'd
+ *  K/V (the wide kernel's fused RoPE). */
+function attnBindingsWGSL(st: string, cache: "u32" | "vec4<u32>", cacheAccess: "read" | "read_write" = "read"): string {
+  return `struct P { qkvStride: u32, scale: f32 }
+${st}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, ${cacheAccess}> Kc: array<${cache}>;
+@group(0) @binding(3) var<storage, ${cacheAccess}> Vc: array<${cache}>;
+@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+@group(0) @binding(7) var<uniform> st: ST;`;
+}
+
 /** Split-sequence attention. Grid (nC, KV, M); workgroup of 64 invocations; positions of chunk c are
  *  [c·chunk, min((c+1)·chunk, pos+1)) with pos = P + m (causal). Writes part[((m·H + h)·nC + c)·(d+2) …] =
  *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
@@ -315,16 +344,7 @@ export function attentionWGSL(c: AttentionConfig): string {
   const outs = G * d;
   const PER = Math.ceil(outs / CH);
   return /* wgsl */ `
-struct P { qkvStride: u32, scale: f32 }
-${stStructWGSL(kv)}
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(7) var<uniform> st: ST;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> Kc: array<u32>;
-@group(0) @binding(3) var<storage, read> Vc: array<u32>;
-@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+${attnBindingsWGSL(stStructWGSL(kv), "u32")}
 var<workgroup> qs: array<f32, ${G * d}>;
 var<workgroup> sc: array<f32, ${G * CH}>;
 var<workgroup> mx: array<f32, ${G}>;
@@ -419,16 +439,7 @@ function attention16WGSL(c: AttentionConfig): string {
       : [`bitcast<vec4<f32>>(${x})`];
   const accs = f16 ? 2 : 1;
   return /* wgsl */ `
-struct P { qkvStride: u32, scale: f32 }
-struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> Kc: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> Vc: array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;
-@group(0) @binding(7) var<uniform> st: ST;
+${attnBindingsWGSL("struct ST { M: u32, P: u32, nC: u32, chunk: u32 }", "vec4<u32>")}
 var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
 var<workgroup> sc: array<f32, ${G * CH}>;
 var<workgroup> mx: array<f32, ${G}>;
@@ -556,16 +567,7 @@ function attentionWideWGSL(c: AttentionConfig): string {
   const pack = (a: string, b: string) =>
     f16 ? `vec4<u32>(pack2x16float(${a}.xy), pack2x16float(${a}.zw), pack2x16float(${b}.xy), pack2x16float(${b}.zw))` : `bitcast<vec4<u32>>(${a})`;
   return /* wgsl */ `
-struct P { qkvStride: u32, scale: f32 }
-struct ST { M: u32, P: u32, nC: u32, chunk: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, ${rope ? "read_write" : "read"}> Kc: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, ${rope ? "read_write" : "read"}> Vc: array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;
-@group(0) @binding(7) var<uniform> st: ST;
+${attnBindingsWGSL("struct ST { M: u32, P: u32, nC: u32, chunk: u32 }", "vec4<u32>", rope ? "read_write" : "read")}
 ${rope ? `@group(0) @binding(8) var<storage, read> cosT: array<f32>;
 @group(0) @binding(9) var<storage, read> sinT: array<f32>;` : ""}
 var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
@@ -750,16 +752,7 @@ function attentionExactWGSL(c: AttentionConfig): string {
   const S = attnPartStride(d, true);
   const [sh, sl] = f32Pair(1 / Math.sqrt(d));
   return /* wgsl */ `
-struct P { qkvStride: u32, scale: f32 }
-${stStructWGSL(kv)}
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(7) var<uniform> st: ST;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> Kc: array<u32>;
-@group(0) @binding(3) var<storage, read> Vc: array<u32>;
-@group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+${attnBindingsWGSL(stStructWGSL(kv), "u32")}
 var<workgroup> qs: array<f32, ${G * d}>;
 var<workgroup> sc: array<vec2<f32>, ${G * CH}>;
 var<workgroup> mx: array<f32, ${G}>;

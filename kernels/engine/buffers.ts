@@ -1,6 +1,6 @@
 // The buffers a session computes in: activations for a block of up to maxBlock tokens, the KV cache, RoPE
 // tables, Hadamard sign bits and the per-step uniforms.
-import {attnPartStride, hiLoTable, kvLayout, type KVFormat} from "../attention.js";
+import {attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, type KVFormat} from "../attention.js";
 import {hadamardSignBits} from "../normquant.js";
 import {ARGMAX_PER} from "../sample.js";
 import type {BufferPool} from "./upload.js";
@@ -52,18 +52,9 @@ export const TOKEN_RING = 1024;
 export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {maxLen: number; maxBlock: number; inspect: boolean; attnChunk: number}): Activations {
   const Mx = o.maxBlock;
   const hd = P.H * P.d;
-  const lay = kvLayout(kvF, P.d, P.KV);
-  const kvWordsTotal = lay.total(o.maxLen);
-  pool.checkBinding(kvWordsTotal * 4, "KV cache");
+  pool.checkBinding(kvLayout(kvF, P.d, P.KV).total(o.maxLen) * 4, "KV cache");
   const kv: LayerKV[] = [];
-  for (let l = 0; l < P.L; l++) {
-    kv.push({
-      K: pool.buf(kvWordsTotal * 4, `L${l}.K`),
-      V: pool.buf(kvWordsTotal * 4, `L${l}.V`),
-      Km: pool.buf(o.maxLen * P.KV * 8, `L${l}.Kmeta`),
-      Vm: pool.buf(o.maxLen * P.KV * 8, `L${l}.Vmeta`),
-    });
-  }
+  for (let l = 0; l < P.L; l++) kv.push(kvCacheBuffers(kvF, P.d, P.KV, o.maxLen, (bytes, name) => pool.buf(bytes, `L${l}.${name}`)));
   const xw = Math.max(actWords(P.kind, P.C), actWords(P.kind, hd), actWords(P.kind, P.F), 8 * Math.ceil(P.C / 8));
   const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * attnPartStride(P.d, P.exactAttention);
   pool.checkBinding(partFloats * 4, "attention partials");

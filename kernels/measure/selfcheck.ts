@@ -1,7 +1,7 @@
 // Bit-exactness checks of the kernels against src/lib on whatever device runs them (the GPU tests do the same
 // under vitest on SwiftShader; this runs inside the benchmark on real drivers, where compilers may fuse or
 // reorder float arithmetic differently). Each check reports how many values differ from the reference.
-import {kvLayout, ropeKVWGSL, type KVFormat} from "../attention.js";
+import {kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../attention.js";
 import {exactDivWGSL} from "../exact.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../gpu.js";
 import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernary} from "../linear.js";
@@ -226,10 +226,7 @@ ${exactDivWGSL}
       }
     const lay = kvLayout(f, d, KVh);
     const qb = storageBuffer(device, qkv);
-    const Kb = storageBuffer(device, lay.total(Sx) * 4);
-    const Vb = storageBuffer(device, lay.total(Sx) * 4);
-    const Km = storageBuffer(device, Sx * KVh * 8);
-    const Vm = storageBuffer(device, Sx * KVh * 8);
+    const {K: Kb, V: Vb, Km, Vm} = kvCacheBuffers(f, d, KVh, Sx, (bytes) => storageBuffer(device, bytes));
     await run(
       device,
       ropeKVWGSL({H, KV: KVh, d, kv: f, WG: 128}),

@@ -1,5 +1,5 @@
 import {describe, expect, it} from "vitest";
-import {attentionWGSL, attnPartStride, hiLoTable, kvLayout, ropeKVWGSL, type KVFormat} from "../../kernels/attention.js";
+import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../../kernels/attention.js";
 import {normQuantWGSL} from "../../kernels/normquant.js";
 import {attention, rope, ropeTables} from "../../src/lib/model.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
@@ -65,10 +65,7 @@ describe("RoPE + KV cache + split attention vs float64", () => {
         }
       const lay = kvLayout(f, d, KV);
       const qkvB = storageBuffer(device, qkv);
-      const K = storageBuffer(device, lay.total(S) * 4);
-      const V = storageBuffer(device, lay.total(S) * 4);
-      const Km = storageBuffer(device, S * KV * 8);
-      const Vm = storageBuffer(device, S * KV * 8);
+      const {K, V, Km, Vm} = kvCacheBuffers(f, d, KV, S, (bytes) => storageBuffer(device, bytes));
       const st = uniformBuffer(device, new Uint32Array([S, 0, 1, 64, 0, 0, 0, 0]));
       const rope = await pipelineChecked(device, ropeKVWGSL({H, KV, d, kv: f, WG: 128}), "rope");
       const attn = await pipelineChecked(device, attentionWGSL({H, KV, d, kv: f}), "attn");
@@ -222,12 +219,8 @@ describe("exact attention (float-float) equals the float64 reference's f32 bits"
         }
       const want = attention(q, k, v, S, 0, H, KV, d, false).out;
 
-      const lay = kvLayout(f, d, KV);
       const qkvB = storageBuffer(device, qkv);
-      const K = storageBuffer(device, lay.total(S) * 4);
-      const V = storageBuffer(device, lay.total(S) * 4);
-      const Km = storageBuffer(device, S * KV * 8);
-      const Vm = storageBuffer(device, S * KV * 8);
+      const {K, V, Km, Vm} = kvCacheBuffers(f, d, KV, S, (bytes) => storageBuffer(device, bytes));
       const ropeP = await pipelineChecked(device, ropeKVWGSL({H, KV, d, kv: f, WG: 128, exact: true}), "rope-exact");
       const attn = await pipelineChecked(device, attentionWGSL({H, KV, d, kv: f, exact: true}), "attn-exact");
       const n = H * d;
