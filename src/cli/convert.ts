@@ -1,18 +1,20 @@
 // `bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH`: rewrites a ternary checkpoint between the
 // Hugging Face packed layout and bitnet.cpp's GGUF I2_S, through the same readers the inspector uses (so
 // every convention is decided and validated on the way in). GGUF out: arch bitnet-25, I2_S projections
-// (x86 layout unless --i2s-layout arm), W_q/W_k permuted for interleaved RoPE, F32 norms, F16 embedding,
-// tokenizer.ggml.* from tokenizer.json. HF out: config.json + model.safetensors packed with
+// (x86 layout unless --to-i2s-layout arm|rows, recorded in bitnet_lab.i2s_layout), W_q/W_k in transformers' row
+// order (bitnet.cpp runs bitnet-25 with rotate-half RoPE), rope.freq_base always, F32 norms, F16 embedding,
+// tokenizer.ggml.* from tokenizer.json with llama.cpp's pre-tokenizer name. --i2s-layout / --scale say how to
+// read the input, as for every command that reads a model. HF out: config.json + model.safetensors packed with
 // linear_class "bitlinear" (weight_scale = 1/mean|W|, which transformers' BitLinear divides by) + tokenizer.json.
 import {createWriteStream} from "node:fs";
 import {once} from "node:events";
 import type {Command} from "./command.js";
+import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagString} from "./command.js";
 import {ggufFromWeights} from "../lib/formats/gguf-model.js";
 import {writeGGUF} from "../lib/formats/gguf.js";
 import {ggufTokenizerKVs} from "../lib/formats/gguf-tokenizer.js";
 import type {I2SLayout} from "../lib/formats/i2s.js";
-import type {ScaleConvention} from "../lib/formats/open.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {loadModelPath} from "../node/files.js";
 import {writeModelDir} from "../node/modeldir.js";
@@ -20,22 +22,19 @@ import {writeModelDir} from "../node/modeldir.js";
 export const convert: Command = {
   name: "convert",
   summary: "convert a ternary checkpoint between Hugging Face packed safetensors and GGUF I2_S (bitnet.cpp)",
-  usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--i2s-layout x86|arm] [--in-i2s-layout x86|arm] [--scale multiply|divide] [--embedding f16|f32]",
-  options: {to: "string", out: "string", "i2s-layout": "string", "in-i2s-layout": "string", scale: "string", embedding: "string"},
+  usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--to-i2s-layout x86|arm|rows] [--embedding f16|f32] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, to: "string", out: "string", "to-i2s-layout": "string", embedding: "string"},
   async run(args) {
     expectPositionals(args, ["<file-or-dir>"]);
     const to = flagString(args, "to");
     if (to !== "gguf" && to !== "hf") throw new UsageError(`--to must be gguf or hf, got ${JSON.stringify(to ?? null)}`);
     const out = flagString(args, "out");
     if (!out) throw new UsageError("--out PATH is required");
-    const layout = (flagString(args, "i2s-layout") ?? "x86") as I2SLayout;
-    const inLayout = flagString(args, "in-i2s-layout") as I2SLayout | undefined;
-    for (const [k, v] of [["i2s-layout", layout], ["in-i2s-layout", inLayout]] as const) if (v !== undefined && v !== "x86" && v !== "arm") throw new UsageError(`--${k} must be x86 or arm, got "${v}"`);
-    const scale = flagString(args, "scale") as ScaleConvention | undefined;
-    if (scale !== undefined && scale !== "multiply" && scale !== "divide") throw new UsageError(`--scale must be multiply or divide, got "${scale}"`);
+    const layout = (modelOpenOptions(args, "to-i2s-layout").i2sLayout ?? "x86") as I2SLayout;
+    const input = modelOpenOptions(args);
     const emb = (flagString(args, "embedding") ?? "f16").toUpperCase();
     if (emb !== "F16" && emb !== "F32") throw new UsageError(`--embedding must be f16 or f32, got "${emb}"`);
-    const m = await loadModelPath(args.positional[0], {scale, i2sLayout: inLayout});
+    const m = await loadModelPath(args.positional[0], input);
     for (const w of m.warnings) console.error(`bitnet-lab convert: warning: ${w}`);
     const c = m.weights.config;
     if (to === "hf") {

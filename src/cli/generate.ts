@@ -1,6 +1,7 @@
 // `bitnet-lab generate <model-dir> --prompt TEXT`: sample a continuation on the CPU reference (or, once
 // kernels/engine.ts exists, WebGPU).
 import type {Command} from "./command.js";
+import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {MIN_TEMPERATURE, generate as generateTokens} from "../lib/generate.js";
 import {readModelPath} from "../node/files.js";
@@ -16,8 +17,8 @@ export function backendFlag(v: string | undefined): BackendName {
 export const generate: Command = {
   name: "generate",
   summary: "generate text from a checkpoint (greedy by default; temperature, top-k, top-p sampling)",
-  usage: "bitnet-lab generate <model-dir> --prompt TEXT [--max-tokens N=32] [--temperature T=0] [--top-k K=0] [--top-p P=1] [--seed S=0] [--json] [--backend cpu|webgpu]",
-  options: {prompt: "string", "max-tokens": "string", temperature: "string", "top-k": "string", "top-p": "string", seed: "string", json: "boolean", backend: "string"},
+  usage: "bitnet-lab generate <model-dir> --prompt TEXT [--max-tokens N=32] [--temperature T=0] [--top-k K=0] [--top-p P=1] [--seed S=0] [--json] [--backend cpu|webgpu] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, prompt: "string", "max-tokens": "string", temperature: "string", "top-k": "string", "top-p": "string", seed: "string", json: "boolean", backend: "string"},
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt");
@@ -30,7 +31,7 @@ export const generate: Command = {
     const seed = flagNumber(args, "seed", 0, {integer: true, min: 0, max: 2 ** 53 - 1});
     const json = flagBool(args, "json");
     const backend = backendFlag(flagString(args, "backend"));
-    const m = await readModelPath(args.positional[0]);
+    const m = await readModelPath(args.positional[0], modelOpenOptions(args));
     const c = m.weights.config;
     const codec = textCodec(m.tokenizer, c);
     if (codec.kind === "bytes") console.error("bitnet-lab generate: no tokenizer.json in the model folder; using UTF-8 bytes as token ids");

@@ -6,6 +6,7 @@ import {headDim} from "../lib/config.js";
 import {expectedTensors} from "../lib/checkpoint.js";
 import {parameterCounts} from "../lib/model.js";
 import {readModelPath} from "../node/files.js";
+import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {textCodec} from "../node/runtime.js";
 
 /** One <model-dir> (flags are checked by the parser against each command's `options`). */
@@ -23,12 +24,12 @@ function fmtBytes(n: number): string {
 export const inspect: Command = {
   name: "inspect",
   summary: "show a checkpoint's config, parameter counts, bytes and bits per weight, and ternary histogram",
-  usage: "bitnet-lab inspect <model-dir> [--json]",
-  options: {json: "boolean"},
+  usage: "bitnet-lab inspect <model-dir> [--json] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, json: "boolean"},
   async run(args) {
     checkModelDirArg(args);
     const dir = args.positional[0];
-    const m = await readModelPath(dir);
+    const m = await readModelPath(dir, modelOpenOptions(args));
     const c = m.weights.config;
     // The tokenizer is checked as generate checks it (too large → error; smaller → padded ids, never sampled).
     const codec = m.tokenizer === undefined ? undefined : textCodec(m.tokenizer, c);

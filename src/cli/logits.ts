@@ -1,6 +1,7 @@
 // `bitnet-lab logits <model-dir> --prompt TEXT`: next-token logits at every prompt position (the numbers
 // the GPU engine and the transformers twin are compared on).
 import type {Command} from "./command.js";
+import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
 import {backendFlag} from "./generate.js";
 import {checkModelDirArg} from "./inspect.js";
@@ -10,8 +11,8 @@ import {openSession, textCodec} from "../node/runtime.js";
 export const logits: Command = {
   name: "logits",
   summary: "next-token logits at every prompt position (--json for all of them, else the top tokens)",
-  usage: "bitnet-lab logits <model-dir> (--prompt TEXT | --tokens 1,2,3) [--json] [--top N=5] [--backend cpu|webgpu]",
-  options: {prompt: "string", tokens: "string", json: "boolean", backend: "string", top: "string"},
+  usage: "bitnet-lab logits <model-dir> (--prompt TEXT | --tokens 1,2,3) [--json] [--top N=5] [--backend cpu|webgpu] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, prompt: "string", tokens: "string", json: "boolean", backend: "string", top: "string"},
   async run(args) {
     checkModelDirArg(args);
     const prompt = flagString(args, "prompt");
@@ -20,7 +21,7 @@ export const logits: Command = {
     const json = flagBool(args, "json");
     const top = flagNumber(args, "top", 5, {min: 1, max: 1000, integer: true});
     const backend = backendFlag(flagString(args, "backend"));
-    const m = await readModelPath(args.positional[0]);
+    const m = await readModelPath(args.positional[0], modelOpenOptions(args));
     const c = m.weights.config;
     let ids: number[];
     let codec: ReturnType<typeof textCodec> | undefined;

@@ -4,12 +4,15 @@
 import {existsSync, readdirSync, statSync} from "node:fs";
 import {join} from "node:path";
 import type {Command} from "./command.js";
+import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {acquireGpu} from "../../kernels/device.js";
 import {createWebGPUSession} from "../../kernels/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
+import {attentionRopeCheck, finiteLogitsCheck} from "../lib/formats/golden.js";
+import type {GoldenCheck} from "../lib/formats/golden.js";
 import {readModelPath} from "../node/files.js";
 import {progress} from "../node/progress.js";
 import {textCodec} from "../node/runtime.js";
@@ -24,6 +27,9 @@ export interface VerifyResult {
   greedyAgree: number;
   decodeMaxAbsDiff: number;
   pass: boolean;
+  /** Checks whose truth is not the reader's: layer-0 attention as the format's own runtime computes it from the
+   *  stored rows, and finite logits on both backends (formats/golden.ts). */
+  golden: GoldenCheck[];
   skipped?: string;
 }
 
@@ -41,8 +47,8 @@ function modelDirs(dir: string): {dir: string; skip?: string}[] {
 export const verify: Command = {
   name: "verify",
   summary: "compare the WebGPU engine with the CPU reference: max |Δlogits| and greedy agreement per model/variant",
-  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json]",
-  options: {prompt: "string", steps: "string", tolerance: "string", json: "boolean"},
+  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, prompt: "string", steps: "string", tolerance: "string", json: "boolean"},
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
@@ -59,11 +65,11 @@ export const verify: Command = {
     try {
       for (const {dir, skip} of dirs) {
         if (skip) {
-          results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, skipped: skip});
+          results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, golden: [], skipped: skip});
           continue;
         }
         note(`${dir}: loading`);
-        const m = await readModelPath(dir);
+        const m = await readModelPath(dir, modelOpenOptions(args));
         const c = m.weights.config;
         const codec = textCodec(m.tokenizer, c);
         let ids = codec.encode(prompt);
@@ -80,10 +86,12 @@ export const verify: Command = {
           const b = await gpu.append(ids, {allLogits: true});
           const bar = progress(`bitnet-lab verify: ${dir}: greedy steps`, steps);
           const pre = compareLogits(a, b, V, tolerance);
+          const golden = [await attentionRopeCheck(m.opened, ids.length > 1 ? ids.slice(0, 4) : [ids[0], ids[0]]), finiteLogitsCheck(a, V), finiteLogitsCheck(b, V)];
+          for (const g of golden) if (!g.pass) note(`${dir}: golden check FAILED: ${g.detail}`);
           let tok = argmax(a.subarray((ids.length - 1) * V));
           let agree = 0;
           let worst = 0;
-          let pass = pre.pass;
+          let pass = pre.pass && golden.every((g) => g.pass);
           for (let s = 0; s < steps; s++) {
             const la = await cpu.append([tok]);
             const lb = await gpu.append([tok]);
@@ -95,7 +103,7 @@ export const verify: Command = {
             bar.update(s + 1);
           }
           bar.end();
-          results.push({dir, variant: c.bitnet_variant + (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""), positions: ids.length, prefillMaxAbsDiff: pre.maxAbsDiff, prefillArgmaxAgree: pre.argmaxAgree, steps, greedyAgree: agree, decodeMaxAbsDiff: worst, pass});
+          results.push({dir, variant: c.bitnet_variant + (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""), positions: ids.length, prefillMaxAbsDiff: pre.maxAbsDiff, prefillArgmaxAgree: pre.argmaxAgree, steps, greedyAgree: agree, decodeMaxAbsDiff: worst, pass, golden});
         } finally {
           gpu.dispose();
         }
@@ -112,8 +120,9 @@ export const verify: Command = {
           continue;
         }
         console.log(
-          `${r.pass ? "ok  " : "FAIL"} ${r.dir} (${r.variant}): prefill ${r.positions} positions max|Δ| ${r.prefillMaxAbsDiff.toExponential(2)}, argmax ${r.prefillArgmaxAgree}/${r.positions}; greedy ${r.greedyAgree}/${r.steps} steps, max|Δ| ${r.decodeMaxAbsDiff.toExponential(2)}`,
+          `${r.pass ? "ok  " : "FAIL"} ${r.dir} (${r.variant}): prefill ${r.positions} positions max|Δ| ${r.prefillMaxAbsDiff.toExponential(2)}, argmax ${r.prefillArgmaxAgree}/${r.positions}; greedy ${r.greedyAgree}/${r.steps} steps, max|Δ| ${r.decodeMaxAbsDiff.toExponential(2)}; golden ${r.golden.filter((g) => g.pass).length}/${r.golden.length}`,
         );
+        for (const g of r.golden) if (!g.pass) console.log(`     golden ${g.id}: ${g.detail}`);
       }
     }
     return results.every((r) => r.pass) ? 0 : 1;

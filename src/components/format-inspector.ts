@@ -4,6 +4,7 @@
 import {blobSource, mapFileSet} from "../lib/formats/source.js";
 import type {ByteSource, FileSet} from "../lib/formats/source.js";
 import type {Inspection} from "../lib/formats/open.js";
+import type {GoldenCheck} from "../lib/formats/golden.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
 import {h} from "./dom.js";
 
@@ -69,7 +70,7 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
       row("Code table", ins.codeTable, "codes"),
       row("Tokenizer", tok ? `${tok.source}: ${tok.tokens.toLocaleString("en-US")} tokens, BOS ${tok.bos}${tok.addsBos ? " (added by its post-processor template, as transformers does)" : " (not added automatically)"}, EOS ${tok.eos}${tok.chat ? ", instruct chat template (<|eot_id|>)" : ""}` : "none (no tokenizer.json or tokenizer.ggml.*): token ids only", "tokenizer"),
       row("Memory", memory, "memory"),
-      ...(ins.scale ? [row("The other convention", `${ins.scale.otherWay}.`, "other")] : ins.i2s ? [row("The other layout", `Reading these bytes with the ${ins.i2s.value === "x86" ? "ARM (64-element)" : "x86 (128-element)"} layout scrambles the columns inside every block: all codes stay valid, so nothing fails — only the golden check below shows it.`, "other")] : []),
+      ...(ins.scale ? [row("The other convention", `${ins.scale.otherWay}.`, "other")] : ins.i2s ? [row("The other layout", `Reading these bytes with another layout (${["x86", "arm", "rows"].filter((l) => l !== ins.i2s!.value).join(" or ")}) scrambles the weights inside every block: all codes stay valid, so nothing fails — only the golden check below shows it.`, "other")] : []),
       row("Files", ins.files.map((f) => `${f.name} (${fmtBytes(f.bytes)})`).join(", "), "files"),
     ),
   );
@@ -84,9 +85,12 @@ export interface GoldenReport {
   tensor: string;
   chosenLabel: string;
   otherLabel: string;
-  /** A few weights of the first row, both readings. */
+  /** A few weights of the first row, both readings, from index `offset` (where the readings first part). */
   chosen: number[];
   other: number[];
+  offset: number;
+  /** Checks whose truth is not the reader's own (formats/golden.ts). */
+  checks: GoldenCheck[];
   /** CPU vs the other backend on layer 0 (+ head) for the first tokens. */
   layer?: {backend: string; maxAbsDiff: number; tolerance: number; pass: boolean; argmaxAgree: number; positions: number};
   ready: boolean;
@@ -96,10 +100,11 @@ export interface GoldenReport {
 export function goldenView(r: GoldenReport): HTMLElement {
   const fmt = (x: number) => (x === 0 ? "0" : x.toPrecision(3));
   return h("section", {class: "golden", "data-ready": String(r.ready)},
-    h("p", {}, `First weights of ${r.tensor}, row 0:`),
+    h("p", {}, r.offset > 0 ? `Weights ${r.offset}…${r.offset + r.chosen.length - 1} of ${r.tensor}, where the two readings first part (before that they agree):` : `First weights of ${r.tensor}, row 0:`),
     h("table", {}, h("tbody", {},
       h("tr", {}, h("th", {scope: "row"}, r.chosenLabel), ...r.chosen.map((x) => h("td", {}, fmt(x)))),
       h("tr", {}, h("th", {scope: "row"}, r.otherLabel), ...r.other.map((x) => h("td", {}, fmt(x)))))),
+    h("ul", {class: "golden-checks"}, ...r.checks.map((c) => h("li", {"data-golden": c.id, "data-pass": String(c.pass)}, h("strong", {}, c.pass ? "PASS " : "FAIL "), c.detail))),
     r.layer ? h("p", {}, `One layer (layer 0 + final norm + head, first tokens) on the CPU reference vs ${r.layer.backend}: max |Δlogit| ${r.layer.maxAbsDiff.toExponential(2)} (tolerance ${r.layer.tolerance}), greedy tokens agree at ${r.layer.argmaxAgree}/${r.layer.positions} positions — ${r.layer.pass ? "PASS" : "FAIL"}.`) : null,
     h("p", {class: r.ready ? "ready" : "notice", role: "status", "data-status": r.ready ? "ready" : "not-ready"}, h("strong", {}, r.ready ? "Ready. " : "Not ready. "), r.message),
   );

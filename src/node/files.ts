@@ -92,11 +92,13 @@ export interface ModelPath {
   stored: {name: string; dtype: string; shape: number[]; bytes: number}[];
   files: {name: string; bytes: number}[];
   inspection: OpenedCheckpoint["inspection"];
+  /** The opened checkpoint, for golden checks that read the file's stored rows. */
+  opened: OpenedCheckpoint;
 }
 
 export async function readModelPath(path: string, opts: OpenOptions = {}): Promise<ModelPath> {
   const {opened, weights, tokenizer, warnings} = await loadModelPath(path, opts);
   const ins = opened.inspection;
   const format = ins.format === "hf-latent" ? "latent" : ins.format === "hf-fp" ? "fp" : "packed";
-  return {dir: path, weights, tokenizer, warnings, format, stored: ins.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes})), files: ins.files, inspection: ins};
+  return {dir: path, weights, tokenizer, warnings, format, stored: ins.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes})), files: ins.files, inspection: ins, opened};
 }

@@ -83,7 +83,7 @@ describe("the checkpoint inspector", () => {
     await page.close();
   });
 
-  it("drops a GGUF I2_S file: interleaved-pair RoPE, x86 layout stated as a default, ready on WebGPU", async () => {
+  it("drops a GGUF I2_S file: rotate-half RoPE as bitnet.cpp runs it, the layout its writer recorded, ready on WebGPU", async () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/open`);
     await page.waitForSelector("#drop-zone[data-state=empty]");
@@ -91,10 +91,12 @@ describe("the checkpoint inspector", () => {
     await settled(page);
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
     expect(await page.getAttribute(".format-inspection", "data-format")).toBe("gguf-i2s");
-    expect(await page.getAttribute("[data-rope]", "data-rope")).toBe("interleaved-pairs");
+    expect(await page.getAttribute("[data-rope]", "data-rope")).toBe("rotate-half");
     expect(await page.getAttribute("[data-i2s]", "data-i2s")).toBe("x86");
-    expect(await page.textContent("[data-key=i2s]")).toMatch(/does not record it/);
+    expect(await page.textContent("[data-key=i2s]")).toMatch(/recorded in the file/);
     expect(await page.textContent(".golden")).toMatch(/arm I2_S layout/);
+    expect(await page.getAttribute("[data-golden=attention-rope]", "data-pass")).toBe("true");
+    expect(await page.getAttribute("[data-golden=finite-logits]", "data-pass")).toBe("true");
     await page.close();
   });
 

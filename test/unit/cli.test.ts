@@ -68,7 +68,7 @@ describe("bitnet-lab CLI entry", () => {
         expect(out.pop()).toMatch(new RegExp(`usage: bitnet-lab ${c.name}`));
       }
       expect(await main(["inspect", "x", "--prompt", "a"])).toBe(2);
-      expect(out.join("\n")).toMatch(/unknown flag --prompt; known flags: --json/);
+      expect(out.join("\n")).toMatch(/unknown flag --prompt; known flags: --i2s-layout, --scale, --json/);
     } finally {
       console.log = log;
       console.error = err;

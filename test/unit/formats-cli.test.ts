@@ -58,13 +58,17 @@ describe("bitnet-lab convert", () => {
 
   it("inspect prints the conventions and how they were decided, for GGUF and HF alike", async () => {
     const gguf = join(tmp, "i.gguf");
-    expect((await cli("convert", "data/fixtures/hf-bitlinear", "--to", "gguf", "--out", gguf, "--i2s-layout", "arm")).status).toBe(0);
+    expect((await cli("convert", "data/fixtures/hf-bitlinear", "--to", "gguf", "--out", gguf, "--to-i2s-layout", "arm")).status).toBe(0);
     const r = await cli("inspect", gguf, "--json");
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.conventions.rope.convention).toBe("interleaved-pairs");
-    expect(j.conventions.i2s.layout).toBe("x86"); // written ARM, read as the default: the file cannot say
-    const arm = JSON.parse((await cli("convert", gguf, "--to", "hf", "--out", join(tmp, "x"), "--in-i2s-layout", "arm")).status === 0 ? (await cli("inspect", join(tmp, "x"), "--json")).stdout : "{}");
+    expect(j.conventions.rope.convention).toBe("rotate-half");
+    expect(j.conventions.i2s.layout).toBe("arm"); // recorded by the writer (bitnet_lab.i2s_layout)
+    expect(j.conventions.i2s.decidedBy).toMatch(/recorded in the file/);
+    const bad = await cli("inspect", gguf, "--i2s-layout", "sideways");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--i2s-layout must be x86, arm, rows/);
+    const arm = JSON.parse((await cli("convert", gguf, "--to", "hf", "--out", join(tmp, "x"), "--i2s-layout", "arm")).status === 0 ? (await cli("inspect", join(tmp, "x"), "--json")).stdout : "{}");
     expect(arm.conventions.scale.convention).toBe("divide");
     const t = await cli("inspect", "data/fixtures/hf-packed");
     expect(t.stdout).toMatch(/weight_scale MULTIPLIES: config.json quantization_config.linear_class = "autobitlinear"/);

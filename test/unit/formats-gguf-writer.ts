@@ -6,7 +6,9 @@
 //   - I2_S: the float tensor W (ternary · scale), scale = max|W| over the tensor (as double);
 //     per element q = 1 if |w| < 1e-6, else 2 if w·scale > 0, else 0; for block i of 128 elements and
 //     j in 0..127: byte[i·32 + j%32] |= q << (6 − 2·⌊j/32⌋); the f32 scale at byte n/4; size n/4 + 32.
-//   - Q/K rows permuted for llama.cpp's interleaved RoPE: reshape(heads, 2, d/2, in).swapaxes(1, 2).
+//   - Q/K rows NOT permuted for the BitNet archs (convert-ms-to-gguf-bitnet.py comments every permute_lazy out;
+//     llama.cpp runs bitnet-25 with NEOX RoPE); permuteForGGUF is the LlamaModel.permute of the `llama` arch
+//     (reshape(heads, 2, d/2, in).swapaxes(1, 2)), used here to build the wrongly permuted files the old writer made.
 //   - norms F32, embedding F16 (the converter's default for I2_S files).
 
 type KV = [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown];

@@ -12,6 +12,7 @@ import {I2S_CODE_TABLE, decodeI2S, encodeI2S} from "../../src/lib/formats/i2s.js
 import {parseGGUF, writeGGUF} from "../../src/lib/formats/gguf.js";
 import {ggufFromWeights, ggufName, ropePermutation} from "../../src/lib/formats/gguf-model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
+import type {OpenOptions} from "../../src/lib/formats/open.js";
 import {FormatError, blobSource, mapFileSet, memorySource} from "../../src/lib/formats/source.js";
 import type {ByteSource} from "../../src/lib/formats/source.js";
 import {permuteForGGUF, quantizeI2S, writeGGUFIndependently} from "./formats-gguf-writer.js";
@@ -35,10 +36,10 @@ function exactWeights(seed: number): ModelWeights {
   return w;
 }
 
-function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: string; projType?: "i2s" | "f16"} = {}): Uint8Array {
+function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: string; projType?: "i2s" | "f16"; permuteQK?: boolean; extra?: KVRow[]; noFreqBase?: boolean; pre?: string; bosType?: number} = {}): Uint8Array {
   const c = w.config;
   const A = opts.arch ?? "bitnet-25";
-  const kvs: [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown][] = [
+  const kvs: KVRow[] = [
     ["general.architecture", "str", A],
     [`${A}.context_length`, "u32", c.max_position_embeddings],
     [`${A}.embedding_length`, "u32", c.hidden_size],
@@ -46,15 +47,16 @@ function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: str
     [`${A}.feed_forward_length`, "u32", c.intermediate_size],
     [`${A}.attention.head_count`, "u32", c.num_attention_heads],
     [`${A}.attention.head_count_kv`, "u32", c.num_key_value_heads],
-    [`${A}.rope.freq_base`, "f32", c.rope_theta],
+    ...(opts.noFreqBase ? [] : [[`${A}.rope.freq_base`, "f32", c.rope_theta] as KVRow]),
+    ...(opts.extra ?? []),
     [`${A}.attention.layer_norm_rms_epsilon`, "f32", c.rms_norm_eps],
     [`${A}.rope.dimension_count`, "u32", c.hidden_size / c.num_attention_heads],
   ];
   if (opts.tokenizer) {
     const vocab = shipped.model.vocab as Record<string, number>;
     const tokens = Object.entries(vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
-    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", "default"], ["tokenizer.ggml.tokens", "strs", tokens],
-      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i < 3 ? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
+    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", opts.pre ?? "gpt-2"], ["tokenizer.ggml.tokens", "strs", tokens],
+      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i === 0 ? 3 : i < 3 ? opts.bosType ?? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
       ["tokenizer.ggml.bos_token_id", "u32", 1], ["tokenizer.ggml.eos_token_id", "u32", 2], ["tokenizer.ggml.add_bos_token", "bool", true]);
   }
   const ts: IndepTensor[] = [];
@@ -63,7 +65,7 @@ function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: str
     const t = w.ternary.get(hf)!;
     let data: Float32Array = new Float32Array(t.codes.length);
     for (let i = 0; i < data.length; i++) data[i] = t.codes[i] * t.gamma;
-    if (heads) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
+    if (heads && opts.permuteQK) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
     ts.push({name: g, shape: t.shape, data, kind: opts.projType ?? "i2s"});
   };
   float(tensorNames.embed, "token_embd.weight", "f16");
@@ -85,8 +87,10 @@ function independentFile(w: ModelWeights, opts: {tokenizer?: boolean; arch?: str
   return writeGGUFIndependently(kvs, ts);
 }
 
+type KVRow = [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown];
 const one = (src: ByteSource) => mapFileSet("test", new Map([[src.name, src]]));
-const open = (bytes: Uint8Array, name = "ggml-model-i2_s.gguf", opts = {}) => openCheckpoint(one(memorySource(bytes, name)), opts);
+// Random weights carry no evidence of their I2_S layout (layout-evidence.ts), so these files are opened with it stated.
+const open = (bytes: Uint8Array, name = "ggml-model-i2_s.gguf", opts: OpenOptions = {i2sLayout: "x86"}) => openCheckpoint(one(memorySource(bytes, name)), opts);
 
 describe("I2_S codes (bitnet.cpp layout)", () => {
   it("places element j of a 128-block in byte j % 32 at shift 6 − 2⌊j/32⌋ (hand-worked)", () => {
@@ -94,7 +98,7 @@ describe("I2_S codes (bitnet.cpp layout)", () => {
     codes[0] = 1; // code 2 at byte 0, shift 6
     codes[32] = -1; // code 0 at byte 0, shift 4
     codes[127] = 1; // code 2 at byte 31, shift 0
-    const b = encodeI2S(codes, 0.5, "x86");
+    const b = encodeI2S(codes, 1, 128, 0.5, "x86");
     expect(b.length).toBe(32 + 32);
     expect(b[0]).toBe((2 << 6) | (0 << 4) | (1 << 2) | 1);
     expect(b[31]).toBe((1 << 6) | (1 << 4) | (1 << 2) | 2);
@@ -102,32 +106,44 @@ describe("I2_S codes (bitnet.cpp layout)", () => {
     expect(I2S_CODE_TABLE).toEqual([-1, 0, 1, null]);
     // the independent writer agrees byte for byte
     expect(Array.from(quantizeI2S(Float32Array.from(codes, (c) => c * 0.5)))).toEqual(Array.from(b));
-    const d = decodeI2S(b, 128, "x86");
+    const d = decodeI2S(b, 1, 128, "x86");
     expect(Array.from(d.codes)).toEqual(Array.from(codes));
     expect(d.scale).toBe(0.5);
     // the ARM layout reads the same bytes as a different arrangement (64-blocks, 16-byte groups)
-    const arm = decodeI2S(b, 128, "arm");
+    const arm = decodeI2S(b, 1, 128, "arm");
     expect(arm.codes[0]).toBe(1);
     expect(arm.codes[16]).toBe(-1); // byte 0, shift 4 is element 16 in the ARM layout
     expect(Array.from(arm.codes)).not.toEqual(Array.from(codes));
   });
 
   it("round-trips random tensors in both layouts and rejects code 3, bad sizes and bad scales", () => {
-    fc.assert(fc.property(fc.integer({min: 1, max: 6}), fc.integer(), fc.constantFrom("x86", "arm" as const), (blocks, seed, layout) => {
-      const n = blocks * 128;
+    fc.assert(fc.property(fc.integer({min: 1, max: 6}), fc.integer(), fc.constantFrom("x86", "arm", "rows" as const), (blocks, seed, layout) => {
+      const rows = 4, cols = blocks * 32;
+      const n = rows * cols;
       const codes = Int8Array.from({length: n}, (_, i) => ((Math.imul(seed ^ i, 2654435761) >>> 7) % 3) - 1);
-      const d = decodeI2S(encodeI2S(codes, 0.25, layout), n, layout);
+      const d = decodeI2S(encodeI2S(codes, rows, cols, 0.25, layout), rows, cols, layout);
       expect(Array.from(d.codes)).toEqual(Array.from(codes));
     }), {numRuns: 50});
-    const b = encodeI2S(new Int8Array(128), 1, "x86");
+    const b = encodeI2S(new Int8Array(128), 1, 128, 1, "x86");
     b[3] |= 0b11;
-    expect(() => decodeI2S(b, 128, "x86")).toThrow(/invalid I2_S code 3/);
-    expect(() => decodeI2S(new Uint8Array(10), 128, "x86")).toThrow(/needs 64/);
-    expect(() => decodeI2S(new Uint8Array(64 + 16), 192, "x86")).toThrow(/multiple of the x86 I2_S block/);
-    expect(() => decodeI2S(encodeI2S(new Int8Array(128), 0, "x86"), 128, "x86")).toThrow(/scale 0/);
+    expect(() => decodeI2S(b, 1, 128, "x86")).toThrow(/invalid I2_S code 3/);
+    expect(() => decodeI2S(new Uint8Array(10), 1, 128, "x86")).toThrow(/needs 64/);
+    expect(() => decodeI2S(new Uint8Array(64 + 16), 1, 192, "x86")).toThrow(/not a multiple of the x86 block/);
+    expect(() => decodeI2S(new Uint8Array(64 + 16), 3, 64, "rows")).toThrow(/3 rows is not a multiple of 4/);
+    expect(() => decodeI2S(encodeI2S(new Int8Array(128), 1, 128, 0, "x86"), 1, 128, "x86")).toThrow(/scale 0/);
   });
 
-  it("maps rotate-half rows to interleaved pairs like the converter's permute (hand-worked, d = 4)", () => {
+  it("rows layout: 4 rows per byte, one byte per column (quantize_i2_s without ACT_PARALLEL, hand-worked)", () => {
+    // rows 0..3 of column 1 hold +1, 0, −1, +1 → codes 2, 1, 0, 2 → 0b10_01_00_10 in byte 1
+    const codes = new Int8Array(4 * 3);
+    codes[0 * 3 + 1] = 1; codes[2 * 3 + 1] = -1; codes[3 * 3 + 1] = 1;
+    const b = encodeI2S(codes, 4, 3, 2, "rows");
+    expect(b[1]).toBe(0b10010010);
+    expect(b[0]).toBe(0b01010101);
+    expect(Array.from(decodeI2S(b, 4, 3, "rows").codes)).toEqual(Array.from(codes));
+  });
+
+  it("maps rotate-half rows to interleaved pairs like the llama converter's permute (hand-worked, d = 4)", () => {
     expect(Array.from(ropePermutation(1, 4))).toEqual([0, 2, 1, 3]);
     expect(Array.from(ropePermutation(2, 4))).toEqual([0, 2, 1, 3, 4, 6, 5, 7]);
     const rows = Float32Array.from({length: 8}, (_, i) => i); // 8 rows of 1 column
@@ -144,9 +160,10 @@ describe("GGUF I2_S checkpoints from an independent writer", () => {
     const ins = o.inspection;
     expect(ins.format).toBe("gguf-i2s");
     expect(ins.architecture).toMatch(/^bitnet-25/);
-    expect(ins.rope.value).toBe("interleaved-pairs");
+    expect(ins.rope.value).toBe("rotate-half");
+    expect(ins.runtime.rope).toBe("neox");
     expect(ins.i2s!.value).toBe("x86");
-    expect(ins.i2s!.how).toMatch(/does not record it/);
+    expect(ins.i2s!.how).toMatch(/set by you/);
     expect(ins.config.hidden_size).toBe(128);
     expect(ins.config.num_key_value_heads).toBe(1);
     expect(ins.config.tie_word_embeddings).toBe(true);
@@ -174,7 +191,7 @@ describe("GGUF I2_S checkpoints from an independent writer", () => {
   });
 
   it("reads through Blob slices the same as from memory", async () => {
-    const o = await openCheckpoint(one(blobSource(new Blob([file as BlobPart]), "m.gguf")));
+    const o = await openCheckpoint(one(blobSource(new Blob([file as BlobPart]), "m.gguf")), {i2sLayout: "x86"});
     const loaded = await o.load();
     expect(Array.from(loaded.ternary.get(tensorNames.layer(1).down)!.codes)).toEqual(Array.from(w.ternary.get(tensorNames.layer(1).down)!.codes));
   });
@@ -217,15 +234,15 @@ describe("GGUF I2_S checkpoints from an independent writer", () => {
     const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
     let off = 0;
     for (const c of chunks) { bytes.set(c, off); off += c.length; }
-    const o = await open(bytes);
+    const o = await open(bytes, "x.gguf", {});
     expect(o.inspection.i2s!.value).toBe("arm");
-    expect(o.inspection.i2s!.how).toMatch(/2368 elements, not a multiple of x86's 128-element block/);
+    expect(o.inspection.i2s!.how).toMatch(/recorded in the file by its writer/);
     expect(Array.from(forwardFull(await o.load(), [1, 2, 3]).logits)).toEqual(Array.from(forwardFull(ws, [1, 2, 3]).logits));
-    await expect(open(bytes, "x.gguf", {i2sLayout: "x86"}).then((x) => x.load())).rejects.toThrow(/not a multiple of the x86 I2_S block/);
+    await expect(open(bytes, "x.gguf", {i2sLayout: "x86"}).then((x) => x.load())).rejects.toThrow(/x86 I2_S layout cannot hold blk\.0\.ffn_gate\.weight: 2368 elements is not a multiple/);
   });
 
   it("refuses what it cannot read, with specific errors", async () => {
-    await expect(open(independentFile(w, {arch: "llama"}))).rejects.toThrow(/architecture "llama" is not supported/);
+    await expect(open(independentFile(w, {arch: "llama"}))).rejects.toThrow(/architecture "llama": a Llama-architecture model .* is not supported yet/);
     await expect(open(independentFile(w, {projType: "f16"}))).rejects.toThrow(/attn_q.weight is F16; only I2_S/);
     const bad = file.slice();
     bad[0] = 0x48;

@@ -4,23 +4,25 @@
 // Conventions, each decided from the file where it can be and stated where it cannot:
 // - tensor names follow llama.cpp (token_embd, blk.N.attn_q, …, attn_sub_norm, ffn_sub_norm, output_norm);
 //   matrices are stored [out, in] row-major (ggml dims [in, out]).
-// - RoPE: llama.cpp runs LLaMA-family archs with interleaved-pair rotation, so its converters permute the
-//   rows of W_q and W_k within each head (HF row h·d + i·(d/2) + j ↔ GGUF row h·d + 2j + i). The reader
-//   undoes that to the rotate-half order of the reference forward; the writer applies it.
-// - I2_S: one scale that multiplies (W = scale · code); the block layout is a stated choice (i2s.ts).
+// - architecture conventions (RoPE type, whether W_q/W_k rows are permuted, defaults) come from the table in
+//   gguf-arch.ts, read from bitnet.cpp's own sources: its BitNet archs run rotate-half (NEOX) RoPE and the
+//   vendor's converters store W_q/W_k in transformers' row order, so nothing is permuted either way. The one
+//   exception is a file written by this project before 2026-12 (it permuted them, wrongly): recognised by
+//   its metadata and un-permuted, with a warning.
+// - I2_S: one scale that multiplies (W = scale · code); the byte layout is decided by open.ts (i2s.ts).
 import {headDim, tensorNames} from "../config.js";
 import type {BitNetConfig} from "../config.js";
 import {parseConfig} from "../checkpoint.js";
 import {fromFloat32, toFloat32} from "../safetensors.js";
 import type {ModelWeights} from "../tensor.js";
 import {GGML_I2_S, GGUFValueType, ggmlTypeName, readGGUFTensor} from "./gguf.js";
+import {ggufArchOf} from "./gguf-arch.js";
+import type {GGUFArch} from "./gguf-arch.js";
 import type {GGUFHeader, GGUFKV, GGUFTensorInfo, GGUFTensorOut, GGUFValue} from "./gguf.js";
 import {decodeI2S, encodeI2S} from "./i2s.js";
 import type {I2SLayout} from "./i2s.js";
 import {FormatError} from "./source.js";
 import type {ByteSource} from "./source.js";
-
-export const GGUF_ARCHES = ["bitnet-25", "bitnet-b1.58"] as const;
 
 /** HF tensor name → GGUF tensor name. */
 export function ggufName(hf: string): string {
@@ -77,20 +79,24 @@ function num(md: Map<string, GGUFValue>, key: string, required: boolean): number
   return n;
 }
 
-/** The architecture named by general.architecture, or a specific refusal. */
-export function ggufArch(h: GGUFHeader): string {
-  const arch = h.metadata.get("general.architecture");
-  if (typeof arch !== "string") throw new FormatError(`GGUF: general.architecture is missing`);
-  if (!(GGUF_ARCHES as readonly string[]).includes(arch)) {
-    const hint = arch === "bitnet" ? " (the older 1bitLLM BitNet conversion: SiLU FFN and separate scale tensors)" : arch === "llama" ? " (a full-precision LLaMA, not a ternary BitNet)" : "";
-    throw new FormatError(`GGUF: architecture "${arch}" is not supported${hint}; this reader knows ${GGUF_ARCHES.join(", ")} (BitNet b1.58 2B4T)`);
-  }
-  return arch;
+/** The architecture named by general.architecture with its conventions (gguf-arch.ts), or a refusal. */
+export function ggufArch(h: GGUFHeader): GGUFArch {
+  return ggufArchOf(h.metadata.get("general.architecture"));
+}
+
+/** A bitnet-25 file written by this project's converter before 2026-12, which permuted W_q/W_k rows for an
+ *  adjacent-pair RoPE that bitnet.cpp does not use for BitNet archs. Its signature: the names that writer gave,
+ *  no general.quantization_version (every llama.cpp/gguf-py writer sets it) and none of the bitnet_lab.* keys
+ *  the current writer adds. */
+export function legacyBitnetLabFile(h: GGUFHeader): boolean {
+  const md = h.metadata;
+  const name = md.get("general.name");
+  return (name === "bitnet-lab export" || name === "b1.58") && !md.has("general.quantization_version") && ![...md.keys()].some((k) => k.startsWith("bitnet_lab."));
 }
 
 /** BitNetConfig from a bitnet-25 GGUF's metadata and tensor shapes. */
 export function ggufConfig(h: GGUFHeader): BitNetConfig {
-  const A = ggufArch(h);
+  const A = ggufArch(h).arch;
   const md = h.metadata;
   const byName = new Map(h.tensors.map((t) => [t.name, t]));
   const emb = byName.get("token_embd.weight");
@@ -114,7 +120,7 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
     num_key_value_heads: num(md, `${A}.attention.head_count_kv`, false) ?? H,
     max_position_embeddings: num(md, `${A}.context_length`, false) ?? 4096,
     rms_norm_eps: num(md, `${A}.attention.layer_norm_rms_epsilon`, false) ?? 1e-5,
-    rope_theta: num(md, `${A}.rope.freq_base`, false) ?? 500000,
+    rope_theta: num(md, `${A}.rope.freq_base`, false) ?? ggufArch(h).defaults.ropeFreqBase,
     hidden_act: "relu2",
     tie_word_embeddings: !byName.has("output.weight"),
     bos_token_id: num(md, "tokenizer.ggml.bos_token_id", false) ?? Math.min(128000, vocab - 1),
@@ -135,7 +141,7 @@ export interface GGUFPlanEntry {
   info: GGUFTensorInfo;
   kind: "ternary" | "float";
   shape: [number, number] | [number];
-  /** Q and K carry the RoPE row permutation. */
+  /** Q and K: their head count (for the legacy row permutation and the golden check). */
   rope?: {heads: number};
 }
 
@@ -182,7 +188,7 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
 }
 
 /** Reads one planned tensor into the model's representation. */
-export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlanEntry, layout: I2SLayout, d: number): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
+export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlanEntry, layout: I2SLayout, d: number, permutedQK: boolean): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
   const bytes = await readGGUFTensor(src, h, e.info);
   if (e.kind === "float") {
     const data = toFloat32(bytes, FLOAT_TYPES[e.info.type]);
@@ -190,14 +196,17 @@ export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlan
     return data;
   }
   const [rows, cols] = e.shape as [number, number];
-  let {codes, scale} = decodeI2S(bytes, rows * cols, layout, `GGUF: ${e.info.name}`);
-  if (e.rope) codes = permuteRows(codes, cols, ropePermutation(e.rope.heads, d), true);
+  let {codes, scale} = decodeI2S(bytes, rows, cols, layout, `GGUF: ${e.info.name}`);
+  if (e.rope && permutedQK) codes = permuteRows(codes, cols, ropePermutation(e.rope.heads, d), true);
   return {codes, gamma: scale};
 }
 
 // ------------------------------------------------------------------ writer
 
-/** GGUF key/values and tensors for a ternary model (bitnet-25, I2_S, F32 norms, F16 or F32 embedding). */
+/** GGUF key/values and tensors for a ternary model (bitnet-25, I2_S, F32 norms, F16 or F32 embedding), as
+ *  bitnet.cpp reads them: W_q/W_k in transformers' row order (its BitNet archs run rotate-half RoPE),
+ *  rope.freq_base always written (llama.cpp would otherwise take 10000), and the I2_S layout recorded under
+ *  bitnet_lab.i2s_layout (llama.cpp ignores keys it does not know). */
 export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embedding?: "F16" | "F32"; tokenizer?: GGUFKV[]; name?: string} = {}): {kvs: GGUFKV[]; tensors: GGUFTensorOut[]} {
   const c = w.config;
   if (c.bitnet_variant !== "b1.58") throw new FormatError(`GGUF export: only b1.58 models map to bitnet-25 (this is ${c.bitnet_variant})`);
@@ -219,9 +228,10 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
     {key: `${A}.rope.freq_base`, type: F32, value: c.rope_theta},
     {key: `${A}.rope.dimension_count`, type: U32, value: headDim(c)},
     {key: `${A}.attention.layer_norm_rms_epsilon`, type: F32, value: c.rms_norm_eps},
+    {key: "general.quantization_version", type: U32, value: 2},
+    {key: "bitnet_lab.i2s_layout", type: GGUFValueType.STRING, value: opts.layout ?? "x86"},
     ...(opts.tokenizer ?? []),
   ];
-  const d = headDim(c);
   const layout = opts.layout ?? "x86";
   const embType = opts.embedding ?? "F16";
   const tensors: GGUFTensorOut[] = [];
@@ -236,11 +246,7 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
     const t = w.ternary.get(hf);
     if (t) {
       const [rows, cols] = t.shape;
-      const m = /\.(q|k)_proj\./.exec(hf);
-      tensors.push({name, dims: [cols, rows], type: GGML_I2_S, data: () => {
-        const codes = m ? permuteRows(t.codes, cols, ropePermutation(m[1] === "q" ? c.num_attention_heads : c.num_key_value_heads, d), false) : t.codes;
-        return encodeI2S(codes, t.gamma, layout, name);
-      }});
+      tensors.push({name, dims: [cols, rows], type: GGML_I2_S, data: () => encodeI2S(t.codes, rows, cols, t.gamma, layout, name)});
       return;
     }
     const f = w.float.get(hf);

@@ -1,12 +1,14 @@
 // The tokenizer.ggml.* vocabulary of a GGUF file as tokenizer.json content, so one tokenizer implementation
 // (src/lib/tokenizer.ts) serves both formats. llama.cpp's "gpt2" model is byte-level BPE: tokens are the
 // byte-level strings of tokenizer.json, merges "left right"; token_type 1 = normal, 3 = control
-// (special), 4 = user-defined; tokenizer.ggml.pre names the split regex ("llama-bpe": Llama-3's).
+// (special), 4 = user-defined; tokenizer.ggml.pre names the split regex in llama.cpp's words (gguf-arch.ts:
+// "llama-bpe" is Llama-3's, "gpt-2" plain byte-level). BOS/EOS may be typed NORMAL (convert-ms-to-gguf-bitnet.py
+// types every in-vocabulary token so): llama.cpp still uses them by id, and so does this reader.
 import {LLAMA3_REGEX} from "../tokenizer.js";
 import {GGUFValueType} from "./gguf.js";
 import type {GGUFHeader, GGUFKV} from "./gguf.js";
-
-const LLAMA3_PRES = ["llama-bpe", "llama3", "llama-v3", "smaug-bpe"];
+import {GGUF_PRE_TOKENIZERS} from "./gguf-arch.js";
+import {FormatError} from "./source.js";
 
 export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string} {
   const md = h.metadata;
@@ -19,20 +21,28 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
   if (!Array.isArray(merges) || !merges.every((t) => typeof t === "string")) return {note: "tokenizer.ggml.merges is missing or not a list of strings: no tokenizer"};
   const types = md.get("tokenizer.ggml.token_type");
   const typeOf = (i: number) => (types instanceof Int32Array && types.length === tokens.length ? types[i] : 1);
-  const pre = md.get("tokenizer.ggml.pre") ?? "default";
-  const llama3 = LLAMA3_PRES.includes(String(pre));
-  if (!llama3 && pre !== "default" && pre !== "gpt2") return {note: `GGUF tokenizer.ggml.pre ${JSON.stringify(pre)} is not supported (llama-bpe, gpt2, default): no tokenizer`};
+  const pre = md.get("tokenizer.ggml.pre");
+  // "gpt2" is what this project's writer put here before 2026-12; llama.cpp refuses that name but means gpt-2.
+  const split = typeof pre === "string" ? (GGUF_PRE_TOKENIZERS[pre] ?? (pre === "gpt2" ? "gpt2" : undefined)) : undefined;
+  if (!split) {
+    const why = pre === undefined || pre === "default"
+      ? "llama.cpp's \"default\" pre-tokenizer (also used when tokenizer.ggml.pre is missing) splits with four regexes in sequence, which this tokenizer does not reproduce"
+      : "it is not one this tokenizer reproduces";
+    return {note: `GGUF tokenizer.ggml.pre ${JSON.stringify(pre ?? null)}: ${why} (supported: ${Object.keys(GGUF_PRE_TOKENIZERS).join(", ")}): no tokenizer`};
+  }
+  const llama3 = split === "llama3";
   // The BPE vocabulary is everything before the trailing run of control/user-defined tokens.
   let nVocab = tokens.length;
   while (nVocab > 0 && (typeOf(nVocab - 1) === 3 || typeOf(nVocab - 1) === 4)) nVocab--;
   const vocab: Record<string, number> = {};
   for (let i = 0; i < nVocab; i++) vocab[tokens[i] as string] = i;
+  const bos = md.get("tokenizer.ggml.bos_token_id");
+  const eos = md.get("tokenizer.ggml.eos_token_id");
   const added = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = typeOf(i);
-    if (t === 3 || t === 4 || i >= nVocab) added.push({id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t !== 4});
+    if (t === 3 || t === 4 || i >= nVocab || i === bos || i === eos) added.push({id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t !== 4});
   }
-  const bos = md.get("tokenizer.ggml.bos_token_id");
   const addBos = md.get("tokenizer.ggml.add_bos_token") ?? llama3;
   const bosPiece = typeof bos === "number" ? (tokens[bos] as string | undefined) : undefined;
   const byteLevel = {type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: !llama3};
@@ -60,6 +70,16 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
   };
 }
 
+/** llama.cpp's tokenizer.ggml.pre name for a tokenizer.json pre_tokenizer: "llama-bpe" for Llama-3's Split
+ *  regex + ByteLevel, "gpt-2" for plain byte-level (GPT-2's regex); anything else has no llama.cpp name that
+ *  would tokenize the same, so writing one is refused. */
+export function ggufPreName(pre: unknown): string {
+  const p = pre as {type?: string; use_regex?: boolean; pretokenizers?: {type?: string; pattern?: {Regex?: string}}[]} | null | undefined;
+  if (p?.type === "ByteLevel" && p.use_regex !== false) return "gpt-2";
+  if (p?.type === "Sequence" && p.pretokenizers?.length === 2 && p.pretokenizers[0].type === "Split" && p.pretokenizers[0].pattern?.Regex === LLAMA3_REGEX && p.pretokenizers[1].type === "ByteLevel") return "llama-bpe";
+  throw new FormatError(`GGUF export: the tokenizer's pre_tokenizer (${JSON.stringify(p ?? null).slice(0, 120)}) has no llama.cpp tokenizer.ggml.pre name that splits text the same way (llama-bpe: Llama-3's Split regex; gpt-2: plain byte-level)`);
+}
+
 /** tokenizer.json content (byte-level BPE, as Tokenizer.fromJSON reads it) as tokenizer.ggml.* key/values. */
 export function ggufTokenizerKVs(json: unknown, ids: {bos: number; eos: number}): GGUFKV[] {
   const j = json as {model: {vocab: Record<string, number>; merges: (string | [string, string])[]}; added_tokens?: {id: number; content: string; special?: boolean}[]; pre_tokenizer?: {type?: string}; post_processor?: {type?: string; processors?: {type?: string}[]}};
@@ -77,7 +97,7 @@ export function ggufTokenizerKVs(json: unknown, ids: {bos: number; eos: number})
   const S = GGUFValueType.STRING;
   return [
     {key: "tokenizer.ggml.model", type: S, value: "gpt2"},
-    {key: "tokenizer.ggml.pre", type: S, value: j.pre_tokenizer?.type === "Sequence" ? "llama-bpe" : "gpt2"},
+    {key: "tokenizer.ggml.pre", type: S, value: ggufPreName(j.pre_tokenizer)},
     {key: "tokenizer.ggml.tokens", type: GGUFValueType.ARRAY, elementType: S, value: tokens},
     {key: "tokenizer.ggml.token_type", type: GGUFValueType.ARRAY, elementType: GGUFValueType.I32, value: types},
     {key: "tokenizer.ggml.merges", type: GGUFValueType.ARRAY, elementType: S, value: j.model.merges.map((m) => (typeof m === "string" ? m : m.join(" ")))},

@@ -9,194 +9,26 @@
 //   hf-latent  bf16/f32 master weights with quantization_mode "online" (…-2B-4T-bf16): ternarized at load
 //              with the library's absmean quantizer, exactly as transformers does on every forward.
 //   hf-fp      no quantization_config: a float model.
-//   gguf-i2s   bitnet.cpp's GGUF (arch bitnet-25) with I2_S projections.
-import {headDim, tensorNames} from "../config.js";
+//   gguf-i2s   bitnet.cpp's GGUF (arch bitnet-25 / bitnet-b1.58) with I2_S projections (open-gguf.ts).
+import {tensorNames} from "../config.js";
 import type {BitNetConfig} from "../config.js";
 import {expectedTensors, parseConfig} from "../checkpoint.js";
 import type {ExpectedTensor} from "../checkpoint.js";
 import {packedRows, unpackTernary} from "../pack.js";
 import {quantizeWeightsAbsmean} from "../quant.js";
 import {DTYPE_BYTES, toFloat32} from "../safetensors.js";
-import type {ModelWeights, Tensor, TernaryTensor} from "../tensor.js";
-import {ggmlTypeName, parseGGUF} from "./gguf.js";
-import type {GGUFHeader} from "./gguf.js";
-import {ggufConfig, loadGGUFTensor, planGGUF} from "./gguf-model.js";
-import {I2S_LAYOUTS, decodeI2S} from "./i2s.js";
-import type {I2SLayout} from "./i2s.js";
+import type {Tensor, TernaryTensor} from "../tensor.js";
+import {FORMAT_NAMES, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import type {CheckpointFormat, Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint, ScaleConvention, TensorSummary} from "./open-common.js";
+import {openGGUFFile} from "./open-gguf.js";
 import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
 import type {TensorRef} from "./safetensors-files.js";
 import {FormatError, readJSONFile} from "./source.js";
-import type {ByteSource, FileSet} from "./source.js";
-import {ggufTokenizerJSON} from "./gguf-tokenizer.js";
+import type {FileSet} from "./source.js";
 
-export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s";
-
-export const FORMAT_NAMES: Record<CheckpointFormat, string> = {
-  "hf-packed": "Hugging Face safetensors, packed ternary (U8, 4 weights per byte + weight_scale)",
-  "hf-latent": "Hugging Face safetensors, latent master weights (ternarized at load, quantization_mode online)",
-  "hf-fp": "Hugging Face safetensors, full precision",
-  "gguf-i2s": "GGUF (bitnet.cpp) with I2_S ternary projections",
-};
-
-export type ScaleConvention = "multiply" | "divide";
-
-export interface OpenOptions {
-  /** Override the weight_scale convention of an HF packed checkpoint (the inspector says it was overridden). */
-  scale?: ScaleConvention;
-  /** The I2_S block layout of a GGUF file (default x86, which the released file uses). */
-  i2sLayout?: I2SLayout;
-}
-
-export interface Decision<T> {
-  value: T;
-  /** How it was decided, in a sentence. */
-  how: string;
-}
-
-export interface TensorSummary {
-  name: string;
-  /** As stored: safetensors dtype or ggml type. */
-  dtype: string;
-  /** Logical shape [out, in] / [n]. */
-  shape: number[];
-  bytes: number;
-  role: "ternary" | "latent" | "float";
-}
-
-export interface Inspection {
-  format: CheckpointFormat;
-  formatName: string;
-  /** "BitNetForCausalLM" / the GGUF architecture. */
-  architecture: string;
-  config: BitNetConfig;
-  files: {name: string; bytes: number}[];
-  tensors: TensorSummary[];
-  parameters: {embedding: number; linear: number; norm: number; head: number; total: number};
-  bitsPerWeight: {projections: number; overall: number};
-  scale?: Decision<ScaleConvention> & {median: number; evidence: string; otherWay: string};
-  rope: Decision<"rotate-half" | "interleaved-pairs">;
-  i2s?: Decision<I2SLayout> & {description: string};
-  codeTable: string;
-  tokenizer?: {source: string; tokens: number; bos: number; eos: number; addsBos: boolean; chat: boolean};
-  /** Rough GPU bytes for the engine at a given context (weights + KV + activations). */
-  gpuBytes: (ctx: number) => number;
-  warnings: string[];
-}
-
-/** Per tensor and row range: what kernels/engine's createStreamedSession reads (its WeightSource, structurally),
- *  so the engine uploads straight from the files. */
-export interface RowSource {
-  floatRows(name: string, row0: number, rows: number): Promise<Float32Array>;
-  ternaryRows(name: string, row0: number, rows: number): Promise<Int8Array>;
-  gamma(name: string): Promise<number>;
-}
-
-/** A RowSource from "load one tensor" and "read float rows": float rows are byte ranges (a 2B4T embedding is
- *  never whole in memory); a projection is decoded once, whole, and kept until another one is asked for. */
-function rowSource(one: (name: string) => Promise<LoadedTensor>, floatRange: (name: string, row0: number, rows: number) => Promise<Float32Array> | undefined): RowSource {
-  let cached: LoadedTensor | undefined;
-  const get = async (name: string) => (cached?.name === name ? cached : (cached = await one(name)));
-  return {
-    async floatRows(name, row0, rows) {
-      const direct = floatRange(name, row0, rows);
-      if (direct) return direct;
-      const t = (await get(name)).float;
-      if (!t) throw new FormatError(`${name} is not a float tensor`);
-      const cols = t.shape.length > 1 ? t.shape[1] : t.shape[0];
-      return t.data.subarray(row0 * cols, (row0 + rows) * cols);
-    },
-    async ternaryRows(name, row0, rows) {
-      const t = (await get(name)).ternary;
-      if (!t) throw new FormatError(`${name} is not a ternary projection`);
-      return t.codes.subarray(row0 * t.shape[1], (row0 + rows) * t.shape[1]);
-    },
-    async gamma(name) {
-      const t = (await get(name)).ternary;
-      if (!t) throw new FormatError(`${name} is not a ternary projection`);
-      return t.gamma;
-    },
-  };
-}
-
-export type LoadedTensor = {name: string; float: Tensor; ternary?: undefined} | {name: string; ternary: TernaryTensor; float?: undefined};
-
-/** Collects a tensor stream into ModelWeights. */
-async function collect(config: BitNetConfig, it: AsyncGenerator<LoadedTensor>, total: number, onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights> {
-  const float = new Map<string, Tensor>();
-  const ternary = new Map<string, TernaryTensor>();
-  let i = 0;
-  for await (const t of it) {
-    onProgress?.(i++, total, t.name);
-    if (t.ternary) ternary.set(t.name, t.ternary);
-    else float.set(t.name, t.float!);
-  }
-  onProgress?.(total, total, "");
-  return {config, float, ternary};
-}
-
-export interface OpenedCheckpoint {
-  inspection: Inspection;
-  /** The tokenizer as tokenizer.json content (from the folder or built from GGUF metadata). */
-  tokenizerJSON?: unknown;
-  /** Reads every tensor (one at a time) into the model's weights; projections end up ternary. */
-  load(onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights>;
-  /** The same tensors as an async stream, one converted tensor at a time and nothing retained: what a
-   *  per-tensor GPU upload consumes without the model ever sitting whole in memory. */
-  tensors(): AsyncGenerator<LoadedTensor>;
-  /** Row ranges straight from the files, for kernels/engine's createStreamedSession(config, source). */
-  rowSource(): RowSource;
-  /** One tensor by its Hugging Face name, converted (projections ternary). */
-  tensor(name: string): Promise<LoadedTensor>;
-  /** The first rows of a projection decoded under the chosen convention and under the other one
-   *  (scale convention for HF packed, I2_S layout for GGUF): W values [rows, in]. */
-  goldenRows(name: string, rows: number): Promise<{chosen: Float32Array; other: Float32Array; otherLabel: string; cols: number}>;
-}
-
-function params(config: BitNetConfig): Inspection["parameters"] {
-  let linear = 0, norm = 0, embedding = 0, head = 0;
-  for (const e of expectedTensors(config)) {
-    const n = e.shape.reduce((a: number, b: number) => a * b, 1);
-    if (e.kind === "linear") linear += n;
-    else if (e.name === tensorNames.embed) embedding += n;
-    else if (e.name === tensorNames.lmHead) head += n;
-    else norm += n;
-  }
-  return {embedding, linear, norm, head, total: embedding + linear + norm + head};
-}
-
-/** GPU memory the WebGPU engine needs, roughly: 2-bit ternary rows (+8 bytes of scale per row), f32
- *  embedding/head rows, norms, the f32 KV cache at `ctx` positions, and a few MB of activations. */
-export function engineBytes(config: BitNetConfig, ctx: number): number {
-  let b = 0;
-  for (const e of expectedTensors(config)) {
-    const n = e.shape.reduce((a: number, x: number) => a * x, 1);
-    b += e.kind === "linear" ? n / 4 + e.shape[0] * 8 : n * 4;
-  }
-  const kvDim = config.num_key_value_heads * headDim(config);
-  b += config.num_hidden_layers * 2 * ctx * kvDim * 4;
-  b += 128 * (config.hidden_size * 4 + config.intermediate_size * 8) + config.vocab_size * 8;
-  return b;
-}
-
-function tokenizerInfo(json: unknown, source: string): Inspection["tokenizer"] {
-  const j = json as {added_tokens?: {id: number; content: string}[]; model?: {vocab?: object}; post_processor?: {type?: string; processors?: {type?: string}[]}};
-  const added = j.added_tokens ?? [];
-  const vocab = Object.keys(j.model?.vocab ?? {}).length;
-  const tokens = Math.max(vocab, ...added.map((a) => a.id + 1));
-  const pp = j.post_processor;
-  const hasTemplate = pp?.type === "TemplateProcessing" || (pp?.processors ?? []).some((p) => p.type === "TemplateProcessing");
-  const id = (names: string[]) => added.find((a) => names.includes(a.content))?.id ?? -1;
-  return {source, tokens, bos: id(["<s>", "<|begin_of_text|>"]), eos: id(["</s>", "<|end_of_text|>"]), addsBos: hasTemplate, chat: added.some((a) => a.content === "<|eot_id|>")};
-}
+export * from "./open-common.js";
 
 // ------------------------------------------------------------------ HF
-
-const GGUF_FLOAT: Record<number, "F32" | "F16" | "BF16"> = {0: "F32", 1: "F16", 30: "BF16"};
-
-function finite(data: Float32Array, what: string): Float32Array {
-  for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) throw new FormatError(`${what} holds a non-finite value at flat index ${k}`);
-  return data;
-}
 
 /** `lc` is linear_class as config.json spells it (undefined when absent: parseConfig fills in a default). */
 function decideScale(lc: unknown, scales: number[], override?: ScaleConvention): Inspection["scale"] {
@@ -319,6 +151,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     bitsPerWeight: {projections: pc.linear ? (projBytes * 8) / pc.linear : 0, overall: (totalBytes * 8) / pc.total},
     scale,
     rope: {value: "rotate-half", how: "Hugging Face checkpoints store W_q/W_k unpermuted; transformers' BitNet applies rotate_half (pairs i and i + d/2)"},
+    runtime: {name: "transformers", rope: "neox", ropeTheta: config.rope_theta, source: "transformers' BitNet attention: apply_rotary_pos_emb with rotate_half"},
     codeTable: format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
     tokenizer: tokenizerJSON ? tokenizerInfo(tokenizerJSON, "tokenizer.json") : undefined,
     gpuBytes: (ctx) => engineBytes(config, ctx),
@@ -382,98 +215,24 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
         const ws = scaleOf.get(name)!;
         const [a, b] = multiply ? [ws, 1 / ws] : [1 / ws, ws];
         for (let k = 0; k < n * inp; k++) { chosen[k] = codes[k] * a; other[k] = codes[k] * b; }
-        return {chosen, other, otherLabel: multiply ? "divide" : "multiply", cols: inp};
+        return {chosen, other, otherLabel: multiply ? "divide" : "multiply", cols: inp, firstDiff: firstDifference(chosen, other)};
       }
       const data = toFloat32(bytes, p.ref.dtype);
       const q = quantizeWeightsAbsmean(data);
       for (let k = 0; k < n * inp; k++) { chosen[k] = q.codes[k] / q.scale; other[k] = data[k]; }
-      return {chosen, other, otherLabel: "latent (unquantized)", cols: inp};
+      return {chosen, other, otherLabel: "latent (unquantized)", cols: inp, firstDiff: firstDifference(chosen, other)};
     },
-  };
-  return opened;
-}
-
-// ------------------------------------------------------------------ GGUF
-
-async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet): Promise<OpenedCheckpoint> {
-  const h: GGUFHeader = await parseGGUF(src);
-  const config = ggufConfig(h);
-  const plan = planGGUF(h, config);
-  // The file does not record the layout; only sizes can rule one out (x86 needs multiples of 128 elements).
-  const odd = plan.find((p) => p.kind === "ternary" && p.info.n % 128 !== 0);
-  const layout: I2SLayout = opts.i2sLayout ?? (odd && odd.info.n % 64 === 0 ? "arm" : "x86");
-  const d = headDim(config);
-  const warnings: string[] = [];
-  const {json: tokJSON, note: tokNote} = ggufTokenizerJSON(h);
-  if (tokNote) warnings.push(tokNote);
-  const folderTok = extra.get("tokenizer.json");
-  const tokenizerJSON = tokJSON ?? (folderTok ? await readJSONFile(folderTok) : undefined);
-  if (!tokenizerJSON) warnings.push("no tokenizer.ggml.* vocabulary in the file and no tokenizer.json beside it");
-  const pc = params(config);
-  const projBytes = plan.filter((p) => p.kind === "ternary").reduce((a, p) => a + p.info.bytes, 0);
-  const arch = h.metadata.get("general.architecture") as string;
-  const loadOne = async (p: (typeof plan)[number]): Promise<LoadedTensor> => {
-    const t = await loadGGUFTensor(src, h, p, layout, d);
-    return t instanceof Float32Array ? {name: p.hf, float: {shape: [...p.shape], data: t}} : {name: p.hf, ternary: {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma}};
-  };
-  const layoutHow = opts.i2sLayout
-    ? `set by you (${layout})`
-    : layout === "arm"
-      ? `the file does not record it, but ${odd!.info.name} has ${odd!.info.n} elements, not a multiple of x86's 128-element block: ARM (64-element blocks)`
-      : "the file does not record it; x86 assumed (bitnet.cpp's x86 builds and the released ggml-model-i2_s.gguf); an ARM-converted file needs the ARM layout — compare the golden rows";
-  const inspection: Inspection = {
-    format: "gguf-i2s", formatName: FORMAT_NAMES["gguf-i2s"], architecture: `${arch} (GGUF v${h.version})`, config,
-    files: [{name: src.name, bytes: src.size}],
-    tensors: plan.map((p) => ({name: p.hf, dtype: ggmlTypeName(p.info.type), shape: [...p.shape], bytes: p.info.bytes, role: p.kind === "ternary" ? "ternary" : "float"})),
-    parameters: pc,
-    bitsPerWeight: {projections: (projBytes * 8) / pc.linear, overall: (src.size * 8) / pc.total},
-    scale: undefined,
-    rope: {value: "interleaved-pairs", how: `${arch} runs llama.cpp's adjacent-pair RoPE, so W_q/W_k rows are stored permuted within each head; they are un-permuted at load to the rotate-half order (reading them unpermuted would rotate the wrong pairs and scramble attention from position 1 on)`},
-    i2s: {value: layout, how: layoutHow, description: I2S_LAYOUTS[layout].name},
-    codeTable: "I2_S code: 0 → −1, 1 → 0, 2 → +1 (3 invalid); W = code · scale, one f32 scale per tensor after the n/4 code bytes (+32 bytes)",
-    tokenizer: tokenizerJSON ? tokenizerInfo(tokenizerJSON, tokJSON ? "GGUF tokenizer.ggml.*" : "tokenizer.json") : undefined,
-    gpuBytes: (ctx) => engineBytes(config, ctx),
-    warnings,
-  };
-  const opened: OpenedCheckpoint = {
-    inspection,
-    tokenizerJSON,
-    load(onProgress) {
-      return collect(config, this.tensors(), plan.length, onProgress);
-    },
-    async *tensors() {
-      for (const p of plan) yield await loadOne(p);
-    },
-    tensor(name) {
-      const p = plan.find((x) => x.hf === name);
-      if (!p) return Promise.reject(new FormatError(`${src.name}: no tensor ${name}`));
-      return loadOne(p);
-    },
-    rowSource() {
-      const byName = new Map(plan.map((p) => [p.hf, p]));
-      return rowSource((name) => opened.tensor(name), (name, row0, rows) => {
-        const p = byName.get(name);
-        if (!p || p.kind !== "float") return undefined;
-        const cols = p.shape.length > 1 ? (p.shape[1] as number) : p.shape[0];
-        const dt = GGUF_FLOAT[p.info.type];
-        const size = DTYPE_BYTES[dt];
-        return src.read(h.dataOffset + p.info.offset + row0 * cols * size, rows * cols * size).then((b) => finite(toFloat32(b, dt), `${src.name}: ${p.info.name}`));
-      });
-    },
-    async goldenRows(name, rows) {
-      const p = plan.find((x) => x.hf === name && x.kind === "ternary");
-      if (!p) throw new FormatError(`goldenRows: ${name} is not a projection of this checkpoint`);
-      const [out, inp] = p.shape as [number, number];
-      const n = Math.min(rows, out);
-      const bytes = await src.read(h.dataOffset + p.info.offset, p.info.bytes);
-      const otherLayout: I2SLayout = layout === "x86" ? "arm" : "x86";
-      const a = decodeI2S(bytes, out * inp, layout, name);
-      const b = decodeI2S(bytes, out * inp, otherLayout, name);
-      const chosen = new Float32Array(n * inp);
-      const other = new Float32Array(n * inp);
-      // rows as stored (before the RoPE un-permutation), so both layouts are compared like for like
-      for (let k = 0; k < n * inp; k++) { chosen[k] = a.codes[k] * a.scale; other[k] = b.codes[k] * b.scale; }
-      return {chosen, other, otherLabel: `${otherLayout} I2_S layout`, cols: inp};
+    async storedRows(name) {
+      // HF rows are stored in the order transformers multiplies them: the reader's rows are the stored rows
+      const t = await opened.tensor(name);
+      if (t.ternary) {
+        const data = new Float32Array(t.ternary.codes.length);
+        const g = t.ternary.gamma;
+        for (let k = 0; k < data.length; k++) data[k] = t.ternary.codes[k] * g;
+        return {data, shape: t.ternary.shape};
+      }
+      if (t.float.shape.length !== 2) throw new FormatError(`storedRows: ${name} is not a matrix`);
+      return {data: t.float.data, shape: t.float.shape as [number, number]};
     },
   };
   return opened;

@@ -1,0 +1,88 @@
+// What each GGUF architecture means to its owner's runtime, as data: read from bitnet.cpp's llama.cpp fork
+// (3rdparty/llama.cpp as vendored in ygqdan/BitNet-linux 6d113cd, the fork microsoft/BitNet 16da220 builds)
+// and the vendor's converters (microsoft/BitNet utils/). Line numbers are those of that tree.
+//
+// RoPE: llama_rope_type() (src/llama.cpp:20080-20139) returns LLAMA_ROPE_TYPE_NEOX — "the pairs of head values
+// are offset by n_rot/2", i.e. rotate-half, as transformers — for LLM_ARCH_BITNET, _BITNET_25 and _BITNET_B158
+// (20114-20116), and LLAMA_ROPE_TYPE_NORM (adjacent pairs) for LLM_ARCH_LLAMA. A converter permutes W_q/W_k
+// rows only for NORM archs: convert-hf-to-gguf-bitnet.py's LlamaModel.permute (line 937, applied at 951-953);
+// its BitnetModel (1030) and convert-ms-to-gguf-bitnet.py (every permute_lazy commented out) do not.
+// freq_base: llm_load_hparams sets rope_freq_base_train = 10000 and reads "<arch>.rope.freq_base" only if
+// present (src/llama.cpp:5540-5541). n_rot must equal the head dimension for bitnet-25/b1.58 (5574-5577).
+// Tensors: LLM_ARCH_BITNET_25 / _B158 (1354-1405): token_embd, output_norm, optional output (tied to
+// token_embd when absent, 8722-8727), optional rope_freqs, blk.N.{attn_norm, attn_q, attn_k, attn_v,
+// attn_output, attn_sub_norm, ffn_norm, ffn_gate, ffn_up, ffn_down, ffn_sub_norm}.
+import {FormatError} from "./source.js";
+
+/** llama.cpp's LLAMA_ROPE_TYPE_NEOX (rotate-half: dims i and i + d/2) or _NORM (dims 2j and 2j + 1). */
+export type LlamaRopeType = "neox" | "norm";
+
+export interface GGUFArch {
+  arch: string;
+  /** What this project can run; otherwise `refused` says why. */
+  supported: boolean;
+  refused?: string;
+  rope: LlamaRopeType;
+  /** W_q/W_k rows are stored permuted (HF rotate-half → adjacent pairs) by the owner's converters. */
+  permutedQK: boolean;
+  ffn: "relu2" | "silu";
+  subNorms: boolean;
+  /** Defaults llama.cpp applies when a key is missing. */
+  defaults: {ropeFreqBase: number};
+  source: string;
+}
+
+const LLAMA_DEFAULTS = {ropeFreqBase: 10000};
+
+export const GGUF_ARCHS: Readonly<Record<string, GGUFArch>> = {
+  "bitnet-25": {
+    arch: "bitnet-25", supported: true, rope: "neox", permutedQK: false, ffn: "relu2", subNorms: true, defaults: LLAMA_DEFAULTS,
+    source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20115); convert-ms-to-gguf-bitnet.py (the released 2B4T file's converter) leaves W_q/W_k unpermuted",
+  },
+  "bitnet-b1.58": {
+    arch: "bitnet-b1.58", supported: true, rope: "neox", permutedQK: false, ffn: "relu2", subNorms: true, defaults: LLAMA_DEFAULTS,
+    source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20116); convert-hf-to-gguf-bitnet.py's BitnetModel does not permute",
+  },
+  bitnet: {
+    arch: "bitnet", supported: false, rope: "neox", permutedQK: false, ffn: "silu", subNorms: true, defaults: LLAMA_DEFAULTS,
+    refused: "the older 1bitLLM BitNet conversion (square W_k/W_v, separate per-projection scale tensors) is not supported yet",
+    source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20114)",
+  },
+  llama: {
+    arch: "llama", supported: false, rope: "norm", permutedQK: true, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
+    refused: "a Llama-architecture model (SiLU GLU, no sub-norms, W_q/W_k permuted for adjacent-pair RoPE) is not supported yet",
+    source: "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937",
+  },
+};
+
+/** The architecture's conventions, or a specific refusal. */
+export function ggufArchOf(arch: unknown): GGUFArch {
+  if (typeof arch !== "string") throw new FormatError("GGUF: general.architecture is missing");
+  const a = GGUF_ARCHS[arch];
+  const known = Object.values(GGUF_ARCHS).filter((x) => x.supported).map((x) => x.arch).join(", ");
+  if (!a) throw new FormatError(`GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T)`);
+  if (!a.supported) throw new FormatError(`GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T)`);
+  return a;
+}
+
+/** What llama.cpp computes for RoPE on a head vector (as stored in the file's row order), in place:
+ *  the reference the golden check holds the reader's rows against. */
+export function llamaRope(x: Float64Array | Float32Array, pos: number, theta: number, type: LlamaRopeType): void {
+  const d = x.length, half = d / 2;
+  for (let i = 0; i < half; i++) {
+    const f = pos * Math.pow(theta, (-2 * i) / d);
+    const c = Math.cos(f), s = Math.sin(f);
+    const [a, b] = type === "neox" ? [i, i + half] : [2 * i, 2 * i + 1];
+    const x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+  }
+}
+
+/** llama.cpp's names for the pre-tokenizer (tokenizer.ggml.pre) it accepts (src/llama.cpp:6395-6512), and
+ *  which split this project's tokenizer applies for each. "default" (and a missing key) apply four regexes
+ *  in sequence (src/llama-vocab.cpp:495-503), which this tokenizer does not. */
+export const GGUF_PRE_TOKENIZERS: Readonly<Record<string, "llama3" | "gpt2">> = {
+  "llama-bpe": "llama3", llama3: "llama3", "llama-v3": "llama3",
+  "gpt-2": "gpt2",
+};
