@@ -11,7 +11,25 @@
 //     (reshape(heads, 2, d/2, in).swapaxes(1, 2)), used here to build the wrongly permuted files the old writer made.
 //   - norms F32, embedding F16 (the converter's default for I2_S files).
 
+import {tensorNames} from "../../src/lib/config.js";
+import type {ModelWeights} from "../../src/lib/tensor.js";
+
 type KV = [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown];
+type KVRow = KV;
+
+export interface BitNet25Options {
+  /** Add tokenizer.ggml.* from this tokenizer.json (its vocab and merges). */
+  tokenizer?: boolean;
+  tokenizerJSON?: unknown;
+  arch?: string;
+  projType?: "i2s" | "f16";
+  permuteQK?: boolean;
+  extra?: KVRow[];
+  noFreqBase?: boolean;
+  pre?: string;
+  bosType?: number;
+  allF32?: boolean;
+}
 
 export interface IndepTensor {
   name: string;
@@ -102,4 +120,58 @@ export function writeGGUFIndependently(kvs: KV[], tensors: IndepTensor[]): Uint8
   let o = chunks.length;
   payloads.forEach((p) => { out.set(p, o); o += Math.ceil(p.length / 32) * 32; });
   return out;
+}
+
+/** A bitnet-25 GGUF of `w` as bitnet.cpp's converters lay it out (norms F32, embedding and ffn_sub_norm F16 unless
+ *  allF32; Q/K rows unpermuted unless permuteQK, which builds the files this project's old writer made). */
+export function bitnet25File(w: ModelWeights, opts: BitNet25Options = {}): Uint8Array {
+  const c = w.config;
+  const A = opts.arch ?? "bitnet-25";
+  const kvs: KVRow[] = [
+    ["general.architecture", "str", A],
+    [`${A}.context_length`, "u32", c.max_position_embeddings],
+    [`${A}.embedding_length`, "u32", c.hidden_size],
+    [`${A}.block_count`, "u32", c.num_hidden_layers],
+    [`${A}.feed_forward_length`, "u32", c.intermediate_size],
+    [`${A}.attention.head_count`, "u32", c.num_attention_heads],
+    [`${A}.attention.head_count_kv`, "u32", c.num_key_value_heads],
+    ...(opts.noFreqBase ? [] : [[`${A}.rope.freq_base`, "f32", c.rope_theta] as KVRow]),
+    ...(opts.extra ?? []),
+    [`${A}.attention.layer_norm_rms_epsilon`, "f32", c.rms_norm_eps],
+    [`${A}.rope.dimension_count`, "u32", c.hidden_size / c.num_attention_heads],
+  ];
+  if (opts.tokenizer) {
+    const shipped = opts.tokenizerJSON as {model: {vocab: Record<string, number>; merges: unknown}};
+    const vocab = shipped.model.vocab as Record<string, number>;
+    const tokens = Object.entries(vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", opts.pre ?? "gpt-2"], ["tokenizer.ggml.tokens", "strs", tokens],
+      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i === 0 ? 3 : i < 3 ? opts.bosType ?? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
+      ["tokenizer.ggml.bos_token_id", "u32", 1], ["tokenizer.ggml.eos_token_id", "u32", 2], ["tokenizer.ggml.add_bos_token", "bool", true]);
+  }
+  const ts: IndepTensor[] = [];
+  const float = (hf: string, g: string, kind: "f32" | "f16") => ts.push({name: g, shape: w.float.get(hf)!.shape, data: w.float.get(hf)!.data, kind: opts.allF32 ? "f32" : kind});
+  const proj = (hf: string, g: string, heads?: number) => {
+    const t = w.ternary.get(hf)!;
+    let data: Float32Array = new Float32Array(t.codes.length);
+    for (let i = 0; i < data.length; i++) data[i] = t.codes[i] * t.gamma;
+    if (heads && opts.permuteQK) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
+    ts.push({name: g, shape: t.shape, data, kind: opts.projType ?? "i2s"});
+  };
+  float(tensorNames.embed, "token_embd.weight", "f16");
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const n = tensorNames.layer(l);
+    float(n.inputNorm, `blk.${l}.attn_norm.weight`, "f32");
+    proj(n.q, `blk.${l}.attn_q.weight`, c.num_attention_heads);
+    proj(n.k, `blk.${l}.attn_k.weight`, c.num_key_value_heads);
+    proj(n.v, `blk.${l}.attn_v.weight`);
+    proj(n.o, `blk.${l}.attn_output.weight`);
+    float(n.attnSubNorm, `blk.${l}.attn_sub_norm.weight`, "f32");
+    float(n.postAttnNorm, `blk.${l}.ffn_norm.weight`, "f32");
+    proj(n.gate, `blk.${l}.ffn_gate.weight`);
+    proj(n.up, `blk.${l}.ffn_up.weight`);
+    proj(n.down, `blk.${l}.ffn_down.weight`);
+    float(n.ffnSubNorm, `blk.${l}.ffn_sub_norm.weight`, "f16");
+  }
+  float(tensorNames.finalNorm, "output_norm.weight", "f32");
+  return writeGGUFIndependently(kvs, ts);
 }

@@ -21,60 +21,15 @@ import type {OpenOptions, OpenedCheckpoint} from "../../src/lib/formats/open.js"
 import {I2SLayoutUndecided} from "../../src/lib/formats/open-gguf.js";
 import {mapFileSet, memorySource} from "../../src/lib/formats/source.js";
 import {readModelPath} from "../../src/node/files.js";
-import {permuteForGGUF, writeGGUFIndependently} from "./formats-gguf-writer.js";
-import type {IndepTensor} from "./formats-gguf-writer.js";
+import {bitnet25File, permuteForGGUF} from "./formats-gguf-writer.js";
 
 type KVRow = [string, "u32" | "f32" | "str" | "bool" | "strs" | "i32s", unknown];
 const shipped = JSON.parse(readFileSync("data/models/b1.58/tokenizer.json", "utf8"));
 
-/** A bitnet-25 file as bitnet.cpp's converters write it (independent writer: rows as HF stores them unless
- *  permuteQK, which builds the wrongly permuted files this project's old writer made). */
+/** A bitnet-25 file as bitnet.cpp's converters write it (rows as HF stores them unless permuteQK, which builds
+ *  the wrongly permuted files this project's old writer made), every float F32 so random weights stay exact. */
 function vendorStyleFile(w: ModelWeights, o: {permuteQK?: boolean; kvs?: KVRow[]; noFreqBase?: boolean; tokenizer?: {pre?: string; bosType?: number}} = {}): Uint8Array {
-  const c = w.config;
-  const A = "bitnet-25";
-  const kvs: KVRow[] = [
-    ["general.architecture", "str", A],
-    [`${A}.context_length`, "u32", c.max_position_embeddings],
-    [`${A}.embedding_length`, "u32", c.hidden_size],
-    [`${A}.block_count`, "u32", c.num_hidden_layers],
-    [`${A}.feed_forward_length`, "u32", c.intermediate_size],
-    [`${A}.attention.head_count`, "u32", c.num_attention_heads],
-    [`${A}.attention.head_count_kv`, "u32", c.num_key_value_heads],
-    ...(o.noFreqBase ? [] : [[`${A}.rope.freq_base`, "f32", c.rope_theta] as KVRow]),
-    [`${A}.attention.layer_norm_rms_epsilon`, "f32", c.rms_norm_eps],
-    ...(o.kvs ?? []),
-  ];
-  if (o.tokenizer) {
-    const tokens = Object.entries(shipped.model.vocab as Record<string, number>).sort((a, b) => a[1] - b[1]).map(([t]) => t);
-    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", o.tokenizer.pre ?? "gpt-2"], ["tokenizer.ggml.tokens", "strs", tokens],
-      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i === 0 ? 3 : i < 3 ? o.tokenizer!.bosType ?? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
-      ["tokenizer.ggml.bos_token_id", "u32", 1], ["tokenizer.ggml.eos_token_id", "u32", 2], ["tokenizer.ggml.add_bos_token", "bool", true]);
-  }
-  const ts: IndepTensor[] = [];
-  const float = (hf: string, g: string) => ts.push({name: g, shape: w.float.get(hf)!.shape, data: w.float.get(hf)!.data, kind: "f32"});
-  const proj = (hf: string, g: string, heads?: number) => {
-    const t = w.ternary.get(hf)!;
-    let data: Float32Array = Float32Array.from(t.codes, (x) => x * t.gamma);
-    if (heads && o.permuteQK) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
-    ts.push({name: g, shape: t.shape, data, kind: "i2s"});
-  };
-  float(tensorNames.embed, "token_embd.weight");
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const n = tensorNames.layer(l);
-    float(n.inputNorm, `blk.${l}.attn_norm.weight`);
-    proj(n.q, `blk.${l}.attn_q.weight`, c.num_attention_heads);
-    proj(n.k, `blk.${l}.attn_k.weight`, c.num_key_value_heads);
-    proj(n.v, `blk.${l}.attn_v.weight`);
-    proj(n.o, `blk.${l}.attn_output.weight`);
-    float(n.attnSubNorm, `blk.${l}.attn_sub_norm.weight`);
-    float(n.postAttnNorm, `blk.${l}.ffn_norm.weight`);
-    proj(n.gate, `blk.${l}.ffn_gate.weight`);
-    proj(n.up, `blk.${l}.ffn_up.weight`);
-    proj(n.down, `blk.${l}.ffn_down.weight`);
-    float(n.ffnSubNorm, `blk.${l}.ffn_sub_norm.weight`);
-  }
-  float(tensorNames.finalNorm, "output_norm.weight");
-  return writeGGUFIndependently(kvs, ts);
+  return bitnet25File(w, {allF32: true, permuteQK: o.permuteQK, extra: o.kvs, noFreqBase: o.noFreqBase, tokenizer: !!o.tokenizer, tokenizerJSON: shipped, pre: o.tokenizer?.pre, bosType: o.tokenizer?.bosType});
 }
 
 const open = (bytes: Uint8Array, opts: OpenOptions = {}) => openCheckpoint(mapFileSet("t", new Map([["m.gguf", memorySource(bytes, "m.gguf")]])), opts);

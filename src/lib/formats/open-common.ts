@@ -1,8 +1,9 @@
 // What every checkpoint opener returns (open.ts: HF folders; open-gguf.ts: GGUF files) and the helpers they
 // share: the inspection, conventions with how each was decided, row sources for the streamed GPU upload.
-import {headDim, tensorNames} from "../config.js";
+import {headDim} from "../config.js";
 import type {BitNetConfig} from "../config.js";
 import {expectedTensors} from "../checkpoint.js";
+import {parameterCounts} from "../model.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../tensor.js";
 import type {LlamaRopeType} from "./gguf-arch.js";
 import type {I2SLayout} from "./i2s.js";
@@ -146,16 +147,23 @@ export function firstDifference(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
-export function params(config: BitNetConfig): Inspection["parameters"] {
-  let linear = 0, norm = 0, embedding = 0, head = 0;
-  for (const e of expectedTensors(config)) {
-    const n = e.shape.reduce((a: number, b: number) => a * b, 1);
-    if (e.kind === "linear") linear += n;
-    else if (e.name === tensorNames.embed) embedding += n;
-    else if (e.name === tensorNames.lmHead) head += n;
-    else norm += n;
-  }
-  return {embedding, linear, norm, head, total: embedding + linear + norm + head};
+/** Parameter counts by kind (embedding counted once when tied). */
+export const params: (config: BitNetConfig) => Inspection["parameters"] = parameterCounts;
+
+/** The stream/lookup half of an OpenedCheckpoint, over a plan of named entries and a loader for one. */
+export function tensorAccess<P>(config: BitNetConfig, plan: readonly P[], nameOf: (p: P) => string, loadOne: (p: P) => Promise<LoadedTensor>, label: string): Pick<OpenedCheckpoint, "load" | "tensors" | "tensor"> {
+  const access: Pick<OpenedCheckpoint, "load" | "tensors" | "tensor"> = {
+    load: (onProgress) => collect(config, access.tensors(), plan.length, onProgress),
+    async *tensors() {
+      for (const p of plan) yield await loadOne(p);
+    },
+    tensor(name) {
+      const p = plan.find((x) => nameOf(x) === name);
+      if (!p) return Promise.reject(new FormatError(`${label}: no tensor ${name}`));
+      return loadOne(p);
+    },
+  };
+  return access;
 }
 
 /** GPU memory the WebGPU engine needs, roughly: 2-bit ternary rows (+8 bytes of scale per row), f32

@@ -11,7 +11,7 @@ import {I2S_LAYOUTS, I2S_LAYOUT_NAMES, decodeI2S, i2sLayoutUnfit} from "./i2s.js
 import type {I2SLayout} from "./i2s.js";
 import {evidenceLayers, layoutEvidence} from "./layout-evidence.js";
 import type {LayoutEvidence} from "./layout-evidence.js";
-import {FORMAT_NAMES, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, tensorAccess, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
 import type {Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint} from "./open-common.js";
 import {FormatError, readJSONFile} from "./source.js";
 import type {ByteSource, FileSet} from "./source.js";
@@ -117,17 +117,7 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
   const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    load(onProgress) {
-      return collect(config, this.tensors(), plan.length, onProgress);
-    },
-    async *tensors() {
-      for (const p of plan) yield await loadOne(p);
-    },
-    tensor(name) {
-      const p = plan.find((x) => x.hf === name);
-      if (!p) return Promise.reject(new FormatError(`${src.name}: no tensor ${name}`));
-      return loadOne(p);
-    },
+    ...tensorAccess(config, plan, (p) => p.hf, loadOne, src.name),
     rowSource() {
       const byName = new Map(plan.map((p) => [p.hf, p]));
       return rowSource((name) => opened.tensor(name), (name, row0, rows) => {

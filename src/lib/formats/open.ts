@@ -17,8 +17,7 @@ import type {ExpectedTensor} from "../checkpoint.js";
 import {packedRows, unpackTernary} from "../pack.js";
 import {quantizeWeightsAbsmean} from "../quant.js";
 import {DTYPE_BYTES, toFloat32} from "../safetensors.js";
-import type {Tensor, TernaryTensor} from "../tensor.js";
-import {FORMAT_NAMES, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, tensorAccess, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
 import type {CheckpointFormat, Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint, ScaleConvention, TensorSummary} from "./open-common.js";
 import {openGGUFFile} from "./open-gguf.js";
 import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
@@ -181,17 +180,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    load(onProgress) {
-      return collect(config, this.tensors(), plan.length, onProgress);
-    },
-    async *tensors() {
-      for (const p of plan) yield await loadOne(p);
-    },
-    tensor(name) {
-      const p = plan.find((x) => x.e.name === name);
-      if (!p) return Promise.reject(new FormatError(`${files.label}: no tensor ${name}`));
-      return loadOne(p);
-    },
+    ...tensorAccess(config, plan, (p) => p.e.name, loadOne, files.label),
     rowSource() {
       const byName = new Map(plan.map((p) => [p.e.name, p]));
       return rowSource((name) => opened.tensor(name), (name, row0, rows) => {
