@@ -70,3 +70,22 @@ describe("the engine uploads straight from the files (createStreamedSession over
     expect(worst).toBeLessThan(2e-3); // the engine's float32 summation order (test/gpu/engine.test.ts's bound)
   });
 });
+
+describe("vendor-made GGUF on the engine (data/fixtures/vendor, made by microsoft/BitNet's tools)", () => {
+  it("b-ms.i2_s.arm (bitnet.cpp's aarch64 quantizer): streamed from the file, the GPU's logits match transformers' on the same weights", async () => {
+    const {createStreamedSession} = await import("../../kernels/engine.js");
+    const {testDevice} = await import("./harness.js");
+    const {readFileSync} = await import("node:fs");
+    const device = await testDevice();
+    const opened = await openModelPath("data/fixtures/vendor/b-ms.i2_s.arm.gguf", {i2sLayout: "arm"});
+    const seq = (JSON.parse(readFileSync("data/fixtures/vendor/sequences.json", "utf8")) as {sequences: number[][]}).sequences[0];
+    const tf = (JSON.parse(readFileSync("data/fixtures/vendor/logits/hf-bf16.transformers.json", "utf8")) as {logits: number[][][]}).logits[0];
+    const gpu = await createStreamedSession(opened.inspection.config, opened.rowSource(), {device, maxLength: 16});
+    const got = await gpu.append(seq, {allLogits: true});
+    gpu.dispose();
+    const V = opened.inspection.config.vocab_size;
+    let worst = 0;
+    for (let p = 0; p < seq.length; p++) for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(got[p * V + v] - tf[p][v]));
+    expect(worst).toBeLessThan(2e-3);
+  });
+});
