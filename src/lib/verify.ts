@@ -52,3 +52,31 @@ export function compareLogits(reference: ArrayLike<number>, candidate: ArrayLike
     tolerance,
   };
 }
+
+/** Logits as [sequence][position][vocab]; null stands for a non-finite value (as JSON writes it). */
+export type LogitsGrid = readonly (readonly (readonly (number | null)[])[])[];
+
+/** Distribution of |a − b| over every logit of every position (max and quantiles) and how many positions' argmax
+ *  agree: how the project states agreement with another runtime's logits. A non-finite logit is an error. */
+export function logitsAgreement(a: LogitsGrid, b: LogitsGrid): {max: number; p50: number; p90: number; p99: number; argmax: number; positions: number} {
+  const d: number[] = [];
+  let agree = 0, n = 0;
+  for (let s = 0; s < a.length; s++) {
+    for (let p = 0; p < a[s].length; p++) {
+      const x = a[s][p], y = b[s][p];
+      let ax = 0, ay = 0;
+      for (let v = 0; v < x.length; v++) {
+        const xv = x[v], yv = y[v];
+        if (xv === null || yv === null || !Number.isFinite(xv) || !Number.isFinite(yv)) throw new Error(`non-finite logit at sequence ${s}, position ${p}, token ${v}`);
+        d.push(Math.abs(xv - yv));
+        if (xv > (x[ax] as number)) ax = v;
+        if (yv > (y[ay] as number)) ay = v;
+      }
+      n++;
+      if (ax === ay) agree++;
+    }
+  }
+  d.sort((u, w) => u - w);
+  const q = (f: number) => d[Math.min(d.length - 1, Math.floor(f * d.length))];
+  return {max: d[d.length - 1], p50: q(0.5), p90: q(0.9), p99: q(0.99), argmax: agree, positions: n};
+}

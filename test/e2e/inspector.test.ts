@@ -100,6 +100,21 @@ describe("the checkpoint inspector", () => {
     await page.close();
   });
 
+  it("a vendor-made GGUF (bitnet.cpp's ARM quantizer) of an untrained model: refused with the layout choices, then read as chosen", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await drop(page, {"b-ms.i2_s.arm.gguf": readFileSync("data/fixtures/vendor/b-ms.i2_s.arm.gguf")});
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
+    expect(await page.textContent("[role=alert]")).toMatch(/cannot tell which I2_S byte layout.*x86\|arm\|rows/);
+    await page.selectOption("#open-layout", "arm");
+    await page.waitForFunction(() => ["ready", "mismatch"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    expect(await page.getAttribute("[data-i2s]", "data-i2s")).toBe("arm");
+    expect(await page.getAttribute("[data-golden=attention-rope]", "data-pass")).toBe("true");
+    await page.close();
+  });
+
   it("a config whose linear_class contradicts the stored scales gets the specific error", async () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/open`);

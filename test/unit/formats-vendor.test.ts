@@ -4,6 +4,7 @@
 import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
 import {forwardFull} from "../../src/lib/model.js";
+import {logitsAgreement as agreement} from "../../src/lib/verify.js";
 import {attentionRopeCheck} from "../../src/lib/formats/golden.js";
 import type {I2SLayout} from "../../src/lib/formats/i2s.js";
 import {I2SLayoutUndecided} from "../../src/lib/formats/open-gguf.js";
@@ -14,28 +15,6 @@ const seqs = (JSON.parse(readFileSync(`${V}/sequences.json`, "utf8")) as {sequen
 type Logits = (number | null)[][][];
 const logitsOf = (f: string): Logits => JSON.parse(readFileSync(`${V}/logits/${f}`, "utf8")).logits;
 
-/** max |Δ|, quantiles and argmax agreement over every position of every sequence. */
-export function agreement(a: Logits, b: Logits): {max: number; p50: number; p90: number; p99: number; argmax: number; positions: number} {
-  const d: number[] = [];
-  let agree = 0, n = 0;
-  for (let s = 0; s < a.length; s++) {
-    for (let p = 0; p < a[s].length; p++) {
-      const x = a[s][p], y = b[s][p];
-      let ax = 0, ay = 0;
-      for (let v = 0; v < x.length; v++) {
-        if (x[v] === null || y[v] === null) throw new Error(`non-finite logit at sequence ${s} position ${p}`);
-        d.push(Math.abs(x[v]! - y[v]!));
-        if (x[v]! > x[ax]!) ax = v;
-        if (y[v]! > y[ay]!) ay = v;
-      }
-      n++;
-      if (ax === ay) agree++;
-    }
-  }
-  d.sort((u, w) => u - w);
-  const q = (f: number) => d[Math.min(d.length - 1, Math.floor(f * d.length))];
-  return {max: d[d.length - 1], p50: q(0.5), p90: q(0.9), p99: q(0.99), argmax: agree, positions: n};
-}
 
 async function ours(path: string, i2sLayout?: I2SLayout): Promise<Logits> {
   const m = await readModelPath(path, {i2sLayout});
