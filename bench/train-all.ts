@@ -6,6 +6,7 @@
 //   source .gpu/on-device.sh && node .gpu/train-all.mjs --data .train-data --out runs --steps N
 // Options: --only a,b (subset), --max-steps N (stop early: calibration), --override '<json>' (merged into
 // every config: local smoke tests), --eval-windows N, --configs DIR (default configs).
+import {SHIPPED_RECIPES} from "../src/lib/recipes.js";
 import {spawn} from "node:child_process";
 import {existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream} from "node:fs";
 import {join, resolve} from "node:path";
@@ -100,11 +101,10 @@ async function orchestrate(): Promise<void> {
   const frac = loadConfig("v2-a4").stages?.[0]?.at ?? 1;
   // The no-rotation ablation is W1.58A8 without rotation before its switch — b1.58's computation — so it
   // continues b1.58's state; v2-a4 continues v2-a8's (issue 11: the ablation never rotates).
-  for (const n of ["fp", "a4.8"]) if (want(n)) jobs.push({name: n, extra: []});
-  if (want("b1.58")) jobs.push({name: "b1.58", extra: want("v2-a4-nohadamard") ? ["--save-at-frac", String(frac)] : []});
-  if (want("v2-a8")) jobs.push({name: "v2-a8", extra: ["--save-at-frac", String(frac)]});
-  if (want("v2-a4")) jobs.push({name: "v2-a4", extra: ["--branch-of", "v2-a8"]});
-  if (want("v2-a4-nohadamard")) jobs.push({name: "v2-a4-nohadamard", extra: ["--branch-of", "b1.58"]});
+  // roots first; a root saves its state at the branch point when a wanted continuation starts from it
+  const wanted = SHIPPED_RECIPES.filter((r) => want(r.name));
+  for (const r of wanted.filter((x) => !x.continues)) jobs.push({name: r.name, extra: wanted.some((c) => c.continues === r.name) ? ["--save-at-frac", String(frac)] : []});
+  for (const r of wanted.filter((x) => x.continues)) jobs.push({name: r.name, extra: ["--branch-of", r.continues!]});
   void v2;
   void branch;
   // --budget S (seconds): the stage-one runs measure their speed over the first warm-up steps, then all

@@ -13,6 +13,7 @@
 // model.st.gz holds, per BitLinear weight, int8 codes and s = 1/max(γ, ε) (F32), BF16 floats, and the f32
 // latent values of two projections: the import re-ternarizes those with quant.ts's quantizer and requires
 // the same codes and scale bit for bit, so torch's export rule is checked to be TS's.
+import {SHIPPED_NAMES, SHIPPED_RECIPES} from "../src/lib/recipes.js";
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {gunzipSync} from "node:zlib";
@@ -27,7 +28,7 @@ import {modelConfigAt, parseTrainConfig} from "../src/lib/train/config.js";
 import {stagePlan} from "../src/lib/train/plan.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../src/lib/tensor.js";
 
-const NAMES = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"];
+const NAMES = SHIPPED_NAMES;
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback?: string): string | undefined => {
@@ -202,13 +203,9 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
 function makeCheck(dir: string): void {
   const shape = {vocab_size: 512, num_hidden_layers: 2, bitnet_kv_bits: 16 as const, bitnet_kv_bos_bits: 0};
   const cases: {name: string; variant: Variant; over: Partial<BitNetConfig>}[] = [
-    {name: "fp", variant: "fp", over: {}},
-    {name: "b1.58", variant: "b1.58", over: {}},
-    {name: "a4.8", variant: "a4.8", over: {}},
-    {name: "a4.8-stage1", variant: "a4.8", over: {bitnet_activation_bits: 8, bitnet_topk_ratio: 1}},
-    {name: "v2-a8", variant: "v2", over: {bitnet_activation_bits: 8}},
-    {name: "v2-a4", variant: "v2", over: {bitnet_activation_bits: 4}},
-    {name: "v2-a4-nohadamard", variant: "v2", over: {bitnet_activation_bits: 4, bitnet_hadamard: false}},
+    ...SHIPPED_RECIPES.map((r) => ({name: r.name, variant: r.variant, over: r.shape})),
+    // a4.8's first stage (A8, no top-K) as its own configuration
+    {name: "a4.8-stage1", variant: "a4.8" as Variant, over: {bitnet_activation_bits: 8, bitnet_topk_ratio: 1}},
   ];
   // One set of latent weights with every tensor (sub-norms included); fp reads the ones it needs.
   const full = randomWeights(defaultConfig("b1.58", shape), 2024, {latent: true});

@@ -2,6 +2,7 @@
 // a4.8's (and b1.58's) activation sparsity per component with the CPU reference model's traces on
 // validation text, next to the a4.8 paper's Table 2.
 //   npx tsx scripts/repro_table.ts [--windows N]   → data/repro-table.md, data/repro-table.json
+import {RECIPES, SHIPPED_NAMES} from "../src/lib/recipes.js";
 import {existsSync, readFileSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {readCheckpoint} from "../src/lib/checkpoint.js";
@@ -12,7 +13,7 @@ import {loadSplit} from "../src/node/corpus.js";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const MODELS = join(ROOT, "data/models");
-const NAMES = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"];
+const NAMES = SHIPPED_NAMES;
 const arg = process.argv.indexOf("--windows");
 const WINDOWS = arg > 0 ? Number(process.argv[arg + 1]) : 4;
 const T = 256;
@@ -32,13 +33,9 @@ interface Summary {
 }
 interface RunRecord {wallSeconds: number; aggregateTokensPerSecond: number; argv: string[]; seeds: number[]; shipped: Record<string, string>; results: Record<string, Record<string, Summary>>}
 const record = JSON.parse(readFileSync(join(MODELS, "train-torch.json"), "utf8")) as RunRecord;
-const DIAGNOSTIC = "v2-a4-rotation-dropped";
-const ACTIVATIONS: Record<string, string> = {
-  fp: "fp32", "b1.58": "A8", "a4.8": "A4 hybrid (INT4 / top-K 50% INT8 / INT8), A8 before 95%", "v2-a8": "A8 + Hadamard",
-  "v2-a4": "A4 + Hadamard, A8 before 95%", "v2-a4-nohadamard": "A4, no rotation at any step, A8 before 95%",
-  [DIAGNOSTIC]: "A4, rotation removed at 95% (W_o/W_down trained on rotated inputs)",
-};
-const CONTINUES: Record<string, string> = {"v2-a4": "v2-a8", "v2-a4-nohadamard": "b1.58", [DIAGNOSTIC]: "v2-a8"};
+const DIAGNOSTIC = RECIPES.find((r) => r.diagnostic)!.name;
+const ACTIVATIONS: Record<string, string> = Object.fromEntries(RECIPES.map((r) => [r.name, r.activations]));
+const CONTINUES: Record<string, string> = Object.fromEntries(RECIPES.filter((r) => r.continues).map((r) => [r.name, r.continues!]));
 const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
 const sd = (x: number[]) => Math.sqrt(x.reduce((a, b) => a + (b - mean(x)) ** 2, 0) / Math.max(1, x.length - 1));
 interface Row {name: string; seeds: number[]; reported: number[]; selection: number[]; shipped: string; shippedLoss: number; vsB158: number[]; vsParent?: number[];

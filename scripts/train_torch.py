@@ -46,7 +46,10 @@ except ImportError:  # the pure parts (config, schedule, Hadamard, safetensors) 
 
 EPS = 1e-5
 SQRT7 = math.sqrt(7)
-NAMES = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"]
+# The model recipes, written once in src/lib/recipes.ts; configs/models.json is its copy for this script.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "models.json")) as _f:
+    RECIPES = json.load(_f)["models"]
+NAMES = [r["name"] for r in RECIPES if not r.get("diagnostic")]
 
 
 def js_round(x):
@@ -910,10 +913,10 @@ def train(args):
 
 # ------------------------------------------------------------------ the shipped models, several seeds
 
-FULL = ["fp", "b1.58", "a4.8", "v2-a8"]
-# Continuations: (parent, reason). The parent's state at the child's first activation stage is the child's
+FULL = [r["name"] for r in RECIPES if not r.get("continues")]
+# Continuations: child → parent. The parent's state at the child's first activation stage is the child's
 # state there, because their recipes agree before it (checked against the saved prefix record).
-BRANCHES = {"v2-a4": "v2-a8", "v2-a4-nohadamard": "b1.58", "v2-a4-rotation-dropped": "v2-a8"}
+BRANCHES = {r["name"]: r["continues"] for r in RECIPES if r.get("continues")}
 
 
 def run_all(args):

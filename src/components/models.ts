@@ -6,6 +6,7 @@
 // Until a model is shipped, loadModel() returns a small random model of the same variant
 // (randomWeights(config, seed)) and a notice that says so; pages show it, so a reader never mistakes a
 // random model for a trained one.
+import {SHIPPED_RECIPES} from "../lib/recipes.js";
 import {FileAttachment} from "observablehq:stdlib";
 import type {AttachedFile} from "observablehq:stdlib";
 import {readCheckpoint} from "../lib/checkpoint.js";
@@ -28,14 +29,7 @@ export interface ModelInfo {
 }
 
 /** Every model the chapters can use, in the order of the pickers. */
-export const MODELS: readonly ModelInfo[] = [
-  {name: "fp", label: "fp (full precision)", variant: "fp", shape: {}},
-  {name: "b1.58", label: "b1.58 (W1.58 A8)", variant: "b1.58", shape: {}},
-  {name: "a4.8", label: "a4.8 (W1.58 A4, top-K, ReLU²)", variant: "a4.8", shape: {}},
-  {name: "v2-a8", label: "v2 a8 (H-BitLinear, INT8)", variant: "v2", shape: {bitnet_activation_bits: 8}},
-  {name: "v2-a4", label: "v2 a4 (H-BitLinear, INT4)", variant: "v2", shape: {bitnet_activation_bits: 4}},
-  {name: "v2-a4-nohadamard", label: "v2 a4 without Hadamard (ablation)", variant: "v2", shape: {bitnet_activation_bits: 4, bitnet_hadamard: false}},
-];
+export const MODELS: readonly ModelInfo[] = SHIPPED_RECIPES.map(({name, label, variant, shape}) => ({name, label, variant, shape}));
 
 /** Model names a page's URL may carry: the models above and the checkpoint kept by the Open page. */
 export const MODEL_NAMES = [...MODELS.map((m) => m.name), OPENED_MODEL_INFO.name];

@@ -6,6 +6,7 @@
 // site plan and Hadamard matrix, optimizer groups, init and batch windows. A change on either side — a
 // config, a default, the schedule, a variant rule, the Hadamard construction, the batch RNG — fails here
 // until the shipped models are retrained (or the change is reverted). No torch needed.
+import {SHIPPED_NAMES} from "../../src/lib/recipes.js";
 import {createHash} from "node:crypto";
 import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
@@ -29,7 +30,7 @@ interface MirrorRecipe {
   batching: {batchSize: number; seqLen: number; trainTokens: number; startsSha256: string};
 }
 
-const MODELS = ["fp", "b1.58", "a4.8", "v2-a8", "v2-a4", "v2-a4-nohadamard"];
+const MODELS = SHIPPED_NAMES;
 
 /** The plan the TS side would print today for the run the recipe records. */
 function planFor(name: string, r: MirrorRecipe, edit: (raw: Record<string, unknown>) => void = () => {}): TrainPlan {
