@@ -6,6 +6,7 @@
 // the same rules as the reference implementation: known dtypes, integer shapes, offsets inside the data
 // section, byte length = numel × dtype size, tensors non-overlapping and covering the data section with no
 // holes.
+import {f16BitsToF32, f32ToF16Bits} from "./half.js";
 
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U64" | "U32" | "U16" | "U8" | "BOOL";
 
@@ -137,14 +138,6 @@ export function tensorBytes(file: Uint8Array, header: SafetensorsHeader, t: Tens
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Converts a floating tensor's bytes (F32, F16, BF16, F64) to a new Float32Array. */
 export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
@@ -163,7 +156,7 @@ export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
       return out;
     }
     case "F16":
-      for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
+      for (let i = 0; i < n; i++) out[i] = f16BitsToF32(dv.getUint16(2 * i, true));
       return out;
     case "F64":
       for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
@@ -173,8 +166,14 @@ export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
   }
 }
 
-/** Encodes floats as little-endian bytes of a floating dtype (BF16: round-to-nearest-even, NaN stays NaN). */
-export function fromFloat32(data: Float32Array, dtype: "F32" | "BF16"): Uint8Array {
+/** Encodes floats as little-endian bytes of a floating dtype (BF16/F16: round-to-nearest-even, NaN stays NaN). */
+export function fromFloat32(data: Float32Array, dtype: "F32" | "BF16" | "F16"): Uint8Array {
+  if (dtype === "F16") {
+    const out = new Uint8Array(data.length * 2);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, f32ToF16Bits(data[i]), true);
+    return out;
+  }
   if (dtype === "F32") {
     const out = new Uint8Array(data.length * 4);
     const dv = new DataView(out.buffer);

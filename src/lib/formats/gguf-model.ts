@@ -235,12 +235,6 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
   const layout = opts.layout ?? "x86";
   const embType = opts.embedding ?? "F16";
   const tensors: GGUFTensorOut[] = [];
-  const f16 = (x: Float32Array) => {
-    const out = new Uint8Array(x.length * 2);
-    const dv = new DataView(out.buffer);
-    for (let i = 0; i < x.length; i++) dv.setUint16(2 * i, f32ToF16(x[i]), true);
-    return out;
-  };
   const push = (hf: string) => {
     const name = ggufName(hf);
     const t = w.ternary.get(hf);
@@ -254,7 +248,7 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
     const matrix = f.shape.length === 2;
     if (matrix && hf !== tensorNames.embed && hf !== tensorNames.lmHead) throw new FormatError(`GGUF export: projection ${hf} is not ternary (ternarize the model first)`);
     const type = matrix && embType === "F16" ? 1 : 0;
-    tensors.push({name, dims: matrix ? [f.shape[1], f.shape[0]] : [f.shape[0]], type, data: () => (type === 1 ? f16(f.data) : fromFloat32(f.data, "F32"))});
+    tensors.push({name, dims: matrix ? [f.shape[1], f.shape[0]] : [f.shape[0]], type, data: () => fromFloat32(f.data, type === 1 ? "F16" : "F32")});
   };
   push(tensorNames.embed);
   for (let l = 0; l < c.num_hidden_layers; l++) {
@@ -265,30 +259,3 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
   if (!c.tie_word_embeddings) push(tensorNames.lmHead);
   return {kvs, tensors};
 }
-
-/** float32 → IEEE half bits, round to nearest even. */
-export function f32ToF16(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
-
