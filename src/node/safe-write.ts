@@ -118,3 +118,35 @@ export async function writeDirAtomic(target: string, produce: (dir: string) => P
   }
   if (old) await rm(old, {recursive: true, force: true});
 }
+
+/** What a training run writes in its folder (src/node/train-run.ts); --force removes these and only these. */
+const RUN_FILE = /^(config\.json|model\.safetensors|tokenizer\.json|train-config\.json|log\.jsonl|summary\.json|state(-\d+)?\.safetensors)(\.tmp.*)?$/;
+
+/** `train --out`: a fresh run (no --resume) may not land on a non-empty folder unless --force, which clears
+ *  the previous run's files first (a folder holding anything else is refused even then); --resume without
+ *  state.safetensors but with state-N.safetensors points at --from instead of starting over. */
+export async function prepareRunFolder(out: string, {resume, force, from}: {resume: boolean; force: boolean; from?: string}): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(out);
+  } catch {
+    return; // no folder yet
+  }
+  if (resume) {
+    if (names.includes("state.safetensors")) return;
+    const branches = names.filter((n) => /^state-\d+\.safetensors$/.test(n)).sort((a, b) => Number(b.match(/\d+/)![0]) - Number(a.match(/\d+/)![0]));
+    if (branches.length) throw new OutputError(`--resume: ${out} has no state.safetensors, only ${branches.join(", ")}: continue from one with --from ${join(out, branches[0])} (and a new --out)`);
+    if (names.length) throw new OutputError(`--resume: ${out} has no state.safetensors, so it is not a run to resume (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`);
+    return;
+  }
+  if (!names.length) return;
+  const what = names.includes("state.safetensors") ? "a training run" : "files";
+  if (!force) throw new OutputError(`--out ${out} already holds ${what} (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""}): give --resume to continue it, or --force to start over (its run files are replaced)`);
+  const foreign = names.filter((n) => !RUN_FILE.test(n));
+  if (foreign.length) throw new OutputError(`--force: ${out} holds files a training run does not write (${foreign.slice(0, 4).join(", ")}${foreign.length > 4 ? ", …" : ""}): refusing to clear it; choose an empty --out`);
+  if (from) {
+    const f = await realish(from);
+    if (inside(f, await realish(out))) throw new OutputError(`--force would remove --from ${from}, which lies in --out ${out}: choose another --out`);
+  }
+  for (const n of names) await rm(join(out, n), {force: true});
+}

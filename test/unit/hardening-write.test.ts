@@ -4,9 +4,13 @@
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {afterAll, describe, expect, it} from "vitest";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {runCli} from "../../scripts/probe.js";
+import {tokenizeDocuments} from "../../src/lib/corpus.js";
+import {Rng} from "../../src/lib/rng.js";
+import {Tokenizer} from "../../src/lib/tokenizer.js";
 import {writeDirAtomic, writeFileAtomic} from "../../src/node/safe-write.js";
+import {savePrepared} from "../../src/node/train-data.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "bl-write-"));
 afterAll(() => rmSync(tmp, {recursive: true, force: true}));
@@ -101,5 +105,56 @@ describe("convert: data safety (issue 22.2, 22.4)", () => {
     expect(readdirSync(tmp).filter((n) => n.includes(".tmp-"))).toEqual([]);
     await writeFileAtomic(file, async (write) => write(new TextEncoder().encode("new")));
     expect(readFileSync(file, "utf8")).toBe("new");
+  });
+});
+
+describe("train --out: a finished run is not replaced silently (issue 22.6)", () => {
+  const data = join(tmp, "train-data");
+  const cfgPath = join(tmp, "tiny.json");
+  const run = join(tmp, "run");
+  const WORDS = "the union state people nation congress law year world peace war trade".split(" ");
+  const text = (seed: number, n: number) => {
+    const r = new Rng(seed);
+    return Array.from({length: n}, () => WORDS[r.int(WORDS.length)]).join(" ");
+  };
+  const train = (out: string, ...more: string[]) => runCli(["train", "--config", cfgPath, "--out", out, "--backend", "cpu", "--data", data, "--max-steps", "1", ...more]);
+  beforeAll(() => {
+    const tok = Tokenizer.train(text(1, 2000), 300);
+    const tr = tokenizeDocuments(tok, [text(2, 1500)]);
+    const val = tokenizeDocuments(tok, [text(4, 1500)]);
+    savePrepared(data, {tokenizer: tok, train: tr, val, info: {vocabSize: 300, trainAddresses: 1, valAddresses: 1, trainTokens: tr.length, valTokens: val.length, valYears: [], trainChars: 0, valChars: 0}});
+    const ci = JSON.parse(readFileSync("configs/ci-tiny.json", "utf8"));
+    writeFileSync(cfgPath, JSON.stringify({...ci, name: "tiny", steps: 4, evalEvery: 2, checkpointEvery: 2, logEvery: 2, evalBatches: 1, model: {...ci.model, vocab_size: 300}}));
+  });
+
+  it("refuses a second fresh run into the folder unless --resume or --force", async () => {
+    expect((await train(run, "--save-at", "1")).code).toBe(0);
+    const before = snapshot(run);
+    const r = await train(run);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/already holds a training run .*give --resume to continue it, or --force to start over/);
+    expect(snapshot(run)).toEqual(before);
+    expect((await train(run, "--resume", "--force")).code).toBe(2);
+    // --resume finds state.safetensors; --force starts over and removes the old branch state-1.
+    const f = await train(run, "--force");
+    expect(f.code, f.err).toBe(0);
+    expect(existsSync(join(run, "state-1.safetensors"))).toBe(false);
+    expect((await train(run, "--resume")).out).toMatch(/resumed tiny at step 1\/4/);
+  }, 120_000);
+
+  it("--resume with only state-N.safetensors points at --from; --force never clears files a run does not write", async () => {
+    const only = join(tmp, "branch-only");
+    mkdirSync(only);
+    writeFileSync(join(only, "state-2.safetensors"), "x");
+    const r = await train(only, "--resume");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no state\.safetensors, only state-2\.safetensors: continue from one with --from/);
+    const mine = join(tmp, "mine");
+    mkdirSync(mine);
+    writeFileSync(join(mine, "thesis.tex"), "precious");
+    const f = await train(mine, "--force");
+    expect(f.code).toBe(1);
+    expect(f.err).toMatch(/holds files a training run does not write \(thesis\.tex\)/);
+    expect(readFileSync(join(mine, "thesis.tex"), "utf8")).toBe("precious");
   });
 });
