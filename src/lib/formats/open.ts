@@ -27,6 +27,7 @@ import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
 import type {TensorRef} from "./safetensors-files.js";
 import {FormatError, readJSONFile} from "./source.js";
 import type {ByteSource, FileSet} from "./source.js";
+import {readI2SScale, scaleOutliers} from "./scale-range.js";
 import {ggufTokenizerJSON} from "./gguf-tokenizer.js";
 
 export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s";
@@ -298,6 +299,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
       throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the convention (the Open page's selector; \`--scale\` of bitnet-lab convert).`);
     }
     if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
+    warnings.push(...scaleOutliers([...scaleOf], "weight_scale"));
   }
 
   const tokSrc = files.get("tokenizer.json");
@@ -348,8 +350,11 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    load(onProgress) {
-      return collect(config, this.tensors(), plan.length, onProgress);
+    async load(onProgress) {
+      const w = await collect(config, this.tensors(), plan.length, onProgress);
+      // Float projections' scales (mean|W|) are known only once read: flagged here, beside the inspection's.
+      if (format === "hf-latent") warnings.push(...scaleOutliers([...w.ternary].map(([n, t]) => [n, t.gamma] as const), "mean |W|"));
+      return w;
     },
     async *tensors() {
       for (const p of plan) yield await loadOne(p);
@@ -409,6 +414,9 @@ async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: FileSet):
   const folderTok = extra.get("tokenizer.json");
   const tokenizerJSON = tokJSON ?? (folderTok ? await readJSONFile(folderTok) : undefined);
   if (!tokenizerJSON) warnings.push("no tokenizer.ggml.* vocabulary in the file and no tokenizer.json beside it");
+  const i2sScales: [string, number][] = [];
+  for (const p of plan) if (p.kind === "ternary") i2sScales.push([p.info.name, await readI2SScale(src, h.dataOffset + p.info.offset + p.info.n / 4)]);
+  warnings.push(...scaleOutliers(i2sScales.filter(([, v]) => v > 0 && Number.isFinite(v)), "I2_S scale"));
   const pc = params(config);
   const projBytes = plan.filter((p) => p.kind === "ternary").reduce((a, p) => a + p.info.bytes, 0);
   const arch = h.metadata.get("general.architecture") as string;
