@@ -12,7 +12,7 @@ import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
 import {readModelPath} from "../node/files.js";
 import {progress} from "../node/progress.js";
-import {textCodec} from "../node/runtime.js";
+import {codecContext, textCodec} from "../node/runtime.js";
 
 export interface VerifyResult {
   dir: string;
@@ -46,7 +46,7 @@ export const verify: Command = {
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
-    const steps = flagNumber(args, "steps", 16, {min: 0, max: 4096, integer: true});
+    const steps = flagNumber(args, "steps", 16, {min: 1, max: 4096, integer: true});
     const tolerance = flagNumber(args, "tolerance", 0.01, {min: 0, max: 1e6});
     const json = flagBool(args, "json");
     const dirs = modelDirs(args.positional[0]);
@@ -65,7 +65,7 @@ export const verify: Command = {
         note(`${dir}: loading`);
         const m = await readModelPath(dir);
         const c = m.weights.config;
-        const codec = textCodec(m.tokenizer, c);
+        const codec = textCodec(m.tokenizer, c, codecContext(m));
         let ids = codec.encode(prompt);
         const room = c.max_position_embeddings - steps;
         if (room < 1) throw new UsageError(`--steps ${steps} leaves no room for the prompt in ${dir} (context ${c.max_position_embeddings})`);

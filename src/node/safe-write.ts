@@ -64,11 +64,31 @@ export async function checkTarget(target: string, {kind, inputs, force, flag = "
   if (nonEmpty && !force) throw new OutputError(`${flag} ${target} already exists${kind === "dir" ? " and is not empty" : ""}: give --force to replace it${kind === "dir" ? " (the whole folder is replaced)" : ""}`);
 }
 
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "a folder on the way does not exist or cannot be created",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  EISDIR: "a folder is in the way",
+  ENOTDIR: "a file is in the way of a folder",
+  EXDEV: "the temporary copy landed on another device",
+};
+
+/** A file-system error of a write as one sentence naming the target (never a bare "ENOSPC: …, open
+ *  '/x/.y.tmp-…'"), saying that the target is unchanged. */
+export function writeError(e: unknown, target: string): Error {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (!code || !(code in FS_REASONS)) return e instanceof Error ? e : new Error(String(e));
+  return new OutputError(`cannot write ${target}: ${FS_REASONS[code]} (${code}); nothing was changed`);
+}
+
 const tmpName = (target: string, what: string) => join(dirname(resolve(target)), `.${basename(target)}.${what}-${process.pid}-${randomBytes(4).toString("hex")}`);
 
 /** Streams a file to a temporary name beside `target`, then renames it over the target. */
 export async function writeFileAtomic(target: string, produce: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
-  await mkdir(dirname(resolve(target)), {recursive: true});
+  await mkdir(dirname(resolve(target)), {recursive: true}).catch((e) => { throw writeError(e, target); });
   const tmp = tmpName(target, "tmp");
   const ws = createWriteStream(tmp, {flags: "wx"});
   let failed: Error | undefined;
@@ -88,21 +108,21 @@ export async function writeFileAtomic(target: string, produce: (write: (chunk: U
   } catch (e) {
     ws.destroy();
     await rm(tmp, {force: true});
-    throw e;
+    throw writeError(e, target);
   }
 }
 
 /** Builds a folder in a temporary folder beside `target`, then puts it in place of the target (a previous
  *  target — allowed by --force — is moved aside first and removed once the new one is in place). */
 export async function writeDirAtomic(target: string, produce: (dir: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(resolve(target)), {recursive: true});
   const tmp = tmpName(target, "tmp");
-  await mkdir(tmp);
   try {
+    await mkdir(dirname(resolve(target)), {recursive: true});
+    await mkdir(tmp);
     await produce(tmp);
   } catch (e) {
     await rm(tmp, {recursive: true, force: true});
-    throw e;
+    throw writeError(e, target);
   }
   let old: string | undefined;
   try {
@@ -114,7 +134,7 @@ export async function writeDirAtomic(target: string, produce: (dir: string) => P
   } catch (e) {
     if (old) await rename(old, target).catch(() => undefined);
     await rm(tmp, {recursive: true, force: true});
-    throw e;
+    throw writeError(e, target);
   }
   if (old) await rm(old, {recursive: true, force: true});
 }

@@ -298,6 +298,8 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     if (strong && !opts.scale) {
       throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the convention (the Open page's selector; \`--scale\` of bitnet-lab convert).`);
     }
+    // An override against strong evidence is obeyed, but said: every projection is then off by ≈ scale².
+    if (strong && opts.scale) warnings.push(`the scale convention "${scale!.value}" was set by you against the evidence (${scale!.evidence}): if the file follows its linear_class instead, every projection's output is off by ≈ ${(scale!.value === "multiply" ? scale!.median ** 2 : 1 / scale!.median ** 2).toPrecision(3)}× and the output is garbage`);
     if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
     warnings.push(...scaleOutliers([...scaleOf], "weight_scale"));
   }
