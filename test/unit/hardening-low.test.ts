@@ -13,6 +13,7 @@ import type {GGUFKV} from "../../src/lib/formats/gguf.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {parseSafetensorsHeader} from "../../src/lib/safetensors.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
+import {writeModelDir} from "../../src/node/modeldir.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "bl-low-"));
 afterAll(() => rmSync(tmp, {recursive: true, force: true}));
@@ -51,6 +52,19 @@ describe("Low items (issue 22)", () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/GGUF tokenizer\.ggml\.\*: merge 3 "zz qq"/);
     expect(r.err).not.toMatch(/tokenizer\.json/);
+  });
+
+  it("a malformed tokenizer.json part is named by the tokenizer's check (was: 'added.map is not a function')", async () => {
+    for (const [edit, msg] of [[(j: any) => (j.added_tokens = {x: 1}), /tokenizer\.json: added_tokens must be an array/], [(j: any) => (j.post_processor = {type: "Sequence", processors: "x"}), /tokenizer\.json: post_processor/]] as const) {
+      const j = JSON.parse(JSON.stringify(tok.toJSON()));
+      edit(j);
+      const dir = join(tmp, `tok-${Math.random().toString(36).slice(2)}`);
+      await writeModelDir(dir, weights, {tokenizer: j});
+      const r = await runCli(["generate", dir, "--prompt", "the"]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(msg);
+      expect(r.err).not.toMatch(/is not a function/);
+    }
   });
 
   it("a NaN numeric GGUF key says so (was: 'must be a number, got number')", async () => {
