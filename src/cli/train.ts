@@ -86,7 +86,7 @@ export const train: Command = {
     if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out: ${out} exists and is not a folder`);
     const force = flagBool(args, "force");
     if (force && resume) throw new UsageError("--resume continues the run in --out, --force starts it over: give one");
-    await prepareRunFolder(out, {resume, force, from});
+    const clearOut = await prepareRunFolder(out, {resume, force, from});
 
     const say = (line: string) => console.error(line);
     const vocab = modelConfigAt(cfg, 0).vocab_size;
@@ -110,6 +110,7 @@ export const train: Command = {
       const flopsPerStep = 6 * params * cfg.batchSize * cfg.seqLen;
       if (flopsPerStep > 1e10) say(`train: note: ${cfg.name} has ${(params / 1e6).toFixed(1)}M parameters and ${cfg.batchSize * cfg.seqLen} tokens per step: on the ${backend} backend one step may take minutes (the first line comes after step 1); ci-tiny trains in seconds, a GPU (--backend webgpu) is the way for this config`);
     }
+    await clearOut();
     let bar: Progress | undefined;
     const s = await runTraining({tf, cfg, data, outDir: out, resume, from, saveAt, maxSteps, backend, exportPartial: true,
       finalEvalWindows: evalWindows || "proportional",

@@ -143,23 +143,25 @@ export async function writeDirAtomic(target: string, produce: (dir: string) => P
 const RUN_FILE = /^(config\.json|model\.safetensors|tokenizer\.json|train-config\.json|log\.jsonl|summary\.json|state(-\d+)?\.safetensors)(\.tmp.*)?$/;
 
 /** `train --out`: a fresh run (no --resume) may not land on a non-empty folder unless --force, which clears
- *  the previous run's files first (a folder holding anything else is refused even then); --resume without
- *  state.safetensors but with state-N.safetensors points at --from instead of starting over. */
-export async function prepareRunFolder(out: string, {resume, force, from}: {resume: boolean; force: boolean; from?: string}): Promise<void> {
+ *  the previous run's files (a folder holding anything else is refused even then); --resume without
+ *  state.safetensors but with state-N.safetensors points at --from instead of starting over. Returns what
+ *  clears the folder, to be called just before training starts. */
+export async function prepareRunFolder(out: string, {resume, force, from}: {resume: boolean; force: boolean; from?: string}): Promise<() => Promise<void>> {
+  const nothing = async () => undefined;
   let names: string[];
   try {
     names = await readdir(out);
   } catch {
-    return; // no folder yet
+    return nothing; // no folder yet
   }
   if (resume) {
-    if (names.includes("state.safetensors")) return;
+    if (names.includes("state.safetensors")) return nothing;
     const branches = names.filter((n) => /^state-\d+\.safetensors$/.test(n)).sort((a, b) => Number(b.match(/\d+/)![0]) - Number(a.match(/\d+/)![0]));
     if (branches.length) throw new OutputError(`--resume: ${out} has no state.safetensors, only ${branches.join(", ")}: continue from one with --from ${join(out, branches[0])} (and a new --out)`);
     if (names.length) throw new OutputError(`--resume: ${out} has no state.safetensors, so it is not a run to resume (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`);
-    return;
+    return nothing;
   }
-  if (!names.length) return;
+  if (!names.length) return nothing;
   const what = names.includes("state.safetensors") ? "a training run" : "files";
   if (!force) throw new OutputError(`--out ${out} already holds ${what} (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""}): give --resume to continue it, or --force to start over (its run files are replaced)`);
   const foreign = names.filter((n) => !RUN_FILE.test(n));
@@ -168,5 +170,8 @@ export async function prepareRunFolder(out: string, {resume, force, from}: {resu
     const f = await realish(from);
     if (inside(f, await realish(out))) throw new OutputError(`--force would remove --from ${from}, which lies in --out ${out}: choose another --out`);
   }
-  for (const n of names) await rm(join(out, n), {force: true});
+  // Cleared only when the run is about to start (data prepared, backend up): a failure before leaves it.
+  return async () => {
+    for (const n of names) await rm(join(out, n), {force: true});
+  };
 }
