@@ -1,15 +1,19 @@
 // The bad-input probe (issue 12): property-based fuzzing of the readers (config.json, model.safetensors,
-// tokenizer.json, training-state metadata) and of the CLI's argument space, each family time-boxed. Every case
+// tokenizer.json, training-state metadata) and of the CLI's argument space, each family time-boxed; issue 22
+// added tokenizer Split regexes (complexity), absurd scales, huge sparse GGUFs, and the data safety of every
+// command that writes (convert, train: its input and what is at --out must survive). Every case
 // is known to be bad (or, for byte-level corruption, checked against the original after loading), and lands in
 // one bucket:
 //   handled   refused with the reader's own error class / a usage error (exit 2) naming what is wrong
 //   harmless  the corruption left the input valid and it loaded identically (e.g. a byte of header padding)
 //   crashed   any other exception (TypeError, RangeError, …) or the wrong exit code
-//   silent    bad input accepted (or loaded with different content) without a word
+//   silent    bad input accepted (or loaded with different content) without a word; a command that exits 0
+//             with NaN or garbage; a command that writes and changed what it read or what was there
+//   hung      any case that took longer than HUNG_MS (a catastrophic regex, an element-by-element array)
 // `npx tsx scripts/probe.ts [--seconds S]` prints the figures; test/unit/fuzz.test.ts asserts crashed = silent = 0.
-import {mkdirSync, mkdtempSync, writeFileSync} from "node:fs";
+import {cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
-import {join} from "node:path";
+import {basename, join} from "node:path";
 import {pathToFileURL} from "node:url";
 import fc from "fast-check";
 import {main} from "../src/cli/main.js";
@@ -18,12 +22,20 @@ import {defaultConfig} from "../src/lib/config.js";
 import {randomWeights} from "../src/lib/init.js";
 import {SafetensorsError, parseSafetensorsHeader} from "../src/lib/safetensors.js";
 import type {ModelWeights} from "../src/lib/tensor.js";
-import {Tokenizer} from "../src/lib/tokenizer.js";
+import {BYTE_LEVEL_REGEX, LLAMA3_REGEX, Tokenizer} from "../src/lib/tokenizer.js";
+import {NonFiniteLogitsError} from "../src/lib/backend.js";
+import {ggufFromWeights} from "../src/lib/formats/gguf-model.js";
+import {GGUFValueType, parseGGUF, writeGGUF} from "../src/lib/formats/gguf.js";
+import {openCheckpoint} from "../src/lib/formats/open.js";
+import {FormatError, mapFileSet, memorySource, type ByteSource} from "../src/lib/formats/source.js";
+import {createCpuSession} from "../src/lib/model.js";
 import {CONFIG_LIMITS} from "../src/lib/variant.js";
 import {StateError, parseStateMeta} from "../src/lib/train/state.js";
 import {writeModelDir} from "../src/node/modeldir.js";
 
-export type Bucket = "handled" | "harmless" | "crashed" | "silent";
+export type Bucket = "handled" | "harmless" | "crashed" | "silent" | "hung";
+/** A single case taking longer than this is counted hung, whatever it returned. */
+export const HUNG_MS = 15_000;
 export interface FamilyResult {
   family: string;
   tried: number;
@@ -33,6 +45,7 @@ export interface FamilyResult {
   harmless: number;
   crashed: number;
   silent: number;
+  hung: number;
   /** Up to 5 examples of crashed/silent cases, for the report. */
   examples: string[];
 }
@@ -56,24 +69,26 @@ export async function runCli(argv: readonly string[]): Promise<{code: number; ou
 }
 
 async function family<T>(name: string, arb: fc.Arbitrary<T>, budgetMs: number, seed: number, judge: (x: T) => Bucket | Promise<Bucket>, show: (x: T) => string = (x) => JSON.stringify(x).slice(0, 200)): Promise<FamilyResult> {
-  const r: FamilyResult = {family: name, tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []};
+  const r: FamilyResult = {family: name, tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, hung: 0, examples: []};
   const seen = new Set<string>();
   const t0 = performance.now();
   // Batches of samples from one seeded stream, until the time box closes.
   for (let batch = 0; performance.now() - t0 < budgetMs; batch++) {
     for (const x of fc.sample(arb, {numRuns: 50, seed: seed + batch})) {
       let b: Bucket;
+      const t1 = performance.now();
       try {
         b = await judge(x);
       } catch (e) {
         b = "crashed";
         if (r.examples.length < 5) r.examples.push(`${show(x)} → ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
+      if (performance.now() - t1 > HUNG_MS) b = "hung";
       r.tried++;
       seen.add(show(x));
       r.distinct = seen.size;
       r[b]++;
-      if ((b === "silent" || b === "crashed") && r.examples.length < 5 && !r.examples.at(-1)?.startsWith(show(x))) r.examples.push(`${show(x)} → ${b}`);
+      if ((b === "silent" || b === "crashed" || b === "hung") && r.examples.length < 5 && !r.examples.at(-1)?.startsWith(show(x))) r.examples.push(`${show(x)} → ${b}`);
       if (performance.now() - t0 >= budgetMs) break;
     }
   }
@@ -362,6 +377,228 @@ async function judgeCli([cmd, bad]: [string, BadArg[]], s: CliSetup): Promise<Bu
   throw new Error(`exit ${r.code}: ${r.err.split("\n")[0]}`);
 }
 
+// ---------------------------------------------------------------- issue 22: regex complexity
+
+const LLAMA3_TOK = "data/fixtures/hf-tokenizers/llama3-style-tokenizer.json";
+const EVIL_PATTERNS = ["(?:[^0]|[^1]|.)*0|\\s+|.", "(a+)+$|.", "(a|aa)*b|.", "(\\s*)*x|\\s+|.", "(.*a){12}|.", "(?:\\p{L}+)+!|.", "(?:x+x+)+y|.", "(\\w|\\d)*$|."];
+const regexArb = fc.oneof(
+  fc.constantFrom(...EVIL_PATTERNS, LLAMA3_REGEX, BYTE_LEVEL_REGEX, LLAMA3_REGEX + "|x", LLAMA3_REGEX.replace("{1,3}", "+"), BYTE_LEVEL_REGEX.replace("+(?!\\S)", "*(?!\\S)")),
+  fc.array(fc.constantFrom("(", ")", "(?:", "*", "+", "?", "|", ".", "a", "\\s", "\\p{L}", "[^0]", "{2,}", "$"), {minLength: 1, maxLength: 14}).map((a) => a.join("")),
+);
+// 33 characters, as in the issue: no "0" or "1" for (?:[^0]|[^1]|.)*0 to end on, so it backtracks 3^33 ways.
+const ADVERSARIAL = "a".repeat(25) + " ".repeat(8);
+
+function judgeRegex(pattern: string): Bucket {
+  const j = JSON.parse(readFileSync(LLAMA3_TOK, "utf8"));
+  j.pre_tokenizer.pretokenizers[0].pattern.Regex = pattern;
+  let tok: Tokenizer;
+  try {
+    tok = Tokenizer.fromJSON(j);
+  } catch (e) {
+    if (e instanceof Error && /^tokenizer(\.json)?: /.test(e.message)) return "handled";
+    throw e;
+  }
+  // Accepted: it must be one of the known patterns, and fast (the family's clock counts a slow one as hung).
+  if (tok.preTokenizer !== "llama3" && tok.preTokenizer !== "gpt2") return "silent";
+  tok.encode(ADVERSARIAL);
+  return "harmless";
+}
+
+// ---------------------------------------------------------------- issue 22: scale ranges
+
+interface ScaleCase {
+  format: "weight_scale" | "i2s";
+  tensor: number;
+  value: number;
+}
+const scaleArb: fc.Arbitrary<ScaleCase> = fc.record({
+  format: fc.constantFrom("weight_scale" as const, "i2s" as const),
+  tensor: fc.nat(),
+  value: fc.oneof(fc.constantFrom(3e38, 1e30, 1e-30, 1e-38, 1e20, 1e12, 1e-12), fc.double({min: 1e7, max: 3e38, noNaN: true}), fc.double({min: 1e-38, max: 1e-7, noNaN: true})),
+});
+let packedFiles: Map<string, Uint8Array> | undefined;
+let packedGGUF: Uint8Array | undefined;
+
+async function judgeScale(c: ScaleCase): Promise<Bucket> {
+  packedFiles ??= new Map(["config.json", "model.safetensors"].map((n) => [n, new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n)))]));
+  let files: Map<string, ByteSource>;
+  let name: string;
+  if (c.format === "weight_scale") {
+    const st = packedFiles.get("model.safetensors")!.slice();
+    const h = parseSafetensorsHeader(st);
+    const scales = h.tensors.filter((t) => t.name.endsWith(".weight_scale"));
+    const t = scales[c.tensor % scales.length];
+    name = t.name.replace(/_scale$/, "");
+    const dv = new DataView(st.buffer, h.dataOffset + t.begin);
+    if (t.dtype === "F32") dv.setFloat32(0, c.value, true);
+    else dv.setUint16(0, new Uint16Array(new Float32Array([c.value]).buffer)[1], true); // bf16: the high half
+    files = new Map([["config.json", memorySource(packedFiles.get("config.json")!, "config.json")], ["model.safetensors", memorySource(st, "model.safetensors")]]);
+  } else {
+    if (!packedGGUF) {
+      const w = await (await openCheckpoint(mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))))).load();
+      const {kvs, tensors} = ggufFromWeights(w);
+      const parts: Uint8Array[] = [];
+      await writeGGUF(kvs, tensors, (ch) => void parts.push(ch.slice()));
+      packedGGUF = new Uint8Array(Buffer.concat(parts));
+    }
+    const g = packedGGUF.slice();
+    const h = await parseGGUF(memorySource(g));
+    const tern = h.tensors.filter((t) => t.type === 36);
+    const t = tern[c.tensor % tern.length];
+    name = t.name;
+    new DataView(g.buffer).setFloat32(h.dataOffset + t.offset + t.n / 4, c.value, true);
+    files = new Map([["m.gguf", memorySource(g, "m.gguf")]]);
+  }
+  let opened;
+  try {
+    opened = await openCheckpoint(mapFileSet("probe", files));
+  } catch (e) {
+    if (e instanceof FormatError) return "handled"; // e.g. a scale that flips the convention evidence
+    throw e;
+  }
+  if (opened.inspection.warnings.some((w) => w.includes(name))) return "handled";
+  // Not flagged: then running it must not print garbage as an answer — non-finite logits must throw.
+  const s = createCpuSession(await opened.load());
+  try {
+    await s.append([1, 5, 9]);
+    return "silent"; // an absurd scale neither flagged nor refused
+  } catch (e) {
+    if (e instanceof NonFiniteLogitsError) return "handled";
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- issue 22: huge sparse files
+
+type HugeCase = {kind: "array"; elementType: GGUFValueType; count: number} | {kind: "tensor"; vocab: number} | {kind: "string"; length: number};
+const hugeArb: fc.Arbitrary<HugeCase> = fc.oneof(
+  fc.record({kind: fc.constant("array" as const), elementType: fc.constantFrom(GGUFValueType.U8, GGUFValueType.I32, GGUFValueType.F32, GGUFValueType.STRING, GGUFValueType.BOOL), count: fc.constantFrom(2 ** 22 + 1, 1e8, 3.1e9, 2 ** 31, 2 ** 40)}),
+  fc.record({kind: fc.constant("tensor" as const), vocab: fc.constantFrom(2 ** 21, 2 ** 21 + 7, 3_000_000, 2 ** 22)}),
+  fc.record({kind: fc.constant("string" as const), length: fc.constantFrom(1e8 + 1, 2 ** 31, 3e9)}),
+);
+
+async function judgeHuge(c: HugeCase, dir: string): Promise<Bucket> {
+  packedFiles ??= new Map(["config.json", "model.safetensors"].map((n) => [n, new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n)))]));
+  const w = await (await openCheckpoint(mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))))).load();
+  let {kvs, tensors} = ggufFromWeights(w, {embedding: "F32"});
+  const key = "probe.huge";
+  if (c.kind === "array") kvs = [...kvs, {key, type: GGUFValueType.ARRAY, elementType: c.elementType, value: []}];
+  if (c.kind === "string") kvs = [...kvs, {key, type: GGUFValueType.STRING, value: ""}];
+  if (c.kind === "tensor") {
+    kvs = kvs.map((k) => (k.key === "bitnet-25.vocab_size" ? {...k, value: c.vocab} : k));
+    tensors = tensors.map((t) => (t.name === "token_embd.weight" ? {...t, dims: [t.dims[0], c.vocab]} : t));
+  }
+  let header: Uint8Array | undefined;
+  const stop = new Error("header only");
+  await writeGGUF(kvs, tensors.map((t) => ({...t, data: () => { throw stop; }})), (ch) => void (header ??= ch.slice())).catch((e) => { if (e !== stop) throw e; });
+  const h = header!;
+  const at = Buffer.from(h).indexOf(key) + key.length + 4; // after the key and its type
+  if (c.kind === "array") new DataView(h.buffer).setBigUint64(at + 4, BigInt(c.count), true);
+  if (c.kind === "string") new DataView(h.buffer).setBigUint64(at, BigInt(c.length), true);
+  const path = join(dir, "huge.gguf");
+  writeFileSync(path, h);
+  truncateSync(path, c.kind === "tensor" ? h.length + c.vocab * 256 * 4 + (64 << 20) : 5e9);
+  try {
+    const r = await runCli(["logits", path, "--tokens", "1,2"]);
+    if (r.code === 0) return "silent";
+    if (r.code === 1 && /^bitnet-lab logits: \S/.test(r.err.trim().split("\n").at(-1)!) && !/is not a function|undefined|RangeError|TypeError/.test(r.err)) return "handled";
+    throw new Error(`exit ${r.code}: ${r.err.trim().split("\n").at(-1)}`);
+  } finally {
+    rmSync(path, {force: true});
+  }
+}
+
+// ---------------------------------------------------------------- issue 22: data safety of commands that write
+
+type WriteTarget = "input" | "input-link" | "input-dotdot" | "parent" | "child" | "file" | "folder" | "model" | "empty" | "fresh";
+interface WriteCase {
+  cmd: "convert-gguf" | "convert-hf" | "train";
+  input: "folder" | "gguf";
+  target: WriteTarget;
+  force: boolean;
+}
+const writeArb: fc.Arbitrary<WriteCase> = fc.record({
+  cmd: fc.constantFrom("convert-gguf" as const, "convert-hf" as const, "train" as const),
+  input: fc.constantFrom("folder" as const, "gguf" as const),
+  target: fc.constantFrom<WriteTarget>("input", "input-link", "input-dotdot", "parent", "child", "file", "folder", "model", "empty", "fresh"),
+  force: fc.boolean(),
+});
+
+/** Every file under `p` (or the file itself) with its bytes, for before/after comparison. */
+function tree(p: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (q: string, rel: string) => {
+    let st;
+    try {
+      st = lstatSync(q);
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink()) out.set(rel, `link:${readlinkSync(q)}`);
+    else if (st.isDirectory()) for (const n of readdirSync(q)) walk(join(q, n), `${rel}/${n}`);
+    else out.set(rel, readFileSync(q).toString("base64"));
+  };
+  walk(p, "");
+  return out;
+}
+const same = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+
+let writeGGUFBytes: Buffer | undefined;
+async function judgeWrite(c: WriteCase, root: string): Promise<Bucket> {
+  const dir = mkdtempSync(join(root, "w-"));
+  try {
+    const model = join(dir, "model");
+    cpSync("data/fixtures/hf-packed", model, {recursive: true});
+    writeFileSync(join(model, "summary.json"), "{}\n");
+    const gguf = join(dir, "m.gguf");
+    if (c.input === "gguf" || c.cmd === "train") {
+      if (!writeGGUFBytes) {
+        const r = await runCli(["convert", model, "--to", "gguf", "--out", gguf]);
+        if (r.code !== 0) throw new Error(`fixture: ${r.err}`);
+        writeGGUFBytes = readFileSync(gguf);
+      } else writeFileSync(gguf, writeGGUFBytes);
+    }
+    const input = c.cmd === "train" ? gguf : c.input === "gguf" ? gguf : model;
+    const inputIsDir = input === model;
+    const targets: Record<WriteTarget, string> = {
+      input, "input-link": join(dir, "link"), "input-dotdot": join(input, "..", basename(input)), parent: dir, child: join(model, "sub"),
+      file: join(dir, "notes.txt"), folder: join(dir, "mine"), model: join(dir, "other-model"), empty: join(dir, "empty"), fresh: join(dir, "fresh", "out"),
+    };
+    symlinkSync(input, targets["input-link"]);
+    writeFileSync(targets.file, "notes\n");
+    mkdirSync(targets.folder);
+    writeFileSync(join(targets.folder, "thesis.tex"), "precious\n");
+    mkdirSync(targets.model); // another run's folder: what must not survive beside new weights
+    for (const n of ["config.json", "model.safetensors", "summary.json", "log.jsonl", "train-config.json"]) writeFileSync(join(targets.model, n), `${n}\n`);
+    mkdirSync(targets.empty);
+    const out = targets[c.target];
+    const argv =
+      c.cmd === "train"
+        ? ["train", "--config", "ci-tiny", "--out", out, "--backend", "cpu", "--data", join(dir, "no-data")] // fails after the folder checks
+        : ["convert", input, "--to", c.cmd === "convert-gguf" ? "gguf" : "hf", "--out", out];
+    if (c.force) argv.push("--force");
+    const before = tree(dir);
+    const inputBefore = tree(input);
+    const r = await runCli(argv);
+    const after = tree(dir);
+    if (!same(inputBefore, tree(input))) return "silent"; // the input changed
+    const overlaps = ["input", "input-link", "input-dotdot", "parent"].includes(c.target) || (c.target === "child" && inputIsDir);
+    if (r.code !== 0) {
+      if (!same(before, after)) return "silent"; // refused or failed, but something changed
+      if (r.code === 2 || (r.code === 1 && /^bitnet-lab \w+: \S/.test(r.err.trim().split("\n").at(-1)!))) return "handled";
+      throw new Error(`exit ${r.code}: ${r.err.trim().split("\n").at(-1)}`);
+    }
+    if (c.cmd === "train") return "silent"; // cannot succeed without data
+    if (overlaps) return "silent";
+    const existed = ["file", "folder", "model"].includes(c.target);
+    if (existed && !c.force) return "silent"; // replaced without asking
+    if (c.cmd === "convert-hf" && existsSync(join(out, "summary.json"))) return "silent"; // a stale file beside new weights
+    return "harmless"; // written where it was allowed to write
+  } finally {
+    rmSync(dir, {recursive: true, force: true});
+  }
+}
+
 // ---------------------------------------------------------------- the probe
 
 export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<FamilyResult[]> {
@@ -381,14 +618,18 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
     await family("tokenizer.json: random JSON", fc.jsonValue({maxDepth: 3}), ms / 2, seed, judgeRandomTokenizer),
     await family("training state metadata", badMetaArb, ms / 2, seed, judgeMeta),
     await family("CLI arguments", cliArb, ms, seed, (x) => judgeCli(x, setup), cliShow),
+    await family("tokenizer.json: Split regex complexity", regexArb, ms / 2, seed, judgeRegex, (x) => JSON.stringify(x)),
+    await family("scale ranges (weight_scale, I2_S)", scaleArb, ms / 2, seed, judgeScale),
+    await family("huge sparse files (GGUF)", hugeArb, ms / 2, seed, (x) => judgeHuge(x, dir)),
+    await family("data safety: commands that write", writeArb, ms, seed, (x) => judgeWrite(x, dir)),
   ];
 }
 
 export function formatProbe(results: FamilyResult[]): string {
-  const zero: FamilyResult = {family: "total", tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, examples: []};
-  const rows = [...results, results.reduce((t, r) => ({...t, tried: t.tried + r.tried, distinct: t.distinct + r.distinct, handled: t.handled + r.handled, harmless: t.harmless + r.harmless, crashed: t.crashed + r.crashed, silent: t.silent + r.silent}), zero)];
+  const zero: FamilyResult = {family: "total", tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, hung: 0, examples: []};
+  const rows = [...results, results.reduce((t, r) => ({...t, tried: t.tried + r.tried, distinct: t.distinct + r.distinct, handled: t.handled + r.handled, harmless: t.harmless + r.harmless, crashed: t.crashed + r.crashed, silent: t.silent + r.silent, hung: t.hung + r.hung}), zero)];
   const w = Math.max(...rows.map((r) => r.family.length));
-  const cols = ["tried", "distinct", "handled", "harmless", "crashed", "silent"] as const;
+  const cols = ["tried", "distinct", "handled", "harmless", "crashed", "silent", "hung"] as const;
   const lines = [`${"family".padEnd(w)}  ${cols.map((h) => h.padStart(9)).join("")}`];
   for (const r of rows) lines.push(`${r.family.padEnd(w)}  ${cols.map((c) => String(r[c]).padStart(9)).join("")}`);
   for (const r of results) for (const e of r.examples) lines.push(`  ${r.family}: ${e}`);
@@ -399,5 +640,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const i = process.argv.indexOf("--seconds");
   const results = await runProbe({secondsPerFamily: i > 0 ? Number(process.argv[i + 1]) : 8});
   console.log(formatProbe(results));
-  process.exit(results.some((r) => r.crashed || r.silent) ? 1 : 0);
+  process.exit(results.some((r) => r.crashed || r.silent || r.hung) ? 1 : 0);
 }

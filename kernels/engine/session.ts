@@ -3,7 +3,7 @@
 // reference (src/lib/model.ts), its oracle. A decode step is one command buffer (one compute pass by default);
 // all bind groups are made at load, so a step writes only the step and embedding uniforms. The token a step
 // consumes is read from a GPU buffer, so greedy decoding can run several steps ahead of the CPU.
-import type {DecodeSession, SamplingOptions} from "../lib/backend.js";
+import {checkLogits, type DecodeSession, type SamplingOptions} from "../lib/backend.js";
 import type {BitNetConfig} from "../lib/config.js";
 import {kvBitsAt} from "../lib/variant.js";
 import type {KVFormat} from "../attention.js";
@@ -270,6 +270,7 @@ export class WebGPUSession implements DecodeSession {
         const got = new Float32Array(rb.getMappedRange().slice(0));
         rb.unmap();
         rb.destroy();
+        checkLogits(got.subarray(0, rows * P.V), P.V, all ? start + b : this.pos - 1, "WebGPU engine");
         if (all) out.set(got, b * P.V);
         else out.set(got.subarray(0, P.V));
         if (copies && keep) {

@@ -6,11 +6,11 @@
 // tokenizer.ggml.* from tokenizer.json with llama.cpp's pre-tokenizer name. --i2s-layout / --scale say how to
 // read the input, as for every command that reads a model. HF out: config.json + model.safetensors packed with
 // linear_class "bitlinear" (weight_scale = 1/mean|W|, which transformers' BitLinear divides by) + tokenizer.json.
-import {createWriteStream} from "node:fs";
-import {once} from "node:events";
+import {statSync} from "node:fs";
+import {dirname, join} from "node:path";
 import type {Command} from "./command.js";
 import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
-import {UsageError, expectPositionals, flagString} from "./command.js";
+import {UsageError, expectPositionals, flagBool, flagString} from "./command.js";
 import {ggufFromWeights} from "../lib/formats/gguf-model.js";
 import {writeGGUF} from "../lib/formats/gguf.js";
 import {ggufTokenizerKVs} from "../lib/formats/gguf-tokenizer.js";
@@ -18,12 +18,13 @@ import type {I2SLayout} from "../lib/formats/i2s.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {loadModelPath} from "../node/files.js";
 import {writeModelDir} from "../node/modeldir.js";
+import {checkTarget, writeDirAtomic, writeFileAtomic} from "../node/safe-write.js";
 
 export const convert: Command = {
   name: "convert",
   summary: "convert a ternary checkpoint between Hugging Face packed safetensors and GGUF I2_S (bitnet.cpp)",
-  usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--to-i2s-layout x86|arm|rows] [--embedding f16|f32] " + MODEL_USAGE,
-  options: {...MODEL_FLAGS, to: "string", out: "string", "to-i2s-layout": "string", embedding: "string"},
+  usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--to-i2s-layout x86|arm|rows] [--embedding f16|f32] [--force] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, to: "string", out: "string", "to-i2s-layout": "string", embedding: "string", force: "boolean"},
   async run(args) {
     expectPositionals(args, ["<file-or-dir>"]);
     const to = flagString(args, "to");
@@ -34,11 +35,22 @@ export const convert: Command = {
     const input = modelOpenOptions(args);
     const emb = (flagString(args, "embedding") ?? "f16").toUpperCase();
     if (emb !== "F16" && emb !== "F32") throw new UsageError(`--embedding must be f16 or f32, got "${emb}"`);
-    const m = await loadModelPath(args.positional[0], input);
+    // Flags of the GGUF writer mean nothing for an HF folder: refused rather than ignored.
+    if (to === "hf") for (const k of ["to-i2s-layout", "embedding"]) if (args.flags.has(k)) throw new UsageError(`--${k} applies to --to gguf only (the HF folder has packed ternary weights and BF16 floats)`);
+    const inputPath = args.positional[0];
+    // A .gguf is read with the tokenizer.json beside it: that counts as an input too.
+    const inputs = [inputPath];
+    try {
+      if (statSync(inputPath).isFile()) inputs.push(join(dirname(inputPath), "tokenizer.json"));
+    } catch {
+      // a missing input is reported by the reader
+    }
+    await checkTarget(out, {kind: to === "hf" ? "dir" : "file", inputs, force: flagBool(args, "force")});
+    const m = await loadModelPath(inputPath, input);
     for (const w of m.warnings) console.error(`bitnet-lab convert: warning: ${w}`);
     const c = m.weights.config;
     if (to === "hf") {
-      await writeModelDir(out, m.weights, {format: "packed", floatDtype: "BF16", tokenizer: m.tokenizer});
+      await writeDirAtomic(out, (tmp) => writeModelDir(tmp, m.weights, {format: "packed", floatDtype: "BF16", tokenizer: m.tokenizer}));
       console.error(`bitnet-lab convert: wrote ${out} (HF packed, linear_class bitlinear, BF16 floats)`);
       return 0;
     }
@@ -48,12 +60,10 @@ export const convert: Command = {
       tokKVs = ggufTokenizerKVs(m.tokenizer, {bos: tok.bosId, eos: tok.eosId});
     } else console.error("bitnet-lab convert: no tokenizer: the GGUF gets no tokenizer.ggml.* vocabulary");
     const {kvs, tensors} = ggufFromWeights(m.weights, {layout, embedding: emb as "F16" | "F32", tokenizer: tokKVs, name: c.bitnet_variant});
-    const ws = createWriteStream(out);
-    const bytes = await writeGGUF(kvs, tensors, async (chunk) => {
-      if (!ws.write(chunk)) await once(ws, "drain");
+    let bytes = 0;
+    await writeFileAtomic(out, async (write) => {
+      bytes = await writeGGUF(kvs, tensors, write);
     });
-    ws.end();
-    await once(ws, "finish");
     console.error(`bitnet-lab convert: wrote ${out} (GGUF bitnet-25, I2_S ${layout}, ${bytes} bytes)`);
     return 0;
   },

@@ -26,10 +26,12 @@ export function resolveModel(spec: string): {shape: ModelShape; maxContext?: num
   const file = statSync(spec).isDirectory() ? join(spec, "config.json") : spec;
   if (!existsSync(file)) throw new UsageError(`--model: ${spec} is a folder without config.json`);
   let json: unknown;
+  const notConfig = (why: string) => new Error(`--model: ${file} is not a cost-model config (${why}): give a model's config.json, its folder, or a name from \`bitnet-lab cost --list\`${/\.gguf$/i.test(file) ? "; for a .gguf, `bitnet-lab convert " + file + " --to hf --out DIR` writes a folder with config.json" : ""}`);
+  if (/\.(gguf|safetensors|bin)$/i.test(file)) throw notConfig("it is a weights file");
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw notConfig(`not valid JSON: ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${file}: expected a JSON object (a BitNetConfig)`);
   const c = json as BitNetConfig;

@@ -5,7 +5,7 @@ import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {MIN_TEMPERATURE, generate as generateTokens} from "../lib/generate.js";
 import {readModelPath} from "../node/files.js";
-import {BACKENDS, openSession, textCodec} from "../node/runtime.js";
+import {BACKENDS, codecContext, openSession, textCodec} from "../node/runtime.js";
 import type {BackendName} from "../node/runtime.js";
 
 export function backendFlag(v: string | undefined): BackendName {
@@ -23,7 +23,8 @@ export const generate: Command = {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt");
     if (prompt === undefined) throw new UsageError("--prompt TEXT is required");
-    const maxTokens = flagNumber(args, "max-tokens", 32, {min: 0, max: 1_000_000, integer: true});
+    if (prompt === "") throw new UsageError("--prompt is empty: give the text to continue");
+    const maxTokens = flagNumber(args, "max-tokens", 32, {min: 1, max: 1_000_000, integer: true});
     const temperature = flagNumber(args, "temperature", 0, {min: 0, max: 100});
     if (temperature > 0 && temperature < MIN_TEMPERATURE) throw new UsageError(`--temperature must be 0 (greedy) or in [${MIN_TEMPERATURE.toExponential()}, 100], got ${temperature}`);
     const topK = flagNumber(args, "top-k", 0, {min: 0, integer: true, max: 1e9});
@@ -33,7 +34,7 @@ export const generate: Command = {
     const backend = backendFlag(flagString(args, "backend"));
     const m = await readModelPath(args.positional[0], modelOpenOptions(args));
     const c = m.weights.config;
-    const codec = textCodec(m.tokenizer, c);
+    const codec = textCodec(m.tokenizer, c, codecContext(m));
     if (codec.kind === "bytes") console.error("bitnet-lab generate: no tokenizer.json in the model folder; using UTF-8 bytes as token ids");
     if (codec.padding) console.error(`bitnet-lab generate: note: ${codec.padding}`);
     for (const w of m.warnings) console.error(`bitnet-lab generate: warning: ${w}`);

@@ -7,7 +7,7 @@ import {expectedTensors} from "../lib/checkpoint.js";
 import {parameterCounts} from "../lib/model.js";
 import {readModelPath} from "../node/files.js";
 import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
-import {textCodec} from "../node/runtime.js";
+import {codecContext, textCodec} from "../node/runtime.js";
 
 /** One <model-dir> (flags are checked by the parser against each command's `options`). */
 export function checkModelDirArg(args: ParsedArgs): void {
@@ -32,7 +32,7 @@ export const inspect: Command = {
     const m = await readModelPath(dir, modelOpenOptions(args));
     const c = m.weights.config;
     // The tokenizer is checked as generate checks it (too large → error; smaller → padded ids, never sampled).
-    const codec = m.tokenizer === undefined ? undefined : textCodec(m.tokenizer, c);
+    const codec = m.tokenizer === undefined ? undefined : textCodec(m.tokenizer, c, codecContext(m));
     const tokenizer = codec ? {tokens: codec.vocabSize, paddedIds: c.vocab_size - codec.vocabSize, bos: codec.bosId, eos: codec.eosId} : null;
     const params = parameterCounts(c);
     // Per tensor: stored bytes and, for projections, the ternary histogram.

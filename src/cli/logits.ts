@@ -6,7 +6,7 @@ import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
 import {backendFlag} from "./generate.js";
 import {checkModelDirArg} from "./inspect.js";
 import {readModelPath} from "../node/files.js";
-import {openSession, textCodec} from "../node/runtime.js";
+import {codecContext, openSession, textCodec} from "../node/runtime.js";
 
 export const logits: Command = {
   name: "logits",
@@ -31,9 +31,9 @@ export const logits: Command = {
       if (parts.some((s) => !/^\d{1,9}$/.test(s)) || ids.some((i) => i >= c.vocab_size)) {
         throw new UsageError(`--tokens must be comma-separated integers in [0, ${c.vocab_size}), got ${JSON.stringify(tokenList)}`);
       }
-      if (m.tokenizer !== undefined) codec = textCodec(m.tokenizer, c);
+      if (m.tokenizer !== undefined) codec = textCodec(m.tokenizer, c, codecContext(m));
     } else {
-      codec = textCodec(m.tokenizer, c);
+      codec = textCodec(m.tokenizer, c, codecContext(m));
       if (codec.kind === "bytes") console.error("bitnet-lab logits: no tokenizer.json in the model folder; using UTF-8 bytes as token ids");
       ids = codec.encode(prompt!);
     }

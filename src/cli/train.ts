@@ -13,6 +13,7 @@ import {vulkanDrivers} from "../node/gpu-env.js";
 import {progress, type Progress} from "../node/progress.js";
 import {loadPrepared, preparedData} from "../node/train-data.js";
 import {runTraining} from "../node/train-run.js";
+import {prepareRunFolder} from "../node/safe-write.js";
 import {trainPlan} from "../lib/train/plan.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString, parseNumber, type Command, type ParsedArgs} from "./command.js";
 
@@ -57,9 +58,9 @@ async function chooseBackend(asked: BackendName | "auto", say: (line: string) =>
 export const train: Command = {
   name: "train",
   summary: "train a model with tfjs and the straight-through estimator; the run folder becomes a model folder",
-  usage: "bitnet-lab train --config <name|file.json> --out <dir> [--backend auto|webgpu|cpu|wasm] [--steps N] [--resume] [--from <state.safetensors>] [--max-steps N] [--save-at N,M] [--data <dir>] [--eval-windows N]\n       bitnet-lab train --config <name|file.json> --plan [--json] [--steps N] [--data <dir>]   (the resolved recipe; --data adds every step's batch windows)",
+  usage: "bitnet-lab train --config <name|file.json> --out <dir> [--backend auto|webgpu|cpu|wasm] [--steps N] [--resume | --force] [--from <state.safetensors>] [--max-steps N] [--save-at N,M] [--data <dir>] [--eval-windows N]\n       bitnet-lab train --config <name|file.json> --plan [--json] [--steps N] [--data <dir>]   (the resolved recipe; --data adds every step's batch windows)",
   options: {
-    config: "string", out: "string", backend: "string", steps: "string", resume: "boolean", from: "string", "max-steps": "string",
+    config: "string", out: "string", backend: "string", steps: "string", resume: "boolean", force: "boolean", from: "string", "max-steps": "string",
     "save-at": "string", data: "string", "eval-windows": "string", plan: "boolean", json: "boolean",
   },
   async run(args: ParsedArgs): Promise<number> {
@@ -83,6 +84,9 @@ export const train: Command = {
     const resume = flagBool(args, "resume");
     if (resume && from) throw new UsageError("--resume and --from exclude each other");
     if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out: ${out} exists and is not a folder`);
+    const force = flagBool(args, "force");
+    if (force && resume) throw new UsageError("--resume continues the run in --out, --force starts it over: give one");
+    const clearOut = await prepareRunFolder(out, {resume, force, from});
 
     const say = (line: string) => console.error(line);
     const vocab = modelConfigAt(cfg, 0).vocab_size;
@@ -106,6 +110,7 @@ export const train: Command = {
       const flopsPerStep = 6 * params * cfg.batchSize * cfg.seqLen;
       if (flopsPerStep > 1e10) say(`train: note: ${cfg.name} has ${(params / 1e6).toFixed(1)}M parameters and ${cfg.batchSize * cfg.seqLen} tokens per step: on the ${backend} backend one step may take minutes (the first line comes after step 1); ci-tiny trains in seconds, a GPU (--backend webgpu) is the way for this config`);
     }
+    await clearOut();
     let bar: Progress | undefined;
     const s = await runTraining({tf, cfg, data, outDir: out, resume, from, saveAt, maxSteps, backend, exportPartial: true,
       finalEvalWindows: evalWindows || "proportional",

@@ -15,7 +15,7 @@ import {attentionRopeCheck, finiteLogitsCheck} from "../lib/formats/golden.js";
 import type {GoldenCheck} from "../lib/formats/golden.js";
 import {readModelPath} from "../node/files.js";
 import {progress} from "../node/progress.js";
-import {textCodec} from "../node/runtime.js";
+import {codecContext, textCodec} from "../node/runtime.js";
 
 export interface VerifyResult {
   dir: string;
@@ -52,7 +52,7 @@ export const verify: Command = {
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
-    const steps = flagNumber(args, "steps", 16, {min: 0, max: 4096, integer: true});
+    const steps = flagNumber(args, "steps", 16, {min: 1, max: 4096, integer: true});
     const tolerance = flagNumber(args, "tolerance", 0.01, {min: 0, max: 1e6});
     const json = flagBool(args, "json");
     const dirs = modelDirs(args.positional[0]);
@@ -71,7 +71,7 @@ export const verify: Command = {
         note(`${dir}: loading`);
         const m = await readModelPath(dir, modelOpenOptions(args));
         const c = m.weights.config;
-        const codec = textCodec(m.tokenizer, c);
+        const codec = textCodec(m.tokenizer, c, codecContext(m));
         let ids = codec.encode(prompt);
         const room = c.max_position_embeddings - steps;
         if (room < 1) throw new UsageError(`--steps ${steps} leaves no room for the prompt in ${dir} (context ${c.max_position_embeddings})`);

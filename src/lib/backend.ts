@@ -27,3 +27,22 @@ export interface SamplingOptions {
   /** Ids ≥ vocabLimit are never drawn: a checkpoint's vocabulary padded beyond its tokenizer (default: all). */
   vocabLimit?: number;
 }
+
+/** Logits that are NaN or ±Infinity: a checkpoint whose scales or weights overflow float32 (e.g. an I2_S
+ *  scale of 3e38). Sampling them yields token 0 with no sign of trouble, so every session refuses them. */
+export class NonFiniteLogitsError extends Error {
+  override name = "NonFiniteLogitsError";
+}
+
+/** Throws NonFiniteLogitsError naming the first position (and token id) whose logits are not finite.
+ *  `logits` holds rows of `vocab` logits for positions first, first+1, …; where only the last row was
+ *  computed, `first` is that row's position. */
+export function checkLogits(logits: Float32Array, vocab: number, first: number, backend: string): void {
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i];
+    if (x - x !== 0) { // NaN or ±Infinity, without a call per element
+      const row = Math.floor(i / vocab);
+      throw new NonFiniteLogitsError(`the model's logits at position ${first + row} are not finite (token id ${i - row * vocab}: ${x}) on the ${backend}: its weights or scales overflow float32 — check the checkpoint (bitnet-lab inspect names out-of-range scales)`);
+    }
+  }
+}

@@ -18,7 +18,7 @@
 // integer products of BitLinear are exact. RoPE angles are computed in float64 (transformers uses
 // float32; the difference is ~1e-7 relative).
 
-import type {DecodeSession} from "./backend.js";
+import {checkLogits, type DecodeSession} from "./backend.js";
 import {headDim, tensorNames} from "./config.js";
 import type {BitNetConfig, LinearName} from "./config.js";
 import {expectedTensors, ternarize, validateWeights} from "./checkpoint.js";
@@ -580,8 +580,10 @@ export class CpuSession implements DecodeSession {
     if (this.cache.length + tokens.length > this.maxLength) {
       throw new Error(`session: ${this.cache.length} + ${tokens.length} tokens exceed the ${this.maxLength}-position limit`);
     }
+    const first = this.cache.length;
     const r = forwardBlock(this.p, this.cache, tokens, {allLogits: !!opts.allLogits, trace: !!opts.trace});
     if (opts.trace) this.lastTrace = r.trace;
+    checkLogits(r.logits, this.p.config.vocab_size, opts.allLogits ? first : first + tokens.length - 1, "CPU reference");
     return r.logits;
   }
 

@@ -96,7 +96,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize = bytes.lengt
     }
     if (typeof v !== "object" || v === null || Array.isArray(v)) fail(`tensor "${name}": entry is not an object`);
     const e = v as Record<string, unknown>;
-    if (!isDType(e.dtype)) fail(`tensor "${name}": unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!isDType(e.dtype)) fail(e.dtype === undefined ? `tensor "${name}" has no dtype` : `tensor "${name}": unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       fail(`tensor "${name}": shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);

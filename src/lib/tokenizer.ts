@@ -13,10 +13,10 @@ export const BYTE_LEVEL_REGEX = SPLIT_RE.source;
  *  false)]; GGUF: tokenizer.ggml.pre "llama-bpe"), as the released files spell it. */
 export const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-/** A tokenizers (Oniguruma/fancy-regex) pattern as a JavaScript RegExp: the one construct JS engines may
- *  lack is the scoped case-insensitive group (?i:…), rewritten by spelling out ASCII letter cases. */
-export function compileSplitRegex(pattern: string): RegExp {
-  const js = pattern.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_, body: string) => {
+/** (?i:…) rewritten by spelling out ASCII letter cases: the one construct of tokenizers' (Oniguruma /
+ *  fancy-regex) patterns that JS engines may lack. Also the normal form known patterns are compared in. */
+function expandScopedCase(pattern: string): string {
+  return pattern.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_, body: string) => {
     let out = "";
     for (let i = 0; i < body.length; i++) {
       const ch = body[i];
@@ -25,11 +25,29 @@ export function compileSplitRegex(pattern: string): RegExp {
     }
     return `(?:${out})`;
   });
-  try {
-    return new RegExp(js, "gu");
-  } catch (e) {
-    throw new Error(`tokenizer: pre-tokenizer regex cannot be compiled (${(e as Error).message})`);
-  }
+}
+
+/** The split patterns a file may name, by pre-tokenizer kind. Only these run: a file-supplied pattern is
+ *  executed by a backtracking engine on the page's main thread and in the CLI, and one like
+ *  `(?:[^0]|[^1]|.)*0|.` takes exponential time on a short prompt (issue 22). Both known patterns are
+ *  linear in practice (no nested quantifiers; test/unit/tokenizer.test.ts times them on adversarial text). */
+const KNOWN_SPLITS: {kind: "gpt2" | "llama3"; norm: string; re: RegExp}[] = [
+  {kind: "llama3", norm: expandScopedCase(LLAMA3_REGEX), re: new RegExp(expandScopedCase(LLAMA3_REGEX), "gu")},
+  {kind: "gpt2", norm: BYTE_LEVEL_REGEX, re: SPLIT_RE},
+];
+
+/** A tokenizer.json Split pattern as a JavaScript RegExp, if it is one of the known ones (Llama-3's, GPT-2's),
+ *  compared after expanding (?i:…); any other pattern is refused with the reason. */
+export function compileSplitRegex(pattern: string): RegExp {
+  return knownSplit(pattern).re;
+}
+
+function knownSplit(pattern: string): {kind: "gpt2" | "llama3"; re: RegExp} {
+  const norm = expandScopedCase(pattern);
+  const known = KNOWN_SPLITS.find((k) => k.norm === norm);
+  if (known) return known;
+  const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+  throw new Error(`tokenizer: pre-tokenizer Split pattern ${JSON.stringify(shown)} is not one of the supported ones (Llama-3's or GPT-2's): other patterns are refused because a regex from a file can take exponential time to run`);
 }
 
 export const SPECIAL_TOKENS = {pad: "<pad>", bos: "<s>", eos: "</s>"} as const;
@@ -108,12 +126,12 @@ interface TokenizerSpecials {
   plain?: Map<number, string>;
   template?: {before: number[]; after: number[]};
   /** The split regex of a Sequence[Split, ByteLevel] pre-tokenizer (default: GPT-2's). */
-  split?: RegExp;
+  split?: {kind: "gpt2" | "llama3"; re: RegExp};
   ignoreMerges?: boolean;
 }
 
 /** GPT-2's ByteLevel(use_regex) or Llama-3's Sequence[Split(Regex, Isolated), ByteLevel(use_regex: false)]. */
-function parsePreTokenizer(pre: unknown, fail: (m: string) => never): RegExp | undefined {
+function parsePreTokenizer(pre: unknown, fail: (m: string) => never): {kind: "gpt2" | "llama3"; re: RegExp} | undefined {
   const p = pre as Record<string, unknown> | null | undefined;
   if (p && p.type === "Sequence" && Array.isArray(p.pretokenizers)) {
     const [a, b, ...rest] = p.pretokenizers as Record<string, unknown>[];
@@ -123,7 +141,7 @@ function parsePreTokenizer(pre: unknown, fail: (m: string) => never): RegExp | u
     if (b.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
     if (b.use_regex !== false) fail("pre_tokenizer: ByteLevel after a Split must have use_regex false");
     try {
-      return compileSplitRegex(pattern as string);
+      return knownSplit(pattern as string);
     } catch (e) {
       return fail((e as Error).message.replace(/^tokenizer: /, ""));
     }
@@ -251,8 +269,8 @@ export class Tokenizer {
     this.eosId = specials.eos;
     this.specialIds = new Set(specials.special ?? [specials.pad, specials.bos, specials.eos].filter((i) => i >= 0));
     this.template = specials.template ?? {before: [], after: []};
-    this.split = specials.split ?? SPLIT_RE;
-    this.preTokenizer = specials.split ? "llama3" : "gpt2";
+    this.split = specials.split?.re ?? SPLIT_RE;
+    this.preTokenizer = specials.split?.kind ?? "gpt2";
     this.ignoreMerges = specials.ignoreMerges ?? false;
     this.byteId = new Int32Array(256);
     for (let b = 0; b < 256; b++) {

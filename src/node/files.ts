@@ -4,7 +4,7 @@
 import {open, readdir, stat} from "node:fs/promises";
 import {basename, dirname, join} from "node:path";
 import type {ByteSource, FileSet} from "../lib/formats/source.js";
-import {FormatError, checkRange, mapFileSet} from "../lib/formats/source.js";
+import {FormatError, READ_CHUNK_BYTES, checkRange, mapFileSet} from "../lib/formats/source.js";
 import {openCheckpoint} from "../lib/formats/open.js";
 import type {OpenOptions, OpenedCheckpoint} from "../lib/formats/open.js";
 import type {ModelWeights} from "../lib/tensor.js";
@@ -20,7 +20,8 @@ export function fileSource(path: string, size: number): ByteSource {
         const out = new Uint8Array(length);
         let done = 0;
         while (done < length) {
-          const {bytesRead} = await fh.read(out, done, length - done, offset + done);
+          // ≤ 1 GiB per call: fs.read aborts the process (a native assert) on a length ≥ 2³¹.
+          const {bytesRead} = await fh.read(out, done, Math.min(READ_CHUNK_BYTES, length - done), offset + done);
           if (bytesRead === 0) throw new FormatError(`${path}: file shrank while reading (at ${offset + done})`);
           done += bytesRead;
         }

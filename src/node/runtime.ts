@@ -40,12 +40,36 @@ export interface TextCodec {
   padding?: string;
 }
 
+export interface CodecContext {
+  /** Where the tokenizer came from, for messages (default "tokenizer.json"). */
+  source?: string;
+  /** Why the UTF-8-bytes fallback is wrong for this model (then having no tokenizer is an error). */
+  noBytes?: string;
+}
+
+/** The codec context of a loaded checkpoint: its tokenizer's source, and for a GGUF (whose ids are never
+ *  bytes) no byte fallback — a GGUF with an unsupported vocabulary would otherwise print garbage. */
+export function codecContext(m: {inspection: {format: string; tokenizer?: {source: string}}; warnings: readonly string[]}): CodecContext {
+  const note = m.warnings.find((w) => /tokenizer/i.test(w));
+  return {
+    source: m.inspection.tokenizer?.source,
+    noBytes: m.inspection.format === "gguf-i2s" ? `no usable tokenizer (${note ?? "none in the file"}); a GGUF model's token ids are not UTF-8 bytes, so text cannot be encoded or decoded: put the model's tokenizer.json beside the .gguf, or give ids with bitnet-lab logits --tokens` : undefined,
+  };
+}
+
 /** The folder's tokenizer.json, or — when it has none — raw UTF-8 bytes as token ids (ids 0–255), with
  *  the config's BOS first. The fallback only makes sense for models trained on bytes; callers say so. */
-export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_token_id: number; eos_token_id: number}): TextCodec {
+export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_token_id: number; eos_token_id: number}, ctx: CodecContext = {}): TextCodec {
+  const source = ctx.source ?? "tokenizer.json";
   if (tokenizerJSON !== undefined) {
-    const tok = Tokenizer.fromJSON(tokenizerJSON);
-    if (tok.vocabSize > cfg.vocab_size) throw new Error(`tokenizer.json has ${tok.vocabSize} tokens but the model's vocab_size is ${cfg.vocab_size}`);
+    let tok: Tokenizer;
+    try {
+      tok = Tokenizer.fromJSON(tokenizerJSON);
+    } catch (e) {
+      // The tokenizer's messages name tokenizer.json; a GGUF's vocabulary is not one.
+      throw new Error(String(e instanceof Error ? e.message : e).replace(/^tokenizer(\.json)?: /, `${source}: `));
+    }
+    if (tok.vocabSize > cfg.vocab_size) throw new Error(`${source} has ${tok.vocabSize} tokens but the model's vocab_size is ${cfg.vocab_size}`);
     const n = tok.vocabSize;
     return {
       kind: "tokenizer.json",
@@ -58,6 +82,7 @@ export function textCodec(tokenizerJSON: unknown, cfg: {vocab_size: number; bos_
       padding: n < cfg.vocab_size ? `the model's vocab_size ${cfg.vocab_size} is padded beyond the tokenizer's ${n} tokens: ids ${n}–${cfg.vocab_size - 1} are never sampled` : undefined,
     };
   }
+  if (ctx.noBytes) throw new Error(ctx.noBytes);
   if (cfg.vocab_size < 256) throw new Error(`no tokenizer.json, and the vocabulary (${cfg.vocab_size}) is too small for the byte-level fallback (256)`);
   return {
     kind: "bytes",

@@ -166,7 +166,7 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
 
   it("CLI numbers: empty, hex and denormal values are refused; --max-tokens beyond the context names the limit", async () => {
     for (const [args, msg] of [
-      [["--max-tokens="], /--max-tokens must be an integer in \[0, 1000000\] in decimal notation, got ""/],
+      [["--max-tokens="], /--max-tokens must be an integer in \[1, 1000000\] in decimal notation, got ""/],
       [["--temperature="], /--temperature must be a number/],
       [["--max-tokens", "0x10"], /got "0x10"/],
       [["--temperature", "5e-324"], /denormal/],

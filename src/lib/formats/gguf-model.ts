@@ -75,7 +75,7 @@ function num(md: Map<string, GGUFValue>, key: string, required: boolean): number
     return undefined;
   }
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new FormatError(`GGUF: metadata "${key}" must be a number, got ${typeof v}`);
+  if (typeof n !== "number" || !Number.isFinite(n)) throw new FormatError(`GGUF: metadata "${key}" must be a finite number, got ${typeof n === "number" ? String(n) : typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : Array.isArray(v) || ArrayBuffer.isView(v) ? "an array" : typeof v}`);
   return n;
 }
 

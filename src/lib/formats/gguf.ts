@@ -9,13 +9,18 @@
 // (n/4 + 32 bytes) is needed to validate the data section. Every count, length and offset is checked
 // against the file size before anything is allocated.
 import {i2sBytes} from "./i2s.js";
-import {Cursor, FormatError} from "./source.js";
+import {Cursor, FormatError, checkTensorBytes} from "./source.js";
+import {CONFIG_LIMITS} from "../variant.js";
 import type {ByteSource} from "./source.js";
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_COUNT = 1_000_000; // tensors or key/values: far above any model (2B4T: 332 tensors, ~30 keys)
 const MAX_STRING = 100_000_000;
+/** Metadata arrays hold per-token data at most (tokens, scores, types, merges): bounded by the largest
+ *  vocabulary a config may declare. Without it a 3e9-element array in a sparse file was read one element at
+ *  a time for a minute before running out of memory. */
+const MAX_ARRAY = CONFIG_LIMITS.vocab_size;
 
 export enum GGUFValueType { U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12 }
 
@@ -129,6 +134,7 @@ async function readValue(c: Cursor, type: number, what: string, depth = 0): Prom
       const et = await c.u32();
       if (!(et in MIN_BYTES)) throw new FormatError(`${what}: unknown array element type ${et}`);
       const count = await c.u64(`${what} array length`);
+      if (count > MAX_ARRAY) throw new FormatError(`${what}: array of ${count} elements is more than any GGUF key holds (limit ${MAX_ARRAY}, the largest vocabulary)`);
       if (count * MIN_BYTES[et] > c.remaining) throw new FormatError(`${what}: array of ${count} elements cannot fit in the ${c.remaining} bytes left (truncated or corrupt file)`);
       if (et === GGUFValueType.I32) {
         const raw = await c.bytes(count * 4);
@@ -220,6 +226,7 @@ export async function parseGGUF(src: ByteSource): Promise<GGUFHeader> {
 
 /** The bytes of one tensor. */
 export function readGGUFTensor(src: ByteSource, h: GGUFHeader, t: GGUFTensorInfo): Promise<Uint8Array> {
+  checkTensorBytes(src.name, t.name, t.bytes);
   return src.read(h.dataOffset + t.offset, t.bytes);
 }
 

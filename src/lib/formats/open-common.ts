@@ -182,11 +182,13 @@ export function engineBytes(config: BitNetConfig, ctx: number): number {
 
 export function tokenizerInfo(json: unknown, source: string): Inspection["tokenizer"] {
   const j = json as {added_tokens?: {id: number; content: string}[]; model?: {vocab?: object}; post_processor?: {type?: string; processors?: {type?: string}[]}};
-  const added = j.added_tokens ?? [];
-  const vocab = Object.keys(j.model?.vocab ?? {}).length;
-  const tokens = Math.max(vocab, ...added.map((a) => a.id + 1));
-  const pp = j.post_processor;
-  const hasTemplate = pp?.type === "TemplateProcessing" || (pp?.processors ?? []).some((p) => p.type === "TemplateProcessing");
+  // A summary only, before Tokenizer.fromJSON validates the file: malformed parts count as absent here
+  // (never "….map is not a function"); the tokenizer's own check names what is wrong.
+  const added = (Array.isArray(j.added_tokens) ? j.added_tokens : []).filter((a) => a && typeof a === "object" && Number.isInteger(a.id));
+  const vocab = j.model?.vocab && typeof j.model.vocab === "object" ? Object.keys(j.model.vocab).length : 0;
+  const tokens = added.reduce((m, a) => Math.max(m, a.id + 1), vocab);
+  const pp = j.post_processor && typeof j.post_processor === "object" ? j.post_processor : undefined;
+  const hasTemplate = pp?.type === "TemplateProcessing" || (Array.isArray(pp?.processors) && pp.processors.some((p) => p?.type === "TemplateProcessing"));
   const id = (names: string[]) => added.find((a) => names.includes(a.content))?.id ?? -1;
   return {source, tokens, bos: id(["<s>", "<|begin_of_text|>"]), eos: id(["</s>", "<|end_of_text|>"]), addsBos: hasTemplate, chat: added.some((a) => a.content === "<|eot_id|>")};
 }

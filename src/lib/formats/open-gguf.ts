@@ -14,6 +14,7 @@ import type {LayoutEvidence} from "./layout-evidence.js";
 import {FORMAT_NAMES, tensorAccess, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
 import type {Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint} from "./open-common.js";
 import {FormatError, readJSONFile} from "./source.js";
+import {readI2SScale, scaleOutliers} from "./scale-range.js";
 import type {ByteSource, FileSet} from "./source.js";
 
 const GGUF_FLOAT: Record<number, "F32" | "F16" | "BF16"> = {0: "F32", 1: "F16", 30: "BF16"};
@@ -84,6 +85,9 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
   const folderTok = extra.get("tokenizer.json");
   const tokenizerJSON = tokJSON ?? (folderTok ? await readJSONFile(folderTok) : undefined);
   if (!tokenizerJSON) warnings.push("no tokenizer.ggml.* vocabulary in the file and no tokenizer.json beside it");
+  const i2sScales: [string, number][] = [];
+  for (const p of plan) if (p.kind === "ternary") i2sScales.push([p.info.name, await readI2SScale(src, h.dataOffset + p.info.offset + p.info.n / 4)]);
+  warnings.push(...scaleOutliers(i2sScales.filter(([, v]) => v > 0 && Number.isFinite(v)), "I2_S scale"));
   const pc = params(config);
   const projBytes = plan.filter((p) => p.kind === "ternary").reduce((a, p) => a + p.info.bytes, 0);
   const loadOne = async (p: GGUFPlanEntry): Promise<LoadedTensor> => {

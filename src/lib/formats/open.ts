@@ -24,6 +24,7 @@ import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
 import type {TensorRef} from "./safetensors-files.js";
 import {FormatError, readJSONFile} from "./source.js";
 import type {FileSet} from "./source.js";
+import {scaleOutliers} from "./scale-range.js";
 
 export * from "./open-common.js";
 
@@ -128,7 +129,10 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     if (strong && !opts.scale) {
       throw new FormatError(`scale convention mismatch: ${scale!.how}, but the ${scale!.evidence}. ${scale!.otherWay.replace(/^with the other convention/, "Read the other way")}; here it is the chosen way that looks wrong. If the file is right, fix config.json's linear_class (${scale!.value === "multiply" ? "\"bitlinear\"" : "\"autobitlinear\""}) or override the convention (the Open page's selector; \`--scale\` of bitnet-lab convert).`);
     }
+    // An override against strong evidence is obeyed, but said: every projection is then off by ≈ scale².
+    if (strong && opts.scale) warnings.push(`the scale convention "${scale!.value}" was set by you against the evidence (${scale!.evidence}): if the file follows its linear_class instead, every projection's output is off by ≈ ${(scale!.value === "multiply" ? scale!.median ** 2 : 1 / scale!.median ** 2).toPrecision(3)}× and the output is garbage`);
     if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
+    warnings.push(...scaleOutliers([...scaleOf], "weight_scale"));
   }
 
   const tokSrc = files.get("tokenizer.json");
@@ -177,10 +181,17 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     }
     return {name: p.e.name, float: {shape: [...p.e.shape], data}};
   };
+  const access = tensorAccess(config, plan, (p) => p.e.name, loadOne, files.label);
   const opened: OpenedCheckpoint = {
     inspection,
     tokenizerJSON,
-    ...tensorAccess(config, plan, (p) => p.e.name, loadOne, files.label),
+    ...access,
+    async load(onProgress) {
+      const w = await access.load(onProgress);
+      // Float projections' scales (mean|W|) are known only once read: flagged here, beside the inspection's.
+      if (format === "hf-latent") warnings.push(...scaleOutliers([...w.ternary].map(([n, t]) => [n, t.gamma] as const), "mean |W|"));
+      return w;
+    },
     rowSource() {
       const byName = new Map(plan.map((p) => [p.e.name, p]));
       return rowSource((name) => opened.tensor(name), (name, row0, rows) => {

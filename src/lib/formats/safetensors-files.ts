@@ -4,7 +4,7 @@
 // shards exactly (every mapped tensor in its shard, no tensor in two shards, no unlisted tensors).
 import {MAX_HEADER_BYTES, headerLength, parseSafetensorsHeader} from "../safetensors.js";
 import type {DType, SafetensorsHeader} from "../safetensors.js";
-import {FormatError, readJSONFile} from "./source.js";
+import {FormatError, checkTensorBytes, readJSONFile} from "./source.js";
 import type {ByteSource, FileSet} from "./source.js";
 
 /** One stored tensor, wherever it lives; read() fetches only its bytes. */
@@ -34,7 +34,10 @@ export async function readSafetensorsHeaderFrom(src: ByteSource): Promise<Safete
 function refs(src: ByteSource, h: SafetensorsHeader): TensorRef[] {
   return h.tensors.map((t) => ({
     name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.end - t.begin, file: src.name,
-    read: () => src.read(h.dataOffset + t.begin, t.end - t.begin),
+    read: () => {
+      checkTensorBytes(src.name, t.name, t.end - t.begin);
+      return src.read(h.dataOffset + t.begin, t.end - t.begin);
+    },
     readRange: (offset: number, length: number) => {
       if (offset < 0 || length < 0 || offset + length > t.end - t.begin) throw new FormatError(`${src.name}: ${t.name}: range [${offset}, +${length}) is outside the tensor`);
       return src.read(h.dataOffset + t.begin + offset, length);

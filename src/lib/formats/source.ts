@@ -23,11 +23,24 @@ export class FormatError extends Error {
   override name = "FormatError";
 }
 
+/** The most one read may return: one typed array every engine can allocate (browsers cap ArrayBuffers
+ *  near 2 GiB; Node's fs.read aborts the process on a length ≥ 2³¹). A tensor above it is refused by name
+ *  (`checkTensorBytes`) before anything is read. */
+export const MAX_READ_BYTES = 2 ** 31 - 1;
+/** Reads are issued in pieces of at most this size (positioned file reads, Blob slices). */
+export const READ_CHUNK_BYTES = 2 ** 30;
+
 export function checkRange(src: {name: string; size: number}, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new FormatError(`${src.name}: invalid read [${offset}, +${length})`);
   }
   if (offset + length > src.size) throw new FormatError(`${src.name}: read [${offset}, ${offset + length}) runs past the end of the ${src.size}-byte file (truncated file?)`);
+  if (length > MAX_READ_BYTES) throw new FormatError(`${src.name}: one read of ${length} bytes at ${offset} is larger than a single buffer may be (${MAX_READ_BYTES} bytes)`);
+}
+
+/** Refuses a tensor whose bytes cannot be one typed array, naming it. */
+export function checkTensorBytes(file: string, tensor: string, bytes: number): void {
+  if (bytes > MAX_READ_BYTES) throw new FormatError(`${file}: tensor "${tensor}" is ${bytes} bytes, more than one buffer can hold (${MAX_READ_BYTES} bytes): a model this large cannot be loaded here`);
 }
 
 export function memorySource(bytes: Uint8Array, name = "memory"): ByteSource {
@@ -42,13 +55,22 @@ export function memorySource(bytes: Uint8Array, name = "memory"): ByteSource {
 }
 
 /** A Blob (or File) as a source: each read is one slice, so nothing larger than a tensor is ever held. */
-export function blobSource(blob: Blob, name = (blob as {name?: string}).name ?? "blob"): ByteSource {
+export function blobSource(blob: Blob, name = (blob as {name?: string}).name ?? "blob", chunk = READ_CHUNK_BYTES): ByteSource {
   return {
     name,
     size: blob.size,
     async read(offset, length) {
       checkRange(this, offset, length);
-      return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+      if (length <= chunk) return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+      // Large reads in ≤ 1 GiB slices: one huge slice's arrayBuffer() fails or doubles the peak memory.
+      const out = new Uint8Array(length);
+      for (let done = 0; done < length; done += chunk) {
+        const n = Math.min(chunk, length - done);
+        const part = new Uint8Array(await blob.slice(offset + done, offset + done + n).arrayBuffer());
+        if (part.length !== n) throw new FormatError(`${name}: the file changed while reading (at ${offset + done})`);
+        out.set(part, done);
+      }
+      return out;
     },
   };
 }
