@@ -19,6 +19,7 @@ import type {BitNetConfig, LinearName, Variant} from "./config.js";
 import {packTernary, packedRows, unpackTernary} from "./pack.js";
 import {quantizeWeightsAbsmean} from "./quant.js";
 import {validateModelConfig} from "./variant.js";
+import {detectFamily} from "./architecture.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors} from "./safetensors.js";
 import type {DType, SafetensorsHeader, TensorEntry} from "./safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "./tensor.js";
@@ -62,14 +63,24 @@ function bool(c: Record<string, unknown>, key: string, fallback: boolean): boole
  *  them); absent transformers fields take BitNetConfig's defaults (rope_theta 500000, relu2, untied). */
 export function parseConfig(json: unknown): BitNetConfig {
   const c = obj(json, "config.json");
+  const family = detectFamily(c);
+  if (!family.family.supported && family.value !== "unknown") fail(`config.json: ${family.family.name} (${family.how}) is not supported yet: ${family.family.refused}`);
   if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama") fail(`config.json: model_type must be "bitnet" (or "llama" for a full-precision model), got ${JSON.stringify(c.model_type)}`);
   // A LLaMA config is the fp variant without sub-norms, which is what transformers' LlamaForCausalLM computes
   // (its BitNet class always applies the sub-norms, so an fp model is exported as LLaMA: configToJSON).
+  // A LLaMA config with transformers' bitnet quantization_config (Falcon3-1.58bit, HF1BitLLM, Falcon-E) or with
+  // 1bitLLM's weight_bits/input_bits is b1.58 on a LLaMA body: SiLU GLU, no sub-norms, untied head (architecture.ts).
   const llama = c.model_type === "llama";
-  if (llama && ((c.bitnet_variant ?? "fp") !== "fp" || c.quantization_config != null || c.bitnet_sub_norms === true)) {
-    fail(`config.json: model_type "llama" is only read as the full-precision variant without sub-norms (no quantization_config, bitnet_variant "fp")`);
+  const oneBitLLM = family.value === "1bitllm";
+  const llamaQuantized = llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
+  if (llama && c.bitnet_sub_norms === true) fail(`config.json: model_type "llama" has no sub-norms (bitnet_sub_norms must not be true)`);
+  if (llama && !llamaQuantized && (c.bitnet_variant ?? "fp") !== "fp") {
+    fail(`config.json: model_type "llama" without a quantization_config is only read as the full-precision variant (bitnet_variant "fp")`);
   }
+  if (llamaQuantized && c.bitnet_variant === "fp") fail(`config.json: model_type "llama" with a quantization_config cannot be bitnet_variant "fp"`);
   let qc: BitNetConfig["quantization_config"];
+  // 1bitLLM's BitLinear ternarizes fp16 master weights on every forward: transformers' autobitlinear/online.
+  if (oneBitLLM) qc = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const q = obj(c.quantization_config, "config.json: quantization_config");
     if (q.quant_method !== "bitnet") fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);

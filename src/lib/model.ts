@@ -26,6 +26,7 @@ import {hadamardTransform} from "./hadamard.js";
 import {dequantizeKV, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8} from "./quant.js";
 import type {ActQuant} from "./quant.js";
 import type {ModelWeights} from "./tensor.js";
+import {architectureOf, type Architecture} from "./architecture.js";
 import {SITE_LINEARS, kvBitsAt, kvPlan, sitePlan, type KVPlan, type SiteInput, type SitePlan} from "./variant.js";
 
 // ---------------------------------------------------------------- traces
@@ -86,6 +87,8 @@ interface Prepared {
   lmHead: Float32Array;
   layers: PreparedLayer[];
   invFreq: Float64Array;
+  /** The architecture table's answer for this config (architecture.ts): activation, head, head_dim, RoPE. */
+  arch: Architecture;
   /** The variant table's answer for this config (variant.ts). */
   sites: SitePlan;
   kv: KVPlan;
@@ -121,16 +124,18 @@ function prepare(weights: ModelWeights): Prepared {
       lin: {q: lin(n.q), k: lin(n.k), v: lin(n.v), o: lin(n.o), gate: lin(n.gate), up: lin(n.up), down: lin(n.down)},
     });
   }
-  const d = headDim(c);
+  const arch = architectureOf(c);
+  const d = arch.headDim;
   const invFreq = new Float64Array(d / 2);
-  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(c.rope_theta, (2 * i) / d);
+  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(arch.rope.theta, (2 * i) / d);
   const p: Prepared = {
     config: c,
     embed: f(tensorNames.embed),
     finalNorm: f(tensorNames.finalNorm),
-    lmHead: c.tie_word_embeddings ? f(tensorNames.embed) : f(tensorNames.lmHead),
+    lmHead: arch.head.tied ? f(tensorNames.embed) : f(tensorNames.lmHead),
     layers,
     invFreq,
+    arch,
     sites: sitePlan(c),
     kv: kvPlan(c),
   };
@@ -362,7 +367,7 @@ export function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T
 }
 
 /** The gated linear unit: act(g) ⊙ u with act = SiLU (SwiGLU) or ReLU² (a4.8's ReLU²-GLU). */
-function glu(g: Float32Array, u: Float32Array, act: BitNetConfig["hidden_act"]): Float32Array {
+function glu(g: Float32Array, u: Float32Array, act: Architecture["activation"]): Float32Array {
   const m = new Float32Array(g.length);
   if (act === "relu2") {
     for (let i = 0; i < m.length; i++) {
@@ -456,7 +461,7 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
   const C = c.hidden_size;
   const H = c.num_attention_heads;
   const KV = c.num_key_value_heads;
-  const d = headDim(c);
+  const d = p.arch.headDim;
   const P = cache.length;
   const S = P + T;
   cache.ensure(S);
@@ -489,7 +494,7 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
 
     // feed-forward: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h)
     const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.postAttnNorm, eps), T, lt);
-    const m = glu(g, u, c.hidden_act);
+    const m = glu(g, u, p.arch.activation);
     const mm = L.ffnSubNorm ? rmsNorm(m, T, c.intermediate_size, L.ffnSubNorm, eps) : m;
     const [dn] = projectSite(sites.down, L, mm, T, lt);
     for (let i = 0; i < h.length; i++) h[i] += dn[i];

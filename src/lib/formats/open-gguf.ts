@@ -7,11 +7,12 @@ import type {GGUFHeader} from "./gguf.js";
 import {ggufArch, ggufConfig, legacyBitnetLabFile, loadGGUFTensor, planGGUF} from "./gguf-model.js";
 import type {GGUFPlanEntry} from "./gguf-model.js";
 import {ggufTokenizerJSON} from "./gguf-tokenizer.js";
-import {I2S_LAYOUTS, I2S_LAYOUT_NAMES, decodeI2S, i2sLayoutUnfit} from "./i2s.js";
+import {I2S_CODE_TABLE, I2S_LAYOUTS, I2S_LAYOUT_NAMES, decodeI2S, i2sLayoutUnfit} from "./i2s.js";
+import {FAMILIES} from "../architecture.js";
 import type {I2SLayout} from "./i2s.js";
 import {evidenceLayers, layoutEvidence} from "./layout-evidence.js";
 import type {LayoutEvidence} from "./layout-evidence.js";
-import {FORMAT_NAMES, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, archInfo, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
 import type {Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint} from "./open-common.js";
 import {FormatError, readJSONFile} from "./source.js";
 import type {ByteSource, FileSet} from "./source.js";
@@ -99,7 +100,26 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
   const ropeHow = permuted
     ? `stored in adjacent-pair order (${legacy ? "this project's old writer" : `${arch.arch}'s converters`}), un-permuted at load to the rotate-half order the model runs`
     : `${arch.arch}: llama.cpp runs it with rotate-half (NEOX) RoPE and the vendor's converters store W_q/W_k in transformers' row order, so rows are read as stored (${arch.source})`;
+  const firstProj = plan.find((p) => p.kind === "ternary");
+  let word: Inspection["word"];
+  if (firstProj) {
+    const b0 = (await src.read(h.dataOffset + firstProj.info.offset, 1))[0];
+    const cols = firstProj.shape[1] as number;
+    const group = layout === "x86" ? 32 : layout === "arm" ? 16 : cols;
+    word = {
+      tensor: firstProj.hf, offset: 0, hex: b0.toString(16).padStart(2, "0"), bits: b0.toString(2).padStart(8, "0"),
+      fields: [3, 2, 1, 0].map((i) => {
+        const v = (b0 >> (2 * i)) & 3;
+        const e = (3 - i) * group;
+        return {bits: v.toString(2).padStart(2, "0"), meaning: `shift ${2 * i}: element ${e} (row ${Math.floor(e / cols)}, column ${e % cols}) under the ${layout} layout: code ${v} → ${I2S_CODE_TABLE[v] ?? "invalid"}`};
+      }),
+      value: `four ternary weights; W = code · the tensor's f32 scale`,
+    };
+  }
   const inspection: Inspection = {
+    family: {value: "bitnet-2b4t", family: FAMILIES["bitnet-2b4t"], how: `GGUF general.architecture "${arch.arch}" (${arch.ffn === "relu2" ? "ReLU²" : "SiLU"}, ${arch.subNorms ? "sub-norms" : "no sub-norms"})`},
+    arch: archInfo(config),
+    word,
     format: "gguf-i2s", formatName: FORMAT_NAMES["gguf-i2s"], architecture: `${arch.arch} (GGUF v${h.version})`, config,
     files: [{name: src.name, bytes: src.size}],
     tensors: plan.map((p) => ({name: p.hf, dtype: ggmlTypeName(p.info.type), shape: [...p.shape], bytes: p.info.bytes, role: p.kind === "ternary" ? "ternary" : "float"})),

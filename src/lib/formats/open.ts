@@ -18,7 +18,9 @@ import {packedRows, unpackTernary} from "../pack.js";
 import {quantizeWeightsAbsmean} from "../quant.js";
 import {DTYPE_BYTES, toFloat32} from "../safetensors.js";
 import type {Tensor, TernaryTensor} from "../tensor.js";
-import {FORMAT_NAMES, collect, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, archInfo, collect, engineBytes, finite, firstDifference, floatWord, packedByteWord, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {detectFamily} from "../architecture.js";
+import {describePseudo, detectPseudoTernary} from "./pseudo.js";
 import type {CheckpointFormat, Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint, ScaleConvention, TensorSummary} from "./open-common.js";
 import {openGGUFFile} from "./open-gguf.js";
 import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
@@ -29,6 +31,8 @@ import type {FileSet} from "./source.js";
 export * from "./open-common.js";
 
 // ------------------------------------------------------------------ HF
+
+const multiplyLabel = (v: ScaleConvention) => (v === "multiply" ? "weight_scale" : "1/weight_scale");
 
 /** `lc` is linear_class as config.json spells it (undefined when absent: parseConfig fills in a default). */
 function decideScale(lc: unknown, scales: number[], override?: ScaleConvention): Inspection["scale"] {
@@ -132,6 +136,30 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     if (rawLC === undefined) warnings.push("config.json has no linear_class: the scale convention follows transformers' default (divide); check the evidence line");
   }
 
+  // The family (names only: behaviour comes from the config fields parseConfig filled) and, for float projections,
+  // whether they are pseudo-quantized — checked on the first projection here, reported per tensor by `load`.
+  const family = detectFamily(configJSON);
+  const first = plan.find((p) => p.e.kind === "linear")!;
+  let pseudo: Inspection["pseudo"];
+  let word: Inspection["word"];
+  if (first.packed) {
+    const [out, inp] = first.e.shape as [number, number];
+    const b = await first.ref.readRange(0, 1);
+    word = packedByteWord(first.e.name, b[0], out, inp, 0, multiplyLabel(scale!.value));
+  } else {
+    const bytes = await first.ref.read();
+    const data = toFloat32(bytes, first.ref.dtype);
+    const [out, inp] = first.e.shape as [number, number];
+    const pt = detectPseudoTernary(data, out, inp);
+    if (pt) {
+      pseudo = {tensor: first.e.name, axis: pt.axis, groups: pt.groups.length, alphas: pt.groups.map((g) => g.alpha), description: describePseudo(pt, first.e.name)};
+      if (format === "hf-latent") warnings.push(`${first.e.name} is pseudo-quantized (values ±α, 0) but config.json asks for online ternarization: transformers re-quantizes with absmean, which keeps these codes and scales them by mean|W| = α · (nonzero share), not α — run as transformers does`);
+    }
+    let k = 0;
+    while (k < data.length - 1 && data[k] === 0) k++;
+    const size = DTYPE_BYTES[first.ref.dtype];
+    word = floatWord(first.e.name, bytes.subarray(k * size, (k + 1) * size), first.ref.dtype, k * size, data[k], pt ? pt.groups.length === 1 ? pt.groups[0].alpha : Math.abs(data[k]) : undefined);
+  }
   const tokSrc = files.get("tokenizer.json");
   const tokenizerJSON = tokSrc ? await readJSONFile(tokSrc) : undefined;
   const pc = params(config);
@@ -152,7 +180,11 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     scale,
     rope: {value: "rotate-half", how: "Hugging Face checkpoints store W_q/W_k unpermuted; transformers' BitNet applies rotate_half (pairs i and i + d/2)"},
     runtime: {name: "transformers", rope: "neox", ropeTheta: config.rope_theta, source: "transformers' BitNet attention: apply_rotary_pos_emb with rotate_half"},
-    codeTable: format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
+    family,
+    arch: archInfo(config),
+    pseudo,
+    word,
+    codeTable: pseudo ? `none stored: float values that are code · α (${pseudo.axis === "tensor" ? "one α per tensor" : `α per ${pseudo.axis === "rows" ? "row" : "column"} group`}); code = sign(value)` : format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
     tokenizer: tokenizerJSON ? tokenizerInfo(tokenizerJSON, "tokenizer.json") : undefined,
     gpuBytes: (ctx) => engineBytes(config, ctx),
     warnings,
