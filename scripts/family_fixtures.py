@@ -44,6 +44,7 @@ SHAPE = dict(vocab_size=512, hidden_size=96, intermediate_size=160, num_hidden_l
              attention_bias=False, mlp_bias=False)
 PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ROW_PARALLEL = ["o_proj", "down_proj"]
+NPZ = os.environ.get("FAM_NPZ", "/tmp/fam-gguf-src.npz")
 
 
 def r9(x):
@@ -57,7 +58,8 @@ def write_json(path, obj):
         json.dump(obj, f)
 
 
-def logits_of(path):
+def logits_of(path, sequences=None):
+    sequences = sequences or SEQUENCES
     from transformers import LlamaForCausalLM
     res = {"ok": False}
     try:
@@ -69,7 +71,8 @@ def logits_of(path):
         if ws is not None:
             res["q_proj_weight_scale"] = r9(ws.float().flatten().tolist())
         with torch.no_grad():
-            res["logits"] = [r9(model(torch.tensor([s]), use_cache=False).logits[0].float().tolist()) for s in SEQUENCES]
+            res["logits"] = [r9(model(torch.tensor([s]), use_cache=False).logits[0].float().tolist()) for s in sequences]
+        res["sequences"] = sequences
         res["ok"] = True
     except Exception as e:
         res["error"] = "".join(traceback.format_exception(type(e), e, e.__traceback__))[-3000:]
@@ -196,10 +199,45 @@ def main():
     meta["folders"]["fam-trilm-unpacked"] = "LlamaForCausalLM float16, projections = codes x alpha per shard (2 row groups; o/down 2 column groups)"
     meta["trilm_scales"] = {k: v for k, v in scales.items() if ".layers.0." in k}
 
-    for name in ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked"]:
+    # ---- the source of the GGUF fixtures (scripts/family_gguf_fixtures.py): TQ1_0/TQ2_0 need rows of 256·k, so a
+    # wider shape (hidden 256, FFN 512, 4 heads of 128 ≠ 256/4 over 2 KV heads, vocab 256), packed autobitlinear with
+    # weight_scale = mean|W| rounded to float16 first (stored F32), so a TQ block's f16 scale is that value exactly.
+    saved = dict(SHAPE)
+    SHAPE.update(dict(saved, vocab_size=256, hidden_size=256, intermediate_size=512, num_attention_heads=4, num_key_value_heads=2, head_dim=128))
+    src = random_model(2312).to(torch.float16)
+    SHAPE.clear()
+    SHAPE.update(saved)
+    gdir = os.path.join(out, "fam-gguf-src")
+    os.makedirs(gdir, exist_ok=True)
+    gsd = {k: v.detach().clone() for k, v in src.state_dict().items()}
+    psd, dump = {}, {}
+    for k, v in gsd.items():
+        if any(k.endswith(f"{p}.weight") for p in PROJ):
+            w = v.float()
+            gamma = w.abs().mean().clamp(min=1e-5).to(torch.float16).float()
+            codes = (w / gamma).round().clamp(-1, 1)
+            psd[k] = pack_weights(codes.clone().to(torch.int8)).contiguous()
+            psd[k.replace(".weight", ".weight_scale")] = gamma.reshape(1).to(torch.float32)
+            dump[k] = codes.to(torch.int8).numpy()
+            dump[k + "@gamma"] = gamma.reshape(1).numpy()
+        else:
+            psd[k] = v.contiguous()
+            dump[k] = v.float().numpy()
+    save_file(psd, os.path.join(gdir, "model.safetensors"), metadata={"format": "pt"})
+    cg = src.config.to_dict()
+    cg = {k: v for k, v in cg.items() if k in cfg_online}
+    cg.update(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=256, hidden_size=256, intermediate_size=512,
+              num_attention_heads=4, num_key_value_heads=2, head_dim=128,
+              quantization_config={"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "offline"})
+    write_json(os.path.join(gdir, "config.json"), cg)
+    import numpy as np
+    np.savez(NPZ, **dump)  # read by family_gguf_fixtures.py (its venv has gguf-py, no torch); not committed
+    meta["folders"]["fam-gguf-src"] = "hidden 256, FFN 512, head_dim 128 (4 heads), vocab 256; packed autobitlinear, weight_scale = f16(mean|W|) stored F32: the HF source of fam-gguf-*.gguf"
+
+    for name in ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-src"]:
         d = os.path.join(out, name)
-        r = logits_of(d)
-        r.update({k: meta[k] for k in ["transformers", "torch", "sequences", "command"]})
+        r = logits_of(d, [[t % 256 for t in s] for s in SEQUENCES] if name == "fam-gguf-src" else None)
+        r.update({k: meta[k] for k in ["transformers", "torch", "command"]})
         write_json(os.path.join(d, "logits.json"), r)
         print(f"{name}: ok={r['ok']} class={r.get('linear_class')} head={r.get('lm_head_class')}", file=sys.stderr)
         if name == "fam-llama-online":

@@ -137,7 +137,7 @@ export function tensorBytes(file: Uint8Array, header: SafetensorsHeader, t: Tens
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function f16ToF32(h: number): number {
+export function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

@@ -9,13 +9,15 @@ import type {I2SLayout} from "./i2s.js";
 import {FormatError} from "./source.js";
 import {architectureOf, describeArchitecture, type Architecture, type FamilyDecision} from "../architecture.js";
 
-export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s";
+export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s" | "gguf-tq1_0" | "gguf-tq2_0";
 
 export const FORMAT_NAMES: Record<CheckpointFormat, string> = {
   "hf-packed": "Hugging Face safetensors, packed ternary (U8, 4 weights per byte + weight_scale)",
   "hf-latent": "Hugging Face safetensors, latent master weights (ternarized at load, quantization_mode online)",
   "hf-fp": "Hugging Face safetensors, full precision",
   "gguf-i2s": "GGUF (bitnet.cpp) with I2_S ternary projections",
+  "gguf-tq1_0": "GGUF (llama.cpp) with TQ1_0 ternary projections (base-3 trits, 1.6875 bits per weight)",
+  "gguf-tq2_0": "GGUF (llama.cpp) with TQ2_0 ternary projections (2 bits per weight)",
 };
 
 export type ScaleConvention = "multiply" | "divide";
