@@ -25,14 +25,15 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("WebGPU engine on the ternary families' fixtures", () => {
-  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked"]) {
+  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-tq2_0.gguf", "fam-gguf-tq1_0.gguf"]) {
     it(`${name}: prefill logits vs CPU and transformers, greedy decode equal to the CPU's`, async () => {
       const device = await testDevice();
       const opened = await openCheckpoint(await pathFileSet(`${FX}/${name}`));
       const w = await opened.load();
-      const ref = JSON.parse(readFileSync(`${FX}/${name}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
-      // streamed from the files, as the Open page does, for one family; from memory for the others
-      const gpu = name === "fam-llama-legacy" ? await createStreamedSession(w.config, opened.rowSource(), {device}) : await createWebGPUSession(w, {device});
+      // a GGUF fixture's reference is its HF source's (the same weights: scripts/family_gguf_fixtures.py)
+      const ref = JSON.parse(readFileSync(`${FX}/${name.endsWith(".gguf") ? "fam-gguf-src" : name}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
+      // streamed from the files, as the Open page does, for the legacy folder and the GGUFs; from memory for the others
+      const gpu = name === "fam-llama-legacy" || name.endsWith(".gguf") ? await createStreamedSession(w.config, opened.rowSource(), {device}) : await createWebGPUSession(w, {device});
       const cpu = createCpuSession(w);
       const V = w.config.vocab_size;
       const seq = ref.sequences[0];

@@ -110,3 +110,11 @@ describe("GGUF beyond I2_S: llama.cpp's TQ1_0 and TQ2_0 in a Llama-architecture 
     }
   });
 });
+
+describe("formats that are named and refused", () => {
+  it("an ONNX Runtime export with MatMulNBits says what it is and why it is not read", async () => {
+    const fake = new TextEncoder().encode("\x08\x07\x12\x07pytorch:\x0bMatMulNBits\x12\x10com.microsoft");
+    const set = mapFileSet("folder", new Map([["model.onnx", memorySource(fake, "model.onnx") as ByteSource], ["config.json", memorySource(new TextEncoder().encode("{}"), "config.json") as ByteSource]]));
+    await expect(openCheckpoint(set)).rejects.toThrow(/model\.onnx is an ONNX Runtime model whose projections are MatMulNBits nodes: not read\. .*zero point per block/);
+  });
+});

@@ -278,6 +278,8 @@ export async function openCheckpoint(files: FileSet, opts: OpenOptions = {}): Pr
   const ggufs = names.filter((n) => n.toLowerCase().endsWith(".gguf"));
   if (ggufs.length > 1) throw new FormatError(`${files.label}: ${ggufs.length} GGUF files (${ggufs.join(", ")}): open one at a time`);
   if (ggufs.length === 1) return openGGUFFile(files.get(ggufs[0])!, opts, files);
+  const onnx = names.filter((n) => n.toLowerCase().endsWith(".onnx"));
+  if (onnx.length) throw await onnxRefusal(files, onnx[0]);
   // A lone file that is GGUF by content (renamed): sniff the magic.
   for (const n of names) {
     const s = files.get(n)!;
@@ -293,3 +295,18 @@ export async function openCheckpoint(files: FileSet, opts: OpenOptions = {}): Pr
   throw new FormatError(`${files.label}: no checkpoint found (expected a .gguf file, or a folder with config.json and model.safetensors / ${INDEX_FILE}); got ${names.slice(0, 5).join(", ") || "nothing"}`);
 }
 
+
+/** ONNX Runtime exports (e.g. ternary models quantized with ORT's MatMulNBits) are named and refused: the file is an
+ *  ONNX graph (protobuf), not a checkpoint, and MatMulNBits stores 2/4/8-bit unsigned codes in blocks along the
+ *  input with an f32/f16 scale and a zero point per block — asymmetric, per block, where this project runs ternary
+ *  codes with one scale per tensor. The graph's node list comes first in the file, so the op is looked for there. */
+async function onnxRefusal(files: FileSet, name: string): Promise<FormatError> {
+  const src = files.get(name)!;
+  const head = await src.read(0, Math.min(src.size, 1 << 20));
+  const text = new TextDecoder("latin1").decode(head);
+  const nbits = text.includes("MatMulNBits");
+  return new FormatError(`${files.label}: ${name} is an ONNX Runtime model${nbits ? " whose projections are MatMulNBits nodes" : ""}: not read. ` +
+    "ONNX graphs are not checkpoints this project opens (no config.json, weights inside a protobuf graph), and ORT's MatMulNBits keeps " +
+    "2/4/8-bit unsigned codes with a scale and a zero point per block of the input — asymmetric and per block, not ternary codes with one scale per tensor. " +
+    "Open the Hugging Face checkpoint the ONNX file was exported from instead.");
+}
