@@ -60,10 +60,11 @@ def write_json(path, obj):
 
 def logits_of(path, sequences=None):
     sequences = sequences or SEQUENCES
-    from transformers import LlamaForCausalLM
+    from transformers import LlamaForCausalLM, Qwen3ForCausalLM
     res = {"ok": False}
     try:
-        model = LlamaForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="eager").eval().to("cpu")
+        cls = Qwen3ForCausalLM if "qwen3" in path else LlamaForCausalLM
+        model = cls.from_pretrained(path, dtype=torch.float32, attn_implementation="eager").eval().to("cpu")
         q = model.model.layers[0].self_attn.q_proj
         res["linear_class"] = type(q).__name__
         res["lm_head_class"] = type(model.lm_head).__name__
@@ -72,6 +73,15 @@ def logits_of(path, sequences=None):
             res["q_proj_weight_scale"] = r9(ws.float().flatten().tolist())
         with torch.no_grad():
             res["logits"] = [r9(model(torch.tensor([s]), use_cache=False).logits[0].float().tolist()) for s in sequences]
+            if "qwen3" in path:
+                q = model.model.layers[0].self_attn.q_proj
+                res["q_proj_has_rms_norm"] = q.rms_norm is not None
+                emb = []
+                for s in sequences:
+                    hs = model.model(torch.tensor([s]), use_cache=False).last_hidden_state[0, -1].float()
+                    emb.append(r9(torch.nn.functional.normalize(hs, dim=-1).tolist()))
+                res["embeddings"] = emb
+                res["pooling"] = "last token of last_hidden_state (after the final norm), L2-normalized (sentence-transformers Pooling lasttoken + Normalize)"
         res["sequences"] = sequences
         res["ok"] = True
     except Exception as e:
@@ -234,7 +244,51 @@ def main():
     np.savez(NPZ, **dump)  # read by family_gguf_fixtures.py (its venv has gguf-py, no torch); not committed
     meta["folders"]["fam-gguf-src"] = "hidden 256, FFN 512, head_dim 128 (4 heads), vocab 256; packed autobitlinear, weight_scale = f16(mean|W|) stored F32: the HF source of fam-gguf-*.gguf"
 
-    for name in ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-src"]:
+    # ---- BitNet-embedding style: a Qwen3 body (QK head norms, head_dim 32 ≠ 96/4, tied) whose seven projections are
+    # transformers' AutoBitLinear online with use_rms_norm (an RMSNorm inside each BitLinear), sentence-transformers
+    # last-token pooling + Normalize. Reference: transformers' logits and normalize(last_hidden_state[:, -1]).
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    torch.manual_seed(2313)
+    qcfg = Qwen3Config(vocab_size=512, hidden_size=96, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=32, max_position_embeddings=128, rms_norm_eps=1e-6,
+                       hidden_act="silu", tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                       use_sliding_window=False, attention_bias=False)
+    if isinstance(getattr(qcfg, "rope_parameters", None), dict):
+        qcfg.rope_parameters = {"rope_type": "default", "rope_theta": 1000000.0}
+    qm = Qwen3ForCausalLM(qcfg).eval()
+    with torch.no_grad():
+        for name, p in qm.named_parameters():
+            if p.dim() == 1:
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            elif "embed_tokens" in name:
+                p.copy_(0.5 * torch.randn_like(p))
+            else:
+                p.copy_(torch.randn_like(p) / p.shape[1] ** 0.5)
+    qm = qm.to(torch.float16)
+    edir = os.path.join(out, "fam-qwen3-embedding")
+    os.makedirs(os.path.join(edir, "1_Pooling"), exist_ok=True)
+    esd = {k: v.detach().clone().contiguous() for k, v in qm.state_dict().items() if k != "lm_head.weight"}
+    for k in list(esd):
+        if any(k.endswith(f"{p}.weight") for p in PROJ):
+            esd[k.replace(".weight", ".rms_norm.weight")] = (1 + 0.1 * torch.randn(esd[k].shape[1])).to(torch.float16)
+    save_file(esd, os.path.join(edir, "model.safetensors"), metadata={"format": "pt"})
+    ec = qcfg.to_dict()
+    ec.update(architectures=["Qwen3ForCausalLM"], torch_dtype="float16",
+              quantization_config={"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online", "use_rms_norm": True, "rms_norm_eps": 1e-6})
+    for k in ["transformers_version", "dtype"]:
+        ec.pop(k, None)
+    write_json(os.path.join(edir, "config.json"), ec)
+    write_json(os.path.join(edir, "modules.json"), [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
+    write_json(os.path.join(edir, "1_Pooling", "config.json"), {
+        "word_embedding_dimension": 96, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": False,
+        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": True, "include_prompt": True})
+    meta["folders"]["fam-qwen3-embedding"] = "Qwen3ForCausalLM float16 + quantization_config autobitlinear/online/use_rms_norm; sentence-transformers last-token pooling + Normalize"
+
+    for name in ["fam-qwen3-embedding", "fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-src"]:
         d = os.path.join(out, name)
         r = logits_of(d, [[t % 256 for t in s] for s in SEQUENCES] if name == "fam-gguf-src" else None)
         r.update({k: meta[k] for k in ["transformers", "torch", "command"]})

@@ -52,6 +52,10 @@ export function quantKind(s: SiteInput): QuantKind {
 export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   validateModelConfig(c, {prefix: "webgpu: config "});
   const arch = architectureOf(c);
+  // What the architecture table describes but the kernels do not do yet: refused by name, never run wrongly.
+  if (arch.norms.perProjection || arch.norms.qk) {
+    throw new Error(`webgpu: ${[arch.norms.perProjection ? "an RMSNorm inside each BitLinear" : "", arch.norms.qk ? "RMSNorm on q/k heads" : ""].filter(Boolean).join(" and ")} (architecture.ts) are not run by the engine yet: use the CPU reference`);
+  }
   const d = arch.headDim;
   const sites = sitePlan(c);
   let oTopK: number | undefined;

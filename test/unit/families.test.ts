@@ -3,7 +3,7 @@ import {describe, expect, it} from "vitest";
 import {architectureOf, detectFamily} from "../../src/lib/architecture.js";
 import {parseConfig, validateWeights} from "../../src/lib/checkpoint.js";
 import {tensorNames} from "../../src/lib/config.js";
-import {forwardFull} from "../../src/lib/model.js";
+import {embedTokens, forwardFull} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {alphaAt, detectPseudoTernary} from "../../src/lib/formats/pseudo.js";
 import {toFloat32} from "../../src/lib/safetensors.js";
@@ -126,13 +126,47 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
   });
 });
 
+describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, last-token pooling + L2", () => {
+  it("fam-qwen3-embedding: family, architecture and pooling named; logits and embeddings match transformers'", async () => {
+    const {o, w, worst, argmaxAgree, positions} = await familyAgreement("fam-qwen3-embedding");
+    const ins = o.inspection;
+    expect(ins.family.value).toBe("bitnet-embedding");
+    expect(ins.family.how).toMatch(/model_type "qwen3" with a bitnet quantization_config, quantization_config.use_rms_norm = true/);
+    expect(ins.format).toBe("hf-latent");
+    expect(ins.arch).toMatchObject({norms: {perProjection: true, qk: true, subNorms: false}, head: {tied: true}, headDim: 32, pooling: "last-token-l2"});
+    expect(ins.arch.summary).toMatch(/an RMSNorm inside each BitLinear, RMSNorm on each q\/k head/);
+    expect(ins.pooling!.how).toMatch(/1_Pooling\/config.json: pooling_mode_lasttoken/);
+    expect(w.config).toMatchObject({bitnet_linear_norms: true, bitnet_linear_norm_eps: 1e-6, bitnet_qk_norm: true, bitnet_pooling: "last-token-l2"});
+    expect(argmaxAgree).toBe(positions);
+    expect(worst).toBeLessThan(TOLERANCE);
+    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {sequences: number[][]; embeddings: number[][]};
+    let worstE = 0, worstCos = 0;
+    ref.sequences.forEach((seq, s) => {
+      const e = embedTokens(w, seq);
+      let dot = 0;
+      for (let i = 0; i < e.length; i++) { worstE = Math.max(worstE, Math.abs(e[i] - ref.embeddings[s][i])); dot += e[i] * ref.embeddings[s][i]; }
+      worstCos = Math.max(worstCos, 1 - dot);
+    });
+    console.log(`fam-qwen3-embedding: logits max |Δ| ${worst.toExponential(2)}, argmax ${argmaxAgree}/${positions}; embedding max |Δ| ${worstE.toExponential(2)}, 1 − cos ${worstCos.toExponential(2)}`);
+    expect(worstE).toBeLessThan(1e-5);
+    expect(worstCos).toBeLessThan(1e-9);
+  });
+
+  it("the engine refuses what it does not run yet, by name", async () => {
+    const {createWebGPUSession} = await import("../../kernels/engine.js");
+    const w = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
+    await expect(createWebGPUSession(w, {device: {} as GPUDevice})).rejects.toThrow(/webgpu: an RMSNorm inside each BitLinear and RMSNorm on q\/k heads .* not run by the engine yet/);
+  });
+});
+
 describe("families that are named and refused", () => {
   const base = JSON.parse(readFileSync(`${FX}/fam-llama-legacy/config.json`, "utf8")) as Record<string, unknown>;
-  it("BitNet-embedding (use_rms_norm, Qwen3/Gemma3 bodies) and BitCPM (MiniCPM) say what is missing", () => {
-    expect(() => parseConfig({...base, quantization_config: {quant_method: "bitnet", use_rms_norm: true}})).toThrow(/Ternary embedding model .*use_rms_norm = true.* not supported yet: an RMSNorm inside each BitLinear/);
-    expect(() => parseConfig({...base, model_type: "qwen3"})).toThrow(/Ternary embedding model \(model_type "qwen3"/);
+  it("BitNet-embedding-270M (Gemma3 body) and BitCPM (MiniCPM) say what is missing", () => {
+    expect(() => parseConfig({...base, model_type: "gemma3_text"})).toThrow(/Ternary embedding model, Gemma3 body \(model_type "gemma3_text".*not supported yet: Gemma3's body/);
     expect(() => parseConfig({...base, model_type: "minicpm"})).toThrow(/MiniCPM \(BitCPM\).*scale_emb/);
-    expect(detectFamily({model_type: "gemma3_text"}).value).toBe("bitnet-embedding");
+    expect(detectFamily({model_type: "gemma3"}).value).toBe("gemma3-embedding");
+    // use_rms_norm on a Llama body is the same architecture fact, read generically
+    expect(parseConfig({...base, quantization_config: {quant_method: "bitnet", use_rms_norm: true}})).toMatchObject({bitnet_linear_norms: true, bitnet_linear_norm_eps: 1e-6});
   });
   it("the architecture table is what the config says", () => {
     const c = parseConfig(base);

@@ -70,6 +70,8 @@ export interface Inspection {
   arch: Architecture & {summary: string};
   /** Float projections whose values are ternary × scale (formats/pseudo.ts), checked on the first projection. */
   pseudo?: {tensor: string; axis: "tensor" | "rows" | "cols"; groups: number; alphas: number[]; description: string};
+  /** An embedding model's pooling and how it was decided (sentence-transformers' modules.json / 1_Pooling). */
+  pooling?: {value: "none" | "last-token-l2"; how: string};
   /** One stored word of the first projection, decoded bit by bit. */
   word?: StoredWord;
   tokenizer?: {source: string; tokens: number; bos: number; eos: number; addsBos: boolean; chat: boolean};

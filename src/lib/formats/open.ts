@@ -72,6 +72,8 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   } catch (e) {
     throw new FormatError(e instanceof Error ? e.message : String(e));
   }
+  const pooling = await decidePooling(files);
+  if (pooling.value !== "none") config.bitnet_pooling = pooling.value;
   const set = await openSafetensorsSet(files);
   const warnings: string[] = [];
   const expected = expectedTensors(config);
@@ -182,6 +184,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     runtime: {name: "transformers", rope: "neox", ropeTheta: config.rope_theta, source: "transformers' BitNet attention: apply_rotary_pos_emb with rotate_half"},
     family,
     arch: archInfo(config),
+    pooling: pooling.value !== "none" || pooling.how !== "" ? pooling : undefined,
     pseudo,
     word,
     codeTable: pseudo ? `none stored: float values that are code · α (${pseudo.axis === "tensor" ? "one α per tensor" : `α per ${pseudo.axis === "rows" ? "row" : "column"} group`}); code = sign(value)` : format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
@@ -309,4 +312,25 @@ async function onnxRefusal(files: FileSet, name: string): Promise<FormatError> {
     "ONNX graphs are not checkpoints this project opens (no config.json, weights inside a protobuf graph), and ORT's MatMulNBits keeps " +
     "2/4/8-bit unsigned codes with a scale and a zero point per block of the input — asymmetric and per block, not ternary codes with one scale per tensor. " +
     "Open the Hugging Face checkpoint the ONNX file was exported from instead.");
+}
+
+/** sentence-transformers' pipeline beside the weights: modules.json naming Pooling (+ Normalize) and
+ *  1_Pooling/config.json giving the mode. Only last-token pooling with Normalize is run (BitNet-embedding's). */
+async function decidePooling(files: FileSet): Promise<{value: "none" | "last-token-l2"; how: string}> {
+  const mod = files.get("modules.json");
+  if (!mod) return {value: "none", how: ""};
+  const modules = (await readJSONFile(mod)) as {type?: string; path?: string}[];
+  if (!Array.isArray(modules)) throw new FormatError(`${files.label}: modules.json must be a list of sentence-transformers modules`);
+  const pool = modules.find((m) => typeof m.type === "string" && m.type.endsWith(".Pooling"));
+  const normalize = modules.some((m) => typeof m.type === "string" && m.type.endsWith(".Normalize"));
+  if (!pool) return {value: "none", how: "modules.json lists no Pooling module"};
+  const cfgName = `${pool.path ?? "1_Pooling"}/config.json`;
+  const pc = files.get(cfgName);
+  if (!pc) throw new FormatError(`${files.label}: modules.json names a Pooling module but ${cfgName} is not among the files (drop or open the whole folder)`);
+  const p = (await readJSONFile(pc)) as Record<string, unknown>;
+  const modes = Object.entries(p).filter(([k, v]) => k.startsWith("pooling_mode_") && v === true).map(([k]) => k.slice("pooling_mode_".length));
+  if (modes.length !== 1 || modes[0] !== "lasttoken" || !normalize) {
+    throw new FormatError(`${files.label}: sentence-transformers pooling ${JSON.stringify(modes)}${normalize ? " + Normalize" : " without Normalize"} is not supported (only last-token pooling + Normalize, BitNet-embedding's)`);
+  }
+  return {value: "last-token-l2", how: `modules.json: Transformer → Pooling → Normalize; ${cfgName}: pooling_mode_lasttoken`};
 }
