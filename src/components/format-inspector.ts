@@ -13,9 +13,20 @@ const base = (p: string) => p.split("/").pop() ?? p;
 /** Files from an <input type=file> (multiple or webkitdirectory): one folder level, by file name. */
 export type BlobFileSet = FileSet & {blobs: {name: string; blob: Blob}[]};
 
+/** A file's name inside the chosen folder: its webkitRelativePath without the folder itself, else its name. */
+function relName(f: File & {webkitRelativePath?: string; relName?: string}): string {
+  if (f.relName) return f.relName;
+  const r = f.webkitRelativePath;
+  return r ? r.split("/").slice(1).join("/") || base(f.name) : base(f.name);
+}
+
+/** Top-level files, plus sentence-transformers' pooling settings one folder down (N_Pooling/config.json); other
+ *  nested files (a folder picker returns them all) are left out, so a nested config.json never shadows the model's. */
+const keepName = (n: string) => !n.includes("/") || /^\d+_Pooling\/config\.json$/.test(n);
+
 export function fileSetFromFiles(files: ArrayLike<File>, label = "dropped files"): BlobFileSet {
   const map = new Map<string, ByteSource>();
-  const blobs = Array.from(files, (f) => ({name: base(f.name), blob: f as Blob}));
+  const blobs = Array.from(files, (f) => ({name: relName(f), blob: f as Blob})).filter((b) => keepName(b.name));
   for (const b of blobs) map.set(b.name, blobSource(b.blob, b.name));
   const names = [...map.keys()];
   return {...mapFileSet(names.length === 1 ? names[0] : label, map), blobs};
@@ -33,6 +44,11 @@ export async function fileSetFromDrop(dt: DataTransfer): Promise<BlobFileSet> {
     next();
   });
   const files = await Promise.all(children.filter((c) => c.isFile).map((c) => new Promise<File>((res, rej) => (c as FileSystemFileEntry).file(res, rej))));
+  // sentence-transformers' N_Pooling/config.json, one level down
+  for (const sub of children.filter((c) => c.isDirectory && /^\d+_Pooling$/.test(c.name))) {
+    const f = await new Promise<File | null>((res) => (sub as FileSystemDirectoryEntry).getFile("config.json", {}, (e) => (e as FileSystemFileEntry).file(res, () => res(null)), () => res(null)));
+    if (f) files.push(Object.assign(f, {relName: `${sub.name}/config.json`}));
+  }
   return fileSetFromFiles(files, dir.name);
 }
 
