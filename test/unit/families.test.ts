@@ -175,3 +175,24 @@ describe("families that are named and refused", () => {
     expect(architectureOf(parseConfig({...noHd, num_attention_heads: 4, hidden_size: 96})).headDimFrom).toBe("hidden_size / num_attention_heads");
   });
 });
+
+describe("pseudo-quantized weights under a config that ternarizes online (Falcon-E prequantized style)", () => {
+  it("keeps the config's runtime (absmean re-quantization keeps the codes, rescales to mean|W|) and says so", async () => {
+    const {mapFileSet, memorySource} = await import("../../src/lib/formats/source.js");
+    const cfg = JSON.parse(readFileSync(`${FX}/fam-trilm-unpacked/config.json`, "utf8")) as Record<string, unknown>;
+    cfg.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
+    const files = mapFileSet("t", new Map([
+      ["config.json", memorySource(new TextEncoder().encode(JSON.stringify(cfg)), "config.json")],
+      ["model.safetensors", memorySource(new Uint8Array(readFileSync(`${FX}/fam-trilm-unpacked/model.safetensors`)), "model.safetensors")],
+    ]));
+    const o = await openCheckpoint(files);
+    expect(o.inspection.format).toBe("hf-latent");
+    expect(o.inspection.pseudo).toMatchObject({axis: "rows", groups: 2});
+    expect(o.inspection.warnings.join(" ")).toMatch(/pseudo-quantized .* keeps these codes and scales them by mean\|W\|/);
+    const w = await o.load();
+    const t = w.ternary.get(tensorNames.layer(0).q)!;
+    const f = (await openCheckpoint(await pathFileSet(`${FX}/fam-trilm-unpacked`))).tensor(tensorNames.layer(0).q);
+    const data = (await f).float!.data;
+    for (let i = 0; i < data.length; i++) expect(Math.sign(data[i]) || 0).toBe(t.codes[i]);
+  });
+});
