@@ -64,7 +64,7 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
   const cos64 = new Float64Array(o.maxLen * half);
   const sin64 = new Float64Array(o.maxLen * half);
   for (let i = 0; i < half; i++) {
-    const inv = 1 / Math.pow(P.c.rope_theta, (2 * i) / P.d);
+    const inv = 1 / Math.pow(P.arch.rope.theta, (2 * i) / P.d);
     for (let p = 0; p < o.maxLen; p++) {
       cos64[p * half + i] = Math.cos(p * inv);
       sin64[p * half + i] = Math.sin(p * inv);

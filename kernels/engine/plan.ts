@@ -1,6 +1,7 @@
 // What the engine runs for a config: shapes, and per BitLinear input site the variant table's answer
 // (src/lib/variant.ts) in the kernels' terms. Nothing here touches the GPU.
-import {headDim, type BitNetConfig} from "../lib/config.js";
+import type {BitNetConfig} from "../lib/config.js";
+import {architectureOf, type Architecture} from "../lib/architecture.js";
 import {topKCount} from "../lib/quant.js";
 import {kvPlan, sitePlan, validateModelConfig, type KVPlan, type SiteInput, type SitePlan} from "../lib/variant.js";
 import type {Epilogue, LinearKind} from "../linear.js";
@@ -12,6 +13,8 @@ export const NC_PREFILL = 8;
 
 export interface Plan {
   c: BitNetConfig;
+  /** The architecture table's answer (activation, head, head_dim, RoPE θ): what the blocks are. */
+  arch: Architecture;
   C: number;
   H: number;
   KV: number;
@@ -48,7 +51,12 @@ export function quantKind(s: SiteInput): QuantKind {
 
 export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   validateModelConfig(c, {prefix: "webgpu: config "});
-  const d = headDim(c);
+  const arch = architectureOf(c);
+  // What the architecture table describes but the kernels do not do yet: refused by name, never run wrongly.
+  if (arch.norms.perProjection || arch.norms.qk) {
+    throw new Error(`webgpu: ${[arch.norms.perProjection ? "an RMSNorm inside each BitLinear" : "", arch.norms.qk ? "RMSNorm on q/k heads" : ""].filter(Boolean).join(" and ")} (architecture.ts) are not run by the engine yet: use the CPU reference`);
+  }
+  const d = arch.headDim;
   const sites = sitePlan(c);
   let oTopK: number | undefined;
   if (sites.o.quantizer === "topk-int8") {
@@ -59,6 +67,7 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   if (sites.o.hadamard !== sites.down.hadamard) throw new Error("webgpu: Hadamard on one of o/down only is not supported");
   return {
     c,
+    arch,
     C: c.hidden_size,
     H: c.num_attention_heads,
     KV: c.num_key_value_heads,
@@ -78,7 +87,7 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     oTopKRuntime,
     oNeed: oTopK ?? sites.o.dim,
     hadamard: sites.o.hadamard,
-    glu: c.hidden_act === "relu2" ? "glu-relu2" : "glu-silu",
+    glu: arch.activation === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),
   };
 }

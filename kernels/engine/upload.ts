@@ -234,6 +234,6 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
     return out;
   };
   const emb = await makeRows(tensorNames.embed, "embed");
-  const head = P.c.tie_word_embeddings ? emb : await makeRows(tensorNames.lmHead, "lm_head");
+  const head = P.arch.head.tied ? emb : await makeRows(tensorNames.lmHead, "lm_head");
   return {layers, finalNorm, emb, head, rowsPerChunk, rowWords};
 }

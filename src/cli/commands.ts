@@ -4,9 +4,10 @@ import {cost} from "./cost.js";
 import {inspect} from "./inspect.js";
 import {generate} from "./generate.js";
 import {logits} from "./logits.js";
+import {embed} from "./embed.js";
 import {train} from "./train.js";
 import {verify} from "./verify.js";
 import {bench} from "./bench.js";
 import {convert} from "./convert.js";
 
-export const commands: Command[] = [inspect, generate, logits, convert, cost, train, verify, bench];
+export const commands: Command[] = [inspect, generate, logits, embed, convert, cost, train, verify, bench];

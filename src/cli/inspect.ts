@@ -66,6 +66,10 @@ export const inspect: Command = {
     const conventions = {
       format: ins.formatName,
       architecture: ins.architecture,
+      family: {id: ins.family.value, name: ins.family.family.name, decidedBy: ins.family.how, releases: ins.family.family.releases},
+      runsAs: ins.arch,
+      pseudo: ins.pseudo,
+      storedWord: ins.word,
       scale: ins.scale && {convention: ins.scale.value, decidedBy: ins.scale.how, evidence: ins.scale.evidence, otherWay: ins.scale.otherWay},
       rope: {convention: ins.rope.value, decidedBy: ins.rope.how},
       i2s: ins.i2s && {layout: ins.i2s.value, description: ins.i2s.description, decidedBy: ins.i2s.how},
@@ -98,6 +102,13 @@ export const inspect: Command = {
     console.log(`  rope θ ${c.rope_theta}, rms eps ${c.rms_norm_eps}, ${c.tie_word_embeddings ? "tied" : "untied"} head, sub-norms ${c.bitnet_sub_norms ? "on" : "off"}, activations ${c.bitnet_activation_bits}-bit, KV ${c.bitnet_kv_bits}-bit${c.bitnet_variant === "v2" ? `, Hadamard ${c.bitnet_hadamard ? "on" : "off"}` : ""}${c.bitnet_variant === "a4.8" ? `, top-K ${c.bitnet_topk_ratio}` : ""}`);
     console.log(`  parameters: ${params.total.toLocaleString("en-US")} (embedding ${params.embedding.toLocaleString("en-US")}, linear ${params.linear.toLocaleString("en-US")}, norms ${params.norm.toLocaleString("en-US")}${params.head ? `, head ${params.head.toLocaleString("en-US")}` : ""})`);
     console.log(`  format: ${ins.formatName} — ${ins.architecture}`);
+    console.log(`  family: ${ins.family.family.name} — ${ins.family.how}`);
+    console.log(`  runs as: ${ins.arch.summary}`);
+    if (ins.pseudo) console.log(`  pseudo-quantized: ${ins.pseudo.description}`);
+    if (ins.word) {
+      console.log(`  one stored word: ${ins.word.tensor} byte ${ins.word.offset} = 0x${ins.word.hex.replace(/ /g, "")} = ${ins.word.bits} — ${ins.word.value}`);
+      for (const f of ins.word.fields) console.log(`    ${f.bits.padEnd(10)} ${f.meaning}`);
+    }
     if (ins.scale) console.log(`  weight_scale ${ins.scale.value === "multiply" ? "MULTIPLIES" : "DIVIDES"}: ${ins.scale.how}; ${ins.scale.evidence}`);
     console.log(`  RoPE ${ins.rope.value}: ${ins.rope.how}`);
     if (ins.i2s) console.log(`  I2_S layout ${ins.i2s.description}: ${ins.i2s.how}`);

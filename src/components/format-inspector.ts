@@ -13,9 +13,20 @@ const base = (p: string) => p.split("/").pop() ?? p;
 /** Files from an <input type=file> (multiple or webkitdirectory): one folder level, by file name. */
 export type BlobFileSet = FileSet & {blobs: {name: string; blob: Blob}[]};
 
+/** A file's name inside the chosen folder: its webkitRelativePath without the folder itself, else its name. */
+function relName(f: File & {webkitRelativePath?: string; relName?: string}): string {
+  if (f.relName) return f.relName;
+  const r = f.webkitRelativePath;
+  return r ? r.split("/").slice(1).join("/") || base(f.name) : base(f.name);
+}
+
+/** Top-level files, plus sentence-transformers' pooling settings one folder down (N_Pooling/config.json); other
+ *  nested files (a folder picker returns them all) are left out, so a nested config.json never shadows the model's. */
+const keepName = (n: string) => !n.includes("/") || /^\d+_Pooling\/config\.json$/.test(n);
+
 export function fileSetFromFiles(files: ArrayLike<File>, label = "dropped files"): BlobFileSet {
   const map = new Map<string, ByteSource>();
-  const blobs = Array.from(files, (f) => ({name: base(f.name), blob: f as Blob}));
+  const blobs = Array.from(files, (f) => ({name: relName(f), blob: f as Blob})).filter((b) => keepName(b.name));
   for (const b of blobs) map.set(b.name, blobSource(b.blob, b.name));
   const names = [...map.keys()];
   return {...mapFileSet(names.length === 1 ? names[0] : label, map), blobs};
@@ -33,6 +44,11 @@ export async function fileSetFromDrop(dt: DataTransfer): Promise<BlobFileSet> {
     next();
   });
   const files = await Promise.all(children.filter((c) => c.isFile).map((c) => new Promise<File>((res, rej) => (c as FileSystemFileEntry).file(res, rej))));
+  // sentence-transformers' N_Pooling/config.json, one level down
+  for (const sub of children.filter((c) => c.isDirectory && /^\d+_Pooling$/.test(c.name))) {
+    const f = await new Promise<File | null>((res) => (sub as FileSystemDirectoryEntry).getFile("config.json", {}, (e) => (e as FileSystemFileEntry).file(res, () => res(null)), () => res(null)));
+    if (f) files.push(Object.assign(f, {relName: `${sub.name}/config.json`}));
+  }
   return fileSetFromFiles(files, dir.name);
 }
 
@@ -44,6 +60,13 @@ export function fmtBytes(n: number): string {
 }
 
 const row = (k: string, v: Node | string, key?: string) => h("tr", key ? {"data-key": key} : {}, h("th", {scope: "row"}, k), h("td", {}, v));
+
+/** One stored word of a projection, bit field by bit field. */
+export function wordView(w: NonNullable<Inspection["word"]>): HTMLElement {
+  return h("div", {class: "stored-word"},
+    h("p", {}, `${w.tensor}, byte ${w.offset}: `, h("code", {}, `0x${w.hex.replace(/ /g, "")}`), " = ", h("code", {"data-bits": w.bits}, w.bits), ` — ${w.value}`),
+    h("table", {}, h("tbody", {}, w.fields.map((f) => h("tr", {}, h("td", {}, h("code", {}, f.bits)), h("td", {}, f.meaning))))));
+}
 
 /** What the checkpoint is and how every convention was decided — before anything runs. */
 export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?: number} = {}): HTMLElement {
@@ -61,10 +84,14 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
   const tbl = h("table", {class: "inspection"},
     h("tbody", {},
       row("Format", ins.formatName, "format"),
+      row("Family", h("span", {}, h("strong", {"data-family": ins.family.value}, ins.family.family.name), ` — ${ins.family.how}${ins.family.family.releases ? `. Covers: ${ins.family.family.releases}` : ""}`), "family"),
+      row("Runs as", h("span", {"data-arch": ins.arch.activation}, `${ins.arch.summary} (the architecture table, src/lib/architecture.ts: the CPU reference and the WebGPU engine read the same description)`), "runs-as"),
+      ...(ins.pseudo ? [row("Pseudo-quantized", h("span", {"data-pseudo": ins.pseudo.axis}, ins.pseudo.description), "pseudo")] : []),
+      ...(ins.word ? [row("One stored word", wordView(ins.word), "word")] : []),
       row("Architecture", `${ins.architecture}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, FFN ${c.intermediate_size} (${c.hidden_act === "relu2" ? "ReLU²" : "SwiGLU"}), ${c.num_attention_heads} heads / ${c.num_key_value_heads} KV, vocab ${c.vocab_size.toLocaleString("en-US")}, context ${c.max_position_embeddings}, RoPE θ ${c.rope_theta}, ${c.bitnet_sub_norms ? "sub-norms" : "no sub-norms"}, ${c.tie_word_embeddings ? "tied" : "untied"} head`, "arch"),
       row("Parameters", `${ins.parameters.total.toLocaleString("en-US")} (projections ${ins.parameters.linear.toLocaleString("en-US")}, embedding ${ins.parameters.embedding.toLocaleString("en-US")})`, "params"),
       row("Bits per weight", `${ins.bitsPerWeight.projections.toFixed(3)} in the projections; ${ins.bitsPerWeight.overall.toFixed(2)} over the whole file`, "bits"),
-      row("Scale convention", ins.scale ? h("span", {}, h("strong", {"data-scale": ins.scale.value}, ins.scale.value === "multiply" ? "weight_scale multiplies" : "weight_scale divides"), ` — ${ins.scale.how}. Evidence: ${ins.scale.evidence}.`) : ins.format === "gguf-i2s" ? "I2_S: one f32 scale per tensor that multiplies (W = code · scale)" : "none stored (scales computed at load)", "scale"),
+      row("Scale convention", ins.scale ? h("span", {}, h("strong", {"data-scale": ins.scale.value}, ins.scale.value === "multiply" ? "weight_scale multiplies" : "weight_scale divides"), ` — ${ins.scale.how}. Evidence: ${ins.scale.evidence}.`) : ins.format === "gguf-i2s" ? "I2_S: one f32 scale per tensor that multiplies (W = code · scale)" : ins.format === "gguf-tq1_0" || ins.format === "gguf-tq2_0" ? "TQ: an f16 scale per 256-weight block that multiplies (W = code · d); every nonzero block of a tensor carries the same d (checked at load)" : ins.pseudo ? "the float values themselves: code · α, α recovered from the values (see Pseudo-quantized)" : "none stored (scales computed at load)", "scale"),
       row("RoPE", h("span", {}, h("strong", {"data-rope": ins.rope.value}, ins.rope.value), ` — ${ins.rope.how}`), "rope"),
       ...(ins.i2s ? [row("I2_S block layout", h("span", {}, h("strong", {"data-i2s": ins.i2s.value}, ins.i2s.description), ` — ${ins.i2s.how}`), "i2s")] : []),
       row("Code table", ins.codeTable, "codes"),

@@ -47,7 +47,9 @@ export async function runGeneration(v: StreamView, mm: GenerationModel, prompt: 
   for (let attempt = 0; !o.stopped(); attempt++) {
     try {
       const ids = [...promptIds, ...events.map((e) => e.id)];
-      for await (const e of streamTokens(opened.session, ids, {maxTokens: o.maxTokens - events.length, sampling: o.sampling, stopAt: [mm.tokenizer.eosId]})) {
+      // a checkpoint's vocabulary padded beyond its tokenizer (opened models of any family): padding ids are never drawn
+      const vocabLimit = Math.min(mm.weights.config.vocab_size, mm.tokenizer.vocabSize);
+      for await (const e of streamTokens(opened.session, ids, {maxTokens: o.maxTokens - events.length, sampling: {...o.sampling, vocabLimit}, stopAt: [mm.tokenizer.eosId]})) {
         if (o.stopped()) break;
         events.push(e);
         const piece = mm.tokenizer.decode([e.id]);

@@ -19,6 +19,7 @@ import type {BitNetConfig, LinearName, Variant} from "./config.js";
 import {packTernary, packedRows, unpackTernary} from "./pack.js";
 import {quantizeWeightsAbsmean} from "./quant.js";
 import {validateModelConfig} from "./variant.js";
+import {detectFamily} from "./architecture.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors} from "./safetensors.js";
 import type {DType, SafetensorsHeader, TensorEntry} from "./safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "./tensor.js";
@@ -62,14 +63,28 @@ function bool(c: Record<string, unknown>, key: string, fallback: boolean): boole
  *  them); absent transformers fields take BitNetConfig's defaults (rope_theta 500000, relu2, untied). */
 export function parseConfig(json: unknown): BitNetConfig {
   const c = obj(json, "config.json");
-  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama") fail(`config.json: model_type must be "bitnet" (or "llama" for a full-precision model), got ${JSON.stringify(c.model_type)}`);
+  const family = detectFamily(c);
+  if (!family.family.supported && family.value !== "unknown") fail(`config.json: ${family.family.name} (${family.how}) is not supported yet: ${family.family.refused}`);
+  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama" && c.model_type !== "qwen3") fail(`config.json: model_type must be "bitnet" (or "llama" for a full-precision model), got ${JSON.stringify(c.model_type)}`);
   // A LLaMA config is the fp variant without sub-norms, which is what transformers' LlamaForCausalLM computes
   // (its BitNet class always applies the sub-norms, so an fp model is exported as LLaMA: configToJSON).
-  const llama = c.model_type === "llama";
-  if (llama && ((c.bitnet_variant ?? "fp") !== "fp" || c.quantization_config != null || c.bitnet_sub_norms === true)) {
-    fail(`config.json: model_type "llama" is only read as the full-precision variant without sub-norms (no quantization_config, bitnet_variant "fp")`);
+  // A LLaMA config with transformers' bitnet quantization_config (Falcon3-1.58bit, HF1BitLLM, Falcon-E) or with
+  // 1bitLLM's weight_bits/input_bits is b1.58 on a LLaMA body: SiLU GLU, no sub-norms, untied head (architecture.ts).
+  // A Qwen3 body (BitNet-embedding-0.6B) is a Llama body with RMSNorm on each q/k head (architecture.ts).
+  const qwen3 = c.model_type === "qwen3";
+  if (qwen3 && c.use_sliding_window === true) fail(`config.json: use_sliding_window true (sliding-window attention) is not supported`);
+  const llama = c.model_type === "llama" || qwen3;
+  const oneBitLLM = family.value === "1bitllm";
+  const llamaQuantized = llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
+  if (llama && c.bitnet_sub_norms === true) fail(`config.json: model_type "llama" has no sub-norms (bitnet_sub_norms must not be true)`);
+  if (llama && !llamaQuantized && (c.bitnet_variant ?? "fp") !== "fp") {
+    fail(`config.json: model_type "llama" without a quantization_config is only read as the full-precision variant (bitnet_variant "fp")`);
   }
+  if (llamaQuantized && c.bitnet_variant === "fp") fail(`config.json: model_type "llama" with a quantization_config cannot be bitnet_variant "fp"`);
   let qc: BitNetConfig["quantization_config"];
+  let linearNormEps: number | undefined;
+  // 1bitLLM's BitLinear ternarizes fp16 master weights on every forward: transformers' autobitlinear/online.
+  if (oneBitLLM) qc = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const q = obj(c.quantization_config, "config.json: quantization_config");
     if (q.quant_method !== "bitnet") fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);
@@ -77,6 +92,8 @@ export function parseConfig(json: unknown): BitNetConfig {
     const quantization_mode = q.quantization_mode ?? "offline";
     if (linear_class !== "bitlinear" && linear_class !== "autobitlinear") fail(`config.json: quantization_config.linear_class must be "bitlinear" or "autobitlinear", got ${JSON.stringify(linear_class)}`);
     if (quantization_mode !== "online" && quantization_mode !== "offline") fail(`config.json: quantization_config.quantization_mode must be "online" or "offline", got ${JSON.stringify(quantization_mode)}`);
+    if (q.use_rms_norm !== undefined && typeof q.use_rms_norm !== "boolean") fail(`config.json: quantization_config.use_rms_norm must be true or false, got ${JSON.stringify(q.use_rms_norm)}`);
+    if (q.use_rms_norm === true) linearNormEps = posNum(q, "rms_norm_eps", 1e-6);
     qc = {quant_method: "bitnet", linear_class: linear_class as string, quantization_mode: quantization_mode as string};
   }
   const foreign = c.bitnet_variant === undefined;
@@ -128,6 +145,16 @@ export function parseConfig(json: unknown): BitNetConfig {
     bitnet_sub_norms: bool(c, "bitnet_sub_norms", llama ? false : foreign ? true : d.bitnet_sub_norms),
   };
   if (head_dim !== undefined) config.head_dim = head_dim;
+  if (linearNormEps !== undefined) {
+    config.bitnet_linear_norms = true;
+    config.bitnet_linear_norm_eps = linearNormEps;
+  } else if (c.bitnet_linear_norms === true) {
+    config.bitnet_linear_norms = true;
+    config.bitnet_linear_norm_eps = posNum(c, "bitnet_linear_norm_eps", 1e-6);
+  }
+  if (qwen3 || c.bitnet_qk_norm === true) config.bitnet_qk_norm = true;
+  if (c.bitnet_pooling === "last-token-l2") config.bitnet_pooling = "last-token-l2";
+  else if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none") fail(`config.json: bitnet_pooling must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
   if (qc) config.quantization_config = qc;
   // bounds and relations between fields: the one validator of variant.ts, before anything is sized from them
   return validateModelConfig(config, {prefix: "config.json: ", error: CheckpointError});
@@ -192,11 +219,19 @@ export function expectedTensors(config: BitNetConfig): ExpectedTensor[] {
   const shapes: Record<LinearName, [number, number]> = {q: [qDim, C], k: [kvDim, C], v: [kvDim, C], o: [C, qDim], gate: [F, C], up: [F, C], down: [C, F]};
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
+    const proj = (l: LinearName) => {
+      out.push({name: n[l], shape: shapes[l], kind: "linear", linear: l, layer: i});
+      if (config.bitnet_linear_norms) out.push({name: tensorNames.linearNorm(n[l]), shape: [shapes[l][1]], kind: "float", layer: i});
+    };
     out.push({name: n.inputNorm, shape: [C], kind: "float", layer: i});
-    for (const l of ["q", "k", "v", "o"] as const) out.push({name: n[l], shape: shapes[l], kind: "linear", linear: l, layer: i});
+    for (const l of ["q", "k", "v", "o"] as const) proj(l);
+    if (config.bitnet_qk_norm) {
+      out.push({name: n.qNorm, shape: [d], kind: "float", layer: i});
+      out.push({name: n.kNorm, shape: [d], kind: "float", layer: i});
+    }
     if (config.bitnet_sub_norms) out.push({name: n.attnSubNorm, shape: [qDim], kind: "float", layer: i});
     out.push({name: n.postAttnNorm, shape: [C], kind: "float", layer: i});
-    for (const l of ["gate", "up", "down"] as const) out.push({name: n[l], shape: shapes[l], kind: "linear", linear: l, layer: i});
+    for (const l of ["gate", "up", "down"] as const) proj(l);
     if (config.bitnet_sub_norms) out.push({name: n.ffnSubNorm, shape: [F], kind: "float", layer: i});
   }
   out.push({name: tensorNames.finalNorm, shape: [C], kind: "float"});

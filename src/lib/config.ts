@@ -47,6 +47,16 @@ export interface BitNetConfig {
   bitnet_kv_bos_bits: number;
   /** attn_sub_norm before W_o and ffn_sub_norm before W_down, as in BitNet b1.58 2B4T. */
   bitnet_sub_norms: boolean;
+  /** An RMSNorm inside each of the seven BitLinears, before its quantizer (`<proj>.rms_norm.weight`, length = the
+   *  projection's input): transformers' quantization_config.use_rms_norm, as in BitNet-embedding. Absent = false. */
+  bitnet_linear_norms?: boolean;
+  /** ε of those norms (quantization_config.rms_norm_eps; transformers' default 1e-6). */
+  bitnet_linear_norm_eps?: number;
+  /** RMSNorm over each query and key head before RoPE (`self_attn.q_norm` / `k_norm`, length head_dim): Qwen3. */
+  bitnet_qk_norm?: boolean;
+  /** What an embedding model returns: the final-norm hidden state of the last token, L2-normalized
+   *  (sentence-transformers Pooling lasttoken + Normalize). Absent = "none" (a causal LM). */
+  bitnet_pooling?: "none" | "last-token-l2";
 }
 
 export function headDim(c: BitNetConfig): number {
@@ -102,7 +112,11 @@ export const tensorNames = {
     up: `model.layers.${i}.mlp.up_proj.weight`,
     down: `model.layers.${i}.mlp.down_proj.weight`,
     ffnSubNorm: `model.layers.${i}.mlp.ffn_sub_norm.weight`,
+    qNorm: `model.layers.${i}.self_attn.q_norm.weight`,
+    kNorm: `model.layers.${i}.self_attn.k_norm.weight`,
   }),
+  /** The RMSNorm inside a BitLinear (transformers' use_rms_norm): `<proj>.rms_norm.weight`. */
+  linearNorm: (projection: string) => projection.replace(/\.weight$/, ".rms_norm.weight"),
 } as const;
 
 /** The seven projection matrices of a layer that BitLinear replaces. */

@@ -26,6 +26,7 @@ import {hadamardTransform} from "./hadamard.js";
 import {dequantizeKV, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8} from "./quant.js";
 import type {ActQuant} from "./quant.js";
 import type {ModelWeights} from "./tensor.js";
+import {architectureOf, type Architecture} from "./architecture.js";
 import {SITE_LINEARS, kvBitsAt, kvPlan, sitePlan, type KVPlan, type SiteInput, type SitePlan} from "./variant.js";
 
 // ---------------------------------------------------------------- traces
@@ -73,6 +74,11 @@ type Linear =
 
 interface PreparedLayer {
   inputNorm: Float32Array;
+  /** The RMSNorm inside each BitLinear (architecture.norms.perProjection), by projection. */
+  linNorm?: Record<LinearName, Float32Array>;
+  /** RMSNorm on each q / k head before RoPE (architecture.norms.qk). */
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
   postAttnNorm: Float32Array;
   attnSubNorm?: Float32Array;
   ffnSubNorm?: Float32Array;
@@ -86,6 +92,8 @@ interface Prepared {
   lmHead: Float32Array;
   layers: PreparedLayer[];
   invFreq: Float64Array;
+  /** The architecture table's answer for this config (architecture.ts): activation, head, head_dim, RoPE. */
+  arch: Architecture;
   /** The variant table's answer for this config (variant.ts). */
   sites: SitePlan;
   kv: KVPlan;
@@ -111,26 +119,31 @@ function prepare(weights: ModelWeights): Prepared {
     return {kind: "float", out: x.shape[0], in: x.shape[1], w: x.data};
   };
   const layers: PreparedLayer[] = [];
+  const arch = architectureOf(c);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     layers.push({
       inputNorm: f(n.inputNorm),
+      linNorm: arch.norms.perProjection ? (Object.fromEntries((["q", "k", "v", "o", "gate", "up", "down"] as const).map((l) => [l, f(tensorNames.linearNorm(n[l]))])) as Record<LinearName, Float32Array>) : undefined,
+      qNorm: arch.norms.qk ? f(n.qNorm) : undefined,
+      kNorm: arch.norms.qk ? f(n.kNorm) : undefined,
       postAttnNorm: f(n.postAttnNorm),
       attnSubNorm: c.bitnet_sub_norms ? f(n.attnSubNorm) : undefined,
       ffnSubNorm: c.bitnet_sub_norms ? f(n.ffnSubNorm) : undefined,
       lin: {q: lin(n.q), k: lin(n.k), v: lin(n.v), o: lin(n.o), gate: lin(n.gate), up: lin(n.up), down: lin(n.down)},
     });
   }
-  const d = headDim(c);
+  const d = arch.headDim;
   const invFreq = new Float64Array(d / 2);
-  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(c.rope_theta, (2 * i) / d);
+  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(arch.rope.theta, (2 * i) / d);
   const p: Prepared = {
     config: c,
     embed: f(tensorNames.embed),
     finalNorm: f(tensorNames.finalNorm),
-    lmHead: c.tie_word_embeddings ? f(tensorNames.embed) : f(tensorNames.lmHead),
+    lmHead: arch.head.tied ? f(tensorNames.embed) : f(tensorNames.lmHead),
     layers,
     invFreq,
+    arch,
     sites: sitePlan(c),
     kv: kvPlan(c),
   };
@@ -253,12 +266,12 @@ type Traces = Partial<Record<LinearName, LinearTrace>> | undefined;
 
 /** BitLinear (b1.58 eq. 1–3): y = Q_w(W) · Q(x) for each projection reading this site, with the input quantized
  *  once and shared (q/k/v, gate/up). `x` is what gets quantized; `input` is the site's input as traced. */
-function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, trace?: {traces: NonNullable<Traces>; input: Float32Array; rotated?: Float32Array}): Float32Array[] {
+function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, trace?: {traces: NonNullable<Traces>; input: Float32Array; rotated?: Float32Array}, names: readonly LinearName[] = SITE_LINEARS[site.site]): Float32Array[] {
   const act = quantizeSite(site, x);
   return lins.map((lin, i) => {
     const y = matmul(lin, x, act, T);
     if (trace) {
-      const name = SITE_LINEARS[site.site][i];
+      const name = names[i];
       trace.traces[name] = {
         name,
         input: trace.input,
@@ -274,16 +287,31 @@ function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T:
 
 /** H-BitLinear (v2 §2): y = Q_w(W) · Q(H·x). The stored weight is the one trained against rotated inputs, so
  *  the forward only rotates. */
-function hBitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, traces: Traces): Float32Array[] {
+function hBitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, traces: Traces, names?: readonly LinearName[]): Float32Array[] {
   const rotated = x.slice();
   hadamardTransform(rotated, site.dim);
-  return bitLinear(site, lins, rotated, T, traces && {traces, input: x, rotated});
+  return bitLinear(site, lins, rotated, T, traces && {traces, input: x, rotated}, names);
 }
 
-/** A site's projections, as the variant table says (BitLinear or H-BitLinear). */
-function projectSite(site: SiteInput, layer: PreparedLayer, x: Float32Array, T: number, traces: Traces): Float32Array[] {
-  const lins = SITE_LINEARS[site.site].map((n) => layer.lin[n]);
+/** A site's projections, as the variant table says (BitLinear or H-BitLinear). With an RMSNorm inside each BitLinear
+ *  (architecture.norms.perProjection) every projection normalizes the site's input with its own weights and so
+ *  quantizes its own copy: the site is no longer shared. */
+function projectSite(site: SiteInput, layer: PreparedLayer, x: Float32Array, T: number, traces: Traces, linEps = 0): Float32Array[] {
+  const names = SITE_LINEARS[site.site];
+  if (layer.linNorm) {
+    return names.map((n) => {
+      const xn = rmsNorm(x, T, site.dim, layer.linNorm![n], linEps);
+      return (site.hadamard ? hBitLinear(site, [layer.lin[n]], xn, T, traces, [n]) : bitLinear(site, [layer.lin[n]], xn, T, traces && {traces, input: xn}, [n]))[0];
+    });
+  }
+  const lins = names.map((n) => layer.lin[n]);
   return site.hadamard ? hBitLinear(site, lins, x, T, traces) : bitLinear(site, lins, x, T, traces && {traces, input: x});
+}
+
+/** RMSNorm of every d-long head of [T, heads·d] in place (Qwen3's q_norm / k_norm). */
+function headNorm(x: Float32Array, T: number, heads: number, d: number, w: Float32Array, eps: number): void {
+  const y = rmsNorm(x, T * heads, d, w, eps);
+  x.set(y);
 }
 
 /** RoPE (rotate_half convention) in place on [T, heads, d] with the tables of the T new positions. */
@@ -362,7 +390,7 @@ export function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T
 }
 
 /** The gated linear unit: act(g) ⊙ u with act = SiLU (SwiGLU) or ReLU² (a4.8's ReLU²-GLU). */
-function glu(g: Float32Array, u: Float32Array, act: BitNetConfig["hidden_act"]): Float32Array {
+function glu(g: Float32Array, u: Float32Array, act: Architecture["activation"]): Float32Array {
   const m = new Float32Array(g.length);
   if (act === "relu2") {
     for (let i = 0; i < m.length; i++) {
@@ -456,7 +484,7 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
   const C = c.hidden_size;
   const H = c.num_attention_heads;
   const KV = c.num_key_value_heads;
-  const d = headDim(c);
+  const d = p.arch.headDim;
   const P = cache.length;
   const S = P + T;
   cache.ensure(S);
@@ -475,7 +503,10 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
     const normIn = trace ? rowNorms(h, T, C) : undefined;
 
     // attention: q, k, v = BitLinear(RMSNorm(h)); RoPE; KV cache; h += W_o(attn_sub_norm(attention))
-    const [q, k, v] = projectSite(sites.qkv, L, rmsNorm(h, T, C, L.inputNorm, eps), T, lt);
+    const linEps = c.bitnet_linear_norm_eps ?? 0;
+    const [q, k, v] = projectSite(sites.qkv, L, rmsNorm(h, T, C, L.inputNorm, eps), T, lt, linEps);
+    if (L.qNorm) headNorm(q, T, H, d, L.qNorm, eps);
+    if (L.kNorm) headNorm(k, T, KV, d, L.kNorm, eps);
     rope(q, T, H, d, cos, sin);
     rope(k, T, KV, d, cos, sin);
     const kvInfo = quantizeKVRows(p.kv, k, v, tokens, P, KV * d, d);
@@ -483,15 +514,15 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
     cache.v[l].set(v, P * KV * d);
     const att = attention(q, cache.k[l], cache.v[l], T, P, H, KV, d, !!trace);
     const a = L.attnSubNorm ? rmsNorm(att.out, T, H * d, L.attnSubNorm, eps) : att.out;
-    const [o] = projectSite(sites.o, L, a, T, lt);
+    const [o] = projectSite(sites.o, L, a, T, lt, linEps);
     for (let i = 0; i < h.length; i++) h[i] += o[i];
     const normMid = trace ? rowNorms(h, T, C) : undefined;
 
     // feed-forward: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h)
-    const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.postAttnNorm, eps), T, lt);
-    const m = glu(g, u, c.hidden_act);
+    const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.postAttnNorm, eps), T, lt, linEps);
+    const m = glu(g, u, p.arch.activation);
     const mm = L.ffnSubNorm ? rmsNorm(m, T, c.intermediate_size, L.ffnSubNorm, eps) : m;
-    const [dn] = projectSite(sites.down, L, mm, T, lt);
+    const [dn] = projectSite(sites.down, L, mm, T, lt, linEps);
     for (let i = 0; i < h.length; i++) h[i] += dn[i];
 
     if (trace && lt && normIn && normMid) {
@@ -624,4 +655,18 @@ export function parameterCounts(config: BitNetConfig): {embedding: number; linea
     else norm += n;
   }
   return {embedding, linear, norm, head, total: embedding + linear + norm + head};
+}
+
+/** An embedding model's output (architecture.pooling "last-token-l2"): the final-norm hidden state of the last
+ *  token, L2-normalized — what sentence-transformers' Pooling(lasttoken) + Normalize return. */
+export function embedTokens(weights: ModelWeights, tokens: readonly number[]): Float32Array {
+  const c = weights.config;
+  if ((c.bitnet_pooling ?? "none") === "none") throw new Error("embedTokens: this model has no pooling (a causal LM); its config sets bitnet_pooling only for embedding models");
+  const {trace} = forwardFull(weights, tokens, {trace: true});
+  const C = c.hidden_size;
+  const last = trace!.final.subarray((tokens.length - 1) * C, tokens.length * C);
+  let ss = 0;
+  for (let i = 0; i < C; i++) ss += last[i] * last[i];
+  const n = Math.max(Math.sqrt(ss), 1e-12);
+  return Float32Array.from(last, (v) => v / n);
 }

@@ -194,6 +194,14 @@ export function validateModelConfig(c: BitNetConfig, opts: ValidateOptions = {})
     const v = c[k] as unknown;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= V) fail(k, `must be a token id in [0, ${V}), got ${JSON.stringify(v)}`);
   }
+  for (const k of ["bitnet_linear_norms", "bitnet_qk_norm"] as const) {
+    if (c[k] !== undefined && typeof c[k] !== "boolean") fail(k, `must be true or false, got ${JSON.stringify(c[k])}`);
+  }
+  if (c.bitnet_linear_norms) {
+    const e = c.bitnet_linear_norm_eps as unknown;
+    if (typeof e !== "number" || !Number.isFinite(e) || e <= 0 || e > 1) fail("bitnet_linear_norm_eps", `must be a number in (0, 1], got ${JSON.stringify(e)}`);
+  }
+  if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none" && c.bitnet_pooling !== "last-token-l2") fail("bitnet_pooling", `must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
   const ab = c.bitnet_activation_bits as unknown;
   if (ab !== 8 && ab !== 4) fail("bitnet_activation_bits", `must be 8 or 4, got ${JSON.stringify(ab)}`);
   if (c.bitnet_variant === "b1.58" && ab !== 8) fail("bitnet_activation_bits", "must be 8 for b1.58");

@@ -45,6 +45,17 @@ export async function pathFileSet(path: string): Promise<FileSet> {
   const files = new Map<string, ByteSource>();
   if (st.isDirectory()) {
     for (const d of await readdir(path, {withFileTypes: true})) {
+      // sentence-transformers' pooling settings live one folder down (1_Pooling/config.json)
+      if (d.isDirectory() && /^\d+_Pooling$/.test(d.name)) {
+        const p = join(path, d.name, "config.json");
+        try {
+          const ps = await stat(p);
+          if (ps.isFile()) files.set(`${d.name}/config.json`, fileSource(p, ps.size));
+        } catch {
+          // no config.json inside
+        }
+        continue;
+      }
       if (!d.isFile()) continue;
       const p = join(path, d.name);
       files.set(d.name, fileSource(p, (await stat(p)).size));

@@ -49,9 +49,15 @@ export const GGUF_ARCHS: Readonly<Record<string, GGUFArch>> = {
     source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20114)",
   },
   llama: {
-    arch: "llama", supported: false, rope: "norm", permutedQK: true, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
-    refused: "a Llama-architecture model (SiLU GLU, no sub-norms, W_q/W_k permuted for adjacent-pair RoPE) is not supported yet",
-    source: "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937",
+    arch: "llama", supported: true, rope: "norm", permutedQK: true, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
+    source: "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937 (and upstream convert_hf_to_gguf.py); head_dim from llama.attention.key_length",
+  },
+  // PrismML's Ternary Bonsai files (arch qwen35: a Qwen3.5 hybrid of gated-delta-net linear attention and full
+  // attention layers, projections in the fork's PQ2_0/PTQ1_0 types, ggml ids 142/143).
+  qwen35: {
+    arch: "qwen35", supported: false, rope: "neox", permutedQK: false, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
+    refused: "Qwen3.5 hybrid (gated-delta-net linear-attention layers beside full attention) is not an architecture this project runs; its PrismML PQ2_0/PTQ1_0 projections are refused too (see gguf.ts)",
+    source: "PrismML's llama.cpp fork (Ternary-Bonsai GGUFs)",
   },
 };
 
@@ -60,8 +66,8 @@ export function ggufArchOf(arch: unknown): GGUFArch {
   if (typeof arch !== "string") throw new FormatError("GGUF: general.architecture is missing");
   const a = GGUF_ARCHS[arch];
   const known = Object.values(GGUF_ARCHS).filter((x) => x.supported).map((x) => x.arch).join(", ");
-  if (!a) throw new FormatError(`GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T)`);
-  if (!a.supported) throw new FormatError(`GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T)`);
+  if (!a) throw new FormatError(`GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`);
+  if (!a.supported) throw new FormatError(`GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`);
   return a;
 }
 

@@ -15,7 +15,8 @@ import type {BitNetConfig} from "../config.js";
 import {parseConfig} from "../checkpoint.js";
 import {fromFloat32, toFloat32} from "../safetensors.js";
 import type {ModelWeights} from "../tensor.js";
-import {GGML_I2_S, GGUFValueType, ggmlTypeName, readGGUFTensor} from "./gguf.js";
+import {GGML_I2_S, GGML_REFUSED, GGUFValueType, ggmlTypeName, readGGUFTensor} from "./gguf.js";
+import {GGML_TQ1_0, GGML_TQ2_0, decodeTQ, oneScale} from "./tq.js";
 import {ggufArchOf} from "./gguf-arch.js";
 import type {GGUFArch} from "./gguf-arch.js";
 import type {GGUFHeader, GGUFKV, GGUFTensorInfo, GGUFTensorOut, GGUFValue} from "./gguf.js";
@@ -94,9 +95,12 @@ export function legacyBitnetLabFile(h: GGUFHeader): boolean {
   return (name === "bitnet-lab export" || name === "b1.58") && !md.has("general.quantization_version") && ![...md.keys()].some((k) => k.startsWith("bitnet_lab."));
 }
 
-/** BitNetConfig from a bitnet-25 GGUF's metadata and tensor shapes. */
+/** BitNetConfig from a GGUF's metadata and tensor shapes, with the architecture's facts from gguf-arch.ts
+ *  (FFN activation, sub-norms): bitnet-25 / bitnet-b1.58 → the 2B4T body, llama → a Llama body (b1.58 with SiLU,
+ *  no sub-norms; head_dim from llama.attention.key_length). */
 export function ggufConfig(h: GGUFHeader): BitNetConfig {
-  const A = ggufArch(h).arch;
+  const ga = ggufArch(h);
+  const A = ga.arch;
   const md = h.metadata;
   const byName = new Map(h.tensors.map((t) => [t.name, t]));
   const emb = byName.get("token_embd.weight");
@@ -108,10 +112,15 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
   const declared = num(md, `${A}.vocab_size`, false);
   if (declared !== undefined && declared !== vocab) throw new FormatError(`GGUF: ${A}.vocab_size ${declared} differs from token_embd.weight's ${vocab} rows`);
   const H = num(md, `${A}.attention.head_count`, true)!;
+  const keyLen = num(md, `${A}.attention.key_length`, false);
+  const valLen = num(md, `${A}.attention.value_length`, false);
+  if (keyLen !== undefined && valLen !== undefined && keyLen !== valLen) throw new FormatError(`GGUF: ${A}.attention.key_length ${keyLen} ≠ value_length ${valLen}: not supported`);
+  const hd = keyLen ?? C / H;
   const rot = num(md, `${A}.rope.dimension_count`, false);
-  if (rot !== undefined && rot !== C / H) throw new FormatError(`GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${C / H}: partial rotary embeddings are not supported`);
+  if (rot !== undefined && rot !== hd) throw new FormatError(`GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${hd}: partial rotary embeddings are not supported`);
   const json = {
-    model_type: "bitnet",
+    model_type: ga.subNorms ? "bitnet" : "llama",
+    ...(keyLen !== undefined && keyLen !== C / H ? {head_dim: keyLen} : {}),
     vocab_size: vocab,
     hidden_size: C,
     intermediate_size: num(md, `${A}.feed_forward_length`, true),
@@ -121,7 +130,7 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
     max_position_embeddings: num(md, `${A}.context_length`, false) ?? 4096,
     rms_norm_eps: num(md, `${A}.attention.layer_norm_rms_epsilon`, false) ?? 1e-5,
     rope_theta: num(md, `${A}.rope.freq_base`, false) ?? ggufArch(h).defaults.ropeFreqBase,
-    hidden_act: "relu2",
+    hidden_act: ga.ffn,
     tie_word_embeddings: !byName.has("output.weight"),
     bos_token_id: num(md, "tokenizer.ggml.bos_token_id", false) ?? Math.min(128000, vocab - 1),
     eos_token_id: num(md, "tokenizer.ggml.eos_token_id", false) ?? Math.min(128001, vocab - 1),
@@ -152,14 +161,16 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
   const d = headDim(config);
   const F = config.intermediate_size;
   const out: GGUFPlanEntry[] = [];
+  const TERNARY = [GGML_I2_S, GGML_TQ1_0, GGML_TQ2_0];
   const add = (hf: string, shape: [number, number] | [number], kind: "ternary" | "float", rope?: {heads: number}) => {
     const g = ggufName(hf);
     const info = byName.get(g);
     if (!info) throw new FormatError(`GGUF: tensor ${g} is missing`);
     const want = shape.length === 2 ? [shape[1], shape[0]] : [shape[0]];
     if (info.dims.length !== want.length || info.dims.some((x, i) => x !== want[i])) throw new FormatError(`GGUF: ${g} has dims [${info.dims}], expected [${want}] (ggml order: columns first)`);
-    if (kind === "ternary" && info.type !== GGML_I2_S) {
-      throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}; only I2_S ternary projections are read (TL1/TL2 and k-quants are refused)`);
+    if (kind === "ternary" && GGML_REFUSED[info.type]) throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}: ${GGML_REFUSED[info.type]}`);
+    if (kind === "ternary" && !TERNARY.includes(info.type)) {
+      throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}; only I2_S, TQ1_0 or TQ2_0 ternary projections are read (TL1/TL2 and k-quants are refused)`);
     }
     if (kind === "float" && !(info.type in FLOAT_TYPES)) throw new FormatError(`GGUF: ${g} is ${ggmlTypeName(info.type)}; norms and the embedding must be F32, F16 or BF16${g === "token_embd.weight" ? " (a --quant-embd conversion: reconvert without it)" : ""}`);
     out.push({hf, info, kind, shape, rope});
@@ -172,15 +183,17 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
     add(n.k, [config.num_key_value_heads * d, C], "ternary", {heads: config.num_key_value_heads});
     add(n.v, [config.num_key_value_heads * d, C], "ternary");
     add(n.o, [C, config.num_attention_heads * d], "ternary");
-    add(n.attnSubNorm, [config.num_attention_heads * d], "float");
+    if (config.bitnet_sub_norms) add(n.attnSubNorm, [config.num_attention_heads * d], "float");
     add(n.postAttnNorm, [C], "float");
     add(n.gate, [F, C], "ternary");
     add(n.up, [F, C], "ternary");
     add(n.down, [C, F], "ternary");
-    add(n.ffnSubNorm, [F], "float");
+    if (config.bitnet_sub_norms) add(n.ffnSubNorm, [F], "float");
   }
   add(tensorNames.finalNorm, [C], "float");
   if (!config.tie_word_embeddings) add(tensorNames.lmHead, [config.vocab_size, C], "float");
+  const types = new Set(out.filter((e) => e.kind === "ternary").map((e) => e.info.type));
+  if (types.size > 1) throw new FormatError(`GGUF: projections mix ${[...types].map(ggmlTypeName).join(" and ")}: one ternary type per file is read`);
   const used = new Set(out.map((e) => e.info.name));
   const extra = h.tensors.filter((t) => !used.has(t.name) && t.name !== "rope_freqs.weight");
   if (extra.length) throw new FormatError(`GGUF: ${extra.length} unexpected tensor(s): ${extra.slice(0, 4).map((t) => t.name).join(", ")}`);
@@ -188,15 +201,27 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
 }
 
 /** Reads one planned tensor into the model's representation. */
-export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlanEntry, layout: I2SLayout, d: number, permutedQK: boolean): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
+/** A ternary projection's codes (rows as stored) and its one scale: I2_S under `layout`, TQ1_0/TQ2_0 by blocks. */
+export function decodeTernary(bytes: Uint8Array, e: GGUFPlanEntry, layout: I2SLayout | undefined): {codes: Int8Array; scale: number} {
+  const [rows, cols] = e.shape as [number, number];
+  const what = `GGUF: ${e.info.name}`;
+  if (e.info.type === GGML_I2_S) {
+    if (!layout) throw new FormatError(`${what}: I2_S without a decided layout`);
+    return decodeI2S(bytes, rows, cols, layout, what);
+  }
+  const {codes, scales} = decodeTQ(bytes, rows, cols, e.info.type, what);
+  return {codes, scale: oneScale(codes, scales, what)};
+}
+
+export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlanEntry, layout: I2SLayout | undefined, d: number, permutedQK: boolean): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
   const bytes = await readGGUFTensor(src, h, e.info);
   if (e.kind === "float") {
     const data = toFloat32(bytes, FLOAT_TYPES[e.info.type]);
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new FormatError(`GGUF: ${e.info.name} holds a non-finite value at ${i}`);
     return data;
   }
-  const [rows, cols] = e.shape as [number, number];
-  let {codes, scale} = decodeI2S(bytes, rows, cols, layout, `GGUF: ${e.info.name}`);
+  const cols = e.shape[1] as number;
+  let {codes, scale} = decodeTernary(bytes, e, layout);
   if (e.rope && permutedQK) codes = permuteRows(codes, cols, ropePermutation(e.rope.heads, d), true);
   return {codes, gamma: scale};
 }

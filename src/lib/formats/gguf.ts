@@ -49,6 +49,15 @@ export const GGML_TYPES: Readonly<Record<number, {name: string; block: number; b
   30: {name: "BF16", block: 1, bytes: 2},
   34: {name: "TQ1_0", block: 256, bytes: 54},
   35: {name: "TQ2_0", block: 256, bytes: 66},
+  // PrismML's llama.cpp fork (Ternary Bonsai): sized so their files parse and are refused by name (gguf-model.ts).
+  142: {name: "PQ2_0", block: 128, bytes: 34},
+  143: {name: "PTQ1_0", block: 128, bytes: 28},
+};
+
+/** Projection types that are named and refused, with why. */
+export const GGML_REFUSED: Readonly<Record<number, string>> = {
+  142: "PrismML's PQ2_0 is not ternary: its four 2-bit codes mean −1, 0, +1 and +2, with an f16 scale per 128 weights stored first",
+  143: "PrismML's PTQ1_0 is TQ1_0's trit packing with one f16 scale per 128 weights: a scale per group, where this project runs one ternary scale per tensor",
 };
 export const GGML_I2_S = 36;
 

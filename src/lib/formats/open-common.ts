@@ -8,14 +8,17 @@ import type {ModelWeights, Tensor, TernaryTensor} from "../tensor.js";
 import type {LlamaRopeType} from "./gguf-arch.js";
 import type {I2SLayout} from "./i2s.js";
 import {FormatError} from "./source.js";
+import {architectureOf, describeArchitecture, type Architecture, type FamilyDecision} from "../architecture.js";
 
-export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s";
+export type CheckpointFormat = "hf-packed" | "hf-latent" | "hf-fp" | "gguf-i2s" | "gguf-tq1_0" | "gguf-tq2_0";
 
 export const FORMAT_NAMES: Record<CheckpointFormat, string> = {
   "hf-packed": "Hugging Face safetensors, packed ternary (U8, 4 weights per byte + weight_scale)",
   "hf-latent": "Hugging Face safetensors, latent master weights (ternarized at load, quantization_mode online)",
   "hf-fp": "Hugging Face safetensors, full precision",
   "gguf-i2s": "GGUF (bitnet.cpp) with I2_S ternary projections",
+  "gguf-tq1_0": "GGUF (llama.cpp) with TQ1_0 ternary projections (base-3 trits, 1.6875 bits per weight)",
+  "gguf-tq2_0": "GGUF (llama.cpp) with TQ2_0 ternary projections (2 bits per weight)",
 };
 
 export type ScaleConvention = "multiply" | "divide";
@@ -62,6 +65,16 @@ export interface Inspection {
   runtime: {name: string; rope: LlamaRopeType; ropeTheta: number; source: string};
   i2s?: Decision<I2SLayout> & {description: string; maker: string; evidence?: {z: Partial<Record<I2SLayout, number>>; layers: number[]}};
   codeTable: string;
+  /** Which released family (architecture.ts detectFamily) and how that was decided. */
+  family: FamilyDecision;
+  /** The architecture table's description of the model (what the CPU reference and the engine run). */
+  arch: Architecture & {summary: string};
+  /** Float projections whose values are ternary × scale (formats/pseudo.ts), checked on the first projection. */
+  pseudo?: {tensor: string; axis: "tensor" | "rows" | "cols"; groups: number; alphas: number[]; description: string};
+  /** An embedding model's pooling and how it was decided (sentence-transformers' modules.json / 1_Pooling). */
+  pooling?: {value: "none" | "last-token-l2"; how: string};
+  /** One stored word of the first projection, decoded bit by bit. */
+  word?: StoredWord;
   tokenizer?: {source: string; tokens: number; bos: number; eos: number; addsBos: boolean; chat: boolean};
   /** Rough GPU bytes for the engine at a given context (weights + KV + activations). */
   gpuBytes: (ctx: number) => number;
@@ -200,3 +213,56 @@ export function finite(data: Float32Array, what: string): Float32Array {
   return data;
 }
 
+
+/** One word of a projection as the file stores it, split into its bit fields. */
+export interface StoredWord {
+  tensor: string;
+  /** Byte offset of the word inside the tensor's data. */
+  offset: number;
+  /** The word's bytes as stored (little-endian), hex. */
+  hex: string;
+  /** The word's bits, most significant first. */
+  bits: string;
+  /** Bit fields, most significant first: the bits and what they mean. */
+  fields: {bits: string; meaning: string}[];
+  /** What the word decodes to, in a sentence. */
+  value: string;
+}
+
+export function archInfo(config: BitNetConfig): Inspection["arch"] {
+  const a = architectureOf(config);
+  return {...a, summary: describeArchitecture(a)};
+}
+
+const hex = (b: ArrayLike<number>) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+const bin = (v: number, n: number) => v.toString(2).padStart(n, "0");
+
+/** An HF packed byte: four 2-bit codes, one per row block (bits 2i..2i+1 → row i·out/4 + r). */
+export function packedByteWord(tensor: string, byte: number, out: number, inp: number, offset: number, gammaLabel: string): StoredWord {
+  const rows = out / 4;
+  const r = Math.floor(offset / inp), k = offset % inp;
+  const fields = [3, 2, 1, 0].map((i) => {
+    const v = (byte >> (2 * i)) & 3;
+    return {bits: bin(v, 2), meaning: `bits ${2 * i + 1}..${2 * i}: row ${i * rows + r}, column ${k}: code ${v} → w = ${v === 3 ? "invalid" : v - 1}${v === 3 ? "" : ` (W = ${v - 1} · ${gammaLabel})`}`};
+  });
+  return {tensor, offset, hex: hex([byte]), bits: bin(byte, 8), fields, value: `four ternary weights from four row blocks of ${rows} rows`};
+}
+
+/** A float word (F32, F16, BF16) split into sign, exponent and mantissa; `alpha` names a pseudo-ternary scale. */
+export function floatWord(tensor: string, bytes: Uint8Array, dtype: string, offset: number, value: number, alpha?: number): StoredWord {
+  const n = bytes.length;
+  let u = 0;
+  for (let i = n - 1; i >= 0; i--) u = u * 256 + bytes[i];
+  const [eb, mb] = dtype === "F16" ? [5, 10] : dtype === "BF16" ? [8, 7] : [8, 23];
+  const bits = bin(u, n * 8);
+  const sign = bits.slice(0, 1), exp = bits.slice(1, 1 + eb), man = bits.slice(1 + eb);
+  const bias = (1 << (eb - 1)) - 1;
+  const e = parseInt(exp, 2);
+  const fields = [
+    {bits: sign, meaning: `sign: ${sign === "1" ? "−" : "+"}`},
+    {bits: exp, meaning: `exponent ${e} − ${bias} = ${e - bias}`},
+    {bits: man, meaning: `mantissa 1.${man} (binary) = ${(1 + parseInt(man, 2) / 2 ** mb).toPrecision(8)}`},
+  ];
+  const code = value > 0 ? 1 : value < 0 ? -1 : 0;
+  return {tensor, offset, hex: hex(bytes), bits, fields, value: `${dtype} ${value}${alpha !== undefined ? ` = ${code} · α (α = ${alpha})` : ""}`};
+}

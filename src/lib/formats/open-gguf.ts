@@ -4,14 +4,17 @@ import {headDim} from "../config.js";
 import {toFloat32, DTYPE_BYTES} from "../safetensors.js";
 import {ggmlTypeName, parseGGUF} from "./gguf.js";
 import type {GGUFHeader} from "./gguf.js";
-import {ggufArch, ggufConfig, legacyBitnetLabFile, loadGGUFTensor, planGGUF} from "./gguf-model.js";
+import {decodeTernary, ggufArch, ggufConfig, legacyBitnetLabFile, loadGGUFTensor, planGGUF} from "./gguf-model.js";
+import {GGML_I2_S} from "./gguf.js";
+import {GGML_TQ1_0, GGML_TQ2_0, TQ_BYTES, tqByteFields} from "./tq.js";
 import type {GGUFPlanEntry} from "./gguf-model.js";
 import {ggufTokenizerJSON} from "./gguf-tokenizer.js";
-import {I2S_LAYOUTS, I2S_LAYOUT_NAMES, decodeI2S, i2sLayoutUnfit} from "./i2s.js";
+import {I2S_CODE_TABLE, I2S_LAYOUTS, I2S_LAYOUT_NAMES, i2sLayoutUnfit} from "./i2s.js";
+import {FAMILIES, type FamilyId} from "../architecture.js";
 import type {I2SLayout} from "./i2s.js";
 import {evidenceLayers, layoutEvidence} from "./layout-evidence.js";
 import type {LayoutEvidence} from "./layout-evidence.js";
-import {FORMAT_NAMES, tensorAccess, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, archInfo, engineBytes, finite, firstDifference, params, rowSource, tensorAccess, tokenizerInfo} from "./open-common.js";
 import type {Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint} from "./open-common.js";
 import {FormatError, readJSONFile} from "./source.js";
 import {readI2SScale, scaleOutliers} from "./scale-range.js";
@@ -79,7 +82,11 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
   const permuted = arch.permutedQK || legacy;
   if (legacy) warnings.push("written by BitNet Lab's converter before 2026-12, which permuted W_q/W_k rows for a RoPE bitnet.cpp does not use: this reader undoes that, but bitnet.cpp runs this file wrongly — reconvert it");
   if (!h.metadata.has(`${arch.arch}.rope.freq_base`)) warnings.push(`no ${arch.arch}.rope.freq_base in the file: RoPE θ = ${arch.defaults.ropeFreqBase}, llama.cpp's default (src/llama.cpp:5540); the 2B4T model was trained with 500000`);
-  const {layout, how: layoutHow, evidence} = await decideLayout(src, h, plan, config.num_hidden_layers, opts);
+  const ternaryType = plan.find((p) => p.kind === "ternary")!.info.type;
+  const isI2S = ternaryType === GGML_I2_S;
+  // The I2_S byte layout is a question only for I2_S files; TQ1_0/TQ2_0 have one layout (tq.ts).
+  const {layout, how: layoutHow, evidence} = isI2S ? await decideLayout(src, h, plan, config.num_hidden_layers, opts) : {layout: undefined, how: "", evidence: undefined};
+  if (!isI2S) warnings.push(`activations: the file does not say how ${arch.arch}'s ternary projections are fed; run as b1.58 (per-token INT8, as the HF checkpoints these files are converted from were trained); llama.cpp multiplies ${ggmlTypeName(ternaryType)} blocks with Q8_K (per-256-block INT8) activations`);
   const {json: tokJSON, note: tokNote} = ggufTokenizerJSON(h);
   if (tokNote) warnings.push(tokNote);
   const folderTok = extra.get("tokenizer.json");
@@ -94,26 +101,57 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
     const t = await loadGGUFTensor(src, h, p, layout, d, permuted);
     return t instanceof Float32Array ? {name: p.hf, float: {shape: [...p.shape], data: t}} : {name: p.hf, ternary: {shape: p.shape as [number, number], codes: t.codes, gamma: t.gamma}};
   };
-  const readTernary = async (name: string, l: I2SLayout) => {
+  const readTernary = async (name: string, l: I2SLayout | undefined) => {
     const p = plan.find((x) => x.hf === name && x.kind === "ternary");
     if (!p) throw new FormatError(`${src.name}: ${name} is not a projection of this checkpoint`);
     const [out, inp] = p.shape as [number, number];
-    return {p, out, inp, ...decodeI2S(await src.read(h.dataOffset + p.info.offset, p.info.bytes), out, inp, l, name)};
+    return {p, out, inp, ...decodeTernary(await src.read(h.dataOffset + p.info.offset, p.info.bytes), p, l)};
   };
   const ropeHow = permuted
     ? `stored in adjacent-pair order (${legacy ? "this project's old writer" : `${arch.arch}'s converters`}), un-permuted at load to the rotate-half order the model runs`
     : `${arch.arch}: llama.cpp runs it with rotate-half (NEOX) RoPE and the vendor's converters store W_q/W_k in transformers' row order, so rows are read as stored (${arch.source})`;
+  const firstProj = plan.find((p) => p.kind === "ternary");
+  let word: Inspection["word"];
+  if (firstProj && !isI2S) {
+    const b0 = (await src.read(h.dataOffset + firstProj.info.offset, 1))[0];
+    const size = TQ_BYTES[ternaryType];
+    const dBytes = await src.read(h.dataOffset + firstProj.info.offset + size - 2, 2);
+    word = {
+      tensor: firstProj.hf, offset: 0, hex: b0.toString(16).padStart(2, "0"), bits: b0.toString(2).padStart(8, "0"),
+      fields: tqByteFields(ternaryType, b0, 0),
+      value: `byte 0 of block 0 (${size} bytes per 256 weights; the block's f16 scale d is its last two bytes, ${Array.from(dBytes, (x) => x.toString(16).padStart(2, "0")).join(" ")}); W = code · d`,
+    };
+  } else if (firstProj && layout) {
+    const b0 = (await src.read(h.dataOffset + firstProj.info.offset, 1))[0];
+    const cols = firstProj.shape[1] as number;
+    const group = layout === "x86" ? 32 : layout === "arm" ? 16 : cols;
+    word = {
+      tensor: firstProj.hf, offset: 0, hex: b0.toString(16).padStart(2, "0"), bits: b0.toString(2).padStart(8, "0"),
+      fields: [3, 2, 1, 0].map((i) => {
+        const v = (b0 >> (2 * i)) & 3;
+        const e = (3 - i) * group;
+        return {bits: v.toString(2).padStart(2, "0"), meaning: `shift ${2 * i}: element ${e} (row ${Math.floor(e / cols)}, column ${e % cols}) under the ${layout} layout: code ${v} → ${I2S_CODE_TABLE[v] ?? "invalid"}`};
+      }),
+      value: `four ternary weights; W = code · the tensor's f32 scale`,
+    };
+  }
+  const format = isI2S ? "gguf-i2s" : ternaryType === GGML_TQ1_0 ? "gguf-tq1_0" : "gguf-tq2_0";
   const inspection: Inspection = {
-    format: "gguf-i2s", formatName: FORMAT_NAMES["gguf-i2s"], architecture: `${arch.arch} (GGUF v${h.version})`, config,
+    family: ((v: FamilyId) => ({value: v, family: FAMILIES[v], how: `GGUF general.architecture "${arch.arch}" (${arch.ffn === "relu2" ? "ReLU²" : "SiLU"}, ${arch.subNorms ? "sub-norms" : "no sub-norms"}) with ${ggmlTypeName(ternaryType)} projections`}))(arch.subNorms ? "bitnet-2b4t" : "llama-bitnet"),
+    arch: archInfo(config),
+    word,
+    format, formatName: FORMAT_NAMES[format], architecture: `${arch.arch} (GGUF v${h.version})`, config,
     files: [{name: src.name, bytes: src.size}],
     tensors: plan.map((p) => ({name: p.hf, dtype: ggmlTypeName(p.info.type), shape: [...p.shape], bytes: p.info.bytes, role: p.kind === "ternary" ? "ternary" : "float"})),
     parameters: pc,
     bitsPerWeight: {projections: (projBytes * 8) / pc.linear, overall: (src.size * 8) / pc.total},
     scale: undefined,
     rope: {value: permuted ? "interleaved-pairs" : "rotate-half", how: ropeHow},
-    runtime: {name: "bitnet.cpp (llama.cpp)", rope: arch.rope, ropeTheta: config.rope_theta, source: arch.source},
-    i2s: {value: layout, how: layoutHow, description: I2S_LAYOUTS[layout].name, maker: I2S_LAYOUTS[layout].maker, evidence: evidence && {z: evidence.z, layers: evidence.layers}},
-    codeTable: "I2_S code: 0 → −1, 1 → 0, 2 → +1 (3 invalid); W = code · scale, one f32 scale per tensor after the n/4 code bytes (+32 bytes)",
+    runtime: {name: isI2S ? "bitnet.cpp (llama.cpp)" : "llama.cpp", rope: arch.rope, ropeTheta: config.rope_theta, source: arch.source},
+    i2s: layout ? {value: layout, how: layoutHow, description: I2S_LAYOUTS[layout].name, maker: I2S_LAYOUTS[layout].maker, evidence: evidence && {z: evidence.z, layers: evidence.layers}} : undefined,
+    codeTable: isI2S ? "I2_S code: 0 → −1, 1 → 0, 2 → +1 (3 invalid); W = code · scale, one f32 scale per tensor after the n/4 code bytes (+32 bytes)"
+      : ternaryType === GGML_TQ2_0 ? "TQ2_0: 256-weight blocks of 64 code bytes + f16 scale d; byte 32h + j holds elements 128h + 32s + j at bits 2s..2s+1; code = v − 1 (3 invalid); W = code · d, one d for every nonzero block (checked)"
+      : "TQ1_0: 256-weight blocks of 48 + 4 base-3 bytes + f16 scale d; five trits per byte (trit n = (byte · 3ⁿ mod 256) · 3 >> 8); code = trit − 1; W = code · d, one d for every nonzero block (checked)",
     tokenizer: tokenizerJSON ? tokenizerInfo(tokenizerJSON, tokJSON ? "GGUF tokenizer.ggml.*" : "tokenizer.json") : undefined,
     gpuBytes: (ctx) => engineBytes(config, ctx),
     warnings,
@@ -135,6 +173,14 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
     },
     async goldenRows(name, rows) {
       const a = await readTernary(name, layout);
+      if (!layout) {
+        // TQ: one layout; the reading worth contrasting is the stored row order (adjacent pairs) vs the one the model runs
+        const t = await loadOne(a.p);
+        const n = Math.min(rows, a.out);
+        const chosen = new Float32Array(n * a.inp), other = new Float32Array(n * a.inp);
+        for (let k = 0; k < n * a.inp; k++) { chosen[k] = t.ternary!.codes[k] * t.ternary!.gamma; other[k] = a.codes[k] * a.scale; }
+        return {chosen, other, otherLabel: permuted && a.p.rope ? "rows as stored (adjacent-pair order)" : "rows as stored (identical: not W_q/W_k)", cols: a.inp, firstDiff: firstDifference(chosen, other)};
+      }
       // the alternative most worth seeing: the other layout that fits, x86 ↔ arm first
       const others = I2S_LAYOUT_NAMES.filter((l) => l !== layout && !i2sLayoutUnfit(l, a.out, a.inp));
       const otherLayout = others.find((l) => l !== "rows") ?? others[0];

@@ -17,7 +17,9 @@ import type {ExpectedTensor} from "../checkpoint.js";
 import {packedRows, unpackTernary} from "../pack.js";
 import {quantizeWeightsAbsmean} from "../quant.js";
 import {DTYPE_BYTES, toFloat32} from "../safetensors.js";
-import {FORMAT_NAMES, tensorAccess, engineBytes, finite, firstDifference, params, rowSource, tokenizerInfo} from "./open-common.js";
+import {FORMAT_NAMES, archInfo, engineBytes, finite, firstDifference, floatWord, packedByteWord, params, rowSource, tensorAccess, tokenizerInfo} from "./open-common.js";
+import {detectFamily} from "../architecture.js";
+import {describePseudo, detectPseudoTernary} from "./pseudo.js";
 import type {CheckpointFormat, Inspection, LoadedTensor, OpenOptions, OpenedCheckpoint, ScaleConvention, TensorSummary} from "./open-common.js";
 import {openGGUFFile} from "./open-gguf.js";
 import {INDEX_FILE, openSafetensorsSet} from "./safetensors-files.js";
@@ -29,6 +31,8 @@ import {scaleOutliers} from "./scale-range.js";
 export * from "./open-common.js";
 
 // ------------------------------------------------------------------ HF
+
+const multiplyLabel = (v: ScaleConvention) => (v === "multiply" ? "weight_scale" : "1/weight_scale");
 
 /** `lc` is linear_class as config.json spells it (undefined when absent: parseConfig fills in a default). */
 function decideScale(lc: unknown, scales: number[], override?: ScaleConvention): Inspection["scale"] {
@@ -68,6 +72,8 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   } catch (e) {
     throw new FormatError(e instanceof Error ? e.message : String(e));
   }
+  const pooling = await decidePooling(files);
+  if (pooling.value !== "none") config.bitnet_pooling = pooling.value;
   const set = await openSafetensorsSet(files);
   const warnings: string[] = [];
   const expected = expectedTensors(config);
@@ -135,6 +141,30 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     warnings.push(...scaleOutliers([...scaleOf], "weight_scale"));
   }
 
+  // The family (names only: behaviour comes from the config fields parseConfig filled) and, for float projections,
+  // whether they are pseudo-quantized — checked on the first projection here, reported per tensor by `load`.
+  const family = detectFamily(configJSON);
+  const first = plan.find((p) => p.e.kind === "linear")!;
+  let pseudo: Inspection["pseudo"];
+  let word: Inspection["word"];
+  if (first.packed) {
+    const [out, inp] = first.e.shape as [number, number];
+    const b = await first.ref.readRange(0, 1);
+    word = packedByteWord(first.e.name, b[0], out, inp, 0, multiplyLabel(scale!.value));
+  } else {
+    const bytes = await first.ref.read();
+    const data = toFloat32(bytes, first.ref.dtype);
+    const [out, inp] = first.e.shape as [number, number];
+    const pt = detectPseudoTernary(data, out, inp);
+    if (pt) {
+      pseudo = {tensor: first.e.name, axis: pt.axis, groups: pt.groups.length, alphas: pt.groups.map((g) => g.alpha), description: describePseudo(pt, first.e.name)};
+      if (format === "hf-latent") warnings.push(`${first.e.name} is pseudo-quantized (values ±α, 0) but config.json asks for online ternarization: transformers re-quantizes with absmean, which keeps these codes and scales them by mean|W| = α · (nonzero share), not α — run as transformers does`);
+    }
+    let k = 0;
+    while (k < data.length - 1 && data[k] === 0) k++;
+    const size = DTYPE_BYTES[first.ref.dtype];
+    word = floatWord(first.e.name, bytes.subarray(k * size, (k + 1) * size), first.ref.dtype, k * size, data[k], pt ? pt.groups.length === 1 ? pt.groups[0].alpha : Math.abs(data[k]) : undefined);
+  }
   const tokSrc = files.get("tokenizer.json");
   const tokenizerJSON = tokSrc ? await readJSONFile(tokSrc) : undefined;
   const pc = params(config);
@@ -155,7 +185,12 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
     scale,
     rope: {value: "rotate-half", how: "Hugging Face checkpoints store W_q/W_k unpermuted; transformers' BitNet applies rotate_half (pairs i and i + d/2)"},
     runtime: {name: "transformers", rope: "neox", ropeTheta: config.rope_theta, source: "transformers' BitNet attention: apply_rotary_pos_emb with rotate_half"},
-    codeTable: format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
+    family,
+    arch: archInfo(config),
+    pooling: pooling.value !== "none" || pooling.how !== "" ? pooling : undefined,
+    pseudo,
+    word,
+    codeTable: pseudo ? `none stored: float values that are code · α (${pseudo.axis === "tensor" ? "one α per tensor" : `α per ${pseudo.axis === "rows" ? "row" : "column"} group`}); code = sign(value)` : format === "hf-packed" ? "2-bit code = w + 1: 0 → −1, 1 → 0, 2 → +1 (3 invalid); byte bits 2i..2i+1 hold row block i (rows i·out/4 … (i+1)·out/4 − 1)" : format === "hf-latent" ? "none stored: codes = RoundClip(W / mean|W|, −1, 1) computed at load (absmean, b1.58 eq. 1–3)" : "none (float projections)",
     tokenizer: tokenizerJSON ? tokenizerInfo(tokenizerJSON, "tokenizer.json") : undefined,
     gpuBytes: (ctx) => engineBytes(config, ctx),
     warnings,
@@ -246,6 +281,8 @@ export async function openCheckpoint(files: FileSet, opts: OpenOptions = {}): Pr
   const ggufs = names.filter((n) => n.toLowerCase().endsWith(".gguf"));
   if (ggufs.length > 1) throw new FormatError(`${files.label}: ${ggufs.length} GGUF files (${ggufs.join(", ")}): open one at a time`);
   if (ggufs.length === 1) return openGGUFFile(files.get(ggufs[0])!, opts, files);
+  const onnx = names.filter((n) => n.toLowerCase().endsWith(".onnx"));
+  if (onnx.length) throw await onnxRefusal(files, onnx[0]);
   // A lone file that is GGUF by content (renamed): sniff the magic.
   for (const n of names) {
     const s = files.get(n)!;
@@ -261,3 +298,39 @@ export async function openCheckpoint(files: FileSet, opts: OpenOptions = {}): Pr
   throw new FormatError(`${files.label}: no checkpoint found (expected a .gguf file, or a folder with config.json and model.safetensors / ${INDEX_FILE}); got ${names.slice(0, 5).join(", ") || "nothing"}`);
 }
 
+
+/** ONNX Runtime exports (e.g. ternary models quantized with ORT's MatMulNBits) are named and refused: the file is an
+ *  ONNX graph (protobuf), not a checkpoint, and MatMulNBits stores 2/4/8-bit unsigned codes in blocks along the
+ *  input with an f32/f16 scale and a zero point per block — asymmetric, per block, where this project runs ternary
+ *  codes with one scale per tensor. The graph's node list comes first in the file, so the op is looked for there. */
+async function onnxRefusal(files: FileSet, name: string): Promise<FormatError> {
+  const src = files.get(name)!;
+  const head = await src.read(0, Math.min(src.size, 1 << 20));
+  const text = new TextDecoder("latin1").decode(head);
+  const nbits = text.includes("MatMulNBits");
+  return new FormatError(`${files.label}: ${name} is an ONNX Runtime model${nbits ? " whose projections are MatMulNBits nodes" : ""}: not read. ` +
+    "ONNX graphs are not checkpoints this project opens (no config.json, weights inside a protobuf graph), and ORT's MatMulNBits keeps " +
+    "2/4/8-bit unsigned codes with a scale and a zero point per block of the input — asymmetric and per block, not ternary codes with one scale per tensor. " +
+    "Open the Hugging Face checkpoint the ONNX file was exported from instead.");
+}
+
+/** sentence-transformers' pipeline beside the weights: modules.json naming Pooling (+ Normalize) and
+ *  1_Pooling/config.json giving the mode. Only last-token pooling with Normalize is run (BitNet-embedding's). */
+async function decidePooling(files: FileSet): Promise<{value: "none" | "last-token-l2"; how: string}> {
+  const mod = files.get("modules.json");
+  if (!mod) return {value: "none", how: ""};
+  const modules = (await readJSONFile(mod)) as {type?: string; path?: string}[];
+  if (!Array.isArray(modules)) throw new FormatError(`${files.label}: modules.json must be a list of sentence-transformers modules`);
+  const pool = modules.find((m) => typeof m.type === "string" && m.type.endsWith(".Pooling"));
+  const normalize = modules.some((m) => typeof m.type === "string" && m.type.endsWith(".Normalize"));
+  if (!pool) return {value: "none", how: "modules.json lists no Pooling module"};
+  const cfgName = `${pool.path ?? "1_Pooling"}/config.json`;
+  const pc = files.get(cfgName);
+  if (!pc) throw new FormatError(`${files.label}: modules.json names a Pooling module but ${cfgName} is not among the files (drop or open the whole folder)`);
+  const p = (await readJSONFile(pc)) as Record<string, unknown>;
+  const modes = Object.entries(p).filter(([k, v]) => k.startsWith("pooling_mode_") && v === true).map(([k]) => k.slice("pooling_mode_".length));
+  if (modes.length !== 1 || modes[0] !== "lasttoken" || !normalize) {
+    throw new FormatError(`${files.label}: sentence-transformers pooling ${JSON.stringify(modes)}${normalize ? " + Normalize" : " without Normalize"} is not supported (only last-token pooling + Normalize, BitNet-embedding's)`);
+  }
+  return {value: "last-token-l2", how: `modules.json: Transformer → Pooling → Normalize; ${cfgName}: pooling_mode_lasttoken`};
+}

@@ -1,0 +1,62 @@
+import {readFileSync} from "node:fs";
+import {describe, expect, it} from "vitest";
+import {createStreamedSession, createWebGPUSession} from "../../kernels/engine.js";
+import {argmax} from "../../src/lib/generate.js";
+import {createCpuSession} from "../../src/lib/model.js";
+import {openCheckpoint} from "../../src/lib/formats/open.js";
+import {pathFileSet} from "../../src/node/files.js";
+import {testDevice} from "./harness.js";
+
+// The WebGPU engine runs every supported family's fixture (scripts/family_fixtures.py: transformers' own
+// LlamaForCausalLM + bitnet quantizer; SiLU GLU, no sub-norms, untied head, head_dim 32 ≠ hidden/heads, θ 1000042)
+// and agrees with the CPU reference and with transformers' logits. The architecture is data (architecture.ts):
+// nothing here or in the engine is family-specific.
+const FX = "data/fixtures";
+// GPU vs CPU: the engine rounds integer codes as the reference does; f32 attention/softmax/SiLU sums vs float64
+// leave ~1e-5, and one INT8 code flipped at a rounding edge moves a logit by ~1e-3 (test/gpu/engine.test.ts).
+const TOL_CPU = 2e-3;
+const TOL_REF = 2e-3;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe("WebGPU engine on the ternary families' fixtures", () => {
+  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-tq2_0.gguf", "fam-gguf-tq1_0.gguf"]) {
+    it(`${name}: prefill logits vs CPU and transformers, greedy decode equal to the CPU's`, async () => {
+      const device = await testDevice();
+      const opened = await openCheckpoint(await pathFileSet(`${FX}/${name}`));
+      const w = await opened.load();
+      // a GGUF fixture's reference is its HF source's (the same weights: scripts/family_gguf_fixtures.py)
+      const ref = JSON.parse(readFileSync(`${FX}/${name.endsWith(".gguf") ? "fam-gguf-src" : name}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
+      // streamed from the files, as the Open page does, for the legacy folder and the GGUFs; from memory for the others
+      const gpu = name === "fam-llama-legacy" || name.endsWith(".gguf") ? await createStreamedSession(w.config, opened.rowSource(), {device}) : await createWebGPUSession(w, {device});
+      const cpu = createCpuSession(w);
+      const V = w.config.vocab_size;
+      const seq = ref.sequences[0];
+      const a = await cpu.append(seq, {allLogits: true});
+      const b = await gpu.append(seq, {allLogits: true});
+      const dCpu = maxAbsDiff(a, b);
+      const dRef = maxAbsDiff(ref.logits[0].flat(), b);
+      let agree = 0;
+      for (let p = 0; p < seq.length; p++) if (argmax(b.subarray(p * V, (p + 1) * V)) === argmax(Float32Array.from(ref.logits[0][p]))) agree++;
+      console.log(`${name}: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${seq.length}`);
+      expect(dCpu).toBeLessThanOrEqual(TOL_CPU);
+      expect(dRef).toBeLessThanOrEqual(TOL_REF);
+      expect(agree).toBe(seq.length);
+      let tok = argmax(a.subarray((seq.length - 1) * V));
+      for (let s = 0; s < 6; s++) {
+        const la = await cpu.append([tok]);
+        const lb = await gpu.append([tok]);
+        expect(maxAbsDiff(la, lb)).toBeLessThanOrEqual(TOL_CPU);
+        const next = argmax(la);
+        expect(argmax(lb)).toBe(next);
+        tok = next;
+      }
+      gpu.dispose();
+    });
+  }
+});
