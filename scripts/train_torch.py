@@ -11,7 +11,7 @@ Subcommands (numpy is the only dependency besides torch; safetensors are written
   train   one recipe:  --config configs/b1.58.json --data .train-data --out runs/b1.58 [--steps N]
           [--batch-size B] [--lr-scale X] [--eval-every N] [--save-branch] [--from STATE.pt] [--deadline UNIX_S]
   all     the six shipped models: fp, b1.58, a4.8, v2-a8 in parallel processes, then v2-a4 and
-          v2-a4-nohadamard continued from v2-a8's state at 80% of the steps; --pack DIR bundles the results
+          v2-a4-nohadamard continued from v2-a8's state at 95% of the steps (the configs switched at 80% before 2026-11-30); --pack DIR bundles the results
   check   the forward against TS reference logits of random weights (scripts/import-torch.ts --make-check)
 
 Each trained run exports model.st.gz: a gzipped safetensors file with, per BitLinear weight, the int8 ternary
