@@ -3,6 +3,11 @@
 // canned numbers, so they change with the model, layer and prompt the reader chose.
 import {fmt, minus} from "../lib/chapters/format.js";
 import {h, uniqueId} from "./dom.js";
+import {sectionMatches} from "../lib/url-state.js";
+
+/** Fired on document by PageState when a teacher's link hides sections (hide=exercises): an exercise in a hidden
+ *  section never asks, so what it concealed is shown. */
+export const SECTIONS_EVENT = "lab:sections-hidden";
 
 export interface NumericAnswer {
   kind: "number";
@@ -47,17 +52,19 @@ interface Concealer {
 }
 const concealers = new Map<string, Concealer>();
 
-function concealer(selector: string, label: string): Concealer {
+function concealer(selector: string, label: string, section = "exercises"): Concealer {
   const existing = concealers.get(label);
   if (existing) return existing;
   let on = true;
+  let off = false; // its section is hidden by the link: never conceal
+  const sectionHidden = () => [...document.querySelectorAll("h2[data-hidden-section]")].some((hd) => sectionMatches(section, hd.textContent ?? ""));
   let owner: HTMLElement | null = null;
   const apply = () => {
     for (const el of document.querySelectorAll<HTMLElement>(selector)) {
       if (el.closest(".exercise")) continue; // never inside an exercise card
       // Several exercises may conceal one figure: it stays concealed until every one of them is locked.
       const by = new Set((el.dataset.concealedBy ?? "").split("|").filter(Boolean));
-      if (on) by.add(label);
+      if (on && !off) by.add(label);
       else by.delete(label);
       el.classList.toggle("exercise-concealed", by.size > 0);
       el.toggleAttribute("inert", by.size > 0);
@@ -75,6 +82,9 @@ function concealer(selector: string, label: string): Concealer {
     },
   };
   if (typeof document !== "undefined") {
+    const check = () => { if (sectionHidden()) { off = true; apply(); } };
+    document.addEventListener(SECTIONS_EVENT, check);
+    queueMicrotask(check);
     const mo = typeof MutationObserver === "function" ? new MutationObserver(() => apply()) : null;
     mo?.observe(document.body, {childList: true, subtree: true});
     apply();
@@ -86,8 +96,8 @@ function concealer(selector: string, label: string): Concealer {
 
 /** Call in a page's first cell with each exercise's `conceal` selectors (by exercise number): the figures that give
  *  an answer away are hidden from the moment they are drawn, not from when the exercise's cell happens to run. */
-export function concealFromStart(specs: Record<number, string>): void {
-  for (const [n, sel] of Object.entries(specs)) concealer(sel, `Exercise ${n}`);
+export function concealFromStart(specs: Record<number, string>, sections: Record<number, string> = {}): void {
+  for (const [n, sel] of Object.entries(specs)) concealer(sel, `Exercise ${n}`, sections[Number(n)] ?? "exercises");
 }
 
 /** What the reader did in an exercise, kept per page while the page is open: a cell that re-runs (a resize, a
