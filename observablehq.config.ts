@@ -14,6 +14,8 @@ export default {
     {name: "7 · Memory, latency & energy", path: "/scaling"},
     {name: "Open a checkpoint", path: "/open"},
     {name: "Kernel lab (your GPU)", path: "/kernel-lab"},
+    {name: "Glossary", path: "/glossary"},
+    {name: "A 50-minute lesson", path: "/lesson"},
   ],
   pager: true,
   search: false,

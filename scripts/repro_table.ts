@@ -120,6 +120,31 @@ const f1 = (x: number) => x.toFixed(1);
 const sgn = (x: number) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(3);
 const pm = (x: number[]) => `${f3(mean(x))} ± ${f3(sd(x))}`;
 const pmSigned = (x: number[]) => `${sgn(mean(x))} ± ${f3(sd(x))}`;
+/** Two-sided p of a paired t-test on the per-seed differences (Student's t with n − 1 degrees of freedom, its
+ *  density integrated numerically), and of a sign test (all seeds one way: 2·2^−n). With 3 seeds neither can get
+ *  below 0.05 unless the differences barely vary. */
+export function pairedP(d: number[]): {t: number; p: number; sign: number} {
+  const n = d.length;
+  const t = Math.abs(mean(d)) / (sd(d) / Math.sqrt(n));
+  const k = n - 1;
+  const lg = (z: number): number => { // log Γ (Lanczos)
+    const c = [76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5];
+    let x = z, y = z, tmp = x + 5.5;
+    tmp -= (x + 0.5) * Math.log(tmp);
+    let ser = 1.000000000190015;
+    for (const ci of c) ser += ci / ++y;
+    return -tmp + Math.log(2.5066282746310005 * ser / x);
+  };
+  const dens = (x: number) => Math.exp(lg((k + 1) / 2) - lg(k / 2) - 0.5 * Math.log(k * Math.PI) - ((k + 1) / 2) * Math.log(1 + (x * x) / k));
+  // P(|T| > t) = 1 − 2∫₀ᵗ density (Simpson, 2000 steps)
+  const N = 2000, h = Math.min(t, 1e4) / N;
+  let sum = dens(0) + dens(N * h);
+  for (let i = 1; i < N; i++) sum += (i % 2 ? 4 : 2) * dens(i * h);
+  const p = Number.isFinite(t) ? Math.max(0, 1 - 2 * (sum * h) / 3) : 0;
+  const oneWay = d.every((x) => x < 0) || d.every((x) => x > 0);
+  return {t, p, sign: oneWay ? Math.min(1, 2 * 0.5 ** n) : 1};
+}
+const pText = (d: number[]) => { const r = pairedP(d); return `paired t-test p ${r.p < 0.001 ? "< 0.001" : `= ${r.p.toFixed(r.p < 0.01 ? 3 : 2)}`}`; };
 const argv = record.argv.join(" ");
 const b0 = rows.find((r) => r.name === "b1.58");
 const md: string[] = [
@@ -136,7 +161,9 @@ const md: string[] = [
     "(the best evaluation within the last activation stage) and the seed shipped in data/models; the loss reported here is on the odd-numbered addresses, never used for a choice. " +
     "Exported model (ternary codes, BF16 embedding/norms), torch float32 (TF32 off), KV cache not quantized.",
   "",
-  "Spread: mean ± sample standard deviation over the seeds, [min, max]. Seeds are paired across models (same seed → same initial weights and data order), so the paired difference to b1.58 is more precise than the difference of two means.",
+  "Spread: mean ± sample standard deviation over the seeds, [min, max]. Seeds are paired across models (same seed → same initial weights and data order). " +
+    "Pairing makes a difference more precise only when a seed that is good for one model is good for the other too: it is for a run and the state it continues " +
+    "(v2-a4 vs v2-a8: ±0.001), not for the v2 rows against b1.58, whose paired spread (±0.143) is larger than either model's own seed spread — there the paired difference is no more precise than the difference of two means.",
   "",
   "| Model | Activations | Seeds | Reported loss (nats) | [min, max] | PPL at the mean | vs b1.58, paired (nats) | vs the state it continues | Shipped seed: reported loss | Train tokens | Train time per run (s; 12 runs shared the GPU) | model.safetensors |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -150,9 +177,10 @@ const md: string[] = [
   `- **The old ablation** (the diagnostic row): continuing v2-a8, whose W_o/W_down were trained on rotated inputs, and turning the rotation off costs ${rows.find((r) => r.name === DIAGNOSTIC) ? pmSigned(rows.find((r) => r.name === DIAGNOSTIC)!.vsParent!) : "—"} nats — it measures removing the rotation under weights that expect it, not training without it, and was the ablation shipped before.`,
   "- **b1.58 vs a4.8 / v2.** " + ["a4.8", "v2-a8", "v2-a4"].map((n) => {
     const r = rows.find((x) => x.name === n);
-    return r ? `${n} is ahead of b1.58 on ${r.vsB158.filter((d) => d < 0).length} of ${r.seeds.length} seeds (${pmSigned(r.vsB158)})` : "";
+    return r ? `${n} is ahead of b1.58 on ${r.vsB158.filter((d) => d < 0).length} of ${r.seeds.length} seeds (${pmSigned(r.vsB158)}, ${pText(r.vsB158)})` : "";
   }).filter(Boolean).join(", ") + ", against b1.58's own seed spread of ±" + (b0 ? f3(sd(b0.reported)) : "—") +
-    ". The papers find b1.58 ≈ v2-a8 ≥ a4.8 at 0.7–7B; here the ReLU²-GLU of a4.8 (and, less clearly, the rotation) helps a 4M model that trains 1000 steps, which says nothing about their cost at scale.",
+    ". None of these is statistically significant: with 3 seeds, all 3 going one way happens by chance with probability 2 × (1/2)³ = 0.25 (sign test), and the paired t-tests give p > 0.05. Read them as directions to test with more seeds, not findings. " +
+    "(The 4-bit costs above are: " + ["v2-a4", "v2-a4-nohadamard"].map((n) => { const r = rows.find((x) => x.name === n); return r?.vsParent ? `${n} ${pText(r.vsParent)}` : ""; }).filter(Boolean).join(", ") + ".) The papers find b1.58 ≈ v2-a8 ≥ a4.8 at 0.7–7B; here the ReLU²-GLU of a4.8 (and, less clearly, the rotation) helps a 4M model that trains 1000 steps, which says nothing about their cost at scale.",
   "",
   "What a 4M-parameter, 16M-token model can and cannot test about the papers' 0.7–7B, 100B-token claims: it can check that each recipe is implemented as described and trains stably, " +
     "that the mechanisms behave as claimed where they are mechanical (sparsity of ReLU² and top-K inputs, the rotation's effect on INT4 error of outlier-heavy inputs, the cost of the 8→4-bit switch, the cost of removing the rotation), " +

@@ -91,6 +91,8 @@ export function histogramChart(bins: Bin[], opts: HistogramOptions): HTMLElement
 export interface LineSeries {
   name: string;
   points: {x: number; y: number}[];
+  /** A dash pattern for this series' line (so two close curves read apart without colour). */
+  dash?: string;
 }
 
 export interface LineOptions extends FigureOptions {
@@ -103,6 +105,10 @@ export interface LineOptions extends FigureOptions {
   marks?: {x: number; y: number; label: string}[];
   xTicks?: number[];
   yFormat?: (v: number) => string;
+  /** At most this many markers per series, evenly spaced (every point had one: 400 steps drew a solid band). */
+  maxMarkers?: number;
+  /** Horizontal rules, e.g. a zero line under a difference. */
+  ruleY?: number[];
 }
 
 const SERIES_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"];
@@ -118,6 +124,16 @@ export function spreadTicks(ticks: readonly number[], lo: number, hi: number, px
 }
 
 /** Lines with a distinct colour AND point symbol per series (readable without colour). */
+/** Every series' points thinned to at most `n` evenly spaced ones (the first and last kept), for markers. */
+function thinned<T extends {series: string}>(data: T[], series: LineSeries[], n: number): T[] {
+  return series.flatMap((sr) => {
+    const d = data.filter((x) => x.series === sr.name);
+    if (d.length <= n) return d;
+    const step = (d.length - 1) / (n - 1);
+    return Array.from({length: n}, (_, i) => d[Math.round(i * step)]);
+  });
+}
+
 export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement {
   const data = series.flatMap((s, i) => s.points.map((p) => ({...p, series: s.name, i})));
   const names = series.map((s) => s.name);
@@ -143,8 +159,9 @@ export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement 
     color: {domain: names, range: SERIES_COLORS.slice(0, names.length), legend: true},
     symbol: {domain: names, range: SERIES_SYMBOLS.slice(0, names.length) as unknown as string[]},
     marks: [
-      Plot.line(data, {x: "x", y: "y", stroke: "series"}),
-      Plot.dot(data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true}),
+      ...(opts.ruleY ?? []).map((y) => Plot.ruleY([y], {stroke: "currentColor", strokeOpacity: 0.5})),
+      ...series.map((sr) => Plot.line(data.filter((d) => d.series === sr.name), {x: "x", y: "y", stroke: "series", strokeWidth: 2, strokeDasharray: sr.dash})),
+      Plot.dot(opts.maxMarkers ? thinned(data, series, opts.maxMarkers) : data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true}),
       ...markText,
     ],
   });

@@ -7,8 +7,9 @@
 // value in a link is ignored with a visible notice naming the parameter; `?hide=a,b` hides controls (their
 // values still apply), and st.sharePanel() builds a teacher's link with chosen controls hidden.
 import type {Schema, StateIssue, StateOf} from "../lib/url-state.js";
-import {HIDE_PARAM, parseState, serializeState} from "../lib/url-state.js";
+import {HIDE_PARAM, parseState, sectionKey, sectionMatches, serializeState} from "../lib/url-state.js";
 import {focusableOverflow, h, uniqueId} from "./dom.js";
+import {LESSON, LESSON_MINUTES, lessonHref, lessonStart} from "../lib/lesson.js";
 
 type Key<S> = keyof S & string;
 
@@ -20,16 +21,21 @@ export class PageState<S extends Schema> {
   readonly schema: S;
   readonly values: StateOf<S>;
   readonly hidden: Set<Key<S>>;
+  /** Sections of the page the link hides, by visible heading (hide=exercises,the-bit-ledger). */
+  hiddenSections: string[];
   readonly issues: StateIssue[];
+  private sectionsApplied = false;
   private readonly noticeEls = new Set<HTMLElement>();
   private readonly allowUnknown: readonly string[];
 
   constructor(schema: S, opts: {search?: string; allowUnknown?: readonly string[]} = {}) {
     this.schema = schema;
-    this.allowUnknown = opts.allowUnknown ?? [];
-    const parsed = parseState(schema, opts.search ?? globalThis.location?.search ?? "", {allowUnknown: this.allowUnknown});
+    // lesson=N: the page was opened from the lesson path (lessonBar), on every page
+    this.allowUnknown = [...(opts.allowUnknown ?? []), "lesson"];
+    const parsed = parseState(schema, opts.search ?? globalThis.location?.search ?? "", {allowUnknown: this.allowUnknown, sections: true});
     this.values = parsed.values;
     this.hidden = parsed.hidden;
+    this.hiddenSections = parsed.hiddenSections;
     this.issues = parsed.issues;
   }
 
@@ -40,13 +46,13 @@ export class PageState<S extends Schema> {
   }
 
   /** The page's query string for the current values (and the given hide list). */
-  query(hidden: Iterable<string> = this.hidden): string {
-    return serializeState(this.schema, this.values, hidden);
+  query(hidden: Iterable<string> = this.hidden, sections: Iterable<string> = this.hiddenSections): string {
+    return serializeState(this.schema, this.values, hidden, sections);
   }
 
   /** A full link to this page with the current state. */
-  link(hidden: Iterable<string> = this.hidden): string {
-    const q = this.query(hidden);
+  link(hidden: Iterable<string> = this.hidden, sections: Iterable<string> = this.hiddenSections): string {
+    const q = this.query(hidden, sections);
     const loc = globalThis.location;
     return `${loc.origin}${loc.pathname}${q ? `?${q}` : ""}`;
   }
@@ -76,14 +82,50 @@ export class PageState<S extends Schema> {
   notice(): HTMLElement {
     const el = h("div", {class: "notice url-notice", role: "status", "aria-live": "polite"});
     this.noticeEls.add(el);
+    this.applySections();
     this.renderNotice(el);
-    return el;
+    const bar = lessonBar(globalThis.location?.search ?? "");
+    return bar ? (h("div", {class: "notice-group"}, bar, el) as HTMLElement) : el;
+  }
+
+  /** The page's sections: its h2 headings (Framework renders the markdown before any cell runs). */
+  static sections(): HTMLHeadingElement[] {
+    if (typeof document === "undefined") return [];
+    return [...document.querySelectorAll<HTMLHeadingElement>("#observablehq-main h2")];
+  }
+
+  /** Hides each section the link names: its heading and everything up to the next h2 (cells that draw later
+   *  draw into hidden placeholders), and its table-of-contents entry. A name matching no section is an issue. */
+  private applySections(show = false): void {
+    if (typeof document === "undefined" || (this.sectionsApplied && !show)) return;
+    this.sectionsApplied = true;
+    const heads = PageState.sections();
+    for (const el of document.querySelectorAll<HTMLElement>("[data-hidden-section]")) { el.hidden = false; delete el.dataset.hiddenSection; }
+    if (show) return;
+    const unmatched: string[] = [];
+    for (const name of this.hiddenSections) {
+      const hits = heads.filter((hd) => sectionMatches(name, hd.textContent ?? ""));
+      if (!hits.length) unmatched.push(name);
+      for (const hd of hits) {
+        const label = (hd.textContent ?? "").trim();
+        const mark = (el: HTMLElement) => { el.hidden = true; el.dataset.hiddenSection = label; };
+        mark(hd);
+        for (let n = hd.nextElementSibling; n && n.tagName !== "H2"; n = n.nextElementSibling) mark(n as HTMLElement);
+        if (hd.id) for (const a of document.querySelectorAll<HTMLElement>(`#observablehq-toc a[href="#${CSS.escape(hd.id)}"]`)) mark(a.closest("li") ?? a);
+      }
+    }
+    document.dispatchEvent(new Event("lab:sections-hidden"));
+    for (const name of unmatched) {
+      this.hiddenSections = this.hiddenSections.filter((x) => x !== name);
+      this.issues.push({param: HIDE_PARAM, value: name, message: `hide: "${name}" is neither a control nor a section of this page (controls: ${Object.keys(this.schema).join(", ")}; sections: ${heads.map((hd) => sectionKey(hd.textContent ?? "").replaceAll(" ", "-")).join(", ") || "none"})`});
+    }
   }
 
   private renderNotice(el: HTMLElement): void {
     el.replaceChildren();
     const hiddenNames = [...this.hidden];
-    el.hidden = this.issues.length === 0 && hiddenNames.length === 0;
+    const sectionNames = [...new Set([...document.querySelectorAll<HTMLElement>("h2[data-hidden-section]")].map((x) => x.dataset.hiddenSection!))];
+    el.hidden = this.issues.length === 0 && hiddenNames.length === 0 && sectionNames.length === 0;
     if (this.issues.length) {
       el.append(
         h("strong", {}, "Some settings in this link were not used: "),
@@ -101,6 +143,16 @@ export class PageState<S extends Schema> {
         this.renderNotice(el);
       });
       el.append(h("p", {class: "hidden-note"}, `This link hides ${hiddenNames.length === 1 ? "a control" : `${hiddenNames.length} controls`} (${hiddenNames.join(", ")}); their values still apply. `, btn));
+    }
+    if (sectionNames.length) {
+      const btn = h("button", {type: "button", class: "lab-button", "data-show-sections": "true"}, "Show the whole page");
+      btn.addEventListener("click", () => {
+        this.hiddenSections = [];
+        this.applySections(true);
+        this.writeUrl();
+        this.renderNotice(el);
+      });
+      el.append(h("p", {class: "hidden-note", "data-hidden-sections": sectionNames.join("|")}, `Your teacher's link hides ${sectionNames.length === 1 ? "a section" : `${sectionNames.length} sections`} of this page (${sectionNames.join("; ")}). `, btn));
     }
   }
 
@@ -273,7 +325,8 @@ export class PageState<S extends Schema> {
   sharePanel(labels: Partial<Record<Key<S>, string>> = {}): HTMLElement {
     const chosen = new Set<string>(this.hidden);
     const field = h("input", {type: "text", readonly: true, class: "share-link", "aria-label": "Link to this page with the current settings"});
-    const refresh = () => (field.value = this.link(chosen));
+    const secs = new Set<string>(this.hiddenSections.map((x) => sectionKey(x)));
+    const refresh = () => (field.value = this.link(chosen, [...secs]));
     const status = h("span", {role: "status", class: "share-status"});
     const copy = h("button", {type: "button", class: "lab-button"}, "Copy link");
     copy.addEventListener("click", async () => {
@@ -298,6 +351,18 @@ export class PageState<S extends Schema> {
       });
       return h("span", {class: "hide-choice"}, cb, h("label", {for: id}, labels[k] ?? k));
     });
+    const refreshAll = refresh;
+    const sectionBoxes = PageState.sections().map((hd) => {
+      const key = sectionKey(hd.textContent ?? "");
+      const id = uniqueId("hide-section");
+      const cb = h("input", {type: "checkbox", id, checked: secs.has(key), "data-section": key});
+      cb.addEventListener("change", () => {
+        if (cb.checked) secs.add(key);
+        else secs.delete(key);
+        refreshAll();
+      });
+      return h("span", {class: "hide-choice"}, cb, h("label", {for: id}, (hd.textContent ?? "").trim()));
+    });
     const panel = h(
       "details",
       {class: "share-panel"},
@@ -305,6 +370,7 @@ export class PageState<S extends Schema> {
       h("p", {}, "The link carries every setting on this page, including the prompt and the seed."),
       h("div", {class: "share-row"}, field, copy, status),
       h("fieldset", {}, h("legend", {}, `Hide these controls in the link (the "${HIDE_PARAM}" parameter):`), boxes),
+      sectionBoxes.length ? h("fieldset", {class: "hide-sections"}, h("legend", {}, "Hide these sections of the page (for a shorter lesson):"), sectionBoxes) : null,
     );
     panel.addEventListener("toggle", refresh);
     focusableOverflow(); // the share panel comes last on a page, after its formulas
@@ -312,4 +378,21 @@ export class PageState<S extends Schema> {
     refresh();
     return panel;
   }
+}
+
+/** The lesson path's bar (src/lib/lesson.ts) when a page is opened with lesson=N: the step, its minutes and task,
+ *  and links to the previous and next steps (each with its own hide list). Null otherwise. */
+export function lessonBar(search: string): HTMLElement | null {
+  const n = Number(new URLSearchParams(search).get("lesson"));
+  if (!Number.isInteger(n) || n < 1 || n > LESSON.length) return null;
+  const i = n - 1;
+  const step = LESSON[i];
+  const t0 = lessonStart(i);
+  const nav = h("nav", {class: "lesson-nav", "aria-label": "Lesson path"},
+    i > 0 ? h("a", {href: lessonHref(i - 1), rel: "prev", class: "lab-button"}, `← ${LESSON[i - 1].title}`) : h("a", {href: "./lesson", class: "lab-button"}, "← The lesson plan"),
+    i < LESSON.length - 1 ? h("a", {href: lessonHref(i + 1), rel: "next", class: "lab-button"}, `${LESSON[i + 1].title} →`) : h("a", {href: "./lesson", class: "lab-button"}, "End of the lesson ✓"));
+  return h("aside", {class: "lesson-bar", "data-lesson-step": n, "aria-label": "Lesson step"},
+    h("p", {}, h("strong", {}, `Lesson, step ${n} of ${LESSON.length}: ${step.title}`), ` — ${step.minutes} min (minutes ${t0}–${t0 + step.minutes} of ${LESSON_MINUTES}).`),
+    h("p", {class: "lesson-task"}, step.task),
+    nav);
 }

@@ -21,6 +21,8 @@ export interface CurveSeries {
   color: string;
   symbol?: "circle" | "square" | "triangle" | "diamond" | "cross" | "star" | "wye" | "times";
   dash?: string;
+  /** Points only, no line through them (kinds of measured kernels on a roofline). */
+  points?: boolean;
 }
 
 export interface CurvePoint {
@@ -108,8 +110,8 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
   if (o.highlightX !== undefined) marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
   for (const s of o.series) {
     const d = rows.filter((r) => r.series === s.key);
-    marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
-    marks.push(Plot.dot(d, {x: "x", y: "y", stroke: s.color, fill: s.color, symbol: () => s.symbol ?? "circle", r: 3.5, title: (r: CurvePoint) => `${s.label}: ${xf(r.x)} → ${yf(r.y)}`}));
+    if (!s.points) marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
+    marks.push(Plot.dot(d, {x: "x", y: "y", stroke: s.color, fill: s.points ? "none" : s.color, strokeWidth: s.points ? 1.8 : 1, symbol: () => s.symbol ?? "circle", r: s.points ? 5.5 : 3.5, title: (r: CurvePoint) => `${s.label}: ${r.xLabel ? `${r.xLabel}, ` : ""}${xf(r.x)} → ${yf(r.y)}`}));
   }
   // Labels near the right edge are written leftwards (they were cut off), and rule labels are stacked one line
   // apart (two memory limits close together collided).
@@ -139,21 +141,26 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
     ariaDescription: o.caption,
     x: {label: o.x.label, type: o.x.log ? "log" : "linear", tickFormat: xf, grid: true},
     y: {label: o.y.label, type: o.y.log ? "log" : "linear", tickFormat: yf, grid: true},
-    color: {...color, legend: true},
-    symbol: {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.symbol ?? "circle")},
+    // With points-only series the legend shows each series' symbol in its colour (one legend, not two).
+    color: {...color, legend: !o.series.some((s) => s.points)},
+    symbol: {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.symbol ?? "circle"), legend: o.series.some((s) => s.points)},
     marks: [
       ...marks,
-      // An invisible mark that carries the legend's colour scale.
-      Plot.dot(rows, {x: "x", y: "y", stroke: "name", r: 0, strokeOpacity: 0}),
+      // An invisible mark that carries the legend's colour scale (and symbol scale, where series are points).
+      Plot.dot(rows, {x: "x", y: "y", stroke: "name", ...(o.series.some((s) => s.points) ? {symbol: "name"} : {}), r: 0, strokeOpacity: 0}),
     ],
   });
   // The data table: one row per x, one column per series, measured points below.
-  const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
-  const byKey = new Map(rows.map((r) => [`${r.series}@${r.x}`, r]));
+  // (Points-only series get a row per point, named by its xLabel: several kernels share one x.)
+  const pointKeys = new Set(o.series.filter((s) => s.points).map((s) => s.key));
+  const lineRows = rows.filter((r) => !pointKeys.has(r.series));
+  const xs = [...new Set(lineRows.map((r) => r.x))].sort((a, b) => a - b);
+  const byKey = new Map(lineRows.map((r) => [`${r.series}@${r.x}`, r]));
   const tableRows: {x: number; label: string; values: string[]}[] = xs.map((x) => ({
-    x, label: rows.find((r) => r.x === x)?.xLabel ?? xf(x),
-    values: o.series.map((s) => { const r = byKey.get(`${s.key}@${x}`); return r ? yf(r.y) : "—"; }),
+    x, label: lineRows.find((r) => r.x === x)?.xLabel ?? xf(x),
+    values: o.series.map((s) => { const r = byKey.get(`${s.key}@${x}`); return r ? yf(r.y) : pointKeys.has(s.key) ? "" : "—"; }),
   }));
+  for (const r of rows.filter((r) => pointKeys.has(r.series))) tableRows.push({x: r.x, label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`, values: o.series.map((s) => (s.key === r.series ? yf(r.y) : ""))});
   for (const m of o.measured ?? []) tableRows.push({x: m.x, label: `${m.label} (measured, ${xf(m.x)})`, values: o.series.map((_, i) => (i === 0 ? yf(m.y) : ""))});
   const table = dataTable(`${o.title}: ${o.y.label} by ${o.x.label}`, [
     {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},

@@ -3,6 +3,11 @@
 // canned numbers, so they change with the model, layer and prompt the reader chose.
 import {fmt, minus} from "../lib/chapters/format.js";
 import {h, uniqueId} from "./dom.js";
+import {sectionMatches} from "../lib/url-state.js";
+
+/** Fired on document by PageState when a teacher's link hides sections (hide=exercises): an exercise in a hidden
+ *  section never asks, so what it concealed is shown. */
+export const SECTIONS_EVENT = "lab:sections-hidden";
 
 export interface NumericAnswer {
   kind: "number";
@@ -38,16 +43,28 @@ export interface ExerciseSpec {
   conceal?: string;
 }
 
-/** Blurs and disables (inert) the page's elements matching `selector` while `on`; follows re-drawn cells. */
-function concealer(selector: string, owner: HTMLElement, label: string): {set(on: boolean): void} {
+/** Blurs and disables (inert) the page's elements matching `selector` while `on`; follows re-drawn cells. One per
+ *  exercise label on a page: `concealFromStart` creates it in the page's first cell (so the answer is hidden from
+ *  first paint, even when the exercise's own cell runs late), and the exercise card then adopts it. */
+interface Concealer {
+  set(on: boolean): void;
+  adopt(owner: HTMLElement): void;
+}
+const concealers = new Map<string, Concealer>();
+
+function concealer(selector: string, label: string, section = "exercises"): Concealer {
+  const existing = concealers.get(label);
+  if (existing) return existing;
   let on = true;
-  let attached = false;
+  let off = false; // its section is hidden by the link: never conceal
+  const sectionHidden = () => [...document.querySelectorAll("h2[data-hidden-section]")].some((hd) => sectionMatches(section, hd.textContent ?? ""));
+  let owner: HTMLElement | null = null;
   const apply = () => {
     for (const el of document.querySelectorAll<HTMLElement>(selector)) {
-      if (owner.contains(el)) continue;
+      if (el.closest(".exercise")) continue; // never inside an exercise card
       // Several exercises may conceal one figure: it stays concealed until every one of them is locked.
       const by = new Set((el.dataset.concealedBy ?? "").split("|").filter(Boolean));
-      if (on) by.add(label);
+      if (on && !off) by.add(label);
       else by.delete(label);
       el.classList.toggle("exercise-concealed", by.size > 0);
       el.toggleAttribute("inert", by.size > 0);
@@ -55,24 +72,52 @@ function concealer(selector: string, owner: HTMLElement, label: string): {set(on
       else delete el.dataset.concealedBy;
     }
   };
-  const mo = typeof MutationObserver === "function"
-    ? new MutationObserver(() => {
-        // The exercise's cell re-ran: a new card owns the concealment now.
-        if (attached && !owner.isConnected) return mo?.disconnect();
-        attached ||= owner.isConnected;
-        apply();
-      })
-    : null;
-  if (typeof document !== "undefined") {
-    mo?.observe(document.body, {childList: true, subtree: true});
-    queueMicrotask(apply);
-  }
-  return {
+  const c: Concealer = {
     set(v: boolean) {
       on = v;
       apply();
     },
+    adopt(el: HTMLElement) {
+      owner = el;
+    },
   };
+  if (typeof document !== "undefined") {
+    const check = () => { if (sectionHidden()) { off = true; apply(); } };
+    document.addEventListener(SECTIONS_EVENT, check);
+    queueMicrotask(check);
+    const mo = typeof MutationObserver === "function" ? new MutationObserver(() => apply()) : null;
+    mo?.observe(document.body, {childList: true, subtree: true});
+    apply();
+    queueMicrotask(apply);
+  }
+  concealers.set(label, c);
+  return c;
+}
+
+/** Call in a page's first cell with each exercise's `conceal` selectors (by exercise number): the figures that give
+ *  an answer away are hidden from the moment they are drawn, not from when the exercise's cell happens to run. */
+export function concealFromStart(specs: Record<number, string>, sections: Record<number, string> = {}): void {
+  for (const [n, sel] of Object.entries(specs)) concealer(sel, `Exercise ${n}`, sections[Number(n)] ?? "exercises");
+}
+
+/** What the reader did in an exercise, kept per page while the page is open: a cell that re-runs (a resize, a
+ *  control elsewhere) draws the card again in the same state. Keyed by number and question text, so a changed
+ *  question (another model or layer) starts fresh. */
+interface Memory {
+  guess: string;
+  state: "guessing" | "locked" | "revealed";
+}
+const memory = new Map<string, Memory>();
+
+/** Whether a typed number is a guess the exercise can take: a number within the input's min/max. Exported for tests. */
+export function checkGuess(raw: string, input: {min?: number; max?: number}): {ok: true; value: number} | {ok: false; message: string} {
+  const t = raw.trim();
+  const v = Number(t);
+  if (t === "" || !Number.isFinite(v)) return {ok: false, message: "Type a number first."};
+  if ((input.min !== undefined && v < input.min) || (input.max !== undefined && v > input.max)) {
+    return {ok: false, message: `The answer is between ${minus(String(input.min ?? "−∞"))} and ${minus(String(input.max ?? "∞"))}: ${minus(t)} is outside.`};
+  }
+  return {ok: true, value: v};
 }
 
 /** An exercise card. Its root carries data-state = "guessing" | "locked" | "revealed" and, once revealed,
@@ -82,10 +127,15 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
   const root = h("section", {class: "exercise", "data-state": "guessing", "aria-labelledby": `${id}-title`});
   // h3: exercises sit under a chapter's h2 ("Exercises"); an h4 skipped a level (axe heading-order).
   const title = h("h3", {id: `${id}-title`}, `Exercise ${spec.number}: predict, then check`);
-  const hidden = spec.conceal ? concealer(spec.conceal, root, `Exercise ${spec.number}`) : null;
+  const hidden = spec.conceal ? concealer(spec.conceal, `Exercise ${spec.number}`) : null;
+  hidden?.adopt(root);
+  const key = `${spec.number}|${typeof spec.question === "string" ? spec.question : spec.question.textContent}`;
   const q = h("div", {class: "exercise-question"}, spec.question);
 
   let readGuess: () => string | number | undefined;
+  let rawGuess: () => string;
+  let restoreGuess: (g: string) => void;
+  let guessProblem: () => string;
   let field: HTMLElement;
   const disableAll: HTMLInputElement[] = [];
   if (spec.input.kind === "number") {
@@ -100,7 +150,14 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     });
     disableAll.push(inp);
     field = h("div", {class: "exercise-guess"}, h("label", {for: inp.id}, "Your guess"), inp, spec.input.unit ? h("span", {class: "unit"}, spec.input.unit) : null);
-    readGuess = () => (inp.value.trim() === "" || !Number.isFinite(Number(inp.value)) ? undefined : Number(inp.value));
+    const range = spec.input;
+    readGuess = () => {
+      const r = checkGuess(inp.value, range);
+      return r.ok ? r.value : undefined;
+    };
+    rawGuess = () => inp.value;
+    restoreGuess = (g) => { inp.value = g; };
+    guessProblem = () => { const r = checkGuess(inp.value, range); return r.ok ? "" : r.message; };
   } else {
     const name = `${id}-choice`;
     const radios = spec.input.options.map((o, i) => {
@@ -110,6 +167,9 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     });
     field = h("fieldset", {class: "exercise-guess"}, h("legend", {}, "Your guess"), radios);
     readGuess = () => root.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`)?.value;
+    rawGuess = () => String(readGuess() ?? "");
+    restoreGuess = (g) => { for (const r of radios) { const i = r.querySelector("input")!; i.checked = i.value === g; } };
+    guessProblem = () => "Pick an option first.";
   }
 
   const lock = h("button", {type: "button", class: "lab-button"}, "Lock in my guess");
@@ -120,16 +180,17 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
   lock.addEventListener("click", () => {
     const g = readGuess();
     if (g === undefined) {
-      result.textContent = spec.input.kind === "number" ? "Type a number first." : "Pick an option first.";
+      result.textContent = guessProblem();
       return;
     }
+    memory.set(key, {guess: rawGuess(), state: "locked"});
     for (const i of disableAll) i.disabled = true;
     lock.disabled = true;
     reveal.disabled = false;
     root.dataset.state = "locked";
     hidden?.set(false);
     result.textContent = `Guess locked: ${typeof g === "number" ? minus(String(g)) : labelOf(spec, g)}.${spec.conceal ? " The figures above that give the answer away are visible again." : ""}`;
-    reveal.focus();
+    if (!restoring) reveal.focus();
   });
 
   reveal.addEventListener("click", async () => {
@@ -155,6 +216,7 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
       line = `${right ? "✓ Right" : "✗ Not quite"}: the answer is ${labelOf(spec, a.value)}; you chose ${labelOf(spec, String(g))}.`;
     }
     root.dataset.state = "revealed";
+    memory.set(key, {guess: rawGuess(), state: "revealed"});
     root.dataset.verdict = right ? "right" : "wrong";
     result.replaceChildren(h("p", {class: right ? "verdict right" : "verdict wrong"}, line), h("div", {class: "explain"}, a.explain));
     again.hidden = false;
@@ -167,11 +229,24 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     reveal.disabled = true;
     again.hidden = true;
     root.dataset.state = "guessing";
+    memory.delete(key);
     delete root.dataset.verdict;
     result.replaceChildren();
   });
 
   root.append(title, q, field, h("div", {class: "exercise-buttons"}, lock, reveal, again), result);
+  // Drawn again by a re-run cell (a resize): back to where the reader was, answer re-computed from the live model.
+  const was = memory.get(key);
+  let restoring = false;
+  if (was) {
+    restoring = true;
+    restoreGuess(was.guess);
+    if (readGuess() !== undefined) {
+      lock.click();
+      if (was.state === "revealed") reveal.click();
+    }
+    restoring = false;
+  } else hidden?.set(true);
   return root;
 }
 

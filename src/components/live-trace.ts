@@ -10,7 +10,7 @@ import {forwardFull} from "../lib/model.js";
 import type {ForwardTrace} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
-import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter, isSoftwareAdapter} from "../lib/webgpu-status.js";
 import {h} from "./dom.js";
 import {pageGpu} from "./sessions.js";
 import type {BackendChoice} from "./sessions.js";
@@ -115,7 +115,7 @@ export async function liveTrace(weights: ModelWeights, ids: readonly number[], o
           if (!more.has(l)) more.set(l, gpuPass.more(l).then((r) => traceFromInspection(r, weights.config, weights).layers.find((x) => x.layer === l)!));
           return more.get(l)!;
         };
-        return {trace, source: "webgpu", label: `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0, layer, get bytes() {
+        return {trace, source: "webgpu", label: isSoftwareAdapter(opts.gpu) ? `WebGPU on a software renderer on your CPU (${describeAdapter(opts.gpu)}), the engine's inspection pass` : `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0, layer, get bytes() {
           return Math.max(0, gpuPass.bytes() - b0);
         }};
       } catch (e) {
@@ -124,15 +124,25 @@ export async function liveTrace(weights: ModelWeights, ids: readonly number[], o
     }
   }
   const trace = cpuTrace(weights, ids);
-  return {trace, source: "cpu", label: "the CPU reference (src/lib/model.ts)", fallback, reference: () => trace, ms: now() - t0, layer: async (l) => trace.layers[l], bytes: 0};
+  return {trace, source: "cpu", label: "the CPU reference", fallback, reference: () => trace, ms: now() - t0, layer: async (l) => trace.layers[l], bytes: 0};
 }
 
 /** One line naming the backend the page drew with. */
 export function liveSource(live: LiveTrace, what = "The views below"): HTMLElement {
-  return h("p", {class: `live-source live-source--${live.source}`, "data-live-source": live.source, role: "status"},
-    h("strong", {}, live.source === "webgpu" ? "Computed on your GPU. " : "Computed on the CPU. "),
+  const software = live.source === "webgpu" && /software renderer/.test(live.label);
+  return h("div", {class: `live-source live-source--${live.source}`, "data-live-source": live.source, role: "status"},
+    h("strong", {}, live.source === "webgpu" ? (software ? "Computed with WebGPU on your CPU (a software renderer). " : "Computed on your GPU. ") : "Computed on the CPU. "),
     `${what} are drawn from ${live.label} (${fmt(live.ms, 3)} ms for ${live.trace.tokens.length} tokens).`,
-    live.fallback ? ` The page used the CPU because ${live.fallback}.` : "");
+    live.fallback ? ` The page used the CPU because ${live.fallback}.` : "",
+    " ", infoIcon(live.source === "webgpu"
+      ? "The GPU pass is the WebGPU engine (kernels/engine.ts) run with inspection on; the check below compares it with the CPU reference forward (src/lib/model.ts) on the same tokens."
+      : "The CPU reference is the lab's plain TypeScript forward pass (src/lib/model.ts), the oracle every other implementation is checked against."));
+}
+
+/** A small ⓘ that opens a note for the curious (where a number comes from in the code), so figures carry no
+ *  developer notes in their text. A <details>, so it works by keyboard and with no script. */
+export function infoIcon(note: string): HTMLElement {
+  return h("details", {class: "info-icon"}, h("summary", {"aria-label": "Where this comes from", title: "Where this comes from"}, "ⓘ"), h("span", {class: "info-note"}, note));
 }
 
 /** Marks a page's first live view (what bench/page-times.ts waits for). */

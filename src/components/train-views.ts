@@ -16,6 +16,7 @@ import {modelConfigAt} from "../lib/train/config.js";
 import {ternaryShares} from "../lib/chapters/ternary.js";
 import {fmt, MINUS, pct} from "../lib/chapters/format.js";
 import {histogramChart, lineChart, progressBar, statCards} from "./charts.js";
+import type {LineSeries} from "./charts.js";
 import {breakable, h, prefersReducedMotion} from "./dom.js";
 import {TERNARY_COLOR} from "./ternary-views.js";
 
@@ -385,29 +386,60 @@ function waiting(text: string): HTMLElement {
   return h("p", {class: "train-waiting"}, text);
 }
 
-/** Training loss per step of both models (bucket means on long runs) and their validation loss. */
+/** Exponential moving average with a bias correction (no dip toward 0 at the start), span ≈ 2/α − 1 points. */
+export function smooth(points: {x: number; y: number}[], alpha: number): {x: number; y: number}[] {
+  let m = 0;
+  let w = 0;
+  return points.map((p) => {
+    m = (1 - alpha) * m + alpha * p.y;
+    w = (1 - alpha) * w + alpha;
+    return {x: p.x, y: m / w};
+  });
+}
+
+/** Training loss per step of both models and their validation loss, smoothed (the two raw curves overlapped point
+ *  for point), the fp twin dashed, a dozen markers per curve; and under it the gap b1.58 − fp, which is what the
+ *  reader compares. */
 export function lossChart(r: TrainRunView, width: number): HTMLElement {
   // Two points at least: a chart of one-point series draws nothing (and Plot warns about it).
   if (r.points.length < 2) return waiting("The loss curves appear here once training starts.");
-  const series = [
-    {name: "b1.58 (train)", points: bucketMean(r.points.map((p) => ({x: p.step, y: p.bitnetLoss})), STEP_TABLE_POINTS)},
-    {name: "fp twin (train)", points: bucketMean(r.points.map((p) => ({x: p.step, y: p.fpLoss})), STEP_TABLE_POINTS)},
+  const alpha = Math.min(1, 2 / (Math.max(2, Math.round(r.points.length / 20)) + 1));
+  const b = smooth(bucketMean(r.points.map((p) => ({x: p.step, y: p.bitnetLoss})), STEP_TABLE_POINTS), alpha);
+  const f = smooth(bucketMean(r.points.map((p) => ({x: p.step, y: p.fpLoss})), STEP_TABLE_POINTS), alpha);
+  const series: LineSeries[] = [
+    {name: "b1.58 (train, smoothed)", points: b},
+    {name: "fp twin (train, smoothed)", points: f, dash: "6,4"},
   ];
   if (r.evals.length) {
     series.push({name: "b1.58 (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet}))});
-    series.push({name: "fp twin (validation)", points: r.evals.map((e) => ({x: e.step, y: e.fp}))});
+    series.push({name: "fp twin (validation)", points: r.evals.map((e) => ({x: e.step, y: e.fp})), dash: "2,3"});
   }
   const el = lineChart(series, {
     width,
     height: 260,
     xLabel: "step",
     yLabel: "cross-entropy (nats/token)",
-    caption: `Loss of the b1.58 model and its full-precision twin, trained on the same batches${r.points.length > STEP_TABLE_POINTS ? " (training loss averaged over equal spans of steps)" : ""}; validation on the held-out years`,
+    maxMarkers: 12,
+    caption: `Loss of the b1.58 model and its full-precision twin, trained on the same batches (training loss smoothed: a moving average over about ${Math.round(2 / alpha - 1)} ${r.points.length > STEP_TABLE_POINTS ? "spans of steps" : "steps"}); validation on the held-out years`,
     source: "computed live in this browser",
     yFormat: (v) => fmt(v, 3),
   });
   el.classList.add("train-loss");
-  return el;
+  const gap = lineChart([{name: "b1.58 − fp (train, smoothed)", points: b.map((p, i) => ({x: p.x, y: p.y - (f[i]?.y ?? NaN)})).filter((p) => Number.isFinite(p.y))},
+    ...(r.evals.length ? [{name: "b1.58 − fp (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet - e.fp})), dash: "2,3"}] : [])], {
+    width,
+    height: 170,
+    xLabel: "step",
+    yLabel: "gap (nats/token)",
+    maxMarkers: 12,
+    ruleY: [0],
+    caption: "The gap: how much higher the b1.58 model's loss is than its full-precision twin's (above 0: ternary costs loss)",
+    source: "computed live in this browser",
+    yFormat: (v) => fmt(v, 2),
+  });
+  gap.classList.add("train-loss-gap");
+  gap.setAttribute("data-chart", "loss-gap");
+  return h("div", {class: "train-loss-pair"}, el, gap);
 }
 
 /** Histogram of a sample of latent weights with bins split at ±γ/2, coloured by the code they round to. */

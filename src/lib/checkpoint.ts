@@ -65,7 +65,10 @@ export function parseConfig(json: unknown): BitNetConfig {
   const c = obj(json, "config.json");
   const family = detectFamily(c);
   if (!family.family.supported && family.value !== "unknown") fail(`config.json: ${family.family.name} (${family.how}) is not supported yet: ${family.family.refused}`);
-  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama" && c.model_type !== "qwen3") fail(`config.json: model_type must be "bitnet" (or "llama" for a full-precision model), got ${JSON.stringify(c.model_type)}`);
+  // "bitnet-lab-<variant>": a variant transformers' BitNet class would run as a different function (configToJSON)
+  const labType = typeof c.model_type === "string" && c.model_type.startsWith(LAB_MODEL_TYPE_PREFIX);
+  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama" && c.model_type !== "qwen3" && !labType) fail(`config.json: model_type must be "bitnet" (or "llama"/"qwen3" for those bodies, "${LAB_MODEL_TYPE_PREFIX}<variant>" for a variant transformers cannot run), got ${JSON.stringify(c.model_type)}`);
+  if (labType && c.model_type !== `${LAB_MODEL_TYPE_PREFIX}${String(c.bitnet_variant)}`) fail(`config.json: model_type ${JSON.stringify(c.model_type)} must name the config's bitnet_variant (${JSON.stringify(c.bitnet_variant)})`);
   // A LLaMA config is the fp variant without sub-norms, which is what transformers' LlamaForCausalLM computes
   // (its BitNet class always applies the sub-norms, so an fp model is exported as LLaMA: configToJSON).
   // A LLaMA config with transformers' bitnet quantization_config (Falcon3-1.58bit, HF1BitLLM, Falcon-E) or with
@@ -160,14 +163,29 @@ export function parseConfig(json: unknown): BitNetConfig {
   return validateModelConfig(config, {prefix: "config.json: ", error: CheckpointError});
 }
 
-/** config.json content for a config, readable by transformers' BitNetConfig. */
+/** The model_type prefix of configs that transformers must refuse: its BitNetForCausalLM computes b1.58 (ternary
+ *  weights, INT8 absmax activations, sub-norms, float KV cache) and silently ignores the bitnet_* fields, so an
+ *  a4.8 or v2 checkpoint would load there as a different function. With model_type "bitnet-lab-a4.8" transformers
+ *  stops with "…has model type `bitnet-lab-a4.8` but Transformers does not recognize this architecture" (checked with
+ *  transformers 5.17); this lab reads it as model_type "bitnet" with that variant. */
+export const LAB_MODEL_TYPE_PREFIX = "bitnet-lab-";
+
+/** Whether transformers' BitNetForCausalLM computes exactly what this config means. */
+export function transformersComputes(config: BitNetConfig): boolean {
+  if (config.bitnet_variant === "fp") return true; // written as LLaMA without sub-norms, or BitNet with them
+  return config.bitnet_variant === "b1.58" && config.bitnet_activation_bits === 8 && !config.bitnet_hadamard &&
+    config.bitnet_kv_bits >= 16 && config.bitnet_sub_norms; // b1.58 has no top-K site (variant.ts sitePlan)
+}
+
+/** config.json content for a config, readable by transformers' BitNetConfig — or, for a variant it would compute
+ *  differently (a4.8, v2), refused by transformers with a clear message (LAB_MODEL_TYPE_PREFIX). */
 export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed" | "latent" | "none"; dtype?: "float32" | "bfloat16"} = {}): Record<string, unknown> {
   const mode = opts.quantization ?? (config.bitnet_variant === "fp" ? "none" : "packed");
   // fp without sub-norms is exactly LLaMA: written as a LLaMA config, transformers loads it faithfully.
   const llama = config.bitnet_variant === "fp" && !config.bitnet_sub_norms && mode === "none";
   const out: Record<string, unknown> = {
     architectures: [llama ? "LlamaForCausalLM" : "BitNetForCausalLM"],
-    model_type: llama ? "llama" : "bitnet",
+    model_type: llama ? "llama" : transformersComputes(config) ? "bitnet" : `${LAB_MODEL_TYPE_PREFIX}${config.bitnet_variant}`,
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
     intermediate_size: config.intermediate_size,

@@ -285,8 +285,9 @@ export interface KVQuant {
 /** KV-cache quantization, post-RoPE, per head vector. a4.8 (§3, Table 3) and v2 (Tables 2–3) quantize
  *  Q/K/V heads "to unsigned integers with absmax, no calibration"; their code is not public. The faithful
  *  unsigned reading is asymmetric min/max per vector (per token, per head): step = (max − min)/(2^b − 1),
- *  q = RoundClip((x − min)/step, 0, 2^b − 1), x̃ = min + q·step. Both extremes are exact and every other
- *  value is within step/2; a symmetric absmax code would waste one of only 8 levels at 3 bits.
+ *  q = RoundClip((x − min)/step, 0, 2^b − 1), x̃ = min + q·step. The minimum is exact, the maximum up to the
+ *  float32 rounding of step (x̃ = min + (2^b − 1)·step), and every value in between is within step/2 (more when
+ *  max − min < ε, where step is ε's); a symmetric absmax code would waste one of only 8 levels at 3 bits.
  *  max − min is guarded by ε like the other quantizers. */
 export function quantizeKV(x: Values, dim: number, bits: number, eps = QUANT_EPS): KVQuant {
   const rows = checkRows(x, dim, "quantizeKV");

@@ -83,7 +83,24 @@ export interface ParsedState<S extends Schema> {
   values: StateOf<S>;
   /** Controls the link asks to hide. */
   hidden: Set<keyof S & string>;
+  /** With `sections: true`: names in `hide` that are not controls — a page's sections by their visible heading,
+   *  matched by the page (sectionMatches); otherwise such names are issues. */
+  hiddenSections: string[];
   issues: StateIssue[];
+}
+
+/** A heading or a hide entry reduced to lowercase words ("The bit ledger: four weights per byte" → "the bit ledger
+ *  four weights per byte"). */
+export function sectionKey(text: string): string {
+  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, " ").trim();
+}
+
+/** Whether a `hide` entry names this heading: the same words, or the heading's first words ("exercises",
+ *  "the bit ledger", "the-bit-ledger" all name "The bit ledger: four weights per byte"). */
+export function sectionMatches(entry: string, heading: string): boolean {
+  const e = sectionKey(entry);
+  const hd = sectionKey(heading);
+  return e.length > 0 && (hd === e || hd.startsWith(`${e} `));
 }
 
 export function defaults<S extends Schema>(schema: S): StateOf<S> {
@@ -141,21 +158,23 @@ export function parseValue(spec: ParamSpec, raw: string): string | number | bool
 
 /** Reads the state from a query string ("?a=1&b=2" or "a=1&b=2"). Never throws: every problem becomes an
  *  issue and the parameter keeps its default. Parameters not in the schema are reported and ignored. */
-export function parseState<S extends Schema>(schema: S, search: string, opts: {allowUnknown?: readonly string[]} = {}): ParsedState<S> {
+export function parseState<S extends Schema>(schema: S, search: string, opts: {allowUnknown?: readonly string[]; sections?: boolean} = {}): ParsedState<S> {
   const values = defaults(schema) as Record<string, unknown>;
   const hidden = new Set<keyof S & string>();
+  const hiddenSections: string[] = [];
   const issues: StateIssue[] = [];
   let params: URLSearchParams;
   try {
     params = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);
   } catch {
-    return {values: values as StateOf<S>, hidden, issues: [{param: "(query)", value: search, message: "the query string could not be read; using defaults"}]};
+    return {values: values as StateOf<S>, hidden, hiddenSections, issues: [{param: "(query)", value: search, message: "the query string could not be read; using defaults"}]};
   }
   const seen = new Set<string>();
   for (const [key, raw] of params) {
     if (key === HIDE_PARAM) {
       for (const name of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
         if (Object.hasOwn(schema, name)) hidden.add(name as keyof S & string);
+        else if (opts.sections && sectionKey(name)) hiddenSections.push(name.slice(0, 80));
         else issues.push({param: HIDE_PARAM, value: name, message: `hide: there is no control named "${name}" on this page (known: ${Object.keys(schema).join(", ")})`});
       }
       continue;
@@ -177,7 +196,7 @@ export function parseState<S extends Schema>(schema: S, search: string, opts: {a
       values[key] = v;
     }
   }
-  return {values: values as StateOf<S>, hidden, issues};
+  return {values: values as StateOf<S>, hidden, hiddenSections, issues};
 }
 
 function truncate(s: string, n = 40): string {
@@ -192,7 +211,7 @@ function fmtDefault(spec: ParamSpec): string {
 /** Writes the state as a query string (without "?"): only values that differ from their defaults, in
  *  schema order, plus `hide`, so links stay short and stable. Invalid values are rejected loudly here —
  *  they come from the page's own code, not from a reader. */
-export function serializeState<S extends Schema>(schema: S, values: Partial<StateOf<S>>, hidden: Iterable<string> = []): string {
+export function serializeState<S extends Schema>(schema: S, values: Partial<StateOf<S>>, hidden: Iterable<string> = [], sections: Iterable<string> = []): string {
   const params = new URLSearchParams();
   for (const [key, spec] of Object.entries(schema)) {
     const v = (values as Record<string, unknown>)[key];
@@ -202,7 +221,8 @@ export function serializeState<S extends Schema>(schema: S, values: Partial<Stat
     params.set(key, raw);
   }
   const hide = [...hidden].filter((h) => Object.hasOwn(schema, h));
-  if (hide.length) params.set(HIDE_PARAM, [...new Set(hide)].sort((a, b) => order(schema, a) - order(schema, b)).join(","));
+  const secs = [...new Set([...sections].map((x) => sectionKey(x).replaceAll(" ", "-")).filter(Boolean))];
+  if (hide.length || secs.length) params.set(HIDE_PARAM, [...[...new Set(hide)].sort((a, b) => order(schema, a) - order(schema, b)), ...secs].join(","));
   // URLSearchParams encodes "," as %2C; keep the hide list readable.
   return params.toString().replace(/%2C/g, ",");
 }

@@ -222,7 +222,7 @@ const close = (got: number, want: number, rel = 1e-2) => expect(Math.abs(got - w
 async function drawnFromGpu(page: Page): Promise<void> {
   const live = page.locator("[data-live]").first();
   expect(await live.getAttribute("data-live")).toBe("webgpu");
-  expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on your GPU.*WebGPU on/);
+  expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed (on your GPU|with WebGPU on your CPU \(a software renderer\)).*WebGPU on/);
   const check = page.locator('[data-check="gpu-cpu"]').first();
   await check.waitFor({timeout: 120_000});
   expect(await check.getAttribute("data-pass")).toBe("true");

@@ -98,3 +98,65 @@ it("/sparsity exercises 1 and 2: a figure both conceal stays hidden until both a
   for (const sel of [...shared, '[data-stat="down"]']) expect((await concealed(page, sel)).hidden, sel).toBe(0);
   await page.close();
 });
+
+// Issue 24: exercises conceal exactly what they ask, from the start, next to themselves; their state survives a
+// resize; a guess outside the question's range is refused.
+it("/ternary exercise 1: its giveaway is hidden from first paint, before the reader scrolls, and sits next to it", async () => {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  await page.goto(`${site.url}/ternary`, {waitUntil: "networkidle"});
+  const card = page.locator('[data-stat="zero-share"]').first();
+  await card.waitFor({timeout: 60_000});
+  // no scrolling: the share card is concealed already (it was visible until the exercises' cell ran)
+  expect(await card.evaluate((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert"))).toBe(true);
+  const ex = page.locator(".exercise").first();
+  await ex.waitFor({timeout: 60_000});
+  expect(await ex.locator("h3").textContent()).toMatch(/Exercise 1/);
+  const gap = await page.evaluate(() => {
+    const a = document.querySelector(".exercise")!.getBoundingClientRect();
+    const b = document.querySelector('[data-stat="zero-share"]')!.getBoundingClientRect();
+    return Math.abs(b.top - a.bottom);
+  });
+  expect(gap).toBeLessThan(600);
+  await page.close();
+}, 120_000);
+
+it("/sparsity exercises 1 and 2 sit right above the chart they hide, and a locked guess survives a resize", async () => {
+  const page = await open("/sparsity");
+  const gap = await page.evaluate(() => {
+    const ex = [...document.querySelectorAll(".exercise")][1].getBoundingClientRect();
+    const chart = document.querySelector('[data-shows="sparsity-by-component"]')!.getBoundingClientRect();
+    return chart.top - ex.bottom;
+  });
+  expect(gap).toBeGreaterThanOrEqual(0);
+  expect(gap).toBeLessThan(400);
+  const ex = page.locator(".exercise").first();
+  await ex.locator("input[type=number]").fill("42");
+  await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  expect(await ex.getAttribute("data-state")).toBe("locked");
+  // a resize re-runs the cells that read the page width
+  await page.setViewportSize({width: 700, height: 900});
+  await page.waitForTimeout(1500);
+  await page.setViewportSize({width: 1000, height: 900});
+  await page.waitForTimeout(1500);
+  const again = page.locator(".exercise").first();
+  expect(await again.getAttribute("data-state")).toBe("locked");
+  expect(await again.locator("input[type=number]").inputValue()).toBe("42");
+  expect((await concealed(page, '[data-stat="down"]')).hidden).toBe(0);
+  await page.close();
+}, 300_000);
+
+it("/forward exercise 1 refuses a layer outside 0–3", async () => {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  await page.goto(`${site.url}/forward?backend=cpu`, {waitUntil: "networkidle"});
+  const ex = page.locator(".exercise").first();
+  for (let i = 0; i < 80 && !(await ex.count()); i++) { await page.mouse.wheel(0, 700); await page.waitForTimeout(250); }
+  await ex.waitFor({timeout: 120_000});
+  await ex.locator("input[type=number]").fill("10");
+  await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  expect(await ex.getAttribute("data-state")).toBe("guessing");
+  expect(await ex.locator(".exercise-result").textContent()).toMatch(/between 0 and 3/);
+  await ex.locator("input[type=number]").fill("2");
+  await ex.getByRole("button", {name: "Lock in my guess"}).click();
+  expect(await ex.getAttribute("data-state")).toBe("locked");
+  await page.close();
+}, 180_000);

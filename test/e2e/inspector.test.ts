@@ -69,14 +69,27 @@ describe("the checkpoint inspector", () => {
     expect(await page.getAttribute("[data-rope]", "data-rope")).toBe("rotate-half");
     expect(await page.textContent("[data-key=other]")).toMatch(/scaled by/);
     expect(await page.textContent(".golden")).toMatch(/WebGPU: max \|Δlogit\| .* PASS/);
-    // token ids as the prompt (no tokenizer): generate 4 greedy tokens on WebGPU
-    await page.fill("#open-prompt", "1 5 77");
+    // Issue 24: the prompt box's own text works with no tokenizer (UTF-8 bytes after BOS, as the CLI) — it gave
+    // "token id NaN" on every shipped fixture
+    expect(await page.getAttribute(".open-run", "data-codec")).toBe("bytes");
+    expect(await page.inputValue("#open-prompt")).toBe("The capital of France is");
     await page.fill("#open-tokens", "4");
     await page.click("#open-generate");
-    await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".open-output")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
-    expect(await page.getAttribute(".open-output", "data-state")).toBe("done");
+    const finished = () => page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".open-output")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    await finished();
+    expect(await page.getAttribute(".open-output", "data-state"), (await page.textContent(".open-stats")) ?? "").toBe("done");
+    expect(await page.getAttribute(".open-output", "data-prompt-ids")).toBe([1, ...Buffer.from("The capital of France is")].join(","));
     expect((await page.getAttribute(".open-output", "data-token-ids"))!.split(",")).toHaveLength(4);
+    // token ids stay possible: "ids:" first
+    await page.fill("#open-prompt", "ids: 1 5 77");
+    await page.click("#open-generate");
+    await page.waitForFunction(() => document.querySelector(".open-output")?.getAttribute("data-prompt-ids") === "1,5,77", null, {timeout: 240_000});
+    await finished();
+    expect(await page.getAttribute(".open-output", "data-state")).toBe("done");
     expect(await page.textContent(".open-stats")).toMatch(/tokens\/s/);
+    // the run panel is on the shared control kit: a labelled control grid and styled buttons
+    expect(await page.locator(".open-run .control-grid .lab-control").count()).toBeGreaterThanOrEqual(3);
+    expect(await page.getAttribute("#open-generate", "class")).toMatch(/lab-button/);
     expect(log.errors).toEqual([]);
     expect(log.foreign).toEqual([]);
     expect(await axeViolations(page, site.url)).toEqual([]);

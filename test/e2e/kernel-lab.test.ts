@@ -29,6 +29,22 @@ describe("kernel lab", () => {
     await run.focus();
     await page.keyboard.press("Enter");
     await page.locator('[data-figure="roofline"]').waitFor({timeout: 480_000});
+    // Issue 24: the roofline reads — a legend entry per kind of kernel, distinct symbols, no pile of point labels
+    const fig = page.locator('[data-figure="roofline"]');
+    const legend = await fig.evaluate((f) => [...f.querySelectorAll("[class$='-swatch'], [class*='-swatch ']")].map((e) => e.textContent?.trim() ?? ""));
+    for (const kind of ["copy ceiling", "ternary GEMV", "dense GEMV"]) expect(legend.join("|"), legend.join("|")).toContain(kind);
+    expect(legend.length).toBeGreaterThanOrEqual(4);
+    const overlaps = await fig.evaluate((f) => {
+      const boxes = [...f.querySelectorAll("svg text")].map((t) => t.getBoundingClientRect()).filter((r) => r.width > 0);
+      let n = 0;
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) n++;
+      }
+      return n;
+    });
+    expect(overlaps).toBe(0);
+    await page.screenshot({path: "test-results/screenshots/kernel-lab-roofline.png", fullPage: true});
     const table = (name: string) => page.locator(`table[data-table="${name}"] tbody tr`);
     const roofRows = await table("roofline").allTextContents();
     expect(roofRows.some((r) => /copy/.test(r))).toBe(true);
@@ -54,6 +70,16 @@ describe("kernel lab", () => {
     expect(log.errors).toEqual([]);
     await page.close();
   }, 600_000);
+
+  it("says in words that a software adapter is a CPU emulation, before anything runs (issue 24)", async () => {
+    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+    await page.goto(`${site.url}/kernel-lab`);
+    await page.locator("#lab-run").waitFor();
+    expect(await page.locator("[data-software-adapter]").textContent()).toMatch(/software renderer that emulates a GPU on your CPU/);
+    expect(await page.locator("#lab-run").textContent()).toMatch(/emulated on your CPU/);
+    expect(await page.locator("[data-webgpu]").first().textContent()).toMatch(/software renderer on your CPU/);
+    await page.close();
+  });
 
   it("fits a 375 px screen and every control is reachable by keyboard with a visible focus ring", async () => {
     const page = await browser.newPage({viewport: {width: 375, height: 800}});

@@ -27,6 +27,19 @@ afterAll(async () => {
   await site?.close();
 });
 
+it("puts Start training near the top: the four formulas are in an aside after the charts (issue 24)", async () => {
+  const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+  await page.goto(`${site.url}/train?size=tiny&steps=10&backend=cpu`, {waitUntil: "networkidle"});
+  const start = page.getByRole("button", {name: "Start training"});
+  await start.waitFor({timeout: 60_000});
+  const y = await start.evaluate((b) => b.getBoundingClientRect().top + window.scrollY);
+  expect(y).toBeLessThan(1300);
+  // the formulas are closed by default, in one aside
+  expect(await page.locator("details#how-training-works").getAttribute("open")).toBeNull();
+  expect(await page.locator("details#how-training-works .katex-display").count()).toBeGreaterThanOrEqual(3);
+  await page.close();
+}, 120_000);
+
 it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   const page = await browser.newPage({viewport: {width: 1100, height: 900}});
   const log = watch(page, site.url);
@@ -53,6 +66,14 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   }
   // No tensor leak across steps.
   expect(Number(await dash.getAttribute("data-tensors"))).toBe(tensorsEarly);
+
+  // Issue 24: the two loss curves read apart — smoothed, the fp twin dashed, a dozen markers each — and the gap is plotted.
+  const lossFig = page.locator("figure.train-loss");
+  const dashes = await lossFig.evaluate((f) => [...f.querySelectorAll("svg g[aria-label='line'] path, svg g[aria-label='line']")].map((p) => p.getAttribute("stroke-dasharray") ?? "none"));
+  expect(new Set(dashes).size, dashes.join("|")).toBeGreaterThanOrEqual(2);
+  expect(await lossFig.locator("svg g[aria-label='dot'] path, svg g[aria-label='dot'] circle").count()).toBeLessThanOrEqual(4 * 12);
+  expect(await page.locator("[data-chart='loss-gap'] table tbody tr").count()).toBeGreaterThan(0);
+  expect(await lossFig.locator("figcaption").textContent()).toMatch(/smoothed/);
 
   // Charts have data (their data tables), including the flip rate and γ per layer.
   const rows = async (cls: string) => page.locator(`figure.${cls} table tbody tr`).count();

@@ -78,7 +78,7 @@ describe("convert: data safety (issue 22.2, 22.4)", () => {
   });
 
   it("flags of the GGUF writer are refused with --to hf", async () => {
-    for (const f of [["--embedding", "f32"], ["--i2s-layout", "arm"]]) {
+    for (const f of [["--embedding", "f32"], ["--to-i2s-layout", "arm"]]) {
       const r = await runCli(["convert", "data/fixtures/hf-packed", "--to", "hf", "--out", join(tmp, "never"), ...f]);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/applies to --to gguf only/);

@@ -122,3 +122,17 @@ describe("schema builders and refine", () => {
     expect(r.issue).toEqual({param: "layer", value: "5", message: "layer: the model has 4 layers (0–3); using 0"});
   });
 });
+
+describe("hide= names sections by their visible heading (issue 24)", () => {
+  it("keeps non-control names as sections when the page asks, matches headings by their first words", async () => {
+    const {parseState: p, sectionMatches, serializeState: ser} = await import("../../src/lib/url-state.js");
+    const s = p({layer: {type: "int", default: 0, min: 0, max: 9}} as never, "hide=layer,Exercises,the-bit-ledger", {sections: true});
+    expect([...s.hidden]).toEqual(["layer"]);
+    expect(s.hiddenSections).toEqual(["Exercises", "the-bit-ledger"]);
+    expect(s.issues).toEqual([]);
+    expect(sectionMatches("the-bit-ledger", "The bit ledger: four weights per byte")).toBe(true);
+    expect(sectionMatches("exercises", "Exercises")).toBe(true);
+    expect(sectionMatches("bit", "The bit ledger")).toBe(false);
+    expect(ser({layer: {type: "int", default: 0, min: 0, max: 9}} as never, {layer: 0} as never, ["layer"], ["The bit ledger"])).toBe("hide=layer,the-bit-ledger");
+  });
+});

@@ -78,6 +78,7 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
   const plan = planGGUF(h, config);
   const d = headDim(config);
   const warnings: string[] = [];
+  if (opts.scale) warnings.push(`a weight_scale convention (${opts.scale}) was given, but a GGUF I2_S scale always multiplies: ignored`);
   const legacy = legacyBitnetLabFile(h);
   const permuted = arch.permutedQK || legacy;
   if (legacy) warnings.push("written by BitNet Lab's converter before 2026-12, which permuted W_q/W_k rows for a RoPE bitnet.cpp does not use: this reader undoes that, but bitnet.cpp runs this file wrongly — reconvert it");

@@ -76,6 +76,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   if (pooling.value !== "none") config.bitnet_pooling = pooling.value;
   const set = await openSafetensorsSet(files);
   const warnings: string[] = [];
+  if (opts.i2sLayout) warnings.push(`an I2_S layout (${opts.i2sLayout}) was given, but this is not a GGUF file: ignored`);
   const expected = expectedTensors(config);
   const qmode = config.quantization_config?.quantization_mode;
   const plan: {e: ExpectedTensor; ref: TensorRef; packed: boolean; scale?: TensorRef}[] = [];
