@@ -29,8 +29,10 @@ const variants: Variant[] = ([
   ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
   {name: "v2 fuse=[\"down\"]", opts: {fuse: ["down"] as Site[]}, variant: "v2"},
   {name: "v2 normStats fuse=[\"down\"]", opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
-  {name: "~plaindiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/exactDiv\(0u, 127u, 0, max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
-  {name: "~plaindiv normStats", opts: {fuse: ["down"] as Site[], normStats: true}, rewrite: (c: string) => c.replace(/exactDiv\(0u, 127u, 0, max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
+  {name: "~exactDiv fuse=[\"down\"] (the engine before issue 25)", opts: {fuse: ["down"] as Site[]}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
+  {name: "~exactDiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
+  {name: "~plaindiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
+  {name: "~plaindiv normStats", opts: {fuse: ["down"] as Site[], normStats: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
   {name: "~noprologue fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/\n  prologue\(lid\);/g, "\n  if (lid == 9999u) { prologue(lid); }")},
 ] as Variant[]).filter((v) => !only || only.some((o) => v.name.includes(o)));
 

@@ -528,7 +528,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       L.push(`  var g = 0.0;
   for (var k = 0u; k < ${PER}u; k++) { g = max(g, abs(v[k])); }
   g = maxF(g, lid);
-  let s = exactDiv(0u, 127u, 0, max(g, 1e-5));`);
+  let s = div127(max(g, 1e-5));`);
     } else {
       // β = fround(Σ|x| / n) with the sum carried as a float-float pair and divided exactly (the reference sums in float64)
       L.push(`  var sa = vec2<f32>(0.0, 0.0);
@@ -679,7 +679,7 @@ fn prologue(lid: u32) {
   if (ovf != 0u) { for (var i = lane; i < ${n}u; i += ${S}u) { gs = max(gs, abs(normOne(src[i], normW[i], r0, rl))); } }
   g = max(g, gs);`);
   if (sub) L.push(`  g = subgroupMax(g);`);
-  L.push(`  let s = exactDiv(0u, 127u, 0, max(g, 1e-5));
+  L.push(`  let s = div127(max(g, 1e-5));
   for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { v[k] = normOne(v[k], normW[i], r0, rl); } }
   var qs = 0i;
   for (var k = 0u; k < ${PER / 4}u; k++) {
