@@ -23,7 +23,7 @@ interface Variant {
   rewrite?: (code: string) => string;
   variant?: "b1.58" | "v2";
 }
-const fuseSets: (boolean | Site[])[] = [["down"], false, true, ["qkv", "down"], ["gate_up", "down"]];
+const fuseSets: (boolean | Site[])[] = [["down"], false, true];
 const variants: Variant[] = ([
   ...fuseSets.map((fuse) => ({name: `fuse=${JSON.stringify(fuse)}`, opts: {fuse}})),
   ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
