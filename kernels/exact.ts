@@ -104,6 +104,38 @@ fn twoProdErr(a: f32, b: f32, p: f32) -> f32 {
   let bl = b - bh;
   return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
 }
+// RN_f32(127 / d) for a positive normal d with 127/d normal (the INT8 absmax step s = 127 / max(γ, ε)), the same
+// bits as exactDiv(0u, 127u, 0, d) without its 26-step long division: start from the f32 quotient (within a few
+// ulps), take the residual ρ = 127 − c·d exactly (c·d as a product and its error; 127 − fround(c·d) is exact, both
+// being within a factor 2), and step c to the neighbour on the quotient's side while |ρ| exceeds d·gap/2 (the gap on
+// that side halves below a power of two); an exact midpoint goes to the even mantissa. Where the f32 quotient is
+// too far off to converge in a few steps (seen for d > 1e33 on SwiftShader), exactDiv decides.
+fn div127(d: f32) -> f32 {
+  var c = 127.0 / d;
+  var done = false;
+  for (var it = 0; it < 6; it++) {
+    let p = opq(c * d);
+    let rr = twoSum(opq(127.0 - p), -twoProdErr(c, d, p));
+    done = true;
+    if (rr.x == 0.0 && rr.y == 0.0) { break; }
+    let cb = bitcast<u32>(c);
+    let up = rr.x > 0.0 || (rr.x == 0.0 && rr.y > 0.0);
+    let E = i32((cb >> 23u) & 0xffu);
+    let gapE = select(select(E, E - 1, (cb & 0x7fffffu) == 0u), E, up);
+    let half = ldexp(d, gapE - 151);
+    let a = select(-rr, rr, up);
+    if (a.x < half || (a.x == half && a.y < 0.0)) { break; }
+    let next = bitcast<f32>(select(cb - 1u, cb + 1u, up));
+    if (a.x == half && a.y == 0.0) {
+      if ((cb & 1u) == 1u) { c = next; }
+      break;
+    }
+    c = next;
+    done = false;
+  }
+  if (!done) { c = exactDiv(0u, 127u, 0, d); }
+  return c;
+}
 // float-float addition (hi, lo)
 fn addFF(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
   let t = twoSum(a.x, b.x);

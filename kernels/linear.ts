@@ -137,8 +137,10 @@ const id = (s: string) => s;
  *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
  *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
  *  dispatch covers (the grid decides which tokens run). */
-export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig}): string {
+export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig; statsIn?: NormStatsIn}, statsOut?: boolean): string {
   const {kind, R, T, MT, WG, sub, epilogue} = c;
+  if (statsOut && (kind !== "ternary" || MT !== 1 || epilogue === "store")) throw new Error("linearWGSL: norm statistics come from a ternary decode kernel with a residual or GLU epilogue");
+  if (fused?.statsIn && (fused.prologue.quant !== "int8" || !fused.prologue.norm || fused.prologue.hadamard || fused.prologue.topK !== undefined)) throw new Error("linearWGSL: a prologue from norm statistics is RMSNorm → INT8 absmax only");
   if (fused && (kind !== "ternary" || MT !== 1 || fused.prologue.WG !== WG)) throw new Error("linearWGSL: a fused prologue needs a ternary decode kernel (MT = 1) of the prologue's workgroup size");
   if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
   if ((T & (T - 1)) !== 0) throw new Error(`linearWGSL: T ${T} must be a power of two`);
@@ -151,14 +153,15 @@ export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig})
   const rs = [...Array(R).keys()];
   const ms = [...Array(MT).keys()];
   const L: string[] = [];
-  if (sub) L.push("enable subgroups;");
+  // the fused prologue may reduce through subgroups even where this kernel's K-split uses workgroup memory
+  if (sub || fused?.prologue.sub) L.push("enable subgroups;");
   L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32, xOffset: u32 }`);
   L.push(`@group(0) @binding(0) var<uniform> p: P;`);
   L.push(`@group(0) @binding(1) var<storage, read> W: array<vec4<${kind === "f32" ? "f32" : "u32"}>>;`);
   if (fused) {
     L.push(`@group(0) @binding(2) var<storage, read> wscale: array<f32>;`);
     L.push(`@group(0) @binding(3) var<storage, read_write> Y: array<f32>;`);
-    L.push(normQuantWGSL(fused.prologue, {bindings: fusedPrologueBindings(fused.prologue)}));
+    L.push(normQuantWGSL(fused.prologue, {bindings: fusedPrologueBindings(fused.prologue), statsIn: fused.statsIn}));
   } else L.push(`@group(0) @binding(2) var<storage, read> X: array<vec4<${ternary ? "u32" : "f32"}>>;`);
   const Xn = fused ? "xw" : "X";
   if (ternary) {
@@ -175,6 +178,7 @@ export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig})
     L.push(`@group(0) @binding(3) var<storage, read_write> Y: array<f32>;`);
   }
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
+  if (statsOut) L.push(normStatsOutDeclsWGSL(WG, sub));
   if (ternary) {
     if (!fused)
       L.push(exactDivWGSL, floatFloatWGSL);
@@ -199,7 +203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t = lid % ${T}u;
   let g = lid / ${T}u;
   let r0 = (wid.x * ${G}u + g) * ${R}u;
-  let m0 = wid.y * ${MT}u;${ternary && !fused ? "\n  OPQ = p.N >> 31u;" : ""}
+  let m0 = wid.y * ${MT}u;${ternary && !fused ? "\n  OPQ = p.N >> 31u;" : ""}${statsOut ? "\n  var ssP = vec2<f32>(0.0, 0.0);\n  var amP = 0.0;\n  if (lid == 0u) { atomicStore(&stCnt, 0u); }\n" + rs.map((r) => `  var ov${r} = 0.0; var og${r} = 0.0; var on${r} = false;`).join("\n") : ""}
   let Kv = p.Kv;`);
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
   for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
@@ -277,23 +281,96 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (ternary) L.push(`    let xm = ${fused ? "xwm" : `xmeta[m0 + ${m}u]`}; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
     const val = (r: number) =>
       ternary ? `scaleOut(a${r}_${m} - sx, wscale[min(r0 + ${r}u, p.N - 1u)], wscale[p.N + min(r0 + ${r}u, p.N - 1u)], xsc)` : `a${r}_${m}`;
+    // with statsOut, each written value also feeds this workgroup's Σx² (float-float) and max fround(|γ·x|)
+    const stat = (r: number, idx: string) =>
+      statsOut ? ` let sq = opq(nv * nv); ssP = addFF(ssP, vec2<f32>(sq, twoProdErr(nv, nv, sq))); og${r} = stg[${idx}]; amP = max(amP, abs(og${r} * nv)); ov${r} = nv; on${r} = true;` : "";
     if (epilogue === "store" || epilogue === "residual") {
       for (const r of rs) {
-        const op = epilogue === "store" ? "=" : "+=";
-        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
+        if (statsOut) L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { let nv = Y[yb + r0 + ${r}u] + ${val(r)}; Y[yb + r0 + ${r}u] = nv;${stat(r, `r0 + ${r}u`)} }`);
+        else {
+          const op = epilogue === "store" ? "=" : "+=";
+          L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
+        }
       }
     } else {
       // rows come in (gate, up) pairs; output i = pair index
       for (let r = 0; r < R; r += 2) {
         const act =
           epilogue === "glu-relu2" ? `let gr = max(gv, 0.0); let h = gr * gr * uv;` : `let h = gv / (1.0 + exp(-gv)) * uv;`;
-        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h; }`);
+        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h;${statsOut ? ` let nv = h;${stat(r, `(r0 + ${r}u) / 2u`)}` : ""} }`);
       }
     }
     L.push(`  }`);
   }
+  if (statsOut) L.push(normStatsOutWGSL(WG, sub, rs.map((r) => [`ov${r}`, `og${r}`, `on${r}`])));
   L.push(`}`);
   return L.map(id).join("\n");
+}
+
+// ---- Norm statistics (issue 25): the producer of a vector (a residual add, the GLU) leaves, per workgroup, what the
+// consumer's RMSNorm → INT8 prologue needs so that no workgroup has to reduce the whole vector again:
+//   [Σx² hi, Σx² lo (float-float, exact squares), Â = max fround(|γ_i·x_i|), n_c, (x, γ) × NCAND]
+// where the candidates are this workgroup's elements with fround(|γ·x|) ≥ Â_wg·(1 − 2⁻¹⁹) (n_c may exceed NCAND:
+// then the consumer scans the whole vector). The consumer's absmax g = max_i |fround(γ_i·fround(x_i·r))| is attained
+// at an element within 9 ulps of the global Â (two roundings of y = x·r, one of γ·y, one of the estimate), so it is
+// among the candidates of the partials whose Â_wg passes the same threshold: the step g — and so every code — is the
+// one a whole-vector reduction gives.
+export const NCAND = 4;
+export const STATS_STRIDE = 4 + 2 * NCAND;
+
+/** Binding slots of the statistics: the producer's output record and the consumer's γ (8, 9), the consumer's input (10). */
+export const STATS_BINDINGS = {out: 8, gamma: 9, in: 10} as const;
+
+/** A consumer's view of the producer's statistics: how many workgroup records to read. */
+export interface NormStatsIn {
+  parts: number;
+}
+
+function normStatsOutDeclsWGSL(WG: number, sub: number): string {
+  const NS = sub ? WG / sub : WG;
+  return `@group(0) @binding(${STATS_BINDINGS.out}) var<storage, read_write> sto: array<f32>;
+@group(0) @binding(${STATS_BINDINGS.gamma}) var<storage, read> stg: array<f32>;
+var<workgroup> stRed: array<vec4<f32>, ${NS}>;
+var<workgroup> stCnt: atomic<u32>;
+var<workgroup> stCand: array<vec2<f32>, ${NCAND}>;`;
+}
+
+function normStatsOutWGSL(WG: number, sub: number, owned: string[][]): string {
+  const L: string[] = [];
+  L.push(`  // this workgroup's norm statistics`);
+  if (sub) {
+    L.push(`  var sv = vec3<f32>(ssP, amP);
+  for (var o = ${sub / 2}u; o > 0u; o = o >> 1u) {
+    let ox = subgroupShuffleXor(sv, o);
+    sv = vec3<f32>(addFF(sv.xy, ox.xy), max(sv.z, ox.z));
+  }
+  if (lid % ${sub}u == 0u) { stRed[lid / ${sub}u] = vec4<f32>(sv, 0.0); }
+  workgroupBarrier();
+  var tot = stRed[0];
+  for (var i = 1u; i < ${WG / sub}u; i++) { let q = stRed[i]; tot = vec4<f32>(addFF(tot.xy, q.xy), max(tot.z, q.z), 0.0); }`);
+  } else {
+    L.push(`  stRed[lid] = vec4<f32>(ssP, amP, 0.0);
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { let a = stRed[lid]; let q = stRed[lid + s]; stRed[lid] = vec4<f32>(addFF(a.xy, q.xy), max(a.z, q.z), 0.0); }
+    workgroupBarrier();
+  }
+  let tot = stRed[0];`);
+  }
+  L.push(`  let thrW = tot.z - tot.z * ${2 ** -19};`);
+  for (const [v, g, on] of owned)
+    L.push(`  if (${on} && abs(${g} * ${v}) >= thrW) { let k = atomicAdd(&stCnt, 1u); if (k < ${NCAND}u) { stCand[k] = vec2<f32>(${v}, ${g}); } }`);
+  L.push(`  workgroupBarrier();
+  if (lid == 0u) {
+    let base = wid.x * ${STATS_STRIDE}u;
+    let nc = atomicLoad(&stCnt);
+    sto[base] = tot.x;
+    sto[base + 1u] = tot.y;
+    sto[base + 2u] = tot.z;
+    sto[base + 3u] = f32(nc);
+    for (var k = 0u; k < min(nc, ${NCAND}u); k++) { sto[base + 4u + 2u * k] = stCand[k].x; sto[base + 5u + 2u * k] = stCand[k].y; }
+  }`);
+  return L.join("\n");
 }
 
 /** Binding slots of a fused decode kernel: [P, W, wscale, Y] then the prologue's [NP, src, normW, (had)]. */

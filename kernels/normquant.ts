@@ -119,9 +119,13 @@ import {exactDivWGSL, f32Lit, f32Pair, floatFloatMathWGSL, floatFloatWGSL} from 
  *  come from `bindings`, and `enable subgroups` is left to the caller. */
 export interface NormQuantFused {
   bindings: Record<string, number>;
+  /** RMSNorm → INT8 from the producer's per-workgroup statistics (linear.ts normStats*) instead of whole-vector
+   *  reductions: binding STATS_BINDINGS.in holds `parts` records. */
+  statsIn?: {parts: number};
 }
 
 export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): string {
+  if (fused?.statsIn) return statsPrologueWGSL(c, fused.bindings, fused.statsIn.parts);
   const {n, WG, sub} = c;
   if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect)) throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
   const pv = fused ? "np" : "p";
@@ -524,7 +528,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       L.push(`  var g = 0.0;
   for (var k = 0u; k < ${PER}u; k++) { g = max(g, abs(v[k])); }
   g = maxF(g, lid);
-  let s = exactDiv(0u, 127u, 0, max(g, 1e-5));`);
+  let s = div127(max(g, 1e-5));`);
     } else {
       // β = fround(Σ|x| / n) with the sum carried as a float-float pair and divided exactly (the reference sums in float64)
       L.push(`  var sa = vec2<f32>(0.0, 0.0);
@@ -592,4 +596,111 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     y[wid.y * ${stride}u + a * ${block}u + cidx] = mulNormFF(acc, ${f32Lit(nh)}, ${f32Lit(nl)});
   }
 }`;
+}
+
+// Kept in step with linear.ts (NCAND, STATS_STRIDE, STATS_BINDINGS.in); linear.ts imports this module, so the
+// numbers are repeated here rather than imported back.
+const NCAND_ = 4;
+const STATS_STRIDE_ = 4 + 2 * NCAND_;
+const STATS_IN = 10;
+
+/** The fused decode prologue RMSNorm → INT8 absmax of a plain row, from the producer's statistics: every subgroup
+ *  (every invocation without subgroups) reduces the `parts` records itself — Σx² as float-float, then the step from
+ *  the candidates of the records near the maximum (the whole row where a record overflowed) — so the workgroup meets
+ *  at one barrier, after its invocations have quantized their elements into `xw`. Same formulas as the
+ *  whole-vector prologue (r as a float-float pair, y = fround(x·r), v = γ·y, s = 127 / max(g, ε) correctly rounded). */
+function statsPrologueWGSL(c: NormQuantConfig, bindings: Record<string, number>, parts: number): string {
+  const {n, WG, sub} = c;
+  if (c.quant !== "int8" || !c.norm || c.hadamard || c.topK !== undefined || c.src !== "plain" || c.inspect) throw new Error("normQuantWGSL: a prologue from statistics is a plain RMSNorm → INT8 absmax");
+  if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
+  const KW = 16 * Math.ceil(n / 64);
+  const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
+  const S = sub || 1;
+  const NS = sub ? WG / sub : WG;
+  const L: string[] = [];
+  L.push(`struct NP { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
+@group(0) @binding(${bindings.P}) var<uniform> np: NP;
+@group(0) @binding(${bindings.src}) var<storage, read> src: array<f32>;
+@group(0) @binding(${bindings.normW}) var<storage, read> normW: array<f32>;
+@group(0) @binding(${STATS_IN}) var<storage, read> sti: array<f32>;
+var<workgroup> xw: array<vec4<u32>, ${KW / 4}>;
+var<private> xwm: vec2<u32>;
+var<workgroup> qsRed: array<i32, ${NS}>;
+${exactDivWGSL}
+${floatFloatWGSL}
+fn normOne(x: f32, g: f32, r0: f32, rl: f32) -> f32 {
+  let u = opq(x * r0);
+  let y = u + (twoProdErr(x, r0, u) + x * rl);
+  return g * y;
+}
+fn prologue(lid: u32) {
+  OPQ = np.srcStride >> 31u;
+  let i0 = lid * ${PER}u;
+  var v: array<f32, ${PER}>;
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[min(i, ${n - 1}u)], i < ${n}u); }
+  // Σx² and the largest estimate Â from the records (lane-strided, then across the subgroup)
+  let lane = lid % ${S}u;
+  var ss = vec2<f32>(0.0, 0.0);
+  var A = 0.0;
+  for (var q = lane; q < ${parts}u; q += ${S}u) { let b = q * ${STATS_STRIDE_}u; ss = addFF(ss, vec2<f32>(sti[b], sti[b + 1u])); A = max(A, sti[b + 2u]); }`);
+  if (sub)
+    L.push(`  for (var o = ${sub / 2}u; o > 0u; o = o >> 1u) {
+    ss = addFF(ss, vec2<f32>(subgroupShuffleXor(ss.x, o), subgroupShuffleXor(ss.y, o)));
+    A = max(A, subgroupShuffleXor(A, o));
+  }
+  ss = subgroupBroadcast(ss, 0u);
+  A = subgroupBroadcast(A, 0u);`);
+  L.push(`  let vh0 = opq(ss.x / ${n}.0);
+  let tq = opq(vh0 * ${n}.0);
+  let vl0 = (((ss.x - tq) - twoProdErr(vh0, ${n}.0, tq)) + ss.y) / ${n}.0;
+  let vv = addFF(vec2<f32>(vh0, vl0), vec2<f32>(np.eps, np.epsLo));
+  let r0 = opq(inverseSqrt(vv.x));
+  let pr = opq(r0 * r0);
+  let pre = twoProdErr(r0, r0, pr);
+  let qv = opq(vv.x * pr);
+  let qe = twoProdErr(vv.x, pr, qv);
+  let dr = ((1.0 - qv) - qe) - (vv.x * pre + vv.y * pr);
+  let rl = r0 * dr * 0.5;
+  // g = max |γ·fround(x·r)|: over the candidates of the records near Â, or over the whole row if one overflowed
+  let thr = A - A * ${2 ** -19};
+  var g = 0.0;
+  var ovf = select(0u, 1u, A < 1e-30);
+  for (var q = lane; q < ${parts}u; q += ${S}u) {
+    let b = q * ${STATS_STRIDE_}u;
+    if (sti[b + 2u] >= thr) {
+      let nc = u32(sti[b + 3u]);
+      if (nc > ${NCAND_}u) { ovf = 1u; } else {
+        for (var k = 0u; k < nc; k++) { g = max(g, abs(normOne(sti[b + 4u + 2u * k], sti[b + 5u + 2u * k], r0, rl))); }
+      }
+    }
+  }`);
+  if (sub) L.push(`  ovf = subgroupMax(ovf);`);
+  L.push(`  var gs = 0.0;
+  if (ovf != 0u) { for (var i = lane; i < ${n}u; i += ${S}u) { gs = max(gs, abs(normOne(src[i], normW[i], r0, rl))); } }
+  g = max(g, gs);`);
+  if (sub) L.push(`  g = subgroupMax(g);`);
+  L.push(`  let s = div127(max(g, 1e-5));
+  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { v[k] = normOne(v[k], normW[i], r0, rl); } }
+  var qs = 0i;
+  for (var k = 0u; k < ${PER / 4}u; k++) {
+    var word = 0u;
+    for (var e = 0u; e < 4u; e++) {
+      let qc = i32(clamp(round(v[4u * k + e] * s), -128.0, 127.0));
+      qs += qc;
+      word = word | ((u32(qc) & 0xffu) << (8u * e));
+    }
+    let w = lid * ${PER / 4}u + k;
+    if (w < ${KW}u) { xw[w >> 2u][w & 3u] = word; }
+  }
+  for (var w = ${(WG * PER) / 4}u + lid; w < ${KW}u; w += ${WG}u) { xw[w >> 2u][w & 3u] = 0u; }`);
+  if (sub)
+    L.push(`  let qsg = subgroupAdd(qs);
+  if (lid % ${sub}u == 0u) { qsRed[lid / ${sub}u] = qsg; }`);
+  else L.push(`  qsRed[lid] = qs;`);
+  L.push(`  workgroupBarrier();
+  var total = 0i;
+  for (var i = 0u; i < ${NS}u; i++) { total += qsRed[i]; }
+  xwm = vec2<u32>(bitcast<u32>(s), bitcast<u32>(total));
+}`);
+  return L.join("\n");
 }

@@ -9,7 +9,7 @@
 import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../attention.js";
 import {embedWGSL} from "../embed.js";
 import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
-import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
+import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, STATS_BINDINGS, STATS_STRIDE, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
 import {hadamardMixWGSL, fitNormQuant, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {hadamardPlan} from "../lib/hadamard.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
@@ -37,6 +37,32 @@ export interface BuildContext {
   /** Split H-BitLinear prologues with a cross-block Hadamard step in decode (see WebGPUSessionOptions). */
   hadamardSplit: "auto" | boolean;
   maxBlock: number;
+  /** Decode: RMSNorm → INT8 prologues from the producer's per-workgroup statistics (issue 25; see statsEligible). */
+  normStats?: boolean;
+  /** The statistics records: of the residual stream (written by W_o and W_down) and of the GLU output (gate|up). */
+  statsBufs?: {h: GPUBuffer; glu: GPUBuffer};
+}
+
+/** Where a producer writes norm statistics for the next BitLinear's prologue, and that prologue's norm weight. */
+export interface StatsOut {
+  buf: GPUBuffer;
+  gamma: GPUBuffer;
+}
+/** Where a consumer reads them, and how many workgroup records the producer wrote. */
+export interface StatsIn {
+  buf: GPUBuffer;
+  parts: number;
+}
+
+/** Whether a decode prologue can come from its producer's statistics: a plain row, RMSNorm, INT8 absmax, no
+ *  Hadamard or top-K (b1.58's four sites; v2-a8's qkv and gate_up). */
+export function statsEligible(b: BuildContext, nq: NQ): boolean {
+  return !!b.normStats && !!b.statsBufs && b.P.kind === "ternary" && nq.src === "plain" && nq.norm && !nq.hadamard && nq.topK === undefined && nq.quant === "int8";
+}
+
+/** Workgroups of the decode kernel of a linear with N rows (= the statistics records it writes). */
+function decodeParts(b: BuildContext, N: number, K: number, ep: Epilogue): number {
+  return linearGrid(linearConfig(b.S, b.P.kind, ep, 1, b.tuning, b.WG, K), N, 1)[0];
 }
 
 type NQ = Omit<NormQuantConfig, "sub" | "WG" | "inspect">;
@@ -59,47 +85,64 @@ async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: numbe
 }
 
 /** A linear reading xin (ternary with per-token scales, or dense). */
-async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag): Promise<Step & {cfg: LinearConfig}> {
+async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag, statsOut?: StatsOut): Promise<Step & {cfg: LinearConfig}> {
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
-  const pl = await pipelineChecked(device, linearWGSL(cfg), label);
+  const so = statsOut && M === 1 ? statsOut : undefined;
+  const pl = await pipelineChecked(device, linearWGSL(cfg, undefined, !!so), label);
   const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, 0, 0, 0]), label + ".P");
-  const binds = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
-  return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1], label, tag, cfg};
+  const binds: GPUBuffer[] = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
+  if (so) withStats(binds, so);
+  return {pipeline: pl, bind: bindGroupSparse(device, pl, binds, label), grid: [1], gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1], label, tag, cfg};
 }
 
 /** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized
  *  row in workgroup memory); undefined where it does not fit or does not apply. */
-async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag): Promise<(Step & {cfg: LinearConfig}) | undefined> {
+async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag, stats?: {in?: StatsIn; out?: StatsOut}): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
-  const fuse = Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse;
+  const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
   if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
   const cfg = linearConfig(b.S, P.kind, ep, 1, b.tuning, b.WG, lb.K);
   const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
-  const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro}), label);
+  const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro, statsIn: stats?.in ? {parts: stats.in.parts} : undefined}, !!stats?.out), label);
   const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, 0, 0, 0]), label + ".P");
   const eu = epsWords(P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
-  const binds = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
+  const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
   if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
-  return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: () => [...linearGrid(cfg, lb.N, 1), 1], label, tag: {...tag, kind: "norm-quant+linear"}, cfg};
+  if (stats?.out) withStats(binds, stats.out);
+  if (stats?.in) binds[STATS_BINDINGS.in] = stats.in.buf;
+  return {pipeline: pl, bind: bindGroupSparse(device, pl, binds, label), grid: [1], gridFn: () => [...linearGrid(cfg, lb.N, 1), 1], label, tag: {...tag, kind: "norm-quant+linear"}, cfg};
+}
+
+/** Puts a producer's statistics bindings at their slots (STATS_BINDINGS.out, .gamma). */
+function withStats(binds: GPUBuffer[], so: StatsOut): void {
+  binds[STATS_BINDINGS.out] = so.buf;
+  binds[STATS_BINDINGS.gamma] = so.gamma;
+}
+
+/** A bind group over the slots the pipeline's layout declares (the statistics slots leave gaps). */
+function bindGroupSparse(device: GPUDevice, pl: GPUComputePipeline, binds: GPUBuffer[], label: string): GPUBindGroup {
+  const entries: GPUBindGroupEntry[] = [];
+  binds.forEach((buffer, binding) => entries.push({binding, resource: {buffer}})); // forEach skips the holes
+  return device.createBindGroup({layout: pl.getBindGroupLayout(0), label, entries});
 }
 
 /** nq + linear for one BitLinear site: fused in decode where possible, else two steps (with inspection points). */
 async function bitLinearSteps(
   b: BuildContext,
-  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean},
+  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean; statsIn?: StatsIn; statsOut?: StatsOut},
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
   const name = o.site === "gate_up" ? "gate_up" : o.site;
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
   if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
   if (o.decode && o.nq.src === "plain") {
-    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag);
+    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag, {in: o.statsIn, out: o.statsOut});
     if (f) return {steps: [f], cfg: f.cfg};
   }
   const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp);
-  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag);
+  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag, o.decode ? o.statsOut : undefined);
   const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
   return {steps, cfg: lin.cfg};
 }
@@ -126,10 +169,10 @@ async function splitSteps(b: BuildContext, o: Parameters<typeof bitLinearSteps>[
   const mix: Step = {pipeline: mpl, bind: bindGroup(device, mpl, [h0, o.had!, h1], label), grid: [m], gridFn: (M) => [m, M, 1], label, tag: {kind: "hadamard-mix", layer: o.l, site: o.site, hadamard: true}};
   const q: NQ = {n, src: "plain", norm: false, hadamard: false, topK: o.nq.topKRuntime ? undefined : o.nq.topK, quant: o.nq.quant};
   if (o.nq.topKRuntime) throw new Error("webgpu: a runtime top-K on a split H-BitLinear prologue is not supported");
-  const f = await fusedStep(b, o.lb, o.ep, q, h1, stride, undefined, undefined, o.out, o.yStride, `L${o.l}.nq+${name}`, {...tag, hadamard: false});
+  const f = await fusedStep(b, o.lb, o.ep, q, h1, stride, undefined, undefined, o.out, o.yStride, `L${o.l}.nq+${name}`, {...tag, hadamard: false}, {out: o.statsOut});
   if (f) return {steps: [fw, mix, f], cfg: f.cfg};
   const qs = await nqStep(b, q, h1, stride, undefined, undefined, `L${o.l}.nq_${name}`, {kind: "norm-quant", layer: o.l, site: o.site}, false);
-  const lin = await linearStep(b, o.lb, o.ep, n, o.out, o.yStride, 1, `L${o.l}.${name}`, {...tag, hadamard: false});
+  const lin = await linearStep(b, o.lb, o.ep, n, o.out, o.yStride, 1, `L${o.l}.${name}`, {...tag, hadamard: false}, o.statsOut);
   return {steps: [fw, mix, qs, lin], cfg: lin.cfg};
 }
 
@@ -143,7 +186,10 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
   const insp = b.inspect && !decode; // inspection runs through the prefill plan (any M)
   const steps: Step[] = [];
   const s = P.sites;
-  const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn}, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp});
+  const qkvNQ: NQ = {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
+  // the residual's statistics come from the previous layer's W_down (layer 0's input is the embedding: none)
+  const qkvStats = decode && l > 0 && statsEligible(b, qkvNQ) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.F, "residual")} : undefined;
+  const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: qkvNQ, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp, statsIn: qkvStats});
   steps.push(...qkv.steps);
   if (decode && pipes.attnRope) {
     const label = `L${l}.rope+attention`;
@@ -154,10 +200,13 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     label = `L${l}.attention`;
     steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
   }
-  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  const guOut = decode && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, gamma: Lw.postNorm} : undefined;
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, statsOut: guOut, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
   steps.push(...o.steps);
   return {steps, cfg: o.cfg};
 }
+
+const ffnNQ = (b: BuildContext): NQ => ({n: b.P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: b.P.ffnIn});
 
 /** FFN block of layer l: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h). */
 export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<Step[]> {
@@ -167,8 +216,14 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
   const M = decode ? 1 : b.maxBlock;
   const insp = b.inspect && !decode;
   const s = P.sites;
-  const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.ffnIn}, src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
-  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, nq: {n: P.F, src: "plain", norm: s.down.subNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn}, src: A.inner, srcStride: P.F, normW: Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp});
+  const downNQ: NQ = {n: P.F, src: "plain", norm: s.down.subNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn};
+  const guIn = decode && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.H * P.d, "residual")} : undefined;
+  const downIn = decode && statsEligible(b, downNQ) ? {buf: b.statsBufs!.glu, parts: decodeParts(b, 2 * P.F, P.C, P.glu)} : undefined;
+  const next = W.layers[l + 1];
+  const qkvNext: NQ = {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
+  const downOut = decode && next && statsEligible(b, qkvNext) ? {buf: b.statsBufs!.h, gamma: next.inNorm} : undefined;
+  const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, statsIn: guIn, statsOut: downIn ? {buf: b.statsBufs!.glu, gamma: Lw.ffnSub!} : undefined, nq: ffnNQ(b), src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
+  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, statsIn: downIn, statsOut: downOut, nq: downNQ, src: A.inner, srcStride: P.F, normW: Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp});
   return [...gu.steps, ...dn.steps];
 }
 
@@ -201,6 +256,10 @@ export type Mode = "decode" | "prefill";
 export async function layerPass(b: BuildContext, mode: Mode, pipes: AttentionPipes): Promise<{steps: Step[]; cfg?: LinearConfig}> {
   const steps: Step[] = [];
   let cfg: LinearConfig | undefined;
+  if (mode === "decode" && b.normStats && !b.statsBufs && b.P.kind === "ternary") {
+    const rec = (n: number) => Math.max(1, n) * STATS_STRIDE * 4;
+    b.statsBufs = {h: b.pool.buf(rec(decodeParts(b, b.P.C, b.P.F, "residual")), "stats.h"), glu: b.pool.buf(rec(decodeParts(b, 2 * b.P.F, b.P.C, b.P.glu)), "stats.glu")};
+  }
   for (let l = 0; l < b.P.L; l++) {
     const a = await attentionBlock(b, l, mode, pipes);
     cfg ??= a.cfg;

@@ -124,6 +124,7 @@ export class WebGPUSession implements DecodeSession {
       WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
       tuning: this.opts.tuning ?? {}, kvF, inspect: !!this.opts.inspect, fuse: this.opts.fuse ?? true, maxBlock: this.maxBlock,
       hadamardSplit: this.opts.hadamardSplit ?? "auto",
+      normStats: this.opts.normStats ?? false,
     };
     const pipes = await attentionPipes(b);
     const dec = await layerPass(b, "decode", pipes);

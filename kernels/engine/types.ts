@@ -24,6 +24,10 @@ export interface WebGPUSessionOptions {
   /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true), or only
    *  at these sites. */
   fuse?: boolean | readonly Site[];
+  /** Decode: RMSNorm → INT8 prologues without whole-vector reductions — the producer of the row (W_o and W_down
+   *  adding to the residual, gate|up's GLU) writes per-workgroup Σx², max |γ·x| and its candidates, and the consuming
+   *  linear derives r and the step from them (issue 25; same codes as the other paths). Default false. */
+  normStats?: boolean;
   /** Encode every dispatch in its own compute pass instead of one pass per step (for measuring the difference). */
   passPerDispatch?: boolean;
   /** Decode: split an H-BitLinear prologue whose Hadamard plan has a cross-block step (e.g. 6912 = 108·64) into

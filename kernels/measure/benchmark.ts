@@ -62,7 +62,7 @@ export interface BenchReport {
     cpuEncodeMsPerToken: number;
     /** The decode configuration chosen on the end-to-end step (not on the stack sweep alone): each candidate's
      *  decode GPU time at the middle context, measured twice (interleaved) to show it is stable. */
-    choice?: {context: number; candidates: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk?: number; ms: number[]}[]; chosen: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk: number}};
+    choice?: {context: number; candidates: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk?: number; ms: number[]}[]; chosen: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk: number}};
     /** Bytes / time / fraction of copy of each kind of dispatch of a decode step (middle context). */
     roofline?: RooflineRow[];
     /** Wall-clock decode with the step split into this many compute passes. */
@@ -378,9 +378,11 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // then, for that kernel shape, fusing the prologue at some sites only (fusing trades a dispatch for a whole-vector
   // prologue in every workgroup, which pays off differently for 2560-row and 13824-row linears)
   const subsets: Site[][] = quick ? [] : [["qkv"], ["gate_up"], ["down"], ["qkv", "gate_up"], ["qkv", "down"], ["gate_up", "down"]];
-  const sub = subsets.map((fuse) => ({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse: fuse as boolean | Site[], ms: [] as number[]}));
+  const sub: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; ms: number[]}[] = subsets.map((fuse) => ({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse: fuse as boolean | Site[], ms: [] as number[]}));
+  // prologues from the producers' norm statistics (issue 25): the RMSNorm → INT8 sites need no whole-vector prologue
+  for (const fuse of [["down"], true, false] as (boolean | Site[])[]) sub.push({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse, normStats: true, ms: []});
   for (const cd of sub) {
-    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(cd), fuse: cd.fuse});
+    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(cd), fuse: cd.fuse, normStats: cd.normStats});
     s.setLengthForBenchmark(cMid - 1);
     candSessions.push(s);
   }
@@ -388,11 +390,11 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     for (let i = 0; i < sub.length; i++) sub[i].ms.push((await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10})).ms);
   }
   for (const s of candSessions) s.dispose();
-  const all: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; attnChunk?: number; ms: number[]}[] = [...cands, ...sub];
+  const all: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk?: number; ms: number[]}[] = [...cands, ...sub];
   const chosenF = all.reduce((a, b) => (score(b) < score(a) ? b : a));
   // and the decode attention chunk (more, shorter chunks: more workgroups at short contexts, more partials to combine)
   for (const attnChunk of quick ? [] : [32, 16]) {
-    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosenF), fuse: chosenF.fuse, attnChunk});
+    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosenF), fuse: chosenF.fuse, normStats: chosenF.normStats, attnChunk});
     s.setLengthForBenchmark(cMid - 1);
     const ms: number[] = [];
     for (let round = 0; round < 2; round++) ms.push((await timeDispatches(device, s.decodeDispatches(), {...TM, reps: 10})).ms);
@@ -400,11 +402,11 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     all.push({...chosenF, attnChunk, ms});
   }
   const chosenC = all.reduce((a, b) => (score(b) < score(a) ? b : a));
-  const chosen = {R: chosenC.R, T: chosenC.T, WG: chosenC.WG, U: chosenC.U, fuse: chosenC.fuse, attnChunk: chosenC.attnChunk ?? 64};
-  const fuseName = (f: boolean | Site[]) => (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
-  for (const cd of all) log(`decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`);
-  log(`decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse)} attnChunk ${chosen.attnChunk}`);
-  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk});
+  const chosen = {R: chosenC.R, T: chosenC.T, WG: chosenC.WG, U: chosenC.U, fuse: chosenC.fuse, normStats: !!chosenC.normStats, attnChunk: chosenC.attnChunk ?? 64};
+  const fuseName = (f: boolean | Site[], st?: boolean) => (st ? "norm statistics, " : "") + (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
+  for (const cd of all) log(`decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse, cd.normStats)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`);
+  log(`decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse, chosen.normStats)} attnChunk ${chosen.attnChunk}`);
+  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk});
   const decode: NonNullable<BenchReport["e2e"]>["decode"] = [];
   let dispatchesPerToken = 0;
   let cpuEncode = 0;
@@ -524,7 +526,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // v2 at the same shape: whole-model share of the two Hadamard prologues
   try {
     const cfgV2 = {...model2B4T("v2", quick, quick ? 512 : 2304)};
-    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk});
+    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk});
     const c = contexts[1];
     v2.setLengthForBenchmark(c - 1);
     const tFull = await timeDispatches(device, v2.decodeDispatches(), {...TM, reps: quick ? 2 : 10});
@@ -533,7 +535,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize)
     const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
     for (const mode of [false, true] as const) {
-      const s2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, attnChunk: chosen.attnChunk, hadamardSplit: mode});
+      const s2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk, hadamardSplit: mode});
       s2.setLengthForBenchmark(c - 1);
       const list = s2.decodeDispatches();
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});

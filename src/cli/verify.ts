@@ -47,14 +47,16 @@ function modelDirs(dir: string): {dir: string; skip?: string}[] {
 export const verify: Command = {
   name: "verify",
   summary: "compare the WebGPU engine with the CPU reference: max |Δlogits| and greedy agreement per model/variant",
-  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json] " + MODEL_USAGE,
-  options: {...MODEL_FLAGS, prompt: "string", steps: "string", tolerance: "string", json: "boolean"},
+  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json] [--norm-stats] " + MODEL_USAGE,
+  options: {...MODEL_FLAGS, prompt: "string", steps: "string", tolerance: "string", json: "boolean", "norm-stats": "boolean"},
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
     const steps = flagNumber(args, "steps", 16, {min: 1, max: 4096, integer: true});
     const tolerance = flagNumber(args, "tolerance", 0.01, {min: 0, max: 1e6});
     const json = flagBool(args, "json");
+    // --norm-stats: decode prologues from the producers' norm statistics (WebGPUSessionOptions.normStats)
+    const normStats = flagBool(args, "norm-stats");
     const dirs = modelDirs(args.positional[0]);
     // Every phase says what it does on stderr (building pipelines on a software adapter takes many seconds).
     const note = (line: string) => console.error(`bitnet-lab verify: ${line}`);
@@ -79,7 +81,7 @@ export const verify: Command = {
         const V = c.vocab_size;
         const cpu = createCpuSession(m.weights);
         note(`${dir} (${c.bitnet_variant}): building the WebGPU session (compiling pipelines)…`);
-        const gpu = await createWebGPUSession(m.weights, {gpu: ctx});
+        const gpu = await createWebGPUSession(m.weights, {gpu: ctx, normStats});
         try {
           note(`${dir}: prefill of ${ids.length} positions on both backends…`);
           const a = await cpu.append(ids, {allLogits: true});

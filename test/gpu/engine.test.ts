@@ -150,6 +150,33 @@ describe("WebGPU engine vs the CPU reference", () => {
     }
   });
 
+  it("decode with prologues from the producers' norm statistics (normStats) equals the unfused kernels bit for bit, subgroup and workgroup-memory paths", async () => {
+    const device = await testDevice();
+    // b1.58 (all four sites from statistics but layer 0's qkv), relu2, and v2 a8 (qkv and gate_up; o/down rotated)
+    const cases: {variant: Variant; extra?: Partial<BitNetConfig>}[] = [{variant: "b1.58"}, {variant: "b1.58", extra: {hidden_act: "relu2", hidden_size: 96, intermediate_size: 136}}, {variant: "v2"}];
+    for (const c of cases) {
+      const cfg = defaultConfig(c.variant, {...shape, num_hidden_layers: 3, ...c.extra});
+      const w = randomWeights(cfg, 29);
+      for (const tuning of [{}, {noSubgroups: true}, {decode: {R: 2, T: 4, WG: 64}}]) {
+        // the reference: the same kernel shapes, every prologue its own whole-vector dispatch (the dense LM head
+        // sums in another order under noSubgroups, so each tuning has its own)
+        const plain = await createWebGPUSession(w, {device, fuse: false, tuning});
+        await plain.append(prompt);
+        const ref = [];
+        for (const tok of [3, 77, 150]) ref.push(await plain.append([tok]));
+        plain.dispose();
+        for (const fuse of [false, true] as const) {
+          const st = await createWebGPUSession(w, {device, fuse, normStats: true, tuning});
+          const kinds = st.decodeDispatches({layers: true}).map((d) => d.tag.kind);
+          if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 3 : 4); // o's combine per layer, and layer 0's qkv unless fused
+          await st.append(prompt);
+          for (let i = 0; i < 3; i++) expect(maxAbsDiff(await st.append([[3, 77, 150][i]]), ref[i]), `${c.variant} ${JSON.stringify(tuning)} fuse=${fuse}`).toBe(0);
+          st.dispose();
+        }
+      }
+    }
+  });
+
   it("v2 decode with the Hadamard prologue split over workgroups (FWHT, cross-block mix, quantize) equals the one-kernel path bit for bit", async () => {
     const device = await testDevice();
     // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20), which the split path spreads out

@@ -1,0 +1,91 @@
+// Where a 2B4T decode step's time goes (issue 25): the whole step and each kind of dispatch alone, for several
+// prologue placements, in one run (ratios from one device). Variants named "~…" rewrite WGSL for timing only
+// (their numbers are not the engine's bits): "~plaindiv" replaces the correctly rounded scale division by a plain
+// f32 division, to price exactDiv; "~noprologue" drops the fused prologue call, to price the prologue inside a GEMV.
+//   bundle: ../shared/gpu/prepare.sh bench/decode-parts.ts; on the GPU host: node .gpu/decode-parts.mjs [--quick] > out.json
+import {acquireGpu, type GpuContext} from "../kernels/device.js";
+import {createSyntheticSession} from "../kernels/engine.js";
+import {model2B4T} from "../kernels/measure/benchmark.js";
+import {copyDispatch} from "../kernels/measure/microbench.js";
+import {timeDispatches} from "../kernels/measure/timing.js";
+import type {Site} from "../kernels/lib/variant.js";
+import type {WebGPUSessionOptions} from "../kernels/engine/types.js";
+
+const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const log = (s: string) => console.error(`decode-parts: ${s}`);
+const TM = quick ? {} : {warmupMs: 150, targetMs: 15};
+const reps = quick ? 1 : 10;
+
+interface Variant {
+  name: string;
+  opts: Partial<WebGPUSessionOptions>;
+  rewrite?: (code: string) => string;
+  variant?: "b1.58" | "v2";
+}
+const fuseSets: (boolean | Site[])[] = [["down"], false, true];
+const variants: Variant[] = ([
+  ...fuseSets.map((fuse) => ({name: `fuse=${JSON.stringify(fuse)}`, opts: {fuse}})),
+  ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
+  {name: "v2 fuse=[\"down\"]", opts: {fuse: ["down"] as Site[]}, variant: "v2"},
+  {name: "v2 normStats fuse=[\"down\"]", opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
+  {name: "~exactDiv fuse=[\"down\"] (the engine before issue 25)", opts: {fuse: ["down"] as Site[]}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
+  {name: "~exactDiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
+  {name: "~plaindiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
+  {name: "~plaindiv normStats", opts: {fuse: ["down"] as Site[], normStats: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
+  {name: "~noprologue fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/\n  prologue\(lid\);/g, "\n  if (lid == 9999u) { prologue(lid); }")},
+] as Variant[]).filter((v) => !only || only.some((o) => v.name.includes(o)));
+
+async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
+  const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
+  (globalThis as {keep?: unknown[]}).keep = [...((globalThis as {keep?: unknown[]}).keep ?? []), ctx];
+  if (rewrite) {
+    const d = ctx.device;
+    const orig = d.createShaderModule.bind(d);
+    d.createShaderModule = (desc: GPUShaderModuleDescriptor) => orig({...desc, code: rewrite(desc.code)});
+  }
+  return ctx;
+}
+
+const out: Record<string, unknown> = {quick, when: new Date().toISOString()};
+const base = await device();
+out.device = base.description;
+{
+  const bytes = quick ? 8 << 20 : 512 << 20;
+  const cp = await copyDispatch(base.device, bytes);
+  const t = await timeDispatches(base.device, [cp.dispatch], {...TM, reps: quick ? 2 : 20});
+  out.copyGBps = (2 * bytes) / (t.ms * 1e6);
+  log(`copy ${(out.copyGBps as number).toFixed(0)} GB/s`);
+  for (const b of cp.buffers) b.destroy();
+}
+const contexts = quick ? [16] : [512, 2048];
+const rows: Record<string, unknown>[] = [];
+for (const v of variants) {
+  const ctx = v.rewrite ? await device(v.rewrite) : base;
+  const cfg = model2B4T(v.variant ?? "b1.58", quick, quick ? 512 : 2304);
+  const s = await createSyntheticSession(cfg, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg.max_position_embeddings, tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}}, ...v.opts});
+  for (const c of contexts) {
+    s.setLengthForBenchmark(c - 1);
+    const full = s.decodeDispatches({layers: true, head: true, argmax: true});
+    const ms: number[] = [];
+    for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
+    const kinds: Record<string, {n: number; ms: number}> = {};
+    if (c === contexts[0]) {
+      const byKind = new Map<string, typeof full>();
+      for (const d of full) {
+        const k = d.tag.kind + (d.tag.site ? `:${d.tag.site}` : "");
+        byKind.set(k, [...(byKind.get(k) ?? []), d]);
+      }
+      for (const [k, list] of byKind) kinds[k] = {n: list.length, ms: (await timeDispatches(ctx.device, list, {...TM, reps})).ms};
+    }
+    const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
+    rows.push(row);
+    log(`${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${Object.keys(kinds).length ? " — " + Object.entries(kinds).map(([k, x]) => `${k} ${x.n}× ${x.ms.toFixed(3)}`).join(", ") : ""}`);
+  }
+  s.dispose();
+  if (v.rewrite) ctx.device.destroy();
+}
+out.rows = rows;
+console.log(JSON.stringify(out, null, 2));
+base.device.destroy();
+process.exit(0);
