@@ -12,6 +12,7 @@ import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
 import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
 import {hadamardMixWGSL, fitNormQuant, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {hadamardPlan} from "../lib/hadamard.js";
+import {gluWGSL, headNormWGSL} from "../headnorm.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
 import {linearConfig, type LinearTuning} from "../measure/tune.js";
 import type {Site} from "../lib/variant.js";
@@ -44,12 +45,12 @@ type NQ = Omit<NormQuantConfig, "sub" | "WG" | "inspect">;
 const epsWords = (eps: number) => new Uint32Array(new Float32Array([eps, eps - Math.fround(eps)]).buffer);
 
 /** A norm/quant step (normquant.ts) writing xin/xmeta. */
-async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer): Promise<Step> {
+async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer, eps?: number): Promise<Step> {
   const {device, P, A} = b;
   const full = fitNormQuant({...cfg, sub: b.S, WG: b.WG, inspect: inspectOn}, device.limits.maxComputeWorkgroupStorageSize);
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
   const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(P.kind, cfg.n);
-  const eu = epsWords(P.c.rms_norm_eps);
+  const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const Pu = b.pool.uni(new Uint32Array([srcStride, dstWords, eu[0], eu[1]]), label + ".P");
   const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? b.W.finalNorm, out: out ?? A.xin, xmeta: A.xmeta, st: A.st};
   if (had) map.had = had;
@@ -59,18 +60,18 @@ async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: numbe
 }
 
 /** A linear reading xin (ternary with per-token scales, or dense). */
-async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag): Promise<Step & {cfg: LinearConfig}> {
+async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag, yOffset = 0): Promise<Step & {cfg: LinearConfig}> {
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const pl = await pipelineChecked(device, linearWGSL(cfg), label);
-  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, 0, 0, 0]), label + ".P");
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]), label + ".P");
   const binds = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
   return {pipeline: pl, bind: bindGroup(device, pl, binds, label), grid: [1], gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1], label, tag, cfg};
 }
 
 /** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized
  *  row in workgroup memory); undefined where it does not fit or does not apply. */
-async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag): Promise<(Step & {cfg: LinearConfig}) | undefined> {
+async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag, yOffset = 0, eps?: number): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
   const fuse = Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse;
   if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
@@ -78,8 +79,8 @@ async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ,
   const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
   const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro}), label);
-  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, 0, 0, 0]), label + ".P");
-  const eu = epsWords(P.c.rms_norm_eps);
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]), label + ".P");
+  const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
   if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
@@ -89,17 +90,17 @@ async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ,
 /** nq + linear for one BitLinear site: fused in decode where possible, else two steps (with inspection points). */
 async function bitLinearSteps(
   b: BuildContext,
-  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean},
+  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean; yOffset?: number; eps?: number; name?: string},
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
-  const name = o.site === "gate_up" ? "gate_up" : o.site;
+  const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
   if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
   if (o.decode && o.nq.src === "plain") {
-    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag);
+    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag, o.yOffset, o.eps);
     if (f) return {steps: [f], cfg: f.cfg};
   }
-  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp);
-  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag);
+  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.name ?? (o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site)}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp, undefined, o.eps);
+  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag, o.yOffset);
   const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
   return {steps, cfg: lin.cfg};
 }
@@ -143,8 +144,14 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
   const insp = b.inspect && !decode; // inspection runs through the prefill plan (any M)
   const steps: Step[] = [];
   const s = P.sites;
-  const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn}, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp});
-  steps.push(...qkv.steps);
+  if (Lw.proj) {
+    // an RMSNorm inside each BitLinear: the block norm once (float), then per projection its own norm + quant + linear
+    steps.push(...(await perProjection(b, l, M, decode, "qkv", Lw.inNorm, [["q", 0], ["k", P.H * P.d], ["v", (P.H + P.KV) * P.d]], A.qkv, P.qkvN)));
+  } else {
+    const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn}, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp});
+    steps.push(...qkv.steps);
+  }
+  if (Lw.qkNorm) steps.push(await qkNormStep(b, l));
   if (decode && pipes.attnRope) {
     const label = `L${l}.rope+attention`;
     steps.push({pipeline: pipes.attnRope, bind: bindGroup(device, pipes.attnRope, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, A.cos, A.sin], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "rope+attention", layer: l}});
@@ -154,7 +161,9 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     label = `L${l}.attention`;
     steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
   }
-  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  // o's own RMSNorm (per-projection norms) takes the sub-norm's place: plan.ts refuses both at once
+  const oNorm = Lw.linNorm ? Lw.linNorm.o : Lw.attnSub;
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm || !!Lw.linNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: oNorm, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp, eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined});
   steps.push(...o.steps);
   return {steps, cfg: o.cfg};
 }
@@ -167,9 +176,50 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
   const M = decode ? 1 : b.maxBlock;
   const insp = b.inspect && !decode;
   const s = P.sites;
-  const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.ffnIn}, src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
-  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, nq: {n: P.F, src: "plain", norm: s.down.subNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn}, src: A.inner, srcStride: P.F, normW: Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp});
-  return [...gu.steps, ...dn.steps];
+  const first: Step[] = [];
+  if (Lw.proj) {
+    first.push(...(await perProjection(b, l, M, decode, "gate_up", Lw.postNorm, [["gate", 0], ["up", 0]], undefined, P.F)));
+    first.push(await gluStep(b, l));
+  } else {
+    const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.ffnIn}, src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
+    first.push(...gu.steps);
+  }
+  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, nq: {n: P.F, src: "plain", norm: s.down.subNorm || !!Lw.linNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn}, src: A.inner, srcStride: P.F, normW: Lw.linNorm ? Lw.linNorm.down : Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp, eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined});
+  return [...first, ...dn.steps];
+}
+
+/** An RMSNorm inside each BitLinear (architecture.norms.perProjection): the block's RMSNorm once into xnorm (float),
+ *  then for each projection its own RMSNorm (ε = bitnet_linear_norm_eps) + quantize + linear, each reading its own
+ *  codes. q/k/v write their rows of qkv (yOffset); gate and up write A.gate / A.up for the GLU step. */
+async function perProjection(b: BuildContext, l: number, M: number, decode: boolean, site: "qkv" | "gate_up", blockNorm: GPUBuffer, parts: [("q" | "k" | "v" | "gate" | "up"), number][], out: GPUBuffer | undefined, yStride: number): Promise<Step[]> {
+  const {P, A, W} = b;
+  const Lw = W.layers[l];
+  const C8 = 8 * Math.ceil(P.C / 8);
+  const steps: Step[] = [await nqStep(b, {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: "none"}, A.h, P.C, blockNorm, undefined, `L${l}.norm_${site}`, {kind: "norm-quant", layer: l, site}, false, A.xnorm!)];
+  const quant = site === "qkv" ? P.attnIn : P.ffnIn;
+  for (const [p, yOffset] of parts) {
+    const dst = out ?? (p === "gate" ? A.gate! : A.up!);
+    const r = await bitLinearSteps(b, {l, site, name: p, M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant}, src: A.xnorm!, srcStride: C8, normW: Lw.linNorm![p], lb: Lw.proj![p], ep: "store", out: dst, yStride, yOffset, eps: P.c.bitnet_linear_norm_eps, insp: false});
+    steps.push(...r.steps);
+  }
+  return steps;
+}
+
+/** RMSNorm on each q and k head of layer l's qkv rows, in place, before RoPE (architecture.norms.qk). */
+async function qkNormStep(b: BuildContext, l: number): Promise<Step> {
+  const {device, P, A, W} = b;
+  const pl = await pipelineChecked(device, headNormWGSL(), "qk_norm");
+  const u = new Uint32Array([P.qkvN, P.H, P.d, new Uint32Array(new Float32Array([P.c.rms_norm_eps]).buffer)[0]]);
+  const label = `L${l}.qk_norm`;
+  return {pipeline: pl, bind: bindGroup(device, pl, [b.pool.uni(u, label + ".P"), A.qkv, W.layers[l].qkNorm!], label), grid: [1], gridFn: (m) => [P.H + P.KV, m, 1], label, tag: {kind: "qk-norm", layer: l}};
+}
+
+/** act(gate) ⊙ up from the stored rows into inner (the GLU of per-projection norms). */
+async function gluStep(b: BuildContext, l: number): Promise<Step> {
+  const {device, P, A} = b;
+  const pl = await pipelineChecked(device, gluWGSL(P.arch.activation), `glu_${P.arch.activation}`);
+  const label = `L${l}.glu`;
+  return {pipeline: pl, bind: bindGroup(device, pl, [b.pool.uni(new Uint32Array([P.F, 0, 0, 0]), label + ".P"), A.gate!, A.up!, A.inner], label), grid: [1], gridFn: (m) => [Math.ceil(P.F / 256), m, 1], label, tag: {kind: "glu", layer: l}};
 }
 
 export interface AttentionPipes {

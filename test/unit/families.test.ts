@@ -152,10 +152,11 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
     expect(worstCos).toBeLessThan(1e-9);
   });
 
-  it("the engine refuses what it does not run yet, by name", async () => {
-    const {createWebGPUSession} = await import("../../kernels/engine.js");
+  it("the engine plan takes per-projection and QK norms, and refuses per-projection norms combined with sub-norms, by name", async () => {
+    const {makePlan} = await import("../../kernels/engine.js");
     const w = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
-    await expect(createWebGPUSession(w, {device: {} as GPUDevice})).rejects.toThrow(/webgpu: an RMSNorm inside each BitLinear and RMSNorm on q\/k heads .* not run by the engine yet/);
+    expect(makePlan(w.config, "f32").arch.norms).toMatchObject({perProjection: true, qk: true});
+    expect(() => makePlan({...w.config, bitnet_sub_norms: true}, "f32")).toThrow(/webgpu: an RMSNorm inside each BitLinear together with sub-norms .* not run by the engine/);
   });
 });
 
