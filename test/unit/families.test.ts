@@ -197,3 +197,17 @@ describe("pseudo-quantized weights under a config that ternarizes online (Falcon
     for (let i = 0; i < data.length; i++) expect(Math.sign(data[i]) || 0).toBe(t.codes[i]);
   });
 });
+
+describe("writing a family's config.json for transformers (convert --to hf)", () => {
+  it("no sub-norms → LlamaForCausalLM with the bitnet quantizer; QK norms → Qwen3ForCausalLM with use_rms_norm; both read back equal", async () => {
+    const {configToJSON} = await import("../../src/lib/checkpoint.js");
+    for (const dir of ["fam-llama-legacy", "fam-qwen3-embedding"]) {
+      const c = (await (await openCheckpoint(await pathFileSet(`${FX}/${dir}`))).load()).config;
+      const j = configToJSON(c);
+      if (dir === "fam-llama-legacy") expect(j).toMatchObject({architectures: ["LlamaForCausalLM"], model_type: "llama", quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"}});
+      else expect(j).toMatchObject({architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", quantization_config: {use_rms_norm: true, rms_norm_eps: 1e-6}});
+      const back = parseConfig(j);
+      expect(back).toEqual({...c, quantization_config: back.quantization_config, ...(c.bitnet_pooling ? {bitnet_pooling: c.bitnet_pooling} : {})});
+    }
+  });
+});
