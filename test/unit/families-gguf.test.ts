@@ -137,7 +137,7 @@ describe("I2_S in a Llama-architecture GGUF (arch llama)", () => {
     const float = (hf: string, g: string, kind: "f32" | "f16") => ts.push({name: g, shape: src.float.get(hf)!.shape, data: src.float.get(hf)!.data, kind});
     const proj = (hf: string, g: string, heads?: number) => {
       const t = src.ternary.get(hf)!;
-      let data = Float32Array.from(t.codes, (x) => x * t.gamma);
+      let data: Float32Array = Float32Array.from(t.codes, (x) => x * t.gamma);
       if (heads) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
       ts.push({name: g, shape: t.shape, data, kind: "i2s"});
     };
