@@ -12,6 +12,7 @@ import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
 import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, STATS_BINDINGS, STATS_STRIDE, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
 import {hadamardMixWGSL, fitNormQuant, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {hadamardPlan} from "../lib/hadamard.js";
+import {gluWGSL, headNormWGSL} from "../headnorm.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../sample.js";
 import {linearConfig, type LinearTuning} from "../measure/tune.js";
 import type {Site} from "../lib/variant.js";
@@ -70,12 +71,12 @@ type NQ = Omit<NormQuantConfig, "sub" | "WG" | "inspect">;
 const epsWords = (eps: number) => new Uint32Array(new Float32Array([eps, eps - Math.fround(eps)]).buffer);
 
 /** A norm/quant step (normquant.ts) writing xin/xmeta. */
-async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer): Promise<Step> {
+async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, label: string, tag: StepTag, inspectOn: boolean, out?: GPUBuffer, eps?: number): Promise<Step> {
   const {device, P, A} = b;
   const full = fitNormQuant({...cfg, sub: b.S, WG: b.WG, inspect: inspectOn}, device.limits.maxComputeWorkgroupStorageSize);
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
   const dstWords = cfg.quant === "none" ? 8 * Math.ceil(cfg.n / 8) : actWords(P.kind, cfg.n);
-  const eu = epsWords(P.c.rms_norm_eps);
+  const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const Pu = b.pool.uni(new Uint32Array([srcStride, dstWords, eu[0], eu[1]]), label + ".P");
   const map: Record<string, GPUBuffer> = {P: Pu, src, normW: normW ?? b.W.finalNorm, out: out ?? A.xin, xmeta: A.xmeta, st: A.st};
   if (had) map.had = had;
@@ -85,12 +86,12 @@ async function nqStep(b: BuildContext, cfg: NQ, src: GPUBuffer, srcStride: numbe
 }
 
 /** A linear reading xin (ternary with per-token scales, or dense). */
-async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag, statsOut?: StatsOut): Promise<Step & {cfg: LinearConfig}> {
+async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: number, out: GPUBuffer, yStride: number, M: number, label: string, tag: StepTag, statsOut?: StatsOut, yOffset = 0): Promise<Step & {cfg: LinearConfig}> {
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
   const pl = await pipelineChecked(device, linearWGSL(cfg, undefined, !!so), label);
-  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, 0, 0, 0]), label + ".P");
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]), label + ".P");
   const binds: GPUBuffer[] = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
   if (so) withStats(binds, so);
   return {pipeline: pl, bind: bindGroupSparse(device, pl, binds, label), grid: [1], gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1], label, tag, cfg};
@@ -98,7 +99,7 @@ async function linearStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, xK: num
 
 /** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized
  *  row in workgroup memory); undefined where it does not fit or does not apply. */
-async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag, stats?: {in?: StatsIn; out?: StatsOut}): Promise<(Step & {cfg: LinearConfig}) | undefined> {
+async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ, src: GPUBuffer, srcStride: number, normW: GPUBuffer | undefined, had: GPUBuffer | undefined, out: GPUBuffer, yStride: number, label: string, tag: StepTag, stats?: {in?: StatsIn; out?: StatsOut}, yOffset = 0, eps?: number): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
   const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
   if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
@@ -106,8 +107,8 @@ async function fusedStep(b: BuildContext, lb: LinearBufs, ep: Epilogue, nqc: NQ,
   const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize) return undefined;
   const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro, statsIn: stats?.in ? {parts: stats.in.parts} : undefined}, !!stats?.out), label);
-  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, 0, 0, 0]), label + ".P");
-  const eu = epsWords(P.c.rms_norm_eps);
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]), label + ".P");
+  const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
   if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
@@ -132,17 +133,17 @@ function bindGroupSparse(device: GPUDevice, pl: GPUComputePipeline, binds: GPUBu
 /** nq + linear for one BitLinear site: fused in decode where possible, else two steps (with inspection points). */
 async function bitLinearSteps(
   b: BuildContext,
-  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean; statsIn?: StatsIn; statsOut?: StatsOut},
+  o: {l: number; site: Site; M: number; decode: boolean; nq: NQ; src: GPUBuffer; srcStride: number; normW?: GPUBuffer; had?: GPUBuffer; lb: LinearBufs; ep: Epilogue; out: GPUBuffer; yStride: number; inspectIn?: InspectPoint; inspectOut?: InspectPoint; insp: boolean; statsIn?: StatsIn; statsOut?: StatsOut; yOffset?: number; eps?: number; name?: string},
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
-  const name = o.site === "gate_up" ? "gate_up" : o.site;
+  const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
   if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
   if (o.decode && o.nq.src === "plain") {
-    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag, {in: o.statsIn, out: o.statsOut});
+    const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag, {in: o.statsIn, out: o.statsOut}, o.yOffset, o.eps);
     if (f) return {steps: [f], cfg: f.cfg};
   }
-  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp);
-  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag, o.decode ? o.statsOut : undefined);
+  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.name ?? (o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site)}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp, undefined, o.eps);
+  const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag, o.decode ? o.statsOut : undefined, o.yOffset);
   const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
   return {steps, cfg: lin.cfg};
 }
@@ -186,11 +187,20 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
   const insp = b.inspect && !decode; // inspection runs through the prefill plan (any M)
   const steps: Step[] = [];
   const s = P.sites;
-  const qkvNQ: NQ = {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
-  // the residual's statistics come from the previous layer's W_down (layer 0's input is the embedding: none)
-  const qkvStats = decode && l > 0 && statsEligible(b, qkvNQ) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.F, "residual")} : undefined;
-  const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: qkvNQ, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp, statsIn: qkvStats});
-  steps.push(...qkv.steps);
+  // per-projection norms (architecture.ts) take the unfused path: the producers' statistics assume one block norm
+  const stats = !Lw.proj && !Lw.linNorm;
+  if (Lw.proj) {
+    // an RMSNorm inside each BitLinear: the block norm once (float), then per projection its own norm + quant + linear
+    steps.push(...(await perProjection(b, l, M, decode, "qkv", Lw.inNorm, [["q", 0], ["k", P.H * P.d], ["v", (P.H + P.KV) * P.d]], A.qkv, P.qkvN)));
+  } else {
+    const qkvNQ: NQ = {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
+    // the residual's statistics come from the previous layer's W_down (layer 0's input is the embedding: none)
+    const prevOK = l > 0 && !W.layers[l - 1].proj && !W.layers[l - 1].linNorm;
+    const qkvStats = decode && stats && prevOK && statsEligible(b, qkvNQ) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.F, "residual")} : undefined;
+    const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: qkvNQ, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp, statsIn: qkvStats});
+    steps.push(...qkv.steps);
+  }
+  if (Lw.qkNorm) steps.push(await qkNormStep(b, l));
   if (decode && pipes.attnRope) {
     const label = `L${l}.rope+attention`;
     steps.push({pipeline: pipes.attnRope, bind: bindGroup(device, pipes.attnRope, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, A.cos, A.sin], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "rope+attention", layer: l}});
@@ -200,8 +210,10 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     label = `L${l}.attention`;
     steps.push({pipeline: pipes.attn, bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label), grid: [1], gridFn: (m, nC) => [nC, P.KV, m], label, tag: {kind: "attention", layer: l}});
   }
-  const guOut = decode && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, gamma: Lw.postNorm} : undefined;
-  const o = await bitLinearSteps(b, {l, site: "o", M, decode, statsOut: guOut, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: Lw.attnSub, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp});
+  const guOut = decode && stats && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, gamma: Lw.postNorm} : undefined;
+  // o's own RMSNorm (per-projection norms) takes the sub-norm's place: plan.ts refuses both at once
+  const oNorm = Lw.linNorm ? Lw.linNorm.o : Lw.attnSub;
+  const o = await bitLinearSteps(b, {l, site: "o", M, decode, statsOut: guOut, nq: {n: P.H * P.d, src: "attn", H: P.H, d: P.d, attnFF: P.exactAttention, norm: s.o.subNorm || !!Lw.linNorm, hadamard: s.o.hadamard, topK: P.oTopKRuntime ? P.oNeed : P.oTopK, topKRuntime: P.oTopKRuntime, quant: P.oIn}, src: A.part, srcStride: 0, normW: oNorm, had: s.o.hadamard ? A.hadO : undefined, lb: Lw.o, ep: "residual", out: A.h, yStride: P.C, inspectIn: "o_in", insp, eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined});
   steps.push(...o.steps);
   return {steps, cfg: o.cfg};
 }
@@ -216,15 +228,57 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
   const M = decode ? 1 : b.maxBlock;
   const insp = b.inspect && !decode;
   const s = P.sites;
-  const downNQ: NQ = {n: P.F, src: "plain", norm: s.down.subNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn};
-  const guIn = decode && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.H * P.d, "residual")} : undefined;
-  const downIn = decode && statsEligible(b, downNQ) ? {buf: b.statsBufs!.glu, parts: decodeParts(b, 2 * P.F, P.C, P.glu)} : undefined;
+  const stats = !Lw.proj && !Lw.linNorm; // see attentionBlock
+  const downNQ: NQ = {n: P.F, src: "plain", norm: s.down.subNorm || !!Lw.linNorm, hadamard: s.down.hadamard, topK: undefined, quant: P.downIn};
+  const guIn = decode && stats && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.H * P.d, "residual")} : undefined;
+  const downIn = decode && stats && statsEligible(b, downNQ) ? {buf: b.statsBufs!.glu, parts: decodeParts(b, 2 * P.F, P.C, P.glu)} : undefined;
   const next = W.layers[l + 1];
   const qkvNext: NQ = {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: P.attnIn};
-  const downOut = decode && next && statsEligible(b, qkvNext) ? {buf: b.statsBufs!.h, gamma: next.inNorm} : undefined;
-  const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, statsIn: guIn, statsOut: downIn ? {buf: b.statsBufs!.glu, gamma: Lw.ffnSub!} : undefined, nq: ffnNQ(b), src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
-  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, statsIn: downIn, statsOut: downOut, nq: downNQ, src: A.inner, srcStride: P.F, normW: Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp});
-  return [...gu.steps, ...dn.steps];
+  const downOut = decode && stats && next && !next.proj && !next.linNorm && statsEligible(b, qkvNext) ? {buf: b.statsBufs!.h, gamma: next.inNorm} : undefined;
+  const first: Step[] = [];
+  if (Lw.proj) {
+    first.push(...(await perProjection(b, l, M, decode, "gate_up", Lw.postNorm, [["gate", 0], ["up", 0]], undefined, P.F)));
+    first.push(await gluStep(b, l));
+  } else {
+    const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, statsIn: guIn, statsOut: downIn ? {buf: b.statsBufs!.glu, gamma: Lw.ffnSub!} : undefined, nq: ffnNQ(b), src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
+    first.push(...gu.steps);
+  }
+  const dn = await bitLinearSteps(b, {l, site: "down", M, decode, statsIn: Lw.proj ? undefined : downIn, statsOut: downOut, nq: downNQ, src: A.inner, srcStride: P.F, normW: Lw.linNorm ? Lw.linNorm.down : Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp, eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined});
+  return [...first, ...dn.steps];
+}
+
+/** An RMSNorm inside each BitLinear (architecture.norms.perProjection): the block's RMSNorm once into xnorm (float),
+ *  then for each projection its own RMSNorm (ε = bitnet_linear_norm_eps) + quantize + linear, each reading its own
+ *  codes. q/k/v write their rows of qkv (yOffset); gate and up write A.gate / A.up for the GLU step. */
+async function perProjection(b: BuildContext, l: number, M: number, decode: boolean, site: "qkv" | "gate_up", blockNorm: GPUBuffer, parts: [("q" | "k" | "v" | "gate" | "up"), number][], out: GPUBuffer | undefined, yStride: number): Promise<Step[]> {
+  const {P, A, W} = b;
+  const Lw = W.layers[l];
+  const C8 = 8 * Math.ceil(P.C / 8);
+  const steps: Step[] = [await nqStep(b, {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant: "none"}, A.h, P.C, blockNorm, undefined, `L${l}.norm_${site}`, {kind: "norm-quant", layer: l, site}, false, A.xnorm!)];
+  const quant = site === "qkv" ? P.attnIn : P.ffnIn;
+  for (const [p, yOffset] of parts) {
+    const dst = out ?? (p === "gate" ? A.gate! : A.up!);
+    const r = await bitLinearSteps(b, {l, site, name: p, M, decode, nq: {n: P.C, src: "plain", norm: true, hadamard: false, topK: undefined, quant}, src: A.xnorm!, srcStride: C8, normW: Lw.linNorm![p], lb: Lw.proj![p], ep: "store", out: dst, yStride, yOffset, eps: P.c.bitnet_linear_norm_eps, insp: false});
+    steps.push(...r.steps);
+  }
+  return steps;
+}
+
+/** RMSNorm on each q and k head of layer l's qkv rows, in place, before RoPE (architecture.norms.qk). */
+async function qkNormStep(b: BuildContext, l: number): Promise<Step> {
+  const {device, P, A, W} = b;
+  const pl = await pipelineChecked(device, headNormWGSL(), "qk_norm");
+  const u = new Uint32Array([P.qkvN, P.H, P.d, new Uint32Array(new Float32Array([P.c.rms_norm_eps]).buffer)[0]]);
+  const label = `L${l}.qk_norm`;
+  return {pipeline: pl, bind: bindGroup(device, pl, [b.pool.uni(u, label + ".P"), A.qkv, W.layers[l].qkNorm!], label), grid: [1], gridFn: (m) => [P.H + P.KV, m, 1], label, tag: {kind: "qk-norm", layer: l}};
+}
+
+/** act(gate) ⊙ up from the stored rows into inner (the GLU of per-projection norms). */
+async function gluStep(b: BuildContext, l: number): Promise<Step> {
+  const {device, P, A} = b;
+  const pl = await pipelineChecked(device, gluWGSL(P.arch.activation), `glu_${P.arch.activation}`);
+  const label = `L${l}.glu`;
+  return {pipeline: pl, bind: bindGroup(device, pl, [b.pool.uni(new Uint32Array([P.F, 0, 0, 0]), label + ".P"), A.gate!, A.up!, A.inner], label), grid: [1], gridFn: (m) => [Math.ceil(P.F / 256), m, 1], label, tag: {kind: "glu", layer: l}};
 }
 
 export interface AttentionPipes {

@@ -37,6 +37,11 @@ export interface Activations {
   hadDown?: GPUBuffer;
   /** split H-BitLinear prologues (decode): the in-block FWHT output and the mixed row, f32 */
   hsplit?: [GPUBuffer, GPUBuffer];
+  /** an RMSNorm inside each BitLinear (architecture.norms.perProjection): the block norm's float output [M, C8],
+   *  and gate / up rows [M, F] before the GLU */
+  xnorm?: GPUBuffer;
+  gate?: GPUBuffer;
+  up?: GPUBuffer;
   /** inspection scratch (the norm-quant kernels' pre/post-quantization rows) */
   dbg?: GPUBuffer;
   /** uniforms written per step: ST {M, P, nC, chunk, plainStart}, the embedding's, argmax's, sampling's */
@@ -84,6 +89,7 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     qkv: pool.buf(Mx * P.qkvN * 4, "qkv"),
     part: pool.buf(partFloats * 4, "attn-partials"),
     inner: pool.buf(Mx * P.F * 4, "glu"),
+    ...(P.arch.norms.perProjection ? {xnorm: pool.buf(Mx * 8 * Math.ceil(P.C / 8) * 4, "xnorm"), gate: pool.buf(Mx * P.F * 4, "gate"), up: pool.buf(Mx * P.F * 4, "up")} : {}),
     logits: pool.buf(P.V * 4, "logits"),
     logitsAll,
     tok: pool.buf((Mx + TOKEN_RING) * 4, "tokens"),

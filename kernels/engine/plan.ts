@@ -53,8 +53,11 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   validateModelConfig(c, {prefix: "webgpu: config "});
   const arch = architectureOf(c);
   // What the architecture table describes but the kernels do not do yet: refused by name, never run wrongly.
-  if (arch.norms.perProjection || arch.norms.qk) {
-    throw new Error(`webgpu: ${[arch.norms.perProjection ? "an RMSNorm inside each BitLinear" : "", arch.norms.qk ? "RMSNorm on q/k heads" : ""].filter(Boolean).join(" and ")} (architecture.ts) are not run by the engine yet: use the CPU reference`);
+  if (arch.norms.perProjection && (arch.norms.subNorms || sitePlan(c).o.hadamard)) {
+    throw new Error("webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference");
+  }
+  if (arch.pooling !== "none") {
+    // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
   }
   const d = arch.headDim;
   const sites = sitePlan(c);

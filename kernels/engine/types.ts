@@ -86,6 +86,8 @@ export type StepKind =
   | "norm-quant+linear" // the two fused (decode)
   | "hadamard-mix" // the cross-block step of a split H-BitLinear prologue (decode)
   | "rope-kv"
+  | "qk-norm" // RMSNorm on each q/k head before RoPE (architecture.norms.qk)
+  | "glu" // act(gate) ⊙ up from stored rows (architecture.norms.perProjection)
   | "attention"
   | "rope+attention"
   | "final-norm"

@@ -111,6 +111,12 @@ export interface LayerWeights {
   postNorm: GPUBuffer;
   attnSub?: GPUBuffer;
   ffnSub?: GPUBuffer;
+  /** an RMSNorm inside each BitLinear: the projections as separate linears (each reads its own quantized input) and
+   *  the norms' weights, by projection; qkv/gu are then empty placeholders */
+  proj?: Record<"q" | "k" | "v" | "gate" | "up", LinearBufs>;
+  linNorm?: Record<"q" | "k" | "v" | "o" | "gate" | "up" | "down", GPUBuffer>;
+  /** RMSNorm on q/k heads: [q_norm | k_norm], 2·d floats */
+  qkNorm?: GPUBuffer;
 }
 
 export interface WeightBufs {
@@ -192,10 +198,31 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
   const layers: LayerWeights[] = [];
   for (let l = 0; l < P.L; l++) {
     const n = tensorNames.layer(l);
+    const perProj = P.arch.norms.perProjection;
+    const proj = perProj ? {
+      q: await linear([{name: n.q, rows: hd}], P.C, false, `L${l}.q`),
+      k: await linear([{name: n.k, rows: kvd}], P.C, false, `L${l}.k`),
+      v: await linear([{name: n.v, rows: kvd}], P.C, false, `L${l}.v`),
+      gate: await linear([{name: n.gate, rows: P.F}], P.C, false, `L${l}.gate`),
+      up: await linear([{name: n.up, rows: P.F}], P.C, false, `L${l}.up`),
+    } : undefined;
+    const lnorm = (x: string, k: number) => normBuf(tensorNames.linearNorm(x), k);
+    const linNorm = perProj ? {q: await lnorm(n.q, P.C), k: await lnorm(n.k, P.C), v: await lnorm(n.v, P.C), o: await lnorm(n.o, hd), gate: await lnorm(n.gate, P.C), up: await lnorm(n.up, P.C), down: await lnorm(n.down, P.F)} : undefined;
+    let qkNorm: GPUBuffer | undefined;
+    if (P.arch.norms.qk) {
+      const both = new Float32Array(2 * P.d);
+      if (synth) both.fill(1);
+      else {
+        both.set(await source!.floatRows(n.qNorm, 0, 1), 0);
+        both.set(await source!.floatRows(n.kNorm, 0, 1), P.d);
+      }
+      qkNorm = pool.buf(both, `L${l}.qk_norm`);
+    }
     layers.push({
-      qkv: await linear([{name: n.q, rows: hd}, {name: n.k, rows: kvd}, {name: n.v, rows: kvd}], P.C, false, `L${l}.qkv`),
+      proj, linNorm, qkNorm,
+      qkv: proj ? proj.q : await linear([{name: n.q, rows: hd}, {name: n.k, rows: kvd}, {name: n.v, rows: kvd}], P.C, false, `L${l}.qkv`),
       o: await linear([{name: n.o, rows: P.C}], hd, false, `L${l}.o`),
-      gu: await linear([{name: n.gate, rows: P.F}, {name: n.up, rows: P.F}], P.C, true, `L${l}.gate_up`),
+      gu: proj ? proj.gate : await linear([{name: n.gate, rows: P.F}, {name: n.up, rows: P.F}], P.C, true, `L${l}.gate_up`),
       down: await linear([{name: n.down, rows: P.C}], P.F, false, `L${l}.down`),
       inNorm: await normBuf(n.inputNorm, P.C),
       postNorm: await normBuf(n.postAttnNorm, P.C),

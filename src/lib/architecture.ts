@@ -7,7 +7,8 @@
 //   activation        GLU gate: ReLU² (BitNet b1.58 2B4T, a4.8) or SiLU (Llama-architecture families)
 //   norms             pre-norm residual blocks; sub-norms before W_o and W_down (2B4T) or none (Llama);
 //                     an RMSNorm inside each BitLinear (transformers' use_rms_norm, BitNet-embedding) and RMSNorm
-//                     on q and k per head (Qwen3): run by the CPU reference; the engine refuses them (makePlan)
+//                     on q and k per head (Qwen3): run by the CPU reference and the engine (kernels/headnorm.ts; the
+//                     engine refuses per-projection norms combined with sub-norms, makePlan)
 //   head              tied to the embedding or a separate float matrix; never quantized
 //   headDim           from config.json's head_dim, or hidden / heads
 //   rope              rotate-half pairs (i, i + d/2) with base θ — every HF checkpoint; GGUF files of NORM archs

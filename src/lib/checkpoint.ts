@@ -181,11 +181,15 @@ export function transformersComputes(config: BitNetConfig): boolean {
  *  differently (a4.8, v2), refused by transformers with a clear message (LAB_MODEL_TYPE_PREFIX). */
 export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed" | "latent" | "none"; dtype?: "float32" | "bfloat16"} = {}): Record<string, unknown> {
   const mode = opts.quantization ?? (config.bitnet_variant === "fp" ? "none" : "packed");
-  // fp without sub-norms is exactly LLaMA: written as a LLaMA config, transformers loads it faithfully.
-  const llama = config.bitnet_variant === "fp" && !config.bitnet_sub_norms && mode === "none";
+  // The body transformers must build (architecture.ts): without sub-norms it is LLaMA (transformers' BitNet class
+  // always applies them) — an fp model, or a ternary one with the bitnet quantizer (Falcon3-1.58bit style); with
+  // QK head norms it is Qwen3. Either loads faithfully with transformers' own class.
+  const qwen3 = !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
+  const llama = !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
+  const body = qwen3 ? {arch: "Qwen3ForCausalLM", type: "qwen3"} : llama ? {arch: "LlamaForCausalLM", type: "llama"} : {arch: "BitNetForCausalLM", type: "bitnet"};
   const out: Record<string, unknown> = {
-    architectures: [llama ? "LlamaForCausalLM" : "BitNetForCausalLM"],
-    model_type: llama ? "llama" : transformersComputes(config) ? "bitnet" : `${LAB_MODEL_TYPE_PREFIX}${config.bitnet_variant}`,
+    architectures: [body.arch],
+    model_type: body.type === "bitnet" && !transformersComputes(config) ? `${LAB_MODEL_TYPE_PREFIX}${config.bitnet_variant}` : body.type,
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
     intermediate_size: config.intermediate_size,
@@ -203,14 +207,15 @@ export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed
     bos_token_id: config.bos_token_id,
     eos_token_id: config.eos_token_id,
     attention_bias: false,
-    ...(llama ? {mlp_bias: false} : {}),
+    ...(llama ? {mlp_bias: false} : qwen3 ? {use_sliding_window: false} : {}),
     attention_dropout: 0,
     initializer_range: 0.02,
     use_cache: true,
     torch_dtype: opts.dtype ?? "float32",
   };
-  if (mode === "packed") out.quantization_config = {quant_method: "bitnet", linear_class: "bitlinear", quantization_mode: "offline"};
-  else if (mode === "latent" && config.bitnet_variant !== "fp") out.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
+  const rms = config.bitnet_linear_norms ? {use_rms_norm: true, rms_norm_eps: config.bitnet_linear_norm_eps ?? 1e-6} : {};
+  if (mode === "packed") out.quantization_config = {quant_method: "bitnet", linear_class: "bitlinear", quantization_mode: "offline", ...rms};
+  else if (mode === "latent" && config.bitnet_variant !== "fp") out.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online", ...rms};
   for (const [k, v] of Object.entries(config)) if (k.startsWith("bitnet_")) out[k] = v;
   return out;
 }

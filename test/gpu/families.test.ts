@@ -9,7 +9,8 @@ import {testDevice} from "./harness.js";
 
 // The WebGPU engine runs every supported family's fixture (scripts/family_fixtures.py: transformers' own
 // LlamaForCausalLM + bitnet quantizer; SiLU GLU, no sub-norms, untied head, head_dim 32 ≠ hidden/heads, θ 1000042)
-// and agrees with the CPU reference and with transformers' logits. The architecture is data (architecture.ts):
+// and agrees with the CPU reference and with transformers' logits — including the Qwen3-body embedding model (an
+// RMSNorm inside each BitLinear: separate q/k/v/gate/up linears with their own codes, a GLU step; RMSNorm on q/k heads). The architecture is data (architecture.ts):
 // nothing here or in the engine is family-specific.
 const FX = "data/fixtures";
 // GPU vs CPU: the engine rounds integer codes as the reference does; f32 attention/softmax/SiLU sums vs float64
@@ -25,7 +26,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("WebGPU engine on the ternary families' fixtures", () => {
-  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-tq2_0.gguf", "fam-gguf-tq1_0.gguf"]) {
+  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-tq2_0.gguf", "fam-gguf-tq1_0.gguf", "fam-qwen3-embedding"]) {
     it(`${name}: prefill logits vs CPU and transformers, greedy decode equal to the CPU's`, async () => {
       const device = await testDevice();
       const opened = await openCheckpoint(await pathFileSet(`${FX}/${name}`));

@@ -118,3 +118,73 @@ describe("formats that are named and refused", () => {
     await expect(openCheckpoint(set)).rejects.toThrow(/model\.onnx is an ONNX Runtime model whose projections are MatMulNBits nodes: not read\. .*zero point per block/);
   });
 });
+
+describe("I2_S in a Llama-architecture GGUF (arch llama)", () => {
+  it("a file from the independent test writer (bitnet.cpp's C facts: x86 I2_S, W_q/W_k permuted as LlamaModel.permute) reads to the HF source's codes and transformers' logits", async () => {
+    const {permuteForGGUF, writeGGUFIndependently} = await import("./formats-gguf-writer.js");
+    const {forwardFull: fwd} = await import("../../src/lib/model.js");
+    const src = await (await openFile("fam-gguf-src")).load();
+    const c = src.config;
+    const A = "llama";
+    const kvs: [string, "u32" | "f32" | "str", unknown][] = [
+      ["general.architecture", "str", A], [`${A}.context_length`, "u32", c.max_position_embeddings], [`${A}.embedding_length`, "u32", c.hidden_size],
+      [`${A}.block_count`, "u32", c.num_hidden_layers], [`${A}.feed_forward_length`, "u32", c.intermediate_size], [`${A}.attention.head_count`, "u32", c.num_attention_heads],
+      [`${A}.attention.head_count_kv`, "u32", c.num_key_value_heads], [`${A}.attention.key_length`, "u32", c.head_dim], [`${A}.attention.value_length`, "u32", c.head_dim],
+      [`${A}.rope.dimension_count`, "u32", c.head_dim], [`${A}.rope.freq_base`, "f32", c.rope_theta], [`${A}.attention.layer_norm_rms_epsilon`, "f32", c.rms_norm_eps],
+    ];
+    type T = {name: string; shape: number[]; data: Float32Array; kind: "i2s" | "f32" | "f16"};
+    const ts: T[] = [];
+    const float = (hf: string, g: string, kind: "f32" | "f16") => ts.push({name: g, shape: src.float.get(hf)!.shape, data: src.float.get(hf)!.data, kind});
+    const proj = (hf: string, g: string, heads?: number) => {
+      const t = src.ternary.get(hf)!;
+      let data: Float32Array = Float32Array.from(t.codes, (x) => x * t.gamma);
+      if (heads) data = permuteForGGUF(data, t.shape[0], t.shape[1], heads);
+      ts.push({name: g, shape: t.shape, data, kind: "i2s"});
+    };
+    float(tensorNames.embed, "token_embd.weight", "f16");
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const n = tensorNames.layer(l);
+      float(n.inputNorm, `blk.${l}.attn_norm.weight`, "f32");
+      proj(n.q, `blk.${l}.attn_q.weight`, c.num_attention_heads);
+      proj(n.k, `blk.${l}.attn_k.weight`, c.num_key_value_heads);
+      proj(n.v, `blk.${l}.attn_v.weight`);
+      proj(n.o, `blk.${l}.attn_output.weight`);
+      float(n.postAttnNorm, `blk.${l}.ffn_norm.weight`, "f32");
+      proj(n.gate, `blk.${l}.ffn_gate.weight`);
+      proj(n.up, `blk.${l}.ffn_up.weight`);
+      proj(n.down, `blk.${l}.ffn_down.weight`);
+    }
+    float(tensorNames.finalNorm, "output_norm.weight", "f32");
+    float(tensorNames.lmHead, "output.weight", "f16");
+    const bytes = writeGGUFIndependently(kvs, ts);
+    const set = mapFileSet("t", new Map([["llama-i2s.gguf", memorySource(bytes, "llama-i2s.gguf") as ByteSource]]));
+    // random (untrained) weights give the layout evidence nothing to go on: refused with the choices, then chosen
+    await expect(openCheckpoint(set)).rejects.toThrow(/cannot tell which I2_S byte layout/);
+    const o = await openCheckpoint(set, {i2sLayout: "x86"});
+    expect(o.inspection).toMatchObject({format: "gguf-i2s", family: {value: "llama-bitnet"}, rope: {value: "interleaved-pairs"}, runtime: {rope: "norm"}});
+    const g = await attentionRopeCheck(o, [1, 5, 77, 200]);
+    expect(g.pass, g.detail).toBe(true);
+    const w = await o.load();
+    for (const [name, t] of src.ternary) {
+      expect(Buffer.from(w.ternary.get(name)!.codes.buffer).equals(Buffer.from(t.codes.buffer)), name).toBe(true);
+      expect(w.ternary.get(name)!.gamma, name).toBe(t.gamma);
+    }
+    let worst = 0, agree = 0, n = 0;
+    ref.sequences.forEach((seq, s) => {
+      const got = fwd(w, seq).logits;
+      ref.logits[s].forEach((row, q) => {
+        let a = 0, b = 0;
+        for (let v = 0; v < row.length; v++) {
+          worst = Math.max(worst, Math.abs(row[v] - got[q * row.length + v]));
+          if (row[v] > row[a]) a = v;
+          if (got[q * row.length + v] > got[q * row.length + b]) b = v;
+        }
+        n++;
+        if (a === b) agree++;
+      });
+    });
+    console.log(`llama I2_S (independent writer): max |Δ| vs transformers ${worst.toExponential(2)}, argmax ${agree}/${n}`);
+    expect(agree).toBe(n);
+    expect(worst).toBeLessThan(TOLERANCE);
+  });
+});

@@ -152,10 +152,11 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
     expect(worstCos).toBeLessThan(1e-9);
   });
 
-  it("the engine refuses what it does not run yet, by name", async () => {
-    const {createWebGPUSession} = await import("../../kernels/engine.js");
+  it("the engine plan takes per-projection and QK norms, and refuses per-projection norms combined with sub-norms, by name", async () => {
+    const {makePlan} = await import("../../kernels/engine.js");
     const w = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
-    await expect(createWebGPUSession(w, {device: {} as GPUDevice})).rejects.toThrow(/webgpu: an RMSNorm inside each BitLinear and RMSNorm on q\/k heads .* not run by the engine yet/);
+    expect(makePlan(w.config, "f32").arch.norms).toMatchObject({perProjection: true, qk: true});
+    expect(() => makePlan({...w.config, bitnet_sub_norms: true}, "f32")).toThrow(/webgpu: an RMSNorm inside each BitLinear together with sub-norms .* not run by the engine/);
   });
 });
 
@@ -194,5 +195,19 @@ describe("pseudo-quantized weights under a config that ternarizes online (Falcon
     const f = (await openCheckpoint(await pathFileSet(`${FX}/fam-trilm-unpacked`))).tensor(tensorNames.layer(0).q);
     const data = (await f).float!.data;
     for (let i = 0; i < data.length; i++) expect(Math.sign(data[i]) || 0).toBe(t.codes[i]);
+  });
+});
+
+describe("writing a family's config.json for transformers (convert --to hf)", () => {
+  it("no sub-norms → LlamaForCausalLM with the bitnet quantizer; QK norms → Qwen3ForCausalLM with use_rms_norm; both read back equal", async () => {
+    const {configToJSON} = await import("../../src/lib/checkpoint.js");
+    for (const dir of ["fam-llama-legacy", "fam-qwen3-embedding"]) {
+      const c = (await (await openCheckpoint(await pathFileSet(`${FX}/${dir}`))).load()).config;
+      const j = configToJSON(c);
+      if (dir === "fam-llama-legacy") expect(j).toMatchObject({architectures: ["LlamaForCausalLM"], model_type: "llama", quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"}});
+      else expect(j).toMatchObject({architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", quantization_config: {use_rms_norm: true, rms_norm_eps: 1e-6}});
+      const back = parseConfig(j);
+      expect(back).toEqual({...c, quantization_config: back.quantization_config, ...(c.bitnet_pooling ? {bitnet_pooling: c.bitnet_pooling} : {})});
+    }
   });
 });
