@@ -160,8 +160,8 @@ export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement 
     symbol: {domain: names, range: SERIES_SYMBOLS.slice(0, names.length) as unknown as string[]},
     marks: [
       ...(opts.ruleY ?? []).map((y) => Plot.ruleY([y], {stroke: "currentColor", strokeOpacity: 0.5})),
-      ...series.map((sr) => Plot.line(data.filter((d) => d.series === sr.name), {x: "x", y: "y", stroke: "series", strokeWidth: 2, strokeDasharray: sr.dash})),
-      Plot.dot(opts.maxMarkers ? thinned(data, series, opts.maxMarkers) : data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true}),
+      ...series.map((sr) => Plot.line(data.filter((d) => d.series === sr.name), {x: "x", y: "y", stroke: "series", strokeWidth: 2, strokeDasharray: sr.dash, className: "lab-line"})),
+      Plot.dot(opts.maxMarkers ? thinned(data, series, opts.maxMarkers) : data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true, className: "lab-markers"}),
       ...markText,
     ],
   });

@@ -11,7 +11,7 @@ import {forwardFull} from "../lib/model.js";
 import type {LayerTrace} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
-import {chooseBackend, describeAdapter} from "../lib/webgpu-status.js";
+import {chooseBackend, describeAdapter, isSoftwareAdapter} from "../lib/webgpu-status.js";
 import {h} from "./dom.js";
 import {pageGpu} from "./sessions.js";
 import type {BackendChoice} from "./sessions.js";
@@ -87,7 +87,7 @@ export function liveSweep(weights: ModelWeights, ids: readonly number[], opts: {
       return source;
     },
     get label() {
-      return source === "webgpu" ? `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's sweep sessions` : "the CPU reference (src/lib/model.ts)";
+      return source === "webgpu" ? `${isSoftwareAdapter(opts.gpu) ? "WebGPU on a software renderer on your CPU" : "your GPU (WebGPU on"} ${isSoftwareAdapter(opts.gpu) ? `(${describeAdapter(opts.gpu)})` : `${describeAdapter(opts.gpu)})`}, the engine's sweep sessions` : "the CPU reference";
     },
     get fallback() {
       return fallback;
@@ -121,7 +121,7 @@ export function liveSweep(weights: ModelWeights, ids: readonly number[], opts: {
 /** One line naming the backend a sweep was drawn with (the same classes as liveSource). */
 export function sweepSource(sw: LiveSweep, what: string): HTMLElement {
   return h("p", {class: `live-source live-source--${sw.source}`, "data-live-source": sw.source, "data-sweep-source": "", role: "status"},
-    h("strong", {}, sw.source === "webgpu" ? "Computed on your GPU. " : "Computed on the CPU. "),
+    h("strong", {}, sw.source === "webgpu" ? (/software renderer/.test(sw.label) ? "Computed with WebGPU on your CPU (a software renderer). " : "Computed on your GPU. ") : "Computed on the CPU. "),
     `${what} is drawn from ${sw.label} (${sw.ids.length} tokens per setting).`,
     sw.fallback ? ` The page used the CPU because ${sw.fallback}.` : "");
 }

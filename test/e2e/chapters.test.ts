@@ -281,7 +281,7 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
       await check.waitFor({timeout: 120_000});
       expect(await check.textContent()).toMatch(/^PASS GPU against the CPU reference at [35] settings: max \|Δ\| of the KL/);
     }
-    expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed on your GPU\. The K sweep is drawn from your GPU \(WebGPU on/);
+    expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed with WebGPU on your CPU \(a software renderer\)\. The K sweep is drawn from WebGPU on a software renderer on your CPU \(/);
     // strict: with exact attention (W_o's top-K input is the reference's f32 bits) every setting agrees on SwiftShader
     for (const sw of ["k", "kv"]) expect(await page.locator(`[data-check="sweep-${sw}"]`).getAttribute("data-pass")).toBe("true");
     // the K = 100% baseline's loss (the GPU's logits, no top-K) equals the CPU reference's on the same 24 tokens

@@ -8,7 +8,10 @@ import config from "../../observablehq.config.js";
 import {CHROMIUM, axeViolations, launch, watch} from "./browser.js";
 import {serve} from "./server.js";
 
-const paths = config.pages.map((p) => p.path);
+// Reading pages that compute nothing (the glossary, the lesson plan) have no WebGPU banner: they are checked for a
+// clean load only (test/e2e/teach.test.ts covers their content).
+const READING = new Set(["/glossary", "/lesson"]);
+const paths = config.pages.map((p) => p.path).filter((p) => !READING.has(p));
 const shots = "test-results/screenshots";
 
 let site: Awaited<ReturnType<typeof serve>>;
@@ -65,6 +68,24 @@ describe("where the overview's model runs (issue 15.3)", () => {
     expect(log.errors).toEqual([]);
     await page.close();
   });
+});
+
+describe("reading pages", () => {
+  for (const path of READING) {
+    it(`${path} loads cleanly, with and without WebGPU`, async () => {
+      for (const webgpu of [true, false]) {
+        const browser = await launch({webgpu});
+        const page = await browser.newPage();
+        const log = watch(page, site.url);
+        await page.goto(site.url + path, {waitUntil: "networkidle"});
+        expect(await page.locator("#observablehq-main h1").count()).toBe(1);
+        expect(log.errors).toEqual([]);
+        expect(log.failed).toEqual([]);
+        expect(log.foreign).toEqual([]);
+        await browser.close();
+      }
+    });
+  }
 });
 
 describe("the page shell", () => {

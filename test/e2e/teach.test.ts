@@ -91,6 +91,21 @@ describe("the model diagram", () => {
   }, 180_000);
 });
 
+describe("the overview's live text", () => {
+  it("does not loop (greedy decoding of the 4M model repeated one phrase over and over)", async () => {
+    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+    await page.goto(`${site.url}/`, {waitUntil: "networkidle"});
+    await page.waitForFunction(() => document.querySelector(".stream[data-output]") !== null, null, {timeout: 120_000});
+    const text = (await page.locator(".stream[data-output]").first().getAttribute("data-output")) ?? "";
+    const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+    const counts = new Map<string, number>();
+    for (let i = 0; i + 4 <= words.length; i++) { const k = words.slice(i, i + 4).join(" "); counts.set(k, (counts.get(k) ?? 0) + 1); }
+    const worst = Math.max(0, ...counts.values());
+    expect(worst, text).toBeLessThan(3);
+    await page.close();
+  }, 180_000);
+});
+
 describe("teacher tooling", () => {
   it("hide= names sections by their visible heading; the page says so and can show them", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
