@@ -1,4 +1,4 @@
-// Soak (issue 22): generate N tokens through the CLI's own path (readModelPath → textCodec → openSession →
+// Soak (issue 22): generate N tokens through the CLI's own path (readModelPath → textCodec → openCliSession →
 // generate) on the CPU reference or WebGPU, in context-sized rounds on one session (reset between rounds, as a
 // long chat that starts over would), sampling memory every --every tokens. A leak shows as RSS/heap growing
 // with tokens; flat means bounded. Also runs the CLI command itself per round (--cli) to catch per-invocation
@@ -11,10 +11,10 @@ import {parseArgs} from "node:util";
 import {runCli} from "../scripts/probe.js";
 import {generate} from "../src/lib/generate.js";
 import {readModelPath} from "../src/node/files.js";
-import {codecContext, openSession, textCodec, type BackendName} from "../src/node/runtime.js";
+import {codecContext, openCliSession, textCodec, type CliBackend} from "../src/node/runtime.js";
 
 const {values: a} = parseArgs({options: {model: {type: "string", default: "data/models/b1.58"}, backend: {type: "string", default: "cpu"}, tokens: {type: "string", default: "2000"}, every: {type: "string", default: "50"}, cli: {type: "boolean", default: false}}});
-const backend = a.backend as BackendName;
+const backend = a.backend as CliBackend;
 const total = Number(a.tokens);
 const every = Number(a.every);
 const PROMPT = "The state of the Union";
@@ -47,7 +47,7 @@ if (a.cli) {
   const codec = textCodec(m.tokenizer, m.weights.config, codecContext(m));
   const ids = codec.encode(PROMPT);
   const room = m.weights.config.max_position_embeddings - ids.length;
-  const session = await openSession(m.weights, backend, {maxLength: m.weights.config.max_position_embeddings});
+  const session = await openCliSession(m.weights, backend, {maxLength: m.weights.config.max_position_embeddings});
   try {
     while (done < total) {
       const r = await generate(session, ids, {

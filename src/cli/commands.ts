@@ -2,7 +2,7 @@
 import type {Command} from "./command.js";
 import {cost} from "./cost.js";
 import {inspect} from "./inspect.js";
-import {generate} from "./generate.js";
+import {generateCommand} from "./generate.js";
 import {logits} from "./logits.js";
 import {embed} from "./embed.js";
 import {train} from "./train.js";
@@ -10,4 +10,4 @@ import {verify} from "./verify.js";
 import {bench} from "./bench.js";
 import {convert} from "./convert.js";
 
-export const commands: Command[] = [inspect, generate, logits, embed, convert, cost, train, verify, bench];
+export const commands: Command[] = [inspect, generateCommand, logits, embed, convert, cost, train, verify, bench];

@@ -5,16 +5,16 @@ import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";
 import {MIN_TEMPERATURE, generate as generateTokens} from "../lib/generate.js";
 import {readModelPath} from "../node/files.js";
-import {BACKENDS, codecContext, openSession, textCodec} from "../node/runtime.js";
-import type {BackendName} from "../node/runtime.js";
+import {CLI_BACKENDS, codecContext, openCliSession, textCodec} from "../node/runtime.js";
+import type {CliBackend} from "../node/runtime.js";
 
-export function backendFlag(v: string | undefined): BackendName {
+export function backendFlag(v: string | undefined): CliBackend {
   const b = v ?? "cpu";
-  if (!(BACKENDS as readonly string[]).includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${b}"`);
-  return b as BackendName;
+  if (!(CLI_BACKENDS as readonly string[]).includes(b)) throw new UsageError(`--backend must be one of ${CLI_BACKENDS.join(", ")}, got "${b}"`);
+  return b as CliBackend;
 }
 
-export const generate: Command = {
+export const generateCommand: Command = {
   name: "generate",
   summary: "generate text from a checkpoint (greedy by default; temperature, top-k, top-p sampling)",
   usage: "bitnet-lab generate <model-dir> --prompt TEXT [--max-tokens N=32] [--temperature T=0] [--top-k K=0] [--top-p P=1] [--seed S=0] [--json] [--backend cpu|webgpu] " + MODEL_USAGE,
@@ -44,7 +44,7 @@ export const generate: Command = {
     if (room <= 0) throw new Error(`the prompt has ${promptIds.length} tokens, the model's context is ${context}`);
     const limit = Math.min(maxTokens, room);
     if (limit < maxTokens) console.error(`bitnet-lab generate: --max-tokens ${maxTokens} exceeds the model's context of ${context} positions (prompt ${promptIds.length} tokens): at most ${limit} new tokens`);
-    const session = await openSession(m.weights, backend, {maxLength: promptIds.length + Math.max(1, limit)});
+    const session = await openCliSession(m.weights, backend, {maxLength: promptIds.length + Math.max(1, limit)});
     const t0 = performance.now();
     let tFirst = 0;
     let printed = "";

@@ -6,7 +6,7 @@ import {UsageError, flagBool, flagNumber, flagString} from "./command.js";
 import {backendFlag} from "./generate.js";
 import {checkModelDirArg} from "./inspect.js";
 import {readModelPath} from "../node/files.js";
-import {codecContext, openSession, textCodec} from "../node/runtime.js";
+import {codecContext, openCliSession, textCodec} from "../node/runtime.js";
 
 export const logits: Command = {
   name: "logits",
@@ -38,7 +38,7 @@ export const logits: Command = {
       ids = codec.encode(prompt!);
     }
     if (ids.length > c.max_position_embeddings) throw new Error(`${ids.length} tokens exceed the model's context of ${c.max_position_embeddings}`);
-    const session = await openSession(m.weights, backend, {maxLength: ids.length});
+    const session = await openCliSession(m.weights, backend, {maxLength: ids.length});
     const all = await session.append(ids, {allLogits: true});
     session.dispose();
     const V = c.vocab_size;

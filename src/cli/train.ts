@@ -7,7 +7,7 @@ import {join, resolve} from "node:path";
 import {fileURLToPath} from "node:url";
 import {parameterCounts} from "../lib/model.js";
 import {ConfigError, modelConfigAt, parseTrainConfig, type TrainConfig} from "../lib/train/config.js";
-import {BACKENDS, loadTf, type BackendName} from "../node/tfjs.js";
+import {TF_BACKENDS, loadTf, type TfBackendName} from "../node/tfjs.js";
 import type {TF} from "../lib/train/tf.js";
 import {vulkanDrivers} from "../node/gpu-env.js";
 import {progress, type Progress} from "../node/progress.js";
@@ -40,7 +40,7 @@ export function readTrainConfig(ref: string): TrainConfig {
 
 /** The backend `auto` resolves to: WebGPU where a Vulkan driver is installed (a GPU), else the CPU — tfjs's
  *  WebGPU backend on SwiftShader (a CPU Vulkan) is slower than its CPU backend. The reason is printed. */
-async function chooseBackend(asked: BackendName | "auto", say: (line: string) => void): Promise<{backend: BackendName; tf: TF}> {
+async function chooseBackend(asked: TfBackendName | "auto", say: (line: string) => void): Promise<{backend: TfBackendName; tf: TF}> {
   if (asked !== "auto") return {backend: asked, tf: await loadTf(asked)};
   const drivers = vulkanDrivers();
   if (drivers === "system" || drivers === "user") {
@@ -70,8 +70,8 @@ export const train: Command = {
     if (flagBool(args, "plan")) return await printPlan(args, ref);
     const out = flagString(args, "out");
     if (!out) throw new UsageError("--out is required");
-    const asked = (flagString(args, "backend") ?? "auto") as BackendName | "auto";
-    if (asked !== "auto" && !BACKENDS.includes(asked)) throw new UsageError(`--backend must be one of auto, ${BACKENDS.join(", ")}, got "${asked}"`);
+    const asked = (flagString(args, "backend") ?? "auto") as TfBackendName | "auto";
+    if (asked !== "auto" && !TF_BACKENDS.includes(asked)) throw new UsageError(`--backend must be one of auto, ${TF_BACKENDS.join(", ")}, got "${asked}"`);
     let cfg = readTrainConfig(ref);
     const steps = flagNumber(args, "steps", cfg.steps, {min: 1, max: 10_000_000, integer: true});
     if (steps !== cfg.steps) cfg = {...cfg, steps};

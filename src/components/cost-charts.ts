@@ -1,4 +1,4 @@
-// Views for the cost chapter: pure functions (data, options) → Node. Every chart is a <figure> with a caption and
+// Views for the cost chapter: pure functions (data, options) → Node. Every chart is a <costFigure> with a caption and
 // a data table holding the same numbers (for screen readers, and for anyone who wants the values).
 import * as Plot from "@observablehq/plot";
 import {tidyPlot} from "./charts.js";
@@ -69,7 +69,7 @@ const chartWidth = (w: number | undefined) => Math.max(280, w ?? 640);
 const fmtDefault = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3))));
 
 /** A table from columns and rows; numbers right-aligned. */
-export function dataTable<T>(caption: string, columns: {label: string; value: (row: T) => string; numeric?: boolean}[], rows: readonly T[]): HTMLTableElement {
+export function costTable<T>(caption: string, columns: {label: string; value: (row: T) => string; numeric?: boolean}[], rows: readonly T[]): HTMLTableElement {
   const table = el("table", {class: "cost-data"});
   table.append(el("caption", {}, caption));
   const head = el("tr");
@@ -88,8 +88,8 @@ export function dataTable<T>(caption: string, columns: {label: string; value: (r
   return table;
 }
 
-/** Wraps a chart and its data table in a figure; the table sits in a <details> under the chart. */
-export function figure(title: string, chart: Element, table: HTMLTableElement, caption?: string): HTMLElement {
+/** Wraps a chart and its data table in a costFigure; the table sits in a <details> under the chart. */
+export function costFigure(title: string, chart: Element, table: HTMLTableElement, caption?: string): HTMLElement {
   const fig = el("figure", {class: "cost-figure"});
   const cap = el("figcaption", {}, el("strong", {}, title), ...(caption ? [" — ", caption] : []));
   const details = el("details", {}, el("summary", {}, "Data table"), table);
@@ -162,11 +162,11 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
   }));
   for (const r of rows.filter((r) => pointKeys.has(r.series))) tableRows.push({x: r.x, label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`, values: o.series.map((s) => (s.key === r.series ? yf(r.y) : ""))});
   for (const m of o.measured ?? []) tableRows.push({x: m.x, label: `${m.label} (measured, ${xf(m.x)})`, values: o.series.map((_, i) => (i === 0 ? yf(m.y) : ""))});
-  const table = dataTable(`${o.title}: ${o.y.label} by ${o.x.label}`, [
+  const table = costTable(`${o.title}: ${o.y.label} by ${o.x.label}`, [
     {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},
     ...o.series.map((s, i) => ({label: s.label, value: (r: (typeof tableRows)[number]) => r.values[i], numeric: true})),
   ], tableRows);
-  return figure(o.title, chart, table, o.caption);
+  return costFigure(o.title, chart, table, o.caption);
 }
 
 export interface Bar {
@@ -198,10 +198,10 @@ export function barFigure(bars: readonly Bar[], o: {title: string; caption?: str
       Plot.axisY({label: null, lineWidth: narrow ? 10 : Infinity}),
     ],
   });
-  const table = dataTable(o.title, [
+  const table = costTable(o.title, [
     {label: "part", value: (b: Bar) => b.label},
     {label: o.x.label, value: (b: Bar) => f(b.value), numeric: true},
     {label: "note", value: (b: Bar) => b.note ?? ""},
   ], bars);
-  return figure(o.title, chart, table, o.caption);
+  return costFigure(o.title, chart, table, o.caption);
 }

@@ -52,7 +52,7 @@ export async function fileSetFromDrop(dt: DataTransfer): Promise<BlobFileSet> {
   return fileSetFromFiles(files, dir.name);
 }
 
-export function fmtBytes(n: number): string {
+export function fmtBinaryBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
@@ -74,11 +74,11 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
   const ctx = opts.ctx ?? Math.min(2048, c.max_position_embeddings);
   const need = ins.gpuBytes(ctx);
   const lim = opts.gpu?.limits ?? {};
-  let memory = `≈ ${fmtBytes(need)} for the WebGPU engine at context ${ctx} (2-bit projections, f32 embedding rows, f32 KV cache)`;
+  let memory = `≈ ${fmtBinaryBytes(need)} for the WebGPU engine at context ${ctx} (2-bit projections, f32 embedding rows, f32 KV cache)`;
   if (opts.gpu?.available) {
     const embBytes = c.vocab_size * c.hidden_size * 4;
     const bind = lim.maxStorageBufferBindingSize ?? 0;
-    memory += `; this GPU binds ≤ ${fmtBytes(bind)} per buffer, so the ${fmtBytes(embBytes)} embedding goes in ${Math.max(1, Math.ceil(embBytes / Math.max(1, bind)))} buffer(s)`;
+    memory += `; this GPU binds ≤ ${fmtBinaryBytes(bind)} per buffer, so the ${fmtBinaryBytes(embBytes)} embedding goes in ${Math.max(1, Math.ceil(embBytes / Math.max(1, bind)))} buffer(s)`;
   } else memory += "; no WebGPU here, so the CPU reference would run it (slowly for a 2B model)";
   const tok = ins.tokenizer;
   const tbl = h("table", {class: "inspection"},
@@ -98,13 +98,13 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
       row("Tokenizer", tok ? `${tok.source}: ${tok.tokens.toLocaleString("en-US")} tokens, BOS ${tok.bos}${tok.addsBos ? " (added by its post-processor template, as transformers does)" : " (not added automatically)"}, EOS ${tok.eos}${tok.chat ? ", instruct chat template (<|eot_id|>)" : ""}` : "none (no tokenizer.json or tokenizer.ggml.*): token ids only", "tokenizer"),
       row("Memory", memory, "memory"),
       ...(ins.scale ? [row("The other convention", `${ins.scale.otherWay}.`, "other")] : ins.i2s ? [row("The other layout", `Reading these bytes with another layout (${["x86", "arm", "rows"].filter((l) => l !== ins.i2s!.value).join(" or ")}) scrambles the weights inside every block: all codes stay valid, so nothing fails — only the golden check below shows it.`, "other")] : []),
-      row("Files", ins.files.map((f) => `${f.name} (${fmtBytes(f.bytes)})`).join(", "), "files"),
+      row("Files", ins.files.map((f) => `${f.name} (${fmtBinaryBytes(f.bytes)})`).join(", "), "files"),
     ),
   );
   const warnings = ins.warnings.length ? h("div", {class: "notice", role: "note"}, h("strong", {}, "Warnings: "), ins.warnings.join("; ")) : null;
   const shapes = h("details", {}, h("summary", {}, `${ins.tensors.length} tensors`),
     h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "tensor"), h("th", {}, "stored"), h("th", {}, "shape"), h("th", {}, "bytes"))),
-      h("tbody", {}, ins.tensors.map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, `${t.dtype}${t.role === "ternary" ? " (ternary)" : t.role === "latent" ? " (latent → ternary)" : ""}`), h("td", {}, `[${t.shape.join(", ")}]`), h("td", {}, fmtBytes(t.bytes)))))));
+      h("tbody", {}, ins.tensors.map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, `${t.dtype}${t.role === "ternary" ? " (ternary)" : t.role === "latent" ? " (latent → ternary)" : ""}`), h("td", {}, `[${t.shape.join(", ")}]`), h("td", {}, fmtBinaryBytes(t.bytes)))))));
   return h("section", {class: "format-inspection", "data-format": ins.format}, tbl, warnings, shapes);
 }
 

@@ -4,12 +4,12 @@ import {createCpuSession} from "../lib/model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 
-export const BACKENDS = ["cpu", "webgpu"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export const CLI_BACKENDS = ["cpu", "webgpu"] as const;
+export type CliBackend = (typeof CLI_BACKENDS)[number];
 
 /** Opens a decode session on the named backend. The WebGPU engine is loaded lazily from
  *  kernels/engine.ts (export createWebGPUSession(weights, opts)), so the CLI runs without it. */
-export async function openSession(weights: ModelWeights, backend: BackendName, opts: {maxLength?: number} = {}): Promise<DecodeSession> {
+export async function openCliSession(weights: ModelWeights, backend: CliBackend, opts: {maxLength?: number} = {}): Promise<DecodeSession> {
   if (backend === "cpu") return createCpuSession(weights, opts);
   const path = "../../kernels/engine.js"; // a variable, so neither tsc nor bundlers require it to exist
   let mod: {createWebGPUSession?: (w: ModelWeights, o?: object) => Promise<DecodeSession> | DecodeSession};

@@ -5,10 +5,10 @@ import * as tf from "@tensorflow/tfjs";
 import type {TF} from "../lib/train/tf.js";
 import {vulkanDrivers} from "./gpu-env.js";
 
-export type BackendName = "webgpu" | "cpu" | "wasm";
-export const BACKENDS: readonly BackendName[] = ["webgpu", "cpu", "wasm"];
+export type TfBackendName = "webgpu" | "cpu" | "wasm";
+export const TF_BACKENDS: readonly TfBackendName[] = ["webgpu", "cpu", "wasm"];
 
-export async function loadTf(backend: BackendName): Promise<TF> {
+export async function loadTf(backend: TfBackendName): Promise<TF> {
   if (backend === "webgpu") {
     vulkanDrivers(); // before Dawn starts: no "vkCreateInstance failed" noise where only SwiftShader exists
     const {create, globals} = await import("webgpu");

@@ -14,7 +14,7 @@ import type {TF} from "../lib/train/tf.js";
 import {Trainer, type EvalResult} from "../lib/train/trainer.js";
 import type {PreparedData} from "./train-data.js";
 
-export interface RunOptions {
+export interface TrainRunOptions {
   tf: TF;
   cfg: TrainConfig;
   data: PreparedData;
@@ -98,7 +98,7 @@ function loadState(tf: TF, path: string, streams: {train: Uint16Array; val: Uint
   }
 }
 
-export async function runTraining(o: RunOptions): Promise<RunSummary> {
+export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
   const print = o.print ?? ((l: string) => console.log(l));
   const {tf, cfg, data, outDir} = o;
   mkdirSync(outDir, {recursive: true});

@@ -8,7 +8,7 @@ import {dequantize, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, q
 import {Rng} from "../../src/lib/rng.js";
 import {ConfigError, parseTrainConfig, scheduleAt, modelConfigAt} from "../../src/lib/train/config.js";
 import {absmaxInt8, absmeanInt4, ste, topkInt8, weightQuant} from "../../src/lib/train/model.js";
-import type {TF, Tensor} from "../../src/lib/train/tf.js";
+import type {TF, TfTensor} from "../../src/lib/train/tf.js";
 import {Trainer, type TrainData} from "../../src/lib/train/trainer.js";
 
 const tf = tfjs as unknown as TF;
@@ -48,8 +48,8 @@ describe("straight-through quantizers", () => {
   it("pass the gradient through unchanged", () => {
     const x = tf.tensor2d(randn(6 * 16, 1), [6, 16]);
     const c = tf.tensor2d(randn(6 * 16, 2), [6, 16]);
-    for (const q of [(v: Tensor) => absmaxInt8(tf, v), (v: Tensor) => absmeanInt4(tf, v), (v: Tensor) => topkInt8(tf, v, 0.5), (v: Tensor) => weightQuant(tf, v)]) {
-      const g = tf.grad((v: Tensor) => tf.sum(tf.mul(ste(tf, v, q), c)))(x);
+    for (const q of [(v: TfTensor) => absmaxInt8(tf, v), (v: TfTensor) => absmeanInt4(tf, v), (v: TfTensor) => topkInt8(tf, v, 0.5), (v: TfTensor) => weightQuant(tf, v)]) {
+      const g = tf.grad((v: TfTensor) => tf.sum(tf.mul(ste(tf, v, q), c)))(x);
       expect(Array.from(g.dataSync())).toEqual(Array.from(c.dataSync()));
       // …while the forward value really is quantized (not the identity).
       expect(maxAbsDiff(ste(tf, x, q).dataSync(), x.dataSync())).toBeGreaterThan(1e-3);

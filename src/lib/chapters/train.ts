@@ -261,18 +261,18 @@ export function ternaryBins(latent: ArrayLike<number>, gamma: number, perHalfGam
 
 // ---------------------------------------------------------------- backend
 
-export type BackendName = "webgpu" | "webgl" | "wasm" | "cpu";
-export const BACKEND_ORDER: readonly BackendName[] = ["webgpu", "webgl", "wasm", "cpu"];
+export type PageTfBackend = "webgpu" | "webgl" | "wasm" | "cpu";
+export const BACKEND_ORDER: readonly PageTfBackend[] = ["webgpu", "webgl", "wasm", "cpu"];
 
 export interface BackendChoice {
-  backend: BackendName;
+  backend: PageTfBackend;
   /** Every backend tried, in order, with why it failed. */
-  attempts: {name: BackendName; ok: boolean; error?: string}[];
+  attempts: {name: PageTfBackend; ok: boolean; error?: string}[];
 }
 
 /** Starts the first tfjs backend that initialises: the preferred one, then the rest of `order` (default WebGPU →
  *  WebGL → WASM → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
-export async function initTfBackend(tf: TF, preferred: BackendName | "auto", order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendChoice> {
+export async function initTfBackend(tf: TF, preferred: PageTfBackend | "auto", order: readonly PageTfBackend[] = BACKEND_ORDER): Promise<BackendChoice> {
   order = preferred === "auto" ? order : [preferred, ...order.filter((b) => b !== preferred)];
   const attempts: BackendChoice["attempts"] = [];
   for (const name of order) {
@@ -365,7 +365,7 @@ export interface TrainRunView {
   readonly done: boolean;
   readonly running: boolean;
   readonly tokensSeen: number;
-  run(opts?: RunOptions): Promise<void>;
+  run(opts?: TwinRunOptions): Promise<void>;
   pause(): Promise<void>;
   dispose(): void;
   exportBitNet(): Promise<ModelWeights>;
@@ -373,7 +373,7 @@ export interface TrainRunView {
 
 export type RunState = "ready" | "running" | "paused" | "done" | "error" | "disposed";
 
-export interface RunOptions {
+export interface TwinRunOptions {
   onStep?: (p: TwinPoint, stats: StepStats) => void;
   onEval?: (e: TwinEval) => void;
   /** Gives the page a turn between steps (default: a macrotask). */
@@ -537,7 +537,7 @@ export class TwinRun implements TrainRunView {
 
   /** Trains until done, paused, reset or `maxSteps` more pairs, yielding to the page between steps.
    *  Resolves when the loop has stopped (calling it while running returns the running loop). */
-  run(opts: RunOptions = {}): Promise<void> {
+  run(opts: TwinRunOptions = {}): Promise<void> {
     if (this.loop) return this.loop;
     if (this.state === "disposed" || this.state === "error" || this.done) return Promise.resolve();
     this.stopRequested = false;

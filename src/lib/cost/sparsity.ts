@@ -5,7 +5,7 @@ import type {ModelShape} from "./shapes.js";
 
 /** Percent zeros of each projection's input, as in a4.8 Table 2 (QKV share one input; so do up and gate in
  *  principle, but a4.8 computes up only on non-zero gate channels, hence its higher "Up" sparsity). */
-export interface ComponentSparsity {
+export interface CostComponentSparsity {
   qkv: number;
   out: number;
   up: number;
@@ -19,10 +19,10 @@ export interface ActivatedParams {
   activeFraction: number;
   /** Parameter-weighted sparsity: 1 − active/total (a4.8 Table 2's "Overall"), in percent. */
   overallPercent: number;
-  perComponent: Record<keyof ComponentSparsity, {params: number; active: number}>;
+  perComponent: Record<keyof CostComponentSparsity, {params: number; active: number}>;
 }
 
-export function activatedParams(s: ModelShape, sp: ComponentSparsity): ActivatedParams {
+export function activatedParams(s: ModelShape, sp: CostComponentSparsity): ActivatedParams {
   for (const k of ["qkv", "out", "up", "gate", "down"] as const) {
     const v = sp[k];
     if (!(v >= 0 && v <= 100)) throw new Error(`sparsity ${k} must be a percentage in [0, 100], got ${v}`);
@@ -32,7 +32,7 @@ export function activatedParams(s: ModelShape, sp: ComponentSparsity): Activated
   const params = {qkv: L * (n.perLayer.q + n.perLayer.k + n.perLayer.v), out: L * n.perLayer.o, up: L * n.perLayer.up, gate: L * n.perLayer.gate, down: L * n.perLayer.down};
   const perComponent = {} as ActivatedParams["perComponent"];
   let active = 0;
-  for (const k of Object.keys(params) as (keyof ComponentSparsity)[]) {
+  for (const k of Object.keys(params) as (keyof CostComponentSparsity)[]) {
     const a = params[k] * (1 - sp[k] / 100);
     perComponent[k] = {params: params[k], active: a};
     active += a;

@@ -31,7 +31,7 @@ export function getHardware(id: string): Hardware {
   return h;
 }
 
-export interface StepOptions {
+export interface DecodeStepOptions {
   batch?: number; // sequences decoded together (default 1)
   context?: number; // tokens already in each sequence's KV cache (default 0)
   kvLayout?: MemoryOptions["kvLayout"];
@@ -46,7 +46,7 @@ export interface StepBytes {
 }
 
 /** Bytes one decode step moves (all sequences of the batch advance one token). */
-export function decodeStepBytes(s: ModelShape, p: Precision, opts: StepOptions = {}): StepBytes {
+export function decodeStepBytes(s: ModelShape, p: Precision, opts: DecodeStepOptions = {}): StepBytes {
   const {batch = 1, context = 0, kvLayout = "model"} = opts;
   const m = memory(s, p);
   const lmHead = (s.vocab * s.hidden * p.embeddingBits) / 8;
@@ -58,14 +58,14 @@ export function decodeStepBytes(s: ModelShape, p: Precision, opts: StepOptions =
 }
 
 /** Operations (2 per multiply-accumulate) of one decode step: projections, LM head, attention over the context. */
-export function decodeStepOps(s: ModelShape, opts: StepOptions = {}): number {
+export function decodeStepOps(s: ModelShape, opts: DecodeStepOptions = {}): number {
   const {batch = 1, context = 0} = opts;
   const n = paramCounts(s);
   const attention = 2 * s.layers * s.heads * s.headDim * (context + 1); // q·K and p·V per head
   return 2 * batch * (n.linear + s.vocab * s.hidden + attention);
 }
 
-export interface SpeedOptions extends StepOptions {
+export interface SpeedOptions extends DecodeStepOptions {
   bandwidthGBps: number;
   /** Fraction of peak bandwidth a kernel reaches (default 1: the bound). */
   efficiency?: number;

@@ -7,7 +7,7 @@
 // the buffer reshapes to [rows, ROW] and each row belongs to exactly one tensor.
 import type {BitNetConfig} from "../config.js";
 import {linearNames, paramShapes} from "./model.js";
-import type {TF, Tensor} from "./tf.js";
+import type {TF, TfTensor} from "./tf.js";
 
 export const ROW = 1024;
 
@@ -59,16 +59,16 @@ export function packFlat(layout: FlatLayout, get: (name: string) => Float32Array
 /** Constant tensors of a layout (made once per trainer). */
 export class FlatConstants {
   /** [nTernary, rows]: 1 where a row belongs to the k-th ternary tensor. */
-  readonly seg: Tensor | undefined;
+  readonly seg: TfTensor | undefined;
   /** [nTernary, 1]: element counts. */
-  readonly counts: Tensor | undefined;
+  readonly counts: TfTensor | undefined;
   /** [rows, 1]: 1 on rows of ternary tensors. */
-  readonly qRows: Tensor;
+  readonly qRows: TfTensor;
   /** [rows, 1]: 1 on rows of matrices (weight decay). */
-  readonly decayRows: Tensor;
+  readonly decayRows: TfTensor;
   readonly ternary: FlatEntry[];
   /** Zero pads between tensors in gradient order, by tensor name. */
-  private readonly pads = new Map<number, Tensor>();
+  private readonly pads = new Map<number, TfTensor>();
 
   constructor(private readonly tf: TF, readonly layout: FlatLayout) {
     this.ternary = layout.entries.filter((e) => e.ternary);
@@ -89,7 +89,7 @@ export class FlatConstants {
     }
   }
 
-  pad(n: number): Tensor {
+  pad(n: number): TfTensor {
     let t = this.pads.get(n);
     if (!t) {
       t = this.tf.keep(this.tf.zeros([n])); // survives the tidy scope that first asks for it
@@ -105,7 +105,7 @@ export class FlatConstants {
 }
 
 /** γ = max(mean|W|, ε) of every ternary tensor, [nTernary, 1], and broadcast back per row [rows, 1]. */
-export function flatGamma(tf: TF, k: FlatConstants, P: Tensor): {gamma: Tensor; gammaRows: Tensor} {
+export function flatGamma(tf: TF, k: FlatConstants, P: TfTensor): {gamma: TfTensor; gammaRows: TfTensor} {
   return tf.tidy(() => {
     const rowSums = tf.sum(tf.abs(P.reshape([k.layout.rows, ROW])), 1, true); // [R, 1]
     const gamma = tf.maximum(tf.div(tf.matMul(k.seg!, rowSums), k.counts!), 1e-5); // [nT, 1]
@@ -116,7 +116,7 @@ export function flatGamma(tf: TF, k: FlatConstants, P: Tensor): {gamma: Tensor; 
 
 /** The flat parameters with every BitLinear weight ternarized exactly as quant.ts's absmean quantizer
  *  (s = 1/max(γ, ε), W̃ = RoundClip(s·W, −1, 1), dequantized W̃/s); other tensors pass unchanged. */
-export function quantizeFlat(tf: TF, k: FlatConstants, P: Tensor): Tensor {
+export function quantizeFlat(tf: TF, k: FlatConstants, P: TfTensor): TfTensor {
   if (!k.seg) return tf.clone(P);
   return tf.tidy(() => {
     const {gammaRows} = flatGamma(tf, k, P);
@@ -130,7 +130,7 @@ export function quantizeFlat(tf: TF, k: FlatConstants, P: Tensor): Tensor {
 }
 
 /** Ternary codes (−1/0/1) on ternary rows, 0 elsewhere, [rows, ROW]. */
-export function flatCodes(tf: TF, k: FlatConstants, P: Tensor): Tensor {
+export function flatCodes(tf: TF, k: FlatConstants, P: TfTensor): TfTensor {
   return tf.tidy(() => {
     const {gammaRows} = flatGamma(tf, k, P);
     const g = tf.add(gammaRows, tf.sub(1, k.qRows));
@@ -139,15 +139,15 @@ export function flatCodes(tf: TF, k: FlatConstants, P: Tensor): Tensor {
 }
 
 /** Per-tensor views of a flat buffer (slices, in layout order). */
-export function sliceFlat(tf: TF, layout: FlatLayout, Q: Tensor): Map<string, Tensor> {
+export function sliceFlat(tf: TF, layout: FlatLayout, Q: TfTensor): Map<string, TfTensor> {
   const views = tf.tidy(() => layout.entries.map((e) => tf.slice(Q, [e.offset], [e.size]).reshape(e.shape)));
   return new Map(layout.entries.map((e, i) => [e.name, views[i]]));
 }
 
 /** Per-tensor gradients (layout order) concatenated into the flat layout, pads zero. */
-export function concatFlat(tf: TF, k: FlatConstants, grads: Tensor[]): Tensor {
+export function concatFlat(tf: TF, k: FlatConstants, grads: TfTensor[]): TfTensor {
   return tf.tidy(() => {
-    const parts: Tensor[] = [];
+    const parts: TfTensor[] = [];
     k.layout.entries.forEach((e, i) => {
       parts.push(grads[i].reshape([e.size]));
       const pad = e.rows * ROW - e.size;

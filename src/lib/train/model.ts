@@ -4,33 +4,34 @@
 // Every quantizer passes the gradient straight through (STE): forward q(x), backward ∂L/∂x = ∂L/∂q.
 // The quantizers follow src/lib/quant.ts exactly (round half to even, divisor max(γ, ε), dequantized
 // value q/s), so the forward matches the reference on the same weights.
+import {topKCount} from "../quant.js";
 import {LINEARS, headDim, tensorNames, type BitNetConfig, type LinearName} from "../config.js";
 import {Rng} from "../rng.js";
-import type {TF, Tensor, Variable} from "./tf.js";
+import type {TF, TfTensor, Variable} from "./tf.js";
 import {explicitHadamard} from "../hadamard.js";
 import {sitePlan, type Site, type SiteInput} from "../variant.js";
 
 export const EPS = 1e-5;
 
-/** Parameters by Hugging Face tensor name: latent weights, or (ForwardOptions.weightsQuantized) the
+/** Parameters by Hugging Face tensor name: latent weights, or (TrainForwardOptions.weightsQuantized) the
  *  already ternarized BitLinear weights W̃·γ that the trainer computes for all layers at once. */
-export type Params = Map<string, Tensor>;
+export type Params = Map<string, TfTensor>;
 
 export const isQuantized = (c: BitNetConfig) => c.bitnet_variant !== "fp";
 
 // ------------------------------------------------------------------ straight-through quantizers
 
 /** Forward `fn(x)`, backward identity. */
-export function ste(tf: TF, x: Tensor, fn: (x: Tensor) => Tensor): Tensor {
+export function ste(tf: TF, x: TfTensor, fn: (x: TfTensor) => TfTensor): TfTensor {
   const f = tf.customGrad((xx, save) => {
     void save;
-    return {value: fn(xx as Tensor), gradFunc: (dy) => dy};
+    return {value: fn(xx as TfTensor), gradFunc: (dy) => dy};
   });
-  return f(x) as Tensor;
+  return f(x) as TfTensor;
 }
 
 /** Absmean ternary weight, dequantized: W̃·max(γ, ε), γ = mean|W| (b1.58 eq. 1–3). */
-export function weightQuant(tf: TF, w: Tensor): Tensor {
+export function weightQuant(tf: TF, w: TfTensor): TfTensor {
   return tf.tidy(() => {
     const gamma = tf.maximum(tf.mean(tf.abs(w)), EPS);
     const s = tf.div(1, gamma);
@@ -39,7 +40,7 @@ export function weightQuant(tf: TF, w: Tensor): Tensor {
 }
 
 /** Per-token absmax INT8: q = RoundClip(s·x, −128, 127), s = 127/max(max|x|, ε); returns q/s. */
-export function absmaxInt8(tf: TF, x: Tensor): Tensor {
+export function absmaxInt8(tf: TF, x: TfTensor): TfTensor {
   return tf.tidy(() => {
     const s = tf.div(127, tf.maximum(tf.max(tf.abs(x), -1, true), EPS));
     return tf.div(tf.clipByValue(tf.round(tf.mul(x, s)), -128, 127), s);
@@ -47,21 +48,17 @@ export function absmaxInt8(tf: TF, x: Tensor): Tensor {
 }
 
 /** Per-token absmean INT4: q = RoundClip(s·x, −8, 7), s = √7/max(mean|x|, ε); returns q/s. */
-export function absmeanInt4(tf: TF, x: Tensor): Tensor {
+export function absmeanInt4(tf: TF, x: TfTensor): TfTensor {
   return tf.tidy(() => {
     const s = tf.div(Math.sqrt(7), tf.maximum(tf.mean(tf.abs(x), -1, true), EPS));
     return tf.div(tf.clipByValue(tf.round(tf.mul(x, s)), -8, 7), s);
   });
 }
 
-/** K for a ratio, as the reference: round(ratio·dim) clamped to [0, dim]. */
-export function topKCount(dim: number, ratio: number): number {
-  return Math.min(dim, Math.max(0, Math.round(ratio * dim)));
-}
 
 /** a4.8 sparsify-then-quantize: Q_INT8(X) ⊙ TopK(|X|). The mask keeps entries at or above the K-th
  *  largest magnitude (exact ties at the threshold, which the reference breaks by index, are kept). */
-export function topkInt8(tf: TF, x: Tensor, ratio: number): Tensor {
+export function topkInt8(tf: TF, x: TfTensor, ratio: number): TfTensor {
   return tf.tidy(() => {
     const dim = x.shape[x.shape.length - 1];
     const K = topKCount(dim, ratio);
@@ -75,7 +72,7 @@ export function topkInt8(tf: TF, x: Tensor, ratio: number): Tensor {
 }
 
 /** Q(x) of a site, as the variant table (variant.ts sitePlan) gives it, with the straight-through gradient. */
-export function quantizeActivation(tf: TF, x: Tensor, site: SiteInput): Tensor {
+export function quantizeActivation(tf: TF, x: TfTensor, site: SiteInput): TfTensor {
   switch (site.quantizer) {
     case "none": return x;
     case "absmax-int8": return ste(tf, x, (v) => absmaxInt8(tf, v));
@@ -138,7 +135,7 @@ export function initParams(tf: TF, c: BitNetConfig, seed: number, std = 0.02): M
 
 /** One-hot rows as float32. Built as int32 and cast: tfjs-backend-wasm 4.22's OneHot ignores a float32 dtype and
  *  writes int32 bits (1 reads as 1.4e-45), which made every logit 0 and the loss stay at ln V on WASM. */
-function oneHotF32(tf: TF, indices: Tensor, depth: number): Tensor {
+function oneHotF32(tf: TF, indices: TfTensor, depth: number): TfTensor {
   return tf.cast(tf.oneHot(indices, depth), "float32");
 }
 
@@ -155,9 +152,9 @@ export function checkParams(c: BitNetConfig, p: ReadonlyMap<string, {shape: numb
 
 /** Per-forward constants (RoPE tables, causal mask, Hadamard matrices) kept between steps. */
 export class ForwardCache {
-  private readonly map = new Map<string, Tensor>();
+  private readonly map = new Map<string, TfTensor>();
   /** The cached tensor, made on first use and kept out of any enclosing tidy scope. */
-  get(tf: TF, key: string, make: () => Tensor): Tensor {
+  get(tf: TF, key: string, make: () => TfTensor): TfTensor {
     let t = this.map.get(key);
     if (!t) {
       t = tf.keep(make());
@@ -174,17 +171,17 @@ export class ForwardCache {
 /** Optional per-forward statistics (scalars, owned by the caller). */
 export interface ForwardStats {
   /** γ = mean|W| per BitLinear weight, by tensor name. */
-  gamma?: Map<string, Tensor>;
+  gamma?: Map<string, TfTensor>;
   /** Filled with the site inputs the forward applied, in order (which quantizer / Hadamard each site got). */
   sites?: SiteInput[];
 }
 
-function rmsNorm(tf: TF, x: Tensor, w: Tensor, eps: number): Tensor {
+function rmsNorm(tf: TF, x: TfTensor, w: TfTensor, eps: number): TfTensor {
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
 }
 
-function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {cos: Tensor; sin: Tensor; rot: Tensor} {
+function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {cos: TfTensor; sin: TfTensor; rot: TfTensor} {
   const D = headDim(c);
   const cos = cache.get(tf, `cos${T}`, () => {
     const a = new Float32Array(T * D);
@@ -218,7 +215,7 @@ function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {c
 
 /** A BitLinear (or plain linear for fp) on an already quantized input: y = x̃ · W̃ᵀ, several weights
  *  side by side (q|k|v, gate|up) in one matmul. */
-function linear(tf: TF, c: BitNetConfig, x: Tensor, ws: Tensor[], names: string[], stats?: ForwardStats, quantized = false): Tensor {
+function linear(tf: TF, c: BitNetConfig, x: TfTensor, ws: TfTensor[], names: string[], stats?: ForwardStats, quantized = false): TfTensor {
   const wq = ws.map((w, i) => {
     if (!isQuantized(c) || quantized) return w;
     if (stats?.gamma) stats.gamma.set(names[i], tf.keep(tf.mean(tf.abs(w))));
@@ -228,7 +225,7 @@ function linear(tf: TF, c: BitNetConfig, x: Tensor, ws: Tensor[], names: string[
   return tf.matMul(x, w, false, true);
 }
 
-export interface ForwardOptions {
+export interface TrainForwardOptions {
   cache?: ForwardCache;
   stats?: ForwardStats;
   /** The BitLinear weights in `p` are already ternarized (the trainer's flat path); skip the per-weight
@@ -237,7 +234,7 @@ export interface ForwardOptions {
 }
 
 /** Logits [B·T, vocab] of a batch of token ids [B, T]. Call inside tf.tidy (or variableGrads). */
-export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts: ForwardOptions = {}): Tensor {
+export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: TfTensor, opts: TrainForwardOptions = {}): TfTensor {
   const [B, T] = tokens.shape as [number, number];
   const cache = opts.cache ?? new ForwardCache();
   const H = c.num_attention_heads;
@@ -251,7 +248,7 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
   };
   const eps = c.rms_norm_eps;
   const sites = sitePlan(c);
-  const q8 = (x: Tensor, name: Site) => {
+  const q8 = (x: TfTensor, name: Site) => {
     const site = sites[name];
     opts.stats?.sites?.push(site);
     let xx = x;
@@ -270,13 +267,13 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
     return tf.tensor(m, [T, T]);
   });
-  const rope = (x: Tensor) => tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x.reshape([-1, D]), rot).reshape(x.shape), sin));
+  const rope = (x: TfTensor) => tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x.reshape([-1, D]), rot).reshape(x.shape), sin));
 
   // The embedding lookup as one-hot × E: its gradient is a matmul, where tfjs's gather gradient is a
   // scatter with float atomics that contend on frequent tokens.
   const V = c.vocab_size;
-  let h: Tensor = tf.matMul(oneHotF32(tf, tokens.reshape([B * T]), V), P(tensorNames.embed));
-  const lin = (x: Tensor, names: string[]) => linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
+  let h: TfTensor = tf.matMul(oneHotF32(tf, tokens.reshape([B * T]), V), P(tensorNames.embed));
+  const lin = (x: TfTensor, names: string[]) => linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     // attention
@@ -310,7 +307,7 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: Tensor, opts
 }
 
 /** Mean next-token cross-entropy (nats) of logits [N, V] against targets [N] (int32). */
-export function crossEntropy(tf: TF, logits: Tensor, targets: Tensor): Tensor {
+export function crossEntropy(tf: TF, logits: TfTensor, targets: TfTensor): TfTensor {
   const [N, V] = logits.shape as [number, number];
   const lse = tf.logSumExp(logits, -1);
   // Picking the target logit with a one-hot product keeps the backward free of scatter atomics.

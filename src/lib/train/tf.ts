@@ -4,6 +4,6 @@
 import type * as tfjs from "@tensorflow/tfjs";
 
 export type TF = typeof tfjs;
-export type Tensor = tfjs.Tensor;
+export type TfTensor = tfjs.Tensor;
 export type Variable = tfjs.Variable;
 export type Scalar = tfjs.Scalar;

@@ -13,7 +13,7 @@ import {trainBatch, valBatches, type Batch} from "./data.js";
 import {FlatConstants, ROW, concatFlat, flatCodes, flatGamma, flatLayout, packFlat, quantizeFlat, sliceFlat, type FlatLayout} from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
 import {recipePrefixDiff} from "./plan.js";
-import type {Scalar, TF, Tensor, Variable} from "./tf.js";
+import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
 
 export interface TrainData {
   /** Token streams (BOS doc EOS …) of the training and validation splits. */
@@ -80,7 +80,7 @@ export class Trainer {
   private readonly k: FlatConstants;
   private readonly data: TrainData;
   private readonly cache = new ForwardCache();
-  private prevCodes: Tensor | undefined;
+  private prevCodes: TfTensor | undefined;
   private evalSet: Batch[] | undefined;
   /** Steps done. */
   step = 0;
@@ -100,7 +100,7 @@ export class Trainer {
     // Names unique per trainer (tfjs registers variables by name: a page trains two models at once), and the
     // initial tensors disposed (a variable keeps its own reference to the data).
     const id = ++trainerCount;
-    const variable = (init: Tensor, trainable: boolean, name: string): Variable => {
+    const variable = (init: TfTensor, trainable: boolean, name: string): Variable => {
       const v = tf.variable(init, trainable, `${name}.${id}`);
       init.dispose();
       return v;
@@ -150,7 +150,7 @@ export class Trainer {
     const Q = quantizeFlat(tf, this.k, this.P);
     const leaves = sliceFlat(tf, this.layout, Q);
     const names = this.layout.entries.map((e) => e.name);
-    const {value, grads} = tf.valueAndGrads((...ws: Tensor[]) => {
+    const {value, grads} = tf.valueAndGrads((...ws: TfTensor[]) => {
       const p: Params = new Map(names.map((n, i) => [n, ws[i]]));
       return crossEntropy(tf, forward(tf, c, p, x, {cache: this.cache, weightsQuantized: true}), y) as Scalar;
     })(names.map((n) => leaves.get(n)!));
@@ -180,7 +180,7 @@ export class Trainer {
 
   /** Decoupled AdamW (Loshchilov & Hutter; PyTorch's AdamW) on the flat buffer:
    *  p ← p(1 − lr·wd·[matrix]) − lr·m̂/(√v̂ + ε); gradients clipped to a global L2 norm first. Returns the norm. */
-  private applyAdamW(grad: Tensor, lr: number, wd: number): Tensor {
+  private applyAdamW(grad: TfTensor, lr: number, wd: number): TfTensor {
     const tf = this.tf;
     const {betas: [b1, b2], eps, gradClip} = this.cfg.optimizer;
     const t = this.step + 1;

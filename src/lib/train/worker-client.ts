@@ -1,7 +1,7 @@
 // The page's side of the training worker (worker.ts): TrainWorker sends requests and routes events; WorkerRun is a
 // run that trains in the worker and mirrors its history here, with the same face as TwinRun (TrainRunView), so the
 // dashboard, the exercises and the export panel read it the same way. Nothing here imports TensorFlow.js.
-import {twinConfigs, type RunOptions, type RunSettings, type RunState, type SavedTwin, type TrainRunView, type TwinEval, type TwinPoint} from "../chapters/train.js";
+import {twinConfigs, type TwinRunOptions, type RunSettings, type RunState, type SavedTwin, type TrainRunView, type TwinEval, type TwinPoint} from "../chapters/train.js";
 import type {ModelWeights} from "../tensor.js";
 import type {TrainConfig} from "./config.js";
 import type {StepStats} from "./trainer.js";
@@ -87,7 +87,7 @@ export class WorkerRun implements TrainRunView {
   /** Resolves when the worker has made (or restored) the models. */
   readonly ready: Promise<void>;
   private loop: Promise<void> | null = null;
-  private opts: RunOptions = {};
+  private opts: TwinRunOptions = {};
   private restoredStep = 0;
 
   constructor(private readonly w: TrainWorker, readonly id: number, settings: RunSettings, restore?: SavedTwin) {
@@ -132,7 +132,7 @@ export class WorkerRun implements TrainRunView {
   }
 
   /** Trains in the worker until done or paused; resolves when the worker's loop has stopped. */
-  run(opts: RunOptions = {}): Promise<void> {
+  run(opts: TwinRunOptions = {}): Promise<void> {
     if (this.loop) return this.loop;
     if (this.state === "disposed" || this.state === "error" || this.done) return Promise.resolve();
     this.opts = opts;

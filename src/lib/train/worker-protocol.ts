@@ -2,7 +2,7 @@
 // TensorFlow.js: the worker owns tfjs, its backends and the models, so a training step can take seconds on a slow
 // backend without blocking a single click, and tfjs reads the worker's own URL (which has no query string) —
 // never the page's, so no library flag can be set from a shared link.
-import type {BackendName, BackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
+import type {PageTfBackend, BackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
 import type {ModelWeights} from "../tensor.js";
 import type {StepStats, TrainData} from "./trainer.js";
 
@@ -17,7 +17,7 @@ export interface WorkerBackend extends BackendChoice {
 
 /** Requests the page sends; each gets one Reply with the same `req`. */
 export type Request =
-  | {req: number; method: "init"; backend: BackendName | "auto"; data: TrainData; vocabSize: number; wasmPaths?: Record<string, string>}
+  | {req: number; method: "init"; backend: PageTfBackend | "auto"; data: TrainData; vocabSize: number; wasmPaths?: Record<string, string>}
   | {req: number; method: "measure"; sizes: SizeName[]; lr: number; seed: number; vocabSize: number}
   | {req: number; method: "create"; run: number; settings: RunSettings; restore?: SavedTwin}
   | {req: number; method: "run"; run: number}

@@ -5,7 +5,7 @@
 import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import {setWasmPaths} from "./wasm-backend.js";
-import {initTfBackend, pickCpuBackend, TwinRun, type BackendName, type CpuBackendMeasurement, type SavedTwin, type SizeMeasurement, type TwinPoint} from "../chapters/train.js";
+import {initTfBackend, pickCpuBackend, TwinRun, type PageTfBackend, type CpuBackendMeasurement, type SavedTwin, type SizeMeasurement, type TwinPoint} from "../chapters/train.js";
 import {chooseBackend, webgpuStatus} from "../webgpu-status.js";
 import type {TF} from "./tf.js";
 import type {StepStats, TrainData} from "./trainer.js";
@@ -104,7 +104,7 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
         const res: WorkerBackend = {...auto.choice, reason: why, urlFlags, measured: auto.measured};
         return res;
       }
-      const order: BackendName[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
+      const order: PageTfBackend[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
       const choice = await initTfBackend(tf, m.backend, order);
       const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
       const res: WorkerBackend = {...choice, reason, urlFlags};
