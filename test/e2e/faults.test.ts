@@ -2,7 +2,12 @@
 // run stopped with the driver's "Failed to execute 'mapAsync' on 'GPUBuffer'…"), and two tabs training at once
 // in one profile (before, both autosaved into one IndexedDB slot: the tab that saved last took the other's run).
 // Device loss mid-generation is test/e2e/device-loss.test.ts.
-import {existsSync} from "node:fs";
+import {execFileSync} from "node:child_process";
+import {existsSync, mkdtempSync, readFileSync, rmSync} from "node:fs";
+import {tmpdir} from "node:os";
+import {join} from "node:path";
+import {parseGGUF} from "../../src/lib/formats/gguf.js";
+import {memorySource} from "../../src/lib/formats/source.js";
 import {afterAll, beforeAll, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
 import {CHROMIUM, launch, watch} from "./browser.js";
@@ -90,4 +95,39 @@ it("two tabs training at once: both progress without errors, and each keeps its 
     expect(await offer.textContent()).toContain(`seed ${seed};`);
   }
   await ctx.close();
+}, 400_000);
+
+it("/open: a GGUF with an I2_S scale of 3e38 is flagged by name and refused with the position (was: Ready, then <pad>)", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "bl-faults-"));
+  try {
+    const path = join(tmp, "m.gguf");
+    execFileSync("node", ["bin/bitnet-lab.js", "convert", "data/fixtures/hf-packed", "--to", "gguf", "--out", path]);
+    const bytes = new Uint8Array(readFileSync(path));
+    const h = await parseGGUF(memorySource(bytes));
+    const t = h.tensors.find((x) => x.name === "blk.0.ffn_down.weight")!;
+    new DataView(bytes.buffer).setFloat32(h.dataOffset + t.offset + t.n / 4, 3e38, true);
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await page.evaluate((b64) => {
+      const bin = atob(b64);
+      const u = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([u], "m.gguf"));
+      const zone = document.querySelector("#drop-zone")!;
+      zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+      zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }, Buffer.from(bytes).toString("base64"));
+    await page.waitForFunction(() => ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    expect(await page.textContent(".format-inspection")).toMatch(/blk\.0\.ffn_down\.weight = 3\.00e\+38 \(\S+× above the median\)/);
+    // Before: "Ready", and generating printed <pad>. Now the page's own check on the engine refuses it.
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
+    expect(await page.textContent("[role=alert]")).toMatch(/the model's logits at position 0 are not finite .* on the WebGPU engine/);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  } finally {
+    rmSync(tmp, {recursive: true, force: true});
+  }
 }, 400_000);
