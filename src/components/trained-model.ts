@@ -49,8 +49,11 @@ async function withStore<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) =>
   }
 }
 
-/** The training page's autosaved run (one slot): both models' training states, the history and the settings. */
+/** The training page's autosaved runs: one slot per tab (key TRAIN_SESSION_KEY + ":" + the tab's id, which
+ *  sessionStorage keeps across reloads), so two tabs training at once never overwrite each other's run — with
+ *  one shared slot, the tab that saved last took the other's autosave. The newest few slots are kept. */
 export const TRAIN_SESSION_KEY = "train-session";
+const KEEP_SESSIONS = 3;
 
 export interface TrainSessionRecord {
   version: 1;
@@ -60,27 +63,63 @@ export interface TrainSessionRecord {
   saved: SavedTwin;
   elapsedMs: number;
   savedAt: string;
+  /** The slot it was read from (set by loadTrainSession). */
+  key?: string;
 }
+
+/** This tab's slot. */
+function tabKey(): string {
+  let id: string | null = null;
+  try {
+    id = sessionStorage.getItem("bitnet-lab-tab");
+    if (!id) sessionStorage.setItem("bitnet-lab-tab", (id = Math.random().toString(36).slice(2, 10)));
+  } catch {
+    // no sessionStorage (sandboxed frame): one shared slot, as before
+  }
+  return id ? `${TRAIN_SESSION_KEY}:${id}` : TRAIN_SESSION_KEY;
+}
+
+const isSessionKey = (k: IDBValidKey) => typeof k === "string" && (k === TRAIN_SESSION_KEY || k.startsWith(`${TRAIN_SESSION_KEY}:`));
 
 export async function saveTrainSession(rec: TrainSessionRecord): Promise<void> {
-  await withStore("readwrite", (s) => s.put(rec, TRAIN_SESSION_KEY));
+  const key = tabKey();
+  const {key: _drop, ...plain} = rec;
+  await withStore("readwrite", (s) => s.put(plain, key));
+  // Keep the newest few slots (tabs closed long ago leave theirs behind).
+  const all = await sessionSlots();
+  for (const old of all.slice(KEEP_SESSIONS)) if (old.key !== key) await withStore("readwrite", (s) => s.delete(old.key!)).catch(() => undefined);
 }
 
-export async function clearTrainSession(): Promise<void> {
-  await withStore("readwrite", (s) => s.delete(TRAIN_SESSION_KEY)).catch(() => undefined);
+/** Clears this tab's slot, or the named one (an offered run from another tab). */
+export async function clearTrainSession(key = tabKey()): Promise<void> {
+  await withStore("readwrite", (s) => s.delete(key)).catch(() => undefined);
 }
 
-/** The autosaved run, or null (none, IndexedDB unavailable, or a record this version cannot read). */
-export async function loadTrainSession(): Promise<TrainSessionRecord | null> {
-  const raw = await withStore<unknown>("readonly", (s) => s.get(TRAIN_SESSION_KEY)).catch(() => null);
-  if (typeof raw !== "object" || raw === null) return null;
+function validSession(raw: unknown): raw is TrainSessionRecord {
+  if (typeof raw !== "object" || raw === null) return false;
   const r = raw as Partial<TrainSessionRecord>;
-  const ok = r.version === 1 && typeof r.query === "string" && r.settings && r.saved instanceof Object
+  return r.version === 1 && typeof r.query === "string" && !!r.settings && r.saved instanceof Object
     && r.saved.bitnet instanceof Uint8Array && r.saved.fp instanceof Uint8Array && Array.isArray(r.saved.points) && Array.isArray(r.saved.evals);
-  return ok ? (r as TrainSessionRecord) : null;
 }
 
-/** Stores the record under TRAINED_MODEL_KEY, replacing any earlier one. */
+/** Every readable autosaved run, newest first. */
+async function sessionSlots(): Promise<TrainSessionRecord[]> {
+  const keys = await withStore<IDBValidKey[]>("readonly", (s) => s.getAllKeys()).catch(() => [] as IDBValidKey[]);
+  const out: TrainSessionRecord[] = [];
+  for (const k of keys.filter(isSessionKey)) {
+    const raw = await withStore<unknown>("readonly", (s) => s.get(k)).catch(() => null);
+    if (validSession(raw)) out.push({...raw, key: k as string});
+  }
+  return out.sort((a, b) => b.savedAt.localeCompare(a.savedAt));
+}
+
+/** This tab's autosaved run, else the newest one saved in this browser, or null (none, IndexedDB unavailable,
+ *  or records this version cannot read). */
+export async function loadTrainSession(): Promise<TrainSessionRecord | null> {
+  const slots = await sessionSlots();
+  return slots.find((r) => r.key === tabKey()) ?? slots[0] ?? null;
+}
+
 export async function saveBrowserTrainedModel(record: TrainedRecord): Promise<void> {
   await withStore("readwrite", (s) => s.put(record, TRAINED_MODEL_KEY));
 }

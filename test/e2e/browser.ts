@@ -8,12 +8,12 @@ const BASE_FLAGS = ["--headless", "--no-sandbox", "--disable-background-networki
 const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
   "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader"];
 
-export async function launch({webgpu = true} = {}): Promise<Browser> {
+export async function launch({webgpu = true, args = [] as string[]} = {}): Promise<Browser> {
   // playwright-core gives every launch a fresh temporary --user-data-dir of its own.
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ["--disable-features=Vulkan", "--disable-unsafe-webgpu"])],
+    args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ["--disable-features=Vulkan", "--disable-unsafe-webgpu"]), ...args],
   });
 }
 

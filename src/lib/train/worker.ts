@@ -42,6 +42,20 @@ async function flushSaves(id: number, run: TwinRun): Promise<void> {
   }
 }
 
+/** Set once tfjs's WebGPU device is lost (driver reset, the browser reclaiming it, device.destroy()). */
+let lostDevice: Promise<unknown> | undefined;
+let deviceLost = false;
+function watchDevice(): void {
+  const device = (tf.backend() as unknown as {device?: GPUDevice}).device;
+  lostDevice = device?.lost.then(() => void (deviceLost = true));
+}
+/** Whether the device was lost; a failed step may surface before the lost promise settles, so wait a little. */
+async function deviceWasLost(): Promise<boolean> {
+  if (!lostDevice) return false;
+  await Promise.race([lostDevice, new Promise((r) => setTimeout(r, 500))]);
+  return deviceLost;
+}
+
 function need<T>(x: T | null | undefined, what: string): T {
   if (x === null || x === undefined) throw new Error(`training worker: ${what}`);
   return x;
@@ -106,6 +120,7 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
       }
       const order: PageTfBackend[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
       const choice = await initTfBackend(tf, m.backend, order);
+      if (choice.backend === "webgpu") watchDevice();
       const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
       const res: WorkerBackend = {...choice, reason, urlFlags};
       return res;
@@ -161,6 +176,15 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
         },
       });
       flush();
+      if (run.state === "error" && (await deviceWasLost())) {
+        // The run's tensors lived on the lost device: nothing to save or continue here. Plain words, never the
+        // driver's text (e.g. "Failed to execute 'mapAsync' on 'GPUBuffer'"); the page's autosave is intact.
+        const error = `the GPU was reset (the browser or its driver took the WebGPU device back) at step ${run.step}, so training stopped. Reload the page to go on with a fresh device: it offers to resume the run from its last autosave (taken every 10 s)`;
+        for (const w of pendingSaves.get(m.run) ?? []) w.reject(new Error(error));
+        pendingSaves.delete(m.run);
+        post({event: "state", run: m.run, state: run.state, error});
+        return {state: run.state, error};
+      }
       await flushSaves(m.run, run);
       post({event: "state", run: m.run, state: run.state, error: run.error});
       return {state: run.state, error: run.error};
