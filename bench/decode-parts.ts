@@ -33,7 +33,7 @@ const variants: Variant[] = ([
   {name: "~exactDiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
   {name: "~plaindiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
   {name: "~plaindiv normStats", opts: {fuse: ["down"] as Site[], normStats: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
-  {name: "~noprologue fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/\n  prologue\(lid\);/g, "\n  if (lid == 9999u) { prologue(lid); }")},
+  {name: "~noprologue fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }")}, // a uniform condition (the prologue has barriers)
 ] as Variant[]).filter((v) => !only || only.some((o) => v.name.includes(o)));
 
 async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
@@ -61,6 +61,7 @@ out.device = base.description;
 const contexts = quick ? [16] : [512, 2048];
 const rows: Record<string, unknown>[] = [];
 for (const v of variants) {
+  try {
   const ctx = v.rewrite ? await device(v.rewrite) : base;
   const cfg = model2B4T(v.variant ?? "b1.58", quick, quick ? 512 : 2304);
   const s = await createSyntheticSession(cfg, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg.max_position_embeddings, tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}}, ...v.opts});
@@ -84,6 +85,10 @@ for (const v of variants) {
   }
   s.dispose();
   if (v.rewrite) ctx.device.destroy();
+  } catch (e) {
+    log(`${v.name}: failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+    rows.push({variant: v.name, error: String(e).slice(0, 500)});
+  }
 }
 out.rows = rows;
 console.log(JSON.stringify(out, null, 2));

@@ -1,6 +1,7 @@
 import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
 import {hadamardPlan} from "./lib/hadamard.js";
 import {normQuantWGSL, type NormQuantConfig} from "./normquant.js";
+import {STATS_BINDINGS, statsLayout, statsStride} from "./norm-stats.js";
 
 // Linear layers on the GPU: ternary weights × INT8/INT4 activations (BitLinear) and dense f32/f16 weights × f32
 // activations (the fp baseline, the LM head). One WGSL generator covers decode (M = 1, a GEMV) and prefill
@@ -315,11 +316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // at an element within 9 ulps of the global Â (two roundings of y = x·r, one of γ·y, one of the estimate), so it is
 // among the candidates of the partials whose Â_wg passes the same threshold: the step g — and so every code — is the
 // one a whole-vector reduction gives.
-export const NCAND = 4;
-export const STATS_STRIDE = 4 + 2 * NCAND;
-
-/** Binding slots of the statistics: the producer's output record and the consumer's γ (8, 9), the consumer's input (10). */
-export const STATS_BINDINGS = {out: 8, gamma: 9, in: 10} as const;
+export {STATS_BINDINGS, statsLayout, statsStride} from "./norm-stats.js";
 
 /** A consumer's view of the producer's statistics: how many workgroup records to read. */
 export interface NormStatsIn {
@@ -332,7 +329,7 @@ function normStatsOutDeclsWGSL(WG: number, sub: number): string {
 @group(0) @binding(${STATS_BINDINGS.gamma}) var<storage, read> stg: array<f32>;
 var<workgroup> stRed: array<vec4<f32>, ${NS}>;
 var<workgroup> stCnt: atomic<u32>;
-var<workgroup> stCand: array<vec2<f32>, ${NCAND}>;`;
+var<workgroup> stCand: array<vec2<f32>, ${Math.max(1, statsLayout.ncand)}>;`;
 }
 
 function normStatsOutWGSL(WG: number, sub: number, owned: string[][]): string {
@@ -359,16 +356,16 @@ function normStatsOutWGSL(WG: number, sub: number, owned: string[][]): string {
   }
   L.push(`  let thrW = tot.z - tot.z * ${2 ** -19};`);
   for (const [v, g, on] of owned)
-    L.push(`  if (${on} && abs(${g} * ${v}) >= thrW) { let k = atomicAdd(&stCnt, 1u); if (k < ${NCAND}u) { stCand[k] = vec2<f32>(${v}, ${g}); } }`);
+    L.push(`  if (${on} && abs(${g} * ${v}) >= thrW) { let k = atomicAdd(&stCnt, 1u); if (k < ${statsLayout.ncand}u) { stCand[k] = vec2<f32>(${v}, ${g}); } }`);
   L.push(`  workgroupBarrier();
   if (lid == 0u) {
-    let base = wid.x * ${STATS_STRIDE}u;
+    let base = wid.x * ${statsStride()}u;
     let nc = atomicLoad(&stCnt);
     sto[base] = tot.x;
     sto[base + 1u] = tot.y;
     sto[base + 2u] = tot.z;
     sto[base + 3u] = f32(nc);
-    for (var k = 0u; k < min(nc, ${NCAND}u); k++) { sto[base + 4u + 2u * k] = stCand[k].x; sto[base + 5u + 2u * k] = stCand[k].y; }
+    for (var k = 0u; k < min(nc, ${statsLayout.ncand}u); k++) { sto[base + 4u + 2u * k] = stCand[k].x; sto[base + 5u + 2u * k] = stCand[k].y; }
   }`);
   return L.join("\n");
 }

@@ -14,6 +14,7 @@
 // threshold kept lowest index first, as quant.ts topKMask does.
 import {hadamardMatrix, hadamardPlan} from "./lib/hadamard.js";
 import {attnPartStride} from "./attention.js";
+import {STATS_BINDINGS, statsLayout, statsStride} from "./norm-stats.js";
 
 export type QuantKind = "int8" | "int4" | "none";
 
@@ -598,11 +599,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-// Kept in step with linear.ts (NCAND, STATS_STRIDE, STATS_BINDINGS.in); linear.ts imports this module, so the
-// numbers are repeated here rather than imported back.
-const NCAND_ = 4;
-const STATS_STRIDE_ = 4 + 2 * NCAND_;
-const STATS_IN = 10;
 
 /** The fused decode prologue RMSNorm → INT8 absmax of a plain row, from the producer's statistics: every subgroup
  *  (every invocation without subgroups) reduces the `parts` records itself — Σx² as float-float, then the step from
@@ -617,6 +613,9 @@ function statsPrologueWGSL(c: NormQuantConfig, bindings: Record<string, number>,
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
   const S = sub || 1;
   const NS = sub ? WG / sub : WG;
+  const NCAND_ = statsLayout.ncand;
+  const STATS_STRIDE_ = statsStride();
+  const STATS_IN = STATS_BINDINGS.in;
   const L: string[] = [];
   L.push(`struct NP { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
 @group(0) @binding(${bindings.P}) var<uniform> np: NP;

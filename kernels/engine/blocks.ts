@@ -9,7 +9,7 @@
 import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../attention.js";
 import {embedWGSL} from "../embed.js";
 import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
-import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, STATS_BINDINGS, STATS_STRIDE, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
+import {fusedPrologueBindings, fusedWorkgroupBytes, linearGrid, linearWGSL, rowVec4s, STATS_BINDINGS, statsStride, type Epilogue, type LinearConfig, type LinearKind} from "../linear.js";
 import {hadamardMixWGSL, fitNormQuant, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {hadamardPlan} from "../lib/hadamard.js";
 import {gluWGSL, headNormWGSL} from "../headnorm.js";
@@ -311,7 +311,7 @@ export async function layerPass(b: BuildContext, mode: Mode, pipes: AttentionPip
   const steps: Step[] = [];
   let cfg: LinearConfig | undefined;
   if (mode === "decode" && b.normStats && !b.statsBufs && b.P.kind === "ternary") {
-    const rec = (n: number) => Math.max(1, n) * STATS_STRIDE * 4;
+    const rec = (n: number) => Math.max(1, n) * statsStride() * 4;
     b.statsBufs = {h: b.pool.buf(rec(decodeParts(b, b.P.C, b.P.F, "residual")), "stats.h"), glu: b.pool.buf(rec(decodeParts(b, 2 * b.P.F, b.P.C, b.P.glu)), "stats.glu")};
   }
   for (let l = 0; l < b.P.L; l++) {

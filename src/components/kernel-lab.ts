@@ -11,6 +11,9 @@ import {actVec4s, f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearPara
 import type {LinearKind} from "../kernels/linear.js";
 import {linearConfig, subgroupSize} from "../kernels/tune.js";
 import {decodeStep, precision, shapeFromConfig} from "../lib/cost.js";
+import {defaultConfig} from "../lib/config.js";
+import {randomWeights} from "../lib/init.js";
+import {createWebGPUSession} from "../kernels/engine.js";
 import {Rng} from "../lib/rng.js";
 
 export interface VariantCheck {
@@ -154,6 +157,38 @@ export function rooflinePoints(b: BenchReport, variants: VariantCheck[]): Roofli
   return out;
 }
 
+/** The decode step with prologues from the producers' norm statistics (issue 25: residual adds and the GLU write
+ *  per-workgroup Σx², max |γ·x| and candidates; the consuming GEMV derives the RMSNorm scale and the INT8 step) against
+ *  the step with every prologue its own whole-vector kernel: logits equal bit for bit on a small random b1.58 model
+ *  with odd widths (hidden 136, FFN 200). */
+export async function checkNormStats(device: GPUDevice, seed = 7): Promise<VariantCheck> {
+  const cfg = defaultConfig("b1.58", {vocab_size: 300, hidden_size: 136, intermediate_size: 200, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64});
+  const w = randomWeights(cfg, seed);
+  const plain = await createWebGPUSession(w, {device, fuse: false});
+  const stats = await createWebGPUSession(w, {device, fuse: ["down"], normStats: true});
+  let checked = 0;
+  let mismatches = 0;
+  let maxRelErr = 0;
+  try {
+    const prompt = [1, 9, 33, 70, 120];
+    await plain.append(prompt);
+    await stats.append(prompt);
+    for (const tok of [5, 150, 299, 42]) {
+      const a = await plain.append([tok]);
+      const b = await stats.append([tok]);
+      for (let i = 0; i < a.length; i++) {
+        checked++;
+        if (a[i] !== b[i]) mismatches++;
+        maxRelErr = Math.max(maxRelErr, Math.abs(a[i] - b[i]) / Math.max(1e-6, Math.abs(a[i])));
+      }
+    }
+  } finally {
+    plain.dispose();
+    stats.dispose();
+  }
+  return {kernel: "decode step, prologues from norm statistics", config: "vs unfused, bit for bit", checked, mismatches, maxRelErr, tolerance: 0, pass: mismatches === 0};
+}
+
 /** Runs everything on the page's device. `quick`: the benchmark's shrunk shapes (software adapters, phones). */
 export async function runKernelLab(ctx: GpuContext, opts: {quick: boolean; log?: (line: string) => void}): Promise<KernelLabReport> {
   const log = opts.log ?? (() => {});
@@ -167,6 +202,7 @@ export async function runKernelLab(ctx: GpuContext, opts: {quick: boolean; log?:
   const S = bench.device.subgroupSize;
   const TS = S && S <= 32 ? S : 8;
   for (const kind of ["f32", "f16"] as const) variants.push(await checkGemv(ctx.device, kind, {R: 4, T: TS, WG: 256, U: 1}, 200));
+  variants.push(await checkNormStats(ctx.device));
   for (const v of variants) log(`${v.kernel} ${v.config}: ${v.mismatches}/${v.checked} differ (max rel. error ${v.maxRelErr.toExponential(1)})`);
   const cfg = model2B4T("b1.58", opts.quick);
   const shape = shapeFromConfig(cfg, "lab", bench.shape.name);

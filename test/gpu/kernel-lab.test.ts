@@ -2,7 +2,7 @@
 // passes against the float64 CPU reference on fresh inputs (odd row counts, K not a multiple of the tile), and the
 // roofline keeps each kernel's bytes, time and verdict.
 import {describe, expect, it} from "vitest";
-import {checkGemv, rooflinePoints} from "../../src/components/kernel-lab.js";
+import {checkGemv, checkNormStats, rooflinePoints} from "../../src/components/kernel-lab.js";
 import type {BenchReport} from "../../kernels/benchmark.js";
 import {testDevice} from "./harness.js";
 
@@ -20,6 +20,13 @@ describe("kernel lab checks", () => {
       expect(c.mismatches, JSON.stringify(c)).toBe(0);
       expect(c.maxRelErr).toBeLessThan(1e-3);
     }
+  });
+
+  it("the decode step with prologues from norm statistics equals the unfused step bit for bit (issue 25)", async () => {
+    const c = await checkNormStats(await testDevice());
+    expect(c.checked).toBe(4 * 300);
+    expect(c.mismatches, JSON.stringify(c)).toBe(0);
+    expect(c.pass).toBe(true);
   });
 
   it("places every kernel on the roofline with its verdict", () => {
