@@ -16,7 +16,7 @@ import type {WebGPUSessionOptions} from "./engine/types.js";
 import {weightSource, type WeightSource} from "./engine/upload.js";
 
 export {WebGPUSession} from "./engine/session.js";
-export type {AppendOptions, DecodeParts, Inspection, InspectionLayer, InspectPoint, Step, StepKind, StepTag, WebGPUSessionOptions} from "./engine/types.js";
+export type {EngineAppendOptions, DecodeParts, EngineInspection, InspectionLayer, InspectPoint, Step, StepKind, StepTag, WebGPUSessionOptions} from "./engine/types.js";
 export type {InspectedKV} from "./engine/inspect.js";
 export {makePlan, quantKind, type Plan} from "./engine/plan.js";
 export {gpuFill, weightSource, type WeightSource} from "./engine/upload.js";

@@ -48,7 +48,7 @@ export const rowVec4s = (kind: LinearKind, K: number) => Math.ceil(K / perVec4(k
 export const actVec4s = (kind: LinearKind, K: number) => (kind === "ternary" ? 4 * Math.ceil(K / 64) : kind === "f32" ? Math.ceil(K / 4) : 2 * Math.ceil(K / 8));
 
 /** Packs ternary codes (w ∈ {−1, 0, 1}) of `rows` rows into the GPU layout. `row(i)` returns row i (length K). */
-export function packTernary(rows: number, K: number, row: (i: number) => ArrayLike<number>): Uint32Array {
+export function packTernaryGPU(rows: number, K: number, row: (i: number) => ArrayLike<number>): Uint32Array {
   const Kv = Math.ceil(K / 64);
   const out = new Uint32Array(rows * Kv * 4);
   // padding weights get code 1 (zero): harmless either way since padded activations are 0
@@ -80,8 +80,8 @@ export function gammaPairs(gamma: ArrayLike<number>): Float32Array {
   return out;
 }
 
-/** Inverse of packTernary (for tests and inspection). */
-export function unpackTernary(packed: Uint32Array, rows: number, K: number): Int8Array {
+/** Inverse of packTernaryGPU (for tests and inspection). */
+export function unpackTernaryGPU(packed: Uint32Array, rows: number, K: number): Int8Array {
   const Kv = Math.ceil(K / 64);
   const out = new Int8Array(rows * K);
   for (let r = 0; r < rows; r++)

@@ -142,7 +142,7 @@ async function bitLinearSteps(
     const f = await fusedStep(b, o.lb, o.ep, o.nq, o.src, o.srcStride, o.normW, o.had, o.out, o.yStride, `L${o.l}.nq+${name}`, tag, {in: o.statsIn, out: o.statsOut}, o.yOffset, o.eps);
     if (f) return {steps: [f], cfg: f.cfg};
   }
-  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.name ?? (o.site === "qkv" ? "attn" : o.site === "gate_up" ? "ffn" : o.site)}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp, undefined, o.eps);
+  const q = await nqStep(b, o.nq, o.src, o.srcStride, o.normW, o.had, `L${o.l}.nq_${o.name ?? o.site}`, {kind: "norm-quant", layer: o.l, site: o.site, hadamard: o.nq.hadamard}, o.insp, undefined, o.eps);
   const lin = await linearStep(b, o.lb, o.ep, o.nq.n, o.out, o.yStride, o.M, `L${o.l}.${name}`, tag, o.decode ? o.statsOut : undefined, o.yOffset);
   const steps: Step[] = [{...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined}, {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined}];
   return {steps, cfg: lin.cfg};
@@ -197,7 +197,7 @@ export async function attentionBlock(b: BuildContext, l: number, mode: Mode, pip
     // the residual's statistics come from the previous layer's W_down (layer 0's input is the embedding: none)
     const prevOK = l > 0 && !W.layers[l - 1].proj && !W.layers[l - 1].linNorm;
     const qkvStats = decode && stats && prevOK && statsEligible(b, qkvNQ) ? {buf: b.statsBufs!.h, parts: decodeParts(b, P.C, P.F, "residual")} : undefined;
-    const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: qkvNQ, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "attn_in", insp, statsIn: qkvStats});
+    const qkv = await bitLinearSteps(b, {l, site: "qkv", M, decode, nq: qkvNQ, src: A.h, srcStride: P.C, normW: Lw.inNorm, lb: Lw.qkv, ep: "store", out: A.qkv, yStride: P.qkvN, inspectIn: "qkv_in", insp, statsIn: qkvStats});
     steps.push(...qkv.steps);
   }
   if (Lw.qkNorm) steps.push(await qkNormStep(b, l));
@@ -240,7 +240,7 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
     first.push(...(await perProjection(b, l, M, decode, "gate_up", Lw.postNorm, [["gate", 0], ["up", 0]], undefined, P.F)));
     first.push(await gluStep(b, l));
   } else {
-    const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, statsIn: guIn, statsOut: downIn ? {buf: b.statsBufs!.glu, gamma: Lw.ffnSub!} : undefined, nq: ffnNQ(b), src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "ffn_in", inspectOut: "glu", insp});
+    const gu = await bitLinearSteps(b, {l, site: "gate_up", M, decode, statsIn: guIn, statsOut: downIn ? {buf: b.statsBufs!.glu, gamma: Lw.ffnSub!} : undefined, nq: ffnNQ(b), src: A.h, srcStride: P.C, normW: Lw.postNorm, lb: Lw.gu, ep: P.glu, out: A.inner, yStride: P.F, inspectIn: "gate_up_in", inspectOut: "glu", insp});
     first.push(...gu.steps);
   }
   const dn = await bitLinearSteps(b, {l, site: "down", M, decode, statsIn: Lw.proj ? undefined : downIn, statsOut: downOut, nq: downNQ, src: A.inner, srcStride: P.F, normW: Lw.linNorm ? Lw.linNorm.down : Lw.ffnSub, had: s.down.hadamard ? A.hadDown : undefined, lb: Lw.down, ep: "residual", out: A.h, yStride: P.C, inspectIn: "down_in", inspectOut: "residual", insp, eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined});

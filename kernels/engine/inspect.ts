@@ -1,10 +1,10 @@
-// Inspection: run the prefill pass with the compute pass split after each inspection point, copy the
+// EngineInspection: run the prefill pass with the compute pass split after each inspection point, copy the
 // intermediates out, and turn the copies into per-layer arrays (the chapters draw from these).
 import {kvLayout, type KVFormat} from "../attention.js";
 import {readBuffer} from "../gpu.js";
 import type {Activations, LayerKV} from "./buffers.js";
 import {actWords, type Plan} from "./plan.js";
-import type {Inspection, InspectionLayer, Step} from "./types.js";
+import type {EngineInspection, InspectionLayer, Step} from "./types.js";
 
 export interface InspectCopy {
   layer: number;
@@ -28,7 +28,7 @@ export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Pl
   };
   let pass = enc.beginComputePass();
   for (const s of steps) {
-    if (s.after?.what === "attn_in" && layers.has(s.after.layer)) {
+    if (s.after?.what === "qkv_in" && layers.has(s.after.layer)) {
       pass.end();
       copy(s.after.layer, "residual_in", A.h, M * P.C * 4);
       pass = enc.beginComputePass();
@@ -38,7 +38,7 @@ export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Pl
     pass.end();
     const l = s.after.layer;
     const w = s.after.what;
-    const n = w === "attn_in" || w === "ffn_in" ? P.C : w === "o_in" ? hd : w === "down_in" ? P.F : 0;
+    const n = w === "qkv_in" || w === "gate_up_in" ? P.C : w === "o_in" ? hd : w === "down_in" ? P.F : 0;
     if (n) {
       copy(l, w + ":dbg", A.dbg!, M * 2 * n * 4);
       if (P.kind === "ternary") {
@@ -91,8 +91,8 @@ export async function readCopies(device: GPUDevice, copies: readonly InspectCopy
   return {data, bytes};
 }
 
-/** Reads the copies back into an Inspection of one block of M tokens (`bytes`: what was copied back). */
-export async function collectInspection(device: GPUDevice, P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<Inspection & {bytes: number}> {
+/** Reads the copies back into an EngineInspection of one block of M tokens (`bytes`: what was copied back). */
+export async function collectInspection(device: GPUDevice, P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<EngineInspection & {bytes: number}> {
   const hd = P.H * P.d;
   const byLayer = new Map<number, Map<string, ArrayBuffer>>();
   const read = await readCopies(device, copies);
@@ -122,14 +122,14 @@ export async function collectInspection(device: GPUDevice, P: Plan, M: number, t
     layers.push({
       layer,
       residualIn: new Float32Array(m.get("residual_in")!),
-      attnInput: dbgPart("attn_in", P.C, true),
+      qkvInput: dbgPart("qkv_in", P.C, true),
       qkv: new Float32Array(m.get("qkv")!),
       attnOut: dbgPart("o_in", hd, false),
       oInput: dbgPart("o_in", hd, true),
-      ffnInput: dbgPart("ffn_in", P.C, true),
+      gateUpInput: dbgPart("gate_up_in", P.C, true),
       glu: new Float32Array(m.get("glu")!),
       downInput: dbgPart("down_in", P.F, true),
-      codes: P.kind === "ternary" ? {attn: codes("attn_in", P.C), o: codes("o_in", hd), ffn: codes("ffn_in", P.C), down: codes("down_in", P.F)} : undefined,
+      codes: P.kind === "ternary" ? {qkv: codes("qkv_in", P.C), o: codes("o_in", hd), gate_up: codes("gate_up_in", P.C), down: codes("down_in", P.F)} : undefined,
       residualOut: new Float32Array(m.get("residual_out")!),
     });
   }
@@ -137,7 +137,7 @@ export async function collectInspection(device: GPUDevice, P: Plan, M: number, t
 }
 
 /** Joins the inspections of consecutive blocks (codes are dropped: their per-block strides differ). */
-export function joinInspections(parts: Inspection[], start: number, tokens: readonly number[]): Inspection {
+export function joinInspections(parts: EngineInspection[], start: number, tokens: readonly number[]): EngineInspection {
   const cat = (i: number, k: keyof InspectionLayer) => {
     const arrs = parts.map((x) => x.layers[i][k] as Float32Array);
     const o = new Float32Array(arrs.reduce((a, p) => a + p.length, 0));
@@ -150,7 +150,7 @@ export function joinInspections(parts: Inspection[], start: number, tokens: read
   };
   const layers = parts[0].layers.map((l0, i) => {
     if (parts.length === 1) return l0;
-    return {...l0, residualIn: cat(i, "residualIn"), attnInput: cat(i, "attnInput"), qkv: cat(i, "qkv"), attnOut: cat(i, "attnOut"), oInput: cat(i, "oInput"), ffnInput: cat(i, "ffnInput"), glu: cat(i, "glu"), downInput: cat(i, "downInput"), residualOut: cat(i, "residualOut"), codes: undefined};
+    return {...l0, residualIn: cat(i, "residualIn"), qkvInput: cat(i, "qkvInput"), qkv: cat(i, "qkv"), attnOut: cat(i, "attnOut"), oInput: cat(i, "oInput"), gateUpInput: cat(i, "gateUpInput"), glu: cat(i, "glu"), downInput: cat(i, "downInput"), residualOut: cat(i, "residualOut"), codes: undefined};
   });
   return {start, tokens: [...tokens], layers};
 }

@@ -17,14 +17,14 @@ import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
 import {collectInspection, encodeInspected, joinInspections, readKV, type InspectCopy, type InspectedKV} from "./inspect.js";
 import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
-import type {AppendOptions, DecodeParts, Inspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
+import type {EngineAppendOptions, DecodeParts, EngineInspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
 
 export class WebGPUSession implements DecodeSession {
   readonly backend = "webgpu" as const;
   readonly config: BitNetConfig;
   /** The last append's inspection (when requested). */
-  lastInspection: Inspection | undefined;
+  lastInspection: EngineInspection | undefined;
   /** Bytes inspection has copied back to the CPU (intermediates and KV codes), for measuring. */
   inspectionBytesRead = 0;
   /** A kept inspection pass (append inspect.keep): every layer's copies on the GPU, read per layer on demand. */
@@ -230,7 +230,7 @@ export class WebGPUSession implements DecodeSession {
     return out;
   }
 
-  async append(tokens: readonly number[], opts: AppendOptions = {}): Promise<Float32Array> {
+  async append(tokens: readonly number[], opts: EngineAppendOptions = {}): Promise<Float32Array> {
     this.guard();
     this.checkTokens(tokens);
     if (opts.inspect && !this.opts.inspect) throw new Error("append: inspection needs a session created with {inspect: true}");
@@ -246,7 +246,7 @@ export class WebGPUSession implements DecodeSession {
     this.dropKept();
     // a kept pass copies every layer on the GPU and reads back only the wanted ones
     const inspLayers = keep ? new Set([...Array(P.L).keys()]) : wanted;
-    const inspections: Inspection[] = [];
+    const inspections: EngineInspection[] = [];
     try {
       for (let b = 0; b < tokens.length; b += this.maxBlock) {
         const blk = tokens.slice(b, b + this.maxBlock);
@@ -371,7 +371,7 @@ export class WebGPUSession implements DecodeSession {
     throw new Error("append: no tokens given");
   }
 
-  private async readKept(layers: number[]): Promise<Inspection> {
+  private async readKept(layers: number[]): Promise<EngineInspection> {
     const k = this.kept!;
     const want = new Set(layers);
     const got = await collectInspection(this.ctx.device, this.plan, k.M, k.tokens, k.start, k.copies.filter((c) => want.has(c.layer)));
@@ -381,7 +381,7 @@ export class WebGPUSession implements DecodeSession {
 
   /** Layers of the last kept inspection pass (append(…, {inspect: {keep: true}})), read back from the copies it left on
    *  the GPU — nothing is recomputed, and only these layers cross to the CPU. */
-  async readInspection(layers: readonly number[]): Promise<Inspection> {
+  async readInspection(layers: readonly number[]): Promise<EngineInspection> {
     this.guard();
     if (!this.kept) throw new Error("readInspection: no kept inspection pass (append with inspect: {keep: true} first; reset and append drop it)");
     for (const l of layers) if (!(Number.isInteger(l) && l >= 0 && l < this.plan.L)) throw new Error(`readInspection: layer ${l} is not in [0, ${this.plan.L})`);
@@ -426,7 +426,7 @@ export class WebGPUSession implements DecodeSession {
     await this.build();
   }
 
-  /** Inspection: the KV codes of `layer` the GPU stored for positions [start, start + count) — undefined for a
+  /** EngineInspection: the KV codes of `layer` the GPU stored for positions [start, start + count) — undefined for a
    *  16-bit cache. Reads only that range of the layer's K/V buffers. */
   async inspectKV(layer: number, start: number, count: number): Promise<InspectedKV | undefined> {
     this.guard();

@@ -10,7 +10,7 @@ import {kvPlan} from "../lib/variant.js";
 import type {GpuContext} from "../device.js";
 import type {InspectedKV} from "./inspect.js";
 import {WebGPUSession} from "./session.js";
-import type {Inspection, InspectionLayer} from "./types.js";
+import type {EngineInspection, InspectionLayer} from "./types.js";
 import {weightSource} from "./upload.js";
 
 /** The config fields a sweep may change. */
@@ -20,7 +20,7 @@ export interface SweepResult {
   /** [T, V] logits of every position. */
   logits: Float32Array;
   /** With {inspect: true}: the pass's intermediates and the quantized KV cache as stored, per layer. */
-  inspection?: Inspection & {layers: (InspectionLayer & {kv?: InspectedKV})[]};
+  inspection?: EngineInspection & {layers: (InspectionLayer & {kv?: InspectedKV})[]};
 }
 
 export interface SweepRunner {

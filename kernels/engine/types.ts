@@ -53,7 +53,7 @@ export interface InspectionLayer {
   /** [M, C] the residual stream entering the layer. */
   residualIn: Float32Array;
   /** [M, C] RMSNorm(residual) — the q/k/v input before quantization. */
-  attnInput: Float32Array;
+  qkvInput: Float32Array;
   /** [M, (H + 2·KV)·d] q, k, v after RoPE (k, v as written to the cache, before KV quantization). */
   qkv: Float32Array;
   /** [M, H·d] attention output (softmax-weighted values), before the sub-norm. */
@@ -61,18 +61,18 @@ export interface InspectionLayer {
   /** [M, H·d] the W_o input that gets quantized (after sub-norm and, for v2, the Hadamard transform; before top-K). */
   oInput: Float32Array;
   /** [M, C] the FFN input (RMSNorm of the residual after attention). */
-  ffnInput: Float32Array;
+  gateUpInput: Float32Array;
   /** [M, F] the GLU output act(gate) ⊙ up. */
   glu: Float32Array;
   /** [M, F] the W_down input that gets quantized (after sub-norm / Hadamard). */
   downInput: Float32Array;
   /** Integer codes and per-token dequantization factors 1/s of each quantized input (absent for fp). */
-  codes?: Record<"attn" | "o" | "ffn" | "down", {q: Int8Array; invScale: Float32Array}>;
+  codes?: Record<Site, {q: Int8Array; invScale: Float32Array}>;
   /** [M, C] the residual stream leaving the layer. */
   residualOut: Float32Array;
 }
 
-export interface Inspection {
+export interface EngineInspection {
   start: number;
   tokens: number[];
   layers: InspectionLayer[];
@@ -104,8 +104,8 @@ export interface StepTag {
   hadamard?: boolean;
 }
 
-/** Inspection: after a step, copy these intermediates of a layer out. */
-export type InspectPoint = "attn_in" | "qkv" | "o_in" | "ffn_in" | "glu" | "down_in" | "residual";
+/** EngineInspection: after a step, copy these intermediates of a layer out. */
+export type InspectPoint = "qkv_in" | "qkv" | "o_in" | "gate_up_in" | "glu" | "down_in" | "residual";
 
 export interface Step extends Dispatch {
   gridFn: (M: number, nC: number) => [number, number, number];
@@ -113,7 +113,7 @@ export interface Step extends Dispatch {
   after?: {layer: number; what: InspectPoint};
 }
 
-export interface AppendOptions {
+export interface EngineAppendOptions {
   allLogits?: boolean;
   /** Copy intermediates of these layers (default all) back into `lastInspection` (needs opts.inspect). With `keep`
    *  (tokens in one block): every layer is copied on the GPU and kept there, only `layers` are read back now, and

@@ -7,7 +7,7 @@ import {tensorNames} from "../lib/config.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import {fillWGSL} from "../embed.js";
 import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer} from "../gpu.js";
-import {gammaPairs, packF16, packF32, packTernary, rowVec4s} from "../linear.js";
+import {gammaPairs, packF16, packF32, packTernaryGPU, rowVec4s} from "../linear.js";
 import type {Plan} from "./plan.js";
 
 /** Where weights come from, one tensor (or row range) at a time, so nothing needs the whole model in memory.
@@ -161,7 +161,7 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
       const scale = kind === "ternary" ? pool.buf(gammaPairs(new Float64Array(N).fill(1.2 / Math.sqrt(K))), label + ".scale") : undefined;
       return {W, scale, N, K};
     }
-    const pack = (rows: number, row: (r: number) => ArrayLike<number>) => (kind === "ternary" ? packTernary(rows, K, row) : kind === "f32" ? packF32(rows, K, row) : packF16(rows, K, row));
+    const pack = (rows: number, row: (r: number) => ArrayLike<number>) => (kind === "ternary" ? packTernaryGPU(rows, K, row) : kind === "f32" ? packF32(rows, K, row) : packF16(rows, K, row));
     const read = (name: string, r0: number, n: number) => (kind === "ternary" ? source!.ternaryRows(name, r0, n) : source!.floatRows(name, r0, n));
     const R = Math.max(2, Math.floor(UPLOAD_BYTES / rowBytes / 2) * 2);
     if (interleave) {

@@ -4,7 +4,7 @@
 import {kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../attention.js";
 import {exactDivWGSL} from "../exact.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../gpu.js";
-import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernary} from "../linear.js";
+import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernaryGPU} from "../linear.js";
 import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../normquant.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8, type ActQuant} from "../lib/quant.js";
 import {linearConfig, subgroupSize} from "./tune.js";
@@ -182,7 +182,7 @@ ${exactDivWGSL}
       linearWGSL(cfg),
       [
         uniformBuffer(device, new Uint32Array([N, Math.ceil(K / 64), 1, 4 * Math.ceil(K / 64), N, 0, 0, 0])),
-        storageBuffer(device, packTernary(N, K, (i) => codes.subarray(i * K, (i + 1) * K))),
+        storageBuffer(device, packTernaryGPU(N, K, (i) => codes.subarray(i * K, (i + 1) * K))),
         storageBuffer(device, packActI8(xq, 1, K)),
         storageBuffer(device, meta),
         storageBuffer(device, gammaPairs(gamma)),

@@ -7,7 +7,7 @@ import type {GpuContext} from "../kernels/device.js";
 import {runGpuBenchmark, model2B4T} from "../kernels/benchmark.js";
 import type {BenchReport} from "../kernels/benchmark.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../kernels/gpu.js";
-import {actVec4s, f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernary} from "../kernels/linear.js";
+import {actVec4s, f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernaryGPU} from "../kernels/linear.js";
 import type {LinearKind} from "../kernels/linear.js";
 import {linearConfig, subgroupSize} from "../kernels/tune.js";
 import {decodeStep, precision, shapeFromConfig} from "../lib/cost.js";
@@ -73,7 +73,7 @@ export async function checkGemv(device: GPUDevice, kind: LinearKind, shape: {R: 
         let sx = 0;
         for (const v of xq) sx += v;
         const f32 = new Float32Array([s]);
-        binds = [keep(uniformBuffer(device, linearParams("ternary", N, K, 1, N))), keep(storageBuffer(device, packTernary(N, K, (i) => codes.subarray(i * K, (i + 1) * K)))), keep(storageBuffer(device, packActI8(xq, 1, K))), keep(storageBuffer(device, new Uint32Array([new Uint32Array(f32.buffer)[0], sx >>> 0, 0, 0]))), keep(storageBuffer(device, gammaPairs(gamma))), Y];
+        binds = [keep(uniformBuffer(device, linearParams("ternary", N, K, 1, N))), keep(storageBuffer(device, packTernaryGPU(N, K, (i) => codes.subarray(i * K, (i + 1) * K)))), keep(storageBuffer(device, packActI8(xq, 1, K))), keep(storageBuffer(device, new Uint32Array([new Uint32Array(f32.buffer)[0], sx >>> 0, 0, 0]))), keep(storageBuffer(device, gammaPairs(gamma))), Y];
         ref = new Float64Array(N);
         for (let o = 0; o < N; o++) {
           let acc = 0;

@@ -78,7 +78,7 @@ export async function openModelPath(path: string, opts: OpenOptions = {}): Promi
 }
 
 /** What the CLI's model commands need: weights, the tokenizer, the inspection and its warnings. */
-export interface LoadedCheckpoint {
+export interface LoadedModelPath {
   path: string;
   opened: OpenedCheckpoint;
   weights: ModelWeights;
@@ -86,7 +86,7 @@ export interface LoadedCheckpoint {
   warnings: string[];
 }
 
-export async function loadModelPath(path: string, opts: OpenOptions = {}): Promise<LoadedCheckpoint> {
+export async function loadModelPath(path: string, opts: OpenOptions = {}): Promise<LoadedModelPath> {
   const opened = await openModelPath(path, opts);
   const weights = await opened.load();
   return {path, opened, weights, tokenizer: opened.tokenizerJSON, warnings: opened.inspection.warnings};

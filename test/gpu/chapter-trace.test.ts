@@ -99,7 +99,7 @@ describe("chapter traces from the GPU inspection pass", () => {
     const bad = compareTraces(traceFromInspection(ins, cfg), ref);
     expect(bad.pass).toBe(false);
     expect(bad.codesDiffer).toBeGreaterThanOrEqual(flips * 0.9);
-    const ins2 = {...ins, layers: ins.layers.map((l) => ({...l, codes: undefined, ffnInput: l.ffnInput.map((x, i) => (i === 3 ? x + 10 : x))}))};
+    const ins2 = {...ins, layers: ins.layers.map((l) => ({...l, codes: undefined, gateUpInput: l.gateUpInput.map((x, i) => (i === 3 ? x + 10 : x))}))};
     const bad2 = compareTraces(traceFromInspection(ins2, cfg), ref);
     expect(bad2.pass).toBe(false);
     expect(bad2.where).toMatch(/layer \d FFN input/);

@@ -262,11 +262,11 @@ describe("WebGPU engine vs the CPU reference", () => {
         expect(x.length, what).toBe(y.length);
         for (let i = 0; i < x.length; i++) if (Math.abs(x[i] - y[i]) > 1e-4 * Math.max(1, Math.abs(y[i]))) throw new Error(`${variant} ${what}[${i}]: ${x[i]} vs ${y[i]}`);
       };
-      close(g.attnInput, t.linears.q.input, "attnInput");
+      close(g.qkvInput, t.linears.q.input, "qkvInput");
       close(g.oInput, t.linears.o.rotated ?? t.linears.o.input, "oInput");
       // a4.8's attention is exact (Plan.exactAttention): the W_o input that decides its top-K mask has the reference's bits
       if (variant === "a4.8") expect(Array.from(g.oInput).findIndex((x, i) => x !== t.linears.o.input[i]), "first W_o input element that differs").toBe(-1);
-      close(g.ffnInput, t.linears.gate.input, "ffnInput");
+      close(g.gateUpInput, t.linears.gate.input, "gateUpInput");
       const gate = t.linears.gate.output;
       const up = t.linears.up.output;
       const glu = gate.map((x, i) => (cfg.hidden_act === "relu2" ? Math.max(x, 0) ** 2 : x / (1 + Math.exp(-x))) * up[i]);
@@ -275,7 +275,7 @@ describe("WebGPU engine vs the CPU reference", () => {
       // the integer codes the linears consumed
       expect(Array.from(g.codes!.o.q)).toEqual(Array.from(t.linears.o.act!.q));
       expect(Array.from(g.codes!.down.q)).toEqual(Array.from(t.linears.down.act!.q));
-      expect(Array.from(g.codes!.attn.q)).toEqual(Array.from(t.linears.q.act!.q));
+      expect(Array.from(g.codes!.qkv.q)).toEqual(Array.from(t.linears.q.act!.q));
       gpu.dispose();
     }
   });

@@ -12,12 +12,12 @@ const prompt = [1, 5, 17, 42, 99, 7, 250, 3, 64, 11, 12];
 
 function sameLayer(a: InspectionLayer, b: InspectionLayer): void {
   expect(a.layer).toBe(b.layer);
-  for (const k of ["residualIn", "attnInput", "qkv", "attnOut", "oInput", "ffnInput", "glu", "downInput", "residualOut"] as const) {
+  for (const k of ["residualIn", "qkvInput", "qkv", "attnOut", "oInput", "gateUpInput", "glu", "downInput", "residualOut"] as const) {
     expect(a[k].length, k).toBe(b[k].length);
     expect(a[k].length, k).toBeGreaterThan(0);
     expect(Array.from(a[k]), k).toEqual(Array.from(b[k]));
   }
-  for (const s of ["attn", "o", "ffn", "down"] as const) {
+  for (const s of ["qkv", "o", "gate_up", "down"] as const) {
     expect(Array.from(a.codes![s].q), s).toEqual(Array.from(b.codes![s].q));
     expect(Array.from(a.codes![s].invScale), s).toEqual(Array.from(b.codes![s].invScale));
   }

@@ -1,7 +1,7 @@
 import {describe, expect, it} from "vitest";
 import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
 import {
-  f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernary, unpackTernary,
+  f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernaryGPU, unpackTernaryGPU,
   type Epilogue, type LinearConfig, type LinearKind,
 } from "../../kernels/linear.js";
 import {linearConfig, subgroupSize} from "../../kernels/tune.js";
@@ -17,7 +17,7 @@ function rng(seed: number): () => number {
 async function runLinear(device: GPUDevice, cfg: LinearConfig, N: number, K: number, M: number, w: Float64Array | Int8Array, x: Float64Array | Int8Array, xs: Float64Array, sx: Int32Array, ws: Float64Array, y0: Float32Array): Promise<Float32Array> {
   const kind = cfg.kind;
   const row = (i: number) => w.subarray(i * K, (i + 1) * K);
-  const Wdata = kind === "ternary" ? packTernary(N, K, row as (i: number) => Int8Array) : kind === "f32" ? packF32(N, K, row) : packF16(N, K, row);
+  const Wdata = kind === "ternary" ? packTernaryGPU(N, K, row as (i: number) => Int8Array) : kind === "f32" ? packF32(N, K, row) : packF16(N, K, row);
   let X: Uint32Array | Float32Array;
   if (kind === "ternary") X = packActI8(x, M, K);
   else {
@@ -91,7 +91,7 @@ describe("linear kernels vs float64 reference", () => {
     const r = rng(7);
     for (const [N, K] of [[3, 5], [4, 64], [2, 130]]) {
       const w = Int8Array.from({length: N * K}, () => Math.floor(r() * 3) - 1);
-      expect(Array.from(unpackTernary(packTernary(N, K, (i) => w.subarray(i * K, (i + 1) * K)), N, K))).toEqual(Array.from(w));
+      expect(Array.from(unpackTernaryGPU(packTernaryGPU(N, K, (i) => w.subarray(i * K, (i + 1) * K)), N, K))).toEqual(Array.from(w));
     }
   });
 

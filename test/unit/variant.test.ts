@@ -1,6 +1,7 @@
 // One variant table, four readers: the CPU reference (traces), the tfjs trainer (the sites its forward applied),
 // the WebGPU engine's plan and the checkpoint validator (config.json round trip) must all do what sitePlan says,
 // for every variant; the KV BOS rule; and the one config validator bounding every field before allocation.
+import {traceFromInspection} from "../../src/lib/chapters/gpu-trace.js";
 import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
 import {makePlan, quantKind} from "../../kernels/engine.js";
@@ -46,7 +47,33 @@ function cpuSites(c: BitNetConfig): Record<string, {quantizer: string; bits: num
   return out;
 }
 
-describe("the variant table and its four readers", () => {
+/** What the chapters' GPU trace (lib/chapters/gpu-trace.ts) reports per site, from an inspection shaped like the
+ *  engine's, built here from the CPU reference's trace (the values don't matter, the words do). */
+function gpuTraceSites(c: BitNetConfig): Record<string, {quantizer: string; bits: number; hadamard: boolean}> {
+  const w = randomWeights(c, 3);
+  const {trace} = forwardFull(w, [1, 5, 9], {trace: true});
+  const t = trace!.layers[0];
+  const z = (n: number) => new Float32Array(n);
+  const codes = (l: "q" | "o" | "gate" | "down") => {
+    const a = t.linears[l].act;
+    return a ? {q: a.q, invScale: Float32Array.from(a.scale, (x) => 1 / x)} : {q: new Int8Array(t.linears[l].input.length), invScale: new Float32Array(3).fill(1)};
+  };
+  const layer = {
+    layer: 0, residualIn: z(3 * c.hidden_size), qkvInput: t.linears.q.input, qkv: z(t.linears.q.input.length * 3), attnOut: z(t.linears.o.input.length),
+    oInput: t.linears.o.input, gateUpInput: t.linears.gate.input, glu: z(t.linears.down.input.length), downInput: t.linears.down.input,
+    codes: c.bitnet_variant === "fp" ? undefined : {qkv: codes("q"), o: codes("o"), gate_up: codes("gate"), down: codes("down")},
+    residualOut: z(3 * c.hidden_size),
+  };
+  const g = traceFromInspection({start: 0, tokens: [1, 5, 9], layers: [layer]}, c, w);
+  const out: Record<string, {quantizer: string; bits: number; hadamard: boolean}> = {};
+  for (const site of SITES) {
+    const lt = g.layers[0].linears[SITE_LINEARS[site][0]];
+    out[site] = {quantizer: lt.act?.scheme ?? "none", bits: lt.act?.bits ?? 0, hadamard: !!lt.rotated};
+  }
+  return out;
+}
+
+describe("the variant table and its five readers", () => {
   for (const [name, variant, extra] of cases) {
     it(`${name}: CPU reference, trainer, engine plan and checkpoint validator agree with sitePlan`, () => {
       const c = defaultConfig(variant, {...shape, ...extra});
@@ -70,6 +97,9 @@ describe("the variant table and its four readers", () => {
       expect(e.hadamard).toBe(plan.o.hadamard && plan.down.hadamard);
       expect(e.oTopK !== undefined).toBe(plan.o.quantizer === "topk-int8" && (plan.o.topK ?? 1) < 1);
       expect(e.kv).toEqual(kvPlan(c));
+      // 5. the chapters' GPU trace: the quantizer and rotation it reports per site
+      const g = gpuTraceSites(c);
+      for (const s of SITES) expect(g[s], `gpu-trace ${s}`).toEqual(want(plan[s]));
       // 4. checkpoint: config.json round trip validates and gives the same plan
       const back = parseConfig(configToJSON(c));
       expect(sitePlan(back)).toEqual(plan);

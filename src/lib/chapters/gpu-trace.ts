@@ -7,20 +7,21 @@ import type {BitNetConfig, LinearName} from "../config.js";
 import {hadamardTransform} from "../hadamard.js";
 import type {ForwardTrace, LayerTrace, LinearTrace} from "../model.js";
 import {quantizeKV, topKCount} from "../quant.js";
+import {SITES, sitePlan} from "../variant.js";
+import type {Site} from "../variant.js";
 import type {ActQuant, ActScheme, QuantStats} from "../quant.js";
 import type {ModelWeights} from "../tensor.js";
 
-type Site = "attn" | "o" | "ffn" | "down";
 
 /** One layer as the engine copies it back (see InspectionLayer in kernels/engine.ts). */
 export interface InspectedLayer {
   layer: number;
   residualIn: Float32Array;
-  attnInput: Float32Array;
+  qkvInput: Float32Array;
   qkv: Float32Array;
   attnOut: Float32Array;
   oInput: Float32Array;
-  ffnInput: Float32Array;
+  gateUpInput: Float32Array;
   glu: Float32Array;
   downInput: Float32Array;
   codes?: Record<Site, {q: Int8Array; invScale: Float32Array}>;
@@ -100,21 +101,15 @@ function gateZeroShare(w: ModelWeights, layer: number, x: Float32Array, act: Act
   return zeros / (T * F);
 }
 
+/** The site's activation quantizer and rotation, from the variant table (variant.ts) — the same words the
+ *  CPU reference and the engine read, so the trace can never disagree with them about what a site does. */
 function scheme(c: BitNetConfig, site: Site): ActScheme | undefined {
-  const v = c.bitnet_variant;
-  if (v === "fp") return undefined;
-  const low: ActScheme = c.bitnet_activation_bits === 4 ? "absmean-int4" : "absmax-int8";
-  if (site === "attn" || site === "ffn") return v === "b1.58" ? "absmax-int8" : low;
-  if (site === "o") {
-    const n = c.num_attention_heads * headDim(c);
-    if (v === "a4.8") return topKCount(n, c.bitnet_topk_ratio) < n ? "topk-int8" : "absmax-int8";
-    return v === "b1.58" ? "absmax-int8" : low;
-  }
-  return v === "v2" ? low : "absmax-int8";
+  const q = sitePlan(c)[site].quantizer;
+  return q === "none" ? undefined : q;
 }
 
 function rotates(c: BitNetConfig, site: Site): boolean {
-  return c.bitnet_variant === "v2" && c.bitnet_hadamard && (site === "o" || site === "down");
+  return sitePlan(c)[site].hadamard;
 }
 
 /** Statistics of codes against the values they quantize (what the CPU quantizers report). */
@@ -190,8 +185,8 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
       const act = codes && scheme(c, site) ? actFrom(c, site, rotated ?? input, dim, codes) : undefined;
       return {name, input, rotated, act, sparsity: act ? act.stats.zeroFraction : zeroShare(rotated ?? input), output: EMPTY};
     };
-    const attn = (name: LinearName) => lin(name, "attn", g.attnInput);
-    const ffn = (name: LinearName) => lin(name, "ffn", g.ffnInput);
+    const attn = (name: LinearName) => lin(name, "qkv", g.qkvInput);
+    const ffn = (name: LinearName) => lin(name, "gate_up", g.gateUpInput);
     // v comes out of the qkv buffer untouched by RoPE: the projection's own output
     const d = headDim(c);
     const qN = c.num_attention_heads * d;
@@ -246,7 +241,7 @@ export interface TraceCheck {
   tolerance: {rel: number; codeShare: number};
 }
 
-const SITE_LINEAR: Record<Site, LinearName> = {attn: "q", o: "o", ffn: "gate", down: "down"};
+const SITE_LINEAR: Record<Site, LinearName> = {qkv: "q", o: "o", gate_up: "gate", down: "down"};
 
 /** GPU trace against the CPU reference's trace of the same tokens. Floats: inputs (and rotated inputs) of the four
  *  quantized sites and the residual norms; codes: every activation code. PASS when every float agrees within `rel`
@@ -281,7 +276,7 @@ export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?:
   for (const g of gpu.layers) {
     const r = byLayer.get(g.layer);
     if (!r) throw new Error(`compareTraces: the CPU trace has no layer ${g.layer}`);
-    for (const site of ["attn", "o", "ffn", "down"] as const) {
+    for (const site of SITES) {
       const n = SITE_LINEAR[site];
       const gl = g.linears[n];
       const rl = r.linears[n];

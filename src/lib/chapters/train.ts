@@ -264,7 +264,7 @@ export function ternaryBins(latent: ArrayLike<number>, gamma: number, perHalfGam
 export type PageTfBackend = "webgpu" | "webgl" | "wasm" | "cpu";
 export const BACKEND_ORDER: readonly PageTfBackend[] = ["webgpu", "webgl", "wasm", "cpu"];
 
-export interface BackendChoice {
+export interface TfBackendChoice {
   backend: PageTfBackend;
   /** Every backend tried, in order, with why it failed. */
   attempts: {name: PageTfBackend; ok: boolean; error?: string}[];
@@ -272,9 +272,9 @@ export interface BackendChoice {
 
 /** Starts the first tfjs backend that initialises: the preferred one, then the rest of `order` (default WebGPU →
  *  WebGL → WASM → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
-export async function initTfBackend(tf: TF, preferred: PageTfBackend | "auto", order: readonly PageTfBackend[] = BACKEND_ORDER): Promise<BackendChoice> {
+export async function initTfBackend(tf: TF, preferred: PageTfBackend | "auto", order: readonly PageTfBackend[] = BACKEND_ORDER): Promise<TfBackendChoice> {
   order = preferred === "auto" ? order : [preferred, ...order.filter((b) => b !== preferred)];
-  const attempts: BackendChoice["attempts"] = [];
+  const attempts: TfBackendChoice["attempts"] = [];
   for (const name of order) {
     if (!tf.findBackendFactory(name)) {
       attempts.push({name, ok: false, error: "not registered in this build"});

@@ -2,11 +2,11 @@
 // TensorFlow.js: the worker owns tfjs, its backends and the models, so a training step can take seconds on a slow
 // backend without blocking a single click, and tfjs reads the worker's own URL (which has no query string) —
 // never the page's, so no library flag can be set from a shared link.
-import type {PageTfBackend, BackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
+import type {PageTfBackend, TfBackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../chapters/train.js";
 import type {ModelWeights} from "../tensor.js";
 import type {StepStats, TrainData} from "./trainer.js";
 
-export interface WorkerBackend extends BackendChoice {
+export interface WorkerBackend extends TfBackendChoice {
   /** Why this backend (a software-emulated WebGPU adapter is skipped by "auto"). */
   reason: string;
   /** tfjs flags that came from a URL (must be none: the page owns its URL). */
