@@ -3,13 +3,13 @@
 // (their numbers are not the engine's bits): "~plaindiv" replaces the correctly rounded scale division by a plain
 // f32 division, to price exactDiv; "~noprologue" drops the fused prologue call, to price the prologue inside a GEMV.
 //   bundle: ../shared/gpu/prepare.sh bench/decode-parts.ts; on the GPU host: node .gpu/decode-parts.mjs [--quick] > out.json
-import {acquireGpu, type GpuContext} from "../kernels/device.js";
-import {createSyntheticSession} from "../kernels/engine.js";
-import {model2B4T} from "../kernels/measure/benchmark.js";
-import {copyDispatch} from "../kernels/measure/microbench.js";
-import {timeDispatches} from "../kernels/measure/timing.js";
-import type {Site} from "../kernels/lib/variant.js";
-import type {WebGPUSessionOptions} from "../kernels/engine/types.js";
+import {acquireGpu, type GpuContext} from "../src/gpu/device.js";
+import {createSyntheticSession} from "../src/gpu/engine.js";
+import {model2B4T} from "../src/gpu/measure/benchmark.js";
+import {copyDispatch} from "../src/gpu/measure/microbench.js";
+import {timeDispatches} from "../src/gpu/measure/timing.js";
+import type {Site} from "../src/lib/variant.js";
+import type {WebGPUSessionOptions} from "../src/gpu/engine/types.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");

@@ -4,10 +4,10 @@
 // baseline; the two alternate, three rounds, minimum of each). Prints a table; --json for machine-readable output.
 //   npx tsx bench/exact-attention.ts [--json] [--reps N]
 //   (without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json: SwiftShader)
-import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, ropeKVWGSL, type KVFormat} from "../kernels/attention.js";
-import {acquireGpu} from "../kernels/device.js";
-import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../kernels/gpu.js";
-import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../kernels/normquant.js";
+import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, ropeKVWGSL, type KVFormat} from "../src/gpu/kernels/attention.js";
+import {acquireGpu} from "../src/gpu/device.js";
+import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../src/gpu/gpu.js";
+import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../src/gpu/kernels/normquant.js";
 
 const json = process.argv.includes("--json");
 const ri = process.argv.indexOf("--reps");

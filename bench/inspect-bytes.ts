@@ -4,7 +4,7 @@
 // inspectKV + traceFromInspection, as the page does. A benchmark that prints numbers, not a test.
 //
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json nice npx tsx bench/inspect-bytes.ts [model] [--runs 5]
-import {createWebGPUSession} from "../kernels/engine.js";
+import {createWebGPUSession} from "../src/gpu/engine.js";
 import {traceFromInspection} from "../src/lib/chapters/gpu-trace.js";
 import {textCodec} from "../src/node/runtime.js";
 import {readModelDir} from "../src/node/modeldir.js";

@@ -4,15 +4,15 @@
 //      tensor at a time;
 //   2. src/node/files.ts + src/lib/formats/open.ts open it (headers validated, conventions decided) and load it
 //      tensor by tensor through file handles, recording peak RSS;
-//   3. the engine (kernels/engine.ts) uploads it and decodes at contexts 128/512/2048 (wall-clock chained decode,
+//   3. the engine (src/gpu/engine.ts) uploads it and decodes at contexts 128/512/2048 (wall-clock chained decode,
 //      and GPU time per token), next to the synthetic-weights session of the same shape in the same run.
 //   on the GPU host: source .gpu/on-device.sh && node .gpu/open-2b4t.mjs [--dir /tmp/2b4t] > result.json
 import {rmSync} from "node:fs";
-import {acquireGpu} from "../kernels/device.js";
-import {model2B4T} from "../kernels/benchmark.js";
-import {createSyntheticSession, createWebGPUSession} from "../kernels/engine.js";
-import type {WebGPUSession} from "../kernels/engine.js";
-import {timeDispatches} from "../kernels/timing.js";
+import {acquireGpu} from "../src/gpu/device.js";
+import {model2B4T} from "../src/gpu/measure/benchmark.js";
+import {createSyntheticSession, createWebGPUSession} from "../src/gpu/engine.js";
+import type {WebGPUSession} from "../src/gpu/engine.js";
+import {timeDispatches} from "../src/gpu/measure/timing.js";
 import {openModelPath} from "../src/node/files.js";
 import {writeRandomCheckpoint} from "../test/gpu/stream-checkpoint.js";
 
@@ -51,7 +51,7 @@ log(`loaded in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssGiB().
 
 const gpu = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
 result.device = gpu.description;
-// f32 embedding/head rows: with lmHead "f16" the engine converts 328M values through kernels/linear.ts f32ToF16Bits,
+// f32 embedding/head rows: with lmHead "f16" the engine converts 328M values through src/gpu/kernels/linear.ts f32ToF16Bits,
 // which allocates two typed arrays per value — the first device run spent its whole 240 s budget there.
 const opts = {gpu, lmHead: "f32" as const, kv16: "f32" as const, maxBlock: 512, maxLength: config.max_position_embeddings};
 t = performance.now();

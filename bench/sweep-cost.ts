@@ -5,10 +5,10 @@
 // kernels) a new session per format on the shared device against reusing it. A benchmark that prints numbers.
 //
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json nice npx tsx bench/sweep-cost.ts [--runs 3]
-import {createSweepRunner, createWebGPUSession, makePlan} from "../kernels/engine.js";
-import {pipelineChecked} from "../kernels/gpu.js";
-import {normQuantWGSL, type NormQuantConfig} from "../kernels/normquant.js";
-import {subgroupSize} from "../kernels/measure/tune.js";
+import {createSweepRunner, createWebGPUSession, makePlan} from "../src/gpu/engine.js";
+import {pipelineChecked} from "../src/gpu/gpu.js";
+import {normQuantWGSL, type NormQuantConfig} from "../src/gpu/kernels/normquant.js";
+import {subgroupSize} from "../src/gpu/engine/tune.js";
 import {forwardFull} from "../src/lib/model.js";
 import {textCodec} from "../src/node/runtime.js";
 import {readModelDir} from "../src/node/modeldir.js";

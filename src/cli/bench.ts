@@ -1,11 +1,11 @@
-// `bitnet-lab bench [--json] [--quick] [--peers FILE]`: the WebGPU benchmark (kernels/benchmark.ts) on this machine's GPU —
+// `bitnet-lab bench [--json] [--quick] [--peers FILE]`: the WebGPU benchmark (src/gpu/measure/benchmark.ts) on this machine's GPU —
 // copy ceiling, the 2B4T ternary linear stack vs dense f32/f16, end-to-end decode/prefill, Hadamard cost, and a
 // CPU-vs-GPU check. Without a GPU, Dawn falls back to SwiftShader (use --quick there).
 import type {Command, ParsedArgs} from "./command.js";
 import {expectPositionals, flagBool} from "./command.js";
-import {acquireGpu} from "../../kernels/device.js";
-import {formatBenchReport, runGpuBenchmark} from "../../kernels/benchmark.js";
-import type {PeerResults} from "../../kernels/measure/roofline.js";
+import {acquireGpu} from "../gpu/device.js";
+import {formatBenchReport, runGpuBenchmark} from "../gpu/measure/benchmark.js";
+import type {PeerResults} from "../gpu/measure/roofline.js";
 import {readFileSync} from "node:fs";
 
 export async function runBench(args: ParsedArgs): Promise<number> {

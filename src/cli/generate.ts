@@ -1,5 +1,5 @@
 // `bitnet-lab generate <model-dir> --prompt TEXT`: sample a continuation on the CPU reference (or, once
-// kernels/engine.ts exists, WebGPU).
+// src/gpu/engine.ts exists, WebGPU).
 import type {Command} from "./command.js";
 import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagNumber, flagString} from "./command.js";

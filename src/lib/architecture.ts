@@ -1,13 +1,13 @@
 // The architecture table: what the network around the BitLinears is, as data, next to the variant table
 // (variant.ts says what each BitLinear input gets; this says what the blocks are). One description, many readers —
-// the CPU reference (model.ts), the WebGPU engine plan (kernels/engine/plan.ts, upload.ts), the checkpoint
+// the CPU reference (model.ts), the WebGPU engine plan (src/gpu/engine/plan.ts, upload.ts), the checkpoint
 // openers (formats/open.ts) and the inspector (Open page, `bitnet-lab inspect`). Nothing else branches on a family.
 //
 // The released ternary families differ in a handful of facts, every one a field here:
 //   activation        GLU gate: ReLU² (BitNet b1.58 2B4T, a4.8) or SiLU (Llama-architecture families)
 //   norms             pre-norm residual blocks; sub-norms before W_o and W_down (2B4T) or none (Llama);
 //                     an RMSNorm inside each BitLinear (transformers' use_rms_norm, BitNet-embedding) and RMSNorm
-//                     on q and k per head (Qwen3): run by the CPU reference and the engine (kernels/headnorm.ts; the
+//                     on q and k per head (Qwen3): run by the CPU reference and the engine (src/gpu/kernels/headnorm.ts; the
 //                     engine refuses per-projection norms combined with sub-norms, makePlan)
 //   head              tied to the embedding or a separate float matrix; never quantized
 //   headDim           from config.json's head_dim, or hidden / heads

@@ -1,5 +1,5 @@
 // The contract shared by the CPU reference forward (src/lib/model.ts) and the WebGPU engine
-// (kernels/engine.ts), so generation, the CLI and the pages drive either one the same way.
+// (src/gpu/engine.ts), so generation, the CLI and the pages drive either one the same way.
 
 export interface DecodeSession {
   /** Which implementation runs this session. */

@@ -55,7 +55,7 @@ export function costReport(shape: ModelShape, p: Precision, o: CostOptions): Cos
   };
 }
 
-/** What kernels/microbench.ts returns (kept here as a type so the library does not import the engine). */
+/** What src/gpu/measure/microbench.ts returns (kept here as a type so the library does not import the engine). */
 export interface MicrobenchResult {
   /** Read + write bytes per second of a WGSL copy kernel, in GB/s (10^9). */
   copyGBps: number;

@@ -1,6 +1,6 @@
 // The variant table: what each member of the BitNet family does to every BitLinear input, to the KV cache,
 // and which configs are valid at all. One table, many readers — the CPU reference (model.ts), the tfjs
-// trainer (train/model.ts), the WebGPU engine (kernels/engine/plan.ts), the checkpoint validator
+// trainer (train/model.ts), the WebGPU engine (src/gpu/engine/plan.ts), the checkpoint validator
 // (checkpoint.ts) and, as JSON (`trainPlan` in train/plan.ts, printed by `bitnet-lab train --plan --json`), the PyTorch mirror.
 //
 // Sites. A BitLinear input site is one activation vector that one or more projections read; it is quantized

@@ -8,21 +8,21 @@ export const CLI_BACKENDS = ["cpu", "webgpu"] as const;
 export type CliBackend = (typeof CLI_BACKENDS)[number];
 
 /** Opens a decode session on the named backend. The WebGPU engine is loaded lazily from
- *  kernels/engine.ts (export createWebGPUSession(weights, opts)), so the CLI runs without it. */
+ *  src/gpu/engine.ts (export createWebGPUSession(weights, opts)), so the CLI runs without it. */
 export async function openCliSession(weights: ModelWeights, backend: CliBackend, opts: {maxLength?: number} = {}): Promise<DecodeSession> {
   if (backend === "cpu") return createCpuSession(weights, opts);
-  const path = "../../kernels/engine.js"; // a variable, so neither tsc nor bundlers require it to exist
+  const path = "../gpu/engine.js"; // a variable, so neither tsc nor bundlers require it to exist
   let mod: {createWebGPUSession?: (w: ModelWeights, o?: object) => Promise<DecodeSession> | DecodeSession};
   try {
     mod = (await import(/* @vite-ignore */ path)) as typeof mod;
   } catch (e) {
     const code = (e as {code?: string}).code;
     if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find module|Failed to load/.test(String(e))) {
-      throw new Error("the webgpu backend is not available yet (kernels/engine.ts does not exist); use --backend cpu");
+      throw new Error("the webgpu backend is not available yet (src/gpu/engine.ts does not exist); use --backend cpu");
     }
     throw e;
   }
-  if (typeof mod.createWebGPUSession !== "function") throw new Error("kernels/engine.ts does not export createWebGPUSession(weights, opts); use --backend cpu");
+  if (typeof mod.createWebGPUSession !== "function") throw new Error("src/gpu/engine.ts does not export createWebGPUSession(weights, opts); use --backend cpu");
   return await mod.createWebGPUSession(weights, opts);
 }
 

@@ -1,9 +1,9 @@
 import {describe, expect, it} from "vitest";
-import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../../kernels/attention.js";
-import {normQuantWGSL} from "../../kernels/normquant.js";
+import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../../src/gpu/kernels/attention.js";
+import {normQuantWGSL} from "../../src/gpu/kernels/normquant.js";
 import {attention, rope, ropeTables} from "../../src/lib/model.js";
-import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
-import {f16BitsToF32, f32ToF16Bits} from "../../kernels/linear.js";
+import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
+import {f16BitsToF32, f32ToF16Bits} from "../../src/gpu/kernels/linear.js";
 import {dequantizeKV, quantizeKV} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";
 import {Rng} from "../../src/lib/rng.js";

@@ -2,7 +2,7 @@
 // the ForwardTrace the views draw, equals the CPU reference's trace; and the page's golden-tensor check catches a
 // wrong code or a wrong value.
 import {describe, expect, it} from "vitest";
-import {createWebGPUSession} from "../../kernels/engine.js";
+import {createWebGPUSession} from "../../src/gpu/engine.js";
 import {defaultConfig, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {compareTraces, traceFromInspection} from "../../src/lib/chapters/gpu-trace.js";
 import {layerSparsity} from "../../src/lib/chapters/sparsity.js";

@@ -1,6 +1,6 @@
 import {describe, expect, it, vi} from "vitest";
 import {main} from "../../src/cli/main.js";
-import {microbench} from "../../kernels/microbench.js";
+import {microbench} from "../../src/gpu/measure/microbench.js";
 import {testDevice} from "./harness.js";
 
 async function run(argv: string[]): Promise<{code: number; out: string; err: string}> {

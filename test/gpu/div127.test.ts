@@ -1,6 +1,6 @@
 import {describe, expect, it} from "vitest";
-import {exactDivWGSL, floatFloatWGSL} from "../../kernels/exact.js";
-import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../../kernels/gpu.js";
+import {exactDivWGSL, floatFloatWGSL} from "../../src/gpu/kernels/exact.js";
+import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../../src/gpu/gpu.js";
 import {Rng} from "../../src/lib/rng.js";
 import {testDevice} from "./harness.js";
 

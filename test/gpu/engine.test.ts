@@ -1,12 +1,12 @@
 import {describe, expect, it} from "vitest";
-import {DeviceLostError} from "../../kernels/device.js";
-import {createStreamedSession, createWebGPUSession, weightSource, type WebGPUSessionOptions, type WeightSource} from "../../kernels/engine.js";
+import {DeviceLostError} from "../../src/gpu/device.js";
+import {createStreamedSession, createWebGPUSession, weightSource, type WebGPUSessionOptions, type WeightSource} from "../../src/gpu/engine.js";
 import {expectedTensors} from "../../src/lib/checkpoint.js";
 import {defaultConfig, tensorNames, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {argmax, generate} from "../../src/lib/generate.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {createCpuSession} from "../../src/lib/model.js";
-import {statsLayout} from "../../kernels/norm-stats.js";
+import {statsLayout} from "../../src/gpu/kernels/norm-stats.js";
 import {testDevice} from "./harness.js";
 
 // Small enough for SwiftShader, shaped to reach every code path: GQA (4 heads over 2 KV heads, d = 32), an FFN of

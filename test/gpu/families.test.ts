@@ -1,6 +1,6 @@
 import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
-import {createStreamedSession, createWebGPUSession} from "../../kernels/engine.js";
+import {createStreamedSession, createWebGPUSession} from "../../src/gpu/engine.js";
 import {argmax} from "../../src/lib/generate.js";
 import {createCpuSession} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";

@@ -1,8 +1,8 @@
 // Inspection copies back only what a view shows: a selected layer read now, or later from the copies a kept pass left
 // on the GPU (WebGPUSession.readInspection), equals the same layer of a full read — and fewer bytes cross back.
 import {describe, expect, it} from "vitest";
-import {createWebGPUSession} from "../../kernels/engine.js";
-import type {InspectionLayer} from "../../kernels/engine.js";
+import {createWebGPUSession} from "../../src/gpu/engine.js";
+import type {InspectionLayer} from "../../src/gpu/engine.js";
 import {defaultConfig} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {testDevice} from "./harness.js";

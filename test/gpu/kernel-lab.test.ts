@@ -1,9 +1,9 @@
-// The kernel lab's per-variant correctness check (src/components/kernel-lab.ts checkGemv): every GEMV shape it times
+// The kernel lab's per-variant correctness check (src/app/kernel-lab.ts checkGemv): every GEMV shape it times
 // passes against the float64 CPU reference on fresh inputs (odd row counts, K not a multiple of the tile), and the
 // roofline keeps each kernel's bytes, time and verdict.
 import {describe, expect, it} from "vitest";
-import {checkGemv, checkNormStats, rooflinePoints} from "../../src/components/kernel-lab.js";
-import type {BenchReport} from "../../kernels/benchmark.js";
+import {checkGemv, checkNormStats, rooflinePoints} from "../../src/app/kernel-lab.js";
+import type {BenchReport} from "../../src/gpu/measure/benchmark.js";
 import {testDevice} from "./harness.js";
 
 describe("kernel lab checks", () => {

@@ -1,10 +1,10 @@
 import {describe, expect, it} from "vitest";
-import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
+import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
 import {
   f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernaryGPU, unpackTernaryGPU,
   type Epilogue, type LinearConfig, type LinearKind,
-} from "../../kernels/linear.js";
-import {linearConfig, subgroupSize} from "../../kernels/tune.js";
+} from "../../src/gpu/kernels/linear.js";
+import {linearConfig, subgroupSize} from "../../src/gpu/engine/tune.js";
 import {testDevice} from "./harness.js";
 import {Rng} from "../../src/lib/rng.js";
 

@@ -2,7 +2,7 @@
 // NaN, greedy picked id 0 — "<pad>" — and generation went on with exit 0). A final-norm weight of 3.4e38
 // overflows the LM head's input.
 import {describe, expect, it} from "vitest";
-import {createWebGPUSession} from "../../kernels/engine.js";
+import {createWebGPUSession} from "../../src/gpu/engine.js";
 import {NonFiniteLogitsError} from "../../src/lib/backend.js";
 import {defaultConfig} from "../../src/lib/config.js";
 import {generate} from "../../src/lib/generate.js";

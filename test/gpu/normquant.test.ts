@@ -1,7 +1,7 @@
 import {describe, expect, it} from "vitest";
-import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
-import {hadamardMixWGSL, hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../../kernels/normquant.js";
-import {subgroupSize} from "../../kernels/tune.js";
+import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
+import {hadamardMixWGSL, hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../../src/gpu/kernels/normquant.js";
+import {subgroupSize} from "../../src/gpu/engine/tune.js";
 import {hadamardPlan, hadamardTransform} from "../../src/lib/hadamard.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, type ActQuant} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";

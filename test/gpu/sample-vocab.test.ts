@@ -1,7 +1,7 @@
 // The GPU sampler honours SamplingOptions.vocabLimit (an embedding padded beyond its tokenizer): padded ids are
 // never drawn, greedy or sampled — here the padded rows of the LM head are made to win by far without the limit.
 import {describe, expect, it} from "vitest";
-import {createWebGPUSession} from "../../kernels/engine.js";
+import {createWebGPUSession} from "../../src/gpu/engine.js";
 import {defaultConfig, tensorNames} from "../../src/lib/config.js";
 import {argmax} from "../../src/lib/generate.js";
 import {randomWeights} from "../../src/lib/init.js";

@@ -1,6 +1,6 @@
 import {describe, expect, it} from "vitest";
-import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../kernels/gpu.js";
-import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../../kernels/sample.js";
+import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
+import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../../src/gpu/kernels/sample.js";
 import {argmax, samplingDistribution} from "../../src/lib/generate.js";
 import type {SamplingOptions} from "../../src/lib/backend.js";
 import {testDevice} from "./harness.js";

@@ -1,7 +1,7 @@
 import {describe, expect, it} from "vitest";
-import {saxpy} from "../../kernels/smoke.js";
-import {pipelineChecked} from "../../kernels/gpu.js";
-import {fitNormQuant, normQuantWGSL, normQuantWorkgroupBytes} from "../../kernels/normquant.js";
+import {saxpy} from "../../src/gpu/kernels/smoke.js";
+import {pipelineChecked} from "../../src/gpu/gpu.js";
+import {fitNormQuant, normQuantWGSL, normQuantWorkgroupBytes} from "../../src/gpu/kernels/normquant.js";
 import {testDevice} from "./harness.js";
 
 describe("WebGPU harness (Dawn in Node)", () => {

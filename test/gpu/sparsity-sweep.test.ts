@@ -1,8 +1,8 @@
-// The sparsity chapter's sweeps on the GPU (kernels/engine/sweep.ts): the output change against the top-K ratio
+// The sparsity chapter's sweeps on the GPU (src/gpu/engine/sweep.ts): the output change against the top-K ratio
 // (a runtime K, no recompile) and against KV-cache bits (a session per KV format on one device) equal the CPU
 // reference's forward with the same config overrides — logits, KL to the baseline, loss, greedy tokens.
 import {describe, expect, it} from "vitest";
-import {createSweepRunner, createWebGPUSession, type SweepOverride} from "../../kernels/engine.js";
+import {createSweepRunner, createWebGPUSession, type SweepOverride} from "../../src/gpu/engine.js";
 import {defaultConfig} from "../../src/lib/config.js";
 import {argmax} from "../../src/lib/generate.js";
 import {compareSweeps, sweepPoint, type SweepPoint} from "../../src/lib/chapters/sparsity.js";

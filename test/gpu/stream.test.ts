@@ -52,7 +52,7 @@ describe(`streaming a ${full ? "full-size 2B4T" : "small"} random checkpoint fro
 
 describe("the engine uploads straight from the files (createStreamedSession over OpenedCheckpoint.rowSource)", () => {
   it("transformers' packed fixture: GPU logits match the CPU reference on the loaded weights", async () => {
-    const {createStreamedSession} = await import("../../kernels/engine.js");
+    const {createStreamedSession} = await import("../../src/gpu/engine.js");
     const {testDevice} = await import("./harness.js");
     const {createCpuSession} = await import("../../src/lib/model.js");
     const {pathFileSet} = await import("../../src/node/files.js");
@@ -73,7 +73,7 @@ describe("the engine uploads straight from the files (createStreamedSession over
 
 describe("vendor-made GGUF on the engine (data/fixtures/vendor, made by microsoft/BitNet's tools)", () => {
   it("b-ms.i2_s.arm (bitnet.cpp's aarch64 quantizer): streamed from the file, the GPU's logits match transformers' on the same weights", async () => {
-    const {createStreamedSession} = await import("../../kernels/engine.js");
+    const {createStreamedSession} = await import("../../src/gpu/engine.js");
     const {testDevice} = await import("./harness.js");
     const {readFileSync} = await import("node:fs");
     const device = await testDevice();

@@ -153,7 +153,7 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
   });
 
   it("the engine plan takes per-projection and QK norms, and refuses per-projection norms combined with sub-norms, by name", async () => {
-    const {makePlan} = await import("../../kernels/engine.js");
+    const {makePlan} = await import("../../src/gpu/engine.js");
     const w = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
     expect(makePlan(w.config, "f32").arch.norms).toMatchObject({perProjection: true, qk: true});
     expect(() => makePlan({...w.config, bitnet_sub_norms: true}, "f32")).toThrow(/webgpu: an RMSNorm inside each BitLinear together with sub-norms .* not run by the engine/);

@@ -72,7 +72,7 @@ describe("bitnet-lab inspect / logits / generate", () => {
     const missing = await cli("inspect", "data/fixtures/no-such-model");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/does not exist/);
-    if (!existsSync("kernels/engine.ts")) {
+    if (!existsSync("src/gpu/engine.ts")) {
       const gpu = await cli("generate", dir, "--prompt", "x", "--backend", "webgpu");
       expect(gpu.status).toBe(1);
       expect(gpu.stderr).toMatch(/webgpu backend is not available yet/);

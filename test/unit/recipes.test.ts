@@ -26,7 +26,7 @@ describe("model recipes", () => {
   it("a continuation continues a recipe that exists, and the page's attachments cover exactly the shipped models", () => {
     for (const r of RECIPES) if (r.continues) expect(RECIPES.some((p) => p.name === r.continues && !p.continues), r.name).toBe(true);
     // FileAttachment needs literal paths, so models.ts spells each one out: one per shipped model, no more
-    const src = readFileSync("src/components/models.ts", "utf8");
+    const src = readFileSync("src/app/models.ts", "utf8");
     const attached = [...src.matchAll(/FileAttachment\("\.\.\/data\/models\/([^/]+)\/config\.json"\)/g)].map((m) => m[1]);
     expect(attached.sort()).toEqual([...SHIPPED_NAMES].sort());
   });

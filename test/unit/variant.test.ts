@@ -4,7 +4,7 @@
 import {traceFromInspection} from "../../src/lib/chapters/gpu-trace.js";
 import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
-import {makePlan, quantKind} from "../../kernels/engine.js";
+import {makePlan, quantKind} from "../../src/gpu/engine.js";
 import {CheckpointError, configToJSON, parseConfig} from "../../src/lib/checkpoint.js";
 import {defaultConfig, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";

@@ -1,5 +1,5 @@
 // The chapters draw from a ForwardTrace. With WebGPU that trace is built from what the engine copied back in
-// inspection mode (kernels/engine.ts `append(…, {inspect})`), so the views show what the reader's GPU computed;
+// inspection mode (src/gpu/engine.ts `append(…, {inspect})`), so the views show what the reader's GPU computed;
 // `compareTraces` is the page's "golden tensor" check of that trace against the CPU reference on the same prompt.
 // DOM-free and kernel-free: the inspection is described structurally here (the engine's Inspection matches it).
 import {headDim, tensorNames} from "../config.js";
@@ -13,7 +13,7 @@ import type {ActQuant, ActScheme, QuantStats} from "../quant.js";
 import type {ModelWeights} from "../tensor.js";
 
 
-/** One layer as the engine copies it back (see InspectionLayer in kernels/engine.ts). */
+/** One layer as the engine copies it back (see InspectionLayer in src/gpu/engine.ts). */
 export interface InspectedLayer {
   layer: number;
   residualIn: Float32Array;

@@ -81,7 +81,7 @@ export interface Inspection {
   warnings: string[];
 }
 
-/** Per tensor and row range: what kernels/engine's createStreamedSession reads (its WeightSource, structurally),
+/** Per tensor and row range: what src/gpu/engine's createStreamedSession reads (its WeightSource, structurally),
  *  so the engine uploads straight from the files. */
 export interface RowSource {
   floatRows(name: string, row0: number, rows: number): Promise<Float32Array>;
@@ -141,7 +141,7 @@ export interface OpenedCheckpoint {
   /** The same tensors as an async stream, one converted tensor at a time and nothing retained: what a
    *  per-tensor GPU upload consumes without the model ever sitting whole in memory. */
   tensors(): AsyncGenerator<LoadedTensor>;
-  /** Row ranges straight from the files, for kernels/engine's createStreamedSession(config, source). */
+  /** Row ranges straight from the files, for src/gpu/engine's createStreamedSession(config, source). */
   rowSource(): RowSource;
   /** One tensor by its Hugging Face name, converted (projections ternary). */
   tensor(name: string): Promise<LoadedTensor>;
