@@ -21,7 +21,9 @@ const only = flag("--pages")?.split(",");
 const dist = args[0] ?? "dist";
 if (!existsSync(`${dist}/ternary.html`)) throw new Error(`${dist} has no build: run npm run build first`);
 
-const CHAPTERS = ["/ternary", "/activations", "/hadamard", "/sparsity", "/forward", "/embed?figure=hadamard"].filter((p) => !only || only.includes(p));
+const CHAPTERS = ["/ternary", "/activations", "/hadamard", "/sparsity", "/forward", "/embed?figure=hadamard"].filter(
+  (p) => !only || only.includes(p),
+);
 const MODES = [
   {name: "WebGPU forced (SwiftShader)", webgpu: true, query: "backend=webgpu"},
   {name: "auto, WebGPU offered", webgpu: true, query: ""},
@@ -45,10 +47,14 @@ for (const mode of MODES) {
         const el = await page.waitForSelector("[data-live]", {timeout: TIMEOUT, state: "attached"}).catch(() => null);
         const ms = el ? Math.round(performance.now() - t0) : null;
         const live = el ? await el.getAttribute("data-live") : null;
-        const check = await page.waitForSelector('[data-check="gpu-cpu"]', {timeout: 60_000, state: "attached"}).catch(() => null);
+        const check = await page
+          .waitForSelector('[data-check="gpu-cpu"]', {timeout: 60_000, state: "attached"})
+          .catch(() => null);
         const pass = check ? await check.getAttribute("data-pass") : null;
         rows.push({page: path, mode: mode.name, ms, live, pass});
-        console.log(`${path.padEnd(24)} ${mode.name.padEnd(28)} ${ms === null ? "no live view" : `${ms} ms`.padStart(9)}  data-live=${live}  check=${pass}`);
+        console.log(
+          `${path.padEnd(24)} ${mode.name.padEnd(28)} ${ms === null ? "no live view" : `${ms} ms`.padStart(9)}  data-live=${live}  check=${pass}`,
+        );
         await ctx.close();
       }
     }
@@ -57,4 +63,17 @@ for (const mode of MODES) {
   }
 }
 await site.close();
-if (jsonOut) writeFileSync(jsonOut, JSON.stringify({command: `npx tsx bench/chapter-times.ts ${dist} --runs ${runs}`, at: new Date().toISOString(), cores: (await import("node:os")).cpus().length, rows}, null, 1) + "\n");
+if (jsonOut)
+  writeFileSync(
+    jsonOut,
+    JSON.stringify(
+      {
+        command: `npx tsx bench/chapter-times.ts ${dist} --runs ${runs}`,
+        at: new Date().toISOString(),
+        cores: (await import("node:os")).cpus().length,
+        rows,
+      },
+      null,
+      1,
+    ) + "\n",
+  );

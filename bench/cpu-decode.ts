@@ -22,7 +22,13 @@ if (only && !VARIANTS.includes(only as Variant)) throw new Error(`--variant must
 const results = [];
 for (const v of variants) {
   // v2's Hadamard needs FFN 688 = 43·16: block-diagonal plan (see src/lib/hadamard.ts).
-  const config = defaultConfig(v, {hidden_size: 256, num_hidden_layers: 4, intermediate_size: 688, vocab_size: 4096, max_position_embeddings: 256});
+  const config = defaultConfig(v, {
+    hidden_size: 256,
+    num_hidden_layers: 4,
+    intermediate_size: 688,
+    vocab_size: 4096,
+    max_position_embeddings: 256,
+  });
   const weights = randomWeights(config, 7);
   const session = createCpuSession(weights);
   const prompt = Array.from({length: 16}, (_, i) => (i * 37 + 1) % config.vocab_size);
@@ -35,8 +41,17 @@ for (const v of variants) {
     runs.push((steps * 1000) / (performance.now() - t0));
   }
   runs.sort((a, b) => a - b);
-  const row = {variant: v, parameters: parameterCounts(config).total, steps, tokensPerSecond: +runs[1].toFixed(1), runs: runs.map((x) => +x.toFixed(1))};
+  const row = {
+    variant: v,
+    parameters: parameterCounts(config).total,
+    steps,
+    tokensPerSecond: +runs[1].toFixed(1),
+    runs: runs.map((x) => +x.toFixed(1)),
+  };
   results.push(row);
-  if (!json) console.log(`${v.padEnd(6)} ${row.parameters.toLocaleString("en-US")} params: ${row.tokensPerSecond} tokens/s (median of 3 × ${steps} decode steps after a 16-token prefill; runs ${row.runs.join(", ")})`);
+  if (!json)
+    console.log(
+      `${v.padEnd(6)} ${row.parameters.toLocaleString("en-US")} params: ${row.tokensPerSecond} tokens/s (median of 3 × ${steps} decode steps after a 16-token prefill; runs ${row.runs.join(", ")})`,
+    );
 }
 if (json) console.log(JSON.stringify({node: process.version, results}, null, 2));

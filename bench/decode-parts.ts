@@ -12,7 +12,10 @@ import type {Site} from "../src/lib/variant.js";
 import type {WebGPUSessionOptions} from "../src/gpu/engine/types.js";
 
 const quick = process.argv.includes("--quick");
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const only = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
 const log = (s: string) => console.error(`decode-parts: ${s}`);
 const TM = quick ? {} : {warmupMs: 150, targetMs: 15};
 const reps = quick ? 1 : 10;
@@ -24,17 +27,40 @@ interface Variant {
   variant?: "b1.58" | "v2";
 }
 const fuseSets: (boolean | Site[])[] = [["down"], false, true];
-const variants: Variant[] = ([
-  ...fuseSets.map((fuse) => ({name: `fuse=${JSON.stringify(fuse)}`, opts: {fuse}})),
-  ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
-  {name: "v2 fuse=[\"down\"]", opts: {fuse: ["down"] as Site[]}, variant: "v2"},
-  {name: "v2 normStats fuse=[\"down\"]", opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
-  {name: "~exactDiv fuse=[\"down\"] (the engine before issue 25)", opts: {fuse: ["down"] as Site[]}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
-  {name: "~exactDiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))")},
-  {name: "~plaindiv fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
-  {name: "~plaindiv normStats", opts: {fuse: ["down"] as Site[], normStats: true}, rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))")},
-  {name: "~noprologue fuse=true", opts: {fuse: true}, rewrite: (c: string) => c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }")}, // a uniform condition (the prologue has barriers)
-] as Variant[]).filter((v) => !only || only.some((o) => v.name.includes(o)));
+const variants: Variant[] = (
+  [
+    ...fuseSets.map((fuse) => ({name: `fuse=${JSON.stringify(fuse)}`, opts: {fuse}})),
+    ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
+    {name: 'v2 fuse=["down"]', opts: {fuse: ["down"] as Site[]}, variant: "v2"},
+    {name: 'v2 normStats fuse=["down"]', opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
+    {
+      name: '~exactDiv fuse=["down"] (the engine before issue 25)',
+      opts: {fuse: ["down"] as Site[]},
+      rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))"),
+    },
+    {
+      name: "~exactDiv fuse=true",
+      opts: {fuse: true},
+      rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "exactDiv(0u, 127u, 0, max(g, 1e-5))"),
+    },
+    {
+      name: "~plaindiv fuse=true",
+      opts: {fuse: true},
+      rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))"),
+    },
+    {
+      name: "~plaindiv normStats",
+      opts: {fuse: ["down"] as Site[], normStats: true},
+      rewrite: (c: string) => c.replace(/div127\(max\(g, 1e-5\)\)/g, "(127.0 / max(g, 1e-5))"),
+    },
+    {
+      name: "~noprologue fuse=true",
+      opts: {fuse: true},
+      rewrite: (c: string) =>
+        c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }"),
+    }, // a uniform condition (the prologue has barriers)
+  ] as Variant[]
+).filter((v) => !only || only.some((o) => v.name.includes(o)));
 
 async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
@@ -62,29 +88,47 @@ const contexts = quick ? [16] : [512, 2048];
 const rows: Record<string, unknown>[] = [];
 for (const v of variants) {
   try {
-  const ctx = v.rewrite ? await device(v.rewrite) : base;
-  const cfg = model2B4T(v.variant ?? "b1.58", quick, quick ? 512 : 2304);
-  const s = await createSyntheticSession(cfg, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg.max_position_embeddings, tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}}, ...v.opts});
-  for (const c of contexts) {
-    s.setLengthForBenchmark(c - 1);
-    const full = s.decodeDispatches({layers: true, head: true, argmax: true});
-    const ms: number[] = [];
-    for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
-    const kinds: Record<string, {n: number; ms: number}> = {};
-    if (c === contexts[0]) {
-      const byKind = new Map<string, typeof full>();
-      for (const d of full) {
-        const k = d.tag.kind + (d.tag.site ? `:${d.tag.site}` : "");
-        byKind.set(k, [...(byKind.get(k) ?? []), d]);
+    const ctx = v.rewrite ? await device(v.rewrite) : base;
+    const cfg = model2B4T(v.variant ?? "b1.58", quick, quick ? 512 : 2304);
+    const s = await createSyntheticSession(cfg, 11, {
+      gpu: ctx,
+      lmHead: "f16",
+      kv16: "f16",
+      maxBlock: 1,
+      maxLength: cfg.max_position_embeddings,
+      tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}},
+      ...v.opts,
+    });
+    for (const c of contexts) {
+      s.setLengthForBenchmark(c - 1);
+      const full = s.decodeDispatches({layers: true, head: true, argmax: true});
+      const ms: number[] = [];
+      for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
+      const kinds: Record<string, {n: number; ms: number}> = {};
+      if (c === contexts[0]) {
+        const byKind = new Map<string, typeof full>();
+        for (const d of full) {
+          const k = d.tag.kind + (d.tag.site ? `:${d.tag.site}` : "");
+          byKind.set(k, [...(byKind.get(k) ?? []), d]);
+        }
+        for (const [k, list] of byKind)
+          kinds[k] = {n: list.length, ms: (await timeDispatches(ctx.device, list, {...TM, reps})).ms};
       }
-      for (const [k, list] of byKind) kinds[k] = {n: list.length, ms: (await timeDispatches(ctx.device, list, {...TM, reps})).ms};
+      const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
+      rows.push(row);
+      log(
+        `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${
+          Object.keys(kinds).length
+            ? " — " +
+              Object.entries(kinds)
+                .map(([k, x]) => `${k} ${x.n}× ${x.ms.toFixed(3)}`)
+                .join(", ")
+            : ""
+        }`,
+      );
     }
-    const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
-    rows.push(row);
-    log(`${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${Object.keys(kinds).length ? " — " + Object.entries(kinds).map(([k, x]) => `${k} ${x.n}× ${x.ms.toFixed(3)}`).join(", ") : ""}`);
-  }
-  s.dispose();
-  if (v.rewrite) ctx.device.destroy();
+    s.dispose();
+    if (v.rewrite) ctx.device.destroy();
   } catch (e) {
     log(`${v.name}: failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
     rows.push({variant: v.name, error: String(e).slice(0, 500)});

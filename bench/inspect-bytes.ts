@@ -53,7 +53,9 @@ const cases: [string, () => Promise<void>][] = [
   ],
 ];
 await pass({}); // warm-up: compile
-console.log(`${name}: ${L} layers, ${ids.length} tokens, ${runs} runs each (median), Dawn on ${process.env.VK_ICD_FILENAMES?.includes("swiftshader") ? "SwiftShader" : "the Vulkan driver"}`);
+console.log(
+  `${name}: ${L} layers, ${ids.length} tokens, ${runs} runs each (median), Dawn on ${process.env.VK_ICD_FILENAMES?.includes("swiftshader") ? "SwiftShader" : "the Vulkan driver"}`,
+);
 for (const [label, f] of cases) {
   const rows: Row[] = [];
   for (let r = 0; r < runs; r++) {
@@ -62,7 +64,9 @@ for (const [label, f] of cases) {
   }
   rows.sort((a, b) => a.ms - b.ms);
   const m = rows[Math.floor(rows.length / 2)];
-  console.log(`${label.padEnd(42)} ${String(m.bytes).padStart(9)} bytes copied back  ${m.ms.toFixed(1).padStart(8)} ms`);
+  console.log(
+    `${label.padEnd(42)} ${String(m.bytes).padStart(9)} bytes copied back  ${m.ms.toFixed(1).padStart(8)} ms`,
+  );
 }
 s.dispose();
 device.destroy();

@@ -54,7 +54,11 @@ async function withBrowser<T>(webgpu: boolean, fn: (b: Browser) => Promise<T>): 
 }
 
 /** Navigation → the first [data-live] (or the page's fallback selector). */
-async function pageTime(b: Browser, path: string, fallback?: string): Promise<{ms: number | null; live: string | null; via: string}> {
+async function pageTime(
+  b: Browser,
+  path: string,
+  fallback?: string,
+): Promise<{ms: number | null; live: string | null; via: string}> {
   const page = await b.newPage({viewport: {width: 1280, height: 900}});
   try {
     const t0 = performance.now();
@@ -76,8 +80,14 @@ async function startTraining(page: Page, query: string): Promise<void> {
   await page.goto(`${site.url}/train?${query}`, {waitUntil: "load"});
   await page.locator(".train-dashboard[data-state=ready]").waitFor({timeout: 120_000});
   // Clicked from the page itself: a real click would wait for a main thread that a running step may block.
-  await page.evaluate(() => [...document.querySelectorAll("button")].find((b) => b.textContent === "Start training")?.click());
-  await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 1, undefined, {timeout: 120_000});
+  await page.evaluate(() =>
+    [...document.querySelectorAll("button")].find((b) => b.textContent === "Start training")?.click(),
+  );
+  await page.waitForFunction(
+    () => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 1,
+    undefined,
+    {timeout: 120_000},
+  );
 }
 
 /** Clicks the "Flip rate" checkbox n times while training runs; each latency is click → its input event handled
@@ -95,17 +105,30 @@ async function clickLatencies(page: Page, n: number, inPage: number[] = []): Pro
       const w = window as unknown as {__seen: number; __down: number; __inPage: number};
       w.__seen = 0;
       x.addEventListener("pointerdown", (e) => (w.__down = e.timeStamp), {once: true});
-      x.addEventListener("input", () => {
-        w.__inPage = performance.now() - w.__down;
-        w.__seen = 1;
-      }, {once: true});
+      x.addEventListener(
+        "input",
+        () => {
+          w.__inPage = performance.now() - w.__down;
+          w.__seen = 1;
+        },
+        {once: true},
+      );
     });
     const t0 = performance.now();
     await page.mouse.click(r.x + r.width / 2, r.y + r.height / 2);
-    const answered = await page.waitForFunction(() => (window as unknown as {__seen: number}).__seen === 1, undefined, {timeout: CLICK_TIMEOUT, polling: 10}).then(() => true, () => false);
+    const answered = await page
+      .waitForFunction(() => (window as unknown as {__seen: number}).__seen === 1, undefined, {
+        timeout: CLICK_TIMEOUT,
+        polling: 10,
+      })
+      .then(
+        () => true,
+        () => false,
+      );
     // Not answered within the timeout: recorded as the timeout (a lower bound).
     out.push(answered ? ms(t0) : CLICK_TIMEOUT);
-    if (answered) inPage.push(Math.round(await page.evaluate(() => (window as unknown as {__inPage: number}).__inPage)));
+    if (answered)
+      inPage.push(Math.round(await page.evaluate(() => (window as unknown as {__inPage: number}).__inPage)));
     await page.waitForTimeout(700);
   }
   return out;
@@ -123,7 +146,9 @@ if (only.has("pages")) {
       for (const p of PAGES.filter((x) => !pageFilter || pageFilter.includes(x.path))) {
         const r = await pageTime(b, p.path, p.fallback);
         rows.push({page: p.path, webgpu, ...r});
-        console.log(`page ${p.path.padEnd(13)} ${webgpu ? "WebGPU   " : "no WebGPU"}  ${r.ms === null ? "no live view in 60 s" : `${r.ms} ms`}  (${r.via}${r.live ? ` = ${r.live}` : ""})`);
+        console.log(
+          `page ${p.path.padEnd(13)} ${webgpu ? "WebGPU   " : "no WebGPU"}  ${r.ms === null ? "no live view in 60 s" : `${r.ms} ms`}  (${r.via}${r.live ? ` = ${r.live}` : ""})`,
+        );
       }
     });
   }
@@ -132,7 +157,12 @@ if (only.has("pages")) {
 
 if (only.has("clicks")) {
   const rows: Record<string, unknown>[] = [];
-  for (const [query, webgpu] of [["backend=cpu", false], ["size=tiny&backend=cpu", false], ["size=tiny&backend=wasm", false], ["backend=webgpu", true]] as const) {
+  for (const [query, webgpu] of [
+    ["backend=cpu", false],
+    ["size=tiny&backend=cpu", false],
+    ["size=tiny&backend=wasm", false],
+    ["backend=webgpu", true],
+  ] as const) {
     await withBrowser(webgpu, async (b) => {
       const page = await b.newPage({viewport: {width: 1280, height: 900}});
       try {
@@ -140,10 +170,23 @@ if (only.has("clicks")) {
         const inPage: number[] = [];
         const lat = await clickLatencies(page, CLICKS, inPage);
         const backend = await page.locator("[data-backend]").first().getAttribute("data-backend");
-        rows.push({query, backend, latenciesMs: lat, medianMs: median(lat), maxMs: Math.max(...lat), inPageMs: inPage, inPageMedianMs: median(inPage), inPageMaxMs: Math.max(...inPage)});
-        console.log(`click during training /train?${query.padEnd(22)} (${backend}): median ${median(lat)} ms, max ${Math.max(...lat)} ms  [${lat.join(", ")}]; in the page (pointerdown → input handler): median ${median(inPage)} ms, max ${Math.max(...inPage)} ms [${inPage.join(", ")}]`);
+        rows.push({
+          query,
+          backend,
+          latenciesMs: lat,
+          medianMs: median(lat),
+          maxMs: Math.max(...lat),
+          inPageMs: inPage,
+          inPageMedianMs: median(inPage),
+          inPageMaxMs: Math.max(...inPage),
+        });
+        console.log(
+          `click during training /train?${query.padEnd(22)} (${backend}): median ${median(lat)} ms, max ${Math.max(...lat)} ms  [${lat.join(", ")}]; in the page (pointerdown → input handler): median ${median(inPage)} ms, max ${Math.max(...inPage)} ms [${inPage.join(", ")}]`,
+        );
       } catch (e) {
-        console.log(`click during training /train?${query}: failed: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+        console.log(
+          `click during training /train?${query}: failed: ${e instanceof Error ? e.message.split("\n")[0] : e}`,
+        );
       } finally {
         await page.close();
       }
@@ -164,19 +207,48 @@ if (only.has("loss")) {
         const readyMs = ms(tLoad);
         const t0 = performance.now();
         await page.getByRole("button", {name: "Start training"}).click();
-        const fell = await page.waitForFunction((nats) => {
-          const d = document.querySelector(".train-dashboard");
-          const first = Number(d?.getAttribute("data-first-loss"));
-          const last = Number(d?.getAttribute("data-last-loss"));
-          return Number.isFinite(first) && Number.isFinite(last) && last <= first - nats;
-        }, FALL_NATS, {timeout: LOSS_TIMEOUT, polling: 500}).then(() => true, () => false);
+        const fell = await page
+          .waitForFunction(
+            (nats) => {
+              const d = document.querySelector(".train-dashboard");
+              const first = Number(d?.getAttribute("data-first-loss"));
+              const last = Number(d?.getAttribute("data-last-loss"));
+              return Number.isFinite(first) && Number.isFinite(last) && last <= first - nats;
+            },
+            FALL_NATS,
+            {timeout: LOSS_TIMEOUT, polling: 500},
+          )
+          .then(
+            () => true,
+            () => false,
+          );
         const t = ms(t0);
         const d = page.locator(".train-dashboard");
-        const [first, last, step] = await Promise.all(["data-first-loss", "data-last-loss", "data-step"].map((a) => d.getAttribute(a)));
+        const [first, last, step] = await Promise.all(
+          ["data-first-loss", "data-last-loss", "data-step"].map((a) => d.getAttribute(a)),
+        );
         const backend = await page.locator("[data-backend]").first().getAttribute("data-backend");
-        const size = new URL(page.url()).searchParams.get("size") ?? (await page.locator("[data-size]").first().getAttribute("data-size").catch(() => null));
-        rows.push({webgpu, backend, size, readyMs, fell, ms: t, step: Number(step), firstLoss: Number(first), lastLoss: Number(last)});
-        console.log(`falling loss (${webgpu ? "WebGPU" : "no WebGPU"}, default link → ${backend}${size ? `, ${size}` : ""}): ${fell ? `${t} ms` : `not within ${LOSS_TIMEOUT / 1000} s`} — step ${step}, loss ${Number(first).toFixed(2)} → ${Number(last).toFixed(2)} (page ready in ${readyMs} ms)`);
+        const size =
+          new URL(page.url()).searchParams.get("size") ??
+          (await page
+            .locator("[data-size]")
+            .first()
+            .getAttribute("data-size")
+            .catch(() => null));
+        rows.push({
+          webgpu,
+          backend,
+          size,
+          readyMs,
+          fell,
+          ms: t,
+          step: Number(step),
+          firstLoss: Number(first),
+          lastLoss: Number(last),
+        });
+        console.log(
+          `falling loss (${webgpu ? "WebGPU" : "no WebGPU"}, default link → ${backend}${size ? `, ${size}` : ""}): ${fell ? `${t} ms` : `not within ${LOSS_TIMEOUT / 1000} s`} — step ${step}, loss ${Number(first).toFixed(2)} → ${Number(last).toFixed(2)} (page ready in ${readyMs} ms)`,
+        );
       } finally {
         await page.close();
       }

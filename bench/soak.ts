@@ -13,22 +13,44 @@ import {generate} from "../src/lib/generate.js";
 import {readModelPath} from "../src/node/files.js";
 import {codecContext, openCliSession, textCodec, type CliBackend} from "../src/node/runtime.js";
 
-const {values: a} = parseArgs({options: {model: {type: "string", default: "data/models/b1.58"}, backend: {type: "string", default: "cpu"}, tokens: {type: "string", default: "2000"}, every: {type: "string", default: "50"}, cli: {type: "boolean", default: false}}});
+const {values: a} = parseArgs({
+  options: {
+    model: {type: "string", default: "data/models/b1.58"},
+    backend: {type: "string", default: "cpu"},
+    tokens: {type: "string", default: "2000"},
+    every: {type: "string", default: "50"},
+    cli: {type: "boolean", default: false},
+  },
+});
 const backend = a.backend as CliBackend;
 const total = Number(a.tokens);
 const every = Number(a.every);
 const PROMPT = "The state of the Union";
 
-interface Sample { tokens: number; seconds: number; rssMB: number; heapMB: number; externalMB: number }
+interface Sample {
+  tokens: number;
+  seconds: number;
+  rssMB: number;
+  heapMB: number;
+  externalMB: number;
+}
 const samples: Sample[] = [];
 const t0 = performance.now();
 const mb = (b: number) => +(b / 2 ** 20).toFixed(1);
 function sample(tokens: number): void {
   global.gc?.();
   const m = process.memoryUsage();
-  samples.push({tokens, seconds: +((performance.now() - t0) / 1000).toFixed(1), rssMB: mb(m.rss), heapMB: mb(m.heapUsed), externalMB: mb(m.external + m.arrayBuffers)});
+  samples.push({
+    tokens,
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    rssMB: mb(m.rss),
+    heapMB: mb(m.heapUsed),
+    externalMB: mb(m.external + m.arrayBuffers),
+  });
   const s = samples.at(-1)!;
-  console.error(`${String(tokens).padStart(6)} tokens  ${s.seconds.toFixed(1).padStart(7)} s  rss ${s.rssMB} MB  heap ${s.heapMB} MB  external ${s.externalMB} MB`);
+  console.error(
+    `${String(tokens).padStart(6)} tokens  ${s.seconds.toFixed(1).padStart(7)} s  rss ${s.rssMB} MB  heap ${s.heapMB} MB  external ${s.externalMB} MB`,
+  );
 }
 
 let done = 0;
@@ -37,7 +59,17 @@ if (a.cli) {
   // The CLI command per round: everything it opens must be freed when it returns.
   while (done < total) {
     const n = Math.min(200, total - done);
-    const r = await runCli(["generate", a.model!, "--prompt", PROMPT, "--max-tokens", String(n), "--backend", backend, "--json"]);
+    const r = await runCli([
+      "generate",
+      a.model!,
+      "--prompt",
+      PROMPT,
+      "--max-tokens",
+      String(n),
+      "--backend",
+      backend,
+      "--json",
+    ]);
     if (r.code !== 0) throw new Error(`generate exited ${r.code}: ${r.err}`);
     done += (JSON.parse(r.out) as {tokens: number[]}).tokens.length;
     sample(done);
@@ -67,13 +99,22 @@ if (a.cli) {
 const first = samples[1] ?? samples[0];
 const last = samples.at(-1)!;
 const summary = {
-  backend, mode: a.cli ? "cli" : "session", model: a.model, tokens: done, seconds: last.seconds,
+  backend,
+  mode: a.cli ? "cli" : "session",
+  model: a.model,
+  tokens: done,
+  seconds: last.seconds,
   tokensPerSecond: +(done / last.seconds).toFixed(2),
-  rssGrowthMB: +(last.rssMB - first.rssMB).toFixed(1), heapGrowthMB: +(last.heapMB - first.heapMB).toFixed(1),
-  node: process.version, gcExposed: typeof global.gc === "function", samples,
+  rssGrowthMB: +(last.rssMB - first.rssMB).toFixed(1),
+  heapGrowthMB: +(last.heapMB - first.heapMB).toFixed(1),
+  node: process.version,
+  gcExposed: typeof global.gc === "function",
+  samples,
 };
 mkdirSync("bench/results", {recursive: true});
 const out = join("bench/results", `soak-${backend}${a.cli ? "-cli" : ""}.json`);
 writeFileSync(out, JSON.stringify(summary, null, 2) + "\n");
-console.error(`${done} tokens in ${last.seconds} s; rss ${first.rssMB} → ${last.rssMB} MB, heap ${first.heapMB} → ${last.heapMB} MB (from the first sample after start); wrote ${out}`);
+console.error(
+  `${done} tokens in ${last.seconds} s; rss ${first.rssMB} → ${last.rssMB} MB, heap ${first.heapMB} → ${last.heapMB} MB (from the first sample after start); wrote ${out}`,
+);
 process.exit(0);

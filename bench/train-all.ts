@@ -78,15 +78,30 @@ async function worker(): Promise<void> {
   const maxSteps = flag("max-steps") ? Number(flag("max-steps")) : undefined;
   const ew = flag("eval-windows");
   const dl = flag("deadline");
-  const sync = syncDir && !branchOf ? {
-    after: Number(flag("sync-after") ?? 10),
-    decide: async (ms: number) => {
-      writeFileSync(join(syncDir, `${name}.json`), JSON.stringify({msPerStep: ms}));
-      return decidedSteps(syncDir);
-    },
-  } : undefined;
-  const s = await runTraining({tf, cfg, data, outDir: out, from, saveAt, saveAtFractions, sync, maxSteps, backend: "webgpu",
-    finalEvalWindows: ew ? Number(ew) : undefined, deadline: dl ? Number(dl) : undefined});
+  const sync =
+    syncDir && !branchOf
+      ? {
+          after: Number(flag("sync-after") ?? 10),
+          decide: async (ms: number) => {
+            writeFileSync(join(syncDir, `${name}.json`), JSON.stringify({msPerStep: ms}));
+            return decidedSteps(syncDir);
+          },
+        }
+      : undefined;
+  const s = await runTraining({
+    tf,
+    cfg,
+    data,
+    outDir: out,
+    from,
+    saveAt,
+    saveAtFractions,
+    sync,
+    maxSteps,
+    backend: "webgpu",
+    finalEvalWindows: ew ? Number(ew) : undefined,
+    deadline: dl ? Number(dl) : undefined,
+  });
   console.log(`SUMMARY ${JSON.stringify(s)}`);
 }
 
@@ -103,7 +118,11 @@ async function orchestrate(): Promise<void> {
   // continues b1.58's state; v2-a4 continues v2-a8's (issue 11: the ablation never rotates).
   // roots first; a root saves its state at the branch point when a wanted continuation starts from it
   const wanted = SHIPPED_RECIPES.filter((r) => want(r.name));
-  for (const r of wanted.filter((x) => !x.continues)) jobs.push({name: r.name, extra: wanted.some((c) => c.continues === r.name) ? ["--save-at-frac", String(frac)] : []});
+  for (const r of wanted.filter((x) => !x.continues))
+    jobs.push({
+      name: r.name,
+      extra: wanted.some((c) => c.continues === r.name) ? ["--save-at-frac", String(frac)] : [],
+    });
   for (const r of wanted.filter((x) => x.continues)) jobs.push({name: r.name, extra: ["--branch-of", r.continues!]});
   void v2;
   void branch;
@@ -119,7 +138,11 @@ async function orchestrate(): Promise<void> {
     const finalReserve = Number(flag("final-reserve") ?? 40);
     deciding = (async () => {
       for (const n of stageOne) await waitFor(join(syncDir, `${n}.json`), `${n}'s speed`);
-      const ms = Math.max(...stageOne.map((n) => (JSON.parse(readFileSync(join(syncDir, `${n}.json`), "utf8")) as {msPerStep: number}).msPerStep));
+      const ms = Math.max(
+        ...stageOne.map(
+          (n) => (JSON.parse(readFileSync(join(syncDir, `${n}.json`), "utf8")) as {msPerStep: number}).msPerStep,
+        ),
+      );
       const left = budget * 1000 - (Date.now() - tStart) - finalReserve * 1000;
       // The last (1 − frac) of the steps run with the two branch processes added (6 instead of 4).
       const slow = 1 + (1 - frac) * 0.6;
@@ -131,38 +154,67 @@ async function orchestrate(): Promise<void> {
     })();
     args.flags.set("deadline", String(tStart + (budget - finalReserve / 2) * 1000));
   }
-  const pass = ["data", "steps", "max-steps", "override", "eval-windows", "configs", "deadline", "sync-after"].flatMap((k) => (flag(k) ? [`--${k}`, flag(k)!] : []));
+  const pass = ["data", "steps", "max-steps", "override", "eval-windows", "configs", "deadline", "sync-after"].flatMap(
+    (k) => (flag(k) ? [`--${k}`, flag(k)!] : []),
+  );
   const t0 = Date.now();
-  const results = await Promise.all(jobs.map((j) => new Promise<{name: string; code: number; summary?: unknown}>((res) => {
-    const log = createWriteStream(join(out, `${j.name}.log`));
-    const p = spawn(process.execPath, [process.argv[1], "--worker", j.name, "--out", out, ...pass, ...(budget ? ["--sync-dir", syncDir] : []), ...j.extra], {stdio: ["ignore", "pipe", "pipe"]});
-    let summary: unknown;
-    const onData = (b: Buffer) => {
-      log.write(b);
-      for (const line of b.toString().split("\n")) {
-        if (line.startsWith("SUMMARY ")) summary = JSON.parse(line.slice(8));
-        else if (line.trim() && !/XDG_RUNTIME_DIR/.test(line)) process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
-      }
-    };
-    p.stdout.on("data", onData);
-    p.stderr.on("data", onData);
-    p.on("close", (code) => {
-      log.end();
-      res({name: j.name, code: code ?? 1, summary});
-    });
-  })));
+  const results = await Promise.all(
+    jobs.map(
+      (j) =>
+        new Promise<{name: string; code: number; summary?: unknown}>((res) => {
+          const log = createWriteStream(join(out, `${j.name}.log`));
+          const p = spawn(
+            process.execPath,
+            [
+              process.argv[1],
+              "--worker",
+              j.name,
+              "--out",
+              out,
+              ...pass,
+              ...(budget ? ["--sync-dir", syncDir] : []),
+              ...j.extra,
+            ],
+            {stdio: ["ignore", "pipe", "pipe"]},
+          );
+          let summary: unknown;
+          const onData = (b: Buffer) => {
+            log.write(b);
+            for (const line of b.toString().split("\n")) {
+              if (line.startsWith("SUMMARY ")) summary = JSON.parse(line.slice(8));
+              else if (line.trim() && !/XDG_RUNTIME_DIR/.test(line))
+                process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
+            }
+          };
+          p.stdout.on("data", onData);
+          p.stderr.on("data", onData);
+          p.on("close", (code) => {
+            log.end();
+            res({name: j.name, code: code ?? 1, summary});
+          });
+        }),
+    ),
+  );
   await deciding;
   const wall = (Date.now() - t0) / 1000;
-  writeFileSync(join(out, "train-all.json"), JSON.stringify({wallSeconds: wall, argv: process.argv.slice(2), results}, null, 2) + "\n");
-  console.log(`train-all: ${results.filter((r) => r.code === 0).length}/${results.length} runs ok in ${wall.toFixed(0)} s`);
+  writeFileSync(
+    join(out, "train-all.json"),
+    JSON.stringify({wallSeconds: wall, argv: process.argv.slice(2), results}, null, 2) + "\n",
+  );
+  console.log(
+    `train-all: ${results.filter((r) => r.code === 0).length}/${results.length} runs ok in ${wall.toFixed(0)} s`,
+  );
   process.exit(results.every((r) => r.code === 0) ? 0 : 1);
 }
 
 if (flag("worker")) {
-  worker().then(() => process.exit(0), (e) => {
-    console.error(e instanceof Error ? e.stack : String(e));
-    process.exit(1);
-  });
+  worker().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e instanceof Error ? e.stack : String(e));
+      process.exit(1);
+    },
+  );
 } else {
   orchestrate().catch((e) => {
     console.error(e);

@@ -26,8 +26,20 @@ const charts = bool("--charts");
 const dist = args[0] ?? "dist";
 if (!existsSync(`${dist}/train.html`)) throw new Error(`${dist}/train.html is missing: run npm run build first`);
 
-interface TraceEvent {name: string; ph: string; ts: number; dur?: number; pid: number; tid: number; args?: {name?: string}}
-interface ProfileNode {id: number; callFrame: {functionName: string; url: string; lineNumber: number}; children?: number[]}
+interface TraceEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  args?: {name?: string};
+}
+interface ProfileNode {
+  id: number;
+  callFrame: {functionName: string; url: string; lineNumber: number};
+  children?: number[];
+}
 
 const site = await serve(dist);
 const browser = await launch({webgpu});
@@ -37,8 +49,14 @@ try {
   await page.locator(".train-dashboard[data-state=ready]").waitFor({timeout: 180_000});
   const backend = await page.locator("[data-backend]").first().getAttribute("data-backend");
   const size = await page.locator(".train-dashboard").getAttribute("data-size");
-  await page.evaluate(() => [...document.querySelectorAll("button")].find((b) => b.textContent === "Start training")?.click());
-  await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 2, undefined, {timeout: 180_000});
+  await page.evaluate(() =>
+    [...document.querySelectorAll("button")].find((b) => b.textContent === "Start training")?.click(),
+  );
+  await page.waitForFunction(
+    () => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 2,
+    undefined,
+    {timeout: 180_000},
+  );
   if (charts) await page.evaluate(() => document.querySelector(".train-charts")?.scrollIntoView({block: "start"}));
   const step0 = Number(await page.locator(".train-dashboard").getAttribute("data-step"));
 
@@ -48,18 +66,25 @@ try {
   const traced = new Promise<void>((r) => cdp.once("Tracing.tracingComplete", () => r()));
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", {interval: 500});
-  await cdp.send("Tracing.start", {categories: "devtools.timeline,disabled-by-default-devtools.timeline,v8,blink.user_timing", transferMode: "ReportEvents"});
+  await cdp.send("Tracing.start", {
+    categories: "devtools.timeline,disabled-by-default-devtools.timeline,v8,blink.user_timing",
+    transferMode: "ReportEvents",
+  });
   await cdp.send("Profiler.start");
   // Long tasks as the page sees them (PerformanceObserver), for a count independent of the trace's parsing.
   await page.evaluate(() => {
     const w = window as unknown as {__long: number[]};
     w.__long = [];
-    new PerformanceObserver((l) => { for (const e of l.getEntries()) w.__long.push(e.duration); }).observe({type: "longtask"});
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) w.__long.push(e.duration);
+    }).observe({type: "longtask"});
   });
   const t0 = Date.now();
   await page.waitForTimeout(seconds * 1000);
   const wallMs = Date.now() - t0;
-  const {profile} = (await cdp.send("Profiler.stop")) as unknown as {profile: {nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]}};
+  const {profile} = (await cdp.send("Profiler.stop")) as unknown as {
+    profile: {nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]};
+  };
   await cdp.send("Tracing.end");
   await traced;
   const longTasks = await page.evaluate(() => (window as unknown as {__long: number[]}).__long);
@@ -69,7 +94,9 @@ try {
   const mains = events.filter((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain");
   const scriptPid = events.find((e) => e.name === "FunctionCall" || e.name === "EvaluateScript")?.pid;
   const main = mains.find((m) => m.pid === scriptPid) ?? mains[0];
-  const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === "X" && e.dur !== undefined).sort((a, b) => a.ts - b.ts || (b.dur! - a.dur!));
+  const onMain = events
+    .filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === "X" && e.dur !== undefined)
+    .sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
   // Self time per event name: nested complete events (ts-sorted) form a stack.
   const self = new Map<string, number>();
   const stack: {e: TraceEvent; end: number; child: number}[] = [];
@@ -94,7 +121,8 @@ try {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
+  const label = (n: ProfileNode) =>
+    `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
   const selfJs = new Map<string, number>();
   const incl = new Map<string, number>();
   for (let i = 0; i < profile.samples.length; i++) {
@@ -116,16 +144,28 @@ try {
     }
   }
   const top = (m: Map<string, number>, k: number, filter: (s: string) => boolean = () => true) =>
-    [...m].filter(([s]) => filter(s)).sort((a, b) => b[1] - a[1]).slice(0, k);
+    [...m]
+      .filter(([s]) => filter(s))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k);
   const steps = step1 - step0;
-  console.log(`/train?${query} (${backend}, ${size}), ${webgpu ? "WebGPU" : "no WebGPU"}: ${(wallMs / 1000).toFixed(1)} s window, ${steps} steps (${(steps / (wallMs / 1000)).toFixed(2)} steps/s)`);
-  console.log(`main thread busy ${(busy / 1000).toFixed(0)} ms = ${((100 * busy) / 1000 / wallMs).toFixed(1)} % of the window; ${tasks.length} tasks, ${tasks.filter((t) => t > 50).length} over 50 ms (longest ${Math.max(...tasks).toFixed(0)} ms); PerformanceObserver long tasks: ${longTasks.length} (${longTasks.map(Math.round).join(", ")} ms)`);
+  console.log(
+    `/train?${query} (${backend}, ${size}), ${webgpu ? "WebGPU" : "no WebGPU"}: ${(wallMs / 1000).toFixed(1)} s window, ${steps} steps (${(steps / (wallMs / 1000)).toFixed(2)} steps/s)`,
+  );
+  console.log(
+    `main thread busy ${(busy / 1000).toFixed(0)} ms = ${((100 * busy) / 1000 / wallMs).toFixed(1)} % of the window; ${tasks.length} tasks, ${tasks.filter((t) => t > 50).length} over 50 ms (longest ${Math.max(...tasks).toFixed(0)} ms); PerformanceObserver long tasks: ${longTasks.length} (${longTasks.map(Math.round).join(", ")} ms)`,
+  );
   console.log("self time by trace event (ms):");
   for (const [n, us] of top(self, 14)) console.log(`  ${(us / 1000).toFixed(0).padStart(7)}  ${n}`);
   console.log("JS self time by function (ms):");
   for (const [n, t] of top(selfJs, 14)) console.log(`  ${t.toFixed(0).padStart(7)}  ${n}`);
   console.log("JS inclusive time, page functions (ms):");
-  for (const [n, t] of top(incl, 22, (s) => /renderCharts|updateNumbers|lossChart|weightsView|flipChart|gammaChart|scheduleCharts|lineChart|histogramChart|statCards|receive|notify|onStep|scheduleRender|update|autosave|plot|render/i.test(s))) console.log(`  ${t.toFixed(0).padStart(7)}  ${n}`);
+  for (const [n, t] of top(incl, 22, (s) =>
+    /renderCharts|updateNumbers|lossChart|weightsView|flipChart|gammaChart|scheduleCharts|lineChart|histogramChart|statCards|receive|notify|onStep|scheduleRender|update|autosave|plot|render/i.test(
+      s,
+    ),
+  ))
+    console.log(`  ${t.toFixed(0).padStart(7)}  ${n}`);
   await page.close();
 } finally {
   await browser.close();

@@ -39,10 +39,19 @@ for (const file of files.filter((f) => f.endsWith(".html"))) {
   // accessible name for the sidebar toggle (a title alone is not one).
   html = html.replace(/<html(?![^>]*\blang=)/, '<html lang="en"');
   // Framework's viewport has maximum-scale=1, which stops readers from pinch-zooming (WCAG 1.4.4): drop it.
-  html = html.replace(/(<meta name="viewport" content="[^"]*?)\s*,?\s*(?:maximum-scale=[\d.]+|user-scalable=no)\s*,?/g, (_, head) => head.replace(/,\s*$/, ""));
-  html = html.replace(/<input id="observablehq-sidebar-toggle"(?![^>]*aria-label)/, '<input id="observablehq-sidebar-toggle" aria-label="Toggle sidebar"');
+  html = html.replace(
+    /(<meta name="viewport" content="[^"]*?)\s*,?\s*(?:maximum-scale=[\d.]+|user-scalable=no)\s*,?/g,
+    (_, head) => head.replace(/,\s*$/, ""),
+  );
+  html = html.replace(
+    /<input id="observablehq-sidebar-toggle"(?![^>]*aria-label)/,
+    '<input id="observablehq-sidebar-toggle" aria-label="Toggle sidebar"',
+  );
   // A list may only hold list items: wrap the sidebar's close button (a <label> inside Framework's <ol>) in one.
-  html = html.replace(/(<label id="observablehq-sidebar-close"[^>]*><\/label>)/, '<li class="sidebar-close-item">$1</li>');
+  html = html.replace(
+    /(<label id="observablehq-sidebar-close"[^>]*><\/label>)/,
+    '<li class="sidebar-close-item">$1</li>',
+  );
   html = html.replace(/<head>/, `<head>\n<meta http-equiv="Content-Security-Policy" content="${policy}">`);
   writeFileSync(file, html);
   pages++;
@@ -55,11 +64,17 @@ const allowed = /^https?:\/\/(localhost|127\.0\.0\.1)([:/]|$)/;
 const URL_RE = String.raw`(https?:)?\/\/[A-Za-z0-9.-]+\.[A-Za-z]{2,}[^\s"'\`)<>]*`;
 const loadable = {
   html: [new RegExp(String.raw`\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?(${URL_RE})`, "gi")],
-  css: [new RegExp(String.raw`url\(\s*["']?(${URL_RE})`, "gi"), new RegExp(String.raw`@import\s+["'](${URL_RE})`, "gi")],
+  css: [
+    new RegExp(String.raw`url\(\s*["']?(${URL_RE})`, "gi"),
+    new RegExp(String.raw`@import\s+["'](${URL_RE})`, "gi"),
+  ],
   js: [
     new RegExp(String.raw`\bimport\s*\(\s*["'\`](${URL_RE})`, "g"),
     new RegExp(String.raw`\bfrom\s*["'](${URL_RE})`, "g"),
-    new RegExp(String.raw`\b(?:fetch|importScripts|new\s+(?:URL|Worker|SharedWorker|WebSocket|EventSource))\s*\(\s*["'\`](${URL_RE})`, "g"),
+    new RegExp(
+      String.raw`\b(?:fetch|importScripts|new\s+(?:URL|Worker|SharedWorker|WebSocket|EventSource))\s*\(\s*["'\`](${URL_RE})`,
+      "g",
+    ),
   ],
 };
 const offenders = [];
@@ -77,7 +92,11 @@ for (const file of files) {
   mentions += (text.match(/https?:\/\/(?!www\.w3\.org)[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g) ?? []).length;
 }
 if (offenders.length) {
-  console.error(`csp.mjs: the build would load from third-party hosts:\n  ${[...new Set(offenders)].slice(0, 30).join("\n  ")}`);
+  console.error(
+    `csp.mjs: the build would load from third-party hosts:\n  ${[...new Set(offenders)].slice(0, 30).join("\n  ")}`,
+  );
   process.exit(1);
 }
-console.log(`csp.mjs: Content-Security-Policy on ${pages} pages; nothing in ${files.length} files loads from a third-party host (${mentions} URLs are only mentioned in bundled libraries' comments and messages)`);
+console.log(
+  `csp.mjs: Content-Security-Policy on ${pages} pages; nothing in ${files.length} files loads from a third-party host (${mentions} URLs are only mentioned in bundled libraries' comments and messages)`,
+);

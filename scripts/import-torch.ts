@@ -23,7 +23,14 @@ import {randomWeights} from "../src/lib/init.js";
 import {forwardFull} from "../src/lib/model.js";
 import {quantizeWeightsAbsmean} from "../src/lib/quant.js";
 import {Rng} from "../src/lib/rng.js";
-import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../src/lib/safetensors.js";
+import {
+  fromFloat32,
+  parseSafetensorsHeader,
+  tensorBytes,
+  toFloat32,
+  writeSafetensors,
+  type TensorEntry,
+} from "../src/lib/safetensors.js";
 import {modelConfigAt, parseTrainConfig} from "../src/lib/train/config.js";
 import {stagePlan} from "../src/lib/train/plan.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "../src/lib/tensor.js";
@@ -64,18 +71,23 @@ export function readTorchExport(gz: Uint8Array, config: BitNetConfig): TorchExpo
   const ternary = new Map<string, TernaryTensor>();
   for (const e of expectedTensors(config)) {
     const t = get(e.name);
-    if (t.shape.join() !== e.shape.join()) throw new Error(`model.st.gz: ${e.name} has shape [${t.shape}], expected [${e.shape}]`);
+    if (t.shape.join() !== e.shape.join())
+      throw new Error(`model.st.gz: ${e.name} has shape [${t.shape}], expected [${e.shape}]`);
     if (t.dtype === "I8") {
-      if (e.kind !== "linear" || config.bitnet_variant === "fp") throw new Error(`model.st.gz: ${e.name} is I8 but is not a BitLinear weight`);
+      if (e.kind !== "linear" || config.bitnet_variant === "fp")
+        throw new Error(`model.st.gz: ${e.name} is I8 but is not a BitLinear weight`);
       const raw = tensorBytes(bytes, h, t);
       const codes = new Int8Array(raw.slice().buffer);
-      for (let i = 0; i < codes.length; i++) if (codes[i] < -1 || codes[i] > 1) throw new Error(`model.st.gz: ${e.name} code ${codes[i]} at ${i} is not ternary`);
+      for (let i = 0; i < codes.length; i++)
+        if (codes[i] < -1 || codes[i] > 1)
+          throw new Error(`model.st.gz: ${e.name} code ${codes[i]} at ${i} is not ternary`);
       const st = get(e.name.replace(/\.weight$/, ".weight_scale"));
       const s = toFloat32(tensorBytes(bytes, h, st), st.dtype)[0];
       if (!(s > 0 && Number.isFinite(s))) throw new Error(`model.st.gz: ${e.name} scale ${s}`);
       ternary.set(e.name, {shape: [e.shape[0], e.shape[1] as number], codes, gamma: 1 / s});
     } else {
-      if (e.kind === "linear" && config.bitnet_variant !== "fp") throw new Error(`model.st.gz: ${e.name} of a quantized variant must be I8 codes, got ${t.dtype}`);
+      if (e.kind === "linear" && config.bitnet_variant !== "fp")
+        throw new Error(`model.st.gz: ${e.name} of a quantized variant must be I8 codes, got ${t.dtype}`);
       float.set(e.name, {shape: [...e.shape], data: toFloat32(tensorBytes(bytes, h, t), t.dtype)});
     }
   }
@@ -86,10 +98,14 @@ export function readTorchExport(gz: Uint8Array, config: BitNetConfig): TorchExpo
     const q = quantizeWeightsAbsmean(toFloat32(tensorBytes(bytes, h, t), t.dtype));
     const mine = ternary.get(name);
     if (!mine) throw new Error(`model.st.gz: latent sample ${name} has no ternary weight`);
-    if (Math.fround(1 / mine.gamma) !== q.scale) throw new Error(`${name}: torch scale ${1 / mine.gamma} ≠ TS scale ${q.scale}`);
+    if (Math.fround(1 / mine.gamma) !== q.scale)
+      throw new Error(`${name}: torch scale ${1 / mine.gamma} ≠ TS scale ${q.scale}`);
     let diff = 0;
     for (let i = 0; i < q.codes.length; i++) if (q.codes[i] !== mine.codes[i]) diff++;
-    if (diff) throw new Error(`${name}: ${diff} of ${q.codes.length} torch codes differ from TS's ternarization of the same latent weights`);
+    if (diff)
+      throw new Error(
+        `${name}: ${diff} of ${q.codes.length} torch codes differ from TS's ternarization of the same latent weights`,
+      );
   }
   return {weights: {config, float, ternary}, meta};
 }
@@ -148,7 +164,9 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
   let n = 0;
   // train_torch.py all: DIR/<name>/s<seed>/…, the shipped seed of each model in DIR/train-torch.json
   // (chosen on the selection split); older single-seed runs: DIR/<name>/….
-  const index = existsSync(join(runs, "train-torch.json")) ? (JSON.parse(readFileSync(join(runs, "train-torch.json"), "utf8")) as {shipped?: Record<string, string>}) : {};
+  const index = existsSync(join(runs, "train-torch.json"))
+    ? (JSON.parse(readFileSync(join(runs, "train-torch.json"), "utf8")) as {shipped?: Record<string, string>})
+    : {};
   for (const name of NAMES) {
     const seed = index.shipped?.[name];
     const src = seed ? join(runs, name, `s${seed}`) : join(runs, name);
@@ -156,14 +174,33 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
       console.log(`${name}: no ${join(src, "model.st.gz")}, skipped`);
       continue;
     }
-    const cfg = parseTrainConfig(JSON.parse(readFileSync(join(src, "train-config.json"), "utf8")), `${name}/train-config.json`);
+    const cfg = parseTrainConfig(
+      JSON.parse(readFileSync(join(src, "train-config.json"), "utf8")),
+      `${name}/train-config.json`,
+    );
     const config = modelConfigAt(cfg, cfg.steps);
     const {weights, meta} = readTorchExport(new Uint8Array(readFileSync(join(src, "model.st.gz"))), config);
     for (const [k, v] of Object.entries(config)) {
-      if (k.startsWith("bitnet_") && JSON.stringify(meta.config[k]) !== JSON.stringify(v)) throw new Error(`${name}: torch config ${k} = ${JSON.stringify(meta.config[k])}, TS config ${JSON.stringify(v)}`);
+      if (k.startsWith("bitnet_") && JSON.stringify(meta.config[k]) !== JSON.stringify(v))
+        throw new Error(
+          `${name}: torch config ${k} = ${JSON.stringify(meta.config[k])}, TS config ${JSON.stringify(v)}`,
+        );
     }
-    const summary = JSON.parse(readFileSync(join(src, "summary.json"), "utf8")) as {final: {loss: number}; exportedStep: number} & Record<string, unknown>;
-    const ck = writeCheckpoint(weights, {floatDtype: "BF16", metadata: {bitnet_lab_trained: JSON.stringify({name, trainer: "pytorch (scripts/train_torch.py)", steps: summary.exportedStep, val_loss: summary.final.loss})}});
+    const summary = JSON.parse(readFileSync(join(src, "summary.json"), "utf8")) as {
+      final: {loss: number};
+      exportedStep: number;
+    } & Record<string, unknown>;
+    const ck = writeCheckpoint(weights, {
+      floatDtype: "BF16",
+      metadata: {
+        bitnet_lab_trained: JSON.stringify({
+          name,
+          trainer: "pytorch (scripts/train_torch.py)",
+          steps: summary.exportedStep,
+          val_loss: summary.final.loss,
+        }),
+      },
+    });
     // The written checkpoint must read back to exactly the exported weights (BF16 values are exact).
     const back = readCheckpoint(ck.config, ck.safetensors);
     const bad = sameWeights(weights, back.weights);
@@ -171,14 +208,19 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
     const dir = join(out, name);
     mkdirSync(dir, {recursive: true});
     const existingTok = join(dir, "tokenizer.json");
-    if (existsSync(existingTok) && !readFileSync(existingTok).equals(tokenizer)) throw new Error(`${existingTok} differs from ${tokPath}: the tokenizer must stay identical`);
+    if (existsSync(existingTok) && !readFileSync(existingTok).equals(tokenizer))
+      throw new Error(`${existingTok} differs from ${tokPath}: the tokenizer must stay identical`);
     writeFileSync(join(dir, "config.json"), JSON.stringify(ck.config, null, 2) + "\n");
     writeFileSync(join(dir, "model.safetensors"), ck.safetensors);
     writeFileSync(join(dir, "tokenizer.json"), tokenizer);
     copyFileSync(join(src, "log.jsonl"), join(dir, "log.jsonl"));
     copyFileSync(join(src, "train-config.json"), join(dir, "train-config.json"));
-    for (const f of ["train.log", "mirror-recipe.json"]) if (existsSync(join(src, f))) copyFileSync(join(src, f), join(dir, f));
-    writeFileSync(join(dir, "summary.json"), JSON.stringify({...summary, modelBytes: ck.safetensors.length}, null, 2) + "\n");
+    for (const f of ["train.log", "mirror-recipe.json"])
+      if (existsSync(join(src, f))) copyFileSync(join(src, f), join(dir, f));
+    writeFileSync(
+      join(dir, "summary.json"),
+      JSON.stringify({...summary, modelBytes: ck.safetensors.length}, null, 2) + "\n",
+    );
 
     // The reference forward (KV cache unquantized, as the torch fixture) against torch's logits.
     const fx = JSON.parse(readFileSync(join(src, "fixture.json"), "utf8")) as TorchFixture;
@@ -192,7 +234,9 @@ function importRuns(runs: string, out: string, fixtures: string, data: string): 
       dx = Math.max(dx, fixtureDiff(logits, V, fx.exact[s], fx.vocabStride));
       dt = Math.max(dt, fixtureDiff(logits, V, fx.train[s], fx.vocabStride));
     });
-    console.log(`${name}: wrote ${dir} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB, exported step ${summary.exportedStep}, val loss ${summary.final.loss.toFixed(4)}); reference vs torch max |Δlogit|: exact ${dx.toExponential(2)}, train ${dt.toExponential(2)} (torch train vs exact ${fx.trainVsExactMaxAbs.toExponential(2)})`);
+    console.log(
+      `${name}: wrote ${dir} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB, exported step ${summary.exportedStep}, val loss ${summary.final.loss.toFixed(4)}); reference vs torch max |Δlogit|: exact ${dx.toExponential(2)}, train ${dt.toExponential(2)} (torch train vs exact ${fx.trainVsExactMaxAbs.toExponential(2)})`,
+    );
     n++;
   }
   if (!n) throw new Error(`no runs found under ${runs}`);
@@ -209,7 +253,12 @@ function makeCheck(dir: string): void {
   ];
   // One set of latent weights with every tensor (sub-norms included); fp reads the ones it needs.
   const full = randomWeights(defaultConfig("b1.58", shape), 2024, {latent: true});
-  const entries: TensorEntry[] = [...full.float].map(([name, t]) => ({name, dtype: "F32", shape: t.shape, data: fromFloat32(t.data, "F32")}));
+  const entries: TensorEntry[] = [...full.float].map(([name, t]) => ({
+    name,
+    dtype: "F32",
+    shape: t.shape,
+    data: fromFloat32(t.data, "F32"),
+  }));
   mkdirSync(dir, {recursive: true});
   writeFileSync(join(dir, "weights.safetensors"), writeSafetensors(entries));
   const rng = new Rng(7);
@@ -231,13 +280,23 @@ function makeCheck(dir: string): void {
     return {name: cs.name, config, ...stagePlan(config), tokens, logits: Array.from(logits), codesSample};
   });
   writeFileSync(join(dir, "reference.json"), JSON.stringify({cases: out}));
-  console.log(`wrote ${dir}/weights.safetensors and reference.json (${cases.length} configurations, ${tokens.length} tokens)`);
+  console.log(
+    `wrote ${dir}/weights.safetensors and reference.json (${cases.length} configurations, ${tokens.length} tokens)`,
+  );
 }
 
 const check = opt("make-check");
 if (check) makeCheck(check);
 else {
   const runs = opt("runs");
-  if (!runs) throw new Error("usage: npx tsx scripts/import-torch.ts --runs DIR [--out data/models] [--fixtures data/fixtures/torch-logits] [--data .train-data] | --make-check DIR");
-  importRuns(runs, opt("out", "data/models")!, opt("fixtures", "data/fixtures/torch-logits")!, opt("data", ".train-data")!);
+  if (!runs)
+    throw new Error(
+      "usage: npx tsx scripts/import-torch.ts --runs DIR [--out data/models] [--fixtures data/fixtures/torch-logits] [--data .train-data] | --make-check DIR",
+    );
+  importRuns(
+    runs,
+    opt("out", "data/models")!,
+    opt("fixtures", "data/fixtures/torch-logits")!,
+    opt("data", ".train-data")!,
+  );
 }

@@ -11,7 +11,20 @@
 //             with NaN or garbage; a command that writes and changed what it read or what was there
 //   hung      any case that took longer than HUNG_MS (a catastrophic regex, an element-by-element array)
 // `npx tsx scripts/probe.ts [--seconds S]` prints the figures; test/unit/fuzz.test.ts asserts crashed = silent = 0.
-import {cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync} from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import {tmpdir} from "node:os";
 import {basename, join} from "node:path";
 import {pathToFileURL} from "node:url";
@@ -54,7 +67,13 @@ export interface FamilyResult {
 export async function runCli(argv: readonly string[]): Promise<{code: number; out: string; err: string}> {
   const out: string[] = [];
   const err: string[] = [];
-  const saved = {log: console.log, error: console.error, warn: console.warn, ew: process.stderr.write, ow: process.stdout.write};
+  const saved = {
+    log: console.log,
+    error: console.error,
+    warn: console.warn,
+    ew: process.stderr.write,
+    ow: process.stdout.write,
+  };
   console.log = (...a: unknown[]) => void out.push(a.join(" "));
   console.error = console.warn = (...a: unknown[]) => void err.push(a.join(" "));
   process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
@@ -68,8 +87,25 @@ export async function runCli(argv: readonly string[]): Promise<{code: number; ou
   }
 }
 
-async function family<T>(name: string, arb: fc.Arbitrary<T>, budgetMs: number, seed: number, judge: (x: T) => Bucket | Promise<Bucket>, show: (x: T) => string = (x) => JSON.stringify(x).slice(0, 200)): Promise<FamilyResult> {
-  const r: FamilyResult = {family: name, tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, hung: 0, examples: []};
+async function family<T>(
+  name: string,
+  arb: fc.Arbitrary<T>,
+  budgetMs: number,
+  seed: number,
+  judge: (x: T) => Bucket | Promise<Bucket>,
+  show: (x: T) => string = (x) => JSON.stringify(x).slice(0, 200),
+): Promise<FamilyResult> {
+  const r: FamilyResult = {
+    family: name,
+    tried: 0,
+    distinct: 0,
+    handled: 0,
+    harmless: 0,
+    crashed: 0,
+    silent: 0,
+    hung: 0,
+    examples: [],
+  };
   const seen = new Set<string>();
   const t0 = performance.now();
   // Batches of samples from one seeded stream, until the time box closes.
@@ -81,14 +117,20 @@ async function family<T>(name: string, arb: fc.Arbitrary<T>, budgetMs: number, s
         b = await judge(x);
       } catch (e) {
         b = "crashed";
-        if (r.examples.length < 5) r.examples.push(`${show(x)} → ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+        if (r.examples.length < 5)
+          r.examples.push(`${show(x)} → ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
       if (performance.now() - t1 > HUNG_MS) b = "hung";
       r.tried++;
       seen.add(show(x));
       r.distinct = seen.size;
       r[b]++;
-      if ((b === "silent" || b === "crashed" || b === "hung") && r.examples.length < 5 && !r.examples.at(-1)?.startsWith(show(x))) r.examples.push(`${show(x)} → ${b}`);
+      if (
+        (b === "silent" || b === "crashed" || b === "hung") &&
+        r.examples.length < 5 &&
+        !r.examples.at(-1)?.startsWith(show(x))
+      )
+        r.examples.push(`${show(x)} → ${b}`);
       if (performance.now() - t0 >= budgetMs) break;
     }
   }
@@ -108,11 +150,39 @@ function refused(fn: () => unknown, ...ok: (new (...a: never[]) => Error)[]): bo
 
 // ---------------------------------------------------------------- config.json
 
-const SHAPE = {vocab_size: 300, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 24};
+const SHAPE = {
+  vocab_size: 300,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  max_position_embeddings: 24,
+};
 const anyBad = [true, "8", [], {}, -1, 1.5, 1e300, -1e300];
 const BAD_FIELDS: Record<string, unknown[]> = {
-  ...Object.fromEntries(["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings"]
-    .map((k) => [k, [...anyBad, 0, CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS] * 2 + 1, 2 ** 53, 1e9 * CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS], -0.5]])),
+  ...Object.fromEntries(
+    [
+      "vocab_size",
+      "hidden_size",
+      "intermediate_size",
+      "num_hidden_layers",
+      "num_attention_heads",
+      "num_key_value_heads",
+      "head_dim",
+      "max_position_embeddings",
+    ].map((k) => [
+      k,
+      [
+        ...anyBad,
+        0,
+        CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS] * 2 + 1,
+        2 ** 53,
+        1e9 * CONFIG_LIMITS[k as keyof typeof CONFIG_LIMITS],
+        -0.5,
+      ],
+    ]),
+  ),
   rms_norm_eps: [...anyBad, 0, 2],
   rope_theta: [true, "8", [], {}, -1, 0, 1e13, 1e300, -1e300],
   bos_token_id: [...anyBad, 300, 1e9],
@@ -128,12 +198,18 @@ const BAD_FIELDS: Record<string, unknown[]> = {
   bitnet_variant: ["b2", 1, "", true],
   model_type: ["llama", 1, true],
   rope_scaling: [{type: "linear"}, {rope_type: "yarn", factor: 2}],
-  quantization_config: [{quant_method: "gptq"}, 5, "bitnet", {quant_method: "bitnet", linear_class: "x"}, {quant_method: "bitnet", quantization_mode: 1}],
+  quantization_config: [
+    {quant_method: "gptq"},
+    5,
+    "bitnet",
+    {quant_method: "bitnet", linear_class: "x"},
+    {quant_method: "bitnet", quantization_mode: 1},
+  ],
 };
 
-const badConfigArb = fc.uniqueArray(fc.constantFrom(...Object.keys(BAD_FIELDS)), {minLength: 1, maxLength: 3}).chain((keys) =>
-  fc.tuple(fc.constant(keys), fc.tuple(...keys.map((k) => fc.constantFrom(...BAD_FIELDS[k])))),
-);
+const badConfigArb = fc
+  .uniqueArray(fc.constantFrom(...Object.keys(BAD_FIELDS)), {minLength: 1, maxLength: 3})
+  .chain((keys) => fc.tuple(fc.constant(keys), fc.tuple(...keys.map((k) => fc.constantFrom(...BAD_FIELDS[k])))));
 
 function judgeConfig([keys, values]: [string[], unknown[]]): Bucket {
   const j: Record<string, unknown> = {...configToJSON(defaultConfig("b1.58", SHAPE))};
@@ -142,7 +218,8 @@ function judgeConfig([keys, values]: [string[], unknown[]]): Bucket {
 }
 
 // Whole random JSON values: never a config (hidden_size etc. are required).
-const judgeRandomConfig = (v: unknown): Bucket => (refused(() => parseConfig(v), CheckpointError) ? "handled" : "silent");
+const judgeRandomConfig = (v: unknown): Bucket =>
+  refused(() => parseConfig(v), CheckpointError) ? "handled" : "silent";
 
 // ---------------------------------------------------------------- model.safetensors
 
@@ -168,7 +245,8 @@ function sameWeights(a: ModelWeights, b: ModelWeights): boolean {
   }
   for (const [k, t] of a.ternary) {
     const u = b.ternary.get(k);
-    if (!u || u.gamma !== t.gamma || u.codes.length !== t.codes.length || t.codes.some((x, i) => x !== u.codes[i])) return false;
+    if (!u || u.gamma !== t.gamma || u.codes.length !== t.codes.length || t.codes.some((x, i) => x !== u.codes[i]))
+      return false;
   }
   return true;
 }
@@ -183,13 +261,25 @@ type Corruption =
 
 const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
   fc.record({kind: fc.constant("truncate" as const), at: fc.double({min: 0, max: 1, noNaN: true})}),
-  fc.record({kind: fc.constant("byte" as const), at: fc.double({min: 0, max: 1, noNaN: true}), value: fc.integer({min: 0, max: 255})}),
-  fc.record({kind: fc.constant("length" as const), value: fc.oneof(fc.integer({min: 0, max: 2000}), fc.constantFrom(2 ** 32, 2 ** 52, 1e8 + 1))}),
+  fc.record({
+    kind: fc.constant("byte" as const),
+    at: fc.double({min: 0, max: 1, noNaN: true}),
+    value: fc.integer({min: 0, max: 255}),
+  }),
+  fc.record({
+    kind: fc.constant("length" as const),
+    value: fc.oneof(fc.integer({min: 0, max: 2000}), fc.constantFrom(2 ** 32, 2 ** 52, 1e8 + 1)),
+  }),
   fc.record({
     kind: fc.constant("entry" as const),
     tensor: fc.nat(),
     field: fc.constantFrom("dtype" as const, "shape" as const, "data_offsets" as const),
-    value: fc.oneof(fc.constantFrom("F8", "Q4", "", "U8", "F64", "BF16", "I8"), fc.array(fc.integer({min: -5, max: 1 << 20}), {maxLength: 3}), fc.tuple(fc.integer({min: -8, max: 1 << 22}), fc.integer({min: -8, max: 1 << 22})), fc.jsonValue()),
+    value: fc.oneof(
+      fc.constantFrom("F8", "Q4", "", "U8", "F64", "BF16", "I8"),
+      fc.array(fc.integer({min: -5, max: 1 << 20}), {maxLength: 3}),
+      fc.tuple(fc.integer({min: -8, max: 1 << 22}), fc.integer({min: -8, max: 1 << 22})),
+      fc.jsonValue(),
+    ),
   }),
   fc.record({kind: fc.constant("drop" as const), tensor: fc.nat()}),
   fc.record({kind: fc.constant("header" as const), value: fc.jsonValue({maxDepth: 3})}),
@@ -238,7 +328,8 @@ function judgeSafetensors(c: Corruption): Bucket {
 // ---------------------------------------------------------------- tokenizer.json
 
 let tokJSON: Record<string, unknown> | undefined;
-const TEXT = "the state of the union is strong; we the people of the united states, in order to form a more perfect union ";
+const TEXT =
+  "the state of the union is strong; we the people of the united states, in order to form a more perfect union ";
 const BAD_TOKENIZER: [string, unknown[]][] = [
   ["model", [null, 5, "BPE", []]],
   ["model.type", ["WordPiece", 1, null, ""]],
@@ -247,12 +338,17 @@ const BAD_TOKENIZER: [string, unknown[]][] = [
   ["model.merges.0", [5, "ab", ["a"], ["a", 1], null, "a  b"]],
   ["model.vocab.<first>", [-1, 1.5, "0", 1e9, null, 10_000]],
   ["model.vocab.<dup>", [0]],
-  ["pre_tokenizer", [null, 5, {type: "Whitespace"}, {type: "ByteLevel", add_prefix_space: true}, {type: "ByteLevel", use_regex: false}]],
+  [
+    "pre_tokenizer",
+    [null, 5, {type: "Whitespace"}, {type: "ByteLevel", add_prefix_space: true}, {type: "ByteLevel", use_regex: false}],
+  ],
   ["decoder", [{type: "WordPiece"}, 7]],
   ["normalizer", [{type: "NFC"}, 1]],
   ["added_tokens", [5, "x", {}]],
 ];
-const badTokenizerArb = fc.constantFrom(...BAD_TOKENIZER).chain(([path, values]) => fc.tuple(fc.constant(path), fc.constantFrom(...values)));
+const badTokenizerArb = fc
+  .constantFrom(...BAD_TOKENIZER)
+  .chain(([path, values]) => fc.tuple(fc.constant(path), fc.constantFrom(...values)));
 
 function judgeTokenizer([path, value]: [string, unknown]): Bucket {
   tokJSON ??= Tokenizer.train(TEXT.repeat(20), 280).toJSON() as Record<string, unknown>;
@@ -278,24 +374,49 @@ function refusedAsTokenizerError(fn: () => unknown): boolean {
   }
 }
 
-const judgeRandomTokenizer = (v: unknown): Bucket => (refusedAsTokenizerError(() => Tokenizer.fromJSON(v)) ? "handled" : "silent");
+const judgeRandomTokenizer = (v: unknown): Bucket =>
+  refusedAsTokenizerError(() => Tokenizer.fromJSON(v)) ? "handled" : "silent";
 
 // ---------------------------------------------------------------- training-state metadata
 
-const META = {version: 2, step: 3, config: {name: "x"}, log: [{kind: "step", step: 1, loss: 6.2}, {kind: "eval", step: 3, loss: 6, perplexity: 403, tokens: 64}], layout: [["w", [2, 2], 0]]};
+const META = {
+  version: 2,
+  step: 3,
+  config: {name: "x"},
+  log: [
+    {kind: "step", step: 1, loss: 6.2},
+    {kind: "eval", step: 3, loss: 6, perplexity: 403, tokens: 64},
+  ],
+  layout: [["w", [2, 2], 0]],
+};
 const BAD_META: Record<string, unknown[]> = {
   version: [1, 3, "2", null],
   step: ["3", 1e9, -100, 2.5, null, true, 11, 2 ** 60],
   config: [null, 5, "x", []],
-  log: [5, "x", null, {}, [5], [{kind: "x", step: 1, loss: 1}], [{kind: "step", step: -1, loss: 1}], [{kind: "eval", step: 1, loss: "a"}], [{kind: "step", step: 9, loss: 1}]],
+  log: [
+    5,
+    "x",
+    null,
+    {},
+    [5],
+    [{kind: "x", step: 1, loss: 1}],
+    [{kind: "step", step: -1, loss: 1}],
+    [{kind: "eval", step: 1, loss: "a"}],
+    [{kind: "step", step: 9, loss: 1}],
+  ],
   layout: ["x", null, [["w"]], [["w", [-2], 0]], [["w", [2], -1]], [[1, [2], 0]]],
 };
 const badMetaArb = fc.oneof(
-  fc.constantFrom(...Object.keys(BAD_META)).chain((k) => fc.tuple(fc.constant(k), fc.constantFrom(...BAD_META[k])).map(([key, v]) => JSON.stringify({...META, [key]: v}))),
+  fc
+    .constantFrom(...Object.keys(BAD_META))
+    .chain((k) =>
+      fc.tuple(fc.constant(k), fc.constantFrom(...BAD_META[k])).map(([key, v]) => JSON.stringify({...META, [key]: v})),
+    ),
   fc.string().filter((s) => s.trim() !== "" && !s.trim().startsWith("{")),
   fc.jsonValue().map((v) => JSON.stringify(v)),
 );
-const judgeMeta = (raw: string): Bucket => (refused(() => parseStateMeta(raw, "state.safetensors", 10), StateError) ? "handled" : "silent");
+const judgeMeta = (raw: string): Bucket =>
+  refused(() => parseStateMeta(raw, "state.safetensors", 10), StateError) ? "handled" : "silent";
 
 // ---------------------------------------------------------------- CLI arguments
 
@@ -312,18 +433,69 @@ const NUMERIC: Record<string, string[]> = {
   inspect: [],
   convert: [],
 };
-const SWITCHES: Record<string, string[]> = {generate: ["json"], logits: ["json"], cost: ["json"], train: ["resume"], verify: ["json"], bench: ["json", "quick"], inspect: ["json"], convert: []};
-const BAD_NUMBERS = ["", "0x10", "0o7", "1_000", "Infinity", "-Infinity", "NaN", "5e-324", "1e999", "abc", "1.2.3", " 4", "4 ", "1e", "--", "٣", "1,5", "-1", "1e10000000"];
-type BadArg = {kind: "unknown"; name: string} | {kind: "number"; flag: number; value: string} | {kind: "switch-value"; flag: number} | {kind: "missing-value"; flag: number} | {kind: "twice"; flag: number} | {kind: "extra-positional"; value: string};
+const SWITCHES: Record<string, string[]> = {
+  generate: ["json"],
+  logits: ["json"],
+  cost: ["json"],
+  train: ["resume"],
+  verify: ["json"],
+  bench: ["json", "quick"],
+  inspect: ["json"],
+  convert: [],
+};
+const BAD_NUMBERS = [
+  "",
+  "0x10",
+  "0o7",
+  "1_000",
+  "Infinity",
+  "-Infinity",
+  "NaN",
+  "5e-324",
+  "1e999",
+  "abc",
+  "1.2.3",
+  " 4",
+  "4 ",
+  "1e",
+  "--",
+  "٣",
+  "1,5",
+  "-1",
+  "1e10000000",
+];
+type BadArg =
+  | {kind: "unknown"; name: string}
+  | {kind: "number"; flag: number; value: string}
+  | {kind: "switch-value"; flag: number}
+  | {kind: "missing-value"; flag: number}
+  | {kind: "twice"; flag: number}
+  | {kind: "extra-positional"; value: string};
 const badArgArb: fc.Arbitrary<BadArg> = fc.oneof(
-  fc.record({kind: fc.constant("unknown" as const), name: fc.oneof(fc.stringMatching(/^[a-z][a-z-]{0,12}$/), fc.constantFrom("max-step", "temprature", "topk", "jsn", "steps2", "prompt-file", "x"))}),
-  fc.record({kind: fc.constant("number" as const), flag: fc.nat(), value: fc.oneof(fc.constantFrom(...BAD_NUMBERS), fc.string({maxLength: 6}).filter((s) => !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)))}),
+  fc.record({
+    kind: fc.constant("unknown" as const),
+    name: fc.oneof(
+      fc.stringMatching(/^[a-z][a-z-]{0,12}$/),
+      fc.constantFrom("max-step", "temprature", "topk", "jsn", "steps2", "prompt-file", "x"),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant("number" as const),
+    flag: fc.nat(),
+    value: fc.oneof(
+      fc.constantFrom(...BAD_NUMBERS),
+      fc.string({maxLength: 6}).filter((s) => !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)),
+    ),
+  }),
   fc.record({kind: fc.constant("switch-value" as const), flag: fc.nat()}),
   fc.record({kind: fc.constant("missing-value" as const), flag: fc.nat()}),
   fc.record({kind: fc.constant("twice" as const), flag: fc.nat()}),
   fc.record({kind: fc.constant("extra-positional" as const), value: fc.stringMatching(/^[a-z0-9_.]{1,8}$/)}),
 );
-const cliArb = fc.tuple(fc.constantFrom("generate", "logits", "inspect", "cost", "train", "verify", "bench", "convert"), fc.array(badArgArb, {minLength: 1, maxLength: 2}));
+const cliArb = fc.tuple(
+  fc.constantFrom("generate", "logits", "inspect", "cost", "train", "verify", "bench", "convert"),
+  fc.array(badArgArb, {minLength: 1, maxLength: 2}),
+);
 
 /** The valid part of each command's argv (the bad elements are appended). */
 function baseArgv(cmd: string, s: CliSetup): string[] {
@@ -337,7 +509,16 @@ function baseArgv(cmd: string, s: CliSetup): string[] {
     case "cost":
       return ["--model", "7B"];
     case "train": // a missing --data folder: if a bad flag slipped through, train fails fast (exit 1 → counted crashed)
-      return ["--config", "ci-tiny", "--out", join(tmpdir(), "bl-probe-never"), "--backend", "cpu", "--data", join(tmpdir(), "bl-probe-no-data")];
+      return [
+        "--config",
+        "ci-tiny",
+        "--out",
+        join(tmpdir(), "bl-probe-never"),
+        "--backend",
+        "cpu",
+        "--data",
+        join(tmpdir(), "bl-probe-no-data"),
+      ];
     case "convert": // a missing input: same reason
       return [join(tmpdir(), "bl-probe-no-model"), "--to", "hf", "--out", join(tmpdir(), "bl-probe-never")];
     case "verify": // a missing folder: same reason
@@ -372,7 +553,8 @@ function cliArgv(cmd: string, bad: BadArg[], s: CliSetup): string[] {
 async function judgeCli([cmd, bad]: [string, BadArg[]], s: CliSetup): Promise<Bucket> {
   const argv = cliArgv(cmd, bad, s);
   const r = await runCli(argv);
-  if (r.code === 2 && new RegExp(`^bitnet-lab ${cmd}: .+\\nusage: bitnet-lab ${cmd}`).test(r.err.trim())) return "handled";
+  if (r.code === 2 && new RegExp(`^bitnet-lab ${cmd}: .+\\nusage: bitnet-lab ${cmd}`).test(r.err.trim()))
+    return "handled";
   if (r.code === 0) return "silent";
   throw new Error(`exit ${r.code}: ${r.err.split("\n")[0]}`);
 }
@@ -380,10 +562,31 @@ async function judgeCli([cmd, bad]: [string, BadArg[]], s: CliSetup): Promise<Bu
 // ---------------------------------------------------------------- issue 22: regex complexity
 
 const LLAMA3_TOK = "data/fixtures/hf-tokenizers/llama3-style-tokenizer.json";
-const EVIL_PATTERNS = ["(?:[^0]|[^1]|.)*0|\\s+|.", "(a+)+$|.", "(a|aa)*b|.", "(\\s*)*x|\\s+|.", "(.*a){12}|.", "(?:\\p{L}+)+!|.", "(?:x+x+)+y|.", "(\\w|\\d)*$|."];
+const EVIL_PATTERNS = [
+  "(?:[^0]|[^1]|.)*0|\\s+|.",
+  "(a+)+$|.",
+  "(a|aa)*b|.",
+  "(\\s*)*x|\\s+|.",
+  "(.*a){12}|.",
+  "(?:\\p{L}+)+!|.",
+  "(?:x+x+)+y|.",
+  "(\\w|\\d)*$|.",
+];
 const regexArb = fc.oneof(
-  fc.constantFrom(...EVIL_PATTERNS, LLAMA3_REGEX, BYTE_LEVEL_REGEX, LLAMA3_REGEX + "|x", LLAMA3_REGEX.replace("{1,3}", "+"), BYTE_LEVEL_REGEX.replace("+(?!\\S)", "*(?!\\S)")),
-  fc.array(fc.constantFrom("(", ")", "(?:", "*", "+", "?", "|", ".", "a", "\\s", "\\p{L}", "[^0]", "{2,}", "$"), {minLength: 1, maxLength: 14}).map((a) => a.join("")),
+  fc.constantFrom(
+    ...EVIL_PATTERNS,
+    LLAMA3_REGEX,
+    BYTE_LEVEL_REGEX,
+    LLAMA3_REGEX + "|x",
+    LLAMA3_REGEX.replace("{1,3}", "+"),
+    BYTE_LEVEL_REGEX.replace("+(?!\\S)", "*(?!\\S)"),
+  ),
+  fc
+    .array(fc.constantFrom("(", ")", "(?:", "*", "+", "?", "|", ".", "a", "\\s", "\\p{L}", "[^0]", "{2,}", "$"), {
+      minLength: 1,
+      maxLength: 14,
+    })
+    .map((a) => a.join("")),
 );
 // 33 characters, as in the issue: no "0" or "1" for (?:[^0]|[^1]|.)*0 to end on, so it backtracks 3^33 ways.
 const ADVERSARIAL = "a".repeat(25) + " ".repeat(8);
@@ -414,13 +617,22 @@ interface ScaleCase {
 const scaleArb: fc.Arbitrary<ScaleCase> = fc.record({
   format: fc.constantFrom("weight_scale" as const, "i2s" as const),
   tensor: fc.nat(),
-  value: fc.oneof(fc.constantFrom(3e38, 1e30, 1e-30, 1e-38, 1e20, 1e12, 1e-12), fc.double({min: 1e7, max: 3e38, noNaN: true}), fc.double({min: 1e-38, max: 1e-7, noNaN: true})),
+  value: fc.oneof(
+    fc.constantFrom(3e38, 1e30, 1e-30, 1e-38, 1e20, 1e12, 1e-12),
+    fc.double({min: 1e7, max: 3e38, noNaN: true}),
+    fc.double({min: 1e-38, max: 1e-7, noNaN: true}),
+  ),
 });
 let packedFiles: Map<string, Uint8Array> | undefined;
 let packedGGUF: Uint8Array | undefined;
 
 async function judgeScale(c: ScaleCase): Promise<Bucket> {
-  packedFiles ??= new Map(["config.json", "model.safetensors"].map((n) => [n, new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n)))]));
+  packedFiles ??= new Map(
+    ["config.json", "model.safetensors"].map((n) => [
+      n,
+      new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n))),
+    ]),
+  );
   let files: Map<string, ByteSource>;
   let name: string;
   if (c.format === "weight_scale") {
@@ -432,10 +644,17 @@ async function judgeScale(c: ScaleCase): Promise<Bucket> {
     const dv = new DataView(st.buffer, h.dataOffset + t.begin);
     if (t.dtype === "F32") dv.setFloat32(0, c.value, true);
     else dv.setUint16(0, new Uint16Array(new Float32Array([c.value]).buffer)[1], true); // bf16: the high half
-    files = new Map([["config.json", memorySource(packedFiles.get("config.json")!, "config.json")], ["model.safetensors", memorySource(st, "model.safetensors")]]);
+    files = new Map([
+      ["config.json", memorySource(packedFiles.get("config.json")!, "config.json")],
+      ["model.safetensors", memorySource(st, "model.safetensors")],
+    ]);
   } else {
     if (!packedGGUF) {
-      const w = await (await openCheckpoint(mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))))).load();
+      const w = await (
+        await openCheckpoint(
+          mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))),
+        )
+      ).load();
       const {kvs, tensors} = ggufFromWeights(w);
       const parts: Uint8Array[] = [];
       await writeGGUF(kvs, tensors, (ch) => void parts.push(ch.slice()));
@@ -470,16 +689,36 @@ async function judgeScale(c: ScaleCase): Promise<Bucket> {
 
 // ---------------------------------------------------------------- issue 22: huge sparse files
 
-type HugeCase = {kind: "array"; elementType: GGUFValueType; count: number} | {kind: "tensor"; vocab: number} | {kind: "string"; length: number};
+type HugeCase =
+  | {kind: "array"; elementType: GGUFValueType; count: number}
+  | {kind: "tensor"; vocab: number}
+  | {kind: "string"; length: number};
 const hugeArb: fc.Arbitrary<HugeCase> = fc.oneof(
-  fc.record({kind: fc.constant("array" as const), elementType: fc.constantFrom(GGUFValueType.U8, GGUFValueType.I32, GGUFValueType.F32, GGUFValueType.STRING, GGUFValueType.BOOL), count: fc.constantFrom(2 ** 22 + 1, 1e8, 3.1e9, 2 ** 31, 2 ** 40)}),
+  fc.record({
+    kind: fc.constant("array" as const),
+    elementType: fc.constantFrom(
+      GGUFValueType.U8,
+      GGUFValueType.I32,
+      GGUFValueType.F32,
+      GGUFValueType.STRING,
+      GGUFValueType.BOOL,
+    ),
+    count: fc.constantFrom(2 ** 22 + 1, 1e8, 3.1e9, 2 ** 31, 2 ** 40),
+  }),
   fc.record({kind: fc.constant("tensor" as const), vocab: fc.constantFrom(2 ** 21, 2 ** 21 + 7, 3_000_000, 2 ** 22)}),
   fc.record({kind: fc.constant("string" as const), length: fc.constantFrom(1e8 + 1, 2 ** 31, 3e9)}),
 );
 
 async function judgeHuge(c: HugeCase, dir: string): Promise<Bucket> {
-  packedFiles ??= new Map(["config.json", "model.safetensors"].map((n) => [n, new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n)))]));
-  const w = await (await openCheckpoint(mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))))).load();
+  packedFiles ??= new Map(
+    ["config.json", "model.safetensors"].map((n) => [
+      n,
+      new Uint8Array(readFileSync(join("data/fixtures/hf-packed", n))),
+    ]),
+  );
+  const w = await (
+    await openCheckpoint(mapFileSet("hf-packed", new Map([...packedFiles].map(([n, b]) => [n, memorySource(b, n)]))))
+  ).load();
   let {kvs, tensors} = ggufFromWeights(w, {embedding: "F32"});
   const key = "probe.huge";
   if (c.kind === "array") kvs = [...kvs, {key, type: GGUFValueType.ARRAY, elementType: c.elementType, value: []}];
@@ -490,7 +729,18 @@ async function judgeHuge(c: HugeCase, dir: string): Promise<Bucket> {
   }
   let header: Uint8Array | undefined;
   const stop = new Error("header only");
-  await writeGGUF(kvs, tensors.map((t) => ({...t, data: () => { throw stop; }})), (ch) => void (header ??= ch.slice())).catch((e) => { if (e !== stop) throw e; });
+  await writeGGUF(
+    kvs,
+    tensors.map((t) => ({
+      ...t,
+      data: () => {
+        throw stop;
+      },
+    })),
+    (ch) => void (header ??= ch.slice()),
+  ).catch((e) => {
+    if (e !== stop) throw e;
+  });
   const h = header!;
   const at = Buffer.from(h).indexOf(key) + key.length + 4; // after the key and its type
   if (c.kind === "array") new DataView(h.buffer).setBigUint64(at + 4, BigInt(c.count), true);
@@ -501,7 +751,12 @@ async function judgeHuge(c: HugeCase, dir: string): Promise<Bucket> {
   try {
     const r = await runCli(["logits", path, "--tokens", "1,2"]);
     if (r.code === 0) return "silent";
-    if (r.code === 1 && /^bitnet-lab logits: \S/.test(r.err.trim().split("\n").at(-1)!) && !/is not a function|undefined|RangeError|TypeError/.test(r.err)) return "handled";
+    if (
+      r.code === 1 &&
+      /^bitnet-lab logits: \S/.test(r.err.trim().split("\n").at(-1)!) &&
+      !/is not a function|undefined|RangeError|TypeError/.test(r.err)
+    )
+      return "handled";
     throw new Error(`exit ${r.code}: ${r.err.trim().split("\n").at(-1)}`);
   } finally {
     rmSync(path, {force: true});
@@ -510,7 +765,17 @@ async function judgeHuge(c: HugeCase, dir: string): Promise<Bucket> {
 
 // ---------------------------------------------------------------- issue 22: data safety of commands that write
 
-type WriteTarget = "input" | "input-link" | "input-dotdot" | "parent" | "child" | "file" | "folder" | "model" | "empty" | "fresh";
+type WriteTarget =
+  | "input"
+  | "input-link"
+  | "input-dotdot"
+  | "parent"
+  | "child"
+  | "file"
+  | "folder"
+  | "model"
+  | "empty"
+  | "fresh";
 interface WriteCase {
   cmd: "convert-gguf" | "convert-hf" | "train";
   input: "folder" | "gguf";
@@ -520,7 +785,18 @@ interface WriteCase {
 const writeArb: fc.Arbitrary<WriteCase> = fc.record({
   cmd: fc.constantFrom("convert-gguf" as const, "convert-hf" as const, "train" as const),
   input: fc.constantFrom("folder" as const, "gguf" as const),
-  target: fc.constantFrom<WriteTarget>("input", "input-link", "input-dotdot", "parent", "child", "file", "folder", "model", "empty", "fresh"),
+  target: fc.constantFrom<WriteTarget>(
+    "input",
+    "input-link",
+    "input-dotdot",
+    "parent",
+    "child",
+    "file",
+    "folder",
+    "model",
+    "empty",
+    "fresh",
+  ),
   force: fc.boolean(),
 });
 
@@ -541,7 +817,8 @@ function tree(p: string): Map<string, string> {
   walk(p, "");
   return out;
 }
-const same = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+const same = (a: Map<string, string>, b: Map<string, string>) =>
+  a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
 let writeGGUFBytes: Buffer | undefined;
 async function judgeWrite(c: WriteCase, root: string): Promise<Bucket> {
@@ -561,15 +838,24 @@ async function judgeWrite(c: WriteCase, root: string): Promise<Bucket> {
     const input = c.cmd === "train" ? gguf : c.input === "gguf" ? gguf : model;
     const inputIsDir = input === model;
     const targets: Record<WriteTarget, string> = {
-      input, "input-link": join(dir, "link"), "input-dotdot": join(input, "..", basename(input)), parent: dir, child: join(model, "sub"),
-      file: join(dir, "notes.txt"), folder: join(dir, "mine"), model: join(dir, "other-model"), empty: join(dir, "empty"), fresh: join(dir, "fresh", "out"),
+      input,
+      "input-link": join(dir, "link"),
+      "input-dotdot": join(input, "..", basename(input)),
+      parent: dir,
+      child: join(model, "sub"),
+      file: join(dir, "notes.txt"),
+      folder: join(dir, "mine"),
+      model: join(dir, "other-model"),
+      empty: join(dir, "empty"),
+      fresh: join(dir, "fresh", "out"),
     };
     symlinkSync(input, targets["input-link"]);
     writeFileSync(targets.file, "notes\n");
     mkdirSync(targets.folder);
     writeFileSync(join(targets.folder, "thesis.tex"), "precious\n");
     mkdirSync(targets.model); // another run's folder: what must not survive beside new weights
-    for (const n of ["config.json", "model.safetensors", "summary.json", "log.jsonl", "train-config.json"]) writeFileSync(join(targets.model, n), `${n}\n`);
+    for (const n of ["config.json", "model.safetensors", "summary.json", "log.jsonl", "train-config.json"])
+      writeFileSync(join(targets.model, n), `${n}\n`);
     mkdirSync(targets.empty);
     const out = targets[c.target];
     const argv =
@@ -582,10 +868,12 @@ async function judgeWrite(c: WriteCase, root: string): Promise<Bucket> {
     const r = await runCli(argv);
     const after = tree(dir);
     if (!same(inputBefore, tree(input))) return "silent"; // the input changed
-    const overlaps = ["input", "input-link", "input-dotdot", "parent"].includes(c.target) || (c.target === "child" && inputIsDir);
+    const overlaps =
+      ["input", "input-link", "input-dotdot", "parent"].includes(c.target) || (c.target === "child" && inputIsDir);
     if (r.code !== 0) {
       if (!same(before, after)) return "silent"; // refused or failed, but something changed
-      if (r.code === 2 || (r.code === 1 && /^bitnet-lab \w+: \S/.test(r.err.trim().split("\n").at(-1)!))) return "handled";
+      if (r.code === 2 || (r.code === 1 && /^bitnet-lab \w+: \S/.test(r.err.trim().split("\n").at(-1)!)))
+        return "handled";
       throw new Error(`exit ${r.code}: ${r.err.trim().split("\n").at(-1)}`);
     }
     if (c.cmd === "train") return "silent"; // cannot succeed without data
@@ -606,7 +894,9 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), "bl-probe-"));
   const model = join(dir, "model");
   mkdirSync(model, {recursive: true});
-  await writeModelDir(model, randomWeights(defaultConfig("b1.58", SHAPE), 5), {tokenizer: Tokenizer.train(TEXT.repeat(20), 280).toJSON()});
+  await writeModelDir(model, randomWeights(defaultConfig("b1.58", SHAPE), 5), {
+    tokenizer: Tokenizer.train(TEXT.repeat(20), 280).toJSON(),
+  });
   writeFileSync(join(dir, "README"), "bitnet-lab probe scratch folder\n");
   const setup: CliSetup = {model};
   const cliShow = ([cmd, bad]: [string, BadArg[]]) => JSON.stringify(cliArgv(cmd, bad, setup).slice(0, 12));
@@ -618,7 +908,9 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
     await family("tokenizer.json: random JSON", fc.jsonValue({maxDepth: 3}), ms / 2, seed, judgeRandomTokenizer),
     await family("training state metadata", badMetaArb, ms / 2, seed, judgeMeta),
     await family("CLI arguments", cliArb, ms, seed, (x) => judgeCli(x, setup), cliShow),
-    await family("tokenizer.json: Split regex complexity", regexArb, ms / 2, seed, judgeRegex, (x) => JSON.stringify(x)),
+    await family("tokenizer.json: Split regex complexity", regexArb, ms / 2, seed, judgeRegex, (x) =>
+      JSON.stringify(x),
+    ),
     await family("scale ranges (weight_scale, I2_S)", scaleArb, ms / 2, seed, judgeScale),
     await family("huge sparse files (GGUF)", hugeArb, ms / 2, seed, (x) => judgeHuge(x, dir)),
     await family("data safety: commands that write", writeArb, ms, seed, (x) => judgeWrite(x, dir)),
@@ -626,8 +918,33 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
 }
 
 export function formatProbe(results: FamilyResult[]): string {
-  const zero: FamilyResult = {family: "total", tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, hung: 0, examples: []};
-  const rows = [...results, results.reduce((t, r) => ({...t, tried: t.tried + r.tried, distinct: t.distinct + r.distinct, handled: t.handled + r.handled, harmless: t.harmless + r.harmless, crashed: t.crashed + r.crashed, silent: t.silent + r.silent, hung: t.hung + r.hung}), zero)];
+  const zero: FamilyResult = {
+    family: "total",
+    tried: 0,
+    distinct: 0,
+    handled: 0,
+    harmless: 0,
+    crashed: 0,
+    silent: 0,
+    hung: 0,
+    examples: [],
+  };
+  const rows = [
+    ...results,
+    results.reduce(
+      (t, r) => ({
+        ...t,
+        tried: t.tried + r.tried,
+        distinct: t.distinct + r.distinct,
+        handled: t.handled + r.handled,
+        harmless: t.harmless + r.harmless,
+        crashed: t.crashed + r.crashed,
+        silent: t.silent + r.silent,
+        hung: t.hung + r.hung,
+      }),
+      zero,
+    ),
+  ];
   const w = Math.max(...rows.map((r) => r.family.length));
   const cols = ["tried", "distinct", "handled", "harmless", "crashed", "silent", "hung"] as const;
   const lines = [`${"family".padEnd(w)}  ${cols.map((h) => h.padStart(9)).join("")}`];

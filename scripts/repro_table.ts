@@ -27,53 +27,118 @@ const PAPER = {
 
 // ---- every seed of every model, from the PyTorch mirror's run record (scripts/train_torch.py all)
 interface Summary {
-  seed: number; steps: number; startStep: number; scheduleSteps: number; exportedStep: number; tokensSeen: number; epochs: number;
-  seconds: number; tokensPerSecond: number; final: {loss: number; perplexity: number; tokens: number}; selection: {loss: number; tokens: number};
-  wholeValidation: {loss: number}; truncated?: boolean;
+  seed: number;
+  steps: number;
+  startStep: number;
+  scheduleSteps: number;
+  exportedStep: number;
+  tokensSeen: number;
+  epochs: number;
+  seconds: number;
+  tokensPerSecond: number;
+  final: {loss: number; perplexity: number; tokens: number};
+  selection: {loss: number; tokens: number};
+  wholeValidation: {loss: number};
+  truncated?: boolean;
 }
-interface RunRecord {wallSeconds: number; aggregateTokensPerSecond: number; argv: string[]; seeds: number[]; shipped: Record<string, string>; results: Record<string, Record<string, Summary>>}
+interface RunRecord {
+  wallSeconds: number;
+  aggregateTokensPerSecond: number;
+  argv: string[];
+  seeds: number[];
+  shipped: Record<string, string>;
+  results: Record<string, Record<string, Summary>>;
+}
 const record = JSON.parse(readFileSync(join(MODELS, "train-torch.json"), "utf8")) as RunRecord;
 const DIAGNOSTIC = RECIPES.find((r) => r.diagnostic)!.name;
 const ACTIVATIONS: Record<string, string> = Object.fromEntries(RECIPES.map((r) => [r.name, r.activations]));
-const CONTINUES: Record<string, string> = Object.fromEntries(RECIPES.filter((r) => r.continues).map((r) => [r.name, r.continues!]));
+const CONTINUES: Record<string, string> = Object.fromEntries(
+  RECIPES.filter((r) => r.continues).map((r) => [r.name, r.continues!]),
+);
 const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
 const sd = (x: number[]) => Math.sqrt(x.reduce((a, b) => a + (b - mean(x)) ** 2, 0) / Math.max(1, x.length - 1));
-interface Row {name: string; seeds: number[]; reported: number[]; selection: number[]; shipped: string; shippedLoss: number; vsB158: number[]; vsParent?: number[];
-  steps: number; startStep: number; tokensSeen: number; epochs: number; seconds: number; tokensPerSecond: number; truncated: boolean; modelBytes: number | null}
+interface Row {
+  name: string;
+  seeds: number[];
+  reported: number[];
+  selection: number[];
+  shipped: string;
+  shippedLoss: number;
+  vsB158: number[];
+  vsParent?: number[];
+  steps: number;
+  startStep: number;
+  tokensSeen: number;
+  epochs: number;
+  seconds: number;
+  tokensPerSecond: number;
+  truncated: boolean;
+  modelBytes: number | null;
+}
 const rows: Row[] = [];
 for (const n of [...NAMES, DIAGNOSTIC]) {
   const r = record.results[n];
   if (!r) continue;
-  const seeds = Object.keys(r).map(Number).sort((a, b) => a - b);
+  const seeds = Object.keys(r)
+    .map(Number)
+    .sort((a, b) => a - b);
   const loss = (m: string, s: number) => record.results[m][String(s)].final.loss;
   const first = r[String(seeds[0])];
   rows.push({
-    name: n, seeds, reported: seeds.map((s) => loss(n, s)), selection: seeds.map((s) => r[String(s)].selection.loss),
-    shipped: record.shipped[n], shippedLoss: r[record.shipped[n]].final.loss,
+    name: n,
+    seeds,
+    reported: seeds.map((s) => loss(n, s)),
+    selection: seeds.map((s) => r[String(s)].selection.loss),
+    shipped: record.shipped[n],
+    shippedLoss: r[record.shipped[n]].final.loss,
     // Seeds are paired across models: the same seed gives the same initial weights (same shapes) and data order.
     vsB158: seeds.map((s) => loss(n, s) - loss("b1.58", s)),
     ...(CONTINUES[n] ? {vsParent: seeds.map((s) => loss(n, s) - loss(CONTINUES[n], s))} : {}),
-    steps: first.scheduleSteps, startStep: first.startStep, tokensSeen: first.tokensSeen, epochs: first.epochs,
-    seconds: mean(seeds.map((s) => r[String(s)].seconds)), tokensPerSecond: mean(seeds.map((s) => r[String(s)].tokensPerSecond)),
+    steps: first.scheduleSteps,
+    startStep: first.startStep,
+    tokensSeen: first.tokensSeen,
+    epochs: first.epochs,
+    seconds: mean(seeds.map((s) => r[String(s)].seconds)),
+    tokensPerSecond: mean(seeds.map((s) => r[String(s)].tokensPerSecond)),
     truncated: seeds.some((s) => r[String(s)].truncated),
-    modelBytes: existsSync(join(MODELS, n, "model.safetensors")) ? readFileSync(join(MODELS, n, "model.safetensors")).length : null,
+    modelBytes: existsSync(join(MODELS, n, "model.safetensors"))
+      ? readFileSync(join(MODELS, n, "model.safetensors")).length
+      : null,
   });
 }
 
 // ---- sparsity with the reference model's traces
 type Comp = "QKV" | "Out" | "Up" | "Gate" | "Down";
-function sparsity(name: string): (Record<Comp | "Overall", number> & {windows: number; tokens: number; refLoss: number}) | undefined {
+function sparsity(
+  name: string,
+): (Record<Comp | "Overall", number> & {windows: number; tokens: number; refLoss: number}) | undefined {
   const dir = join(MODELS, name);
   if (!existsSync(join(dir, "model.safetensors"))) return undefined;
-  const ck = readCheckpoint(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")), new Uint8Array(readFileSync(join(dir, "model.safetensors"))));
+  const ck = readCheckpoint(
+    JSON.parse(readFileSync(join(dir, "config.json"), "utf8")),
+    new Uint8Array(readFileSync(join(dir, "model.safetensors"))),
+  );
   const w = ck.weights;
   const tok = Tokenizer.fromJSON(readFileSync(join(dir, "tokenizer.json"), "utf8"));
-  const val = tokenizeDocuments(tok, loadSplit().val.map((a) => a.text));
+  const val = tokenizeDocuments(
+    tok,
+    loadSplit().val.map((a) => a.text),
+  );
   const c = w.config;
-  const C = c.hidden_size, F = c.intermediate_size, D = C / c.num_attention_heads;
-  const params: Record<Comp, number> = {QKV: C * (c.num_attention_heads + 2 * c.num_key_value_heads) * D, Out: C * C, Up: C * F, Gate: C * F, Down: F * C};
+  const C = c.hidden_size,
+    F = c.intermediate_size,
+    D = C / c.num_attention_heads;
+  const params: Record<Comp, number> = {
+    QKV: C * (c.num_attention_heads + 2 * c.num_key_value_heads) * D,
+    Out: C * C,
+    Up: C * F,
+    Gate: C * F,
+    Down: F * C,
+  };
   const acc: Record<Comp, number> = {QKV: 0, Out: 0, Up: 0, Gate: 0, Down: 0};
-  let n = 0, nll = 0, count = 0;
+  let n = 0,
+    nll = 0,
+    count = 0;
   for (let k = 0; k < WINDOWS; k++) {
     const s = Math.floor((k * (val.length - T - 1)) / WINDOWS);
     const toks = Array.from(val.subarray(s, s + T));
@@ -101,7 +166,8 @@ function sparsity(name: string): (Record<Comp | "Overall", number> & {windows: n
     }
   }
   const out = {} as Record<Comp | "Overall", number>;
-  let tot = 0, wsum = 0;
+  let tot = 0,
+    wsum = 0;
   for (const k of Object.keys(acc) as Comp[]) {
     out[k] = (100 * acc[k]) / n;
     tot += out[k] * params[k];
@@ -127,24 +193,35 @@ export function pairedP(d: number[]): {t: number; p: number; sign: number} {
   const n = d.length;
   const t = Math.abs(mean(d)) / (sd(d) / Math.sqrt(n));
   const k = n - 1;
-  const lg = (z: number): number => { // log Γ (Lanczos)
-    const c = [76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5];
-    let x = z, y = z, tmp = x + 5.5;
+  const lg = (z: number): number => {
+    // log Γ (Lanczos)
+    const c = [
+      76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.1208650973866179e-2,
+      -0.5395239384953e-5,
+    ];
+    let x = z,
+      y = z,
+      tmp = x + 5.5;
     tmp -= (x + 0.5) * Math.log(tmp);
     let ser = 1.000000000190015;
     for (const ci of c) ser += ci / ++y;
-    return -tmp + Math.log(2.5066282746310005 * ser / x);
+    return -tmp + Math.log((2.5066282746310005 * ser) / x);
   };
-  const dens = (x: number) => Math.exp(lg((k + 1) / 2) - lg(k / 2) - 0.5 * Math.log(k * Math.PI) - ((k + 1) / 2) * Math.log(1 + (x * x) / k));
+  const dens = (x: number) =>
+    Math.exp(lg((k + 1) / 2) - lg(k / 2) - 0.5 * Math.log(k * Math.PI) - ((k + 1) / 2) * Math.log(1 + (x * x) / k));
   // P(|T| > t) = 1 − 2∫₀ᵗ density (Simpson, 2000 steps)
-  const N = 2000, h = Math.min(t, 1e4) / N;
+  const N = 2000,
+    h = Math.min(t, 1e4) / N;
   let sum = dens(0) + dens(N * h);
   for (let i = 1; i < N; i++) sum += (i % 2 ? 4 : 2) * dens(i * h);
-  const p = Number.isFinite(t) ? Math.max(0, 1 - 2 * (sum * h) / 3) : 0;
+  const p = Number.isFinite(t) ? Math.max(0, 1 - (2 * (sum * h)) / 3) : 0;
   const oneWay = d.every((x) => x < 0) || d.every((x) => x > 0);
   return {t, p, sign: oneWay ? Math.min(1, 2 * 0.5 ** n) : 1};
 }
-const pText = (d: number[]) => { const r = pairedP(d); return `paired t-test p ${r.p < 0.001 ? "< 0.001" : `= ${r.p.toFixed(r.p < 0.01 ? 3 : 2)}`}`; };
+const pText = (d: number[]) => {
+  const r = pairedP(d);
+  return `paired t-test p ${r.p < 0.001 ? "< 0.001" : `= ${r.p.toFixed(r.p < 0.01 ? 3 : 2)}`}`;
+};
 const argv = record.argv.join(" ");
 const b0 = rows.find((r) => r.name === "b1.58");
 const md: string[] = [
@@ -167,20 +244,45 @@ const md: string[] = [
   "",
   "| Model | Activations | Seeds | Reported loss (nats) | [min, max] | PPL at the mean | vs b1.58, paired (nats) | vs the state it continues | Shipped seed: reported loss | Train tokens | Train time per run (s; 12 runs shared the GPU) | model.safetensors |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.name === DIAGNOSTIC ? `${r.name} (diagnostic, not shipped)` : r.name} | ${ACTIVATIONS[r.name]} | ${r.seeds.length} | ${pm(r.reported)} | [${f3(Math.min(...r.reported))}, ${f3(Math.max(...r.reported))}] | ${f2(Math.exp(mean(r.reported)))} | ${r.name === "b1.58" ? "—" : pmSigned(r.vsB158)} | ${r.vsParent ? `${pmSigned(r.vsParent)} (vs ${CONTINUES[r.name]})` : "—"} | ${r.name === DIAGNOSTIC ? "—" : `s${r.shipped}: ${f3(r.shippedLoss)}`} | ${r.tokensSeen}${r.startStep ? ` (${r.startStep} steps shared)` : ""} | ${r.seconds.toFixed(0)}${r.startStep ? ` (from step ${r.startStep})` : ""} | ${r.modelBytes === null || r.name === DIAGNOSTIC ? "—" : (r.modelBytes / 1e6).toFixed(2) + " MB"} |${r.truncated ? " TRUNCATED" : ""}`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name === DIAGNOSTIC ? `${r.name} (diagnostic, not shipped)` : r.name} | ${ACTIVATIONS[r.name]} | ${r.seeds.length} | ${pm(r.reported)} | [${f3(Math.min(...r.reported))}, ${f3(Math.max(...r.reported))}] | ${f2(Math.exp(mean(r.reported)))} | ${r.name === "b1.58" ? "—" : pmSigned(r.vsB158)} | ${r.vsParent ? `${pmSigned(r.vsParent)} (vs ${CONTINUES[r.name]})` : "—"} | ${r.name === DIAGNOSTIC ? "—" : `s${r.shipped}: ${f3(r.shippedLoss)}`} | ${r.tokensSeen}${r.startStep ? ` (${r.startStep} steps shared)` : ""} | ${r.seconds.toFixed(0)}${r.startStep ? ` (from step ${r.startStep})` : ""} | ${r.modelBytes === null || r.name === DIAGNOSTIC ? "—" : (r.modelBytes / 1e6).toFixed(2) + " MB"} |${r.truncated ? " TRUNCATED" : ""}`,
+  ),
   "",
   "Reading it against the papers:",
   "",
-  "- **No rotation (v2 Tables 5–7).** Going to 4-bit activations costs v2 " + (rows.find((r) => r.name === "v2-a4")?.vsParent ? `${pmSigned(rows.find((r) => r.name === "v2-a4")!.vsParent!)} nats with the Hadamard transform` : "—") +
-    " and " + (rows.find((r) => r.name === "v2-a4-nohadamard")?.vsParent ? `${pmSigned(rows.find((r) => r.name === "v2-a4-nohadamard")!.vsParent!)} nats without it` : "—") +
+  "- **No rotation (v2 Tables 5–7).** Going to 4-bit activations costs v2 " +
+    (rows.find((r) => r.name === "v2-a4")?.vsParent
+      ? `${pmSigned(rows.find((r) => r.name === "v2-a4")!.vsParent!)} nats with the Hadamard transform`
+      : "—") +
+    " and " +
+    (rows.find((r) => r.name === "v2-a4-nohadamard")?.vsParent
+      ? `${pmSigned(rows.find((r) => r.name === "v2-a4-nohadamard")!.vsParent!)} nats without it`
+      : "—") +
     " (paired, same seeds): the direction the paper reports. The paper's 1.3B/3B no-rotation runs diverged; these 4M-parameter runs, with 50 steps at 4 bits, do not — at this width there are few of the large activation outliers the rotation exists for.",
   `- **The old ablation** (the diagnostic row): continuing v2-a8, whose W_o/W_down were trained on rotated inputs, and turning the rotation off costs ${rows.find((r) => r.name === DIAGNOSTIC) ? pmSigned(rows.find((r) => r.name === DIAGNOSTIC)!.vsParent!) : "—"} nats — it measures removing the rotation under weights that expect it, not training without it, and was the ablation shipped before.`,
-  "- **b1.58 vs a4.8 / v2.** " + ["a4.8", "v2-a8", "v2-a4"].map((n) => {
-    const r = rows.find((x) => x.name === n);
-    return r ? `${n} is ahead of b1.58 on ${r.vsB158.filter((d) => d < 0).length} of ${r.seeds.length} seeds (${pmSigned(r.vsB158)}, ${pText(r.vsB158)})` : "";
-  }).filter(Boolean).join(", ") + ", against b1.58's own seed spread of ±" + (b0 ? f3(sd(b0.reported)) : "—") +
+  "- **b1.58 vs a4.8 / v2.** " +
+    ["a4.8", "v2-a8", "v2-a4"]
+      .map((n) => {
+        const r = rows.find((x) => x.name === n);
+        return r
+          ? `${n} is ahead of b1.58 on ${r.vsB158.filter((d) => d < 0).length} of ${r.seeds.length} seeds (${pmSigned(r.vsB158)}, ${pText(r.vsB158)})`
+          : "";
+      })
+      .filter(Boolean)
+      .join(", ") +
+    ", against b1.58's own seed spread of ±" +
+    (b0 ? f3(sd(b0.reported)) : "—") +
     ". None of these is statistically significant: with 3 seeds, all 3 going one way happens by chance with probability 2 × (1/2)³ = 0.25 (sign test), and the paired t-tests give p > 0.05. Read them as directions to test with more seeds, not findings. " +
-    "(The 4-bit costs above are: " + ["v2-a4", "v2-a4-nohadamard"].map((n) => { const r = rows.find((x) => x.name === n); return r?.vsParent ? `${n} ${pText(r.vsParent)}` : ""; }).filter(Boolean).join(", ") + ".) The papers find b1.58 ≈ v2-a8 ≥ a4.8 at 0.7–7B; here the ReLU²-GLU of a4.8 (and, less clearly, the rotation) helps a 4M model that trains 1000 steps, which says nothing about their cost at scale.",
+    "(The 4-bit costs above are: " +
+    ["v2-a4", "v2-a4-nohadamard"]
+      .map((n) => {
+        const r = rows.find((x) => x.name === n);
+        return r?.vsParent ? `${n} ${pText(r.vsParent)}` : "";
+      })
+      .filter(Boolean)
+      .join(", ") +
+    ".) The papers find b1.58 ≈ v2-a8 ≥ a4.8 at 0.7–7B; here the ReLU²-GLU of a4.8 (and, less clearly, the rotation) helps a 4M model that trains 1000 steps, which says nothing about their cost at scale.",
   "",
   "What a 4M-parameter, 16M-token model can and cannot test about the papers' 0.7–7B, 100B-token claims: it can check that each recipe is implemented as described and trains stably, " +
     "that the mechanisms behave as claimed where they are mechanical (sparsity of ReLU² and top-K inputs, the rotation's effect on INT4 error of outlier-heavy inputs, the cost of the 8→4-bit switch, the cost of removing the rotation), " +
@@ -193,12 +295,32 @@ const md: string[] = [
   "",
   "| Model | QKV | Out | Up | Gate | Down | Overall |",
   "|---|---|---|---|---|---|---|",
-  ...Object.entries(sp).filter(([, v]) => v).map(([k, v]) => `| this repo: ${k} (4M) | ${f1(v!.QKV)} | ${f1(v!.Out)} | ${f1(v!.Up)} | ${f1(v!.Gate)} | ${f1(v!.Down)} | ${f1(v!.Overall)} |`),
-  ...Object.entries(PAPER).map(([k, v]) => `| paper: ${k} (a4.8 Table 2) | ${f1(v.QKV)} | ${f1(v.Out)} | ${f1(v.Up)} | ${f1(v.Gate)} | ${f1(v.Down)} | ${f1(v.Overall)} |`),
+  ...Object.entries(sp)
+    .filter(([, v]) => v)
+    .map(
+      ([k, v]) =>
+        `| this repo: ${k} (4M) | ${f1(v!.QKV)} | ${f1(v!.Out)} | ${f1(v!.Up)} | ${f1(v!.Gate)} | ${f1(v!.Down)} | ${f1(v!.Overall)} |`,
+    ),
+  ...Object.entries(PAPER).map(
+    ([k, v]) =>
+      `| paper: ${k} (a4.8 Table 2) | ${f1(v.QKV)} | ${f1(v.Out)} | ${f1(v.Up)} | ${f1(v.Gate)} | ${f1(v.Down)} | ${f1(v.Overall)} |`,
+  ),
   "",
-  ...Object.entries(sp).filter(([, v]) => v).map(([k, v]) => `Reference-model loss on those windows, ${k}: ${f2(v!.refLoss)} nats (packed checkpoint, BF16 embedding${k === "a4.8" ? ", 3-bit KV cache with a 4-bit BOS as configured" : ""}).`),
+  ...Object.entries(sp)
+    .filter(([, v]) => v)
+    .map(
+      ([k, v]) =>
+        `Reference-model loss on those windows, ${k}: ${f2(v!.refLoss)} nats (packed checkpoint, BF16 embedding${k === "a4.8" ? ", 3-bit KV cache with a 4-bit BOS as configured" : ""}).`,
+    ),
   "",
 ];
 writeFileSync(join(ROOT, "data/repro-table.md"), md.join("\n"));
-writeFileSync(join(ROOT, "data/repro-table.json"), JSON.stringify({rows: rows.map((r) => ({...r, mean: mean(r.reported), sd: sd(r.reported)})), sparsity: sp, paperTable2: PAPER}, null, 2) + "\n");
+writeFileSync(
+  join(ROOT, "data/repro-table.json"),
+  JSON.stringify(
+    {rows: rows.map((r) => ({...r, mean: mean(r.reported), sd: sd(r.reported)})), sparsity: sp, paperTable2: PAPER},
+    null,
+    2,
+  ) + "\n",
+);
 console.log(md.join("\n"));

@@ -25,9 +25,18 @@ console.log(`vendor.mjs: src/vendor/katex.css (${(css.length / 1024).toFixed(0)}
 // "browser" field, which maps them to nothing. tfjs-core stays an import, so the backend registers with the same
 // engine that @tensorflow/tfjs (bundled by Framework) uses.
 const wasmDir = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
-for (const f of ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"]) copyFileSync(join(wasmDir, f), join(root, "src/vendor", f));
+for (const f of ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"])
+  copyFileSync(join(wasmDir, f), join(root, "src/vendor", f));
 await build({
-  entryPoints: [join(wasmDir, "index.js")], bundle: true, format: "esm", platform: "browser", target: "es2020", minify: true,
-  external: ["@tensorflow/tfjs-core"], outfile: join(root, "src/vendor/tfjs-backend-wasm.js"), logLevel: "warning", legalComments: "none",
+  entryPoints: [join(wasmDir, "index.js")],
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2020",
+  minify: true,
+  external: ["@tensorflow/tfjs-core"],
+  outfile: join(root, "src/vendor/tfjs-backend-wasm.js"),
+  logLevel: "warning",
+  legalComments: "none",
 });
 console.log("vendor.mjs: src/vendor/tfjs-backend-wasm.js and its .wasm binaries");

@@ -154,7 +154,7 @@ export function rawRefs(text: string, fileName: string): RawRef[] {
 export function pageFences(text: string): {text: string; offset: number}[] {
   const out: {text: string; offset: number}[] = [];
   const fence = /^```(?:js|javascript|ts)?\b[^\n]*\n([\s\S]*?)^```/gm;
-  for (let m; (m = fence.exec(text));) out.push({text: m[1], offset: m.index + m[0].indexOf("\n") + 1});
+  for (let m; (m = fence.exec(text)); ) out.push({text: m[1], offset: m.index + m[0].indexOf("\n") + 1});
   return out;
 }
 
@@ -249,7 +249,7 @@ export function cycles(edges: Map<string, Set<string>>): string[][] {
     }
     if (low.get(v) === index.get(v)) {
       const comp: string[] = [];
-      for (let w; (w = stack.pop()!) !== v;) (onStack.delete(w), comp.push(w));
+      for (let w; (w = stack.pop()!) !== v; ) onStack.delete(w), comp.push(w);
       onStack.delete(v);
       comp.push(v);
       if (comp.length > 1) out.push(comp.sort());

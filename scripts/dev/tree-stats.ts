@@ -42,7 +42,10 @@ for (const r of refs) {
   if (a !== b && !a.startsWith(b + "/")) add(siblingEdges, a, b);
 }
 const ring = (c: string[]): string => c.join(" ↔ ");
-show("folder-level cycles (layers.test.ts's rule: edges to an ancestor folder not counted)", cycles(siblingEdges).map(ring));
+show(
+  "folder-level cycles (layers.test.ts's rule: edges to an ancestor folder not counted)",
+  cycles(siblingEdges).map(ring),
+);
 show("folder-level cycles (every edge)", cycles(folderEdges).map(ring));
 show("file-level cycles (run-time imports)", cycles(runEdges).map(ring));
 show("file-level cycles (with `import type`)", cycles(fileEdges).map(ring));

@@ -42,7 +42,12 @@ export interface FigureSpec<S extends Schema = Schema> {
 
 const common = {seed: int(1, 0, 2 ** 31 - 1), backend: oneOf(BACKEND_CHOICES, "auto")};
 
-async function modelAndTrace(name: string, prompt: string, v: {seed: number; backend: (typeof BACKEND_CHOICES)[number]; layer?: number}, ctx: FigureContext) {
+async function modelAndTrace(
+  name: string,
+  prompt: string,
+  v: {seed: number; backend: (typeof BACKEND_CHOICES)[number]; layer?: number},
+  ctx: FigureContext,
+) {
   const m = await loadModel(name, {seed: v.seed});
   const ids = m.encode(prompt).slice(0, m.weights.config.max_position_embeddings);
   // a figure of one layer copies back only that layer
@@ -55,10 +60,25 @@ function layerIn(l: number, L: number): number {
   return Math.min(Math.max(0, l), L - 1);
 }
 
-const hadamard: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: ReturnType<typeof text>; layer: ReturnType<typeof int>; site: ReturnType<typeof oneOf<"o" | "down">>; token: ReturnType<typeof int>} & typeof common> = {
+const hadamard: FigureSpec<
+  {
+    model: ReturnType<typeof oneOf<string>>;
+    prompt: ReturnType<typeof text>;
+    layer: ReturnType<typeof int>;
+    site: ReturnType<typeof oneOf<"o" | "down">>;
+    token: ReturnType<typeof int>;
+  } & typeof common
+> = {
   title: "Hadamard: activations before and after the rotation",
   chapter: "hadamard",
-  schema: {model: oneOf(MODEL_NAMES, "v2-a4"), prompt: text("We must act, and we will act, to renew the promise of America.", 200), layer: int(0, 0, 63), site: oneOf(["o", "down"] as const, "down"), token: int(-1, -1, 255), ...common},
+  schema: {
+    model: oneOf(MODEL_NAMES, "v2-a4"),
+    prompt: text("We must act, and we will act, to renew the promise of America.", 200),
+    layer: int(0, 0, 63),
+    site: oneOf(["o", "down"] as const, "down"),
+    token: int(-1, -1, 255),
+    ...common,
+  },
   async render(v, ctx) {
     const {m, ids, live} = await modelAndTrace(v.model, v.prompt, v, ctx);
     const layer = layerIn(v.layer, m.weights.config.num_hidden_layers);
@@ -72,35 +92,88 @@ const hadamard: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: Ret
     for (const a of [X, XR]) for (let i = 0; i < a.length; i++) lim = Math.max(lim, Math.abs(a[i]));
     const w2 = ctx.width > 700 ? ctx.width / 2 - 10 : ctx.width;
     const site = v.site === "o" ? "attention output → W_o" : "FFN inner activation → W_down";
-    return h("div", {}, modelNotice(m), liveSource(live, "These histograms"),
-      markLive(h("div", {class: "grid grid-cols-2", "data-figure": "hadamard"},
-        histogramChart(histogram(X, 60, [-lim, lim]), {width: w2, xLabel: "x", logY: true, fill: "var(--ternary-neg)", caption: `Before: ${site}, layer ${layer}, ${tok < 0 ? `all ${ids.length} tokens` : `token ${tok}`} (${m.info.name})`, source: live.label}),
-        histogramChart(histogram(XR, 60, [-lim, lim]), {width: w2, xLabel: "H·x", logY: true, fill: "var(--ternary-pos)", caption: "After: the same values rotated by H", source: lt.rotated ? "the model's own rotation" : "rotated on this page (the model does not rotate)"}),
-      ), live),
-      liveCheck(live));
+    return h(
+      "div",
+      {},
+      modelNotice(m),
+      liveSource(live, "These histograms"),
+      markLive(
+        h(
+          "div",
+          {class: "grid grid-cols-2", "data-figure": "hadamard"},
+          histogramChart(histogram(X, 60, [-lim, lim]), {
+            width: w2,
+            xLabel: "x",
+            logY: true,
+            fill: "var(--ternary-neg)",
+            caption: `Before: ${site}, layer ${layer}, ${tok < 0 ? `all ${ids.length} tokens` : `token ${tok}`} (${m.info.name})`,
+            source: live.label,
+          }),
+          histogramChart(histogram(XR, 60, [-lim, lim]), {
+            width: w2,
+            xLabel: "H·x",
+            logY: true,
+            fill: "var(--ternary-pos)",
+            caption: "After: the same values rotated by H",
+            source: lt.rotated ? "the model's own rotation" : "rotated on this page (the model does not rotate)",
+          }),
+        ),
+        live,
+      ),
+      liveCheck(live),
+    );
   },
 };
 
-const ternaryHistogram: FigureSpec<{model: ReturnType<typeof oneOf<string>>; layer: ReturnType<typeof int>; matrix: ReturnType<typeof oneOf<LinearName>>; seed: ReturnType<typeof int>}> = {
+const ternaryHistogram: FigureSpec<{
+  model: ReturnType<typeof oneOf<string>>;
+  layer: ReturnType<typeof int>;
+  matrix: ReturnType<typeof oneOf<LinearName>>;
+  seed: ReturnType<typeof int>;
+}> = {
   title: "Ternary weights: the share of −1, 0 and +1",
   chapter: "ternary",
-  schema: {model: oneOf(MODEL_NAMES.filter((n) => n !== "fp"), "b1.58"), layer: int(0, 0, 63), matrix: oneOf(LINEARS, "q"), seed: common.seed},
+  schema: {
+    model: oneOf(
+      MODEL_NAMES.filter((n) => n !== "fp"),
+      "b1.58",
+    ),
+    layer: int(0, 0, 63),
+    matrix: oneOf(LINEARS, "q"),
+    seed: common.seed,
+  },
   async render(v, ctx) {
     const m = await loadModel(v.model, {seed: v.seed});
     const layer = layerIn(v.layer, m.weights.config.num_hidden_layers);
     const tname = tensorNames.layer(layer)[v.matrix];
     const W = m.weights.ternary.get(tname)!;
-    const chart = ternarySharesChart(ternaryShares(W.codes), {width: Math.min(ctx.width, 640), name: "codes", caption: `Ternary codes of ${tname} (γ = ${fmt(W.gamma, 4)})`, source: `${m.shipped ? `data/models/${m.info.name}/model.safetensors` : "random stand-in model"}, counted live`});
+    const chart = ternarySharesChart(ternaryShares(W.codes), {
+      width: Math.min(ctx.width, 640),
+      name: "codes",
+      caption: `Ternary codes of ${tname} (γ = ${fmt(W.gamma, 4)})`,
+      source: `${m.shipped ? `data/models/${m.info.name}/model.safetensors` : "random stand-in model"}, counted live`,
+    });
     chart.setAttribute("data-figure", "ternary-histogram");
     chart.setAttribute("data-live", "cpu"); // the codes as loaded: no forward pass involved
     return h("div", {}, modelNotice(m), chart);
   },
 };
 
-const sparsity: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: ReturnType<typeof text>; size: ReturnType<typeof oneOf<"700M" | "1.3B" | "3B" | "7B">>} & typeof common> = {
+const sparsity: FigureSpec<
+  {
+    model: ReturnType<typeof oneOf<string>>;
+    prompt: ReturnType<typeof text>;
+    size: ReturnType<typeof oneOf<"700M" | "1.3B" | "3B" | "7B">>;
+  } & typeof common
+> = {
   title: "Sparsity per component, measured next to a4.8 Table 2",
   chapter: "sparsity",
-  schema: {model: oneOf(MODEL_NAMES, "a4.8"), prompt: text("The budget I send you today is balanced.", 200), size: oneOf(["700M", "1.3B", "3B", "7B"] as const, "7B"), ...common},
+  schema: {
+    model: oneOf(MODEL_NAMES, "a4.8"),
+    prompt: text("The budget I send you today is balanced.", 200),
+    size: oneOf(["700M", "1.3B", "3B", "7B"] as const, "7B"),
+    ...common,
+  },
   async render(v, ctx) {
     const {m, ids, live} = await modelAndTrace(v.model, v.prompt, v, ctx);
     const mean = meanSparsity(layerSparsity(live.trace, m.weights.config));
@@ -110,16 +183,34 @@ const sparsity: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: Ret
       {label: label[k], group: `measured: ${m.info.name}`, value: 100 * mean[k]},
       {label: label[k], group: `paper: a4.8 ${v.size}`, value: paper[k]},
     ]);
-    const chart = groupedBars(rows, {width: Math.min(ctx.width, 760), xLabel: "% zero activations", max: 100, format: (x) => `${fmt(x, 3)}%`, caption: `Activation sparsity of ${m.info.name} on ${ids.length} prompt tokens`, source: `${live.label}; paper: ${A48_TABLE2_SOURCE}`});
+    const chart = groupedBars(rows, {
+      width: Math.min(ctx.width, 760),
+      xLabel: "% zero activations",
+      max: 100,
+      format: (x) => `${fmt(x, 3)}%`,
+      caption: `Activation sparsity of ${m.info.name} on ${ids.length} prompt tokens`,
+      source: `${live.label}; paper: ${A48_TABLE2_SOURCE}`,
+    });
     chart.setAttribute("data-figure", "sparsity");
     return h("div", {}, modelNotice(m), liveSource(live, "These bars"), markLive(chart, live), liveCheck(live));
   },
 };
 
-const generate: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: ReturnType<typeof text>; tokens: ReturnType<typeof int>} & typeof common> = {
+const generate: FigureSpec<
+  {
+    model: ReturnType<typeof oneOf<string>>;
+    prompt: ReturnType<typeof text>;
+    tokens: ReturnType<typeof int>;
+  } & typeof common
+> = {
   title: "Generation on your GPU (greedy)",
   chapter: "forward",
-  schema: {model: oneOf(MODEL_NAMES, "b1.58"), prompt: text("My fellow citizens, the state of the Union", 400), tokens: int(24, 1, 200), ...common},
+  schema: {
+    model: oneOf(MODEL_NAMES, "b1.58"),
+    prompt: text("My fellow citizens, the state of the Union", 400),
+    tokens: int(24, 1, 200),
+    ...common,
+  },
   async render(v, ctx) {
     const m = await loadModel(v.model, {seed: v.seed});
     const view = tokenStream(v.prompt, {label: `${m.info.label}${m.shipped ? "" : " (random stand-in)"}`});
@@ -130,7 +221,14 @@ const generate: FigureSpec<{model: ReturnType<typeof oneOf<string>>; prompt: Ret
       stopped = true;
       for (const s of sessions) s.session.dispose();
     });
-    void runGeneration(view, m, v.prompt, {backend: v.backend, gpu: ctx.gpu, maxTokens: v.tokens, sampling: {temperature: 0}, stopped: () => stopped, onSession: (s) => sessions.push(s)});
+    void runGeneration(view, m, v.prompt, {
+      backend: v.backend,
+      gpu: ctx.gpu,
+      maxTokens: v.tokens,
+      sampling: {temperature: 0},
+      stopped: () => stopped,
+      onSession: (s) => sessions.push(s),
+    });
     return h("div", {}, modelNotice(m), view);
   },
 };
@@ -143,7 +241,9 @@ const SERIES_STYLE: Record<(typeof WEIGHT_BITS)[number], {label: string; color: 
   "1.58": {label: "ideal ternary (log₂3 bits)", color: OKABE_ITO.green},
 };
 
-const cost: FigureSpec<typeof COST_PAGE_SCHEMA & {chart: ReturnType<typeof oneOf<"memory" | "speed">>; log: ReturnType<typeof bool>}> = {
+const cost: FigureSpec<
+  typeof COST_PAGE_SCHEMA & {chart: ReturnType<typeof oneOf<"memory" | "speed">>; log: ReturnType<typeof bool>}
+> = {
   title: "Memory or decode speed over model size (cost model)",
   chapter: "scaling",
   schema: {...COST_PAGE_SCHEMA, chart: oneOf(["memory", "speed"] as const, "memory"), log: bool(true)},
@@ -151,10 +251,14 @@ const cost: FigureSpec<typeof COST_PAGE_SCHEMA & {chart: ReturnType<typeof oneOf
     const memoryChart = v.chart === "memory";
     const fig = curveFigure(memoryChart ? memoryCurves(v) : speedCurves(v), {
       title: memoryChart ? "Memory over model size" : "Decode tokens/s over model size (memory-bound)",
-      caption: memoryChart ? `weights at each precision + ${v.context} tokens × ${v.batch} of ${v.kvbits}-bit KV cache` : `${fmtSig(v.bw, 3)} GB/s, batch ${v.batch}, context ${v.context}`,
+      caption: memoryChart
+        ? `weights at each precision + ${v.context} tokens × ${v.batch} of ${v.kvbits}-bit KV cache`
+        : `${fmtSig(v.bw, 3)} GB/s, batch ${v.batch}, context ${v.context}`,
       width: ctx.width,
       x: {label: "parameters", log: true, format: fmtParams},
-      y: memoryChart ? {label: "memory (GB)", log: v.log, format: (x) => fmtSig(x, 3)} : {label: "tokens/s", log: v.log, format: (x) => fmtSig(x, 3)},
+      y: memoryChart
+        ? {label: "memory (GB)", log: v.log, format: (x) => fmtSig(x, 3)}
+        : {label: "tokens/s", log: v.log, format: (x) => fmtSig(x, 3)},
       series: WEIGHT_BITS.map((b) => ({key: b, ...SERIES_STYLE[b]})),
     });
     fig.setAttribute("data-figure", "cost");
@@ -164,5 +268,8 @@ const cost: FigureSpec<typeof COST_PAGE_SCHEMA & {chart: ReturnType<typeof oneOf
 };
 
 /** Every embeddable figure by name (the `figure` URL parameter of /embed). */
-export const FIGURES = {hadamard, "ternary-histogram": ternaryHistogram, sparsity, generate, cost} as unknown as Record<string, FigureSpec>;
+export const FIGURES = {hadamard, "ternary-histogram": ternaryHistogram, sparsity, generate, cost} as unknown as Record<
+  string,
+  FigureSpec
+>;
 export const FIGURE_NAMES = Object.keys(FIGURES);

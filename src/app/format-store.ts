@@ -24,7 +24,12 @@ export function openedModelKept(): string | null {
   }
 }
 
-export const OPENED_MODEL_INFO: ModelInfo = {name: "opened", label: "your checkpoint (Open a checkpoint page)", variant: "b1.58", shape: {}};
+export const OPENED_MODEL_INFO: ModelInfo = {
+  name: "opened",
+  label: "your checkpoint (Open a checkpoint page)",
+  variant: "b1.58",
+  shape: {},
+};
 
 interface Record_ {
   label: string;
@@ -58,7 +63,11 @@ async function tx<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBReq
 }
 
 /** Keeps the opened files (as Blobs: the browser stores them, JS does not read them) and the conventions. */
-export async function saveOpenedFiles(label: string, files: {name: string; blob: Blob}[], opts: OpenOptions): Promise<void> {
+export async function saveOpenedFiles(
+  label: string,
+  files: {name: string; blob: Blob}[],
+  opts: OpenOptions,
+): Promise<void> {
   await tx("readwrite", (s) => s.put({label, files, opts} satisfies Record_, KEY));
   try {
     globalThis.localStorage?.setItem(FLAG, label);
@@ -76,12 +85,20 @@ export async function loadOpenedModel(): Promise<LoadedModel | null> {
     return null;
   }
   if (!rec) return null;
-  const opened = await openCheckpoint(mapFileSet(rec.label, new Map(rec.files.map((f) => [f.name, blobSource(f.blob, f.name)] as [string, ByteSource]))), rec.opts);
-  if (!opened.tokenizerJSON) throw new Error("the opened checkpoint has no tokenizer, so the chapters cannot run prompts on it");
+  const opened = await openCheckpoint(
+    mapFileSet(rec.label, new Map(rec.files.map((f) => [f.name, blobSource(f.blob, f.name)] as [string, ByteSource]))),
+    rec.opts,
+  );
+  if (!opened.tokenizerJSON)
+    throw new Error("the opened checkpoint has no tokenizer, so the chapters cannot run prompts on it");
   const tokenizer = Tokenizer.fromJSON(opened.tokenizerJSON);
   const weights = await opened.load();
   return {
-    info: {...OPENED_MODEL_INFO, label: `${OPENED_MODEL_INFO.label}: ${rec.label}`, variant: weights.config.bitnet_variant},
+    info: {
+      ...OPENED_MODEL_INFO,
+      label: `${OPENED_MODEL_INFO.label}: ${rec.label}`,
+      variant: weights.config.bitnet_variant,
+    },
     weights,
     tokenizer,
     // a real model, not a random stand-in: pages show no stand-in notice for it

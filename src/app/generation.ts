@@ -32,7 +32,12 @@ export interface GenerationOptions {
 
 /** Streams `prompt`'s continuation into `v`; sets data-live on the view at the first token and data-output /
  *  data-token-ids / data-state when done, data-recovered ("gpu" | "cpu") after a device loss. Never throws. */
-export async function runGeneration(v: StreamView, mm: GenerationModel, prompt: string, o: GenerationOptions): Promise<void> {
+export async function runGeneration(
+  v: StreamView,
+  mm: GenerationModel,
+  prompt: string,
+  o: GenerationOptions,
+): Promise<void> {
   let opened: OpenedSession;
   try {
     opened = await openSession(mm.weights, {backend: o.backend, gpu: o.gpu});
@@ -49,7 +54,11 @@ export async function runGeneration(v: StreamView, mm: GenerationModel, prompt: 
       const ids = [...promptIds, ...events.map((e) => e.id)];
       // a checkpoint's vocabulary padded beyond its tokenizer (opened models of any family): padding ids are never drawn
       const vocabLimit = Math.min(mm.weights.config.vocab_size, mm.tokenizer.vocabSize);
-      for await (const e of streamTokens(opened.session, ids, {maxTokens: o.maxTokens - events.length, sampling: {...o.sampling, vocabLimit}, stopAt: [mm.tokenizer.eosId]})) {
+      for await (const e of streamTokens(opened.session, ids, {
+        maxTokens: o.maxTokens - events.length,
+        sampling: {...o.sampling, vocabLimit},
+        stopAt: [mm.tokenizer.eosId],
+      })) {
         if (o.stopped()) break;
         events.push(e);
         const piece = mm.tokenizer.decode([e.id]);
@@ -57,10 +66,15 @@ export async function runGeneration(v: StreamView, mm: GenerationModel, prompt: 
         v.push(piece);
         if (!v.hasAttribute("data-live")) v.setAttribute("data-live", opened.backend); // first live view (bench/page-times.ts)
         const rate = decodeRate(events);
-        v.status(`${events.length} tokens · ${rate.tokensPerSecond ? `${fmt(rate.tokensPerSecond, 3)} tokens/s` : "prefill"} · prefill ${fmt(rate.prefillMs, 3)} ms for ${promptIds.length} prompt tokens · ${opened.label}`);
+        v.status(
+          `${events.length} tokens · ${rate.tokensPerSecond ? `${fmt(rate.tokensPerSecond, 3)} tokens/s` : "prefill"} · prefill ${fmt(rate.prefillMs, 3)} ms for ${promptIds.length} prompt tokens · ${opened.label}`,
+        );
       }
       const rate = decodeRate(events);
-      v.done(o.stopped() ? "stopped" : "done", `${events.length} tokens · ${fmt(rate.tokensPerSecond, 3)} tokens/s decode · prefill ${fmt(rate.prefillMs, 3)} ms for ${promptIds.length} prompt tokens · ${opened.label}`);
+      v.done(
+        o.stopped() ? "stopped" : "done",
+        `${events.length} tokens · ${fmt(rate.tokensPerSecond, 3)} tokens/s decode · prefill ${fmt(rate.prefillMs, 3)} ms for ${promptIds.length} prompt tokens · ${opened.label}`,
+      );
       v.setAttribute("data-output", text);
       v.setAttribute("data-token-ids", events.map((e) => e.id).join(","));
       return;

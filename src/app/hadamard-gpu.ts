@@ -33,7 +33,11 @@ function f32Bits(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0];
 }
 
-export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?: number; reps?: number} = {}): Promise<HadamardGpuTiming> {
+export async function timeHadamardOnGpu(
+  n: number,
+  rows: number,
+  opts: {tokens?: number; reps?: number} = {},
+): Promise<HadamardGpuTiming> {
   const M = opts.tokens ?? 1;
   const reps = opts.reps ?? 50;
   const ctx = await pageGpu(); // the page's shared device: freed buffers, never destroyed here
@@ -51,7 +55,8 @@ export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?:
     const out = keep(storageBuffer(device, Math.max(16, M * dstWords * 4), "had.out"));
     const xmeta = keep(storageBuffer(device, Math.max(16, M * 8), "had.xmeta"));
     const P = keep(uniformBuffer(device, new Uint32Array([n, dstWords, f32Bits(1e-5), 0]), "had.P"));
-    const had = hadamardPlan(n).kind === "kronecker" ? keep(storageBuffer(device, hadamardSignBits(n), "had.signs")) : undefined;
+    const had =
+      hadamardPlan(n).kind === "kronecker" ? keep(storageBuffer(device, hadamardSignBits(n), "had.signs")) : undefined;
     const prologue = async (hadamard: boolean): Promise<Dispatch> => {
       const cfg: NormQuantConfig = {n, src: "plain", norm: true, hadamard, quant: "int4", inspect: false, sub: S, WG};
       const pl = await pipelineChecked(device, normQuantWGSL(cfg), `prologue${hadamard ? "+H" : ""}`);
@@ -78,7 +83,11 @@ export async function timeHadamardOnGpu(n: number, rows: number, opts: {tokens?:
     const Y = keep(storageBuffer(device, rows * 4, "gemv.y"));
     const LP = keep(uniformBuffer(device, linearParams("ternary", rows, n, 1, rows), "gemv.P"));
     const lp = await pipelineChecked(device, linearWGSL(tc), "ternary-gemv");
-    const tLin = await timeDispatches(device, [{pipeline: lp, bind: bindGroup(device, lp, [LP, W, X, meta, ws, Y]), grid: linearGrid(tc, rows, 1)}], {reps});
+    const tLin = await timeDispatches(
+      device,
+      [{pipeline: lp, bind: bindGroup(device, lp, [LP, W, X, meta, ws, Y]), grid: linearGrid(tc, rows, 1)}],
+      {reps},
+    );
     return {
       n,
       rows,

@@ -45,11 +45,16 @@ async function runnerFor(weights: ModelWeights, maxTokens: number): Promise<Swee
 
 const keyOf = (o: SweepOverride) => JSON.stringify(Object.entries(o).sort());
 
-export function liveSweep(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus}): LiveSweep {
+export function liveSweep(
+  weights: ModelWeights,
+  ids: readonly number[],
+  opts: {backend: BackendChoice; gpu: WebGPUStatus},
+): LiveSweep {
   const choice = chooseBackend(opts.backend, opts.gpu);
   let source: "webgpu" | "cpu" = choice.backend === "webgpu" && opts.gpu.available ? "webgpu" : "cpu";
   let fallback: string | null = null;
-  if (choice.backend === "webgpu" && !opts.gpu.available) fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
+  if (choice.backend === "webgpu" && !opts.gpu.available)
+    fallback = `WebGPU was asked for, but this browser has none (${opts.gpu.reason})`;
   else if (choice.backend === "cpu" && opts.backend !== "cpu") fallback = choice.reason;
   const cpuMemo = new Map<string, Float32Array>();
   const gpuMemo = new Map<string, Promise<{logits: Float32Array; kv?: NonNullable<LayerTrace["kv"]>[]}>>();
@@ -87,7 +92,9 @@ export function liveSweep(weights: ModelWeights, ids: readonly number[], opts: {
       return source;
     },
     get label() {
-      return source === "webgpu" ? `${isSoftwareAdapter(opts.gpu) ? "WebGPU on a software renderer on your CPU" : "your GPU (WebGPU on"} ${isSoftwareAdapter(opts.gpu) ? `(${describeAdapter(opts.gpu)})` : `${describeAdapter(opts.gpu)})`}, the engine's sweep sessions` : "the CPU reference";
+      return source === "webgpu"
+        ? `${isSoftwareAdapter(opts.gpu) ? "WebGPU on a software renderer on your CPU" : "your GPU (WebGPU on"} ${isSoftwareAdapter(opts.gpu) ? `(${describeAdapter(opts.gpu)})` : `${describeAdapter(opts.gpu)})`}, the engine's sweep sessions`
+        : "the CPU reference";
     },
     get fallback() {
       return fallback;
@@ -120,14 +127,35 @@ export function liveSweep(weights: ModelWeights, ids: readonly number[], opts: {
 
 /** One line naming the backend a sweep was drawn with (the same classes as liveSource). */
 export function sweepSource(sw: LiveSweep, what: string): HTMLElement {
-  return h("p", {class: `live-source live-source--${sw.source}`, "data-live-source": sw.source, "data-sweep-source": "", role: "status"},
-    h("strong", {}, sw.source === "webgpu" ? (/software renderer/.test(sw.label) ? "Computed with WebGPU on your CPU (a software renderer). " : "Computed on your GPU. ") : "Computed on the CPU. "),
+  return h(
+    "p",
+    {
+      class: `live-source live-source--${sw.source}`,
+      "data-live-source": sw.source,
+      "data-sweep-source": "",
+      role: "status",
+    },
+    h(
+      "strong",
+      {},
+      sw.source === "webgpu"
+        ? /software renderer/.test(sw.label)
+          ? "Computed with WebGPU on your CPU (a software renderer). "
+          : "Computed on your GPU. "
+        : "Computed on the CPU. ",
+    ),
     `${what} is drawn from ${sw.label} (${sw.ids.length} tokens per setting).`,
-    sw.fallback ? ` The page used the CPU because ${sw.fallback}.` : "");
+    sw.fallback ? ` The page used the CPU because ${sw.fallback}.` : "",
+  );
 }
 
 /** The sweep's visible golden check: the GPU's points against the CPU reference's on the same tokens. */
-export function sweepCheck(sw: LiveSweep, name: string, gpu: readonly SweepPoint[], cpu: () => SweepPoint[]): HTMLElement {
+export function sweepCheck(
+  sw: LiveSweep,
+  name: string,
+  gpu: readonly SweepPoint[],
+  cpu: () => SweepPoint[],
+): HTMLElement {
   const box = h("div", {class: "live-check", "data-check": `sweep-${name}`});
   if (sw.source === "cpu") {
     box.setAttribute("data-pass", "none");
@@ -144,10 +172,15 @@ export function sweepCheck(sw: LiveSweep, name: string, gpu: readonly SweepPoint
   }
   box.setAttribute("data-pass", String(r.pass));
   box.setAttribute("data-max-abs", String(r.maxAbsKL));
-  box.append(h("p", {class: r.pass ? "check ok" : "check bad"},
-    h("strong", {}, r.pass ? "PASS " : "FAIL "),
-    `GPU against the CPU reference at ${gpu.length} settings: max |Δ| of the KL = ${r.maxAbsKL.toExponential(2)} nats${r.where !== undefined && r.maxAbsKL > 0 ? ` (at ${fmt(r.where, 3)})` : ""}, `,
-    `of the top-1 disagreement = ${fmt(r.maxAbsTop1, 3)}, of the loss = ${r.maxAbsLoss.toExponential(2)} nats. `,
-    `PASS needs KL and loss within ${r.tolerance.kl} nats and the same top-1 token at every position.`));
+  box.append(
+    h(
+      "p",
+      {class: r.pass ? "check ok" : "check bad"},
+      h("strong", {}, r.pass ? "PASS " : "FAIL "),
+      `GPU against the CPU reference at ${gpu.length} settings: max |Δ| of the KL = ${r.maxAbsKL.toExponential(2)} nats${r.where !== undefined && r.maxAbsKL > 0 ? ` (at ${fmt(r.where, 3)})` : ""}, `,
+      `of the top-1 disagreement = ${fmt(r.maxAbsTop1, 3)}, of the loss = ${r.maxAbsLoss.toExponential(2)} nats. `,
+      `PASS needs KL and loss within ${r.tolerance.kl} nats and the same top-1 token at every position.`,
+    ),
+  );
   return box;
 }

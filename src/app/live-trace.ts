@@ -41,7 +41,10 @@ function cpuTrace(weights: ModelWeights, ids: readonly number[]): ChapterTrace {
 type Session = Awaited<ReturnType<typeof createWebGPUSession>>;
 // One inspection session per model on the page device, kept between runs (a new prompt costs one pass, not a rebuild);
 // runs on the same model are serialized, and a session on a lost device is replaced.
-const inspectors = new WeakMap<ModelWeights, {session?: Session; maxBlock: number; queue: Promise<unknown>; pass: number}>();
+const inspectors = new WeakMap<
+  ModelWeights,
+  {session?: Session; maxBlock: number; queue: Promise<unknown>; pass: number}
+>();
 
 /** The prompt through the inspection pass; `layers` (default all) are read back now, the rest stay on the GPU and
  *  `more(l)` reads one of them later (rerunning the pass only if the session has run another prompt since). */
@@ -74,25 +77,30 @@ function inspectOnGpu(weights: ModelWeights, ids: readonly number[], layers?: re
     await e.session.append(ids, {inspect: {layers: layers ? [...layers] : undefined, keep: true}});
     pass = ++e.pass;
     const ins = e.session.lastInspection!;
-    const layersKV: (typeof ins.layers[number] & {kv?: Awaited<ReturnType<Session["inspectKV"]>>})[] = [];
+    const layersKV: ((typeof ins.layers)[number] & {kv?: Awaited<ReturnType<Session["inspectKV"]>>})[] = [];
     for (const l of ins.layers) layersKV.push({...l, kv: await e.session.inspectKV(l.layer, 0, ids.length)});
     return {...ins, layers: layersKV};
   };
   const first = queued(passOnce);
-  const more = (l: number) => queued(async () => {
-    if (!e.session || pass !== e.pass) {
-      layers = [l];
-      return passOnce();
-    }
-    return withKV(await e.session.readInspection([l]));
-  });
+  const more = (l: number) =>
+    queued(async () => {
+      if (!e.session || pass !== e.pass) {
+        layers = [l];
+        return passOnce();
+      }
+      return withKV(await e.session.readInspection([l]));
+    });
   const bytes = () => e.session?.inspectionBytesRead ?? 0;
   return {first, more, bytes};
 }
 
 /** Runs `ids` through the model where the page's `backend` state says; never throws for a GPU failure (it falls back
  *  to the CPU reference and says why). */
-export async function liveTrace(weights: ModelWeights, ids: readonly number[], opts: {backend: BackendChoice; gpu: WebGPUStatus; layers?: readonly number[]}): Promise<LiveTrace> {
+export async function liveTrace(
+  weights: ModelWeights,
+  ids: readonly number[],
+  opts: {backend: BackendChoice; gpu: WebGPUStatus; layers?: readonly number[]},
+): Promise<LiveTrace> {
   const t0 = now();
   const choice = chooseBackend(opts.backend, opts.gpu);
   // why the CPU although the reader did not ask for it (no WebGPU, or a software adapter under "auto")
@@ -112,37 +120,82 @@ export async function liveTrace(weights: ModelWeights, ids: readonly number[], o
         const layer = (l: number) => {
           const have = trace.layers.find((x) => x.layer === l);
           if (have) return Promise.resolve(have);
-          if (!more.has(l)) more.set(l, gpuPass.more(l).then((r) => traceFromInspection(r, weights.config, weights).layers.find((x) => x.layer === l)!));
+          if (!more.has(l))
+            more.set(
+              l,
+              gpuPass
+                .more(l)
+                .then((r) => traceFromInspection(r, weights.config, weights).layers.find((x) => x.layer === l)!),
+            );
           return more.get(l)!;
         };
-        return {trace, source: "webgpu", label: isSoftwareAdapter(opts.gpu) ? `WebGPU on a software renderer on your CPU (${describeAdapter(opts.gpu)}), the engine's inspection pass` : `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`, fallback: null, reference: () => (ref ??= cpuTrace(weights, ids)), ms: now() - t0, layer, get bytes() {
-          return Math.max(0, gpuPass.bytes() - b0);
-        }};
+        return {
+          trace,
+          source: "webgpu",
+          label: isSoftwareAdapter(opts.gpu)
+            ? `WebGPU on a software renderer on your CPU (${describeAdapter(opts.gpu)}), the engine's inspection pass`
+            : `your GPU (WebGPU on ${describeAdapter(opts.gpu)}), the engine's inspection pass`,
+          fallback: null,
+          reference: () => (ref ??= cpuTrace(weights, ids)),
+          ms: now() - t0,
+          layer,
+          get bytes() {
+            return Math.max(0, gpuPass.bytes() - b0);
+          },
+        };
       } catch (e) {
         fallback = `the GPU pass failed (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
       }
     }
   }
   const trace = cpuTrace(weights, ids);
-  return {trace, source: "cpu", label: "the CPU reference", fallback, reference: () => trace, ms: now() - t0, layer: async (l) => trace.layers[l], bytes: 0};
+  return {
+    trace,
+    source: "cpu",
+    label: "the CPU reference",
+    fallback,
+    reference: () => trace,
+    ms: now() - t0,
+    layer: async (l) => trace.layers[l],
+    bytes: 0,
+  };
 }
 
 /** One line naming the backend the page drew with. */
 export function liveSource(live: LiveTrace, what = "The views below"): HTMLElement {
   const software = live.source === "webgpu" && /software renderer/.test(live.label);
-  return h("div", {class: `live-source live-source--${live.source}`, "data-live-source": live.source, role: "status"},
-    h("strong", {}, live.source === "webgpu" ? (software ? "Computed with WebGPU on your CPU (a software renderer). " : "Computed on your GPU. ") : "Computed on the CPU. "),
+  return h(
+    "div",
+    {class: `live-source live-source--${live.source}`, "data-live-source": live.source, role: "status"},
+    h(
+      "strong",
+      {},
+      live.source === "webgpu"
+        ? software
+          ? "Computed with WebGPU on your CPU (a software renderer). "
+          : "Computed on your GPU. "
+        : "Computed on the CPU. ",
+    ),
     `${what} are drawn from ${live.label} (${fmt(live.ms, 3)} ms for ${live.trace.tokens.length} tokens).`,
     live.fallback ? ` The page used the CPU because ${live.fallback}.` : "",
-    " ", infoIcon(live.source === "webgpu"
-      ? "The GPU pass is the WebGPU engine (src/gpu/engine.ts) run with inspection on; the check below compares it with the CPU reference forward (src/lib/model.ts) on the same tokens."
-      : "The CPU reference is the lab's plain TypeScript forward pass (src/lib/model.ts), the oracle every other implementation is checked against."));
+    " ",
+    infoIcon(
+      live.source === "webgpu"
+        ? "The GPU pass is the WebGPU engine (src/gpu/engine.ts) run with inspection on; the check below compares it with the CPU reference forward (src/lib/model.ts) on the same tokens."
+        : "The CPU reference is the lab's plain TypeScript forward pass (src/lib/model.ts), the oracle every other implementation is checked against.",
+    ),
+  );
 }
 
 /** A small ⓘ that opens a note for the curious (where a number comes from in the code), so figures carry no
  *  developer notes in their text. A <details>, so it works by keyboard and with no script. */
 export function infoIcon(note: string): HTMLElement {
-  return h("details", {class: "info-icon"}, h("summary", {"aria-label": "Where this comes from", title: "Where this comes from"}, "ⓘ"), h("span", {class: "info-note"}, note));
+  return h(
+    "details",
+    {class: "info-icon"},
+    h("summary", {"aria-label": "Where this comes from", title: "Where this comes from"}, "ⓘ"),
+    h("span", {class: "info-note"}, note),
+  );
 }
 
 /** Marks a page's first live view (what bench/page-times.ts waits for). */
@@ -156,7 +209,15 @@ export function liveCheck(live: LiveTrace): HTMLElement {
   const box = h("div", {class: "live-check", "data-check": "gpu-cpu"});
   if (live.source === "cpu") {
     box.setAttribute("data-pass", "none");
-    box.append(h("p", {}, "GPU check: nothing to compare — these views came from the CPU reference itself. With WebGPU (or ", h("code", {}, "?backend=webgpu"), ") the page draws from your GPU and checks it against the CPU here."));
+    box.append(
+      h(
+        "p",
+        {},
+        "GPU check: nothing to compare — these views came from the CPU reference itself. With WebGPU (or ",
+        h("code", {}, "?backend=webgpu"),
+        ") the page draws from your GPU and checks it against the CPU here.",
+      ),
+    );
     return box;
   }
   let r: TraceCheck;
@@ -171,11 +232,14 @@ export function liveCheck(live: LiveTrace): HTMLElement {
   box.setAttribute("data-max-abs", String(r.maxAbs));
   box.setAttribute("data-codes-differ", String(r.codesDiffer));
   box.append(
-    h("p", {class: r.pass ? "check ok" : "check bad"},
+    h(
+      "p",
+      {class: r.pass ? "check ok" : "check bad"},
       h("strong", {}, r.pass ? "PASS " : "FAIL "),
       `GPU against the CPU reference on the same ${live.trace.tokens.length} tokens: max |Δ| = ${r.maxAbs.toExponential(2)}${r.where ? ` (${r.where})` : ""}, ${fmt(r.maxRel, 2)} relative; `,
       `${r.codesDiffer.toLocaleString("en-US")} of ${r.codes.toLocaleString("en-US")} activation codes differ${r.kvCodes ? `, ${r.kvCodesDiffer.toLocaleString("en-US")} of ${r.kvCodes.toLocaleString("en-US")} KV-cache codes` : ""}; ${r.floats.toLocaleString("en-US")} float values compared. `,
-      `PASS needs every float within ${r.tolerance.rel} of max(1, |CPU|) and at most ${100 * r.tolerance.codeShare}% of codes different.`),
+      `PASS needs every float within ${r.tolerance.rel} of max(1, |CPU|) and at most ${100 * r.tolerance.codeShare}% of codes different.`,
+    ),
   );
   return box;
 }

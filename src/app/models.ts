@@ -29,7 +29,12 @@ export interface ModelInfo {
 }
 
 /** Every model the chapters can use, in the order of the pickers. */
-export const MODELS: readonly ModelInfo[] = SHIPPED_RECIPES.map(({name, label, variant, shape}) => ({name, label, variant, shape}));
+export const MODELS: readonly ModelInfo[] = SHIPPED_RECIPES.map(({name, label, variant, shape}) => ({
+  name,
+  label,
+  variant,
+  shape,
+}));
 
 /** Model names a page's URL may carry: the models above and the checkpoint kept by the Open page. */
 export const MODEL_NAMES = [...MODELS.map((m) => m.name), OPENED_MODEL_INFO.name];
@@ -42,12 +47,36 @@ interface ShippedFiles {
 
 // Literal paths (relative to this module; src/data is a symlink to data/). One entry per shipped model.
 const SHIPPED: Record<string, () => ShippedFiles> = {
-  fp: () => ({config: FileAttachment("../data/models/fp/config.json"), weights: FileAttachment("../data/models/fp/model.safetensors"), tokenizer: FileAttachment("../data/models/fp/tokenizer.json")}),
-  "b1.58": () => ({config: FileAttachment("../data/models/b1.58/config.json"), weights: FileAttachment("../data/models/b1.58/model.safetensors"), tokenizer: FileAttachment("../data/models/b1.58/tokenizer.json")}),
-  "a4.8": () => ({config: FileAttachment("../data/models/a4.8/config.json"), weights: FileAttachment("../data/models/a4.8/model.safetensors"), tokenizer: FileAttachment("../data/models/a4.8/tokenizer.json")}),
-  "v2-a8": () => ({config: FileAttachment("../data/models/v2-a8/config.json"), weights: FileAttachment("../data/models/v2-a8/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a8/tokenizer.json")}),
-  "v2-a4": () => ({config: FileAttachment("../data/models/v2-a4/config.json"), weights: FileAttachment("../data/models/v2-a4/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a4/tokenizer.json")}),
-  "v2-a4-nohadamard": () => ({config: FileAttachment("../data/models/v2-a4-nohadamard/config.json"), weights: FileAttachment("../data/models/v2-a4-nohadamard/model.safetensors"), tokenizer: FileAttachment("../data/models/v2-a4-nohadamard/tokenizer.json")}),
+  fp: () => ({
+    config: FileAttachment("../data/models/fp/config.json"),
+    weights: FileAttachment("../data/models/fp/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/fp/tokenizer.json"),
+  }),
+  "b1.58": () => ({
+    config: FileAttachment("../data/models/b1.58/config.json"),
+    weights: FileAttachment("../data/models/b1.58/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/b1.58/tokenizer.json"),
+  }),
+  "a4.8": () => ({
+    config: FileAttachment("../data/models/a4.8/config.json"),
+    weights: FileAttachment("../data/models/a4.8/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/a4.8/tokenizer.json"),
+  }),
+  "v2-a8": () => ({
+    config: FileAttachment("../data/models/v2-a8/config.json"),
+    weights: FileAttachment("../data/models/v2-a8/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/v2-a8/tokenizer.json"),
+  }),
+  "v2-a4": () => ({
+    config: FileAttachment("../data/models/v2-a4/config.json"),
+    weights: FileAttachment("../data/models/v2-a4/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/v2-a4/tokenizer.json"),
+  }),
+  "v2-a4-nohadamard": () => ({
+    config: FileAttachment("../data/models/v2-a4-nohadamard/config.json"),
+    weights: FileAttachment("../data/models/v2-a4-nohadamard/model.safetensors"),
+    tokenizer: FileAttachment("../data/models/v2-a4-nohadamard/tokenizer.json"),
+  }),
 };
 
 export function isShipped(name: string): boolean {
@@ -80,7 +109,15 @@ export interface LoadOptions {
 /** Loads a model by name (cached per page and seed). Throws for an unknown name. */
 export function loadModel(name: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   if (name === OPENED_MODEL_INFO.name) {
-    return loadOpenedModel().then((m) => m ?? Promise.reject(new Error(`no checkpoint is kept in this browser: open one on the "Open a checkpoint" page and press "Keep for the chapters"`)));
+    return loadOpenedModel().then(
+      (m) =>
+        m ??
+        Promise.reject(
+          new Error(
+            `no checkpoint is kept in this browser: open one on the "Open a checkpoint" page and press "Keep for the chapters"`,
+          ),
+        ),
+    );
   }
   const info = MODELS.find((m) => m.name === name);
   if (!info) return Promise.reject(new Error(`unknown model "${name}" (known: ${MODEL_NAMES.join(", ")})`));
@@ -113,7 +150,11 @@ function standIn(info: ModelInfo, seed: number): LoadedModel {
   };
 }
 
-async function fetchWithProgress(file: AttachedFile, label: string, onProgress?: LoadOptions["onProgress"]): Promise<Uint8Array> {
+async function fetchWithProgress(
+  file: AttachedFile,
+  label: string,
+  onProgress?: LoadOptions["onProgress"],
+): Promise<Uint8Array> {
   const res = await fetch(await file.url());
   if (!res.ok) throw new Error(`${file.name}: HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length")) || 0;
@@ -126,7 +167,10 @@ async function fetchWithProgress(file: AttachedFile, label: string, onProgress?:
     if (done) break;
     chunks.push(value);
     got += value.length;
-    onProgress(total ? got / total : 0, `${label}: ${(got / 1048576).toFixed(1)} MiB${total ? ` of ${(total / 1048576).toFixed(1)} MiB` : ""}`);
+    onProgress(
+      total ? got / total : 0,
+      `${label}: ${(got / 1048576).toFixed(1)} MiB${total ? ` of ${(total / 1048576).toFixed(1)} MiB` : ""}`,
+    );
   }
   const out = new Uint8Array(got);
   let o = 0;
@@ -156,12 +200,20 @@ async function loadShipped(info: ModelInfo, files: ShippedFiles, opts: LoadOptio
 /** The notice a page shows next to anything computed on a stand-in model (null for a shipped one). */
 export function modelNotice(m: LoadedModel): HTMLElement | null {
   if (!m.notice) return null;
-  return h("div", {class: "notice model-notice", role: "note", "data-model-shipped": "false"}, h("strong", {}, "Not the trained model. "), m.notice);
+  return h(
+    "div",
+    {class: "notice model-notice", role: "note", "data-model-shipped": "false"},
+    h("strong", {}, "Not the trained model. "),
+    m.notice,
+  );
 }
 
 /** Options for a model <select>: every known model, restricted to some variants. */
 export function modelOptions(variants?: readonly Variant[]): {value: string; label: string}[] {
-  const opts = MODELS.filter((m) => !variants || variants.includes(m.variant)).map((m) => ({value: m.name, label: `${m.label}${isShipped(m.name) ? "" : " — random stand-in"}`}));
+  const opts = MODELS.filter((m) => !variants || variants.includes(m.variant)).map((m) => ({
+    value: m.name,
+    label: `${m.label}${isShipped(m.name) ? "" : " — random stand-in"}`,
+  }));
   const kept = openedModelKept();
   return kept ? [...opts, {value: OPENED_MODEL_INFO.name, label: `${OPENED_MODEL_INFO.label}: ${kept}`}] : opts;
 }

@@ -31,17 +31,32 @@ export const BACKEND_OPTIONS = [
   {value: "cpu", label: "CPU reference"},
 ];
 
-
-export async function openSession(weights: ModelWeights, opts: {backend: BackendChoice; gpu: WebGPUStatus}): Promise<OpenedSession> {
+export async function openSession(
+  weights: ModelWeights,
+  opts: {backend: BackendChoice; gpu: WebGPUStatus},
+): Promise<OpenedSession> {
   // "auto" skips a software (emulated) adapter: slower than the CPU reference (chooseBackend).
   const choice = chooseBackend(opts.backend, opts.gpu);
   if (choice.backend === "webgpu") {
     if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
     const ctx = await pageGpu();
     const session = await createWebGPUSession(weights, {gpu: ctx});
-    return {session, label: `WebGPU on ${describeAdapter(opts.gpu)}`, tolerance: 2e-2, backend: "webgpu", reason: choice.reason, gpu: ctx};
+    return {
+      session,
+      label: `WebGPU on ${describeAdapter(opts.gpu)}`,
+      tolerance: 2e-2,
+      backend: "webgpu",
+      reason: choice.reason,
+      gpu: ctx,
+    };
   }
-  return {session: createCpuSession(weights), label: choice.software ? "CPU reference (WebGPU here is software-emulated)" : "CPU reference", tolerance: 1e-4, backend: "cpu", reason: choice.reason};
+  return {
+    session: createCpuSession(weights),
+    label: choice.software ? "CPU reference (WebGPU here is software-emulated)" : "CPU reference",
+    tolerance: 1e-4,
+    backend: "cpu",
+    reason: choice.reason,
+  };
 }
 
 let gpuContext: Promise<GpuContext> | undefined;
@@ -66,20 +81,27 @@ export async function wasDeviceLost(ctx: GpuContext | undefined, e: unknown): Pr
   if ((e as {name?: string} | undefined)?.name === "DeviceLostError") return true;
   if (!ctx) return false;
   if (ctx.lostInfo) return true;
-  const lost = await Promise.race([ctx.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+  const lost = await Promise.race([
+    ctx.lost.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+  ]);
   return lost;
 }
 
 /** What the reader is told after a device loss, in plain words. */
 export function deviceLostMessage(outcome: "gpu" | "cpu"): string {
-  const what = "Your GPU stopped working for this page (the browser took its WebGPU device away — a driver reset, the GPU process restarting, or another tab needing the memory).";
+  const what =
+    "Your GPU stopped working for this page (the browser took its WebGPU device away — a driver reset, the GPU process restarting, or another tab needing the memory).";
   return outcome === "gpu"
     ? `${what} The page started a fresh GPU session and carried on from where it stopped.`
     : `${what} The page could not get the GPU back, so it carried on with the CPU reference (slower, same numbers).`;
 }
 
 /** After a device loss: a new session on a new page device, or the CPU reference when that fails. */
-export async function recoverSession(weights: ModelWeights, gpu: WebGPUStatus): Promise<{opened: OpenedSession; outcome: "gpu" | "cpu"}> {
+export async function recoverSession(
+  weights: ModelWeights,
+  gpu: WebGPUStatus,
+): Promise<{opened: OpenedSession; outcome: "gpu" | "cpu"}> {
   try {
     if (gpu.available) return {opened: await openSession(weights, {backend: "webgpu", gpu}), outcome: "gpu"};
   } catch {

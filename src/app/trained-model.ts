@@ -79,7 +79,8 @@ function tabKey(): string {
   return id ? `${TRAIN_SESSION_KEY}:${id}` : TRAIN_SESSION_KEY;
 }
 
-const isSessionKey = (k: IDBValidKey) => typeof k === "string" && (k === TRAIN_SESSION_KEY || k.startsWith(`${TRAIN_SESSION_KEY}:`));
+const isSessionKey = (k: IDBValidKey) =>
+  typeof k === "string" && (k === TRAIN_SESSION_KEY || k.startsWith(`${TRAIN_SESSION_KEY}:`));
 
 export async function saveTrainSession(rec: TrainSessionRecord): Promise<void> {
   const key = tabKey();
@@ -87,7 +88,8 @@ export async function saveTrainSession(rec: TrainSessionRecord): Promise<void> {
   await withStore("readwrite", (s) => s.put(plain, key));
   // Keep the newest few slots (tabs closed long ago leave theirs behind).
   const all = await sessionSlots();
-  for (const old of all.slice(KEEP_SESSIONS)) if (old.key !== key) await withStore("readwrite", (s) => s.delete(old.key!)).catch(() => undefined);
+  for (const old of all.slice(KEEP_SESSIONS))
+    if (old.key !== key) await withStore("readwrite", (s) => s.delete(old.key!)).catch(() => undefined);
 }
 
 /** Clears this tab's slot, or the named one (an offered run from another tab). */
@@ -98,8 +100,16 @@ export async function clearTrainSession(key = tabKey()): Promise<void> {
 function validSession(raw: unknown): raw is TrainSessionRecord {
   if (typeof raw !== "object" || raw === null) return false;
   const r = raw as Partial<TrainSessionRecord>;
-  return r.version === 1 && typeof r.query === "string" && !!r.settings && r.saved instanceof Object
-    && r.saved.bitnet instanceof Uint8Array && r.saved.fp instanceof Uint8Array && Array.isArray(r.saved.points) && Array.isArray(r.saved.evals);
+  return (
+    r.version === 1 &&
+    typeof r.query === "string" &&
+    !!r.settings &&
+    r.saved instanceof Object &&
+    r.saved.bitnet instanceof Uint8Array &&
+    r.saved.fp instanceof Uint8Array &&
+    Array.isArray(r.saved.points) &&
+    Array.isArray(r.saved.evals)
+  );
 }
 
 /** Every readable autosaved run, newest first. */

@@ -14,10 +14,14 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   const quick = flagBool(args, "quick");
   // --peers FILE: the peer harnesses' results of the same run ({torch, w2a8Cpp, e2e, wgsl}), printed beside ours
   const peersFile = args.flags.get("peers");
-  const peers = typeof peersFile === "string" ? (JSON.parse(readFileSync(peersFile, "utf8")) as PeerResults) : undefined;
+  const peers =
+    typeof peersFile === "string" ? (JSON.parse(readFileSync(peersFile, "utf8")) as PeerResults) : undefined;
   // Dawn quantizes timestamps unless told not to; the benchmark needs them at full resolution.
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
-  if (/swiftshader/i.test(ctx.description) && !quick) console.error("bitnet-lab bench: this is SwiftShader (a CPU Vulkan): full shapes would take very long; use --quick");
+  if (/swiftshader/i.test(ctx.description) && !quick)
+    console.error(
+      "bitnet-lab bench: this is SwiftShader (a CPU Vulkan): full shapes would take very long; use --quick",
+    );
   const log = (line: string) => console.error(`bench: ${line}`);
   try {
     const report = await runGpuBenchmark(ctx, {quick, log, peers});
@@ -30,7 +34,8 @@ export async function runBench(args: ParsedArgs): Promise<number> {
 
 export const bench: Command = {
   name: "bench",
-  summary: "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
+  summary:
+    "WebGPU benchmark: copy ceiling, 2B4T ternary linear stack vs dense, end-to-end decode/prefill, Hadamard cost",
   usage: "bitnet-lab bench [--json] [--quick] [--peers FILE]",
   options: {json: "boolean", quick: "boolean", peers: "string"},
   run: runBench,

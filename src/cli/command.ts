@@ -29,7 +29,8 @@ function distance(a: string, b: string): number {
   let prev = Array.from({length: b.length + 1}, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];
@@ -37,8 +38,14 @@ function distance(a: string, b: string): number {
 
 function unknownFlag(flag: string, known: readonly string[]): UsageError {
   const name = flag.replace(/^-+/, "");
-  const near = known.filter((k) => distance(k, name) <= Math.max(1, Math.floor(k.length / 4))).sort((a, b) => distance(a, name) - distance(b, name));
-  const hint = near.length ? `; did you mean --${near[0]}?` : known.length ? `; known flags: ${known.map((k) => `--${k}`).join(", ")}` : "; this command takes no flags";
+  const near = known
+    .filter((k) => distance(k, name) <= Math.max(1, Math.floor(k.length / 4)))
+    .sort((a, b) => distance(a, name) - distance(b, name));
+  const hint = near.length
+    ? `; did you mean --${near[0]}?`
+    : known.length
+      ? `; known flags: ${known.map((k) => `--${k}`).join(", ")}`
+      : "; this command takes no flags";
   return new UsageError(`unknown flag ${flag}${hint}`);
 }
 
@@ -58,7 +65,8 @@ export function parseArgs(argv: readonly string[], options: Readonly<Record<stri
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw unknownFlag(flag, known);
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
       if (/does not take an argument/.test(msg)) throw new UsageError(`${flag} is a switch and takes no value`);
-      if (/ambiguous/.test(msg)) throw new UsageError(`${flag} needs a value (a value starting with "-" is written ${flag}=-…)`);
+      if (/ambiguous/.test(msg))
+        throw new UsageError(`${flag} needs a value (a value starting with "-" is written ${flag}=-…)`);
       throw new UsageError(`${flag} needs a value`);
     }
     throw new UsageError(msg.split("\n")[0]);
@@ -79,7 +87,8 @@ export function parseArgs(argv: readonly string[], options: Readonly<Record<stri
 export function expectPositionals(args: ParsedArgs, names: readonly string[], optional = 0): void {
   const min = names.length - optional;
   if (args.positional.length < min) throw new UsageError(`missing ${names[args.positional.length]}`);
-  if (args.positional.length > names.length) throw new UsageError(`unexpected argument "${args.positional[names.length]}"`);
+  if (args.positional.length > names.length)
+    throw new UsageError(`unexpected argument "${args.positional[names.length]}"`);
 }
 
 export function flagString(args: ParsedArgs, name: string, fallback?: string): string | undefined {
@@ -99,20 +108,32 @@ export interface NumberRange {
 
 /** A number flag in plain decimal notation within [min, max]; refuses "", "0x10", "1_000", "Infinity",
  *  denormals (5e-324) and, for integers, fractions. */
-export function flagNumber(args: ParsedArgs, name: string, fallback: number, {min = -Infinity, max = Infinity, integer = false}: NumberRange = {}): number {
+export function flagNumber(
+  args: ParsedArgs,
+  name: string,
+  fallback: number,
+  {min = -Infinity, max = Infinity, integer = false}: NumberRange = {},
+): number {
   const v = flagString(args, name);
   if (v === undefined) return fallback;
   return parseNumber(`--${name}`, v, {min, max, integer});
 }
 
 /** The rule of flagNumber for a value from elsewhere (a list element); `what` names it in the message. */
-export function parseNumber(what: string, v: string, {min = -Infinity, max = Infinity, integer = false}: NumberRange = {}): number {
+export function parseNumber(
+  what: string,
+  v: string,
+  {min = -Infinity, max = Infinity, integer = false}: NumberRange = {},
+): number {
   const range = `${integer ? "an integer" : "a number"} in [${min}, ${max}]`;
   if (!DECIMAL.test(v)) throw new UsageError(`${what} must be ${range} in decimal notation, got ${JSON.stringify(v)}`);
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`${what} must be ${range}, got "${v}" (out of the floating-point range)`);
-  if (n !== 0 && Math.abs(n) < 2.2250738585072014e-308) throw new UsageError(`${what}: "${v}" is a denormal number; give 0 or a normal number`);
-  if ((integer && !Number.isSafeInteger(n)) || n < min || n > max) throw new UsageError(`${what} must be ${range}, got "${v}"`);
+  if (!Number.isFinite(n))
+    throw new UsageError(`${what} must be ${range}, got "${v}" (out of the floating-point range)`);
+  if (n !== 0 && Math.abs(n) < 2.2250738585072014e-308)
+    throw new UsageError(`${what}: "${v}" is a denormal number; give 0 or a normal number`);
+  if ((integer && !Number.isSafeInteger(n)) || n < min || n > max)
+    throw new UsageError(`${what} must be ${range}, got "${v}"`);
   return n;
 }
 

@@ -23,12 +23,22 @@ import {checkTarget, writeDirAtomic, writeFileAtomic} from "../node/safe-write.j
 export const convert: Command = {
   name: "convert",
   summary: "convert a ternary checkpoint between Hugging Face packed safetensors and GGUF I2_S (bitnet.cpp)",
-  usage: "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--to-i2s-layout x86|arm|rows] [--embedding f16|f32] [--force] " + MODEL_USAGE,
-  options: {...MODEL_FLAGS, to: "string", out: "string", "to-i2s-layout": "string", embedding: "string", force: "boolean"},
+  usage:
+    "bitnet-lab convert <file-or-dir> --to gguf|hf --out PATH [--to-i2s-layout x86|arm|rows] [--embedding f16|f32] [--force] " +
+    MODEL_USAGE,
+  options: {
+    ...MODEL_FLAGS,
+    to: "string",
+    out: "string",
+    "to-i2s-layout": "string",
+    embedding: "string",
+    force: "boolean",
+  },
   async run(args) {
     expectPositionals(args, ["<file-or-dir>"]);
     const to = flagString(args, "to");
-    if (to !== "gguf" && to !== "hf") throw new UsageError(`--to must be gguf or hf, got ${JSON.stringify(to ?? null)}`);
+    if (to !== "gguf" && to !== "hf")
+      throw new UsageError(`--to must be gguf or hf, got ${JSON.stringify(to ?? null)}`);
     const out = flagString(args, "out");
     if (!out) throw new UsageError("--out PATH is required");
     const layout = (modelOpenOptions(args, "to-i2s-layout").i2sLayout ?? "x86") as I2SLayout;
@@ -36,7 +46,12 @@ export const convert: Command = {
     const emb = (flagString(args, "embedding") ?? "f16").toUpperCase();
     if (emb !== "F16" && emb !== "F32") throw new UsageError(`--embedding must be f16 or f32, got "${emb}"`);
     // Flags of the GGUF writer mean nothing for an HF folder: refused rather than ignored.
-    if (to === "hf") for (const k of ["to-i2s-layout", "embedding"]) if (args.flags.has(k)) throw new UsageError(`--${k} applies to --to gguf only (the HF folder has packed ternary weights and BF16 floats)`);
+    if (to === "hf")
+      for (const k of ["to-i2s-layout", "embedding"])
+        if (args.flags.has(k))
+          throw new UsageError(
+            `--${k} applies to --to gguf only (the HF folder has packed ternary weights and BF16 floats)`,
+          );
     const inputPath = args.positional[0];
     // A .gguf is read with the tokenizer.json beside it: that counts as an input too.
     const inputs = [inputPath];
@@ -50,7 +65,9 @@ export const convert: Command = {
     for (const w of m.warnings) console.error(`bitnet-lab convert: warning: ${w}`);
     const c = m.weights.config;
     if (to === "hf") {
-      await writeDirAtomic(out, (tmp) => writeModelDir(tmp, m.weights, {format: "packed", floatDtype: "BF16", tokenizer: m.tokenizer}));
+      await writeDirAtomic(out, (tmp) =>
+        writeModelDir(tmp, m.weights, {format: "packed", floatDtype: "BF16", tokenizer: m.tokenizer}),
+      );
       console.error(`bitnet-lab convert: wrote ${out} (HF packed, linear_class bitlinear, BF16 floats)`);
       return 0;
     }
@@ -59,7 +76,12 @@ export const convert: Command = {
       const tok = Tokenizer.fromJSON(m.tokenizer);
       tokKVs = ggufTokenizerKVs(m.tokenizer, {bos: tok.bosId, eos: tok.eosId});
     } else console.error("bitnet-lab convert: no tokenizer: the GGUF gets no tokenizer.ggml.* vocabulary");
-    const {kvs, tensors} = ggufFromWeights(m.weights, {layout, embedding: emb as "F16" | "F32", tokenizer: tokKVs, name: c.bitnet_variant});
+    const {kvs, tensors} = ggufFromWeights(m.weights, {
+      layout,
+      embedding: emb as "F16" | "F32",
+      tokenizer: tokKVs,
+      name: c.bitnet_variant,
+    });
     let bytes = 0;
     await writeFileAtomic(out, async (write) => {
       bytes = await writeGGUF(kvs, tensors, write);

@@ -12,19 +12,37 @@ import {embedTokens} from "../lib/model.js";
 export const embed: Command = {
   name: "embed",
   summary: "an embedding model's vector for a text (last-token pooling + L2), and the cosine similarity of two texts",
-  usage: "bitnet-lab embed <model-dir> (--prompt TEXT | --tokens 1,2,3) [--compare TEXT | --compare-tokens 4,5,6] [--json] " + MODEL_USAGE,
-  options: {...MODEL_FLAGS, prompt: "string", tokens: "string", compare: "string", "compare-tokens": "string", json: "boolean"},
+  usage:
+    "bitnet-lab embed <model-dir> (--prompt TEXT | --tokens 1,2,3) [--compare TEXT | --compare-tokens 4,5,6] [--json] " +
+    MODEL_USAGE,
+  options: {
+    ...MODEL_FLAGS,
+    prompt: "string",
+    tokens: "string",
+    compare: "string",
+    "compare-tokens": "string",
+    json: "boolean",
+  },
   async run(args) {
     checkModelDirArg(args);
     const m = await readModelPath(args.positional[0], modelOpenOptions(args));
     const c = m.weights.config;
-    if ((c.bitnet_pooling ?? "none") === "none") throw new UsageError(`${args.positional[0]} is a causal LM (no sentence-transformers pooling beside it): embed needs an embedding model (modules.json + 1_Pooling)`);
+    if ((c.bitnet_pooling ?? "none") === "none")
+      throw new UsageError(
+        `${args.positional[0]} is a causal LM (no sentence-transformers pooling beside it): embed needs an embedding model (modules.json + 1_Pooling)`,
+      );
     const ids = (text: string | undefined, list: string | undefined, what: string): number[] | undefined => {
-      if (text !== undefined && list !== undefined) throw new UsageError(`give one of --${what === "input" ? "prompt" : "compare"} or --${what === "input" ? "tokens" : "compare-tokens"}`);
+      if (text !== undefined && list !== undefined)
+        throw new UsageError(
+          `give one of --${what === "input" ? "prompt" : "compare"} or --${what === "input" ? "tokens" : "compare-tokens"}`,
+        );
       if (list !== undefined) {
         const parts = list.split(",").map((s) => s.trim());
         const out = parts.map(Number);
-        if (parts.some((s) => !/^\d{1,9}$/.test(s)) || out.some((i) => i >= c.vocab_size)) throw new UsageError(`token ids must be comma-separated integers in [0, ${c.vocab_size}), got ${JSON.stringify(list)}`);
+        if (parts.some((s) => !/^\d{1,9}$/.test(s)) || out.some((i) => i >= c.vocab_size))
+          throw new UsageError(
+            `token ids must be comma-separated integers in [0, ${c.vocab_size}), got ${JSON.stringify(list)}`,
+          );
         return out;
       }
       if (text === undefined) return undefined;
@@ -37,10 +55,19 @@ export const embed: Command = {
     const eb = b ? embedTokens(m.weights, b) : undefined;
     const cosine = eb ? ea.reduce((s, v, i) => s + v * eb[i], 0) : undefined;
     if (flagBool(args, "json")) {
-      console.log(JSON.stringify({pooling: c.bitnet_pooling, tokens: a, embedding: Array.from(ea), ...(eb ? {compareTokens: b, compareEmbedding: Array.from(eb), cosine} : {})}));
+      console.log(
+        JSON.stringify({
+          pooling: c.bitnet_pooling,
+          tokens: a,
+          embedding: Array.from(ea),
+          ...(eb ? {compareTokens: b, compareEmbedding: Array.from(eb), cosine} : {}),
+        }),
+      );
       return 0;
     }
-    console.log(`pooling: ${c.bitnet_pooling} — ${a.length} tokens → ${ea.length} values, first ${Array.from(ea.subarray(0, 6), (v) => v.toFixed(5)).join(", ")}, …`);
+    console.log(
+      `pooling: ${c.bitnet_pooling} — ${a.length} tokens → ${ea.length} values, first ${Array.from(ea.subarray(0, 6), (v) => v.toFixed(5)).join(", ")}, …`,
+    );
     if (eb) console.log(`cosine similarity with the second input (${b!.length} tokens): ${cosine!.toFixed(6)}`);
     return 0;
   },

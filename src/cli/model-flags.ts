@@ -12,8 +12,10 @@ export const MODEL_USAGE = "[--i2s-layout x86|arm|rows] [--scale multiply|divide
  *  checkpoint's weight_scale convention, decided from config.json when absent). */
 export function modelOpenOptions(args: ParsedArgs, layoutFlag = "i2s-layout"): OpenOptions {
   const layout = flagString(args, layoutFlag);
-  if (layout !== undefined && !(I2S_LAYOUT_NAMES as readonly string[]).includes(layout)) throw new UsageError(`--${layoutFlag} must be ${I2S_LAYOUT_NAMES.join(", ")}, got "${layout}"`);
+  if (layout !== undefined && !(I2S_LAYOUT_NAMES as readonly string[]).includes(layout))
+    throw new UsageError(`--${layoutFlag} must be ${I2S_LAYOUT_NAMES.join(", ")}, got "${layout}"`);
   const scale = flagString(args, "scale");
-  if (scale !== undefined && scale !== "multiply" && scale !== "divide") throw new UsageError(`--scale must be multiply or divide, got "${scale}"`);
+  if (scale !== undefined && scale !== "multiply" && scale !== "divide")
+    throw new UsageError(`--scale must be multiply or divide, got "${scale}"`);
   return {i2sLayout: layout as I2SLayout | undefined, scale: scale as ScaleConvention | undefined};
 }

@@ -41,14 +41,29 @@ function modelDirs(dir: string): {dir: string; skip?: string}[] {
     .map((e) => join(dir, e.name))
     .sort();
   if (!subs.length) throw new Error(`${dir} has no config.json and no model folders inside`);
-  return subs.map((d) => ({dir: d, skip: existsSync(join(d, "model.safetensors")) || existsSync(join(d, "model.safetensors.index.json")) ? undefined : "no model.safetensors (not committed? rebuild it)"}));
+  return subs.map((d) => ({
+    dir: d,
+    skip:
+      existsSync(join(d, "model.safetensors")) || existsSync(join(d, "model.safetensors.index.json"))
+        ? undefined
+        : "no model.safetensors (not committed? rebuild it)",
+  }));
 }
 
 export const verify: Command = {
   name: "verify",
   summary: "compare the WebGPU engine with the CPU reference: max |Δlogits| and greedy agreement per model/variant",
-  usage: "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json] [--norm-stats] " + MODEL_USAGE,
-  options: {...MODEL_FLAGS, prompt: "string", steps: "string", tolerance: "string", json: "boolean", "norm-stats": "boolean"},
+  usage:
+    "bitnet-lab verify <model-dir | folder of model dirs> [--prompt TEXT] [--steps N=16] [--tolerance T=0.01] [--json] [--norm-stats] " +
+    MODEL_USAGE,
+  options: {
+    ...MODEL_FLAGS,
+    prompt: "string",
+    steps: "string",
+    tolerance: "string",
+    json: "boolean",
+    "norm-stats": "boolean",
+  },
   async run(args) {
     expectPositionals(args, ["<model-dir>"]);
     const prompt = flagString(args, "prompt") ?? "The history of the world is the history of";
@@ -67,7 +82,19 @@ export const verify: Command = {
     try {
       for (const {dir, skip} of dirs) {
         if (skip) {
-          results.push({dir, variant: "?", positions: 0, prefillMaxAbsDiff: 0, prefillArgmaxAgree: 0, steps: 0, greedyAgree: 0, decodeMaxAbsDiff: 0, pass: true, golden: [], skipped: skip});
+          results.push({
+            dir,
+            variant: "?",
+            positions: 0,
+            prefillMaxAbsDiff: 0,
+            prefillArgmaxAgree: 0,
+            steps: 0,
+            greedyAgree: 0,
+            decodeMaxAbsDiff: 0,
+            pass: true,
+            golden: [],
+            skipped: skip,
+          });
           continue;
         }
         note(`${dir}: loading`);
@@ -76,7 +103,10 @@ export const verify: Command = {
         const codec = textCodec(m.tokenizer, c, codecContext(m));
         let ids = codec.encode(prompt);
         const room = c.max_position_embeddings - steps;
-        if (room < 1) throw new UsageError(`--steps ${steps} leaves no room for the prompt in ${dir} (context ${c.max_position_embeddings})`);
+        if (room < 1)
+          throw new UsageError(
+            `--steps ${steps} leaves no room for the prompt in ${dir} (context ${c.max_position_embeddings})`,
+          );
         if (ids.length > room) ids = ids.slice(0, room);
         const V = c.vocab_size;
         const cpu = createCpuSession(m.weights);
@@ -88,7 +118,11 @@ export const verify: Command = {
           const b = await gpu.append(ids, {allLogits: true});
           const bar = progress(`bitnet-lab verify: ${dir}: greedy steps`, steps);
           const pre = compareLogits(a, b, V, tolerance);
-          const golden = [await attentionRopeCheck(m.opened, ids.length > 1 ? ids.slice(0, 4) : [ids[0], ids[0]]), finiteLogitsCheck(a, V), finiteLogitsCheck(b, V)];
+          const golden = [
+            await attentionRopeCheck(m.opened, ids.length > 1 ? ids.slice(0, 4) : [ids[0], ids[0]]),
+            finiteLogitsCheck(a, V),
+            finiteLogitsCheck(b, V),
+          ];
           for (const g of golden) if (!g.pass) note(`${dir}: golden check FAILED: ${g.detail}`);
           let tok = argmax(a.subarray((ids.length - 1) * V));
           let agree = 0;
@@ -105,7 +139,20 @@ export const verify: Command = {
             bar.update(s + 1);
           }
           bar.end();
-          results.push({dir, variant: c.bitnet_variant + (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""), positions: ids.length, prefillMaxAbsDiff: pre.maxAbsDiff, prefillArgmaxAgree: pre.argmaxAgree, steps, greedyAgree: agree, decodeMaxAbsDiff: worst, pass, golden});
+          results.push({
+            dir,
+            variant:
+              c.bitnet_variant +
+              (c.bitnet_variant === "v2" || c.bitnet_variant === "a4.8" ? ` a${c.bitnet_activation_bits}` : ""),
+            positions: ids.length,
+            prefillMaxAbsDiff: pre.maxAbsDiff,
+            prefillArgmaxAgree: pre.argmaxAgree,
+            steps,
+            greedyAgree: agree,
+            decodeMaxAbsDiff: worst,
+            pass,
+            golden,
+          });
         } finally {
           gpu.dispose();
         }
@@ -115,7 +162,9 @@ export const verify: Command = {
     }
     if (json) console.log(JSON.stringify({tolerance, prompt, device: ctx.description, results}, null, 2));
     else {
-      console.log(`tolerance ${tolerance} on |Δlogits| (an argmax that differs only where the reference's top two are within 2× the tolerance is accepted)`);
+      console.log(
+        `tolerance ${tolerance} on |Δlogits| (an argmax that differs only where the reference's top two are within 2× the tolerance is accepted)`,
+      );
       for (const r of results) {
         if (r.skipped) {
           console.log(`${r.dir}: skipped (${r.skipped})`);

@@ -30,16 +30,42 @@ export function channelChart(mags: ArrayLike<number>, opts: ChannelOptions): HTM
     x: {label: "channel", tickFormat: (d: number) => String(d)},
     y: {label: opts.yLabel ?? "max |x| over tokens", grid: true, tickFormat: (d: number) => fmt(d, 3)},
     marks: [
-      Plot.rectY(data, {x1: (d) => d.channel, x2: (d) => d.channel + 1, y: "mag", fill: (d) => (d.outlier ? "var(--ternary-neg)" : "var(--ternary-zero)")}),
+      Plot.rectY(data, {
+        x1: (d) => d.channel,
+        x2: (d) => d.channel + 1,
+        y: "mag",
+        fill: (d) => (d.outlier ? "var(--ternary-neg)" : "var(--ternary-zero)"),
+      }),
       Plot.dot(
         data.filter((d) => d.outlier),
-        {x: (d) => d.channel + 0.5, y: "mag", symbol: "triangle", fill: "var(--ternary-neg)", r: 4, dy: -6, tip: true, title: (d) => `channel ${d.channel}: ${fmt(d.mag, 3)}`},
+        {
+          x: (d) => d.channel + 0.5,
+          y: "mag",
+          symbol: "triangle",
+          fill: "var(--ternary-neg)",
+          r: 4,
+          dy: -6,
+          tip: true,
+          title: (d) => `channel ${d.channel}: ${fmt(d.mag, 3)}`,
+        },
       ),
-      ...(opts.threshold ? [Plot.ruleY([opts.threshold.value], {stroke: "currentColor", strokeDasharray: "4,3"}), Plot.text([opts.threshold], {y: "value", text: "label", frameAnchor: "right", dy: -6})] : []),
+      ...(opts.threshold
+        ? [
+            Plot.ruleY([opts.threshold.value], {stroke: "currentColor", strokeDasharray: "4,3"}),
+            Plot.text([opts.threshold], {y: "value", text: "label", frameAnchor: "right", dy: -6}),
+          ]
+        : []),
       Plot.ruleY([0]),
     ],
   });
-  const rows = data.filter((d) => d.outlier).concat(data.filter((d) => !d.outlier).sort((a, b) => b.mag - a.mag).slice(0, 10));
+  const rows = data
+    .filter((d) => d.outlier)
+    .concat(
+      data
+        .filter((d) => !d.outlier)
+        .sort((a, b) => b.mag - a.mag)
+        .slice(0, 10),
+    );
   return figure(chart, {
     ...opts,
     table: dataTable(rows, {
@@ -74,7 +100,17 @@ export function errorSplitChart(rows: (ErrorSplit & {name: string})[], opts: Err
     color: {domain: ["rounding", "clipping"], range: ["#0072b2", "#e69f00"], legend: true},
     marks: [
       // The clipping part is also outlined with a dashed line, so the two parts differ without colour.
-      Plot.barX(data, Plot.stackX({x: "value", y: "name", fill: "part", stroke: (d: {part: string}) => (d.part === "clipping" ? "currentColor" : "none"), strokeDasharray: "3,2", inset: 2})),
+      Plot.barX(
+        data,
+        Plot.stackX({
+          x: "value",
+          y: "name",
+          fill: "part",
+          stroke: (d: {part: string}) => (d.part === "clipping" ? "currentColor" : "none"),
+          strokeDasharray: "3,2",
+          inset: 2,
+        }),
+      ),
       Plot.ruleX([0]),
     ],
   });

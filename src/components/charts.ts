@@ -66,17 +66,41 @@ export function histogramChart(bins: Bin[], opts: HistogramOptions): HTMLElement
     ...plotDefaults(opts.width, opts.caption),
     height: opts.height ?? 220,
     x: {label: opts.xLabel, tickFormat: (d: number) => fmt(d, 2)},
-    y: {label: opts.yLabel ?? (opts.logY ? "count (log scale)" : "count"), grid: true, type: opts.logY ? "symlog" : "linear", ticks: opts.logY ? [0, 1, 10, 100, 1000, 10000, 100000, 1000000].filter((t) => t <= Math.max(1, ...bins.map((b) => b.count))) : undefined, tickFormat: (d: number) => fmt(d, 3)},
+    y: {
+      label: opts.yLabel ?? (opts.logY ? "count (log scale)" : "count"),
+      grid: true,
+      type: opts.logY ? "symlog" : "linear",
+      ticks: opts.logY
+        ? [0, 1, 10, 100, 1000, 10000, 100000, 1000000].filter((t) => t <= Math.max(1, ...bins.map((b) => b.count)))
+        : undefined,
+      tickFormat: (d: number) => fmt(d, 3),
+    },
     marks: [
-      Plot.rectY(bins, {x1: "x0", x2: "x1", y: "count", fill: opts.binColor ? (b: Bin) => opts.binColor!(b) : opts.fill ?? "var(--theme-foreground-focus, #0072b2)", insetLeft: 0.5, insetRight: 0.5}),
+      Plot.rectY(bins, {
+        x1: "x0",
+        x2: "x1",
+        y: "count",
+        fill: opts.binColor ? (b: Bin) => opts.binColor!(b) : (opts.fill ?? "var(--theme-foreground-focus, #0072b2)"),
+        insetLeft: 0.5,
+        insetRight: 0.5,
+      }),
       Plot.ruleY([0]),
       ...(opts.rules?.length
         ? [
             Plot.ruleX(opts.rules, {x: "x", stroke: "currentColor", strokeDasharray: "4,3"}),
-            Plot.text(opts.rules, {x: "x", text: "label", frameAnchor: "top", dy: -4, lineAnchor: "bottom", fontSize: 11}),
+            Plot.text(opts.rules, {
+              x: "x",
+              text: "label",
+              frameAnchor: "top",
+              dy: -4,
+              lineAnchor: "bottom",
+              fontSize: 11,
+            }),
           ]
         : []),
-      ...(opts.labels?.length ? [Plot.text(opts.labels, {x: "x", text: "text", frameAnchor: "top", dy: 14, fontWeight: "bold"})] : []),
+      ...(opts.labels?.length
+        ? [Plot.text(opts.labels, {x: "x", text: "text", frameAnchor: "top", dy: 14, fontWeight: "bold"})]
+        : []),
     ],
   });
   const rows = bins.map((b) => ({from: b.x0, to: b.x1, count: b.count}));
@@ -119,7 +143,8 @@ const SERIES_SYMBOLS = ["circle", "square", "triangle", "diamond", "cross", "sta
 export function spreadTicks(ticks: readonly number[], lo: number, hi: number, px: number, gap = 40): number[] {
   const at = (t: number) => (hi > lo ? ((t - lo) / (hi - lo)) * px : 0);
   const out: number[] = [];
-  for (const t of [...ticks].sort((a, b) => a - b)) if (!out.length || at(t) - at(out[out.length - 1]) >= gap) out.push(t);
+  for (const t of [...ticks].sort((a, b) => a - b))
+    if (!out.length || at(t) - at(out[out.length - 1]) >= gap) out.push(t);
   return out;
 }
 
@@ -147,21 +172,52 @@ export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement 
   const markText = (opts.marks ?? []).flatMap((m) => [
     Plot.dot([m], {x: "x", y: "y", r: 4, fill: "currentColor"}),
     Plot.text([{...m, label: m.label.replace(/^●\s*/, "")}], {
-      x: "x", y: "y", text: "label", dy: -10, dx: nearEnd(m.x) ? -6 : 6, textAnchor: nearEnd(m.x) ? "end" : "start",
-      fontWeight: "bold", stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor",
+      x: "x",
+      y: "y",
+      text: "label",
+      dy: -10,
+      dx: nearEnd(m.x) ? -6 : 6,
+      textAnchor: nearEnd(m.x) ? "end" : "start",
+      fontWeight: "bold",
+      stroke: "var(--theme-background)",
+      strokeWidth: 3,
+      fill: "currentColor",
     }),
   ]);
   const chart = Plot.plot({
     ...plotDefaults(opts.width, opts.caption),
     height,
-    x: {label: opts.xLabel, ticks: opts.xTicks ? spreadTicks(opts.xTicks, x0, x1, opts.width - 80) : Math.max(2, Math.floor(opts.width / 90)), tickFormat: (d: number) => fmt(d, 3)},
-    y: {label: opts.yLabel, grid: true, type: opts.logY ? "log" : "linear", ticks: opts.logY ? undefined : Math.max(2, Math.floor(height / 45)), tickFormat: opts.yFormat ?? ((d: number) => fmt(d, 2))},
+    x: {
+      label: opts.xLabel,
+      ticks: opts.xTicks ? spreadTicks(opts.xTicks, x0, x1, opts.width - 80) : Math.max(2, Math.floor(opts.width / 90)),
+      tickFormat: (d: number) => fmt(d, 3),
+    },
+    y: {
+      label: opts.yLabel,
+      grid: true,
+      type: opts.logY ? "log" : "linear",
+      ticks: opts.logY ? undefined : Math.max(2, Math.floor(height / 45)),
+      tickFormat: opts.yFormat ?? ((d: number) => fmt(d, 2)),
+    },
     color: {domain: names, range: SERIES_COLORS.slice(0, names.length), legend: true},
     symbol: {domain: names, range: SERIES_SYMBOLS.slice(0, names.length) as unknown as string[]},
     marks: [
       ...(opts.ruleY ?? []).map((y) => Plot.ruleY([y], {stroke: "currentColor", strokeOpacity: 0.5})),
-      ...series.map((sr) => Plot.line(data.filter((d) => d.series === sr.name), {x: "x", y: "y", stroke: "series", strokeWidth: 2, strokeDasharray: sr.dash, className: "lab-line"})),
-      Plot.dot(opts.maxMarkers ? thinned(data, series, opts.maxMarkers) : data, {x: "x", y: "y", stroke: "series", symbol: "series", r: 3.5, tip: true, className: "lab-markers"}),
+      ...series.map((sr) =>
+        Plot.line(
+          data.filter((d) => d.series === sr.name),
+          {x: "x", y: "y", stroke: "series", strokeWidth: 2, strokeDasharray: sr.dash, className: "lab-line"},
+        ),
+      ),
+      Plot.dot(opts.maxMarkers ? thinned(data, series, opts.maxMarkers) : data, {
+        x: "x",
+        y: "y",
+        stroke: "series",
+        symbol: "series",
+        r: 3.5,
+        tip: true,
+        className: "lab-markers",
+      }),
       ...markText,
     ],
   });
@@ -173,7 +229,12 @@ export function lineChart(series: LineSeries[], opts: LineOptions): HTMLElement 
       columns: [
         {key: "series", label: "series"},
         {key: "x", label: opts.xLabel, format: (v) => fmt(v as number, 4), numeric: true},
-        {key: "y", label: opts.yLabel, format: (v) => (opts.yFormat ?? ((n: number) => fmt(n, 4)))(v as number), numeric: true},
+        {
+          key: "y",
+          label: opts.yLabel,
+          format: (v) => (opts.yFormat ?? ((n: number) => fmt(n, 4)))(v as number),
+          numeric: true,
+        },
       ],
     }),
   });
@@ -205,17 +266,36 @@ export function groupedBars(rows: BarRow[], opts: BarOptions): HTMLElement {
     marginLeft: 90,
     marginRight: 48,
     height: opts.height ?? Math.max(120, labels.length * groups.length * 18 + 60),
-    x: {label: opts.xLabel, grid: true, domain: opts.max !== undefined ? [0, opts.max] : undefined, tickFormat: (d: number) => fmt(d, 3)},
+    x: {
+      label: opts.xLabel,
+      grid: true,
+      domain: opts.max !== undefined ? [0, opts.max] : undefined,
+      tickFormat: (d: number) => fmt(d, 3),
+    },
     y: {domain: groups, label: null, axis: null},
     fy: {domain: labels, label: null},
     color: {domain: groups, range: SERIES_COLORS.slice(0, groups.length), legend: true},
     marks: [
       Plot.barX(rows, {x: "value", y: "group", fy: "label", fill: "group", inset: 1}),
       // The second group is hatched so the two read apart without colour.
-      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 3 === 1), {x: "value", y: "group", fy: "label", fill: "none", stroke: "white", strokeDasharray: "2,3", inset: 3}),
+      Plot.barX(
+        rows.filter((r) => groups.indexOf(r.group) % 3 === 1),
+        {x: "value", y: "group", fy: "label", fill: "none", stroke: "white", strokeDasharray: "2,3", inset: 3},
+      ),
       // The third is outlined in the text colour.
-      Plot.barX(rows.filter((r) => groups.indexOf(r.group) % 3 === 2), {x: "value", y: "group", fy: "label", fill: "none", stroke: "currentColor", strokeWidth: 1.5, inset: 1}),
-      Plot.text(rows, {x: "value", y: "group", fy: "label", text: (r: BarRow) => format(r.value), dx: 4, textAnchor: "start", fontSize: 11}),
+      Plot.barX(
+        rows.filter((r) => groups.indexOf(r.group) % 3 === 2),
+        {x: "value", y: "group", fy: "label", fill: "none", stroke: "currentColor", strokeWidth: 1.5, inset: 1},
+      ),
+      Plot.text(rows, {
+        x: "value",
+        y: "group",
+        fy: "label",
+        text: (r: BarRow) => format(r.value),
+        dx: 4,
+        textAnchor: "start",
+        fontSize: 11,
+      }),
       Plot.ruleX([0]),
     ],
   });
@@ -227,7 +307,13 @@ export function groupedBars(rows: BarRow[], opts: BarOptions): HTMLElement {
     }
     return r;
   });
-  return figure(chart, {...opts, table: dataTable(tableRows, {caption: opts.caption, columns: [{key: "component", label: "component"}, ...groups.map((g) => ({key: g, label: g, numeric: true}))]})});
+  return figure(chart, {
+    ...opts,
+    table: dataTable(tableRows, {
+      caption: opts.caption,
+      columns: [{key: "component", label: "component"}, ...groups.map((g) => ({key: g, label: g, numeric: true}))],
+    }),
+  });
 }
 
 export interface StatCard {
@@ -243,7 +329,14 @@ export function statCards(cards: StatCard[]): HTMLElement {
   return h(
     "dl",
     {class: "stat-cards"},
-    cards.map((c) => h("div", {class: "stat-card", "data-stat": c.id ?? null}, h("dt", {}, c.label), h("dd", {}, breakable(c.value), c.note ? h("small", {}, c.note) : null))),
+    cards.map((c) =>
+      h(
+        "div",
+        {class: "stat-card", "data-stat": c.id ?? null},
+        h("dt", {}, c.label),
+        h("dd", {}, breakable(c.value), c.note ? h("small", {}, c.note) : null),
+      ),
+    ),
   );
 }
 
@@ -251,7 +344,9 @@ export function statCards(cards: StatCard[]): HTMLElement {
 export function progressBar(label: string): HTMLElement & {set(f: number, text?: string): void} {
   const bar = h("progress", {max: 1, value: 0});
   const text = h("span", {}, label);
-  const el = h("div", {class: "lab-progress", role: "status"}, bar, " ", text) as unknown as HTMLElement & {set(f: number, text?: string): void};
+  const el = h("div", {class: "lab-progress", role: "status"}, bar, " ", text) as unknown as HTMLElement & {
+    set(f: number, text?: string): void;
+  };
   el.set = (f: number, t?: string) => {
     bar.value = f;
     if (t) text.textContent = t;

@@ -32,7 +32,10 @@ export class PageState<S extends Schema> {
     this.schema = schema;
     // lesson=N: the page was opened from the lesson path (lessonBar), on every page
     this.allowUnknown = [...(opts.allowUnknown ?? []), "lesson"];
-    const parsed = parseState(schema, opts.search ?? globalThis.location?.search ?? "", {allowUnknown: this.allowUnknown, sections: true});
+    const parsed = parseState(schema, opts.search ?? globalThis.location?.search ?? "", {
+      allowUnknown: this.allowUnknown,
+      sections: true,
+    });
     this.values = parsed.values;
     this.hidden = parsed.hidden;
     this.hiddenSections = parsed.hiddenSections;
@@ -100,7 +103,10 @@ export class PageState<S extends Schema> {
     if (typeof document === "undefined" || (this.sectionsApplied && !show)) return;
     this.sectionsApplied = true;
     const heads = PageState.sections();
-    for (const el of document.querySelectorAll<HTMLElement>("[data-hidden-section]")) { el.hidden = false; delete el.dataset.hiddenSection; }
+    for (const el of document.querySelectorAll<HTMLElement>("[data-hidden-section]")) {
+      el.hidden = false;
+      delete el.dataset.hiddenSection;
+    }
     if (show) return;
     const unmatched: string[] = [];
     for (const name of this.hiddenSections) {
@@ -108,28 +114,45 @@ export class PageState<S extends Schema> {
       if (!hits.length) unmatched.push(name);
       for (const hd of hits) {
         const label = (hd.textContent ?? "").trim();
-        const mark = (el: HTMLElement) => { el.hidden = true; el.dataset.hiddenSection = label; };
+        const mark = (el: HTMLElement) => {
+          el.hidden = true;
+          el.dataset.hiddenSection = label;
+        };
         mark(hd);
         for (let n = hd.nextElementSibling; n && n.tagName !== "H2"; n = n.nextElementSibling) mark(n as HTMLElement);
-        if (hd.id) for (const a of document.querySelectorAll<HTMLElement>(`#observablehq-toc a[href="#${CSS.escape(hd.id)}"]`)) mark(a.closest("li") ?? a);
+        if (hd.id)
+          for (const a of document.querySelectorAll<HTMLElement>(`#observablehq-toc a[href="#${CSS.escape(hd.id)}"]`))
+            mark(a.closest("li") ?? a);
       }
     }
     document.dispatchEvent(new Event("lab:sections-hidden"));
     for (const name of unmatched) {
       this.hiddenSections = this.hiddenSections.filter((x) => x !== name);
-      this.issues.push({param: HIDE_PARAM, value: name, message: `hide: "${name}" is neither a control nor a section of this page (controls: ${Object.keys(this.schema).join(", ")}; sections: ${heads.map((hd) => sectionKey(hd.textContent ?? "").replaceAll(" ", "-")).join(", ") || "none"})`});
+      this.issues.push({
+        param: HIDE_PARAM,
+        value: name,
+        message: `hide: "${name}" is neither a control nor a section of this page (controls: ${Object.keys(this.schema).join(", ")}; sections: ${heads.map((hd) => sectionKey(hd.textContent ?? "").replaceAll(" ", "-")).join(", ") || "none"})`,
+      });
     }
   }
 
   private renderNotice(el: HTMLElement): void {
     el.replaceChildren();
     const hiddenNames = [...this.hidden];
-    const sectionNames = [...new Set([...document.querySelectorAll<HTMLElement>("h2[data-hidden-section]")].map((x) => x.dataset.hiddenSection!))];
+    const sectionNames = [
+      ...new Set(
+        [...document.querySelectorAll<HTMLElement>("h2[data-hidden-section]")].map((x) => x.dataset.hiddenSection!),
+      ),
+    ];
     el.hidden = this.issues.length === 0 && hiddenNames.length === 0 && sectionNames.length === 0;
     if (this.issues.length) {
       el.append(
         h("strong", {}, "Some settings in this link were not used: "),
-        h("ul", {}, this.issues.map((i) => h("li", {"data-param": i.param}, i.message))),
+        h(
+          "ul",
+          {},
+          this.issues.map((i) => h("li", {"data-param": i.param}, i.message)),
+        ),
       );
     }
     if (hiddenNames.length) {
@@ -142,21 +165,45 @@ export class PageState<S extends Schema> {
         this.writeUrl();
         this.renderNotice(el);
       });
-      el.append(h("p", {class: "hidden-note"}, `This link hides ${hiddenNames.length === 1 ? "a control" : `${hiddenNames.length} controls`} (${hiddenNames.join(", ")}); their values still apply. `, btn));
+      el.append(
+        h(
+          "p",
+          {class: "hidden-note"},
+          `This link hides ${hiddenNames.length === 1 ? "a control" : `${hiddenNames.length} controls`} (${hiddenNames.join(", ")}); their values still apply. `,
+          btn,
+        ),
+      );
     }
     if (sectionNames.length) {
-      const btn = h("button", {type: "button", class: "lab-button", "data-show-sections": "true"}, "Show the whole page");
+      const btn = h(
+        "button",
+        {type: "button", class: "lab-button", "data-show-sections": "true"},
+        "Show the whole page",
+      );
       btn.addEventListener("click", () => {
         this.hiddenSections = [];
         this.applySections(true);
         this.writeUrl();
         this.renderNotice(el);
       });
-      el.append(h("p", {class: "hidden-note", "data-hidden-sections": sectionNames.join("|")}, `Your teacher's link hides ${sectionNames.length === 1 ? "a section" : `${sectionNames.length} sections`} of this page (${sectionNames.join("; ")}). `, btn));
+      el.append(
+        h(
+          "p",
+          {class: "hidden-note", "data-hidden-sections": sectionNames.join("|")},
+          `Your teacher's link hides ${sectionNames.length === 1 ? "a section" : `${sectionNames.length} sections`} of this page (${sectionNames.join("; ")}). `,
+          btn,
+        ),
+      );
     }
   }
 
-  private wrap<T>(key: Key<S>, label: string, input: HTMLElement, read: () => T, opts: {id: string; help?: string; extra?: Node[]; lead?: Node[]; describedBy?: string[]}): Control<T> {
+  private wrap<T>(
+    key: Key<S>,
+    label: string,
+    input: HTMLElement,
+    read: () => T,
+    opts: {id: string; help?: string; extra?: Node[]; lead?: Node[]; describedBy?: string[]},
+  ): Control<T> {
     const helpId = opts.help ? `${opts.id}-help` : undefined;
     const describedBy = [...(opts.describedBy ?? []), ...(helpId ? [helpId] : [])];
     if (describedBy.length) input.setAttribute("aria-describedby", describedBy.join(" "));
@@ -176,24 +223,40 @@ export class PageState<S extends Schema> {
 
   /** A <select>. `options` are values of the parameter (numbers or strings) with optional labels; a value
    *  from the link that is not among them falls back to the first option, with a notice. */
-  select<K extends Key<S>>(key: K, opts: {label: string; options: readonly (StateOf<S>[K] | {value: StateOf<S>[K]; label: string})[]; help?: string}): Control<StateOf<S>[K]> {
+  select<K extends Key<S>>(
+    key: K,
+    opts: {label: string; options: readonly (StateOf<S>[K] | {value: StateOf<S>[K]; label: string})[]; help?: string},
+  ): Control<StateOf<S>[K]> {
     const id = uniqueId(`ctl-${key}`);
-    const items = opts.options.map((o) => (typeof o === "object" && o !== null && "value" in o ? o : {value: o as StateOf<S>[K], label: String(o)}));
+    const items = opts.options.map((o) =>
+      typeof o === "object" && o !== null && "value" in o ? o : {value: o as StateOf<S>[K], label: String(o)},
+    );
     if (!items.length) throw new Error(`select ${key}: no options`);
     let current = this.values[key];
     if (!items.some((i) => i.value === current)) {
-      this.addIssue({param: key, value: String(current), message: `${key}: "${String(current)}" is not available here (choices: ${items.map((i) => i.label).join(", ")}); using ${items[0].label}`});
+      this.addIssue({
+        param: key,
+        value: String(current),
+        message: `${key}: "${String(current)}" is not available here (choices: ${items.map((i) => i.label).join(", ")}); using ${items[0].label}`,
+      });
       current = items[0].value;
       this.set(key, current);
     }
     // Each option's value is the parameter's value as a link writes it; the typed value is read by position.
-    const sel = h("select", {id, name: key}, items.map((i) => h("option", {value: String(i.value), selected: i.value === current}, i.label)));
+    const sel = h(
+      "select",
+      {id, name: key},
+      items.map((i) => h("option", {value: String(i.value), selected: i.value === current}, i.label)),
+    );
     sel.addEventListener("input", () => this.set(key, items[sel.selectedIndex].value));
     return this.wrap(key, opts.label, sel, () => items[sel.selectedIndex].value, {id, help: opts.help});
   }
 
   /** A range slider with its value shown in an <output>. The parameter must be numeric. */
-  range<K extends Key<S>>(key: K, opts: {label: string; step: number; format?: (v: number) => string; help?: string; min?: number; max?: number}): Control<number> {
+  range<K extends Key<S>>(
+    key: K,
+    opts: {label: string; step: number; format?: (v: number) => string; help?: string; min?: number; max?: number},
+  ): Control<number> {
     const spec = this.schema[key];
     if (spec.type !== "int" && spec.type !== "number") throw new Error(`range ${key}: not a numeric parameter`);
     const id = uniqueId(`ctl-${key}`);
@@ -201,7 +264,11 @@ export class PageState<S extends Schema> {
     const max = opts.max ?? spec.max;
     let v = this.values[key] as number;
     if (v < min || v > max) {
-      this.addIssue({param: key, value: String(v), message: `${key}: ${v} is outside ${min}–${max} here; using ${spec.default}`});
+      this.addIssue({
+        param: key,
+        value: String(v),
+        message: `${key}: ${v} is outside ${min}–${max} here; using ${spec.default}`,
+      });
       v = Math.min(max, Math.max(min, spec.default));
       this.set(key, v as StateOf<S>[K]);
     }
@@ -219,11 +286,23 @@ export class PageState<S extends Schema> {
   }
 
   /** A text field that commits on Enter or its button (not on every keystroke: each commit reruns a model). */
-  textInput<K extends Key<S>>(key: K, opts: {label: string; button?: string; help?: string; placeholder?: string}): Control<string> {
+  textInput<K extends Key<S>>(
+    key: K,
+    opts: {label: string; button?: string; help?: string; placeholder?: string},
+  ): Control<string> {
     const spec = this.schema[key];
     if (spec.type !== "text") throw new Error(`textInput ${key}: not a text parameter`);
     const id = uniqueId(`ctl-${key}`);
-    const input = h("input", {id, name: key, type: "text", value: String(this.values[key]), maxlength: spec.maxLength, placeholder: opts.placeholder ?? "", autocomplete: "off", spellcheck: "false"});
+    const input = h("input", {
+      id,
+      name: key,
+      type: "text",
+      value: String(this.values[key]),
+      maxlength: spec.maxLength,
+      placeholder: opts.placeholder ?? "",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
     const btn = h("button", {type: "submit", class: "lab-button"}, opts.button ?? "Run");
     let committed = String(this.values[key]);
     const form = h("form", {class: "lab-text"}, input, btn);
@@ -244,13 +323,25 @@ export class PageState<S extends Schema> {
    *  `step` (default 1 for an int, none for a number) is the field's step and the slider's rounding; `unit` is shown
    *  after the field; `slider` adds a range kept in step with the field for coarse moves (`log: true` for
    *  quantities that span decades, e.g. a batch of 1 to 4096) — the field stays for exact values. */
-  numberInput<K extends Key<S>>(key: K, opts: {label: string; help?: string; step?: number; unit?: string; slider?: {log?: boolean}}): Control<number> {
+  numberInput<K extends Key<S>>(
+    key: K,
+    opts: {label: string; help?: string; step?: number; unit?: string; slider?: {log?: boolean}},
+  ): Control<number> {
     const spec = this.schema[key];
     if (spec.type !== "int" && spec.type !== "number") throw new Error(`numberInput ${key}: not a numeric parameter`);
     const id = uniqueId(`ctl-${key}`);
     const step = opts.step ?? (spec.type === "int" ? 1 : undefined);
     let committed = this.values[key] as number;
-    const input = h("input", {id, name: key, type: "number", min: spec.min, max: spec.max, step: step ?? "any", value: committed, inputmode: spec.type === "int" ? "numeric" : "decimal"});
+    const input = h("input", {
+      id,
+      name: key,
+      type: "number",
+      min: spec.min,
+      max: spec.max,
+      step: step ?? "any",
+      value: committed,
+      inputmode: spec.type === "int" ? "numeric" : "decimal",
+    });
     const msg = h("span", {class: "lab-help", role: "status"});
     const unitId = opts.unit ? `${id}-unit` : undefined;
     const spoken = (v: number) => `${v}${opts.unit ? ` ${opts.unit}` : ""}`;
@@ -276,7 +367,13 @@ export class PageState<S extends Schema> {
     input.addEventListener("change", () => {
       const v = Number(input.value);
       const onStep = step === undefined || Math.abs(v / step - Math.round(v / step)) < 1e-9;
-      const ok = input.value.trim() !== "" && Number.isFinite(v) && v >= spec.min && v <= spec.max && onStep && (spec.type !== "int" || Number.isInteger(v));
+      const ok =
+        input.value.trim() !== "" &&
+        Number.isFinite(v) &&
+        v >= spec.min &&
+        v <= spec.max &&
+        onStep &&
+        (spec.type !== "int" || Number.isInteger(v));
       if (!ok) {
         msg.textContent = `${key} must be ${spec.type === "int" ? "an integer" : "a number"} from ${spec.min} to ${spec.max}${step && step !== 1 ? ` in steps of ${step}` : ""}; kept ${committed}.`;
         input.value = String(committed);
@@ -285,7 +382,15 @@ export class PageState<S extends Schema> {
       commit(v, "field");
     });
     if (opts.slider) {
-      const s = h("input", {type: "range", min: toSlider(lo), max: toSlider(spec.max), step: log ? 0.25 : (step ?? "any"), value: toSlider(committed), "aria-label": `${opts.label} (slider)`, "aria-valuetext": spoken(committed)});
+      const s = h("input", {
+        type: "range",
+        min: toSlider(lo),
+        max: toSlider(spec.max),
+        step: log ? 0.25 : (step ?? "any"),
+        value: toSlider(committed),
+        "aria-label": `${opts.label} (slider)`,
+        "aria-valuetext": spoken(committed),
+      });
       s.addEventListener("input", (e) => {
         e.stopPropagation();
         commit(fromSlider(Number(s.value)), "slider");
@@ -294,7 +399,13 @@ export class PageState<S extends Schema> {
       slider = s;
     }
     const extra: Node[] = [...(opts.unit ? [h("span", {id: unitId, class: "lab-unit"}, opts.unit)] : []), msg];
-    wrapper = this.wrap(key, opts.label, input, () => committed, {id, help: opts.help, extra, lead: slider ? [slider] : [], describedBy: unitId ? [unitId] : []});
+    wrapper = this.wrap(key, opts.label, input, () => committed, {
+      id,
+      help: opts.help,
+      extra,
+      lead: slider ? [slider] : [],
+      describedBy: unitId ? [unitId] : [],
+    });
     return wrapper;
   }
 
@@ -315,7 +426,11 @@ export class PageState<S extends Schema> {
    *  legends in a <div class="lab-controls">, whose `.value` is a copy of the whole page state (each control writes
    *  it before its input event bubbles through). */
   fieldsets(groups: readonly {legend: string; controls: readonly HTMLElement[]}[]): Control<StateOf<S>> {
-    const el = h("div", {class: "lab-controls"}, groups.map((g) => h("fieldset", {}, h("legend", {}, g.legend), [...g.controls]))) as unknown as Control<StateOf<S>>;
+    const el = h(
+      "div",
+      {class: "lab-controls"},
+      groups.map((g) => h("fieldset", {}, h("legend", {}, g.legend), [...g.controls])),
+    ) as unknown as Control<StateOf<S>>;
     Object.defineProperty(el, "value", {get: () => ({...this.values}), set: () => {}, configurable: true});
     return el;
   }
@@ -324,7 +439,12 @@ export class PageState<S extends Schema> {
    *  controls the link hides. */
   sharePanel(labels: Partial<Record<Key<S>, string>> = {}): HTMLElement {
     const chosen = new Set<string>(this.hidden);
-    const field = h("input", {type: "text", readonly: true, class: "share-link", "aria-label": "Link to this page with the current settings"});
+    const field = h("input", {
+      type: "text",
+      readonly: true,
+      class: "share-link",
+      "aria-label": "Link to this page with the current settings",
+    });
     const secs = new Set<string>(this.hiddenSections.map((x) => sectionKey(x)));
     const refresh = () => (field.value = this.link(chosen, [...secs]));
     const status = h("span", {role: "status", class: "share-status"});
@@ -340,7 +460,9 @@ export class PageState<S extends Schema> {
       }
     });
     // Only the parameters the page names (a page may keep internal ones, e.g. the Train page's resume flag).
-    const named = Object.keys(labels).length ? (Object.keys(this.schema) as Key<S>[]).filter((k) => k in labels) : (Object.keys(this.schema) as Key<S>[]);
+    const named = Object.keys(labels).length
+      ? (Object.keys(this.schema) as Key<S>[]).filter((k) => k in labels)
+      : (Object.keys(this.schema) as Key<S>[]);
     const boxes = named.map((k) => {
       const id = uniqueId(`hide-${k}`);
       const cb = h("input", {type: "checkbox", id, checked: chosen.has(k)});
@@ -370,7 +492,14 @@ export class PageState<S extends Schema> {
       h("p", {}, "The link carries every setting on this page, including the prompt and the seed."),
       h("div", {class: "share-row"}, field, copy, status),
       h("fieldset", {}, h("legend", {}, `Hide these controls in the link (the "${HIDE_PARAM}" parameter):`), boxes),
-      sectionBoxes.length ? h("fieldset", {class: "hide-sections"}, h("legend", {}, "Hide these sections of the page (for a shorter lesson):"), sectionBoxes) : null,
+      sectionBoxes.length
+        ? h(
+            "fieldset",
+            {class: "hide-sections"},
+            h("legend", {}, "Hide these sections of the page (for a shorter lesson):"),
+            sectionBoxes,
+          )
+        : null,
     );
     panel.addEventListener("toggle", refresh);
     focusableOverflow(); // the share panel comes last on a page, after its formulas
@@ -388,11 +517,26 @@ export function lessonBar(search: string): HTMLElement | null {
   const i = n - 1;
   const step = LESSON[i];
   const t0 = lessonStart(i);
-  const nav = h("nav", {class: "lesson-nav", "aria-label": "Lesson path"},
-    i > 0 ? h("a", {href: lessonHref(i - 1), rel: "prev", class: "lab-button"}, `← ${LESSON[i - 1].title}`) : h("a", {href: "./lesson", class: "lab-button"}, "← The lesson plan"),
-    i < LESSON.length - 1 ? h("a", {href: lessonHref(i + 1), rel: "next", class: "lab-button"}, `${LESSON[i + 1].title} →`) : h("a", {href: "./lesson", class: "lab-button"}, "End of the lesson ✓"));
-  return h("aside", {class: "lesson-bar", "data-lesson-step": n, "aria-label": "Lesson step"},
-    h("p", {}, h("strong", {}, `Lesson, step ${n} of ${LESSON.length}: ${step.title}`), ` — ${step.minutes} min (minutes ${t0}–${t0 + step.minutes} of ${LESSON_MINUTES}).`),
+  const nav = h(
+    "nav",
+    {class: "lesson-nav", "aria-label": "Lesson path"},
+    i > 0
+      ? h("a", {href: lessonHref(i - 1), rel: "prev", class: "lab-button"}, `← ${LESSON[i - 1].title}`)
+      : h("a", {href: "./lesson", class: "lab-button"}, "← The lesson plan"),
+    i < LESSON.length - 1
+      ? h("a", {href: lessonHref(i + 1), rel: "next", class: "lab-button"}, `${LESSON[i + 1].title} →`)
+      : h("a", {href: "./lesson", class: "lab-button"}, "End of the lesson ✓"),
+  );
+  return h(
+    "aside",
+    {class: "lesson-bar", "data-lesson-step": n, "aria-label": "Lesson step"},
+    h(
+      "p",
+      {},
+      h("strong", {}, `Lesson, step ${n} of ${LESSON.length}: ${step.title}`),
+      ` — ${step.minutes} min (minutes ${t0}–${t0 + step.minutes} of ${LESSON_MINUTES}).`,
+    ),
     h("p", {class: "lesson-task"}, step.task),
-    nav);
+    nav,
+  );
 }

@@ -55,7 +55,11 @@ export interface CurveOptions {
   highlightX?: number;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) e.setAttribute(k, v);
   e.append(...children);
@@ -66,20 +70,30 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string,
  *  own width (a 360 px chart scaled into a phone's 311 px column had 8.6 px text), as charts.ts does. */
 const chartWidth = (w: number | undefined) => Math.max(280, w ?? 640);
 
-const fmtDefault = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3))));
+const fmtDefault = (v: number) =>
+  Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3)));
 
 /** A table from columns and rows; numbers right-aligned. */
-export function costTable<T>(caption: string, columns: {label: string; value: (row: T) => string; numeric?: boolean}[], rows: readonly T[]): HTMLTableElement {
+export function costTable<T>(
+  caption: string,
+  columns: {label: string; value: (row: T) => string; numeric?: boolean}[],
+  rows: readonly T[],
+): HTMLTableElement {
   const table = el("table", {class: "cost-data"});
   table.append(el("caption", {}, caption));
   const head = el("tr");
-  for (const c of columns) head.append(el("th", {scope: "col", ...(c.numeric ? {style: "text-align:right"} : {})}, c.label));
+  for (const c of columns)
+    head.append(el("th", {scope: "col", ...(c.numeric ? {style: "text-align:right"} : {})}, c.label));
   table.append(el("thead", {}, head));
   const body = el("tbody");
   for (const r of rows) {
     const tr = el("tr");
     columns.forEach((c, i) => {
-      const cell = el(i === 0 ? "th" : "td", {...(i === 0 ? {scope: "row"} : {}), ...(c.numeric ? {style: "text-align:right"} : {})}, c.value(r));
+      const cell = el(
+        i === 0 ? "th" : "td",
+        {...(i === 0 ? {scope: "row"} : {}), ...(c.numeric ? {style: "text-align:right"} : {})},
+        c.value(r),
+      );
       tr.append(cell);
     });
     body.append(tr);
@@ -105,31 +119,82 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
   const keys = o.series.map((s) => s.key);
   const color = {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.color)};
   const labelOf = new Map(o.series.map((s) => [s.key, s.label]));
-  const rows = data.filter((d) => keys.includes(d.series) && Number.isFinite(d.y) && (!o.y.log || d.y > 0)).map((d) => ({...d, name: labelOf.get(d.series)!}));
+  const rows = data
+    .filter((d) => keys.includes(d.series) && Number.isFinite(d.y) && (!o.y.log || d.y > 0))
+    .map((d) => ({...d, name: labelOf.get(d.series)!}));
   const marks: Plot.Markish[] = [];
-  if (o.highlightX !== undefined) marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
+  if (o.highlightX !== undefined)
+    marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
   for (const s of o.series) {
     const d = rows.filter((r) => r.series === s.key);
     if (!s.points) marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
-    marks.push(Plot.dot(d, {x: "x", y: "y", stroke: s.color, fill: s.points ? "none" : s.color, strokeWidth: s.points ? 1.8 : 1, symbol: () => s.symbol ?? "circle", r: s.points ? 5.5 : 3.5, title: (r: CurvePoint) => `${s.label}: ${r.xLabel ? `${r.xLabel}, ` : ""}${xf(r.x)} → ${yf(r.y)}`}));
+    marks.push(
+      Plot.dot(d, {
+        x: "x",
+        y: "y",
+        stroke: s.color,
+        fill: s.points ? "none" : s.color,
+        strokeWidth: s.points ? 1.8 : 1,
+        symbol: () => s.symbol ?? "circle",
+        r: s.points ? 5.5 : 3.5,
+        title: (r: CurvePoint) => `${s.label}: ${r.xLabel ? `${r.xLabel}, ` : ""}${xf(r.x)} → ${yf(r.y)}`,
+      }),
+    );
   }
   // Labels near the right edge are written leftwards (they were cut off), and rule labels are stacked one line
   // apart (two memory limits close together collided).
   const xs0 = rows.map((r) => r.x).concat((o.measured ?? []).map((m) => m.x));
   const lo = Math.min(...xs0);
   const hi = Math.max(...xs0);
-  const pos = (x: number) => (o.x.log && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo || 2) : (x - lo) / (hi - lo || 1));
-  const side = (x: number) => (pos(x) > 0.6 ? {textAnchor: "end" as const, sign: -1} : {textAnchor: "start" as const, sign: 1});
+  const pos = (x: number) =>
+    o.x.log && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo || 2) : (x - lo) / (hi - lo || 1);
+  const side = (x: number) =>
+    pos(x) > 0.6 ? {textAnchor: "end" as const, sign: -1} : {textAnchor: "start" as const, sign: 1};
   (o.rules ?? []).forEach((r, i) => {
     const a = side(r.x);
     marks.push(Plot.ruleX([r.x], {stroke: "currentColor", strokeDasharray: "2,3"}));
-    marks.push(Plot.text([r], {x: "x", text: "label", frameAnchor: "top", dx: 4 * a.sign, dy: 2 + 14 * i, textAnchor: a.textAnchor, fontSize: 11, stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor"}));
+    marks.push(
+      Plot.text([r], {
+        x: "x",
+        text: "label",
+        frameAnchor: "top",
+        dx: 4 * a.sign,
+        dy: 2 + 14 * i,
+        textAnchor: a.textAnchor,
+        fontSize: 11,
+        stroke: "var(--theme-background)",
+        strokeWidth: 3,
+        fill: "currentColor",
+      }),
+    );
   });
   if (o.measured?.length) {
-    marks.push(Plot.dot(o.measured, {x: "x", y: "y", stroke: OKABE_ITO.black, strokeWidth: 2, r: 7, symbol: "star", title: "label"}));
+    marks.push(
+      Plot.dot(o.measured, {
+        x: "x",
+        y: "y",
+        stroke: OKABE_ITO.black,
+        strokeWidth: 2,
+        r: 7,
+        symbol: "star",
+        title: "label",
+      }),
+    );
     for (const m of o.measured) {
       const a = side(m.x);
-      marks.push(Plot.text([m], {x: "x", y: "y", text: "label", dx: 10 * a.sign, textAnchor: a.textAnchor, fontSize: 11, stroke: "var(--theme-background)", strokeWidth: 3, fill: "currentColor"}));
+      marks.push(
+        Plot.text([m], {
+          x: "x",
+          y: "y",
+          text: "label",
+          dx: 10 * a.sign,
+          textAnchor: a.textAnchor,
+          fontSize: 11,
+          stroke: "var(--theme-background)",
+          strokeWidth: 3,
+          fill: "currentColor",
+        }),
+      );
     }
   }
   const chart = Plot.plot({
@@ -143,11 +208,22 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
     y: {label: o.y.label, type: o.y.log ? "log" : "linear", tickFormat: yf, grid: true},
     // With points-only series the legend shows each series' symbol in its colour (one legend, not two).
     color: {...color, legend: !o.series.some((s) => s.points)},
-    symbol: {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.symbol ?? "circle"), legend: o.series.some((s) => s.points)},
+    symbol: {
+      domain: o.series.map((s) => s.label),
+      range: o.series.map((s) => s.symbol ?? "circle"),
+      legend: o.series.some((s) => s.points),
+    },
     marks: [
       ...marks,
       // An invisible mark that carries the legend's colour scale (and symbol scale, where series are points).
-      Plot.dot(rows, {x: "x", y: "y", stroke: "name", ...(o.series.some((s) => s.points) ? {symbol: "name"} : {}), r: 0, strokeOpacity: 0}),
+      Plot.dot(rows, {
+        x: "x",
+        y: "y",
+        stroke: "name",
+        ...(o.series.some((s) => s.points) ? {symbol: "name"} : {}),
+        r: 0,
+        strokeOpacity: 0,
+      }),
     ],
   });
   // The data table: one row per x, one column per series, measured points below.
@@ -157,15 +233,37 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
   const xs = [...new Set(lineRows.map((r) => r.x))].sort((a, b) => a - b);
   const byKey = new Map(lineRows.map((r) => [`${r.series}@${r.x}`, r]));
   const tableRows: {x: number; label: string; values: string[]}[] = xs.map((x) => ({
-    x, label: lineRows.find((r) => r.x === x)?.xLabel ?? xf(x),
-    values: o.series.map((s) => { const r = byKey.get(`${s.key}@${x}`); return r ? yf(r.y) : pointKeys.has(s.key) ? "" : "—"; }),
+    x,
+    label: lineRows.find((r) => r.x === x)?.xLabel ?? xf(x),
+    values: o.series.map((s) => {
+      const r = byKey.get(`${s.key}@${x}`);
+      return r ? yf(r.y) : pointKeys.has(s.key) ? "" : "—";
+    }),
   }));
-  for (const r of rows.filter((r) => pointKeys.has(r.series))) tableRows.push({x: r.x, label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`, values: o.series.map((s) => (s.key === r.series ? yf(r.y) : ""))});
-  for (const m of o.measured ?? []) tableRows.push({x: m.x, label: `${m.label} (measured, ${xf(m.x)})`, values: o.series.map((_, i) => (i === 0 ? yf(m.y) : ""))});
-  const table = costTable(`${o.title}: ${o.y.label} by ${o.x.label}`, [
-    {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},
-    ...o.series.map((s, i) => ({label: s.label, value: (r: (typeof tableRows)[number]) => r.values[i], numeric: true})),
-  ], tableRows);
+  for (const r of rows.filter((r) => pointKeys.has(r.series)))
+    tableRows.push({
+      x: r.x,
+      label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`,
+      values: o.series.map((s) => (s.key === r.series ? yf(r.y) : "")),
+    });
+  for (const m of o.measured ?? [])
+    tableRows.push({
+      x: m.x,
+      label: `${m.label} (measured, ${xf(m.x)})`,
+      values: o.series.map((_, i) => (i === 0 ? yf(m.y) : "")),
+    });
+  const table = costTable(
+    `${o.title}: ${o.y.label} by ${o.x.label}`,
+    [
+      {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},
+      ...o.series.map((s, i) => ({
+        label: s.label,
+        value: (r: (typeof tableRows)[number]) => r.values[i],
+        numeric: true,
+      })),
+    ],
+    tableRows,
+  );
   return costFigure(o.title, chart, table, o.caption);
 }
 
@@ -177,7 +275,10 @@ export interface Bar {
 }
 
 /** Horizontal bars (a breakdown: memory by part, parameters by component), with their table. */
-export function barFigure(bars: readonly Bar[], o: {title: string; caption?: string; width?: number; x: {label: string; format?: (v: number) => string}}): HTMLElement {
+export function barFigure(
+  bars: readonly Bar[],
+  o: {title: string; caption?: string; width?: number; x: {label: string; format?: (v: number) => string}},
+): HTMLElement {
   const f = o.x.format ?? fmtDefault;
   const width = chartWidth(o.width);
   // On a phone the bar labels wrap onto a few lines in a narrower margin (200 px of labels left 50 px for the bars).
@@ -192,16 +293,25 @@ export function barFigure(bars: readonly Bar[], o: {title: string; caption?: str
     x: {label: o.x.label, grid: true, tickFormat: f},
     y: {label: null, domain: bars.map((b) => b.label)},
     marks: [
-      Plot.barX(bars, {y: "label", x: "value", fill: (b: Bar) => b.color, title: (b: Bar) => `${b.label}: ${f(b.value)}${b.note ? ` (${b.note})` : ""}`}),
+      Plot.barX(bars, {
+        y: "label",
+        x: "value",
+        fill: (b: Bar) => b.color,
+        title: (b: Bar) => `${b.label}: ${f(b.value)}${b.note ? ` (${b.note})` : ""}`,
+      }),
       Plot.text(bars, {y: "label", x: "value", text: (b: Bar) => f(b.value), dx: 4, textAnchor: "start", fontSize: 11}),
       Plot.ruleX([0]),
       Plot.axisY({label: null, lineWidth: narrow ? 10 : Infinity}),
     ],
   });
-  const table = costTable(o.title, [
-    {label: "part", value: (b: Bar) => b.label},
-    {label: o.x.label, value: (b: Bar) => f(b.value), numeric: true},
-    {label: "note", value: (b: Bar) => b.note ?? ""},
-  ], bars);
+  const table = costTable(
+    o.title,
+    [
+      {label: "part", value: (b: Bar) => b.label},
+      {label: o.x.label, value: (b: Bar) => f(b.value), numeric: true},
+      {label: "note", value: (b: Bar) => b.note ?? ""},
+    ],
+    bars,
+  );
   return costFigure(o.title, chart, table, o.caption);
 }

@@ -38,7 +38,14 @@ export function reproTable(rows: readonly ReproRow[], o: {groups?: readonly Repr
   caption.textContent = "Published figures next to what the cost model computes";
   table.append(caption);
   const head = document.createElement("tr");
-  for (const h of ["quantity (source)", "paper", "model", "deviation", "within tolerance?", "how the model gets it / why it misses"]) {
+  for (const h of [
+    "quantity (source)",
+    "paper",
+    "model",
+    "deviation",
+    "within tolerance?",
+    "how the model gets it / why it misses",
+  ]) {
     const th = cell("th", h);
     th.scope = "col";
     head.append(th);
@@ -48,7 +55,8 @@ export function reproTable(rows: readonly ReproRow[], o: {groups?: readonly Repr
   table.append(thead);
   let group: ReproGroup | undefined;
   const body = document.createElement("tbody");
-  const withUnit = (v: number, r: ReproRow) => `${fmtValue(v, r.unit)}${r.unit === "params" ? "" : r.unit === "×" || r.unit === "%" ? r.unit : ` ${r.unit}`}`;
+  const withUnit = (v: number, r: ReproRow) =>
+    `${fmtValue(v, r.unit)}${r.unit === "params" ? "" : r.unit === "×" || r.unit === "%" ? r.unit : ` ${r.unit}`}`;
   for (const r of shown) {
     if (r.group !== group) {
       group = r.group;

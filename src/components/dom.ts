@@ -6,7 +6,11 @@ type Attrs = Record<string, string | number | boolean | null | undefined | ((e: 
 
 /** h("div", {class: "x", onclick: f}, "text", child) → HTMLElement. `on*` attributes become listeners;
  *  boolean true sets an empty attribute, false/null/undefined omit it. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   setAttrs(el, attrs);
   append(el, children);
@@ -15,7 +19,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-export function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): SVGElementTagNameMap[K] {
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag);
   setAttrs(el, attrs);
   append(el, children);
@@ -82,7 +90,8 @@ export function focusableOverflow(selector = ".katex-display", name = "formula")
   later();
   setTimeout(mark, 500);
   addEventListener("resize", later);
-  if (typeof MutationObserver === "function") new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  if (typeof MutationObserver === "function")
+    new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
 }
 
 /** A name like "layers.1.mlp.down_proj.weight" with line-break opportunities after its dots, underscores and

@@ -17,25 +17,76 @@ export function cosine(a: Float32Array, b: Float32Array): number {
 }
 
 function strip(v: Float32Array, n: number, label: string): SVGSVGElement {
-  const w = 6, H = 40;
+  const w = 6,
+    H = 40;
   let m = 1e-12;
   for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(v[i]));
-  return s("svg", {width: n * w, height: H, role: "img", "aria-label": label},
+  return s(
+    "svg",
+    {width: n * w, height: H, role: "img", "aria-label": label},
     ...Array.from({length: n}, (_, i) => {
       const y = (v[i] / m) * (H / 2);
-      return s("rect", {x: i * w, y: y > 0 ? H / 2 - y : H / 2, width: w - 1, height: Math.max(0.5, Math.abs(y)), fill: y > 0 ? "#3b6ea5" : "#c0504d"});
-    }));
+      return s("rect", {
+        x: i * w,
+        y: y > 0 ? H / 2 - y : H / 2,
+        width: w - 1,
+        height: Math.max(0.5, Math.abs(y)),
+        fill: y > 0 ? "#3b6ea5" : "#c0504d",
+      });
+    }),
+  );
 }
 
 export function embeddingsView(d: EmbeddingsData, opts: {values?: number} = {}): HTMLElement {
   const n = Math.min(opts.values ?? 64, d.vectors[0].length);
   const c = cosine(d.vectors[0], d.vectors[1]);
-  return h("section", {class: "embeddings-view", "data-cosine": c.toFixed(6)},
-    h("p", {}, `Each text becomes one unit vector of ${d.vectors[0].length} values: the last token's final hidden state, divided by its length (${d.backend}). Their dot product is the cosine similarity.`),
-    h("table", {}, h("tbody", {},
-      ...[0, 1].map((k) => h("tr", {}, h("th", {scope: "row"}, `“${d.texts[k]}” (${d.tokens[k]} tokens)`), h("td", {}, strip(d.vectors[k], n, `first ${n} values of embedding ${k + 1}`)))),
-      h("tr", {}, h("th", {scope: "row"}, "cosine similarity"), h("td", {}, h("strong", {}, c.toFixed(4)))))),
-    h("details", {}, h("summary", {}, "values (data table)"),
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "i"), h("th", {}, "text 1"), h("th", {}, "text 2"))),
-        h("tbody", {}, Array.from({length: n}, (_, i) => h("tr", {}, h("td", {}, String(i)), h("td", {}, d.vectors[0][i].toFixed(5)), h("td", {}, d.vectors[1][i].toFixed(5))))))));
+  return h(
+    "section",
+    {class: "embeddings-view", "data-cosine": c.toFixed(6)},
+    h(
+      "p",
+      {},
+      `Each text becomes one unit vector of ${d.vectors[0].length} values: the last token's final hidden state, divided by its length (${d.backend}). Their dot product is the cosine similarity.`,
+    ),
+    h(
+      "table",
+      {},
+      h(
+        "tbody",
+        {},
+        ...[0, 1].map((k) =>
+          h(
+            "tr",
+            {},
+            h("th", {scope: "row"}, `“${d.texts[k]}” (${d.tokens[k]} tokens)`),
+            h("td", {}, strip(d.vectors[k], n, `first ${n} values of embedding ${k + 1}`)),
+          ),
+        ),
+        h("tr", {}, h("th", {scope: "row"}, "cosine similarity"), h("td", {}, h("strong", {}, c.toFixed(4)))),
+      ),
+    ),
+    h(
+      "details",
+      {},
+      h("summary", {}, "values (data table)"),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, h("th", {}, "i"), h("th", {}, "text 1"), h("th", {}, "text 2"))),
+        h(
+          "tbody",
+          {},
+          Array.from({length: n}, (_, i) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, String(i)),
+              h("td", {}, d.vectors[0][i].toFixed(5)),
+              h("td", {}, d.vectors[1][i].toFixed(5)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }

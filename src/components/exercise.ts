@@ -57,7 +57,10 @@ function concealer(selector: string, label: string, section = "exercises"): Conc
   if (existing) return existing;
   let on = true;
   let off = false; // its section is hidden by the link: never conceal
-  const sectionHidden = () => [...document.querySelectorAll("h2[data-hidden-section]")].some((hd) => sectionMatches(section, hd.textContent ?? ""));
+  const sectionHidden = () =>
+    [...document.querySelectorAll("h2[data-hidden-section]")].some((hd) =>
+      sectionMatches(section, hd.textContent ?? ""),
+    );
   let owner: HTMLElement | null = null;
   const apply = () => {
     for (const el of document.querySelectorAll<HTMLElement>(selector)) {
@@ -82,7 +85,12 @@ function concealer(selector: string, label: string, section = "exercises"): Conc
     },
   };
   if (typeof document !== "undefined") {
-    const check = () => { if (sectionHidden()) { off = true; apply(); } };
+    const check = () => {
+      if (sectionHidden()) {
+        off = true;
+        apply();
+      }
+    };
     document.addEventListener(SECTIONS_EVENT, check);
     queueMicrotask(check);
     const mo = typeof MutationObserver === "function" ? new MutationObserver(() => apply()) : null;
@@ -110,12 +118,18 @@ interface Memory {
 const memory = new Map<string, Memory>();
 
 /** Whether a typed number is a guess the exercise can take: a number within the input's min/max. Exported for tests. */
-export function checkGuess(raw: string, input: {min?: number; max?: number}): {ok: true; value: number} | {ok: false; message: string} {
+export function checkGuess(
+  raw: string,
+  input: {min?: number; max?: number},
+): {ok: true; value: number} | {ok: false; message: string} {
   const t = raw.trim();
   const v = Number(t);
   if (t === "" || !Number.isFinite(v)) return {ok: false, message: "Type a number first."};
   if ((input.min !== undefined && v < input.min) || (input.max !== undefined && v > input.max)) {
-    return {ok: false, message: `The answer is between ${minus(String(input.min ?? "−∞"))} and ${minus(String(input.max ?? "∞"))}: ${minus(t)} is outside.`};
+    return {
+      ok: false,
+      message: `The answer is between ${minus(String(input.min ?? "−∞"))} and ${minus(String(input.max ?? "∞"))}: ${minus(t)} is outside.`,
+    };
   }
   return {ok: true, value: v};
 }
@@ -149,15 +163,26 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
       placeholder: spec.input.placeholder ?? "",
     });
     disableAll.push(inp);
-    field = h("div", {class: "exercise-guess"}, h("label", {for: inp.id}, "Your guess"), inp, spec.input.unit ? h("span", {class: "unit"}, spec.input.unit) : null);
+    field = h(
+      "div",
+      {class: "exercise-guess"},
+      h("label", {for: inp.id}, "Your guess"),
+      inp,
+      spec.input.unit ? h("span", {class: "unit"}, spec.input.unit) : null,
+    );
     const range = spec.input;
     readGuess = () => {
       const r = checkGuess(inp.value, range);
       return r.ok ? r.value : undefined;
     };
     rawGuess = () => inp.value;
-    restoreGuess = (g) => { inp.value = g; };
-    guessProblem = () => { const r = checkGuess(inp.value, range); return r.ok ? "" : r.message; };
+    restoreGuess = (g) => {
+      inp.value = g;
+    };
+    guessProblem = () => {
+      const r = checkGuess(inp.value, range);
+      return r.ok ? "" : r.message;
+    };
   } else {
     const name = `${id}-choice`;
     const radios = spec.input.options.map((o, i) => {
@@ -168,7 +193,12 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     field = h("fieldset", {class: "exercise-guess"}, h("legend", {}, "Your guess"), radios);
     readGuess = () => root.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`)?.value;
     rawGuess = () => String(readGuess() ?? "");
-    restoreGuess = (g) => { for (const r of radios) { const i = r.querySelector("input")!; i.checked = i.value === g; } };
+    restoreGuess = (g) => {
+      for (const r of radios) {
+        const i = r.querySelector("input")!;
+        i.checked = i.value === g;
+      }
+    };
     guessProblem = () => "Pick an option first.";
   }
 
@@ -218,7 +248,10 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
     root.dataset.state = "revealed";
     memory.set(key, {guess: rawGuess(), state: "revealed"});
     root.dataset.verdict = right ? "right" : "wrong";
-    result.replaceChildren(h("p", {class: right ? "verdict right" : "verdict wrong"}, line), h("div", {class: "explain"}, a.explain));
+    result.replaceChildren(
+      h("p", {class: right ? "verdict right" : "verdict wrong"}, line),
+      h("div", {class: "explain"}, a.explain),
+    );
     again.hidden = false;
   });
 
@@ -257,16 +290,24 @@ export function numberVerdict(guess: number, a: NumericAnswer, right: boolean): 
   const diff = guess - a.value;
   const g = minus(String(guess));
   const miss = `${f(Math.abs(diff))} too ${diff > 0 ? "high" : "low"}`;
-  if (a.tolerance === 0) return right ? `✓ Right: it is exactly ${f(a.value)}.` : `✗ Not quite: it is ${f(a.value)}; you guessed ${g}, ${miss}.`;
-  if (right) return `✓ Right: the model gives ${f(a.value)}; you guessed ${g}${diff === 0 ? ", spot on" : `, ${miss} — within ${f(a.tolerance)}, which counts`}.`;
+  if (a.tolerance === 0)
+    return right
+      ? `✓ Right: it is exactly ${f(a.value)}.`
+      : `✗ Not quite: it is ${f(a.value)}; you guessed ${g}, ${miss}.`;
+  if (right)
+    return `✓ Right: the model gives ${f(a.value)}; you guessed ${g}${diff === 0 ? ", spot on" : `, ${miss} — within ${f(a.tolerance)}, which counts`}.`;
   return `✗ Not quite: the model gives ${f(a.value)}; you guessed ${g}, ${miss} (within ${f(a.tolerance)} would count).`;
 }
 
 function labelOf(spec: ExerciseSpec, v: string): string {
-  return spec.input.kind === "choice" ? spec.input.options.find((o) => o.value === v)?.label ?? v : v;
+  return spec.input.kind === "choice" ? (spec.input.options.find((o) => o.value === v)?.label ?? v) : v;
 }
 
 /** A list of exercises under a heading. */
 export function exercises(specs: ExerciseSpec[]): HTMLElement {
-  return h("div", {class: "exercises"}, specs.map((s) => exercise(s)));
+  return h(
+    "div",
+    {class: "exercises"},
+    specs.map((s) => exercise(s)),
+  );
 }

@@ -26,9 +26,17 @@ export function butterflyDiagram(values: readonly number[], opts: ButterflyOptio
   const height = top + n * rowH + 8;
   const x = (col: number) => 38 + col * colW;
   const y = (i: number) => top + i * rowH + rowH / 2;
-  const svg = s("svg", {width, height, viewBox: `0 0 ${width} ${height}`, class: "butterfly", role: "img", "aria-label": `${opts.caption}: ${S} stages of butterflies on ${n} values`});
+  const svg = s("svg", {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    class: "butterfly",
+    role: "img",
+    "aria-label": `${opts.caption}: ${S} stages of butterflies on ${n} values`,
+  });
   // Stage headers.
-  for (let k = 0; k <= S; k++) svg.append(s("text", {x: x(k), y: 12, "text-anchor": "middle"}, k === 0 ? "x" : `stage ${k}`));
+  for (let k = 0; k <= S; k++)
+    svg.append(s("text", {x: x(k), y: 12, "text-anchor": "middle"}, k === 0 ? "x" : `stage ${k}`));
   // Wires: each butterfly (i, j) at stage k sends a+b to i and a−b to j.
   const wires: SVGLineElement[][] = [];
   stages.forEach((st, k) => {
@@ -49,7 +57,16 @@ export function butterflyDiagram(values: readonly number[], opts: ButterflyOptio
   const labels: SVGTextElement[][] = columns.map((vals, k) =>
     vals.map((v, i) => {
       const t = s("text", {x: x(k), y: y(i) + 4, "text-anchor": "middle", class: "node"}, fmt(v, 3));
-      const bg = s("rect", {x: x(k) - 22, y: y(i) - 9, width: 44, height: 17, rx: 3, class: "node-bg", fill: "var(--theme-background)", stroke: "var(--theme-foreground-faint)"});
+      const bg = s("rect", {
+        x: x(k) - 22,
+        y: y(i) - 9,
+        width: 44,
+        height: 17,
+        rx: 3,
+        class: "node-bg",
+        fill: "var(--theme-background)",
+        stroke: "var(--theme-foreground-faint)",
+      });
       svg.append(bg, t);
       return t;
     }),
@@ -112,13 +129,25 @@ export function butterflyDiagram(values: readonly number[], opts: ButterflyOptio
   const el = h(
     "figure",
     {class: "lab-figure butterfly-figure"},
-    h("div", {class: "exercise-buttons"}, stepBtn, play, reset, reduced ? h("small", {}, " (reduced motion: stepping only)") : null),
+    h(
+      "div",
+      {class: "exercise-buttons"},
+      stepBtn,
+      play,
+      reset,
+      reduced ? h("small", {}, " (reduced motion: stepping only)") : null,
+    ),
     h("div", {class: "scroll-x"}, svg),
     status,
     h("figcaption", {}, opts.caption, opts.source ? h("span", {class: "source"}, ` Source: ${opts.source}.`) : null),
     dataTable(rows, {
       caption: `${opts.caption}: values after each stage`,
-      columns: [{key: "i", label: "i"}, {key: "x", label: "x", numeric: true}, ...stages.map((_, k) => ({key: `s${k + 1}`, label: `stage ${k + 1}`, numeric: true})), {key: "Hx", label: "H·x", numeric: true}],
+      columns: [
+        {key: "i", label: "i"},
+        {key: "x", label: "x", numeric: true},
+        ...stages.map((_, k) => ({key: `s${k + 1}`, label: `stage ${k + 1}`, numeric: true})),
+        {key: "Hx", label: "H·x", numeric: true},
+      ],
     }),
   ) as unknown as HTMLElement & {dispose(): void};
   el.dispose = stop;

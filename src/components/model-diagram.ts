@@ -81,19 +81,88 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   const id = uniqueId("diagram");
   const parts = blockParts(c);
   const stack: DiagramPart[] = [
-    {id: "embedding", kind: "embedding", label: "embedding", what: "looks up one float vector per token", chapter: "forward", row: 0},
-    {id: "blocks", kind: "block", label: `decoder block × ${c.num_hidden_layers}`, what: `the block below, repeated ${c.num_hidden_layers} times`, chapter: "forward", row: 0},
-    {id: "final-norm", kind: "norm", label: "RMSNorm", what: "normalizes the last block's output", chapter: "forward", row: 0},
-    {id: "lm-head", kind: "head", label: "LM head", what: "scores every token of the vocabulary (float)", chapter: "forward", row: 0},
+    {
+      id: "embedding",
+      kind: "embedding",
+      label: "embedding",
+      what: "looks up one float vector per token",
+      chapter: "forward",
+      row: 0,
+    },
+    {
+      id: "blocks",
+      kind: "block",
+      label: `decoder block × ${c.num_hidden_layers}`,
+      what: `the block below, repeated ${c.num_hidden_layers} times`,
+      chapter: "forward",
+      row: 0,
+    },
+    {
+      id: "final-norm",
+      kind: "norm",
+      label: "RMSNorm",
+      what: "normalizes the last block's output",
+      chapter: "forward",
+      row: 0,
+    },
+    {
+      id: "lm-head",
+      kind: "head",
+      label: "LM head",
+      what: "scores every token of the vocabulary (float)",
+      chapter: "forward",
+      row: 0,
+    },
   ];
-  const info = h("p", {class: "diagram-info", id: `${id}-info`, "aria-live": "polite"}, "Hover over or tab to a part to see what it does; click it to open its chapter.");
-  const describe = (p: DiagramPart) => `${p.label}: ${p.what}.${values[p.id] ? ` On your prompt: ${values[p.id]}.` : ""}`;
+  const info = h(
+    "p",
+    {class: "diagram-info", id: `${id}-info`, "aria-live": "polite"},
+    "Hover over or tab to a part to see what it does; click it to open its chapter.",
+  );
+  const describe = (p: DiagramPart) =>
+    `${p.label}: ${p.what}.${values[p.id] ? ` On your prompt: ${values[p.id]}.` : ""}`;
 
-  const svg = s("svg", {class: "model-diagram-svg", role: "group", "aria-label": `The ${data.name} model: the stack of layers, then one decoder block part by part`, width, "font-family": "var(--sans-serif)", "font-size": 12});
+  const svg = s("svg", {
+    class: "model-diagram-svg",
+    role: "group",
+    "aria-label": `The ${data.name} model: the stack of layers, then one decoder block part by part`,
+    width,
+    "font-family": "var(--sans-serif)",
+    "font-size": 12,
+  });
   const children: SVGElement[] = [];
-  const label = (x: number, y: number, text: string) => s("text", {x, y, "font-weight": 600, fill: "currentColor"}, text);
-  const arrow = (x1: number, y1: number, x2: number, y2: number) => s("line", {x1, y1, x2, y2, stroke: "currentColor", "stroke-opacity": 0.5, "stroke-width": 1.5, "marker-end": `url(#${id}-arrow)`});
-  children.push(s("defs", {}, s("marker", {id: `${id}-arrow`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto-start-reverse"}, s("path", {d: "M0,0 L10,5 L0,10 z", fill: "currentColor", "fill-opacity": 0.6}))));
+  const label = (x: number, y: number, text: string) =>
+    s("text", {x, y, "font-weight": 600, fill: "currentColor"}, text);
+  const arrow = (x1: number, y1: number, x2: number, y2: number) =>
+    s("line", {
+      x1,
+      y1,
+      x2,
+      y2,
+      stroke: "currentColor",
+      "stroke-opacity": 0.5,
+      "stroke-width": 1.5,
+      "marker-end": `url(#${id}-arrow)`,
+    });
+  children.push(
+    s(
+      "defs",
+      {},
+      s(
+        "marker",
+        {
+          id: `${id}-arrow`,
+          viewBox: "0 0 10 10",
+          refX: 9,
+          refY: 5,
+          markerWidth: 6,
+          markerHeight: 6,
+          orient: "auto-start-reverse",
+        },
+        s("path", {d: "M0,0 L10,5 L0,10 z", fill: "currentColor", "fill-opacity": 0.6}),
+      ),
+    ),
+  );
 
   const titles = new Map<string, {part: DiagramPart}>();
   const draw = (placed: Placed[]) => {
@@ -102,15 +171,48 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
       const faded = opts.focus !== undefined && pl.part.chapter !== opts.focus && pl.part.id !== "blocks";
       const title = describe(pl.part);
       pl.part.id && titles.set(pl.part.id, {part: pl.part});
-      const a = s("a", {href: `${base}${pl.part.chapter}`, "aria-label": title, class: "diagram-part", "data-part": pl.part.id, "data-kind": pl.part.kind, ...(faded ? {"data-faded": "true"} : {})},
-        s("rect", {x: pl.x, y: pl.y, width: pl.w, height: BOX_H, rx: pl.part.kind === "residual" ? 15 : 5, fill: st.fill, stroke: st.stroke, "stroke-width": faded ? 1 : 2, opacity: faded ? 0.55 : 1}),
-        s("text", {x: pl.x + pl.w / 2, y: pl.y + BOX_H / 2 + 4, "text-anchor": "middle", fill: "#1a1a1a", opacity: faded ? 0.7 : 1}, pl.part.label));
-      const show = () => { info.textContent = describe(pl.part); };
+      const a = s(
+        "a",
+        {
+          href: `${base}${pl.part.chapter}`,
+          "aria-label": title,
+          class: "diagram-part",
+          "data-part": pl.part.id,
+          "data-kind": pl.part.kind,
+          ...(faded ? {"data-faded": "true"} : {}),
+        },
+        s("rect", {
+          x: pl.x,
+          y: pl.y,
+          width: pl.w,
+          height: BOX_H,
+          rx: pl.part.kind === "residual" ? 15 : 5,
+          fill: st.fill,
+          stroke: st.stroke,
+          "stroke-width": faded ? 1 : 2,
+          opacity: faded ? 0.55 : 1,
+        }),
+        s(
+          "text",
+          {
+            x: pl.x + pl.w / 2,
+            y: pl.y + BOX_H / 2 + 4,
+            "text-anchor": "middle",
+            fill: "#1a1a1a",
+            opacity: faded ? 0.7 : 1,
+          },
+          pl.part.label,
+        ),
+      );
+      const show = () => {
+        info.textContent = describe(pl.part);
+      };
       a.addEventListener("mouseenter", show);
       a.addEventListener("focus", show);
       children.push(a);
       const next = placed[i + 1];
-      if (next && next.y === pl.y) children.push(arrow(pl.x + pl.w + 1, pl.y + BOX_H / 2, next.x - 2, next.y + BOX_H / 2));
+      if (next && next.y === pl.y)
+        children.push(arrow(pl.x + pl.w + 1, pl.y + BOX_H / 2, next.x - 2, next.y + BOX_H / 2));
     });
   };
 
@@ -120,11 +222,21 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   draw(top.placed);
   y = top.bottom + 30;
   children.push(label(4, y, "One decoder block — attention half"));
-  const attn = layoutRow(parts.filter((p) => p.row === 0), 4, y + 8, width);
+  const attn = layoutRow(
+    parts.filter((p) => p.row === 0),
+    4,
+    y + 8,
+    width,
+  );
   draw(attn.placed);
   y = attn.bottom + 30;
   children.push(label(4, y, "FFN half"));
-  const ffn = layoutRow(parts.filter((p) => p.row === 1), 4, y + 8, width);
+  const ffn = layoutRow(
+    parts.filter((p) => p.row === 1),
+    4,
+    y + 8,
+    width,
+  );
   draw(ffn.placed);
   const height = ffn.bottom + 8;
   svg.setAttribute("height", String(height));
@@ -134,11 +246,39 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   // The legend: only the kinds this variant has.
   const present = new Map<string, {fill: string; stroke: string}>();
   for (const p of [...stack, ...parts]) present.set(PART_STYLE[p.kind].name, PART_STYLE[p.kind]);
-  const legend = h("ul", {class: "diagram-legend", "aria-label": "Colours"}, [...present].map(([name, st]) =>
-    h("li", {}, h("span", {class: "diagram-swatch", style: `background:${st.fill};border-color:${st.stroke}`, "aria-hidden": "true"}), name)));
-  const fig = h("figure", {class: "model-diagram", "data-figure": "model-diagram", "data-variant": c.bitnet_variant, ...(opts.focus ? {"data-focus": opts.focus} : {})},
-    svg, legend, info,
-    h("figcaption", {}, `Where each part of BitNet sits in the ${data.name} model. Parts drawn from the model's own variant settings; each links to the chapter that explains it.`)) as ModelDiagramElement;
+  const legend = h(
+    "ul",
+    {class: "diagram-legend", "aria-label": "Colours"},
+    [...present].map(([name, st]) =>
+      h(
+        "li",
+        {},
+        h("span", {
+          class: "diagram-swatch",
+          style: `background:${st.fill};border-color:${st.stroke}`,
+          "aria-hidden": "true",
+        }),
+        name,
+      ),
+    ),
+  );
+  const fig = h(
+    "figure",
+    {
+      class: "model-diagram",
+      "data-figure": "model-diagram",
+      "data-variant": c.bitnet_variant,
+      ...(opts.focus ? {"data-focus": opts.focus} : {}),
+    },
+    svg,
+    legend,
+    info,
+    h(
+      "figcaption",
+      {},
+      `Where each part of BitNet sits in the ${data.name} model. Parts drawn from the model's own variant settings; each links to the chapter that explains it.`,
+    ),
+  ) as ModelDiagramElement;
   fig.setValues = (v, source) => {
     values = v;
     for (const a of svg.querySelectorAll<SVGAElement>("a[data-part]")) {

@@ -8,8 +8,15 @@ import {figure} from "./charts.js";
 import type {FigureOptions} from "./charts.js";
 import {dataTable} from "./table.js";
 
-export const TERNARY_COLOR = {[-1]: "var(--ternary-neg)", 0: "var(--ternary-zero)", 1: "var(--ternary-pos)"} as Record<number, string>;
-export const TERNARY_TEXT = {[-1]: "var(--ternary-neg-text)", 0: "var(--ternary-zero-text)", 1: "var(--ternary-pos-text)"} as Record<number, string>;
+export const TERNARY_COLOR = {[-1]: "var(--ternary-neg)", 0: "var(--ternary-zero)", 1: "var(--ternary-pos)"} as Record<
+  number,
+  string
+>;
+export const TERNARY_TEXT = {
+  [-1]: "var(--ternary-neg-text)",
+  0: "var(--ternary-zero-text)",
+  1: "var(--ternary-pos-text)",
+} as Record<number, string>;
 export const TERNARY_GLYPH = {[-1]: MINUS, 0: "·", 1: "+"} as Record<number, string>;
 const PATTERN_NAME = {[-1]: "hatched", 0: "dotted", 1: "solid"} as Record<number, string>;
 
@@ -19,8 +26,18 @@ function ternaryPatterns(): {defs: SVGDefsElement; fill: Record<number, string>}
   const defs = s(
     "defs",
     {},
-    s("pattern", {id: `${id}-neg`, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)"}, s("rect", {width: 6, height: 6, fill: "var(--ternary-neg)", "fill-opacity": 0.35}), s("rect", {width: 3, height: 6, fill: "var(--ternary-neg)"})),
-    s("pattern", {id: `${id}-zero`, width: 6, height: 6, patternUnits: "userSpaceOnUse"}, s("rect", {width: 6, height: 6, fill: "var(--ternary-zero)", "fill-opacity": 0.35}), s("circle", {cx: 3, cy: 3, r: 1.6, fill: "var(--ternary-zero)"})),
+    s(
+      "pattern",
+      {id: `${id}-neg`, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)"},
+      s("rect", {width: 6, height: 6, fill: "var(--ternary-neg)", "fill-opacity": 0.35}),
+      s("rect", {width: 3, height: 6, fill: "var(--ternary-neg)"}),
+    ),
+    s(
+      "pattern",
+      {id: `${id}-zero`, width: 6, height: 6, patternUnits: "userSpaceOnUse"},
+      s("rect", {width: 6, height: 6, fill: "var(--ternary-zero)", "fill-opacity": 0.35}),
+      s("circle", {cx: 3, cy: 3, r: 1.6, fill: "var(--ternary-zero)"}),
+    ),
   );
   return {defs, fill: {[-1]: `url(#${id}-neg)`, 0: `url(#${id}-zero)`, 1: "var(--ternary-pos)"}};
 }
@@ -42,18 +59,43 @@ export function ternarySharesChart(shares: TernaryShares, opts: SharesOptions): 
   const barMax = width - labelW - (sets.length > 1 ? 8 * Math.max(...sets.map((x) => x.name.length)) + 60 : 64);
   const height = 3 * sets.length * rowH + 3 * 8 + 8;
   const {defs, fill} = ternaryPatterns();
-  const svg = s("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${opts.caption}: ${sets.map((x) => `${x.name}: −1 ${pct(x.shares.neg / x.shares.total)}, 0 ${pct(x.shares.zero / x.shares.total)}, +1 ${pct(x.shares.pos / x.shares.total)}`).join("; ")}`, class: "ternary-shares", "font-family": "var(--sans-serif)"});
+  const svg = s("svg", {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${opts.caption}: ${sets.map((x) => `${x.name}: −1 ${pct(x.shares.neg / x.shares.total)}, 0 ${pct(x.shares.zero / x.shares.total)}, +1 ${pct(x.shares.pos / x.shares.total)}`).join("; ")}`,
+    class: "ternary-shares",
+    "font-family": "var(--sans-serif)",
+  });
   svg.append(defs);
   let y = 4;
   for (const code of [-1, 0, 1]) {
-    svg.append(s("text", {x: 4, y: y + (sets.length * rowH) / 2 + 5, "font-weight": "bold", "font-size": 14}, ternary(code)));
+    svg.append(
+      s("text", {x: 4, y: y + (sets.length * rowH) / 2 + 5, "font-weight": "bold", "font-size": 14}, ternary(code)),
+    );
     for (const set of sets) {
       const n = code === -1 ? set.shares.neg : code === 0 ? set.shares.zero : set.shares.pos;
       const f = set.shares.total ? n / set.shares.total : 0;
       const w = Math.max(1, f * barMax);
       svg.append(
-        s("rect", {x: labelW, y: y + 2, width: w, height: rowH - 4, fill: fill[code], stroke: TERNARY_COLOR[code], "stroke-width": 1, "data-code": code, "data-share": f.toFixed(6), "data-set": set.name}),
-        s("text", {x: labelW + w + 4, y: y + rowH / 2 + 4, "font-size": 12}, `${pct(f)}${sets.length > 1 ? ` ${set.name}` : ""}`),
+        s("rect", {
+          x: labelW,
+          y: y + 2,
+          width: w,
+          height: rowH - 4,
+          fill: fill[code],
+          stroke: TERNARY_COLOR[code],
+          "stroke-width": 1,
+          "data-code": code,
+          "data-share": f.toFixed(6),
+          "data-set": set.name,
+        }),
+        s(
+          "text",
+          {x: labelW + w + 4, y: y + rowH / 2 + 4, "font-size": 12},
+          `${pct(f)}${sets.length > 1 ? ` ${set.name}` : ""}`,
+        ),
       );
       y += rowH;
     }
@@ -67,7 +109,17 @@ export function ternarySharesChart(shares: TernaryShares, opts: SharesOptions): 
     }
     return r;
   });
-  return figure(svg, {...opts, table: dataTable(rows, {caption: opts.caption, columns: [{key: "code", label: "code"}, {key: "pattern", label: "bar pattern"}, ...sets.map((x) => ({key: x.name, label: x.name, numeric: true}))]})});
+  return figure(svg, {
+    ...opts,
+    table: dataTable(rows, {
+      caption: opts.caption,
+      columns: [
+        {key: "code", label: "code"},
+        {key: "pattern", label: "bar pattern"},
+        ...sets.map((x) => ({key: x.name, label: x.name, numeric: true})),
+      ],
+    }),
+  });
 }
 
 export interface GridOptions extends FigureOptions {
@@ -84,17 +136,45 @@ export function ternaryGrid(codes: ArrayLike<number>, rows: number, cols: number
   const top = 16;
   const width = left + cols * cell + 2;
   const height = top + rows * cell + 2;
-  const svg = s("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${opts.caption} (${rows}×${cols} codes; the data table lists them)`, class: "ternary-grid", "font-family": "var(--sans-serif)"});
-  for (let c = 0; c < cols; c += 8) svg.append(s("text", {x: left + c * cell, y: 11, "font-size": 10}, String(opts.col0 + c)));
+  const svg = s("svg", {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${opts.caption} (${rows}×${cols} codes; the data table lists them)`,
+    class: "ternary-grid",
+    "font-family": "var(--sans-serif)",
+  });
+  for (let c = 0; c < cols; c += 8)
+    svg.append(s("text", {x: left + c * cell, y: 11, "font-size": 10}, String(opts.col0 + c)));
   for (let r = 0; r < rows; r++) {
-    if (r % 4 === 0) svg.append(s("text", {x: 0, y: top + r * cell + cell - 2, "font-size": 10}, String(opts.row0 + r)));
+    if (r % 4 === 0)
+      svg.append(s("text", {x: 0, y: top + r * cell + cell - 2, "font-size": 10}, String(opts.row0 + r)));
     for (let c = 0; c < cols; c++) {
       const v = codes[r * cols + c];
       const x = left + c * cell;
       const y = top + r * cell;
       svg.append(
-        s("rect", {x, y, width: cell - 1, height: cell - 1, fill: TERNARY_COLOR[v], "fill-opacity": v === 0 ? 0.35 : 0.9}),
-        s("text", {x: x + (cell - 1) / 2, y: y + cell - 3.5, "text-anchor": "middle", "font-size": cell - 3, fill: v === 0 ? "currentColor" : "white", "font-weight": "bold"}, TERNARY_GLYPH[v]),
+        s("rect", {
+          x,
+          y,
+          width: cell - 1,
+          height: cell - 1,
+          fill: TERNARY_COLOR[v],
+          "fill-opacity": v === 0 ? 0.35 : 0.9,
+        }),
+        s(
+          "text",
+          {
+            x: x + (cell - 1) / 2,
+            y: y + cell - 3.5,
+            "text-anchor": "middle",
+            "font-size": cell - 3,
+            fill: v === 0 ? "currentColor" : "white",
+            "font-weight": "bold",
+          },
+          TERNARY_GLYPH[v],
+        ),
       );
     }
   }
@@ -103,8 +183,14 @@ export function ternaryGrid(codes: ArrayLike<number>, rows: number, cols: number
     for (let c = 0; c < cols; c++) o[`c${c}`] = ternary(codes[r * cols + c]);
     return o;
   });
-  const columns = [{key: "row", label: "row"}, ...Array.from({length: cols}, (_, c) => ({key: `c${c}`, label: String(opts.col0 + c), numeric: true}))];
-  return figure(h("div", {class: "scroll-x"}, svg), {...opts, table: dataTable(tableRows, {caption: opts.caption, columns})});
+  const columns = [
+    {key: "row", label: "row"},
+    ...Array.from({length: cols}, (_, c) => ({key: `c${c}`, label: String(opts.col0 + c), numeric: true})),
+  ];
+  return figure(h("div", {class: "scroll-x"}, svg), {
+    ...opts,
+    table: dataTable(tableRows, {caption: opts.caption, columns}),
+  });
 }
 
 export interface LedgerOptions {
@@ -127,7 +213,12 @@ export function bitLedger(b: PackedByte, opts: LedgerOptions): HTMLElement {
     fieldsMsbFirst.map((f, i) =>
       h(
         "div",
-        {class: "ledger-field", "data-value": f.value ?? "pad", style: f.value === null ? "" : `--field-color: ${TERNARY_COLOR[f.value]}; --field-text: ${TERNARY_TEXT[f.value]}`},
+        {
+          class: "ledger-field",
+          "data-value": f.value ?? "pad",
+          style:
+            f.value === null ? "" : `--field-color: ${TERNARY_COLOR[f.value]}; --field-text: ${TERNARY_TEXT[f.value]}`,
+        },
         h("div", {class: "ledger-pair"}, h("span", {}, bits[2 * i]), h("span", {}, bits[2 * i + 1])),
         h("div", {class: "ledger-meta"}, `bits ${f.shift + 1}–${f.shift}`),
         h("div", {class: "ledger-value"}, f.value === null ? "pad" : ternary(f.value)),
@@ -139,7 +230,10 @@ export function bitLedger(b: PackedByte, opts: LedgerOptions): HTMLElement {
     bits: `${f.shift + 1}–${f.shift}`,
     stored: `${bin(f.stored, 2)} = ${f.stored}`,
     value: f.value === null ? "—" : `${f.stored} − 1 = ${ternary(f.value)}`,
-    row: f.row === null ? "padding" : `${f.row} (block ${f.block}: rows ${f.block * R}…${Math.min(opts.rows, (f.block + 1) * R) - 1})`,
+    row:
+      f.row === null
+        ? "padding"
+        : `${f.row} (block ${f.block}: rows ${f.block * R}…${Math.min(opts.rows, (f.block + 1) * R) - 1})`,
   }));
   return h(
     "div",
@@ -148,7 +242,9 @@ export function bitLedger(b: PackedByte, opts: LedgerOptions): HTMLElement {
       "p",
       {class: "ledger-head"},
       h("code", {}, `${opts.tensorName}[${b.p}, ${b.col}]`),
-      opts.fileOffset !== undefined ? ` at byte ${opts.fileOffset.toLocaleString("en-US")} (${hex(opts.fileOffset, 6)}) of model.safetensors` : " (packed live)",
+      opts.fileOffset !== undefined
+        ? ` at byte ${opts.fileOffset.toLocaleString("en-US")} (${hex(opts.fileOffset, 6)}) of model.safetensors`
+        : " (packed live)",
       " = ",
       h("strong", {class: "ledger-hex"}, hex(b.byte)),
       " = ",
@@ -188,16 +284,27 @@ export function matVecCounter(r: CountedMatVec, opts: MatVecOptions): HTMLElemen
     {class: "matvec-sum"},
     h("code", {}, `y[${opts.row}] = `),
     ...opts.terms.map((t, i) =>
-      h("span", {class: `term ${t.sign > 0 ? "add" : "sub"}`}, `${i === 0 ? (t.sign > 0 ? "" : MINUS) : t.sign > 0 ? " + " : ` ${MINUS} `}x${sub(t.col)}`),
+      h(
+        "span",
+        {class: `term ${t.sign > 0 ? "add" : "sub"}`},
+        `${i === 0 ? (t.sign > 0 ? "" : MINUS) : t.sign > 0 ? " + " : ` ${MINUS} `}x${sub(t.col)}`,
+      ),
     ),
-    opts.rowNonzero > opts.terms.length ? h("span", {class: "more"}, ` … (${opts.rowNonzero - opts.terms.length} more terms)`) : null,
+    opts.rowNonzero > opts.terms.length
+      ? h("span", {class: "more"}, ` … (${opts.rowNonzero - opts.terms.length} more terms)`)
+      : null,
     h("code", {}, ` = ${signed(r.y[opts.row])}`),
   );
   const values = h(
     "p",
     {class: "matvec-values"},
     `With this token's INT8 codes: `,
-    ...opts.terms.slice(0, 8).map((t, i) => `${i === 0 ? (t.sign > 0 ? "" : MINUS) : t.sign > 0 ? " + " : ` ${MINUS} `}${t.x < 0 ? `(${signed(t.x)})` : t.x}`),
+    ...opts.terms
+      .slice(0, 8)
+      .map(
+        (t, i) =>
+          `${i === 0 ? (t.sign > 0 ? "" : MINUS) : t.sign > 0 ? " + " : ` ${MINUS} `}${t.x < 0 ? `(${signed(t.x)})` : t.x}`,
+      ),
     opts.terms.length > 8 || opts.rowNonzero > opts.terms.length ? " …" : "",
     ` = ${signed(r.y[opts.row])}; multiplying and accumulating Σ W̃·x the ordinary way gives ${fmt(opts.dense, 6)}.`,
   );

@@ -5,7 +5,8 @@ import katex from "katex";
 export function tex(strings: TemplateStringsArray, ...values: unknown[]): HTMLElement {
   return render(String.raw(strings, ...values), false);
 }
-tex.block = (strings: TemplateStringsArray, ...values: unknown[]): HTMLElement => render(String.raw(strings, ...values), true);
+tex.block = (strings: TemplateStringsArray, ...values: unknown[]): HTMLElement =>
+  render(String.raw(strings, ...values), true);
 
 function render(source: string, displayMode: boolean): HTMLElement {
   const el = document.createElement(displayMode ? "div" : "span");

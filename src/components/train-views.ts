@@ -9,8 +9,15 @@ import type {LinearName} from "../lib/config.js";
 import type {StepStats} from "../lib/train/trainer.js";
 import type {Tokenizer} from "../lib/tokenizer.js";
 import {
-  bucketMean, headMean, layerGammas, makeTrainedRecord, scheduleCurve, tailMean, ternaryBins,
-  type TrainedRecord, type TrainRunView,
+  bucketMean,
+  headMean,
+  layerGammas,
+  makeTrainedRecord,
+  scheduleCurve,
+  tailMean,
+  ternaryBins,
+  type TrainedRecord,
+  type TrainRunView,
 } from "../lib/chapters/train.js";
 import {modelConfigAt} from "../lib/train/config.js";
 import {ternaryShares} from "../lib/chapters/ternary.js";
@@ -99,7 +106,12 @@ export class TrainDashboard {
     this.gammaProjection = opts.gammaProjection;
     this.run = opts.makeRun();
     const btn = (label: string, cls = "") => h("button", {type: "button", class: `lab-button ${cls}`.trim()}, label);
-    this.buttons = {start: btn("Start training", "primary"), pause: btn("Pause"), resume: btn("Resume", "primary"), reset: btn("Reset")};
+    this.buttons = {
+      start: btn("Start training", "primary"),
+      pause: btn("Pause"),
+      resume: btn("Resume", "primary"),
+      reset: btn("Reset"),
+    };
     this.buttons.start.addEventListener("click", () => this.start());
     this.buttons.resume.addEventListener("click", () => this.start());
     this.buttons.pause.addEventListener("click", () => void this.pause());
@@ -117,7 +129,14 @@ export class TrainDashboard {
     this.element = h(
       "section",
       {class: "train-dashboard", "aria-label": "Training"},
-      h("div", {class: "train-buttons", role: "group", "aria-label": "Training controls"}, this.buttons.start, this.buttons.pause, this.buttons.resume, this.buttons.reset),
+      h(
+        "div",
+        {class: "train-buttons", role: "group", "aria-label": "Training controls"},
+        this.buttons.start,
+        this.buttons.pause,
+        this.buttons.resume,
+        this.buttons.reset,
+      ),
       this.status,
       this.progress,
       this.numbers,
@@ -125,25 +144,30 @@ export class TrainDashboard {
     );
     if (opts.onUpdate) this.listeners.add(opts.onUpdate);
     // Redraw at the new width when the page is resized (phone rotation, sidebar toggled).
-    this.resize = typeof ResizeObserver === "function"
-      ? new ResizeObserver(() => {
-          if (Math.abs(this.width() - this.lastWidth) <= 8) return;
-          for (const k of CHART_KEYS) this.stale.add(k);
-          this.scheduleRender();
-        })
-      : null;
+    this.resize =
+      typeof ResizeObserver === "function"
+        ? new ResizeObserver(() => {
+            if (Math.abs(this.width() - this.lastWidth) <= 8) return;
+            for (const k of CHART_KEYS) this.stale.add(k);
+            this.scheduleRender();
+          })
+        : null;
     this.resize?.observe(this.element);
     // Off-screen charts are not redrawn while training; one that scrolls into view is drawn then.
-    this.seen = typeof IntersectionObserver === "function"
-      ? new IntersectionObserver((entries) => {
-          for (const e of entries) {
-            const k = (e.target as HTMLElement).dataset.chart as ChartKey;
-            if (e.isIntersecting) this.onScreen.add(k);
-            else this.onScreen.delete(k);
-          }
-          if ([...this.stale].some((k) => this.onScreen.has(k))) this.scheduleRender();
-        }, {rootMargin: "200px"})
-      : null;
+    this.seen =
+      typeof IntersectionObserver === "function"
+        ? new IntersectionObserver(
+            (entries) => {
+              for (const e of entries) {
+                const k = (e.target as HTMLElement).dataset.chart as ChartKey;
+                if (e.isIntersecting) this.onScreen.add(k);
+                else this.onScreen.delete(k);
+              }
+              if ([...this.stale].some((k) => this.onScreen.has(k))) this.scheduleRender();
+            },
+            {rootMargin: "200px"},
+          )
+        : null;
     if (this.seen) {
       this.onScreen.clear();
       for (const el of Object.values(this.slots)) this.seen.observe(el);
@@ -224,7 +248,9 @@ export class TrainDashboard {
     const before = this.show;
     this.show = {...show};
     for (const k of CHART_KEYS) this.slots[k].hidden = !show[k];
-    const appeared = CHART_KEYS.filter((k) => show[k] && (!before[k] || this.stale.has(k) || !this.slots[k].firstChild));
+    const appeared = CHART_KEYS.filter(
+      (k) => show[k] && (!before[k] || this.stale.has(k) || !this.slots[k].firstChild),
+    );
     this.renderCharts(appeared);
   }
 
@@ -256,11 +282,16 @@ export class TrainDashboard {
     b.reset.disabled = s === "ready" || s === "disposed";
     this.element.dataset.state = s;
     this.status.textContent =
-      s === "ready" ? `Ready: ${r.steps} steps of each model. Press Start training.`
-        : s === "running" ? "Training… (changing a setting above starts over)"
-          : s === "paused" ? `Paused at step ${r.step} of ${r.steps}.`
-            : s === "done" ? `Done: ${r.steps} steps in ${duration(this.elapsedMs)}.`
-              : s === "error" ? `Stopped: ${r.error}`
+      s === "ready"
+        ? `Ready: ${r.steps} steps of each model. Press Start training.`
+        : s === "running"
+          ? "Training… (changing a setting above starts over)"
+          : s === "paused"
+            ? `Paused at step ${r.step} of ${r.steps}.`
+            : s === "done"
+              ? `Done: ${r.steps} steps in ${duration(this.elapsedMs)}.`
+              : s === "error"
+                ? `Stopped: ${r.error}`
                 : "Reset.";
     this.status.classList.toggle("error", s === "error");
     this.updateNumbers();
@@ -274,17 +305,25 @@ export class TrainDashboard {
   private markStale(): void {
     for (const k of ["loss", "weights", "flips", "gamma"] as const) this.stale.add(k);
     const r = this.run;
-    if (this.scheduleStep < 0 || Math.abs(r.step - this.scheduleStep) >= Math.max(1, SCHEDULE_MARK_SHARE * r.steps) || r.step >= r.steps) this.stale.add("schedule");
+    if (
+      this.scheduleStep < 0 ||
+      Math.abs(r.step - this.scheduleStep) >= Math.max(1, SCHEDULE_MARK_SHARE * r.steps) ||
+      r.step >= r.steps
+    )
+      this.stale.add("schedule");
   }
 
   /** The live numbers at most every NUMBERS_MS. */
   private queueNumbers(): void {
     if (this.numbersTimer) return;
-    this.numbersTimer = setTimeout(() => {
-      this.numbersTimer = null;
-      this.lastNumbers = performance.now();
-      if (!this.disposed) this.updateNumbers();
-    }, Math.max(0, this.lastNumbers + NUMBERS_MS - performance.now()));
+    this.numbersTimer = setTimeout(
+      () => {
+        this.numbersTimer = null;
+        this.lastNumbers = performance.now();
+        if (!this.disposed) this.updateNumbers();
+      },
+      Math.max(0, this.lastNumbers + NUMBERS_MS - performance.now()),
+    );
   }
 
   private updateNumbers(): void {
@@ -305,20 +344,51 @@ export class TrainDashboard {
     this.element.dataset.tensors = last ? String(last.tensors) : "";
     this.progress.set(r.step / r.steps, `Step ${r.step} of ${r.steps}`);
     const recent = tail(10);
-    const tps = last ? tailMean(recent.map((x) => x.tokensPerSecond), 10) : NaN;
+    const tps = last
+      ? tailMean(
+          recent.map((x) => x.tokensPerSecond),
+          10,
+        )
+      : NaN;
     const cards = [
       {id: "backend", label: "Backend", value: this.opts.backend},
       {id: "step", label: "Step", value: `${r.step} / ${r.steps}`},
-      {id: "bitnet-loss", label: "b1.58 loss", value: last ? fmt(tailMean(bl(recent), 10), 4) : "—", note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps"},
-      {id: "fp-loss", label: "fp loss", value: last ? fmt(tailMean(fl(recent), 10), 4) : "—", note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps"},
+      {
+        id: "bitnet-loss",
+        label: "b1.58 loss",
+        value: last ? fmt(tailMean(bl(recent), 10), 4) : "—",
+        note: ev ? `validation ${fmt(ev.bitnet, 4)}` : "mean of the last 10 steps",
+      },
+      {
+        id: "fp-loss",
+        label: "fp loss",
+        value: last ? fmt(tailMean(fl(recent), 10), 4) : "—",
+        note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps",
+      },
       {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
-      {id: "time-left", label: "Time left", value: last && r.step < r.steps ? `≈ ${duration(tailMean(recent.map((x) => x.ms), 10) * (r.steps - r.step))}` : "—", note: "at the recent pace"},
+      {
+        id: "time-left",
+        label: "Time left",
+        value:
+          last && r.step < r.steps
+            ? `≈ ${duration(
+                tailMean(
+                  recent.map((x) => x.ms),
+                  10,
+                ) *
+                  (r.steps - r.step),
+              )}`
+            : "—",
+        note: "at the recent pace",
+      },
       {id: "flip", label: "Codes flipped", value: last ? pct(last.flip, 2) : "—", note: "in the last step"},
       {id: "tensors", label: "tfjs tensors", value: last ? String(last.tensors) : "—", note: "stays flat: no leak"},
     ];
     if (!this.cards) {
       this.numbers.replaceChildren(statCards(cards));
-      this.cards = new Map(cards.map((c) => [c.id, this.numbers.querySelector<HTMLElement>(`[data-stat="${c.id}"] dd`)!]));
+      this.cards = new Map(
+        cards.map((c) => [c.id, this.numbers.querySelector<HTMLElement>(`[data-stat="${c.id}"] dd`)!]),
+      );
     }
     // In place: only a card whose text changed is touched.
     for (const c of cards) {
@@ -334,11 +404,14 @@ export class TrainDashboard {
   private scheduleRender(): void {
     if (this.renderTimer || this.disposed) return;
     const every = prefersReducedMotion() ? 3000 : 1000;
-    this.renderTimer = setTimeout(() => {
-      this.renderTimer = null;
-      this.lastRender = performance.now();
-      this.renderStaleOnScreen();
-    }, Math.max(0, this.lastRender + every - performance.now()));
+    this.renderTimer = setTimeout(
+      () => {
+        this.renderTimer = null;
+        this.lastRender = performance.now();
+        this.renderStaleOnScreen();
+      },
+      Math.max(0, this.lastRender + every - performance.now()),
+    );
   }
 
   private renderStaleOnScreen(): void {
@@ -404,8 +477,20 @@ export function lossChart(r: TrainRunView, width: number): HTMLElement {
   // Two points at least: a chart of one-point series draws nothing (and Plot warns about it).
   if (r.points.length < 2) return waiting("The loss curves appear here once training starts.");
   const alpha = Math.min(1, 2 / (Math.max(2, Math.round(r.points.length / 20)) + 1));
-  const b = smooth(bucketMean(r.points.map((p) => ({x: p.step, y: p.bitnetLoss})), STEP_TABLE_POINTS), alpha);
-  const f = smooth(bucketMean(r.points.map((p) => ({x: p.step, y: p.fpLoss})), STEP_TABLE_POINTS), alpha);
+  const b = smooth(
+    bucketMean(
+      r.points.map((p) => ({x: p.step, y: p.bitnetLoss})),
+      STEP_TABLE_POINTS,
+    ),
+    alpha,
+  );
+  const f = smooth(
+    bucketMean(
+      r.points.map((p) => ({x: p.step, y: p.fpLoss})),
+      STEP_TABLE_POINTS,
+    ),
+    alpha,
+  );
   const series: LineSeries[] = [
     {name: "b1.58 (train, smoothed)", points: b},
     {name: "fp twin (train, smoothed)", points: f, dash: "6,4"},
@@ -425,18 +510,35 @@ export function lossChart(r: TrainRunView, width: number): HTMLElement {
     yFormat: (v) => fmt(v, 3),
   });
   el.classList.add("train-loss");
-  const gap = lineChart([{name: "b1.58 − fp (train, smoothed)", points: b.map((p, i) => ({x: p.x, y: p.y - (f[i]?.y ?? NaN)})).filter((p) => Number.isFinite(p.y))},
-    ...(r.evals.length ? [{name: "b1.58 − fp (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet - e.fp})), dash: "2,3"}] : [])], {
-    width,
-    height: 170,
-    xLabel: "step",
-    yLabel: "gap (nats/token)",
-    maxMarkers: 12,
-    ruleY: [0],
-    caption: "The gap: how much higher the b1.58 model's loss is than its full-precision twin's (above 0: ternary costs loss)",
-    source: "computed live in this browser",
-    yFormat: (v) => fmt(v, 2),
-  });
+  const gap = lineChart(
+    [
+      {
+        name: "b1.58 − fp (train, smoothed)",
+        points: b.map((p, i) => ({x: p.x, y: p.y - (f[i]?.y ?? NaN)})).filter((p) => Number.isFinite(p.y)),
+      },
+      ...(r.evals.length
+        ? [
+            {
+              name: "b1.58 − fp (validation)",
+              points: r.evals.map((e) => ({x: e.step, y: e.bitnet - e.fp})),
+              dash: "2,3",
+            },
+          ]
+        : []),
+    ],
+    {
+      width,
+      height: 170,
+      xLabel: "step",
+      yLabel: "gap (nats/token)",
+      maxMarkers: 12,
+      ruleY: [0],
+      caption:
+        "The gap: how much higher the b1.58 model's loss is than its full-precision twin's (above 0: ternary costs loss)",
+      source: "computed live in this browser",
+      yFormat: (v) => fmt(v, 2),
+    },
+  );
   gap.classList.add("train-loss-gap");
   gap.setAttribute("data-chart", "loss-gap");
   return h("div", {class: "train-loss-pair"}, el, gap);
@@ -457,9 +559,16 @@ export function weightsView(stats: StepStats | undefined, width: number): HTMLEl
       xLabel: "latent weight",
       caption: `${latent.length} latent weights of ${name} and the ternary code each rounds to (${MINUS}1 left of ${MINUS}γ/2, 0 between, +1 right of +γ/2; γ = ${fmt(gamma, 3)})`,
       source: "StepStats.sample, computed live (values beyond ±2γ are counted in the end bins)",
-      rules: [{x: -gamma / 2, label: `${MINUS}γ/2`}, {x: gamma / 2, label: "+γ/2"}],
+      rules: [
+        {x: -gamma / 2, label: `${MINUS}γ/2`},
+        {x: gamma / 2, label: "+γ/2"},
+      ],
       binColor: (b) => TERNARY_COLOR[(b as ReturnType<typeof ternaryBins>[number]).code],
-      labels: [{x: -1.25 * gamma, text: `${MINUS}1`}, {x: 0, text: "0"}, {x: 1.25 * gamma, text: "+1"}],
+      labels: [
+        {x: -1.25 * gamma, text: `${MINUS}1`},
+        {x: 0, text: "0"},
+        {x: 1.25 * gamma, text: "+1"},
+      ],
     }),
     statCards([
       {id: "share-neg", label: `${MINUS}1`, value: pct(sh.neg / sh.total, 1)},
@@ -474,7 +583,10 @@ export function weightsView(stats: StepStats | undefined, width: number): HTMLEl
 /** Fraction of all ternary codes that changed in each step's update. */
 export function flipChart(r: TrainRunView, width: number): HTMLElement {
   if (r.points.length < 2) return waiting("The flip rate appears here once training starts.");
-  const pts = bucketMean(r.points.map((p) => ({x: p.step, y: 100 * p.flip})), STEP_TABLE_POINTS);
+  const pts = bucketMean(
+    r.points.map((p) => ({x: p.step, y: 100 * p.flip})),
+    STEP_TABLE_POINTS,
+  );
   const positive = pts.every((p) => p.y > 0);
   const el = lineChart([{name: "codes flipped", points: pts}], {
     width,
@@ -497,7 +609,10 @@ export function gammaChart(r: TrainRunView, proj: LinearName | "mean", width: nu
   const per = r.points.map((p) => ({step: p.step, g: layerGammas(p.gamma, L, proj)}));
   const series = Array.from({length: L}, (_, l) => ({
     name: `layer ${l}`,
-    points: bucketMean(per.map((p) => ({x: p.step, y: p.g[l]})), STEP_TABLE_POINTS),
+    points: bucketMean(
+      per.map((p) => ({x: p.step, y: p.g[l]})),
+      STEP_TABLE_POINTS,
+    ),
   }));
   const el = lineChart(series, {
     width,
@@ -519,7 +634,10 @@ export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
   const now = Math.min(r.step, r.steps - 1);
   const cur = b.reduce((best, p) => (Math.abs(p.step - now) < Math.abs(best.step - now) ? p : best), b[0]);
   const lr = lineChart(
-    [{name: "b1.58 LR", points: b.map((p) => ({x: p.step, y: p.lr}))}, {name: "fp LR", points: f.map((p) => ({x: p.step, y: p.lr}))}],
+    [
+      {name: "b1.58 LR", points: b.map((p) => ({x: p.step, y: p.lr}))},
+      {name: "fp LR", points: f.map((p) => ({x: p.step, y: p.lr}))},
+    ],
     {
       width,
       height: 200,
@@ -532,7 +650,10 @@ export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
     },
   );
   const wd = lineChart(
-    [{name: "b1.58 WD", points: b.map((p) => ({x: p.step, y: p.wd}))}, {name: "fp WD", points: f.map((p) => ({x: p.step, y: p.wd}))}],
+    [
+      {name: "b1.58 WD", points: b.map((p) => ({x: p.step, y: p.wd}))},
+      {name: "fp WD", points: f.map((p) => ({x: p.step, y: p.wd}))},
+    ],
     {
       width,
       height: 160,
@@ -581,7 +702,10 @@ export function exportPanel(opts: ExportOptions): {element: HTMLElement; update(
       seed: run.settings.seed,
       lr: run.settings.lr,
       loss: tailMean(bl, 10),
-      fpLoss: tailMean(run.points.map((p) => p.fpLoss), 10),
+      fpLoss: tailMean(
+        run.points.map((p) => p.fpLoss),
+        10,
+      ),
       valLoss: run.evals.at(-1)?.bitnet ?? null,
       tokensSeen: run.tokensSeen,
       savedAt: new Date().toISOString(),
@@ -600,30 +724,43 @@ export function exportPanel(opts: ExportOptions): {element: HTMLElement; update(
     }
   };
 
-  dl.addEventListener("click", () => busy(dl, "Exporting…", "Could not export", async () => {
-    const rec = await record();
-    revoke();
-    const files: [string, BlobPart, string][] = [
-      ["config.json", JSON.stringify(rec.config, null, 2), "application/json"],
-      ["model.safetensors", rec.safetensors as Uint8Array<ArrayBuffer>, "application/octet-stream"],
-      ["tokenizer.json", JSON.stringify(rec.tokenizer), "application/json"],
-    ];
-    links.replaceChildren(
-      ...files.map(([name, data, type]) => {
-        const blob = new Blob([data], {type});
-        const url = URL.createObjectURL(blob);
-        urls.push(url);
-        return h("li", {}, h("a", {href: url, download: name}, name), ` (${blob.size.toLocaleString("en-US")} bytes)`);
-      }),
-    );
-    status.textContent = `Exported the b1.58 model after ${rec.meta.steps} steps. Put the three files in one folder: it is a Hugging Face checkpoint that \`npx bitnet-lab generate <folder>\` runs.`;
-  }));
+  dl.addEventListener("click", () =>
+    busy(dl, "Exporting…", "Could not export", async () => {
+      const rec = await record();
+      revoke();
+      const files: [string, BlobPart, string][] = [
+        ["config.json", JSON.stringify(rec.config, null, 2), "application/json"],
+        ["model.safetensors", rec.safetensors as Uint8Array<ArrayBuffer>, "application/octet-stream"],
+        ["tokenizer.json", JSON.stringify(rec.tokenizer), "application/json"],
+      ];
+      links.replaceChildren(
+        ...files.map(([name, data, type]) => {
+          const blob = new Blob([data], {type});
+          const url = URL.createObjectURL(blob);
+          urls.push(url);
+          return h(
+            "li",
+            {},
+            h("a", {href: url, download: name}, name),
+            ` (${blob.size.toLocaleString("en-US")} bytes)`,
+          );
+        }),
+      );
+      status.textContent = `Exported the b1.58 model after ${rec.meta.steps} steps. Put the three files in one folder: it is a Hugging Face checkpoint that \`npx bitnet-lab generate <folder>\` runs.`;
+    }),
+  );
 
-  use.addEventListener("click", () => busy(use, "Saving…", "Could not save in this browser", async () => {
-    const rec = await record();
-    await opts.save(rec);
-    status.replaceChildren(`Saved in this browser (step ${rec.meta.steps}). `, h("a", {href: opts.forwardHref}, "Open the forward-pass page"), " to run it layer by layer.");
-  }));
+  use.addEventListener("click", () =>
+    busy(use, "Saving…", "Could not save in this browser", async () => {
+      const rec = await record();
+      await opts.save(rec);
+      status.replaceChildren(
+        `Saved in this browser (step ${rec.meta.steps}). `,
+        h("a", {href: opts.forwardHref}, "Open the forward-pass page"),
+        " to run it layer by layer.",
+      );
+    }),
+  );
 
   function update(): void {
     const run = opts.getRun();

@@ -6,15 +6,26 @@ function fmtBytes(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(n < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
 }
 
 /** The banner's one line, in words a reader without a GPU vocabulary follows: where this page computes (your GPU, a
  *  software renderer on your CPU, or the CPU reference), the adapter's name after it. */
 export function bannerText(status: WebGPUStatus): {kind: "gpu" | "software" | "cpu"; text: string} {
-  if (!status.available) return {kind: "cpu", text: `No WebGPU in this browser — the page computes on the CPU reference (plain JavaScript on your processor) instead (${status.reason}).`};
-  if (isSoftwareAdapter(status)) return {kind: "software", text: `WebGPU here is a software renderer on your CPU (${describeAdapter(status)}), not a graphics card — correct but slow, so pages use the CPU reference unless a link says backend=webgpu.`};
+  if (!status.available)
+    return {
+      kind: "cpu",
+      text: `No WebGPU in this browser — the page computes on the CPU reference (plain JavaScript on your processor) instead (${status.reason}).`,
+    };
+  if (isSoftwareAdapter(status))
+    return {
+      kind: "software",
+      text: `WebGPU here is a software renderer on your CPU (${describeAdapter(status)}), not a graphics card — correct but slow, so pages use the CPU reference unless a link says backend=webgpu.`,
+    };
   return {kind: "gpu", text: `Running on your GPU (${describeAdapter(status)}) through WebGPU.`};
 }
 

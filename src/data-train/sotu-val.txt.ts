@@ -23,4 +23,8 @@ function latest(addresses: readonly Address[], limit: number): Address[] {
 }
 
 const {val} = loadSplit();
-process.stdout.write(latest(val, VAL_CHARS).map((a) => a.text).join(DOC_SEPARATOR));
+process.stdout.write(
+  latest(val, VAL_CHARS)
+    .map((a) => a.text)
+    .join(DOC_SEPARATOR),
+);

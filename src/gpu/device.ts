@@ -9,7 +9,10 @@ export class WebGPUUnavailableError extends Error {
 /** Thrown by engine calls after the device was lost (driver reset, OOM, tab backgrounded, destroy()). */
 export class DeviceLostError extends Error {
   override name = "DeviceLostError";
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -77,7 +80,9 @@ async function nodeGpu(flags: string[], fresh = false): Promise<GPU> {
     try {
       mod = (await import(/* @vite-ignore */ spec)) as typeof mod;
     } catch (e) {
-      throw new WebGPUUnavailableError(`WebGPU in Node needs the npm package "webgpu" (Dawn): ${e instanceof Error ? e.message : e}`);
+      throw new WebGPUUnavailableError(
+        `WebGPU in Node needs the npm package "webgpu" (Dawn): ${e instanceof Error ? e.message : e}`,
+      );
     }
     Object.assign(globalThis, mod.globals);
     gpu = mod.create(flags) as GPU;
@@ -132,7 +137,8 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
     subgroupMinSize: subgroups ? info.subgroupMinSize || 4 : 1,
     subgroupMaxSize: subgroups ? info.subgroupMaxSize || 128 : 1,
   };
-  const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" / ") || "unknown adapter";
+  const description =
+    [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" / ") || "unknown adapter";
   let destroyedOnPurpose = false;
   const origDestroy = device.destroy.bind(device);
   device.destroy = () => {
@@ -148,7 +154,10 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
     lost: device.lost,
     check() {
       if (ctx.lostInfo) {
-        throw new DeviceLostError(ctx.lostInfo.reason, `WebGPU device lost (${ctx.lostInfo.reason}): ${ctx.lostInfo.message || "no message"}; rebuild the session`);
+        throw new DeviceLostError(
+          ctx.lostInfo.reason,
+          `WebGPU device lost (${ctx.lostInfo.reason}): ${ctx.lostInfo.message || "no message"}; rebuild the session`,
+        );
       }
     },
   };
@@ -160,7 +169,10 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
 }
 
 /** Wraps an already-open device (e.g. the test harness's) in a GpuContext. */
-export function wrapDevice(device: GPUDevice, adapterInfo?: {subgroupMinSize?: number; subgroupMaxSize?: number; description?: string}): GpuContext {
+export function wrapDevice(
+  device: GPUDevice,
+  adapterInfo?: {subgroupMinSize?: number; subgroupMaxSize?: number; description?: string},
+): GpuContext {
   const subgroups = device.features.has("subgroups");
   const ctx: GpuContext = {
     device,
@@ -176,7 +188,11 @@ export function wrapDevice(device: GPUDevice, adapterInfo?: {subgroupMinSize?: n
     node: !isBrowserGpu(),
     lost: device.lost,
     check() {
-      if (ctx.lostInfo) throw new DeviceLostError(ctx.lostInfo.reason, `WebGPU device lost (${ctx.lostInfo.reason}): ${ctx.lostInfo.message}`);
+      if (ctx.lostInfo)
+        throw new DeviceLostError(
+          ctx.lostInfo.reason,
+          `WebGPU device lost (${ctx.lostInfo.reason}): ${ctx.lostInfo.message}`,
+        );
     },
   };
   void device.lost.then((li) => (ctx.lostInfo = li));
@@ -187,14 +203,18 @@ export function wrapDevice(device: GPUDevice, adapterInfo?: {subgroupMinSize?: n
 export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
-  let result: T;
+  // The scopes are popped whatever fn did; a GPU error explains a failure better than what fn threw.
+  let result: T | undefined;
+  let failure: {error: unknown} | undefined;
   try {
     result = await fn();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (oom) throw new Error(`${what}: out of GPU memory (${oom.message})`);
-    if (validation) throw new Error(`${what}: WebGPU validation error: ${validation.message}`);
+  } catch (error) {
+    failure = {error};
   }
-  return result;
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (oom) throw new Error(`${what}: out of GPU memory (${oom.message})`);
+  if (validation) throw new Error(`${what}: WebGPU validation error: ${validation.message}`);
+  if (failure) throw failure.error;
+  return result as T;
 }

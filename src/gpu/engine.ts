@@ -16,25 +16,46 @@ import type {WebGPUSessionOptions} from "./engine/types.js";
 import {weightSource, type WeightSource} from "./engine/upload.js";
 
 export {WebGPUSession} from "./engine/session.js";
-export type {EngineAppendOptions, DecodeParts, EngineInspection, InspectionLayer, InspectPoint, Step, StepKind, StepTag, WebGPUSessionOptions} from "./engine/types.js";
+export type {
+  EngineAppendOptions,
+  DecodeParts,
+  EngineInspection,
+  InspectionLayer,
+  InspectPoint,
+  Step,
+  StepKind,
+  StepTag,
+  WebGPUSessionOptions,
+} from "./engine/types.js";
 export type {InspectedKV} from "./engine/inspect.js";
 export {makePlan, quantKind, type Plan} from "./engine/plan.js";
 export {gpuFill, weightSource, type WeightSource} from "./engine/upload.js";
 export {createSweepRunner, type SweepOverride, type SweepResult, type SweepRunner} from "./engine/sweep.js";
 
 /** Loads `weights` into GPU buffers and returns a DecodeSession running the forward pass in WGSL. */
-export async function createWebGPUSession(weights: ModelWeights, opts: WebGPUSessionOptions = {}): Promise<WebGPUSession> {
+export async function createWebGPUSession(
+  weights: ModelWeights,
+  opts: WebGPUSessionOptions = {},
+): Promise<WebGPUSession> {
   return WebGPUSession.create(weightSource(weights), weights.config, opts);
 }
 
 /** A session whose weights come from `source` one tensor (row range) at a time — e.g. a checkpoint streamed from
  *  disk — so the whole model never sits in JavaScript memory. `config` must be validated (parseConfig). */
-export async function createStreamedSession(config: BitNetConfig, source: WeightSource, opts: WebGPUSessionOptions = {}): Promise<WebGPUSession> {
+export async function createStreamedSession(
+  config: BitNetConfig,
+  source: WeightSource,
+  opts: WebGPUSessionOptions = {},
+): Promise<WebGPUSession> {
   return WebGPUSession.create(source, config, opts);
 }
 
 /** A session whose weights are generated on the GPU (random ternary codes, random f32/f16 embedding, unit norms):
  *  benchmark-scale models (e.g. 2B4T-shaped) without building billions of weights in JavaScript. */
-export async function createSyntheticSession(config: BitNetConfig, seed: number, opts: WebGPUSessionOptions = {}): Promise<WebGPUSession> {
+export async function createSyntheticSession(
+  config: BitNetConfig,
+  seed: number,
+  opts: WebGPUSessionOptions = {},
+): Promise<WebGPUSession> {
   return WebGPUSession.create(undefined, config, {...opts, synthetic: {seed}});
 }

@@ -8,10 +8,20 @@ export const MAP_READ = 0x01;
 export const QUERY_RESOLVE = 0x200;
 
 /** A storage buffer (4-byte aligned, at least 16 bytes) optionally filled with `data`. */
-export function storageBuffer(device: GPUDevice, sizeOrData: number | ArrayBufferView, label?: string, extraUsage = 0): GPUBuffer {
+export function storageBuffer(
+  device: GPUDevice,
+  sizeOrData: number | ArrayBufferView,
+  label?: string,
+  extraUsage = 0,
+): GPUBuffer {
   const bytes = typeof sizeOrData === "number" ? sizeOrData : sizeOrData.byteLength;
   const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-  const buf = device.createBuffer({size, usage: STORAGE | COPY_DST | COPY_SRC | extraUsage, label, mappedAtCreation: typeof sizeOrData !== "number"});
+  const buf = device.createBuffer({
+    size,
+    usage: STORAGE | COPY_DST | COPY_SRC | extraUsage,
+    label,
+    mappedAtCreation: typeof sizeOrData !== "number",
+  });
   if (typeof sizeOrData !== "number") {
     const src = new Uint8Array(sizeOrData.buffer, sizeOrData.byteOffset, sizeOrData.byteLength);
     new Uint8Array(buf.getMappedRange()).set(src);
@@ -23,8 +33,16 @@ export function storageBuffer(device: GPUDevice, sizeOrData: number | ArrayBuffe
 /** A uniform buffer holding `words` (u32/i32/f32 words, written as raw 32-bit values). */
 export function uniformBuffer(device: GPUDevice, words: ArrayBuffer | ArrayBufferView, label?: string): GPUBuffer {
   const bytes = words.byteLength;
-  const buf = device.createBuffer({size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: UNIFORM | COPY_DST, label, mappedAtCreation: true});
-  const src = words instanceof ArrayBuffer ? new Uint8Array(words) : new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  const buf = device.createBuffer({
+    size: Math.max(16, Math.ceil(bytes / 16) * 16),
+    usage: UNIFORM | COPY_DST,
+    label,
+    mappedAtCreation: true,
+  });
+  const src =
+    words instanceof ArrayBuffer
+      ? new Uint8Array(words)
+      : new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
   new Uint8Array(buf.getMappedRange()).set(src);
   buf.unmap();
   return buf;
@@ -47,7 +65,12 @@ export function words(values: ReadonlyArray<number | {f: number}>): ArrayBuffer 
 }
 
 /** Copies a buffer range back to the CPU. */
-export async function readBuffer(device: GPUDevice, buf: GPUBuffer, bytes = buf.size, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  device: GPUDevice,
+  buf: GPUBuffer,
+  bytes = buf.size,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const staging = device.createBuffer({size: Math.ceil(bytes / 4) * 4, usage: MAP_READ | COPY_DST});
   const enc = device.createCommandEncoder();
   enc.copyBufferToBuffer(buf, offset, staging, 0, Math.ceil(bytes / 4) * 4);
@@ -81,7 +104,12 @@ export function pipeline(device: GPUDevice, code: string, label?: string, entryP
 
 /** Compiles asynchronously and reports WGSL errors with the source line (createComputePipeline alone only
  *  yields an invalid pipeline and a validation error later). */
-export async function pipelineChecked(device: GPUDevice, code: string, label?: string, entryPoint = "main"): Promise<GPUComputePipeline> {
+export async function pipelineChecked(
+  device: GPUDevice,
+  code: string,
+  label?: string,
+  entryPoint = "main",
+): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(device);
   if (!cache) pipelineCache.set(device, (cache = new Map()));
   const key = entryPoint + "\n" + code;
@@ -92,7 +120,9 @@ export async function pipelineChecked(device: GPUDevice, code: string, label?: s
   const errors = info.messages.filter((m) => m.type === "error");
   if (errors.length) {
     const lines = code.split("\n");
-    const msg = errors.map((m) => `${label ?? "shader"}:${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`).join("\n");
+    const msg = errors
+      .map((m) => `${label ?? "shader"}:${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`)
+      .join("\n");
     throw new Error(`WGSL compilation failed:\n${msg}`);
   }
   // createComputePipelineAsync crashes Dawn on SwiftShader (std::system_error in its worker pool); sync is safe
@@ -106,7 +136,12 @@ export async function pipelineChecked(device: GPUDevice, code: string, label?: s
   return p;
 }
 
-export function bindGroup(device: GPUDevice, p: GPUComputePipeline, buffers: ReadonlyArray<GPUBuffer | GPUBufferBinding>, label?: string): GPUBindGroup {
+export function bindGroup(
+  device: GPUDevice,
+  p: GPUComputePipeline,
+  buffers: ReadonlyArray<GPUBuffer | GPUBufferBinding>,
+  label?: string,
+): GPUBindGroup {
   return device.createBindGroup({
     layout: p.getBindGroupLayout(0),
     label,

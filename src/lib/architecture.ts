@@ -43,7 +43,12 @@ export interface Architecture {
 export function architectureOf(c: BitNetConfig): Architecture {
   return {
     activation: c.hidden_act,
-    norms: {placement: "pre", subNorms: c.bitnet_sub_norms, perProjection: !!c.bitnet_linear_norms, qk: !!c.bitnet_qk_norm},
+    norms: {
+      placement: "pre",
+      subNorms: c.bitnet_sub_norms,
+      perProjection: !!c.bitnet_linear_norms,
+      qk: !!c.bitnet_qk_norm,
+    },
     head: {tied: c.tie_word_embeddings, precision: "float"},
     headDim: headDim(c),
     headDimFrom: c.head_dim !== undefined ? "config.head_dim" : "hidden_size / num_attention_heads",
@@ -93,27 +98,66 @@ export interface Family {
 }
 
 export const FAMILIES: Readonly<Record<FamilyId, Family>> = {
-  "bitnet-lab": {id: "bitnet-lab", name: "BitNet Lab model", releases: "this project's fp / b1.58 / a4.8 / v2 models", supported: true},
-  "bitnet-2b4t": {id: "bitnet-2b4t", name: "BitNet b1.58 2B4T architecture", releases: "microsoft/bitnet-b1.58-2B-4T (packed, -bf16)", supported: true},
-  "llama-bitnet": {
-    id: "llama-bitnet", name: "Llama-architecture BitNet (transformers bitnet quantizer)",
-    releases: "tiiuae/Falcon3-*-1.58bit, HF1BitLLM/Llama3-8B-1.58-*, tiiuae/Falcon-E-* (packed and bf16 revisions)", supported: true,
+  "bitnet-lab": {
+    id: "bitnet-lab",
+    name: "BitNet Lab model",
+    releases: "this project's fp / b1.58 / a4.8 / v2 models",
+    supported: true,
   },
-  "1bitllm": {id: "1bitllm", name: "1bitLLM BitNet b1.58 reproduction", releases: "1bitLLM/bitnet_b1_58-large, -3B (fp16 latent weights, ternarized on the fly)", supported: true},
+  "bitnet-2b4t": {
+    id: "bitnet-2b4t",
+    name: "BitNet b1.58 2B4T architecture",
+    releases: "microsoft/bitnet-b1.58-2B-4T (packed, -bf16)",
+    supported: true,
+  },
+  "llama-bitnet": {
+    id: "llama-bitnet",
+    name: "Llama-architecture BitNet (transformers bitnet quantizer)",
+    releases: "tiiuae/Falcon3-*-1.58bit, HF1BitLLM/Llama3-8B-1.58-*, tiiuae/Falcon-E-* (packed and bf16 revisions)",
+    supported: true,
+  },
+  "1bitllm": {
+    id: "1bitllm",
+    name: "1bitLLM BitNet b1.58 reproduction",
+    releases: "1bitLLM/bitnet_b1_58-large, -3B (fp16 latent weights, ternarized on the fly)",
+    supported: true,
+  },
   "llama-float": {
-    id: "llama-float", name: "Llama-architecture float model",
-    releases: "full-precision Llama checkpoints; pseudo-quantized ones (SpectraSuite TriLM unpacked, Falcon-E prequantized) are recognised by their values (formats/pseudo.ts)", supported: true,
+    id: "llama-float",
+    name: "Llama-architecture float model",
+    releases:
+      "full-precision Llama checkpoints; pseudo-quantized ones (SpectraSuite TriLM unpacked, Falcon-E prequantized) are recognised by their values (formats/pseudo.ts)",
+    supported: true,
   },
   "bitnet-embedding": {
-    id: "bitnet-embedding", name: "Ternary embedding model, Qwen3 body",
-    releases: "BitNet-embedding-0.6B (RMSNorm on q/k heads, an RMSNorm inside each BitLinear, last-token pooling + L2)", supported: true,
+    id: "bitnet-embedding",
+    name: "Ternary embedding model, Qwen3 body",
+    releases: "BitNet-embedding-0.6B (RMSNorm on q/k heads, an RMSNorm inside each BitLinear, last-token pooling + L2)",
+    supported: true,
   },
   "gemma3-embedding": {
-    id: "gemma3-embedding", name: "Ternary embedding model, Gemma3 body", releases: "BitNet-embedding-270M", supported: false,
-    refused: "Gemma3's body (GELU-tanh GLU, norms before and after each block with weights 1 + w, a scaled embedding, sliding-window layers) is not in the architecture table yet",
+    id: "gemma3-embedding",
+    name: "Ternary embedding model, Gemma3 body",
+    releases: "BitNet-embedding-270M",
+    supported: false,
+    refused:
+      "Gemma3's body (GELU-tanh GLU, norms before and after each block with weights 1 + w, a scaled embedding, sliding-window layers) is not in the architecture table yet",
   },
-  minicpm: {id: "minicpm", name: "MiniCPM (BitCPM)", releases: "openbmb/BitCPM4-*", supported: false, refused: "MiniCPM's scaled residuals and embedding (scale_emb, scale_depth, dim_model_base) are not part of the architecture table yet"},
-  unknown: {id: "unknown", name: "unrecognised", releases: "", supported: false, refused: "config.json matches no known family"},
+  minicpm: {
+    id: "minicpm",
+    name: "MiniCPM (BitCPM)",
+    releases: "openbmb/BitCPM4-*",
+    supported: false,
+    refused:
+      "MiniCPM's scaled residuals and embedding (scale_emb, scale_depth, dim_model_base) are not part of the architecture table yet",
+  },
+  unknown: {
+    id: "unknown",
+    name: "unrecognised",
+    releases: "",
+    supported: false,
+    refused: "config.json matches no known family",
+  },
 };
 
 export interface FamilyDecision {
@@ -129,21 +173,39 @@ export function detectFamily(raw: unknown): FamilyDecision {
   const c = (raw && typeof raw === "object" ? raw : {}) as Raw;
   const arch = Array.isArray(c.architectures) ? (c.architectures as unknown[]).map(String) : [];
   const mt = c.model_type;
-  const qc = c.quantization_config && typeof c.quantization_config === "object" ? (c.quantization_config as Raw) : undefined;
+  const qc =
+    c.quantization_config && typeof c.quantization_config === "object" ? (c.quantization_config as Raw) : undefined;
   const d = (value: FamilyId, how: string): FamilyDecision => ({value, family: FAMILIES[value], how});
-  const rms = qc?.use_rms_norm === true ? ", quantization_config.use_rms_norm = true (an RMSNorm inside every BitLinear)" : "";
-  if (mt === "qwen3") return d("bitnet-embedding", `model_type "qwen3"${qc ? ` with a bitnet quantization_config${rms}` : ""}`);
-  if (mt === "gemma3" || mt === "gemma3_text") return d("gemma3-embedding", `model_type ${JSON.stringify(mt)}${qc ? " with a bitnet quantization_config" : ""}`);
-  if (mt === "minicpm") return d("minicpm", "model_type \"minicpm\"");
-  if (c.bitnet_variant !== undefined) return d("bitnet-lab", `config.json carries bitnet_variant ${JSON.stringify(c.bitnet_variant)} (this project's field)`);
-  if (mt === "bitnet" || arch.includes("BitNetForCausalLM")) return d("bitnet-2b4t", `model_type ${JSON.stringify(mt)}, architectures ${JSON.stringify(arch)}: transformers' BitNet (sub-norms, ReLU²)`);
+  const rms =
+    qc?.use_rms_norm === true ? ", quantization_config.use_rms_norm = true (an RMSNorm inside every BitLinear)" : "";
+  if (mt === "qwen3")
+    return d("bitnet-embedding", `model_type "qwen3"${qc ? ` with a bitnet quantization_config${rms}` : ""}`);
+  if (mt === "gemma3" || mt === "gemma3_text")
+    return d("gemma3-embedding", `model_type ${JSON.stringify(mt)}${qc ? " with a bitnet quantization_config" : ""}`);
+  if (mt === "minicpm") return d("minicpm", 'model_type "minicpm"');
+  if (c.bitnet_variant !== undefined)
+    return d(
+      "bitnet-lab",
+      `config.json carries bitnet_variant ${JSON.stringify(c.bitnet_variant)} (this project's field)`,
+    );
+  if (mt === "bitnet" || arch.includes("BitNetForCausalLM"))
+    return d(
+      "bitnet-2b4t",
+      `model_type ${JSON.stringify(mt)}, architectures ${JSON.stringify(arch)}: transformers' BitNet (sub-norms, ReLU²)`,
+    );
   if (mt === "llama" && c.weight_bits === 1 && c.input_bits === 8 && !qc) {
-    return d("1bitllm", `model_type "llama" with weight_bits 1 and input_bits 8 and no quantization_config (1bitLLM's configuration_bitnet; architectures ${JSON.stringify(arch)})`);
+    return d(
+      "1bitllm",
+      `model_type "llama" with weight_bits 1 and input_bits 8 and no quantization_config (1bitLLM's configuration_bitnet; architectures ${JSON.stringify(arch)})`,
+    );
   }
   if (mt === "llama" && qc?.quant_method === "bitnet") {
     const lc = qc.linear_class;
-    return d("llama-bitnet", `model_type "llama" with quantization_config.quant_method "bitnet" (${lc === undefined ? "no linear_class: a legacy config, as Falcon3-1.58bit and HF1BitLLM ship" : `linear_class ${JSON.stringify(lc)}`})${rms}`);
+    return d(
+      "llama-bitnet",
+      `model_type "llama" with quantization_config.quant_method "bitnet" (${lc === undefined ? "no linear_class: a legacy config, as Falcon3-1.58bit and HF1BitLLM ship" : `linear_class ${JSON.stringify(lc)}`})${rms}`,
+    );
   }
-  if (mt === "llama") return d("llama-float", "model_type \"llama\" without a quantization_config");
+  if (mt === "llama") return d("llama-float", 'model_type "llama" without a quantization_config');
   return d("unknown", `model_type ${JSON.stringify(mt)}, architectures ${JSON.stringify(arch)}`);
 }

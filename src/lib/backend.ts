@@ -40,9 +40,12 @@ export class NonFiniteLogitsError extends Error {
 export function checkLogits(logits: Float32Array, vocab: number, first: number, backend: string): void {
   for (let i = 0; i < logits.length; i++) {
     const x = logits[i];
-    if (x - x !== 0) { // NaN or ±Infinity, without a call per element
+    if (x - x !== 0) {
+      // NaN or ±Infinity, without a call per element
       const row = Math.floor(i / vocab);
-      throw new NonFiniteLogitsError(`the model's logits at position ${first + row} are not finite (token id ${i - row * vocab}: ${x}) on the ${backend}: its weights or scales overflow float32 — check the checkpoint's scales (the inspection's warnings name out-of-range ones)`);
+      throw new NonFiniteLogitsError(
+        `the model's logits at position ${first + row} are not finite (token id ${i - row * vocab}: ${x}) on the ${backend}: its weights or scales overflow float32 — check the checkpoint's scales (the inspection's warnings name out-of-range ones)`,
+      );
     }
   }
 }

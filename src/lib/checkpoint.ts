@@ -41,13 +41,15 @@ function obj(x: unknown, what: string): Record<string, unknown> {
 function posInt(c: Record<string, unknown>, key: string, fallback?: number): number {
   const v = c[key] ?? fallback;
   if (v === undefined) return fail(`config.json: "${key}" is missing`);
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) fail(`config.json: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0)
+    fail(`config.json: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
 function posNum(c: Record<string, unknown>, key: string, fallback: number): number {
   const v = c[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) fail(`config.json: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+    fail(`config.json: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
@@ -64,44 +66,74 @@ function bool(c: Record<string, unknown>, key: string, fallback: boolean): boole
 export function parseConfig(json: unknown): BitNetConfig {
   const c = obj(json, "config.json");
   const family = detectFamily(c);
-  if (!family.family.supported && family.value !== "unknown") fail(`config.json: ${family.family.name} (${family.how}) is not supported yet: ${family.family.refused}`);
+  if (!family.family.supported && family.value !== "unknown")
+    fail(`config.json: ${family.family.name} (${family.how}) is not supported yet: ${family.family.refused}`);
   // "bitnet-lab-<variant>": a variant transformers' BitNet class would run as a different function (configToJSON)
   const labType = typeof c.model_type === "string" && c.model_type.startsWith(LAB_MODEL_TYPE_PREFIX);
-  if (c.model_type !== undefined && c.model_type !== "bitnet" && c.model_type !== "llama" && c.model_type !== "qwen3" && !labType) fail(`config.json: model_type must be "bitnet" (or "llama"/"qwen3" for those bodies, "${LAB_MODEL_TYPE_PREFIX}<variant>" for a variant transformers cannot run), got ${JSON.stringify(c.model_type)}`);
-  if (labType && c.model_type !== `${LAB_MODEL_TYPE_PREFIX}${String(c.bitnet_variant)}`) fail(`config.json: model_type ${JSON.stringify(c.model_type)} must name the config's bitnet_variant (${JSON.stringify(c.bitnet_variant)})`);
+  if (
+    c.model_type !== undefined &&
+    c.model_type !== "bitnet" &&
+    c.model_type !== "llama" &&
+    c.model_type !== "qwen3" &&
+    !labType
+  )
+    fail(
+      `config.json: model_type must be "bitnet" (or "llama"/"qwen3" for those bodies, "${LAB_MODEL_TYPE_PREFIX}<variant>" for a variant transformers cannot run), got ${JSON.stringify(c.model_type)}`,
+    );
+  if (labType && c.model_type !== `${LAB_MODEL_TYPE_PREFIX}${String(c.bitnet_variant)}`)
+    fail(
+      `config.json: model_type ${JSON.stringify(c.model_type)} must name the config's bitnet_variant (${JSON.stringify(c.bitnet_variant)})`,
+    );
   // A LLaMA config is the fp variant without sub-norms, which is what transformers' LlamaForCausalLM computes
   // (its BitNet class always applies the sub-norms, so an fp model is exported as LLaMA: configToJSON).
   // A LLaMA config with transformers' bitnet quantization_config (Falcon3-1.58bit, HF1BitLLM, Falcon-E) or with
   // 1bitLLM's weight_bits/input_bits is b1.58 on a LLaMA body: SiLU GLU, no sub-norms, untied head (architecture.ts).
   // A Qwen3 body (BitNet-embedding-0.6B) is a Llama body with RMSNorm on each q/k head (architecture.ts).
   const qwen3 = c.model_type === "qwen3";
-  if (qwen3 && c.use_sliding_window === true) fail(`config.json: use_sliding_window true (sliding-window attention) is not supported`);
+  if (qwen3 && c.use_sliding_window === true)
+    fail(`config.json: use_sliding_window true (sliding-window attention) is not supported`);
   const llama = c.model_type === "llama" || qwen3;
   const oneBitLLM = family.value === "1bitllm";
-  const llamaQuantized = llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
-  if (llama && c.bitnet_sub_norms === true) fail(`config.json: model_type "llama" has no sub-norms (bitnet_sub_norms must not be true)`);
+  const llamaQuantized =
+    llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
+  if (llama && c.bitnet_sub_norms === true)
+    fail(`config.json: model_type "llama" has no sub-norms (bitnet_sub_norms must not be true)`);
   if (llama && !llamaQuantized && (c.bitnet_variant ?? "fp") !== "fp") {
-    fail(`config.json: model_type "llama" without a quantization_config is only read as the full-precision variant (bitnet_variant "fp")`);
+    fail(
+      `config.json: model_type "llama" without a quantization_config is only read as the full-precision variant (bitnet_variant "fp")`,
+    );
   }
-  if (llamaQuantized && c.bitnet_variant === "fp") fail(`config.json: model_type "llama" with a quantization_config cannot be bitnet_variant "fp"`);
+  if (llamaQuantized && c.bitnet_variant === "fp")
+    fail(`config.json: model_type "llama" with a quantization_config cannot be bitnet_variant "fp"`);
   let qc: BitNetConfig["quantization_config"];
   let linearNormEps: number | undefined;
   // 1bitLLM's BitLinear ternarizes fp16 master weights on every forward: transformers' autobitlinear/online.
   if (oneBitLLM) qc = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const q = obj(c.quantization_config, "config.json: quantization_config");
-    if (q.quant_method !== "bitnet") fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);
+    if (q.quant_method !== "bitnet")
+      fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);
     const linear_class = q.linear_class ?? "bitlinear";
     const quantization_mode = q.quantization_mode ?? "offline";
-    if (linear_class !== "bitlinear" && linear_class !== "autobitlinear") fail(`config.json: quantization_config.linear_class must be "bitlinear" or "autobitlinear", got ${JSON.stringify(linear_class)}`);
-    if (quantization_mode !== "online" && quantization_mode !== "offline") fail(`config.json: quantization_config.quantization_mode must be "online" or "offline", got ${JSON.stringify(quantization_mode)}`);
-    if (q.use_rms_norm !== undefined && typeof q.use_rms_norm !== "boolean") fail(`config.json: quantization_config.use_rms_norm must be true or false, got ${JSON.stringify(q.use_rms_norm)}`);
+    if (linear_class !== "bitlinear" && linear_class !== "autobitlinear")
+      fail(
+        `config.json: quantization_config.linear_class must be "bitlinear" or "autobitlinear", got ${JSON.stringify(linear_class)}`,
+      );
+    if (quantization_mode !== "online" && quantization_mode !== "offline")
+      fail(
+        `config.json: quantization_config.quantization_mode must be "online" or "offline", got ${JSON.stringify(quantization_mode)}`,
+      );
+    if (q.use_rms_norm !== undefined && typeof q.use_rms_norm !== "boolean")
+      fail(
+        `config.json: quantization_config.use_rms_norm must be true or false, got ${JSON.stringify(q.use_rms_norm)}`,
+      );
     if (q.use_rms_norm === true) linearNormEps = posNum(q, "rms_norm_eps", 1e-6);
     qc = {quant_method: "bitnet", linear_class: linear_class as string, quantization_mode: quantization_mode as string};
   }
   const foreign = c.bitnet_variant === undefined;
   const variant = (c.bitnet_variant ?? (qc ? "b1.58" : "fp")) as Variant;
-  if (!VARIANTS.includes(variant)) fail(`config.json: bitnet_variant must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(c.bitnet_variant)}`);
+  if (!VARIANTS.includes(variant))
+    fail(`config.json: bitnet_variant must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(c.bitnet_variant)}`);
   const d = defaultConfig(variant);
   const hidden_size = posInt(c, "hidden_size");
   const num_attention_heads = posInt(c, "num_attention_heads");
@@ -109,15 +141,22 @@ export function parseConfig(json: unknown): BitNetConfig {
   let head_dim: number | undefined;
   if (c.head_dim !== undefined && c.head_dim !== null) head_dim = posInt(c, "head_dim");
   const hidden_act = c.hidden_act ?? (llama ? "silu" : "relu2");
-  const ropeParams = c.rope_parameters && typeof c.rope_parameters === "object" ? (c.rope_parameters as Record<string, unknown>) : undefined;
+  const ropeParams =
+    c.rope_parameters && typeof c.rope_parameters === "object"
+      ? (c.rope_parameters as Record<string, unknown>)
+      : undefined;
   const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
-  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as Record<string, unknown> | undefined;
+  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as
+    | Record<string, unknown>
+    | undefined;
   const ropeType = scaling?.rope_type ?? scaling?.type ?? "default";
-  if (ropeType !== "default") fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
+  if (ropeType !== "default")
+    fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
   const vocab_size = posInt(c, "vocab_size");
   const tokenId = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= vocab_size) return fail(`config.json: "${key}" must be a token id in [0, ${vocab_size}), got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= vocab_size)
+      return fail(`config.json: "${key}" must be a token id in [0, ${vocab_size}), got ${JSON.stringify(v)}`);
     return v;
   };
   const activationBits = c.bitnet_activation_bits ?? d.bitnet_activation_bits;
@@ -157,7 +196,8 @@ export function parseConfig(json: unknown): BitNetConfig {
   }
   if (qwen3 || c.bitnet_qk_norm === true) config.bitnet_qk_norm = true;
   if (c.bitnet_pooling === "last-token-l2") config.bitnet_pooling = "last-token-l2";
-  else if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none") fail(`config.json: bitnet_pooling must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
+  else if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none")
+    fail(`config.json: bitnet_pooling must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
   if (qc) config.quantization_config = qc;
   // bounds and relations between fields: the one validator of variant.ts, before anything is sized from them
   return validateModelConfig(config, {prefix: "config.json: ", error: CheckpointError});
@@ -173,23 +213,38 @@ export const LAB_MODEL_TYPE_PREFIX = "bitnet-lab-";
 /** Whether transformers' BitNetForCausalLM computes exactly what this config means. */
 export function transformersComputes(config: BitNetConfig): boolean {
   if (config.bitnet_variant === "fp") return true; // written as LLaMA without sub-norms, or BitNet with them
-  return config.bitnet_variant === "b1.58" && config.bitnet_activation_bits === 8 && !config.bitnet_hadamard &&
-    config.bitnet_kv_bits >= 16 && config.bitnet_sub_norms; // b1.58 has no top-K site (variant.ts sitePlan)
+  return (
+    config.bitnet_variant === "b1.58" &&
+    config.bitnet_activation_bits === 8 &&
+    !config.bitnet_hadamard &&
+    config.bitnet_kv_bits >= 16 &&
+    config.bitnet_sub_norms
+  ); // b1.58 has no top-K site (variant.ts sitePlan)
 }
 
 /** config.json content for a config, readable by transformers' BitNetConfig — or, for a variant it would compute
  *  differently (a4.8, v2), refused by transformers with a clear message (LAB_MODEL_TYPE_PREFIX). */
-export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed" | "latent" | "none"; dtype?: "float32" | "bfloat16"} = {}): Record<string, unknown> {
+export function configToJSON(
+  config: BitNetConfig,
+  opts: {quantization?: "packed" | "latent" | "none"; dtype?: "float32" | "bfloat16"} = {},
+): Record<string, unknown> {
   const mode = opts.quantization ?? (config.bitnet_variant === "fp" ? "none" : "packed");
   // The body transformers must build (architecture.ts): without sub-norms it is LLaMA (transformers' BitNet class
   // always applies them) — an fp model, or a ternary one with the bitnet quantizer (Falcon3-1.58bit style); with
   // QK head norms it is Qwen3. Either loads faithfully with transformers' own class.
   const qwen3 = !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
   const llama = !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
-  const body = qwen3 ? {arch: "Qwen3ForCausalLM", type: "qwen3"} : llama ? {arch: "LlamaForCausalLM", type: "llama"} : {arch: "BitNetForCausalLM", type: "bitnet"};
+  const body = qwen3
+    ? {arch: "Qwen3ForCausalLM", type: "qwen3"}
+    : llama
+      ? {arch: "LlamaForCausalLM", type: "llama"}
+      : {arch: "BitNetForCausalLM", type: "bitnet"};
   const out: Record<string, unknown> = {
     architectures: [body.arch],
-    model_type: body.type === "bitnet" && !transformersComputes(config) ? `${LAB_MODEL_TYPE_PREFIX}${config.bitnet_variant}` : body.type,
+    model_type:
+      body.type === "bitnet" && !transformersComputes(config)
+        ? `${LAB_MODEL_TYPE_PREFIX}${config.bitnet_variant}`
+        : body.type,
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
     intermediate_size: config.intermediate_size,
@@ -213,9 +268,18 @@ export function configToJSON(config: BitNetConfig, opts: {quantization?: "packed
     use_cache: true,
     torch_dtype: opts.dtype ?? "float32",
   };
-  const rms = config.bitnet_linear_norms ? {use_rms_norm: true, rms_norm_eps: config.bitnet_linear_norm_eps ?? 1e-6} : {};
-  if (mode === "packed") out.quantization_config = {quant_method: "bitnet", linear_class: "bitlinear", quantization_mode: "offline", ...rms};
-  else if (mode === "latent" && config.bitnet_variant !== "fp") out.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online", ...rms};
+  const rms = config.bitnet_linear_norms
+    ? {use_rms_norm: true, rms_norm_eps: config.bitnet_linear_norm_eps ?? 1e-6}
+    : {};
+  if (mode === "packed")
+    out.quantization_config = {quant_method: "bitnet", linear_class: "bitlinear", quantization_mode: "offline", ...rms};
+  else if (mode === "latent" && config.bitnet_variant !== "fp")
+    out.quantization_config = {
+      quant_method: "bitnet",
+      linear_class: "autobitlinear",
+      quantization_mode: "online",
+      ...rms,
+    };
   for (const [k, v] of Object.entries(config)) if (k.startsWith("bitnet_")) out[k] = v;
   return out;
 }
@@ -239,12 +303,21 @@ export function expectedTensors(config: BitNetConfig): ExpectedTensor[] {
   const kvDim = config.num_key_value_heads * d;
   const F = config.intermediate_size;
   const out: ExpectedTensor[] = [{name: tensorNames.embed, shape: [config.vocab_size, C], kind: "float"}];
-  const shapes: Record<LinearName, [number, number]> = {q: [qDim, C], k: [kvDim, C], v: [kvDim, C], o: [C, qDim], gate: [F, C], up: [F, C], down: [C, F]};
+  const shapes: Record<LinearName, [number, number]> = {
+    q: [qDim, C],
+    k: [kvDim, C],
+    v: [kvDim, C],
+    o: [C, qDim],
+    gate: [F, C],
+    up: [F, C],
+    down: [C, F],
+  };
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     const proj = (l: LinearName) => {
       out.push({name: n[l], shape: shapes[l], kind: "linear", linear: l, layer: i});
-      if (config.bitnet_linear_norms) out.push({name: tensorNames.linearNorm(n[l]), shape: [shapes[l][1]], kind: "float", layer: i});
+      if (config.bitnet_linear_norms)
+        out.push({name: tensorNames.linearNorm(n[l]), shape: [shapes[l][1]], kind: "float", layer: i});
     };
     out.push({name: n.inputNorm, shape: [C], kind: "float", layer: i});
     for (const l of ["q", "k", "v", "o"] as const) proj(l);
@@ -278,21 +351,25 @@ export function validateWeights(w: ModelWeights): void {
     const t = w.ternary.get(e.name);
     if (e.kind === "float") {
       if (!f) fail(`weights: missing tensor ${e.name}`);
-      else if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(f.shape)}, expected ${fmt(e.shape)}`);
+      else if (!sameShape(f.shape, e.shape))
+        fail(`weights: ${e.name} has shape ${fmt(f.shape)}, expected ${fmt(e.shape)}`);
       continue;
     }
     if (f && t) fail(`weights: ${e.name} is both float and ternary`);
     if (t) {
       if (w.config.bitnet_variant === "fp") fail(`weights: ${e.name} is ternary but the variant is fp`);
       if (!sameShape(t.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
-      if (t.codes.length !== e.shape[0] * (e.shape[1] ?? 1)) fail(`weights: ${e.name} has ${t.codes.length} codes for shape ${fmt(e.shape)}`);
-      if (!(t.gamma > 0 && Number.isFinite(t.gamma))) fail(`weights: ${e.name} has scale γ = ${t.gamma}, expected a positive number`);
+      if (t.codes.length !== e.shape[0] * (e.shape[1] ?? 1))
+        fail(`weights: ${e.name} has ${t.codes.length} codes for shape ${fmt(e.shape)}`);
+      if (!(t.gamma > 0 && Number.isFinite(t.gamma)))
+        fail(`weights: ${e.name} has scale γ = ${t.gamma}, expected a positive number`);
     } else if (f) {
       if (!sameShape(f.shape, e.shape)) fail(`weights: ${e.name} has shape ${fmt(f.shape)}, expected ${fmt(e.shape)}`);
     } else fail(`weights: missing tensor ${e.name}`);
   }
   for (const n of [...w.float.keys(), ...w.ternary.keys()]) {
-    if (!names.has(n) && !(n === tensorNames.lmHead && w.config.tie_word_embeddings)) fail(`weights: unexpected tensor ${n}`);
+    if (!names.has(n) && !(n === tensorNames.lmHead && w.config.tie_word_embeddings))
+      fail(`weights: unexpected tensor ${n}`);
   }
 }
 
@@ -358,39 +435,62 @@ export function readCheckpoint(configJSON: unknown, safetensors: Uint8Array): Lo
     }
     used.add(e.name);
     if (e.kind === "float" || config.bitnet_variant === "fp") {
-      if (!FLOAT_DTYPES.includes(t.dtype)) fail(`model.safetensors: ${e.name} has dtype ${t.dtype}, expected a float type (${FLOAT_DTYPES.join("/")})${e.kind === "linear" ? " for an fp model" : ""}`);
-      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
+      if (!FLOAT_DTYPES.includes(t.dtype))
+        fail(
+          `model.safetensors: ${e.name} has dtype ${t.dtype}, expected a float type (${FLOAT_DTYPES.join("/")})${e.kind === "linear" ? " for an fp model" : ""}`,
+        );
+      if (!sameShape(t.shape, e.shape))
+        fail(`model.safetensors: ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
       plan.push({e, packed: false});
       continue;
     }
     const [out, inp] = e.shape as [number, number];
     if (t.dtype === "U8" || t.dtype === "I8") {
-      if (!config.quantization_config) fail(`model.safetensors: ${e.name} is packed (${t.dtype}) but config.json has no quantization_config`);
-      if (!sameShape(t.shape, [packedRows(out), inp])) fail(`model.safetensors: packed ${e.name} has shape ${fmt(t.shape)}, expected [${packedRows(out)}, ${inp}] (4 rows per byte)`);
+      if (!config.quantization_config)
+        fail(`model.safetensors: ${e.name} is packed (${t.dtype}) but config.json has no quantization_config`);
+      if (!sameShape(t.shape, [packedRows(out), inp]))
+        fail(
+          `model.safetensors: packed ${e.name} has shape ${fmt(t.shape)}, expected [${packedRows(out)}, ${inp}] (4 rows per byte)`,
+        );
       const sn = scaleName(e.name);
       const s = byName.get(sn);
       if (!s) fail(`model.safetensors: packed ${e.name} has no ${sn}`);
       else {
-        if (!FLOAT_DTYPES.includes(s.dtype)) fail(`model.safetensors: ${sn} has dtype ${s.dtype}, expected a float type`);
-        if (!(s.shape.length === 0 || sameShape(s.shape, [1]))) fail(`model.safetensors: ${sn} has shape ${fmt(s.shape)}, expected a single value ([] or [1])`);
+        if (!FLOAT_DTYPES.includes(s.dtype))
+          fail(`model.safetensors: ${sn} has dtype ${s.dtype}, expected a float type`);
+        if (!(s.shape.length === 0 || sameShape(s.shape, [1])))
+          fail(`model.safetensors: ${sn} has shape ${fmt(s.shape)}, expected a single value ([] or [1])`);
       }
       used.add(sn);
       plan.push({e, packed: true});
     } else if (FLOAT_DTYPES.includes(t.dtype)) {
-      if (!sameShape(t.shape, e.shape)) fail(`model.safetensors: latent ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
-      if (byName.has(scaleName(e.name))) fail(`model.safetensors: latent (${t.dtype}) ${e.name} must not have a ${scaleName(e.name)}`);
+      if (!sameShape(t.shape, e.shape))
+        fail(`model.safetensors: latent ${e.name} has shape ${fmt(t.shape)}, expected ${fmt(e.shape)}`);
+      if (byName.has(scaleName(e.name)))
+        fail(`model.safetensors: latent (${t.dtype}) ${e.name} must not have a ${scaleName(e.name)}`);
       plan.push({e, packed: false});
     } else fail(`model.safetensors: ${e.name} has dtype ${t.dtype}, expected U8 (packed) or a float type (latent)`);
   }
-  if (missing.length) fail(`model.safetensors: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}`);
+  if (missing.length)
+    fail(
+      `model.safetensors: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}`,
+    );
   if (config.tie_word_embeddings && byName.has(tensorNames.lmHead)) {
     const t = byName.get(tensorNames.lmHead)!;
-    if (!sameShape(t.shape, [config.vocab_size, config.hidden_size])) fail(`model.safetensors: ${tensorNames.lmHead} has shape ${fmt(t.shape)}, expected [${config.vocab_size}, ${config.hidden_size}]`);
+    if (!sameShape(t.shape, [config.vocab_size, config.hidden_size]))
+      fail(
+        `model.safetensors: ${tensorNames.lmHead} has shape ${fmt(t.shape)}, expected [${config.vocab_size}, ${config.hidden_size}]`,
+      );
     used.add(tensorNames.lmHead);
-    warnings.push(`${tensorNames.lmHead} is stored but tie_word_embeddings is true: it is ignored, the embedding is used`);
+    warnings.push(
+      `${tensorNames.lmHead} is stored but tie_word_embeddings is true: it is ignored, the embedding is used`,
+    );
   }
   const unknown = header.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
-  if (unknown.length) fail(`model.safetensors: ${unknown.length} unexpected tensor(s) for this config: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""}`);
+  if (unknown.length)
+    fail(
+      `model.safetensors: ${unknown.length} unexpected tensor(s) for this config: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""}`,
+    );
 
   // Validated: now convert.
   const scaleIsInverse = config.quantization_config?.linear_class !== "autobitlinear";
@@ -405,19 +505,25 @@ export function readCheckpoint(configJSON: unknown, safetensors: Uint8Array): Lo
       const [out, inp] = e.shape as [number, number];
       let codes: Int8Array;
       try {
-        codes = unpackTernary(t.dtype === "I8" ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : bytes, out, inp);
+        codes = unpackTernary(
+          t.dtype === "I8" ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : bytes,
+          out,
+          inp,
+        );
       } catch (err) {
         return fail(`model.safetensors: ${e.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
       const st = byName.get(scaleName(e.name))!;
       const ws = toFloat32(tensorBytes(safetensors, header, st), st.dtype)[0];
-      if (!(ws > 0 && Number.isFinite(ws))) fail(`model.safetensors: ${scaleName(e.name)} = ${ws}, expected a positive finite scale`);
+      if (!(ws > 0 && Number.isFinite(ws)))
+        fail(`model.safetensors: ${scaleName(e.name)} = ${ws}, expected a positive finite scale`);
       ternary.set(e.name, {shape: [out, inp], codes, gamma: scaleIsInverse ? 1 / ws : ws});
       nPacked++;
     } else {
       const data = toFloat32(bytes, t.dtype);
       for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i])) fail(`model.safetensors: ${e.name} holds a non-finite value (${data[i]}) at flat index ${i}`);
+        if (!Number.isFinite(data[i]))
+          fail(`model.safetensors: ${e.name} holds a non-finite value (${data[i]}) at flat index ${i}`);
       }
       float.set(e.name, {shape: [...e.shape], data});
       if (e.kind === "linear") nLatent++;
@@ -441,10 +547,13 @@ export interface WriteOptions {
 /** Serializes weights into config.json content and model.safetensors bytes. Packing a model whose
  *  projections are still latent ternarizes them first; writing a ternary model as latent stores γ·W̃
  *  (which ternarizes back to the same codes). */
-export function writeCheckpoint(w: ModelWeights, opts: WriteOptions = {}): {config: Record<string, unknown>; safetensors: Uint8Array} {
+export function writeCheckpoint(
+  w: ModelWeights,
+  opts: WriteOptions = {},
+): {config: Record<string, unknown>; safetensors: Uint8Array} {
   validateWeights(w);
   const fp = w.config.bitnet_variant === "fp";
-  const format = fp ? "latent" : opts.format ?? "packed";
+  const format = fp ? "latent" : (opts.format ?? "packed");
   const src = format === "packed" ? ternarize(w) : w;
   const fd = opts.floatDtype ?? "F32";
   const entries: TensorEntry[] = [];
@@ -458,7 +567,12 @@ export function writeCheckpoint(w: ModelWeights, opts: WriteOptions = {}): {conf
     if (format === "packed") {
       const t = src.ternary.get(e.name)!;
       entries.push({name: e.name, dtype: "U8", shape: [packedRows(out), inp], data: packTernary(t.codes, out, inp)});
-      entries.push({name: e.name.replace(/\.weight$/, ".weight_scale"), dtype: "F32", shape: [1], data: fromFloat32(new Float32Array([1 / t.gamma]), "F32")});
+      entries.push({
+        name: e.name.replace(/\.weight$/, ".weight_scale"),
+        dtype: "F32",
+        shape: [1],
+        data: fromFloat32(new Float32Array([1 / t.gamma]), "F32"),
+      });
     } else {
       const f = src.float.get(e.name);
       let data: Float32Array;
@@ -471,7 +585,9 @@ export function writeCheckpoint(w: ModelWeights, opts: WriteOptions = {}): {conf
       entries.push({name: e.name, dtype: fd, shape: [out, inp], data: fromFloat32(data, fd)});
     }
   }
-  const config = configToJSON(w.config, {quantization: fp ? "none" : format, dtype: fd === "BF16" ? "bfloat16" : "float32"});
+  const config = configToJSON(w.config, {
+    quantization: fp ? "none" : format,
+    dtype: fd === "BF16" ? "bfloat16" : "float32",
+  });
   return {config, safetensors: writeSafetensors(entries, {format: "pt", ...opts.metadata})};
 }
-

@@ -61,5 +61,8 @@ export function tokenizeDocuments(tok: Tokenizer, docs: readonly string[]): Uint
 
 /** Splits a joined text (DOC_SEPARATOR between documents) back into documents. */
 export function splitDocuments(text: string): string[] {
-  return text.split(/\n{2,}/).map((d) => d.trim()).filter((d) => d.length > 0);
+  return text
+    .split(/\n{2,}/)
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
 }

@@ -43,15 +43,22 @@ export interface CostReport {
 }
 
 export function costReport(shape: ModelShape, p: Precision, o: CostOptions): CostReport {
-  if (!Number.isInteger(o.context) || o.context < 0) throw new Error(`context must be an integer ≥ 0, got ${o.context}`);
+  if (!Number.isInteger(o.context) || o.context < 0)
+    throw new Error(`context must be an integer ≥ 0, got ${o.context}`);
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be an integer ≥ 1, got ${o.batch}`);
   const e = decodeTokenEnergy(shape, p.arithmetic, o.context, o.node, p.activationBits);
   return {
-    shape, params: paramCounts(shape), precision: p, options: o,
+    shape,
+    params: paramCounts(shape),
+    precision: p,
+    options: o,
     memory: memory(shape, p, {context: o.context, batch: o.batch}),
     decode: decodeStep(shape, p, {batch: o.batch, context: o.context, bandwidthGBps: o.bandwidthGBps}),
     energyPerToken: e,
-    maxBatch: o.memoryGB === undefined ? undefined : maxBatch(shape, p, {memoryGB: o.memoryGB, context: Math.max(1, o.context)}),
+    maxBatch:
+      o.memoryGB === undefined
+        ? undefined
+        : maxBatch(shape, p, {memoryGB: o.memoryGB, context: Math.max(1, o.context)}),
   };
 }
 
@@ -82,11 +89,18 @@ export interface MeasuredPoint {
  *  measured copy bandwidth (the ceiling any decode step on this GPU can reach). */
 export function compareMicrobench(m: MicrobenchResult): {bandwidthGBps: number; points: MeasuredPoint[]} {
   for (const [k, v] of Object.entries(m)) {
-    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) throw new Error(`microbench result: ${k} must be a positive number, got ${v}`);
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0))
+      throw new Error(`microbench result: ${k} must be a positive number, got ${v}`);
   }
   const point = (label: string, ms: number, gbps: number): MeasuredPoint => {
     const bytes = gbps * 1e9 * (ms / 1e3);
-    return {label, bytes, measuredMs: ms, predictedMs: (bytes / (m.copyGBps * 1e9)) * 1e3, efficiency: gbps / m.copyGBps};
+    return {
+      label,
+      bytes,
+      measuredMs: ms,
+      predictedMs: (bytes / (m.copyGBps * 1e9)) * 1e3,
+      efficiency: gbps / m.copyGBps,
+    };
   };
   return {
     bandwidthGBps: m.copyGBps,

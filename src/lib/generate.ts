@@ -10,10 +10,16 @@ export const GREEDY: SamplingOptions = {temperature: 0, topK: 0, topP: 1, seed: 
 export const MIN_TEMPERATURE = 1e-6;
 
 export function validateSampling(s: SamplingOptions): void {
-  if (!(s.temperature >= 0 && Number.isFinite(s.temperature))) throw new Error(`sampling: temperature must be ≥ 0, got ${s.temperature}`);
-  if (s.temperature > 0 && s.temperature < MIN_TEMPERATURE) throw new Error(`sampling: temperature must be 0 (greedy) or ≥ ${MIN_TEMPERATURE.toExponential()}, got ${s.temperature}`);
-  if (s.vocabLimit !== undefined && !(Number.isSafeInteger(s.vocabLimit) && s.vocabLimit >= 1)) throw new Error(`sampling: vocabLimit must be a positive integer, got ${s.vocabLimit}`);
-  if (!(Number.isInteger(s.topK) && s.topK >= 0)) throw new Error(`sampling: topK must be a non-negative integer, got ${s.topK}`);
+  if (!(s.temperature >= 0 && Number.isFinite(s.temperature)))
+    throw new Error(`sampling: temperature must be ≥ 0, got ${s.temperature}`);
+  if (s.temperature > 0 && s.temperature < MIN_TEMPERATURE)
+    throw new Error(
+      `sampling: temperature must be 0 (greedy) or ≥ ${MIN_TEMPERATURE.toExponential()}, got ${s.temperature}`,
+    );
+  if (s.vocabLimit !== undefined && !(Number.isSafeInteger(s.vocabLimit) && s.vocabLimit >= 1))
+    throw new Error(`sampling: vocabLimit must be a positive integer, got ${s.vocabLimit}`);
+  if (!(Number.isInteger(s.topK) && s.topK >= 0))
+    throw new Error(`sampling: topK must be a non-negative integer, got ${s.topK}`);
   if (!(s.topP > 0 && s.topP <= 1)) throw new Error(`sampling: topP must be in (0, 1], got ${s.topP}`);
 }
 
@@ -106,8 +112,13 @@ export interface GenerateResult {
 }
 
 /** Prefills the prompt, then samples up to maxTokens tokens one decode step at a time. */
-export async function generate(session: DecodeSession, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
-  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new Error(`generate: maxTokens must be a non-negative integer, got ${opts.maxTokens}`);
+export async function generate(
+  session: DecodeSession,
+  promptIds: readonly number[],
+  opts: GenerateOptions,
+): Promise<GenerateResult> {
+  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0)
+    throw new Error(`generate: maxTokens must be a non-negative integer, got ${opts.maxTokens}`);
   if (promptIds.length === 0) throw new Error("generate: the prompt has no tokens (prepend BOS)");
   const s: SamplingOptions = {...GREEDY, ...opts.sampling};
   validateSampling(s);

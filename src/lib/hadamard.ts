@@ -92,17 +92,36 @@ export function hadamardPlan(n: number): HadamardPlan {
       const m = odd * 2 ** j;
       const p = paleyFor(m);
       if (p) {
-        plan = {n, kind: "kronecker", block: n / m, m, construction: p.construction, q: p.q, symmetric: p.construction === "paley2", norm: 1 / Math.sqrt(n)};
+        plan = {
+          n,
+          kind: "kronecker",
+          block: n / m,
+          m,
+          construction: p.construction,
+          q: p.q,
+          symmetric: p.construction === "paley2",
+          norm: 1 / Math.sqrt(n),
+        };
         break;
       }
     }
     if (!plan && v >= 1) {
       const block = 2 ** v;
-      plan = {n, kind: "block-diagonal", block, m: n / block, construction: "identity", symmetric: true, norm: 1 / Math.sqrt(block)};
+      plan = {
+        n,
+        kind: "block-diagonal",
+        block,
+        m: n / block,
+        construction: "identity",
+        symmetric: true,
+        norm: 1 / Math.sqrt(block),
+      };
     }
   }
   if (!plan) {
-    throw new Error(`hadamard: no orthogonal Hadamard construction for odd length ${n} (supported: 2^k, 2^k·m with a Paley order m such as 12, 20, 28, 44, 108, and other even lengths block-diagonally)`);
+    throw new Error(
+      `hadamard: no orthogonal Hadamard construction for odd length ${n} (supported: 2^k, 2^k·m with a Paley order m such as 12, 20, 28, 44, 108, and other even lengths block-diagonally)`,
+    );
   }
   planCache.set(n, plan);
   return plan;
@@ -157,7 +176,8 @@ function finiteField(q: number): FiniteField {
     }
     const sub = (a: number, b: number) => {
       let r = 0;
-      for (let i = 0, w = 1; i < k; i++, w *= p) r += ((((Math.floor(a / w) % p) - (Math.floor(b / w) % p)) % p + p) % p) * w;
+      for (let i = 0, w = 1; i < k; i++, w *= p)
+        r += (((((Math.floor(a / w) % p) - (Math.floor(b / w) % p)) % p) + p) % p) * w;
       return r;
     };
     return {q, sub, chi};

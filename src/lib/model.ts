@@ -124,7 +124,11 @@ function prepare(weights: ModelWeights): Prepared {
     const n = tensorNames.layer(i);
     layers.push({
       inputNorm: f(n.inputNorm),
-      linNorm: arch.norms.perProjection ? (Object.fromEntries((["q", "k", "v", "o", "gate", "up", "down"] as const).map((l) => [l, f(tensorNames.linearNorm(n[l]))])) as Record<LinearName, Float32Array>) : undefined,
+      linNorm: arch.norms.perProjection
+        ? (Object.fromEntries(
+            (["q", "k", "v", "o", "gate", "up", "down"] as const).map((l) => [l, f(tensorNames.linearNorm(n[l]))]),
+          ) as Record<LinearName, Float32Array>)
+        : undefined,
       qNorm: arch.norms.qk ? f(n.qNorm) : undefined,
       kNorm: arch.norms.qk ? f(n.kNorm) : undefined,
       postAttnNorm: f(n.postAttnNorm),
@@ -266,7 +270,14 @@ type Traces = Partial<Record<LinearName, LinearTrace>> | undefined;
 
 /** BitLinear (b1.58 eq. 1–3): y = Q_w(W) · Q(x) for each projection reading this site, with the input quantized
  *  once and shared (q/k/v, gate/up). `x` is what gets quantized; `input` is the site's input as traced. */
-function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, trace?: {traces: NonNullable<Traces>; input: Float32Array; rotated?: Float32Array}, names: readonly LinearName[] = SITE_LINEARS[site.site]): Float32Array[] {
+function bitLinear(
+  site: SiteInput,
+  lins: readonly Linear[],
+  x: Float32Array,
+  T: number,
+  trace?: {traces: NonNullable<Traces>; input: Float32Array; rotated?: Float32Array},
+  names: readonly LinearName[] = SITE_LINEARS[site.site],
+): Float32Array[] {
   const act = quantizeSite(site, x);
   return lins.map((lin, i) => {
     const y = matmul(lin, x, act, T);
@@ -287,7 +298,14 @@ function bitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T:
 
 /** H-BitLinear (v2 §2): y = Q_w(W) · Q(H·x). The stored weight is the one trained against rotated inputs, so
  *  the forward only rotates. */
-function hBitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T: number, traces: Traces, names?: readonly LinearName[]): Float32Array[] {
+function hBitLinear(
+  site: SiteInput,
+  lins: readonly Linear[],
+  x: Float32Array,
+  T: number,
+  traces: Traces,
+  names?: readonly LinearName[],
+): Float32Array[] {
   const rotated = x.slice();
   hadamardTransform(rotated, site.dim);
   return bitLinear(site, lins, rotated, T, traces && {traces, input: x, rotated}, names);
@@ -296,16 +314,29 @@ function hBitLinear(site: SiteInput, lins: readonly Linear[], x: Float32Array, T
 /** A site's projections, as the variant table says (BitLinear or H-BitLinear). With an RMSNorm inside each BitLinear
  *  (architecture.norms.perProjection) every projection normalizes the site's input with its own weights and so
  *  quantizes its own copy: the site is no longer shared. */
-function projectSite(site: SiteInput, layer: PreparedLayer, x: Float32Array, T: number, traces: Traces, linEps = 0): Float32Array[] {
+function projectSite(
+  site: SiteInput,
+  layer: PreparedLayer,
+  x: Float32Array,
+  T: number,
+  traces: Traces,
+  linEps = 0,
+): Float32Array[] {
   const names = SITE_LINEARS[site.site];
   if (layer.linNorm) {
     return names.map((n) => {
       const xn = rmsNorm(x, T, site.dim, layer.linNorm![n], linEps);
-      return (site.hadamard ? hBitLinear(site, [layer.lin[n]], xn, T, traces, [n]) : bitLinear(site, [layer.lin[n]], xn, T, traces && {traces, input: xn}, [n]))[0];
+      return (
+        site.hadamard
+          ? hBitLinear(site, [layer.lin[n]], xn, T, traces, [n])
+          : bitLinear(site, [layer.lin[n]], xn, T, traces && {traces, input: xn}, [n])
+      )[0];
     });
   }
   const lins = names.map((n) => layer.lin[n]);
-  return site.hadamard ? hBitLinear(site, lins, x, T, traces) : bitLinear(site, lins, x, T, traces && {traces, input: x});
+  return site.hadamard
+    ? hBitLinear(site, lins, x, T, traces)
+    : bitLinear(site, lins, x, T, traces && {traces, input: x});
 }
 
 /** RMSNorm of every d-long head of [T, heads·d] in place (Qwen3's q_norm / k_norm). */
@@ -349,7 +380,17 @@ export function ropeTables(invFreq: Float64Array, P: number, T: number): {cos: F
 /** Causal grouped-query attention of T new queries at positions P … P+T−1 over the cache:
  *  a = softmax(q·Kᵀ/√d) · V, query head j reading KV head ⌊j / (H/KV)⌋. Returns [T, H·d] and, when asked,
  *  the weights [H, T, S]. */
-export function attention(q: Float32Array, Kc: Float32Array, Vc: Float32Array, T: number, P: number, H: number, KV: number, d: number, withWeights: boolean): {out: Float32Array; weights?: Float32Array} {
+export function attention(
+  q: Float32Array,
+  Kc: Float32Array,
+  Vc: Float32Array,
+  T: number,
+  P: number,
+  H: number,
+  KV: number,
+  d: number,
+  withWeights: boolean,
+): {out: Float32Array; weights?: Float32Array} {
   const S = P + T;
   const group = H / KV;
   const scale = 1 / Math.sqrt(d);
@@ -405,7 +446,15 @@ function glu(g: Float32Array, u: Float32Array, act: Architecture["activation"]):
 
 /** KV-cache quantization of the T new tokens in place (k, v: [T, KV·d]); bits per token from the variant
  *  table (kvBitsAt: the BOS token at position 0 may keep more). */
-function quantizeKVRows(kvp: KVPlan, k: Float32Array, v: Float32Array, tokens: readonly number[], P: number, rowSize: number, d: number): LayerTrace["kv"] {
+function quantizeKVRows(
+  kvp: KVPlan,
+  k: Float32Array,
+  v: Float32Array,
+  tokens: readonly number[],
+  P: number,
+  rowSize: number,
+  d: number,
+): LayerTrace["kv"] {
   if (kvp.bits >= 16 && kvp.bosBits >= 16) return undefined;
   let kErr = 0;
   let vErr = 0;
@@ -427,7 +476,9 @@ function quantizeKVRows(kvp: KVPlan, k: Float32Array, v: Float32Array, tokens: r
     }
     n += rowSize;
   }
-  return bits.some((b) => b < 16) ? {bits, keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0} : undefined;
+  return bits.some((b) => b < 16)
+    ? {bits, keyMeanAbsError: n ? kErr / n : 0, valueMeanAbsError: n ? vErr / n : 0}
+    : undefined;
 }
 
 // ---------------------------------------------------------------- KV cache
@@ -446,7 +497,8 @@ class KVCache {
     this.v = Array.from({length: layers}, () => new Float32Array(0));
   }
   ensure(n: number): void {
-    if (n > this.maxLength) throw new Error(`KV cache: ${n} positions exceed max_position_embeddings ${this.maxLength}`);
+    if (n > this.maxLength)
+      throw new Error(`KV cache: ${n} positions exceed max_position_embeddings ${this.maxLength}`);
     if (n <= this.capacity) return;
     const cap = Math.min(this.maxLength, Math.max(n, this.capacity * 2, 16));
     for (let l = 0; l < this.layers; l++) {
@@ -472,12 +524,18 @@ interface BlockResult {
 function checkTokens(c: BitNetConfig, tokens: readonly number[]): void {
   if (tokens.length === 0) throw new Error("forward: no tokens given");
   for (const t of tokens) {
-    if (!Number.isInteger(t) || t < 0 || t >= c.vocab_size) throw new Error(`forward: token id ${t} is outside the vocabulary [0, ${c.vocab_size})`);
+    if (!Number.isInteger(t) || t < 0 || t >= c.vocab_size)
+      throw new Error(`forward: token id ${t} is outside the vocabulary [0, ${c.vocab_size})`);
   }
 }
 
 /** Runs T new tokens at positions cache.length … cache.length+T−1, appending their K/V to the cache. */
-function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], opts: {allLogits: boolean; trace: boolean}): BlockResult {
+function forwardBlock(
+  p: Prepared,
+  cache: KVCache,
+  tokens: readonly number[],
+  opts: {allLogits: boolean; trace: boolean},
+): BlockResult {
   const c = p.config;
   checkTokens(c, tokens);
   const T = tokens.length;
@@ -495,7 +553,9 @@ function forwardBlock(p: Prepared, cache: KVCache, tokens: readonly number[], op
   const h = new Float32Array(T * C);
   for (let t = 0; t < T; t++) h.set(p.embed.subarray(tokens[t] * C, tokens[t] * C + C), t * C);
 
-  const trace: ForwardTrace | undefined = opts.trace ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)} : undefined;
+  const trace: ForwardTrace | undefined = opts.trace
+    ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)}
+    : undefined;
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const L = p.layers[l];
@@ -556,7 +616,11 @@ export interface ForwardOptions {
 }
 
 /** The whole sequence at once (positions 0 … T−1): logits [T, vocab] and, optionally, the trace. */
-export function forwardFull(weights: ModelWeights, tokens: readonly number[], opts: ForwardOptions = {}): {logits: Float32Array; trace?: ForwardTrace} {
+export function forwardFull(
+  weights: ModelWeights,
+  tokens: readonly number[],
+  opts: ForwardOptions = {},
+): {logits: Float32Array; trace?: ForwardTrace} {
   const p = prepare(weights);
   const c = p.config;
   const cache = new KVCache(c.num_hidden_layers, c.num_key_value_heads * headDim(c), c.max_position_embeddings);
@@ -609,12 +673,19 @@ export class CpuSession implements DecodeSession {
   /** Synchronous append (the CPU needs no await). */
   appendSync(tokens: readonly number[], opts: AppendOptions = {}): Float32Array {
     if (this.cache.length + tokens.length > this.maxLength) {
-      throw new Error(`session: ${this.cache.length} + ${tokens.length} tokens exceed the ${this.maxLength}-position limit`);
+      throw new Error(
+        `session: ${this.cache.length} + ${tokens.length} tokens exceed the ${this.maxLength}-position limit`,
+      );
     }
     const first = this.cache.length;
     const r = forwardBlock(this.p, this.cache, tokens, {allLogits: !!opts.allLogits, trace: !!opts.trace});
     if (opts.trace) this.lastTrace = r.trace;
-    checkLogits(r.logits, this.p.config.vocab_size, opts.allLogits ? first : first + tokens.length - 1, "CPU reference");
+    checkLogits(
+      r.logits,
+      this.p.config.vocab_size,
+      opts.allLogits ? first : first + tokens.length - 1,
+      "CPU reference",
+    );
     return r.logits;
   }
 
@@ -642,7 +713,13 @@ export function createCpuSession(weights: ModelWeights, opts: CpuSessionOptions 
 }
 
 /** Parameter counts by kind (embedding counted once when tied). */
-export function parameterCounts(config: BitNetConfig): {embedding: number; linear: number; norm: number; head: number; total: number} {
+export function parameterCounts(config: BitNetConfig): {
+  embedding: number;
+  linear: number;
+  norm: number;
+  head: number;
+  total: number;
+} {
   let linear = 0;
   let norm = 0;
   let embedding = 0;
@@ -661,7 +738,10 @@ export function parameterCounts(config: BitNetConfig): {embedding: number; linea
  *  token, L2-normalized — what sentence-transformers' Pooling(lasttoken) + Normalize return. */
 export function embedTokens(weights: ModelWeights, tokens: readonly number[]): Float32Array {
   const c = weights.config;
-  if ((c.bitnet_pooling ?? "none") === "none") throw new Error("embedTokens: this model has no pooling (a causal LM); its config sets bitnet_pooling only for embedding models");
+  if ((c.bitnet_pooling ?? "none") === "none")
+    throw new Error(
+      "embedTokens: this model has no pooling (a causal LM); its config sets bitnet_pooling only for embedding models",
+    );
   const {trace} = forwardFull(weights, tokens, {trace: true});
   const C = c.hidden_size;
   const last = trace!.final.subarray((tokens.length - 1) * C, tokens.length * C);

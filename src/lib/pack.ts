@@ -40,7 +40,10 @@ export function packTernary(codes: Int8Array, rows: number, cols: number): Uint8
 /** Unpacks [ceil(rows/4), cols] bytes into ternary codes [rows, cols]. Rejects the unused code 3. */
 export function unpackTernary(packed: Uint8Array, rows: number, cols: number): Int8Array {
   const R = packedRows(rows);
-  if (packed.length !== R * cols) throw new Error(`unpackTernary: ${packed.length} bytes, shape [${rows}, ${cols}] needs [${R}, ${cols}] = ${R * cols}`);
+  if (packed.length !== R * cols)
+    throw new Error(
+      `unpackTernary: ${packed.length} bytes, shape [${rows}, ${cols}] needs [${R}, ${cols}] = ${R * cols}`,
+    );
   const out = new Int8Array(rows * cols);
   for (let i = 0; i < 4; i++) {
     const shift = 2 * i;
@@ -51,7 +54,10 @@ export function unpackTernary(packed: Uint8Array, rows: number, cols: number): I
       const dst = row * cols;
       for (let c = 0; c < cols; c++) {
         const v = (packed[o + c] >> shift) & 3;
-        if (v === 3) throw new Error(`unpackTernary: invalid 2-bit code 3 at packed [${p}, ${c}] bits ${shift}–${shift + 1} (row ${row})`);
+        if (v === 3)
+          throw new Error(
+            `unpackTernary: invalid 2-bit code 3 at packed [${p}, ${c}] bits ${shift}–${shift + 1} (row ${row})`,
+          );
         out[dst + c] = v - 1;
       }
     }

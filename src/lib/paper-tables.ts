@@ -100,20 +100,103 @@ export interface A48SparsityRow {
 }
 export const A48_TABLE2: readonly A48SparsityRow[] = [
   {model: "LLaMA", size: "700M", activatedParams: 679e6, qkv: 0, out: 0, up: 0, gate: 0, down: 0, overall: 0},
-  {model: "BitNet b1.58", size: "700M", activatedParams: 638e6, qkv: 1.2, out: 5.9, up: 1.2, gate: 1.2, down: 21.8, overall: 6.2},
-  {model: "BitNet a4.8", size: "700M", activatedParams: 390e6, qkv: 12.1, out: 50.0, up: 66.2, gate: 12.1, down: 80.9, overall: 42.5},
+  {
+    model: "BitNet b1.58",
+    size: "700M",
+    activatedParams: 638e6,
+    qkv: 1.2,
+    out: 5.9,
+    up: 1.2,
+    gate: 1.2,
+    down: 21.8,
+    overall: 6.2,
+  },
+  {
+    model: "BitNet a4.8",
+    size: "700M",
+    activatedParams: 390e6,
+    qkv: 12.1,
+    out: 50.0,
+    up: 66.2,
+    gate: 12.1,
+    down: 80.9,
+    overall: 42.5,
+  },
   {model: "LLaMA", size: "1.3B", activatedParams: 1.2e9, qkv: 0, out: 0, up: 0, gate: 0, down: 0, overall: 0},
-  {model: "BitNet b1.58", size: "1.3B", activatedParams: 1.1e9, qkv: 1.3, out: 5.8, up: 1.2, gate: 1.2, down: 22.8, overall: 6.4},
-  {model: "BitNet a4.8", size: "1.3B", activatedParams: 0.7e9, qkv: 12.0, out: 50.0, up: 65.9, gate: 12.1, down: 81.8, overall: 42.7},
+  {
+    model: "BitNet b1.58",
+    size: "1.3B",
+    activatedParams: 1.1e9,
+    qkv: 1.3,
+    out: 5.8,
+    up: 1.2,
+    gate: 1.2,
+    down: 22.8,
+    overall: 6.4,
+  },
+  {
+    model: "BitNet a4.8",
+    size: "1.3B",
+    activatedParams: 0.7e9,
+    qkv: 12.0,
+    out: 50.0,
+    up: 65.9,
+    gate: 12.1,
+    down: 81.8,
+    overall: 42.7,
+  },
   {model: "LLaMA", size: "3B", activatedParams: 3.2e9, qkv: 0, out: 0, up: 0, gate: 0, down: 0, overall: 0},
-  {model: "BitNet b1.58", size: "3B", activatedParams: 3.0e9, qkv: 1.4, out: 7.1, up: 1.3, gate: 1.3, down: 30.0, overall: 8.2},
-  {model: "BitNet a4.8", size: "3B", activatedParams: 1.8e9, qkv: 12.1, out: 50.0, up: 70.7, gate: 12.1, down: 85.6, overall: 44.7},
+  {
+    model: "BitNet b1.58",
+    size: "3B",
+    activatedParams: 3.0e9,
+    qkv: 1.4,
+    out: 7.1,
+    up: 1.3,
+    gate: 1.3,
+    down: 30.0,
+    overall: 8.2,
+  },
+  {
+    model: "BitNet a4.8",
+    size: "3B",
+    activatedParams: 1.8e9,
+    qkv: 12.1,
+    out: 50.0,
+    up: 70.7,
+    gate: 12.1,
+    down: 85.6,
+    overall: 44.7,
+  },
   {model: "LLaMA", size: "7B", activatedParams: 6.5e9, qkv: 0, out: 0, up: 0, gate: 0, down: 0, overall: 0},
-  {model: "BitNet b1.58", size: "7B", activatedParams: 6.0e9, qkv: 1.7, out: 11.2, up: 1.4, gate: 1.4, down: 24.2, overall: 7.3},
-  {model: "BitNet a4.8", size: "7B", activatedParams: 3.4e9, qkv: 12.1, out: 50.0, up: 71.4, gate: 12.0, down: 84.2, overall: 44.5},
+  {
+    model: "BitNet b1.58",
+    size: "7B",
+    activatedParams: 6.0e9,
+    qkv: 1.7,
+    out: 11.2,
+    up: 1.4,
+    gate: 1.4,
+    down: 24.2,
+    overall: 7.3,
+  },
+  {
+    model: "BitNet a4.8",
+    size: "7B",
+    activatedParams: 3.4e9,
+    qkv: 12.1,
+    out: 50.0,
+    up: 71.4,
+    gate: 12.0,
+    down: 84.2,
+    overall: 44.5,
+  },
 ];
 export const A48_TABLE2_SOURCE = `${SOURCES.a48} Table 2`;
-export const A48_ACTIVE_FRACTION = {value: 0.55, source: `${SOURCES.a48} abstract ("activates only 55% of parameters")`} as const;
+export const A48_ACTIVE_FRACTION = {
+  value: 0.55,
+  source: `${SOURCES.a48} abstract ("activates only 55% of parameters")`,
+} as const;
 
 /** 2B4T report Table 1: non-embedding memory (GB) of the compared models; the BitNet figure is at 1.58 bits. */
 export const B2B4T_TABLE1_MEMORY: readonly {shape: string; memoryGB: number; bits: number}[] = [
@@ -127,4 +210,7 @@ export const B2B4T_TABLE1_MEMORY: readonly {shape: string; memoryGB: number; bit
 /** 2B4T report Table 1: estimated decoding energy per token, J ("[Hor14, Zha22g] during decoding"). */
 export const B2B4T_TABLE1_ENERGY = {llama1B: 0.258, bitnet: 0.028} as const;
 export const B2B4T_TABLE1_SOURCE = `${SOURCES.b2b4t} Table 1`;
-export const B2B4T_PARAMS = {value: 2_412_820_480, source: "microsoft/bitnet-b1.58-2B-4T-bf16 layer dump (bitnet-papers.md §5.1)"} as const;
+export const B2B4T_PARAMS = {
+  value: 2_412_820_480,
+  source: "microsoft/bitnet-b1.58-2B-4T-bf16 layer dump (bitnet-papers.md §5.1)",
+} as const;

@@ -291,7 +291,8 @@ export interface KVQuant {
  *  max − min is guarded by ε like the other quantizers. */
 export function quantizeKV(x: Values, dim: number, bits: number, eps = QUANT_EPS): KVQuant {
   const rows = checkRows(x, dim, "quantizeKV");
-  if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new Error(`quantizeKV: bits must be an integer in [1, 8], got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 8)
+    throw new Error(`quantizeKV: bits must be an integer in [1, 8], got ${bits}`);
   const L = 2 ** bits - 1;
   const q = new Uint8Array(x.length);
   const min = new Float32Array(rows);

@@ -22,11 +22,45 @@ export interface ModelRecipe {
 export const RECIPES: readonly ModelRecipe[] = [
   {name: "fp", label: "fp (full precision)", variant: "fp", shape: {}, activations: "fp32"},
   {name: "b1.58", label: "b1.58 (W1.58 A8)", variant: "b1.58", shape: {}, activations: "A8"},
-  {name: "a4.8", label: "a4.8 (W1.58 A4, top-K, ReLU²)", variant: "a4.8", shape: {}, activations: "A4 hybrid (INT4 / top-K 50% INT8 / INT8), A8 before 95%"},
-  {name: "v2-a8", label: "v2 a8 (H-BitLinear, INT8)", variant: "v2", shape: {bitnet_activation_bits: 8}, activations: "A8 + Hadamard"},
-  {name: "v2-a4", label: "v2 a4 (H-BitLinear, INT4)", variant: "v2", shape: {bitnet_activation_bits: 4}, activations: "A4 + Hadamard, A8 before 95%", continues: "v2-a8"},
-  {name: "v2-a4-nohadamard", label: "v2 a4 without Hadamard (ablation)", variant: "v2", shape: {bitnet_activation_bits: 4, bitnet_hadamard: false}, activations: "A4, no rotation at any step, A8 before 95%", continues: "b1.58"},
-  {name: "v2-a4-rotation-dropped", label: "v2 a4, rotation dropped at 95% (diagnostic)", variant: "v2", shape: {bitnet_activation_bits: 4}, activations: "A4, rotation removed at 95% (W_o/W_down trained on rotated inputs)", continues: "v2-a8", diagnostic: true},
+  {
+    name: "a4.8",
+    label: "a4.8 (W1.58 A4, top-K, ReLU²)",
+    variant: "a4.8",
+    shape: {},
+    activations: "A4 hybrid (INT4 / top-K 50% INT8 / INT8), A8 before 95%",
+  },
+  {
+    name: "v2-a8",
+    label: "v2 a8 (H-BitLinear, INT8)",
+    variant: "v2",
+    shape: {bitnet_activation_bits: 8},
+    activations: "A8 + Hadamard",
+  },
+  {
+    name: "v2-a4",
+    label: "v2 a4 (H-BitLinear, INT4)",
+    variant: "v2",
+    shape: {bitnet_activation_bits: 4},
+    activations: "A4 + Hadamard, A8 before 95%",
+    continues: "v2-a8",
+  },
+  {
+    name: "v2-a4-nohadamard",
+    label: "v2 a4 without Hadamard (ablation)",
+    variant: "v2",
+    shape: {bitnet_activation_bits: 4, bitnet_hadamard: false},
+    activations: "A4, no rotation at any step, A8 before 95%",
+    continues: "b1.58",
+  },
+  {
+    name: "v2-a4-rotation-dropped",
+    label: "v2 a4, rotation dropped at 95% (diagnostic)",
+    variant: "v2",
+    shape: {bitnet_activation_bits: 4},
+    activations: "A4, rotation removed at 95% (W_o/W_down trained on rotated inputs)",
+    continues: "v2-a8",
+    diagnostic: true,
+  },
 ];
 
 /** The shipped models (data/models/<name>), in the pickers' order. */
@@ -43,5 +77,14 @@ export function recipe(name: string): ModelRecipe {
 
 /** configs/models.json: what the PyTorch mirror (scripts/train_torch.py) reads. */
 export function recipesJSON(): string {
-  return JSON.stringify({note: "generated from src/lib/recipes.ts (npx tsx scripts/dev/recipes-json.ts); test/unit/recipes.test.ts keeps it equal", models: RECIPES}, null, 1) + "\n";
+  return (
+    JSON.stringify(
+      {
+        note: "generated from src/lib/recipes.ts (npx tsx scripts/dev/recipes-json.ts); test/unit/recipes.test.ts keeps it equal",
+        models: RECIPES,
+      },
+      null,
+      1,
+    ) + "\n"
+  );
 }

@@ -8,10 +8,35 @@
 // holes.
 import {f16BitsToF32, f32ToF16Bits} from "./half.js";
 
-export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U64" | "U32" | "U16" | "U8" | "BOOL";
+export type DType =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
+  | "BOOL";
 
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Refuse headers above this size (the reference implementation uses 100 MB). */
@@ -96,7 +121,12 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize = bytes.lengt
     }
     if (typeof v !== "object" || v === null || Array.isArray(v)) fail(`tensor "${name}": entry is not an object`);
     const e = v as Record<string, unknown>;
-    if (!isDType(e.dtype)) fail(e.dtype === undefined ? `tensor "${name}" has no dtype` : `tensor "${name}": unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!isDType(e.dtype))
+      fail(
+        e.dtype === undefined
+          ? `tensor "${name}" has no dtype`
+          : `tensor "${name}": unknown dtype ${JSON.stringify(e.dtype)}`,
+      );
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       fail(`tensor "${name}": shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
@@ -108,13 +138,16 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize = bytes.lengt
     }
     const [begin, end] = off as [number, number];
     if (begin > end) fail(`tensor "${name}": data_offsets [${begin}, ${end}] has begin > end`);
-    if (end > dataLength) fail(`tensor "${name}": data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (truncated file?)`);
+    if (end > dataLength)
+      fail(
+        `tensor "${name}": data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (truncated file?)`,
+      );
     let numel = 1;
     for (const d of shape) {
       numel *= d;
       if (numel > Number.MAX_SAFE_INTEGER) fail(`tensor "${name}": shape [${shape}] is too large`);
     }
-    if ((end - begin) !== numel * DTYPE_BYTES[dtype]) {
+    if (end - begin !== numel * DTYPE_BYTES[dtype]) {
       fail(`tensor "${name}": ${end - begin} bytes, but ${dtype} [${shape}] needs ${numel * DTYPE_BYTES[dtype]}`);
     }
     tensors.push({name, dtype, shape: [...shape], begin, end});
@@ -122,22 +155,26 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize = bytes.lengt
   const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   for (const t of sorted) {
-    if (t.begin < pos) fail(`tensor "${t.name}" [${t.begin}, ${t.end}) overlaps the previous tensor (ending at ${pos})`);
+    if (t.begin < pos)
+      fail(`tensor "${t.name}" [${t.begin}, ${t.end}) overlaps the previous tensor (ending at ${pos})`);
     if (t.begin > pos) fail(`hole of ${t.begin - pos} bytes in the data section before tensor "${t.name}"`);
     pos = t.end;
   }
-  if (pos !== dataLength) fail(`data section is ${dataLength} bytes but the tensors cover ${pos} (trailing bytes or a truncated/oversized file)`);
+  if (pos !== dataLength)
+    fail(
+      `data section is ${dataLength} bytes but the tensors cover ${pos} (trailing bytes or a truncated/oversized file)`,
+    );
   return {tensors, metadata, headerLength: N, dataOffset: 8 + N, fileSize};
 }
 
 /** The bytes of one tensor (a view into `file`). */
 export function tensorBytes(file: Uint8Array, header: SafetensorsHeader, t: TensorInfo): Uint8Array {
-  if (file.length < header.fileSize) fail(`buffer holds ${file.length} bytes, the header was validated for ${header.fileSize}`);
+  if (file.length < header.fileSize)
+    fail(`buffer holds ${file.length} bytes, the header was validated for ${header.fileSize}`);
   return file.subarray(header.dataOffset + t.begin, header.dataOffset + t.end);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 
 /** Converts a floating tensor's bytes (F32, F16, BF16, F64) to a new Float32Array. */
 export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
@@ -187,7 +224,10 @@ export function fromFloat32(data: Float32Array, dtype: "F32" | "BF16" | "F16"): 
   for (let i = 0; i < data.length; i++) {
     f[0] = data[i];
     const b = u[0];
-    const bits = (b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+    const bits =
+      (b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0
+        ? (b >>> 16) | 0x40
+        : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
     dv.setUint16(2 * i, bits & 0xffff, true);
   }
   return out;
@@ -213,7 +253,8 @@ export function writeSafetensors(input: readonly TensorEntry[], metadata?: Recor
     if (e.name === "__metadata__" || seen.has(e.name)) fail(`duplicate or reserved tensor name "${e.name}"`);
     seen.add(e.name);
     const numel = e.shape.reduce((a, b) => a * b, 1);
-    if (e.data.length !== numel * DTYPE_BYTES[e.dtype]) fail(`tensor "${e.name}": ${e.data.length} bytes for ${e.dtype} [${e.shape}]`);
+    if (e.data.length !== numel * DTYPE_BYTES[e.dtype])
+      fail(`tensor "${e.name}": ${e.data.length} bytes for ${e.dtype} [${e.shape}]`);
     header[e.name] = {dtype: e.dtype, shape: e.shape, data_offsets: [pos, pos + e.data.length]};
     pos += e.data.length;
   }

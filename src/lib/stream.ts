@@ -25,7 +25,11 @@ export interface StreamOptions {
 const macrotask = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** Resets the session, prefills the prompt, then yields one sampled token per decode step. */
-export async function* streamTokens(session: DecodeSession, promptIds: readonly number[], opts: StreamOptions): AsyncGenerator<StreamEvent> {
+export async function* streamTokens(
+  session: DecodeSession,
+  promptIds: readonly number[],
+  opts: StreamOptions,
+): AsyncGenerator<StreamEvent> {
   if (promptIds.length === 0) throw new Error("streamTokens: the prompt has no tokens (prepend BOS)");
   const s: SamplingOptions = {...GREEDY, ...opts.sampling};
   validateSampling(s);
@@ -52,8 +56,16 @@ function maxPositions(session: DecodeSession): number {
 }
 
 /** Decode speed over a stream's events, leaving out the prefill (index 0). */
-export function decodeRate(events: readonly StreamEvent[]): {tokensPerSecond: number; prefillMs: number; decodeMs: number} {
+export function decodeRate(events: readonly StreamEvent[]): {
+  tokensPerSecond: number;
+  prefillMs: number;
+  decodeMs: number;
+} {
   const decode = events.filter((e) => e.index > 0);
   const decodeMs = decode.reduce((a, e) => a + e.ms, 0);
-  return {tokensPerSecond: decode.length && decodeMs > 0 ? (1000 * decode.length) / decodeMs : 0, prefillMs: events[0]?.ms ?? 0, decodeMs};
+  return {
+    tokensPerSecond: decode.length && decodeMs > 0 ? (1000 * decode.length) / decodeMs : 0,
+    prefillMs: events[0]?.ms ?? 0,
+    decodeMs,
+  };
 }

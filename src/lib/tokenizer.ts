@@ -11,7 +11,8 @@ export const BYTE_LEVEL_REGEX = SPLIT_RE.source;
 
 /** The Llama-3 pre-tokenizer split (tokenizer.json: Sequence[Split(Regex, Isolated), ByteLevel(use_regex:
  *  false)]; GGUF: tokenizer.ggml.pre "llama-bpe"), as the released files spell it. */
-export const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+export const LLAMA3_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 /** (?i:…) rewritten by spelling out ASCII letter cases: the one construct of tokenizers' (Oniguruma /
  *  fancy-regex) patterns that JS engines may lack. Also the normal form known patterns are compared in. */
@@ -20,7 +21,11 @@ function expandScopedCase(pattern: string): string {
     let out = "";
     for (let i = 0; i < body.length; i++) {
       const ch = body[i];
-      if (ch === "\\") { out += body.slice(i, i + 2); i++; continue; }
+      if (ch === "\\") {
+        out += body.slice(i, i + 2);
+        i++;
+        continue;
+      }
       out += /[a-zA-Z]/.test(ch) ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : ch;
     }
     return `(?:${out})`;
@@ -47,7 +52,9 @@ function knownSplit(pattern: string): {kind: "gpt2" | "llama3"; re: RegExp} {
   const known = KNOWN_SPLITS.find((k) => k.norm === norm);
   if (known) return known;
   const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
-  throw new Error(`tokenizer: pre-tokenizer Split pattern ${JSON.stringify(shown)} is not one of the supported ones (Llama-3's or GPT-2's): other patterns are refused because a regex from a file can take exponential time to run`);
+  throw new Error(
+    `tokenizer: pre-tokenizer Split pattern ${JSON.stringify(shown)} is not one of the supported ones (Llama-3's or GPT-2's): other patterns are refused because a regex from a file can take exponential time to run`,
+  );
 }
 
 export const SPECIAL_TOKENS = {pad: "<pad>", bos: "<s>", eos: "</s>"} as const;
@@ -131,13 +138,20 @@ interface TokenizerSpecials {
 }
 
 /** GPT-2's ByteLevel(use_regex) or Llama-3's Sequence[Split(Regex, Isolated), ByteLevel(use_regex: false)]. */
-function parsePreTokenizer(pre: unknown, fail: (m: string) => never): {kind: "gpt2" | "llama3"; re: RegExp} | undefined {
+function parsePreTokenizer(
+  pre: unknown,
+  fail: (m: string) => never,
+): {kind: "gpt2" | "llama3"; re: RegExp} | undefined {
   const p = pre as Record<string, unknown> | null | undefined;
   if (p && p.type === "Sequence" && Array.isArray(p.pretokenizers)) {
     const [a, b, ...rest] = p.pretokenizers as Record<string, unknown>[];
     const pattern = (a?.pattern as Record<string, unknown> | undefined)?.Regex;
-    if (rest.length || a?.type !== "Split" || typeof pattern !== "string" || b?.type !== "ByteLevel") fail("pre_tokenizer: only Sequence[Split(Regex), ByteLevel] (Llama-3) is supported besides ByteLevel");
-    if (a.behavior !== "Isolated" || a.invert === true) fail(`pre_tokenizer: Split behavior ${JSON.stringify(a.behavior)}${a.invert ? " inverted" : ""} is not supported (Isolated)`);
+    if (rest.length || a?.type !== "Split" || typeof pattern !== "string" || b?.type !== "ByteLevel")
+      fail("pre_tokenizer: only Sequence[Split(Regex), ByteLevel] (Llama-3) is supported besides ByteLevel");
+    if (a.behavior !== "Isolated" || a.invert === true)
+      fail(
+        `pre_tokenizer: Split behavior ${JSON.stringify(a.behavior)}${a.invert ? " inverted" : ""} is not supported (Isolated)`,
+      );
     if (b.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
     if (b.use_regex !== false) fail("pre_tokenizer: ByteLevel after a Split must have use_regex false");
     try {
@@ -146,7 +160,8 @@ function parsePreTokenizer(pre: unknown, fail: (m: string) => never): {kind: "gp
       return fail((e as Error).message.replace(/^tokenizer: /, ""));
     }
   }
-  if (!p || p.type !== "ByteLevel") fail(`pre_tokenizer.type must be "ByteLevel" (or a Llama-3 Sequence), got ${JSON.stringify(p?.type ?? p)}`);
+  if (!p || p.type !== "ByteLevel")
+    fail(`pre_tokenizer.type must be "ByteLevel" (or a Llama-3 Sequence), got ${JSON.stringify(p?.type ?? p)}`);
   if (p!.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space = true is not supported");
   if (p!.use_regex === false) fail("pre_tokenizer.use_regex = false is not supported");
   return undefined;
@@ -154,17 +169,22 @@ function parsePreTokenizer(pre: unknown, fail: (m: string) => never): {kind: "gp
 
 /** The single-sequence template of a TemplateProcessing post-processor (alone or inside a Sequence):
  *  special-token ids before and after $A. No template (e.g. ByteLevel only) adds nothing. */
-function parseTemplate(pp: unknown, specials: Map<string, number>, fail: (m: string) => never): {before: number[]; after: number[]} {
+function parseTemplate(
+  pp: unknown,
+  specials: Map<string, number>,
+  fail: (m: string) => never,
+): {before: number[]; after: number[]} {
   const p = pp as Record<string, unknown> | null | undefined;
   if (!p) return {before: [], after: []};
   const list = p.type === "Sequence" && Array.isArray(p.processors) ? (p.processors as Record<string, unknown>[]) : [p];
   const tp = list.filter((x) => x?.type === "TemplateProcessing");
   const other = list.filter((x) => x?.type !== "TemplateProcessing" && x?.type !== "ByteLevel");
-  if (other.length) fail(`post_processor type ${JSON.stringify(other[0]?.type)} is not supported (ByteLevel, TemplateProcessing)`);
+  if (other.length)
+    fail(`post_processor type ${JSON.stringify(other[0]?.type)} is not supported (ByteLevel, TemplateProcessing)`);
   if (tp.length > 1) fail("post_processor has more than one TemplateProcessing");
   if (!tp.length) return {before: [], after: []};
   const single = tp[0].single;
-  if (!Array.isArray(single)) fail("post_processor TemplateProcessing needs a \"single\" template");
+  if (!Array.isArray(single)) fail('post_processor TemplateProcessing needs a "single" template');
   const table = (tp[0].special_tokens ?? {}) as Record<string, {ids?: unknown}>;
   const before: number[] = [];
   const after: number[] = [];
@@ -176,9 +196,12 @@ function parseTemplate(pp: unknown, specials: Map<string, number>, fail: (m: str
       continue;
     }
     const name = piece.SpecialToken?.id;
-    if (typeof name !== "string") fail(`post_processor: template piece ${JSON.stringify(piece)} is neither SpecialToken nor Sequence`);
-    const ids = table[name as string]?.ids ?? (specials.has(name as string) ? [specials.get(name as string)] : undefined);
-    if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x))) fail(`post_processor: special token "${name}" has no ids`);
+    if (typeof name !== "string")
+      fail(`post_processor: template piece ${JSON.stringify(piece)} is neither SpecialToken nor Sequence`);
+    const ids =
+      table[name as string]?.ids ?? (specials.has(name as string) ? [specials.get(name as string)] : undefined);
+    if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x)))
+      fail(`post_processor: special token "${name}" has no ids`);
     (seenA ? after : before).push(...(ids as number[]));
   }
   if (!seenA) fail("post_processor: the single template has no $A");
@@ -189,7 +212,9 @@ function parseTemplate(pp: unknown, specials: Map<string, number>, fail: (m: str
 class PairHeap {
   private counts: number[] = [];
   private keys: number[] = [];
-  get size(): number { return this.counts.length; }
+  get size(): number {
+    return this.counts.length;
+  }
   private better(i: number, j: number): boolean {
     return this.counts[i] > this.counts[j] || (this.counts[i] === this.counts[j] && this.keys[i] < this.keys[j]);
   }
@@ -275,7 +300,10 @@ export class Tokenizer {
     this.byteId = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const id = this.pieceId.get(BYTE_CHAR[b]);
-      if (id === undefined) throw new Error(`tokenizer: vocab lacks the byte token for 0x${b.toString(16).padStart(2, "0")} ("${BYTE_CHAR[b]}")`);
+      if (id === undefined)
+        throw new Error(
+          `tokenizer: vocab lacks the byte token for 0x${b.toString(16).padStart(2, "0")} ("${BYTE_CHAR[b]}")`,
+        );
       this.byteId[b] = id;
     }
     this.idBytes = pieces.map((p, id) => {
@@ -286,7 +314,8 @@ export class Tokenizer {
       const bytes = new Uint8Array(chars.length);
       chars.forEach((c, i) => {
         const b = CHAR_BYTE.get(c);
-        if (b === undefined) throw new Error(`tokenizer: vocab entry ${id} "${p}" has a character outside the byte-level alphabet`);
+        if (b === undefined)
+          throw new Error(`tokenizer: vocab entry ${id} "${p}" has a character outside the byte-level alphabet`);
         bytes[i] = b;
       });
       return bytes;
@@ -296,9 +325,11 @@ export class Tokenizer {
     merges.forEach(([l, r], rank) => {
       const a = this.pieceId.get(l);
       const b = this.pieceId.get(r);
-      if (a === undefined || b === undefined) throw new Error(`tokenizer: merge ${rank} "${l} ${r}" uses a token not in vocab`);
+      if (a === undefined || b === undefined)
+        throw new Error(`tokenizer: merge ${rank} "${l} ${r}" uses a token not in vocab`);
       const m = this.pieceId.get(l + r);
-      if (m === undefined) throw new Error(`tokenizer: merge ${rank} "${l} ${r}" produces "${l + r}", which is not in vocab`);
+      if (m === undefined)
+        throw new Error(`tokenizer: merge ${rank} "${l} ${r}" produces "${l + r}", which is not in vocab`);
       const key = pairKey(a, b);
       if (this.mergeRank.has(key)) throw new Error(`tokenizer: merge ${rank} "${l} ${r}" is listed twice`);
       this.merges.push([a, b, m]);
@@ -364,12 +395,19 @@ export class Tokenizer {
       for (const wi of pairWords.get(key) ?? []) {
         const w = words[wi];
         let has = false;
-        for (let i = 0; i + 1 < w.length; i++) if (w[i] === a && w[i + 1] === b) { has = true; break; }
+        for (let i = 0; i + 1 < w.length; i++)
+          if (w[i] === a && w[i + 1] === b) {
+            has = true;
+            break;
+          }
         if (!has) continue; // the set is not pruned when a word loses a pair
         addPairs(wi, -1, touched);
         const nw: number[] = [];
         for (let i = 0; i < w.length; i++) {
-          if (i + 1 < w.length && w[i] === a && w[i + 1] === b) { nw.push(id); i++; } else nw.push(w[i]);
+          if (i + 1 < w.length && w[i] === a && w[i + 1] === b) {
+            nw.push(id);
+            i++;
+          } else nw.push(w[i]);
         }
         words[wi] = nw;
         addPairs(wi, 1, touched);
@@ -387,10 +425,16 @@ export class Tokenizer {
 
   /** Reads a Hugging Face tokenizer.json (object or JSON text) of a byte-level BPE model. */
   static fromJSON(json: unknown, hints: {bos?: number; eos?: number} = {}): Tokenizer {
-    const fail = (msg: string): never => { throw new Error(`tokenizer.json: ${msg}`); };
+    const fail = (msg: string): never => {
+      throw new Error(`tokenizer.json: ${msg}`);
+    };
     let j = json;
     if (typeof j === "string") {
-      try { j = JSON.parse(j); } catch (e) { fail(`not valid JSON (${(e as Error).message})`); }
+      try {
+        j = JSON.parse(j);
+      } catch (e) {
+        fail(`not valid JSON (${(e as Error).message})`);
+      }
     }
     if (typeof j !== "object" || j === null || Array.isArray(j)) fail("expected an object at the top level");
     const root = j as Record<string, unknown>;
@@ -400,11 +444,13 @@ export class Tokenizer {
     const split = parsePreTokenizer(root.pre_tokenizer, fail);
     const dec = root.decoder as Record<string, unknown> | null | undefined;
     if (dec && dec.type !== "ByteLevel") fail(`decoder.type must be "ByteLevel", got ${JSON.stringify(dec.type)}`);
-    if (root.normalizer !== undefined && root.normalizer !== null) fail("a normalizer is not supported (expected null)");
+    if (root.normalizer !== undefined && root.normalizer !== null)
+      fail("a normalizer is not supported (expected null)");
     if (model!.byte_fallback === true) fail("model.byte_fallback = true is not supported (a SentencePiece-style BPE)");
 
     const vocab = model!.vocab;
-    if (typeof vocab !== "object" || vocab === null || Array.isArray(vocab)) fail("model.vocab must be an object {token: id}");
+    if (typeof vocab !== "object" || vocab === null || Array.isArray(vocab))
+      fail("model.vocab must be an object {token: id}");
     const entries = Object.entries(vocab as Record<string, unknown>);
     if (entries.length === 0) fail("model.vocab is empty");
     const pieces: string[] = new Array<string>(entries.length);
@@ -412,7 +458,8 @@ export class Tokenizer {
       if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= entries.length) {
         fail(`model.vocab["${tok}"] = ${JSON.stringify(id)}: ids must be integers 0…${entries.length - 1}`);
       }
-      if (pieces[id as number] !== undefined) fail(`model.vocab: id ${id} is used by both "${pieces[id as number]}" and "${tok}"`);
+      if (pieces[id as number] !== undefined)
+        fail(`model.vocab: id ${id} is used by both "${pieces[id as number]}" and "${tok}"`);
       pieces[id as number] = tok;
     }
 
@@ -421,10 +468,12 @@ export class Tokenizer {
     const merges: [string, string][] = (rawMerges as unknown[]).map((m, i) => {
       if (typeof m === "string") {
         const parts = m.split(" ");
-        if (parts.length !== 2 || !parts[0] || !parts[1]) fail(`model.merges[${i}] = ${JSON.stringify(m)}: expected "left right"`);
+        if (parts.length !== 2 || !parts[0] || !parts[1])
+          fail(`model.merges[${i}] = ${JSON.stringify(m)}: expected "left right"`);
         return [parts[0], parts[1]];
       }
-      if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") return [m[0], m[1]];
+      if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string")
+        return [m[0], m[1]];
       return fail(`model.merges[${i}] = ${JSON.stringify(m)}: expected "left right" or ["left", "right"]`);
     });
 
@@ -436,11 +485,16 @@ export class Tokenizer {
     const plain = new Map<number, string>();
     (added as unknown[]).forEach((t, i) => {
       const a = t as Partial<HFAddedToken> | null;
-      if (!a || typeof a.content !== "string" || typeof a.id !== "number" || !Number.isInteger(a.id) || a.id < 0) fail(`added_tokens[${i}] needs an integer "id" and a "content"`);
+      if (!a || typeof a.content !== "string" || typeof a.id !== "number" || !Number.isInteger(a.id) || a.id < 0)
+        fail(`added_tokens[${i}] needs an integer "id" and a "content"`);
       const id = a!.id!;
-      if (id < entries.length && pieces[id] !== a!.content) fail(`added_tokens[${i}] "${a!.content}" has id ${id} but vocab maps that id to "${pieces[id]}"`);
+      if (id < entries.length && pieces[id] !== a!.content)
+        fail(`added_tokens[${i}] "${a!.content}" has id ${id} but vocab maps that id to "${pieces[id]}"`);
       if (id >= entries.length) {
-        if (id >= entries.length + (added as unknown[]).length) fail(`added_tokens[${i}] "${a!.content}" has id ${id}, leaving a gap after the ${entries.length}-entry vocab`);
+        if (id >= entries.length + (added as unknown[]).length)
+          fail(
+            `added_tokens[${i}] "${a!.content}" has id ${id}, leaving a gap after the ${entries.length}-entry vocab`,
+          );
         if (pieces[id] !== undefined) fail(`added_tokens[${i}]: id ${id} is used twice`);
         pieces[id] = a!.content!;
         if (a!.special === false) plain.set(id, a!.content!);
@@ -448,17 +502,22 @@ export class Tokenizer {
       if (a!.special !== false) special.add(id);
       specials.set(a!.content!, id);
     });
-    for (let i = 0; i < pieces.length; i++) if (pieces[i] === undefined) fail(`token id ${i} is neither in model.vocab nor in added_tokens`);
+    for (let i = 0; i < pieces.length; i++)
+      if (pieces[i] === undefined) fail(`token id ${i} is neither in model.vocab nor in added_tokens`);
 
     // The post-processor's template says which token transformers puts first; it is the BOS when present.
     const template = parseTemplate(root.post_processor, specials, fail);
-    for (const id of [...template.before, ...template.after]) if (!special.has(id)) fail(`added_tokens lacks the bos token "${pieces[id] ?? id}" (id ${id}) that post_processor adds`);
+    for (const id of [...template.before, ...template.after])
+      if (!special.has(id))
+        fail(`added_tokens lacks the bos token "${pieces[id] ?? id}" (id ${id}) that post_processor adds`);
     const pick = (what: "bos" | "eos", hint: number | undefined, names: string[]): number => {
       if (hint !== undefined) {
         if (!special.has(hint)) fail(`the config's ${what}_token_id ${hint} is not a special token of this tokenizer`);
         return hint;
       }
-      const id = (what === "bos" ? template.before[0] : undefined) ?? names.map((n) => specials.get(n)).find((x) => x !== undefined);
+      const id =
+        (what === "bos" ? template.before[0] : undefined) ??
+        names.map((n) => specials.get(n)).find((x) => x !== undefined);
       if (id === undefined) fail(`added_tokens lacks the ${what} token "${names[0]}"`);
       return id!;
     };
@@ -466,7 +525,16 @@ export class Tokenizer {
     const eos = pick("eos", hints.eos, [SPECIAL_TOKENS.eos, "<|end_of_text|>"]);
     const pad = specials.get(SPECIAL_TOKENS.pad) ?? -1;
     try {
-      return new Tokenizer(pieces, merges, {pad, bos, eos, special: [...special], plain, template, split, ignoreMerges: model!.ignore_merges === true});
+      return new Tokenizer(pieces, merges, {
+        pad,
+        bos,
+        eos,
+        special: [...special],
+        plain,
+        template,
+        split,
+        ignoreMerges: model!.ignore_merges === true,
+      });
     } catch (e) {
       return fail((e as Error).message.replace(/^tokenizer: /, ""));
     }
@@ -476,7 +544,10 @@ export class Tokenizer {
    *  "Role: content<|eot_id|>" per message, then "Assistant: " — ids, BOS first. */
   encodeChat(messages: readonly {role: "system" | "user" | "assistant"; content: string}[]): number[] {
     const eot = this.pieceToId("<|eot_id|>");
-    if (eot === undefined) throw new Error("tokenizer: no <|eot_id|> token, so this is not the instruct model's tokenizer (no chat template)");
+    if (eot === undefined)
+      throw new Error(
+        "tokenizer: no <|eot_id|> token, so this is not the instruct model's tokenizer (no chat template)",
+      );
     const out = [this.bosId];
     const cap = (r: string) => r[0].toUpperCase() + r.slice(1);
     for (const m of messages) {
@@ -489,7 +560,13 @@ export class Tokenizer {
   /** The Hugging Face tokenizer.json object (JSON.stringify it to save). */
   toJSON(): object {
     const special = (id: number): HFAddedToken => ({
-      id, content: this.pieces[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id,
+      content: this.pieces[id],
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     });
     const vocab: Record<string, number> = {};
     this.pieces.forEach((p, i) => (vocab[p] = i));
@@ -509,8 +586,19 @@ export class Tokenizer {
           {
             type: "TemplateProcessing",
             single: [{SpecialToken: {id: this.pieces[this.bosId], type_id: 0}}, {Sequence: {id: "A", type_id: 0}}],
-            pair: [{SpecialToken: {id: this.pieces[this.bosId], type_id: 0}}, {Sequence: {id: "A", type_id: 0}}, {SpecialToken: {id: this.pieces[this.bosId], type_id: 1}}, {Sequence: {id: "B", type_id: 1}}],
-            special_tokens: {[this.pieces[this.bosId]]: {id: this.pieces[this.bosId], ids: [this.bosId], tokens: [this.pieces[this.bosId]]}},
+            pair: [
+              {SpecialToken: {id: this.pieces[this.bosId], type_id: 0}},
+              {Sequence: {id: "A", type_id: 0}},
+              {SpecialToken: {id: this.pieces[this.bosId], type_id: 1}},
+              {Sequence: {id: "B", type_id: 1}},
+            ],
+            special_tokens: {
+              [this.pieces[this.bosId]]: {
+                id: this.pieces[this.bosId],
+                ids: [this.bosId],
+                tokens: [this.pieces[this.bosId]],
+              },
+            },
           },
         ],
       },
@@ -547,7 +635,10 @@ export class Tokenizer {
       let at = -1;
       for (let i = 0; i + 1 < ids.length; i++) {
         const r = this.mergeRank.get(pairKey(ids[i], ids[i + 1]));
-        if (r !== undefined && r < best) { best = r; at = i; }
+        if (r !== undefined && r < best) {
+          best = r;
+          at = i;
+        }
       }
       if (at < 0) break;
       const [a, b, m] = this.merges[best];

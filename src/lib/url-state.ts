@@ -92,7 +92,11 @@ export interface ParsedState<S extends Schema> {
 /** A heading or a hide entry reduced to lowercase words ("The bit ledger: four weights per byte" → "the bit ledger
  *  four weights per byte"). */
 export function sectionKey(text: string): string {
-  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, " ").trim();
+  return text
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim();
 }
 
 /** Whether a `hide` entry names this heading: the same words, or the heading's first words ("exercises",
@@ -158,7 +162,11 @@ export function parseValue(spec: ParamSpec, raw: string): string | number | bool
 
 /** Reads the state from a query string ("?a=1&b=2" or "a=1&b=2"). Never throws: every problem becomes an
  *  issue and the parameter keeps its default. Parameters not in the schema are reported and ignored. */
-export function parseState<S extends Schema>(schema: S, search: string, opts: {allowUnknown?: readonly string[]; sections?: boolean} = {}): ParsedState<S> {
+export function parseState<S extends Schema>(
+  schema: S,
+  search: string,
+  opts: {allowUnknown?: readonly string[]; sections?: boolean} = {},
+): ParsedState<S> {
   const values = defaults(schema) as Record<string, unknown>;
   const hidden = new Set<keyof S & string>();
   const hiddenSections: string[] = [];
@@ -167,20 +175,34 @@ export function parseState<S extends Schema>(schema: S, search: string, opts: {a
   try {
     params = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);
   } catch {
-    return {values: values as StateOf<S>, hidden, hiddenSections, issues: [{param: "(query)", value: search, message: "the query string could not be read; using defaults"}]};
+    return {
+      values: values as StateOf<S>,
+      hidden,
+      hiddenSections,
+      issues: [{param: "(query)", value: search, message: "the query string could not be read; using defaults"}],
+    };
   }
   const seen = new Set<string>();
   for (const [key, raw] of params) {
     if (key === HIDE_PARAM) {
-      for (const name of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+      for (const name of raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         if (Object.hasOwn(schema, name)) hidden.add(name as keyof S & string);
         else if (opts.sections && sectionKey(name)) hiddenSections.push(name.slice(0, 80));
-        else issues.push({param: HIDE_PARAM, value: name, message: `hide: there is no control named "${name}" on this page (known: ${Object.keys(schema).join(", ")})`});
+        else
+          issues.push({
+            param: HIDE_PARAM,
+            value: name,
+            message: `hide: there is no control named "${name}" on this page (known: ${Object.keys(schema).join(", ")})`,
+          });
       }
       continue;
     }
     if (!Object.hasOwn(schema, key)) {
-      if (!opts.allowUnknown?.includes(key)) issues.push({param: key, value: raw, message: `${key}: this page has no parameter of that name; ignored`});
+      if (!opts.allowUnknown?.includes(key))
+        issues.push({param: key, value: raw, message: `${key}: this page has no parameter of that name; ignored`});
       continue;
     }
     if (seen.has(key)) {
@@ -191,7 +213,11 @@ export function parseState<S extends Schema>(schema: S, search: string, opts: {a
     const spec = schema[key];
     const v = parseValue(spec, raw);
     if (v === undefined) {
-      issues.push({param: key, value: raw, message: `${key}: "${truncate(raw)}" is not ${describe(spec)}; using the default (${fmtDefault(spec)})`});
+      issues.push({
+        param: key,
+        value: raw,
+        message: `${key}: "${truncate(raw)}" is not ${describe(spec)}; using the default (${fmtDefault(spec)})`,
+      });
     } else {
       values[key] = v;
     }
@@ -211,18 +237,28 @@ function fmtDefault(spec: ParamSpec): string {
 /** Writes the state as a query string (without "?"): only values that differ from their defaults, in
  *  schema order, plus `hide`, so links stay short and stable. Invalid values are rejected loudly here —
  *  they come from the page's own code, not from a reader. */
-export function serializeState<S extends Schema>(schema: S, values: Partial<StateOf<S>>, hidden: Iterable<string> = [], sections: Iterable<string> = []): string {
+export function serializeState<S extends Schema>(
+  schema: S,
+  values: Partial<StateOf<S>>,
+  hidden: Iterable<string> = [],
+  sections: Iterable<string> = [],
+): string {
   const params = new URLSearchParams();
   for (const [key, spec] of Object.entries(schema)) {
     const v = (values as Record<string, unknown>)[key];
     if (v === undefined || v === spec.default) continue;
     const raw = spec.type === "bool" ? (v ? "true" : "false") : String(v);
-    if (parseValue(spec, raw) === undefined) throw new Error(`url-state: ${key} = ${JSON.stringify(v)} is not ${describe(spec)}`);
+    if (parseValue(spec, raw) === undefined)
+      throw new Error(`url-state: ${key} = ${JSON.stringify(v)} is not ${describe(spec)}`);
     params.set(key, raw);
   }
   const hide = [...hidden].filter((h) => Object.hasOwn(schema, h));
   const secs = [...new Set([...sections].map((x) => sectionKey(x).replaceAll(" ", "-")).filter(Boolean))];
-  if (hide.length || secs.length) params.set(HIDE_PARAM, [...[...new Set(hide)].sort((a, b) => order(schema, a) - order(schema, b)), ...secs].join(","));
+  if (hide.length || secs.length)
+    params.set(
+      HIDE_PARAM,
+      [...[...new Set(hide)].sort((a, b) => order(schema, a) - order(schema, b)), ...secs].join(","),
+    );
   // URLSearchParams encodes "," as %2C; keep the hide list readable.
   return params.toString().replace(/%2C/g, ",");
 }
@@ -233,7 +269,16 @@ function order(schema: Schema, key: string): number {
 
 /** A check that depends on what loaded (e.g. the layer index against the model's layer count): returns the
  *  value if `ok`, otherwise the fallback and an issue naming the parameter. */
-export function refine<T>(param: string, value: T, ok: boolean, fallback: T, why: string): {value: T; issue?: StateIssue} {
+export function refine<T>(
+  param: string,
+  value: T,
+  ok: boolean,
+  fallback: T,
+  why: string,
+): {value: T; issue?: StateIssue} {
   if (ok) return {value};
-  return {value: fallback, issue: {param, value: String(value), message: `${param}: ${why}; using ${String(fallback)}`}};
+  return {
+    value: fallback,
+    issue: {param, value: String(value), message: `${param}: ${why}; using ${String(fallback)}`},
+  };
 }

@@ -30,11 +30,20 @@ export const SITES = ["qkv", "o", "gate_up", "down"] as const;
 export type Site = (typeof SITES)[number];
 
 /** The projections that read each site. */
-export const SITE_LINEARS: Readonly<Record<Site, readonly LinearName[]>> = {qkv: ["q", "k", "v"], o: ["o"], gate_up: ["gate", "up"], down: ["down"]};
+export const SITE_LINEARS: Readonly<Record<Site, readonly LinearName[]>> = {
+  qkv: ["q", "k", "v"],
+  o: ["o"],
+  gate_up: ["gate", "up"],
+  down: ["down"],
+};
 
 /** The site a projection reads. */
 export function siteOf(linear: LinearName): Site {
-  return linear === "q" || linear === "k" || linear === "v" ? "qkv" : linear === "gate" || linear === "up" ? "gate_up" : linear;
+  return linear === "q" || linear === "k" || linear === "v"
+    ? "qkv"
+    : linear === "gate" || linear === "up"
+      ? "gate_up"
+      : linear;
 }
 
 /** The activation quantizers of quant.ts, by the names their paper equations give them. */
@@ -74,7 +83,12 @@ function quantizerOf(c: BitNetConfig, site: Site): Quantizer {
 /** Which quantizer, Hadamard, top-K and bits each BitLinear input of this config gets. */
 export function sitePlan(c: BitNetConfig): SitePlan {
   const d = headDim(c);
-  const dims: Record<Site, number> = {qkv: c.hidden_size, o: c.num_attention_heads * d, gate_up: c.hidden_size, down: c.intermediate_size};
+  const dims: Record<Site, number> = {
+    qkv: c.hidden_size,
+    o: c.num_attention_heads * d,
+    gate_up: c.hidden_size,
+    down: c.intermediate_size,
+  };
   const one = (site: Site): SiteInput => {
     const quantizer = quantizerOf(c, site);
     const input: SiteInput = {
@@ -140,7 +154,9 @@ export interface ValidateOptions {
   /** Put before the field name in every message (e.g. "config.json: ", "model."). Default "config: ". */
   prefix?: string;
   /** The error class to throw (CheckpointError, ConfigError, …). */
-  error?: new (message: string) => Error;
+  error?: new (
+    message: string,
+  ) => Error;
 }
 
 /** The one validator of a model config: every field typed and bounded, the relations between fields (heads,
@@ -155,11 +171,13 @@ export function validateModelConfig(c: BitNetConfig, opts: ValidateOptions = {})
   if (typeof c !== "object" || c === null) return fail("(top level)", "must be an object");
   const int = (k: keyof typeof CONFIG_LIMITS & keyof BitNetConfig, min = 1) => {
     const v = c[k] as unknown;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) return fail(k, `must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min)
+      return fail(k, `must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     if (v > CONFIG_LIMITS[k]) fail(k, `${v} is larger than this implementation supports (≤ ${CONFIG_LIMITS[k]})`);
     return v;
   };
-  if (!VARIANTS.includes(c.bitnet_variant)) fail("bitnet_variant", `must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(c.bitnet_variant)}`);
+  if (!VARIANTS.includes(c.bitnet_variant))
+    fail("bitnet_variant", `must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(c.bitnet_variant)}`);
   const V = int("vocab_size");
   const C = int("hidden_size");
   const F = int("intermediate_size");
@@ -167,58 +185,77 @@ export function validateModelConfig(c: BitNetConfig, opts: ValidateOptions = {})
   const H = int("num_attention_heads");
   const KV = int("num_key_value_heads");
   int("max_position_embeddings");
-  if (KV > H || H % KV !== 0) fail("num_key_value_heads", `(${KV}): num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
+  if (KV > H || H % KV !== 0)
+    fail("num_key_value_heads", `(${KV}): num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
   if (c.head_dim !== undefined) int("head_dim");
   else if (C % H !== 0) fail("hidden_size", `${C} is not divisible by num_attention_heads ${H} (set head_dim)`);
   const d = headDim(c);
   if (d % 2 !== 0) fail("head_dim", `(head dimension ${d}) must be even for rotary embeddings`);
-  if (d > CONFIG_LIMITS.head_dim) fail("head_dim", `${d} is larger than this implementation supports (≤ ${CONFIG_LIMITS.head_dim})`);
+  if (d > CONFIG_LIMITS.head_dim)
+    fail("head_dim", `${d} is larger than this implementation supports (≤ ${CONFIG_LIMITS.head_dim})`);
   // sizes of the tensors this config implies, before anything is allocated from them
   const qDim = H * d;
   const biggest = Math.max(V * C, qDim * C, F * C);
-  if (biggest > CONFIG_LIMITS.tensorElements) fail("(shape)", `implies a tensor of ${biggest} elements (limit ${CONFIG_LIMITS.tensorElements})`);
+  if (biggest > CONFIG_LIMITS.tensorElements)
+    fail("(shape)", `implies a tensor of ${biggest} elements (limit ${CONFIG_LIMITS.tensorElements})`);
   const perLayer = C * (qDim + 2 * KV * d) + qDim * C + 3 * C * F;
   const params = V * C * (c.tie_word_embeddings ? 1 : 2) + L * perLayer;
-  if (params > CONFIG_LIMITS.parameters) fail("(shape)", `implies ${params.toExponential(2)} parameters (limit ${CONFIG_LIMITS.parameters.toExponential(2)})`);
+  if (params > CONFIG_LIMITS.parameters)
+    fail(
+      "(shape)",
+      `implies ${params.toExponential(2)} parameters (limit ${CONFIG_LIMITS.parameters.toExponential(2)})`,
+    );
   const pos = (k: "rms_norm_eps" | "rope_theta", max: number) => {
     const v = c[k] as unknown;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > max) fail(k, `must be a number in (0, ${max}], got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > max)
+      fail(k, `must be a number in (0, ${max}], got ${JSON.stringify(v)}`);
   };
   pos("rms_norm_eps", 1);
   pos("rope_theta", 1e12);
-  if (c.hidden_act !== "relu2" && c.hidden_act !== "silu") fail("hidden_act", `must be "relu2" or "silu", got ${JSON.stringify(c.hidden_act)}`);
+  if (c.hidden_act !== "relu2" && c.hidden_act !== "silu")
+    fail("hidden_act", `must be "relu2" or "silu", got ${JSON.stringify(c.hidden_act)}`);
   for (const k of ["tie_word_embeddings", "bitnet_hadamard", "bitnet_sub_norms"] as const) {
     if (typeof c[k] !== "boolean") fail(k, `must be true or false, got ${JSON.stringify(c[k])}`);
   }
   for (const k of ["bos_token_id", "eos_token_id"] as const) {
     const v = c[k] as unknown;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= V) fail(k, `must be a token id in [0, ${V}), got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= V)
+      fail(k, `must be a token id in [0, ${V}), got ${JSON.stringify(v)}`);
   }
   for (const k of ["bitnet_linear_norms", "bitnet_qk_norm"] as const) {
     if (c[k] !== undefined && typeof c[k] !== "boolean") fail(k, `must be true or false, got ${JSON.stringify(c[k])}`);
   }
   if (c.bitnet_linear_norms) {
     const e = c.bitnet_linear_norm_eps as unknown;
-    if (typeof e !== "number" || !Number.isFinite(e) || e <= 0 || e > 1) fail("bitnet_linear_norm_eps", `must be a number in (0, 1], got ${JSON.stringify(e)}`);
+    if (typeof e !== "number" || !Number.isFinite(e) || e <= 0 || e > 1)
+      fail("bitnet_linear_norm_eps", `must be a number in (0, 1], got ${JSON.stringify(e)}`);
   }
-  if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none" && c.bitnet_pooling !== "last-token-l2") fail("bitnet_pooling", `must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
+  if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none" && c.bitnet_pooling !== "last-token-l2")
+    fail("bitnet_pooling", `must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
   const ab = c.bitnet_activation_bits as unknown;
   if (ab !== 8 && ab !== 4) fail("bitnet_activation_bits", `must be 8 or 4, got ${JSON.stringify(ab)}`);
   if (c.bitnet_variant === "b1.58" && ab !== 8) fail("bitnet_activation_bits", "must be 8 for b1.58");
   const tk = c.bitnet_topk_ratio as unknown;
-  if (typeof tk !== "number" || !(tk > 0 && tk <= 1)) fail("bitnet_topk_ratio", `must be a number in (0, 1], got ${JSON.stringify(tk)}`);
+  if (typeof tk !== "number" || !(tk > 0 && tk <= 1))
+    fail("bitnet_topk_ratio", `must be a number in (0, 1], got ${JSON.stringify(tk)}`);
   const kv = c.bitnet_kv_bits as unknown;
-  if (kv !== 16 && kv !== 8 && kv !== 4 && kv !== 3) fail("bitnet_kv_bits", `must be 16, 8, 4 or 3, got ${JSON.stringify(kv)}`);
+  if (kv !== 16 && kv !== 8 && kv !== 4 && kv !== 3)
+    fail("bitnet_kv_bits", `must be 16, 8, 4 or 3, got ${JSON.stringify(kv)}`);
   const kb = c.bitnet_kv_bos_bits as unknown;
-  if (typeof kb !== "number" || !Number.isInteger(kb) || kb < 0 || kb > 16) fail("bitnet_kv_bos_bits", `must be an integer in [0, 16], got ${JSON.stringify(kb)}`);
-  if (kb !== 0 && kb !== 16 && kb !== 8 && kb !== 4 && kb !== 3) fail("bitnet_kv_bos_bits", `must be 0 (no special case), 3, 4, 8 or 16, got ${kb}`);
+  if (typeof kb !== "number" || !Number.isInteger(kb) || kb < 0 || kb > 16)
+    fail("bitnet_kv_bos_bits", `must be an integer in [0, 16], got ${JSON.stringify(kb)}`);
+  if (kb !== 0 && kb !== 16 && kb !== 8 && kb !== 4 && kb !== 3)
+    fail("bitnet_kv_bos_bits", `must be 0 (no special case), 3, 4, 8 or 16, got ${kb}`);
   if (c.bitnet_variant === "v2" && c.bitnet_hadamard) {
     for (const s of ["o", "down"] as const) {
       const n = s === "o" ? qDim : F;
       try {
         hadamardPlan(n);
       } catch (e) {
-        fail(s === "o" ? "num_attention_heads" : "intermediate_size", `gives a ${n}-long ${s} input with no Hadamard construction for v2: ${(e as Error).message}`);
+        fail(
+          s === "o" ? "num_attention_heads" : "intermediate_size",
+          `gives a ${n}-long ${s} input with no Hadamard construction for v2: ${(e as Error).message}`,
+        );
       }
     }
   }
@@ -228,9 +265,16 @@ export function validateModelConfig(c: BitNetConfig, opts: ValidateOptions = {})
 // ---------------------------------------------------------------- the plan as data
 
 /** The site plan and KV plan of a config as plain JSON (what `bitnet-lab train --plan --json` prints per stage). */
-export function sitePlanJSON(c: BitNetConfig): {sites: Record<Site, SiteInput & {linears: readonly LinearName[]}>; kv: KVPlan; linears: Record<LinearName, Site>} {
+export function sitePlanJSON(c: BitNetConfig): {
+  sites: Record<Site, SiteInput & {linears: readonly LinearName[]}>;
+  kv: KVPlan;
+  linears: Record<LinearName, Site>;
+} {
   const p = sitePlan(c);
-  const sites = Object.fromEntries(SITES.map((s) => [s, {...p[s], linears: SITE_LINEARS[s]}])) as Record<Site, SiteInput & {linears: readonly LinearName[]}>;
+  const sites = Object.fromEntries(SITES.map((s) => [s, {...p[s], linears: SITE_LINEARS[s]}])) as Record<
+    Site,
+    SiteInput & {linears: readonly LinearName[]}
+  >;
   const linears = Object.fromEntries(LINEARS.map((l) => [l, siteOf(l)])) as Record<LinearName, Site>;
   return {sites, kv: kvPlan(c), linears};
 }

@@ -23,9 +23,16 @@ function argmaxRow(x: ArrayLike<number>, off: number, V: number): number {
 
 /** Compares logits [positions·vocab] row by row. A differing argmax only fails when the reference's top two
  *  logits are further apart than the tolerance (otherwise either token is a correct greedy choice). */
-export function compareLogits(reference: ArrayLike<number>, candidate: ArrayLike<number>, vocab: number, tolerance: number): LogitsComparison {
-  if (reference.length !== candidate.length) throw new Error(`compareLogits: ${reference.length} vs ${candidate.length} values`);
-  if (!Number.isInteger(vocab) || vocab <= 0 || reference.length % vocab !== 0) throw new Error(`compareLogits: ${reference.length} values are not rows of ${vocab}`);
+export function compareLogits(
+  reference: ArrayLike<number>,
+  candidate: ArrayLike<number>,
+  vocab: number,
+  tolerance: number,
+): LogitsComparison {
+  if (reference.length !== candidate.length)
+    throw new Error(`compareLogits: ${reference.length} vs ${candidate.length} values`);
+  if (!Number.isInteger(vocab) || vocab <= 0 || reference.length % vocab !== 0)
+    throw new Error(`compareLogits: ${reference.length} values are not rows of ${vocab}`);
   const positions = reference.length / vocab;
   let maxAbsDiff = 0;
   let maxRef = 0;
@@ -58,16 +65,24 @@ export type LogitsGrid = readonly (readonly (readonly (number | null)[])[])[];
 
 /** Distribution of |a − b| over every logit of every position (max and quantiles) and how many positions' argmax
  *  agree: how the project states agreement with another runtime's logits. A non-finite logit is an error. */
-export function logitsAgreement(a: LogitsGrid, b: LogitsGrid): {max: number; p50: number; p90: number; p99: number; argmax: number; positions: number} {
+export function logitsAgreement(
+  a: LogitsGrid,
+  b: LogitsGrid,
+): {max: number; p50: number; p90: number; p99: number; argmax: number; positions: number} {
   const d: number[] = [];
-  let agree = 0, n = 0;
+  let agree = 0,
+    n = 0;
   for (let s = 0; s < a.length; s++) {
     for (let p = 0; p < a[s].length; p++) {
-      const x = a[s][p], y = b[s][p];
-      let ax = 0, ay = 0;
+      const x = a[s][p],
+        y = b[s][p];
+      let ax = 0,
+        ay = 0;
       for (let v = 0; v < x.length; v++) {
-        const xv = x[v], yv = y[v];
-        if (xv === null || yv === null || !Number.isFinite(xv) || !Number.isFinite(yv)) throw new Error(`non-finite logit at sequence ${s}, position ${p}, token ${v}`);
+        const xv = x[v],
+          yv = y[v];
+        if (xv === null || yv === null || !Number.isFinite(xv) || !Number.isFinite(yv))
+          throw new Error(`non-finite logit at sequence ${s}, position ${p}, token ${v}`);
         d.push(Math.abs(xv - yv));
         if (xv > (x[ax] as number)) ax = v;
         if (yv > (y[ay] as number)) ay = v;

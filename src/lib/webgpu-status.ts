@@ -96,14 +96,28 @@ export interface EngineChoice {
 /** Where a page's model runs: a forced backend wins (WebGPU forced without WebGPU is the caller's error to report);
  *  "auto" takes a hardware WebGPU adapter, and a software adapter only when a measurement shows it faster than the
  *  CPU reference. Pure, so every page and the tests share one rule. */
-export function chooseBackend(pref: BackendPreference, status: WebGPUStatus, measurement?: BackendMeasurement): EngineChoice {
+export function chooseBackend(
+  pref: BackendPreference,
+  status: WebGPUStatus,
+  measurement?: BackendMeasurement,
+): EngineChoice {
   const software = isSoftwareAdapter(status);
   if (pref === "cpu") return {backend: "cpu", reason: "the CPU reference was chosen (backend=cpu)", software};
-  if (pref === "webgpu") return {backend: "webgpu", reason: `WebGPU was chosen (backend=webgpu)${software ? " — a software adapter, slower than the CPU here" : ""}`, software};
-  if (!status.available) return {backend: "cpu", reason: `no WebGPU here (${status.reason ?? "unavailable"})`, software};
+  if (pref === "webgpu")
+    return {
+      backend: "webgpu",
+      reason: `WebGPU was chosen (backend=webgpu)${software ? " — a software adapter, slower than the CPU here" : ""}`,
+      software,
+    };
+  if (!status.available)
+    return {backend: "cpu", reason: `no WebGPU here (${status.reason ?? "unavailable"})`, software};
   if (!software) return {backend: "webgpu", reason: `your GPU (${describeAdapter(status)})`, software};
   if (measurement && measurement.webgpuMs < measurement.cpuMs) {
-    return {backend: "webgpu", reason: `WebGPU runs in software here (${describeAdapter(status)}) but measured faster than the CPU reference`, software};
+    return {
+      backend: "webgpu",
+      reason: `WebGPU runs in software here (${describeAdapter(status)}) but measured faster than the CPU reference`,
+      software,
+    };
   }
   return {
     backend: "cpu",

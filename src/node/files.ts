@@ -112,5 +112,15 @@ export async function readModelPath(path: string, opts: OpenOptions = {}): Promi
   const {opened, weights, tokenizer, warnings} = await loadModelPath(path, opts);
   const ins = opened.inspection;
   const format = ins.format === "hf-latent" ? "latent" : ins.format === "hf-fp" ? "fp" : "packed";
-  return {dir: path, weights, tokenizer, warnings, format, stored: ins.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes})), files: ins.files, inspection: ins, opened};
+  return {
+    dir: path,
+    weights,
+    tokenizer,
+    warnings,
+    format,
+    stored: ins.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes})),
+    files: ins.files,
+    inspection: ins,
+    opened,
+  };
 }

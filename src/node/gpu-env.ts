@@ -18,7 +18,9 @@ export type VulkanDrivers =
 function icdDirs(env: NodeJS.ProcessEnv): string[] {
   const data = (env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":").filter(Boolean);
   const config = (env.XDG_CONFIG_DIRS || "/etc/xdg").split(":").filter(Boolean);
-  return [...config, "/etc", ...data, join(env.XDG_DATA_HOME || join(homedir(), ".local/share"))].map((d) => join(d, "vulkan", "icd.d"));
+  return [...config, "/etc", ...data, join(env.XDG_DATA_HOME || join(homedir(), ".local/share"))].map((d) =>
+    join(d, "vulkan", "icd.d"),
+  );
 }
 
 function hasManifest(dir: string): boolean {

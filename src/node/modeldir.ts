@@ -41,7 +41,10 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const stPath = join(dir, "model.safetensors");
   if (!existsSync(cfgPath)) throw new Error(`${dir} has no config.json`);
   if (!existsSync(stPath)) {
-    if (existsSync(join(dir, "model.safetensors.index.json"))) throw new Error(`${dir} holds a sharded checkpoint (model.safetensors.index.json); only a single model.safetensors is supported`);
+    if (existsSync(join(dir, "model.safetensors.index.json")))
+      throw new Error(
+        `${dir} holds a sharded checkpoint (model.safetensors.index.json); only a single model.safetensors is supported`,
+      );
     throw new Error(`${dir} has no model.safetensors`);
   }
   const configJSON = await readJSON(cfgPath, "config.json");
@@ -69,7 +72,10 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   }
   const bytes = new Uint8Array(await readFile(stPath));
   const loaded = readCheckpoint(configJSON, bytes);
-  const files = [{name: "config.json", bytes: (await stat(cfgPath)).size}, {name: "model.safetensors", bytes: size}];
+  const files = [
+    {name: "config.json", bytes: (await stat(cfgPath)).size},
+    {name: "model.safetensors", bytes: size},
+  ];
   let tokenizer: unknown;
   const tokPath = join(dir, "tokenizer.json");
   if (existsSync(tokPath)) {
@@ -80,7 +86,11 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
 }
 
 /** Writes config.json, model.safetensors and (if given) tokenizer.json into dir, creating it. */
-export async function writeModelDir(dir: string, weights: ModelWeights, opts: WriteOptions & {tokenizer?: unknown} = {}): Promise<void> {
+export async function writeModelDir(
+  dir: string,
+  weights: ModelWeights,
+  opts: WriteOptions & {tokenizer?: unknown} = {},
+): Promise<void> {
   const {config, safetensors} = writeCheckpoint(weights, opts);
   await mkdir(dir, {recursive: true});
   await writeFile(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");

@@ -19,7 +19,8 @@ export interface Progress {
   end(note?: string): void;
 }
 
-const fmtSeconds = (s: number) => (s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(s < 10 ? 1 : 0)}s`);
+const fmtSeconds = (s: number) =>
+  s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(s < 10 ? 1 : 0)}s`;
 
 export function progress(label: string, total: number, o: ProgressOptions = {}): Progress {
   const write = o.write ?? ((s: string) => void process.stderr.write(s));

@@ -48,8 +48,12 @@ export async function checkTarget(target: string, {kind, inputs, force, flag = "
   const out = await realish(target);
   for (const input of inputs) {
     const inp = await realish(input);
-    if (out === inp) throw new OutputError(`${flag} ${target} is the input ${input}: refusing to overwrite what is being read (write elsewhere, then move it)`);
-    if (inside(inp, out)) throw new OutputError(`${flag} ${target} contains the input ${input}: writing it would replace the input`);
+    if (out === inp)
+      throw new OutputError(
+        `${flag} ${target} is the input ${input}: refusing to overwrite what is being read (write elsewhere, then move it)`,
+      );
+    if (inside(inp, out))
+      throw new OutputError(`${flag} ${target} contains the input ${input}: writing it would replace the input`);
     if (inside(out, inp)) throw new OutputError(`${flag} ${target} lies inside the input ${input}: write it elsewhere`);
   }
   let st;
@@ -58,10 +62,14 @@ export async function checkTarget(target: string, {kind, inputs, force, flag = "
   } catch {
     return; // does not exist: fine
   }
-  if (kind === "file" && st.isDirectory()) throw new OutputError(`${flag} ${target} is a folder; this writes one file (give a file name)`);
+  if (kind === "file" && st.isDirectory())
+    throw new OutputError(`${flag} ${target} is a folder; this writes one file (give a file name)`);
   if (kind === "dir" && !st.isDirectory()) throw new OutputError(`${flag} ${target} is a file; this writes a folder`);
   const nonEmpty = kind === "file" || (await readdir(out)).length > 0;
-  if (nonEmpty && !force) throw new OutputError(`${flag} ${target} already exists${kind === "dir" ? " and is not empty" : ""}: give --force to replace it${kind === "dir" ? " (the whole folder is replaced)" : ""}`);
+  if (nonEmpty && !force)
+    throw new OutputError(
+      `${flag} ${target} already exists${kind === "dir" ? " and is not empty" : ""}: give --force to replace it${kind === "dir" ? " (the whole folder is replaced)" : ""}`,
+    );
 }
 
 const FS_REASONS: Record<string, string> = {
@@ -84,11 +92,17 @@ export function writeError(e: unknown, target: string): Error {
   return new OutputError(`cannot write ${target}: ${FS_REASONS[code]} (${code}); nothing was changed`);
 }
 
-const tmpName = (target: string, what: string) => join(dirname(resolve(target)), `.${basename(target)}.${what}-${process.pid}-${randomBytes(4).toString("hex")}`);
+const tmpName = (target: string, what: string) =>
+  join(dirname(resolve(target)), `.${basename(target)}.${what}-${process.pid}-${randomBytes(4).toString("hex")}`);
 
 /** Streams a file to a temporary name beside `target`, then renames it over the target. */
-export async function writeFileAtomic(target: string, produce: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
-  await mkdir(dirname(resolve(target)), {recursive: true}).catch((e) => { throw writeError(e, target); });
+export async function writeFileAtomic(
+  target: string,
+  produce: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  await mkdir(dirname(resolve(target)), {recursive: true}).catch((e) => {
+    throw writeError(e, target);
+  });
   const tmp = tmpName(target, "tmp");
   const ws = createWriteStream(tmp, {flags: "wx"});
   let failed: Error | undefined;
@@ -140,13 +154,17 @@ export async function writeDirAtomic(target: string, produce: (dir: string) => P
 }
 
 /** What a training run writes in its folder (src/node/train-run.ts); --force removes these and only these. */
-const RUN_FILE = /^(config\.json|model\.safetensors|tokenizer\.json|train-config\.json|log\.jsonl|summary\.json|state(-\d+)?\.safetensors)(\.tmp.*)?$/;
+const RUN_FILE =
+  /^(config\.json|model\.safetensors|tokenizer\.json|train-config\.json|log\.jsonl|summary\.json|state(-\d+)?\.safetensors)(\.tmp.*)?$/;
 
 /** `train --out`: a fresh run (no --resume) may not land on a non-empty folder unless --force, which clears
  *  the previous run's files (a folder holding anything else is refused even then); --resume without
  *  state.safetensors but with state-N.safetensors points at --from instead of starting over. Returns what
  *  clears the folder, to be called just before training starts. */
-export async function prepareRunFolder(out: string, {resume, force, from}: {resume: boolean; force: boolean; from?: string}): Promise<() => Promise<void>> {
+export async function prepareRunFolder(
+  out: string,
+  {resume, force, from}: {resume: boolean; force: boolean; from?: string},
+): Promise<() => Promise<void>> {
   const nothing = async () => undefined;
   let names: string[];
   try {
@@ -156,19 +174,34 @@ export async function prepareRunFolder(out: string, {resume, force, from}: {resu
   }
   if (resume) {
     if (names.includes("state.safetensors")) return nothing;
-    const branches = names.filter((n) => /^state-\d+\.safetensors$/.test(n)).sort((a, b) => Number(b.match(/\d+/)![0]) - Number(a.match(/\d+/)![0]));
-    if (branches.length) throw new OutputError(`--resume: ${out} has no state.safetensors, only ${branches.join(", ")}: continue from one with --from ${join(out, branches[0])} (and a new --out)`);
-    if (names.length) throw new OutputError(`--resume: ${out} has no state.safetensors, so it is not a run to resume (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`);
+    const branches = names
+      .filter((n) => /^state-\d+\.safetensors$/.test(n))
+      .sort((a, b) => Number(b.match(/\d+/)![0]) - Number(a.match(/\d+/)![0]));
+    if (branches.length)
+      throw new OutputError(
+        `--resume: ${out} has no state.safetensors, only ${branches.join(", ")}: continue from one with --from ${join(out, branches[0])} (and a new --out)`,
+      );
+    if (names.length)
+      throw new OutputError(
+        `--resume: ${out} has no state.safetensors, so it is not a run to resume (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`,
+      );
     return nothing;
   }
   if (!names.length) return nothing;
   const what = names.includes("state.safetensors") ? "a training run" : "files";
-  if (!force) throw new OutputError(`--out ${out} already holds ${what} (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""}): give --resume to continue it, or --force to start over (its run files are replaced)`);
+  if (!force)
+    throw new OutputError(
+      `--out ${out} already holds ${what} (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""}): give --resume to continue it, or --force to start over (its run files are replaced)`,
+    );
   const foreign = names.filter((n) => !RUN_FILE.test(n));
-  if (foreign.length) throw new OutputError(`--force: ${out} holds files a training run does not write (${foreign.slice(0, 4).join(", ")}${foreign.length > 4 ? ", …" : ""}): refusing to clear it; choose an empty --out`);
+  if (foreign.length)
+    throw new OutputError(
+      `--force: ${out} holds files a training run does not write (${foreign.slice(0, 4).join(", ")}${foreign.length > 4 ? ", …" : ""}): refusing to clear it; choose an empty --out`,
+    );
   if (from) {
     const f = await realish(from);
-    if (inside(f, await realish(out))) throw new OutputError(`--force would remove --from ${from}, which lies in --out ${out}: choose another --out`);
+    if (inside(f, await realish(out)))
+      throw new OutputError(`--force would remove --from ${from}, which lies in --out ${out}: choose another --out`);
   }
   // Cleared only when the run is about to start (data prepared, backend up): a failure before leaves it.
   return async () => {

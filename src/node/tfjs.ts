@@ -15,7 +15,8 @@ export async function loadTf(backend: TfBackendName): Promise<TF> {
     Object.assign(globalThis, globals);
     const gpu = create([]);
     // Ask for an adapter first: tfjs's own failure is a stack trace with no hint.
-    if (!(await gpu.requestAdapter())) throw new Error("tfjs: no WebGPU adapter (Dawn found no Vulkan device); use --backend cpu");
+    if (!(await gpu.requestAdapter()))
+      throw new Error("tfjs: no WebGPU adapter (Dawn found no Vulkan device); use --backend cpu");
     Object.defineProperty(globalThis, "navigator", {value: {gpu}, configurable: true, writable: true});
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (backend === "wasm") {
@@ -23,11 +24,16 @@ export async function loadTf(backend: TfBackendName): Promise<TF> {
     try {
       await import(/* @vite-ignore */ name);
     } catch {
-      throw new Error("the wasm backend needs @tensorflow/tfjs-backend-wasm, which is not installed (npm install --save-dev @tensorflow/tfjs-backend-wasm)");
+      throw new Error(
+        "the wasm backend needs @tensorflow/tfjs-backend-wasm, which is not installed (npm install --save-dev @tensorflow/tfjs-backend-wasm)",
+      );
     }
   }
   const ok = await tf.setBackend(backend);
-  if (!ok || tf.getBackend() !== backend) throw new Error(`tfjs: backend "${backend}" could not be initialised${backend === "webgpu" ? " (no WebGPU adapter?); use --backend cpu" : ""}`);
+  if (!ok || tf.getBackend() !== backend)
+    throw new Error(
+      `tfjs: backend "${backend}" could not be initialised${backend === "webgpu" ? " (no WebGPU adapter?); use --backend cpu" : ""}`,
+    );
   await tf.ready();
   // The CPU backend prints an advert for tfjs-node on its first tensor in Node ("Hi, looks like you are
   // running TensorFlow.js in Node.js…"); it is not wanted here. The flag is the backend's own first-use mark.

@@ -11,21 +11,49 @@ export interface PreparedData {
   tokenizer: Tokenizer;
   train: Uint16Array;
   val: Uint16Array;
-  info: {vocabSize: number; trainAddresses: number; valAddresses: number; trainTokens: number; valTokens: number; valYears: number[]; trainChars: number; valChars: number};
+  info: {
+    vocabSize: number;
+    trainAddresses: number;
+    valAddresses: number;
+    trainTokens: number;
+    valTokens: number;
+    valYears: number[];
+    trainChars: number;
+    valChars: number;
+  };
 }
 
 /** Splits the corpus, trains the tokenizer on the training split, tokenizes both splits. */
-export function prepareData(vocabSize = 4096, onProgress?: (phase: string, done: number, total: number) => void): PreparedData {
+export function prepareData(
+  vocabSize = 4096,
+  onProgress?: (phase: string, done: number, total: number) => void,
+): PreparedData {
   const {train, val} = loadSplit();
   const trainText = train.map((a) => a.text).join(DOC_SEPARATOR);
-  const tokenizer = Tokenizer.train(trainText, vocabSize, {onProgress: onProgress && ((d, t) => onProgress("tokenizer merges", d, t))});
-  const tr = tokenizeDocuments(tokenizer, train.map((a) => a.text));
-  const va = tokenizeDocuments(tokenizer, val.map((a) => a.text));
+  const tokenizer = Tokenizer.train(trainText, vocabSize, {
+    onProgress: onProgress && ((d, t) => onProgress("tokenizer merges", d, t)),
+  });
+  const tr = tokenizeDocuments(
+    tokenizer,
+    train.map((a) => a.text),
+  );
+  const va = tokenizeDocuments(
+    tokenizer,
+    val.map((a) => a.text),
+  );
   return {
-    tokenizer, train: tr, val: va,
+    tokenizer,
+    train: tr,
+    val: va,
     info: {
-      vocabSize, trainAddresses: train.length, valAddresses: val.length, trainTokens: tr.length, valTokens: va.length,
-      valYears: val.map((a) => a.year), trainChars: trainText.length, valChars: val.reduce((n, a) => n + a.text.length, 0),
+      vocabSize,
+      trainAddresses: train.length,
+      valAddresses: val.length,
+      trainTokens: tr.length,
+      valTokens: va.length,
+      valYears: val.map((a) => a.year),
+      trainChars: trainText.length,
+      valChars: val.reduce((n, a) => n + a.text.length, 0),
     },
   };
 }
@@ -58,7 +86,11 @@ export function loadPrepared(dir: string): PreparedData {
 }
 
 /** The prepared data in `dir`, made (and saved there) if it is not there yet. */
-export function preparedData(dir: string, vocabSize = 4096, onProgress?: (phase: string, done: number, total: number) => void): PreparedData {
+export function preparedData(
+  dir: string,
+  vocabSize = 4096,
+  onProgress?: (phase: string, done: number, total: number) => void,
+): PreparedData {
   if (existsSync(join(dir, "data.json"))) {
     const d = loadPrepared(dir);
     if (d.info.vocabSize === vocabSize) return d;

@@ -69,7 +69,12 @@ function writeAtomic(path: string, data: Uint8Array | string): void {
   renameSync(path + ".tmp", path);
 }
 
-const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
+const fmtTime = (s: number) =>
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+      : `${s.toFixed(0)}s`;
 
 /** Windows of the validation split for a run's final evaluation: proportional to the run (as many windows as
  *  training sequences seen, at least the periodic evaluation's), capped by the split — a 4-step run is
@@ -107,7 +112,9 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
   let tr: Trainer;
   if (o.resume && existsSync(statePath)) {
     tr = loadState(tf, statePath, streams, cfg);
-    print(`resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}${tr.done ? " (the run is complete: evaluating and exporting again)" : ""}`);
+    print(
+      `resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}${tr.done ? " (the run is complete: evaluating and exporting again)" : ""}`,
+    );
   } else if (o.from) {
     tr = loadState(tf, o.from, streams, cfg);
     print(`continuing ${cfg.name} from ${o.from} at step ${tr.step}/${cfg.steps}`);
@@ -126,7 +133,9 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
   const t0 = performance.now();
   let tWindow = t0;
   let stepsWindow = 0;
-  print(`${cfg.name}: ${cfg.model.bitnet_variant}, ${cfg.steps} steps × ${tokensPerStep} tokens, backend ${o.backend ?? "?"}`);
+  print(
+    `${cfg.name}: ${cfg.model.bitnet_variant}, ${cfg.steps} steps × ${tokensPerStep} tokens, backend ${o.backend ?? "?"}`,
+  );
   let truncated = false;
   let lastStepMs = 0;
   let lastLine = t0;
@@ -147,7 +156,9 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
       const t = tNow;
       const tps = (stepsWindow * tokensPerStep) / ((t - tWindow) / 1000);
       const eta = ((until - r.step) * tokensPerStep) / tps;
-      print(`${cfg.name} step ${r.step}/${cfg.steps} loss ${r.loss.toFixed(4)} gnorm ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} wd ${r.wd} a${r.activationBits} | ${(tps / 1000).toFixed(1)}k tok/s | ETA ${fmtTime(eta)}`);
+      print(
+        `${cfg.name} step ${r.step}/${cfg.steps} loss ${r.loss.toFixed(4)} gnorm ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} wd ${r.wd} a${r.activationBits} | ${(tps / 1000).toFixed(1)}k tok/s | ETA ${fmtTime(eta)}`,
+      );
       tWindow = t;
       stepsWindow = 0;
     }
@@ -158,14 +169,18 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
     }
     if (o.sync && r.step === Math.max(1, o.sync.after - 6)) syncT0 = performance.now();
     if (o.sync && r.step === o.sync.after) {
-      if (r.step >= cfg.lr.warmup) throw new Error(`${cfg.name}: sync.after (${o.sync.after}) must lie inside the warm-up (${cfg.lr.warmup} steps)`);
+      if (r.step >= cfg.lr.warmup)
+        throw new Error(
+          `${cfg.name}: sync.after (${o.sync.after}) must lie inside the warm-up (${cfg.lr.warmup} steps)`,
+        );
       const msPerStep = (performance.now() - syncT0) / (o.sync.after - Math.max(1, o.sync.after - 6));
       const steps = await o.sync.decide(msPerStep);
       (cfg as {steps: number}).steps = steps; // the trainer reads the same config object
       until = Math.min(steps, startStep + (o.maxSteps ?? Infinity));
       print(`${cfg.name}: ${msPerStep.toFixed(0)} ms/step measured; training for ${steps} steps`);
     }
-    if (o.saveAt?.includes(r.step) || o.saveAtFractions?.some((f) => Math.round(f * cfg.steps) === r.step)) await save(join(outDir, `state-${r.step}.safetensors`));
+    if (o.saveAt?.includes(r.step) || o.saveAtFractions?.some((f) => Math.round(f * cfg.steps) === r.step))
+      await save(join(outDir, `state-${r.step}.safetensors`));
     if (cfg.checkpointEvery > 0 && r.step % cfg.checkpointEvery === 0) {
       await save(statePath);
       writeLog();
@@ -173,7 +188,13 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
   }
   const seconds = (performance.now() - t0) / 1000;
   const steps = tr.step - startStep;
-  const summary: RunSummary = {name: cfg.name, steps, tokens: steps * tokensPerStep, seconds, tokensPerSecond: (steps * tokensPerStep) / Math.max(seconds, 1e-9)};
+  const summary: RunSummary = {
+    name: cfg.name,
+    steps,
+    tokens: steps * tokensPerStep,
+    seconds,
+    tokensPerSecond: (steps * tokensPerStep) / Math.max(seconds, 1e-9),
+  };
   if (truncated) summary.truncated = true;
   if (tr.done || truncated || (o.exportPartial && steps > 0)) {
     const count = o.finalEvalWindows === "proportional" ? finalEvalWindows(cfg, tr.step) : o.finalEvalWindows;
@@ -182,16 +203,25 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
     print(`${cfg.name} final evaluation: ${windows} validation windows (${windows * cfg.seqLen} tokens)…`);
     const final = await tr.evaluate(batches, o.onEvalBatch);
     summary.final = final;
-    print(`${cfg.name} final: val loss ${final.loss.toFixed(4)} ppl ${final.perplexity.toFixed(2)} on ${final.tokens} tokens`);
+    print(
+      `${cfg.name} final: val loss ${final.loss.toFixed(4)} ppl ${final.perplexity.toFixed(2)} on ${final.tokens} tokens`,
+    );
     if (o.export !== false) {
       // The run folder is the model folder: config.json + model.safetensors + tokenizer.json beside the state.
       const w = await tr.exportWeights();
-      const ck = writeCheckpoint(w, {floatDtype: "BF16", metadata: {bitnet_lab_trained: JSON.stringify({name: cfg.name, steps: tr.step, of: cfg.steps, val_loss: final.loss})}});
+      const ck = writeCheckpoint(w, {
+        floatDtype: "BF16",
+        metadata: {
+          bitnet_lab_trained: JSON.stringify({name: cfg.name, steps: tr.step, of: cfg.steps, val_loss: final.loss}),
+        },
+      });
       writeAtomic(join(outDir, "model.safetensors"), ck.safetensors);
       writeAtomic(join(outDir, "tokenizer.json"), JSON.stringify(data.tokenizer.toJSON()));
       writeAtomic(join(outDir, "config.json"), JSON.stringify(ck.config, null, 2) + "\n");
       summary.modelBytes = ck.safetensors.length;
-      print(`${cfg.name} exported to ${outDir} at step ${tr.step}/${cfg.steps} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB): bitnet-lab generate ${outDir} --prompt …`);
+      print(
+        `${cfg.name} exported to ${outDir} at step ${tr.step}/${cfg.steps} (model.safetensors ${(ck.safetensors.length / 1e6).toFixed(2)} MB): bitnet-lab generate ${outDir} --prompt …`,
+      );
     }
   }
   await save(statePath);

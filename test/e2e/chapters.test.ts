@@ -26,7 +26,8 @@ let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(`${DIST}/ternary.html`)) throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
+  if (!existsSync(`${DIST}/ternary.html`))
+    throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   mkdirSync(shots, {recursive: true});
   site = await serve(DIST);
@@ -38,7 +39,13 @@ afterAll(async () => {
 });
 
 /** Opens a page, scrolls through it so cells waiting on visibility() run, and waits for `ready`. */
-async function open(path: string, ready: string, width = 1200, banner = true, using = browser): Promise<{page: Page; log: PageLog}> {
+async function open(
+  path: string,
+  ready: string,
+  width = 1200,
+  banner = true,
+  using = browser,
+): Promise<{page: Page; log: PageLog}> {
   const page = await using.newPage({viewport: {width, height: 900}, reducedMotion: "reduce"});
   const log = watch(page, site.url);
   await page.goto(site.url + path, {waitUntil: "networkidle"});
@@ -54,11 +61,20 @@ async function open(path: string, ready: string, width = 1200, banner = true, us
 
 /** The model the page ran: the shipped one from data/models, or the random stand-in it announces (seeded
  *  from the URL's seed). */
-async function sameModel(page: Page, name: string, variant: "b1.58" | "a4.8" | "v2", seed: number, shape: Record<string, unknown> = {}): Promise<ModelWeights> {
+async function sameModel(
+  page: Page,
+  name: string,
+  variant: "b1.58" | "a4.8" | "v2",
+  seed: number,
+  shape: Record<string, unknown> = {},
+): Promise<ModelWeights> {
   const standIn = (await page.locator('[data-model-shipped="false"]').count()) > 0;
   if (standIn) return randomWeights(defaultConfig(variant, shape), seed);
   const dir = `data/models/${name}`;
-  return readCheckpoint(JSON.parse(readFileSync(`${dir}/config.json`, "utf8")), new Uint8Array(readFileSync(`${dir}/model.safetensors`))).weights;
+  return readCheckpoint(
+    JSON.parse(readFileSync(`${dir}/config.json`, "utf8")),
+    new Uint8Array(readFileSync(`${dir}/model.safetensors`)),
+  ).weights;
 }
 
 async function reveal(page: Page, n: number, guess: string | null, choice?: string): Promise<string | undefined> {
@@ -78,7 +94,10 @@ const control = (page: Page, param: string) => page.locator(`.lab-control[data-p
 
 describe("chapter 1: ternary weights", () => {
   it("shows the loaded model's real codes, decodes a packed byte, multiplies without multiplying; URL state, exercises, axe", async () => {
-    const {page, log} = await open("/ternary?layer=1&matrix=down&prow=3&pcol=5&seed=7&backend=cpu", ".exercise >> nth=3");
+    const {page, log} = await open(
+      "/ternary?layer=1&matrix=down&prow=3&pcol=5&seed=7&backend=cpu",
+      ".exercise >> nth=3",
+    );
     // State from the link reached the controls.
     expect(await control(page, "layer").locator("select option:checked").textContent()).toBe("1");
     expect(await control(page, "matrix").locator("select option:checked").textContent()).toMatch(/W_down/);
@@ -88,7 +107,9 @@ describe("chapter 1: ternary weights", () => {
     const codes = w.ternary.get(tensorNames.layer(1).down)!.codes;
     const count = (v: number) => codes.reduce((s, c) => s + (c === v ? 1 : 0), 0) / codes.length;
     const bars = page.locator("svg.ternary-shares").first().locator('rect[data-set="shipped codes"]');
-    const shares = await bars.evaluateAll((rs) => rs.map((r) => [Number(r.getAttribute("data-code")), Number(r.getAttribute("data-share"))]));
+    const shares = await bars.evaluateAll((rs) =>
+      rs.map((r) => [Number(r.getAttribute("data-code")), Number(r.getAttribute("data-share"))]),
+    );
     expect(shares.map((s) => s[0])).toEqual([-1, 0, 1]);
     expect(shares.reduce((a, s) => a + s[1], 0)).toBeCloseTo(1, 5);
     for (const [code, share] of shares) expect(share).toBeCloseTo(count(code), 5);
@@ -115,11 +136,20 @@ describe("chapter 1: ternary weights", () => {
   });
 
   it("reports bad link values by name and hides controls a teacher hid", async () => {
-    const {page, log} = await open("/ternary?layer=99&matrix=nope&bogus=1&hide=matrix,k&backend=cpu", '[data-check="matvec"]');
-    const notice = page.locator(".url-notice");
-    await expect.poll(() => notice.locator("li").allTextContents()).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^layer: /), expect.stringMatching(/^matrix: "nope"/), expect.stringMatching(/^bogus: /)]),
+    const {page, log} = await open(
+      "/ternary?layer=99&matrix=nope&bogus=1&hide=matrix,k&backend=cpu",
+      '[data-check="matvec"]',
     );
+    const notice = page.locator(".url-notice");
+    await expect
+      .poll(() => notice.locator("li").allTextContents())
+      .toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^layer: /),
+          expect.stringMatching(/^matrix: "nope"/),
+          expect.stringMatching(/^bogus: /),
+        ]),
+      );
     expect(await notice.textContent()).toMatch(/hides 2 controls \(matrix, k\)/);
     expect(await control(page, "matrix").isHidden()).toBe(true);
     expect(await control(page, "k").isHidden()).toBe(true);
@@ -157,7 +187,9 @@ describe("chapter 3: Hadamard", () => {
   it("lowers the kurtosis of the W_down input, keeps the full-precision output, animates the butterfly; exercises, axe", async () => {
     const {page, log} = await open("/hadamard?layer=1&backend=cpu", ".exercise >> nth=2");
     const kurt = page.locator('tr[data-stat="kurtosis"] td');
-    const [before, after] = (await kurt.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
+    const [before, after] = (await kurt.evaluateAll((tds) =>
+      tds.map((td) => Number(td.getAttribute("data-value"))),
+    )) as number[];
     expect(before).toBeGreaterThan(3);
     expect(after).toBeLessThan(before);
     expect(await page.locator('[data-stat="invariance"] dd').textContent()).toMatch(/✓/);
@@ -217,12 +249,15 @@ function reference(name: string, w: ModelWeights): ForwardTrace {
   return forwardFull(w, ids, {trace: true}).trace!;
 }
 const number = (s: string | null) => Number(/[-−]?[\d.]+(e[-−]?\d+)?/.exec(s ?? "")?.[0].replace("−", "-"));
-const close = (got: number, want: number, rel = 1e-2) => expect(Math.abs(got - want)).toBeLessThanOrEqual(rel * Math.max(1e-6, Math.abs(want)) + 5e-3 * Math.abs(want));
+const close = (got: number, want: number, rel = 1e-2) =>
+  expect(Math.abs(got - want)).toBeLessThanOrEqual(rel * Math.max(1e-6, Math.abs(want)) + 5e-3 * Math.abs(want));
 
 async function drawnFromGpu(page: Page): Promise<void> {
   const live = page.locator("[data-live]").first();
   expect(await live.getAttribute("data-live")).toBe("webgpu");
-  expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed (on your GPU|with WebGPU on your CPU \(a software renderer\)).*WebGPU on/);
+  expect(await page.locator(".live-source").first().textContent()).toMatch(
+    /Computed (on your GPU|with WebGPU on your CPU \(a software renderer\)).*WebGPU on/,
+  );
   const check = page.locator('[data-check="gpu-cpu"]').first();
   await check.waitFor({timeout: 120_000});
   expect(await check.getAttribute("data-pass")).toBe("true");
@@ -235,7 +270,9 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
     const {page, log} = await open(`/ternary?${q}&layer=1&matrix=v`, '[data-check="matvec"]');
     await drawnFromGpu(page);
     expect(await page.locator('[data-check="matvec"]').getAttribute("class")).toMatch(/\bok\b/);
-    expect(await page.locator('[data-check="matvec"]').textContent()).toMatch(/your GPU's forward pass computed .*as your GPU computed them/);
+    expect(await page.locator('[data-check="matvec"]').textContent()).toMatch(
+      /your GPU's forward pass computed .*as your GPU computed them/,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -255,7 +292,9 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
     await drawnFromGpu(page);
     const w = await sameModel(page, "v2-a4", "v2", 1, {bitnet_activation_bits: 4});
     const lt = reference("v2-a4", w).layers[1].linears.down;
-    const [before, after] = (await page.locator('tr[data-stat="kurtosis"] td').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
+    const [before, after] = (await page
+      .locator('tr[data-stat="kurtosis"] td')
+      .evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-value"))))) as number[];
     close(before, moments(lt.input).kurtosis);
     close(after, moments(lt.rotated!).kurtosis);
     expect(log.errors).toEqual([]);
@@ -271,7 +310,10 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
     // the 3-bit KV cache (BOS in 4) as the GPU stored it: its K error equals the reference's
     const ref = reference("a4.8", w);
     expect(await page.locator('[data-stat="gpu-kv-bits"] dd').textContent()).toMatch(/^4 \/ 3 bits/);
-    close(number(await page.locator('[data-stat="gpu-kv-k"] dd').textContent()), ref.layers.reduce((a, l) => a + l.kv!.keyMeanAbsError, 0) / ref.layers.length);
+    close(
+      number(await page.locator('[data-stat="gpu-kv-k"] dd').textContent()),
+      ref.layers.reduce((a, l) => a + l.kv!.keyMeanAbsError, 0) / ref.layers.length,
+    );
     // the K and KV-bits sweeps are drawn from the GPU (the engine's sweep sessions), named so, and checked against the CPU
     for (const sw of ["k", "kv"]) {
       const chart = page.locator(`[data-sweep="${sw}"]`);
@@ -279,17 +321,26 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
       expect(await chart.getAttribute("data-live")).toBe("webgpu");
       const check = page.locator(`[data-check="sweep-${sw}"]`);
       await check.waitFor({timeout: 120_000});
-      expect(await check.textContent()).toMatch(/^PASS GPU against the CPU reference at [35] settings: max \|Δ\| of the KL/);
+      expect(await check.textContent()).toMatch(
+        /^PASS GPU against the CPU reference at [35] settings: max \|Δ\| of the KL/,
+      );
     }
-    expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed with WebGPU on your CPU \(a software renderer\)\. The K sweep is drawn from WebGPU on a software renderer on your CPU \(/);
+    expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(
+      /^Computed with WebGPU on your CPU \(a software renderer\)\. The K sweep is drawn from WebGPU on a software renderer on your CPU \(/,
+    );
     // strict: with exact attention (W_o's top-K input is the reference's f32 bits) every setting agrees on SwiftShader
-    for (const sw of ["k", "kv"]) expect(await page.locator(`[data-check="sweep-${sw}"]`).getAttribute("data-pass")).toBe("true");
+    for (const sw of ["k", "kv"])
+      expect(await page.locator(`[data-check="sweep-${sw}"]`).getAttribute("data-pass")).toBe("true");
     // the K = 100% baseline's loss (the GPU's logits, no top-K) equals the CPU reference's on the same 24 tokens
     const tok = Tokenizer.fromJSON(JSON.parse(readFileSync("data/models/a4.8/tokenizer.json", "utf8")));
     const sweepIds = tok.encode(PROMPT, {bos: true}).slice(0, 24);
     const base = forwardFull({...w, config: {...w.config, bitnet_topk_ratio: 1}}, sweepIds).logits;
     const note = await page.locator('[data-stat="k-loss"]').textContent();
-    close(number(/K = 100%: ([\d.]+)/.exec(note ?? "")?.[1] ?? ""), nextTokenLoss(base, sweepIds, w.config.vocab_size), 1e-3);
+    close(
+      number(/K = 100%: ([\d.]+)/.exec(note ?? "")?.[1] ?? ""),
+      nextTokenLoss(base, sweepIds, w.config.vocab_size),
+      1e-3,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -297,13 +348,25 @@ describe("every chapter's views from the GPU (backend=webgpu)", () => {
 
 describe("the same chapters without WebGPU", () => {
   let nogpu: Browser;
-  beforeAll(async () => { nogpu = await launch({webgpu: false}); });
-  afterAll(async () => { await nogpu?.close(); });
-  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", '[data-stat="kurtosis"]'], ["/hadamard", 'tr[data-stat="kurtosis"]'], ["/sparsity", '[data-stat="overall"]'], ["/forward", "svg.heatmap"]] as const) {
+  beforeAll(async () => {
+    nogpu = await launch({webgpu: false});
+  });
+  afterAll(async () => {
+    await nogpu?.close();
+  });
+  for (const [path, ready] of [
+    ["/ternary", '[data-check="matvec"]'],
+    ["/activations", '[data-stat="kurtosis"]'],
+    ["/hadamard", 'tr[data-stat="kurtosis"]'],
+    ["/sparsity", '[data-stat="overall"]'],
+    ["/forward", "svg.heatmap"],
+  ] as const) {
     it(`${path} draws from the CPU reference and says so, even when WebGPU is asked for`, async () => {
       const {page, log} = await open(`${path}?backend=webgpu`, ready, 1200, true, nogpu);
       expect(await page.locator("[data-live]").first().getAttribute("data-live")).toBe("cpu");
-      expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed on the CPU.*WebGPU was asked for, but this browser has none/);
+      expect(await page.locator(".live-source").first().textContent()).toMatch(
+        /Computed on the CPU.*WebGPU was asked for, but this browser has none/,
+      );
       expect(await page.locator('[data-check="gpu-cpu"]').first().getAttribute("data-pass")).toBe("none");
       if (path === "/sparsity") {
         // the K and KV-bits sweeps come from the CPU reference too, and say so
@@ -312,7 +375,9 @@ describe("the same chapters without WebGPU", () => {
           expect(await page.locator(`[data-sweep="${sw}"]`).getAttribute("data-live")).toBe("cpu");
           expect(await page.locator(`[data-check="sweep-${sw}"]`).getAttribute("data-pass")).toBe("none");
         }
-        expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(/^Computed on the CPU\. The K sweep is drawn from the CPU reference.*WebGPU was asked for, but this browser has none/);
+        expect(await page.locator("[data-sweep-source]").first().textContent()).toMatch(
+          /^Computed on the CPU\. The K sweep is drawn from the CPU reference.*WebGPU was asked for, but this browser has none/,
+        );
       }
       expect(log.errors).toEqual([]);
       await page.close();
@@ -334,10 +399,17 @@ describe("components gallery (not in the sidebar)", () => {
 });
 
 describe("at 375 px", () => {
-  for (const [path, ready] of [["/ternary", '[data-check="matvec"]'], ["/activations", ".exercise >> nth=2"], ["/hadamard", '[data-stat="cpu-ms"]'], ["/sparsity", '[data-stat="kv-kl"]']] as const) {
+  for (const [path, ready] of [
+    ["/ternary", '[data-check="matvec"]'],
+    ["/activations", ".exercise >> nth=2"],
+    ["/hadamard", '[data-stat="cpu-ms"]'],
+    ["/sparsity", '[data-stat="kv-kl"]'],
+  ] as const) {
     it(`${path} fits the screen without sideways scrolling; charts legible, controls keyboard-reachable, no moderate axe finding`, async () => {
       const {page, log} = await open(`${path}?backend=cpu`, ready, 375);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
       expect(overflow).toBeLessThanOrEqual(1);
       expect(await shrunkCharts(page)).toEqual([]);
       expect(await axeViolations(page, site.url, "main", "moderate")).toEqual([]); // heading levels, landmarks (formula regions)

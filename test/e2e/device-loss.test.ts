@@ -19,7 +19,13 @@ beforeAll(async () => {
   if (!existsSync("dist/forward.html")) throw new Error("dist/ is missing: run `npm run build` first");
   site = await serve("dist");
   browser = await launch({webgpu: true});
-  expected = JSON.parse(execFileSync("node", ["bin/bitnet-lab.js", "generate", MODEL, "--prompt", PROMPT, "--max-tokens", String(N), "--json"], {encoding: "utf8"})).tokens;
+  expected = JSON.parse(
+    execFileSync(
+      "node",
+      ["bin/bitnet-lab.js", "generate", MODEL, "--prompt", PROMPT, "--max-tokens", String(N), "--json"],
+      {encoding: "utf8"},
+    ),
+  ).tokens;
 });
 afterAll(async () => {
   await browser?.close();
@@ -43,9 +49,15 @@ describe("device loss in the browser", () => {
         return d;
       };
     });
-    await page.goto(`${site.url}/forward?backend=webgpu&model=b1.58&prompt=${encodeURIComponent(PROMPT)}&tokens=${N}&compare=false`);
+    await page.goto(
+      `${site.url}/forward?backend=webgpu&model=b1.58&prompt=${encodeURIComponent(PROMPT)}&tokens=${N}&compare=false`,
+    );
     const stream = page.locator(".stream").first();
-    await page.waitForFunction(() => (document.querySelector(".stream")?.querySelectorAll(".tok").length ?? 0) >= 3, null, {timeout: 300_000});
+    await page.waitForFunction(
+      () => (document.querySelector(".stream")?.querySelectorAll(".tok").length ?? 0) >= 3,
+      null,
+      {timeout: 300_000},
+    );
     expect(await stream.getAttribute("data-live")).toBe("webgpu");
     const destroyed = await page.evaluate(() => {
       const w = window as unknown as {__devices: GPUDevice[]};
@@ -53,21 +65,35 @@ describe("device loss in the browser", () => {
       return w.__devices.length;
     });
     expect(destroyed).toBeGreaterThan(0);
-    await page.waitForFunction(() => document.querySelector(".stream")?.getAttribute("data-state") !== "running", null, {timeout: 300_000});
+    await page.waitForFunction(
+      () => document.querySelector(".stream")?.getAttribute("data-state") !== "running",
+      null,
+      {timeout: 300_000},
+    );
     const text = (await stream.textContent()) ?? "";
     expect(await stream.getAttribute("data-state")).toBe("done");
     expect(["gpu", "cpu"]).toContain(await stream.getAttribute("data-recovered"));
-    expect(await stream.locator(".stream-notice").textContent()).toMatch(/Your GPU stopped working for this page.*carried on/);
+    expect(await stream.locator(".stream-notice").textContent()).toMatch(
+      /Your GPU stopped working for this page.*carried on/,
+    );
     expect(text).not.toMatch(/rebuild|mapAsync|unmapped|Dawn|DeviceLostError/i);
     // greedy decoding resumed from the tokens it had: the same text as the CLI
     expect((await stream.getAttribute("data-token-ids"))!.split(",").map(Number)).toEqual(expected);
     // and the page keeps working: a new run on the same page (another prompt) completes
     await page.locator('.lab-control[data-param="tokens"] input').first().fill("4");
     await page.locator('.lab-control[data-param="tokens"] input').first().dispatchEvent("input");
-    await page.waitForFunction(() => {
-      const s = document.querySelector(".stream");
-      return s && s.getAttribute("data-state") === "done" && (s.getAttribute("data-token-ids") ?? "").split(",").length === 4;
-    }, null, {timeout: 300_000});
+    await page.waitForFunction(
+      () => {
+        const s = document.querySelector(".stream");
+        return (
+          s &&
+          s.getAttribute("data-state") === "done" &&
+          (s.getAttribute("data-token-ids") ?? "").split(",").length === 4
+        );
+      },
+      null,
+      {timeout: 300_000},
+    );
     expect(log.errors.filter((e) => !/device|GPU/i.test(e))).toEqual([]);
     await page.close();
   }, 900_000);

@@ -19,7 +19,10 @@ beforeAll(async () => {
   site = await serve(DIST);
   // the tutorial author's page, on its own origin, pointing at the site
   // backend=webgpu: "auto" would (rightly) skip SwiftShader, a software adapter, for the CPU
-  const html = readFileSync("docs/embed-example.html", "utf8").replaceAll("https://example.org/bitnet-lab/embed.html?", `${site.url}/embed.html?backend=webgpu&amp;`);
+  const html = readFileSync("docs/embed-example.html", "utf8").replaceAll(
+    "https://example.org/bitnet-lab/embed.html?",
+    `${site.url}/embed.html?backend=webgpu&amp;`,
+  );
   const server = createServer((_, res) => res.writeHead(200, {"content-type": "text/html; charset=utf-8"}).end(html));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const a = server.address();
@@ -36,10 +39,19 @@ afterAll(async () => {
 async function plainServer(root: string): Promise<{url: string; server: Server}> {
   const {createReadStream, statSync} = await import("node:fs");
   const {extname, join, normalize} = await import("node:path");
-  const types: Record<string, string> = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm"};
+  const types: Record<string, string> = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+  };
   const server = createServer((req, res) => {
     const file = normalize(join(root, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)));
-    if (!file.startsWith(normalize(root)) || !existsSync(file) || !statSync(file).isFile()) { res.writeHead(404).end("not found"); return; }
+    if (!file.startsWith(normalize(root)) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end("not found");
+      return;
+    }
     res.writeHead(200, {"content-type": types[extname(file)] ?? "application/octet-stream"});
     createReadStream(file).pipe(res);
   });
@@ -70,15 +82,24 @@ describe("embeds on a plain static server (issue 24)", () => {
       const frame = page.frameLocator("#f");
       await frame.locator('[data-figure="sparsity"][data-live]').waitFor({timeout: 120_000});
       // the frame grew from 120 px to its content, and the content fits it (no inner scrolling)
-      await expect.poll(async () => (await page.locator("#f").boundingBox())!.height, {timeout: 30_000}).toBeGreaterThan(300);
-      const inner = await frame.locator("body").evaluate(() => ({scroll: document.documentElement.scrollHeight, client: document.documentElement.clientHeight}));
+      await expect
+        .poll(async () => (await page.locator("#f").boundingBox())!.height, {timeout: 30_000})
+        .toBeGreaterThan(300);
+      const inner = await frame.locator("body").evaluate(() => ({
+        scroll: document.documentElement.scrollHeight,
+        client: document.documentElement.clientHeight,
+      }));
       expect(inner.scroll - inner.client).toBeLessThanOrEqual(2);
       // the link back to the chapter resolves on the same plain server
       const href = await frame.locator(".embed-credit a").getAttribute("href");
       expect(href).toMatch(/^\.\/sparsity\.html\?/);
       expect((await page.request.get(new URL(href!, `${plain.url}/embed.html`).href)).status()).toBe(200);
       // no developer note in the figure's text: code paths only behind an info icon
-      const text = await frame.locator(".embed").evaluate((el) => { const c = el.cloneNode(true) as HTMLElement; c.querySelectorAll(".info-note").forEach((n) => n.remove()); return c.textContent ?? ""; });
+      const text = await frame.locator(".embed").evaluate((el) => {
+        const c = el.cloneNode(true) as HTMLElement;
+        c.querySelectorAll(".info-note").forEach((n) => n.remove());
+        return c.textContent ?? "";
+      });
       expect(text).not.toMatch(/src\/lib|model\.ts/);
       expect(log.failed.filter((f) => !/embed\?figure=cost/.test(f))).toEqual([]);
     } finally {
@@ -98,15 +119,24 @@ describe("embedding figures in a plain page", () => {
     const spa = page.frameLocator("#fig-sparsity");
     await had.locator('[data-figure="hadamard"][data-live]').waitFor({timeout: 240_000});
     expect(await had.locator('[data-figure="hadamard"]').getAttribute("data-live")).toBe("webgpu");
-    expect(await had.locator('[data-check="gpu-cpu"]').getAttribute("data-pass"), (await had.locator('[data-check="gpu-cpu"]').textContent()) ?? "").toBe("true");
-    expect(await had.locator(".live-source").textContent()).toMatch(/Computed with WebGPU on your CPU \(a software renderer\)/);
+    expect(
+      await had.locator('[data-check="gpu-cpu"]').getAttribute("data-pass"),
+      (await had.locator('[data-check="gpu-cpu"]').textContent()) ?? "",
+    ).toBe("true");
+    expect(await had.locator(".live-source").textContent()).toMatch(
+      /Computed with WebGPU on your CPU \(a software renderer\)/,
+    );
     expect(await had.locator("svg").count()).toBeGreaterThanOrEqual(2);
     await page.locator("#fig-sparsity").scrollIntoViewIfNeeded(); // loading="lazy": it loads once on screen
     await spa.locator('[data-figure="sparsity"][data-live]').waitFor({timeout: 240_000});
     expect(await spa.locator('[data-figure="sparsity"] svg').count()).toBeGreaterThan(0);
-    expect(await spa.locator('[data-check="gpu-cpu"]').getAttribute("data-pass"), (await spa.locator('[data-check="gpu-cpu"]').textContent()) ?? "").toBe("true");
+    expect(
+      await spa.locator('[data-check="gpu-cpu"]').getAttribute("data-pass"),
+      (await spa.locator('[data-check="gpu-cpu"]').textContent()) ?? "",
+    ).toBe("true");
     // no sidebar, header, pager or footer inside the frame
-    for (const sel of ["#observablehq-sidebar", "#observablehq-header", ".observablehq-pager", "#observablehq-footer"]) expect(await had.locator(sel).count(), sel).toBe(0);
+    for (const sel of ["#observablehq-sidebar", "#observablehq-header", ".observablehq-pager", "#observablehq-footer"])
+      expect(await had.locator(sel).count(), sel).toBe(0);
     // the frames run under the site's own CSP: nothing was refused or fetched from elsewhere
     expect(log.errors.filter((e) => /Content Security Policy|Refused/i.test(e))).toEqual([]);
     expect(log.failed).toEqual([]);
@@ -117,12 +147,16 @@ describe("embedding figures in a plain page", () => {
     const page = await browser.newPage({viewport: {width: 375, height: 800}});
     await page.goto(`${site.url}/embed?figure=sparsity&backend=cpu`);
     await page.locator('[data-figure="sparsity"][data-live="cpu"]').waitFor({timeout: 120_000});
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+    ).toBeLessThanOrEqual(1);
     expect(await shrunkCharts(page)).toEqual([]);
     // The cost chart was drawn at 360 px and shrunk into the frame (8.6 px text).
     await page.goto(`${site.url}/embed?figure=cost`);
     await page.locator('[data-figure="cost"] svg').first().waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+    ).toBeLessThanOrEqual(1);
     expect(await shrunkCharts(page)).toEqual([]);
     await page.close();
   }, 180_000);
@@ -131,7 +165,9 @@ describe("embedding figures in a plain page", () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/embed?figure=nope`);
     await page.locator('[data-embed="nope"] .notice').waitFor();
-    expect(await page.locator('[data-embed="nope"] .notice').textContent()).toMatch(/hadamard, ternary-histogram, sparsity, generate, cost/);
+    expect(await page.locator('[data-embed="nope"] .notice').textContent()).toMatch(
+      /hadamard, ternary-histogram, sparsity, generate, cost/,
+    );
     await page.goto(`${site.url}/embed?figure=cost&chart=memory&wbits=3`);
     await page.locator('[data-figure="cost"] svg').first().waitFor();
     expect(await page.locator(".notice").first().textContent()).toMatch(/wbits/);

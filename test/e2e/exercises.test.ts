@@ -22,7 +22,17 @@ afterAll(async () => {
 });
 
 const CASES: {path: string; exercise: number; giveaway: string[]; guess: string; choice?: boolean}[] = [
-  {path: "/ternary", exercise: 0, giveaway: ['[data-stat="zero-share"]', '[data-stat="nonzero-share"]', "figure:has(svg.ternary-shares)", ".matvec-counters [data-stat=skips]"], guess: "30"},
+  {
+    path: "/ternary",
+    exercise: 0,
+    giveaway: [
+      '[data-stat="zero-share"]',
+      '[data-stat="nonzero-share"]',
+      "figure:has(svg.ternary-shares)",
+      ".matvec-counters [data-stat=skips]",
+    ],
+    guess: "30",
+  },
   {path: "/ternary", exercise: 2, giveaway: [".bit-ledger", "[data-check=ledger]"], guess: "0", choice: true},
   {path: "/ternary", exercise: 3, giveaway: [".matvec-counters [data-stat=muls]"], guess: "7"},
   {path: "/activations", exercise: 0, giveaway: ['[data-stat="max-over-median"]'], guess: "10"},
@@ -33,7 +43,10 @@ const CASES: {path: string; exercise: number; giveaway: string[]; guess: string;
 async function concealed(page: Page, sel: string): Promise<{n: number; hidden: number}> {
   return page.evaluate((s) => {
     const els = [...document.querySelectorAll(s)];
-    return {n: els.length, hidden: els.filter((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert")).length};
+    return {
+      n: els.length,
+      hidden: els.filter((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert")).length,
+    };
   }, sel);
 }
 
@@ -80,11 +93,14 @@ for (const c of CASES) {
 it("/sparsity exercises 1 and 2: a figure both conceal stays hidden until both are locked", async () => {
   const page = await open("/sparsity");
   const shared = ['[data-shows="sparsity-by-component"]', '[data-shows="sparsity-per-layer"]'];
-  const all = async () => Promise.all(shared.map(async (sel) => {
-    const r = await concealed(page, sel);
-    expect(r.n, sel).toBeGreaterThan(0);
-    return r.hidden === r.n;
-  }));
+  const all = async () =>
+    Promise.all(
+      shared.map(async (sel) => {
+        const r = await concealed(page, sel);
+        expect(r.n, sel).toBeGreaterThan(0);
+        return r.hidden === r.n;
+      }),
+    );
   const lock = async (i: number) => {
     const ex = page.locator(".exercise").nth(i);
     await ex.locator("input[type=number]").fill("50");
@@ -149,7 +165,10 @@ it("/forward exercise 1 refuses a layer outside 0–3", async () => {
   const page = await browser.newPage({viewport: {width: 1100, height: 900}});
   await page.goto(`${site.url}/forward?backend=cpu`, {waitUntil: "networkidle"});
   const ex = page.locator(".exercise").first();
-  for (let i = 0; i < 80 && !(await ex.count()); i++) { await page.mouse.wheel(0, 700); await page.waitForTimeout(250); }
+  for (let i = 0; i < 80 && !(await ex.count()); i++) {
+    await page.mouse.wheel(0, 700);
+    await page.waitForTimeout(250);
+  }
   await ex.waitFor({timeout: 120_000});
   await ex.locator("input[type=number]").fill("10");
   await ex.getByRole("button", {name: "Lock in my guess"}).click();

@@ -39,7 +39,13 @@ async function drop(page: Page, files: Files): Promise<void> {
     zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
   }, payload);
 }
-const settled = (page: Page) => page.waitForFunction(() => ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+const settled = (page: Page) =>
+  page.waitForFunction(
+    () =>
+      ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
+    null,
+    {timeout: 240_000},
+  );
 
 describe("released ternary families on the Open page", () => {
   it("Llama-architecture BitNet (legacy config): family, runs-as and one stored word shown; ready on WebGPU; the chapters generate with it", async () => {
@@ -48,21 +54,33 @@ describe("released ternary families on the Open page", () => {
     await page.goto(`${site.url}/open`);
     await page.waitForSelector("#drop-zone[data-state=empty]");
     const tok = Tokenizer.train("the state of the union is strong and the people are free to speak", 300);
-    await drop(page, {"config.json": readFileSync(`${FX}/fam-llama-legacy/config.json`), "model.safetensors": readFileSync(`${FX}/fam-llama-legacy/model.safetensors`), "tokenizer.json": Buffer.from(JSON.stringify(tok.toJSON()))});
+    await drop(page, {
+      "config.json": readFileSync(`${FX}/fam-llama-legacy/config.json`),
+      "model.safetensors": readFileSync(`${FX}/fam-llama-legacy/model.safetensors`),
+      "tokenizer.json": Buffer.from(JSON.stringify(tok.toJSON())),
+    });
     await settled(page);
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
     expect(await page.getAttribute("[data-family]", "data-family")).toBe("llama-bitnet");
     expect(await page.textContent("tr[data-key=family]")).toMatch(/no linear_class: a legacy config/);
-    expect(await page.textContent("tr[data-key=runs-as]")).toMatch(/SiLU GLU, no sub-norms, untied float LM head, head_dim 32/);
+    expect(await page.textContent("tr[data-key=runs-as]")).toMatch(
+      /SiLU GLU, no sub-norms, untied float LM head, head_dim 32/,
+    );
     expect(await page.textContent("tr[data-key=word]")).toMatch(/row 96, column 0: code \d/);
     expect(await page.textContent("tr[data-key=scale]")).toMatch(/weight_scale divides/);
     await page.click("#open-keep");
-    await page.waitForFunction(() => /Kept in this browser/.test(document.querySelector(".open-keep")?.textContent ?? ""));
+    await page.waitForFunction(() =>
+      /Kept in this browser/.test(document.querySelector(".open-keep")?.textContent ?? ""),
+    );
     await page.goto(`${site.url}/forward?model=opened&prompt=the%20state&tokens=3&compare=false`);
-    await page.waitForFunction(() => {
-      const s = document.querySelector(".stream");
-      return s && s.getAttribute("data-state") !== "running";
-    }, null, {timeout: 240_000});
+    await page.waitForFunction(
+      () => {
+        const s = document.querySelector(".stream");
+        return s && s.getAttribute("data-state") !== "running";
+      },
+      null,
+      {timeout: 240_000},
+    );
     expect(await page.textContent(".stream .stream-label")).toMatch(/your checkpoint/);
     expect(await page.getAttribute(".stream", "data-state")).not.toBe("error");
     expect(log.errors).toEqual([]);
@@ -93,8 +111,13 @@ describe("released ternary families on the Open page", () => {
     await settled(page);
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
     expect(await page.getAttribute("[data-family]", "data-family")).toBe("bitnet-embedding");
-    expect(await page.textContent("tr[data-key=runs-as]")).toMatch(/an RMSNorm inside each BitLinear, RMSNorm on each q\/k head.*L2-normalized/);
-    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {sequences: number[][]; embeddings: number[][]};
+    expect(await page.textContent("tr[data-key=runs-as]")).toMatch(
+      /an RMSNorm inside each BitLinear, RMSNorm on each q\/k head.*L2-normalized/,
+    );
+    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {
+      sequences: number[][];
+      embeddings: number[][];
+    };
     await page.fill("#open-embed-a", ref.sequences[0].join(" "));
     await page.fill("#open-embed-b", ref.sequences[1].join(" "));
     await page.click("#open-embed");

@@ -30,11 +30,20 @@ afterAll(async () => {
 const dash = (page: Page) => page.locator(".train-dashboard");
 async function ready(page: Page, query: string): Promise<void> {
   await page.goto(`${site.url}/train?${query}`, {waitUntil: "load"});
-  await page.locator(".train-dashboard[data-state=ready], .train-dashboard[data-state=paused]").waitFor({timeout: 120_000});
+  await page
+    .locator(".train-dashboard[data-state=ready], .train-dashboard[data-state=paused]")
+    .waitFor({timeout: 120_000});
 }
 async function startAndWait(page: Page, step: number): Promise<void> {
-  await page.getByRole("button", {name: /Start training|Resume/}).first().click();
-  await page.waitForFunction((s) => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= s, step, {timeout: 180_000});
+  await page
+    .getByRole("button", {name: /Start training|Resume/})
+    .first()
+    .click();
+  await page.waitForFunction(
+    (s) => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= s,
+    step,
+    {timeout: 180_000},
+  );
 }
 
 it("device lost mid-training (tfjs WebGPU in the worker): the run stops at once in plain words, and a reload offers its autosave", async () => {
@@ -54,7 +63,9 @@ it("device lost mid-training (tfjs WebGPU in the worker): the run stops at once 
   // It stops at once, in plain words (before: the driver's "Failed to execute 'mapAsync' on 'GPUBuffer'…").
   await page.locator(".train-dashboard[data-state=error]").waitFor({timeout: 60_000});
   const status = (await dash(page).locator(".train-status").textContent()) ?? "";
-  expect(status).toMatch(/^Stopped: the GPU was reset .* at step \d+, so training stopped\. Reload the page to go on with a fresh device: it offers to resume/);
+  expect(status).toMatch(
+    /^Stopped: the GPU was reset .* at step \d+, so training stopped\. Reload the page to go on with a fresh device: it offers to resume/,
+  );
   expect(status).not.toMatch(/mapAsync|GPUBuffer|Failed to execute/);
   expect(log.errors).toEqual([]);
   // A reload offers the autosaved run.
@@ -73,7 +84,10 @@ it("two tabs training at once: both progress without errors, and each keeps its 
   await ready(b, "size=tiny&backend=cpu&steps=400&seed=2");
   await startAndWait(a, 1);
   await startAndWait(b, 1);
-  const steps = async () => [Number(await dash(a).getAttribute("data-step")), Number(await dash(b).getAttribute("data-step"))];
+  const steps = async () => [
+    Number(await dash(a).getAttribute("data-step")),
+    Number(await dash(b).getAttribute("data-step")),
+  ];
   const s0 = await steps();
   await a.waitForTimeout(8_000);
   const s1 = await steps();
@@ -82,13 +96,23 @@ it("two tabs training at once: both progress without errors, and each keeps its 
   // A pauses (autosave), then B (autosave last): with one shared slot, A's reload offered B's run (seed 2).
   for (const p of [a, b]) {
     await p.getByRole("button", {name: "Pause"}).first().click();
-    await p.waitForFunction(() => {
-      const d = document.querySelector(".train-dashboard");
-      return d?.getAttribute("data-state") === "paused" && d.getAttribute("data-saved-step") === d.getAttribute("data-step");
-    }, undefined, {timeout: 120_000});
+    await p.waitForFunction(
+      () => {
+        const d = document.querySelector(".train-dashboard");
+        return (
+          d?.getAttribute("data-state") === "paused" &&
+          d.getAttribute("data-saved-step") === d.getAttribute("data-step")
+        );
+      },
+      undefined,
+      {timeout: 120_000},
+    );
   }
   expect([la.errors, lb.errors]).toEqual([[], []]);
-  for (const [p, seed] of [[a, 1], [b, 2]] as const) {
+  for (const [p, seed] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
     await p.reload({waitUntil: "load"});
     const offer = p.locator(".resume-offer");
     await offer.waitFor({timeout: 60_000});
@@ -120,11 +144,20 @@ it("/open: a GGUF with an I2_S scale of 3e38 is flagged by name and refused with
       zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
       zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
     }, Buffer.from(bytes).toString("base64"));
-    await page.waitForFunction(() => ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
-    expect(await page.textContent(".format-inspection")).toMatch(/blk\.0\.ffn_down\.weight = 3\.00e\+38 \(\S+× above the median\)/);
+    await page.waitForFunction(
+      () =>
+        ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
+      null,
+      {timeout: 240_000},
+    );
+    expect(await page.textContent(".format-inspection")).toMatch(
+      /blk\.0\.ffn_down\.weight = 3\.00e\+38 \(\S+× above the median\)/,
+    );
     // Before: "Ready", and generating printed <pad>. Now the page's own check on the engine refuses it.
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
-    expect(await page.textContent("[role=alert]")).toMatch(/the model's logits at position 0 are not finite .* on the WebGPU engine/);
+    expect(await page.textContent("[role=alert]")).toMatch(
+      /the model's logits at position 0 are not finite .* on the WebGPU engine/,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   } finally {

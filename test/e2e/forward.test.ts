@@ -17,30 +17,51 @@ let site: Awaited<ReturnType<typeof serve>>;
 let expected: number[];
 beforeAll(async () => {
   if (!existsSync("dist/forward.html")) throw new Error("dist/ is missing: run `npm run build` first");
-  if (!existsSync(`${MODEL}/model.safetensors`)) throw new Error(`${MODEL} is missing: the shipped models are committed under data/models/`);
+  if (!existsSync(`${MODEL}/model.safetensors`))
+    throw new Error(`${MODEL} is missing: the shipped models are committed under data/models/`);
   mkdirSync(shots, {recursive: true});
   site = await serve("dist");
-  const cli = JSON.parse(execFileSync("node", ["bin/bitnet-lab.js", "generate", MODEL, "--prompt", PROMPT, "--max-tokens", String(N), "--json"], {encoding: "utf8"}));
+  const cli = JSON.parse(
+    execFileSync(
+      "node",
+      ["bin/bitnet-lab.js", "generate", MODEL, "--prompt", PROMPT, "--max-tokens", String(N), "--json"],
+      {encoding: "utf8"},
+    ),
+  );
   expected = cli.tokens;
   expect(expected.length).toBe(N);
 });
-afterAll(async () => { await site?.close(); });
+afterAll(async () => {
+  await site?.close();
+});
 
 const query = `?model=b1.58&prompt=${encodeURIComponent(PROMPT)}&tokens=${N}&compare=false&metric=sparsity&linear=down`;
 
 async function finished(page: Page, index = 0): Promise<{state: string; ids: string; status: string}> {
   const stream = page.locator(".stream").nth(index);
-  await page.waitForFunction((i) => {
-    const s = document.querySelectorAll(".stream")[i];
-    return s && s.getAttribute("data-state") !== "running";
-  }, index, {timeout: 240_000});
-  return {state: (await stream.getAttribute("data-state")) ?? "", ids: (await stream.getAttribute("data-token-ids")) ?? "", status: (await stream.locator(".stream-status").textContent()) ?? ""};
+  await page.waitForFunction(
+    (i) => {
+      const s = document.querySelectorAll(".stream")[i];
+      return s && s.getAttribute("data-state") !== "running";
+    },
+    index,
+    {timeout: 240_000},
+  );
+  return {
+    state: (await stream.getAttribute("data-state")) ?? "",
+    ids: (await stream.getAttribute("data-token-ids")) ?? "",
+    status: (await stream.locator(".stream-status").textContent()) ?? "",
+  };
 }
 
 describe("the forward pass page with WebGPU (SwiftShader)", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: true}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: true});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("generates on the GPU exactly the CLI's greedy tokens, verifies, inspects, round-trips its URL", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
@@ -54,7 +75,10 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
 
     // The URL carries the state in, and a changed control writes it back out.
     expect(await page.locator('.lab-control[data-param="tokens"] input').first().inputValue()).toBe(String(N));
-    await page.locator('.lab-control[data-param="metric"] select').first().selectOption({label: "relative quantization error of the chosen projection's input"});
+    await page
+      .locator('.lab-control[data-param="metric"] select')
+      .first()
+      .selectOption({label: "relative quantization error of the chosen projection's input"});
     await expect.poll(() => page.evaluate(() => location.search)).toMatch(/metric=error/);
 
     // The inspector drew one cell per layer and prompt token.
@@ -64,7 +88,9 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
     const check = page.locator('[data-check="gpu-cpu"]');
     await check.waitFor({timeout: 240_000});
     expect(await check.getAttribute("data-pass"), (await check.textContent()) ?? "").toBe("true");
-    expect(await page.locator(".live-source").first().textContent()).toMatch(/Computed (on your GPU|with WebGPU on your CPU)/);
+    expect(await page.locator(".live-source").first().textContent()).toMatch(
+      /Computed (on your GPU|with WebGPU on your CPU)/,
+    );
 
     await page.locator("#verify-button").click();
     const verdict = page.locator(".verify-out [data-verdict]");
@@ -101,8 +127,12 @@ describe("the forward pass page with WebGPU (SwiftShader)", () => {
 
 describe("the forward pass page without WebGPU", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: false}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: false});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("falls back to the CPU reference, says so, and still gives the CLI's tokens", async () => {
     const page = await browser.newPage();

@@ -15,12 +15,14 @@ const paths = config.pages.map((p) => p.path);
 const HOSTILE: {name: string; query: string}[] = [
   {
     name: "malformed escapes, markup and prototype keys",
-    query: "?x=%&%=1&model=%E0%A4%A&<img src=x onerror=alert(1)>=1&prompt=<script>alert(1)</script>&__proto__[polluted]=1" +
+    query:
+      "?x=%&%=1&model=%E0%A4%A&<img src=x onerror=alert(1)>=1&prompt=<script>alert(1)</script>&__proto__[polluted]=1" +
       "&constructor[prototype][polluted]=1&variant=../../etc/passwd&size=%00&backend=javascript:alert(1)#%",
   },
   {
     name: "library flags and numbers out of range",
-    query: "?tfjsflags=PROD:true,DEBUG:true,KEEP_INTERMEDIATE_TENSORS:true&steps=1e999&temperature=5e-324&top-k=-1&seed=0x10" +
+    query:
+      "?tfjsflags=PROD:true,DEBUG:true,KEEP_INTERMEDIATE_TENSORS:true&steps=1e999&temperature=5e-324&top-k=-1&seed=0x10" +
       "&max-tokens=&lr=NaN&bits=Infinity&context=99999999999999999999&batch=-0&hide=__proto__&show=constructor&a=1&a=2&a=3",
   },
   // Long, yet under the 16 KiB request-header limit of Node's server (and of common hosts).
@@ -34,7 +36,8 @@ const KNOWN: Record<string, string[]> = {};
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync("dist/index.html")) throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
+  if (!existsSync("dist/index.html"))
+    throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   site = await serve("dist");
   browser = await launch({webgpu: false});
@@ -48,33 +51,43 @@ describe("every page with hostile links", () => {
   for (const path of paths) {
     for (const h of HOSTILE) {
       const known = KNOWN[path]?.includes(h.name);
-      (known ? it.fails : it)(`${path}: ${h.name}${known ? " (known: issue 12 item 1, Train page owns its URL — helper i15)" : ""}`, async () => {
-        const page = await browser.newPage({viewport: {width: 1100, height: 900}});
-        const log = watch(page, site.url);
-        const dialogs: string[] = [];
-        page.on("dialog", (d) => {
-          dialogs.push(d.message());
-          void d.dismiss();
-        });
-        await page.goto(site.url + path + h.query, {waitUntil: "networkidle", timeout: 90_000});
-        // Let the cells that compute on load settle.
-        await page.waitForTimeout(1500);
-        const state = await page.evaluate(() => ({
-          errors: Array.from(document.querySelectorAll(".observablehq--error")).map((e) => (e.textContent ?? "").slice(0, 200)),
-          text: document.querySelector("#observablehq-main")?.textContent ?? "",
-          injected: document.querySelectorAll("#observablehq-main img[src='x'], #observablehq-main script:not([type])").length,
-          polluted: ({} as Record<string, unknown>).polluted !== undefined || (Object.prototype as Record<string, unknown>).polluted !== undefined,
-        }));
-        expect(state.errors, "cells that failed").toEqual([]);
-        expect(state.text).not.toMatch(/URIError|URI malformed|TypeError|RangeError|ReferenceError/);
-        expect(state.text.length).toBeGreaterThan(200);
-        expect(state.injected).toBe(0);
-        expect(state.polluted).toBe(false);
-        expect(dialogs).toEqual([]);
-        expect(log.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
-        expect(log.foreign).toEqual([]);
-        await page.close();
-      }, 120_000);
+      (known ? it.fails : it)(
+        `${path}: ${h.name}${known ? " (known: issue 12 item 1, Train page owns its URL — helper i15)" : ""}`,
+        async () => {
+          const page = await browser.newPage({viewport: {width: 1100, height: 900}});
+          const log = watch(page, site.url);
+          const dialogs: string[] = [];
+          page.on("dialog", (d) => {
+            dialogs.push(d.message());
+            void d.dismiss();
+          });
+          await page.goto(site.url + path + h.query, {waitUntil: "networkidle", timeout: 90_000});
+          // Let the cells that compute on load settle.
+          await page.waitForTimeout(1500);
+          const state = await page.evaluate(() => ({
+            errors: Array.from(document.querySelectorAll(".observablehq--error")).map((e) =>
+              (e.textContent ?? "").slice(0, 200),
+            ),
+            text: document.querySelector("#observablehq-main")?.textContent ?? "",
+            injected: document.querySelectorAll(
+              "#observablehq-main img[src='x'], #observablehq-main script:not([type])",
+            ).length,
+            polluted:
+              ({} as Record<string, unknown>).polluted !== undefined ||
+              (Object.prototype as Record<string, unknown>).polluted !== undefined,
+          }));
+          expect(state.errors, "cells that failed").toEqual([]);
+          expect(state.text).not.toMatch(/URIError|URI malformed|TypeError|RangeError|ReferenceError/);
+          expect(state.text.length).toBeGreaterThan(200);
+          expect(state.injected).toBe(0);
+          expect(state.polluted).toBe(false);
+          expect(dialogs).toEqual([]);
+          expect(log.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+          expect(log.foreign).toEqual([]);
+          await page.close();
+        },
+        120_000,
+      );
     }
   }
 });

@@ -31,7 +31,10 @@ type Files = Record<string, Buffer>;
 const folder = (dir: string, patch?: (c: Record<string, unknown>) => void): Files => {
   const cfg = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
   patch?.(cfg);
-  return {"config.json": Buffer.from(JSON.stringify(cfg)), "model.safetensors": readFileSync(`${dir}/model.safetensors`)};
+  return {
+    "config.json": Buffer.from(JSON.stringify(cfg)),
+    "model.safetensors": readFileSync(`${dir}/model.safetensors`),
+  };
 };
 
 async function drop(page: Page, files: Files): Promise<void> {
@@ -50,7 +53,13 @@ async function drop(page: Page, files: Files): Promise<void> {
   }, payload);
 }
 
-const settled = (page: Page) => page.waitForFunction(() => ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+const settled = (page: Page) =>
+  page.waitForFunction(
+    () =>
+      ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
+    null,
+    {timeout: 240_000},
+  );
 
 describe("the checkpoint inspector", () => {
   it("drops transformers' packed fixture: multiply convention from autobitlinear, rotate-half RoPE, golden check ready, generates on WebGPU", async () => {
@@ -75,15 +84,28 @@ describe("the checkpoint inspector", () => {
     expect(await page.inputValue("#open-prompt")).toBe("The capital of France is");
     await page.fill("#open-tokens", "4");
     await page.click("#open-generate");
-    const finished = () => page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".open-output")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    const finished = () =>
+      page.waitForFunction(
+        () => ["done", "error"].includes(document.querySelector(".open-output")?.getAttribute("data-state") ?? ""),
+        null,
+        {timeout: 240_000},
+      );
     await finished();
-    expect(await page.getAttribute(".open-output", "data-state"), (await page.textContent(".open-stats")) ?? "").toBe("done");
-    expect(await page.getAttribute(".open-output", "data-prompt-ids")).toBe([1, ...Buffer.from("The capital of France is")].join(","));
+    expect(await page.getAttribute(".open-output", "data-state"), (await page.textContent(".open-stats")) ?? "").toBe(
+      "done",
+    );
+    expect(await page.getAttribute(".open-output", "data-prompt-ids")).toBe(
+      [1, ...Buffer.from("The capital of France is")].join(","),
+    );
     expect((await page.getAttribute(".open-output", "data-token-ids"))!.split(",")).toHaveLength(4);
     // token ids stay possible: "ids:" first
     await page.fill("#open-prompt", "ids: 1 5 77");
     await page.click("#open-generate");
-    await page.waitForFunction(() => document.querySelector(".open-output")?.getAttribute("data-prompt-ids") === "1,5,77", null, {timeout: 240_000});
+    await page.waitForFunction(
+      () => document.querySelector(".open-output")?.getAttribute("data-prompt-ids") === "1,5,77",
+      null,
+      {timeout: 240_000},
+    );
     await finished();
     expect(await page.getAttribute(".open-output", "data-state")).toBe("done");
     expect(await page.textContent(".open-stats")).toMatch(/tokens\/s/);
@@ -122,7 +144,11 @@ describe("the checkpoint inspector", () => {
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
     expect(await page.textContent("[role=alert]")).toMatch(/cannot tell which I2_S byte layout.*x86\|arm\|rows/);
     await page.selectOption("#open-layout", "arm");
-    await page.waitForFunction(() => ["ready", "mismatch"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""), null, {timeout: 240_000});
+    await page.waitForFunction(
+      () => ["ready", "mismatch"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
+      null,
+      {timeout: 240_000},
+    );
     expect(await page.getAttribute("[data-i2s]", "data-i2s")).toBe("arm");
     expect(await page.getAttribute("[data-golden=attention-rope]", "data-pass")).toBe("true");
     await page.close();
@@ -132,13 +158,23 @@ describe("the checkpoint inspector", () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/open`);
     await page.waitForSelector("#drop-zone[data-state=empty]");
-    await drop(page, folder("data/fixtures/hf-packed", (c) => ((c.quantization_config as Record<string, string>).linear_class = "bitlinear")));
+    await drop(
+      page,
+      folder(
+        "data/fixtures/hf-packed",
+        (c) => ((c.quantization_config as Record<string, string>).linear_class = "bitlinear"),
+      ),
+    );
     await settled(page);
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("error");
     expect(await page.textContent("[role=alert]")).toMatch(/scale convention mismatch: .*"bitlinear".*below 1/);
     // the override reads it (the inspection is enough here; the golden check is exercised above)
     await page.selectOption("#open-scale", "multiply");
-    await page.waitForFunction(() => /set by you/.test(document.querySelector("[data-key=scale]")?.textContent ?? ""), null, {timeout: 60_000});
+    await page.waitForFunction(
+      () => /set by you/.test(document.querySelector("[data-key=scale]")?.textContent ?? ""),
+      null,
+      {timeout: 60_000},
+    );
     await page.close();
   });
 
@@ -149,16 +185,25 @@ describe("the checkpoint inspector", () => {
     await page.waitForSelector("#drop-zone[data-state=empty]");
     // a tokenizer small enough for the fixture's 1024-token vocabulary
     const tok = Tokenizer.train("the state of the union is strong and the people are free to speak", 300);
-    await drop(page, {...folder("data/fixtures/hf-packed"), "tokenizer.json": Buffer.from(JSON.stringify(tok.toJSON()))});
+    await drop(page, {
+      ...folder("data/fixtures/hf-packed"),
+      "tokenizer.json": Buffer.from(JSON.stringify(tok.toJSON())),
+    });
     await settled(page);
     expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
     await page.click("#open-keep");
-    await page.waitForFunction(() => /Kept in this browser/.test(document.querySelector(".open-keep")?.textContent ?? ""));
+    await page.waitForFunction(() =>
+      /Kept in this browser/.test(document.querySelector(".open-keep")?.textContent ?? ""),
+    );
     await page.goto(`${site.url}/forward?model=opened&prompt=the%20state&tokens=3&compare=false`);
-    await page.waitForFunction(() => {
-      const s = document.querySelector(".stream");
-      return s && s.getAttribute("data-state") !== "running";
-    }, null, {timeout: 240_000});
+    await page.waitForFunction(
+      () => {
+        const s = document.querySelector(".stream");
+        return s && s.getAttribute("data-state") !== "running";
+      },
+      null,
+      {timeout: 240_000},
+    );
     expect(await page.textContent(".stream .stream-label")).toMatch(/your checkpoint/);
     expect(await page.getAttribute(".stream", "data-state")).not.toBe("error");
     expect(await page.locator("select[name=model] option", {hasText: "your checkpoint"}).count()).toBe(1);
@@ -171,9 +216,16 @@ describe("the checkpoint inspector", () => {
     await page.goto(`${site.url}/open`);
     await page.waitForSelector("#drop-zone[data-state=empty]");
     const f = folder("data/fixtures/hf-bitlinear");
-    await drop(page, {"config.json": f["config.json"], "model.safetensors.index.json": Buffer.from(JSON.stringify({weight_map: {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}))});
+    await drop(page, {
+      "config.json": f["config.json"],
+      "model.safetensors.index.json": Buffer.from(
+        JSON.stringify({weight_map: {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}),
+      ),
+    });
     await settled(page);
-    expect(await page.textContent("[role=alert]")).toMatch(/lists shard "model-00001-of-00002.safetensors".*not among the files/);
+    expect(await page.textContent("[role=alert]")).toMatch(
+      /lists shard "model-00001-of-00002.safetensors".*not among the files/,
+    );
     await page.close();
   });
 });

@@ -12,12 +12,18 @@ beforeAll(async () => {
   if (!existsSync("dist/kernel-lab.html")) throw new Error("dist/ is missing: run `npm run build` first");
   site = await serve("dist");
 });
-afterAll(async () => { await site?.close(); });
+afterAll(async () => {
+  await site?.close();
+});
 
 describe("kernel lab", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: true}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: true});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("runs on the reader's GPU: roofline, a PASS per GEMV variant, predicted vs measured tokens/s, JSON download", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
@@ -31,16 +37,23 @@ describe("kernel lab", () => {
     await page.locator('[data-figure="roofline"]').waitFor({timeout: 480_000});
     // Issue 24: the roofline reads — a legend entry per kind of kernel, distinct symbols, no pile of point labels
     const fig = page.locator('[data-figure="roofline"]');
-    const legend = await fig.evaluate((f) => [...f.querySelectorAll("[class$='-swatch'], [class*='-swatch ']")].map((e) => e.textContent?.trim() ?? ""));
-    for (const kind of ["copy ceiling", "ternary GEMV", "dense GEMV"]) expect(legend.join("|"), legend.join("|")).toContain(kind);
+    const legend = await fig.evaluate((f) =>
+      [...f.querySelectorAll("[class$='-swatch'], [class*='-swatch ']")].map((e) => e.textContent?.trim() ?? ""),
+    );
+    for (const kind of ["copy ceiling", "ternary GEMV", "dense GEMV"])
+      expect(legend.join("|"), legend.join("|")).toContain(kind);
     expect(legend.length).toBeGreaterThanOrEqual(4);
     const overlaps = await fig.evaluate((f) => {
-      const boxes = [...f.querySelectorAll("svg text")].map((t) => t.getBoundingClientRect()).filter((r) => r.width > 0);
+      const boxes = [...f.querySelectorAll("svg text")]
+        .map((t) => t.getBoundingClientRect())
+        .filter((r) => r.width > 0);
       let n = 0;
-      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-        const a = boxes[i], b = boxes[j];
-        if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) n++;
-      }
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i],
+            b = boxes[j];
+          if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) n++;
+        }
       return n;
     });
     expect(overlaps).toBe(0);
@@ -75,7 +88,9 @@ describe("kernel lab", () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
     await page.goto(`${site.url}/kernel-lab`);
     await page.locator("#lab-run").waitFor();
-    expect(await page.locator("[data-software-adapter]").textContent()).toMatch(/software renderer that emulates a GPU on your CPU/);
+    expect(await page.locator("[data-software-adapter]").textContent()).toMatch(
+      /software renderer that emulates a GPU on your CPU/,
+    );
     expect(await page.locator("#lab-run").textContent()).toMatch(/emulated on your CPU/);
     expect(await page.locator("[data-webgpu]").first().textContent()).toMatch(/software renderer on your CPU/);
     await page.close();
@@ -85,7 +100,9 @@ describe("kernel lab", () => {
     const page = await browser.newPage({viewport: {width: 375, height: 800}});
     await page.goto(`${site.url}/kernel-lab`);
     await page.locator("#lab-run").waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+    ).toBeLessThanOrEqual(1);
     // Tab from the top reaches the shapes menu and the run button; each shows an outline when focused
     const seen = new Set<string>();
     for (let i = 0; i < 60 && !(seen.has("lab-run") && seen.has("size")); i++) {
@@ -93,7 +110,10 @@ describe("kernel lab", () => {
       const f = await page.evaluate(() => {
         const el = document.activeElement as HTMLElement | null;
         if (!el) return null;
-        return {id: el.id === "lab-run" ? el.id : el.closest("[data-param]")?.getAttribute("data-param") ?? el.tagName, outline: getComputedStyle(el).outlineStyle};
+        return {
+          id: el.id === "lab-run" ? el.id : (el.closest("[data-param]")?.getAttribute("data-param") ?? el.tagName),
+          outline: getComputedStyle(el).outlineStyle,
+        };
       });
       if (f && (f.id === "lab-run" || f.id === "size")) {
         expect(f.outline, f.id).not.toBe("none");

@@ -16,17 +16,24 @@ const shots = "test-results/screenshots";
 
 let site: Awaited<ReturnType<typeof serve>>;
 beforeAll(async () => {
-  if (!existsSync("dist/index.html")) throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
+  if (!existsSync("dist/index.html"))
+    throw new Error("dist/ is missing: run `npm run build` first (npm run test:e2e does)");
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   mkdirSync(shots, {recursive: true});
   site = await serve("dist");
 });
-afterAll(async () => { await site?.close(); });
+afterAll(async () => {
+  await site?.close();
+});
 
 describe("with WebGPU (SwiftShader)", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: true}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: true});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   for (const path of paths) {
     it(`${path} loads cleanly and finds an adapter`, async () => {
@@ -52,8 +59,12 @@ describe("with WebGPU (SwiftShader)", () => {
 
 describe("where the overview's model runs (issue 15.3)", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: true}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: true});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   // (backend=webgpu forcing the engine on SwiftShader is covered by forward.test.ts and the chooseBackend unit tests.)
   it("auto skips the software adapter (SwiftShader): the first token comes from the CPU path without the GPU stall", async () => {
@@ -64,7 +75,9 @@ describe("where the overview's model runs (issue 15.3)", () => {
     const live = page.locator("[data-live]");
     await live.waitFor({timeout: 15_000});
     expect(await live.getAttribute("data-live")).toBe("cpu");
-    expect(await page.locator("#observablehq-main").textContent()).toMatch(/WebGPU runs in software here .*slower than the CPU reference/);
+    expect(await page.locator("#observablehq-main").textContent()).toMatch(
+      /WebGPU runs in software here .*slower than the CPU reference/,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -93,7 +106,9 @@ describe("the page shell", () => {
     const browser = await launch({webgpu: false});
     const page = await browser.newPage();
     await page.goto(site.url + "/scaling", {waitUntil: "domcontentloaded"});
-    expect(await page.locator('meta[name="viewport"]').getAttribute("content")).not.toMatch(/maximum-scale|user-scalable/);
+    expect(await page.locator('meta[name="viewport"]').getAttribute("content")).not.toMatch(
+      /maximum-scale|user-scalable/,
+    );
     await browser.close();
   });
 
@@ -110,8 +125,12 @@ describe("the page shell", () => {
 
 describe("without WebGPU", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: false}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: false});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   for (const path of paths) {
     it(`${path} says it falls back to the CPU reference and loads cleanly`, async () => {

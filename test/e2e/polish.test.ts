@@ -30,7 +30,9 @@ it("forward page: Projection is disabled for the residual metrics and enabled fo
   await heat.waitFor({timeout: 60_000});
   const proj = page.locator('.lab-control[data-param="linear"] select');
   await expect.poll(() => proj.isDisabled()).toBe(true);
-  await page.locator('.lab-control[data-param="metric"] select').selectOption({label: "zero share of the chosen projection's quantized input"});
+  await page
+    .locator('.lab-control[data-param="metric"] select')
+    .selectOption({label: "zero share of the chosen projection's quantized input"});
   await expect.poll(() => proj.isDisabled()).toBe(false);
   const fonts = await page.evaluate(() => {
     const t = document.querySelector("svg.heatmap text");

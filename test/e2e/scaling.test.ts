@@ -13,12 +13,18 @@ beforeAll(async () => {
   if (!existsSync("dist/scaling.html")) throw new Error("dist/ is missing: run `npm run build` first");
   site = await serve("dist");
 });
-afterAll(async () => { await site?.close(); });
+afterAll(async () => {
+  await site?.close();
+});
 
 describe("the cost page with WebGPU", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: true}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: true});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("round-trips its URL, reproduces the papers' table, checks exercises and measures this GPU", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
@@ -40,16 +46,22 @@ describe("the cost page with WebGPU", () => {
     // blurred and inert until the guess is locked in.
     const ex = page.locator(".exercise").nth(1);
     const giveaway = page.locator('[data-answer="mac-ratio"]');
-    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert"))).toBe(true);
+    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") && e.hasAttribute("inert"))).toBe(
+      true,
+    );
     await ex.locator('input[type="number"]').fill("71");
     await ex.getByRole("button", {name: /lock in/i}).click();
-    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") || e.hasAttribute("inert"))).toBe(false);
+    expect(await giveaway.evaluate((e) => e.classList.contains("exercise-concealed") || e.hasAttribute("inert"))).toBe(
+      false,
+    );
     await ex.getByRole("button", {name: /reveal/i}).click();
     await expect.poll(() => ex.getAttribute("data-verdict")).toBe("right");
     expect(await ex.textContent()).toMatch(/71\.4/);
 
     await page.getByRole("button", {name: "Measure on this GPU"}).click();
-    await expect.poll(() => page.locator("#observablehq-main").textContent(), {timeout: 120_000}).toMatch(/Copy bandwidth \d/);
+    await expect
+      .poll(() => page.locator("#observablehq-main").textContent(), {timeout: 120_000})
+      .toMatch(/Copy bandwidth \d/);
     expect(log.errors).toEqual([]);
     expect(log.failed).toEqual([]);
     expect(log.foreign).toEqual([]);
@@ -59,22 +71,33 @@ describe("the cost page with WebGPU", () => {
 
 describe("the cost page on the shared page machinery (issue 15.5)", () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launch({webgpu: false}); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launch({webgpu: false});
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("has no horizontal scroll at 375 px, legible charts, keyboard-reachable controls and no moderate axe finding there; no cut-off formula at 1280 px", async () => {
     for (const width of [375, 1280]) {
       const page = await browser.newPage({viewport: {width, height: 900}});
       await page.goto(`${site.url}/scaling`, {waitUntil: "networkidle"});
       await page.locator(".cost-repro table").waitFor();
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), `page width at ${width} px`).toBeLessThanOrEqual(width);
+      expect(
+        await page.evaluate(() => document.documentElement.scrollWidth),
+        `page width at ${width} px`,
+      ).toBeLessThanOrEqual(width);
       if (width === 375) {
         expect(await shrunkCharts(page)).toEqual([]);
         expect(await axeViolations(page, site.url, "main", "moderate")).toEqual([]); // heading levels, landmarks
         expect(await keyboardGaps(page)).toEqual([]);
       }
       if (width === 1280) {
-        const cut = await page.evaluate(() => [...document.querySelectorAll(".katex-display")].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 40)));
+        const cut = await page.evaluate(() =>
+          [...document.querySelectorAll(".katex-display")]
+            .filter((e) => e.scrollWidth > e.clientWidth + 1)
+            .map((e) => e.textContent?.slice(0, 40)),
+        );
         expect(cut).toEqual([]);
       }
       await page.close();
@@ -98,18 +121,43 @@ describe("the cost page on the shared page machinery (issue 15.5)", () => {
     // The controls are the shared kit's (issue 15.5), not a form of the page's own: every field on the page outside
     // the share panel, the exercises and the GPU measurement is a kit control — a .lab-control named by its parameter,
     // its field labelled by <label for>, restored from the link, keyboard-operable, with a visible focus ring.
-    const stray = await page.evaluate(() => [...document.querySelectorAll("#observablehq-main :is(input, select, textarea)")]
-      .filter((e) => !e.closest(".lab-control, .share-panel, .exercise, .cost-bench"))
-      .map((e) => e.outerHTML.slice(0, 80)));
+    const stray = await page.evaluate(() =>
+      [...document.querySelectorAll("#observablehq-main :is(input, select, textarea)")]
+        .filter((e) => !e.closest(".lab-control, .share-panel, .exercise, .cost-bench"))
+        .map((e) => e.outerHTML.slice(0, 80)),
+    );
     expect(stray).toEqual([]);
-    const kit = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>(".lab-control[data-param]")].map((c) => {
-      const field = c.querySelector<HTMLInputElement>(`[name="${c.dataset.param}"]`);
-      const label = c.querySelector("label");
-      return {param: c.dataset.param, labelled: Boolean(field && label && label.htmlFor === field.id)};
-    }));
-    expect(kit.map((k) => k.param).sort()).toEqual(["abits", "batch", "bw", "context", "ffn", "group", "heads", "hidden", "kvbits", "kvheads", "layers", "mem", "model", "node", "tied", "vocab", "wbits"]);
+    const kit = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>(".lab-control[data-param]")].map((c) => {
+        const field = c.querySelector<HTMLInputElement>(`[name="${c.dataset.param}"]`);
+        const label = c.querySelector("label");
+        return {param: c.dataset.param, labelled: Boolean(field && label && label.htmlFor === field.id)};
+      }),
+    );
+    expect(kit.map((k) => k.param).sort()).toEqual([
+      "abits",
+      "batch",
+      "bw",
+      "context",
+      "ffn",
+      "group",
+      "heads",
+      "hidden",
+      "kvbits",
+      "kvheads",
+      "layers",
+      "mem",
+      "model",
+      "node",
+      "tied",
+      "vocab",
+      "wbits",
+    ]);
     expect(kit.filter((k) => !k.labelled)).toEqual([]);
-    expect(await page.locator(".lab-controls fieldset legend").allTextContents()).toEqual(["Model and hardware", "Custom shape (Model = custom shape)"]);
+    expect(await page.locator(".lab-controls fieldset legend").allTextContents()).toEqual([
+      "Model and hardware",
+      "Custom shape (Model = custom shape)",
+    ]);
     const slider = page.locator('.lab-control[data-param="context"] input[type="range"]');
     expect(Number(await slider.inputValue())).toBe(9); // log₂ 512, from the link
     expect(await slider.getAttribute("aria-valuetext")).toBe("512 tokens");
@@ -126,7 +174,11 @@ describe("the cost page on the shared page machinery (issue 15.5)", () => {
     // Share this setup: the link carries a changed control.
     await page.locator('select[name="wbits"]').selectOption("4");
     await page.locator(".share-panel summary").click();
-    await expect.poll(async () => new URL(await page.locator(".share-link").inputValue()).searchParams.get("wbits"), {timeout: 10_000}).toBe("4");
+    await expect
+      .poll(async () => new URL(await page.locator(".share-link").inputValue()).searchParams.get("wbits"), {
+        timeout: 10_000,
+      })
+      .toBe("4");
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -138,7 +190,9 @@ describe("the cost page without WebGPU", () => {
     const page = await browser.newPage();
     const log = watch(page, site.url);
     await page.goto(`${site.url}/scaling`, {waitUntil: "networkidle"});
-    await expect.poll(() => page.locator("#observablehq-main").textContent()).toMatch(/WebGPU is not available here .*measurement is skipped/);
+    await expect
+      .poll(() => page.locator("#observablehq-main").textContent())
+      .toMatch(/WebGPU is not available here .*measurement is skipped/);
     expect(log.errors).toEqual([]);
     await browser.close();
   });

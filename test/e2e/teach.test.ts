@@ -31,18 +31,25 @@ describe("the model diagram", () => {
     expect(await fig.getAttribute("data-variant")).toBe("b1.58");
     // above the fold, before the live text
     expect((await fig.boundingBox())!.y).toBeLessThan(900);
-    for (const part of ["qkv-quant", "qkv-linear", "o-subnorm", "o-linear", "down-linear", "attn-norm", "glu"]) expect(await fig.locator(`[data-part="${part}"]`).count(), part).toBe(1);
+    for (const part of ["qkv-quant", "qkv-linear", "o-subnorm", "o-linear", "down-linear", "attn-norm", "glu"])
+      expect(await fig.locator(`[data-part="${part}"]`).count(), part).toBe(1);
     expect(await fig.locator('[data-part$="hadamard"], [data-part$="topk"]').count()).toBe(0);
     // hover: what it does and its value on the prompt
     await fig.locator('[data-part="down-linear"]').hover();
-    expect(await fig.locator(".diagram-info").textContent()).toMatch(/W_down: .*On your prompt: \d+(\.\d)?% of its inputs are 0/);
+    expect(await fig.locator(".diagram-info").textContent()).toMatch(
+      /W_down: .*On your prompt: \d+(\.\d)?% of its inputs are 0/,
+    );
     expect(await fig.locator('[data-part="qkv-linear"]').getAttribute("href")).toMatch(/ternary$/);
     // another variant redraws with its own parts
     await page.selectOption("#overview-variant", "a4.8");
-    await page.locator('[data-figure="model-diagram"][data-variant="a4.8"] [data-part="o-topk"]').waitFor({timeout: 60_000});
+    await page
+      .locator('[data-figure="model-diagram"][data-variant="a4.8"] [data-part="o-topk"]')
+      .waitFor({timeout: 60_000});
     expect(await page.locator('[data-figure="model-diagram"] [data-part="kv"]').count()).toBe(1);
     await page.selectOption("#overview-variant", "v2-a4");
-    await page.locator('[data-figure="model-diagram"][data-variant="v2"] [data-part="down-hadamard"]').waitFor({timeout: 60_000});
+    await page
+      .locator('[data-figure="model-diagram"][data-variant="v2"] [data-part="down-hadamard"]')
+      .waitFor({timeout: 60_000});
     // the first paragraph explains why bits matter before any jargon
     const first = await page.locator("#observablehq-main p").first().textContent();
     expect(first).toMatch(/memory/);
@@ -53,7 +60,13 @@ describe("the model diagram", () => {
     await page.close();
   }, 180_000);
 
-  for (const [chapter, variant] of [["ternary", "b1.58"], ["activations", "b1.58"], ["hadamard", "v2"], ["sparsity", "a4.8"], ["forward", "b1.58"]] as const) {
+  for (const [chapter, variant] of [
+    ["ternary", "b1.58"],
+    ["activations", "b1.58"],
+    ["hadamard", "v2"],
+    ["sparsity", "a4.8"],
+    ["forward", "b1.58"],
+  ] as const) {
     it(`/${chapter} opens with the picture and three plain sentences, before the banner and any formula`, async () => {
       const page = await browser.newPage({viewport: {width: 1200, height: 900}});
       await page.goto(`${site.url}/${chapter}?backend=cpu`, {waitUntil: "networkidle"});
@@ -64,13 +77,25 @@ describe("the model diagram", () => {
       const order = await page.evaluate(() => {
         const main = document.querySelector("#observablehq-main")!;
         const all = [...main.querySelectorAll("*")];
-        const at = (sel: string) => { const e = main.querySelector(sel); return e ? all.indexOf(e) : Infinity; };
-        return {diagram: at('[data-figure="model-diagram"]'), lede: at(".chapter-lede"), banner: at(".gpu-banner"), math: at(".katex-display, .katex")};
+        const at = (sel: string) => {
+          const e = main.querySelector(sel);
+          return e ? all.indexOf(e) : Infinity;
+        };
+        return {
+          diagram: at('[data-figure="model-diagram"]'),
+          lede: at(".chapter-lede"),
+          banner: at(".gpu-banner"),
+          math: at(".katex-display, .katex"),
+        };
       });
       expect(order.diagram).toBeLessThan(order.lede);
       expect(order.lede).toBeLessThan(order.banner);
       expect(order.lede).toBeLessThan(order.math);
-      expect(await page.locator(".chapter-lede li").allTextContents()).toEqual([expect.stringMatching(/^What\./), expect.stringMatching(/^Why\./), expect.stringMatching(/^Try\./)]);
+      expect(await page.locator(".chapter-lede li").allTextContents()).toEqual([
+        expect.stringMatching(/^What\./),
+        expect.stringMatching(/^Why\./),
+        expect.stringMatching(/^Try\./),
+      ]);
       if (chapter === "hadamard") expect(await page.locator("details#widths").getAttribute("open")).toBeNull(); // Paley in an aside
       await page.close();
     }, 120_000);
@@ -80,7 +105,9 @@ describe("the model diagram", () => {
     const page = await browser.newPage({viewport: {width: 375, height: 800}});
     await page.goto(`${site.url}/hadamard?backend=cpu`, {waitUntil: "networkidle"});
     await page.locator('[data-figure="model-diagram"]').waitFor({timeout: 60_000});
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+    ).toBeLessThanOrEqual(1);
     expect((await shrunkCharts(page)).filter((x) => /model/.test(x))).toEqual([]);
     await page.locator("details#widths > summary").click();
     expect(await axeViolations(page, site.url)).toEqual([]);
@@ -99,7 +126,10 @@ describe("the overview's live text", () => {
     const text = (await page.locator(".stream[data-output]").first().getAttribute("data-output")) ?? "";
     const words = text.toLowerCase().split(/\s+/).filter(Boolean);
     const counts = new Map<string, number>();
-    for (let i = 0; i + 4 <= words.length; i++) { const k = words.slice(i, i + 4).join(" "); counts.set(k, (counts.get(k) ?? 0) + 1); }
+    for (let i = 0; i + 4 <= words.length; i++) {
+      const k = words.slice(i, i + 4).join(" ");
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
     const worst = Math.max(0, ...counts.values());
     expect(worst, text).toBeLessThan(3);
     await page.close();
@@ -122,7 +152,9 @@ describe("teacher tooling", () => {
     expect(await page.locator("h2", {hasText: "Exercises"}).isVisible()).toBe(true);
     // a name that is neither is reported with the page's sections
     await page.goto(`${site.url}/ternary?hide=nonsense`, {waitUntil: "networkidle"});
-    expect(await page.locator(".url-notice li").first().textContent()).toMatch(/neither a control nor a section.*exercises/);
+    expect(await page.locator(".url-notice li").first().textContent()).toMatch(
+      /neither a control nor a section.*exercises/,
+    );
     await page.close();
   }, 120_000);
 
@@ -148,7 +180,8 @@ describe("teacher tooling", () => {
   it("the glossary defines the overview's terms and the overview links it", async () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/glossary`, {waitUntil: "networkidle"});
-    for (const id of ["bitlinear", "hadamard", "sparsified-8-bit", "memory-traffic", "software-renderer"]) expect(await page.locator(`dt#${id}`).count(), id).toBe(1);
+    for (const id of ["bitlinear", "hadamard", "sparsified-8-bit", "memory-traffic", "software-renderer"])
+      expect(await page.locator(`dt#${id}`).count(), id).toBe(1);
     expect(await axeViolations(page, site.url)).toEqual([]);
     await page.goto(`${site.url}/`, {waitUntil: "networkidle"});
     expect(await page.locator('a[href="./glossary"]').count()).toBeGreaterThan(0);

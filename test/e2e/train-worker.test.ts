@@ -33,12 +33,21 @@ const attr = (page: Page, name: string) => dash(page).getAttribute(name);
 
 async function ready(page: Page, query: string): Promise<void> {
   await page.goto(`${site.url}/train?${query}`, {waitUntil: "load"});
-  await page.locator(".train-dashboard[data-state=ready], .train-dashboard[data-state=paused]").waitFor({timeout: 120_000});
+  await page
+    .locator(".train-dashboard[data-state=ready], .train-dashboard[data-state=paused]")
+    .waitFor({timeout: 120_000});
 }
 
 async function startAndWait(page: Page, step: number): Promise<void> {
-  await page.getByRole("button", {name: /Start training|Resume/}).first().click();
-  await page.waitForFunction((s) => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= s, step, {timeout: 120_000});
+  await page
+    .getByRole("button", {name: /Start training|Resume/})
+    .first()
+    .click();
+  await page.waitForFunction(
+    (s) => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= s,
+    step,
+    {timeout: 120_000},
+  );
 }
 
 /** Click → the checkbox's input event handled, measured from Node (the page's main thread must have a turn). */
@@ -53,11 +62,18 @@ async function clickLatency(page: Page): Promise<number> {
   const r = (await page.getByLabel(/Flip rate/).boundingBox())!;
   const t0 = performance.now();
   await page.mouse.click(r.x + r.width / 2, r.y + r.height / 2);
-  await page.waitForFunction(() => (window as unknown as {__seen: boolean}).__seen, undefined, {timeout: 120_000, polling: 10});
+  await page.waitForFunction(() => (window as unknown as {__seen: boolean}).__seen, undefined, {
+    timeout: 120_000,
+    polling: 10,
+  });
   return performance.now() - t0;
 }
 
-for (const [query, backend] of [["size=small&backend=cpu", "cpu"], ["size=tiny&backend=wasm", "wasm"], ["size=tiny&backend=webgpu", "webgpu"]] as const) {
+for (const [query, backend] of [
+  ["size=small&backend=cpu", "cpu"],
+  ["size=tiny&backend=wasm", "wasm"],
+  ["size=tiny&backend=webgpu", "webgpu"],
+] as const) {
   it(`answers clicks within ${CLICK_BOUND_MS} ms while training (${query})`, async () => {
     const page = await browser.newPage({viewport: {width: 1100, height: 900}});
     const log = watch(page, site.url);
@@ -84,10 +100,14 @@ it("trains on tfjs's WASM backend (binaries from this build) and the loss falls"
   await startAndWait(page, 3);
   // Half a nat below the start (mean of the first three steps against the last three); before the one-hot fix the
   // loss stayed at ln V = 8.318 on WASM.
-  await page.waitForFunction(() => {
-    const d = document.querySelector(".train-dashboard");
-    return Number(d?.getAttribute("data-last-loss")) <= Number(d?.getAttribute("data-first-loss")) - 0.5;
-  }, undefined, {timeout: 150_000, polling: 500});
+  await page.waitForFunction(
+    () => {
+      const d = document.querySelector(".train-dashboard");
+      return Number(d?.getAttribute("data-last-loss")) <= Number(d?.getAttribute("data-first-loss")) - 0.5;
+    },
+    undefined,
+    {timeout: 150_000, polling: 500},
+  );
   expect(Number(await attr(page, "data-last-loss"))).toBeGreaterThan(0);
   expect(log.errors).toEqual([]);
   expect(log.failed).toEqual([]);
@@ -96,7 +116,13 @@ it("trains on tfjs's WASM backend (binaries from this build) and the loss falls"
 });
 
 it("owns its URL: a malformed query or tfjsflags never reach TensorFlow.js (issue 12.1)", async () => {
-  for (const q of ["x=%", "tfjsflags=PROD:true", "tfjsflags=DEBUG:true", "tfjsflags=KEEP_INTERMEDIATE_TENSORS:true", "tfjsflags=%E0%A4%A"]) {
+  for (const q of [
+    "x=%",
+    "tfjsflags=PROD:true",
+    "tfjsflags=DEBUG:true",
+    "tfjsflags=KEEP_INTERMEDIATE_TENSORS:true",
+    "tfjsflags=%E0%A4%A",
+  ]) {
     const page = await browser.newPage({viewport: {width: 1100, height: 900}});
     const log = watch(page, site.url);
     await ready(page, `${q}&size=tiny&steps=10&backend=cpu`);
@@ -115,16 +141,21 @@ it("autosaves a running session, warns before leaving, and resumes it after a re
   const page = await browser.newPage({viewport: {width: 1100, height: 900}});
   const log = watch(page, site.url);
   await ready(page, "size=tiny&steps=300&backend=cpu&lr=0.01");
-  const beforeUnloadCancels = () => page.evaluate(() => {
-    const e = new Event("beforeunload", {cancelable: true});
-    window.dispatchEvent(e);
-    return e.defaultPrevented;
-  });
+  const beforeUnloadCancels = () =>
+    page.evaluate(() => {
+      const e = new Event("beforeunload", {cancelable: true});
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    });
   expect(await beforeUnloadCancels()).toBe(false); // nothing to lose yet
   await startAndWait(page, 1);
   expect(await beforeUnloadCancels()).toBe(true);
   // The autosave (every 10 s while training) lands while the run trains.
-  await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-saved-step")) >= 1, undefined, {timeout: 60_000});
+  await page.waitForFunction(
+    () => Number(document.querySelector(".train-dashboard")?.getAttribute("data-saved-step")) >= 1,
+    undefined,
+    {timeout: 60_000},
+  );
   // Reload while training: the browser asks first (accepted here), then the page offers the saved run.
   const dialogs: string[] = [];
   page.on("dialog", (d) => {
@@ -138,7 +169,11 @@ it("autosaves a running session, warns before leaving, and resumes it after a re
   const saved = Number((await offer.textContent())!.match(/step (\d+) of 300/)![1]);
   expect(saved).toBeGreaterThanOrEqual(1);
   await offer.getByRole("button", {name: "Resume the saved run"}).click();
-  await page.waitForFunction(() => document.querySelector(".train-dashboard")?.getAttribute("data-resumed") !== null, undefined, {timeout: 120_000});
+  await page.waitForFunction(
+    () => document.querySelector(".train-dashboard")?.getAttribute("data-resumed") !== null,
+    undefined,
+    {timeout: 120_000},
+  );
   expect(Number(await attr(page, "data-step"))).toBe(saved);
   expect(await attr(page, "data-state")).toBe("paused");
   expect(await page.locator(".resume-offer").count()).toBe(0);
@@ -163,7 +198,9 @@ it("size=auto measures this machine, picks a size and gives a time estimate", as
   const log = watch(page, site.url);
   await ready(page, "backend=cpu");
   const note = await page.locator(".train-warmup").textContent();
-  expect(note).toMatch(/Model size: (tiny|small|medium)\..*ms per step pair here.*clearly falling loss after about .*whole run of 400 steps in about/);
+  expect(note).toMatch(
+    /Model size: (tiny|small|medium)\..*ms per step pair here.*clearly falling loss after about .*whole run of 400 steps in about/,
+  );
   const size = await attr(page, "data-size");
   expect(note).toContain(`Model size: ${size}.`);
   expect(log.errors).toEqual([]);

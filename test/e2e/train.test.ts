@@ -16,7 +16,8 @@ const STEPS = 10; // a multiple of the steps slider's step (10)
 let site: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(`${dist}/train.html`)) throw new Error(`${dist}/ is missing: run \`npm run build\` first (npm run test:e2e does)`);
+  if (!existsSync(`${dist}/train.html`))
+    throw new Error(`${dist}/ is missing: run \`npm run build\` first (npm run test:e2e does)`);
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   mkdirSync(shots, {recursive: true});
   site = await serve(dist);
@@ -52,15 +53,23 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   expect(await page.locator(".url-notice").isHidden()).toBe(true);
 
   await page.getByRole("button", {name: "Start training"}).click();
-  await page.waitForFunction(() => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 4, undefined, {timeout: 60_000});
+  await page.waitForFunction(
+    () => Number(document.querySelector(".train-dashboard")?.getAttribute("data-step")) >= 4,
+    undefined,
+    {timeout: 60_000},
+  );
   const tensorsEarly = Number(await dash.getAttribute("data-tensors"));
-  await page.waitForFunction(() => document.querySelector(".train-dashboard")?.getAttribute("data-state") === "done", undefined, {timeout: 90_000});
+  await page.waitForFunction(
+    () => document.querySelector(".train-dashboard")?.getAttribute("data-state") === "done",
+    undefined,
+    {timeout: 90_000},
+  );
   expect(Number(await dash.getAttribute("data-step"))).toBe(STEPS);
 
   // The loss fell (first three steps against the last three) and is finite, for both models.
   for (const which of ["", "-fp"]) {
-    const first = Number(await dash.getAttribute(`data-first${which}-loss`) ?? NaN);
-    const last = Number(await dash.getAttribute(`data-last${which}-loss`) ?? NaN);
+    const first = Number((await dash.getAttribute(`data-first${which}-loss`)) ?? NaN);
+    const last = Number((await dash.getAttribute(`data-last${which}-loss`)) ?? NaN);
     expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true);
     expect(last).toBeLessThan(first - 0.1);
   }
@@ -69,7 +78,9 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
 
   // Issue 24: the two loss curves read apart — smoothed, the fp twin dashed, a dozen markers each — and the gap is plotted.
   const lossFig = page.locator("figure.train-loss");
-  const dashes = await lossFig.evaluate((f) => [...f.querySelectorAll("svg .lab-line")].map((p) => p.getAttribute("stroke-dasharray") ?? "none"));
+  const dashes = await lossFig.evaluate((f) =>
+    [...f.querySelectorAll("svg .lab-line")].map((p) => p.getAttribute("stroke-dasharray") ?? "none"),
+  );
   expect(new Set(dashes).size, dashes.join("|")).toBeGreaterThanOrEqual(2);
   const markers = await lossFig.locator("svg .lab-markers > *").count();
   expect(markers).toBeGreaterThan(0);
@@ -95,26 +106,44 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
 
   // Generate with the trained model on the CPU reference.
   await page.getByRole("button", {name: "Generate"}).click();
-  await page.waitForFunction(() => document.querySelector(".train-generate")?.getAttribute("data-state") === "done", undefined, {timeout: 60_000});
-  expect((await page.locator(".train-generate .tok").count())).toBeGreaterThan(0);
+  await page.waitForFunction(
+    () => document.querySelector(".train-generate")?.getAttribute("data-state") === "done",
+    undefined,
+    {timeout: 60_000},
+  );
+  expect(await page.locator(".train-generate .tok").count()).toBeGreaterThan(0);
 
   // Export: three download links, and the model saved for the forward-pass page.
   await page.getByRole("button", {name: "Download the b1.58 checkpoint"}).click();
   await page.locator(".download-links a").nth(2).waitFor({timeout: 30_000});
-  expect(await page.locator(".download-links a").allTextContents()).toEqual(["config.json", "model.safetensors", "tokenizer.json"]);
+  expect(await page.locator(".download-links a").allTextContents()).toEqual([
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+  ]);
   await page.getByRole("button", {name: "Use on the forward-pass page"}).click();
   await page.getByText("Saved in this browser").waitFor({timeout: 30_000});
   // The link opens the reader's model on the forward page, not the shipped one.
-  expect(await page.getByRole("link", {name: "Open the forward-pass page"}).getAttribute("href")).toMatch(/model=browser-trained/);
-  const stored = await page.evaluate(() => new Promise<{steps: number; bytes: number; vocab: unknown}>((resolve, reject) => {
-    const req = indexedDB.open("bitnet-lab");
-    req.onerror = () => reject(req.error);
-    req.onsuccess = () => {
-      const get = req.result.transaction("trained-models").objectStore("trained-models").get("browser-b1.58");
-      get.onerror = () => reject(get.error);
-      get.onsuccess = () => resolve({steps: get.result.meta.steps, bytes: get.result.safetensors.byteLength, vocab: get.result.config.vocab_size});
-    };
-  }));
+  expect(await page.getByRole("link", {name: "Open the forward-pass page"}).getAttribute("href")).toMatch(
+    /model=browser-trained/,
+  );
+  const stored = await page.evaluate(
+    () =>
+      new Promise<{steps: number; bytes: number; vocab: unknown}>((resolve, reject) => {
+        const req = indexedDB.open("bitnet-lab");
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const get = req.result.transaction("trained-models").objectStore("trained-models").get("browser-b1.58");
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () =>
+            resolve({
+              steps: get.result.meta.steps,
+              bytes: get.result.safetensors.byteLength,
+              vocab: get.result.config.vocab_size,
+            });
+        };
+      }),
+  );
   expect(stored.steps).toBe(STEPS);
   expect(stored.bytes).toBeGreaterThan(1000);
   expect(stored.vocab).toBe(4096);
@@ -124,7 +153,9 @@ it("trains a tiny b1.58 model and its fp twin in the browser", async () => {
   await ex.locator("input[type=number]").fill("1");
   await ex.getByRole("button", {name: "Lock in my guess"}).click();
   await ex.getByRole("button", {name: "Reveal the answer"}).click();
-  await page.waitForFunction(() => document.querySelectorAll(".exercise")[2]?.getAttribute("data-state") === "revealed");
+  await page.waitForFunction(
+    () => document.querySelectorAll(".exercise")[2]?.getAttribute("data-state") === "revealed",
+  );
   expect(await ex.getAttribute("data-verdict")).toMatch(/^(right|wrong)$/);
   expect(await ex.locator(".explain").textContent()).toContain(`codes changed at step ${STEPS} `);
 
@@ -145,13 +176,17 @@ it("reports a bad link parameter by name and hides the controls a teacher chose"
   await page.locator(".train-dashboard").waitFor({timeout: 60_000});
   const notice = page.locator(".url-notice");
   expect(await notice.isHidden()).toBe(false);
-  expect(await notice.locator('li[data-param="size"]').textContent()).toMatch(/size: "huge" is not one of auto, tiny, small, medium/);
+  expect(await notice.locator('li[data-param="size"]').textContent()).toMatch(
+    /size: "huge" is not one of auto, tiny, small, medium/,
+  );
   expect(await page.locator('.lab-control[data-param="seed"]').isHidden()).toBe(true);
   expect(await page.locator('.lab-control[data-param="lr"]').isHidden()).toBe(true);
   expect(await page.locator('.lab-control[data-param="steps"]').isHidden()).toBe(false);
   // The default size (auto: measured here) is used, and nothing starts until the reader presses Start.
   const size = await page.locator(".train-dashboard").getAttribute("data-size");
-  expect(await page.locator('[data-stat="batch"] dd').textContent()).toMatch(new RegExp(`^${{tiny: 128, small: 512, medium: 1024}[size as "tiny"]}`));
+  expect(await page.locator('[data-stat="batch"] dd').textContent()).toMatch(
+    new RegExp(`^${{tiny: 128, small: 512, medium: 1024}[size as "tiny"]}`),
+  );
   expect(await page.locator(".train-dashboard").getAttribute("data-state")).toBe("ready");
   expect(log.errors).toEqual([]);
   expect(log.foreign).toEqual([]);

@@ -1,5 +1,13 @@
 import {describe, expect, it} from "vitest";
-import {attentionWGSL, attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../../src/gpu/kernels/attention.js";
+import {
+  attentionWGSL,
+  attnPartStride,
+  hiLoTable,
+  kvCacheBuffers,
+  kvLayout,
+  ropeKVWGSL,
+  type KVFormat,
+} from "../../src/gpu/kernels/attention.js";
 import {normQuantWGSL} from "../../src/gpu/kernels/normquant.js";
 import {attention, rope, ropeTables} from "../../src/lib/model.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
@@ -28,7 +36,11 @@ function readVector(words: Uint32Array, meta: Float32Array, f: KVFormat, j: numb
   const base = lay.offset(j, g);
   const out = new Float64Array(d);
   for (let e = 0; e < d; e++) {
-    if (bits >= 16) out[e] = f.store16 === "f32" ? new Float32Array(words.buffer, (base + e) * 4, 1)[0] : f16BitsToF32((words[base + (e >> 1)] >>> (16 * (e & 1))) & 0xffff);
+    if (bits >= 16)
+      out[e] =
+        f.store16 === "f32"
+          ? new Float32Array(words.buffer, (base + e) * 4, 1)[0]
+          : f16BitsToF32((words[base + (e >> 1)] >>> (16 * (e & 1))) & 0xffff);
     else {
       const bit = e * bits;
       let c = words[base + (bit >> 5)] >>> (bit & 31);
@@ -72,7 +84,20 @@ describe("RoPE + KV cache + split attention vs float64", () => {
       let enc = device.createCommandEncoder();
       let pass = enc.beginComputePass();
       pass.setPipeline(rope);
-      pass.setBindGroup(0, bindGroup(device, rope, [uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])), qkvB, storageBuffer(device, cos), storageBuffer(device, sin), K, V, Km, Vm, st]));
+      pass.setBindGroup(
+        0,
+        bindGroup(device, rope, [
+          uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])),
+          qkvB,
+          storageBuffer(device, cos),
+          storageBuffer(device, sin),
+          K,
+          V,
+          Km,
+          Vm,
+          st,
+        ]),
+      );
       pass.dispatchWorkgroups(S);
       pass.end();
       device.queue.submit([enc.finish()]);
@@ -100,8 +125,14 @@ describe("RoPE + KV cache + split attention vs float64", () => {
         cacheV.push([]);
         const bits = j === 0 ? f.bosBits : f.bits;
         for (let g = 0; g < KV; g++) {
-          for (const [isV, words, meta, cache] of [[false, Kw, Kmf, cacheK], [true, Vw, Vmf, cacheV]] as const) {
-            const src = rot.subarray(j * qkvN + (H + (isV ? KV : 0) + g) * d, j * qkvN + (H + (isV ? KV : 0) + g + 1) * d);
+          for (const [isV, words, meta, cache] of [
+            [false, Kw, Kmf, cacheK],
+            [true, Vw, Vmf, cacheV],
+          ] as const) {
+            const src = rot.subarray(
+              j * qkvN + (H + (isV ? KV : 0) + g) * d,
+              j * qkvN + (H + (isV ? KV : 0) + g + 1) * d,
+            );
             const got = readVector(words, meta, f, j, g);
             let want: ArrayLike<number>;
             if (bits >= 16) want = f.store16 === "f32" ? src : Array.from(src, (x) => f16BitsToF32(f32ToF16Bits(x)));
@@ -111,7 +142,9 @@ describe("RoPE + KV cache + split attention vs float64", () => {
               expect(meta[2 * (j * KV + g) + 1]).toBe(q.step[0]);
               want = dequantizeKV(q);
             }
-            for (let e = 0; e < d; e++) if (Math.abs(got[e] - want[e]) > 1e-6 * Math.max(1, Math.abs(want[e]))) throw new Error(`${isV ? "V" : "K"} j=${j} g=${g} e=${e}: ${got[e]} vs ${want[e]}`);
+            for (let e = 0; e < d; e++)
+              if (Math.abs(got[e] - want[e]) > 1e-6 * Math.max(1, Math.abs(want[e])))
+                throw new Error(`${isV ? "V" : "K"} j=${j} g=${g} e=${e}: ${got[e]} vs ${want[e]}`);
             cache[j].push(got);
           }
         }
@@ -129,7 +162,22 @@ describe("RoPE + KV cache + split attention vs float64", () => {
         pass = enc.beginComputePass();
         pass.setPipeline(attn);
         const stc = uniformBuffer(device, new Uint32Array([cs.M, cs.P, cs.nC, cs.chunk, 0, 0, 0, 0]));
-        pass.setBindGroup(0, bindGroup(device, attn, [uniformBuffer(device, new Uint32Array([qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(d)]).buffer)[0]])), qIn, K, V, Km, Vm, part, stc]));
+        pass.setBindGroup(
+          0,
+          bindGroup(device, attn, [
+            uniformBuffer(
+              device,
+              new Uint32Array([qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(d)]).buffer)[0]]),
+            ),
+            qIn,
+            K,
+            V,
+            Km,
+            Vm,
+            part,
+            stc,
+          ]),
+        );
         pass.dispatchWorkgroups(cs.nC, KV, cs.M);
         pass.end();
         device.queue.submit([enc.finish()]);
@@ -164,7 +212,8 @@ describe("RoPE + KV cache + split attention vs float64", () => {
                 got += Math.exp(pr[b] - gm) * pr[b + 2 + e];
               }
               got /= den;
-              if (Math.abs(got - want) > 1e-5) throw new Error(`case ${JSON.stringify(cs)} m=${m} h=${h} e=${e}: ${got} vs ${want}`);
+              if (Math.abs(got - want) > 1e-5)
+                throw new Error(`case ${JSON.stringify(cs)} m=${m} h=${h} e=${e}: ${got} vs ${want}`);
             }
           }
         }
@@ -224,18 +273,49 @@ describe("exact attention (float-float) equals the float64 reference's f32 bits"
       const ropeP = await pipelineChecked(device, ropeKVWGSL({H, KV, d, kv: f, WG: 128, exact: true}), "rope-exact");
       const attn = await pipelineChecked(device, attentionWGSL({H, KV, d, kv: f, exact: true}), "attn-exact");
       const n = H * d;
-      const comb = await pipelineChecked(device, normQuantWGSL({n, src: "attn", H, d, attnFF: true, norm: false, hadamard: false, quant: "none", inspect: false, sub: 0, WG: 64}), "combine-exact");
+      const comb = await pipelineChecked(
+        device,
+        normQuantWGSL({
+          n,
+          src: "attn",
+          H,
+          d,
+          attnFF: true,
+          norm: false,
+          hadamard: false,
+          quant: "none",
+          inspect: false,
+          sub: 0,
+          WG: 64,
+        }),
+        "combine-exact",
+      );
       let enc = device.createCommandEncoder();
       let pass = enc.beginComputePass();
       pass.setPipeline(ropeP);
-      pass.setBindGroup(0, bindGroup(device, ropeP, [uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])), qkvB, storageBuffer(device, hiLoTable(tab.cos)), storageBuffer(device, hiLoTable(tab.sin)), K, V, Km, Vm, uniformBuffer(device, new Uint32Array([S, 0, 1, 64, 0, 0, 0, 0]))]));
+      pass.setBindGroup(
+        0,
+        bindGroup(device, ropeP, [
+          uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])),
+          qkvB,
+          storageBuffer(device, hiLoTable(tab.cos)),
+          storageBuffer(device, hiLoTable(tab.sin)),
+          K,
+          V,
+          Km,
+          Vm,
+          uniformBuffer(device, new Uint32Array([S, 0, 1, 64, 0, 0, 0, 0])),
+        ]),
+      );
       pass.dispatchWorkgroups(S);
       pass.end();
       device.queue.submit([enc.finish()]);
       const rot = new Float32Array(await readBuffer(device, qkvB, S * qkvN * 4));
       let bad = 0;
       for (let p = 0; p < S; p++)
-        for (let i = 0; i < H * d; i++) if (rot[p * qkvN + i] !== q[p * H * d + i] && bad++ < 3) console.error(`q p=${p} i=${i}: ${rot[p * qkvN + i]} vs ${q[p * H * d + i]}`);
+        for (let i = 0; i < H * d; i++)
+          if (rot[p * qkvN + i] !== q[p * H * d + i] && bad++ < 3)
+            console.error(`q p=${p} i=${i}: ${rot[p * qkvN + i]} vs ${q[p * H * d + i]}`);
       expect(bad, "rotated queries equal the reference's f32 bits").toBe(0);
 
       // prefill (all S tokens) and a decode step (the last token alone), chunks of 64 (as the engine), and odd ones
@@ -256,10 +336,34 @@ describe("exact attention (float-float) equals the float64 reference's f32 bits"
         enc = device.createCommandEncoder();
         pass = enc.beginComputePass();
         pass.setPipeline(attn);
-        pass.setBindGroup(0, bindGroup(device, attn, [uniformBuffer(device, new Uint32Array([qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(d)]).buffer)[0], 0, 0])), qIn, K, V, Km, Vm, part, stc]));
+        pass.setBindGroup(
+          0,
+          bindGroup(device, attn, [
+            uniformBuffer(
+              device,
+              new Uint32Array([qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(d)]).buffer)[0], 0, 0]),
+            ),
+            qIn,
+            K,
+            V,
+            Km,
+            Vm,
+            part,
+            stc,
+          ]),
+        );
         pass.dispatchWorkgroups(nC, KV, cs.M);
         pass.setPipeline(comb);
-        pass.setBindGroup(0, bindGroup(device, comb, [uniformBuffer(device, new Uint32Array([0, n, 0, 0])), part, storageBuffer(device, new Float32Array(n).fill(1)), out, stc]));
+        pass.setBindGroup(
+          0,
+          bindGroup(device, comb, [
+            uniformBuffer(device, new Uint32Array([0, n, 0, 0])),
+            part,
+            storageBuffer(device, new Float32Array(n).fill(1)),
+            out,
+            stc,
+          ]),
+        );
         pass.dispatchWorkgroups(cs.M);
         pass.end();
         device.queue.submit([enc.finish()]);

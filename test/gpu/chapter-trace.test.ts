@@ -12,7 +12,15 @@ import {forwardFull} from "../../src/lib/model.js";
 import {testDevice} from "./harness.js";
 
 // FFN 160 = 20·8 takes v2's Paley-Kronecker Hadamard route; GQA 4 heads over 2.
-const shape = {vocab_size: 300, hidden_size: 128, intermediate_size: 160, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 96};
+const shape = {
+  vocab_size: 300,
+  hidden_size: 128,
+  intermediate_size: 160,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 96,
+};
 const prompt = [1, 5, 17, 42, 99, 7, 250, 3, 64, 11, 12];
 
 const cases: {variant: Variant; extra?: Partial<BitNetConfig>}[] = [
@@ -31,7 +39,12 @@ describe("chapter traces from the GPU inspection pass", () => {
       const gpu = await createWebGPUSession(w, {device, inspect: true, maxBlock: prompt.length});
       await gpu.append(prompt, {inspect: {}});
       const ins = gpu.lastInspection!;
-      const withKV = {...ins, layers: await Promise.all(ins.layers.map(async (l) => ({...l, kv: await gpu.inspectKV(l.layer, 0, prompt.length)})))};
+      const withKV = {
+        ...ins,
+        layers: await Promise.all(
+          ins.layers.map(async (l) => ({...l, kv: await gpu.inspectKV(l.layer, 0, prompt.length)})),
+        ),
+      };
       const g = traceFromInspection(withKV, cfg, w);
       gpu.dispose();
       const ref = forwardFull(w, prompt, {trace: true}).trace!;
@@ -49,7 +62,13 @@ describe("chapter traces from the GPU inspection pass", () => {
       }
       if (cfg.bitnet_kv_bits < 16) {
         // the KV cache codes the GPU stored equal the reference quantizer's, and so do the per-layer K/V errors
-        expect(r.kvCodes).toBe(2 * cfg.num_hidden_layers * prompt.length * cfg.num_key_value_heads * (cfg.hidden_size / cfg.num_attention_heads));
+        expect(r.kvCodes).toBe(
+          2 *
+            cfg.num_hidden_layers *
+            prompt.length *
+            cfg.num_key_value_heads *
+            (cfg.hidden_size / cfg.num_attention_heads),
+        );
         expect(r.kvCodesDiffer).toBe(0);
         expect(g.layers[1].kv!.bits).toEqual(ref.layers[1].kv!.bits);
         expect(g.layers[1].kv!.keyMeanAbsError).toBeCloseTo(ref.layers[1].kv!.keyMeanAbsError, 5);
@@ -61,15 +80,18 @@ describe("chapter traces from the GPU inspection pass", () => {
       // v's output is the GPU's own
       const vo = g.layers[0].linears.v.output;
       const rv = ref.layers[0].linears.v.output;
-      for (let i = 0; i < rv.length; i++) expect(Math.abs(vo[i] - rv[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(rv[i])));
+      for (let i = 0; i < rv.length; i++)
+        expect(Math.abs(vo[i] - rv[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(rv[i])));
       // the views' numbers: per-component sparsity (gate output from the GLU) and the inspector's metrics
       const sg = layerSparsity(g, cfg);
       const sr = layerSparsity(ref, cfg);
-      for (let l = 0; l < sg.length; l++) for (const k of Object.keys(sr[l]) as (keyof typeof sr[0])[]) expect(sg[l][k]).toBeCloseTo(sr[l][k], 5);
+      for (let l = 0; l < sg.length; l++)
+        for (const k of Object.keys(sr[l]) as (keyof (typeof sr)[0])[]) expect(sg[l][k]).toBeCloseTo(sr[l][k], 5);
       for (const m of ["residual", "growth", "sparsity", "error"] as const) {
         const a = layerTokenMetric(g, m, "down");
         const b = layerTokenMetric(ref, m, "down");
-        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(b[i])));
+        for (let i = 0; i < a.length; i++)
+          expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(b[i])));
       }
     });
   }
@@ -85,7 +107,10 @@ describe("chapter traces from the GPU inspection pass", () => {
     await expect(gpu.inspectKV(1, 5, prompt.length)).rejects.toThrow(/not all in the cache/);
     gpu.dispose();
     const ref = forwardFull(w, prompt, {trace: true}).trace!;
-    const okKV = compareTraces(traceFromInspection({...ins, layers: ins.layers.map((l) => (l.layer === 1 ? {...l, kv} : l))}, cfg), ref);
+    const okKV = compareTraces(
+      traceFromInspection({...ins, layers: ins.layers.map((l) => (l.layer === 1 ? {...l, kv} : l))}, cfg),
+      ref,
+    );
     expect(okKV.kvCodes).toBeGreaterThan(0);
     expect(okKV.kvCodesDiffer).toBe(0);
     const flipped = kv!.k.map((x, i) => (i % 50 === 0 ? (x + 1) & 7 : x));
@@ -99,7 +124,14 @@ describe("chapter traces from the GPU inspection pass", () => {
     const bad = compareTraces(traceFromInspection(ins, cfg), ref);
     expect(bad.pass).toBe(false);
     expect(bad.codesDiffer).toBeGreaterThanOrEqual(flips * 0.9);
-    const ins2 = {...ins, layers: ins.layers.map((l) => ({...l, codes: undefined, gateUpInput: l.gateUpInput.map((x, i) => (i === 3 ? x + 10 : x))}))};
+    const ins2 = {
+      ...ins,
+      layers: ins.layers.map((l) => ({
+        ...l,
+        codes: undefined,
+        gateUpInput: l.gateUpInput.map((x, i) => (i === 3 ? x + 10 : x)),
+      })),
+    };
     const bad2 = compareTraces(traceFromInspection(ins2, cfg), ref);
     expect(bad2.pass).toBe(false);
     expect(bad2.where).toMatch(/layer \d FFN input/);

@@ -21,7 +21,16 @@ describe("bitnet-lab verify / bench", () => {
     // tolerance 0: float32 summation-order differences in the logits must fail it, while greedy tokens agree
     const r = await run(["verify", "data/fixtures/tiny-b158", "--steps", "3", "--tolerance", "0", "--json"]);
     expect(r.code, r.err).toBe(1);
-    const rep = JSON.parse(r.out) as {results: {pass: boolean; greedyAgree: number; steps: number; prefillMaxAbsDiff: number; positions: number; prefillArgmaxAgree: number}[]};
+    const rep = JSON.parse(r.out) as {
+      results: {
+        pass: boolean;
+        greedyAgree: number;
+        steps: number;
+        prefillMaxAbsDiff: number;
+        positions: number;
+        prefillArgmaxAgree: number;
+      }[];
+    };
     expect(rep.results).toHaveLength(1);
     const x = rep.results[0];
     expect(x.pass).toBe(false);

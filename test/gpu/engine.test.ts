@@ -1,6 +1,12 @@
 import {describe, expect, it} from "vitest";
 import {DeviceLostError} from "../../src/gpu/device.js";
-import {createStreamedSession, createWebGPUSession, weightSource, type WebGPUSessionOptions, type WeightSource} from "../../src/gpu/engine.js";
+import {
+  createStreamedSession,
+  createWebGPUSession,
+  weightSource,
+  type WebGPUSessionOptions,
+  type WeightSource,
+} from "../../src/gpu/engine.js";
 import {expectedTensors} from "../../src/lib/checkpoint.js";
 import {defaultConfig, tensorNames, type BitNetConfig, type Variant} from "../../src/lib/config.js";
 import {argmax, generate} from "../../src/lib/generate.js";
@@ -11,7 +17,15 @@ import {testDevice} from "./harness.js";
 
 // Small enough for SwiftShader, shaped to reach every code path: GQA (4 heads over 2 KV heads, d = 32), an FFN of
 // 160 = 20·8 (v2's Hadamard takes the Paley-20 Kronecker route), rows and K not multiples of the tile sizes.
-const shape = {vocab_size: 300, hidden_size: 128, intermediate_size: 160, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 96};
+const shape = {
+  vocab_size: 300,
+  hidden_size: 128,
+  intermediate_size: 160,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 96,
+};
 
 const variants: {name: string; variant: Variant; extra?: Partial<BitNetConfig>}[] = [
   {name: "fp", variant: "fp"},
@@ -77,8 +91,11 @@ describe("WebGPU engine vs the CPU reference", () => {
     const gpu = await createWebGPUSession(w, {device});
     for (const p of [prompt, prompt.slice(1)]) {
       const cpu = createCpuSession(w);
-      expect(maxAbsDiff(await cpu.append(p, {allLogits: true}), await gpu.append(p, {allLogits: true}))).toBeLessThanOrEqual(TOL);
-      for (const t of [9, 33]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
+      expect(
+        maxAbsDiff(await cpu.append(p, {allLogits: true}), await gpu.append(p, {allLogits: true})),
+      ).toBeLessThanOrEqual(TOL);
+      for (const t of [9, 33])
+        expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
       gpu.reset();
     }
     gpu.dispose();
@@ -98,7 +115,9 @@ describe("WebGPU engine vs the CPU reference", () => {
     const gpu = await createStreamedSession(cfg, streamed, {device});
     expect(reads.size).toBe(expectedTensors(cfg).filter((e) => e.name !== tensorNames.lmHead).length);
     const cpu = createCpuSession(w);
-    expect(maxAbsDiff(await cpu.append(prompt, {allLogits: true}), await gpu.append(prompt, {allLogits: true}))).toBeLessThanOrEqual(TOL);
+    expect(
+      maxAbsDiff(await cpu.append(prompt, {allLogits: true}), await gpu.append(prompt, {allLogits: true})),
+    ).toBeLessThanOrEqual(TOL);
     gpu.dispose();
   });
 
@@ -177,7 +196,11 @@ describe("WebGPU engine vs the CPU reference", () => {
           const kinds = st.decodeDispatches({layers: true}).map((d) => d.tag.kind);
           if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 3 : 4); // o's combine per layer, and layer 0's qkv unless fused
           await st.append(prompt);
-          for (let i = 0; i < 3; i++) expect(maxAbsDiff(await st.append([[3, 77, 150][i]]), ref[i]), `${c.variant} ${JSON.stringify(tuning)} fuse=${fuse}`).toBe(0);
+          for (let i = 0; i < 3; i++)
+            expect(
+              maxAbsDiff(await st.append([[3, 77, 150][i]]), ref[i]),
+              `${c.variant} ${JSON.stringify(tuning)} fuse=${fuse}`,
+            ).toBe(0);
           st.dispose();
         }
         // no candidates kept: every record overflows and each consumer scans the whole row for the step
@@ -186,7 +209,11 @@ describe("WebGPU engine vs the CPU reference", () => {
         try {
           const st = await createWebGPUSession(w, {device, fuse: ["down"], normStats: true, tuning});
           await st.append(prompt);
-          for (let i = 0; i < 3; i++) expect(maxAbsDiff(await st.append([[3, 77, 150][i]]), ref[i]), `whole-row path ${JSON.stringify(tuning)}`).toBe(0);
+          for (let i = 0; i < 3; i++)
+            expect(
+              maxAbsDiff(await st.append([[3, 77, 150][i]]), ref[i]),
+              `whole-row path ${JSON.stringify(tuning)}`,
+            ).toBe(0);
           st.dispose();
         } finally {
           statsLayout.ncand = 4;
@@ -198,7 +225,10 @@ describe("WebGPU engine vs the CPU reference", () => {
   it("v2 decode with the Hadamard prologue split over workgroups (FWHT, cross-block mix, quantize) equals the one-kernel path bit for bit", async () => {
     const device = await testDevice();
     // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20), which the split path spreads out
-    for (const [bits, fuse] of [[4, true], [8, false]] as const) {
+    for (const [bits, fuse] of [
+      [4, true],
+      [8, false],
+    ] as const) {
       const cfg = defaultConfig("v2", {...shape, num_hidden_layers: 1, bitnet_activation_bits: bits});
       const w = randomWeights(cfg, 17);
       const split = await createWebGPUSession(w, {device, hadamardSplit: true, fuse});
@@ -221,7 +251,8 @@ describe("WebGPU engine vs the CPU reference", () => {
       const cpu = createCpuSession(w);
       const long = Array.from({length: 37}, (_, i) => (i * 37 + 1) % cfg.vocab_size);
       expect(maxAbsDiff(await cpu.append(long), await gpu.append(long))).toBeLessThanOrEqual(TOL);
-      for (const t of [5, 250, 17]) expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL); // 38 … 40 positions: 3 chunks
+      for (const t of [5, 250, 17])
+        expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL); // 38 … 40 positions: 3 chunks
       gpu.dispose();
     }
   });
@@ -260,16 +291,24 @@ describe("WebGPU engine vs the CPU reference", () => {
       const t = cpu.lastTrace!.layers[1];
       const close = (x: ArrayLike<number>, y: ArrayLike<number>, what: string) => {
         expect(x.length, what).toBe(y.length);
-        for (let i = 0; i < x.length; i++) if (Math.abs(x[i] - y[i]) > 1e-4 * Math.max(1, Math.abs(y[i]))) throw new Error(`${variant} ${what}[${i}]: ${x[i]} vs ${y[i]}`);
+        for (let i = 0; i < x.length; i++)
+          if (Math.abs(x[i] - y[i]) > 1e-4 * Math.max(1, Math.abs(y[i])))
+            throw new Error(`${variant} ${what}[${i}]: ${x[i]} vs ${y[i]}`);
       };
       close(g.qkvInput, t.linears.q.input, "qkvInput");
       close(g.oInput, t.linears.o.rotated ?? t.linears.o.input, "oInput");
       // a4.8's attention is exact (Plan.exactAttention): the W_o input that decides its top-K mask has the reference's bits
-      if (variant === "a4.8") expect(Array.from(g.oInput).findIndex((x, i) => x !== t.linears.o.input[i]), "first W_o input element that differs").toBe(-1);
+      if (variant === "a4.8")
+        expect(
+          Array.from(g.oInput).findIndex((x, i) => x !== t.linears.o.input[i]),
+          "first W_o input element that differs",
+        ).toBe(-1);
       close(g.gateUpInput, t.linears.gate.input, "gateUpInput");
       const gate = t.linears.gate.output;
       const up = t.linears.up.output;
-      const glu = gate.map((x, i) => (cfg.hidden_act === "relu2" ? Math.max(x, 0) ** 2 : x / (1 + Math.exp(-x))) * up[i]);
+      const glu = gate.map(
+        (x, i) => (cfg.hidden_act === "relu2" ? Math.max(x, 0) ** 2 : x / (1 + Math.exp(-x))) * up[i],
+      );
       close(g.glu, glu, "glu");
       close(g.downInput, t.linears.down.rotated ?? t.linears.down.input, "downInput");
       // the integer codes the linears consumed

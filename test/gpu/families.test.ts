@@ -26,15 +26,28 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("WebGPU engine on the ternary families' fixtures", () => {
-  for (const name of ["fam-llama-legacy", "fam-llama-autobitlinear", "fam-llama-online", "fam-trilm-unpacked", "fam-gguf-tq2_0.gguf", "fam-gguf-tq1_0.gguf", "fam-qwen3-embedding"]) {
+  for (const name of [
+    "fam-llama-legacy",
+    "fam-llama-autobitlinear",
+    "fam-llama-online",
+    "fam-trilm-unpacked",
+    "fam-gguf-tq2_0.gguf",
+    "fam-gguf-tq1_0.gguf",
+    "fam-qwen3-embedding",
+  ]) {
     it(`${name}: prefill logits vs CPU and transformers, greedy decode equal to the CPU's`, async () => {
       const device = await testDevice();
       const opened = await openCheckpoint(await pathFileSet(`${FX}/${name}`));
       const w = await opened.load();
       // a GGUF fixture's reference is its HF source's (the same weights: scripts/family_gguf_fixtures.py)
-      const ref = JSON.parse(readFileSync(`${FX}/${name.endsWith(".gguf") ? "fam-gguf-src" : name}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
+      const ref = JSON.parse(
+        readFileSync(`${FX}/${name.endsWith(".gguf") ? "fam-gguf-src" : name}/logits.json`, "utf8"),
+      ) as {sequences: number[][]; logits: number[][][]};
       // streamed from the files, as the Open page does, for the legacy folder and the GGUFs; from memory for the others
-      const gpu = name === "fam-llama-legacy" || name.endsWith(".gguf") ? await createStreamedSession(w.config, opened.rowSource(), {device}) : await createWebGPUSession(w, {device});
+      const gpu =
+        name === "fam-llama-legacy" || name.endsWith(".gguf")
+          ? await createStreamedSession(w.config, opened.rowSource(), {device})
+          : await createWebGPUSession(w, {device});
       const cpu = createCpuSession(w);
       const V = w.config.vocab_size;
       const seq = ref.sequences[0];
@@ -43,8 +56,11 @@ describe("WebGPU engine on the ternary families' fixtures", () => {
       const dCpu = maxAbsDiff(a, b);
       const dRef = maxAbsDiff(ref.logits[0].flat(), b);
       let agree = 0;
-      for (let p = 0; p < seq.length; p++) if (argmax(b.subarray(p * V, (p + 1) * V)) === argmax(Float32Array.from(ref.logits[0][p]))) agree++;
-      console.log(`${name}: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${seq.length}`);
+      for (let p = 0; p < seq.length; p++)
+        if (argmax(b.subarray(p * V, (p + 1) * V)) === argmax(Float32Array.from(ref.logits[0][p]))) agree++;
+      console.log(
+        `${name}: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${seq.length}`,
+      );
       expect(dCpu).toBeLessThanOrEqual(TOL_CPU);
       expect(dRef).toBeLessThanOrEqual(TOL_REF);
       expect(agree).toBe(seq.length);

@@ -7,12 +7,30 @@ import {defaultConfig} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {testDevice} from "./harness.js";
 
-const shape = {vocab_size: 300, hidden_size: 128, intermediate_size: 160, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 96};
+const shape = {
+  vocab_size: 300,
+  hidden_size: 128,
+  intermediate_size: 160,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 96,
+};
 const prompt = [1, 5, 17, 42, 99, 7, 250, 3, 64, 11, 12];
 
 function sameLayer(a: InspectionLayer, b: InspectionLayer): void {
   expect(a.layer).toBe(b.layer);
-  for (const k of ["residualIn", "qkvInput", "qkv", "attnOut", "oInput", "gateUpInput", "glu", "downInput", "residualOut"] as const) {
+  for (const k of [
+    "residualIn",
+    "qkvInput",
+    "qkv",
+    "attnOut",
+    "oInput",
+    "gateUpInput",
+    "glu",
+    "downInput",
+    "residualOut",
+  ] as const) {
     expect(a[k].length, k).toBe(b[k].length);
     expect(a[k].length, k).toBeGreaterThan(0);
     expect(Array.from(a[k]), k).toEqual(Array.from(b[k]));

@@ -9,7 +9,11 @@ import {testDevice} from "./harness.js";
 describe("kernel lab checks", () => {
   it("ternary variants match bit for bit; dense f32/f16 within float32 summation error", async () => {
     const device = await testDevice();
-    for (const [i, sh] of [{R: 4, T: 8, WG: 256, U: 0}, {R: 2, T: 8, WG: 64, U: 1}, {R: 8, T: 16, WG: 128, U: 0}].entries()) {
+    for (const [i, sh] of [
+      {R: 4, T: 8, WG: 256, U: 0},
+      {R: 2, T: 8, WG: 64, U: 1},
+      {R: 8, T: 16, WG: 128, U: 0},
+    ].entries()) {
       const c = await checkGemv(device, "ternary", sh, 1 + i, 37, 200);
       expect(c.checked).toBe(37);
       expect(c.mismatches, JSON.stringify(c)).toBe(0);
@@ -43,7 +47,17 @@ describe("kernel lab checks", () => {
       dispatch: {chainedUs: 1, independentUs: 1, chainedPassPerDispatchUs: 1},
       seconds: 1,
     } as unknown as BenchReport;
-    const pts = rooflinePoints(b, [{kernel: "ternary (2-bit × INT8) GEMV", config: "R=4 T=8 WG=256 U=auto", checked: 1, mismatches: 1, maxRelErr: 1, tolerance: 0, pass: false}]);
+    const pts = rooflinePoints(b, [
+      {
+        kernel: "ternary (2-bit × INT8) GEMV",
+        config: "R=4 T=8 WG=256 U=auto",
+        checked: 1,
+        mismatches: 1,
+        maxRelErr: 1,
+        tolerance: 0,
+        pass: false,
+      },
+    ]);
     expect(pts[0]).toMatchObject({group: "ceiling", bytes: 2e6, GBps: 2, ofCeiling: 1});
     const t = pts.find((p) => p.label.startsWith("ternary stack R=4"))!;
     expect(t.check).toBe("FAIL"); // a failed variant check shows on its roofline row

@@ -1,8 +1,20 @@
 import {describe, expect, it} from "vitest";
 import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
 import {
-  f16BitsToF32, f32ToF16Bits, gammaPairs, linearGrid, linearParams, linearWGSL, packActI8, packF16, packF32, packTernaryGPU, unpackTernaryGPU,
-  type Epilogue, type LinearConfig, type LinearKind,
+  f16BitsToF32,
+  f32ToF16Bits,
+  gammaPairs,
+  linearGrid,
+  linearParams,
+  linearWGSL,
+  packActI8,
+  packF16,
+  packF32,
+  packTernaryGPU,
+  unpackTernaryGPU,
+  type Epilogue,
+  type LinearConfig,
+  type LinearKind,
 } from "../../src/gpu/kernels/linear.js";
 import {linearConfig, subgroupSize} from "../../src/gpu/engine/tune.js";
 import {testDevice} from "./harness.js";
@@ -14,10 +26,27 @@ function rng(seed: number): () => number {
   return () => r.uniform();
 }
 
-async function runLinear(device: GPUDevice, cfg: LinearConfig, N: number, K: number, M: number, w: Float64Array | Int8Array, x: Float64Array | Int8Array, xs: Float64Array, sx: Int32Array, ws: Float64Array, y0: Float32Array): Promise<Float32Array> {
+async function runLinear(
+  device: GPUDevice,
+  cfg: LinearConfig,
+  N: number,
+  K: number,
+  M: number,
+  w: Float64Array | Int8Array,
+  x: Float64Array | Int8Array,
+  xs: Float64Array,
+  sx: Int32Array,
+  ws: Float64Array,
+  y0: Float32Array,
+): Promise<Float32Array> {
   const kind = cfg.kind;
   const row = (i: number) => w.subarray(i * K, (i + 1) * K);
-  const Wdata = kind === "ternary" ? packTernaryGPU(N, K, row as (i: number) => Int8Array) : kind === "f32" ? packF32(N, K, row) : packF16(N, K, row);
+  const Wdata =
+    kind === "ternary"
+      ? packTernaryGPU(N, K, row as (i: number) => Int8Array)
+      : kind === "f32"
+        ? packF32(N, K, row)
+        : packF16(N, K, row);
   let X: Uint32Array | Float32Array;
   if (kind === "ternary") X = packActI8(x, M, K);
   else {
@@ -57,7 +86,18 @@ async function runLinear(device: GPUDevice, cfg: LinearConfig, N: number, K: num
   return out;
 }
 
-function reference(kind: LinearKind, ep: Epilogue, N: number, K: number, M: number, w: ArrayLike<number>, x: ArrayLike<number>, xs: Float64Array, ws: Float64Array, y0: Float32Array): Float64Array {
+function reference(
+  kind: LinearKind,
+  ep: Epilogue,
+  N: number,
+  K: number,
+  M: number,
+  w: ArrayLike<number>,
+  x: ArrayLike<number>,
+  xs: Float64Array,
+  ws: Float64Array,
+  y0: Float32Array,
+): Float64Array {
   const outW = ep.startsWith("glu") ? N / 2 : N;
   const y = Float64Array.from(y0);
   const lin = new Float64Array(N);
@@ -75,7 +115,8 @@ function reference(kind: LinearKind, ep: Epilogue, N: number, K: number, M: numb
       if (ep === "store") y[m * outW + n] = lin[n];
       else if (ep === "residual") y[m * outW + n] += lin[n];
       else {
-        const g = lin[2 * n], u = lin[2 * n + 1];
+        const g = lin[2 * n],
+          u = lin[2 * n + 1];
         y[m * outW + n] = ep === "glu-relu2" ? Math.max(g, 0) ** 2 * u : (g / (1 + Math.exp(-g))) * u;
       }
     }
@@ -84,14 +125,32 @@ function reference(kind: LinearKind, ep: Epilogue, N: number, K: number, M: numb
 }
 
 describe("linear kernels vs float64 reference", () => {
-  const shapes: [number, number, number][] = [[1, 5, 1], [37, 64, 1], [130, 200, 3], [66, 300, 9], [8, 1000, 2]];
+  const shapes: [number, number, number][] = [
+    [1, 5, 1],
+    [37, 64, 1],
+    [130, 200, 3],
+    [66, 300, 9],
+    [8, 1000, 2],
+  ];
   const epilogues: Epilogue[] = ["store", "residual", "glu-relu2", "glu-silu"];
 
   it("packs and unpacks ternary codes", () => {
     const r = rng(7);
-    for (const [N, K] of [[3, 5], [4, 64], [2, 130]]) {
+    for (const [N, K] of [
+      [3, 5],
+      [4, 64],
+      [2, 130],
+    ]) {
       const w = Int8Array.from({length: N * K}, () => Math.floor(r() * 3) - 1);
-      expect(Array.from(unpackTernaryGPU(packTernaryGPU(N, K, (i) => w.subarray(i * K, (i + 1) * K)), N, K))).toEqual(Array.from(w));
+      expect(
+        Array.from(
+          unpackTernaryGPU(
+            packTernaryGPU(N, K, (i) => w.subarray(i * K, (i + 1) * K)),
+            N,
+            K,
+          ),
+        ),
+      ).toEqual(Array.from(w));
     }
   });
 
@@ -104,8 +163,14 @@ describe("linear kernels vs float64 reference", () => {
       for (const [N0, K, M] of shapes) {
         for (const ep of epilogues) {
           const N = ep.startsWith("glu") ? N0 + (N0 % 2) : N0;
-          const w = kind === "ternary" ? Int8Array.from({length: N * K}, () => Math.floor(r() * 3) - 1) : Float64Array.from({length: N * K}, () => r() * 2 - 1);
-          const x = kind === "ternary" ? Int8Array.from({length: M * K}, () => Math.floor(r() * 256) - 128) : Float64Array.from({length: M * K}, () => r() * 2 - 1);
+          const w =
+            kind === "ternary"
+              ? Int8Array.from({length: N * K}, () => Math.floor(r() * 3) - 1)
+              : Float64Array.from({length: N * K}, () => r() * 2 - 1);
+          const x =
+            kind === "ternary"
+              ? Int8Array.from({length: M * K}, () => Math.floor(r() * 256) - 128)
+              : Float64Array.from({length: M * K}, () => r() * 2 - 1);
           const xs = Float64Array.from({length: M}, () => 0.001 + r() * 0.01);
           const sx = new Int32Array(M);
           for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) sx[m] += x[m * K + k];
@@ -120,8 +185,16 @@ describe("linear kernels vs float64 reference", () => {
             const got = await runLinear(device, cfg, N, K, M, w, x, xs, sx, ws, y0);
             for (let i = 0; i < want.length; i++) {
               // ternary "store": bit-exact with the reference's rounding; other epilogues add f32 arithmetic
-              const tol = kind === "ternary" ? (ep === "store" ? 0 : 2e-6 * Math.max(1, Math.abs(want[i]))) : 2e-5 * Math.sqrt(K) * Math.max(1, Math.abs(want[i]));
-              if (!(Math.abs(got[i] - want[i]) <= tol)) throw new Error(`${kind} ${ep} N=${N} K=${K} M=${M} cfg=${JSON.stringify(cfg)} i=${i}: got ${got[i]} want ${want[i]}`);
+              const tol =
+                kind === "ternary"
+                  ? ep === "store"
+                    ? 0
+                    : 2e-6 * Math.max(1, Math.abs(want[i]))
+                  : 2e-5 * Math.sqrt(K) * Math.max(1, Math.abs(want[i]));
+              if (!(Math.abs(got[i] - want[i]) <= tol))
+                throw new Error(
+                  `${kind} ${ep} N=${N} K=${K} M=${M} cfg=${JSON.stringify(cfg)} i=${i}: got ${got[i]} want ${want[i]}`,
+                );
             }
             checked++;
           }

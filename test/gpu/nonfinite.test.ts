@@ -12,13 +12,26 @@ import {testDevice} from "./harness.js";
 describe("engine: non-finite logits", () => {
   it("append (last row and all rows) and generate() throw NonFiniteLogitsError naming the position", async () => {
     const device = await testDevice();
-    const w = randomWeights(defaultConfig("b1.58", {vocab_size: 64, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16}), 2);
+    const w = randomWeights(
+      defaultConfig("b1.58", {
+        vocab_size: 64,
+        hidden_size: 64,
+        intermediate_size: 96,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 16,
+      }),
+      2,
+    );
     w.float.get("model.norm.weight")!.data.fill(3.4e38);
     const gpu = await createWebGPUSession(w, {device});
     try {
       await expect(gpu.append([1, 2, 3])).rejects.toThrow(NonFiniteLogitsError);
       gpu.reset();
-      await expect(gpu.append([1, 2, 3], {allLogits: true})).rejects.toThrow(/logits at position 0 are not finite .* on the WebGPU engine/);
+      await expect(gpu.append([1, 2, 3], {allLogits: true})).rejects.toThrow(
+        /logits at position 0 are not finite .* on the WebGPU engine/,
+      );
       await expect(generate(gpu, [1, 2, 3, 4], {maxTokens: 3})).rejects.toThrow(/logits at position 3 are not finite/);
     } finally {
       gpu.dispose();

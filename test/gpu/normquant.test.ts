@@ -1,6 +1,12 @@
 import {describe, expect, it} from "vitest";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
-import {hadamardMixWGSL, hadamardSignBits, normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../../src/gpu/kernels/normquant.js";
+import {
+  hadamardMixWGSL,
+  hadamardSignBits,
+  normQuantBindings,
+  normQuantWGSL,
+  type NormQuantConfig,
+} from "../../src/gpu/kernels/normquant.js";
 import {subgroupSize} from "../../src/gpu/engine/tune.js";
 import {hadamardPlan, hadamardTransform} from "../../src/lib/hadamard.js";
 import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, type ActQuant} from "../../src/lib/quant.js";
@@ -22,7 +28,15 @@ interface Run {
   dbg: Float32Array; // [M, 2n]
 }
 
-async function runNQ(device: GPUDevice, cfg: NormQuantConfig, M: number, src: Float32Array, srcStride: number, normW?: Float32Array, nC = 1): Promise<Run> {
+async function runNQ(
+  device: GPUDevice,
+  cfg: NormQuantConfig,
+  M: number,
+  src: Float32Array,
+  srcStride: number,
+  normW?: Float32Array,
+  nC = 1,
+): Promise<Run> {
   const n = cfg.n;
   const words = cfg.quant === "none" ? 8 * Math.ceil(n / 8) : 16 * Math.ceil(n / 64);
   const out = storageBuffer(device, M * words * 4);
@@ -31,7 +45,14 @@ async function runNQ(device: GPUDevice, cfg: NormQuantConfig, M: number, src: Fl
   const xmeta = storageBuffer(device, M * 8);
   const dbg = storageBuffer(device, M * 2 * n * 4);
   const map: Record<string, GPUBuffer> = {
-    P: uniformBuffer(device, new Uint32Array([srcStride, words, ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer)])),
+    P: uniformBuffer(
+      device,
+      new Uint32Array([
+        srcStride,
+        words,
+        ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer),
+      ]),
+    ),
     src: storageBuffer(device, src),
     normW: storageBuffer(device, normW ?? new Float32Array(n).fill(1)),
     out,
@@ -44,7 +65,14 @@ async function runNQ(device: GPUDevice, cfg: NormQuantConfig, M: number, src: Fl
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pl);
-  pass.setBindGroup(0, bindGroup(device, pl, normQuantBindings(cfg).map((k) => map[k])));
+  pass.setBindGroup(
+    0,
+    bindGroup(
+      device,
+      pl,
+      normQuantBindings(cfg).map((k) => map[k]),
+    ),
+  );
   pass.dispatchWorkgroups(M);
   pass.end();
   device.queue.submit([enc.finish()]);
@@ -87,7 +115,10 @@ async function runSplit(device: GPUDevice, cfg: NormQuantConfig, M: number, src:
   const y = storageBuffer(device, M * stride * 4);
   const had = storageBuffer(device, hadamardSignBits(n));
   const map: Record<string, GPUBuffer> = {
-    P: uniformBuffer(device, new Uint32Array([n, stride, ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer)])),
+    P: uniformBuffer(
+      device,
+      new Uint32Array([n, stride, ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer)]),
+    ),
     src: storageBuffer(device, src),
     normW: storageBuffer(device, new Float32Array(n).fill(1)),
     out: mid,
@@ -97,7 +128,14 @@ async function runSplit(device: GPUDevice, cfg: NormQuantConfig, M: number, src:
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pl);
-  pass.setBindGroup(0, bindGroup(device, pl, normQuantBindings(cfg).map((k) => map[k])));
+  pass.setBindGroup(
+    0,
+    bindGroup(
+      device,
+      pl,
+      normQuantBindings(cfg).map((k) => map[k]),
+    ),
+  );
   pass.dispatchWorkgroups(M);
   pass.setPipeline(mpl);
   pass.setBindGroup(0, bindGroup(device, mpl, [mid, had, y]));
@@ -137,14 +175,35 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
       x.fill(0, 0, n); // an all-zero token: ε guards the scale
       // ties: repeat magnitudes in the last token so top-K must break them by index
       for (let i = 0; i < n; i++) x[2 * n + i] = (i % 3 === 0 ? -1 : 1) * [0.5, 0.25, 0.5, 1, 0.25][i % 5];
-      for (const [sub, WG] of S ? [[0, 64], [S, 256]] : [[0, 64], [0, 256]]) {
+      for (const [sub, WG] of S
+        ? [
+            [0, 64],
+            [S, 256],
+          ]
+        : [
+            [0, 64],
+            [0, 256],
+          ]) {
         {
           const base = {n, src: "plain" as const, norm: false, hadamard: false, inspect: false, sub, WG};
-          expectCodes(await runNQ(device, {...base, quant: "int8"}, M, x, n), quantizeAbsmaxInt8(x, n), `int8 n=${n} sub=${sub} WG=${WG}`);
-          expectCodes(await runNQ(device, {...base, quant: "int4"}, M, x, n), quantizeAbsmeanInt4(x, n), `int4 n=${n} sub=${sub} WG=${WG}`);
+          expectCodes(
+            await runNQ(device, {...base, quant: "int8"}, M, x, n),
+            quantizeAbsmaxInt8(x, n),
+            `int8 n=${n} sub=${sub} WG=${WG}`,
+          );
+          expectCodes(
+            await runNQ(device, {...base, quant: "int4"}, M, x, n),
+            quantizeAbsmeanInt4(x, n),
+            `int4 n=${n} sub=${sub} WG=${WG}`,
+          );
           for (const ratio of [0.5, 0.3, 0]) {
             const K = Math.min(n, Math.max(0, Math.round(ratio * n)));
-            expectCodes(await runNQ(device, {...base, quant: "int8", topK: K}, M, x, n), quantizeTopKInt8(x, n, ratio), `top-K ${ratio} n=${n} sub=${sub} WG=${WG}`, K > 0);
+            expectCodes(
+              await runNQ(device, {...base, quant: "int8", topK: K}, M, x, n),
+              quantizeTopKInt8(x, n, ratio),
+              `top-K ${ratio} n=${n} sub=${sub} WG=${WG}`,
+              K > 0,
+            );
           }
           runs += 5;
         }
@@ -161,7 +220,14 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
       const stride = n + 3; // rows not packed: srcStride is honoured
       const src = Float32Array.from({length: M * stride}, () => (r() - 0.5) * 6);
       const w = Float32Array.from({length: n}, () => 1 + (r() - 0.5) * 0.2);
-      const got = await runNQ(device, {n, src: "plain", norm: true, hadamard: false, quant: "none", inspect: true, sub: 0, WG: 64}, M, src, stride, w);
+      const got = await runNQ(
+        device,
+        {n, src: "plain", norm: true, hadamard: false, quant: "none", inspect: true, sub: 0, WG: 64},
+        M,
+        src,
+        stride,
+        w,
+      );
       for (let m = 0; m < M; m++) {
         let ss = 0;
         for (let i = 0; i < n; i++) ss += src[m * stride + i] ** 2;
@@ -186,9 +252,16 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
       const x = Float32Array.from({length: M * n}, () => (r() - 0.5) * 2);
       const want = Float64Array.from(x);
       hadamardTransform(want, n);
-      const got = await runNQ(device, {n, src: "plain", norm: false, hadamard: true, quant: "none", inspect: false, sub: S, WG: 256}, M, x, n);
+      const got = await runNQ(
+        device,
+        {n, src: "plain", norm: false, hadamard: true, quant: "none", inspect: false, sub: S, WG: 256},
+        M,
+        x,
+        n,
+      );
       for (let i = 0; i < M * n; i++) {
-        if (!(Math.abs(got.f32[i] - want[i]) <= 2e-6 * Math.max(1, Math.abs(want[i])))) throw new Error(`n=${n} i=${i}: ${got.f32[i]} vs ${want[i]}`);
+        if (!(Math.abs(got.f32[i] - want[i]) <= 2e-6 * Math.max(1, Math.abs(want[i]))))
+          throw new Error(`n=${n} i=${i}: ${got.f32[i]} vs ${want[i]}`);
       }
     }
   });
@@ -211,15 +284,32 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
       hadamardTransform(want, n); // float64 inside, rounded once to f32
       const wantQ = quantizeAbsmeanInt4(want, n);
       const expectBits = (got: Float32Array, label: string) => {
-        for (let i = 0; i < M * n; i++) if (bits(got[i]) !== bits(want[i])) throw new Error(`${label} n=${n} i=${i}: ${got[i]} vs reference ${want[i]}`);
+        for (let i = 0; i < M * n; i++)
+          if (bits(got[i]) !== bits(want[i]))
+            throw new Error(`${label} n=${n} i=${i}: ${got[i]} vs reference ${want[i]}`);
       };
-      for (const [sub, WG] of S ? [[0, 64], [S, 256]] : [[0, 64], [0, 256]]) {
+      for (const [sub, WG] of S
+        ? [
+            [0, 64],
+            [S, 256],
+          ]
+        : [
+            [0, 64],
+            [0, 256],
+          ]) {
         const base = {n, src: "plain" as const, norm: false, hadamard: true, inspect: false, sub, WG};
         expectBits((await runNQ(device, {...base, quant: "none"}, M, x, n)).f32, `single kernel sub=${sub} WG=${WG}`);
         const insp = await runNQ(device, {...base, quant: "int4", inspect: true}, M, x, n);
         expectCodes(insp, wantQ, `int4 n=${n} sub=${sub} WG=${WG}`);
-        expectBits(Float32Array.from({length: M * n}, (_, i) => insp.dbg[Math.floor(i / n) * 2 * n + n + (i % n)]), `inspection copy sub=${sub} WG=${WG}`);
-        if (hadamardPlan(n).kind === "kronecker") expectBits(await runSplit(device, {...base, quant: "none", fwhtOnly: true}, M, x), `split sub=${sub} WG=${WG}`);
+        expectBits(
+          Float32Array.from({length: M * n}, (_, i) => insp.dbg[Math.floor(i / n) * 2 * n + n + (i % n)]),
+          `inspection copy sub=${sub} WG=${WG}`,
+        );
+        if (hadamardPlan(n).kind === "kronecker")
+          expectBits(
+            await runSplit(device, {...base, quant: "none", fwhtOnly: true}, M, x),
+            `split sub=${sub} WG=${WG}`,
+          );
       }
     }
   });
@@ -239,7 +329,11 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
         const rows: {mx: number; sum: number; o: number[]}[] = [];
         for (let c = 0; c < nC; c++) {
           const empty = c === nC - 1 && m === 0; // a chunk past the causal edge
-          const row = {mx: empty ? -3e38 : (r() - 0.5) * 10, sum: empty ? 0 : 0.5 + r() * 3, o: Array.from({length: d}, () => (empty ? 0 : (r() - 0.5) * 4))};
+          const row = {
+            mx: empty ? -3e38 : (r() - 0.5) * 10,
+            sum: empty ? 0 : 0.5 + r() * 3,
+            o: Array.from({length: d}, () => (empty ? 0 : (r() - 0.5) * 4)),
+          };
           rows.push(row);
           mx = Math.max(mx, row.mx);
           const base = ((m * H + h) * nC + c) * (d + 2);
@@ -255,7 +349,16 @@ describe("normquant: quantizers match src/lib/quant.ts code for code", () => {
           want[(m * H + h) * d + e] = a / den;
         }
       }
-    const got = await runNQ(device, {n: H * d, src: "attn", H, d, norm: false, hadamard: false, quant: "none", inspect: false, sub: 0, WG: 64}, M, part, 0, undefined, nC);
-    for (let i = 0; i < want.length; i++) expect(Math.abs(got.f32[i] - want[i])).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want[i])));
+    const got = await runNQ(
+      device,
+      {n: H * d, src: "attn", H, d, norm: false, hadamard: false, quant: "none", inspect: false, sub: 0, WG: 64},
+      M,
+      part,
+      0,
+      undefined,
+      nC,
+    );
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs(got.f32[i] - want[i])).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want[i])));
   });
 });

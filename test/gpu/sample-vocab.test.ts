@@ -13,7 +13,19 @@ describe("GPU sampling with a padded vocabulary", () => {
     const device = await testDevice();
     const V = 300;
     const limit = 260;
-    const w = randomWeights(defaultConfig("b1.58", {vocab_size: V, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 32, tie_word_embeddings: false}), 4);
+    const w = randomWeights(
+      defaultConfig("b1.58", {
+        vocab_size: V,
+        hidden_size: 64,
+        intermediate_size: 96,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 32,
+        tie_word_embeddings: false,
+      }),
+      4,
+    );
     const prompt = [1, 7, 42, 99];
     const before = await createCpuSession(w).append(prompt);
     const best = argmax(before);
@@ -30,7 +42,9 @@ describe("GPU sampling with a padded vocabulary", () => {
       expect(await gpu.appendAndSample(prompt, {vocabLimit: limit})).toBe(argmax(logits, limit));
       for (let seed = 0; seed < 6; seed++) {
         gpu.reset();
-        expect(await gpu.appendAndSample(prompt, {temperature: 1, topK: 0, topP: 1, seed, vocabLimit: limit})).toBeLessThan(limit);
+        expect(
+          await gpu.appendAndSample(prompt, {temperature: 1, topK: 0, topP: 1, seed, vocabLimit: limit}),
+        ).toBeLessThan(limit);
       }
     } finally {
       gpu.dispose();

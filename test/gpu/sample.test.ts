@@ -26,7 +26,12 @@ async function gpuArgmax(device: GPUDevice, logits: Float32Array): Promise<numbe
   return new Uint32Array(await readBuffer(device, out, 16))[2];
 }
 
-async function gpuSamples(device: GPUDevice, logits: Float32Array, s: SamplingOptions, draws: number): Promise<number[]> {
+async function gpuSamples(
+  device: GPUDevice,
+  logits: Float32Array,
+  s: SamplingOptions,
+  draws: number,
+): Promise<number[]> {
   const V = logits.length;
   const lb = storageBuffer(device, logits);
   const out = storageBuffer(device, draws * 4);
@@ -83,8 +88,11 @@ describe("token choice on the GPU", () => {
       for (let i = 0; i < logits.length; i++) {
         if (p[i] === 0) expect(counts[i], `case ${JSON.stringify(s)} token ${i} is filtered out`).toBe(0);
         else {
-          const sd = Math.sqrt((N * p[i] * (1 - p[i])) || 1);
-          expect(Math.abs(counts[i] - N * p[i]), `case ${JSON.stringify(s)} token ${i}: ${counts[i]} draws vs expected ${N * p[i]}`).toBeLessThanOrEqual(4.5 * sd + 1);
+          const sd = Math.sqrt(N * p[i] * (1 - p[i]) || 1);
+          expect(
+            Math.abs(counts[i] - N * p[i]),
+            `case ${JSON.stringify(s)} token ${i}: ${counts[i]} draws vs expected ${N * p[i]}`,
+          ).toBeLessThanOrEqual(4.5 * sd + 1);
         }
       }
     }
@@ -94,8 +102,10 @@ describe("token choice on the GPU", () => {
     const device = await testDevice();
     const logits = Float32Array.from({length: 1000}, (_, i) => Math.cos(i * 0.37) * 2);
     const best = argmax(logits);
-    for (const t of await gpuSamples(device, logits, {temperature: 2, topK: 1, topP: 1, seed: 9}, 20)) expect(t).toBe(best);
-    for (const t of await gpuSamples(device, logits, {temperature: 0.5, topK: 0, topP: 1e-6, seed: 9}, 20)) expect(t).toBe(best);
+    for (const t of await gpuSamples(device, logits, {temperature: 2, topK: 1, topP: 1, seed: 9}, 20))
+      expect(t).toBe(best);
+    for (const t of await gpuSamples(device, logits, {temperature: 0.5, topK: 0, topP: 1e-6, seed: 9}, 20))
+      expect(t).toBe(best);
     const a = await gpuSamples(device, logits, {temperature: 3, topK: 0, topP: 1, seed: 1}, 30);
     const b = await gpuSamples(device, logits, {temperature: 3, topK: 0, topP: 1, seed: 2}, 30);
     expect(a).not.toEqual(b);

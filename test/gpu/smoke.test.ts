@@ -33,14 +33,26 @@ describe("pipelineChecked", () => {
     const device = await testDevice();
     const max = device.limits.maxComputeWorkgroupStorageSize;
     for (const n of [2560, 6912]) {
-      const c = fitNormQuant({n, src: "plain", norm: true, hadamard: true, quant: "int8", inspect: false, sub: 32, WG: 256}, max);
+      const c = fitNormQuant(
+        {n, src: "plain", norm: true, hadamard: true, quant: "int8", inspect: false, sub: 32, WG: 256},
+        max,
+      );
       expect(normQuantWorkgroupBytes(c)).toBeLessThanOrEqual(max);
       await expect(pipelineChecked(device, normQuantWGSL(c), `prologue n=${n}`)).resolves.toBeDefined();
       // the float-float rotation is kept wherever it fits
       if (normQuantWorkgroupBytes({...c, hadamardFF: true}) <= max) expect(c.hadamardFF).not.toBe(false);
     }
     // 6912 with the float-float rotation needs more than the 32/48 KiB devices give: fitNormQuant drops to f32
-    const ff = {n: 6912, src: "plain" as const, norm: true, hadamard: true, quant: "int8" as const, inspect: false, sub: 32, WG: 256};
+    const ff = {
+      n: 6912,
+      src: "plain" as const,
+      norm: true,
+      hadamard: true,
+      quant: "int8" as const,
+      inspect: false,
+      sub: 32,
+      WG: 256,
+    };
     expect(normQuantWorkgroupBytes(ff)).toBeGreaterThan(49152);
     expect(fitNormQuant(ff, 49152).hadamardFF).toBe(false);
   });

@@ -13,7 +13,15 @@ import type {ModelWeights} from "../../src/lib/tensor.js";
 import {testDevice} from "./harness.js";
 
 // H·d = 4·32 = 128 W_o inputs: K = 25% keeps 32, 75% keeps 96; 13 tokens (odd), GQA 4 heads over 2.
-const shape = {vocab_size: 300, hidden_size: 128, intermediate_size: 160, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 96};
+const shape = {
+  vocab_size: 300,
+  hidden_size: 128,
+  intermediate_size: 160,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 96,
+};
 const ids = [1, 5, 17, 42, 99, 7, 250, 3, 64, 11, 12, 200, 31];
 const TOL = 2e-3;
 
@@ -22,7 +30,8 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-const greedy = (logits: Float32Array, V: number) => Array.from({length: logits.length / V}, (_, t) => argmax(logits.subarray(t * V, (t + 1) * V)));
+const greedy = (logits: Float32Array, V: number) =>
+  Array.from({length: logits.length / V}, (_, t) => argmax(logits.subarray(t * V, (t + 1) * V)));
 const cpuLogits = (w: ModelWeights, over: object) => forwardFull({...w, config: {...w.config, ...over}}, ids).logits;
 
 describe("sparsity sweeps on the GPU equal the CPU reference", () => {
@@ -51,8 +60,13 @@ describe("sparsity sweeps on the GPU equal the CPU reference", () => {
     expect(r.pass, JSON.stringify(r)).toBe(true);
     expect(r.maxAbsKL).toBeLessThan(1e-4);
     // the runtime K gives the bits of a session compiled for that config
-    const fixed = await createWebGPUSession({...w, config: {...w.config, bitnet_topk_ratio: 0.25}}, {device, maxBlock: ids.length});
-    expect(maxAbsDiff(await fixed.append(ids, {allLogits: true}), (await runner.run(ids, {bitnet_topk_ratio: 0.25})).logits)).toBe(0);
+    const fixed = await createWebGPUSession(
+      {...w, config: {...w.config, bitnet_topk_ratio: 0.25}},
+      {device, maxBlock: ids.length},
+    );
+    expect(
+      maxAbsDiff(await fixed.append(ids, {allLogits: true}), (await runner.run(ids, {bitnet_topk_ratio: 0.25})).logits),
+    ).toBe(0);
     fixed.dispose();
     runner.dispose();
   });

@@ -19,14 +19,22 @@ const VALID = (() => {
 function xorshift(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
 
-interface Entry {name: string; dtype: "U8" | "BF16"; shape: number[]; bytes: number; fill: (out: Uint8Array) => void}
+interface Entry {
+  name: string;
+  dtype: "U8" | "BF16";
+  shape: number[];
+  bytes: number;
+  fill: (out: Uint8Array) => void;
+}
 
 export function randomCheckpointEntries(config: BitNetConfig, seed: number): Entry[] {
   const rnd = xorshift(seed);
@@ -35,38 +43,74 @@ export function randomCheckpointEntries(config: BitNetConfig, seed: number): Ent
   for (const e of expectedTensors(config)) {
     if (e.kind === "linear") {
       const [rows, cols] = e.shape as [number, number];
-      out.push({name: e.name, dtype: "U8", shape: [packedRows(rows), cols], bytes: packedRows(rows) * cols, fill: (b) => {
-        for (let i = 0; i < b.length; i += 4) {
-          const r = rnd();
-          b[i] = VALID[(r & 0xff) % 81];
-          if (i + 1 < b.length) b[i + 1] = VALID[((r >>> 8) & 0xff) % 81];
-          if (i + 2 < b.length) b[i + 2] = VALID[((r >>> 16) & 0xff) % 81];
-          if (i + 3 < b.length) b[i + 3] = VALID[(r >>> 24) % 81];
-        }
-      }});
+      out.push({
+        name: e.name,
+        dtype: "U8",
+        shape: [packedRows(rows), cols],
+        bytes: packedRows(rows) * cols,
+        fill: (b) => {
+          for (let i = 0; i < b.length; i += 4) {
+            const r = rnd();
+            b[i] = VALID[(r & 0xff) % 81];
+            if (i + 1 < b.length) b[i + 1] = VALID[((r >>> 8) & 0xff) % 81];
+            if (i + 2 < b.length) b[i + 2] = VALID[((r >>> 16) & 0xff) % 81];
+            if (i + 3 < b.length) b[i + 3] = VALID[(r >>> 24) % 81];
+          }
+        },
+      });
       const s = bf16(0.8 / Math.sqrt(cols));
-      out.push({name: e.name.replace(/\.weight$/, ".weight_scale"), dtype: "BF16", shape: [1], bytes: 2, fill: (b) => { b[0] = s & 255; b[1] = s >> 8; }});
+      out.push({
+        name: e.name.replace(/\.weight$/, ".weight_scale"),
+        dtype: "BF16",
+        shape: [1],
+        bytes: 2,
+        fill: (b) => {
+          b[0] = s & 255;
+          b[1] = s >> 8;
+        },
+      });
     } else if (e.shape.length === 1) {
-      out.push({name: e.name, dtype: "BF16", shape: [...e.shape], bytes: e.shape[0] * 2, fill: (b) => { for (let i = 0; i < b.length; i += 2) { b[i] = 0x80; b[i + 1] = 0x3f; } }});
+      out.push({
+        name: e.name,
+        dtype: "BF16",
+        shape: [...e.shape],
+        bytes: e.shape[0] * 2,
+        fill: (b) => {
+          for (let i = 0; i < b.length; i += 2) {
+            b[i] = 0x80;
+            b[i + 1] = 0x3f;
+          }
+        },
+      });
     } else {
       const n = (e.shape as number[]).reduce((a, x) => a * x, 1);
-      out.push({name: e.name, dtype: "BF16", shape: [...e.shape], bytes: n * 2, fill: (b) => {
-        // sign, exponent 2^-7 … 2^-2, random mantissa: |x| < 0.25
-        for (let i = 0; i < b.length; i += 2) {
-          const r = rnd();
-          const exp = 120 + ((r >>> 8) % 6);
-          const bits = ((r >>> 31) << 15) | (exp << 7) | (r & 0x7f);
-          b[i] = bits & 255;
-          b[i + 1] = bits >> 8;
-        }
-      }});
+      out.push({
+        name: e.name,
+        dtype: "BF16",
+        shape: [...e.shape],
+        bytes: n * 2,
+        fill: (b) => {
+          // sign, exponent 2^-7 … 2^-2, random mantissa: |x| < 0.25
+          for (let i = 0; i < b.length; i += 2) {
+            const r = rnd();
+            const exp = 120 + ((r >>> 8) % 6);
+            const bits = ((r >>> 31) << 15) | (exp << 7) | (r & 0x7f);
+            b[i] = bits & 255;
+            b[i + 1] = bits >> 8;
+          }
+        },
+      });
     }
   }
   return out;
 }
 
 /** Writes the checkpoint into `dir` as `shards` safetensors files plus the index; returns bytes written. */
-export function writeRandomCheckpoint(dir: string, config: BitNetConfig, opts: {seed?: number; shards?: number; chunk?: number} = {}): number {
+export function writeRandomCheckpoint(
+  dir: string,
+  config: BitNetConfig,
+  opts: {seed?: number; shards?: number; chunk?: number} = {},
+): number {
   mkdirSync(dir, {recursive: true});
   const entries = randomCheckpointEntries(config, opts.seed ?? 1);
   const shards = Math.max(1, opts.shards ?? 2);
@@ -107,7 +151,10 @@ export function writeRandomCheckpoint(dir: string, config: BitNetConfig, opts: {
     }
     total += 8 + hb.length + off;
   }
-  writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({metadata: {total_size: total}, weight_map: weightMap}, null, 1));
+  writeFileSync(
+    join(dir, "model.safetensors.index.json"),
+    JSON.stringify({metadata: {total_size: total}, weight_map: weightMap}, null, 1),
+  );
   const cfg = configToJSON(config, {quantization: "packed", dtype: "bfloat16"});
   cfg.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline"};
   for (const k of Object.keys(cfg)) if (k.startsWith("bitnet_")) delete cfg[k]; // a foreign config, like the release's

@@ -13,9 +13,31 @@ import {writeRandomCheckpoint} from "./stream-checkpoint.js";
 
 const full = process.env.BITNET_FULL_2B4T === "1";
 const shape = full
-  ? {vocab_size: 128256, hidden_size: 2560, intermediate_size: 6912, num_hidden_layers: 30, num_attention_heads: 20, num_key_value_heads: 5, head_dim: 128}
-  : {vocab_size: 32000, hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 64};
-const config = defaultConfig("b1.58", {...shape, max_position_embeddings: 4096, rope_theta: 500000, hidden_act: "relu2", tie_word_embeddings: true});
+  ? {
+      vocab_size: 128256,
+      hidden_size: 2560,
+      intermediate_size: 6912,
+      num_hidden_layers: 30,
+      num_attention_heads: 20,
+      num_key_value_heads: 5,
+      head_dim: 128,
+    }
+  : {
+      vocab_size: 32000,
+      hidden_size: 512,
+      intermediate_size: 1408,
+      num_hidden_layers: 4,
+      num_attention_heads: 8,
+      num_key_value_heads: 2,
+      head_dim: 64,
+    };
+const config = defaultConfig("b1.58", {
+  ...shape,
+  max_position_embeddings: 4096,
+  rope_theta: 500000,
+  hidden_act: "relu2",
+  tie_word_embeddings: true,
+});
 const dir = mkdtempSync(join(tmpdir(), "bitnet-stream-"));
 afterAll(() => rmSync(dir, {recursive: true, force: true}));
 
@@ -41,7 +63,9 @@ describe(`streaming a ${full ? "full-size 2B4T" : "small"} random checkpoint fro
     expect(peak).toBeLessThan(Math.max(3 * largest, 64 << 20));
     if (full) {
       expect(bytes).toBeGreaterThan(1.1e9);
-      console.log(`stream: file ${(bytes / 2 ** 30).toFixed(2)} GiB, RSS growth while streaming ≤ ${(peak / 2 ** 30).toFixed(2)} GiB, largest tensor ${(largest / 2 ** 30).toFixed(2)} GiB (f32 + bf16)`);
+      console.log(
+        `stream: file ${(bytes / 2 ** 30).toFixed(2)} GiB, RSS growth while streaming ≤ ${(peak / 2 ** 30).toFixed(2)} GiB, largest tensor ${(largest / 2 ** 30).toFixed(2)} GiB (f32 + bf16)`,
+      );
     } else {
       const w = await opened.load();
       validateWeights(w);
@@ -78,14 +102,20 @@ describe("vendor-made GGUF on the engine (data/fixtures/vendor, made by microsof
     const {readFileSync} = await import("node:fs");
     const device = await testDevice();
     const opened = await openModelPath("data/fixtures/vendor/b-ms.i2_s.arm.gguf", {i2sLayout: "arm"});
-    const seq = (JSON.parse(readFileSync("data/fixtures/vendor/sequences.json", "utf8")) as {sequences: number[][]}).sequences[0];
-    const tf = (JSON.parse(readFileSync("data/fixtures/vendor/logits/hf-bf16.transformers.json", "utf8")) as {logits: number[][][]}).logits[0];
+    const seq = (JSON.parse(readFileSync("data/fixtures/vendor/sequences.json", "utf8")) as {sequences: number[][]})
+      .sequences[0];
+    const tf = (
+      JSON.parse(readFileSync("data/fixtures/vendor/logits/hf-bf16.transformers.json", "utf8")) as {
+        logits: number[][][];
+      }
+    ).logits[0];
     const gpu = await createStreamedSession(opened.inspection.config, opened.rowSource(), {device, maxLength: 16});
     const got = await gpu.append(seq, {allLogits: true});
     gpu.dispose();
     const V = opened.inspection.config.vocab_size;
     let worst = 0;
-    for (let p = 0; p < seq.length; p++) for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(got[p * V + v] - tf[p][v]));
+    for (let p = 0; p < seq.length; p++)
+      for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(got[p * V + v] - tf[p][v]));
     expect(worst).toBeLessThan(2e-3);
   });
 });

@@ -7,11 +7,25 @@ import {quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeWeightsAbsmean} from ".
 import {explicitHadamard} from "../../src/lib/hadamard.js";
 import {Rng} from "../../src/lib/rng.js";
 import {channelMaxAbs, histogram, moments, outlierChannels, zeroFraction} from "../../src/lib/chapters/stats.js";
-import {absmeanScaleSweep, denseMatVec, packedByteView, rowTerms, ternaryMatVecCounted, ternaryShares} from "../../src/lib/chapters/ternary.js";
+import {
+  absmeanScaleSweep,
+  denseMatVec,
+  packedByteView,
+  rowTerms,
+  ternaryMatVecCounted,
+  ternaryShares,
+} from "../../src/lib/chapters/ternary.js";
 import {bitsSweep, quantErrorSplit} from "../../src/lib/chapters/activations.js";
 import {butterflyStages, hadamardOpCount, rotateRows, rotationInvariance} from "../../src/lib/chapters/hadamard.js";
 import {fmt, minus, pct, signed, ternary} from "../../src/lib/chapters/format.js";
-import {COMPONENTS, componentParams, divergence, layerSparsity, meanSparsity, nextTokenLoss} from "../../src/lib/chapters/sparsity.js";
+import {
+  COMPONENTS,
+  componentParams,
+  divergence,
+  layerSparsity,
+  meanSparsity,
+  nextTokenLoss,
+} from "../../src/lib/chapters/sparsity.js";
 import {defaultConfig} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {forwardFull} from "../../src/lib/model.js";
@@ -45,10 +59,14 @@ describe("stats", () => {
     expect(b.map((x) => x.count)).toEqual([3, 4]);
     expect(b[0]).toMatchObject({x0: 0, x1: 0.5});
     fc.assert(
-      fc.property(fc.array(fc.double({min: -1e3, max: 1e3, noNaN: true}), {minLength: 1, maxLength: 200}), fc.integer({min: 1, max: 30}), (xs, bins) => {
-        const h = histogram(xs, bins);
-        expect(h.reduce((s, x) => s + x.count, 0)).toBe(xs.length);
-      }),
+      fc.property(
+        fc.array(fc.double({min: -1e3, max: 1e3, noNaN: true}), {minLength: 1, maxLength: 200}),
+        fc.integer({min: 1, max: 30}),
+        (xs, bins) => {
+          const h = histogram(xs, bins);
+          expect(h.reduce((s, x) => s + x.count, 0)).toBe(xs.length);
+        },
+      ),
       {numRuns: 100},
     );
     // A range so narrow that the bin width underflows to 0 (found by the property above).
@@ -212,9 +230,14 @@ describe("hadamard chapter", () => {
     expect(b.stages.map((s) => s.h)).toEqual([1, 2]);
     expect(b.stages[0].values).toEqual([3, -1, 7, -1]);
     expect(b.stages[1].values).toEqual([10, -2, -4, 0]);
-    expect(b.stages[0].pairs).toEqual([[0, 1], [2, 3]]);
+    expect(b.stages[0].pairs).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
     const x = Array.from(normals(16, 9));
-    const last = butterflyStages(x).stages.at(-1)!.values.map((v) => v / 4);
+    const last = butterflyStages(x)
+      .stages.at(-1)!
+      .values.map((v) => v / 4);
     const r = rotateRows(x, 16);
     last.forEach((v, i) => expect(v).toBeCloseTo(r[i], 5));
     expect(() => butterflyStages([1, 2, 3])).toThrow(/power of two/);
@@ -238,7 +261,14 @@ describe("format", () => {
 });
 
 describe("sparsity chapter", () => {
-  const config = defaultConfig("a4.8", {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300});
+  const config = defaultConfig("a4.8", {
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 300,
+  });
   const weights = randomWeights(config, 5);
   const ids = [1, 17, 99, 250, 42, 7, 180, 33];
   const {trace} = forwardFull(weights, ids, {trace: true});

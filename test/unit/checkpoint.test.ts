@@ -1,13 +1,35 @@
 import {describe, expect, it} from "vitest";
 import fc from "fast-check";
-import {CheckpointError, configToJSON, parseConfig, readCheckpoint, ternarize, validateWeights, writeCheckpoint} from "../../src/lib/checkpoint.js";
+import {
+  CheckpointError,
+  configToJSON,
+  parseConfig,
+  readCheckpoint,
+  ternarize,
+  validateWeights,
+  writeCheckpoint,
+} from "../../src/lib/checkpoint.js";
 import {defaultConfig, tensorNames} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";
 import {forwardFull} from "../../src/lib/model.js";
 import {packTernary, packedRows, unpackTernary} from "../../src/lib/pack.js";
-import {SafetensorsError, fromFloat32, parseSafetensorsHeader, toFloat32, writeSafetensors} from "../../src/lib/safetensors.js";
+import {
+  SafetensorsError,
+  fromFloat32,
+  parseSafetensorsHeader,
+  toFloat32,
+  writeSafetensors,
+} from "../../src/lib/safetensors.js";
 
-const small = {vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16};
+const small = {
+  vocab_size: 40,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  max_position_embeddings: 16,
+};
 
 describe("HF ternary packing", () => {
   it("unpacks transformers' docstring example", () => {
@@ -52,10 +74,14 @@ describe("safetensors", () => {
     expect(h.dataOffset % 8).toBe(0);
     const f = h.tensors.find((t) => t.name === "f")!;
     expect(f.begin % 4).toBe(0); // wider dtypes first
-    expect(Array.from(toFloat32(bytes.subarray(h.dataOffset + f.begin, h.dataOffset + f.end), "F32"))).toEqual([1.5, -2]);
+    expect(Array.from(toFloat32(bytes.subarray(h.dataOffset + f.begin, h.dataOffset + f.end), "F32"))).toEqual([
+      1.5, -2,
+    ]);
     const b = h.tensors.find((t) => t.name === "b")!;
     // 1.00390625 = 1 + 2^-8 is a tie between bf16 neighbours 1 and 1 + 2^-7: rounds to even (1).
-    expect(Array.from(toFloat32(bytes.subarray(h.dataOffset + b.begin, h.dataOffset + b.end), "BF16"))).toEqual([1, -3]);
+    expect(Array.from(toFloat32(bytes.subarray(h.dataOffset + b.begin, h.dataOffset + b.end), "BF16"))).toEqual([
+      1, -3,
+    ]);
     const half = new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00]); // F16 1, −2, smallest subnormal
     expect(Array.from(toFloat32(half, "F16"))).toEqual([1, -2, Math.fround(2 ** -24)]);
   });
@@ -78,13 +104,32 @@ describe("safetensors", () => {
     expect(() => parseSafetensorsHeader(past)).toThrow(/runs past the end/);
     expect(() => parseSafetensorsHeader(header([1, 2]))).toThrow(/does not start with "\{"/);
     expect(() => parseSafetensorsHeader(header({a: 1}))).toThrow(/tensor "a": entry is not an object/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "Q4", shape: [1], data_offsets: [0, 1]}}, 1))).toThrow(/unknown dtype "Q4"/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [-1], data_offsets: [0, 1]}}, 1))).toThrow(/shape/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "F32", shape: [2], data_offsets: [0, 4]}}, 4))).toThrow(/4 bytes, but F32 \[2\] needs 8/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [4], data_offsets: [0, 4]}}, 2))).toThrow(/run past the 2-byte data section/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [2], data_offsets: [0, 2]}, b: {dtype: "U8", shape: [2], data_offsets: [1, 3]}}, 3))).toThrow(/overlaps/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [2], data_offsets: [1, 3]}}, 3))).toThrow(/hole of 1 bytes/);
-    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [2], data_offsets: [0, 2]}}, 5))).toThrow(/trailing bytes/);
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "Q4", shape: [1], data_offsets: [0, 1]}}, 1))).toThrow(
+      /unknown dtype "Q4"/,
+    );
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [-1], data_offsets: [0, 1]}}, 1))).toThrow(
+      /shape/,
+    );
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "F32", shape: [2], data_offsets: [0, 4]}}, 4))).toThrow(
+      /4 bytes, but F32 \[2\] needs 8/,
+    );
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [4], data_offsets: [0, 4]}}, 2))).toThrow(
+      /run past the 2-byte data section/,
+    );
+    expect(() =>
+      parseSafetensorsHeader(
+        header(
+          {a: {dtype: "U8", shape: [2], data_offsets: [0, 2]}, b: {dtype: "U8", shape: [2], data_offsets: [1, 3]}},
+          3,
+        ),
+      ),
+    ).toThrow(/overlaps/);
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [2], data_offsets: [1, 3]}}, 3))).toThrow(
+      /hole of 1 bytes/,
+    );
+    expect(() => parseSafetensorsHeader(header({a: {dtype: "U8", shape: [2], data_offsets: [0, 2]}}, 5))).toThrow(
+      /trailing bytes/,
+    );
     const bad = header({});
     bad[9] = 0xff; // invalid UTF-8 inside the JSON
     expect(() => parseSafetensorsHeader(bad)).toThrow(/UTF-8|JSON/);
@@ -96,22 +141,44 @@ describe("config.json", () => {
     const c = defaultConfig("a4.8", {...small, head_dim: 8});
     expect(parseConfig(JSON.parse(JSON.stringify(configToJSON(c))))).toEqual(c);
     // The released 2B4T config has no bitnet_* fields: b1.58 with sub-norms, because quantization_config is there.
-    const hf = parseConfig({model_type: "bitnet", vocab_size: 10, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"}});
-    expect(hf).toMatchObject({bitnet_variant: "b1.58", bitnet_sub_norms: true, hidden_act: "relu2", rope_theta: 500000, num_key_value_heads: 2, tie_word_embeddings: false});
+    const hf = parseConfig({
+      model_type: "bitnet",
+      vocab_size: 10,
+      hidden_size: 8,
+      intermediate_size: 8,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"},
+    });
+    expect(hf).toMatchObject({
+      bitnet_variant: "b1.58",
+      bitnet_sub_norms: true,
+      hidden_act: "relu2",
+      rope_theta: 500000,
+      num_key_value_heads: 2,
+      tie_word_embeddings: false,
+    });
     expect(parseConfig({...configToJSON(c), rope_theta: undefined}).rope_theta).toBe(c.rope_theta); // from rope_parameters
   });
 
   it("writes an fp model without sub-norms as a LLaMA config and reads it back", () => {
     const c = defaultConfig("fp", small);
     const j = configToJSON(c);
-    expect(j).toMatchObject({architectures: ["LlamaForCausalLM"], model_type: "llama", mlp_bias: false, attention_bias: false});
+    expect(j).toMatchObject({
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      mlp_bias: false,
+      attention_bias: false,
+    });
     expect(j.quantization_config).toBeUndefined();
     expect(parseConfig(j)).toEqual(c);
     // A foreign LLaMA config (no bitnet_* fields): fp, no sub-norms, SwiGLU.
     const {bitnet_variant: _v, bitnet_sub_norms: _s, hidden_act: _a, ...foreign} = j;
     expect(parseConfig(foreign)).toMatchObject({bitnet_variant: "fp", bitnet_sub_norms: false, hidden_act: "silu"});
     expect(() => parseConfig({...j, bitnet_sub_norms: true})).toThrow(/model_type "llama"/);
-    expect(() => parseConfig({...configToJSON(defaultConfig("b1.58", small)), model_type: "llama"})).toThrow(/model_type "llama"/);
+    expect(() => parseConfig({...configToJSON(defaultConfig("b1.58", small)), model_type: "llama"})).toThrow(
+      /model_type "llama"/,
+    );
   });
 
   it("rejects inconsistent configs", () => {
@@ -126,7 +193,9 @@ describe("config.json", () => {
     expect(() => parseConfig({...j, model_type: "llama"})).toThrow(/model_type/);
     expect(() => parseConfig({...j, vocab_size: 0})).toThrow(/vocab_size/);
     expect(() => parseConfig("x")).toThrow(/JSON object/);
-    expect(() => parseConfig({...j, rope_scaling: {rope_type: "llama3", factor: 8}})).toThrow(/RoPE type "llama3" is not supported/);
+    expect(() => parseConfig({...j, rope_scaling: {rope_type: "llama3", factor: 8}})).toThrow(
+      /RoPE type "llama3" is not supported/,
+    );
   });
 });
 
@@ -156,14 +225,24 @@ describe("checkpoints", () => {
     expect(st).toMatchObject({dtype: "F32", shape: [1]});
     const ws = toFloat32(safetensors.subarray(h.dataOffset + st.begin, h.dataOffset + st.end), "F32")[0];
     expect(ws).toBe(Math.fround(1 / w.ternary.get(q)!.gamma));
-    const auto = readCheckpoint({...config, quantization_config: {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline"}}, safetensors);
+    const auto = readCheckpoint(
+      {
+        ...config,
+        quantization_config: {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline"},
+      },
+      safetensors,
+    );
     expect(auto.weights.ternary.get(q)!.gamma).toBe(ws);
   });
 
   it("writes latent checkpoints (F32 and BF16) that ternarize back to the same codes", () => {
     const latent = randomWeights(defaultConfig("b1.58", small), 4, {latent: true});
     const out = writeCheckpoint(latent, {format: "latent", floatDtype: "BF16"});
-    expect(out.config.quantization_config).toEqual({quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"});
+    expect(out.config.quantization_config).toEqual({
+      quant_method: "bitnet",
+      linear_class: "autobitlinear",
+      quantization_mode: "online",
+    });
     const r = readCheckpoint(out.config, out.safetensors);
     expect(r.format).toBe("latent");
     expect(r.weights.ternary.size).toBe(0);
@@ -171,7 +250,9 @@ describe("checkpoints", () => {
     const y = r.weights.float.get(tensorNames.layer(0).up)!.data;
     for (let i = 0; i < x.length; i++) expect(Math.abs(y[i] - x[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -8);
     // A ternary model written as latent (γ·W̃) ternarizes back to the same codes.
-    const back = ternarize(readCheckpoint(...Object.values(writeCheckpoint(w, {format: "latent"})) as [unknown, Uint8Array]).weights);
+    const back = ternarize(
+      readCheckpoint(...(Object.values(writeCheckpoint(w, {format: "latent"})) as [unknown, Uint8Array])).weights,
+    );
     for (const [name, t] of w.ternary) expect(Array.from(back.ternary.get(name)!.codes)).toEqual(Array.from(t.codes));
     // fp models carry no quantization_config at all.
     const fp = writeCheckpoint(randomWeights(defaultConfig("fp", small), 1));
@@ -185,18 +266,59 @@ describe("checkpoints", () => {
       return writeSafetensors(
         h.tensors.flatMap((t) => {
           const n = mut(t.name);
-          return n === null ? [] : [{name: n, dtype: t.dtype, shape: t.shape, data: safetensors.subarray(h.dataOffset + t.begin, h.dataOffset + t.end)}];
+          return n === null
+            ? []
+            : [
+                {
+                  name: n,
+                  dtype: t.dtype,
+                  shape: t.shape,
+                  data: safetensors.subarray(h.dataOffset + t.begin, h.dataOffset + t.end),
+                },
+              ];
         }),
       );
     };
     const q = tensorNames.layer(0).q;
-    expect(() => readCheckpoint(config, entries((n) => (n === q ? null : n)))).toThrow(/missing 1 tensor\(s\): model.layers.0.self_attn.q_proj.weight/);
-    expect(() => readCheckpoint(config, entries((n) => (n === tensorNames.finalNorm ? "model.extra.weight" : n)))).toThrow(/missing|unexpected/);
-    expect(() => readCheckpoint(config, entries((n) => (n === q.replace(/weight$/, "weight_scale") ? null : n)))).toThrow(/has no model.layers.0.self_attn.q_proj.weight_scale/);
-    expect(() => readCheckpoint({...config, hidden_size: 32, num_attention_heads: 4}, safetensors)).toThrow(/has shape \[40, 16\], expected \[40, 32\]/);
-    expect(() => readCheckpoint({...config, quantization_config: undefined}, safetensors)).toThrow(/packed \(U8\) but config.json has no quantization_config/);
-    expect(() => readCheckpoint({...config, bitnet_variant: "fp"}, safetensors)).toThrow(/dtype U8, expected a float type/);
-    const extra = writeSafetensors([...parseSafetensorsHeader(safetensors).tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, data: safetensors.subarray(parseSafetensorsHeader(safetensors).dataOffset + t.begin, parseSafetensorsHeader(safetensors).dataOffset + t.end)})), {name: "stray", dtype: "U8", shape: [1], data: new Uint8Array(1)}]);
+    expect(() =>
+      readCheckpoint(
+        config,
+        entries((n) => (n === q ? null : n)),
+      ),
+    ).toThrow(/missing 1 tensor\(s\): model.layers.0.self_attn.q_proj.weight/);
+    expect(() =>
+      readCheckpoint(
+        config,
+        entries((n) => (n === tensorNames.finalNorm ? "model.extra.weight" : n)),
+      ),
+    ).toThrow(/missing|unexpected/);
+    expect(() =>
+      readCheckpoint(
+        config,
+        entries((n) => (n === q.replace(/weight$/, "weight_scale") ? null : n)),
+      ),
+    ).toThrow(/has no model.layers.0.self_attn.q_proj.weight_scale/);
+    expect(() => readCheckpoint({...config, hidden_size: 32, num_attention_heads: 4}, safetensors)).toThrow(
+      /has shape \[40, 16\], expected \[40, 32\]/,
+    );
+    expect(() => readCheckpoint({...config, quantization_config: undefined}, safetensors)).toThrow(
+      /packed \(U8\) but config.json has no quantization_config/,
+    );
+    expect(() => readCheckpoint({...config, bitnet_variant: "fp"}, safetensors)).toThrow(
+      /dtype U8, expected a float type/,
+    );
+    const extra = writeSafetensors([
+      ...parseSafetensorsHeader(safetensors).tensors.map((t) => ({
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        data: safetensors.subarray(
+          parseSafetensorsHeader(safetensors).dataOffset + t.begin,
+          parseSafetensorsHeader(safetensors).dataOffset + t.end,
+        ),
+      })),
+      {name: "stray", dtype: "U8", shape: [1], data: new Uint8Array(1)},
+    ]);
     expect(() => readCheckpoint(config, extra)).toThrow(/1 unexpected tensor\(s\) for this config: stray/);
   });
 

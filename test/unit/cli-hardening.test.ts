@@ -18,7 +18,10 @@ import {savePrepared} from "../../src/node/train-data.js";
 
 const cli = (...argv: string[]) => runCli(argv);
 
-const WORDS = "the union state people nation congress law year world peace war trade work free government america men time power".split(" ");
+const WORDS =
+  "the union state people nation congress law year world peace war trade work free government america men time power".split(
+    " ",
+  );
 function text(seed: number, words: number): string {
   const r = new Rng(seed);
   return Array.from({length: words}, () => WORDS[r.int(WORDS.length)]).join(" ");
@@ -34,19 +37,68 @@ describe("train: run folder, progress, proportional evaluation, strict --resume"
     const tok = Tokenizer.train(text(1, 3000), 300);
     const train = tokenizeDocuments(tok, [text(2, 2000), text(3, 2000)]);
     const val = tokenizeDocuments(tok, [text(4, 3000)]);
-    savePrepared(data, {tokenizer: tok, train, val, info: {vocabSize: 300, trainAddresses: 2, valAddresses: 1, trainTokens: train.length, valTokens: val.length, valYears: [], trainChars: 0, valChars: 0}});
-    writeFileSync(cfgPath, JSON.stringify({...ci, name: "tiny", steps: 6, evalEvery: 3, checkpointEvery: 3, logEvery: 3, model: {...ci.model, vocab_size: 300}}));
+    savePrepared(data, {
+      tokenizer: tok,
+      train,
+      val,
+      info: {
+        vocabSize: 300,
+        trainAddresses: 2,
+        valAddresses: 1,
+        trainTokens: train.length,
+        valTokens: val.length,
+        valYears: [],
+        trainChars: 0,
+        valChars: 0,
+      },
+    });
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({
+        ...ci,
+        name: "tiny",
+        steps: 6,
+        evalEvery: 3,
+        checkpointEvery: 3,
+        logEvery: 3,
+        model: {...ci.model, vocab_size: 300},
+      }),
+    );
   });
 
   it("refuses an unknown flag instead of training the default steps (was: --max-step ran silently)", async () => {
-    const r = await cli("train", "--config", cfgPath, "--out", run, "--backend", "cpu", "--data", data, "--max-step", "1");
+    const r = await cli(
+      "train",
+      "--config",
+      cfgPath,
+      "--out",
+      run,
+      "--backend",
+      "cpu",
+      "--data",
+      data,
+      "--max-step",
+      "1",
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown flag --max-step; did you mean --max-steps\?/);
     expect(existsSync(run)).toBe(false);
   });
 
   it("exports into the run folder after every invocation, says each phase, evaluates in proportion (was: runs/x/model, whole split)", async () => {
-    const r = await cli("train", "--config", cfgPath, "--out", run, "--backend", "cpu", "--data", data, "--max-steps", "2");
+    const r = await cli(
+      "train",
+      "--config",
+      cfgPath,
+      "--out",
+      run,
+      "--backend",
+      "cpu",
+      "--data",
+      data,
+      "--max-steps",
+      "2",
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).not.toMatch(/Hi, looks like you are running TensorFlow\.js/);
     expect(r.out).toMatch(/tiny step 1\/6/); // the first step is reported at once
@@ -54,7 +106,8 @@ describe("train: run folder, progress, proportional evaluation, strict --resume"
     expect(r.err).toMatch(/final evaluation 2\/2 \(100%\)/);
     const summary = JSON.parse(readFileSync(join(run, "summary.json"), "utf8"));
     expect(summary.final.tokens).toBe(8 * 32);
-    for (const f of ["config.json", "model.safetensors", "tokenizer.json", "state.safetensors"]) expect(existsSync(join(run, f)), f).toBe(true);
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json", "state.safetensors"])
+      expect(existsSync(join(run, f)), f).toBe(true);
     const g = await cli("generate", run, "--prompt", "the union", "--max-tokens", "3");
     expect(g.code, g.err).toBe(0);
     expect((await cli("inspect", run)).code).toBe(0);
@@ -65,7 +118,12 @@ describe("train: run folder, progress, proportional evaluation, strict --resume"
     const bytes = new Uint8Array(readFileSync(statePath));
     const h = parseSafetensorsHeader(bytes);
     const meta = JSON.parse(h.metadata.bitnet_lab_train_state);
-    const entries: TensorEntry[] = h.tensors.map((t) => ({name: t.name, dtype: t.dtype, shape: t.shape, data: tensorBytes(bytes, h, t)}));
+    const entries: TensorEntry[] = h.tensors.map((t) => ({
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      data: tensorBytes(bytes, h, t),
+    }));
     const cases: [string, RegExp][] = [
       [JSON.stringify({...meta, step: "3"}), /"step" must be a non-negative integer, got "3"/],
       [JSON.stringify({...meta, step: 1e9}), /"step" 1000000000 is beyond the run's 6 steps/],
@@ -92,7 +150,20 @@ describe("train: run folder, progress, proportional evaluation, strict --resume"
     expect(trunc.code).toBe(1);
     expect(trunc.err).toContain(join(bad, "state.safetensors"));
 
-    const ok = await cli("train", "--config", cfgPath, "--out", run, "--backend", "cpu", "--data", data, "--resume", "--max-steps", "1");
+    const ok = await cli(
+      "train",
+      "--config",
+      cfgPath,
+      "--out",
+      run,
+      "--backend",
+      "cpu",
+      "--data",
+      data,
+      "--resume",
+      "--max-steps",
+      "1",
+    );
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toMatch(/resumed tiny at step 2\/6/);
     expect(ok.out).toMatch(/tiny step 3\/6/);
@@ -103,7 +174,15 @@ describe("train: run folder, progress, proportional evaluation, strict --resume"
 
 describe("model folders: config bounds, padded vocabularies, the context limit", () => {
   const root = mkdtempSync(join(tmpdir(), "bl-hard-model-"));
-  const shape = {vocab_size: 300, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 24};
+  const shape = {
+    vocab_size: 300,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 24,
+  };
   const padded = join(root, "padded");
   beforeAll(async () => {
     const w = randomWeights(defaultConfig("b1.58", shape), 3);
@@ -112,14 +191,26 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
   });
 
   it("fails at once on a config that cannot be built (was: heap exhausted after 30 s on num_hidden_layers 1e9)", async () => {
-    for (const [field, value] of [["num_hidden_layers", 1e9], ["vocab_size", 1e12], ["hidden_size", 2 ** 40], ["max_position_embeddings", 1e300], ["intermediate_size", 1e9], ["head_dim", 1e6]] as const) {
+    for (const [field, value] of [
+      ["num_hidden_layers", 1e9],
+      ["vocab_size", 1e12],
+      ["hidden_size", 2 ** 40],
+      ["max_position_embeddings", 1e300],
+      ["intermediate_size", 1e9],
+      ["head_dim", 1e6],
+    ] as const) {
       const dir = join(root, `huge-${field}`);
       mkdirSync(dir, {recursive: true});
-      writeFileSync(join(dir, "config.json"), JSON.stringify({...configToJSON(defaultConfig("b1.58", shape)), [field]: value}));
+      writeFileSync(
+        join(dir, "config.json"),
+        JSON.stringify({...configToJSON(defaultConfig("b1.58", shape)), [field]: value}),
+      );
       writeFileSync(join(dir, "model.safetensors"), readFileSync(join(padded, "model.safetensors")));
       const t0 = performance.now();
       // Bounded by variant.ts's validateModelConfig (CONFIG_LIMITS) inside parseConfig, before any tensor list exists.
-      const msg = new RegExp(`config\\.json: "?${field}"? (must be a positive integer|\\d+ is larger than this implementation supports)`);
+      const msg = new RegExp(
+        `config\\.json: "?${field}"? (must be a positive integer|\\d+ is larger than this implementation supports)`,
+      );
       await expect(readModelDir(dir)).rejects.toThrow(msg);
       const r = await cli("inspect", dir);
       expect(r.code).toBe(1);
@@ -129,7 +220,19 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
   });
 
   it("never samples padded ids; inspect checks the tokenizer as generate does (was: 'id … is outside the vocabulary' mid-way)", async () => {
-    const g = await cli("generate", padded, "--prompt", "the union", "--max-tokens", "20", "--temperature", "3", "--seed", "7", "--json");
+    const g = await cli(
+      "generate",
+      padded,
+      "--prompt",
+      "the union",
+      "--max-tokens",
+      "20",
+      "--temperature",
+      "3",
+      "--seed",
+      "7",
+      "--json",
+    );
     expect(g.code, g.err).toBe(0);
     expect(g.err).toMatch(/ids 260–299 are never sampled/);
     const j = JSON.parse(g.out);
@@ -137,10 +240,14 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
     expect(Math.max(...j.tokens)).toBeLessThan(260);
     const i = await cli("inspect", padded, "--json");
     expect(JSON.parse(i.out).tokenizer).toMatchObject({tokens: 260, paddedIds: 40});
-    expect((await cli("inspect", padded)).out).toMatch(/tokenizer: tokenizer\.json, 260 tokens.*ids 260–299 are never sampled/);
+    expect((await cli("inspect", padded)).out).toMatch(
+      /tokenizer: tokenizer\.json, 260 tokens.*ids 260–299 are never sampled/,
+    );
     // A tokenizer larger than the model fails the same way in both commands.
     const big = join(root, "big-tok");
-    await writeModelDir(big, randomWeights(defaultConfig("b1.58", {...shape, vocab_size: 259 + 3}), 1), {tokenizer: Tokenizer.train(text(5, 800), 270).toJSON()});
+    await writeModelDir(big, randomWeights(defaultConfig("b1.58", {...shape, vocab_size: 259 + 3}), 1), {
+      tokenizer: Tokenizer.train(text(5, 800), 270).toJSON(),
+    });
     for (const cmd of ["inspect", "generate"]) {
       const r = await cli(cmd, big, ...(cmd === "generate" ? ["--prompt", "x"] : []));
       expect(r.code, cmd).toBe(1);
@@ -159,7 +266,9 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
     // 1e-6 over logits 1e4 apart: (x − max)/T stays finite-or-−∞, the draw is the argmax.
     const p = samplingDistribution(Float32Array.from([1e4, -1e4, 9999.5]), {...GREEDY, temperature: 1e-6});
     expect(Array.from(p)).toEqual([1, 0, 0]);
-    expect(() => validateSampling({...GREEDY, temperature: 5e-324})).toThrow(/temperature must be 0 \(greedy\) or ≥ 1e-6/);
+    expect(() => validateSampling({...GREEDY, temperature: 5e-324})).toThrow(
+      /temperature must be 0 \(greedy\) or ≥ 1e-6/,
+    );
     // Non-finite logits: greedy on the largest, not a stream of the last id.
     expect(sampleToken(Float32Array.from([Infinity, 1, 2]), {...GREEDY, temperature: 1}, new Rng(1))).toBe(0);
   });
@@ -178,7 +287,9 @@ describe("model folders: config bounds, padded vocabularies, the context limit",
     }
     const r = await cli("generate", padded, "--prompt", "the", "--max-tokens", "500", "--json");
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/--max-tokens 500 exceeds the model's context of 24 positions \(prompt \d+ tokens\): at most \d+ new tokens/);
+    expect(r.err).toMatch(
+      /--max-tokens 500 exceeds the model's context of 24 positions \(prompt \d+ tokens\): at most \d+ new tokens/,
+    );
     const j = JSON.parse(r.out);
     if (!j.tokens.includes(2)) expect(j.stop).toBe("context-full"); // unless EOS came first
     expect(j.context).toBe(24);

@@ -13,7 +13,11 @@ describe("CLI progress (stderr)", () => {
     p.update(6, "loss 3.1");
     p.end();
     p.update(7); // after the end: ignored
-    expect(out).toEqual(["eval 1/10 (10%) 0.0s ETA 0.0s\n", "eval 6/10 (60%) 1.2s ETA 0.8s loss 3.1\n", "eval 10/10 (100%) 1.2s\n"]);
+    expect(out).toEqual([
+      "eval 1/10 (10%) 0.0s ETA 0.0s\n",
+      "eval 6/10 (60%) 1.2s ETA 0.8s loss 3.1\n",
+      "eval 10/10 (100%) 1.2s\n",
+    ]);
   });
 
   it("on a terminal: one bar redrawn in place, counting from the task's start", () => {

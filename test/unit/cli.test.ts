@@ -5,12 +5,21 @@ import {UsageError, flagNumber, parseArgs} from "../../src/cli/command.js";
 import {commands} from "../../src/cli/commands.js";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
-const opts = {prompt: "string", json: "boolean", "max-tokens": "string", "max-steps": "string", n: "string", temperature: "string"} as const;
+const opts = {
+  prompt: "string",
+  json: "boolean",
+  "max-tokens": "string",
+  "max-steps": "string",
+  n: "string",
+  temperature: "string",
+} as const;
 
 describe("bitnet-lab CLI entry", () => {
   it("prints its version and help, and rejects unknown commands with exit 2", () => {
     expect(execFileSync("node", ["bin/bitnet-lab.js", "--version"], {encoding: "utf8"}).trim()).toBe(pkg.version);
-    expect(execFileSync("node", ["bin/bitnet-lab.js", "--help"], {encoding: "utf8"})).toMatch(/usage: bitnet-lab <command>/);
+    expect(execFileSync("node", ["bin/bitnet-lab.js", "--help"], {encoding: "utf8"})).toMatch(
+      /usage: bitnet-lab <command>/,
+    );
     const r = spawnSync("node", ["bin/bitnet-lab.js", "no-such-command"], {encoding: "utf8"});
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command "no-such-command"/);
@@ -33,7 +42,9 @@ describe("bitnet-lab CLI entry", () => {
     expect(() => parseArgs(["-x"], opts)).toThrow(/unknown flag -x/);
     expect(() => parseArgs(["--prompt", "a", "--prompt", "b"], opts)).toThrow(/--prompt is given twice/);
     expect(() => parseArgs(["--prompt"], opts)).toThrow(/--prompt needs a value/);
-    expect(() => parseArgs(["--n", "-1"], opts)).toThrow(/--n needs a value \(a value starting with "-" is written --n=-…\)/);
+    expect(() => parseArgs(["--n", "-1"], opts)).toThrow(
+      /--n needs a value \(a value starting with "-" is written --n=-…\)/,
+    );
     expect(() => parseArgs(["--json=yes"], opts)).toThrow(/--json is a switch and takes no value/);
     expect(parseArgs(["--n=-1"], opts).flags.get("n")).toBe("-1");
     expect(parseArgs(["-h"], opts).flags.get("help")).toBe(true);
@@ -41,7 +52,22 @@ describe("bitnet-lab CLI entry", () => {
 
   it("reads numbers in plain decimal notation only, in range, never a denormal", () => {
     const num = (v: string, r = {}) => flagNumber(parseArgs([`--n=${v}`], opts), "n", 7, r);
-    for (const bad of ["", " 5", "0x10", "0o7", "0b1", "1_000", "Infinity", "NaN", "1e999", "5e-324", "1e-310", "--1", "1.2.3", "٣"]) {
+    for (const bad of [
+      "",
+      " 5",
+      "0x10",
+      "0o7",
+      "0b1",
+      "1_000",
+      "Infinity",
+      "NaN",
+      "1e999",
+      "5e-324",
+      "1e-310",
+      "--1",
+      "1.2.3",
+      "٣",
+    ]) {
       expect(() => num(bad), JSON.stringify(bad)).toThrow(UsageError);
     }
     expect(() => num("5e-324")).toThrow(/denormal/);

@@ -1,12 +1,20 @@
 import {describe, expect, it} from "vitest";
-import {isValidationYear, normalizeText, splitAddresses, splitDocuments, tokenizeDocuments, DOC_SEPARATOR} from "../../src/lib/corpus.js";
+import {
+  isValidationYear,
+  normalizeText,
+  splitAddresses,
+  splitDocuments,
+  tokenizeDocuments,
+  DOC_SEPARATOR,
+} from "../../src/lib/corpus.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
 import {loadAddresses} from "../../src/node/corpus.js";
 
 describe("corpus", () => {
   it("normalizes quotes, dashes, transcriber notes and whitespace", () => {
-    expect(normalizeText("Madam Vice President\u2014(applause)\u2014no  one\u2019s \u201Cfree\u201D [Laughter] now.\u0007 "))
-      .toBe(`Madam Vice President----no one's "free" now.`);
+    expect(
+      normalizeText("Madam Vice President\u2014(applause)\u2014no  one\u2019s \u201Cfree\u201D [Laughter] now.\u0007 "),
+    ).toBe(`Madam Vice President----no one's "free" now.`);
     expect(normalizeText("e\u0301")).toBe("\u00e9"); // NFC
   });
 

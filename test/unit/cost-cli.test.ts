@@ -9,9 +9,14 @@ import {defaultConfig} from "../../src/lib/config.js";
 import {paramCounts, getShape} from "../../src/lib/cost.js";
 
 async function run(argv: string[]): Promise<{code: number; out: string; err: string}> {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => { out.push(a.join(" ")); });
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => { err.push(a.join(" ")); });
+  const out: string[] = [],
+    err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => {
+    out.push(a.join(" "));
+  });
+  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => {
+    err.push(a.join(" "));
+  });
   try {
     const code = await main(argv);
     return {code, out: out.join("\n"), err: err.join("\n")};
@@ -25,10 +30,26 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("bitnet-lab cost", () => {
   it("--model 70B --json: one report per precision, with the numbers the library computes", async () => {
-    const r = await run(["cost", "--model", "70B", "--json", "--context", "512", "--batch", "4", "--bandwidth", "1000", "--precision", "fp16,b1.58"]);
+    const r = await run([
+      "cost",
+      "--model",
+      "70B",
+      "--json",
+      "--context",
+      "512",
+      "--batch",
+      "4",
+      "--bandwidth",
+      "1000",
+      "--precision",
+      "fp16,b1.58",
+    ]);
     expect(r.code).toBe(0);
     const reports = JSON.parse(r.out);
-    expect(reports.map((x: {precision: {label: string}}) => x.precision.label)).toEqual(["FP16 LLaMA", "BitNet b1.58 (W1.58A8, 2-bit packed)"]);
+    expect(reports.map((x: {precision: {label: string}}) => x.precision.label)).toEqual([
+      "FP16 LLaMA",
+      "BitNet b1.58 (W1.58A8, 2-bit packed)",
+    ]);
     expect(reports[0].params.total).toBe(paramCounts(getShape("70B")).total);
     expect(reports[0].memory.kvCache).toBe(4 * 512 * 327_680);
     expect(reports[0].decode.memoryMs).toBeCloseTo(reports[0].decode.bytes.total / 1e9, 9);
@@ -66,7 +87,10 @@ describe("bitnet-lab cost", () => {
       [["cost"], /--model is required/],
       [["cost", "--model", "9B"], /unknown model "9B"/],
       [["cost", "--model", "7B", "--context=-5"], /--context must be an integer/],
-      [["cost", "--model", "7B", "--context", "-5"], /--context needs a value \(a value starting with "-" is written --context=-…\)/],
+      [
+        ["cost", "--model", "7B", "--context", "-5"],
+        /--context needs a value \(a value starting with "-" is written --context=-…\)/,
+      ],
       [["cost", "--model", "7B", "--batch", "0"], /--batch must be an integer/],
       [["cost", "--model", "7B", "--precision", "fp8"], /--precision: unknown "fp8"/],
       [["cost", "--model", "7B", "--hardware", "tpu"], /--hardware must be one of/],

@@ -2,8 +2,26 @@
 // precision the controls pick, and the curves the charts draw, checked against the library they come from.
 import {describe, expect, it} from "vitest";
 import {parseState, serializeState} from "../../src/lib/url-state.js";
-import {COST_PAGE_SCHEMA, batchCurves, chosenPrecision, energyCurves, ladder, memoryCurves, selectedShape, speedCurves} from "../../src/lib/cost/page.js";
-import {customPrecision, decodeStep, decodeTokenEnergy, energy, getShape, maxBatch, memory, paramCounts} from "../../src/lib/cost.js";
+import {
+  COST_PAGE_SCHEMA,
+  batchCurves,
+  chosenPrecision,
+  energyCurves,
+  ladder,
+  memoryCurves,
+  selectedShape,
+  speedCurves,
+} from "../../src/lib/cost/page.js";
+import {
+  customPrecision,
+  decodeStep,
+  decodeTokenEnergy,
+  energy,
+  getShape,
+  maxBatch,
+  memory,
+  paramCounts,
+} from "../../src/lib/cost.js";
 
 describe("URL state", () => {
   it("reads valid values and ignores bad ones with a visible issue", () => {
@@ -12,7 +30,15 @@ describe("URL state", () => {
     expect(ok.values).toMatchObject({model: "70B", wbits: "1.58", kvbits: "3", context: 4096, bw: 3350, batch: 1});
     const bad = parseState(COST_PAGE_SCHEMA, "?model=9B&wbits=3&context=-1&batch=2.5&bw=abc&node=5nm&extra=1");
     expect(bad.values).toMatchObject({model: "7B", wbits: "2", context: 2048, batch: 1, bw: 2039, node: "7nm"});
-    expect(bad.issues.map((i) => i.param).sort()).toEqual(["batch", "bw", "context", "extra", "model", "node", "wbits"]);
+    expect(bad.issues.map((i) => i.param).sort()).toEqual([
+      "batch",
+      "bw",
+      "context",
+      "extra",
+      "model",
+      "node",
+      "wbits",
+    ]);
     expect(bad.issues.find((i) => i.param === "model")!.message).toMatch(/"9B" is not one of/);
   });
 
@@ -26,7 +52,10 @@ describe("URL state", () => {
 
 describe("the shape the controls pick", () => {
   it("a custom shape from the URL; an inconsistent one falls back with a message naming the fields", () => {
-    const st = parseState(COST_PAGE_SCHEMA, "?model=custom&hidden=64&ffn=160&layers=2&heads=4&kvheads=2&vocab=300").values;
+    const st = parseState(
+      COST_PAGE_SCHEMA,
+      "?model=custom&hidden=64&ffn=160&layers=2&heads=4&kvheads=2&vocab=300",
+    ).values;
     const {shape, issue} = selectedShape(st);
     expect(issue).toBeUndefined();
     expect(paramCounts(shape).linear).toBe(2 * (64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 160)); // the tiny-b158 fixture's shape
@@ -40,7 +69,11 @@ describe("the shape the controls pick", () => {
 
 describe("the precision the controls pick", () => {
   it("maps bit-widths to storage and arithmetic", () => {
-    expect(chosenPrecision({wbits: "1.58", abits: "8", kvbits: "16"})).toMatchObject({weightBits: Math.log2(3), arithmetic: "ternary", label: "W1.58A8, 16-bit KV"});
+    expect(chosenPrecision({wbits: "1.58", abits: "8", kvbits: "16"})).toMatchObject({
+      weightBits: Math.log2(3),
+      arithmetic: "ternary",
+      label: "W1.58A8, 16-bit KV",
+    });
     expect(customPrecision(8, 8, 16).arithmetic).toBe("int8"); // W8A8
     expect(customPrecision(4, 16, 16).arithmetic).toBe("fp16"); // weight-only quantization dequantizes
     expect(customPrecision(16, 16, 16).arithmetic).toBe("fp16");
@@ -79,18 +112,27 @@ describe("chart data", () => {
     const s = getShape("13B");
     const sp = speedCurves(st, [{key: "measured", bandwidthGBps: 100}]);
     const chosen = chosenPrecision(st);
-    expect(sp.find((d) => d.series === "chosen" && d.x === paramCounts(s).total)!.y)
-      .toBeCloseTo(decodeStep(s, chosen, {bandwidthGBps: 2039, batch: 2, context: 1024}).tokensPerSecond, 9);
-    expect(sp.find((d) => d.series === "measured" && d.x === paramCounts(s).total)!.y)
-      .toBeCloseTo(decodeStep(s, chosen, {bandwidthGBps: 100, batch: 2, context: 1024}).tokensPerSecond, 9);
+    expect(sp.find((d) => d.series === "chosen" && d.x === paramCounts(s).total)!.y).toBeCloseTo(
+      decodeStep(s, chosen, {bandwidthGBps: 2039, batch: 2, context: 1024}).tokensPerSecond,
+      9,
+    );
+    expect(sp.find((d) => d.series === "measured" && d.x === paramCounts(s).total)!.y).toBeCloseTo(
+      decodeStep(s, chosen, {bandwidthGBps: 100, batch: 2, context: 1024}).tokensPerSecond,
+      9,
+    );
     const en = energyCurves(st);
-    expect(en.find((d) => d.series === "fp16" && d.x === paramCounts(s).total)!.y).toBeCloseTo(decodeTokenEnergy(s, "fp16", 1024, "7nm").totalJ, 15);
+    expect(en.find((d) => d.series === "fp16" && d.x === paramCounts(s).total)!.y).toBeCloseTo(
+      decodeTokenEnergy(s, "fp16", 1024, "7nm").totalJ,
+      15,
+    );
   });
 
   it("batch curves stop at each precision's memory limit", () => {
     const {points, limits} = batchCurves({...st, model: "7B", mem: 40});
     const s = getShape("7B");
-    expect(limits.find((l) => l.series === "fp16")!.batch).toBe(maxBatch(s, customPrecision(16, 16, 16), {memoryGB: 40, context: 1024}));
+    expect(limits.find((l) => l.series === "fp16")!.batch).toBe(
+      maxBatch(s, customPrecision(16, 16, 16), {memoryGB: 40, context: 1024}),
+    );
     for (const l of limits) {
       const xs = points.filter((p) => p.series === l.series).map((p) => p.x);
       expect(Math.max(...xs)).toBe(Math.min(l.batch, 4096));

@@ -3,8 +3,17 @@
 // model that silently moves them shows up here.
 import {describe, expect, it} from "vitest";
 import {
-  calibrateRuntimeTokens, energyRows, getShape, latencyRows, memory, memoryRows, precision, reproductionTable, sparsityRows,
-  table3Scenario, throughputRows,
+  calibrateRuntimeTokens,
+  energyRows,
+  getShape,
+  latencyRows,
+  memory,
+  memoryRows,
+  precision,
+  reproductionTable,
+  sparsityRows,
+  table3Scenario,
+  throughputRows,
 } from "../../src/lib/cost.js";
 import type {ReproRow} from "../../src/lib/cost.js";
 import {B158_TABLE1, BITNET_ENERGY_TABLE1} from "../../src/lib/paper-tables.js";
@@ -16,25 +25,34 @@ const get = (id: string): ReproRow => {
   if (!r) throw new Error(`no reproduction row ${id}`);
   return r;
 };
-const within = (r: ReproRow) => Math.abs(r.model - r.paper) <= r.tolerance.abs + r.tolerance.rel * Math.abs(r.paper) + 1e-12;
+const within = (r: ReproRow) =>
+  Math.abs(r.model - r.paper) <= r.tolerance.abs + r.tolerance.rel * Math.abs(r.paper) + 1e-12;
 
 /** The figures the model does not reproduce, each explained in its row (and in the report). */
 const EXPECTED_MISSES = new Set([
-  "mem-b158-3.9B", "mem-ratio-3.9B", // no published 3.9B shape
+  "mem-b158-3.9B",
+  "mem-ratio-3.9B", // no published 3.9B shape
   "mem-ratio-70B", // one runtime assumption for Fig. 2 and Table 3: per-head K/V, which Table 3 needs
   "energy-bitnet-6.7B-1-add-7nm", // 0.034 J vs a printed 0.04
   "energy-e2e-3B", // secondary figure reading
   "energy-2b4t-ratio", // the report's estimate counts more than arithmetic
   ...B158_TABLE1.map((r) => `lat-${r.model === "LLaMA" ? "llama" : "b158"}-${r.size}`), // overheads the model lacks
-  "lat-ratio-3B", "lat-ratio-3.9B", "lat-ratio-70B",
-  "tp-batch-b158", "tp-llama", "tp-b158", "tp-ratio", // runtime details the paper does not give
+  "lat-ratio-3B",
+  "lat-ratio-3.9B",
+  "lat-ratio-70B",
+  "tp-batch-b158",
+  "tp-llama",
+  "tp-b158",
+  "tp-ratio", // runtime details the paper does not give
   "act-BitNeta48-7B", // the paper's own table is inconsistent
 ]);
 
 describe("the reproduction table", () => {
   it("has one row per figure, unique ids, sources, and a reason for every miss", () => {
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
-    expect(rows.filter((r) => r.group === "energy" && r.id.startsWith("energy-bitnet-")).length).toBe(BITNET_ENERGY_TABLE1.length * 4);
+    expect(rows.filter((r) => r.group === "energy" && r.id.startsWith("energy-bitnet-")).length).toBe(
+      BITNET_ENERGY_TABLE1.length * 4,
+    );
     for (const r of rows) {
       expect(r.source.length, r.id).toBeGreaterThan(5);
       expect(r.how.length, r.id).toBeGreaterThan(5);
@@ -56,7 +74,14 @@ describe("memory (b1.58 Table 1, Fig. 2; 2B4T Table 1)", () => {
     // A few thousand tokens of 16-bit KV: about what a runtime preallocating a 2048-token cache plus buffers holds.
     expect(T).toBeGreaterThan(2048);
     expect(T).toBeLessThan(4096);
-    for (const id of ["mem-llama-700M", "mem-b158-700M", "mem-llama-1.3B", "mem-b158-1.3B", "mem-llama-3B", "mem-b158-3B"]) {
+    for (const id of [
+      "mem-llama-700M",
+      "mem-b158-700M",
+      "mem-llama-1.3B",
+      "mem-b158-1.3B",
+      "mem-llama-3B",
+      "mem-b158-3B",
+    ]) {
       expect(Math.abs(get(id).deviation), id).toBeLessThanOrEqual(0.05);
     }
   });
@@ -82,7 +107,8 @@ describe("memory (b1.58 Table 1, Fig. 2; 2B4T Table 1)", () => {
     // The other assumption (grouped-query K/V) matches the ratio (7.26×) but makes Table 3's batch 131, not 16.
     const T = calibrateRuntimeTokens();
     const s = getShape("70B");
-    const gqa = memory(s, precision("fp16"), {runtimeTokens: T}).total / memory(s, precision("b1.58"), {runtimeTokens: T}).total;
+    const gqa =
+      memory(s, precision("fp16"), {runtimeTokens: T}).total / memory(s, precision("b1.58"), {runtimeTokens: T}).total;
     expect(Math.abs(gqa / 7.16 - 1)).toBeLessThan(0.05);
     expect(table3Scenario({kvLayout: "model"}).llamaBatch).toBeGreaterThan(100);
     expect(get("mem-ratio-70B").whyNot).toMatch(/Table 3/);
@@ -90,7 +116,8 @@ describe("memory (b1.58 Table 1, Fig. 2; 2B4T Table 1)", () => {
 
   it("2B4T 0.4 GB non-embedding at log₂3 bits, the compared models at 16 bits, and the exact parameter count", () => {
     expect(get("mem-nonemb-2B4T").model).toBeCloseTo(0.4129, 3);
-    for (const id of ["llama3.2-1B", "gemma3-1B", "qwen2.5-1.5B", "smollm2-1.7B", "minicpm-2B"]) expect(get(`mem-nonemb-${id}`).within, id).toBe(true);
+    for (const id of ["llama3.2-1B", "gemma3-1B", "qwen2.5-1.5B", "smollm2-1.7B", "minicpm-2B"])
+      expect(get(`mem-nonemb-${id}`).within, id).toBe(true);
     expect(get("params-2B4T").model).toBe(2_412_820_480);
   });
 
@@ -116,7 +143,8 @@ describe("energy (BitNet Table 1, b1.58 §3 and Fig. 3)", () => {
   });
 
   it("end-to-end ratios 18.6× / 32.9× / 41.2× within 5%; 3B predicted higher than the figure", () => {
-    for (const size of ["1.3B", "13B", "70B"]) expect(Math.abs(get(`energy-e2e-${size}`).deviation), size).toBeLessThan(0.05);
+    for (const size of ["1.3B", "13B", "70B"])
+      expect(Math.abs(get(`energy-e2e-${size}`).deviation), size).toBeLessThan(0.05);
     expect(get("energy-e2e-3B").model).toBeGreaterThan(get("energy-e2e-3B").paper);
     // The ratio grows with size (attention's FP16 share shrinks) and stays below the per-MAC 71.4×.
     const r = ["1.3B", "3B", "13B", "70B"].map((s) => get(`energy-e2e-${s}`).model);
@@ -188,5 +216,7 @@ describe("a4.8 activated parameters (Table 2, abstract)", () => {
 it("every group is present", () => {
   const groups = new Set(rows.map((r) => r.group));
   expect([...groups].sort()).toEqual(["energy", "latency", "memory", "sparsity", "throughput"]);
-  expect(memoryRows().length + energyRows().length + latencyRows().length + throughputRows().length + sparsityRows().length).toBe(rows.length);
+  expect(
+    memoryRows().length + energyRows().length + latencyRows().length + throughputRows().length + sparsityRows().length,
+  ).toBe(rows.length);
 });

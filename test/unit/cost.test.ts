@@ -3,8 +3,23 @@
 import {describe, expect, it} from "vitest";
 import {defaultConfig} from "../../src/lib/config.js";
 import {
-  SHAPES, activatedParams, compareMicrobench, costReport, decodeStep, decodeStepBytes, decodeTokenEnergy, energy, getShape,
-  kvCacheBytes, maxBatch, memory, paramCounts, perMacRatio, precision, shapeFromConfig, upSparsityFromGate,
+  SHAPES,
+  activatedParams,
+  compareMicrobench,
+  costReport,
+  decodeStep,
+  decodeStepBytes,
+  decodeTokenEnergy,
+  energy,
+  getShape,
+  kvCacheBytes,
+  maxBatch,
+  memory,
+  paramCounts,
+  perMacRatio,
+  precision,
+  shapeFromConfig,
+  upSparsityFromGate,
 } from "../../src/lib/cost.js";
 import type {ModelShape} from "../../src/lib/cost.js";
 
@@ -23,7 +38,19 @@ describe("parameter counts", () => {
   });
 
   it("counts a GPT-style (two-matrix) FFN and grouped-query K/V correctly", () => {
-    const s: ModelShape = {...getShape("700M"), hidden: 8, ffn: 32, layers: 2, heads: 2, kvHeads: 1, headDim: 4, vocab: 10, ffnKind: "mlp", tiedEmbedding: false, subNorms: false};
+    const s: ModelShape = {
+      ...getShape("700M"),
+      hidden: 8,
+      ffn: 32,
+      layers: 2,
+      heads: 2,
+      kvHeads: 1,
+      headDim: 4,
+      vocab: 10,
+      ffnKind: "mlp",
+      tiedEmbedding: false,
+      subNorms: false,
+    };
     const n = paramCounts(s);
     expect(n.perLayer).toEqual({q: 64, k: 32, v: 32, o: 64, gate: 0, up: 256, down: 256});
     expect(n.linear).toBe(2 * 704);
@@ -113,10 +140,27 @@ describe("energy (BitNet eq. 16–18, Table 2)", () => {
   });
 
   it("a one-layer model by hand: m·n·p multiplications, m·(n−1)·p additions, ternary m·(n+p) rescaling", () => {
-    const s: ModelShape = {...getShape("700M"), hidden: 4, ffn: 8, layers: 1, heads: 2, kvHeads: 2, headDim: 2, vocab: 10, ffnKind: "mlp"};
+    const s: ModelShape = {
+      ...getShape("700M"),
+      hidden: 4,
+      ffn: 8,
+      layers: 1,
+      heads: 2,
+      kvHeads: 2,
+      headDim: 2,
+      vocab: 10,
+      ffnKind: "mlp",
+    };
     const m = 3;
     // Projections (n, p): q, k, v, o = (4, 4); up (4, 8); down (8, 4).
-    const mats = [[4, 4], [4, 4], [4, 4], [4, 4], [4, 8], [8, 4]];
+    const mats = [
+      [4, 4],
+      [4, 4],
+      [4, 4],
+      [4, 4],
+      [4, 8],
+      [8, 4],
+    ];
     const macs = m * mats.reduce((a, [n, p]) => a + n * p, 0);
     const adds = m * mats.reduce((a, [n, p]) => a + (n - 1) * p, 0);
     const e = energy(s, "fp16", {tokens: m, node: "45nm", attention: "none"});
@@ -133,7 +177,9 @@ describe("energy (BitNet eq. 16–18, Table 2)", () => {
     expect(full.attention.muls).toBe(2 * 2 * m * 2 * m);
     expect(full.attention.adds).toBe(2 * (m * 1 * m + m * 2 * 2));
     expect(full.attention.mulJ).toBeCloseTo(full.attention.muls * 1.1e-12, 20);
-    expect(energy(s, "ternary", {tokens: m, node: "45nm", attention: "causal"}).attention.muls).toBe(full.attention.muls / 2);
+    expect(energy(s, "ternary", {tokens: m, node: "45nm", attention: "causal"}).attention.muls).toBe(
+      full.attention.muls / 2,
+    );
     expect(full.multiplicationFreeShare).toBeCloseTo(macs / (macs + full.attention.muls), 12);
   });
 
@@ -166,7 +212,17 @@ describe("custom shapes", () => {
   it("a BitNetConfig (a shipped tiny model) becomes a shape", () => {
     const c = defaultConfig("b1.58");
     const s = shapeFromConfig(c, "tiny");
-    expect(s).toMatchObject({hidden: 256, ffn: 688, layers: 4, heads: 4, kvHeads: 2, headDim: 64, vocab: 4096, tiedEmbedding: true, subNorms: true});
+    expect(s).toMatchObject({
+      hidden: 256,
+      ffn: 688,
+      layers: 4,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 64,
+      vocab: 4096,
+      tiedEmbedding: true,
+      subNorms: true,
+    });
     const r = costReport(s, precision("b1.58"), {context: 256, batch: 1, bandwidthGBps: 100, node: "7nm", memoryGB: 1});
     expect(r.params.linear).toBe(4 * (256 * 256 * 2 + 256 * 128 * 2 + 3 * 256 * 688));
     expect(r.maxBatch).toBeGreaterThan(0);
@@ -178,13 +234,23 @@ describe("custom shapes", () => {
     expect(() => shapeFromConfig({...c, num_key_value_heads: 3})).toThrow(/num_key_value_heads/);
     expect(() => shapeFromConfig({...c, hidden_size: 250})).toThrow(/head_dim/);
     expect(() => shapeFromConfig({...c, vocab_size: "4096" as unknown as number})).toThrow(/vocab_size/);
-    expect(() => costReport(getShape("7B"), precision("fp16"), {context: 1.5, batch: 1, bandwidthGBps: 1, node: "7nm"})).toThrow(/context/);
+    expect(() =>
+      costReport(getShape("7B"), precision("fp16"), {context: 1.5, batch: 1, bandwidthGBps: 1, node: "7nm"}),
+    ).toThrow(/context/);
   });
 });
 
 describe("microbenchmark comparison", () => {
   it("places each GEMV on the copy-bandwidth line", () => {
-    const m = {copyGBps: 500, ternaryGemvMs: 0.02, ternaryGBps: 250, denseGemvMs: 0.1, denseGBps: 400, rows: 2048, cols: 2048};
+    const m = {
+      copyGBps: 500,
+      ternaryGemvMs: 0.02,
+      ternaryGBps: 250,
+      denseGemvMs: 0.1,
+      denseGBps: 400,
+      rows: 2048,
+      cols: 2048,
+    };
     const c = compareMicrobench(m);
     expect(c.points[0].bytes).toBeCloseTo(250e9 * 0.02e-3, 3);
     expect(c.points[0].predictedMs).toBeCloseTo(0.01, 12);

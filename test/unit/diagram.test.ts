@@ -11,7 +11,10 @@ const kinds = (v: Parameters<typeof defaultConfig>[0]) => blockParts(defaultConf
 describe("blockParts", () => {
   it("b1.58: four BitLinear sites with INT8 quantizers and the two sub-norms, no Hadamard, no top-K", () => {
     const ids = kinds("b1.58");
-    for (const s of ["qkv", "o", "gate_up", "down"]) { expect(ids).toContain(`${s}-linear`); expect(ids).toContain(`${s}-quant`); }
+    for (const s of ["qkv", "o", "gate_up", "down"]) {
+      expect(ids).toContain(`${s}-linear`);
+      expect(ids).toContain(`${s}-quant`);
+    }
     expect(ids).toContain("o-subnorm");
     expect(ids.some((i) => /hadamard|topk/.test(i))).toBe(false);
   });
@@ -28,13 +31,27 @@ describe("blockParts", () => {
     expect(blockParts({...defaultConfig("b1.58"), bitnet_kv_bits: 16}).map((p) => p.id)).not.toContain("kv");
   });
   it("every part links to a chapter that exists", () => {
-    for (const v of ["fp", "b1.58", "a4.8", "v2"] as const) for (const p of blockParts(defaultConfig(v))) expect(["forward", "ternary", "activations", "hadamard", "sparsity"]).toContain(p.chapter);
+    for (const v of ["fp", "b1.58", "a4.8", "v2"] as const)
+      for (const p of blockParts(defaultConfig(v)))
+        expect(["forward", "ternary", "activations", "hadamard", "sparsity"]).toContain(p.chapter);
   });
 });
 
 describe("partValues", () => {
   it("hover values come from the trace", () => {
-    const w = randomWeights({...defaultConfig("a4.8"), vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 16}, 1);
+    const w = randomWeights(
+      {
+        ...defaultConfig("a4.8"),
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 16,
+      },
+      1,
+    );
     const tr = forwardFull(w, [1, 5, 9, 3], {trace: true}).trace;
     const v = partValues(w.config, tr);
     expect(v["down-linear"]).toMatch(/% of its inputs are 0/);

@@ -71,7 +71,7 @@ describe("ternary exercises", () => {
   });
   it("exercise 1: the Gaussian share |W| < γ/2 is about 31% (Monte Carlo)", () => {
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const N = 200_000;
     const w = new Float64Array(N);
     for (let i = 0; i < N; i++) w[i] = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());

@@ -25,9 +25,13 @@ describe("the families on the command line", () => {
     expect(t.status).toBe(0);
     expect(t.stdout).toMatch(/family: Llama-architecture BitNet .*no linear_class: a legacy config/);
     expect(t.stdout).toMatch(/runs as: SiLU GLU, no sub-norms, untied float LM head, head_dim 32/);
-    expect(t.stdout).toMatch(/one stored word: model\.layers\.0\.self_attn\.q_proj\.weight byte 0 = 0x[0-9a-f]{2} = [01]{8}/);
+    expect(t.stdout).toMatch(
+      /one stored word: model\.layers\.0\.self_attn\.q_proj\.weight byte 0 = 0x[0-9a-f]{2} = [01]{8}/,
+    );
     const j = await cli("inspect", `${FX}/fam-trilm-unpacked`, "--json");
-    const r = JSON.parse(j.stdout) as {conventions: {family: {id: string}; pseudo: {axis: string; groups: number}; storedWord: {fields: unknown[]}}};
+    const r = JSON.parse(j.stdout) as {
+      conventions: {family: {id: string}; pseudo: {axis: string; groups: number}; storedWord: {fields: unknown[]}};
+    };
     expect(r.conventions.family.id).toBe("llama-float");
     expect(r.conventions.pseudo).toMatchObject({axis: "rows", groups: 2});
     expect(r.conventions.storedWord.fields).toHaveLength(3); // sign, exponent, mantissa of an F16
@@ -37,8 +41,19 @@ describe("the families on the command line", () => {
   });
 
   it("embed: last-token pooling + L2 and the cosine of two inputs equal transformers'", async () => {
-    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {sequences: number[][]; embeddings: number[][]};
-    const r = await cli("embed", `${FX}/fam-qwen3-embedding`, "--tokens", ref.sequences[0].join(","), "--compare-tokens", ref.sequences[1].join(","), "--json");
+    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {
+      sequences: number[][];
+      embeddings: number[][];
+    };
+    const r = await cli(
+      "embed",
+      `${FX}/fam-qwen3-embedding`,
+      "--tokens",
+      ref.sequences[0].join(","),
+      "--compare-tokens",
+      ref.sequences[1].join(","),
+      "--json",
+    );
     expect(r.status).toBe(0);
     const o = JSON.parse(r.stdout) as {embedding: number[]; cosine: number};
     const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);

@@ -25,12 +25,15 @@ export async function familyAgreement(name: string) {
   validateWeights(w);
   const ref = logitsOf(name);
   expect(ref.ok).toBe(true);
-  let worst = 0, argmaxAgree = 0, positions = 0;
+  let worst = 0,
+    argmaxAgree = 0,
+    positions = 0;
   ref.sequences.forEach((seq, s) => {
     const got = forwardFull(w, seq).logits;
     const V = w.config.vocab_size;
     ref.logits[s].forEach((row, p) => {
-      let a = 0, b = 0;
+      let a = 0,
+        b = 0;
       for (let v = 0; v < V; v++) {
         worst = Math.max(worst, Math.abs(row[v] - got[p * V + v]));
         if (row[v] > row[a]) a = v;
@@ -53,9 +56,22 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
     expect(ins.scale!.value).toBe("divide");
     expect(ins.scale!.how).toMatch(/gives no linear_class/);
     expect(ins.scale!.evidence).toMatch(/above 1/);
-    expect(ins.arch).toMatchObject({activation: "silu", norms: {subNorms: false}, head: {tied: false}, headDim: 32, headDimFrom: "config.head_dim", rope: {theta: 1000042}});
+    expect(ins.arch).toMatchObject({
+      activation: "silu",
+      norms: {subNorms: false},
+      head: {tied: false},
+      headDim: 32,
+      headDimFrom: "config.head_dim",
+      rope: {theta: 1000042},
+    });
     expect(ins.arch.summary).toMatch(/SiLU GLU, no sub-norms, untied float LM head, head_dim 32/);
-    expect(w.config).toMatchObject({bitnet_variant: "b1.58", bitnet_sub_norms: false, hidden_act: "silu", tie_word_embeddings: false, head_dim: 32});
+    expect(w.config).toMatchObject({
+      bitnet_variant: "b1.58",
+      bitnet_sub_norms: false,
+      hidden_act: "silu",
+      tie_word_embeddings: false,
+      head_dim: 32,
+    });
     // one stored byte decoded bit by bit: four codes from four row blocks
     expect(ins.word!.fields).toHaveLength(4);
     expect(ins.word!.fields[3].meaning).toMatch(/row 0, column 0: code \d → w = /);
@@ -86,7 +102,11 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
     expect(o.inspection.family.value).toBe("1bitllm");
     expect(o.inspection.family.how).toMatch(/weight_bits 1 and input_bits 8/);
     expect(o.inspection.format).toBe("hf-latent");
-    expect(w.config.quantization_config).toEqual({quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"});
+    expect(w.config.quantization_config).toEqual({
+      quant_method: "bitnet",
+      linear_class: "autobitlinear",
+      quantization_mode: "online",
+    });
     expect(argmaxAgree).toBe(positions);
     expect(worst).toBeLessThan(TOLERANCE);
   });
@@ -99,7 +119,9 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
     expect(ins.pseudo).toMatchObject({tensor: tensorNames.layer(0).q, axis: "rows", groups: 2});
     expect(ins.codeTable).toMatch(/code · α/);
     expect(ins.word!.value).toMatch(/= -?1 · α/);
-    const prov = JSON.parse(readFileSync(`${FX}/fam-provenance.json`, "utf8")) as {trilm_scales: Record<string, {axis: string; groups: number; alphas: number[]}>};
+    const prov = JSON.parse(readFileSync(`${FX}/fam-provenance.json`, "utf8")) as {
+      trilm_scales: Record<string, {axis: string; groups: number; alphas: number[]}>;
+    };
     // every layer-0 projection: the detector's axis, groups and α are the writer's, and value = code · α bit for bit
     for (const [name, s] of Object.entries(prov.trilm_scales)) {
       const t = w.float.get(name)!;
@@ -107,8 +129,13 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
       const p = detectPseudoTernary(t.data, out, inp)!;
       expect(p, name).toBeDefined();
       expect(p.axis, name).toBe(s.axis);
-      expect(p.groups.map((g) => g.alpha), name).toEqual(s.alphas.map((a) => Math.fround(a)));
-      for (let r = 0; r < out; r++) for (let k = 0; k < inp; k++) if (t.data[r * inp + k] !== p.codes[r * inp + k] * alphaAt(p, r, k)) throw new Error(`${name}[${r},${k}]`);
+      expect(
+        p.groups.map((g) => g.alpha),
+        name,
+      ).toEqual(s.alphas.map((a) => Math.fround(a)));
+      for (let r = 0; r < out; r++)
+        for (let k = 0; k < inp; k++)
+          if (t.data[r * inp + k] !== p.codes[r * inp + k] * alphaAt(p, r, k)) throw new Error(`${name}[${r},${k}]`);
     }
     expect(argmaxAgree).toBe(positions);
     expect(worst).toBeLessThan(TOLERANCE);
@@ -122,7 +149,10 @@ describe("Llama-architecture ternary families (fixtures by transformers' LlamaFo
     expect(detectPseudoTernary(new Float32Array(64), 8, 8)).toBeUndefined();
     // bf16-stored scale: exact recovery through the float conversion
     const bytes = new Uint8Array([0x80, 0x3e, 0, 0, 0x80, 0xbe, 0x80, 0x3e]);
-    expect(detectPseudoTernary(toFloat32(bytes, "BF16"), 2, 2)).toMatchObject({axis: "tensor", groups: [{alpha: 0.25}]});
+    expect(detectPseudoTernary(toFloat32(bytes, "BF16"), 2, 2)).toMatchObject({
+      axis: "tensor",
+      groups: [{alpha: 0.25}],
+    });
   });
 });
 
@@ -131,23 +161,44 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
     const {o, w, worst, argmaxAgree, positions} = await familyAgreement("fam-qwen3-embedding");
     const ins = o.inspection;
     expect(ins.family.value).toBe("bitnet-embedding");
-    expect(ins.family.how).toMatch(/model_type "qwen3" with a bitnet quantization_config, quantization_config.use_rms_norm = true/);
+    expect(ins.family.how).toMatch(
+      /model_type "qwen3" with a bitnet quantization_config, quantization_config.use_rms_norm = true/,
+    );
     expect(ins.format).toBe("hf-latent");
-    expect(ins.arch).toMatchObject({norms: {perProjection: true, qk: true, subNorms: false}, head: {tied: true}, headDim: 32, pooling: "last-token-l2"});
+    expect(ins.arch).toMatchObject({
+      norms: {perProjection: true, qk: true, subNorms: false},
+      head: {tied: true},
+      headDim: 32,
+      pooling: "last-token-l2",
+    });
     expect(ins.arch.summary).toMatch(/an RMSNorm inside each BitLinear, RMSNorm on each q\/k head/);
     expect(ins.pooling!.how).toMatch(/1_Pooling\/config.json: pooling_mode_lasttoken/);
-    expect(w.config).toMatchObject({bitnet_linear_norms: true, bitnet_linear_norm_eps: 1e-6, bitnet_qk_norm: true, bitnet_pooling: "last-token-l2"});
+    expect(w.config).toMatchObject({
+      bitnet_linear_norms: true,
+      bitnet_linear_norm_eps: 1e-6,
+      bitnet_qk_norm: true,
+      bitnet_pooling: "last-token-l2",
+    });
     expect(argmaxAgree).toBe(positions);
     expect(worst).toBeLessThan(TOLERANCE);
-    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {sequences: number[][]; embeddings: number[][]};
-    let worstE = 0, worstCos = 0;
+    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {
+      sequences: number[][];
+      embeddings: number[][];
+    };
+    let worstE = 0,
+      worstCos = 0;
     ref.sequences.forEach((seq, s) => {
       const e = embedTokens(w, seq);
       let dot = 0;
-      for (let i = 0; i < e.length; i++) { worstE = Math.max(worstE, Math.abs(e[i] - ref.embeddings[s][i])); dot += e[i] * ref.embeddings[s][i]; }
+      for (let i = 0; i < e.length; i++) {
+        worstE = Math.max(worstE, Math.abs(e[i] - ref.embeddings[s][i]));
+        dot += e[i] * ref.embeddings[s][i];
+      }
       worstCos = Math.max(worstCos, 1 - dot);
     });
-    console.log(`fam-qwen3-embedding: logits max |Δ| ${worst.toExponential(2)}, argmax ${argmaxAgree}/${positions}; embedding max |Δ| ${worstE.toExponential(2)}, 1 − cos ${worstCos.toExponential(2)}`);
+    console.log(
+      `fam-qwen3-embedding: logits max |Δ| ${worst.toExponential(2)}, argmax ${argmaxAgree}/${positions}; embedding max |Δ| ${worstE.toExponential(2)}, 1 − cos ${worstCos.toExponential(2)}`,
+    );
     expect(worstE).toBeLessThan(1e-5);
     expect(worstCos).toBeLessThan(1e-9);
   });
@@ -156,24 +207,40 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
     const {makePlan} = await import("../../src/gpu/engine.js");
     const w = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
     expect(makePlan(w.config, "f32").arch.norms).toMatchObject({perProjection: true, qk: true});
-    expect(() => makePlan({...w.config, bitnet_sub_norms: true}, "f32")).toThrow(/webgpu: an RMSNorm inside each BitLinear together with sub-norms .* not run by the engine/);
+    expect(() => makePlan({...w.config, bitnet_sub_norms: true}, "f32")).toThrow(
+      /webgpu: an RMSNorm inside each BitLinear together with sub-norms .* not run by the engine/,
+    );
   });
 });
 
 describe("families that are named and refused", () => {
   const base = JSON.parse(readFileSync(`${FX}/fam-llama-legacy/config.json`, "utf8")) as Record<string, unknown>;
   it("BitNet-embedding-270M (Gemma3 body) and BitCPM (MiniCPM) say what is missing", () => {
-    expect(() => parseConfig({...base, model_type: "gemma3_text"})).toThrow(/Ternary embedding model, Gemma3 body \(model_type "gemma3_text".*not supported yet: Gemma3's body/);
+    expect(() => parseConfig({...base, model_type: "gemma3_text"})).toThrow(
+      /Ternary embedding model, Gemma3 body \(model_type "gemma3_text".*not supported yet: Gemma3's body/,
+    );
     expect(() => parseConfig({...base, model_type: "minicpm"})).toThrow(/MiniCPM \(BitCPM\).*scale_emb/);
     expect(detectFamily({model_type: "gemma3"}).value).toBe("gemma3-embedding");
     // use_rms_norm on a Llama body is the same architecture fact, read generically
-    expect(parseConfig({...base, quantization_config: {quant_method: "bitnet", use_rms_norm: true}})).toMatchObject({bitnet_linear_norms: true, bitnet_linear_norm_eps: 1e-6});
+    expect(parseConfig({...base, quantization_config: {quant_method: "bitnet", use_rms_norm: true}})).toMatchObject({
+      bitnet_linear_norms: true,
+      bitnet_linear_norm_eps: 1e-6,
+    });
   });
   it("the architecture table is what the config says", () => {
     const c = parseConfig(base);
-    expect(architectureOf(c)).toMatchObject({activation: "silu", head: {tied: false}, headDim: 32, pooling: "none", weights: "ternary", norms: {perProjection: false, qk: false}});
+    expect(architectureOf(c)).toMatchObject({
+      activation: "silu",
+      head: {tied: false},
+      headDim: 32,
+      pooling: "none",
+      weights: "ternary",
+      norms: {perProjection: false, qk: false},
+    });
     const {head_dim: _h, ...noHd} = base;
-    expect(architectureOf(parseConfig({...noHd, num_attention_heads: 4, hidden_size: 96})).headDimFrom).toBe("hidden_size / num_attention_heads");
+    expect(architectureOf(parseConfig({...noHd, num_attention_heads: 4, hidden_size: 96})).headDimFrom).toBe(
+      "hidden_size / num_attention_heads",
+    );
   });
 });
 
@@ -182,14 +249,22 @@ describe("pseudo-quantized weights under a config that ternarizes online (Falcon
     const {mapFileSet, memorySource} = await import("../../src/lib/formats/source.js");
     const cfg = JSON.parse(readFileSync(`${FX}/fam-trilm-unpacked/config.json`, "utf8")) as Record<string, unknown>;
     cfg.quantization_config = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
-    const files = mapFileSet("t", new Map([
-      ["config.json", memorySource(new TextEncoder().encode(JSON.stringify(cfg)), "config.json")],
-      ["model.safetensors", memorySource(new Uint8Array(readFileSync(`${FX}/fam-trilm-unpacked/model.safetensors`)), "model.safetensors")],
-    ]));
+    const files = mapFileSet(
+      "t",
+      new Map([
+        ["config.json", memorySource(new TextEncoder().encode(JSON.stringify(cfg)), "config.json")],
+        [
+          "model.safetensors",
+          memorySource(new Uint8Array(readFileSync(`${FX}/fam-trilm-unpacked/model.safetensors`)), "model.safetensors"),
+        ],
+      ]),
+    );
     const o = await openCheckpoint(files);
     expect(o.inspection.format).toBe("hf-latent");
     expect(o.inspection.pseudo).toMatchObject({axis: "rows", groups: 2});
-    expect(o.inspection.warnings.join(" ")).toMatch(/pseudo-quantized .* keeps these codes and scales them by mean\|W\|/);
+    expect(o.inspection.warnings.join(" ")).toMatch(
+      /pseudo-quantized .* keeps these codes and scales them by mean\|W\|/,
+    );
     const w = await o.load();
     const t = w.ternary.get(tensorNames.layer(0).q)!;
     const f = (await openCheckpoint(await pathFileSet(`${FX}/fam-trilm-unpacked`))).tensor(tensorNames.layer(0).q);
@@ -204,10 +279,24 @@ describe("writing a family's config.json for transformers (convert --to hf)", ()
     for (const dir of ["fam-llama-legacy", "fam-qwen3-embedding"]) {
       const c = (await (await openCheckpoint(await pathFileSet(`${FX}/${dir}`))).load()).config;
       const j = configToJSON(c);
-      if (dir === "fam-llama-legacy") expect(j).toMatchObject({architectures: ["LlamaForCausalLM"], model_type: "llama", quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"}});
-      else expect(j).toMatchObject({architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", quantization_config: {use_rms_norm: true, rms_norm_eps: 1e-6}});
+      if (dir === "fam-llama-legacy")
+        expect(j).toMatchObject({
+          architectures: ["LlamaForCausalLM"],
+          model_type: "llama",
+          quantization_config: {quant_method: "bitnet", linear_class: "bitlinear"},
+        });
+      else
+        expect(j).toMatchObject({
+          architectures: ["Qwen3ForCausalLM"],
+          model_type: "qwen3",
+          quantization_config: {use_rms_norm: true, rms_norm_eps: 1e-6},
+        });
       const back = parseConfig(j);
-      expect(back).toEqual({...c, quantization_config: back.quantization_config, ...(c.bitnet_pooling ? {bitnet_pooling: c.bitnet_pooling} : {})});
+      expect(back).toEqual({
+        ...c,
+        quantization_config: back.quantization_config,
+        ...(c.bitnet_pooling ? {bitnet_pooling: c.bitnet_pooling} : {}),
+      });
     }
   });
 });

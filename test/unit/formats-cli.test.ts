@@ -46,7 +46,8 @@ describe("bitnet-lab convert", () => {
     const la = forwardFull(a.weights, seq).logits;
     const lb = forwardFull(b.weights, seq).logits;
     const lc = forwardFull(c.weights, seq).logits;
-    let db = 0, dc = 0;
+    let db = 0,
+      dc = 0;
     for (let i = 0; i < la.length; i++) {
       db = Math.max(db, Math.abs(la[i] - lb[i]));
       dc = Math.max(dc, Math.abs(la[i] - lc[i]));
@@ -58,7 +59,10 @@ describe("bitnet-lab convert", () => {
 
   it("inspect prints the conventions and how they were decided, for GGUF and HF alike", async () => {
     const gguf = join(tmp, "i.gguf");
-    expect((await cli("convert", "data/fixtures/hf-bitlinear", "--to", "gguf", "--out", gguf, "--to-i2s-layout", "arm")).status).toBe(0);
+    expect(
+      (await cli("convert", "data/fixtures/hf-bitlinear", "--to", "gguf", "--out", gguf, "--to-i2s-layout", "arm"))
+        .status,
+    ).toBe(0);
     const r = await cli("inspect", gguf, "--json");
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -68,7 +72,11 @@ describe("bitnet-lab convert", () => {
     const bad = await cli("inspect", gguf, "--i2s-layout", "sideways");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--i2s-layout must be x86, arm, rows/);
-    const arm = JSON.parse((await cli("convert", gguf, "--to", "hf", "--out", join(tmp, "x"), "--i2s-layout", "arm")).status === 0 ? (await cli("inspect", join(tmp, "x"), "--json")).stdout : "{}");
+    const arm = JSON.parse(
+      (await cli("convert", gguf, "--to", "hf", "--out", join(tmp, "x"), "--i2s-layout", "arm")).status === 0
+        ? (await cli("inspect", join(tmp, "x"), "--json")).stdout
+        : "{}",
+    );
     expect(arm.conventions.scale.convention).toBe("divide");
     const t = await cli("inspect", "data/fixtures/hf-packed");
     expect(t.stdout).toMatch(/weight_scale MULTIPLIES: config.json quantization_config.linear_class = "autobitlinear"/);
@@ -76,8 +84,12 @@ describe("bitnet-lab convert", () => {
   });
 
   it("refuses what it cannot do with usage errors", async () => {
-    expect((await cli("convert", "data/fixtures/hf-packed", "--to", "onnx", "--out", join(tmp, "z"))).stderr).toMatch(/--to must be gguf or hf/);
+    expect((await cli("convert", "data/fixtures/hf-packed", "--to", "onnx", "--out", join(tmp, "z"))).stderr).toMatch(
+      /--to must be gguf or hf/,
+    );
     expect((await cli("convert", "data/fixtures/hf-packed", "--to", "gguf")).stderr).toMatch(/--out PATH is required/);
-    expect((await cli("convert", "data/models/b1.58", "--to", "gguf", "--out", join(tmp, "y.gguf"))).stderr).toMatch(/needs sub-norms and a ReLU² FFN/);
+    expect((await cli("convert", "data/models/b1.58", "--to", "gguf", "--out", join(tmp, "y.gguf"))).stderr).toMatch(
+      /needs sub-norms and a ReLU² FFN/,
+    );
   });
 });

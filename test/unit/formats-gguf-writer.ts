@@ -47,7 +47,10 @@ function halfBits(v: number): number {
   let e = Math.floor(Math.log2(a));
   if (e < -14) return sign | Math.round(a / 2 ** -24); // subnormal
   let m = Math.round((a / 2 ** e - 1) * 1024);
-  if (m === 1024) { m = 0; e++; }
+  if (m === 1024) {
+    m = 0;
+    e++;
+  }
   return sign | ((e + 15) << 10) | m;
 }
 
@@ -81,28 +84,64 @@ export function quantizeI2S(src: Float32Array): Uint8Array {
 export function writeGGUFIndependently(kvs: KV[], tensors: IndepTensor[]): Uint8Array {
   const chunks: number[] = [];
   const u8 = (x: number) => chunks.push(x & 255);
-  const u32 = (x: number) => { for (let k = 0; k < 4; k++) u8(x >>> (8 * k)); };
-  const u64 = (x: number) => { u32(x % 2 ** 32); u32(Math.floor(x / 2 ** 32)); };
-  const f32 = (x: number) => { const b = new Uint8Array(new Float32Array([x]).buffer); b.forEach(u8); };
-  const str = (s: string) => { const b = new TextEncoder().encode(s); u64(b.length); b.forEach(u8); };
-  u8(0x47); u8(0x47); u8(0x55); u8(0x46); // "GGUF"
+  const u32 = (x: number) => {
+    for (let k = 0; k < 4; k++) u8(x >>> (8 * k));
+  };
+  const u64 = (x: number) => {
+    u32(x % 2 ** 32);
+    u32(Math.floor(x / 2 ** 32));
+  };
+  const f32 = (x: number) => {
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    b.forEach(u8);
+  };
+  const str = (s: string) => {
+    const b = new TextEncoder().encode(s);
+    u64(b.length);
+    b.forEach(u8);
+  };
+  u8(0x47);
+  u8(0x47);
+  u8(0x55);
+  u8(0x46); // "GGUF"
   u32(3);
   u64(tensors.length);
   u64(kvs.length);
   for (const [k, t, v] of kvs) {
     str(k);
-    if (t === "u32") { u32(4); u32(v as number); }
-    else if (t === "f32") { u32(6); f32(v as number); }
-    else if (t === "bool") { u32(7); u8(v ? 1 : 0); }
-    else if (t === "str") { u32(8); str(v as string); }
-    else if (t === "strs") { u32(9); u32(8); u64((v as string[]).length); for (const s of v as string[]) str(s); }
-    else { u32(9); u32(5); u64((v as number[]).length); for (const x of v as number[]) u32(x >>> 0); }
+    if (t === "u32") {
+      u32(4);
+      u32(v as number);
+    } else if (t === "f32") {
+      u32(6);
+      f32(v as number);
+    } else if (t === "bool") {
+      u32(7);
+      u8(v ? 1 : 0);
+    } else if (t === "str") {
+      u32(8);
+      str(v as string);
+    } else if (t === "strs") {
+      u32(9);
+      u32(8);
+      u64((v as string[]).length);
+      for (const s of v as string[]) str(s);
+    } else {
+      u32(9);
+      u32(5);
+      u64((v as number[]).length);
+      for (const x of v as number[]) u32(x >>> 0);
+    }
   }
   const payloads = tensors.map((t) => {
     if (t.kind === "i2s") return quantizeI2S(t.data);
     if (t.kind === "f32") return new Uint8Array(new Float32Array(t.data).buffer);
     const b = new Uint8Array(t.data.length * 2);
-    t.data.forEach((v, i) => { const h = halfBits(v); b[2 * i] = h & 255; b[2 * i + 1] = h >> 8; });
+    t.data.forEach((v, i) => {
+      const h = halfBits(v);
+      b[2 * i] = h & 255;
+      b[2 * i + 1] = h >> 8;
+    });
     return b;
   });
   let off = 0;
@@ -118,7 +157,10 @@ export function writeGGUFIndependently(kvs: KV[], tensors: IndepTensor[]): Uint8
   const out = new Uint8Array(chunks.length + off);
   out.set(chunks);
   let o = chunks.length;
-  payloads.forEach((p) => { out.set(p, o); o += Math.ceil(p.length / 32) * 32; });
+  payloads.forEach((p) => {
+    out.set(p, o);
+    o += Math.ceil(p.length / 32) * 32;
+  });
   return out;
 }
 
@@ -143,13 +185,23 @@ export function bitnet25File(w: ModelWeights, opts: BitNet25Options = {}): Uint8
   if (opts.tokenizer) {
     const shipped = opts.tokenizerJSON as {model: {vocab: Record<string, number>; merges: unknown}};
     const vocab = shipped.model.vocab as Record<string, number>;
-    const tokens = Object.entries(vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
-    kvs.push(["tokenizer.ggml.model", "str", "gpt2"], ["tokenizer.ggml.pre", "str", opts.pre ?? "gpt-2"], ["tokenizer.ggml.tokens", "strs", tokens],
-      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i === 0 ? 3 : i < 3 ? opts.bosType ?? 3 : 1))], ["tokenizer.ggml.merges", "strs", shipped.model.merges],
-      ["tokenizer.ggml.bos_token_id", "u32", 1], ["tokenizer.ggml.eos_token_id", "u32", 2], ["tokenizer.ggml.add_bos_token", "bool", true]);
+    const tokens = Object.entries(vocab)
+      .sort((a, b) => a[1] - b[1])
+      .map(([t]) => t);
+    kvs.push(
+      ["tokenizer.ggml.model", "str", "gpt2"],
+      ["tokenizer.ggml.pre", "str", opts.pre ?? "gpt-2"],
+      ["tokenizer.ggml.tokens", "strs", tokens],
+      ["tokenizer.ggml.token_type", "i32s", tokens.map((_, i) => (i === 0 ? 3 : i < 3 ? (opts.bosType ?? 3) : 1))],
+      ["tokenizer.ggml.merges", "strs", shipped.model.merges],
+      ["tokenizer.ggml.bos_token_id", "u32", 1],
+      ["tokenizer.ggml.eos_token_id", "u32", 2],
+      ["tokenizer.ggml.add_bos_token", "bool", true],
+    );
   }
   const ts: IndepTensor[] = [];
-  const float = (hf: string, g: string, kind: "f32" | "f16") => ts.push({name: g, shape: w.float.get(hf)!.shape, data: w.float.get(hf)!.data, kind: opts.allF32 ? "f32" : kind});
+  const float = (hf: string, g: string, kind: "f32" | "f16") =>
+    ts.push({name: g, shape: w.float.get(hf)!.shape, data: w.float.get(hf)!.data, kind: opts.allF32 ? "f32" : kind});
   const proj = (hf: string, g: string, heads?: number) => {
     const t = w.ternary.get(hf)!;
     let data: Float32Array = new Float32Array(t.codes.length);

@@ -28,15 +28,37 @@ const shipped = JSON.parse(readFileSync("data/models/b1.58/tokenizer.json", "utf
 
 /** A bitnet-25 file as bitnet.cpp's converters write it (rows as HF stores them unless permuteQK, which builds
  *  the wrongly permuted files this project's old writer made), every float F32 so random weights stay exact. */
-function vendorStyleFile(w: ModelWeights, o: {permuteQK?: boolean; kvs?: KVRow[]; noFreqBase?: boolean; tokenizer?: {pre?: string; bosType?: number}} = {}): Uint8Array {
-  return bitnet25File(w, {allF32: true, permuteQK: o.permuteQK, extra: o.kvs, noFreqBase: o.noFreqBase, tokenizer: !!o.tokenizer, tokenizerJSON: shipped, pre: o.tokenizer?.pre, bosType: o.tokenizer?.bosType});
+function vendorStyleFile(
+  w: ModelWeights,
+  o: {permuteQK?: boolean; kvs?: KVRow[]; noFreqBase?: boolean; tokenizer?: {pre?: string; bosType?: number}} = {},
+): Uint8Array {
+  return bitnet25File(w, {
+    allF32: true,
+    permuteQK: o.permuteQK,
+    extra: o.kvs,
+    noFreqBase: o.noFreqBase,
+    tokenizer: !!o.tokenizer,
+    tokenizerJSON: shipped,
+    pre: o.tokenizer?.pre,
+    bosType: o.tokenizer?.bosType,
+  });
 }
 
-const open = (bytes: Uint8Array, opts: OpenOptions = {}) => openCheckpoint(mapFileSet("t", new Map([["m.gguf", memorySource(bytes, "m.gguf")]])), opts);
+const open = (bytes: Uint8Array, opts: OpenOptions = {}) =>
+  openCheckpoint(mapFileSet("t", new Map([["m.gguf", memorySource(bytes, "m.gguf")]])), opts);
 
 const small: BitNetConfig = defaultConfig("b1.58", {
-  vocab_size: 4096, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1,
-  max_position_embeddings: 64, hidden_act: "relu2", rope_theta: 500000, bitnet_sub_norms: true, tie_word_embeddings: true,
+  vocab_size: 4096,
+  hidden_size: 128,
+  intermediate_size: 256,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  max_position_embeddings: 64,
+  hidden_act: "relu2",
+  rope_theta: 500000,
+  bitnet_sub_norms: true,
+  tie_word_embeddings: true,
 });
 function exact(w: ModelWeights): ModelWeights {
   for (const t of w.ternary.values()) t.gamma = Math.fround(t.gamma);
@@ -49,13 +71,17 @@ async function writeOurs(w: ModelWeights, opts: Parameters<typeof ggufFromWeight
   await writeGGUF(kvs, tensors, (c) => void chunks.push(c));
   const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 }
 
 describe("conventions from bitnet.cpp's sources", () => {
   it("the BitNet archs run rotate-half RoPE on unpermuted rows; llama runs adjacent pairs on permuted rows", () => {
-    for (const a of ["bitnet-25", "bitnet-b1.58", "bitnet"]) expect([GGUF_ARCHS[a].rope, GGUF_ARCHS[a].permutedQK]).toEqual(["neox", false]);
+    for (const a of ["bitnet-25", "bitnet-b1.58", "bitnet"])
+      expect([GGUF_ARCHS[a].rope, GGUF_ARCHS[a].permutedQK]).toEqual(["neox", false]);
     expect([GGUF_ARCHS.llama.rope, GGUF_ARCHS.llama.permutedQK]).toEqual(["norm", true]);
     for (const a of Object.values(GGUF_ARCHS)) expect(a.defaults.ropeFreqBase).toBe(10000);
   });
@@ -67,7 +93,9 @@ describe("conventions from bitnet.cpp's sources", () => {
     // permute like LlamaModel.permute (rows of one head, one column each)
     const p = Float64Array.from(permuteForGGUF(Float32Array.from(x), 8, 1, 1));
     llamaRope(p, 3, 10000, "norm");
-    expect(Array.from(permuteForGGUF(Float32Array.from(neox), 8, 1, 1)).map((v) => +v.toFixed(5))).toEqual(Array.from(p).map((v) => +v.toFixed(5)));
+    expect(Array.from(permuteForGGUF(Float32Array.from(neox), 8, 1, 1)).map((v) => +v.toFixed(5))).toEqual(
+      Array.from(p).map((v) => +v.toFixed(5)),
+    );
     // hand-worked: pos 1, d = 2, θ irrelevant (i = 0 → angle 1 rad): (1, 0) → (cos 1, sin 1)
     const y = Float64Array.from([1, 0]);
     llamaRope(y, 1, 10000, "neox");
@@ -91,15 +119,29 @@ describe("reading vendor-convention files", () => {
     const o = await open(vendorStyleFile(w), {i2sLayout: "x86"});
     const d = small.hidden_size / small.num_attention_heads;
     // the old reader: rows un-permuted as if the converter had permuted them
-    const buggy: OpenedCheckpoint = {...o, async tensor(name) {
-      const t = await o.tensor(name);
-      const heads = name === tensorNames.layer(0).q ? small.num_attention_heads : name === tensorNames.layer(0).k ? small.num_key_value_heads : 0;
-      if (!heads || !t.ternary) return t;
-      const [rows, cols] = t.ternary.shape;
-      const codes = new Int8Array(t.ternary.codes.length);
-      for (let h = 0; h < heads; h++) for (let j = 0; j < d / 2; j++) for (let i = 0; i < 2; i++) codes.set(t.ternary.codes.subarray((h * d + 2 * j + i) * cols, (h * d + 2 * j + i + 1) * cols), (h * d + i * (d / 2) + j) * cols);
-      return {name, ternary: {...t.ternary, codes, shape: [rows, cols]}};
-    }};
+    const buggy: OpenedCheckpoint = {
+      ...o,
+      async tensor(name) {
+        const t = await o.tensor(name);
+        const heads =
+          name === tensorNames.layer(0).q
+            ? small.num_attention_heads
+            : name === tensorNames.layer(0).k
+              ? small.num_key_value_heads
+              : 0;
+        if (!heads || !t.ternary) return t;
+        const [rows, cols] = t.ternary.shape;
+        const codes = new Int8Array(t.ternary.codes.length);
+        for (let h = 0; h < heads; h++)
+          for (let j = 0; j < d / 2; j++)
+            for (let i = 0; i < 2; i++)
+              codes.set(
+                t.ternary.codes.subarray((h * d + 2 * j + i) * cols, (h * d + 2 * j + i + 1) * cols),
+                (h * d + i * (d / 2) + j) * cols,
+              );
+        return {name, ternary: {...t.ternary, codes, shape: [rows, cols]}};
+      },
+    };
     const g = await attentionRopeCheck(buggy, [1, 5, 9, 300]);
     expect(g.pass).toBe(false);
     expect(g.detail).toMatch(/differ/);
@@ -130,7 +172,8 @@ describe("reading vendor-convention files", () => {
   });
 
   it("pre-tokenizer names: llama.cpp's gpt-2 and the old writer's gpt2 read; default refused with the reason", async () => {
-    for (const pre of ["gpt-2", "gpt2"]) expect((await open(vendorStyleFile(w, {tokenizer: {pre}}), {i2sLayout: "x86"})).tokenizerJSON, pre).toBeDefined();
+    for (const pre of ["gpt-2", "gpt2"])
+      expect((await open(vendorStyleFile(w, {tokenizer: {pre}}), {i2sLayout: "x86"})).tokenizerJSON, pre).toBeDefined();
     const o = await open(vendorStyleFile(w, {tokenizer: {pre: "default"}}), {i2sLayout: "x86"});
     expect(o.tokenizerJSON).toBeUndefined();
     expect(o.inspection.warnings.join(" ")).toMatch(/"default".*four regexes/);
@@ -144,8 +187,18 @@ describe("I2_S layout: decided from evidence, or refused", () => {
       const c = m.weights.config;
       for (const truth of I2S_LAYOUT_NAMES) {
         const ffns = evidenceLayers(c.num_hidden_layers).map((l) => {
-          const enc = (n: string) => { const t = m.weights.ternary.get(`model.layers.${l}.mlp.${n}.weight`)!; return encodeI2S(t.codes, t.shape[0], t.shape[1], t.gamma, truth); };
-          return {layer: l, F: c.intermediate_size, C: c.hidden_size, up: enc("up_proj"), gate: enc("gate_proj"), down: enc("down_proj")};
+          const enc = (n: string) => {
+            const t = m.weights.ternary.get(`model.layers.${l}.mlp.${n}.weight`)!;
+            return encodeI2S(t.codes, t.shape[0], t.shape[1], t.gamma, truth);
+          };
+          return {
+            layer: l,
+            F: c.intermediate_size,
+            C: c.hidden_size,
+            up: enc("up_proj"),
+            gate: enc("gate_proj"),
+            down: enc("down_proj"),
+          };
         });
         const ev = layoutEvidence(ffns, I2S_LAYOUT_NAMES);
         expect(ev.layout, `${dir} written as ${truth}: ${ev.how}`).toBe(truth);
@@ -168,7 +221,9 @@ describe("I2_S layout: decided from evidence, or refused", () => {
     expect(o.inspection.i2s!.value).toBe("x86");
     expect(o.inspection.i2s!.how).toMatch(/decided from the weights/);
     expect(o.inspection.i2s!.evidence!.z.x86!).toBeGreaterThan(6);
-    expect(Array.from(forwardFull(await o.load(), [1, 40, 7]).logits)).toEqual(Array.from(forwardFull(w, [1, 40, 7]).logits));
+    expect(Array.from(forwardFull(await o.load(), [1, 40, 7]).logits)).toEqual(
+      Array.from(forwardFull(w, [1, 40, 7]).logits),
+    );
   });
 
   it("files this project writes record their layout; all three round-trip", async () => {
@@ -176,7 +231,9 @@ describe("I2_S layout: decided from evidence, or refused", () => {
     for (const layout of I2S_LAYOUT_NAMES) {
       const o = await open(await writeOurs(w, {layout, embedding: "F32"}));
       expect(o.inspection.i2s!.value).toBe(layout);
-      expect(Array.from(forwardFull(await o.load(), [1, 2, 3]).logits)).toEqual(Array.from(forwardFull(w, [1, 2, 3]).logits));
+      expect(Array.from(forwardFull(await o.load(), [1, 2, 3]).logits)).toEqual(
+        Array.from(forwardFull(w, [1, 2, 3]).logits),
+      );
     }
   });
 });
@@ -193,8 +250,11 @@ describe("the writer speaks llama.cpp's language", () => {
     const theirs = await parseGGUF(memorySource(vendorStyleFile(w), "y"));
     const vb = vendorStyleFile(w);
     for (const name of ["blk.0.attn_q.weight", "blk.1.attn_k.weight"]) {
-      const a = h.tensors.find((t) => t.name === name)!, b = theirs.tensors.find((t) => t.name === name)!;
-      expect(Array.from(bytes.subarray(h.dataOffset + a.offset, h.dataOffset + a.offset + a.bytes)), name).toEqual(Array.from(vb.subarray(theirs.dataOffset + b.offset, theirs.dataOffset + b.offset + b.bytes)));
+      const a = h.tensors.find((t) => t.name === name)!,
+        b = theirs.tensors.find((t) => t.name === name)!;
+      expect(Array.from(bytes.subarray(h.dataOffset + a.offset, h.dataOffset + a.offset + a.bytes)), name).toEqual(
+        Array.from(vb.subarray(theirs.dataOffset + b.offset, theirs.dataOffset + b.offset + b.bytes)),
+      );
     }
   });
 
@@ -204,7 +264,13 @@ describe("the writer speaks llama.cpp's language", () => {
     expect(ggufPreName(llama3.pre_tokenizer)).toBe("llama-bpe");
     const kvs = ggufTokenizerKVs(shipped, {bos: 1, eos: 2});
     expect(kvs.find((k) => k.key === "tokenizer.ggml.pre")!.value).toBe("gpt-2");
-    const custom = {type: "Sequence", pretokenizers: [{type: "Split", pattern: {Regex: "\\s+"}, behavior: "Isolated"}, {type: "ByteLevel", use_regex: false}]};
+    const custom = {
+      type: "Sequence",
+      pretokenizers: [
+        {type: "Split", pattern: {Regex: "\\s+"}, behavior: "Isolated"},
+        {type: "ByteLevel", use_regex: false},
+      ],
+    };
     expect(() => ggufPreName(custom)).toThrow(/no llama\.cpp tokenizer\.ggml\.pre name/);
   });
 

@@ -15,7 +15,6 @@ const seqs = (JSON.parse(readFileSync(`${V}/sequences.json`, "utf8")) as {sequen
 type Logits = (number | null)[][][];
 const logitsOf = (f: string): Logits => JSON.parse(readFileSync(`${V}/logits/${f}`, "utf8")).logits;
 
-
 async function ours(path: string, i2sLayout?: I2SLayout): Promise<Logits> {
   const m = await readModelPath(path, {i2sLayout});
   const Vn = m.weights.config.vocab_size;
@@ -72,7 +71,10 @@ describe("vendor-made GGUF files (microsoft/BitNet converters, bitnet.cpp llama-
   });
 
   it("conventions as the vendor files state them: both archs, no permutation, BOS/EOS and freq_base from the file", async () => {
-    for (const [file, arch] of [["a-hf-bf16.i2_s", "bitnet-b1.58"], ["b-ms.i2_s.x86", "bitnet-25"]]) {
+    for (const [file, arch] of [
+      ["a-hf-bf16.i2_s", "bitnet-b1.58"],
+      ["b-ms.i2_s.x86", "bitnet-25"],
+    ]) {
       const o = await openModelPath(`${V}/${file}.gguf`, {i2sLayout: "x86"});
       const ins = o.inspection;
       expect(ins.architecture.startsWith(arch)).toBe(true);

@@ -15,7 +15,13 @@ describe("bad-input probe (property-based, time-boxed)", () => {
       // Families whose every case runs a command on files (convert, sparse GGUFs) try fewer in the time box.
       expect(r.tried, r.family).toBeGreaterThan(/data safety|huge/.test(r.family) ? 5 : 20);
       expect(r.handled, r.family).toBeGreaterThan(0);
-      expect({family: r.family, crashed: r.crashed, silent: r.silent, hung: r.hung, examples: r.examples}).toEqual({family: r.family, crashed: 0, silent: 0, hung: 0, examples: []});
+      expect({family: r.family, crashed: r.crashed, silent: r.silent, hung: r.hung, examples: r.examples}).toEqual({
+        family: r.family,
+        crashed: 0,
+        silent: 0,
+        hung: 0,
+        examples: [],
+      });
     }
   }, 120_000);
 });

@@ -25,7 +25,7 @@ describe("sampling", () => {
     // top-p: probabilities e²,e²,e,1,e⁻¹ / Z ≈ .39,.39,.14,.05,.02: p = 0.8 needs the first three.
     const q = samplingDistribution(logits, {...base, topP: 0.8});
     const e = Math.E;
-    expect(q[0]).toBeCloseTo(e * e / (2 * e * e + e), 12);
+    expect(q[0]).toBeCloseTo((e * e) / (2 * e * e + e), 12);
     expect(q[1]).toBeCloseTo(e / (2 * e * e + e), 12);
     expect(q[2]).toBe(0);
     expect(q[4]).toBe(0);
@@ -50,7 +50,15 @@ describe("sampling", () => {
 });
 
 describe("generate", () => {
-  const shape = {vocab_size: 50, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 12};
+  const shape = {
+    vocab_size: 50,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 12,
+  };
   const w = randomWeights(defaultConfig("b1.58", shape), 1, {embedStd: 2});
 
   it("greedy-decodes the same tokens as repeated full forwards", async () => {
@@ -68,7 +76,11 @@ describe("generate", () => {
   it("stops at a stop token, on the callback, and when the context is full", async () => {
     const s = createCpuSession(w);
     const free = await generate(s, [1], {maxTokens: 3, sampling: {temperature: 1, seed: 3}});
-    const stopAt = await generate(s, [1], {maxTokens: 3, sampling: {temperature: 1, seed: 3}, stopAt: [free.tokens[0]]});
+    const stopAt = await generate(s, [1], {
+      maxTokens: 3,
+      sampling: {temperature: 1, seed: 3},
+      stopAt: [free.tokens[0]],
+    });
     expect(stopAt).toEqual({tokens: [free.tokens[0]], stop: "stop-token"});
     const seen: number[] = [];
     const cb = await generate(s, [1], {maxTokens: 9, onToken: (id, i) => (seen.push(id), i < 1)});

@@ -41,9 +41,23 @@ describe("Hadamard plans", () => {
     expect(primePower(2)).toEqual({p: 2, k: 1});
     expect(primePower(171)).toBeUndefined(); // 9·19
     expect(primePower(1)).toBeUndefined();
-    expect(hadamardPlan(688)).toMatchObject({kind: "kronecker", m: 344, block: 2, construction: "paley1", q: 343, symmetric: false});
+    expect(hadamardPlan(688)).toMatchObject({
+      kind: "kronecker",
+      m: 344,
+      block: 2,
+      construction: "paley1",
+      q: 343,
+      symmetric: false,
+    });
     expect(hadamardPlan(11008)).toMatchObject({kind: "kronecker", m: 344, block: 32, construction: "paley1", q: 343});
-    expect(hadamardPlan(100)).toMatchObject({kind: "kronecker", m: 100, block: 1, construction: "paley2", q: 49, symmetric: true});
+    expect(hadamardPlan(100)).toMatchObject({
+      kind: "kronecker",
+      m: 100,
+      block: 1,
+      construction: "paley2",
+      q: 49,
+      symmetric: true,
+    });
     expect(hadamardPlan(244)).toMatchObject({kind: "kronecker", m: 244, construction: "paley1", q: 243});
   });
 
@@ -97,7 +111,8 @@ describe("Hadamard transform", () => {
       hadamardTransform(y, n, {transpose: true});
       expect(maxDiff(y, x)).toBeLessThan(1e-12);
       const plan = hadamardPlan(n);
-      if (plan.kind !== "block-diagonal") expect(E.every((v) => Math.abs(Math.abs(v) - 1 / Math.sqrt(n)) < 1e-15)).toBe(true);
+      if (plan.kind !== "block-diagonal")
+        expect(E.every((v) => Math.abs(Math.abs(v) - 1 / Math.sqrt(n)) < 1e-15)).toBe(true);
     }
   });
 

@@ -24,7 +24,10 @@ describe("half precision", () => {
       if (Number.isNaN(vals[b])) continue;
       expect(f32ToF16Bits(vals[b])).toBe(b);
     }
-    const bytes = fromFloat32(vals.filter((v) => !Number.isNaN(v)), "F16");
+    const bytes = fromFloat32(
+      vals.filter((v) => !Number.isNaN(v)),
+      "F16",
+    );
     const back = toFloat32(bytes, "F16");
     expect(Array.from(back)).toEqual(Array.from(vals.filter((v) => !Number.isNaN(v))));
   });

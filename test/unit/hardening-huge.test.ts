@@ -22,7 +22,18 @@ type Tensors = ReturnType<typeof ggufFromWeights>["tensors"];
 async function headerOf(kvs: GGUFKV[], tensors: Tensors): Promise<Uint8Array> {
   let header: Uint8Array | undefined;
   const stop = new Error("header only");
-  await writeGGUF(kvs, tensors.map((t) => ({...t, data: () => { throw stop; }})), (c) => void (header ??= c)).catch((e) => { if (e !== stop) throw e; });
+  await writeGGUF(
+    kvs,
+    tensors.map((t) => ({
+      ...t,
+      data: () => {
+        throw stop;
+      },
+    })),
+    (c) => void (header ??= c),
+  ).catch((e) => {
+    if (e !== stop) throw e;
+  });
   return header!;
 }
 
@@ -34,8 +45,19 @@ async function sparseGGUF(path: string, kvs: GGUFKV[], tensors: Tensors): Promis
   truncateSync(path, header.length + data);
 }
 
-const SHAPE = {vocab_size: 300, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 32};
-const tiny = () => ggufFromWeights(randomWeights(defaultConfig("b1.58", {...SHAPE, hidden_act: "relu2", bitnet_sub_norms: true}), 3), {embedding: "F32"});
+const SHAPE = {
+  vocab_size: 300,
+  hidden_size: 128,
+  intermediate_size: 256,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  max_position_embeddings: 32,
+};
+const tiny = () =>
+  ggufFromWeights(randomWeights(defaultConfig("b1.58", {...SHAPE, hidden_act: "relu2", bitnet_sub_norms: true}), 3), {
+    embedding: "F32",
+  });
 
 describe("huge files (issue 22.3)", () => {
   it("a 3.1e9-element metadata array in a 3.2 GB sparse file is refused at once", async () => {
@@ -43,7 +65,10 @@ describe("huge files (issue 22.3)", () => {
     const path = join(dir, "array.gguf");
     // An empty U8 array whose count is then patched to 3.1e9: its elements are the sparse zeros that follow.
     const key = "tokenizer.ggml.scores";
-    const header = await headerOf([...kvs, {key, type: GGUFValueType.ARRAY, elementType: GGUFValueType.U8, value: []}], tensors);
+    const header = await headerOf(
+      [...kvs, {key, type: GGUFValueType.ARRAY, elementType: GGUFValueType.U8, value: []}],
+      tensors,
+    );
     const at = Buffer.from(header).indexOf(key) + key.length + 4 + 4; // after the key, its type, the element type
     new DataView(header.buffer, header.byteOffset).setBigUint64(at, 3_100_000_000n, true);
     writeFileSync(path, header);

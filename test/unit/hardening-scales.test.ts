@@ -52,15 +52,24 @@ describe("absurd scales and non-finite logits (issue 22.5)", () => {
       const name = "model.layers.1.self_attn.o_proj.weight_scale";
       const h = parseSafetensorsHeader(new Uint8Array(readFileSync(join(dir, "model.safetensors"))));
       const dt = h.tensors.find((x) => x.name === name)!.dtype;
-      patchSafetensors(join(dir, "model.safetensors"), name, (dv, at) => (dt === "F32" ? dv.setFloat32(at, v, true) : dv.setUint16(at, new Uint16Array(new Float32Array([v]).buffer)[1], true)));
+      patchSafetensors(join(dir, "model.safetensors"), name, (dv, at) =>
+        dt === "F32"
+          ? dv.setFloat32(at, v, true)
+          : dv.setUint16(at, new Uint16Array(new Float32Array([v]).buffer)[1], true),
+      );
       const r = await runCli(["inspect", dir]);
-      expect(r.out + r.err).toMatch(/model\.layers\.1\.self_attn\.o_proj\.weight = \d\.\d\de[+-]\d+ \(\S+× (above|below) the median\)/);
+      expect(r.out + r.err).toMatch(
+        /model\.layers\.1\.self_attn\.o_proj\.weight = \d\.\d\de[+-]\d+ \(\S+× (above|below) the median\)/,
+      );
     }
   });
 
   it("a bf16 projection of 3.4e38: the logits fail (exit 1), never <pad> with exit 0; part of one is flagged", async () => {
     const name = "model.layers.0.mlp.down_proj.weight";
-    for (const [n, tag] of [[256 * 512, "all"], [64, "part"]] as const) {
+    for (const [n, tag] of [
+      [256 * 512, "all"],
+      [64, "part"],
+    ] as const) {
       const dir = join(tmp, `bf16-${tag}`);
       cpSync("data/fixtures/hf-bf16", dir, {recursive: true});
       patchSafetensors(join(dir, "model.safetensors"), name, (dv, at) => {
@@ -75,17 +84,35 @@ describe("absurd scales and non-finite logits (issue 22.5)", () => {
   });
 
   it("generate() on a session whose logits are NaN throws NonFiniteLogitsError at the first position", async () => {
-    const w = randomWeights(defaultConfig("b1.58", {vocab_size: 64, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16}), 1);
+    const w = randomWeights(
+      defaultConfig("b1.58", {
+        vocab_size: 64,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 16,
+      }),
+      1,
+    );
     w.float.get("model.norm.weight")!.data[3] = NaN;
     await expect(generate(createCpuSession(w), [1, 2, 3], {maxTokens: 4})).rejects.toThrow(NonFiniteLogitsError);
     await expect(generate(createCpuSession(w), [1, 2, 3], {maxTokens: 4})).rejects.toThrow(/position 2 /);
-    expect(() => checkLogits(new Float32Array([0, 1, 2, Infinity]), 2, 7, "x")).toThrow(/position 8 .*token id 1: Infinity/);
+    expect(() => checkLogits(new Float32Array([0, 1, 2, Infinity]), 2, 7, "x")).toThrow(
+      /position 8 .*token id 1: Infinity/,
+    );
   });
 
   it("scaleOutliers: quiet on a normal spread, names outliers and absurd ones", () => {
     const normal: [string, number][] = Array.from({length: 14}, (_, i) => [`p${i}`, 0.5 + i * 0.3]);
     expect(scaleOutliers(normal)).toEqual([]);
     expect(scaleOutliers([...normal, ["bad", 3e38]]).join()).toMatch(/bad = 3\.00e\+38/);
-    expect(scaleOutliers([["a", 1e9], ["b", 1e9]]).join()).toMatch(/a scale 1\.00e\+9 is outside/);
+    expect(
+      scaleOutliers([
+        ["a", 1e9],
+        ["b", 1e9],
+      ]).join(),
+    ).toMatch(/a scale 1\.00e\+9 is outside/);
   });
 });

@@ -37,7 +37,10 @@ interface TwinFile {
   logits: number[][][];
 }
 
-for (const [name, linearClass] of [["tiny-b158", "BitLinear"], ["tiny-fp", "Linear"]] as const) {
+for (const [name, linearClass] of [
+  ["tiny-b158", "BitLinear"],
+  ["tiny-fp", "Linear"],
+] as const) {
   describe(`transformers twin: ${name}`, () => {
     it(`matches BitNetForCausalLM's logits within ${TOLERANCE}`, async () => {
       const dir = `data/fixtures/${name}`;
@@ -74,16 +77,27 @@ interface Agreement {
   argmaxAgreement: number;
   beforeFirstFlip: {positions: number; maxAbs: number | null};
   codes: {compared: number; flipped: number; windowsWithFlip: number; maxInputDiffBeforeFirstFlip: number};
-  windowRecords: {start: number; maxAbs: number; maxAbsBeforeFirstFlip: number; firstFlip: {layer: number; site: string; position: number; inputDiffAtSite: number} | null}[];
+  windowRecords: {
+    start: number;
+    maxAbs: number;
+    maxAbsBeforeFirstFlip: number;
+    firstFlip: {layer: number; site: string; position: number; inputDiffAtSite: number} | null;
+  }[];
 }
-const provenance = JSON.parse(readFileSync("data/fixtures/hf-agreement/provenance.json", "utf8")) as Record<string, {model: string; sha256?: string}>;
+const provenance = JSON.parse(readFileSync("data/fixtures/hf-agreement/provenance.json", "utf8")) as Record<
+  string,
+  {model: string; sha256?: string}
+>;
 const study = (f: string) => JSON.parse(readFileSync(`data/fixtures/hf-agreement/${f}`, "utf8")) as Agreement;
 
 describe("transformers agreement over 200 validation windows × 256 positions", () => {
   for (const f of ["b1.58.json", "fp.json"]) {
     it(`${f}: measured on the checkpoint shipped now`, () => {
       const sha = createHash("sha256").update(readFileSync(provenance[f].model)).digest("hex");
-      expect(sha, `${provenance[f].model} changed since the agreement study: re-run scripts/hf_twin.py agree on it`).toBe(provenance[f].sha256);
+      expect(
+        sha,
+        `${provenance[f].model} changed since the agreement study: re-run scripts/hf_twin.py agree on it`,
+      ).toBe(provenance[f].sha256);
     });
   }
 

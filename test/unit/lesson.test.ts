@@ -4,7 +4,10 @@ import {describe, expect, it} from "vitest";
 import {LESSON, LESSON_MINUTES, lessonHref, lessonStart} from "../../src/lib/lesson.js";
 import {parseState, sectionMatches} from "../../src/lib/url-state.js";
 
-const headings = (page: string) => [...readFileSync(`src/${page || "index"}.md`, "utf8").matchAll(/^## (.*)$/gm)].map((m) => m[1].replace(/\$\{tex`[^`]*`\}/g, ""));
+const headings = (page: string) =>
+  [...readFileSync(`src/${page || "index"}.md`, "utf8").matchAll(/^## (.*)$/gm)].map((m) =>
+    m[1].replace(/\$\{tex`[^`]*`\}/g, ""),
+  );
 
 describe("lesson path", () => {
   it("fits a 50-minute class", () => {
@@ -13,7 +16,11 @@ describe("lesson path", () => {
   });
   it("every hidden section exists on its page, and the link parses as sections", () => {
     for (const [i, s] of LESSON.entries()) {
-      for (const name of s.hide) expect(headings(s.page).some((hd) => sectionMatches(name, hd)), `${s.page}: ${name} in ${headings(s.page).join(" | ")}`).toBe(true);
+      for (const name of s.hide)
+        expect(
+          headings(s.page).some((hd) => sectionMatches(name, hd)),
+          `${s.page}: ${name} in ${headings(s.page).join(" | ")}`,
+        ).toBe(true);
       const q = lessonHref(i).split("?")[1];
       const parsed = parseState({}, q, {allowUnknown: ["lesson"], sections: true});
       expect(parsed.issues).toEqual([]);

@@ -48,14 +48,29 @@ describe("bitnet-lab inspect / logits / generate", () => {
     const twin = JSON.parse(readFileSync(`${dir}/hf_logits.json`, "utf8"));
     expect(twin.sequences[0].slice(0, 4)).toEqual([1, 5, 77, 200]);
     let worst = 0;
-    for (let t = 0; t < 4; t++) for (let v = 0; v < 300; v++) worst = Math.max(worst, Math.abs(j.logits[t][v] - twin.logits[0][t][v]));
+    for (let t = 0; t < 4; t++)
+      for (let v = 0; v < 300; v++) worst = Math.max(worst, Math.abs(j.logits[t][v] - twin.logits[0][t][v]));
     expect(worst).toBeLessThan(1e-4);
     const text = await cli("logits", dir, "--tokens", "1,5", "--top", "3");
     expect(text.stdout.trim().split("\n")).toHaveLength(2);
   });
 
   it("generates reproducibly, falls back to bytes without tokenizer.json, and reports bad input", async () => {
-    const args = ["generate", dir, "--prompt", "hi", "--max-tokens", "4", "--temperature", "0.9", "--top-k", "50", "--seed", "5", "--json"];
+    const args = [
+      "generate",
+      dir,
+      "--prompt",
+      "hi",
+      "--max-tokens",
+      "4",
+      "--temperature",
+      "0.9",
+      "--top-k",
+      "50",
+      "--seed",
+      "5",
+      "--json",
+    ];
     const a = await cli(...args);
     expect(a.status, a.stderr).toBe(0);
     expect(a.stderr).toMatch(/no tokenizer.json.*UTF-8 bytes/);
@@ -68,7 +83,9 @@ describe("bitnet-lab inspect / logits / generate", () => {
     expect(usage.stderr).toMatch(/--prompt TEXT is required/);
     expect((await cli("generate", dir, "--prompt", "x", "--top-p", "2")).status).toBe(2);
     expect((await cli("generate", dir, "--prompt", "x", "--nope", "1")).stderr).toMatch(/unknown flag --nope/);
-    expect((await cli("logits", dir, "--tokens", "1,300")).stderr).toMatch(/--tokens must be comma-separated integers in \[0, 300\)/);
+    expect((await cli("logits", dir, "--tokens", "1,300")).stderr).toMatch(
+      /--tokens must be comma-separated integers in \[0, 300\)/,
+    );
     const missing = await cli("inspect", "data/fixtures/no-such-model");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/does not exist/);

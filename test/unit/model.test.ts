@@ -8,7 +8,15 @@ import {createCpuSession, forwardFull, parameterCounts} from "../../src/lib/mode
 import type {ModelWeights} from "../../src/lib/tensor.js";
 
 // FFN 160 = 20·8 exercises the Kronecker (Paley) Hadamard in v2; head 16, GQA 4/2.
-const shape = {vocab_size: 97, hidden_size: 64, intermediate_size: 160, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 32};
+const shape = {
+  vocab_size: 97,
+  hidden_size: 64,
+  intermediate_size: 160,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 32,
+};
 const tokens = [1, 5, 77, 20, 96, 42, 8, 0, 13];
 
 const variants: [string, BitNetConfig][] = [
@@ -17,9 +25,15 @@ const variants: [string, BitNetConfig][] = [
   ["a4.8 (INT4, top-K, 3-bit KV with 4-bit BOS)", defaultConfig("a4.8", shape)],
   ["a4.8 stage 1 (INT8, no top-K)", defaultConfig("a4.8", {...shape, bitnet_activation_bits: 8, bitnet_topk_ratio: 1})],
   ["v2 a8 + Hadamard", defaultConfig("v2", shape)],
-  ["v2 a4 + Hadamard, 4-bit KV", defaultConfig("v2", {...shape, bitnet_activation_bits: 4, bitnet_kv_bits: 4, bitnet_kv_bos_bits: 8})],
+  [
+    "v2 a4 + Hadamard, 4-bit KV",
+    defaultConfig("v2", {...shape, bitnet_activation_bits: 4, bitnet_kv_bits: 4, bitnet_kv_bos_bits: 8}),
+  ],
   ["v2 a4 without Hadamard", defaultConfig("v2", {...shape, bitnet_activation_bits: 4, bitnet_hadamard: false})],
-  ["b1.58 without sub-norms, untied", defaultConfig("b1.58", {...shape, bitnet_sub_norms: false, tie_word_embeddings: false})],
+  [
+    "b1.58 without sub-norms, untied",
+    defaultConfig("b1.58", {...shape, bitnet_sub_norms: false, tie_word_embeddings: false}),
+  ],
 ];
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -82,7 +96,10 @@ describe("CPU reference forward", () => {
     // Causal softmax rows: sum to 1, zero past the diagonal.
     for (let h = 0; h < 4; h++) {
       for (let t = 0; t < tokens.length; t++) {
-        const row = l0.attention.subarray((h * tokens.length + t) * tokens.length, (h * tokens.length + t + 1) * tokens.length);
+        const row = l0.attention.subarray(
+          (h * tokens.length + t) * tokens.length,
+          (h * tokens.length + t + 1) * tokens.length,
+        );
         expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
         expect(row.slice(t + 1).every((x) => x === 0)).toBe(true);
       }
@@ -125,7 +142,8 @@ describe("CPU reference forward", () => {
       for (const k of [tensorNames.layer(l).k, tensorNames.layer(l).v]) {
         const src = w.float.get(k)!.data; // [2·16, 64]
         const dup = new Float32Array(4 * 16 * 64);
-        for (let h = 0; h < 4; h++) dup.set(src.subarray(Math.floor(h / 2) * 16 * 64, (Math.floor(h / 2) + 1) * 16 * 64), h * 16 * 64);
+        for (let h = 0; h < 4; h++)
+          dup.set(src.subarray(Math.floor(h / 2) * 16 * 64, (Math.floor(h / 2) + 1) * 16 * 64), h * 16 * 64);
         float.set(k, {shape: [64, 64], data: dup});
       }
     }

@@ -24,7 +24,10 @@ describe("promptCodec", () => {
     expect(parseIds("IDS: 3 4", 10)).toEqual([3, 4]);
   });
   it("uses the tokenizer when there is one", () => {
-    const tok = {encode: (t: string) => [9, ...[...t].map((ch) => ch.charCodeAt(0) % 50)], decode: (x: readonly number[]) => x.join("|")};
+    const tok = {
+      encode: (t: string) => [9, ...[...t].map((ch) => ch.charCodeAt(0) % 50)],
+      decode: (x: readonly number[]) => x.join("|"),
+    };
     const c = promptCodec(tok, cfg);
     expect(c.kind).toBe("tokenizer");
     expect(c.encode("ab")).toEqual([9, 97 % 50, 98 % 50]);

@@ -1,17 +1,30 @@
 import {describe, expect, it} from "vitest";
 import fc from "fast-check";
 import {
-  QUANT_EPS, dequantize, dequantizeKV, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeKV, quantizeTopKInt8,
-  quantizeWeightsAbsmean, roundClip, roundHalfEven, topKCount, topKMask,
+  QUANT_EPS,
+  dequantize,
+  dequantizeKV,
+  quantizeAbsmaxInt8,
+  quantizeAbsmeanInt4,
+  quantizeKV,
+  quantizeTopKInt8,
+  quantizeWeightsAbsmean,
+  roundClip,
+  roundHalfEven,
+  topKCount,
+  topKMask,
 } from "../../src/lib/quant.js";
 
 const f32 = Math.fround;
 const finite = fc.float({min: -1000, max: 1000, noNaN: true, noDefaultInfinity: true});
-const rows = (dim: number) => fc.array(finite, {minLength: dim, maxLength: dim * 3}).filter((a) => a.length % dim === 0);
+const rows = (dim: number) =>
+  fc.array(finite, {minLength: dim, maxLength: dim * 3}).filter((a) => a.length % dim === 0);
 
 describe("rounding", () => {
   it("rounds half to even like torch.round", () => {
-    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6, 3.5].map(roundHalfEven)).toEqual([0, 2, 2, 0, -2, -2, 2, -3, 4]);
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6, 3.5].map(roundHalfEven)).toEqual([
+      0, 2, 2, 0, -2, -2, 2, -3, 4,
+    ]);
     expect(Object.is(roundHalfEven(-0.5), 0)).toBe(true); // no −0 codes
     expect(roundClip(5.5, -1, 1)).toBe(1);
     expect(roundClip(-0.6, -1, 1)).toBe(-1);
@@ -43,7 +56,8 @@ describe("absmean ternary weights (b1.58 eq. 1–3)", () => {
         expect(q.scale).toBeGreaterThan(0);
         for (let i = 0; i < w.length; i++) {
           expect([-1, 0, 1]).toContain(q.codes[i]);
-          if (Math.abs(w[i] * q.scale) <= 1) expect(Math.abs(w[i] - q.codes[i] / q.scale)).toBeLessThanOrEqual((0.5 / q.scale) * (1 + 1e-6));
+          if (Math.abs(w[i] * q.scale) <= 1)
+            expect(Math.abs(w[i] - q.codes[i] / q.scale)).toBeLessThanOrEqual((0.5 / q.scale) * (1 + 1e-6));
         }
       }),
     );
@@ -70,18 +84,21 @@ describe("absmax INT8 activations", () => {
 
   it("stays in [−128, 127], never clips, and errs by at most half a step", () => {
     fc.assert(
-      fc.property(fc.integer({min: 1, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d))), ([dim, x]) => {
-        const a = quantizeAbsmaxInt8(x, dim);
-        const deq = dequantize(a);
-        expect(a.stats.clippedFraction).toBe(0);
-        for (let i = 0; i < x.length; i++) {
-          const s = a.scale[Math.floor(i / dim)];
-          expect(s).toBeGreaterThan(0);
-          expect(a.q[i]).toBeGreaterThanOrEqual(-128);
-          expect(a.q[i]).toBeLessThanOrEqual(127);
-          expect(Math.abs(x[i] - deq[i])).toBeLessThanOrEqual((0.5 / s) * (1 + 1e-6) + 1e-6 * Math.abs(x[i]));
-        }
-      }),
+      fc.property(
+        fc.integer({min: 1, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d))),
+        ([dim, x]) => {
+          const a = quantizeAbsmaxInt8(x, dim);
+          const deq = dequantize(a);
+          expect(a.stats.clippedFraction).toBe(0);
+          for (let i = 0; i < x.length; i++) {
+            const s = a.scale[Math.floor(i / dim)];
+            expect(s).toBeGreaterThan(0);
+            expect(a.q[i]).toBeGreaterThanOrEqual(-128);
+            expect(a.q[i]).toBeLessThanOrEqual(127);
+            expect(Math.abs(x[i] - deq[i])).toBeLessThanOrEqual((0.5 / s) * (1 + 1e-6) + 1e-6 * Math.abs(x[i]));
+          }
+        },
+      ),
     );
   });
 });
@@ -106,18 +123,22 @@ describe("absmean INT4 activations (a4.8, v2)", () => {
 
   it("stays in [−8, 7] and errs by at most half a step where it does not clip", () => {
     fc.assert(
-      fc.property(fc.integer({min: 1, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d))), ([dim, x]) => {
-        const a = quantizeAbsmeanInt4(x, dim);
-        const deq = dequantize(a);
-        for (let i = 0; i < x.length; i++) {
-          const s = a.scale[Math.floor(i / dim)];
-          expect(s).toBeGreaterThan(0);
-          expect(a.q[i]).toBeGreaterThanOrEqual(-8);
-          expect(a.q[i]).toBeLessThanOrEqual(7);
-          const v = f32(x[i] * s);
-          if (v >= -8.5 && v <= 7.5) expect(Math.abs(x[i] - deq[i])).toBeLessThanOrEqual((0.5 / s) * (1 + 1e-6) + 1e-6 * Math.abs(x[i]));
-        }
-      }),
+      fc.property(
+        fc.integer({min: 1, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d))),
+        ([dim, x]) => {
+          const a = quantizeAbsmeanInt4(x, dim);
+          const deq = dequantize(a);
+          for (let i = 0; i < x.length; i++) {
+            const s = a.scale[Math.floor(i / dim)];
+            expect(s).toBeGreaterThan(0);
+            expect(a.q[i]).toBeGreaterThanOrEqual(-8);
+            expect(a.q[i]).toBeLessThanOrEqual(7);
+            const v = f32(x[i] * s);
+            if (v >= -8.5 && v <= 7.5)
+              expect(Math.abs(x[i] - deq[i])).toBeLessThanOrEqual((0.5 / s) * (1 + 1e-6) + 1e-6 * Math.abs(x[i]));
+          }
+        },
+      ),
     );
   });
 });
@@ -140,23 +161,28 @@ describe("top-K sparsify-then-quantize (a4.8 W_o input)", () => {
 
   it("keeps exactly K per token", () => {
     fc.assert(
-      fc.property(fc.integer({min: 1, max: 12}).chain((d) => fc.tuple(fc.constant(d), rows(d), fc.double({min: 0, max: 1, noNaN: true}))), ([dim, x, ratio]) => {
-        const {mask, kept} = topKMask(x, dim, ratio);
-        for (let t = 0; t < x.length / dim; t++) {
-          let n = 0;
-          let minKept = Infinity;
-          let maxDropped = -Infinity;
-          for (let i = 0; i < dim; i++) {
-            const m = Math.abs(x[t * dim + i]);
-            if (mask[t * dim + i]) {
-              n++;
-              minKept = Math.min(minKept, m);
-            } else maxDropped = Math.max(maxDropped, m);
+      fc.property(
+        fc
+          .integer({min: 1, max: 12})
+          .chain((d) => fc.tuple(fc.constant(d), rows(d), fc.double({min: 0, max: 1, noNaN: true}))),
+        ([dim, x, ratio]) => {
+          const {mask, kept} = topKMask(x, dim, ratio);
+          for (let t = 0; t < x.length / dim; t++) {
+            let n = 0;
+            let minKept = Infinity;
+            let maxDropped = -Infinity;
+            for (let i = 0; i < dim; i++) {
+              const m = Math.abs(x[t * dim + i]);
+              if (mask[t * dim + i]) {
+                n++;
+                minKept = Math.min(minKept, m);
+              } else maxDropped = Math.max(maxDropped, m);
+            }
+            expect(n).toBe(kept);
+            if (n > 0 && n < dim) expect(minKept).toBeGreaterThanOrEqual(maxDropped);
           }
-          expect(n).toBe(kept);
-          if (n > 0 && n < dim) expect(minKept).toBeGreaterThanOrEqual(maxDropped);
-        }
-      }),
+        },
+      ),
     );
   });
 });
@@ -174,21 +200,26 @@ describe("KV-cache quantization (min/max unsigned per head vector)", () => {
 
   it("keeps both extremes exact and every value within half a step", () => {
     fc.assert(
-      fc.property(fc.integer({min: 2, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d), fc.constantFrom(3, 4, 8))), ([dim, x, bits]) => {
-        const a = quantizeKV(x, dim, bits);
-        const deq = dequantizeKV(a);
-        for (let r = 0; r < x.length / dim; r++) {
-          const row = x.slice(r * dim, (r + 1) * dim);
-          const st = a.step[r];
-          expect(st).toBeGreaterThan(0);
-          for (let i = 0; i < dim; i++) {
-            expect(a.q[r * dim + i]).toBeLessThanOrEqual(2 ** bits - 1);
-            expect(Math.abs(row[i] - deq[r * dim + i])).toBeLessThanOrEqual(st * 0.5 * (1 + 1e-5) + 1e-5 * Math.abs(row[i]));
+      fc.property(
+        fc.integer({min: 2, max: 16}).chain((d) => fc.tuple(fc.constant(d), rows(d), fc.constantFrom(3, 4, 8))),
+        ([dim, x, bits]) => {
+          const a = quantizeKV(x, dim, bits);
+          const deq = dequantizeKV(a);
+          for (let r = 0; r < x.length / dim; r++) {
+            const row = x.slice(r * dim, (r + 1) * dim);
+            const st = a.step[r];
+            expect(st).toBeGreaterThan(0);
+            for (let i = 0; i < dim; i++) {
+              expect(a.q[r * dim + i]).toBeLessThanOrEqual(2 ** bits - 1);
+              expect(Math.abs(row[i] - deq[r * dim + i])).toBeLessThanOrEqual(
+                st * 0.5 * (1 + 1e-5) + 1e-5 * Math.abs(row[i]),
+              );
+            }
+            const lo = Math.min(...row);
+            expect(deq[r * dim + row.indexOf(lo)]).toBeCloseTo(lo, 4);
           }
-          const lo = Math.min(...row);
-          expect(deq[r * dim + row.indexOf(lo)]).toBeCloseTo(lo, 4);
-        }
-      }),
+        },
+      ),
     );
   });
 });

@@ -11,7 +11,10 @@ describe("model recipes", () => {
   });
 
   it("every shipped recipe has its folder in data/models and its config in configs/, with the recipe's variant and shape", () => {
-    const dirs = readdirSync("data/models", {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const dirs = readdirSync("data/models", {withFileTypes: true})
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     expect(dirs).toEqual([...SHIPPED_NAMES].sort());
     for (const r of RECIPES) {
       const path = r.diagnostic ? `configs/diagnostics/${r.name}.json` : `configs/${r.name}.json`;
@@ -24,10 +27,17 @@ describe("model recipes", () => {
   });
 
   it("a continuation continues a recipe that exists, and the page's attachments cover exactly the shipped models", () => {
-    for (const r of RECIPES) if (r.continues) expect(RECIPES.some((p) => p.name === r.continues && !p.continues), r.name).toBe(true);
+    for (const r of RECIPES)
+      if (r.continues)
+        expect(
+          RECIPES.some((p) => p.name === r.continues && !p.continues),
+          r.name,
+        ).toBe(true);
     // FileAttachment needs literal paths, so models.ts spells each one out: one per shipped model, no more
     const src = readFileSync("src/app/models.ts", "utf8");
-    const attached = [...src.matchAll(/FileAttachment\("\.\.\/data\/models\/([^/]+)\/config\.json"\)/g)].map((m) => m[1]);
+    const attached = [...src.matchAll(/FileAttachment\("\.\.\/data\/models\/([^/]+)\/config\.json"\)/g)].map(
+      (m) => m[1],
+    );
     expect(attached.sort()).toEqual([...SHIPPED_NAMES].sort());
   });
 });

@@ -2,7 +2,7 @@ import {describe, expect, it} from "vitest";
 import fc from "fast-check";
 import {Tokenizer, preTokenize} from "../../src/lib/tokenizer.js";
 
-const corpus = "the cat sat on the mat. the cat ate the rat! " .repeat(20) + "Élan 🎉 naïve café 12345.";
+const corpus = "the cat sat on the mat. the cat ate the rat! ".repeat(20) + "Élan 🎉 naïve café 12345.";
 const tok = Tokenizer.train(corpus, 3 + 256 + 40);
 
 describe("Tokenizer", () => {
@@ -27,9 +27,23 @@ describe("Tokenizer", () => {
   });
 
   it("round-trips arbitrary Unicode text exactly, including unseen characters", () => {
-    fc.assert(fc.property(fc.string({unit: "binary", maxLength: 80}), (s) => tok.decode(tok.encode(s)) === s), {numRuns: 300});
-    fc.assert(fc.property(fc.string({unit: "grapheme", maxLength: 40}), (s) => tok.decode(tok.encode(s)) === s), {numRuns: 200});
-    for (const s of ["\u0301", "a\u0301\u0301", "👩‍👩‍👧", "\u0000\r\n\t  ", "<s></s><pad>", "  leading", "trailing   "]) {
+    fc.assert(
+      fc.property(fc.string({unit: "binary", maxLength: 80}), (s) => tok.decode(tok.encode(s)) === s),
+      {numRuns: 300},
+    );
+    fc.assert(
+      fc.property(fc.string({unit: "grapheme", maxLength: 40}), (s) => tok.decode(tok.encode(s)) === s),
+      {numRuns: 200},
+    );
+    for (const s of [
+      "\u0301",
+      "a\u0301\u0301",
+      "👩‍👩‍👧",
+      "\u0000\r\n\t  ",
+      "<s></s><pad>",
+      "  leading",
+      "trailing   ",
+    ]) {
       expect(tok.decode(tok.encode(s))).toBe(s);
     }
   });
@@ -67,21 +81,29 @@ describe("Tokenizer", () => {
     const good = () => JSON.parse(JSON.stringify(tok.toJSON()));
     expect(() => Tokenizer.fromJSON("{oops")).toThrow(/not valid JSON/);
     expect(() => Tokenizer.fromJSON([])).toThrow(/object at the top level/);
-    let j = good(); j.model.type = "WordPiece";
+    let j = good();
+    j.model.type = "WordPiece";
     expect(() => Tokenizer.fromJSON(j)).toThrow(/model.type must be "BPE"/);
-    j = good(); j.pre_tokenizer = {type: "Whitespace"};
+    j = good();
+    j.pre_tokenizer = {type: "Whitespace"};
     expect(() => Tokenizer.fromJSON(j)).toThrow(/pre_tokenizer.type/);
-    j = good(); j.model.vocab["Ġthe"] = 5;
+    j = good();
+    j.model.vocab["Ġthe"] = 5;
     expect(() => Tokenizer.fromJSON(j)).toThrow(/id 5 is used by both/);
-    j = good(); j.model.vocab["zzz"] = 1e6;
+    j = good();
+    j.model.vocab["zzz"] = 1e6;
     expect(() => Tokenizer.fromJSON(j)).toThrow(/ids must be integers/);
-    j = good(); j.model.merges.push("Ġt nonexistent");
+    j = good();
+    j.model.merges.push("Ġt nonexistent");
     expect(() => Tokenizer.fromJSON(j)).toThrow(/not in vocab/);
-    j = good(); j.model.merges.push("bad");
+    j = good();
+    j.model.merges.push("bad");
     expect(() => Tokenizer.fromJSON(j)).toThrow(/expected "left right"/);
-    j = good(); j.added_tokens = j.added_tokens.filter((t: {content: string}) => t.content !== "<s>");
+    j = good();
+    j.added_tokens = j.added_tokens.filter((t: {content: string}) => t.content !== "<s>");
     expect(() => Tokenizer.fromJSON(j)).toThrow(/lacks the bos token/);
-    j = good(); delete j.model.vocab["Ā"]; // byte 0x00
+    j = good();
+    delete j.model.vocab["Ā"]; // byte 0x00
     expect(() => Tokenizer.fromJSON(j)).toThrow();
   });
 

@@ -97,16 +97,21 @@ for (const {name, int8} of MODELS) {
       expect(worst).toBeLessThan(EXACT_TOLERANCE);
     });
 
-    it(int8 ? "matches the float32 training forward except downstream of rare INT8/top-K flips" : "matches the float32 training forward at every position", async () => {
-      const {fx, V, logits} = await loaded();
-      const d = fx.sequences.flatMap((_, s) => positionDiffs(logits[s], V, fx.train[s], fx.vocabStride));
-      const close = d.filter((x) => x < EXACT_TOLERANCE).length;
-      if (!int8) expect(close).toBe(48);
-      else {
-        // At least one whole sequence agrees, and flips move logits (≈ 10–20 in size) by at most 2.
-        expect(close).toBeGreaterThanOrEqual(24);
-        expect(Math.max(...d)).toBeLessThan(2);
-      }
-    });
+    it(
+      int8
+        ? "matches the float32 training forward except downstream of rare INT8/top-K flips"
+        : "matches the float32 training forward at every position",
+      async () => {
+        const {fx, V, logits} = await loaded();
+        const d = fx.sequences.flatMap((_, s) => positionDiffs(logits[s], V, fx.train[s], fx.vocabStride));
+        const close = d.filter((x) => x < EXACT_TOLERANCE).length;
+        if (!int8) expect(close).toBe(48);
+        else {
+          // At least one whole sequence agrees, and flips move logits (≈ 10–20 in size) by at most 2.
+          expect(close).toBeGreaterThanOrEqual(24);
+          expect(Math.max(...d)).toBeLessThan(2);
+        }
+      },
+    );
   });
 }

@@ -12,8 +12,25 @@ import type {TF} from "../../src/lib/train/tf.js";
 import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
-  initTfBackend, pickCpuBackend, STEPS_TO_FALL, layerGammas, nextSizeToMeasure, pickSize, makeTrainedRecord, presetParameters, readTrainedRecord, scheduleCurve, ternaryBins, thin,
-  bucketMean, tailMean, headMean, twinConfigs, TwinRun, warmupSteps, type RunSettings,
+  initTfBackend,
+  pickCpuBackend,
+  STEPS_TO_FALL,
+  layerGammas,
+  nextSizeToMeasure,
+  pickSize,
+  makeTrainedRecord,
+  presetParameters,
+  readTrainedRecord,
+  scheduleCurve,
+  ternaryBins,
+  thin,
+  bucketMean,
+  tailMean,
+  headMean,
+  twinConfigs,
+  TwinRun,
+  warmupSteps,
+  type RunSettings,
 } from "../../src/lib/chapters/train.js";
 
 const tf = tfjs as unknown as TF;
@@ -35,7 +52,14 @@ beforeAll(async () => {
   data = {train: stream, val: stream.slice(0, 400)};
 });
 
-const settings = (over: Partial<RunSettings> = {}): RunSettings => ({size: "tiny", steps: 40, lr: 0.01, seed: 3, vocabSize: tok.vocabSize, ...over});
+const settings = (over: Partial<RunSettings> = {}): RunSettings => ({
+  size: "tiny",
+  steps: 40,
+  lr: 0.01,
+  seed: 3,
+  vocabSize: tok.vocabSize,
+  ...over,
+});
 
 describe("twin configs and presets", () => {
   it("gives both models the same data stream and shapes, different variants and recipes", () => {
@@ -90,7 +114,9 @@ describe("twin configs and presets", () => {
   });
 
   it("rejects an unknown size", () => {
-    expect(() => twinConfigs({size: "huge" as "tiny", steps: 10, lr: 0.01, seed: 1, vocabSize: 512})).toThrow(/unknown size "huge"/);
+    expect(() => twinConfigs({size: "huge" as "tiny", steps: 10, lr: 0.01, seed: 1, vocabSize: 512})).toThrow(
+      /unknown size "huge"/,
+    );
   });
 });
 
@@ -119,9 +145,18 @@ describe("chart helpers", () => {
 
   it("bucketMean averages equal buckets of a long curve and passes a short one through", () => {
     const pts = Array.from({length: 10}, (_, i) => ({x: i + 1, y: i % 2 === 0 ? 0 : 2}));
-    expect(bucketMean(pts, 5)).toEqual([{x: 1.5, y: 1}, {x: 3.5, y: 1}, {x: 5.5, y: 1}, {x: 7.5, y: 1}, {x: 9.5, y: 1}]);
+    expect(bucketMean(pts, 5)).toEqual([
+      {x: 1.5, y: 1},
+      {x: 3.5, y: 1},
+      {x: 5.5, y: 1},
+      {x: 7.5, y: 1},
+      {x: 9.5, y: 1},
+    ]);
     expect(bucketMean(pts.slice(0, 3), 5)).toEqual(pts.slice(0, 3));
-    const odd = bucketMean(Array.from({length: 7}, (_, i) => ({x: i, y: i})), 3);
+    const odd = bucketMean(
+      Array.from({length: 7}, (_, i) => ({x: i, y: i})),
+      3,
+    );
     expect(odd).toHaveLength(3);
     expect(odd.map((p) => p.x)).toEqual(odd.map((p) => p.y));
     expect(() => bucketMean(pts, 0)).toThrow();
@@ -152,9 +187,15 @@ describe("chart helpers", () => {
 
 describe("size from a measured warm-up", () => {
   it("picks the largest size whose loss should fall within the budget, else the fastest; says why", () => {
-    const fast = [{size: "tiny" as const, msPerStep: 100}, {size: "small" as const, msPerStep: 900}, {size: "medium" as const, msPerStep: 5000}];
+    const fast = [
+      {size: "tiny" as const, msPerStep: 100},
+      {size: "small" as const, msPerStep: 900},
+      {size: "medium" as const, msPerStep: 5000},
+    ];
     expect(pickSize(fast, 400)).toMatchObject({size: "small", fallMs: 900 * STEPS_TO_FALL.small, runMs: 900 * 400});
-    expect(pickSize(fast, 400).why).toMatch(/small takes 900 ms per step pair here \(measured: tiny 100 ms, medium 5000 ms\)/);
+    expect(pickSize(fast, 400).why).toMatch(
+      /small takes 900 ms per step pair here \(measured: tiny 100 ms, medium 5000 ms\)/,
+    );
     const slow = [{size: "tiny" as const, msPerStep: 4000}];
     expect(pickSize(slow, 100)).toMatchObject({size: "tiny"});
     expect(pickSize(slow, 100).why).toMatch(/even it needs more than a minute/);
@@ -164,7 +205,13 @@ describe("size from a measured warm-up", () => {
     expect(nextSizeToMeasure([])).toBe("tiny");
     expect(nextSizeToMeasure([{size: "tiny", msPerStep: 100}])).toBe("small"); // 800 ms × 30 ≤ 60 s
     expect(nextSizeToMeasure([{size: "tiny", msPerStep: 400}])).toBeNull(); // 3.2 s × 30 > 60 s
-    expect(nextSizeToMeasure([{size: "tiny", msPerStep: 50}, {size: "small", msPerStep: 400}, {size: "medium", msPerStep: 1000}])).toBeNull();
+    expect(
+      nextSizeToMeasure([
+        {size: "tiny", msPerStep: 50},
+        {size: "small", msPerStep: 400},
+        {size: "medium", msPerStep: 1000},
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -181,8 +228,14 @@ describe("backend choice", () => {
   });
 
   it("auto without a GPU takes the faster of WASM and CPU as measured, and says so", () => {
-    expect(pickCpuBackend({wasm: 120, cpu: 900})).toMatchObject({backend: "wasm", reason: expect.stringMatching(/WebAssembly measured faster .*120 ms against 900 ms/)});
-    expect(pickCpuBackend({wasm: 950, cpu: 900})).toMatchObject({backend: "cpu", reason: expect.stringMatching(/plain JavaScript measured faster .*900 ms against 950 ms/)});
+    expect(pickCpuBackend({wasm: 120, cpu: 900})).toMatchObject({
+      backend: "wasm",
+      reason: expect.stringMatching(/WebAssembly measured faster .*120 ms against 900 ms/),
+    });
+    expect(pickCpuBackend({wasm: 950, cpu: 900})).toMatchObject({
+      backend: "cpu",
+      reason: expect.stringMatching(/plain JavaScript measured faster .*900 ms against 950 ms/),
+    });
     expect(pickCpuBackend({wasm: null, cpu: 900}).backend).toBe("cpu");
     expect(pickCpuBackend({wasm: 100, cpu: null}).backend).toBe("wasm");
     expect(() => pickCpuBackend({wasm: null, cpu: null})).toThrow(/neither/);
@@ -226,7 +279,11 @@ describe("TwinRun", () => {
     run.dispose();
     expect(run.state).toBe("disposed");
     expect(tfjs.memory().numTensors).toBe(base);
-    expect(Object.keys(tfjs.engine().registeredVariables).filter((n) => n.startsWith(run.variablePrefix("bitnet")) || n.startsWith(run.variablePrefix("fp")))).toEqual([]);
+    expect(
+      Object.keys(tfjs.engine().registeredVariables).filter(
+        (n) => n.startsWith(run.variablePrefix("bitnet")) || n.startsWith(run.variablePrefix("fp")),
+      ),
+    ).toEqual([]);
   });
 
   it("pause and resume give exactly the losses of an uninterrupted run; the loss falls", async () => {
@@ -237,7 +294,11 @@ describe("TwinRun", () => {
 
     const b = TwinRun.create(tf, settings({steps: 12}), data);
     let seen = 0;
-    const first = b.run({onStep: () => { if (++seen === 5) void b.pause(); }});
+    const first = b.run({
+      onStep: () => {
+        if (++seen === 5) void b.pause();
+      },
+    });
     expect(b.running).toBe(true);
     await first;
     expect(b.state).toBe("paused");
@@ -276,7 +337,11 @@ describe("TwinRun", () => {
   it("reset while running stops after the step in flight and frees the tensors", async () => {
     const base = tfjs.memory().numTensors;
     const run = TwinRun.create(tf, settings(), data);
-    const loop = run.run({onStep: (p) => { if (p.step === 2) run.dispose(); }});
+    const loop = run.run({
+      onStep: (p) => {
+        if (p.step === 2) run.dispose();
+      },
+    });
     await loop;
     expect(run.state).toBe("disposed");
     expect(run.step).toBe(2);
@@ -288,7 +353,9 @@ describe("TwinRun", () => {
     const run = TwinRun.create(tf, settings(), data);
     // Poison the b1.58 model's latent weights (whatever variables the trainer keeps them in).
     const prefix = run.variablePrefix("bitnet");
-    const vars = Object.entries(tfjs.engine().registeredVariables).filter(([n, v]) => n.startsWith(prefix) && v.trainable);
+    const vars = Object.entries(tfjs.engine().registeredVariables).filter(
+      ([n, v]) => n.startsWith(prefix) && v.trainable,
+    );
     expect(vars.length).toBeGreaterThan(0);
     for (const [, v] of vars) v.assign(tfjs.fill(v.shape, NaN));
     await run.run();
@@ -303,7 +370,17 @@ describe("stored checkpoint record", () => {
     const run = TwinRun.create(tf, settings({steps: 3}), data);
     await run.run();
     const w = await run.exportBitNet();
-    const meta = {size: "tiny" as const, steps: 3, seed: 3, lr: 0.01, loss: 5, fpLoss: 5.1, valLoss: null, tokensSeen: run.tokensSeen, savedAt: "2025-01-01T00:00:00Z"};
+    const meta = {
+      size: "tiny" as const,
+      steps: 3,
+      seed: 3,
+      lr: 0.01,
+      loss: 5,
+      fpLoss: 5.1,
+      valLoss: null,
+      tokensSeen: run.tokensSeen,
+      savedAt: "2025-01-01T00:00:00Z",
+    };
     const rec = makeTrainedRecord(w, tok, meta);
     const back = readTrainedRecord(structuredClone(rec));
     expect(back.meta).toEqual(meta);
@@ -327,7 +404,17 @@ describe("stored checkpoint record", () => {
     const run = TwinRun.create(tf, settings({steps: 1}), data);
     const w = await run.exportBitNet();
     run.dispose();
-    const meta = {size: "tiny" as const, steps: 0, seed: 3, lr: 0.01, loss: 6, fpLoss: 6, valLoss: null, tokensSeen: 0, savedAt: "x"};
+    const meta = {
+      size: "tiny" as const,
+      steps: 0,
+      seed: 3,
+      lr: 0.01,
+      loss: 6,
+      fpLoss: 6,
+      valLoss: null,
+      tokensSeen: 0,
+      savedAt: "x",
+    };
     const rec = makeTrainedRecord(w, tok, meta);
     expect(() => readTrainedRecord(null)).toThrow(/not an object/);
     expect(() => readTrainedRecord({...rec, version: 2})).toThrow(/version 2/);

@@ -4,7 +4,13 @@ import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
 import {readCheckpoint, writeCheckpoint} from "../../src/lib/checkpoint.js";
 import {forwardFull} from "../../src/lib/model.js";
-import {dequantize, quantizeAbsmaxInt8, quantizeAbsmeanInt4, quantizeTopKInt8, quantizeWeightsAbsmean} from "../../src/lib/quant.js";
+import {
+  dequantize,
+  quantizeAbsmaxInt8,
+  quantizeAbsmeanInt4,
+  quantizeTopKInt8,
+  quantizeWeightsAbsmean,
+} from "../../src/lib/quant.js";
 import {Rng} from "../../src/lib/rng.js";
 import {ConfigError, parseTrainConfig, scheduleAt, modelConfigAt} from "../../src/lib/train/config.js";
 import {absmaxInt8, absmeanInt4, ste, topkInt8, weightQuant} from "../../src/lib/train/model.js";
@@ -30,10 +36,26 @@ const data: TrainData = {train: stream(3000, 1), val: stream(600, 2)};
 function cfg(variant: string, extra: Record<string, unknown> = {}, over: Record<string, unknown> = {}) {
   return parseTrainConfig({
     name: "t",
-    model: {bitnet_variant: variant, vocab_size: V, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, max_position_embeddings: 32, bitnet_kv_bits: 16, bitnet_kv_bos_bits: 0, ...extra},
-    batchSize: 4, seqLen: 16, steps: 30, evalBatches: 1, logEvery: 1,
-    lr: {warmup: 3, stage1: [2e-2, 1e-2], stage2: [5e-3, 0], split: 0.5}, ...over,
+    model: {
+      bitnet_variant: variant,
+      vocab_size: V,
+      hidden_size: 32,
+      intermediate_size: 40,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 32,
+      bitnet_kv_bits: 16,
+      bitnet_kv_bos_bits: 0,
+      ...extra,
+    },
+    batchSize: 4,
+    seqLen: 16,
+    steps: 30,
+    evalBatches: 1,
+    logEvery: 1,
+    lr: {warmup: 3, stage1: [2e-2, 1e-2], stage2: [5e-3, 0], split: 0.5},
+    ...over,
   });
 }
 
@@ -48,7 +70,12 @@ describe("straight-through quantizers", () => {
   it("pass the gradient through unchanged", () => {
     const x = tf.tensor2d(randn(6 * 16, 1), [6, 16]);
     const c = tf.tensor2d(randn(6 * 16, 2), [6, 16]);
-    for (const q of [(v: TfTensor) => absmaxInt8(tf, v), (v: TfTensor) => absmeanInt4(tf, v), (v: TfTensor) => topkInt8(tf, v, 0.5), (v: TfTensor) => weightQuant(tf, v)]) {
+    for (const q of [
+      (v: TfTensor) => absmaxInt8(tf, v),
+      (v: TfTensor) => absmeanInt4(tf, v),
+      (v: TfTensor) => topkInt8(tf, v, 0.5),
+      (v: TfTensor) => weightQuant(tf, v),
+    ]) {
       const g = tf.grad((v: TfTensor) => tf.sum(tf.mul(ste(tf, v, q), c)))(x);
       expect(Array.from(g.dataSync())).toEqual(Array.from(c.dataSync()));
       // …while the forward value really is quantized (not the identity).
@@ -72,7 +99,11 @@ describe("straight-through quantizers", () => {
 
 describe("schedule and config", () => {
   it("follows the two-stage LR and weight decay", () => {
-    const c = cfg("b1.58", {}, {steps: 100, lr: {warmup: 10, stage1: [1e-3, 5e-4], stage2: [2e-4, 0], split: 0.5}, weightDecay: [0.1, 0]});
+    const c = cfg(
+      "b1.58",
+      {},
+      {steps: 100, lr: {warmup: 10, stage1: [1e-3, 5e-4], stage2: [2e-4, 0], split: 0.5}, weightDecay: [0.1, 0]},
+    );
     expect(scheduleAt(c, 0).lr).toBeCloseTo(1e-4, 12); // warm-up: (step+1)/10 of the peak
     expect(scheduleAt(c, 9).lr).toBeCloseTo(1e-3, 12);
     expect(scheduleAt(c, 49)).toMatchObject({wd: 0.1, stage: 1});
@@ -82,13 +113,18 @@ describe("schedule and config", () => {
   });
 
   it("applies activation stages at their step", () => {
-    const c = cfg("a4.8", {bitnet_activation_bits: 8, bitnet_topk_ratio: 1}, {steps: 10, stages: [{at: 0.8, model: {bitnet_activation_bits: 4, bitnet_topk_ratio: 0.5}}]});
+    const c = cfg(
+      "a4.8",
+      {bitnet_activation_bits: 8, bitnet_topk_ratio: 1},
+      {steps: 10, stages: [{at: 0.8, model: {bitnet_activation_bits: 4, bitnet_topk_ratio: 0.5}}]},
+    );
     expect(modelConfigAt(c, 7).bitnet_activation_bits).toBe(8);
     expect(modelConfigAt(c, 8)).toMatchObject({bitnet_activation_bits: 4, bitnet_topk_ratio: 0.5});
   });
 
   it("rejects bad configs naming the field", () => {
-    const bad = (over: Record<string, unknown>, re: RegExp) => expect(() => parseTrainConfig({name: "x", model: {bitnet_variant: "b1.58"}, ...over})).toThrow(re);
+    const bad = (over: Record<string, unknown>, re: RegExp) =>
+      expect(() => parseTrainConfig({name: "x", model: {bitnet_variant: "b1.58"}, ...over})).toThrow(re);
     expect(() => parseTrainConfig({model: {bitnet_variant: "b2"}})).toThrow(ConfigError);
     expect(() => parseTrainConfig({model: {bitnet_variant: "b2"}})).toThrow(/model.bitnet_variant/);
     bad({batchSize: 0}, /batchSize must be ≥ 1/);
@@ -103,8 +139,13 @@ describe("schedule and config", () => {
 
 describe("Trainer", () => {
   const variants: [string, Record<string, unknown>][] = [
-    ["fp", {}], ["b1.58", {}], ["a4.8", {}], ["a4.8", {bitnet_activation_bits: 8, bitnet_topk_ratio: 1}],
-    ["v2", {}], ["v2", {bitnet_activation_bits: 4}], ["v2", {bitnet_activation_bits: 4, bitnet_hadamard: false}],
+    ["fp", {}],
+    ["b1.58", {}],
+    ["a4.8", {}],
+    ["a4.8", {bitnet_activation_bits: 8, bitnet_topk_ratio: 1}],
+    ["v2", {}],
+    ["v2", {bitnet_activation_bits: 4}],
+    ["v2", {bitnet_activation_bits: 4, bitnet_hadamard: false}],
   ];
   it.each(variants)("forward of %s %j matches the reference model on the same weights", async (variant, extra) => {
     const tr = Trainer.create(tf, cfg(variant, extra), data);

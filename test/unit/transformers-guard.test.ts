@@ -29,7 +29,9 @@ describe("config.json that transformers refuses for variants it would compute di
     expect(transformersComputes({...defaultConfig("b1.58"), bitnet_kv_bits: 4})).toBe(false);
   });
   it("a lab model type that does not match the variant is refused", () => {
-    expect(() => parseConfig({...shipped("a4.8"), model_type: "bitnet-lab-v2"})).toThrow(/must name the config's bitnet_variant/);
+    expect(() => parseConfig({...shipped("a4.8"), model_type: "bitnet-lab-v2"})).toThrow(
+      /must name the config's bitnet_variant/,
+    );
     expect(() => parseConfig({...shipped("a4.8"), model_type: "gpt2"})).toThrow(/model_type must be/);
   });
 });

@@ -19,7 +19,13 @@ describe("parseState", () => {
   });
 
   it("uses defaults for an empty query", () => {
-    expect(parseState(schema, "").values).toEqual({model: "b1.58", layer: 0, ratio: 0.5, prompt: "Hello", animate: true});
+    expect(parseState(schema, "").values).toEqual({
+      model: "b1.58",
+      layer: 0,
+      ratio: 0.5,
+      prompt: "Hello",
+      animate: true,
+    });
   });
 
   it("ignores out-of-range and malformed values and names the parameter", () => {
@@ -51,7 +57,9 @@ describe("parseState", () => {
 
   it("reports unknown parameters (a typo in a lesson link) unless allowed", () => {
     const s = parseState(schema, "layr=2");
-    expect(s.issues).toEqual([{param: "layr", value: "2", message: "layr: this page has no parameter of that name; ignored"}]);
+    expect(s.issues).toEqual([
+      {param: "layr", value: "2", message: "layr: this page has no parameter of that name; ignored"},
+    ]);
     expect(parseState(schema, "utm=x", {allowUnknown: ["utm"]}).issues).toEqual([]);
   });
 
@@ -126,13 +134,22 @@ describe("schema builders and refine", () => {
 describe("hide= names sections by their visible heading (issue 24)", () => {
   it("keeps non-control names as sections when the page asks, matches headings by their first words", async () => {
     const {parseState: p, sectionMatches, serializeState: ser} = await import("../../src/lib/url-state.js");
-    const s = p({layer: {type: "int", default: 0, min: 0, max: 9}} as never, "hide=layer,Exercises,the-bit-ledger", {sections: true});
+    const s = p({layer: {type: "int", default: 0, min: 0, max: 9}} as never, "hide=layer,Exercises,the-bit-ledger", {
+      sections: true,
+    });
     expect([...s.hidden]).toEqual(["layer"]);
     expect(s.hiddenSections).toEqual(["Exercises", "the-bit-ledger"]);
     expect(s.issues).toEqual([]);
     expect(sectionMatches("the-bit-ledger", "The bit ledger: four weights per byte")).toBe(true);
     expect(sectionMatches("exercises", "Exercises")).toBe(true);
     expect(sectionMatches("bit", "The bit ledger")).toBe(false);
-    expect(ser({layer: {type: "int", default: 0, min: 0, max: 9}} as never, {layer: 0} as never, ["layer"], ["The bit ledger"])).toBe("hide=layer,the-bit-ledger");
+    expect(
+      ser(
+        {layer: {type: "int", default: 0, min: 0, max: 9}} as never,
+        {layer: 0} as never,
+        ["layer"],
+        ["The bit ledger"],
+      ),
+    ).toBe("hide=layer,the-bit-ledger");
   });
 });

@@ -13,7 +13,17 @@ import {ConfigError, parseTrainConfig} from "../../src/lib/train/config.js";
 import {forward, initParams, type ForwardStats} from "../../src/lib/train/model.js";
 import {trainPlan} from "../../src/lib/train/plan.js";
 import type {TF} from "../../src/lib/train/tf.js";
-import {CONFIG_LIMITS, SITES, SITE_LINEARS, kvBitsAt, kvPlan, sitePlan, siteOf, validateModelConfig, type SiteInput} from "../../src/lib/variant.js";
+import {
+  CONFIG_LIMITS,
+  SITES,
+  SITE_LINEARS,
+  kvBitsAt,
+  kvPlan,
+  sitePlan,
+  siteOf,
+  validateModelConfig,
+  type SiteInput,
+} from "../../src/lib/variant.js";
 
 const tf = tfjs as unknown as TF;
 beforeAll(async () => {
@@ -21,7 +31,15 @@ beforeAll(async () => {
 });
 
 // F = 40 = 20·2 and H·d = 32: the Hadamard takes the Paley route on down, Sylvester on o
-const shape = {vocab_size: 40, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 16};
+const shape = {
+  vocab_size: 40,
+  hidden_size: 32,
+  intermediate_size: 40,
+  num_hidden_layers: 1,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 16,
+};
 const cases: [string, Variant, Partial<BitNetConfig>][] = [
   ["fp", "fp", {}],
   ["b1.58", "b1.58", {}],
@@ -56,12 +74,24 @@ function gpuTraceSites(c: BitNetConfig): Record<string, {quantizer: string; bits
   const z = (n: number) => new Float32Array(n);
   const codes = (l: "q" | "o" | "gate" | "down") => {
     const a = t.linears[l].act;
-    return a ? {q: a.q, invScale: Float32Array.from(a.scale, (x) => 1 / x)} : {q: new Int8Array(t.linears[l].input.length), invScale: new Float32Array(3).fill(1)};
+    return a
+      ? {q: a.q, invScale: Float32Array.from(a.scale, (x) => 1 / x)}
+      : {q: new Int8Array(t.linears[l].input.length), invScale: new Float32Array(3).fill(1)};
   };
   const layer = {
-    layer: 0, residualIn: z(3 * c.hidden_size), qkvInput: t.linears.q.input, qkv: z(t.linears.q.input.length * 3), attnOut: z(t.linears.o.input.length),
-    oInput: t.linears.o.input, gateUpInput: t.linears.gate.input, glu: z(t.linears.down.input.length), downInput: t.linears.down.input,
-    codes: c.bitnet_variant === "fp" ? undefined : {qkv: codes("q"), o: codes("o"), gate_up: codes("gate"), down: codes("down")},
+    layer: 0,
+    residualIn: z(3 * c.hidden_size),
+    qkvInput: t.linears.q.input,
+    qkv: z(t.linears.q.input.length * 3),
+    attnOut: z(t.linears.o.input.length),
+    oInput: t.linears.o.input,
+    gateUpInput: t.linears.gate.input,
+    glu: z(t.linears.down.input.length),
+    downInput: t.linears.down.input,
+    codes:
+      c.bitnet_variant === "fp"
+        ? undefined
+        : {qkv: codes("q"), o: codes("o"), gate_up: codes("gate"), down: codes("down")},
     residualOut: z(3 * c.hidden_size),
   };
   const g = traceFromInspection({start: 0, tokens: [1, 5, 9], layers: [layer]}, c, w);
@@ -109,17 +139,36 @@ describe("the variant table and its five readers", () => {
 
   it("the paper's rules, written out once (a4.8 §2, v2 §2)", () => {
     const a48 = sitePlan(defaultConfig("a4.8"));
-    expect([a48.qkv.quantizer, a48.o.quantizer, a48.gate_up.quantizer, a48.down.quantizer]).toEqual(["absmean-int4", "topk-int8", "absmean-int4", "absmax-int8"]);
+    expect([a48.qkv.quantizer, a48.o.quantizer, a48.gate_up.quantizer, a48.down.quantizer]).toEqual([
+      "absmean-int4",
+      "topk-int8",
+      "absmean-int4",
+      "absmax-int8",
+    ]);
     expect(a48.o.topK).toBe(0.5);
     const v2 = sitePlan(defaultConfig("v2", {bitnet_activation_bits: 4}));
     expect(SITES.map((s) => v2[s].hadamard)).toEqual([false, true, false, true]);
     expect(SITES.map((s) => v2[s].bits)).toEqual([4, 4, 4, 4]);
     expect(SITES.map((s) => sitePlan(defaultConfig("b1.58"))[s].quantizer)).toEqual(Array(4).fill("absmax-int8"));
-    expect(["q", "k", "v", "o", "gate", "up", "down"].map((l) => siteOf(l as never))).toEqual(["qkv", "qkv", "qkv", "o", "gate_up", "gate_up", "down"]);
+    expect(["q", "k", "v", "o", "gate", "up", "down"].map((l) => siteOf(l as never))).toEqual([
+      "qkv",
+      "qkv",
+      "qkv",
+      "o",
+      "gate_up",
+      "gate_up",
+      "down",
+    ]);
   });
 
   it("trainPlan: schedule per step, the site plan of each stage and the Hadamard matrices", () => {
-    const cfg = parseTrainConfig({name: "p", model: {bitnet_variant: "v2", ...shape, bitnet_activation_bits: 8}, seqLen: 8, steps: 20, stages: [{at: 0.95, model: {bitnet_activation_bits: 4}}]});
+    const cfg = parseTrainConfig({
+      name: "p",
+      model: {bitnet_variant: "v2", ...shape, bitnet_activation_bits: 8},
+      seqLen: 8,
+      steps: 20,
+      stages: [{at: 0.95, model: {bitnet_activation_bits: 4}}],
+    });
     const j = JSON.parse(JSON.stringify(trainPlan(cfg)));
     expect(j.schedule.lr).toHaveLength(20);
     expect(j.stages.map((s: {fromStep: number}) => s.fromStep)).toEqual([0, 19]);
@@ -170,7 +219,16 @@ describe("validateModelConfig: one validator, every field bounded before anythin
     [{bitnet_kv_bits: 5}, /bitnet_kv_bits/],
     [{bitnet_kv_bos_bits: 5}, /bitnet_kv_bos_bits/],
     [{bitnet_sub_norms: "yes"}, /bitnet_sub_norms must be true or false/],
-    [{hidden_size: 65536, intermediate_size: 262144, num_hidden_layers: 1024, num_attention_heads: 1024, vocab_size: 1 << 22}, /parameters|elements/],
+    [
+      {
+        hidden_size: 65536,
+        intermediate_size: 262144,
+        num_hidden_layers: 1024,
+        num_attention_heads: 1024,
+        vocab_size: 1 << 22,
+      },
+      /parameters|elements/,
+    ],
   ];
   for (const [over, re] of bad) {
     it(`rejects ${JSON.stringify(over)}`, () => {
@@ -179,17 +237,35 @@ describe("validateModelConfig: one validator, every field bounded before anythin
   }
   it("throws the reader's own error class, named the reader's way", () => {
     expect(() => parseConfig({...configToJSON(good), num_hidden_layers: 1e9})).toThrow(CheckpointError);
-    expect(() => parseConfig({...configToJSON(good), num_hidden_layers: 1e9})).toThrow(/^config\.json: num_hidden_layers/);
+    expect(() => parseConfig({...configToJSON(good), num_hidden_layers: 1e9})).toThrow(
+      /^config\.json: num_hidden_layers/,
+    );
     expect(() => parseTrainConfig({model: {bitnet_variant: "b1.58", num_hidden_layers: 1e9}})).toThrow(ConfigError);
-    expect(() => parseTrainConfig({model: {bitnet_variant: "b1.58", num_hidden_layers: 1e9}})).toThrow(/model\.num_hidden_layers/);
+    expect(() => parseTrainConfig({model: {bitnet_variant: "b1.58", num_hidden_layers: 1e9}})).toThrow(
+      /model\.num_hidden_layers/,
+    );
     expect(() => makePlan({...good, num_hidden_layers: 1e9}, "f32")).toThrow(/webgpu: config num_hidden_layers/);
   });
   it("v2 needs a Hadamard construction for its rotated sizes", () => {
-    expect(() => validateModelConfig(defaultConfig("v2", {...shape, intermediate_size: 45}))).toThrow(/intermediate_size .* no Hadamard construction/);
-    expect(() => validateModelConfig(defaultConfig("v2", {...shape, intermediate_size: 45, bitnet_hadamard: false}))).not.toThrow();
+    expect(() => validateModelConfig(defaultConfig("v2", {...shape, intermediate_size: 45}))).toThrow(
+      /intermediate_size .* no Hadamard construction/,
+    );
+    expect(() =>
+      validateModelConfig(defaultConfig("v2", {...shape, intermediate_size: 45, bitnet_hadamard: false})),
+    ).not.toThrow();
   });
   it("accepts the 2B4T shape and the limits' own values", () => {
-    const b2 = defaultConfig("b1.58", {vocab_size: 128256, hidden_size: 2560, intermediate_size: 6912, num_hidden_layers: 30, num_attention_heads: 20, num_key_value_heads: 5, max_position_embeddings: 4096, bos_token_id: 128000, eos_token_id: 128001});
+    const b2 = defaultConfig("b1.58", {
+      vocab_size: 128256,
+      hidden_size: 2560,
+      intermediate_size: 6912,
+      num_hidden_layers: 30,
+      num_attention_heads: 20,
+      num_key_value_heads: 5,
+      max_position_embeddings: 4096,
+      bos_token_id: 128000,
+      eos_token_id: 128001,
+    });
     expect(validateModelConfig(b2)).toBe(b2);
     expect(CONFIG_LIMITS.num_hidden_layers).toBeGreaterThanOrEqual(30);
   });

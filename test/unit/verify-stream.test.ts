@@ -30,12 +30,29 @@ describe("compareLogits", () => {
 
 describe("streamTokens", () => {
   it("yields exactly generate()'s tokens, seeded, and times every step", async () => {
-    const w = randomWeights(defaultConfig("b1.58", {vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 32}), 7);
+    const w = randomWeights(
+      defaultConfig("b1.58", {
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 48,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 32,
+      }),
+      7,
+    );
     const sampling = {temperature: 0.8, topK: 10, topP: 0.9, seed: 3};
     const expected = await generate(createCpuSession(w), [1, 5, 9], {maxTokens: 6, sampling});
     const events = [];
     let clock = 0;
-    for await (const e of streamTokens(createCpuSession(w), [1, 5, 9], {maxTokens: 6, sampling, yieldToPage: async () => {}, now: () => (clock += 10)})) events.push(e);
+    for await (const e of streamTokens(createCpuSession(w), [1, 5, 9], {
+      maxTokens: 6,
+      sampling,
+      yieldToPage: async () => {},
+      now: () => (clock += 10),
+    }))
+      events.push(e);
     expect(events.map((e) => e.id)).toEqual(expected.tokens);
     expect(events.map((e) => e.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(decodeRate(events)).toEqual({tokensPerSecond: 100, prefillMs: 10, decodeMs: 50});
@@ -46,23 +63,39 @@ import {forwardFull} from "../../src/lib/model.js";
 import {layerTokenMetric} from "../../src/lib/chapters/inspect.js";
 
 describe("layerTokenMetric", () => {
-  const c = defaultConfig("a4.8", {vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 32});
+  const c = defaultConfig("a4.8", {
+    vocab_size: 64,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 32,
+  });
   const {trace} = forwardFull(randomWeights(c, 3), [1, 7, 9, 11], {trace: true});
   it("gives the trace's own residual norms and their growth per layer and token", () => {
     const r = layerTokenMetric(trace!, "residual", "o");
     const g = layerTokenMetric(trace!, "growth", "o");
     expect(r.length).toBe(8);
     expect(r[1 * 4 + 2]).toBeCloseTo(trace!.layers[1].residualNorm.output[2], 6);
-    expect(g[0 * 4 + 3]).toBeCloseTo(trace!.layers[0].residualNorm.output[3] - trace!.layers[0].residualNorm.input[3], 6);
+    expect(g[0 * 4 + 3]).toBeCloseTo(
+      trace!.layers[0].residualNorm.output[3] - trace!.layers[0].residualNorm.input[3],
+      6,
+    );
   });
   it("sees a4.8's top-K 50% on the W_o input and bounded INT4 error", () => {
     const sp = layerTokenMetric(trace!, "sparsity", "o");
     for (const v of sp) expect(v).toBeGreaterThanOrEqual(0.5); // top-K keeps half; rounding may zero more
     const err = layerTokenMetric(trace!, "error", "q");
-    for (const v of err) { expect(v).toBeGreaterThan(0); expect(v).toBeLessThan(1); }
+    for (const v of err) {
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThan(1);
+    }
   });
   it("is zero for an fp model's projections", () => {
-    const fp = forwardFull(randomWeights({...c, bitnet_variant: "fp", quantization_config: undefined}, 3), [1, 2], {trace: true}).trace!;
+    const fp = forwardFull(randomWeights({...c, bitnet_variant: "fp", quantization_config: undefined}, 3), [1, 2], {
+      trace: true,
+    }).trace!;
     expect(Array.from(layerTokenMetric(fp, "sparsity", "down"))).toEqual([0, 0, 0, 0]);
   });
 });

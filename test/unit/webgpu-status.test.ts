@@ -1,5 +1,11 @@
 import {describe, expect, it} from "vitest";
-import {chooseBackend, describeAdapter, isSoftwareAdapter, webgpuStatus, type WebGPUStatus} from "../../src/lib/webgpu-status.js";
+import {
+  chooseBackend,
+  describeAdapter,
+  isSoftwareAdapter,
+  webgpuStatus,
+  type WebGPUStatus,
+} from "../../src/lib/webgpu-status.js";
 
 describe("webgpuStatus", () => {
   it("reports missing WebGPU with a reason instead of throwing", async () => {
@@ -11,14 +17,20 @@ describe("webgpuStatus", () => {
   it("reports a null adapter and a throwing requestAdapter", async () => {
     const none = await webgpuStatus({requestAdapter: async () => null} as unknown as GPU);
     expect(none).toMatchObject({available: false, reason: expect.stringMatching(/no adapter/)});
-    const boom = await webgpuStatus({requestAdapter: async () => { throw new Error("blocked"); }} as unknown as GPU);
+    const boom = await webgpuStatus({
+      requestAdapter: async () => {
+        throw new Error("blocked");
+      },
+    } as unknown as GPU);
     expect(boom.reason).toMatch(/requestAdapter failed: blocked/);
   });
 });
 
 describe("chooseBackend", () => {
   const gpu = (adapter: Partial<NonNullable<WebGPUStatus["adapter"]>>): WebGPUStatus => ({
-    available: true, features: [], limits: {},
+    available: true,
+    features: [],
+    limits: {},
     adapter: {vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: false, ...adapter},
   });
   // What headless Chromium reports for SwiftShader (adapter.info) on this machine.
@@ -29,7 +41,9 @@ describe("chooseBackend", () => {
   it("auto does not pick an emulated adapter (SwiftShader, llvmpipe, isFallbackAdapter) over the CPU", () => {
     expect(chooseBackend("auto", swiftshader)).toMatchObject({backend: "cpu", software: true});
     expect(chooseBackend("auto", swiftshader).reason).toMatch(/software.*backend=webgpu/);
-    expect(chooseBackend("auto", gpu({vendor: "mesa", device: "llvmpipe (LLVM 15.0.6, 256 bits)"})).backend).toBe("cpu");
+    expect(chooseBackend("auto", gpu({vendor: "mesa", device: "llvmpipe (LLVM 15.0.6, 256 bits)"})).backend).toBe(
+      "cpu",
+    );
     expect(chooseBackend("auto", gpu({vendor: "intel", isFallbackAdapter: true})).backend).toBe("cpu");
     expect(isSoftwareAdapter(nvidia)).toBe(false);
   });

@@ -1,7 +1,16 @@
 // The page's side of the training worker (worker.ts): TrainWorker sends requests and routes events; WorkerRun is a
 // run that trains in the worker and mirrors its history here, with the same face as TwinRun (TrainRunView), so the
 // dashboard, the exercises and the export panel read it the same way. Nothing here imports TensorFlow.js.
-import {twinConfigs, type TwinRunOptions, type RunSettings, type RunState, type SavedTwin, type TrainRunView, type TwinEval, type TwinPoint} from "../../lib/chapters/train.js";
+import {
+  twinConfigs,
+  type TwinRunOptions,
+  type RunSettings,
+  type RunState,
+  type SavedTwin,
+  type TrainRunView,
+  type TwinEval,
+  type TwinPoint,
+} from "../../lib/chapters/train.js";
 import type {ModelWeights} from "../../lib/tensor.js";
 import type {TrainConfig} from "../../lib/train/config.js";
 import type {StepStats} from "../../lib/train/trainer.js";
@@ -26,7 +35,9 @@ export class TrainWorker {
     u.hash = "";
     this.worker = new Worker(u, {type: "module", name: "bitnet-lab-training"});
     this.worker.addEventListener("message", (e: MessageEvent<FromWorker>) => this.receive(e.data));
-    this.worker.addEventListener("error", (e) => this.fail(new Error(`the training worker failed: ${e.message || "it could not load"}`)));
+    this.worker.addEventListener("error", (e) =>
+      this.fail(new Error(`the training worker failed: ${e.message || "it could not load"}`)),
+    );
   }
 
   call<M extends Method>(method: M, args: Args<M>, transfer: Transferable[] = []): Promise<Results[M]> {
@@ -90,7 +101,12 @@ export class WorkerRun implements TrainRunView {
   private opts: TwinRunOptions = {};
   private restoredStep = 0;
 
-  constructor(private readonly w: TrainWorker, readonly id: number, settings: RunSettings, restore?: SavedTwin) {
+  constructor(
+    private readonly w: TrainWorker,
+    readonly id: number,
+    settings: RunSettings,
+    restore?: SavedTwin,
+  ) {
     this.settings = settings;
     this.configs = twinConfigs(settings);
     if (restore) {

@@ -2,7 +2,18 @@
 // TensorFlow.js: the worker owns tfjs, its backends and the models, so a training step can take seconds on a slow
 // backend without blocking a single click, and tfjs reads the worker's own URL (which has no query string) —
 // never the page's, so no library flag can be set from a shared link.
-import type {PageTfBackend, TfBackendChoice, CpuBackendMeasurement, RunSettings, SavedTwin, SizeMeasurement, SizeName, TwinEval, TwinPoint, RunState} from "../../lib/chapters/train.js";
+import type {
+  PageTfBackend,
+  TfBackendChoice,
+  CpuBackendMeasurement,
+  RunSettings,
+  SavedTwin,
+  SizeMeasurement,
+  SizeName,
+  TwinEval,
+  TwinPoint,
+  RunState,
+} from "../../lib/chapters/train.js";
 import type {ModelWeights} from "../../lib/tensor.js";
 import type {StepStats, TrainData} from "../../lib/train/trainer.js";
 
@@ -17,7 +28,14 @@ export interface WorkerBackend extends TfBackendChoice {
 
 /** Requests the page sends; each gets one Reply with the same `req`. */
 export type Request =
-  | {req: number; method: "init"; backend: PageTfBackend | "auto"; data: TrainData; vocabSize: number; wasmPaths?: Record<string, string>}
+  | {
+      req: number;
+      method: "init";
+      backend: PageTfBackend | "auto";
+      data: TrainData;
+      vocabSize: number;
+      wasmPaths?: Record<string, string>;
+    }
   | {req: number; method: "measure"; sizes: SizeName[]; lr: number; seed: number; vocabSize: number}
   | {req: number; method: "create"; run: number; settings: RunSettings; restore?: SavedTwin}
   | {req: number; method: "run"; run: number}

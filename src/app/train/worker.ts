@@ -5,7 +5,16 @@
 import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import {setWasmPaths} from "./wasm-backend.js";
-import {initTfBackend, pickCpuBackend, TwinRun, type PageTfBackend, type CpuBackendMeasurement, type SavedTwin, type SizeMeasurement, type TwinPoint} from "../../lib/chapters/train.js";
+import {
+  initTfBackend,
+  pickCpuBackend,
+  TwinRun,
+  type PageTfBackend,
+  type CpuBackendMeasurement,
+  type SavedTwin,
+  type SizeMeasurement,
+  type TwinPoint,
+} from "../../lib/chapters/train.js";
 import {chooseBackend, webgpuStatus} from "../../lib/webgpu-status.js";
 import type {TF} from "../../lib/train/tf.js";
 import type {StepStats, TrainData} from "../../lib/train/trainer.js";
@@ -19,7 +28,8 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 const tf = tfjs as unknown as TF;
 
-if (scope.location.search || scope.location.hash) throw new Error("training worker: started with a query string; the page must own its URL");
+if (scope.location.search || scope.location.hash)
+  throw new Error("training worker: started with a query string; the page must own its URL");
 // tfjs parsed its URL flags at import; the worker's URL has none, and this makes sure none are in force.
 const urlFlags = Object.keys((tf.env() as unknown as {urlFlags?: Record<string, unknown>}).urlFlags ?? {});
 if (urlFlags.length) tf.env().reset();
@@ -36,7 +46,9 @@ async function flushSaves(id: number, run: TwinRun): Promise<void> {
   try {
     const saved = await run.saveStates();
     // Each reply moves its buffers to the page, so every waiter after the first gets its own copy.
-    waiting.forEach((w, i) => w.resolve(i === 0 ? saved : {...saved, bitnet: saved.bitnet.slice(), fp: saved.fp.slice()}));
+    waiting.forEach((w, i) =>
+      w.resolve(i === 0 ? saved : {...saved, bitnet: saved.bitnet.slice(), fp: saved.fp.slice()}),
+    );
   } catch (e) {
     for (const w of waiting) w.reject(e);
   }
@@ -81,7 +93,9 @@ async function timeTinyStep(vocabSize: number): Promise<number> {
 }
 
 /** "auto" without a hardware GPU: times tfjs's WASM and CPU backends on a tiny step pair and keeps the faster. */
-async function autoCpuBackend(vocabSize: number): Promise<{choice: Awaited<ReturnType<typeof initTfBackend>>; measured: CpuBackendMeasurement; reason: string}> {
+async function autoCpuBackend(
+  vocabSize: number,
+): Promise<{choice: Awaited<ReturnType<typeof initTfBackend>>; measured: CpuBackendMeasurement; reason: string}> {
   const measured: CpuBackendMeasurement = {wasm: null, cpu: null};
   const attempts: Awaited<ReturnType<typeof initTfBackend>>["attempts"] = [];
   for (const name of ["wasm", "cpu"] as const) {
@@ -90,7 +104,11 @@ async function autoCpuBackend(vocabSize: number): Promise<{choice: Awaited<Retur
       attempts.push(...c.attempts);
       measured[name] = await timeTinyStep(vocabSize);
     } catch (e) {
-      attempts.push({name, ok: false, error: e instanceof Error ? e.message.replace(/^no TensorFlow.js backend initialised \(|\)$/g, "") : String(e)});
+      attempts.push({
+        name,
+        ok: false,
+        error: e instanceof Error ? e.message.replace(/^no TensorFlow.js backend initialised \(|\)$/g, "") : String(e),
+      });
     }
   }
   const pick = pickCpuBackend(measured);
@@ -105,7 +123,11 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
       // tfjs's WASM backend fetches its binaries from the page's own build (FileAttachment URLs), never a CDN; the
       // threaded build needs cross-origin isolation, which the site does not have.
       // (setWasmPaths wants an entry for every binary; the threaded one is never loaded with the flag below off.)
-      if (m.wasmPaths) setWasmPaths({...m.wasmPaths, "tfjs-backend-wasm-threaded-simd.wasm": m.wasmPaths["tfjs-backend-wasm-simd.wasm"]});
+      if (m.wasmPaths)
+        setWasmPaths({
+          ...m.wasmPaths,
+          "tfjs-backend-wasm-threaded-simd.wasm": m.wasmPaths["tfjs-backend-wasm-simd.wasm"],
+        });
       tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
       // "auto": a hardware WebGPU adapter; otherwise whichever of WASM and the plain-JS CPU backend measures faster
       // on a tiny step pair (a software-emulated adapter is many times slower than either: chooseBackend in
@@ -114,11 +136,14 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
       const engine = chooseBackend(m.backend === "auto" ? "auto" : m.backend === "webgpu" ? "webgpu" : "cpu", status);
       if (m.backend === "auto" && engine.backend !== "webgpu") {
         const auto = await autoCpuBackend(m.vocabSize);
-        const why = status.available ? `${engine.reason.replace(/, so the page uses the CPU.*$/, "")}; ${auto.reason}` : `no WebGPU in this browser (${status.reason}); ${auto.reason}`;
+        const why = status.available
+          ? `${engine.reason.replace(/, so the page uses the CPU.*$/, "")}; ${auto.reason}`
+          : `no WebGPU in this browser (${status.reason}); ${auto.reason}`;
         const res: WorkerBackend = {...auto.choice, reason: why, urlFlags, measured: auto.measured};
         return res;
       }
-      const order: PageTfBackend[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
+      const order: PageTfBackend[] =
+        m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
       const choice = await initTfBackend(tf, m.backend, order);
       if (choice.backend === "webgpu") watchDevice();
       const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
@@ -129,7 +154,11 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
       // Two step pairs per size: the first compiles kernels and fills caches, the second is timed.
       const out: SizeMeasurement[] = [];
       for (const size of m.sizes) {
-        const run = TwinRun.create(tf, {size, steps: 100, lr: m.lr, seed: m.seed, vocabSize: m.vocabSize}, need(data, "init first"));
+        const run = TwinRun.create(
+          tf,
+          {size, steps: 100, lr: m.lr, seed: m.seed, vocabSize: m.vocabSize},
+          need(data, "init first"),
+        );
         try {
           await run.stepOnce();
           const t0 = performance.now();
@@ -220,7 +249,11 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
 /** A saved run's two safetensors buffers are fresh copies: moved to the page, not cloned. */
 function transferables(value: unknown): Transferable[] {
   const v = value as Partial<SavedTwin> | null;
-  return [v?.bitnet, v?.fp].filter((x): x is Uint8Array => x instanceof Uint8Array && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength).map((x) => x.buffer as ArrayBuffer);
+  return [v?.bitnet, v?.fp]
+    .filter(
+      (x): x is Uint8Array => x instanceof Uint8Array && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength,
+    )
+    .map((x) => x.buffer as ArrayBuffer);
 }
 
 scope.addEventListener("message", (e) => {

@@ -54,14 +54,22 @@ export interface Activations {
 /** Slots of the token buffer after the prompt block, for chained GPU decoding. */
 export const TOKEN_RING = 1024;
 
-export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {maxLen: number; maxBlock: number; inspect: boolean; attnChunk: number}): Activations {
+export function allocActivations(
+  pool: BufferPool,
+  P: Plan,
+  kvF: KVFormat,
+  o: {maxLen: number; maxBlock: number; inspect: boolean; attnChunk: number},
+): Activations {
   const Mx = o.maxBlock;
   const hd = P.H * P.d;
   pool.checkBinding(kvLayout(kvF, P.d, P.KV).total(o.maxLen) * 4, "KV cache");
   const kv: LayerKV[] = [];
-  for (let l = 0; l < P.L; l++) kv.push(kvCacheBuffers(kvF, P.d, P.KV, o.maxLen, (bytes, name) => pool.buf(bytes, `L${l}.${name}`)));
+  for (let l = 0; l < P.L; l++)
+    kv.push(kvCacheBuffers(kvF, P.d, P.KV, o.maxLen, (bytes, name) => pool.buf(bytes, `L${l}.${name}`)));
   const xw = Math.max(actWords(P.kind, P.C), actWords(P.kind, hd), actWords(P.kind, P.F), 8 * Math.ceil(P.C / 8));
-  const partFloats = Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) * attnPartStride(P.d, P.exactAttention);
+  const partFloats =
+    Math.max(Math.ceil(o.maxLen / Math.min(CHUNK, o.attnChunk)) * P.H, Mx * P.H * NC_PREFILL) *
+    attnPartStride(P.d, P.exactAttention);
   pool.checkBinding(partFloats * 4, "attention partials");
   // cos/sin tables of exactly the reference's angles (pos · θ^(−2i/d)) in float64, as f32 hi values and f32
   // remainders (hiLoTable): the fast kernels read the hi half, the exact RoPE (ropeKVWGSL exact) both
@@ -89,7 +97,13 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     qkv: pool.buf(Mx * P.qkvN * 4, "qkv"),
     part: pool.buf(partFloats * 4, "attn-partials"),
     inner: pool.buf(Mx * P.F * 4, "glu"),
-    ...(P.arch.norms.perProjection ? {xnorm: pool.buf(Mx * 8 * Math.ceil(P.C / 8) * 4, "xnorm"), gate: pool.buf(Mx * P.F * 4, "gate"), up: pool.buf(Mx * P.F * 4, "up")} : {}),
+    ...(P.arch.norms.perProjection
+      ? {
+          xnorm: pool.buf(Mx * 8 * Math.ceil(P.C / 8) * 4, "xnorm"),
+          gate: pool.buf(Mx * P.F * 4, "gate"),
+          up: pool.buf(Mx * P.F * 4, "up"),
+        }
+      : {}),
     logits: pool.buf(P.V * 4, "logits"),
     logitsAll,
     tok: pool.buf((Mx + TOKEN_RING) * 4, "tokens"),
@@ -99,7 +113,12 @@ export function allocActivations(pool: BufferPool, P: Plan, kvF: KVFormat, o: {m
     sin: pool.buf(sin, "rope.sin"),
     hadO: P.hadamard ? pool.buf(hadamardSignBits(hd), "hadamard.o") : undefined,
     hadDown: P.hadamard ? pool.buf(hadamardSignBits(P.F), "hadamard.down") : undefined,
-    hsplit: P.hadamard ? [pool.buf(64 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split0"), pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split1")] : undefined,
+    hsplit: P.hadamard
+      ? [
+          pool.buf(64 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split0"),
+          pool.buf(32 * Math.ceil(Math.max(hd, P.F) / 8), "hadamard.split1"),
+        ]
+      : undefined,
     dbg: o.inspect ? pool.buf(Mx * 2 * Math.max(P.C, hd, P.F) * 4, "inspect") : undefined,
     st: pool.uni(new Uint32Array(8), "step"),
     embedP: pool.uni(new Uint32Array(4), "embed.P"),

@@ -17,11 +17,23 @@ export interface InspectCopy {
 
 /** Encodes `steps` (after the embedding) with copies of the requested layers' intermediates: into mappable buffers,
  *  or with `keep` into device-local buffers that stay on the GPU until a view asks for their layer (readCopies). */
-export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Plan, A: Activations, steps: readonly Step[], M: number, layers: Set<number>, encode: (pass: GPUComputePassEncoder, s: readonly Step[]) => void, keep = false): InspectCopy[] {
+export function encodeInspected(
+  device: GPUDevice,
+  enc: GPUCommandEncoder,
+  P: Plan,
+  A: Activations,
+  steps: readonly Step[],
+  M: number,
+  layers: Set<number>,
+  encode: (pass: GPUComputePassEncoder, s: readonly Step[]) => void,
+  keep = false,
+): InspectCopy[] {
   const hd = P.H * P.d;
   const copies: InspectCopy[] = [];
   const copy = (layer: number, what: string, src: GPUBuffer, bytes: number) => {
-    const usage = keep ? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST : GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    const usage = keep
+      ? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST
+      : GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
     const buf = device.createBuffer({size: Math.max(16, Math.ceil(bytes / 4) * 4), usage});
     enc.copyBufferToBuffer(src, 0, buf, 0, bytes);
     copies.push({layer, what, buf, bytes, kept: keep});
@@ -56,7 +68,10 @@ export function encodeInspected(device: GPUDevice, enc: GPUCommandEncoder, P: Pl
 
 /** Reads copies back: mappable ones directly (and destroys them), kept ones through one staging buffer (they stay).
  *  Returns the data per copy and the bytes that crossed back to the CPU. */
-export async function readCopies(device: GPUDevice, copies: readonly InspectCopy[]): Promise<{data: ArrayBuffer[]; bytes: number}> {
+export async function readCopies(
+  device: GPUDevice,
+  copies: readonly InspectCopy[],
+): Promise<{data: ArrayBuffer[]; bytes: number}> {
   const kept = copies.filter((c) => c.kept);
   let staging: GPUBuffer | undefined;
   const at = new Map<InspectCopy, number>();
@@ -92,7 +107,14 @@ export async function readCopies(device: GPUDevice, copies: readonly InspectCopy
 }
 
 /** Reads the copies back into an EngineInspection of one block of M tokens (`bytes`: what was copied back). */
-export async function collectInspection(device: GPUDevice, P: Plan, M: number, tokens: readonly number[], start: number, copies: InspectCopy[]): Promise<EngineInspection & {bytes: number}> {
+export async function collectInspection(
+  device: GPUDevice,
+  P: Plan,
+  M: number,
+  tokens: readonly number[],
+  start: number,
+  copies: InspectCopy[],
+): Promise<EngineInspection & {bytes: number}> {
   const hd = P.H * P.d;
   const byLayer = new Map<number, Map<string, ArrayBuffer>>();
   const read = await readCopies(device, copies);
@@ -106,7 +128,8 @@ export async function collectInspection(device: GPUDevice, P: Plan, M: number, t
     const dbgPart = (w: string, n: number, second: boolean) => {
       const all = new Float32Array(m.get(w + ":dbg")!);
       const out = new Float32Array(M * n);
-      for (let t = 0; t < M; t++) out.set(all.subarray(t * 2 * n + (second ? n : 0), t * 2 * n + (second ? 2 * n : n)), t * n);
+      for (let t = 0; t < M; t++)
+        out.set(all.subarray(t * 2 * n + (second ? n : 0), t * 2 * n + (second ? 2 * n : n)), t * n);
       return out;
     };
     const codes = (w: string, n: number) => {
@@ -129,7 +152,15 @@ export async function collectInspection(device: GPUDevice, P: Plan, M: number, t
       gateUpInput: dbgPart("gate_up_in", P.C, true),
       glu: new Float32Array(m.get("glu")!),
       downInput: dbgPart("down_in", P.F, true),
-      codes: P.kind === "ternary" ? {qkv: codes("qkv_in", P.C), o: codes("o_in", hd), gate_up: codes("gate_up_in", P.C), down: codes("down_in", P.F)} : undefined,
+      codes:
+        P.kind === "ternary"
+          ? {
+              qkv: codes("qkv_in", P.C),
+              o: codes("o_in", hd),
+              gate_up: codes("gate_up_in", P.C),
+              down: codes("down_in", P.F),
+            }
+          : undefined,
       residualOut: new Float32Array(m.get("residual_out")!),
     });
   }
@@ -150,7 +181,19 @@ export function joinInspections(parts: EngineInspection[], start: number, tokens
   };
   const layers = parts[0].layers.map((l0, i) => {
     if (parts.length === 1) return l0;
-    return {...l0, residualIn: cat(i, "residualIn"), qkvInput: cat(i, "qkvInput"), qkv: cat(i, "qkv"), attnOut: cat(i, "attnOut"), oInput: cat(i, "oInput"), gateUpInput: cat(i, "gateUpInput"), glu: cat(i, "glu"), downInput: cat(i, "downInput"), residualOut: cat(i, "residualOut"), codes: undefined};
+    return {
+      ...l0,
+      residualIn: cat(i, "residualIn"),
+      qkvInput: cat(i, "qkvInput"),
+      qkv: cat(i, "qkv"),
+      attnOut: cat(i, "attnOut"),
+      oInput: cat(i, "oInput"),
+      gateUpInput: cat(i, "gateUpInput"),
+      glu: cat(i, "glu"),
+      downInput: cat(i, "downInput"),
+      residualOut: cat(i, "residualOut"),
+      codes: undefined,
+    };
   });
   return {start, tokens: [...tokens], layers};
 }
@@ -171,7 +214,15 @@ export interface InspectedKV {
 
 /** Reads back only positions [start, start + count) of one layer's K/V cache and unpacks their codes;
  *  `bits0` is what position 0 was stored with (the variant table's kvBitsAt for the session's first token). */
-export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerKV, start: number, count: number, bits0: number): Promise<{kv: InspectedKV; bytes: number}> {
+export async function readKV(
+  device: GPUDevice,
+  P: Plan,
+  f: KVFormat,
+  kv: LayerKV,
+  start: number,
+  count: number,
+  bits0: number,
+): Promise<{kv: InspectedKV; bytes: number}> {
   const lay = kvLayout(f, P.d, P.KV);
   const w0 = lay.offset(start, 0);
   const w1 = lay.offset(start + count - 1, P.KV - 1) + (start + count - 1 === 0 ? lay.bosWords : lay.words);
@@ -181,8 +232,17 @@ export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerK
     readBuffer(device, kv.Km, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
     readBuffer(device, kv.Vm, count * P.KV * 8, start * P.KV * 8).then((b) => new Float32Array(b)),
   ]);
-  const n = count * P.KV * P.d, nv = count * P.KV;
-  const out: InspectedKV = {bits: [], k: new Uint8Array(n), v: new Uint8Array(n), kMin: new Float32Array(nv), kStep: new Float32Array(nv), vMin: new Float32Array(nv), vStep: new Float32Array(nv)};
+  const n = count * P.KV * P.d,
+    nv = count * P.KV;
+  const out: InspectedKV = {
+    bits: [],
+    k: new Uint8Array(n),
+    v: new Uint8Array(n),
+    kMin: new Float32Array(nv),
+    kStep: new Float32Array(nv),
+    vMin: new Float32Array(nv),
+    vStep: new Float32Array(nv),
+  };
   for (let t = 0; t < count; t++) {
     const j = start + t;
     const bits = j === 0 ? bits0 : f.bits;
@@ -200,7 +260,10 @@ export async function readKV(device: GPUDevice, P: Plan, f: KVFormat, kv: LayerK
         const bit = e * bits;
         const wi = base + (bit >>> 5);
         const sh = bit & 31;
-        for (const [words, dst] of [[kw, out.k], [vw, out.v]] as const) {
+        for (const [words, dst] of [
+          [kw, out.k],
+          [vw, out.v],
+        ] as const) {
           let code = words[wi] >>> sh;
           if (sh + bits > 32) code |= words[wi + 1] << (32 - sh);
           dst[vi * P.d + e] = code & mask;

@@ -6,7 +6,10 @@ import type {BufferPool} from "./upload.js";
 
 /** The session's device context; `owns` when the session acquired it (and so destroys it). Device loss on a shared
  *  device is reported through opts.onDeviceLost unless the session is already disposed. */
-export async function sessionContext(opts: WebGPUSessionOptions, disposed: () => boolean): Promise<{ctx: GpuContext; owns: boolean}> {
+export async function sessionContext(
+  opts: WebGPUSessionOptions,
+  disposed: () => boolean,
+): Promise<{ctx: GpuContext; owns: boolean}> {
   if (!opts.gpu && !opts.device) return {ctx: await acquireGpu({onLost: opts.onDeviceLost}), owns: true};
   const ctx = opts.gpu ?? wrapDevice(opts.device!);
   void ctx.device.lost.then((info) => {
@@ -30,7 +33,10 @@ export async function buildInScopes(device: GPUDevice, pool: BufferPool, build: 
   const oom = await device.popErrorScope();
   if (!failure && !oom && !validation) return;
   pool.free();
-  if (oom) throw new Error(`webgpu: the model does not fit in GPU memory (${oom.message}); try lmHead "f16", a shorter maxLength or a smaller model`);
+  if (oom)
+    throw new Error(
+      `webgpu: the model does not fit in GPU memory (${oom.message}); try lmHead "f16", a shorter maxLength or a smaller model`,
+    );
   if (failure) throw failure;
   throw new Error(`webgpu: building the session failed: ${validation!.message}`);
 }

@@ -54,7 +54,9 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   const arch = architectureOf(c);
   // What the architecture table describes but the kernels do not do yet: refused by name, never run wrongly.
   if (arch.norms.perProjection && (arch.norms.subNorms || sitePlan(c).o.hadamard)) {
-    throw new Error("webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference");
+    throw new Error(
+      "webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference",
+    );
   }
   if (arch.pooling !== "none") {
     // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
@@ -67,7 +69,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     if (K < sites.o.dim) oTopK = K;
   }
   const oTopKRuntime = sites.o.quantizer === "topk-int8" && !sites.o.hadamard;
-  if (sites.o.hadamard !== sites.down.hadamard) throw new Error("webgpu: Hadamard on one of o/down only is not supported");
+  if (sites.o.hadamard !== sites.down.hadamard)
+    throw new Error("webgpu: Hadamard on one of o/down only is not supported");
   return {
     c,
     arch,
@@ -99,4 +102,3 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
 export function actWords(kind: LinearKind, K: number): number {
   return kind === "ternary" ? 16 * Math.ceil(K / 64) : 8 * Math.ceil(K / 8);
 }
-

@@ -15,7 +15,14 @@ import {subgroupSize} from "./tune.js";
 import {attentionPipes, embedStep, headSteps, layerPass, samplingSteps, wanted, type BuildContext} from "./blocks.js";
 import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
-import {collectInspection, encodeInspected, joinInspections, readKV, type InspectCopy, type InspectedKV} from "./inspect.js";
+import {
+  collectInspection,
+  encodeInspected,
+  joinInspections,
+  readKV,
+  type InspectCopy,
+  type InspectedKV,
+} from "./inspect.js";
 import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
 import type {EngineAppendOptions, DecodeParts, EngineInspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
@@ -69,10 +76,15 @@ export class WebGPUSession implements DecodeSession {
     this.passesPerToken = opts.passesPerToken ?? 1;
     this.attnChunk = opts.attnChunk ?? CHUNK;
     this.oNeed = this.plan.oNeed;
-    if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096)) throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
+    if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096))
+      throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
   }
 
-  static async create(source: WeightSource | undefined, config: BitNetConfig, opts: WebGPUSessionOptions): Promise<WebGPUSession> {
+  static async create(
+    source: WeightSource | undefined,
+    config: BitNetConfig,
+    opts: WebGPUSessionOptions,
+  ): Promise<WebGPUSession> {
     const s = new WebGPUSession(source, config, opts);
     await s.build();
     return s;
@@ -106,7 +118,6 @@ export class WebGPUSession implements DecodeSession {
     await buildInScopes(ctx.device, this.pool, () => this.prepare(S));
   }
 
-
   private kvFormat(): KVFormat {
     return {bits: this.plan.kv.bits, bosBits: this.plan.kv.bosBits, store16: this.opts.kv16 ?? "f32"};
   }
@@ -118,11 +129,25 @@ export class WebGPUSession implements DecodeSession {
     const W = await uploadWeights(this.pool, P, this.source, {lmHead, synthetic: this.opts.synthetic});
     this.embRows = {words: W.rowWords, perChunk: W.rowsPerChunk};
     const kvF = this.kvFormat();
-    this.A = allocActivations(this.pool, P, kvF, {maxLen: this.maxLen, maxBlock: this.maxBlock, inspect: !!this.opts.inspect, attnChunk: this.attnChunk});
+    this.A = allocActivations(this.pool, P, kvF, {
+      maxLen: this.maxLen,
+      maxBlock: this.maxBlock,
+      inspect: !!this.opts.inspect,
+      attnChunk: this.attnChunk,
+    });
     const b: BuildContext = {
-      device, P, pool: this.pool, A: this.A, W, S,
+      device,
+      P,
+      pool: this.pool,
+      A: this.A,
+      W,
+      S,
       WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
-      tuning: this.opts.tuning ?? {}, kvF, inspect: !!this.opts.inspect, fuse: this.opts.fuse ?? true, maxBlock: this.maxBlock,
+      tuning: this.opts.tuning ?? {},
+      kvF,
+      inspect: !!this.opts.inspect,
+      fuse: this.opts.fuse ?? true,
+      maxBlock: this.maxBlock,
       hadamardSplit: this.opts.hadamardSplit ?? "auto",
       normStats: this.opts.normStats ?? false,
     };
@@ -149,9 +174,11 @@ export class WebGPUSession implements DecodeSession {
   private checkTokens(tokens: readonly number[]): void {
     if (tokens.length === 0) throw new Error("append: no tokens given");
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.plan.V) throw new Error(`append: token id ${t} is outside the vocabulary [0, ${this.plan.V})`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.plan.V)
+        throw new Error(`append: token id ${t} is outside the vocabulary [0, ${this.plan.V})`);
     }
-    if (this.pos + tokens.length > this.maxLen) throw new Error(`session: ${this.pos} + ${tokens.length} tokens exceed the ${this.maxLen}-position limit`);
+    if (this.pos + tokens.length > this.maxLen)
+      throw new Error(`session: ${this.pos} + ${tokens.length} tokens exceed the ${this.maxLen}-position limit`);
     if (this.pos === 0) this.startToken = tokens[0];
   }
 
@@ -188,7 +215,13 @@ export class WebGPUSession implements DecodeSession {
   }
 
   /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm. */
-  private encodeBlock(enc: GPUCommandEncoder, M: number, slotIn: number, inspect?: Set<number>, keep = false): ReturnType<typeof encodeInspected> | undefined {
+  private encodeBlock(
+    enc: GPUCommandEncoder,
+    M: number,
+    slotIn: number,
+    inspect?: Set<number>,
+    keep = false,
+  ): ReturnType<typeof encodeInspected> | undefined {
     const {nC} = this.writeStep(M, slotIn);
     const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
     const run = (list: readonly Step[]) => {
@@ -198,10 +231,22 @@ export class WebGPUSession implements DecodeSession {
     };
     if (inspect) {
       run([this.embed]);
-      return encodeInspected(this.ctx.device, enc, this.plan, this.A, steps, M, inspect, (pass, s) => this.encodeSteps(pass, s, M, nC), keep);
+      return encodeInspected(
+        this.ctx.device,
+        enc,
+        this.plan,
+        this.A,
+        steps,
+        M,
+        inspect,
+        (pass, s) => this.encodeSteps(pass, s, M, nC),
+        keep,
+      );
     }
     const all = [this.embed, ...steps];
-    const passes = this.opts.passPerDispatch ? all.length : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
+    const passes = this.opts.passPerDispatch
+      ? all.length
+      : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
     const per = Math.ceil(all.length / passes);
     for (let i = 0; i < all.length; i += per) run(all.slice(i, i + per));
     return undefined;
@@ -233,16 +278,23 @@ export class WebGPUSession implements DecodeSession {
   async append(tokens: readonly number[], opts: EngineAppendOptions = {}): Promise<Float32Array> {
     this.guard();
     this.checkTokens(tokens);
-    if (opts.inspect && !this.opts.inspect) throw new Error("append: inspection needs a session created with {inspect: true}");
+    if (opts.inspect && !this.opts.inspect)
+      throw new Error("append: inspection needs a session created with {inspect: true}");
     const P = this.plan;
     const device = this.ctx.device;
     const all = !!opts.allLogits;
     const out = new Float32Array(all ? tokens.length * P.V : P.V);
     const start = this.pos;
     const wanted = opts.inspect ? new Set(opts.inspect.layers ?? [...Array(P.L).keys()]) : undefined;
-    if (wanted) for (const l of wanted) if (!(Number.isInteger(l) && l >= 0 && l < P.L)) throw new Error(`append: inspect layer ${l} is not in [0, ${P.L})`);
+    if (wanted)
+      for (const l of wanted)
+        if (!(Number.isInteger(l) && l >= 0 && l < P.L))
+          throw new Error(`append: inspect layer ${l} is not in [0, ${P.L})`);
     const keep = !!opts.inspect?.keep;
-    if (keep && tokens.length > this.maxBlock) throw new Error(`append: a kept inspection needs the tokens in one block (${tokens.length} > maxBlock ${this.maxBlock})`);
+    if (keep && tokens.length > this.maxBlock)
+      throw new Error(
+        `append: a kept inspection needs the tokens in one block (${tokens.length} > maxBlock ${this.maxBlock})`,
+      );
     this.dropKept();
     // a kept pass copies every layer on the GPU and reads back only the wanted ones
     const inspLayers = keep ? new Set([...Array(P.L).keys()]) : wanted;
@@ -301,10 +353,18 @@ export class WebGPUSession implements DecodeSession {
   /** Greedy or sampled generation entirely on the GPU: prefill `prompt`, then `n` decode steps, each consuming
    *  the previous step's token from the GPU token buffer. Up to `ahead` steps are in flight before the CPU reads
    *  their ids back. Returns the n + 1 generated ids (the first one comes from the prompt). */
-  async generateOnGpu(prompt: readonly number[], n: number, sampling: Partial<SamplingOptions> = {}, ahead = 8): Promise<number[]> {
+  async generateOnGpu(
+    prompt: readonly number[],
+    n: number,
+    sampling: Partial<SamplingOptions> = {},
+    ahead = 8,
+  ): Promise<number[]> {
     this.guard();
     this.checkTokens(prompt);
-    if (this.pos + prompt.length + n > this.maxLen) throw new Error(`generateOnGpu: ${this.pos} + ${prompt.length} + ${n} tokens exceed the ${this.maxLen}-position limit`);
+    if (this.pos + prompt.length + n > this.maxLen)
+      throw new Error(
+        `generateOnGpu: ${this.pos} + ${prompt.length} + ${n} tokens exceed the ${this.maxLen}-position limit`,
+      );
     const first = await this.prefillAndSample(prompt, sampling);
     if (n === 0) return [first];
     return [first, ...(await this.decodeChain(first, n, sampling, ahead))];
@@ -314,7 +374,8 @@ export class WebGPUSession implements DecodeSession {
   async decodeChain(token: number, n: number, sampling: Partial<SamplingOptions> = {}, ahead = 8): Promise<number[]> {
     this.guard();
     this.checkTokens([token]);
-    if (this.pos + n > this.maxLen) throw new Error(`decodeChain: ${this.pos} + ${n} tokens exceed the ${this.maxLen}-position limit`);
+    if (this.pos + n > this.maxLen)
+      throw new Error(`decodeChain: ${this.pos} + ${n} tokens exceed the ${this.maxLen}-position limit`);
     const device = this.ctx.device;
     const base = this.maxBlock; // the ring of slots after the prompt area
     const ids: number[] = [];
@@ -374,7 +435,14 @@ export class WebGPUSession implements DecodeSession {
   private async readKept(layers: number[]): Promise<EngineInspection> {
     const k = this.kept!;
     const want = new Set(layers);
-    const got = await collectInspection(this.ctx.device, this.plan, k.M, k.tokens, k.start, k.copies.filter((c) => want.has(c.layer)));
+    const got = await collectInspection(
+      this.ctx.device,
+      this.plan,
+      k.M,
+      k.tokens,
+      k.start,
+      k.copies.filter((c) => want.has(c.layer)),
+    );
     this.inspectionBytesRead += got.bytes;
     return {start: got.start, tokens: got.tokens, layers: got.layers};
   }
@@ -383,8 +451,13 @@ export class WebGPUSession implements DecodeSession {
    *  the GPU — nothing is recomputed, and only these layers cross to the CPU. */
   async readInspection(layers: readonly number[]): Promise<EngineInspection> {
     this.guard();
-    if (!this.kept) throw new Error("readInspection: no kept inspection pass (append with inspect: {keep: true} first; reset and append drop it)");
-    for (const l of layers) if (!(Number.isInteger(l) && l >= 0 && l < this.plan.L)) throw new Error(`readInspection: layer ${l} is not in [0, ${this.plan.L})`);
+    if (!this.kept)
+      throw new Error(
+        "readInspection: no kept inspection pass (append with inspect: {keep: true} first; reset and append drop it)",
+      );
+    for (const l of layers)
+      if (!(Number.isInteger(l) && l >= 0 && l < this.plan.L))
+        throw new Error(`readInspection: layer ${l} is not in [0, ${this.plan.L})`);
     try {
       return await this.readKept([...layers]);
     } catch (e) {
@@ -398,7 +471,11 @@ export class WebGPUSession implements DecodeSession {
   }
 
   private wrapError(e: unknown): Error {
-    if (this.ctx.lostInfo) return new DeviceLostError(this.ctx.lostInfo.reason, `WebGPU device lost (${this.ctx.lostInfo.reason}): ${this.ctx.lostInfo.message}; call rebuild()`);
+    if (this.ctx.lostInfo)
+      return new DeviceLostError(
+        this.ctx.lostInfo.reason,
+        `WebGPU device lost (${this.ctx.lostInfo.reason}): ${this.ctx.lostInfo.message}; call rebuild()`,
+      );
     return e instanceof Error ? e : new Error(String(e));
   }
 
@@ -432,10 +509,22 @@ export class WebGPUSession implements DecodeSession {
     this.guard();
     const P = this.plan;
     if (P.kv.bits >= 16) return undefined;
-    if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L)) throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
-    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos)) throw new Error(`inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`);
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L))
+      throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos))
+      throw new Error(
+        `inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`,
+      );
     try {
-      const r = await readKV(this.ctx.device, P, this.kvFormat(), this.A.kv[layer], start, count, kvBitsAt(P.kv, 0, this.startToken));
+      const r = await readKV(
+        this.ctx.device,
+        P,
+        this.kvFormat(),
+        this.A.kv[layer],
+        start,
+        count,
+        kvBitsAt(P.kv, 0, this.startToken),
+      );
       this.inspectionBytesRead += r.bytes;
       return r.kv;
     } catch (e) {
@@ -448,9 +537,13 @@ export class WebGPUSession implements DecodeSession {
    *  the config with this ratio); a variant without top-K ignores it. Returns the K now used (undefined: no top-K). */
   setTopKRatio(ratio: number): number | undefined {
     const p = makePlan({...this.config, bitnet_topk_ratio: ratio}, this.opts.dense ?? "f32");
-    if (p.sites.o.quantizer !== this.plan.sites.o.quantizer) throw new Error(`setTopKRatio: ratio ${ratio} changes the W_o quantizer; create a session with that config`);
+    if (p.sites.o.quantizer !== this.plan.sites.o.quantizer)
+      throw new Error(`setTopKRatio: ratio ${ratio} changes the W_o quantizer; create a session with that config`);
     if (p.sites.o.quantizer !== "topk-int8") return undefined;
-    if (!this.plan.oTopKRuntime) throw new Error("setTopKRatio: this session's top-K is compiled in (H-BitLinear prologue); create a session with that config");
+    if (!this.plan.oTopKRuntime)
+      throw new Error(
+        "setTopKRatio: this session's top-K is compiled in (H-BitLinear prologue); create a session with that config",
+      );
     this.oNeed = p.oNeed;
     return p.oNeed;
   }
@@ -472,7 +565,13 @@ export class WebGPUSession implements DecodeSession {
     const list: (Dispatch & {tag: StepTag})[] = [];
     const add = (s: Dispatch & {gridFn?: Step["gridFn"]; tag: StepTag}) => {
       if (parts.filter && !parts.filter(s.label ?? "", s.tag)) return;
-      list.push({pipeline: s.pipeline, bind: s.bind, grid: s.gridFn ? s.gridFn(1, nC) : s.grid, label: s.label, tag: s.tag});
+      list.push({
+        pipeline: s.pipeline,
+        bind: s.bind,
+        grid: s.gridFn ? s.gridFn(1, nC) : s.grid,
+        label: s.label,
+        tag: s.tag,
+      });
     };
     if (parts.layers) {
       if (!parts.linearOnly && !parts.hadamardOnly) add(this.embed);
@@ -480,7 +579,11 @@ export class WebGPUSession implements DecodeSession {
     }
     if (parts.head) for (const s of this.headDecode) add(s);
     if (parts.argmax) {
-      this.ctx.device.queue.writeBuffer(this.A.argP, 0, new Uint32Array([this.sampler.steps.partial.grid[0], this.maxBlock + 1, 0, 0]));
+      this.ctx.device.queue.writeBuffer(
+        this.A.argP,
+        0,
+        new Uint32Array([this.sampler.steps.partial.grid[0], this.maxBlock + 1, 0, 0]),
+      );
       add({...this.sampler.steps.partial, tag: {kind: "argmax"}});
       add({...this.sampler.steps.final, tag: {kind: "argmax"}});
     }
@@ -489,7 +592,8 @@ export class WebGPUSession implements DecodeSession {
 
   /** Sets the cache length without computing anything (benchmarks time decode at a given context). */
   setLengthForBenchmark(n: number): void {
-    if (!(Number.isInteger(n) && n >= 0 && n < this.maxLen)) throw new Error(`setLengthForBenchmark: ${n} not in [0, ${this.maxLen})`);
+    if (!(Number.isInteger(n) && n >= 0 && n < this.maxLen))
+      throw new Error(`setLengthForBenchmark: ${n} not in [0, ${this.maxLen})`);
     this.pos = n;
   }
 

@@ -33,7 +33,10 @@ export interface SweepRunner {
 
 /** A sweep runner for `weights` on a shared device (a page's, or a test's). Sessions are made with inspection on, so
  *  their prefill pipelines are the ones the page's inspection pass already compiled. */
-export function createSweepRunner(weights: ModelWeights, o: {gpu?: GpuContext; device?: GPUDevice; maxTokens: number}): SweepRunner {
+export function createSweepRunner(
+  weights: ModelWeights,
+  o: {gpu?: GpuContext; device?: GPUDevice; maxTokens: number},
+): SweepRunner {
   const block = Math.max(2, Math.min(o.maxTokens, weights.config.max_position_embeddings));
   const byKV = new Map<string, Promise<WebGPUSession>>();
   let queue: Promise<unknown> = Promise.resolve();
@@ -43,8 +46,18 @@ export function createSweepRunner(weights: ModelWeights, o: {gpu?: GpuContext; d
     const key = JSON.stringify(kvPlan(cfg));
     let s = byKV.get(key);
     if (!s) {
-      const sessionCfg = {...weights.config, bitnet_kv_bits: cfg.bitnet_kv_bits, bitnet_kv_bos_bits: cfg.bitnet_kv_bos_bits};
-      s = WebGPUSession.create(weightSource({...weights, config: sessionCfg}), sessionCfg, {gpu: o.gpu, device: o.device, inspect: true, maxBlock: block, maxLength: block});
+      const sessionCfg = {
+        ...weights.config,
+        bitnet_kv_bits: cfg.bitnet_kv_bits,
+        bitnet_kv_bos_bits: cfg.bitnet_kv_bos_bits,
+      };
+      s = WebGPUSession.create(weightSource({...weights, config: sessionCfg}), sessionCfg, {
+        gpu: o.gpu,
+        device: o.device,
+        inspect: true,
+        maxBlock: block,
+        maxLength: block,
+      });
       s.catch(() => byKV.delete(key));
       byKV.set(key, s);
     }
@@ -57,24 +70,30 @@ export function createSweepRunner(weights: ModelWeights, o: {gpu?: GpuContext; d
     run(ids, over, opts = {}) {
       if (disposed) return Promise.reject(new Error("sweep runner: used after dispose()"));
       if (ids.length > block) return Promise.reject(new Error(`sweep runner: ${ids.length} tokens, at most ${block}`));
-      const r = queue.catch(() => {}).then(async (): Promise<SweepResult> => {
-        const cfg = {...weights.config, ...over};
-        const s = await sessionFor(cfg);
-        s.reset();
-        s.setTopKRatio(cfg.bitnet_topk_ratio);
-        const logits = await s.append(ids, {allLogits: true, inspect: opts.inspect ? {} : undefined});
-        if (!opts.inspect) return {logits};
-        const ins = s.lastInspection!;
-        const layers = [];
-        for (const l of ins.layers) layers.push({...l, kv: await s.inspectKV(l.layer, 0, ids.length)});
-        return {logits, inspection: {...ins, layers}};
-      });
+      const r = queue
+        .catch(() => {})
+        .then(async (): Promise<SweepResult> => {
+          const cfg = {...weights.config, ...over};
+          const s = await sessionFor(cfg);
+          s.reset();
+          s.setTopKRatio(cfg.bitnet_topk_ratio);
+          const logits = await s.append(ids, {allLogits: true, inspect: opts.inspect ? {} : undefined});
+          if (!opts.inspect) return {logits};
+          const ins = s.lastInspection!;
+          const layers = [];
+          for (const l of ins.layers) layers.push({...l, kv: await s.inspectKV(l.layer, 0, ids.length)});
+          return {logits, inspection: {...ins, layers}};
+        });
       queue = r;
       return r;
     },
     dispose() {
       disposed = true;
-      for (const s of byKV.values()) void s.then((x) => x.dispose(), () => {});
+      for (const s of byKV.values())
+        void s.then(
+          (x) => x.dispose(),
+          () => {},
+        );
       byKV.clear();
     },
   };

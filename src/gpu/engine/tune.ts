@@ -57,7 +57,15 @@ export interface LinearTuning {
 /** A linear kernel configuration for this device. Decode: 4 rows per thread, T threads along K (a subgroup where
  *  shuffles work, else 8), 256-thread workgroups, and (given K) enough unrolling to issue a thread's loads at once.
  *  Prefill: 4 rows × 8 tokens per thread. */
-export function linearConfig(S: number, kind: LinearKind, epilogue: Epilogue, M: number, tuning: LinearTuning = {}, maxWG = 256, K?: number): LinearConfig {
+export function linearConfig(
+  S: number,
+  kind: LinearKind,
+  epilogue: Epilogue,
+  M: number,
+  tuning: LinearTuning = {},
+  maxWG = 256,
+  K?: number,
+): LinearConfig {
   const prefill = M > 1;
   const t = prefill ? tuning.prefill : tuning.decode;
   const sub = tuning.noSubgroups ? 0 : S;
@@ -68,6 +76,8 @@ export function linearConfig(S: number, kind: LinearKind, epilogue: Epilogue, M:
   const useSub = sub && T <= sub && sub % T === 0 && WG % sub === 0 ? sub : 0;
   const MT = prefill ? (tuning.prefill?.MT ?? 8) : 1;
   // decode default: enough unrolled steps that a thread's whole share of a row is requested at once (≤ 4)
-  const U = prefill ? 1 : (tuning.decode?.U ?? (K !== undefined ? Math.min(4, Math.ceil(Math.ceil(K / perVec4(kind)) / T)) : 1));
+  const U = prefill
+    ? 1
+    : (tuning.decode?.U ?? (K !== undefined ? Math.min(4, Math.ceil(Math.ceil(K / perVec4(kind)) / T)) : 1));
   return {kind, R: epilogue.startsWith("glu") && R % 2 ? R + 1 : R, T, MT, WG, sub: useSub, epilogue, U};
 }

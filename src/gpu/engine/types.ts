@@ -121,7 +121,6 @@ export interface EngineAppendOptions {
   inspect?: {layers?: number[]; keep?: boolean};
 }
 
-
 /** Which dispatches of a decode step to list (for timing). */
 export interface DecodeParts {
   layers?: boolean;
@@ -134,4 +133,3 @@ export interface DecodeParts {
   /** keep the steps this predicate accepts (by tag; the label is given for old callers) */
   filter?: (label: string, tag: StepTag) => boolean;
 }
-

@@ -51,7 +51,8 @@ export class BufferPool {
   buf(sizeOrData: number | ArrayBufferView, label: string): GPUBuffer {
     const maxSize = this.device.limits.maxBufferSize;
     const bytes = typeof sizeOrData === "number" ? sizeOrData : sizeOrData.byteLength;
-    if (bytes > maxSize) throw new Error(`webgpu: ${label} needs ${bytes} bytes, more than this device's maxBufferSize ${maxSize}`);
+    if (bytes > maxSize)
+      throw new Error(`webgpu: ${label} needs ${bytes} bytes, more than this device's maxBufferSize ${maxSize}`);
     const b = storageBuffer(this.device, sizeOrData, label);
     this.all.push(b);
     return b;
@@ -63,7 +64,10 @@ export class BufferPool {
   }
   checkBinding(bytes: number, label: string): void {
     const max = this.device.limits.maxStorageBufferBindingSize;
-    if (bytes > max) throw new Error(`webgpu: ${label} needs a ${bytes}-byte binding, more than this device's maxStorageBufferBindingSize ${max}`);
+    if (bytes > max)
+      throw new Error(
+        `webgpu: ${label} needs a ${bytes}-byte binding, more than this device's maxStorageBufferBindingSize ${max}`,
+      );
   }
   free(): void {
     for (const b of this.all) b.destroy();
@@ -73,7 +77,15 @@ export class BufferPool {
 
 /** Fills `words` u32 of a buffer on the GPU: mode 0 random ternary codes, 1 N(0, std²) f32, 2 the same as f16
  *  pairs. Shared by synthetic sessions and the benchmark. */
-export async function gpuFill(device: GPUDevice, buf: GPUBuffer, words: number, mode: number, seed: number, std: number, offsetWords = 0): Promise<void> {
+export async function gpuFill(
+  device: GPUDevice,
+  buf: GPUBuffer,
+  words: number,
+  mode: number,
+  seed: number,
+  std: number,
+  offsetWords = 0,
+): Promise<void> {
   const p = await pipelineChecked(device, fillWGSL, "fill");
   const maxWG = device.limits.maxComputeWorkgroupsPerDimension;
   const enc = device.createCommandEncoder();
@@ -83,7 +95,10 @@ export async function gpuFill(device: GPUDevice, buf: GPUBuffer, words: number, 
   // dispatches of at most 2^24 words keep the index far from u32 overflow and the grids small
   for (let off = 0; off < words; off += 1 << 24) {
     const n = Math.min(1 << 24, words - off);
-    const P = uniformBuffer(device, new Uint32Array([n, seed >>> 0, mode, new Uint32Array(new Float32Array([std]).buffer)[0], off, 0, 0, 0]));
+    const P = uniformBuffer(
+      device,
+      new Uint32Array([n, seed >>> 0, mode, new Uint32Array(new Float32Array([std]).buffer)[0], off, 0, 0, 0]),
+    );
     temps.push(P);
     pass.setBindGroup(0, bindGroup(device, p, [P, {buffer: buf, offset: (offsetWords + off) * 4, size: n * 4}]));
     const [gx, gy] = grid2(Math.ceil(n / 256), maxWG);
@@ -139,17 +154,29 @@ export interface UploadOptions {
 }
 
 /** Creates and fills every weight buffer of the plan. */
-export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSource | undefined, opts: UploadOptions): Promise<WeightBufs> {
+export async function uploadWeights(
+  pool: BufferPool,
+  P: Plan,
+  source: WeightSource | undefined,
+  opts: UploadOptions,
+): Promise<WeightBufs> {
   const device = pool.device;
   const synth = opts.synthetic;
   if (!synth && !source) throw new Error("webgpu: no weights to upload");
   let seed = synth?.seed ?? 0;
-  const write = (buf: GPUBuffer, byteOffset: number, data: ArrayBufferView) => device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
-  const normBuf = async (name: string, n: number) => pool.buf(synth ? new Float32Array(n).fill(1) : Float32Array.from(await source!.floatRows(name, 0, 1)), name);
+  const write = (buf: GPUBuffer, byteOffset: number, data: ArrayBufferView) =>
+    device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  const normBuf = async (name: string, n: number) =>
+    pool.buf(synth ? new Float32Array(n).fill(1) : Float32Array.from(await source!.floatRows(name, 0, 1)), name);
 
   // A linear of N GPU rows made of parts side by side (q|k|v) or row-interleaved (gate/up: GPU row 2i+p is
   // row i of part p, so the GLU epilogue finds both in one workgroup).
-  const linear = async (parts: {name: string; rows: number}[], K: number, interleave: boolean, label: string): Promise<LinearBufs> => {
+  const linear = async (
+    parts: {name: string; rows: number}[],
+    K: number,
+    interleave: boolean,
+    label: string,
+  ): Promise<LinearBufs> => {
     const N = parts.reduce((a, p) => a + p.rows, 0);
     const kind = P.kind;
     const rowBytes = rowVec4s(kind, K) * 16;
@@ -158,18 +185,31 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
     if (synth) {
       if (kind === "ternary") await gpuFill(device, W, (N * rowBytes) / 4, 0, ++seed * 7919, 0);
       else await gpuFill(device, W, (N * rowBytes) / 4, kind === "f32" ? 1 : 2, ++seed * 7919, 1 / Math.sqrt(K));
-      const scale = kind === "ternary" ? pool.buf(gammaPairs(new Float64Array(N).fill(1.2 / Math.sqrt(K))), label + ".scale") : undefined;
+      const scale =
+        kind === "ternary"
+          ? pool.buf(gammaPairs(new Float64Array(N).fill(1.2 / Math.sqrt(K))), label + ".scale")
+          : undefined;
       return {W, scale, N, K};
     }
-    const pack = (rows: number, row: (r: number) => ArrayLike<number>) => (kind === "ternary" ? packTernaryGPU(rows, K, row) : kind === "f32" ? packF32(rows, K, row) : packF16(rows, K, row));
-    const read = (name: string, r0: number, n: number) => (kind === "ternary" ? source!.ternaryRows(name, r0, n) : source!.floatRows(name, r0, n));
+    const pack = (rows: number, row: (r: number) => ArrayLike<number>) =>
+      kind === "ternary"
+        ? packTernaryGPU(rows, K, row)
+        : kind === "f32"
+          ? packF32(rows, K, row)
+          : packF16(rows, K, row);
+    const read = (name: string, r0: number, n: number) =>
+      kind === "ternary" ? source!.ternaryRows(name, r0, n) : source!.floatRows(name, r0, n);
     const R = Math.max(2, Math.floor(UPLOAD_BYTES / rowBytes / 2) * 2);
     if (interleave) {
       const rows = parts[0].rows;
       for (let i0 = 0; i0 < rows; i0 += R / 2) {
         const n = Math.min(R / 2, rows - i0);
         const src = await Promise.all(parts.map((p) => read(p.name, i0, n)));
-        write(W, 2 * i0 * rowBytes, pack(2 * n, (r) => src[r % 2].subarray((r >> 1) * K, ((r >> 1) + 1) * K)));
+        write(
+          W,
+          2 * i0 * rowBytes,
+          pack(2 * n, (r) => src[r % 2].subarray((r >> 1) * K, ((r >> 1) + 1) * K)),
+        );
       }
     } else {
       let g0 = 0;
@@ -177,7 +217,11 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
         for (let i0 = 0; i0 < p.rows; i0 += R) {
           const n = Math.min(R, p.rows - i0);
           const src = await read(p.name, i0, n);
-          write(W, (g0 + i0) * rowBytes, pack(n, (r) => src.subarray(r * K, (r + 1) * K)));
+          write(
+            W,
+            (g0 + i0) * rowBytes,
+            pack(n, (r) => src.subarray(r * K, (r + 1) * K)),
+          );
         }
         g0 += p.rows;
       }
@@ -199,15 +243,27 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
   for (let l = 0; l < P.L; l++) {
     const n = tensorNames.layer(l);
     const perProj = P.arch.norms.perProjection;
-    const proj = perProj ? {
-      q: await linear([{name: n.q, rows: hd}], P.C, false, `L${l}.q`),
-      k: await linear([{name: n.k, rows: kvd}], P.C, false, `L${l}.k`),
-      v: await linear([{name: n.v, rows: kvd}], P.C, false, `L${l}.v`),
-      gate: await linear([{name: n.gate, rows: P.F}], P.C, false, `L${l}.gate`),
-      up: await linear([{name: n.up, rows: P.F}], P.C, false, `L${l}.up`),
-    } : undefined;
+    const proj = perProj
+      ? {
+          q: await linear([{name: n.q, rows: hd}], P.C, false, `L${l}.q`),
+          k: await linear([{name: n.k, rows: kvd}], P.C, false, `L${l}.k`),
+          v: await linear([{name: n.v, rows: kvd}], P.C, false, `L${l}.v`),
+          gate: await linear([{name: n.gate, rows: P.F}], P.C, false, `L${l}.gate`),
+          up: await linear([{name: n.up, rows: P.F}], P.C, false, `L${l}.up`),
+        }
+      : undefined;
     const lnorm = (x: string, k: number) => normBuf(tensorNames.linearNorm(x), k);
-    const linNorm = perProj ? {q: await lnorm(n.q, P.C), k: await lnorm(n.k, P.C), v: await lnorm(n.v, P.C), o: await lnorm(n.o, hd), gate: await lnorm(n.gate, P.C), up: await lnorm(n.up, P.C), down: await lnorm(n.down, P.F)} : undefined;
+    const linNorm = perProj
+      ? {
+          q: await lnorm(n.q, P.C),
+          k: await lnorm(n.k, P.C),
+          v: await lnorm(n.v, P.C),
+          o: await lnorm(n.o, hd),
+          gate: await lnorm(n.gate, P.C),
+          up: await lnorm(n.up, P.C),
+          down: await lnorm(n.down, P.F),
+        }
+      : undefined;
     let qkNorm: GPUBuffer | undefined;
     if (P.arch.norms.qk) {
       const both = new Float32Array(2 * P.d);
@@ -219,10 +275,33 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
       qkNorm = pool.buf(both, `L${l}.qk_norm`);
     }
     layers.push({
-      proj, linNorm, qkNorm,
-      qkv: proj ? proj.q : await linear([{name: n.q, rows: hd}, {name: n.k, rows: kvd}, {name: n.v, rows: kvd}], P.C, false, `L${l}.qkv`),
+      proj,
+      linNorm,
+      qkNorm,
+      qkv: proj
+        ? proj.q
+        : await linear(
+            [
+              {name: n.q, rows: hd},
+              {name: n.k, rows: kvd},
+              {name: n.v, rows: kvd},
+            ],
+            P.C,
+            false,
+            `L${l}.qkv`,
+          ),
       o: await linear([{name: n.o, rows: P.C}], hd, false, `L${l}.o`),
-      gu: proj ? proj.gate : await linear([{name: n.gate, rows: P.F}, {name: n.up, rows: P.F}], P.C, true, `L${l}.gate_up`),
+      gu: proj
+        ? proj.gate
+        : await linear(
+            [
+              {name: n.gate, rows: P.F},
+              {name: n.up, rows: P.F},
+            ],
+            P.C,
+            true,
+            `L${l}.gate_up`,
+          ),
       down: await linear([{name: n.down, rows: P.C}], P.F, false, `L${l}.down`),
       inNorm: await normBuf(n.inputNorm, P.C),
       postNorm: await normBuf(n.postAttnNorm, P.C),
@@ -240,7 +319,10 @@ export async function uploadWeights(pool: BufferPool, P: Plan, source: WeightSou
   if (rowsPerChunk < 1) throw new Error("webgpu: one embedding row exceeds the binding limit");
   const chunks = Math.ceil(P.V / rowsPerChunk);
   const maxChunks = device.limits.maxStorageBuffersPerShaderStage - 2;
-  if (chunks > maxChunks) throw new Error(`webgpu: the ${P.V}×${P.C} embedding needs ${chunks} buffers of ≤ ${maxBind} bytes; this device binds at most ${maxChunks}`);
+  if (chunks > maxChunks)
+    throw new Error(
+      `webgpu: the ${P.V}×${P.C} embedding needs ${chunks} buffers of ≤ ${maxBind} bytes; this device binds at most ${maxChunks}`,
+    );
   const rowsEach = Math.max(1, Math.floor(UPLOAD_BYTES / (rowWords * 4)));
   const makeRows = async (name: string, label: string): Promise<GPUBuffer[]> => {
     const out: GPUBuffer[] = [];

@@ -52,9 +52,20 @@ export interface KVCacheBuffers<B> {
   Km: B;
   Vm: B;
 }
-export function kvCacheBuffers<B>(f: KVFormat, d: number, KV: number, maxPos: number, alloc: (bytes: number, name: "K" | "V" | "Kmeta" | "Vmeta") => B): KVCacheBuffers<B> {
+export function kvCacheBuffers<B>(
+  f: KVFormat,
+  d: number,
+  KV: number,
+  maxPos: number,
+  alloc: (bytes: number, name: "K" | "V" | "Kmeta" | "Vmeta") => B,
+): KVCacheBuffers<B> {
   const codes = kvLayout(f, d, KV).total(maxPos) * 4;
-  return {K: alloc(codes, "K"), V: alloc(codes, "V"), Km: alloc(maxPos * KV * 8, "Kmeta"), Vm: alloc(maxPos * KV * 8, "Vmeta")};
+  return {
+    K: alloc(codes, "K"),
+    V: alloc(codes, "V"),
+    Km: alloc(maxPos * KV * 8, "Kmeta"),
+    Vm: alloc(maxPos * KV * 8, "Vmeta"),
+  };
 }
 
 const quantized = (b: number) => b < 16;
@@ -89,11 +100,21 @@ fn kvDeq(mn: f32, c: f32, st: f32) -> f32 {
 
 /** The step uniform of kernels that touch the KV cache; `plainStart` exists only when BOS has its own bits. */
 export function stStructWGSL(f: KVFormat): string {
-  return f.bosBits !== f.bits ? "struct ST { M: u32, P: u32, nC: u32, chunk: u32, plainStart: u32 }" : "struct ST { M: u32, P: u32, nC: u32, chunk: u32 }";
+  return f.bosBits !== f.bits
+    ? "struct ST { M: u32, P: u32, nC: u32, chunk: u32, plainStart: u32 }"
+    : "struct ST { M: u32, P: u32, nC: u32, chunk: u32 }";
 }
 
 /** WGSL: fn <name>Load(j, g, e) -> f32 reading buffer `buf` (array<u32>) and `meta` (array<vec2<f32>>). */
-function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: number, KV: number, exact = false): string {
+function kvLoadWGSL(
+  name: string,
+  buf: string,
+  meta: string,
+  f: KVFormat,
+  d: number,
+  KV: number,
+  exact = false,
+): string {
   const bosW = kvWords(d, f.bosBits, f.store16);
   const w = kvWords(d, f.bits, f.store16);
   const one = (bits: number, base: string) => {
@@ -111,10 +132,13 @@ function kvLoadWGSL(name: string, buf: string, meta: string, f: KVFormat, d: num
     let mm = ${meta}[j * ${KV}u + g];
     return ${exact ? `kvDeq(mm.x, f32(code & ${mask}u), mm.y)` : `mm.x + f32(code & ${mask}u) * mm.y`};`;
   };
-  const pos0 = f.bosBits !== f.bits ? `if (st.plainStart != 0u) {
+  const pos0 =
+    f.bosBits !== f.bits
+      ? `if (st.plainStart != 0u) {
       ${one(f.bits, "base")}
     }
-    ${one(f.bosBits, "base")}` : one(f.bosBits, "base");
+    ${one(f.bosBits, "base")}`
+      : one(f.bosBits, "base");
   return `fn ${name}Load(j: u32, g: u32, e: u32) -> f32 {
   if (j == 0u) {
     let base = g * ${bosW}u;
@@ -228,10 +252,14 @@ ${
   var base0 = ${KV * bosW}u + (max(pos, 1u) - 1u) * ${KV * w}u;
   if (pos == 0u) {
     base0 = 0u;
-    gstride = ${bosW}u;${kv.bosBits !== kv.bits ? `
-    if (st.plainStart == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; }` : `
+    gstride = ${bosW}u;${
+      kv.bosBits !== kv.bits
+        ? `
+    if (st.plainStart == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; }`
+        : `
     bits = ${kv.bosBits}u;
-    words = ${bosW}u;`}
+    words = ${bosW}u;`
+    }
   }
   for (var vi = 0u; vi < ${2 * KV}u; vi++) {
     let isV = vi >= ${KV}u;
@@ -435,7 +463,10 @@ function attention16WGSL(c: AttentionConfig): string {
   const PER = Math.ceil(outs / CH);
   const vals = (x: string) =>
     f16
-      ? [`vec4<f32>(unpack2x16float(${x}.x), unpack2x16float(${x}.y))`, `vec4<f32>(unpack2x16float(${x}.z), unpack2x16float(${x}.w))`]
+      ? [
+          `vec4<f32>(unpack2x16float(${x}.x), unpack2x16float(${x}.y))`,
+          `vec4<f32>(unpack2x16float(${x}.z), unpack2x16float(${x}.w))`,
+        ]
       : [`bitcast<vec4<f32>>(${x})`];
   const accs = f16 ? 2 : 1;
   return /* wgsl */ `
@@ -512,12 +543,20 @@ ${[...Array(accs).keys()].map((a) => `        acc${t}_${a} = acc${t}_${a} * cr;`
           let q1 = Vc[vb + (l + 1u) * ${KV * VD}u];
           let q2 = Vc[vb + (l + 2u) * ${KV * VD}u];
           let q3 = Vc[vb + (l + 3u) * ${KV * VD}u];
-${[0, 1, 2, 3].map((k) => vals(`q${k}`).map((x, a) => `          acc${t}_${a} += sc[r * ${CH}u + l + ${k}u] * ${x};`).join("\n")).join("\n")}
+${[0, 1, 2, 3]
+  .map((k) =>
+    vals(`q${k}`)
+      .map((x, a) => `          acc${t}_${a} += sc[r * ${CH}u + l + ${k}u] * ${x};`)
+      .join("\n"),
+  )
+  .join("\n")}
         }
         for (; l < cnt; l++) {
           let w = sc[r * ${CH}u + l];
           let v4 = Vc[vb + l * ${KV * VD}u];
-${vals("v4").map((x, a) => `          acc${t}_${a} += w * ${x};`).join("\n")}
+${vals("v4")
+  .map((x, a) => `          acc${t}_${a} += w * ${x};`)
+  .join("\n")}
         }
       }
     }`,
@@ -562,14 +601,25 @@ function attentionWideWGSL(c: AttentionConfig): string {
   const half = d / 2;
   const rope = !!c.fusedRope;
   const vals = (x: string) =>
-    f16 ? [`vec4<f32>(unpack2x16float(${x}.x), unpack2x16float(${x}.y))`, `vec4<f32>(unpack2x16float(${x}.z), unpack2x16float(${x}.w))`] : [`bitcast<vec4<f32>>(${x})`];
+    f16
+      ? [
+          `vec4<f32>(unpack2x16float(${x}.x), unpack2x16float(${x}.y))`,
+          `vec4<f32>(unpack2x16float(${x}.z), unpack2x16float(${x}.w))`,
+        ]
+      : [`bitcast<vec4<f32>>(${x})`];
   const accs = f16 ? 2 : 1;
   const pack = (a: string, b: string) =>
-    f16 ? `vec4<u32>(pack2x16float(${a}.xy), pack2x16float(${a}.zw), pack2x16float(${b}.xy), pack2x16float(${b}.zw))` : `bitcast<vec4<u32>>(${a})`;
+    f16
+      ? `vec4<u32>(pack2x16float(${a}.xy), pack2x16float(${a}.zw), pack2x16float(${b}.xy), pack2x16float(${b}.zw))`
+      : `bitcast<vec4<u32>>(${a})`;
   return /* wgsl */ `
 ${attnBindingsWGSL("struct ST { M: u32, P: u32, nC: u32, chunk: u32 }", "vec4<u32>", rope ? "read_write" : "read")}
-${rope ? `@group(0) @binding(8) var<storage, read> cosT: array<f32>;
-@group(0) @binding(9) var<storage, read> sinT: array<f32>;` : ""}
+${
+  rope
+    ? `@group(0) @binding(8) var<storage, read> cosT: array<f32>;
+@group(0) @binding(9) var<storage, read> sinT: array<f32>;`
+    : ""
+}
 var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
 var<workgroup> kv4: array<f32, ${2 * d}>;
 var<workgroup> sp: array<f32, ${G * WG}>;
@@ -710,11 +760,19 @@ ${[...Array(accs).keys()].map((a) => `      acc${a} = acc${a} * cr;`).join("\n")
         let q1 = Vc[vb + (l + ${NPQ}u) * ${KV * VD}u];
         let q2 = Vc[vb + (l + ${2 * NPQ}u) * ${KV * VD}u];
         let q3 = Vc[vb + (l + ${3 * NPQ}u) * ${KV * VD}u];
-${[0, 1, 2, 3].map((k) => vals(`q${k}`).map((x, a) => `        acc${a} += sc[r * ${CH}u + l + ${k * NPQ}u] * ${x};`).join("\n")).join("\n")}
+${[0, 1, 2, 3]
+  .map((k) =>
+    vals(`q${k}`)
+      .map((x, a) => `        acc${a} += sc[r * ${CH}u + l + ${k * NPQ}u] * ${x};`)
+      .join("\n"),
+  )
+  .join("\n")}
       }
       for (; l < cnt; l += ${NPQ}u) {
         let q0 = Vc[vb + l * ${KV * VD}u];
-${vals("q0").map((x, a) => `        acc${a} += sc[r * ${CH}u + l] * ${x};`).join("\n")}
+${vals("q0")
+  .map((x, a) => `        acc${a} += sc[r * ${CH}u + l] * ${x};`)
+  .join("\n")}
       }
     }
     workgroupBarrier();
@@ -735,7 +793,6 @@ ${[...Array(accs).keys()].map((a) => [0, 1, 2, 3].map((k) => `    part[base + 2u
   }
 }`;
 }
-
 
 /** Exact split attention: the generic kernel's structure (64 invocations, one position per invocation for the
  *  scores, online softmax over 64-position steps, one output per invocation for the values) with every sum in

@@ -5,11 +5,14 @@
  *  `rowWords` u32 words), possibly split by rows over `chunks` buffers (a binding-size limit).
  *  Bindings: 0 P {C, rowWords, slot0, rowsPerChunk}, 1 tok, 2 h, 3… emb chunks. Grid (⌈C/256⌉, M). */
 export function embedWGSL(f16: boolean, chunks: number): string {
-  const decl = [...Array(chunks).keys()].map((i) => `@group(0) @binding(${3 + i}) var<storage, read> E${i}: array<u32>;`).join("\n");
-  const read = (i: number) => (f16 ? `let pr = unpack2x16float(E${i}[base + col / 2u]); v = select(pr.x, pr.y, (col & 1u) == 1u);` : `v = bitcast<f32>(E${i}[base + col]);`);
-  const branches = [...Array(chunks).keys()]
-    .map((i) => `${i ? "else " : ""}if (ch == ${i}u) { ${read(i)} }`)
-    .join(" ");
+  const decl = [...Array(chunks).keys()]
+    .map((i) => `@group(0) @binding(${3 + i}) var<storage, read> E${i}: array<u32>;`)
+    .join("\n");
+  const read = (i: number) =>
+    f16
+      ? `let pr = unpack2x16float(E${i}[base + col / 2u]); v = select(pr.x, pr.y, (col & 1u) == 1u);`
+      : `v = bitcast<f32>(E${i}[base + col]);`;
+  const branches = [...Array(chunks).keys()].map((i) => `${i ? "else " : ""}if (ch == ${i}u) { ${read(i)} }`).join(" ");
   return /* wgsl */ `
 struct P { C: u32, rowWords: u32, slot0: u32, rowsPerChunk: u32 }
 @group(0) @binding(0) var<uniform> p: P;

@@ -45,7 +45,8 @@ export const perVec4 = (kind: LinearKind) => (kind === "ternary" ? 64 : kind ===
 /** vec4 units per row. */
 export const rowVec4s = (kind: LinearKind, K: number) => Math.ceil(K / perVec4(kind));
 /** vec4 units per token of the activation buffer the kernel reads (i8 lanes for ternary, f32 otherwise). */
-export const actVec4s = (kind: LinearKind, K: number) => (kind === "ternary" ? 4 * Math.ceil(K / 64) : kind === "f32" ? Math.ceil(K / 4) : 2 * Math.ceil(K / 8));
+export const actVec4s = (kind: LinearKind, K: number) =>
+  kind === "ternary" ? 4 * Math.ceil(K / 64) : kind === "f32" ? Math.ceil(K / 4) : 2 * Math.ceil(K / 8);
 
 /** Packs ternary codes (w ∈ {−1, 0, 1}) of `rows` rows into the GPU layout. `row(i)` returns row i (length K). */
 export function packTernaryGPU(rows: number, K: number, row: (i: number) => ArrayLike<number>): Uint32Array {
@@ -138,15 +139,31 @@ const id = (s: string) => s;
  *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
  *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
  *  dispatch covers (the grid decides which tokens run). */
-export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig; statsIn?: NormStatsIn}, statsOut?: boolean): string {
+export function linearWGSL(
+  c: LinearConfig,
+  fused?: {prologue: NormQuantConfig; statsIn?: NormStatsIn},
+  statsOut?: boolean,
+): string {
   const {kind, R, T, MT, WG, sub, epilogue} = c;
-  if (statsOut && (kind !== "ternary" || MT !== 1 || epilogue === "store")) throw new Error("linearWGSL: norm statistics come from a ternary decode kernel with a residual or GLU epilogue");
-  if (fused?.statsIn && (fused.prologue.quant !== "int8" || !fused.prologue.norm || fused.prologue.hadamard || fused.prologue.topK !== undefined)) throw new Error("linearWGSL: a prologue from norm statistics is RMSNorm → INT8 absmax only");
-  if (fused && (kind !== "ternary" || MT !== 1 || fused.prologue.WG !== WG)) throw new Error("linearWGSL: a fused prologue needs a ternary decode kernel (MT = 1) of the prologue's workgroup size");
+  if (statsOut && (kind !== "ternary" || MT !== 1 || epilogue === "store"))
+    throw new Error("linearWGSL: norm statistics come from a ternary decode kernel with a residual or GLU epilogue");
+  if (
+    fused?.statsIn &&
+    (fused.prologue.quant !== "int8" ||
+      !fused.prologue.norm ||
+      fused.prologue.hadamard ||
+      fused.prologue.topK !== undefined)
+  )
+    throw new Error("linearWGSL: a prologue from norm statistics is RMSNorm → INT8 absmax only");
+  if (fused && (kind !== "ternary" || MT !== 1 || fused.prologue.WG !== WG))
+    throw new Error(
+      "linearWGSL: a fused prologue needs a ternary decode kernel (MT = 1) of the prologue's workgroup size",
+    );
   if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
   if ((T & (T - 1)) !== 0) throw new Error(`linearWGSL: T ${T} must be a power of two`);
   if (epilogue.startsWith("glu") && R % 2) throw new Error("linearWGSL: GLU epilogues need an even R");
-  if (sub && (sub % T !== 0 || WG % sub !== 0)) throw new Error(`linearWGSL: subgroup reduction needs T | S and S | WG`);
+  if (sub && (sub % T !== 0 || WG % sub !== 0))
+    throw new Error(`linearWGSL: subgroup reduction needs T | S and S | WG`);
   const G = WG / T;
   const ternary = kind === "ternary";
   const accT = ternary ? "i32" : "f32";
@@ -181,8 +198,7 @@ export function linearWGSL(c: LinearConfig, fused?: {prologue: NormQuantConfig; 
   if (!sub && T > 1) L.push(`var<workgroup> red: array<${accT}, ${WG}>;`);
   if (statsOut) L.push(normStatsOutDeclsWGSL(WG, sub));
   if (ternary) {
-    if (!fused)
-      L.push(exactDivWGSL, floatFloatWGSL);
+    if (!fused) L.push(exactDivWGSL, floatFloatWGSL);
     L.push(`// y = fround(acc · (γ/s)) as the reference computes it in float64, to ~2^-46: γ arrives as a float-float pair
 // (γ_hi, γ_lo), γ/s is refined by one exact residual, and acc·(γ/s) is an exact two-product plus a small term.
 // Values of a ternary linear lie on the lattice (γ/s)·ℤ; the KV-cache quantizer meets exact ties there, and a
@@ -215,8 +231,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const out: string[] = [];
     for (const m of ms) {
       if (ternary) {
-        out.push(`    { let xi = xb${m} + 4u * (${jj}); let x0 = ${Xn}[xi]; let x1 = ${Xn}[xi + 1u]; let x2 = ${Xn}[xi + 2u]; let x3 = ${Xn}[xi + 3u];`);
-        for (const r of rs) out.push(`      a${r}_${m} += dot16(w${r}${u}.x, x0) + dot16(w${r}${u}.y, x1) + dot16(w${r}${u}.z, x2) + dot16(w${r}${u}.w, x3);`);
+        out.push(
+          `    { let xi = xb${m} + 4u * (${jj}); let x0 = ${Xn}[xi]; let x1 = ${Xn}[xi + 1u]; let x2 = ${Xn}[xi + 2u]; let x3 = ${Xn}[xi + 3u];`,
+        );
+        for (const r of rs)
+          out.push(
+            `      a${r}_${m} += dot16(w${r}${u}.x, x0) + dot16(w${r}${u}.y, x1) + dot16(w${r}${u}.z, x2) + dot16(w${r}${u}.w, x3);`,
+          );
         out.push(`    }`);
       } else if (kind === "f32") {
         out.push(`    { let x = X[xb${m} + ${jj}];`);
@@ -263,12 +284,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (T > 1) {
     if (sub) {
       for (const r of rs)
-        for (const m of ms) for (let off = T / 2; off >= 1; off /= 2) L.push(`  a${r}_${m} += subgroupShuffleXor(a${r}_${m}, ${off}u);`);
+        for (const m of ms)
+          for (let off = T / 2; off >= 1; off /= 2) L.push(`  a${r}_${m} += subgroupShuffleXor(a${r}_${m}, ${off}u);`);
     } else {
       for (const r of rs)
         for (const m of ms) {
           L.push(`  red[lid] = a${r}_${m}; workgroupBarrier();`);
-          L.push(`  if (t == 0u) { var s = ${zero}; for (var i = 0u; i < ${T}u; i++) { s += red[lid + i]; } a${r}_${m} = s; }`);
+          L.push(
+            `  if (t == 0u) { var s = ${zero}; for (var i = 0u; i < ${T}u; i++) { s += red[lid + i]; } a${r}_${m} = s; }`,
+          );
           L.push(`  workgroupBarrier();`);
         }
     }
@@ -279,15 +303,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (const m of ms) {
     L.push(`  if (m0 + ${m}u < p.M) {`);
     L.push(`    let yb = (m0 + ${m}u) * p.yStride + p.yOffset;`);
-    if (ternary) L.push(`    let xm = ${fused ? "xwm" : `xmeta[m0 + ${m}u]`}; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`);
+    if (ternary)
+      L.push(
+        `    let xm = ${fused ? "xwm" : `xmeta[m0 + ${m}u]`}; let xsc = bitcast<f32>(xm.x); let sx = bitcast<i32>(xm.y);`,
+      );
     const val = (r: number) =>
-      ternary ? `scaleOut(a${r}_${m} - sx, wscale[min(r0 + ${r}u, p.N - 1u)], wscale[p.N + min(r0 + ${r}u, p.N - 1u)], xsc)` : `a${r}_${m}`;
+      ternary
+        ? `scaleOut(a${r}_${m} - sx, wscale[min(r0 + ${r}u, p.N - 1u)], wscale[p.N + min(r0 + ${r}u, p.N - 1u)], xsc)`
+        : `a${r}_${m}`;
     // with statsOut, each written value also feeds this workgroup's Σx² (float-float) and max fround(|γ·x|)
     const stat = (r: number, idx: string) =>
-      statsOut ? ` let sq = opq(nv * nv); ssP = addFF(ssP, vec2<f32>(sq, twoProdErr(nv, nv, sq))); og${r} = stg[${idx}]; amP = max(amP, abs(og${r} * nv)); ov${r} = nv; on${r} = true;` : "";
+      statsOut
+        ? ` let sq = opq(nv * nv); ssP = addFF(ssP, vec2<f32>(sq, twoProdErr(nv, nv, sq))); og${r} = stg[${idx}]; amP = max(amP, abs(og${r} * nv)); ov${r} = nv; on${r} = true;`
+        : "";
     if (epilogue === "store" || epilogue === "residual") {
       for (const r of rs) {
-        if (statsOut) L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { let nv = Y[yb + r0 + ${r}u] + ${val(r)}; Y[yb + r0 + ${r}u] = nv;${stat(r, `r0 + ${r}u`)} }`);
+        if (statsOut)
+          L.push(
+            `    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { let nv = Y[yb + r0 + ${r}u] + ${val(r)}; Y[yb + r0 + ${r}u] = nv;${stat(r, `r0 + ${r}u`)} }`,
+          );
         else {
           const op = epilogue === "store" ? "=" : "+=";
           L.push(`    if (t == ${owner(r, m)}u && r0 + ${r}u < p.N) { Y[yb + r0 + ${r}u] ${op} ${val(r)}; }`);
@@ -297,13 +331,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // rows come in (gate, up) pairs; output i = pair index
       for (let r = 0; r < R; r += 2) {
         const act =
-          epilogue === "glu-relu2" ? `let gr = max(gv, 0.0); let h = gr * gr * uv;` : `let h = gv / (1.0 + exp(-gv)) * uv;`;
-        L.push(`    if (t == ${owner(r, m)}u && r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h;${statsOut ? ` let nv = h;${stat(r, `(r0 + ${r}u) / 2u`)}` : ""} }`);
+          epilogue === "glu-relu2"
+            ? `let gr = max(gv, 0.0); let h = gr * gr * uv;`
+            : `let h = gv / (1.0 + exp(-gv)) * uv;`;
+        L.push(
+          `    if (t == ${owner(r, m)}u && r0 + ${r + 1}u < p.N) { let gv = ${val(r)}; let uv = ${val(r + 1)}; ${act} Y[yb + (r0 + ${r}u) / 2u] = h;${statsOut ? ` let nv = h;${stat(r, `(r0 + ${r}u) / 2u`)}` : ""} }`,
+        );
       }
     }
     L.push(`  }`);
   }
-  if (statsOut) L.push(normStatsOutWGSL(WG, sub, rs.map((r) => [`ov${r}`, `og${r}`, `on${r}`])));
+  if (statsOut)
+    L.push(
+      normStatsOutWGSL(
+        WG,
+        sub,
+        rs.map((r) => [`ov${r}`, `og${r}`, `on${r}`]),
+      ),
+    );
   L.push(`}`);
   return L.map(id).join("\n");
 }
@@ -356,7 +401,9 @@ function normStatsOutWGSL(WG: number, sub: number, owned: string[][]): string {
   }
   L.push(`  let thrW = tot.z - tot.z * ${2 ** -19};`);
   for (const [v, g, on] of owned)
-    L.push(`  if (${on} && abs(${g} * ${v}) >= thrW) { let k = atomicAdd(&stCnt, 1u); if (k < ${statsLayout.ncand}u) { stCand[k] = vec2<f32>(${v}, ${g}); } }`);
+    L.push(
+      `  if (${on} && abs(${g} * ${v}) >= thrW) { let k = atomicAdd(&stCnt, 1u); if (k < ${statsLayout.ncand}u) { stCand[k] = vec2<f32>(${v}, ${g}); } }`,
+    );
   L.push(`  workgroupBarrier();
   if (lid == 0u) {
     let base = wid.x * ${statsStride()}u;
@@ -393,6 +440,15 @@ export function linearGrid(c: LinearConfig, N: number, M: number): [number, numb
 }
 
 /** The uniform block of a linear kernel. */
-export function linearParams(kind: LinearKind, N: number, K: number, M: number, yStride: number, yOffset = 0, xStride = actVec4s(kind, K), xOffset = 0): Uint32Array {
+export function linearParams(
+  kind: LinearKind,
+  N: number,
+  K: number,
+  M: number,
+  yStride: number,
+  yOffset = 0,
+  xStride = actVec4s(kind, K),
+  xOffset = 0,
+): Uint32Array {
   return new Uint32Array([N, rowVec4s(kind, K), M, xStride, yStride, yOffset, xOffset, 0]);
 }

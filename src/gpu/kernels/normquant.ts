@@ -74,7 +74,8 @@ export function hadamardSignBits(n: number): Uint32Array {
   const M = hadamardMatrix(m);
   const wpr = Math.ceil(m / 32);
   const out = new Uint32Array(Math.max(4, m * wpr));
-  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) if (M[a * m + b] < 0) out[a * wpr + (b >> 5)] |= 1 << (b & 31);
+  for (let a = 0; a < m; a++)
+    for (let b = 0; b < m; b++) if (M[a * m + b] < 0) out[a * wpr + (b >> 5)] |= 1 << (b & 31);
   return out;
 }
 
@@ -128,15 +129,20 @@ export interface NormQuantFused {
 export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): string {
   if (fused?.statsIn) return statsPrologueWGSL(c, fused.bindings, fused.statsIn.parts);
   const {n, WG, sub} = c;
-  if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect)) throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
+  if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect))
+    throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
   const pv = fused ? "np" : "p";
   const KW = 16 * Math.ceil(n / 64); // i8-lane words of a fused prologue's output
   if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
   // each thread owns PER contiguous elements (a multiple of 4: whole i8 words)
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);
   const plan = c.hadamard ? hadamardPlan(n) : undefined;
-  if (c.fwhtOnly && (c.quant !== "none" || !c.hadamard || c.topK !== undefined || fused)) throw new Error("normQuantWGSL: fwhtOnly writes the raw FWHT output (quant none, no top-K, not fused)");
-  if (c.topKRuntime && (c.src !== "attn" || c.topK === undefined)) throw new Error("normQuantWGSL: a runtime top-K reads the step uniform, which only the attention-combine prologue binds");
+  if (c.fwhtOnly && (c.quant !== "none" || !c.hadamard || c.topK !== undefined || fused))
+    throw new Error("normQuantWGSL: fwhtOnly writes the raw FWHT output (quant none, no top-K, not fused)");
+  if (c.topKRuntime && (c.src !== "attn" || c.topK === undefined))
+    throw new Error(
+      "normQuantWGSL: a runtime top-K reads the step uniform, which only the attention-combine prologue binds",
+    );
   const kron = plan?.kind === "kronecker" && !c.fwhtOnly;
   const binds = normQuantBindings(c);
   const bi = (name: string) => (fused ? fused.bindings[name] : binds.indexOf(name));
@@ -157,7 +163,8 @@ struct ST { M: u32, P: u32, nC: u32, chunk: u32${c.topKRuntime ? ", plainStart: 
 @group(0) @binding(2) var<storage, read> normW: array<f32>;
 @group(0) @binding(3) var<storage, read_write> outv: array<${c.quant === "none" ? "f32" : "u32"}>;`);
   }
-  if (c.quant !== "none" && !fused) L.push(`@group(0) @binding(${bi("xmeta")}) var<storage, read_write> xmeta: array<vec2<u32>>;`);
+  if (c.quant !== "none" && !fused)
+    L.push(`@group(0) @binding(${bi("xmeta")}) var<storage, read_write> xmeta: array<vec2<u32>>;`);
   if (kron) L.push(`@group(0) @binding(${bi("had")}) var<storage, read> had: array<u32>;`);
   if (c.inspect) L.push(`@group(0) @binding(${bi("dbg")}) var<storage, read_write> dbg: array<f32>;`);
   if (c.src === "attn") L.push(`@group(0) @binding(${bi("st")}) var<uniform> st: ST;`);
@@ -257,7 +264,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var v: array<f32, ${PER}>;`);
   // ---- load
   if (c.src === "plain") {
-    L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * ${pv}.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`);
+    L.push(
+      `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, src[m * ${pv}.srcStride + min(i, ${n - 1}u)], i < ${n}u); }`,
+    );
   } else if (c.attnFF) {
     const d = c.d!;
     const H = c.H!;
@@ -339,7 +348,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let i = i0 + k;
     v[k] = select(0.0, v[k] * headMD[min(i, ${n - 1}u) / ${d}u].y, i < ${n}u);  }`);
   }
-  if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + i] = v[k]; } }`);
+  if (c.inspect)
+    L.push(
+      `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + i] = v[k]; } }`,
+    );
   // ---- RMSNorm
   if (c.norm) {
     // y = w · fround(x · r), r = 1/√(Σx²/n + ε) carried as a float-float pair (the reference computes it in
@@ -415,7 +427,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       L.push(`  var vlo: array<f32, ${PER}>;
   for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, hs[j], i < ${n}u); vlo[k] = select(0.0, hl[j], i < ${n}u); }`);
     } else {
-      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, ${mulNorm("vec2<f32>(hs[j], hl[j])")}, i < ${n}u); }`);
+      L.push(
+        `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, ${mulNorm("vec2<f32>(hs[j], hl[j])")}, i < ${n}u); }`,
+      );
     }
   } else if (plan) {
     const {block, m: mm, norm} = plan;
@@ -455,10 +469,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       L.push(`  var vlo: array<f32, ${PER}>; // zeros: the lo row the mix reads
   for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`);
     } else {
-      L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)] * ${norm}, i < ${n}u); }`);
+      L.push(
+        `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)] * ${norm}, i < ${n}u); }`,
+      );
     }
   }
-  if (c.inspect) L.push(`  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + ${n}u + i] = v[k]; } }`);
+  if (c.inspect)
+    L.push(
+      `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { dbg[m * ${2 * n}u + ${n}u + i] = v[k]; } }`,
+    );
   // ---- top-K mask (computed before quantization; γ is the max over the whole row, which the top-K keeps)
   if (topKOn(c)) {
     L.push(`  // radix select: the K-th largest |v| as f32 bits, 8 bits per pass, most significant first
@@ -554,8 +573,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   ${fused ? `for (var w = ${(WG * PER) / 4}u + lid; w < ${KW}u; w += ${WG}u) { xw[w >> 2u][w & 3u] = 0u; }` : `for (var w = ${(WG * PER) / 4}u + lid; w < p.dstStride; w += ${WG}u) { outv[m * p.dstStride + w] = 0u; }`}
   let total = sumU(bitcast<u32>(qs), lid);
-  ${fused ? `if (lid == 0u) { xwm = vec2<u32>(bitcast<u32>(s), total); }
-  workgroupBarrier();` : `if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(s), total); }`}
+  ${
+    fused
+      ? `if (lid == 0u) { xwm = vec2<u32>(bitcast<u32>(s), total); }
+  workgroupBarrier();`
+      : `if (lid == 0u) { xmeta[m] = vec2<u32>(bitcast<u32>(s), total); }`
+  }
 }`);
   }
   return L.join("\n");
@@ -599,7 +622,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-
 /** The fused decode prologue RMSNorm → INT8 absmax of a plain row, from the producer's statistics: every subgroup
  *  (every invocation without subgroups) reduces the `parts` records itself — Σx² as float-float, then the step from
  *  the candidates of the records near the maximum (the whole row where a record overflowed) — so the workgroup meets
@@ -607,7 +629,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  *  whole-vector prologue (r as a float-float pair, y = fround(x·r), v = γ·y, s = 127 / max(g, ε) correctly rounded). */
 function statsPrologueWGSL(c: NormQuantConfig, bindings: Record<string, number>, parts: number): string {
   const {n, WG, sub} = c;
-  if (c.quant !== "int8" || !c.norm || c.hadamard || c.topK !== undefined || c.src !== "plain" || c.inspect) throw new Error("normQuantWGSL: a prologue from statistics is a plain RMSNorm → INT8 absmax");
+  if (c.quant !== "int8" || !c.norm || c.hadamard || c.topK !== undefined || c.src !== "plain" || c.inspect)
+    throw new Error("normQuantWGSL: a prologue from statistics is a plain RMSNorm → INT8 absmax");
   if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
   const KW = 16 * Math.ceil(n / 64);
   const PER = Math.max(4, Math.ceil(n / WG / 4) * 4);

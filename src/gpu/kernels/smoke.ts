@@ -11,7 +11,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 
 /** Runs saxpy on the GPU and reads the result back. */
-export async function saxpy(device: GPUDevice, a: number, x: Float32Array<ArrayBuffer>, y: Float32Array<ArrayBuffer>): Promise<Float32Array> {
+export async function saxpy(
+  device: GPUDevice,
+  a: number,
+  x: Float32Array<ArrayBuffer>,
+  y: Float32Array<ArrayBuffer>,
+): Promise<Float32Array> {
   const n = x.length;
   const params = device.createBuffer({size: 8, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST});
   const pdata = new ArrayBuffer(8);
@@ -19,14 +24,24 @@ export async function saxpy(device: GPUDevice, a: number, x: Float32Array<ArrayB
   new Float32Array(pdata, 4, 1)[0] = a;
   device.queue.writeBuffer(params, 0, pdata);
   const xb = device.createBuffer({size: Math.max(4, n * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST});
-  const yb = device.createBuffer({size: Math.max(4, n * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC});
+  const yb = device.createBuffer({
+    size: Math.max(4, n * 4),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+  });
   const rb = device.createBuffer({size: Math.max(4, n * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST});
   device.queue.writeBuffer(xb, 0, x);
   device.queue.writeBuffer(yb, 0, y);
-  const pipeline = device.createComputePipeline({layout: "auto", compute: {module: device.createShaderModule({code: saxpyWGSL}), entryPoint: "main"}});
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: {module: device.createShaderModule({code: saxpyWGSL}), entryPoint: "main"},
+  });
   const bind = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: [{binding: 0, resource: {buffer: params}}, {binding: 1, resource: {buffer: xb}}, {binding: 2, resource: {buffer: yb}}],
+    entries: [
+      {binding: 0, resource: {buffer: params}},
+      {binding: 1, resource: {buffer: xb}},
+      {binding: 2, resource: {buffer: yb}},
+    ],
   });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();

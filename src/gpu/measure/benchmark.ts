@@ -12,13 +12,28 @@ import type {GpuContext} from "../device.js";
 import {createSyntheticSession, createWebGPUSession} from "../engine.js";
 import {gpuFill} from "../engine/upload.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
-import {linearGrid, linearWGSL, rowVec4s, type Epilogue, type LinearConfig, type LinearKind} from "../kernels/linear.js";
+import {
+  linearGrid,
+  linearWGSL,
+  rowVec4s,
+  type Epilogue,
+  type LinearConfig,
+  type LinearKind,
+} from "../kernels/linear.js";
 import {copyDispatch} from "./microbench.js";
 import {fitNormQuant, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../kernels/normquant.js";
 import {runSelfChecks, type SelfCheck} from "./selfcheck.js";
 import {timeDispatches, type EncodeMode} from "./timing.js";
 import {linearConfig, subgroupSize} from "../engine/tune.js";
-import {comparePeers, decodeBytes, ROOFLINE_KINDS, rooflineRows, type PeerComparison, type PeerResults, type RooflineRow} from "./roofline.js";
+import {
+  comparePeers,
+  decodeBytes,
+  ROOFLINE_KINDS,
+  rooflineRows,
+  type PeerComparison,
+  type PeerResults,
+  type RooflineRow,
+} from "./roofline.js";
 
 export interface BenchOptions {
   /** Small shapes and few repetitions (SwiftShader, CI smoke runs). */
@@ -39,7 +54,16 @@ export interface LinearResult {
 
 export interface BenchReport {
   device: {description: string; subgroupSize: number; features: string[]; clock: "timestamp" | "wall"};
-  shape: {name: string; hidden: number; ffn: number; layers: number; heads: number; kvHeads: number; headDim: number; vocab: number};
+  shape: {
+    name: string;
+    hidden: number;
+    ffn: number;
+    layers: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    vocab: number;
+  };
   copy: {bytes: number; ms: number; GBps: number};
   linear: {
     bytesPerToken: number;
@@ -50,10 +74,22 @@ export interface BenchReport {
     /** The best config with no dependency between GEMVs (distinct outputs, so no barriers): an upper bound. */
     independent: LinearResult;
   };
-  dense: {f32: {msPerToken: number; GBps: number}; f16: {msPerToken: number; GBps: number}; speedupVsF32: number; speedupVsF16: number};
+  dense: {
+    f32: {msPerToken: number; GBps: number};
+    f16: {msPerToken: number; GBps: number};
+    speedupVsF32: number;
+    speedupVsF16: number;
+  };
   e2e?: {
     config: string;
-    decode: {context: number; gpuMsPerToken: number; gpuTokensPerSec: number; wallTokensPerSec: number; lmHeadShare: number; passPerDispatchMsPerToken: number}[];
+    decode: {
+      context: number;
+      gpuMsPerToken: number;
+      gpuTokensPerSec: number;
+      wallTokensPerSec: number;
+      lmHeadShare: number;
+      passPerDispatchMsPerToken: number;
+    }[];
     /** GPU ms per token of each kind of dispatch at the middle context, each kind timed alone (same barriers). */
     breakdown: {kind: string; dispatches: number; ms: number}[];
     dispatchesPerToken: number;
@@ -62,16 +98,56 @@ export interface BenchReport {
     cpuEncodeMsPerToken: number;
     /** The decode configuration chosen on the end-to-end step (not on the stack sweep alone): each candidate's
      *  decode GPU time at the middle context, measured twice (interleaved) to show it is stable. */
-    choice?: {context: number; candidates: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk?: number; ms: number[]}[]; chosen: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk: number}};
+    choice?: {
+      context: number;
+      candidates: {
+        R: number;
+        T: number;
+        WG: number;
+        U: number;
+        fuse: boolean | Site[];
+        normStats?: boolean;
+        attnChunk?: number;
+        ms: number[];
+      }[];
+      chosen: {
+        R: number;
+        T: number;
+        WG: number;
+        U: number;
+        fuse: boolean | Site[];
+        normStats?: boolean;
+        attnChunk: number;
+      };
+    };
     /** Bytes / time / fraction of copy of each kind of dispatch of a decode step (middle context). */
     roofline?: RooflineRow[];
     /** Wall-clock decode with the step split into this many compute passes. */
     passes?: {passesPerToken: number; wallMsPerToken: number}[];
     /** Best of the prefill GEMM shapes tried (wall clock of appendAndSample, best of two after a warm-up). */
-    prefill: {tokens: number; ms: number; tokensPerSec: number; sweep?: {R: number; T: number; MT: number; WG: number; ms: number}[]};
-    v2?: {context: number; gpuMsPerToken: number; hadamardLayerShare: number; split?: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[]} | {error: string};
+    prefill: {
+      tokens: number;
+      ms: number;
+      tokensPerSec: number;
+      sweep?: {R: number; T: number; MT: number; WG: number; ms: number}[];
+    };
+    v2?:
+      | {
+          context: number;
+          gpuMsPerToken: number;
+          hadamardLayerShare: number;
+          split?: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[];
+        }
+      | {error: string};
   };
-  hadamard: {n: number; rows: number; prologueMs: number; prologueHadamardMs: number; gemvMs: number; shareOfLayer: number}[];
+  hadamard: {
+    n: number;
+    rows: number;
+    prologueMs: number;
+    prologueHadamardMs: number;
+    gemvMs: number;
+    shareOfLayer: number;
+  }[];
   check: {variant: string; maxAbsDiff: number; greedyAgree: number; steps: number}[];
   /** Our numbers against the peers' from the same run (when given). */
   peers?: PeerComparison[];
@@ -91,8 +167,24 @@ function now(): number {
 /** BitNet b1.58 2B4T's shape (2B4T report / HF config): hidden 2560, FFN 6912, 30 layers, 20 heads / 5 KV heads of 128,
  *  vocab 128256 tied, ReLU², RoPE θ 500000. `quick` shrinks it for SwiftShader. */
 export function model2B4T(variant: Variant = "b1.58", quick = false, maxPos = 4096): BitNetConfig {
-  const big = {vocab_size: 128256, hidden_size: 2560, intermediate_size: 6912, num_hidden_layers: 30, num_attention_heads: 20, num_key_value_heads: 5, head_dim: 128};
-  const small = {vocab_size: 1000, hidden_size: 256, intermediate_size: 704, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64};
+  const big = {
+    vocab_size: 128256,
+    hidden_size: 2560,
+    intermediate_size: 6912,
+    num_hidden_layers: 30,
+    num_attention_heads: 20,
+    num_key_value_heads: 5,
+    head_dim: 128,
+  };
+  const small = {
+    vocab_size: 1000,
+    hidden_size: 256,
+    intermediate_size: 704,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 64,
+  };
   return defaultConfig(variant, {
     ...(quick ? small : big),
     max_position_embeddings: maxPos,
@@ -123,7 +215,12 @@ function layerMats(c: BitNetConfig): Mat[] {
 }
 
 /** Allocates and fills (on the GPU) one weight buffer per matrix of every layer. */
-async function stackWeights(device: GPUDevice, c: BitNetConfig, kind: LinearKind, seed: number): Promise<{mats: Mat[]; W: GPUBuffer[]; bytes: number}> {
+async function stackWeights(
+  device: GPUDevice,
+  c: BitNetConfig,
+  kind: LinearKind,
+  seed: number,
+): Promise<{mats: Mat[]; W: GPUBuffer[]; bytes: number}> {
   const mats: Mat[] = [];
   const W: GPUBuffer[] = [];
   let bytes = 0;
@@ -131,7 +228,14 @@ async function stackWeights(device: GPUDevice, c: BitNetConfig, kind: LinearKind
     for (const m of layerMats(c)) {
       const b = rowVec4s(kind, m.K) * 16 * m.N;
       const buf = storageBuffer(device, b, `${kind}.L${l}`);
-      await gpuFill(device, buf, b / 4, kind === "ternary" ? 0 : kind === "f32" ? 1 : 2, seed + W.length * 7919, 1 / Math.sqrt(m.K));
+      await gpuFill(
+        device,
+        buf,
+        b / 4,
+        kind === "ternary" ? 0 : kind === "f32" ? 1 : 2,
+        seed + W.length * 7919,
+        1 / Math.sqrt(m.K),
+      );
       mats.push(m);
       W.push(buf);
       bytes += b;
@@ -188,7 +292,12 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   const cfg2B = model2B4T("b1.58", quick, quick ? 512 : 2304);
   const d = cfg2B.head_dim!;
   const report: Partial<BenchReport> = {
-    device: {description: ctx.description, subgroupSize: S, features: [...device.features].sort(), clock: ctx.caps.timestamps ? "timestamp" : "wall"},
+    device: {
+      description: ctx.description,
+      subgroupSize: S,
+      features: [...device.features].sort(),
+      clock: ctx.caps.timestamps ? "timestamp" : "wall",
+    },
     shape: {
       name: quick ? "quick (2B4T-like, shrunk)" : "BitNet b1.58 2B4T",
       hidden: cfg2B.hidden_size,
@@ -204,7 +313,10 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // bit-exactness on this device (cheap; first, so a broken section later cannot hide it)
   try {
     report.selfcheck = await runSelfChecks(device);
-    for (const c of report.selfcheck) log(`selfcheck ${c.name}: ${c.mismatches}/${c.checked} differ${c.examples.length ? ": " + c.examples.join("; ") : ""}`);
+    for (const c of report.selfcheck)
+      log(
+        `selfcheck ${c.name}: ${c.mismatches}/${c.checked} differ${c.examples.length ? ": " + c.examples.join("; ") : ""}`,
+      );
   } catch (e) {
     report.selfcheck = [];
     report.errors = [...(report.errors ?? []), `selfcheck: ${e instanceof Error ? e.message : String(e)}`];
@@ -223,8 +335,14 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     const tc = await timeDispatches(device, chained, {...TM, reps: quick ? 1 : 4});
     const ti = await timeDispatches(device, indep, {...TM, reps: quick ? 1 : 4});
     const tp = await timeDispatches(device, chained, {...TM, reps: quick ? 1 : 2, mode: "pass-per-dispatch"});
-    report.dispatch = {chainedUs: (tc.ms * 1000) / 256, independentUs: (ti.ms * 1000) / 256, chainedPassPerDispatchUs: (tp.ms * 1000) / 256};
-    log(`dispatch: ${report.dispatch.chainedUs.toFixed(2)} µs chained, ${report.dispatch.independentUs.toFixed(2)} µs independent, ${report.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with a pass each`);
+    report.dispatch = {
+      chainedUs: (tc.ms * 1000) / 256,
+      independentUs: (ti.ms * 1000) / 256,
+      chainedPassPerDispatchUs: (tp.ms * 1000) / 256,
+    };
+    log(
+      `dispatch: ${report.dispatch.chainedUs.toFixed(2)} µs chained, ${report.dispatch.independentUs.toFixed(2)} µs independent, ${report.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with a pass each`,
+    );
     one.destroy();
     for (const b of many) b.destroy();
   }
@@ -265,7 +383,15 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   ];
   const sweep: LinearResult[] = [];
   const mkCfg = (sh: {R: number; T: number; WG: number; U: number}) => (ep: Epilogue, K: number) => {
-    const c = linearConfig(S, "ternary", ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})}}, 256, K);
+    const c = linearConfig(
+      S,
+      "ternary",
+      ep,
+      1,
+      {decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})}},
+      256,
+      K,
+    );
     return {...c, R: ep.startsWith("glu") && sh.R % 2 ? sh.R + 1 : sh.R};
   };
   for (const sh of quick ? shapes.slice(0, 3) : shapes) {
@@ -273,7 +399,9 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     const t = await timeDispatches(device, list, {...TM, reps});
     const r = result({...mkCfg(sh)("store", 2560), U: sh.U}, t.ms, tern.bytes);
     sweep.push(r);
-    log(`ternary stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U || "auto"}: ${t.ms.toFixed(4)} ms/token, ${sig(r.GBps)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`);
+    log(
+      `ternary stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U || "auto"}: ${t.ms.toFixed(4)} ms/token, ${sig(r.GBps)} GB/s (${(r.ofCopy * 100).toFixed(0)}% of copy)`,
+    );
     for (const b of scratch.splice(0)) b.destroy();
   }
   const best = sweep.reduce((a, b) => (b.msPerToken < a.msPerToken ? b : a));
@@ -290,267 +418,504 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     passPerDispatch: result(best.config, tPass.ms, tern.bytes),
     independent: result(best.config, tInd.ms, tern.bytes),
   };
-  log(`ternary stack best: ${best.msPerToken.toFixed(4)} ms/token; pass per dispatch ${tPass.ms.toFixed(4)}; independent ${tInd.ms.toFixed(4)}`);
+  log(
+    `ternary stack best: ${best.msPerToken.toFixed(4)} ms/token; pass per dispatch ${tPass.ms.toFixed(4)}; independent ${tInd.ms.toFixed(4)}`,
+  );
   for (const b of tern.W) b.destroy();
   for (const b of scratch.splice(0)) b.destroy();
 
   // (3) dense baselines at the same shapes
-  const dense: Record<"f32" | "f16", {msPerToken: number; GBps: number}> = {f32: {msPerToken: 0, GBps: 0}, f16: {msPerToken: 0, GBps: 0}};
+  const dense: Record<"f32" | "f16", {msPerToken: number; GBps: number}> = {
+    f32: {msPerToken: 0, GBps: 0},
+    f16: {msPerToken: 0, GBps: 0},
+  };
   for (const kind of ["f32", "f16"] as const) {
     const st = await stackWeights(device, cfg2B, kind, 5);
     // a few kernel shapes for the baseline too, so the ratio is not against an untuned dense kernel
     let bestMs = Infinity;
-    for (const sh of quick ? [{R: 4, T: TS, WG: 256, U: 1}] : [{R: 4, T: TS, WG: 256, U: 1}, {R: 2, T: TS, WG: 128, U: 2}, {R: 4, T: TS, WG: 256, U: 2}, {R: 2, T: TS, WG: 256, U: 4}]) {
-      const list = await stackDispatches(device, kind, st, (ep, K) => ({...linearConfig(S, kind, ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, U: sh.U}}, 256, K), R: sh.R}), false, scratch);
+    for (const sh of quick
+      ? [{R: 4, T: TS, WG: 256, U: 1}]
+      : [
+          {R: 4, T: TS, WG: 256, U: 1},
+          {R: 2, T: TS, WG: 128, U: 2},
+          {R: 4, T: TS, WG: 256, U: 2},
+          {R: 2, T: TS, WG: 256, U: 4},
+        ]) {
+      const list = await stackDispatches(
+        device,
+        kind,
+        st,
+        (ep, K) => ({
+          ...linearConfig(S, kind, ep, 1, {decode: {R: sh.R, T: sh.T, WG: sh.WG, U: sh.U}}, 256, K),
+          R: sh.R,
+        }),
+        false,
+        scratch,
+      );
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 3});
-      log(`dense ${kind} stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U}: ${t.ms.toFixed(3)} ms/token, ${sig(st.bytes / (t.ms * 1e6))} GB/s`);
+      log(
+        `dense ${kind} stack R=${sh.R} T=${sh.T} WG=${sh.WG} U=${sh.U}: ${t.ms.toFixed(3)} ms/token, ${sig(st.bytes / (t.ms * 1e6))} GB/s`,
+      );
       bestMs = Math.min(bestMs, t.ms);
     }
     dense[kind] = {msPerToken: bestMs, GBps: st.bytes / (bestMs * 1e6)};
     for (const b of st.W) b.destroy();
     for (const b of scratch.splice(0)) b.destroy();
   }
-  report.dense = {...dense, speedupVsF32: dense.f32.msPerToken / best.msPerToken, speedupVsF16: dense.f16.msPerToken / best.msPerToken};
+  report.dense = {
+    ...dense,
+    speedupVsF32: dense.f32.msPerToken / best.msPerToken,
+    speedupVsF16: dense.f16.msPerToken / best.msPerToken,
+  };
 
   // (5) Hadamard inside H-BitLinear (v2): the W_o and W_down prologues with and without the rotation, and their GEMVs
   report.hadamard = [];
-  for (const [n, rows] of [[cfg2B.num_attention_heads * d, cfg2B.hidden_size], [cfg2B.intermediate_size, cfg2B.hidden_size]]) try {
-    const src = storageBuffer(device, new Float32Array(n).map((_, i) => Math.sin(i * 1.7)));
-    const normW = storageBuffer(device, new Float32Array(n).fill(1));
-    const words = 16 * Math.ceil(n / 64);
-    const out = storageBuffer(device, words * 4);
-    const xmeta = storageBuffer(device, 16);
-    const P = uniformBuffer(device, new Uint32Array([n, words, new Uint32Array(new Float32Array([1e-5]).buffer)[0], 0]));
-    const had = storageBuffer(device, hadamardSignBits(n));
-    const prologue = async (hadamard: boolean) => {
-      // as the engine builds it (fitNormQuant: f32 rotation where the float-float one does not fit the device)
-      const c = fitNormQuant({n, src: "plain", norm: true, hadamard, quant: "int8", inspect: false, sub: S, WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup)}, device.limits.maxComputeWorkgroupStorageSize);
-      const pl = await pipelineChecked(device, normQuantWGSL(c), "hadamard-prologue");
-      const map: Record<string, GPUBuffer> = {P, src, normW, out, xmeta, had};
-      return {pipeline: pl, bind: bindGroup(device, pl, normQuantBindings(c).map((k) => map[k])), grid: [1] as [number]};
-    };
-    const tWith = await timeDispatches(device, [await prologue(true)], {...TM, reps: quick ? 3 : 50});
-    const tWithout = await timeDispatches(device, [await prologue(false)], {...TM, reps: quick ? 3 : 50});
-    const st = {mats: [{N: rows, K: n, ep: "residual" as Epilogue}], W: [storageBuffer(device, rows * rowVec4s("ternary", n) * 16)]};
-    await gpuFill(device, st.W[0], (rows * rowVec4s("ternary", n) * 16) / 4, 0, 3, 0);
-    const gl = await stackDispatches(device, "ternary", st, bestCfg, false, scratch);
-    const tG = await timeDispatches(device, gl, {...TM, reps: quick ? 3 : 50});
-    const extra = Math.max(0, tWith.ms - tWithout.ms);
-    report.hadamard.push({n, rows, prologueMs: tWithout.ms, prologueHadamardMs: tWith.ms, gemvMs: tG.ms, shareOfLayer: extra / (tWith.ms + tG.ms)});
-    log(`hadamard n=${n}: prologue ${tWithout.ms.toFixed(4)} → ${tWith.ms.toFixed(4)} ms with the rotation, GEMV ${rows}×${n} ${tG.ms.toFixed(4)} ms: ${((100 * extra) / (tWith.ms + tG.ms)).toFixed(1)}% of the H-BitLinear layer`);
-    for (const b of [src, normW, out, xmeta, P, had, ...st.W, ...scratch.splice(0)]) b.destroy();
-  } catch (e) {
-    log(`hadamard n=${n}: ${e instanceof Error ? e.message : String(e)}`);
-    report.errors = [...(report.errors ?? []), `hadamard n=${n}: ${e instanceof Error ? e.message : String(e)}`];
-  }
+  for (const [n, rows] of [
+    [cfg2B.num_attention_heads * d, cfg2B.hidden_size],
+    [cfg2B.intermediate_size, cfg2B.hidden_size],
+  ])
+    try {
+      const src = storageBuffer(
+        device,
+        new Float32Array(n).map((_, i) => Math.sin(i * 1.7)),
+      );
+      const normW = storageBuffer(device, new Float32Array(n).fill(1));
+      const words = 16 * Math.ceil(n / 64);
+      const out = storageBuffer(device, words * 4);
+      const xmeta = storageBuffer(device, 16);
+      const P = uniformBuffer(
+        device,
+        new Uint32Array([n, words, new Uint32Array(new Float32Array([1e-5]).buffer)[0], 0]),
+      );
+      const had = storageBuffer(device, hadamardSignBits(n));
+      const prologue = async (hadamard: boolean) => {
+        // as the engine builds it (fitNormQuant: f32 rotation where the float-float one does not fit the device)
+        const c = fitNormQuant(
+          {
+            n,
+            src: "plain",
+            norm: true,
+            hadamard,
+            quant: "int8",
+            inspect: false,
+            sub: S,
+            WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
+          },
+          device.limits.maxComputeWorkgroupStorageSize,
+        );
+        const pl = await pipelineChecked(device, normQuantWGSL(c), "hadamard-prologue");
+        const map: Record<string, GPUBuffer> = {P, src, normW, out, xmeta, had};
+        return {
+          pipeline: pl,
+          bind: bindGroup(
+            device,
+            pl,
+            normQuantBindings(c).map((k) => map[k]),
+          ),
+          grid: [1] as [number],
+        };
+      };
+      const tWith = await timeDispatches(device, [await prologue(true)], {...TM, reps: quick ? 3 : 50});
+      const tWithout = await timeDispatches(device, [await prologue(false)], {...TM, reps: quick ? 3 : 50});
+      const st = {
+        mats: [{N: rows, K: n, ep: "residual" as Epilogue}],
+        W: [storageBuffer(device, rows * rowVec4s("ternary", n) * 16)],
+      };
+      await gpuFill(device, st.W[0], (rows * rowVec4s("ternary", n) * 16) / 4, 0, 3, 0);
+      const gl = await stackDispatches(device, "ternary", st, bestCfg, false, scratch);
+      const tG = await timeDispatches(device, gl, {...TM, reps: quick ? 3 : 50});
+      const extra = Math.max(0, tWith.ms - tWithout.ms);
+      report.hadamard.push({
+        n,
+        rows,
+        prologueMs: tWithout.ms,
+        prologueHadamardMs: tWith.ms,
+        gemvMs: tG.ms,
+        shareOfLayer: extra / (tWith.ms + tG.ms),
+      });
+      log(
+        `hadamard n=${n}: prologue ${tWithout.ms.toFixed(4)} → ${tWith.ms.toFixed(4)} ms with the rotation, GEMV ${rows}×${n} ${tG.ms.toFixed(4)} ms: ${((100 * extra) / (tWith.ms + tG.ms)).toFixed(1)}% of the H-BitLinear layer`,
+      );
+      for (const b of [src, normW, out, xmeta, P, had, ...st.W, ...scratch.splice(0)]) b.destroy();
+    } catch (e) {
+      log(`hadamard n=${n}: ${e instanceof Error ? e.message : String(e)}`);
+      report.errors = [...(report.errors ?? []), `hadamard n=${n}: ${e instanceof Error ? e.message : String(e)}`];
+    }
 
   try {
-  // (4) end-to-end decode and prefill of the 2B4T-shaped model (weights generated on the GPU)
-  const contexts = quick ? [16, 64] : [128, 512, 2048];
-  const prefillN = quick ? 32 : 512;
-  // choose the decode configuration on the whole step: the three best stack shapes, fused and unfused prologues,
-  // each timed at the middle context, twice, interleaved (a sweep of the bare stack alone picked shapes whose
-  // decode steps differed by 60%)
-  const cMid = contexts[Math.min(1, contexts.length - 1)];
-  const ranked = [...sweep].sort((a, b) => a.msPerToken - b.msPerToken);
-  const shapesE2E: {R: number; T: number; WG: number; U: number}[] = [];
-  for (const r of ranked) {
-    const sh = {R: r.config.R, T: r.config.T, WG: r.config.WG, U: r.config.U ?? 0};
-    if (!shapesE2E.some((x) => x.R === sh.R && x.T === sh.T && x.WG === sh.WG && x.U === sh.U)) shapesE2E.push(sh);
-  }
-  const tuningOf = (sh: {R: number; T: number; WG: number; U: number}) => ({decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})}});
-  const cands = shapesE2E.slice(0, quick ? 1 : 3).flatMap((sh) => [true, false].map((fuse) => ({...sh, fuse, ms: [] as number[]})));
-  const candSessions = [];
-  for (const cd of cands) {
-    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(cd), fuse: cd.fuse});
-    s.setLengthForBenchmark(cMid - 1);
-    candSessions.push(s);
-  }
-  for (let round = 0; round < 2; round++) {
-    for (let i = 0; i < cands.length; i++) {
-      const t = await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10});
-      cands[i].ms.push(t.ms);
+    // (4) end-to-end decode and prefill of the 2B4T-shaped model (weights generated on the GPU)
+    const contexts = quick ? [16, 64] : [128, 512, 2048];
+    const prefillN = quick ? 32 : 512;
+    // choose the decode configuration on the whole step: the three best stack shapes, fused and unfused prologues,
+    // each timed at the middle context, twice, interleaved (a sweep of the bare stack alone picked shapes whose
+    // decode steps differed by 60%)
+    const cMid = contexts[Math.min(1, contexts.length - 1)];
+    const ranked = [...sweep].sort((a, b) => a.msPerToken - b.msPerToken);
+    const shapesE2E: {R: number; T: number; WG: number; U: number}[] = [];
+    for (const r of ranked) {
+      const sh = {R: r.config.R, T: r.config.T, WG: r.config.WG, U: r.config.U ?? 0};
+      if (!shapesE2E.some((x) => x.R === sh.R && x.T === sh.T && x.WG === sh.WG && x.U === sh.U)) shapesE2E.push(sh);
     }
-  }
-  for (const s of candSessions.splice(0)) s.dispose();
-  const score = (cd: {ms: number[]}) => Math.max(...cd.ms); // the worse of the two: prefer the stable one
-  const best0 = cands.reduce((a, b) => (score(b) < score(a) ? b : a));
-  // then, for that kernel shape, fusing the prologue at some sites only (fusing trades a dispatch for a whole-vector
-  // prologue in every workgroup, which pays off differently for 2560-row and 13824-row linears)
-  const subsets: Site[][] = quick ? [] : [["qkv"], ["gate_up"], ["down"], ["qkv", "gate_up"], ["qkv", "down"], ["gate_up", "down"]];
-  const sub: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; ms: number[]}[] = subsets.map((fuse) => ({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse: fuse as boolean | Site[], ms: [] as number[]}));
-  // prologues from the producers' norm statistics (issue 25): the RMSNorm → INT8 sites need no whole-vector prologue
-  for (const fuse of [["down"], true, false] as (boolean | Site[])[]) sub.push({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse, normStats: true, ms: []});
-  for (const cd of sub) {
-    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(cd), fuse: cd.fuse, normStats: cd.normStats});
-    s.setLengthForBenchmark(cMid - 1);
-    candSessions.push(s);
-  }
-  for (let round = 0; round < 2; round++) {
-    for (let i = 0; i < sub.length; i++) sub[i].ms.push((await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10})).ms);
-  }
-  for (const s of candSessions) s.dispose();
-  const all: {R: number; T: number; WG: number; U: number; fuse: boolean | Site[]; normStats?: boolean; attnChunk?: number; ms: number[]}[] = [...cands, ...sub];
-  const chosenF = all.reduce((a, b) => (score(b) < score(a) ? b : a));
-  // and the decode attention chunk (more, shorter chunks: more workgroups at short contexts, more partials to combine)
-  for (const attnChunk of quick ? [] : [32, 16]) {
-    const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosenF), fuse: chosenF.fuse, normStats: chosenF.normStats, attnChunk});
-    s.setLengthForBenchmark(cMid - 1);
-    const ms: number[] = [];
-    for (let round = 0; round < 2; round++) ms.push((await timeDispatches(device, s.decodeDispatches(), {...TM, reps: 10})).ms);
-    s.dispose();
-    all.push({...chosenF, attnChunk, ms});
-  }
-  const chosenC = all.reduce((a, b) => (score(b) < score(a) ? b : a));
-  const chosen = {R: chosenC.R, T: chosenC.T, WG: chosenC.WG, U: chosenC.U, fuse: chosenC.fuse, normStats: !!chosenC.normStats, attnChunk: chosenC.attnChunk ?? 64};
-  const fuseName = (f: boolean | Site[], st?: boolean) => (st ? "norm statistics, " : "") + (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
-  for (const cd of all) log(`decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse, cd.normStats)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`);
-  log(`decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse, chosen.normStats)} attnChunk ${chosen.attnChunk}`);
-  const session = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk});
-  const decode: NonNullable<BenchReport["e2e"]>["decode"] = [];
-  let dispatchesPerToken = 0;
-  let cpuEncode = 0;
-  const breakdown: NonNullable<BenchReport["e2e"]>["breakdown"] = [];
-  const passes: NonNullable<NonNullable<BenchReport["e2e"]>["passes"]> = [];
-  for (const c of contexts) {
-    session.setLengthForBenchmark(c - 1);
-    const full = session.decodeDispatches({layers: true, head: true, argmax: true});
-    dispatchesPerToken = full.length;
-    const head = session.decodeDispatches({head: true, argmax: true});
-    const tFull = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 10});
-    const tHead = await timeDispatches(device, head, {...TM, reps: quick ? 2 : 10});
-    const tPass = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 5, mode: "pass-per-dispatch"});
-    // wall clock: real chained decode steps (CPU encode + submit + 4-byte readback, up to 8 in flight)
-    session.setLengthForBenchmark(c - 1);
-    const steps = quick ? 3 : 48;
-    await session.decodeChain(1, 2); // warm-up
-    session.setLengthForBenchmark(c - 1);
-    const w0 = now();
-    await session.decodeChain(1, steps);
-    const wall = (now() - w0) / steps;
-    decode.push({context: c, gpuMsPerToken: tFull.ms, gpuTokensPerSec: 1000 / tFull.ms, wallTokensPerSec: 1000 / wall, lmHeadShare: tHead.ms / tFull.ms, passPerDispatchMsPerToken: tPass.ms});
-    log(`decode @${c}: GPU ${tFull.ms.toFixed(3)} ms/token (${(1000 / tFull.ms).toFixed(0)} tok/s), wall ${(1000 / wall).toFixed(0)} tok/s, LM head ${((100 * tHead.ms) / tFull.ms).toFixed(0)}%, pass-per-dispatch ${tPass.ms.toFixed(3)} ms`);
-    if (c === cMid) {
-      for (const {kind, tags} of ROOFLINE_KINDS) {
-        const sub = session.decodeDispatches({layers: true, head: true, argmax: true, filter: (_l, tag) => tags.includes(tag.kind)});
-        if (!sub.length) continue;
-        const t = await timeDispatches(device, sub, {...TM, reps: quick ? 2 : 10});
-        breakdown.push({kind, dispatches: sub.length, ms: t.ms});
+    const tuningOf = (sh: {R: number; T: number; WG: number; U: number}) => ({
+      decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})},
+    });
+    const cands = shapesE2E
+      .slice(0, quick ? 1 : 3)
+      .flatMap((sh) => [true, false].map((fuse) => ({...sh, fuse, ms: [] as number[]})));
+    const candSessions = [];
+    for (const cd of cands) {
+      const s = await createSyntheticSession(cfg2B, 11, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: 1,
+        maxLength: cfg2B.max_position_embeddings,
+        tuning: tuningOf(cd),
+        fuse: cd.fuse,
+      });
+      s.setLengthForBenchmark(cMid - 1);
+      candSessions.push(s);
+    }
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < cands.length; i++) {
+        const t = await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10});
+        cands[i].ms.push(t.ms);
       }
-      log(`breakdown @${c}: ` + breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms (${b.dispatches})`).join(", "));
-      // passes per token: the same chained decode with the step split into more compute passes
-      for (const n of quick ? [1, 2] : [1, 4, cfg2B.num_hidden_layers]) {
-        session.passesPerToken = n;
-        session.setLengthForBenchmark(c - 1);
-        await session.decodeChain(1, 2);
-        session.setLengthForBenchmark(c - 1);
-        const q0 = now();
-        await session.decodeChain(1, quick ? 3 : 32);
-        passes.push({passesPerToken: n, wallMsPerToken: (now() - q0) / (quick ? 3 : 32)});
-      }
-      session.passesPerToken = 1;
-      log(`passes per token (wall ms/token): ` + passes.map((p) => `${p.passesPerToken}: ${p.wallMsPerToken.toFixed(3)}`).join(", "));
     }
-    if (c === contexts[0]) {
-      // CPU cost of encoding one step (JS → Dawn calls), no submit
-      const n = quick ? 3 : 20;
-      const e0 = now();
-      for (let i = 0; i < n; i++) {
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        let last: GPUComputePipeline | undefined;
-        for (const dsp of full) {
-          if (dsp.pipeline !== last) pass.setPipeline((last = dsp.pipeline));
-          pass.setBindGroup(0, dsp.bind);
-          pass.dispatchWorkgroups(dsp.grid[0], dsp.grid[1] ?? 1, dsp.grid[2] ?? 1);
-        }
-        pass.end();
-        enc.finish();
-      }
-      cpuEncode = (now() - e0) / n;
+    for (const s of candSessions.splice(0)) s.dispose();
+    const score = (cd: {ms: number[]}) => Math.max(...cd.ms); // the worse of the two: prefer the stable one
+    const best0 = cands.reduce((a, b) => (score(b) < score(a) ? b : a));
+    // then, for that kernel shape, fusing the prologue at some sites only (fusing trades a dispatch for a whole-vector
+    // prologue in every workgroup, which pays off differently for 2560-row and 13824-row linears)
+    const subsets: Site[][] = quick
+      ? []
+      : [["qkv"], ["gate_up"], ["down"], ["qkv", "gate_up"], ["qkv", "down"], ["gate_up", "down"]];
+    const sub: {
+      R: number;
+      T: number;
+      WG: number;
+      U: number;
+      fuse: boolean | Site[];
+      normStats?: boolean;
+      ms: number[];
+    }[] = subsets.map((fuse) => ({
+      R: best0.R,
+      T: best0.T,
+      WG: best0.WG,
+      U: best0.U,
+      fuse: fuse as boolean | Site[],
+      ms: [] as number[],
+    }));
+    // prologues from the producers' norm statistics (issue 25): the RMSNorm → INT8 sites need no whole-vector prologue
+    for (const fuse of [["down"], true, false] as (boolean | Site[])[])
+      sub.push({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse, normStats: true, ms: []});
+    for (const cd of sub) {
+      const s = await createSyntheticSession(cfg2B, 11, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: 1,
+        maxLength: cfg2B.max_position_embeddings,
+        tuning: tuningOf(cd),
+        fuse: cd.fuse,
+        normStats: cd.normStats,
+      });
+      s.setLengthForBenchmark(cMid - 1);
+      candSessions.push(s);
     }
-  }
-  // prefill: one block of prefillN tokens through the whole model, last-token logits → argmax on the GPU
-  const prompt = Array.from({length: prefillN}, (_, i) => (i * 7919 + 13) % cfg2B.vocab_size);
-  const timePrefill = async (s: typeof session) => {
-    let best = Infinity;
-    for (let i = 0; i < 3; i++) {
-      s.reset();
-      const p0 = now();
-      await s.appendAndSample(prompt); // the first run is the warm-up (pipelines, first touch)
-      if (i > 0) best = Math.min(best, now() - p0);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < sub.length; i++)
+        sub[i].ms.push(
+          (await timeDispatches(device, candSessions[i].decodeDispatches(), {...TM, reps: quick ? 2 : 10})).ms,
+        );
     }
-    return best;
-  };
-  let pms = await timePrefill(session);
-  session.dispose();
-  log(`prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s), default GEMM shape`);
-  // a few prefill GEMM shapes (rows R × tokens MT per thread, T threads along K, WG threads), each on its own session
-  const prefillSweep: {R: number; T: number; MT: number; WG: number; ms: number}[] = [{R: 4, T: 8, MT: 8, WG: 128, ms: pms}];
-  for (const sh of quick ? [] : [{R: 4, T: 4, MT: 8, WG: 128}, {R: 2, T: 8, MT: 16, WG: 128}, {R: 8, T: 8, MT: 4, WG: 256}, {R: 4, T: 8, MT: 8, WG: 256}, {R: 4, T: 16, MT: 8, WG: 256}]) {
-    try {
-      const s = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: prefillN, maxLength: prefillN + 1, tuning: {...tuningOf(chosen), prefill: sh}, fuse: chosen.fuse});
-      const ms = await timePrefill(s);
+    for (const s of candSessions) s.dispose();
+    const all: {
+      R: number;
+      T: number;
+      WG: number;
+      U: number;
+      fuse: boolean | Site[];
+      normStats?: boolean;
+      attnChunk?: number;
+      ms: number[];
+    }[] = [...cands, ...sub];
+    const chosenF = all.reduce((a, b) => (score(b) < score(a) ? b : a));
+    // and the decode attention chunk (more, shorter chunks: more workgroups at short contexts, more partials to combine)
+    for (const attnChunk of quick ? [] : [32, 16]) {
+      const s = await createSyntheticSession(cfg2B, 11, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: 1,
+        maxLength: cfg2B.max_position_embeddings,
+        tuning: tuningOf(chosenF),
+        fuse: chosenF.fuse,
+        normStats: chosenF.normStats,
+        attnChunk,
+      });
+      s.setLengthForBenchmark(cMid - 1);
+      const ms: number[] = [];
+      for (let round = 0; round < 2; round++)
+        ms.push((await timeDispatches(device, s.decodeDispatches(), {...TM, reps: 10})).ms);
       s.dispose();
-      prefillSweep.push({...sh, ms});
-      log(`prefill ${prefillN} R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${ms.toFixed(1)} ms (${((prefillN * 1000) / ms).toFixed(0)} tok/s)`);
-    } catch (e) {
-      log(`prefill R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${e instanceof Error ? e.message : String(e)}`);
+      all.push({...chosenF, attnChunk, ms});
     }
-  }
-  pms = Math.min(...prefillSweep.map((x) => x.ms));
-  // the same decode step without fusing the norm/quant prologues into the linears (two dispatches each)
-  let unfused: {context: number; gpuMsPerToken: number; dispatchesPerToken: number} | undefined;
-  {
-    const plain = await createSyntheticSession(cfg2B, 11, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfg2B.max_position_embeddings, tuning: tuningOf(chosen), fuse: false, attnChunk: chosen.attnChunk});
-    const c = contexts[Math.min(1, contexts.length - 1)];
-    plain.setLengthForBenchmark(c - 1);
-    const list = plain.decodeDispatches();
-    const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
-    unfused = {context: c, gpuMsPerToken: t.ms, dispatchesPerToken: list.length};
-    plain.dispose();
-    log(`decode @${c} without fused prologues: ${t.ms.toFixed(3)} ms/token (${list.length} dispatches)`);
-  }
-  const e2e: NonNullable<BenchReport["e2e"]> = {
-    config: `b1.58, ${cfg2B.num_hidden_layers} layers, hidden ${cfg2B.hidden_size}, FFN ${cfg2B.intermediate_size}, ${cfg2B.num_attention_heads}/${cfg2B.num_key_value_heads} heads of ${d}, vocab ${cfg2B.vocab_size} tied (f16 rows), KV f16, random ternary weights`,
-    decode,
-    breakdown,
-    dispatchesPerToken,
-    unfused,
-    cpuEncodeMsPerToken: cpuEncode,
-    choice: {context: cMid, candidates: all, chosen},
-    roofline: rooflineRows(breakdown, decodeBytes(cfg2B, cMid, {lmHead: "f16", kv16: "f16"}), copyGBps),
-    passes,
-    prefill: {tokens: prefillN, ms: pms, tokensPerSec: (prefillN * 1000) / pms, sweep: prefillSweep},
-  };
-  // v2 at the same shape: whole-model share of the two Hadamard prologues
-  try {
-    const cfgV2 = {...model2B4T("v2", quick, quick ? 512 : 2304)};
-    const v2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk});
-    const c = contexts[1];
-    v2.setLengthForBenchmark(c - 1);
-    const tFull = await timeDispatches(device, v2.decodeDispatches(), {...TM, reps: quick ? 2 : 10});
-    const tHad = await timeDispatches(device, v2.decodeDispatches({layers: true, hadamardOnly: true}), {...TM, reps: quick ? 2 : 10});
-    v2.dispose();
-    // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize)
-    const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
-    for (const mode of [false, true] as const) {
-      const s2 = await createSyntheticSession(cfgV2, 12, {gpu: ctx, lmHead: "f16", kv16: "f16", maxBlock: 1, maxLength: cfgV2.max_position_embeddings, tuning: tuningOf(chosen), fuse: chosen.fuse, normStats: chosen.normStats, attnChunk: chosen.attnChunk, hadamardSplit: mode});
-      s2.setLengthForBenchmark(c - 1);
-      const list = s2.decodeDispatches();
+    const chosenC = all.reduce((a, b) => (score(b) < score(a) ? b : a));
+    const chosen = {
+      R: chosenC.R,
+      T: chosenC.T,
+      WG: chosenC.WG,
+      U: chosenC.U,
+      fuse: chosenC.fuse,
+      normStats: !!chosenC.normStats,
+      attnChunk: chosenC.attnChunk ?? 64,
+    };
+    const fuseName = (f: boolean | Site[], st?: boolean) =>
+      (st ? "norm statistics, " : "") + (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
+    for (const cd of all)
+      log(
+        `decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse, cd.normStats)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`,
+      );
+    log(
+      `decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse, chosen.normStats)} attnChunk ${chosen.attnChunk}`,
+    );
+    const session = await createSyntheticSession(cfg2B, 11, {
+      gpu: ctx,
+      lmHead: "f16",
+      kv16: "f16",
+      maxBlock: prefillN,
+      maxLength: cfg2B.max_position_embeddings,
+      tuning: tuningOf(chosen),
+      fuse: chosen.fuse,
+      normStats: chosen.normStats,
+      attnChunk: chosen.attnChunk,
+    });
+    const decode: NonNullable<BenchReport["e2e"]>["decode"] = [];
+    let dispatchesPerToken = 0;
+    let cpuEncode = 0;
+    const breakdown: NonNullable<BenchReport["e2e"]>["breakdown"] = [];
+    const passes: NonNullable<NonNullable<BenchReport["e2e"]>["passes"]> = [];
+    for (const c of contexts) {
+      session.setLengthForBenchmark(c - 1);
+      const full = session.decodeDispatches({layers: true, head: true, argmax: true});
+      dispatchesPerToken = full.length;
+      const head = session.decodeDispatches({head: true, argmax: true});
+      const tFull = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 10});
+      const tHead = await timeDispatches(device, head, {...TM, reps: quick ? 2 : 10});
+      const tPass = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 5, mode: "pass-per-dispatch"});
+      // wall clock: real chained decode steps (CPU encode + submit + 4-byte readback, up to 8 in flight)
+      session.setLengthForBenchmark(c - 1);
+      const steps = quick ? 3 : 48;
+      await session.decodeChain(1, 2); // warm-up
+      session.setLengthForBenchmark(c - 1);
+      const w0 = now();
+      await session.decodeChain(1, steps);
+      const wall = (now() - w0) / steps;
+      decode.push({
+        context: c,
+        gpuMsPerToken: tFull.ms,
+        gpuTokensPerSec: 1000 / tFull.ms,
+        wallTokensPerSec: 1000 / wall,
+        lmHeadShare: tHead.ms / tFull.ms,
+        passPerDispatchMsPerToken: tPass.ms,
+      });
+      log(
+        `decode @${c}: GPU ${tFull.ms.toFixed(3)} ms/token (${(1000 / tFull.ms).toFixed(0)} tok/s), wall ${(1000 / wall).toFixed(0)} tok/s, LM head ${((100 * tHead.ms) / tFull.ms).toFixed(0)}%, pass-per-dispatch ${tPass.ms.toFixed(3)} ms`,
+      );
+      if (c === cMid) {
+        for (const {kind, tags} of ROOFLINE_KINDS) {
+          const sub = session.decodeDispatches({
+            layers: true,
+            head: true,
+            argmax: true,
+            filter: (_l, tag) => tags.includes(tag.kind),
+          });
+          if (!sub.length) continue;
+          const t = await timeDispatches(device, sub, {...TM, reps: quick ? 2 : 10});
+          breakdown.push({kind, dispatches: sub.length, ms: t.ms});
+        }
+        log(`breakdown @${c}: ` + breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms (${b.dispatches})`).join(", "));
+        // passes per token: the same chained decode with the step split into more compute passes
+        for (const n of quick ? [1, 2] : [1, 4, cfg2B.num_hidden_layers]) {
+          session.passesPerToken = n;
+          session.setLengthForBenchmark(c - 1);
+          await session.decodeChain(1, 2);
+          session.setLengthForBenchmark(c - 1);
+          const q0 = now();
+          await session.decodeChain(1, quick ? 3 : 32);
+          passes.push({passesPerToken: n, wallMsPerToken: (now() - q0) / (quick ? 3 : 32)});
+        }
+        session.passesPerToken = 1;
+        log(
+          `passes per token (wall ms/token): ` +
+            passes.map((p) => `${p.passesPerToken}: ${p.wallMsPerToken.toFixed(3)}`).join(", "),
+        );
+      }
+      if (c === contexts[0]) {
+        // CPU cost of encoding one step (JS → Dawn calls), no submit
+        const n = quick ? 3 : 20;
+        const e0 = now();
+        for (let i = 0; i < n; i++) {
+          const enc = device.createCommandEncoder();
+          const pass = enc.beginComputePass();
+          let last: GPUComputePipeline | undefined;
+          for (const dsp of full) {
+            if (dsp.pipeline !== last) pass.setPipeline((last = dsp.pipeline));
+            pass.setBindGroup(0, dsp.bind);
+            pass.dispatchWorkgroups(dsp.grid[0], dsp.grid[1] ?? 1, dsp.grid[2] ?? 1);
+          }
+          pass.end();
+          enc.finish();
+        }
+        cpuEncode = (now() - e0) / n;
+      }
+    }
+    // prefill: one block of prefillN tokens through the whole model, last-token logits → argmax on the GPU
+    const prompt = Array.from({length: prefillN}, (_, i) => (i * 7919 + 13) % cfg2B.vocab_size);
+    const timePrefill = async (s: typeof session) => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        s.reset();
+        const p0 = now();
+        await s.appendAndSample(prompt); // the first run is the warm-up (pipelines, first touch)
+        if (i > 0) best = Math.min(best, now() - p0);
+      }
+      return best;
+    };
+    let pms = await timePrefill(session);
+    session.dispose();
+    log(
+      `prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s), default GEMM shape`,
+    );
+    // a few prefill GEMM shapes (rows R × tokens MT per thread, T threads along K, WG threads), each on its own session
+    const prefillSweep: {R: number; T: number; MT: number; WG: number; ms: number}[] = [
+      {R: 4, T: 8, MT: 8, WG: 128, ms: pms},
+    ];
+    for (const sh of quick
+      ? []
+      : [
+          {R: 4, T: 4, MT: 8, WG: 128},
+          {R: 2, T: 8, MT: 16, WG: 128},
+          {R: 8, T: 8, MT: 4, WG: 256},
+          {R: 4, T: 8, MT: 8, WG: 256},
+          {R: 4, T: 16, MT: 8, WG: 256},
+        ]) {
+      try {
+        const s = await createSyntheticSession(cfg2B, 11, {
+          gpu: ctx,
+          lmHead: "f16",
+          kv16: "f16",
+          maxBlock: prefillN,
+          maxLength: prefillN + 1,
+          tuning: {...tuningOf(chosen), prefill: sh},
+          fuse: chosen.fuse,
+        });
+        const ms = await timePrefill(s);
+        s.dispose();
+        prefillSweep.push({...sh, ms});
+        log(
+          `prefill ${prefillN} R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${ms.toFixed(1)} ms (${((prefillN * 1000) / ms).toFixed(0)} tok/s)`,
+        );
+      } catch (e) {
+        log(`prefill R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    pms = Math.min(...prefillSweep.map((x) => x.ms));
+    // the same decode step without fusing the norm/quant prologues into the linears (two dispatches each)
+    let unfused: {context: number; gpuMsPerToken: number; dispatchesPerToken: number} | undefined;
+    {
+      const plain = await createSyntheticSession(cfg2B, 11, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: 1,
+        maxLength: cfg2B.max_position_embeddings,
+        tuning: tuningOf(chosen),
+        fuse: false,
+        attnChunk: chosen.attnChunk,
+      });
+      const c = contexts[Math.min(1, contexts.length - 1)];
+      plain.setLengthForBenchmark(c - 1);
+      const list = plain.decodeDispatches();
       const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
-      split.push({mode: mode ? "split o and down" : "one workgroup", gpuMsPerToken: t.ms, dispatchesPerToken: list.length});
-      s2.dispose();
+      unfused = {context: c, gpuMsPerToken: t.ms, dispatchesPerToken: list.length};
+      plain.dispose();
+      log(`decode @${c} without fused prologues: ${t.ms.toFixed(3)} ms/token (${list.length} dispatches)`);
     }
-    log(`v2 decode @${c}: default (split where m ≥ 32) ${tFull.ms.toFixed(3)} ms; ` + split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms (${x.dispatchesPerToken})`).join(", "));
-    // the same prologues without the rotation cost what b1.58's do; report the rotated prologues' share as an upper bound
-    e2e.v2 = {context: c, gpuMsPerToken: tFull.ms, hadamardLayerShare: tHad.ms / tFull.ms, split};
-    log(`v2 decode @${c}: ${tFull.ms.toFixed(3)} ms/token; W_o/W_down prologues (with the rotation) ${((100 * tHad.ms) / tFull.ms).toFixed(1)}% of the step`);
-  } catch (e) {
-    e2e.v2 = {error: e instanceof Error ? e.message : String(e)};
-    log(`v2 decode: ${e2e.v2.error}`);
-  }
-  report.e2e = e2e;
+    const e2e: NonNullable<BenchReport["e2e"]> = {
+      config: `b1.58, ${cfg2B.num_hidden_layers} layers, hidden ${cfg2B.hidden_size}, FFN ${cfg2B.intermediate_size}, ${cfg2B.num_attention_heads}/${cfg2B.num_key_value_heads} heads of ${d}, vocab ${cfg2B.vocab_size} tied (f16 rows), KV f16, random ternary weights`,
+      decode,
+      breakdown,
+      dispatchesPerToken,
+      unfused,
+      cpuEncodeMsPerToken: cpuEncode,
+      choice: {context: cMid, candidates: all, chosen},
+      roofline: rooflineRows(breakdown, decodeBytes(cfg2B, cMid, {lmHead: "f16", kv16: "f16"}), copyGBps),
+      passes,
+      prefill: {tokens: prefillN, ms: pms, tokensPerSec: (prefillN * 1000) / pms, sweep: prefillSweep},
+    };
+    // v2 at the same shape: whole-model share of the two Hadamard prologues
+    try {
+      const cfgV2 = {...model2B4T("v2", quick, quick ? 512 : 2304)};
+      const v2 = await createSyntheticSession(cfgV2, 12, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: 1,
+        maxLength: cfgV2.max_position_embeddings,
+        tuning: tuningOf(chosen),
+        fuse: chosen.fuse,
+        normStats: chosen.normStats,
+        attnChunk: chosen.attnChunk,
+      });
+      const c = contexts[1];
+      v2.setLengthForBenchmark(c - 1);
+      const tFull = await timeDispatches(device, v2.decodeDispatches(), {...TM, reps: quick ? 2 : 10});
+      const tHad = await timeDispatches(device, v2.decodeDispatches({layers: true, hadamardOnly: true}), {
+        ...TM,
+        reps: quick ? 2 : 10,
+      });
+      v2.dispose();
+      // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize)
+      const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
+      for (const mode of [false, true] as const) {
+        const s2 = await createSyntheticSession(cfgV2, 12, {
+          gpu: ctx,
+          lmHead: "f16",
+          kv16: "f16",
+          maxBlock: 1,
+          maxLength: cfgV2.max_position_embeddings,
+          tuning: tuningOf(chosen),
+          fuse: chosen.fuse,
+          normStats: chosen.normStats,
+          attnChunk: chosen.attnChunk,
+          hadamardSplit: mode,
+        });
+        s2.setLengthForBenchmark(c - 1);
+        const list = s2.decodeDispatches();
+        const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
+        split.push({
+          mode: mode ? "split o and down" : "one workgroup",
+          gpuMsPerToken: t.ms,
+          dispatchesPerToken: list.length,
+        });
+        s2.dispose();
+      }
+      log(
+        `v2 decode @${c}: default (split where m ≥ 32) ${tFull.ms.toFixed(3)} ms; ` +
+          split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms (${x.dispatchesPerToken})`).join(", "),
+      );
+      // the same prologues without the rotation cost what b1.58's do; report the rotated prologues' share as an upper bound
+      e2e.v2 = {context: c, gpuMsPerToken: tFull.ms, hadamardLayerShare: tHad.ms / tFull.ms, split};
+      log(
+        `v2 decode @${c}: ${tFull.ms.toFixed(3)} ms/token; W_o/W_down prologues (with the rotation) ${((100 * tHad.ms) / tFull.ms).toFixed(1)}% of the step`,
+      );
+    } catch (e) {
+      e2e.v2 = {error: e instanceof Error ? e.message : String(e)};
+      log(`v2 decode: ${e2e.v2.error}`);
+    }
+    report.e2e = e2e;
   } catch (e) {
     log(`e2e: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     report.errors = [...(report.errors ?? []), `e2e: ${e instanceof Error ? e.message : String(e)}`];
@@ -558,7 +923,15 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
 
   // correctness on this device: small random models, GPU vs the CPU reference
   report.check = [];
-  const shape = {vocab_size: 300, hidden_size: 128, intermediate_size: 160, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64};
+  const shape = {
+    vocab_size: 300,
+    hidden_size: 128,
+    intermediate_size: 160,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+  };
   for (const [name, variant, extra] of [
     ["b1.58", "b1.58", {}],
     ["a4.8", "a4.8", {}],
@@ -566,26 +939,26 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     ["fp", "fp", {}],
   ] as [string, Variant, Partial<BitNetConfig>][]) {
     try {
-    const w = randomWeights(defaultConfig(variant, {...shape, ...extra}), 21);
-    const cpu = createCpuSession(w);
-    const gpu = await createWebGPUSession(w, {gpu: ctx});
-    const p = [1, 5, 17, 42, 99, 7];
-    let a = await cpu.append(p);
-    let b = await gpu.append(p);
-    let worst = 0;
-    let agree = 0;
-    const steps = 8;
-    for (let s = 0; s <= steps; s++) {
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-      const ta = argmax(a);
-      if (ta === argmax(b)) agree++;
-      if (s === steps) break;
-      a = await cpu.append([ta]);
-      b = await gpu.append([ta]);
-    }
-    gpu.dispose();
-    report.check.push({variant: name, maxAbsDiff: worst, greedyAgree: agree, steps: steps + 1});
-    log(`check ${name}: max|Δlogits| ${worst.toExponential(2)}, greedy ${agree}/${steps + 1}`);
+      const w = randomWeights(defaultConfig(variant, {...shape, ...extra}), 21);
+      const cpu = createCpuSession(w);
+      const gpu = await createWebGPUSession(w, {gpu: ctx});
+      const p = [1, 5, 17, 42, 99, 7];
+      let a = await cpu.append(p);
+      let b = await gpu.append(p);
+      let worst = 0;
+      let agree = 0;
+      const steps = 8;
+      for (let s = 0; s <= steps; s++) {
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        const ta = argmax(a);
+        if (ta === argmax(b)) agree++;
+        if (s === steps) break;
+        a = await cpu.append([ta]);
+        b = await gpu.append([ta]);
+      }
+      gpu.dispose();
+      report.check.push({variant: name, maxAbsDiff: worst, greedyAgree: agree, steps: steps + 1});
+      log(`check ${name}: max|Δlogits| ${worst.toExponential(2)}, greedy ${agree}/${steps + 1}`);
     } catch (e) {
       report.errors = [...(report.errors ?? []), `check ${name}: ${e instanceof Error ? e.message : String(e)}`];
     }
@@ -613,51 +986,115 @@ export function formatBenchReport(r: BenchReport): string {
   const L: string[] = [];
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   L.push(`device: ${r.device.description} (subgroup ${r.device.subgroupSize || "none"}, ${r.device.clock} clock)`);
-  L.push(`shape: ${r.shape.name}: hidden ${r.shape.hidden}, FFN ${r.shape.ffn}, ${r.shape.layers} layers, ${r.shape.heads}/${r.shape.kvHeads} heads of ${r.shape.headDim}, vocab ${r.shape.vocab}`);
+  L.push(
+    `shape: ${r.shape.name}: hidden ${r.shape.hidden}, FFN ${r.shape.ffn}, ${r.shape.layers} layers, ${r.shape.heads}/${r.shape.kvHeads} heads of ${r.shape.headDim}, vocab ${r.shape.vocab}`,
+  );
   L.push("");
-  if (r.selfcheck?.length) L.push(`bit-exactness vs src/lib: ` + r.selfcheck.map((c) => `${c.name} ${c.mismatches}/${c.checked}`).join("; "));
-  if (r.dispatch) L.push(`per dispatch (tiny kernel): ${r.dispatch.chainedUs.toFixed(2)} µs chained (barrier each), ${r.dispatch.independentUs.toFixed(2)} µs independent, ${r.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with one pass each`);
+  if (r.selfcheck?.length)
+    L.push(`bit-exactness vs src/lib: ` + r.selfcheck.map((c) => `${c.name} ${c.mismatches}/${c.checked}`).join("; "));
+  if (r.dispatch)
+    L.push(
+      `per dispatch (tiny kernel): ${r.dispatch.chainedUs.toFixed(2)} µs chained (barrier each), ${r.dispatch.independentUs.toFixed(2)} µs independent, ${r.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with one pass each`,
+    );
   L.push(`copy ceiling (WGSL, read+write)            ${sig(r.copy.GBps).padStart(8)} GB/s`);
   L.push(`ternary linear stack, ${sig(r.linear.bytesPerToken / 1e6)} MB/token (2-bit)`);
   L.push(`  kernel shape            ms/token     GB/s   of copy`);
-  for (const s of r.linear.sweep) L.push(`  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U || "a"} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${sig(s.GBps).padStart(8)} ${pct(s.ofCopy).padStart(8)}`);
-  L.push(`  best, one pass per dispatch       ${r.linear.passPerDispatch.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.passPerDispatch.GBps).padStart(8)} ${pct(r.linear.passPerDispatch.ofCopy).padStart(8)}`);
-  L.push(`  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.independent.GBps).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`);
-  L.push(`dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${sig(r.dense.f32.GBps)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${sig(r.dense.f16.GBps)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`);
+  for (const s of r.linear.sweep)
+    L.push(
+      `  R=${s.config.R} T=${String(s.config.T).padEnd(2)} WG=${String(s.config.WG).padEnd(3)} U=${s.config.U || "a"} sub=${String(s.config.sub).padEnd(2)} ${s.msPerToken.toFixed(4).padStart(8)} ${sig(s.GBps).padStart(8)} ${pct(s.ofCopy).padStart(8)}`,
+    );
+  L.push(
+    `  best, one pass per dispatch       ${r.linear.passPerDispatch.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.passPerDispatch.GBps).padStart(8)} ${pct(r.linear.passPerDispatch.ofCopy).padStart(8)}`,
+  );
+  L.push(
+    `  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.independent.GBps).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`,
+  );
+  L.push(
+    `dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${sig(r.dense.f32.GBps)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${sig(r.dense.f16.GBps)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`,
+  );
   L.push("");
   if (r.e2e) {
-  L.push(`end-to-end decode (${r.e2e.config}); ${r.e2e.dispatchesPerToken} dispatches/token, CPU encode ${r.e2e.cpuEncodeMsPerToken.toFixed(3)} ms/token`);
-  L.push(`  context   GPU ms/token   GPU tok/s   wall tok/s   LM head   pass/dispatch ms`);
-  for (const d of r.e2e.decode)
-    L.push(`  ${String(d.context).padStart(7)}   ${d.gpuMsPerToken.toFixed(3).padStart(12)}   ${d.gpuTokensPerSec.toFixed(0).padStart(9)}   ${d.wallTokensPerSec.toFixed(0).padStart(10)}   ${pct(d.lmHeadShare).padStart(7)}   ${d.passPerDispatchMsPerToken.toFixed(3).padStart(16)}`);
-  L.push(`  GPU time by kind of dispatch (@${r.e2e.decode[Math.min(1, r.e2e.decode.length - 1)].context}, each timed alone): ` + r.e2e.breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms`).join(", "));
-  if (r.e2e.choice) {
-    L.push(`  decode configuration chosen on the whole step @${r.e2e.choice.context} (two interleaved timings each):`);
-    const fn = (f: boolean | string[]) => (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
-    for (const c of r.e2e.choice.candidates) L.push(`    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${fn(c.fuse).padEnd(22)} chunk ${String(c.attnChunk ?? 64).padEnd(3)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`);
-    const ch = r.e2e.choice.chosen;
-    L.push(`    chosen: R=${ch.R} T=${ch.T} WG=${ch.WG} U=${ch.U || "a"} ${fn(ch.fuse)}, attention chunk ${ch.attnChunk ?? 64}`);
-  }
-  if (r.e2e.roofline?.length) {
-    L.push(`  roofline of a decode step (@${r.e2e.choice?.context ?? ""}; each kind timed alone):`);
-    L.push(`    kind                                            dispatches      bytes        ms     GB/s   of copy`);
-    for (const x of r.e2e.roofline) L.push(`    ${x.kind.padEnd(48)} ${String(x.dispatches).padStart(9)} ${(x.bytes / 1e6).toFixed(2).padStart(9)} MB ${x.ms.toFixed(4).padStart(8)} ${x.GBps.toFixed(0).padStart(8)} ${pct(x.ofCopy).padStart(8)}`);
-  }
-  if (r.e2e.passes?.length) L.push(`  compute passes per decode step → wall ms/token: ` + r.e2e.passes.map((p) => `${p.passesPerToken}: ${p.wallMsPerToken.toFixed(3)}`).join(", "));
-  if (r.e2e.unfused) L.push(`  without fused prologues @${r.e2e.unfused.context}: ${r.e2e.unfused.gpuMsPerToken.toFixed(3)} ms/token (${r.e2e.unfused.dispatchesPerToken} dispatches)`);
-  L.push(`prefill ${r.e2e.prefill.tokens} tokens: ${r.e2e.prefill.ms.toFixed(1)} ms (${r.e2e.prefill.tokensPerSec.toFixed(0)} tok/s)` + (r.e2e.prefill.sweep ? "; GEMM shapes: " + r.e2e.prefill.sweep.map((x) => `R${x.R} T${x.T} MT${x.MT} WG${x.WG} ${x.ms.toFixed(1)} ms`).join(", ") : ""));
-  if (r.e2e.v2) L.push("error" in r.e2e.v2 ? `v2: ${r.e2e.v2.error}` : `v2 decode @${r.e2e.v2.context}: ${r.e2e.v2.gpuMsPerToken.toFixed(3)} ms/token; the rotated W_o/W_down prologues take ${pct(r.e2e.v2.hadamardLayerShare)} of it` + (r.e2e.v2.split ? "; " + r.e2e.v2.split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms`).join(", ") : ""));
+    L.push(
+      `end-to-end decode (${r.e2e.config}); ${r.e2e.dispatchesPerToken} dispatches/token, CPU encode ${r.e2e.cpuEncodeMsPerToken.toFixed(3)} ms/token`,
+    );
+    L.push(`  context   GPU ms/token   GPU tok/s   wall tok/s   LM head   pass/dispatch ms`);
+    for (const d of r.e2e.decode)
+      L.push(
+        `  ${String(d.context).padStart(7)}   ${d.gpuMsPerToken.toFixed(3).padStart(12)}   ${d.gpuTokensPerSec.toFixed(0).padStart(9)}   ${d.wallTokensPerSec.toFixed(0).padStart(10)}   ${pct(d.lmHeadShare).padStart(7)}   ${d.passPerDispatchMsPerToken.toFixed(3).padStart(16)}`,
+      );
+    L.push(
+      `  GPU time by kind of dispatch (@${r.e2e.decode[Math.min(1, r.e2e.decode.length - 1)].context}, each timed alone): ` +
+        r.e2e.breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms`).join(", "),
+    );
+    if (r.e2e.choice) {
+      L.push(
+        `  decode configuration chosen on the whole step @${r.e2e.choice.context} (two interleaved timings each):`,
+      );
+      const fn = (f: boolean | string[]) =>
+        f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`;
+      for (const c of r.e2e.choice.candidates)
+        L.push(
+          `    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${fn(c.fuse).padEnd(22)} chunk ${String(c.attnChunk ?? 64).padEnd(3)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`,
+        );
+      const ch = r.e2e.choice.chosen;
+      L.push(
+        `    chosen: R=${ch.R} T=${ch.T} WG=${ch.WG} U=${ch.U || "a"} ${fn(ch.fuse)}, attention chunk ${ch.attnChunk ?? 64}`,
+      );
+    }
+    if (r.e2e.roofline?.length) {
+      L.push(`  roofline of a decode step (@${r.e2e.choice?.context ?? ""}; each kind timed alone):`);
+      L.push(`    kind                                            dispatches      bytes        ms     GB/s   of copy`);
+      for (const x of r.e2e.roofline)
+        L.push(
+          `    ${x.kind.padEnd(48)} ${String(x.dispatches).padStart(9)} ${(x.bytes / 1e6).toFixed(2).padStart(9)} MB ${x.ms.toFixed(4).padStart(8)} ${x.GBps.toFixed(0).padStart(8)} ${pct(x.ofCopy).padStart(8)}`,
+        );
+    }
+    if (r.e2e.passes?.length)
+      L.push(
+        `  compute passes per decode step → wall ms/token: ` +
+          r.e2e.passes.map((p) => `${p.passesPerToken}: ${p.wallMsPerToken.toFixed(3)}`).join(", "),
+      );
+    if (r.e2e.unfused)
+      L.push(
+        `  without fused prologues @${r.e2e.unfused.context}: ${r.e2e.unfused.gpuMsPerToken.toFixed(3)} ms/token (${r.e2e.unfused.dispatchesPerToken} dispatches)`,
+      );
+    L.push(
+      `prefill ${r.e2e.prefill.tokens} tokens: ${r.e2e.prefill.ms.toFixed(1)} ms (${r.e2e.prefill.tokensPerSec.toFixed(0)} tok/s)` +
+        (r.e2e.prefill.sweep
+          ? "; GEMM shapes: " +
+            r.e2e.prefill.sweep.map((x) => `R${x.R} T${x.T} MT${x.MT} WG${x.WG} ${x.ms.toFixed(1)} ms`).join(", ")
+          : ""),
+    );
+    if (r.e2e.v2)
+      L.push(
+        "error" in r.e2e.v2
+          ? `v2: ${r.e2e.v2.error}`
+          : `v2 decode @${r.e2e.v2.context}: ${r.e2e.v2.gpuMsPerToken.toFixed(3)} ms/token; the rotated W_o/W_down prologues take ${pct(r.e2e.v2.hadamardLayerShare)} of it` +
+              (r.e2e.v2.split
+                ? "; " + r.e2e.v2.split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms`).join(", ")
+                : ""),
+      );
   }
   L.push("");
   L.push(`Hadamard in H-BitLinear (1 token):`);
   for (const h of r.hadamard)
-    L.push(`  n=${h.n}: prologue ${h.prologueMs.toFixed(4)} → ${h.prologueHadamardMs.toFixed(4)} ms with the rotation; GEMV ${h.rows}×${h.n} ${h.gemvMs.toFixed(4)} ms; rotation = ${(100 * h.shareOfLayer).toFixed(1)}% of the layer`);
+    L.push(
+      `  n=${h.n}: prologue ${h.prologueMs.toFixed(4)} → ${h.prologueHadamardMs.toFixed(4)} ms with the rotation; GEMV ${h.rows}×${h.n} ${h.gemvMs.toFixed(4)} ms; rotation = ${(100 * h.shareOfLayer).toFixed(1)}% of the layer`,
+    );
   L.push("");
-  L.push(`GPU vs CPU reference on this device: ` + r.check.map((c) => `${c.variant} max|Δ| ${c.maxAbsDiff.toExponential(1)}, greedy ${c.greedyAgree}/${c.steps}`).join("; "));
+  L.push(
+    `GPU vs CPU reference on this device: ` +
+      r.check
+        .map((c) => `${c.variant} max|Δ| ${c.maxAbsDiff.toExponential(1)}, greedy ${c.greedyAgree}/${c.steps}`)
+        .join("; "),
+  );
   if (r.peers?.length) {
     L.push("");
     L.push(`against the peers, same run (speedup = peer ms / ours):`);
-    for (const p of r.peers) L.push(`  ${p.what.padEnd(28)} ${p.peer.padEnd(62)} ${p.peerMs.toFixed(3).padStart(8)} ms vs ${p.oursMs.toFixed(3).padStart(8)} ms  ${p.speedup.toFixed(2)}×`);
+    for (const p of r.peers)
+      L.push(
+        `  ${p.what.padEnd(28)} ${p.peer.padEnd(62)} ${p.peerMs.toFixed(3).padStart(8)} ms vs ${p.oursMs.toFixed(3).padStart(8)} ms  ${p.speedup.toFixed(2)}×`,
+      );
   }
   for (const e of r.errors ?? []) L.push(`error: ${e}`);
   L.push(`(${r.seconds.toFixed(1)} s)`);

@@ -23,12 +23,19 @@ ${[...Array(U).keys()].map((u) => `  if (i + ${u}u * threads < n) { dst[i + ${u}
 }`;
 
 /** A copy dispatch over `bytes` (multiple of 16 × 256 × U). Returns the dispatch and the buffers to free. */
-export async function copyDispatch(device: GPUDevice, bytes: number, U = 4): Promise<{dispatch: Dispatch; buffers: GPUBuffer[]}> {
+export async function copyDispatch(
+  device: GPUDevice,
+  bytes: number,
+  U = 4,
+): Promise<{dispatch: Dispatch; buffers: GPUBuffer[]}> {
   const a = storageBuffer(device, bytes, "copy-src");
   const b = storageBuffer(device, bytes, "copy-dst");
   const p = await pipelineChecked(device, copyWGSL(U), "copy");
   const vec4s = bytes / 16;
-  return {dispatch: {pipeline: p, bind: bindGroup(device, p, [a, b]), grid: [Math.ceil(vec4s / (256 * U))], label: "copy"}, buffers: [a, b]};
+  return {
+    dispatch: {pipeline: p, bind: bindGroup(device, p, [a, b]), grid: [Math.ceil(vec4s / (256 * U))], label: "copy"},
+    buffers: [a, b],
+  };
 }
 
 function rand32(seed: number): () => number {
@@ -54,19 +61,28 @@ export function randomTernaryWords(n: number, seed: number): Uint32Array {
   return out;
 }
 
-export async function microbench(device: GPUDevice, opts: {rows?: number; cols?: number; reps?: number; copyBytes?: number} = {}): Promise<MicrobenchResult> {
+export async function microbench(
+  device: GPUDevice,
+  opts: {rows?: number; cols?: number; reps?: number; copyBytes?: number} = {},
+): Promise<MicrobenchResult> {
   const rows = opts.rows ?? 2048;
   const cols = opts.cols ?? 2048;
   const reps = opts.reps ?? 20;
   const maxBind = device.limits.maxStorageBufferBindingSize;
   const denseBytes = rows * rowVec4s("f32", cols) * 16;
-  if (denseBytes > maxBind) throw new Error(`microbench: a ${rows}×${cols} f32 matrix (${denseBytes} B) exceeds maxStorageBufferBindingSize ${maxBind}`);
+  if (denseBytes > maxBind)
+    throw new Error(
+      `microbench: a ${rows}×${cols} f32 matrix (${denseBytes} B) exceeds maxStorageBufferBindingSize ${maxBind}`,
+    );
   const S = await subgroupSize(device);
   const freeList: GPUBuffer[] = [];
   try {
     // copy ceiling: a buffer well beyond the last-level cache of laptop GPUs (and at least the dense matrix)
     const unit = 16 * 256 * 4;
-    const copyBytes = Math.min(Math.floor(maxBind / unit) * unit, Math.ceil(Math.max(opts.copyBytes ?? 64 << 20, denseBytes) / unit) * unit);
+    const copyBytes = Math.min(
+      Math.floor(maxBind / unit) * unit,
+      Math.ceil(Math.max(opts.copyBytes ?? 64 << 20, denseBytes) / unit) * unit,
+    );
     const copy = await copyDispatch(device, copyBytes);
     freeList.push(...copy.buffers);
     const tCopy = await timeDispatches(device, [copy.dispatch], {reps, warmupMs: 100, targetMs: 10});
@@ -85,7 +101,11 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     const P = uniformBuffer(device, linearParams("ternary", rows, cols, 1, rows));
     freeList.push(W, X, meta, ws, Y, P);
     const tp = await pipelineChecked(device, linearWGSL(tc), "ternary-gemv");
-    const tern: Dispatch = {pipeline: tp, bind: bindGroup(device, tp, [P, W, X, meta, ws, Y]), grid: linearGrid(tc, rows, 1)};
+    const tern: Dispatch = {
+      pipeline: tp,
+      bind: bindGroup(device, tp, [P, W, X, meta, ws, Y]),
+      grid: linearGrid(tc, rows, 1),
+    };
     const tTern = await timeDispatches(device, [tern], {reps, warmupMs: 100, targetMs: 10});
 
     // dense f32 GEMV
@@ -99,7 +119,11 @@ export async function microbench(device: GPUDevice, opts: {rows?: number; cols?:
     const Pd = uniformBuffer(device, linearParams("f32", rows, cols, 1, rows));
     freeList.push(Wd, Xd, Yd, Pd);
     const dp = await pipelineChecked(device, linearWGSL(dc), "dense-gemv");
-    const dense: Dispatch = {pipeline: dp, bind: bindGroup(device, dp, [Pd, Wd, Xd, Yd]), grid: linearGrid(dc, rows, 1)};
+    const dense: Dispatch = {
+      pipeline: dp,
+      bind: bindGroup(device, dp, [Pd, Wd, Xd, Yd]),
+      grid: linearGrid(dc, rows, 1),
+    };
     const tDense = await timeDispatches(device, [dense], {reps, warmupMs: 100, targetMs: 10});
 
     const ternBytes = rows * Kv * 64;

@@ -26,7 +26,13 @@ function rng(seed: number): () => number {
 
 const f32bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
 
-async function run(device: GPUDevice, code: string, buffers: GPUBuffer[], grid: [number, number?, number?], label: string): Promise<void> {
+async function run(
+  device: GPUDevice,
+  code: string,
+  buffers: GPUBuffer[],
+  grid: [number, number?, number?],
+  label: string,
+): Promise<void> {
   const pl = await pipelineChecked(device, code, label);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
@@ -87,7 +93,8 @@ ${exactDivWGSL}
       const okProd = p + pe === a[i] * b[i]; // a·b is exact in double (48 bits)
       if (!okSum || !okProd) {
         c.mismatches++;
-        if (c.examples.length < 3) c.examples.push(`${a[i]} ${b[i]}: sum ${s}+${e} (${a[i] + b[i]}), prod ${p}+${pe} (${a[i] * b[i]})`);
+        if (c.examples.length < 3)
+          c.examples.push(`${a[i]} ${b[i]}: sum ${s}+${e} (${a[i] + b[i]}), prod ${p}+${pe} (${a[i] * b[i]})`);
       }
     }
     out.push(c);
@@ -95,7 +102,13 @@ ${exactDivWGSL}
   }
 
   // quantizers (identical inputs, no norm): codes, scale and Σq exactly as quant.ts
-  const quantCase = async (name: string, quant: "int8" | "int4", topK: number | undefined, ref: (x: Float32Array, n: number) => ActQuant, norm = false) => {
+  const quantCase = async (
+    name: string,
+    quant: "int8" | "int4",
+    topK: number | undefined,
+    ref: (x: Float32Array, n: number) => ActQuant,
+    norm = false,
+  ) => {
     const n = 2560;
     const M = 4;
     const x = Float32Array.from({length: M * n}, () => (r() - 0.5) * 4 * (r() < 0.02 ? 30 : 1));
@@ -108,7 +121,13 @@ ${exactDivWGSL}
       out: storageBuffer(device, M * words * 4),
       xmeta: storageBuffer(device, M * 8),
     };
-    await run(device, normQuantWGSL(cfg), normQuantBindings(cfg).map((k) => map[k]), [M], "selfcheck-quant");
+    await run(
+      device,
+      normQuantWGSL(cfg),
+      normQuantBindings(cfg).map((k) => map[k]),
+      [M],
+      "selfcheck-quant",
+    );
     const q = new Int8Array(await readBuffer(device, map.out, M * words * 4));
     const meta = new Float32Array(await readBuffer(device, map.xmeta, M * 8));
     const want = ref(x, n);
@@ -116,12 +135,16 @@ ${exactDivWGSL}
     for (let m = 0; m < M; m++) {
       if (meta[2 * m] !== want.scale[m]) {
         c.mismatches++;
-        if (c.examples.length < 3) c.examples.push(`token ${m}: scale ${meta[2 * m]} vs ${want.scale[m]} (γ ${want.gamma[m]})`);
+        if (c.examples.length < 3)
+          c.examples.push(`token ${m}: scale ${meta[2 * m]} vs ${want.scale[m]} (γ ${want.gamma[m]})`);
       }
       for (let i = 0; i < n; i++)
         if (q[m * words * 4 + i] !== want.q[m * n + i]) {
           c.mismatches++;
-          if (c.examples.length < 3) c.examples.push(`token ${m} i ${i}: code ${q[m * words * 4 + i]} vs ${want.q[m * n + i]} (x ${x[m * n + i]})`);
+          if (c.examples.length < 3)
+            c.examples.push(
+              `token ${m} i ${i}: code ${q[m * words * 4 + i]} vs ${want.q[m * n + i]} (x ${x[m * n + i]})`,
+            );
         }
     }
     out.push(c);
@@ -138,14 +161,29 @@ ${exactDivWGSL}
     const x = Float32Array.from({length: M * n}, () => (r() - 0.5) * 6);
     const w = Float32Array.from({length: n}, () => 1 + (r() - 0.5) * 0.2);
     const stride = 8 * Math.ceil(n / 8);
-    const cfg: NormQuantConfig = {n, src: "plain", norm: true, hadamard: false, quant: "none", inspect: false, sub: S, WG};
+    const cfg: NormQuantConfig = {
+      n,
+      src: "plain",
+      norm: true,
+      hadamard: false,
+      quant: "none",
+      inspect: false,
+      sub: S,
+      WG,
+    };
     const map: Record<string, GPUBuffer> = {
       P: uniformBuffer(device, new Uint32Array([n, stride, f32bits(1e-5), f32bits(1e-5 - Math.fround(1e-5))])),
       src: storageBuffer(device, x),
       normW: storageBuffer(device, w),
       out: storageBuffer(device, M * stride * 4),
     };
-    await run(device, normQuantWGSL(cfg), normQuantBindings(cfg).map((k) => map[k]), [M], "selfcheck-rms");
+    await run(
+      device,
+      normQuantWGSL(cfg),
+      normQuantBindings(cfg).map((k) => map[k]),
+      [M],
+      "selfcheck-rms",
+    );
     const y = new Float32Array(await readBuffer(device, map.out, M * stride * 4));
     const c: SelfCheck = {name: "RMSNorm bits", checked: M * n, mismatches: 0, examples: []};
     for (let m = 0; m < M; m++) {
@@ -182,7 +220,10 @@ ${exactDivWGSL}
       linearWGSL(cfg),
       [
         uniformBuffer(device, new Uint32Array([N, Math.ceil(K / 64), 1, 4 * Math.ceil(K / 64), N, 0, 0, 0])),
-        storageBuffer(device, packTernaryGPU(N, K, (i) => codes.subarray(i * K, (i + 1) * K))),
+        storageBuffer(
+          device,
+          packTernaryGPU(N, K, (i) => codes.subarray(i * K, (i + 1) * K)),
+        ),
         storageBuffer(device, packActI8(xq, 1, K)),
         storageBuffer(device, meta),
         storageBuffer(device, gammaPairs(gamma)),
@@ -230,24 +271,43 @@ ${exactDivWGSL}
     await run(
       device,
       ropeKVWGSL({H, KV: KVh, d, kv: f, WG: 128}),
-      [uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])), qb, storageBuffer(device, cos), storageBuffer(device, sin), Kb, Vb, Km, Vm, uniformBuffer(device, new Uint32Array([Sx, 0, 1, 64, 0, 0, 0, 0]))],
+      [
+        uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])),
+        qb,
+        storageBuffer(device, cos),
+        storageBuffer(device, sin),
+        Kb,
+        Vb,
+        Km,
+        Vm,
+        uniformBuffer(device, new Uint32Array([Sx, 0, 1, 64, 0, 0, 0, 0])),
+      ],
       [Sx],
       "selfcheck-kv",
     );
     const rot = new Float32Array(await readBuffer(device, qb, Sx * qkvN * 4));
     const c: SelfCheck = {name: `KV ${bits}-bit codes + min/step`, checked: 0, mismatches: 0, examples: []};
-    for (const [isV, buf, mb] of [[false, Kb, Km], [true, Vb, Vm]] as const) {
+    for (const [isV, buf, mb] of [
+      [false, Kb, Km],
+      [true, Vb, Vm],
+    ] as const) {
       const words = new Uint32Array(await readBuffer(device, buf, lay.total(Sx) * 4));
       const meta = new Float32Array(await readBuffer(device, mb, Sx * KVh * 8));
       for (let j = 0; j < Sx; j++)
         for (let g = 0; g < KVh; g++) {
-          const src = rot.subarray(j * qkvN + (H + (isV ? KVh : 0) + g) * d, j * qkvN + (H + (isV ? KVh : 0) + g + 1) * d);
+          const src = rot.subarray(
+            j * qkvN + (H + (isV ? KVh : 0) + g) * d,
+            j * qkvN + (H + (isV ? KVh : 0) + g + 1) * d,
+          );
           const q = quantizeKV(src, d, bits);
           const base = lay.offset(j, g);
           c.checked += d + 2;
           if (meta[2 * (j * KVh + g)] !== q.min[0] || meta[2 * (j * KVh + g) + 1] !== q.step[0]) {
             c.mismatches++;
-            if (c.examples.length < 3) c.examples.push(`${isV ? "V" : "K"} ${j},${g}: min/step ${meta[2 * (j * KVh + g)]}/${meta[2 * (j * KVh + g) + 1]} vs ${q.min[0]}/${q.step[0]}`);
+            if (c.examples.length < 3)
+              c.examples.push(
+                `${isV ? "V" : "K"} ${j},${g}: min/step ${meta[2 * (j * KVh + g)]}/${meta[2 * (j * KVh + g) + 1]} vs ${q.min[0]}/${q.step[0]}`,
+              );
           }
           for (let e = 0; e < d; e++) {
             const bit = e * bits;
@@ -256,7 +316,10 @@ ${exactDivWGSL}
             code &= (1 << bits) - 1;
             if (code !== q.q[e]) {
               c.mismatches++;
-              if (c.examples.length < 3) c.examples.push(`${isV ? "V" : "K"} ${j},${g},${e}: code ${code} vs ${q.q[e]} ((x−min)/step = ${(src[e] - q.min[0]) / q.step[0]})`);
+              if (c.examples.length < 3)
+                c.examples.push(
+                  `${isV ? "V" : "K"} ${j},${g},${e}: code ${code} vs ${q.q[e]} ((x−min)/step = ${(src[e] - q.min[0]) / q.step[0]})`,
+                );
             }
           }
         }

@@ -32,7 +32,11 @@ export async function timeDispatches(
     const total = reps * list.length;
     let k = 0;
     if (mode === "one-pass") {
-      const pass = enc.beginComputePass(withTs && qs ? {timestampWrites: {querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1}} : undefined);
+      const pass = enc.beginComputePass(
+        withTs && qs
+          ? {timestampWrites: {querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1}}
+          : undefined,
+      );
       for (let r = 0; r < reps; r++) encodeDispatches(pass, list);
       pass.end();
     } else {
@@ -40,7 +44,11 @@ export async function timeDispatches(
         for (const d of list) {
           const tw: GPUComputePassTimestampWrites | undefined =
             withTs && qs
-              ? {querySet: qs, ...(k === 0 ? {beginningOfPassWriteIndex: 0} : {}), ...(k === total - 1 ? {endOfPassWriteIndex: 1} : {})}
+              ? {
+                  querySet: qs,
+                  ...(k === 0 ? {beginningOfPassWriteIndex: 0} : {}),
+                  ...(k === total - 1 ? {endOfPassWriteIndex: 1} : {}),
+                }
               : undefined;
           const pass = enc.beginComputePass(tw && (k === 0 || k === total - 1) ? {timestampWrites: tw} : undefined);
           encodeDispatches(pass, [d]);
@@ -64,7 +72,8 @@ export async function timeDispatches(
     wSubmits++;
     if (targetMs > 0) {
       const took = now() - t;
-      if (took < targetMs / 2 && reps < 100000) reps = Math.min(100000, Math.ceil((reps * targetMs) / Math.max(took, 0.05)));
+      if (took < targetMs / 2 && reps < 100000)
+        reps = Math.min(100000, Math.ceil((reps * targetMs) / Math.max(took, 0.05)));
     }
   } while (now() - w0 < warmupMs || (targetMs > 0 && wSubmits < 2));
   let best = Infinity;

@@ -23,8 +23,10 @@ export interface ErrorSplit {
 
 /** Per-token quantization of [T, dim] at `bits` with the scheme's scale, splitting the squared error by cause. */
 export function quantErrorSplit(x: Values, dim: number, bits: number, scheme: Scheme, eps = QUANT_EPS): ErrorSplit {
-  if (!Number.isInteger(bits) || bits < 2 || bits > 16) throw new Error(`quantErrorSplit: bits must be an integer in [2, 16], got ${bits}`);
-  if (x.length % dim !== 0 || x.length === 0) throw new Error(`quantErrorSplit: ${x.length} values are not rows of ${dim}`);
+  if (!Number.isInteger(bits) || bits < 2 || bits > 16)
+    throw new Error(`quantErrorSplit: bits must be an integer in [2, 16], got ${bits}`);
+  if (x.length % dim !== 0 || x.length === 0)
+    throw new Error(`quantErrorSplit: ${x.length} values are not rows of ${dim}`);
   const Q = 2 ** (bits - 1) - 1;
   const lo = -Q - 1;
   let rounding = 0;
@@ -56,12 +58,22 @@ export function quantErrorSplit(x: Values, dim: number, bits: number, scheme: Sc
   }
   const n = x.length;
   const total = (rounding + clipping) / n;
-  return {bits, scheme, rounding: rounding / n, clipping: clipping / n, total, relative: energy > 0 ? (total * n) / energy : 0, clippedFraction: clipped / n, zeroFraction: zeros / n};
+  return {
+    bits,
+    scheme,
+    rounding: rounding / n,
+    clipping: clipping / n,
+    total,
+    relative: energy > 0 ? (total * n) / energy : 0,
+    clippedFraction: clipped / n,
+    zeroFraction: zeros / n,
+  };
 }
 
 /** The error at every width in `bitsList` for both schemes. */
 export function bitsSweep(x: Values, dim: number, bitsList: readonly number[]): ErrorSplit[] {
   const out: ErrorSplit[] = [];
-  for (const scheme of ["absmax", "absmean"] as const) for (const b of bitsList) out.push(quantErrorSplit(x, dim, b, scheme));
+  for (const scheme of ["absmax", "absmean"] as const)
+    for (const b of bitsList) out.push(quantErrorSplit(x, dim, b, scheme));
   return out;
 }

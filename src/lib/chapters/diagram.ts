@@ -5,7 +5,19 @@ import type {BitNetConfig} from "../config.js";
 import type {ForwardTrace} from "../model.js";
 import {kvPlan, sitePlan, type Site} from "../variant.js";
 
-export type PartKind = "norm" | "quantizer" | "hadamard" | "topk" | "bitlinear" | "attention" | "glu" | "kv" | "residual" | "embedding" | "head" | "block";
+export type PartKind =
+  | "norm"
+  | "quantizer"
+  | "hadamard"
+  | "topk"
+  | "bitlinear"
+  | "attention"
+  | "glu"
+  | "kv"
+  | "residual"
+  | "embedding"
+  | "head"
+  | "block";
 
 export interface DiagramPart {
   id: string;
@@ -21,7 +33,11 @@ export interface DiagramPart {
   site?: Site;
 }
 
-const QNAME: Record<string, string> = {"absmax-int8": "INT8 absmax", "absmean-int4": "INT4 absmean", "topk-int8": "top-K + INT8"};
+const QNAME: Record<string, string> = {
+  "absmax-int8": "INT8 absmax",
+  "absmean-int4": "INT4 absmean",
+  "topk-int8": "top-K + INT8",
+};
 
 /** The parts of one decoder block for this config, in computation order per half; absent parts are left out. */
 export function blockParts(c: BitNetConfig): DiagramPart[] {
@@ -30,23 +46,120 @@ export function blockParts(c: BitNetConfig): DiagramPart[] {
   const parts: DiagramPart[] = [];
   const site = (s: Site, row: 0 | 1, linear: string, linears: string) => {
     const p = plan[s];
-    if (p.subNorm) parts.push({id: `${s}-subnorm`, kind: "norm", label: "sub-norm", what: "RMSNorm inside the block (BitNet's sub-LN), so the quantizer sees a steady scale", chapter: "forward", row, site: s});
-    if (p.hadamard) parts.push({id: `${s}-hadamard`, kind: "hadamard", label: "Hadamard", what: "rotates the vector so a few huge values spread out before 4-bit rounding (v2)", chapter: "hadamard", row, site: s});
-    if (p.quantizer === "topk-int8") parts.push({id: `${s}-topk`, kind: "topk", label: `top-K ${Math.round(100 * (p.topK ?? 1))}%`, what: "keeps only the largest entries, zeroing the rest (a4.8)", chapter: "sparsity", row, site: s});
-    if (p.quantizer !== "none") parts.push({id: `${s}-quant`, kind: "quantizer", label: p.quantizer === "topk-int8" ? "INT8" : `${QNAME[p.quantizer]}`, what: `rounds the activations to ${p.bits}-bit integers`, chapter: "activations", row, site: s});
-    parts.push({id: `${s}-linear`, kind: "bitlinear", label: linear, what: c.bitnet_variant === "fp" ? `${linears}: a float matrix product` : `${linears}: BitLinear, weights −1, 0 or +1 times one scale`, chapter: c.bitnet_variant === "fp" ? "forward" : "ternary", row, site: s});
+    if (p.subNorm)
+      parts.push({
+        id: `${s}-subnorm`,
+        kind: "norm",
+        label: "sub-norm",
+        what: "RMSNorm inside the block (BitNet's sub-LN), so the quantizer sees a steady scale",
+        chapter: "forward",
+        row,
+        site: s,
+      });
+    if (p.hadamard)
+      parts.push({
+        id: `${s}-hadamard`,
+        kind: "hadamard",
+        label: "Hadamard",
+        what: "rotates the vector so a few huge values spread out before 4-bit rounding (v2)",
+        chapter: "hadamard",
+        row,
+        site: s,
+      });
+    if (p.quantizer === "topk-int8")
+      parts.push({
+        id: `${s}-topk`,
+        kind: "topk",
+        label: `top-K ${Math.round(100 * (p.topK ?? 1))}%`,
+        what: "keeps only the largest entries, zeroing the rest (a4.8)",
+        chapter: "sparsity",
+        row,
+        site: s,
+      });
+    if (p.quantizer !== "none")
+      parts.push({
+        id: `${s}-quant`,
+        kind: "quantizer",
+        label: p.quantizer === "topk-int8" ? "INT8" : `${QNAME[p.quantizer]}`,
+        what: `rounds the activations to ${p.bits}-bit integers`,
+        chapter: "activations",
+        row,
+        site: s,
+      });
+    parts.push({
+      id: `${s}-linear`,
+      kind: "bitlinear",
+      label: linear,
+      what:
+        c.bitnet_variant === "fp"
+          ? `${linears}: a float matrix product`
+          : `${linears}: BitLinear, weights −1, 0 or +1 times one scale`,
+      chapter: c.bitnet_variant === "fp" ? "forward" : "ternary",
+      row,
+      site: s,
+    });
   };
-  parts.push({id: "attn-norm", kind: "norm", label: "RMSNorm", what: "normalizes the residual stream before attention", chapter: "forward", row: 0});
+  parts.push({
+    id: "attn-norm",
+    kind: "norm",
+    label: "RMSNorm",
+    what: "normalizes the residual stream before attention",
+    chapter: "forward",
+    row: 0,
+  });
   site("qkv", 0, "W_q W_k W_v", "the query, key and value projections");
-  if (kv.bits < 16) parts.push({id: "kv", kind: "kv", label: `KV ${kv.bits}-bit`, what: `keys and values stored in ${kv.bits} bits (BOS in ${kv.bosBits})`, chapter: "sparsity", row: 0});
-  parts.push({id: "attention", kind: "attention", label: "attention", what: "each token mixes in earlier tokens' values (RoPE positions, softmax)", chapter: "forward", row: 0});
+  if (kv.bits < 16)
+    parts.push({
+      id: "kv",
+      kind: "kv",
+      label: `KV ${kv.bits}-bit`,
+      what: `keys and values stored in ${kv.bits} bits (BOS in ${kv.bosBits})`,
+      chapter: "sparsity",
+      row: 0,
+    });
+  parts.push({
+    id: "attention",
+    kind: "attention",
+    label: "attention",
+    what: "each token mixes in earlier tokens' values (RoPE positions, softmax)",
+    chapter: "forward",
+    row: 0,
+  });
   site("o", 0, "W_o", "the attention output projection");
-  parts.push({id: "attn-residual", kind: "residual", label: "+", what: "adds the result back into the residual stream", chapter: "forward", row: 0});
-  parts.push({id: "ffn-norm", kind: "norm", label: "RMSNorm", what: "normalizes the residual stream before the FFN", chapter: "forward", row: 1});
+  parts.push({
+    id: "attn-residual",
+    kind: "residual",
+    label: "+",
+    what: "adds the result back into the residual stream",
+    chapter: "forward",
+    row: 0,
+  });
+  parts.push({
+    id: "ffn-norm",
+    kind: "norm",
+    label: "RMSNorm",
+    what: "normalizes the residual stream before the FFN",
+    chapter: "forward",
+    row: 1,
+  });
   site("gate_up", 1, "W_gate W_up", "the gate and up projections");
-  parts.push({id: "glu", kind: "glu", label: c.hidden_act === "relu2" ? "ReLU² GLU" : "SiLU GLU", what: c.hidden_act === "relu2" ? "gate² × up; the square of a ReLU makes most values exactly 0" : "SiLU(gate) × up", chapter: c.hidden_act === "relu2" ? "sparsity" : "forward", row: 1});
+  parts.push({
+    id: "glu",
+    kind: "glu",
+    label: c.hidden_act === "relu2" ? "ReLU² GLU" : "SiLU GLU",
+    what: c.hidden_act === "relu2" ? "gate² × up; the square of a ReLU makes most values exactly 0" : "SiLU(gate) × up",
+    chapter: c.hidden_act === "relu2" ? "sparsity" : "forward",
+    row: 1,
+  });
   site("down", 1, "W_down", "the down projection");
-  parts.push({id: "ffn-residual", kind: "residual", label: "+", what: "adds the result back into the residual stream", chapter: "forward", row: 1});
+  parts.push({
+    id: "ffn-residual",
+    kind: "residual",
+    label: "+",
+    what: "adds the result back into the residual stream",
+    chapter: "forward",
+    row: 1,
+  });
   return parts;
 }
 
@@ -74,13 +187,16 @@ export function partValues(c: BitNetConfig, trace: ForwardTrace | null | undefin
     }
   }
   const grow = mean((l) => {
-    const a = l.residualNorm?.input, b = l.residualNorm?.output;
+    const a = l.residualNorm?.input,
+      b = l.residualNorm?.output;
     if (!a || !b) return undefined;
     let s = 0;
     for (let i = 0; i < a.length; i++) s += b[i] / Math.max(a[i], 1e-12);
     return a.length ? s / a.length : undefined;
   });
-  if (grow !== undefined) out["ffn-residual"] = out["attn-residual"] = `the residual stream's norm grows ${grow.toFixed(2)}× per layer on average`;
+  if (grow !== undefined)
+    out["ffn-residual"] = out["attn-residual"] =
+      `the residual stream's norm grows ${grow.toFixed(2)}× per layer on average`;
   const kvErr = mean((l) => l.kv?.keyMeanAbsError);
   if (kvErr !== undefined) out.kv = `mean |error| of the stored keys: ${kvErr.toPrecision(3)}`;
   return out;

@@ -14,7 +14,8 @@ export function fmt(x: number, digits = 3): string {
   if (!Number.isFinite(x)) return x > 0 ? "∞" : `${MINUS}∞`;
   if (x === 0) return "0";
   const a = Math.abs(x);
-  const s = a >= 1e-3 && a < 1e6 ? Number(x.toPrecision(digits)).toString() : x.toExponential(digits - 1).replace("e+", "e");
+  const s =
+    a >= 1e-3 && a < 1e6 ? Number(x.toPrecision(digits)).toString() : x.toExponential(digits - 1).replace("e+", "e");
   return minus(s);
 }
 

@@ -12,7 +12,6 @@ import type {Site} from "../variant.js";
 import type {ActQuant, ActScheme, QuantStats} from "../quant.js";
 import type {ModelWeights} from "../tensor.js";
 
-
 /** One layer as the engine copies it back (see InspectionLayer in src/gpu/engine.ts). */
 export interface InspectedLayer {
   layer: number;
@@ -50,12 +49,21 @@ export interface InspectedPass {
  *  projection into its epilogue (gate/up into the GLU, o/down into the residual add) and carry `glu` instead. */
 export interface ChapterTrace extends ForwardTrace {
   source: "webgpu" | "cpu";
-  layers: (LayerTrace & {glu?: Float32Array; gateZeroShare?: number; kvCodes?: {codes: InspectedKVCodes; keys: Float32Array; values: Float32Array}})[];
+  layers: (LayerTrace & {
+    glu?: Float32Array;
+    gateZeroShare?: number;
+    kvCodes?: {codes: InspectedKVCodes; keys: Float32Array; values: Float32Array};
+  })[];
 }
 
 /** The KV summary the CPU trace keeps (bits, mean |error| of K and V), from the GPU's codes and its own pre-quantization
  *  K and V (post-RoPE, as copied in qkv). */
-function kvSummary(kv: InspectedKVCodes, keys: Float32Array, values: Float32Array, d: number): NonNullable<LayerTrace["kv"]> {
+function kvSummary(
+  kv: InspectedKVCodes,
+  keys: Float32Array,
+  values: Float32Array,
+  d: number,
+): NonNullable<LayerTrace["kv"]> {
   let kErr = 0;
   let vErr = 0;
   let n = 0;
@@ -113,7 +121,14 @@ function rotates(c: BitNetConfig, site: Site): boolean {
 }
 
 /** Statistics of codes against the values they quantize (what the CPU quantizers report). */
-function codeStats(x: Float32Array, q: Int8Array, scale: Float32Array, dim: number, lo: number, hi: number): QuantStats {
+function codeStats(
+  x: Float32Array,
+  q: Int8Array,
+  scale: Float32Array,
+  dim: number,
+  lo: number,
+  hi: number,
+): QuantStats {
   let zeros = 0;
   let clipped = 0;
   let se = 0;
@@ -129,10 +144,23 @@ function codeStats(x: Float32Array, q: Int8Array, scale: Float32Array, dim: numb
     if (e > maxAe) maxAe = e;
   }
   const n = Math.max(1, q.length);
-  return {count: q.length, zeroFraction: zeros / n, clippedFraction: clipped / n, mse: se / n, meanAbsError: ae / n, maxAbsError: maxAe};
+  return {
+    count: q.length,
+    zeroFraction: zeros / n,
+    clippedFraction: clipped / n,
+    mse: se / n,
+    meanAbsError: ae / n,
+    maxAbsError: maxAe,
+  };
 }
 
-function actFrom(c: BitNetConfig, site: Site, values: Float32Array, dim: number, codes: {q: Int8Array; invScale: Float32Array}): ActQuant {
+function actFrom(
+  c: BitNetConfig,
+  site: Site,
+  values: Float32Array,
+  dim: number,
+  codes: {q: Int8Array; invScale: Float32Array},
+): ActQuant {
   const sch = scheme(c, site)!;
   const bits = sch === "absmean-int4" ? 4 : 8;
   const T = codes.invScale.length;
@@ -145,7 +173,17 @@ function actFrom(c: BitNetConfig, site: Site, values: Float32Array, dim: number,
   }
   const lo = bits === 4 ? -8 : -128;
   const hi = bits === 4 ? 7 : 127;
-  return {scheme: sch, bits, tokens: T, dim, q: codes.q, scale, gamma, kept: sch === "topk-int8" ? topKCount(dim, c.bitnet_topk_ratio) : undefined, stats: codeStats(values, codes.q, scale, dim, lo, hi)};
+  return {
+    scheme: sch,
+    bits,
+    tokens: T,
+    dim,
+    q: codes.q,
+    scale,
+    gamma,
+    kept: sch === "topk-int8" ? topKCount(dim, c.bitnet_topk_ratio) : undefined,
+    stats: codeStats(values, codes.q, scale, dim, lo, hi),
+  };
 }
 
 function rowNorms(x: Float32Array, T: number): Float32Array {
@@ -183,7 +221,14 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
       }
       const codes = g.codes?.[site];
       const act = codes && scheme(c, site) ? actFrom(c, site, rotated ?? input, dim, codes) : undefined;
-      return {name, input, rotated, act, sparsity: act ? act.stats.zeroFraction : zeroShare(rotated ?? input), output: EMPTY};
+      return {
+        name,
+        input,
+        rotated,
+        act,
+        sparsity: act ? act.stats.zeroFraction : zeroShare(rotated ?? input),
+        output: EMPTY,
+      };
     };
     const attn = (name: LinearName) => lin(name, "qkv", g.qkvInput);
     const ffn = (name: LinearName) => lin(name, "gate_up", g.gateUpInput);
@@ -193,7 +238,8 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
     const kvN = c.num_key_value_heads * d;
     const v = attn("v");
     const vOut = new Float32Array(T * kvN);
-    for (let t = 0; t < T; t++) vOut.set(g.qkv.subarray(t * (qN + 2 * kvN) + qN + kvN, (t + 1) * (qN + 2 * kvN)), t * kvN);
+    for (let t = 0; t < T; t++)
+      vOut.set(g.qkv.subarray(t * (qN + 2 * kvN) + qN + kvN, (t + 1) * (qN + 2 * kvN)), t * kvN);
     v.output = vOut;
     const gate = ffn("gate");
     let kv: LayerTrace["kv"];
@@ -210,7 +256,15 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
     }
     return {
       layer: g.layer,
-      linears: {q: attn("q"), k: attn("k"), v, o: lin("o", "o", g.oInput), gate, up: ffn("up"), down: lin("down", "down", g.downInput)},
+      linears: {
+        q: attn("q"),
+        k: attn("k"),
+        v,
+        o: lin("o", "o", g.oInput),
+        gate,
+        up: ffn("up"),
+        down: lin("down", "down", g.downInput),
+      },
       attention: EMPTY,
       attentionShape: [c.num_attention_heads, T, 0],
       residualNorm: {input: rowNorms(g.residualIn, T), afterAttention: EMPTY, output: rowNorms(g.residualOut, T)},
@@ -247,10 +301,15 @@ const SITE_LINEAR: Record<Site, LinearName> = {qkv: "q", o: "o", gate_up: "gate"
  *  quantized sites and the residual norms; codes: every activation code. PASS when every float agrees within `rel`
  *  of max(1, |CPU|) and at most `codeShare` of the codes differ (a float-order difference can move a value across a
  *  rounding boundary; the engine rounds like the reference, so normally none do). */
-export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?: number; codeShare?: number} = {}): TraceCheck {
+export function compareTraces(
+  gpu: ForwardTrace,
+  cpu: ForwardTrace,
+  opts: {rel?: number; codeShare?: number} = {},
+): TraceCheck {
   const rel = opts.rel ?? 1e-3;
   const codeShare = opts.codeShare ?? 1e-3;
-  if (gpu.tokens.length !== cpu.tokens.length) throw new Error(`compareTraces: ${gpu.tokens.length} vs ${cpu.tokens.length} tokens`);
+  if (gpu.tokens.length !== cpu.tokens.length)
+    throw new Error(`compareTraces: ${gpu.tokens.length} vs ${cpu.tokens.length} tokens`);
   let maxAbs = 0;
   let maxRel = 0;
   let where = "";
@@ -260,7 +319,8 @@ export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?:
   let kvCodes = 0;
   let kvDiffer = 0;
   const cmp = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
-    if (a.length !== b.length) throw new Error(`compareTraces: ${what} has ${a.length} values on the GPU, ${b.length} on the CPU`);
+    if (a.length !== b.length)
+      throw new Error(`compareTraces: ${what} has ${a.length} values on the GPU, ${b.length} on the CPU`);
     for (let i = 0; i < a.length; i++) {
       const d = Math.abs(a[i] - b[i]);
       const r = d / Math.max(1, Math.abs(b[i]));
@@ -296,16 +356,34 @@ export function compareTraces(gpu: ForwardTrace, cpu: ForwardTrace, opts: {rel?:
       for (let t = 0; t < kvg.bits.length; t++) {
         if (kvg.bits[t] >= 16) continue;
         const per = gk.keys.length / kvg.bits.length;
-        for (const [x, codes] of [[gk.keys, kvg.k], [gk.values, kvg.v]] as const) {
+        for (const [x, codes] of [
+          [gk.keys, kvg.k],
+          [gk.values, kvg.v],
+        ] as const) {
           const want = quantizeKV(x.subarray(t * per, (t + 1) * per), d, kvg.bits[t]);
           kvCodes += per;
           for (let i = 0; i < per; i++) if (codes[t * per + i] !== want.q[i]) kvDiffer++;
         }
       }
-      cmp([g.kv!.keyMeanAbsError, g.kv!.valueMeanAbsError], [r.kv.keyMeanAbsError, r.kv.valueMeanAbsError], `layer ${g.layer} KV-cache error`);
+      cmp(
+        [g.kv!.keyMeanAbsError, g.kv!.valueMeanAbsError],
+        [r.kv.keyMeanAbsError, r.kv.valueMeanAbsError],
+        `layer ${g.layer} KV-cache error`,
+      );
     }
     cmp(g.residualNorm.input, r.residualNorm.input, `layer ${g.layer} residual norm in`);
     cmp(g.residualNorm.output, r.residualNorm.output, `layer ${g.layer} residual norm out`);
   }
-  return {maxAbs, maxRel, where, codes, codesDiffer: differ, kvCodes, kvCodesDiffer: kvDiffer, floats, pass: maxRel <= rel && differ <= codeShare * codes && kvDiffer <= codeShare * kvCodes, tolerance: {rel, codeShare}};
+  return {
+    maxAbs,
+    maxRel,
+    where,
+    codes,
+    codesDiffer: differ,
+    kvCodes,
+    kvCodesDiffer: kvDiffer,
+    floats,
+    pass: maxRel <= rel && differ <= codeShare * codes && kvDiffer <= codeShare * kvCodes,
+    tolerance: {rel, codeShare},
+  };
 }

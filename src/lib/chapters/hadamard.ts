@@ -93,7 +93,12 @@ export function hadamardOpCount(n: number): {fast: number; dense: number; plan: 
 }
 
 /** Median wall time of the CPU transform of `rows` rows of n (ms), over `reps` repetitions. */
-export function timeCpuTransform(n: number, rows: number, reps: number, now: () => number = () => performance.now()): {medianMs: number; reps: number} {
+export function timeCpuTransform(
+  n: number,
+  rows: number,
+  reps: number,
+  now: () => number = () => performance.now(),
+): {medianMs: number; reps: number} {
   const x = new Float32Array(n * rows);
   for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 12.9898) * 2;
   const times: number[] = [];
@@ -105,4 +110,3 @@ export function timeCpuTransform(n: number, rows: number, reps: number, now: () 
   times.sort((a, b) => a - b);
   return {medianMs: times[times.length >> 1], reps};
 }
-

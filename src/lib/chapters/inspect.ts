@@ -20,7 +20,8 @@ export function layerTokenMetric(trace: ForwardTrace, metric: InspectMetric, lin
     const base = lt.layer * T;
     if (metric === "residual" || metric === "growth") {
       for (let t = 0; t < T; t++) {
-        out[base + t] = metric === "residual" ? lt.residualNorm.output[t] : lt.residualNorm.output[t] - lt.residualNorm.input[t];
+        out[base + t] =
+          metric === "residual" ? lt.residualNorm.output[t] : lt.residualNorm.output[t] - lt.residualNorm.input[t];
       }
       continue;
     }

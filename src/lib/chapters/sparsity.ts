@@ -43,13 +43,18 @@ function zeros(a: ArrayLike<number>, test: (v: number) => boolean): number {
 
 /** Sparsity per component for each layer of a trace. The gate output counts as zero where ReLU² zeroes it
  *  (gate pre-activation ≤ 0) for relu2 models; SwiGLU never gives exact zeros. */
-export function layerSparsity(trace: {layers: (LayerTrace & {gateZeroShare?: number})[]}, c: BitNetConfig): ComponentSparsity[] {
+export function layerSparsity(
+  trace: {layers: (LayerTrace & {gateZeroShare?: number})[]},
+  c: BitNetConfig,
+): ComponentSparsity[] {
   const P = componentParams(c);
   const total = COMPONENTS.reduce((s, k) => s + P[k], 0);
   return trace.layers.map((l) => {
     const lin = l.linears;
     // A GPU trace has no gate output of its own (the engine fuses it into the GLU); it carries the zero share instead.
-    const gateOutput = l.gateZeroShare ?? (c.hidden_act === "relu2" ? zeros(lin.gate.output, (v) => v <= 0) : zeros(lin.gate.output, (v) => v === 0));
+    const gateOutput =
+      l.gateZeroShare ??
+      (c.hidden_act === "relu2" ? zeros(lin.gate.output, (v) => v <= 0) : zeros(lin.gate.output, (v) => v === 0));
     const s = {
       qkv: lin.q.sparsity,
       out: lin.o.sparsity,
@@ -96,7 +101,8 @@ export interface Divergence {
 
 /** How far logits [T, V] are from reference logits [T, V], position by position. */
 export function divergence(ref: ArrayLike<number>, logits: ArrayLike<number>, V: number): Divergence {
-  if (ref.length !== logits.length || ref.length % V !== 0) throw new Error(`divergence: shapes differ (${ref.length} vs ${logits.length}, vocab ${V})`);
+  if (ref.length !== logits.length || ref.length % V !== 0)
+    throw new Error(`divergence: shapes differ (${ref.length} vs ${logits.length}, vocab ${V})`);
   const T = ref.length / V;
   let kl = 0;
   let agree = 0;
@@ -152,7 +158,13 @@ export interface SweepPoint extends Divergence {
   loss: number;
 }
 
-export function sweepPoint(setting: number, baseline: ArrayLike<number>, logits: ArrayLike<number>, ids: readonly number[], V: number): SweepPoint {
+export function sweepPoint(
+  setting: number,
+  baseline: ArrayLike<number>,
+  logits: ArrayLike<number>,
+  ids: readonly number[],
+  V: number,
+): SweepPoint {
   return {setting, ...divergence(baseline, logits, V), loss: nextTokenLoss(logits, ids, V)};
 }
 
@@ -169,17 +181,23 @@ export interface SweepCheck {
 
 /** The sweep's golden check: the GPU's points against the CPU reference's, setting by setting. PASS when every KL
  *  (and loss) agrees within `kl` nats and the share of positions with a different top-1 within `top1`. */
-export function compareSweeps(gpu: readonly SweepPoint[], cpu: readonly SweepPoint[], tol: {kl?: number; top1?: number} = {}): SweepCheck {
+export function compareSweeps(
+  gpu: readonly SweepPoint[],
+  cpu: readonly SweepPoint[],
+  tol: {kl?: number; top1?: number} = {},
+): SweepCheck {
   const kl = tol.kl ?? 1e-3;
   const top1 = tol.top1 ?? 0;
-  if (gpu.length !== cpu.length) throw new Error(`compareSweeps: ${gpu.length} GPU settings, ${cpu.length} CPU settings`);
+  if (gpu.length !== cpu.length)
+    throw new Error(`compareSweeps: ${gpu.length} GPU settings, ${cpu.length} CPU settings`);
   let maxAbsKL = 0;
   let maxAbsTop1 = 0;
   let maxAbsLoss = 0;
   let where: number | undefined;
   gpu.forEach((g, i) => {
     const c = cpu[i];
-    if (g.setting !== c.setting) throw new Error(`compareSweeps: setting ${g.setting} on the GPU against ${c.setting} on the CPU`);
+    if (g.setting !== c.setting)
+      throw new Error(`compareSweeps: setting ${g.setting} on the GPU against ${c.setting} on the CPU`);
     const dk = Math.abs(g.kl - c.kl);
     if (!(dk <= maxAbsKL)) {
       maxAbsKL = Number.isNaN(dk) ? Infinity : dk;
@@ -190,5 +208,12 @@ export function compareSweeps(gpu: readonly SweepPoint[], cpu: readonly SweepPoi
     const dl = Math.abs(g.loss - c.loss);
     if (!(dl <= maxAbsLoss)) maxAbsLoss = Number.isNaN(dl) ? Infinity : dl;
   });
-  return {maxAbsKL, maxAbsTop1, maxAbsLoss, where, pass: maxAbsKL <= kl && maxAbsLoss <= kl && maxAbsTop1 <= top1, tolerance: {kl, top1}};
+  return {
+    maxAbsKL,
+    maxAbsTop1,
+    maxAbsLoss,
+    where,
+    pass: maxAbsKL <= kl && maxAbsLoss <= kl && maxAbsTop1 <= top1,
+    tolerance: {kl, top1},
+  };
 }

@@ -39,9 +39,11 @@ export interface PackedByte {
 
 export function packedByteView(packed: Uint8Array, rows: number, cols: number, p: number, col: number): PackedByte {
   const R = packedRows(rows);
-  if (packed.length !== R * cols) throw new Error(`packedByteView: ${packed.length} bytes for shape [${rows}, ${cols}]`);
+  if (packed.length !== R * cols)
+    throw new Error(`packedByteView: ${packed.length} bytes for shape [${rows}, ${cols}]`);
   if (!(Number.isInteger(p) && p >= 0 && p < R)) throw new Error(`packedByteView: packed row ${p} outside [0, ${R})`);
-  if (!(Number.isInteger(col) && col >= 0 && col < cols)) throw new Error(`packedByteView: column ${col} outside [0, ${cols})`);
+  if (!(Number.isInteger(col) && col >= 0 && col < cols))
+    throw new Error(`packedByteView: column ${col} outside [0, ${cols})`);
   const byte = packed[p * cols + col];
   const fields = [0, 1, 2, 3].map((i) => {
     const shift = 2 * i;
@@ -64,8 +66,14 @@ export interface CountedMatVec {
 
 /** y = W̃·x for ternary W̃ [rows, cols] and integer activations x (INT8 codes): each term is an addition
  *  (+1), a subtraction (−1) or nothing (0) — no multiplication, which is the point of BitNet b1.58. */
-export function ternaryMatVecCounted(codes: Int8Array, rows: number, cols: number, x: ArrayLike<number>): CountedMatVec {
-  if (codes.length !== rows * cols) throw new Error(`ternaryMatVecCounted: ${codes.length} codes for [${rows}, ${cols}]`);
+export function ternaryMatVecCounted(
+  codes: Int8Array,
+  rows: number,
+  cols: number,
+  x: ArrayLike<number>,
+): CountedMatVec {
+  if (codes.length !== rows * cols)
+    throw new Error(`ternaryMatVecCounted: ${codes.length} codes for [${rows}, ${cols}]`);
   if (x.length !== cols) throw new Error(`ternaryMatVecCounted: x has ${x.length} values, W has ${cols} columns`);
   const y = new Int32Array(rows);
   let adds = 0;
@@ -90,7 +98,13 @@ export function ternaryMatVecCounted(codes: Int8Array, rows: number, cols: numbe
 }
 
 /** The terms of one output row, for writing the sum out: {col, sign, x}. Zeros are skipped. */
-export function rowTerms(codes: Int8Array, cols: number, r: number, x: ArrayLike<number>, limit = Infinity): {col: number; sign: 1 | -1; x: number}[] {
+export function rowTerms(
+  codes: Int8Array,
+  cols: number,
+  r: number,
+  x: ArrayLike<number>,
+  limit = Infinity,
+): {col: number; sign: 1 | -1; x: number}[] {
   const out: {col: number; sign: 1 | -1; x: number}[] = [];
   for (let c = 0; c < cols && out.length < limit; c++) {
     const w = codes[r * cols + c];
@@ -120,7 +134,10 @@ export interface ScaleSweepPoint {
 
 /** How the choice of scale trades zeros against error: quantizes W with α = k·γ for each k. At k = 1 this is
  *  b1.58's absmean quantizer (the zero band is |W| < γ/2). The best k by error is reported too. */
-export function absmeanScaleSweep(w: Values, multiples: readonly number[]): {gamma: number; points: ScaleSweepPoint[]; best: ScaleSweepPoint} {
+export function absmeanScaleSweep(
+  w: Values,
+  multiples: readonly number[],
+): {gamma: number; points: ScaleSweepPoint[]; best: ScaleSweepPoint} {
   let sa = 0;
   let s2 = 0;
   for (let i = 0; i < w.length; i++) {

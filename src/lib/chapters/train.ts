@@ -29,9 +29,36 @@ export interface SizePreset {
 /** Small enough to train in a browser tab (with the shipped 4096-token tokenizer the tied embedding is most
  *  of the parameters); "tiny" runs at all on the pure-JS CPU backend. */
 export const SIZES = {
-  tiny: {label: "tiny (C = 32, 1 layer, B·T = 4·32)", hidden: 32, layers: 1, heads: 2, kvHeads: 1, ffn: 64, batch: 4, seqLen: 32},
-  small: {label: "small (C = 64, 2 layers, B·T = 8·64)", hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, batch: 8, seqLen: 64},
-  medium: {label: "medium (C = 96, 2 layers, B·T = 16·64)", hidden: 96, layers: 2, heads: 4, kvHeads: 2, ffn: 256, batch: 16, seqLen: 64},
+  tiny: {
+    label: "tiny (C = 32, 1 layer, B·T = 4·32)",
+    hidden: 32,
+    layers: 1,
+    heads: 2,
+    kvHeads: 1,
+    ffn: 64,
+    batch: 4,
+    seqLen: 32,
+  },
+  small: {
+    label: "small (C = 64, 2 layers, B·T = 8·64)",
+    hidden: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 176,
+    batch: 8,
+    seqLen: 64,
+  },
+  medium: {
+    label: "medium (C = 96, 2 layers, B·T = 16·64)",
+    hidden: 96,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 256,
+    batch: 16,
+    seqLen: 64,
+  },
 } as const satisfies Record<string, SizePreset>;
 export type SizeName = keyof typeof SIZES;
 export const SIZE_NAMES = Object.keys(SIZES) as SizeName[];
@@ -85,8 +112,26 @@ export function twinConfigs(s: RunSettings): {bitnet: TrainConfig; fp: TrainConf
   };
   const w = warmupSteps(s.steps);
   const f = s.lr * FP_LR_RATIO;
-  const bitnet = parseTrainConfig({name: "browser-b1.58", model: {bitnet_variant: "b1.58", ...shape}, ...common, lr: {warmup: w, stage1: [s.lr, 0.6 * s.lr], stage2: [0.4 * s.lr, 0], split: 0.5}, weightDecay: [0.1, 0]}, "browser b1.58 config");
-  const fp = parseTrainConfig({name: "browser-fp", model: {bitnet_variant: "fp", ...shape}, ...common, lr: {warmup: w, stage1: [f, (2 / 3) * f], stage2: [(2 / 3) * f, 0], split: 0.5}, weightDecay: [0.1, 0.1]}, "browser fp config");
+  const bitnet = parseTrainConfig(
+    {
+      name: "browser-b1.58",
+      model: {bitnet_variant: "b1.58", ...shape},
+      ...common,
+      lr: {warmup: w, stage1: [s.lr, 0.6 * s.lr], stage2: [0.4 * s.lr, 0], split: 0.5},
+      weightDecay: [0.1, 0],
+    },
+    "browser b1.58 config",
+  );
+  const fp = parseTrainConfig(
+    {
+      name: "browser-fp",
+      model: {bitnet_variant: "fp", ...shape},
+      ...common,
+      lr: {warmup: w, stage1: [f, (2 / 3) * f], stage2: [(2 / 3) * f, 0], split: 0.5},
+      weightDecay: [0.1, 0.1],
+    },
+    "browser fp config",
+  );
   return {bitnet, fp};
 }
 
@@ -145,7 +190,10 @@ export function pickSize(measured: readonly SizeMeasurement[], steps: number, bu
   const fits = sorted.filter((m) => m.msPerStep * STEPS_TO_FALL[m.size] <= budgetMs);
   const m = fits.at(-1) ?? sorted.reduce((a, b) => (b.msPerStep < a.msPerStep ? b : a));
   const fallMs = m.msPerStep * STEPS_TO_FALL[m.size];
-  const others = sorted.filter((x) => x !== m).map((x) => `${x.size} ${Math.round(x.msPerStep)} ms`).join(", ");
+  const others = sorted
+    .filter((x) => x !== m)
+    .map((x) => `${x.size} ${Math.round(x.msPerStep)} ms`)
+    .join(", ");
   const why = `${m.size} takes ${Math.round(m.msPerStep)} ms per step pair here${others ? ` (measured: ${others})` : ""}; the loss drops a nat in about ${STEPS_TO_FALL[m.size]} steps, so ${fits.length ? "it is the largest size that shows learning within a minute" : "it is the fastest size, and even it needs more than a minute here"}`;
   return {size: m.size, fallMs, runMs: m.msPerStep * steps, why};
 }
@@ -167,14 +215,20 @@ export function scheduleCurve(cfg: TrainConfig, maxPoints = 200): SchedulePoint[
   const n = Math.max(2, Math.min(maxPoints, S));
   for (let i = 0; i < n; i++) steps.add(Math.round((i * (S - 1)) / (n - 1)));
   for (const s of [0, S - 1, split - 1, split, cfg.lr.warmup - 1, cfg.lr.warmup]) if (s >= 0 && s < S) steps.add(s);
-  return [...steps].sort((a, b) => a - b).map((step) => {
-    const {lr, wd} = scheduleAt(cfg, step);
-    return {step, lr, wd};
-  });
+  return [...steps]
+    .sort((a, b) => a - b)
+    .map((step) => {
+      const {lr, wd} = scheduleAt(cfg, step);
+      return {step, lr, wd};
+    });
 }
 
 /** γ of each layer from a step's per-tensor γ: one projection's, or the mean of the layer's seven. */
-export function layerGammas(gamma: Readonly<Record<string, number>>, layers: number, proj: LinearName | "mean"): number[] {
+export function layerGammas(
+  gamma: Readonly<Record<string, number>>,
+  layers: number,
+  proj: LinearName | "mean",
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < layers; i++) {
     const names = tensorNames.layer(i);
@@ -272,7 +326,11 @@ export interface TfBackendChoice {
 
 /** Starts the first tfjs backend that initialises: the preferred one, then the rest of `order` (default WebGPU →
  *  WebGL → WASM → CPU). The training worker passes an order that leaves out a software-emulated WebGPU adapter. */
-export async function initTfBackend(tf: TF, preferred: PageTfBackend | "auto", order: readonly PageTfBackend[] = BACKEND_ORDER): Promise<TfBackendChoice> {
+export async function initTfBackend(
+  tf: TF,
+  preferred: PageTfBackend | "auto",
+  order: readonly PageTfBackend[] = BACKEND_ORDER,
+): Promise<TfBackendChoice> {
   order = preferred === "auto" ? order : [preferred, ...order.filter((b) => b !== preferred)];
   const attempts: TfBackendChoice["attempts"] = [];
   for (const name of order) {
@@ -307,11 +365,21 @@ export interface CpuBackendMeasurement {
 export function pickCpuBackend(m: CpuBackendMeasurement): {backend: "wasm" | "cpu"; reason: string} {
   const ms = (x: number) => `${Math.round(x)} ms`;
   if (m.wasm === null && m.cpu === null) throw new Error("pickCpuBackend: neither backend started");
-  if (m.cpu === null) return {backend: "wasm", reason: `WebAssembly (the plain-JavaScript backend did not start; WASM: ${ms(m.wasm!)} per tiny step pair)`};
+  if (m.cpu === null)
+    return {
+      backend: "wasm",
+      reason: `WebAssembly (the plain-JavaScript backend did not start; WASM: ${ms(m.wasm!)} per tiny step pair)`,
+    };
   if (m.wasm === null) return {backend: "cpu", reason: "plain JavaScript (the WebAssembly backend did not start)"};
   return m.wasm < m.cpu
-    ? {backend: "wasm", reason: `WebAssembly measured faster than plain JavaScript here (${ms(m.wasm)} against ${ms(m.cpu)} per tiny step pair)`}
-    : {backend: "cpu", reason: `plain JavaScript measured faster than WebAssembly here (${ms(m.cpu)} against ${ms(m.wasm)} per tiny step pair)`};
+    ? {
+        backend: "wasm",
+        reason: `WebAssembly measured faster than plain JavaScript here (${ms(m.wasm)} against ${ms(m.cpu)} per tiny step pair)`,
+      }
+    : {
+        backend: "cpu",
+        reason: `plain JavaScript measured faster than WebAssembly here (${ms(m.cpu)} against ${ms(m.wasm)} per tiny step pair)`,
+      };
 }
 
 // ---------------------------------------------------------------- the twin run
@@ -450,8 +518,10 @@ export class TwinRun implements TrainRunView {
     let f: Trainer;
     try {
       f = Trainer.fromState(scopedVariables(tf, `twin${id}.fp.`), saved.fp, data, fp);
-      if (f.step !== b.step) throw new Error(`train: the saved models are at different steps (${b.step} and ${f.step})`);
-      if (b.step > settings.steps) throw new Error(`train: the saved run is at step ${b.step}, beyond its ${settings.steps} steps`);
+      if (f.step !== b.step)
+        throw new Error(`train: the saved models are at different steps (${b.step} and ${f.step})`);
+      if (b.step > settings.steps)
+        throw new Error(`train: the saved run is at step ${b.step}, beyond its ${settings.steps} steps`);
     } catch (e) {
       b.dispose();
       throw e;
@@ -466,7 +536,13 @@ export class TwinRun implements TrainRunView {
 
   /** Both models' training states and the history, for saving (autosave) and fromStates. */
   async saveStates(): Promise<SavedTwin> {
-    return {bitnet: await this.bitnet.saveState(), fp: await this.fp.saveState(), points: this.points.slice(), evals: this.evals.slice(), lastStats: this.lastStats};
+    return {
+      bitnet: await this.bitnet.saveState(),
+      fp: await this.fp.saveState(),
+      points: this.points.slice(),
+      evals: this.evals.slice(),
+      lastStats: this.lastStats,
+    };
   }
 
   /** The two training configs (for schedules and shapes). */
@@ -502,7 +578,9 @@ export class TwinRun implements TrainRunView {
     const b = await this.bitnet.trainStep({stats: true});
     const f = await this.fp.trainStep();
     if (!Number.isFinite(b.loss) || !Number.isFinite(f.loss)) {
-      throw new Error(`the loss became ${Number.isFinite(b.loss) ? f.loss : b.loss} at step ${b.step} (${Number.isFinite(b.loss) ? "fp" : "b1.58"}): lower the learning rate and reset`);
+      throw new Error(
+        `the loss became ${Number.isFinite(b.loss) ? f.loss : b.loss} at step ${b.step} (${Number.isFinite(b.loss) ? "fp" : "b1.58"}): lower the learning rate and reset`,
+      );
     }
     const stats = b.stats!;
     const ms = b.ms + f.ms;
@@ -629,9 +707,13 @@ export interface TrainedMeta {
 
 export function makeTrainedRecord(weights: ModelWeights, tokenizer: Tokenizer, meta: TrainedMeta): TrainedRecord {
   if (weights.config.vocab_size !== tokenizer.vocabSize) {
-    throw new Error(`trained model: vocab_size ${weights.config.vocab_size} does not match the tokenizer's ${tokenizer.vocabSize}`);
+    throw new Error(
+      `trained model: vocab_size ${weights.config.vocab_size} does not match the tokenizer's ${tokenizer.vocabSize}`,
+    );
   }
-  const {config, safetensors} = writeCheckpoint(weights, {metadata: {bitnet_lab_source: "browser training (chapter 6)", bitnet_lab_steps: String(meta.steps)}});
+  const {config, safetensors} = writeCheckpoint(weights, {
+    metadata: {bitnet_lab_source: "browser training (chapter 6)", bitnet_lab_steps: String(meta.steps)},
+  });
   return {version: 1, config, safetensors, tokenizer: tokenizer.toJSON(), meta};
 }
 
@@ -646,10 +728,12 @@ export interface LoadedTrained {
 export function readTrainedRecord(raw: unknown): LoadedTrained {
   if (typeof raw !== "object" || raw === null) throw new Error("trained model record: not an object");
   const r = raw as Partial<TrainedRecord>;
-  if (r.version !== 1) throw new Error(`trained model record: version ${JSON.stringify(r.version)} is not supported (expected 1)`);
+  if (r.version !== 1)
+    throw new Error(`trained model record: version ${JSON.stringify(r.version)} is not supported (expected 1)`);
   if (!(r.safetensors instanceof Uint8Array)) throw new Error("trained model record: safetensors is not a byte array");
   if (typeof r.config !== "object" || r.config === null) throw new Error("trained model record: config is missing");
-  if (typeof r.tokenizer !== "object" || r.tokenizer === null) throw new Error("trained model record: tokenizer is missing");
+  if (typeof r.tokenizer !== "object" || r.tokenizer === null)
+    throw new Error("trained model record: tokenizer is missing");
   const m = r.meta as Partial<TrainedMeta> | undefined;
   if (!m || typeof m.steps !== "number" || typeof m.loss !== "number" || !SIZE_NAMES.includes(m.size as SizeName)) {
     throw new Error("trained model record: meta (size, steps, loss) is missing or malformed");
@@ -657,7 +741,9 @@ export function readTrainedRecord(raw: unknown): LoadedTrained {
   const {weights} = readCheckpoint(r.config, r.safetensors);
   const tokenizer = Tokenizer.fromJSON(r.tokenizer);
   if (tokenizer.vocabSize !== weights.config.vocab_size) {
-    throw new Error(`trained model record: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${weights.config.vocab_size}`);
+    throw new Error(
+      `trained model record: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${weights.config.vocab_size}`,
+    );
   }
   return {weights, tokenizer, meta: m as TrainedMeta, safetensors: r.safetensors};
 }

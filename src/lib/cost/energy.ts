@@ -50,10 +50,23 @@ function op(muls: number, adds: number, mulPJ: number, addPJ: number): OpEnergy 
 function linearSums(s: ModelShape): {macs: number; adds: number; rescale: number} {
   const qDim = s.heads * s.headDim;
   const kvDim = s.kvHeads * s.headDim;
-  const mats: [number, number][] = [[s.hidden, qDim], [s.hidden, kvDim], [s.hidden, kvDim], [qDim, s.hidden], [s.hidden, s.ffn], [s.ffn, s.hidden]];
+  const mats: [number, number][] = [
+    [s.hidden, qDim],
+    [s.hidden, kvDim],
+    [s.hidden, kvDim],
+    [qDim, s.hidden],
+    [s.hidden, s.ffn],
+    [s.ffn, s.hidden],
+  ];
   if (s.ffnKind === "glu") mats.push([s.hidden, s.ffn]);
-  let macs = 0, adds = 0, rescale = 0;
-  for (const [n, p] of mats) { macs += n * p; adds += (n - 1) * p; rescale += n + p; }
+  let macs = 0,
+    adds = 0,
+    rescale = 0;
+  for (const [n, p] of mats) {
+    macs += n * p;
+    adds += (n - 1) * p;
+    rescale += n + p;
+  }
   return {macs: macs * s.layers, adds: adds * s.layers, rescale: rescale * s.layers};
 }
 
@@ -64,38 +77,67 @@ export function energy(s: ModelShape, arithmetic: Arithmetic, o: EnergyOptions):
   const float = o.floatFormat ?? (arithmetic === "fp32" ? "fp32" : "fp16");
   const lin = linearSums(s);
   const ternaryAdd = (o.activationBits ?? 8) <= 8 ? e.add.int8 : e.add.fp16;
-  const linear = arithmetic === "ternary"
-    ? op(m * lin.rescale, m * lin.adds, e.mul.fp16, ternaryAdd)
-    : op(m * lin.macs, m * lin.adds, e.mul[arithmetic], e.add[arithmetic]);
+  const linear =
+    arithmetic === "ternary"
+      ? op(m * lin.rescale, m * lin.adds, e.mul.fp16, ternaryAdd)
+      : op(m * lin.macs, m * lin.adds, e.mul[arithmetic], e.add[arithmetic]);
   // Per head: q·Kᵀ is (m×d)(d×T): m·d·T muls, m·(d−1)·T adds; p·V is (m×T)(T×d): m·T·d muls, m·(T−1)·d adds.
-  const d = s.headDim, T = m, heads = s.heads * s.layers;
+  const d = s.headDim,
+    T = m,
+    heads = s.heads * s.layers;
   const frac = attention === "full" ? 1 : attention === "causal" ? 0.5 : 0;
-  const attn = op(frac * heads * 2 * m * d * T, frac * heads * (m * (d - 1) * T + m * (T - 1) * d), e.mul[float], e.add[float]);
-  const lm = includeLmHead ? op(m * s.hidden * s.vocab, m * (s.hidden - 1) * s.vocab, e.mul[float], e.add[float]) : op(0, 0, 0, 0);
+  const attn = op(
+    frac * heads * 2 * m * d * T,
+    frac * heads * (m * (d - 1) * T + m * (T - 1) * d),
+    e.mul[float],
+    e.add[float],
+  );
+  const lm = includeLmHead
+    ? op(m * s.hidden * s.vocab, m * (s.hidden - 1) * s.vocab, e.mul[float], e.add[float])
+    : op(0, 0, 0, 0);
   const mulJ = linear.mulJ + attn.mulJ + lm.mulJ;
   const addJ = linear.addJ + attn.addJ + lm.addJ;
   const allMacs = m * lin.macs + attn.muls + lm.muls;
   return {
-    linear, attention: attn, lmHead: lm, mulJ, addJ, totalJ: mulJ + addJ,
+    linear,
+    attention: attn,
+    lmHead: lm,
+    mulJ,
+    addJ,
+    totalJ: mulJ + addJ,
     multiplicationFreeShare: arithmetic === "ternary" ? (m * lin.macs) / allMacs : 0,
   };
 }
 
 /** Arithmetic energy of decoding one token of one sequence: its projections, the LM head (in the float format) and
  *  one query against `context` cached keys and values. */
-export function decodeTokenEnergy(s: ModelShape, arithmetic: Arithmetic, context: number, node: ProcessNode, activationBits = 8): EnergyBreakdown {
-  if (!Number.isInteger(context) || context < 0) throw new Error(`energy: context must be an integer ≥ 0, got ${context}`);
+export function decodeTokenEnergy(
+  s: ModelShape,
+  arithmetic: Arithmetic,
+  context: number,
+  node: ProcessNode,
+  activationBits = 8,
+): EnergyBreakdown {
+  if (!Number.isInteger(context) || context < 0)
+    throw new Error(`energy: context must be an integer ≥ 0, got ${context}`);
   const base = energy(s, arithmetic, {tokens: 1, node, attention: "none", includeLmHead: true, activationBits});
   const e = OP_ENERGY_PJ[node];
   const float = arithmetic === "fp32" ? "fp32" : "fp16";
-  const d = s.headDim, T = context, heads = s.heads * s.layers;
+  const d = s.headDim,
+    T = context,
+    heads = s.heads * s.layers;
   // Per head: q·Kᵀ is (1×d)(d×T), p·V is (1×T)(T×d).
   const attention = op(heads * 2 * d * T, heads * ((d - 1) * T + Math.max(0, T - 1) * d), e.mul[float], e.add[float]);
-  const mulJ = base.mulJ + attention.mulJ, addJ = base.addJ + attention.addJ;
+  const mulJ = base.mulJ + attention.mulJ,
+    addJ = base.addJ + attention.addJ;
   const linearMacs = linearSums(s).macs;
   const allMacs = linearMacs + base.lmHead.muls + attention.muls;
   return {
-    ...base, attention, mulJ, addJ, totalJ: mulJ + addJ,
+    ...base,
+    attention,
+    mulJ,
+    addJ,
+    totalJ: mulJ + addJ,
     multiplicationFreeShare: arithmetic === "ternary" ? linearMacs / allMacs : 0,
   };
 }

@@ -5,8 +5,12 @@ const minus = (s: string) => s.replace(/^-/, "\u2212");
 
 export function fmtBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
-  let v = bytes, i = 0;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  let v = bytes,
+    i = 0;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return minus(`${v.toFixed(i === 0 ? 0 : v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`);
 }
 
@@ -26,7 +30,10 @@ export function fmtSig(v: number, digits = 3): string {
 }
 
 export function fmtPercent(fraction: number, digits = 1): string {
-  return minus(`${fraction >= 0 ? "+" : ""}${(100 * fraction).toFixed(digits)}%`).replace(/^\+/, fraction === 0 ? "" : "+");
+  return minus(`${fraction >= 0 ? "+" : ""}${(100 * fraction).toFixed(digits)}%`).replace(
+    /^\+/,
+    fraction === 0 ? "" : "+",
+  );
 }
 
 export function fmtMs(ms: number): string {
@@ -44,6 +51,9 @@ export function fmtJ(j: number): string {
 
 /** A value in its unit: parameter counts as 1.2B / 679M, everything else to significant figures. */
 export function fmtValue(v: number, unit: string, digits = 3): string {
-  if (unit === "params") return v >= 1e9 ? `${(v / 1e9).toFixed(Math.max(1, digits - 1))}B` : `${(v / 1e6).toFixed(Math.max(0, digits - 3))}M`;
+  if (unit === "params")
+    return v >= 1e9
+      ? `${(v / 1e9).toFixed(Math.max(1, digits - 1))}B`
+      : `${(v / 1e6).toFixed(Math.max(0, digits - 3))}M`;
   return fmtSig(v, digits);
 }

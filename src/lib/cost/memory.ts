@@ -37,7 +37,13 @@ export function kvValuesPerToken(s: ModelShape, layout: MemoryOptions["kvLayout"
 }
 
 /** Bytes of KV cache for `context` tokens of `batch` sequences at `kvBits`. */
-export function kvCacheBytes(s: ModelShape, kvBits: number, context: number, batch = 1, layout: MemoryOptions["kvLayout"] = "model"): number {
+export function kvCacheBytes(
+  s: ModelShape,
+  kvBits: number,
+  context: number,
+  batch = 1,
+  layout: MemoryOptions["kvLayout"] = "model",
+): number {
   return (batch * context * kvValuesPerToken(s, layout) * kvBits) / 8;
 }
 

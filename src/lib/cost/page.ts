@@ -58,17 +58,30 @@ export interface Point {
 
 /** The selected shape: a catalog model, or the custom fields (validated; a bad combination falls back to 2B4T's
  *  shape with a message naming the fields). */
-export function selectedShape(st: Pick<CostPageState, "model" | "hidden" | "ffn" | "layers" | "heads" | "kvheads" | "vocab" | "tied">): {shape: ModelShape; issue?: string} {
+export function selectedShape(
+  st: Pick<CostPageState, "model" | "hidden" | "ffn" | "layers" | "heads" | "kvheads" | "vocab" | "tied">,
+): {shape: ModelShape; issue?: string} {
   if (st.model !== CUSTOM) return {shape: getShape(st.model)};
   const problems: string[] = [];
   if (st.hidden % st.heads !== 0) problems.push(`heads (${st.heads}) must divide hidden (${st.hidden})`);
   if (st.heads % st.kvheads !== 0) problems.push(`kvheads (${st.kvheads}) must divide heads (${st.heads})`);
-  if (problems.length) return {shape: getShape("2B4T"), issue: `custom shape: ${problems.join("; ")}; showing BitNet b1.58 2B4T instead`};
+  if (problems.length)
+    return {shape: getShape("2B4T"), issue: `custom shape: ${problems.join("; ")}; showing BitNet b1.58 2B4T instead`};
   return {
     shape: {
-      id: CUSTOM, label: `custom (C ${st.hidden}, ${st.layers} layers)`, source: "the custom-shape fields of this page",
-      hidden: st.hidden, ffn: st.ffn, layers: st.layers, heads: st.heads, kvHeads: st.kvheads, headDim: st.hidden / st.heads,
-      vocab: st.vocab, ffnKind: "glu", tiedEmbedding: st.tied, subNorms: false,
+      id: CUSTOM,
+      label: `custom (C ${st.hidden}, ${st.layers} layers)`,
+      source: "the custom-shape fields of this page",
+      hidden: st.hidden,
+      ffn: st.ffn,
+      layers: st.layers,
+      heads: st.heads,
+      kvHeads: st.kvheads,
+      headDim: st.hidden / st.heads,
+      vocab: st.vocab,
+      ffnKind: "glu",
+      tiedEmbedding: st.tied,
+      subNorms: false,
     },
   };
 }
@@ -89,7 +102,12 @@ export function memoryCurves(st: CostPageState): Point[] {
   for (const s of ladder(selectedShape(st).shape)) {
     for (const w of WEIGHT_BITS) {
       const p = customPrecision(bitsOf(w), bitsOf(st.abits), bitsOf(st.kvbits));
-      out.push({series: w, x: xOf(s), y: memory(s, p, {context: st.context, batch: st.batch}).total / 1e9, xLabel: s.label});
+      out.push({
+        series: w,
+        x: xOf(s),
+        y: memory(s, p, {context: st.context, batch: st.batch}).total / 1e9,
+        xLabel: s.label,
+      });
     }
   }
   return out;
@@ -117,7 +135,10 @@ export function energyCurves(st: CostPageState): Point[] {
   const chosen = chosenPrecision(st);
   const out: Point[] = [];
   for (const s of ladder(selectedShape(st).shape)) {
-    for (const [key, p] of [["fp16", BASELINE], ["chosen", chosen]] as const) {
+    for (const [key, p] of [
+      ["fp16", BASELINE],
+      ["chosen", chosen],
+    ] as const) {
       const e = decodeTokenEnergy(s, p.arithmetic, st.context, st.node as ProcessNode, p.activationBits);
       out.push({series: key, x: xOf(s), y: e.totalJ, xLabel: s.label});
     }
@@ -132,7 +153,10 @@ export function batchCurves(st: CostPageState): {points: Point[]; limits: {serie
   const context = Math.max(1, st.context);
   const points: Point[] = [];
   const limits: {series: string; batch: number}[] = [];
-  for (const [key, p] of [["fp16", BASELINE], ["chosen", chosen]] as const) {
+  for (const [key, p] of [
+    ["fp16", BASELINE],
+    ["chosen", chosen],
+  ] as const) {
     const limit = maxBatch(s, p, {memoryGB: st.mem, context});
     limits.push({series: key, batch: limit});
     const batches = new Set<number>();

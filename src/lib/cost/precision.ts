@@ -32,10 +32,38 @@ export interface Precision {
 
 export const PRECISIONS = {
   fp16: {label: "FP16 LLaMA", weightBits: 16, embeddingBits: 16, activationBits: 16, kvBits: 16, arithmetic: "fp16"},
-  "b1.58": {label: "BitNet b1.58 (W1.58A8, 2-bit packed)", weightBits: 2, embeddingBits: 16, activationBits: 8, kvBits: 16, arithmetic: "ternary"},
-  "b1.58-ideal": {label: "BitNet b1.58 at log₂3 bits", weightBits: Math.log2(3), embeddingBits: 16, activationBits: 8, kvBits: 16, arithmetic: "ternary"},
-  "a4.8": {label: "BitNet a4.8 (W1.58A4, 3-bit KV)", weightBits: 2, embeddingBits: 16, activationBits: 4, kvBits: 3, arithmetic: "ternary"},
-  "v2-a4": {label: "BitNet v2 (W1.58A4)", weightBits: 2, embeddingBits: 16, activationBits: 4, kvBits: 16, arithmetic: "ternary"},
+  "b1.58": {
+    label: "BitNet b1.58 (W1.58A8, 2-bit packed)",
+    weightBits: 2,
+    embeddingBits: 16,
+    activationBits: 8,
+    kvBits: 16,
+    arithmetic: "ternary",
+  },
+  "b1.58-ideal": {
+    label: "BitNet b1.58 at log₂3 bits",
+    weightBits: Math.log2(3),
+    embeddingBits: 16,
+    activationBits: 8,
+    kvBits: 16,
+    arithmetic: "ternary",
+  },
+  "a4.8": {
+    label: "BitNet a4.8 (W1.58A4, 3-bit KV)",
+    weightBits: 2,
+    embeddingBits: 16,
+    activationBits: 4,
+    kvBits: 3,
+    arithmetic: "ternary",
+  },
+  "v2-a4": {
+    label: "BitNet v2 (W1.58A4)",
+    weightBits: 2,
+    embeddingBits: 16,
+    activationBits: 4,
+    kvBits: 16,
+    arithmetic: "ternary",
+  },
 } as const satisfies Record<string, Precision>;
 export type PrecisionId = keyof typeof PRECISIONS;
 
@@ -49,11 +77,24 @@ export function isPrecisionId(s: string): s is PrecisionId {
 
 /** A precision from the three bit-widths a reader picks. Ternary (≤ 2-bit) weights compute with additions; 8/4-bit
  *  weights with ≤ 8-bit activations use INT8 multiply-accumulates; otherwise weights are dequantized to FP16. */
-export function customPrecision(weightBits: number, activationBits: number, kvBits: number, embeddingBits = 16): Precision {
+export function customPrecision(
+  weightBits: number,
+  activationBits: number,
+  kvBits: number,
+  embeddingBits = 16,
+): Precision {
   for (const [k, v] of Object.entries({weightBits, activationBits, kvBits, embeddingBits})) {
     if (!(Number.isFinite(v) && v > 0 && v <= 32)) throw new Error(`${k} must be in (0, 32], got ${v}`);
   }
-  const arithmetic: Arithmetic = weightBits <= 2 ? "ternary" : weightBits >= 32 ? "fp32" : weightBits <= 8 && activationBits <= 8 ? "int8" : "fp16";
+  const arithmetic: Arithmetic =
+    weightBits <= 2 ? "ternary" : weightBits >= 32 ? "fp32" : weightBits <= 8 && activationBits <= 8 ? "int8" : "fp16";
   const w = Math.abs(weightBits - Math.log2(3)) < 1e-9 ? "1.58" : String(weightBits);
-  return {label: `W${w}A${activationBits}, ${kvBits}-bit KV`, weightBits, embeddingBits, activationBits, kvBits, arithmetic};
+  return {
+    label: `W${w}A${activationBits}, ${kvBits}-bit KV`,
+    weightBits,
+    embeddingBits,
+    activationBits,
+    kvBits,
+    arithmetic,
+  };
 }

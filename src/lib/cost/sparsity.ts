@@ -29,7 +29,13 @@ export function activatedParams(s: ModelShape, sp: CostComponentSparsity): Activ
   }
   const n = paramCounts(s);
   const L = s.layers;
-  const params = {qkv: L * (n.perLayer.q + n.perLayer.k + n.perLayer.v), out: L * n.perLayer.o, up: L * n.perLayer.up, gate: L * n.perLayer.gate, down: L * n.perLayer.down};
+  const params = {
+    qkv: L * (n.perLayer.q + n.perLayer.k + n.perLayer.v),
+    out: L * n.perLayer.o,
+    up: L * n.perLayer.up,
+    gate: L * n.perLayer.gate,
+    down: L * n.perLayer.down,
+  };
   const perComponent = {} as ActivatedParams["perComponent"];
   let active = 0;
   for (const k of Object.keys(params) as (keyof CostComponentSparsity)[]) {
@@ -37,7 +43,13 @@ export function activatedParams(s: ModelShape, sp: CostComponentSparsity): Activ
     perComponent[k] = {params: params[k], active: a};
     active += a;
   }
-  return {total: n.linear, active, activeFraction: active / n.linear, overallPercent: 100 * (1 - active / n.linear), perComponent};
+  return {
+    total: n.linear,
+    active,
+    activeFraction: active / n.linear,
+    overallPercent: 100 * (1 - active / n.linear),
+    perComponent,
+  };
 }
 
 /** a4.8's estimate of the up projection's sparsity: it runs only where the gate's ReLU² output is non-zero and its

@@ -20,9 +20,30 @@ export interface Hardware {
 }
 
 export const HARDWARE: readonly Hardware[] = [
-  {id: "a100-80", label: "NVIDIA A100 80GB SXM", bandwidthGBps: 2039, memoryGB: 80, peakTops: {fp16: 312, int8: 624}, source: "NVIDIA A100 datasheet"},
-  {id: "a100-40", label: "NVIDIA A100 40GB SXM", bandwidthGBps: 1555, memoryGB: 40, peakTops: {fp16: 312, int8: 624}, source: "NVIDIA A100 datasheet"},
-  {id: "h100", label: "NVIDIA H100 SXM 80GB", bandwidthGBps: 3350, memoryGB: 80, peakTops: {fp16: 989, int8: 1979}, source: "NVIDIA H100 datasheet"},
+  {
+    id: "a100-80",
+    label: "NVIDIA A100 80GB SXM",
+    bandwidthGBps: 2039,
+    memoryGB: 80,
+    peakTops: {fp16: 312, int8: 624},
+    source: "NVIDIA A100 datasheet",
+  },
+  {
+    id: "a100-40",
+    label: "NVIDIA A100 40GB SXM",
+    bandwidthGBps: 1555,
+    memoryGB: 40,
+    peakTops: {fp16: 312, int8: 624},
+    source: "NVIDIA A100 datasheet",
+  },
+  {
+    id: "h100",
+    label: "NVIDIA H100 SXM 80GB",
+    bandwidthGBps: 3350,
+    memoryGB: 80,
+    peakTops: {fp16: 989, int8: 1979},
+    source: "NVIDIA H100 datasheet",
+  },
 ];
 
 export function getHardware(id: string): Hardware {
@@ -98,7 +119,16 @@ export function decodeStep(s: ModelShape, p: Precision, o: SpeedOptions): StepTi
   const memoryMs = (bytes.total / (o.bandwidthGBps * 1e9 * efficiency * devices)) * 1e3;
   const computeMs = o.peakTops ? (ops / (o.peakTops * 1e12 * devices)) * 1e3 : 0;
   const stepMs = Math.max(memoryMs, computeMs) + overheadMs;
-  return {memoryMs, computeMs, overheadMs, stepMs, tokensPerSecond: (batch * 1e3) / stepMs, bytes, ops, bound: computeMs > memoryMs ? "compute" : "memory"};
+  return {
+    memoryMs,
+    computeMs,
+    overheadMs,
+    stepMs,
+    tokensPerSecond: (batch * 1e3) / stepMs,
+    bytes,
+    ops,
+    bound: computeMs > memoryMs ? "compute" : "memory",
+  };
 }
 
 export interface BatchOptions {

@@ -36,27 +36,62 @@ const LLAMA_DEFAULTS = {ropeFreqBase: 10000};
 
 export const GGUF_ARCHS: Readonly<Record<string, GGUFArch>> = {
   "bitnet-25": {
-    arch: "bitnet-25", supported: true, rope: "neox", permutedQK: false, ffn: "relu2", subNorms: true, defaults: LLAMA_DEFAULTS,
-    source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20115); convert-ms-to-gguf-bitnet.py (the released 2B4T file's converter) leaves W_q/W_k unpermuted",
+    arch: "bitnet-25",
+    supported: true,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "relu2",
+    subNorms: true,
+    defaults: LLAMA_DEFAULTS,
+    source:
+      "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20115); convert-ms-to-gguf-bitnet.py (the released 2B4T file's converter) leaves W_q/W_k unpermuted",
   },
   "bitnet-b1.58": {
-    arch: "bitnet-b1.58", supported: true, rope: "neox", permutedQK: false, ffn: "relu2", subNorms: true, defaults: LLAMA_DEFAULTS,
-    source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20116); convert-hf-to-gguf-bitnet.py's BitnetModel does not permute",
+    arch: "bitnet-b1.58",
+    supported: true,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "relu2",
+    subNorms: true,
+    defaults: LLAMA_DEFAULTS,
+    source:
+      "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20116); convert-hf-to-gguf-bitnet.py's BitnetModel does not permute",
   },
   bitnet: {
-    arch: "bitnet", supported: false, rope: "neox", permutedQK: false, ffn: "silu", subNorms: true, defaults: LLAMA_DEFAULTS,
-    refused: "the older 1bitLLM BitNet conversion (square W_k/W_v, separate per-projection scale tensors) is not supported yet",
+    arch: "bitnet",
+    supported: false,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "silu",
+    subNorms: true,
+    defaults: LLAMA_DEFAULTS,
+    refused:
+      "the older 1bitLLM BitNet conversion (square W_k/W_v, separate per-projection scale tensors) is not supported yet",
     source: "llama_rope_type → LLAMA_ROPE_TYPE_NEOX (src/llama.cpp:20114)",
   },
   llama: {
-    arch: "llama", supported: true, rope: "norm", permutedQK: true, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
-    source: "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937 (and upstream convert_hf_to_gguf.py); head_dim from llama.attention.key_length",
+    arch: "llama",
+    supported: true,
+    rope: "norm",
+    permutedQK: true,
+    ffn: "silu",
+    subNorms: false,
+    defaults: LLAMA_DEFAULTS,
+    source:
+      "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937 (and upstream convert_hf_to_gguf.py); head_dim from llama.attention.key_length",
   },
   // PrismML's Ternary Bonsai files (arch qwen35: a Qwen3.5 hybrid of gated-delta-net linear attention and full
   // attention layers, projections in the fork's PQ2_0/PTQ1_0 types, ggml ids 142/143).
   qwen35: {
-    arch: "qwen35", supported: false, rope: "neox", permutedQK: false, ffn: "silu", subNorms: false, defaults: LLAMA_DEFAULTS,
-    refused: "Qwen3.5 hybrid (gated-delta-net linear-attention layers beside full attention) is not an architecture this project runs; its PrismML PQ2_0/PTQ1_0 projections are refused too (see gguf.ts)",
+    arch: "qwen35",
+    supported: false,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "silu",
+    subNorms: false,
+    defaults: LLAMA_DEFAULTS,
+    refused:
+      "Qwen3.5 hybrid (gated-delta-net linear-attention layers beside full attention) is not an architecture this project runs; its PrismML PQ2_0/PTQ1_0 projections are refused too (see gguf.ts)",
     source: "PrismML's llama.cpp fork (Ternary-Bonsai GGUFs)",
   },
 };
@@ -65,21 +100,33 @@ export const GGUF_ARCHS: Readonly<Record<string, GGUFArch>> = {
 export function ggufArchOf(arch: unknown): GGUFArch {
   if (typeof arch !== "string") throw new FormatError("GGUF: general.architecture is missing");
   const a = GGUF_ARCHS[arch];
-  const known = Object.values(GGUF_ARCHS).filter((x) => x.supported).map((x) => x.arch).join(", ");
-  if (!a) throw new FormatError(`GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`);
-  if (!a.supported) throw new FormatError(`GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`);
+  const known = Object.values(GGUF_ARCHS)
+    .filter((x) => x.supported)
+    .map((x) => x.arch)
+    .join(", ");
+  if (!a)
+    throw new FormatError(
+      `GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`,
+    );
+  if (!a.supported)
+    throw new FormatError(
+      `GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`,
+    );
   return a;
 }
 
 /** What llama.cpp computes for RoPE on a head vector (as stored in the file's row order), in place:
  *  the reference the golden check holds the reader's rows against. */
 export function llamaRope(x: Float64Array | Float32Array, pos: number, theta: number, type: LlamaRopeType): void {
-  const d = x.length, half = d / 2;
+  const d = x.length,
+    half = d / 2;
   for (let i = 0; i < half; i++) {
     const f = pos * Math.pow(theta, (-2 * i) / d);
-    const c = Math.cos(f), s = Math.sin(f);
+    const c = Math.cos(f),
+      s = Math.sin(f);
     const [a, b] = type === "neox" ? [i, i + half] : [2 * i, 2 * i + 1];
-    const x0 = x[a], x1 = x[b];
+    const x0 = x[a],
+      x1 = x[b];
     x[a] = x0 * c - x1 * s;
     x[b] = x0 * s + x1 * c;
   }
@@ -89,6 +136,8 @@ export function llamaRope(x: Float64Array | Float32Array, pos: number, theta: nu
  *  which split this project's tokenizer applies for each. "default" (and a missing key) apply four regexes
  *  in sequence (src/llama-vocab.cpp:495-503), which this tokenizer does not. */
 export const GGUF_PRE_TOKENIZERS: Readonly<Record<string, "llama3" | "gpt2">> = {
-  "llama-bpe": "llama3", llama3: "llama3", "llama-v3": "llama3",
+  "llama-bpe": "llama3",
+  llama3: "llama3",
+  "llama-v3": "llama3",
   "gpt-2": "gpt2",
 };

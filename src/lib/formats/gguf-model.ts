@@ -55,12 +55,18 @@ export function ggufName(hf: string): string {
 export function ropePermutation(heads: number, d: number): Int32Array {
   const half = d / 2;
   const perm = new Int32Array(heads * d);
-  for (let h = 0; h < heads; h++) for (let j = 0; j < half; j++) for (let i = 0; i < 2; i++) perm[h * d + 2 * j + i] = h * d + i * half + j;
+  for (let h = 0; h < heads; h++)
+    for (let j = 0; j < half; j++) for (let i = 0; i < 2; i++) perm[h * d + 2 * j + i] = h * d + i * half + j;
   return perm;
 }
 
 /** Reorders rows: out[r] = rows[perm[r]] (forward: HF → GGUF) or out[perm[r]] = rows[r] (inverse). */
-export function permuteRows<T extends Int8Array | Float32Array>(data: T, cols: number, perm: Int32Array, inverse: boolean): T {
+export function permuteRows<T extends Int8Array | Float32Array>(
+  data: T,
+  cols: number,
+  perm: Int32Array,
+  inverse: boolean,
+): T {
   const out = new (data.constructor as new (n: number) => T)(data.length);
   for (let r = 0; r < perm.length; r++) {
     const [dst, src] = inverse ? [perm[r], r] : [r, perm[r]];
@@ -76,7 +82,10 @@ function num(md: Map<string, GGUFValue>, key: string, required: boolean): number
     return undefined;
   }
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new FormatError(`GGUF: metadata "${key}" must be a finite number, got ${typeof n === "number" ? String(n) : typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : Array.isArray(v) || ArrayBuffer.isView(v) ? "an array" : typeof v}`);
+  if (typeof n !== "number" || !Number.isFinite(n))
+    throw new FormatError(
+      `GGUF: metadata "${key}" must be a finite number, got ${typeof n === "number" ? String(n) : typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : Array.isArray(v) || ArrayBuffer.isView(v) ? "an array" : typeof v}`,
+    );
   return n;
 }
 
@@ -92,7 +101,11 @@ export function ggufArch(h: GGUFHeader): GGUFArch {
 export function legacyBitnetLabFile(h: GGUFHeader): boolean {
   const md = h.metadata;
   const name = md.get("general.name");
-  return (name === "bitnet-lab export" || name === "b1.58") && !md.has("general.quantization_version") && ![...md.keys()].some((k) => k.startsWith("bitnet_lab."));
+  return (
+    (name === "bitnet-lab export" || name === "b1.58") &&
+    !md.has("general.quantization_version") &&
+    ![...md.keys()].some((k) => k.startsWith("bitnet_lab."))
+  );
 }
 
 /** BitNetConfig from a GGUF's metadata and tensor shapes, with the architecture's facts from gguf-arch.ts
@@ -107,17 +120,23 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
   if (!emb) throw new FormatError("GGUF: token_embd.weight is missing");
   if (emb.dims.length !== 2) throw new FormatError(`GGUF: token_embd.weight has ${emb.dims.length} dims, expected 2`);
   const C = num(md, `${A}.embedding_length`, true)!;
-  if (emb.dims[0] !== C) throw new FormatError(`GGUF: token_embd.weight rows have ${emb.dims[0]} values, ${A}.embedding_length is ${C}`);
+  if (emb.dims[0] !== C)
+    throw new FormatError(`GGUF: token_embd.weight rows have ${emb.dims[0]} values, ${A}.embedding_length is ${C}`);
   const vocab = emb.dims[1];
   const declared = num(md, `${A}.vocab_size`, false);
-  if (declared !== undefined && declared !== vocab) throw new FormatError(`GGUF: ${A}.vocab_size ${declared} differs from token_embd.weight's ${vocab} rows`);
+  if (declared !== undefined && declared !== vocab)
+    throw new FormatError(`GGUF: ${A}.vocab_size ${declared} differs from token_embd.weight's ${vocab} rows`);
   const H = num(md, `${A}.attention.head_count`, true)!;
   const keyLen = num(md, `${A}.attention.key_length`, false);
   const valLen = num(md, `${A}.attention.value_length`, false);
-  if (keyLen !== undefined && valLen !== undefined && keyLen !== valLen) throw new FormatError(`GGUF: ${A}.attention.key_length ${keyLen} ≠ value_length ${valLen}: not supported`);
+  if (keyLen !== undefined && valLen !== undefined && keyLen !== valLen)
+    throw new FormatError(`GGUF: ${A}.attention.key_length ${keyLen} ≠ value_length ${valLen}: not supported`);
   const hd = keyLen ?? C / H;
   const rot = num(md, `${A}.rope.dimension_count`, false);
-  if (rot !== undefined && rot !== hd) throw new FormatError(`GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${hd}: partial rotary embeddings are not supported`);
+  if (rot !== undefined && rot !== hd)
+    throw new FormatError(
+      `GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${hd}: partial rotary embeddings are not supported`,
+    );
   const json = {
     model_type: ga.subNorms ? "bitnet" : "llama",
     ...(keyLen !== undefined && keyLen !== C / H ? {head_dim: keyLen} : {}),
@@ -139,7 +158,9 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
   try {
     return parseConfig(json);
   } catch (e) {
-    throw new FormatError(`GGUF metadata: ${e instanceof Error ? e.message.replace(/^config\.json: /, "") : String(e)}`);
+    throw new FormatError(
+      `GGUF metadata: ${e instanceof Error ? e.message.replace(/^config\.json: /, "") : String(e)}`,
+    );
   }
 }
 
@@ -167,12 +188,19 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
     const info = byName.get(g);
     if (!info) throw new FormatError(`GGUF: tensor ${g} is missing`);
     const want = shape.length === 2 ? [shape[1], shape[0]] : [shape[0]];
-    if (info.dims.length !== want.length || info.dims.some((x, i) => x !== want[i])) throw new FormatError(`GGUF: ${g} has dims [${info.dims}], expected [${want}] (ggml order: columns first)`);
-    if (kind === "ternary" && GGML_REFUSED[info.type]) throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}: ${GGML_REFUSED[info.type]}`);
+    if (info.dims.length !== want.length || info.dims.some((x, i) => x !== want[i]))
+      throw new FormatError(`GGUF: ${g} has dims [${info.dims}], expected [${want}] (ggml order: columns first)`);
+    if (kind === "ternary" && GGML_REFUSED[info.type])
+      throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}: ${GGML_REFUSED[info.type]}`);
     if (kind === "ternary" && !TERNARY.includes(info.type)) {
-      throw new FormatError(`GGUF: projection ${g} is ${ggmlTypeName(info.type)}; only I2_S, TQ1_0 or TQ2_0 ternary projections are read (TL1/TL2 and k-quants are refused)`);
+      throw new FormatError(
+        `GGUF: projection ${g} is ${ggmlTypeName(info.type)}; only I2_S, TQ1_0 or TQ2_0 ternary projections are read (TL1/TL2 and k-quants are refused)`,
+      );
     }
-    if (kind === "float" && !(info.type in FLOAT_TYPES)) throw new FormatError(`GGUF: ${g} is ${ggmlTypeName(info.type)}; norms and the embedding must be F32, F16 or BF16${g === "token_embd.weight" ? " (a --quant-embd conversion: reconvert without it)" : ""}`);
+    if (kind === "float" && !(info.type in FLOAT_TYPES))
+      throw new FormatError(
+        `GGUF: ${g} is ${ggmlTypeName(info.type)}; norms and the embedding must be F32, F16 or BF16${g === "token_embd.weight" ? " (a --quant-embd conversion: reconvert without it)" : ""}`,
+      );
     out.push({hf, info, kind, shape, rope});
   };
   add(tensorNames.embed, [config.vocab_size, C], "float");
@@ -193,16 +221,29 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
   add(tensorNames.finalNorm, [C], "float");
   if (!config.tie_word_embeddings) add(tensorNames.lmHead, [config.vocab_size, C], "float");
   const types = new Set(out.filter((e) => e.kind === "ternary").map((e) => e.info.type));
-  if (types.size > 1) throw new FormatError(`GGUF: projections mix ${[...types].map(ggmlTypeName).join(" and ")}: one ternary type per file is read`);
+  if (types.size > 1)
+    throw new FormatError(
+      `GGUF: projections mix ${[...types].map(ggmlTypeName).join(" and ")}: one ternary type per file is read`,
+    );
   const used = new Set(out.map((e) => e.info.name));
   const extra = h.tensors.filter((t) => !used.has(t.name) && t.name !== "rope_freqs.weight");
-  if (extra.length) throw new FormatError(`GGUF: ${extra.length} unexpected tensor(s): ${extra.slice(0, 4).map((t) => t.name).join(", ")}`);
+  if (extra.length)
+    throw new FormatError(
+      `GGUF: ${extra.length} unexpected tensor(s): ${extra
+        .slice(0, 4)
+        .map((t) => t.name)
+        .join(", ")}`,
+    );
   return out;
 }
 
 /** Reads one planned tensor into the model's representation. */
 /** A ternary projection's codes (rows as stored) and its one scale: I2_S under `layout`, TQ1_0/TQ2_0 by blocks. */
-export function decodeTernary(bytes: Uint8Array, e: GGUFPlanEntry, layout: I2SLayout | undefined): {codes: Int8Array; scale: number} {
+export function decodeTernary(
+  bytes: Uint8Array,
+  e: GGUFPlanEntry,
+  layout: I2SLayout | undefined,
+): {codes: Int8Array; scale: number} {
   const [rows, cols] = e.shape as [number, number];
   const what = `GGUF: ${e.info.name}`;
   if (e.info.type === GGML_I2_S) {
@@ -213,11 +254,19 @@ export function decodeTernary(bytes: Uint8Array, e: GGUFPlanEntry, layout: I2SLa
   return {codes, scale: oneScale(codes, scales, what)};
 }
 
-export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlanEntry, layout: I2SLayout | undefined, d: number, permutedQK: boolean): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
+export async function loadGGUFTensor(
+  src: ByteSource,
+  h: GGUFHeader,
+  e: GGUFPlanEntry,
+  layout: I2SLayout | undefined,
+  d: number,
+  permutedQK: boolean,
+): Promise<{codes: Int8Array; gamma: number} | Float32Array> {
   const bytes = await readGGUFTensor(src, h, e.info);
   if (e.kind === "float") {
     const data = toFloat32(bytes, FLOAT_TYPES[e.info.type]);
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new FormatError(`GGUF: ${e.info.name} holds a non-finite value at ${i}`);
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i])) throw new FormatError(`GGUF: ${e.info.name} holds a non-finite value at ${i}`);
     return data;
   }
   const cols = e.shape[1] as number;
@@ -232,10 +281,15 @@ export async function loadGGUFTensor(src: ByteSource, h: GGUFHeader, e: GGUFPlan
  *  bitnet.cpp reads them: W_q/W_k in transformers' row order (its BitNet archs run rotate-half RoPE),
  *  rope.freq_base always written (llama.cpp would otherwise take 10000), and the I2_S layout recorded under
  *  bitnet_lab.i2s_layout (llama.cpp ignores keys it does not know). */
-export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embedding?: "F16" | "F32"; tokenizer?: GGUFKV[]; name?: string} = {}): {kvs: GGUFKV[]; tensors: GGUFTensorOut[]} {
+export function ggufFromWeights(
+  w: ModelWeights,
+  opts: {layout?: I2SLayout; embedding?: "F16" | "F32"; tokenizer?: GGUFKV[]; name?: string} = {},
+): {kvs: GGUFKV[]; tensors: GGUFTensorOut[]} {
   const c = w.config;
-  if (c.bitnet_variant !== "b1.58") throw new FormatError(`GGUF export: only b1.58 models map to bitnet-25 (this is ${c.bitnet_variant})`);
-  if (!c.bitnet_sub_norms || c.hidden_act !== "relu2") throw new FormatError("GGUF export: bitnet-25 needs sub-norms and a ReLU² FFN");
+  if (c.bitnet_variant !== "b1.58")
+    throw new FormatError(`GGUF export: only b1.58 models map to bitnet-25 (this is ${c.bitnet_variant})`);
+  if (!c.bitnet_sub_norms || c.hidden_act !== "relu2")
+    throw new FormatError("GGUF export: bitnet-25 needs sub-norms and a ReLU² FFN");
   const A = "bitnet-25";
   const U32 = GGUFValueType.U32;
   const F32 = GGUFValueType.F32;
@@ -265,20 +319,44 @@ export function ggufFromWeights(w: ModelWeights, opts: {layout?: I2SLayout; embe
     const t = w.ternary.get(hf);
     if (t) {
       const [rows, cols] = t.shape;
-      tensors.push({name, dims: [cols, rows], type: GGML_I2_S, data: () => encodeI2S(t.codes, rows, cols, t.gamma, layout, name)});
+      tensors.push({
+        name,
+        dims: [cols, rows],
+        type: GGML_I2_S,
+        data: () => encodeI2S(t.codes, rows, cols, t.gamma, layout, name),
+      });
       return;
     }
     const f = w.float.get(hf);
     if (!f) throw new FormatError(`GGUF export: missing ${hf}`);
     const matrix = f.shape.length === 2;
-    if (matrix && hf !== tensorNames.embed && hf !== tensorNames.lmHead) throw new FormatError(`GGUF export: projection ${hf} is not ternary (ternarize the model first)`);
+    if (matrix && hf !== tensorNames.embed && hf !== tensorNames.lmHead)
+      throw new FormatError(`GGUF export: projection ${hf} is not ternary (ternarize the model first)`);
     const type = matrix && embType === "F16" ? 1 : 0;
-    tensors.push({name, dims: matrix ? [f.shape[1], f.shape[0]] : [f.shape[0]], type, data: () => fromFloat32(f.data, type === 1 ? "F16" : "F32")});
+    tensors.push({
+      name,
+      dims: matrix ? [f.shape[1], f.shape[0]] : [f.shape[0]],
+      type,
+      data: () => fromFloat32(f.data, type === 1 ? "F16" : "F32"),
+    });
   };
   push(tensorNames.embed);
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const n = tensorNames.layer(l);
-    for (const k of [n.inputNorm, n.q, n.k, n.v, n.o, n.attnSubNorm, n.postAttnNorm, n.gate, n.up, n.down, n.ffnSubNorm]) push(k);
+    for (const k of [
+      n.inputNorm,
+      n.q,
+      n.k,
+      n.v,
+      n.o,
+      n.attnSubNorm,
+      n.postAttnNorm,
+      n.gate,
+      n.up,
+      n.down,
+      n.ffnSubNorm,
+    ])
+      push(k);
   }
   push(tensorNames.finalNorm);
   if (!c.tie_word_embeddings) push(tensorNames.lmHead);

@@ -14,21 +14,30 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
   const md = h.metadata;
   const model = md.get("tokenizer.ggml.model");
   if (model === undefined) return {note: "the GGUF file has no tokenizer.ggml.* vocabulary"};
-  if (model !== "gpt2") return {note: `GGUF tokenizer model ${JSON.stringify(model)} is not supported (byte-level BPE "gpt2" only): no tokenizer`};
+  if (model !== "gpt2")
+    return {
+      note: `GGUF tokenizer model ${JSON.stringify(model)} is not supported (byte-level BPE "gpt2" only): no tokenizer`,
+    };
   const tokens = md.get("tokenizer.ggml.tokens");
   const merges = md.get("tokenizer.ggml.merges");
-  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string")) return {note: "tokenizer.ggml.tokens is missing or not a list of strings: no tokenizer"};
-  if (!Array.isArray(merges) || !merges.every((t) => typeof t === "string")) return {note: "tokenizer.ggml.merges is missing or not a list of strings: no tokenizer"};
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string"))
+    return {note: "tokenizer.ggml.tokens is missing or not a list of strings: no tokenizer"};
+  if (!Array.isArray(merges) || !merges.every((t) => typeof t === "string"))
+    return {note: "tokenizer.ggml.merges is missing or not a list of strings: no tokenizer"};
   const types = md.get("tokenizer.ggml.token_type");
   const typeOf = (i: number) => (types instanceof Int32Array && types.length === tokens.length ? types[i] : 1);
   const pre = md.get("tokenizer.ggml.pre");
   // "gpt2" is what this project's writer put here before 2026-12; llama.cpp refuses that name but means gpt-2.
-  const split = typeof pre === "string" ? (GGUF_PRE_TOKENIZERS[pre] ?? (pre === "gpt2" ? "gpt2" : undefined)) : undefined;
+  const split =
+    typeof pre === "string" ? (GGUF_PRE_TOKENIZERS[pre] ?? (pre === "gpt2" ? "gpt2" : undefined)) : undefined;
   if (!split) {
-    const why = pre === undefined || pre === "default"
-      ? "llama.cpp's \"default\" pre-tokenizer (also used when tokenizer.ggml.pre is missing) splits with four regexes in sequence, which this tokenizer does not reproduce"
-      : "it is not one this tokenizer reproduces";
-    return {note: `GGUF tokenizer.ggml.pre ${JSON.stringify(pre ?? null)}: ${why} (supported: ${Object.keys(GGUF_PRE_TOKENIZERS).join(", ")}): no tokenizer`};
+    const why =
+      pre === undefined || pre === "default"
+        ? 'llama.cpp\'s "default" pre-tokenizer (also used when tokenizer.ggml.pre is missing) splits with four regexes in sequence, which this tokenizer does not reproduce'
+        : "it is not one this tokenizer reproduces";
+    return {
+      note: `GGUF tokenizer.ggml.pre ${JSON.stringify(pre ?? null)}: ${why} (supported: ${Object.keys(GGUF_PRE_TOKENIZERS).join(", ")}): no tokenizer`,
+    };
   }
   const llama3 = split === "llama3";
   // The BPE vocabulary is everything before the trailing run of control/user-defined tokens.
@@ -41,7 +50,16 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
   const added = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = typeOf(i);
-    if (t === 3 || t === 4 || i >= nVocab || i === bos || i === eos) added.push({id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t !== 4});
+    if (t === 3 || t === 4 || i >= nVocab || i === bos || i === eos)
+      added.push({
+        id: i,
+        content: tokens[i],
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: t !== 4,
+      });
   }
   const addBos = md.get("tokenizer.ggml.add_bos_token") ?? llama3;
   const bosPiece = typeof bos === "number" ? (tokens[bos] as string | undefined) : undefined;
@@ -51,7 +69,12 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
     post.push({
       type: "TemplateProcessing",
       single: [{SpecialToken: {id: bosPiece, type_id: 0}}, {Sequence: {id: "A", type_id: 0}}],
-      pair: [{SpecialToken: {id: bosPiece, type_id: 0}}, {Sequence: {id: "A", type_id: 0}}, {SpecialToken: {id: bosPiece, type_id: 1}}, {Sequence: {id: "B", type_id: 1}}],
+      pair: [
+        {SpecialToken: {id: bosPiece, type_id: 0}},
+        {Sequence: {id: "A", type_id: 0}},
+        {SpecialToken: {id: bosPiece, type_id: 1}},
+        {Sequence: {id: "B", type_id: 1}},
+      ],
       special_tokens: {[bosPiece]: {id: bosPiece, ids: [bos], tokens: [bosPiece]}},
     });
   }
@@ -61,11 +84,28 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
       added_tokens: added,
       normalizer: null,
       pre_tokenizer: llama3
-        ? {type: "Sequence", pretokenizers: [{type: "Split", pattern: {Regex: LLAMA3_REGEX}, behavior: "Isolated", invert: false}, byteLevel]}
+        ? {
+            type: "Sequence",
+            pretokenizers: [
+              {type: "Split", pattern: {Regex: LLAMA3_REGEX}, behavior: "Isolated", invert: false},
+              byteLevel,
+            ],
+          }
         : {...byteLevel, use_regex: true},
       post_processor: {type: "Sequence", processors: post},
       decoder: {type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true},
-      model: {type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: llama3, vocab, merges},
+      model: {
+        type: "BPE",
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: llama3,
+        vocab,
+        merges,
+      },
     },
   };
 }
@@ -74,15 +114,32 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
  *  regex + ByteLevel, "gpt-2" for plain byte-level (GPT-2's regex); anything else has no llama.cpp name that
  *  would tokenize the same, so writing one is refused. */
 export function ggufPreName(pre: unknown): string {
-  const p = pre as {type?: string; use_regex?: boolean; pretokenizers?: {type?: string; pattern?: {Regex?: string}}[]} | null | undefined;
+  const p = pre as
+    | {type?: string; use_regex?: boolean; pretokenizers?: {type?: string; pattern?: {Regex?: string}}[]}
+    | null
+    | undefined;
   if (p?.type === "ByteLevel" && p.use_regex !== false) return "gpt-2";
-  if (p?.type === "Sequence" && p.pretokenizers?.length === 2 && p.pretokenizers[0].type === "Split" && p.pretokenizers[0].pattern?.Regex === LLAMA3_REGEX && p.pretokenizers[1].type === "ByteLevel") return "llama-bpe";
-  throw new FormatError(`GGUF export: the tokenizer's pre_tokenizer (${JSON.stringify(p ?? null).slice(0, 120)}) has no llama.cpp tokenizer.ggml.pre name that splits text the same way (llama-bpe: Llama-3's Split regex; gpt-2: plain byte-level)`);
+  if (
+    p?.type === "Sequence" &&
+    p.pretokenizers?.length === 2 &&
+    p.pretokenizers[0].type === "Split" &&
+    p.pretokenizers[0].pattern?.Regex === LLAMA3_REGEX &&
+    p.pretokenizers[1].type === "ByteLevel"
+  )
+    return "llama-bpe";
+  throw new FormatError(
+    `GGUF export: the tokenizer's pre_tokenizer (${JSON.stringify(p ?? null).slice(0, 120)}) has no llama.cpp tokenizer.ggml.pre name that splits text the same way (llama-bpe: Llama-3's Split regex; gpt-2: plain byte-level)`,
+  );
 }
 
 /** tokenizer.json content (byte-level BPE, as Tokenizer.fromJSON reads it) as tokenizer.ggml.* key/values. */
 export function ggufTokenizerKVs(json: unknown, ids: {bos: number; eos: number}): GGUFKV[] {
-  const j = json as {model: {vocab: Record<string, number>; merges: (string | [string, string])[]}; added_tokens?: {id: number; content: string; special?: boolean}[]; pre_tokenizer?: {type?: string}; post_processor?: {type?: string; processors?: {type?: string}[]}};
+  const j = json as {
+    model: {vocab: Record<string, number>; merges: (string | [string, string])[]};
+    added_tokens?: {id: number; content: string; special?: boolean}[];
+    pre_tokenizer?: {type?: string};
+    post_processor?: {type?: string; processors?: {type?: string}[]};
+  };
   const added = j.added_tokens ?? [];
   const n = Math.max(Object.keys(j.model.vocab).length, ...added.map((a) => a.id + 1));
   const tokens = new Array<string>(n);
@@ -93,14 +150,20 @@ export function ggufTokenizerKVs(json: unknown, ids: {bos: number; eos: number})
     types[a.id] = a.special === false ? 4 : 3;
   }
   const pp = j.post_processor;
-  const template = pp?.type === "TemplateProcessing" || (pp?.processors ?? []).some((p) => p.type === "TemplateProcessing");
+  const template =
+    pp?.type === "TemplateProcessing" || (pp?.processors ?? []).some((p) => p.type === "TemplateProcessing");
   const S = GGUFValueType.STRING;
   return [
     {key: "tokenizer.ggml.model", type: S, value: "gpt2"},
     {key: "tokenizer.ggml.pre", type: S, value: ggufPreName(j.pre_tokenizer)},
     {key: "tokenizer.ggml.tokens", type: GGUFValueType.ARRAY, elementType: S, value: tokens},
     {key: "tokenizer.ggml.token_type", type: GGUFValueType.ARRAY, elementType: GGUFValueType.I32, value: types},
-    {key: "tokenizer.ggml.merges", type: GGUFValueType.ARRAY, elementType: S, value: j.model.merges.map((m) => (typeof m === "string" ? m : m.join(" ")))},
+    {
+      key: "tokenizer.ggml.merges",
+      type: GGUFValueType.ARRAY,
+      elementType: S,
+      value: j.model.merges.map((m) => (typeof m === "string" ? m : m.join(" "))),
+    },
     {key: "tokenizer.ggml.bos_token_id", type: GGUFValueType.U32, value: ids.bos},
     {key: "tokenizer.ggml.eos_token_id", type: GGUFValueType.U32, value: ids.eos},
     {key: "tokenizer.ggml.add_bos_token", type: GGUFValueType.BOOL, value: template},

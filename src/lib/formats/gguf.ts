@@ -22,7 +22,21 @@ const MAX_STRING = 100_000_000;
  *  a time for a minute before running out of memory. */
 const MAX_ARRAY = CONFIG_LIMITS.vocab_size;
 
-export enum GGUFValueType { U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12 }
+export enum GGUFValueType {
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
+}
 
 /** ggml tensor types this reader can size (block elements, bytes per block), with their names. I2_S is
  *  special-cased (a per-tensor scale after the codes). Others are named so refusals are specific. */
@@ -74,10 +88,14 @@ export function ggmlTensorBytes(t: number, n: number, what: string): number {
   }
   const info = GGML_TYPES[t];
   if (!info) {
-    const hint = t === 37 || t === 38 ? " (bitnet.cpp's fork numbers its TL1/TL2 lookup-table layouts after I2_S: reconvert with --quant-type i2_s)" : "";
+    const hint =
+      t === 37 || t === 38
+        ? " (bitnet.cpp's fork numbers its TL1/TL2 lookup-table layouts after I2_S: reconvert with --quant-type i2_s)"
+        : "";
     throw new FormatError(`${what}: unknown ggml tensor type ${t}${hint}`);
   }
-  if (n % info.block !== 0) throw new FormatError(`${what}: ${n} elements is not a multiple of ${info.name}'s block of ${info.block}`);
+  if (n % info.block !== 0)
+    throw new FormatError(`${what}: ${n} elements is not a multiple of ${info.name}'s block of ${info.block}`);
   return (n / info.block) * info.bytes;
 }
 
@@ -109,7 +127,10 @@ export interface GGUFHeader {
 
 async function readString(c: Cursor, what: string): Promise<string> {
   const len = await c.u64(`${what} length`);
-  if (len > MAX_STRING || len > c.remaining) throw new FormatError(`${what}: string of ${len} bytes runs past the end of the file or the ${MAX_STRING}-byte limit`);
+  if (len > MAX_STRING || len > c.remaining)
+    throw new FormatError(
+      `${what}: string of ${len} bytes runs past the end of the file or the ${MAX_STRING}-byte limit`,
+    );
   try {
     return new TextDecoder("utf-8", {fatal: true}).decode(await c.bytes(len));
   } catch (e) {
@@ -118,33 +139,64 @@ async function readString(c: Cursor, what: string): Promise<string> {
   }
 }
 
-const MIN_BYTES: Record<number, number> = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8};
+const MIN_BYTES: Record<number, number> = {
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  8: 8,
+  9: 12,
+  10: 8,
+  11: 8,
+  12: 8,
+};
 
 async function readValue(c: Cursor, type: number, what: string, depth = 0): Promise<GGUFValue> {
   switch (type) {
-    case GGUFValueType.U8: return c.u8();
-    case GGUFValueType.I8: return c.i8();
-    case GGUFValueType.U16: return c.u16();
-    case GGUFValueType.I16: return c.i16();
-    case GGUFValueType.U32: return c.u32();
-    case GGUFValueType.I32: return c.i32();
-    case GGUFValueType.F32: return c.f32();
-    case GGUFValueType.F64: return c.f64();
-    case GGUFValueType.U64: return c.u64(what);
-    case GGUFValueType.I64: return c.i64(what);
+    case GGUFValueType.U8:
+      return c.u8();
+    case GGUFValueType.I8:
+      return c.i8();
+    case GGUFValueType.U16:
+      return c.u16();
+    case GGUFValueType.I16:
+      return c.i16();
+    case GGUFValueType.U32:
+      return c.u32();
+    case GGUFValueType.I32:
+      return c.i32();
+    case GGUFValueType.F32:
+      return c.f32();
+    case GGUFValueType.F64:
+      return c.f64();
+    case GGUFValueType.U64:
+      return c.u64(what);
+    case GGUFValueType.I64:
+      return c.i64(what);
     case GGUFValueType.BOOL: {
       const b = await c.u8();
       if (b > 1) throw new FormatError(`${what}: bool byte ${b} is neither 0 nor 1`);
       return b === 1;
     }
-    case GGUFValueType.STRING: return readString(c, what);
+    case GGUFValueType.STRING:
+      return readString(c, what);
     case GGUFValueType.ARRAY: {
       if (depth > 2) throw new FormatError(`${what}: arrays nested deeper than 2`);
       const et = await c.u32();
       if (!(et in MIN_BYTES)) throw new FormatError(`${what}: unknown array element type ${et}`);
       const count = await c.u64(`${what} array length`);
-      if (count > MAX_ARRAY) throw new FormatError(`${what}: array of ${count} elements is more than any GGUF key holds (limit ${MAX_ARRAY}, the largest vocabulary)`);
-      if (count * MIN_BYTES[et] > c.remaining) throw new FormatError(`${what}: array of ${count} elements cannot fit in the ${c.remaining} bytes left (truncated or corrupt file)`);
+      if (count > MAX_ARRAY)
+        throw new FormatError(
+          `${what}: array of ${count} elements is more than any GGUF key holds (limit ${MAX_ARRAY}, the largest vocabulary)`,
+        );
+      if (count * MIN_BYTES[et] > c.remaining)
+        throw new FormatError(
+          `${what}: array of ${count} elements cannot fit in the ${c.remaining} bytes left (truncated or corrupt file)`,
+        );
       if (et === GGUFValueType.I32) {
         const raw = await c.bytes(count * 4);
         const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -175,13 +227,17 @@ export async function parseGGUF(src: ByteSource): Promise<GGUFHeader> {
   if (src.size < 24) throw new FormatError(`${name}: ${src.size} bytes is too short for a GGUF header`);
   const c = new Cursor(src);
   const magic = await c.u32();
-  if (magic !== GGUF_MAGIC) throw new FormatError(`${name}: not a GGUF file (magic ${magic.toString(16).padStart(8, "0")}, expected "GGUF")`);
+  if (magic !== GGUF_MAGIC)
+    throw new FormatError(`${name}: not a GGUF file (magic ${magic.toString(16).padStart(8, "0")}, expected "GGUF")`);
   const version = await c.u32();
-  if (version !== 2 && version !== 3) throw new FormatError(`${name}: GGUF version ${version} is not supported (2 or 3)`);
+  if (version !== 2 && version !== 3)
+    throw new FormatError(`${name}: GGUF version ${version} is not supported (2 or 3)`);
   const nTensors = await c.u64("tensor count");
   const nKV = await c.u64("key/value count");
-  if (nTensors > MAX_COUNT || nKV > MAX_COUNT) throw new FormatError(`${name}: ${nTensors} tensors / ${nKV} keys is absurd (corrupt header?)`);
-  if (nKV * 12 + nTensors * 24 > c.remaining) throw new FormatError(`${name}: ${nKV} keys and ${nTensors} tensors cannot fit in the file (truncated?)`);
+  if (nTensors > MAX_COUNT || nKV > MAX_COUNT)
+    throw new FormatError(`${name}: ${nTensors} tensors / ${nKV} keys is absurd (corrupt header?)`);
+  if (nKV * 12 + nTensors * 24 > c.remaining)
+    throw new FormatError(`${name}: ${nKV} keys and ${nTensors} tensors cannot fit in the file (truncated?)`);
   const metadata = new Map<string, GGUFValue>();
   const types = new Map<string, GGUFValueType>();
   for (let i = 0; i < nKV; i++) {
@@ -194,7 +250,8 @@ export async function parseGGUF(src: ByteSource): Promise<GGUFHeader> {
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   if (metadata.has("general.alignment")) {
     const a = metadata.get("general.alignment");
-    if (typeof a !== "number" || !Number.isInteger(a) || a < 1 || (a & (a - 1)) !== 0 || a > 1 << 20) throw new FormatError(`${name}: general.alignment ${String(a)} must be a power of two`);
+    if (typeof a !== "number" || !Number.isInteger(a) || a < 1 || (a & (a - 1)) !== 0 || a > 1 << 20)
+      throw new FormatError(`${name}: general.alignment ${String(a)} must be a power of two`);
     alignment = a as number;
   }
   const tensors: GGUFTensorInfo[] = [];
@@ -216,7 +273,10 @@ export async function parseGGUF(src: ByteSource): Promise<GGUFHeader> {
     }
     const type = await c.u32();
     const offset = await c.u64(`tensor "${tname}" offset`);
-    if (offset % alignment !== 0) throw new FormatError(`${name}: tensor "${tname}" offset ${offset} is not a multiple of the alignment ${alignment}`);
+    if (offset % alignment !== 0)
+      throw new FormatError(
+        `${name}: tensor "${tname}" offset ${offset} is not a multiple of the alignment ${alignment}`,
+      );
     const bytes = ggmlTensorBytes(type, n, `${name}: tensor "${tname}"`);
     tensors.push({name: tname, dims, type, offset, bytes, n});
   }
@@ -226,9 +286,15 @@ export async function parseGGUF(src: ByteSource): Promise<GGUFHeader> {
   const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
   let end = 0;
   for (const t of sorted) {
-    if (t.offset < end) throw new FormatError(`${name}: tensor "${t.name}" at ${t.offset} overlaps the previous tensor (ending at ${end})`);
+    if (t.offset < end)
+      throw new FormatError(
+        `${name}: tensor "${t.name}" at ${t.offset} overlaps the previous tensor (ending at ${end})`,
+      );
     end = t.offset + t.bytes;
-    if (end > dataLength) throw new FormatError(`${name}: tensor "${t.name}" [${t.offset}, ${end}) runs past the ${dataLength}-byte data section (truncated file?)`);
+    if (end > dataLength)
+      throw new FormatError(
+        `${name}: tensor "${t.name}" [${t.offset}, ${end}) runs past the ${dataLength}-byte data section (truncated file?)`,
+      );
   }
   return {version, metadata, types, tensors, alignment, dataOffset, fileSize: src.size};
 }
@@ -246,22 +312,45 @@ export type GGUFKV = {key: string; type: GGUFValueType; value: GGUFValue; elemen
 class Bytes {
   parts: Uint8Array[] = [];
   length = 0;
-  push(b: Uint8Array): void { this.parts.push(b); this.length += b.length; }
+  push(b: Uint8Array): void {
+    this.parts.push(b);
+    this.length += b.length;
+  }
   num(kind: "u8" | "u32" | "i32" | "f32" | "u64" | "i64" | "f64" | "u16" | "i16" | "i8", v: number | bigint): void {
     const size = {u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, u64: 8, i64: 8, f64: 8}[kind];
     const b = new Uint8Array(size);
     const dv = new DataView(b.buffer);
     switch (kind) {
-      case "u8": dv.setUint8(0, Number(v)); break;
-      case "i8": dv.setInt8(0, Number(v)); break;
-      case "u16": dv.setUint16(0, Number(v), true); break;
-      case "i16": dv.setInt16(0, Number(v), true); break;
-      case "u32": dv.setUint32(0, Number(v), true); break;
-      case "i32": dv.setInt32(0, Number(v), true); break;
-      case "f32": dv.setFloat32(0, Number(v), true); break;
-      case "f64": dv.setFloat64(0, Number(v), true); break;
-      case "u64": dv.setBigUint64(0, BigInt(v), true); break;
-      case "i64": dv.setBigInt64(0, BigInt(v), true); break;
+      case "u8":
+        dv.setUint8(0, Number(v));
+        break;
+      case "i8":
+        dv.setInt8(0, Number(v));
+        break;
+      case "u16":
+        dv.setUint16(0, Number(v), true);
+        break;
+      case "i16":
+        dv.setInt16(0, Number(v), true);
+        break;
+      case "u32":
+        dv.setUint32(0, Number(v), true);
+        break;
+      case "i32":
+        dv.setInt32(0, Number(v), true);
+        break;
+      case "f32":
+        dv.setFloat32(0, Number(v), true);
+        break;
+      case "f64":
+        dv.setFloat64(0, Number(v), true);
+        break;
+      case "u64":
+        dv.setBigUint64(0, BigInt(v), true);
+        break;
+      case "i64":
+        dv.setBigInt64(0, BigInt(v), true);
+        break;
     }
     this.push(b);
   }
@@ -273,25 +362,40 @@ class Bytes {
   concat(): Uint8Array {
     const out = new Uint8Array(this.length);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 }
 
 function writeValue(b: Bytes, type: GGUFValueType, v: GGUFValue, elementType?: GGUFValueType): void {
   switch (type) {
-    case GGUFValueType.U8: return b.num("u8", v as number);
-    case GGUFValueType.I8: return b.num("i8", v as number);
-    case GGUFValueType.U16: return b.num("u16", v as number);
-    case GGUFValueType.I16: return b.num("i16", v as number);
-    case GGUFValueType.U32: return b.num("u32", v as number);
-    case GGUFValueType.I32: return b.num("i32", v as number);
-    case GGUFValueType.F32: return b.num("f32", v as number);
-    case GGUFValueType.F64: return b.num("f64", v as number);
-    case GGUFValueType.U64: return b.num("u64", v as number);
-    case GGUFValueType.I64: return b.num("i64", v as number);
-    case GGUFValueType.BOOL: return b.num("u8", v ? 1 : 0);
-    case GGUFValueType.STRING: return b.str(v as string);
+    case GGUFValueType.U8:
+      return b.num("u8", v as number);
+    case GGUFValueType.I8:
+      return b.num("i8", v as number);
+    case GGUFValueType.U16:
+      return b.num("u16", v as number);
+    case GGUFValueType.I16:
+      return b.num("i16", v as number);
+    case GGUFValueType.U32:
+      return b.num("u32", v as number);
+    case GGUFValueType.I32:
+      return b.num("i32", v as number);
+    case GGUFValueType.F32:
+      return b.num("f32", v as number);
+    case GGUFValueType.F64:
+      return b.num("f64", v as number);
+    case GGUFValueType.U64:
+      return b.num("u64", v as number);
+    case GGUFValueType.I64:
+      return b.num("i64", v as number);
+    case GGUFValueType.BOOL:
+      return b.num("u8", v ? 1 : 0);
+    case GGUFValueType.STRING:
+      return b.str(v as string);
     case GGUFValueType.ARRAY: {
       if (elementType === undefined) throw new Error("gguf writer: an array needs its element type");
       const arr = v as ArrayLike<GGUFValue>;
@@ -312,12 +416,20 @@ export interface GGUFTensorOut {
 }
 
 /** Writes a GGUF v3 file through `sink` (header first, then each tensor, padded to the alignment). */
-export async function writeGGUF(kvs: readonly GGUFKV[], tensors: readonly GGUFTensorOut[], sink: (chunk: Uint8Array) => void | Promise<void>, alignment = GGUF_DEFAULT_ALIGNMENT): Promise<number> {
+export async function writeGGUF(
+  kvs: readonly GGUFKV[],
+  tensors: readonly GGUFTensorOut[],
+  sink: (chunk: Uint8Array) => void | Promise<void>,
+  alignment = GGUF_DEFAULT_ALIGNMENT,
+): Promise<number> {
   const b = new Bytes();
   b.num("u32", GGUF_MAGIC);
   b.num("u32", 3);
   b.num("u64", tensors.length);
-  const all = kvs.some((k) => k.key === "general.alignment") || alignment === GGUF_DEFAULT_ALIGNMENT ? kvs : [...kvs, {key: "general.alignment", type: GGUFValueType.U32, value: alignment}];
+  const all =
+    kvs.some((k) => k.key === "general.alignment") || alignment === GGUF_DEFAULT_ALIGNMENT
+      ? kvs
+      : [...kvs, {key: "general.alignment", type: GGUFValueType.U32, value: alignment}];
   b.num("u64", all.length);
   for (const kv of all) {
     b.str(kv.key);
@@ -343,7 +455,8 @@ export async function writeGGUF(kvs: readonly GGUFKV[], tensors: readonly GGUFTe
   await sink(b.concat());
   for (let i = 0; i < tensors.length; i++) {
     const data = await tensors[i].data();
-    if (data.length !== sizes[i]) throw new Error(`gguf writer: ${tensors[i].name} produced ${data.length} bytes, expected ${sizes[i]}`);
+    if (data.length !== sizes[i])
+      throw new Error(`gguf writer: ${tensors[i].name} produced ${data.length} bytes, expected ${sizes[i]}`);
     await sink(data);
     const p = pad(data.length);
     if (p.length) await sink(p);

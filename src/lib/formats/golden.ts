@@ -49,17 +49,32 @@ export async function attentionRopeCheck(opened: OpenedCheckpoint, ids: readonly
   const norm = (await opened.tensor(n.inputNorm)).float!.data;
   const xs: Float64Array[] = [];
   for (const id of ids) xs.push(rmsNormRow(await rows.floatRows(tensorNames.embed, id, 1), norm, c.rms_norm_eps));
-  const scores = async (W: {data: Float32Array; shape: [number, number]}, K: {data: Float32Array; shape: [number, number]}, rope: "neox" | "norm") => {
-    const H = c.num_attention_heads, G = H / c.num_key_value_heads;
-    const qs = xs.map((x, p) => { const q = matVec(W.data, W.shape[0], W.shape[1], x); for (let h = 0; h < H; h++) llamaRope(q.subarray(h * d, (h + 1) * d), p, rt.ropeTheta, rope); return q; });
-    const ks = xs.map((x, p) => { const k = matVec(K.data, K.shape[0], K.shape[1], x); for (let h = 0; h < c.num_key_value_heads; h++) llamaRope(k.subarray(h * d, (h + 1) * d), p, rt.ropeTheta, rope); return k; });
+  const scores = async (
+    W: {data: Float32Array; shape: [number, number]},
+    K: {data: Float32Array; shape: [number, number]},
+    rope: "neox" | "norm",
+  ) => {
+    const H = c.num_attention_heads,
+      G = H / c.num_key_value_heads;
+    const qs = xs.map((x, p) => {
+      const q = matVec(W.data, W.shape[0], W.shape[1], x);
+      for (let h = 0; h < H; h++) llamaRope(q.subarray(h * d, (h + 1) * d), p, rt.ropeTheta, rope);
+      return q;
+    });
+    const ks = xs.map((x, p) => {
+      const k = matVec(K.data, K.shape[0], K.shape[1], x);
+      for (let h = 0; h < c.num_key_value_heads; h++) llamaRope(k.subarray(h * d, (h + 1) * d), p, rt.ropeTheta, rope);
+      return k;
+    });
     const out: number[] = [];
-    for (let i = 1; i < xs.length; i++) for (let j = 0; j <= i; j++) for (let h = 0; h < H; h++) {
-      let s = 0;
-      const kh = Math.floor(h / G);
-      for (let e = 0; e < d; e++) s += qs[i][h * d + e] * ks[j][kh * d + e];
-      out.push(s / Math.sqrt(d));
-    }
+    for (let i = 1; i < xs.length; i++)
+      for (let j = 0; j <= i; j++)
+        for (let h = 0; h < H; h++) {
+          let s = 0;
+          const kh = Math.floor(h / G);
+          for (let e = 0; e < d; e++) s += qs[i][h * d + e] * ks[j][kh * d + e];
+          out.push(s / Math.sqrt(d));
+        }
     return out;
   };
   const asMatrix = async (name: string) => {
@@ -71,7 +86,8 @@ export async function attentionRopeCheck(opened: OpenedCheckpoint, ids: readonly
   };
   const ours = await scores(await asMatrix(n.q), await asMatrix(n.k), "neox");
   const theirs = await scores(await opened.storedRows(n.q), await opened.storedRows(n.k), rt.rope);
-  let maxAbs = 0, maxDiff = 0;
+  let maxAbs = 0,
+    maxDiff = 0;
   for (let i = 0; i < ours.length; i++) {
     maxAbs = Math.max(maxAbs, Math.abs(theirs[i]));
     maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
@@ -79,7 +95,14 @@ export async function attentionRopeCheck(opened: OpenedCheckpoint, ids: readonly
   const tol = 1e-6 * Math.max(1, maxAbs);
   const pass = maxDiff <= tol;
   const what = `layer 0 attention scores at positions 1…${ids.length - 1} (${ours.length} scores): as this reader feeds the model vs as ${rt.name} computes them from the rows the file stores (${rt.rope === "neox" ? "rotate-half" : "adjacent-pair"} RoPE, θ = ${rt.ropeTheta})`;
-  return {id: "attention-rope", pass, maxAbsDiff: maxDiff, detail: pass ? `${what}: equal (max |Δ| ${maxDiff.toExponential(2)})` : `${what}: they differ by up to ${maxDiff.toPrecision(3)} (scores up to ${maxAbs.toPrecision(3)}) — the reader's W_q/W_k row order or RoPE is not the one this file was made for`};
+  return {
+    id: "attention-rope",
+    pass,
+    maxAbsDiff: maxDiff,
+    detail: pass
+      ? `${what}: equal (max |Δ| ${maxDiff.toExponential(2)})`
+      : `${what}: they differ by up to ${maxDiff.toPrecision(3)} (scores up to ${maxAbs.toPrecision(3)}) — the reader's W_q/W_k row order or RoPE is not the one this file was made for`,
+  };
 }
 
 /** Every logit finite: NaN or ±∞ anywhere is a failure, whatever else agrees. */
@@ -87,7 +110,11 @@ export function finiteLogitsCheck(logits: Float32Array, vocab: number): GoldenCh
   for (let i = 0; i < logits.length; i++) {
     if (!Number.isFinite(logits[i])) {
       const pos = Math.floor(i / vocab);
-      return {id: "finite-logits", pass: false, detail: `logit ${i % vocab} at position ${pos} is ${logits[i]}: the weights or scales produce non-finite values (an absurd scale?)`};
+      return {
+        id: "finite-logits",
+        pass: false,
+        detail: `logit ${i % vocab} at position ${pos} is ${logits[i]}: the weights or scales produce non-finite values (an absurd scale?)`,
+      };
     }
   }
   return {id: "finite-logits", pass: true, detail: `all ${logits.length} logits are finite`};

@@ -17,9 +17,18 @@ export type I2SLayout = "x86" | "arm" | "rows";
 export const I2S_LAYOUT_NAMES: readonly I2SLayout[] = ["x86", "arm", "rows"];
 
 export const I2S_LAYOUTS: Readonly<Record<I2SLayout, {name: string; maker: string}>> = {
-  x86: {name: "x86: 128-element blocks of 32 bytes, shifts 6,4,2,0", maker: "bitnet.cpp built for x86 (AVX2/SSSE3, ACT_PARALLEL — the default, and the released ggml-model-i2_s.gguf)"},
-  arm: {name: "ARM: 64-element blocks of 16 bytes, shifts 6,4,2,0", maker: "bitnet.cpp built for ARM NEON (Apple silicon, aarch64 Linux)"},
-  rows: {name: "rows: 4 rows per byte (one byte per column, rows 4g…4g+3 at shifts 6,4,2,0)", maker: "bitnet.cpp built for x86 without ACT_PARALLEL"},
+  x86: {
+    name: "x86: 128-element blocks of 32 bytes, shifts 6,4,2,0",
+    maker: "bitnet.cpp built for x86 (AVX2/SSSE3, ACT_PARALLEL — the default, and the released ggml-model-i2_s.gguf)",
+  },
+  arm: {
+    name: "ARM: 64-element blocks of 16 bytes, shifts 6,4,2,0",
+    maker: "bitnet.cpp built for ARM NEON (Apple silicon, aarch64 Linux)",
+  },
+  rows: {
+    name: "rows: 4 rows per byte (one byte per column, rows 4g…4g+3 at shifts 6,4,2,0)",
+    maker: "bitnet.cpp built for x86 without ACT_PARALLEL",
+  },
 };
 
 /** I2_S code → ternary value. */
@@ -42,7 +51,8 @@ export function i2sLayoutUnfit(layout: I2SLayout, rows: number, cols: number): s
 /** Byte and shift of flat element e (row-major [rows, cols]) under a layout. */
 function place(layout: I2SLayout, e: number, cols: number): [number, number] {
   if (layout === "rows") {
-    const r = Math.floor(e / cols), c = e - r * cols;
+    const r = Math.floor(e / cols),
+      c = e - r * cols;
     return [(r >> 2) * cols + c, 6 - 2 * (r & 3)];
   }
   const [block, group] = layout === "x86" ? [128, 32] : [64, 16];
@@ -51,14 +61,23 @@ function place(layout: I2SLayout, e: number, cols: number): [number, number] {
 }
 
 /** Calls f(element, code 0..3) for every element of the tensor, in byte order (fast paths per layout). */
-function forEachCode(bytes: Uint8Array, rows: number, cols: number, layout: I2SLayout, f: (e: number, v: number) => void): void {
+function forEachCode(
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  layout: I2SLayout,
+  f: (e: number, v: number) => void,
+): void {
   const n = rows * cols;
   if (layout === "rows") {
     for (let g = 0; g < rows / 4; g++) {
       for (let c = 0; c < cols; c++) {
         const b = bytes[g * cols + c];
         const e = 4 * g * cols + c;
-        f(e, (b >> 6) & 3); f(e + cols, (b >> 4) & 3); f(e + 2 * cols, (b >> 2) & 3); f(e + 3 * cols, b & 3);
+        f(e, (b >> 6) & 3);
+        f(e + cols, (b >> 4) & 3);
+        f(e + 2 * cols, (b >> 2) & 3);
+        f(e + 3 * cols, b & 3);
       }
     }
     return;
@@ -66,10 +85,14 @@ function forEachCode(bytes: Uint8Array, rows: number, cols: number, layout: I2SL
   const [block, group] = layout === "x86" ? [128, 32] : [64, 16];
   const blockBytes = block / 4;
   for (let blk = 0; blk < n / block; blk++) {
-    const base = blk * blockBytes, out = blk * block;
+    const base = blk * blockBytes,
+      out = blk * block;
     for (let p = 0; p < group; p++) {
       const b = bytes[base + p];
-      f(out + p, (b >> 6) & 3); f(out + group + p, (b >> 4) & 3); f(out + 2 * group + p, (b >> 2) & 3); f(out + 3 * group + p, b & 3);
+      f(out + p, (b >> 6) & 3);
+      f(out + group + p, (b >> 4) & 3);
+      f(out + 2 * group + p, (b >> 2) & 3);
+      f(out + 3 * group + p, b & 3);
     }
   }
 }
@@ -78,11 +101,18 @@ function check(bytes: Uint8Array, rows: number, cols: number, layout: I2SLayout,
   const unfit = i2sLayoutUnfit(layout, rows, cols);
   if (unfit) throw new FormatError(`${what}: ${unfit}; bitnet.cpp's ${layout} I2_S layout cannot hold it`);
   const n = rows * cols;
-  if (bytes.length !== i2sBytes(n)) throw new FormatError(`${what}: ${bytes.length} bytes, I2_S of ${n} elements needs ${i2sBytes(n)}`);
+  if (bytes.length !== i2sBytes(n))
+    throw new FormatError(`${what}: ${bytes.length} bytes, I2_S of ${n} elements needs ${i2sBytes(n)}`);
 }
 
 /** Decodes an I2_S tensor [rows, cols] (row-major) into ternary codes and its scale. */
-export function decodeI2S(bytes: Uint8Array, rows: number, cols: number, layout: I2SLayout, what = "I2_S tensor"): {codes: Int8Array; scale: number} {
+export function decodeI2S(
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  layout: I2SLayout,
+  what = "I2_S tensor",
+): {codes: Int8Array; scale: number} {
   check(bytes, rows, cols, layout, what);
   const n = rows * cols;
   const codes = new Int8Array(n);
@@ -96,12 +126,20 @@ export function decodeI2S(bytes: Uint8Array, rows: number, cols: number, layout:
     throw new FormatError(`${what}: invalid I2_S code 3 at byte ${byte}, shift ${shift} (element ${bad})`);
   }
   const scale = new DataView(bytes.buffer, bytes.byteOffset + n / 4, 4).getFloat32(0, true);
-  if (!(scale > 0 && Number.isFinite(scale))) throw new FormatError(`${what}: I2_S scale ${scale} after the codes is not a positive finite number`);
+  if (!(scale > 0 && Number.isFinite(scale)))
+    throw new FormatError(`${what}: I2_S scale ${scale} after the codes is not a positive finite number`);
   return {codes, scale};
 }
 
 /** Encodes ternary codes [rows, cols] with their scale as I2_S (the inverse of decodeI2S; padding is zero). */
-export function encodeI2S(codes: Int8Array, rows: number, cols: number, scale: number, layout: I2SLayout, what = "I2_S tensor"): Uint8Array {
+export function encodeI2S(
+  codes: Int8Array,
+  rows: number,
+  cols: number,
+  scale: number,
+  layout: I2SLayout,
+  what = "I2_S tensor",
+): Uint8Array {
   const n = rows * cols;
   if (codes.length !== n) throw new FormatError(`${what}: ${codes.length} codes for a [${rows}, ${cols}] tensor`);
   const unfit = i2sLayoutUnfit(layout, rows, cols);
@@ -119,8 +157,14 @@ export function encodeI2S(codes: Int8Array, rows: number, cols: number, scale: n
 
 /** Non-zero codes per row and per column of an I2_S tensor read under `layout` (no Int8Array of the whole
  *  tensor): the statistics the layout evidence compares. */
-export function i2sNonZeros(bytes: Uint8Array, rows: number, cols: number, layout: I2SLayout): {perRow: Float64Array; perCol: Float64Array} {
-  const perRow = new Float64Array(rows), perCol = new Float64Array(cols);
+export function i2sNonZeros(
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  layout: I2SLayout,
+): {perRow: Float64Array; perCol: Float64Array} {
+  const perRow = new Float64Array(rows),
+    perCol = new Float64Array(cols);
   forEachCode(bytes, rows, cols, layout, (e, v) => {
     if (v !== 1) {
       const r = Math.floor(e / cols);

@@ -34,13 +34,23 @@ export const LAYOUT_Z_LEAD = 4;
 
 function pearson(a: Float64Array, b: Float64Array): number {
   const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < n; i++) {
-    const x = a[i] - ma, y = b[i] - mb;
-    sab += x * y; saa += x * x; sbb += y * y;
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i] - ma,
+      y = b[i] - mb;
+    sab += x * y;
+    saa += x * x;
+    sbb += y * y;
   }
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
 }
@@ -54,7 +64,8 @@ export function evidenceLayers(L: number): number[] {
 export function layoutEvidence(ffns: FFNBytes[], candidates: readonly I2SLayout[]): LayoutEvidence {
   const z: Partial<Record<I2SLayout, number>> = {};
   for (const L of candidates) {
-    let sum = 0, count = 0;
+    let sum = 0,
+      count = 0;
     for (const f of ffns) {
       const down = i2sNonZeros(f.down, f.C, f.F, L).perCol;
       for (const inp of [f.up, f.gate]) {
@@ -72,7 +83,17 @@ export function layoutEvidence(ffns: FFNBytes[], candidates: readonly I2SLayout[
   const lead = (z[best] ?? 0) - (second === undefined ? 0 : (z[second] ?? 0));
   const basis = `W_up/W_gate rows against W_down columns, non-zero counts per FFN neuron, layers ${layers.join(", ")}: ${fmt}`;
   if ((z[best] ?? 0) >= LAYOUT_Z_MIN && lead >= LAYOUT_Z_LEAD) {
-    return {layout: best, z, layers, how: `only the ${best} layout keeps each FFN neuron's input and output weights aligned (${basis})`};
+    return {
+      layout: best,
+      z,
+      layers,
+      how: `only the ${best} layout keeps each FFN neuron's input and output weights aligned (${basis})`,
+    };
   }
-  return {layout: null, z, layers, how: `the weights do not tell the layouts apart (${basis}; a decision needs z ≥ ${LAYOUT_Z_MIN} and a lead of ${LAYOUT_Z_LEAD}) — as for an untrained model`};
+  return {
+    layout: null,
+    z,
+    layers,
+    how: `the weights do not tell the layouts apart (${basis}; a decision needs z ≥ ${LAYOUT_Z_MIN} and a lead of ${LAYOUT_Z_LEAD}) — as for an untrained model`,
+  };
 }

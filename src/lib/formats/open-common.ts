@@ -63,7 +63,11 @@ export interface Inspection {
   /** What the format owner's runtime does with the rows as stored (transformers; llama.cpp/bitnet.cpp for GGUF,
    *  from gguf-arch.ts): the truth the golden check holds the reader against. */
   runtime: {name: string; rope: LlamaRopeType; ropeTheta: number; source: string};
-  i2s?: Decision<I2SLayout> & {description: string; maker: string; evidence?: {z: Partial<Record<I2SLayout, number>>; layers: number[]}};
+  i2s?: Decision<I2SLayout> & {
+    description: string;
+    maker: string;
+    evidence?: {z: Partial<Record<I2SLayout, number>>; layers: number[]};
+  };
   codeTable: string;
   /** Which released family (architecture.ts detectFamily) and how that was decided. */
   family: FamilyDecision;
@@ -91,7 +95,10 @@ export interface RowSource {
 
 /** A RowSource from "load one tensor" and "read float rows": float rows are byte ranges (a 2B4T embedding is
  *  never whole in memory); a projection is decoded once, whole, and kept until another one is asked for. */
-export function rowSource(one: (name: string) => Promise<LoadedTensor>, floatRange: (name: string, row0: number, rows: number) => Promise<Float32Array> | undefined): RowSource {
+export function rowSource(
+  one: (name: string) => Promise<LoadedTensor>,
+  floatRange: (name: string, row0: number, rows: number) => Promise<Float32Array> | undefined,
+): RowSource {
   let cached: LoadedTensor | undefined;
   const get = async (name: string) => (cached?.name === name ? cached : (cached = await one(name)));
   return {
@@ -116,10 +123,17 @@ export function rowSource(one: (name: string) => Promise<LoadedTensor>, floatRan
   };
 }
 
-export type LoadedTensor = {name: string; float: Tensor; ternary?: undefined} | {name: string; ternary: TernaryTensor; float?: undefined};
+export type LoadedTensor =
+  | {name: string; float: Tensor; ternary?: undefined}
+  | {name: string; ternary: TernaryTensor; float?: undefined};
 
 /** Collects a tensor stream into ModelWeights. */
-export async function collect(config: BitNetConfig, it: AsyncGenerator<LoadedTensor>, total: number, onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights> {
+export async function collect(
+  config: BitNetConfig,
+  it: AsyncGenerator<LoadedTensor>,
+  total: number,
+  onProgress?: (done: number, total: number, name: string) => void,
+): Promise<ModelWeights> {
   const float = new Map<string, Tensor>();
   const ternary = new Map<string, TernaryTensor>();
   let i = 0;
@@ -148,7 +162,10 @@ export interface OpenedCheckpoint {
   /** The first rows of a projection decoded under the chosen convention and under the other one
    *  (scale convention for HF packed, I2_S layout for GGUF): W values [rows, in]. `firstDiff` is the first
    *  flat index where the two differ (-1: identical in these rows), so a view can show where they part. */
-  goldenRows(name: string, rows: number): Promise<{chosen: Float32Array; other: Float32Array; otherLabel: string; cols: number; firstDiff: number}>;
+  goldenRows(
+    name: string,
+    rows: number,
+  ): Promise<{chosen: Float32Array; other: Float32Array; otherLabel: string; cols: number; firstDiff: number}>;
   /** A projection's rows exactly as the file stores them (no reordering by the reader), as W values
    *  [out, in]: what the format owner's runtime multiplies (inspection.runtime says how it applies RoPE). */
   storedRows(name: string): Promise<{data: Float32Array; shape: [number, number]}>;
@@ -164,7 +181,13 @@ export function firstDifference(a: Float32Array, b: Float32Array): number {
 export const params: (config: BitNetConfig) => Inspection["parameters"] = parameterCounts;
 
 /** The stream/lookup half of an OpenedCheckpoint, over a plan of named entries and a loader for one. */
-export function tensorAccess<P>(config: BitNetConfig, plan: readonly P[], nameOf: (p: P) => string, loadOne: (p: P) => Promise<LoadedTensor>, label: string): Pick<OpenedCheckpoint, "load" | "tensors" | "tensor"> {
+export function tensorAccess<P>(
+  config: BitNetConfig,
+  plan: readonly P[],
+  nameOf: (p: P) => string,
+  loadOne: (p: P) => Promise<LoadedTensor>,
+  label: string,
+): Pick<OpenedCheckpoint, "load" | "tensors" | "tensor"> {
   const access: Pick<OpenedCheckpoint, "load" | "tensors" | "tensor"> = {
     load: (onProgress) => collect(config, access.tensors(), plan.length, onProgress),
     async *tensors() {
@@ -194,25 +217,40 @@ export function engineBytes(config: BitNetConfig, ctx: number): number {
 }
 
 export function tokenizerInfo(json: unknown, source: string): Inspection["tokenizer"] {
-  const j = json as {added_tokens?: {id: number; content: string}[]; model?: {vocab?: object}; post_processor?: {type?: string; processors?: {type?: string}[]}};
+  const j = json as {
+    added_tokens?: {id: number; content: string}[];
+    model?: {vocab?: object};
+    post_processor?: {type?: string; processors?: {type?: string}[]};
+  };
   // A summary only, before Tokenizer.fromJSON validates the file: malformed parts count as absent here
   // (never "….map is not a function"); the tokenizer's own check names what is wrong.
-  const added = (Array.isArray(j.added_tokens) ? j.added_tokens : []).filter((a) => a && typeof a === "object" && Number.isInteger(a.id));
+  const added = (Array.isArray(j.added_tokens) ? j.added_tokens : []).filter(
+    (a) => a && typeof a === "object" && Number.isInteger(a.id),
+  );
   const vocab = j.model?.vocab && typeof j.model.vocab === "object" ? Object.keys(j.model.vocab).length : 0;
   const tokens = added.reduce((m, a) => Math.max(m, a.id + 1), vocab);
   const pp = j.post_processor && typeof j.post_processor === "object" ? j.post_processor : undefined;
-  const hasTemplate = pp?.type === "TemplateProcessing" || (Array.isArray(pp?.processors) && pp.processors.some((p) => p?.type === "TemplateProcessing"));
+  const hasTemplate =
+    pp?.type === "TemplateProcessing" ||
+    (Array.isArray(pp?.processors) && pp.processors.some((p) => p?.type === "TemplateProcessing"));
   const id = (names: string[]) => added.find((a) => names.includes(a.content))?.id ?? -1;
-  return {source, tokens, bos: id(["<s>", "<|begin_of_text|>"]), eos: id(["</s>", "<|end_of_text|>"]), addsBos: hasTemplate, chat: added.some((a) => a.content === "<|eot_id|>")};
+  return {
+    source,
+    tokens,
+    bos: id(["<s>", "<|begin_of_text|>"]),
+    eos: id(["</s>", "<|end_of_text|>"]),
+    addsBos: hasTemplate,
+    chat: added.some((a) => a.content === "<|eot_id|>"),
+  };
 }
 
 export const GGUF_FLOAT: Record<number, "F32" | "F16" | "BF16"> = {0: "F32", 1: "F16", 30: "BF16"};
 
 export function finite(data: Float32Array, what: string): Float32Array {
-  for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) throw new FormatError(`${what} holds a non-finite value at flat index ${k}`);
+  for (let k = 0; k < data.length; k++)
+    if (!Number.isFinite(data[k])) throw new FormatError(`${what} holds a non-finite value at flat index ${k}`);
   return data;
 }
-
 
 /** One word of a projection as the file stores it, split into its bit fields. */
 export interface StoredWord {
@@ -238,24 +276,51 @@ const hex = (b: ArrayLike<number>) => Array.from(b, (x) => x.toString(16).padSta
 const bin = (v: number, n: number) => v.toString(2).padStart(n, "0");
 
 /** An HF packed byte: four 2-bit codes, one per row block (bits 2i..2i+1 → row i·out/4 + r). */
-export function packedByteWord(tensor: string, byte: number, out: number, inp: number, offset: number, gammaLabel: string): StoredWord {
+export function packedByteWord(
+  tensor: string,
+  byte: number,
+  out: number,
+  inp: number,
+  offset: number,
+  gammaLabel: string,
+): StoredWord {
   const rows = out / 4;
-  const r = Math.floor(offset / inp), k = offset % inp;
+  const r = Math.floor(offset / inp),
+    k = offset % inp;
   const fields = [3, 2, 1, 0].map((i) => {
     const v = (byte >> (2 * i)) & 3;
-    return {bits: bin(v, 2), meaning: `bits ${2 * i + 1}..${2 * i}: row ${i * rows + r}, column ${k}: code ${v} → w = ${v === 3 ? "invalid" : v - 1}${v === 3 ? "" : ` (W = ${v - 1} · ${gammaLabel})`}`};
+    return {
+      bits: bin(v, 2),
+      meaning: `bits ${2 * i + 1}..${2 * i}: row ${i * rows + r}, column ${k}: code ${v} → w = ${v === 3 ? "invalid" : v - 1}${v === 3 ? "" : ` (W = ${v - 1} · ${gammaLabel})`}`,
+    };
   });
-  return {tensor, offset, hex: hex([byte]), bits: bin(byte, 8), fields, value: `four ternary weights from four row blocks of ${rows} rows`};
+  return {
+    tensor,
+    offset,
+    hex: hex([byte]),
+    bits: bin(byte, 8),
+    fields,
+    value: `four ternary weights from four row blocks of ${rows} rows`,
+  };
 }
 
 /** A float word (F32, F16, BF16) split into sign, exponent and mantissa; `alpha` names a pseudo-ternary scale. */
-export function floatWord(tensor: string, bytes: Uint8Array, dtype: string, offset: number, value: number, alpha?: number): StoredWord {
+export function floatWord(
+  tensor: string,
+  bytes: Uint8Array,
+  dtype: string,
+  offset: number,
+  value: number,
+  alpha?: number,
+): StoredWord {
   const n = bytes.length;
   let u = 0;
   for (let i = n - 1; i >= 0; i--) u = u * 256 + bytes[i];
   const [eb, mb] = dtype === "F16" ? [5, 10] : dtype === "BF16" ? [8, 7] : [8, 23];
   const bits = bin(u, n * 8);
-  const sign = bits.slice(0, 1), exp = bits.slice(1, 1 + eb), man = bits.slice(1 + eb);
+  const sign = bits.slice(0, 1),
+    exp = bits.slice(1, 1 + eb),
+    man = bits.slice(1 + eb);
   const bias = (1 << (eb - 1)) - 1;
   const e = parseInt(exp, 2);
   const fields = [
@@ -264,5 +329,12 @@ export function floatWord(tensor: string, bytes: Uint8Array, dtype: string, offs
     {bits: man, meaning: `mantissa 1.${man} (binary) = ${(1 + parseInt(man, 2) / 2 ** mb).toPrecision(8)}`},
   ];
   const code = value > 0 ? 1 : value < 0 ? -1 : 0;
-  return {tensor, offset, hex: hex(bytes), bits, fields, value: `${dtype} ${value}${alpha !== undefined ? ` = ${code} · α (α = ${alpha})` : ""}`};
+  return {
+    tensor,
+    offset,
+    hex: hex(bytes),
+    bits,
+    fields,
+    value: `${dtype} ${value}${alpha !== undefined ? ` = ${code} · α (α = ${alpha})` : ""}`,
+  };
 }

@@ -44,7 +44,12 @@ function runs(mags: Float64Array): PseudoTernary["groups"] {
 
 /** Recognises a pseudo-ternary [out, in] tensor and recovers its codes and scales exactly; undefined otherwise
  *  (including all-zero tensors and tensors whose groups are finer than `maxGroups`). */
-export function detectPseudoTernary(data: Float32Array, out: number, inp: number, maxGroups = 256): PseudoTernary | undefined {
+export function detectPseudoTernary(
+  data: Float32Array,
+  out: number,
+  inp: number,
+  maxGroups = 256,
+): PseudoTernary | undefined {
   if (data.length !== out * inp || data.length === 0) return undefined;
   let axis: PseudoTernary["axis"];
   let groups: PseudoTernary["groups"];
@@ -90,6 +95,9 @@ export function alphaAt(p: PseudoTernary, r: number, k: number): number {
 /** A sentence for the inspector. */
 export function describePseudo(p: PseudoTernary, name: string): string {
   const al = p.groups.map((g) => g.alpha.toPrecision(5));
-  const where = p.axis === "tensor" ? "one α for the tensor" : `${p.groups.length} ${p.axis === "rows" ? "row" : "column"} group(s) (${p.groups.map((g) => g.length).join(" + ")} ${p.axis}), one α each`;
+  const where =
+    p.axis === "tensor"
+      ? "one α for the tensor"
+      : `${p.groups.length} ${p.axis === "rows" ? "row" : "column"} group(s) (${p.groups.map((g) => g.length).join(" + ")} ${p.axis}), one α each`;
   return `${name} holds only −α, 0, +α: ${where}, α = ${al.slice(0, 4).join(", ")}${al.length > 4 ? ", …" : ""}; ${(100 * p.zeroFraction).toFixed(1)}% zeros; every value is code · α exactly`;
 }

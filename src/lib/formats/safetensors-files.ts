@@ -33,13 +33,18 @@ export async function readSafetensorsHeaderFrom(src: ByteSource): Promise<Safete
 
 function refs(src: ByteSource, h: SafetensorsHeader): TensorRef[] {
   return h.tensors.map((t) => ({
-    name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.end - t.begin, file: src.name,
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    bytes: t.end - t.begin,
+    file: src.name,
     read: () => {
       checkTensorBytes(src.name, t.name, t.end - t.begin);
       return src.read(h.dataOffset + t.begin, t.end - t.begin);
     },
     readRange: (offset: number, length: number) => {
-      if (offset < 0 || length < 0 || offset + length > t.end - t.begin) throw new FormatError(`${src.name}: ${t.name}: range [${offset}, +${length}) is outside the tensor`);
+      if (offset < 0 || length < 0 || offset + length > t.end - t.begin)
+        throw new FormatError(`${src.name}: ${t.name}: range [${offset}, +${length}) is outside the tensor`);
       return src.read(h.dataOffset + t.begin + offset, length);
     },
   }));
@@ -59,20 +64,32 @@ export const INDEX_FILE = "model.safetensors.index.json";
 export async function openSafetensorsSet(files: FileSet): Promise<SafetensorsSet> {
   const single = files.get("model.safetensors");
   const index = files.get(INDEX_FILE);
-  if (single && index) throw new FormatError(`${files.label} holds both model.safetensors and ${INDEX_FILE}: remove one, it is ambiguous which is the checkpoint`);
+  if (single && index)
+    throw new FormatError(
+      `${files.label} holds both model.safetensors and ${INDEX_FILE}: remove one, it is ambiguous which is the checkpoint`,
+    );
   if (single) {
     const h = await readSafetensorsHeaderFrom(single);
-    return {tensors: new Map(refs(single, h).map((r) => [r.name, r])), metadata: h.metadata, files: [{name: single.name, bytes: single.size, tensors: h.tensors.length}], sharded: false};
+    return {
+      tensors: new Map(refs(single, h).map((r) => [r.name, r])),
+      metadata: h.metadata,
+      files: [{name: single.name, bytes: single.size, tensors: h.tensors.length}],
+      sharded: false,
+    };
   }
   if (!index) throw new FormatError(`${files.label} has neither model.safetensors nor ${INDEX_FILE}`);
   const json = await readJSONFile(index);
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new FormatError(`${INDEX_FILE}: expected a JSON object`);
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new FormatError(`${INDEX_FILE}: expected a JSON object`);
   const wm = (json as Record<string, unknown>).weight_map;
-  if (typeof wm !== "object" || wm === null || Array.isArray(wm)) throw new FormatError(`${INDEX_FILE}: "weight_map" must be an object {tensor: shard file}`);
+  if (typeof wm !== "object" || wm === null || Array.isArray(wm))
+    throw new FormatError(`${INDEX_FILE}: "weight_map" must be an object {tensor: shard file}`);
   const byShard = new Map<string, string[]>();
   for (const [t, f] of Object.entries(wm as Record<string, unknown>)) {
-    if (typeof f !== "string" || !f) throw new FormatError(`${INDEX_FILE}: weight_map["${t}"] must be a file name, got ${JSON.stringify(f)}`);
-    if (f.includes("/") || f.includes("\\") || f === ".." ) throw new FormatError(`${INDEX_FILE}: weight_map["${t}"] = "${f}" must name a file in the same folder`);
+    if (typeof f !== "string" || !f)
+      throw new FormatError(`${INDEX_FILE}: weight_map["${t}"] must be a file name, got ${JSON.stringify(f)}`);
+    if (f.includes("/") || f.includes("\\") || f === "..")
+      throw new FormatError(`${INDEX_FILE}: weight_map["${t}"] = "${f}" must name a file in the same folder`);
     if (!byShard.has(f)) byShard.set(f, []);
     byShard.get(f)!.push(t);
   }
@@ -82,7 +99,10 @@ export async function openSafetensorsSet(files: FileSet): Promise<SafetensorsSet
   const shardFiles: SafetensorsSet["files"] = [];
   for (const [f, names] of byShard) {
     const src = files.get(f);
-    if (!src) throw new FormatError(`${INDEX_FILE} lists shard "${f}" (${names.length} tensors, e.g. ${names[0]}), which is not among the files`);
+    if (!src)
+      throw new FormatError(
+        `${INDEX_FILE} lists shard "${f}" (${names.length} tensors, e.g. ${names[0]}), which is not among the files`,
+      );
     const h = await readSafetensorsHeaderFrom(src);
     const inShard = new Map(refs(src, h).map((r) => [r.name, r]));
     for (const n of names) {
@@ -91,7 +111,10 @@ export async function openSafetensorsSet(files: FileSet): Promise<SafetensorsSet
       tensors.set(n, r);
       inShard.delete(n);
     }
-    if (inShard.size) throw new FormatError(`${f} holds ${inShard.size} tensor(s) the index does not map to it: ${[...inShard.keys()].slice(0, 3).join(", ")}`);
+    if (inShard.size)
+      throw new FormatError(
+        `${f} holds ${inShard.size} tensor(s) the index does not map to it: ${[...inShard.keys()].slice(0, 3).join(", ")}`,
+      );
     Object.assign(metadata, h.metadata);
     shardFiles.push({name: f, bytes: src.size, tensors: h.tensors.length});
   }

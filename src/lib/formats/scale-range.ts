@@ -18,10 +18,19 @@ export function scaleOutliers(scales: ReadonlyArray<readonly [string, number]>, 
   const far: string[] = [];
   for (const [name, v] of scales) {
     const ratio = v / median;
-    if (ratio > SCALE_SPREAD || ratio < 1 / SCALE_SPREAD) far.push(`${name} = ${v.toPrecision(3)} (${ratio > 1 ? `${ratio.toPrecision(2)}× above` : `${(1 / ratio).toPrecision(2)}× below`} the median)`);
-    else if (v < SCALE_RANGE[0] || v > SCALE_RANGE[1]) out.push(`${name} ${what} ${v.toPrecision(3)} is outside the range trained models use [${SCALE_RANGE[0]}, ${SCALE_RANGE[1]}]: expect overflowing or meaningless logits`);
+    if (ratio > SCALE_SPREAD || ratio < 1 / SCALE_SPREAD)
+      far.push(
+        `${name} = ${v.toPrecision(3)} (${ratio > 1 ? `${ratio.toPrecision(2)}× above` : `${(1 / ratio).toPrecision(2)}× below`} the median)`,
+      );
+    else if (v < SCALE_RANGE[0] || v > SCALE_RANGE[1])
+      out.push(
+        `${name} ${what} ${v.toPrecision(3)} is outside the range trained models use [${SCALE_RANGE[0]}, ${SCALE_RANGE[1]}]: expect overflowing or meaningless logits`,
+      );
   }
-  if (far.length) out.unshift(`${far.length} projection ${what}(s) more than ${SCALE_SPREAD}× from the median ${median.toPrecision(3)} of the projections' ${what}s: ${far.slice(0, 4).join(", ")}${far.length > 4 ? ", …" : ""} — a corrupt or mis-scaled tensor; generation from it is garbage or fails`);
+  if (far.length)
+    out.unshift(
+      `${far.length} projection ${what}(s) more than ${SCALE_SPREAD}× from the median ${median.toPrecision(3)} of the projections' ${what}s: ${far.slice(0, 4).join(", ")}${far.length > 4 ? ", …" : ""} — a corrupt or mis-scaled tensor; generation from it is garbage or fails`,
+    );
   return out;
 }
 

@@ -34,13 +34,22 @@ export function checkRange(src: {name: string; size: number}, offset: number, le
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new FormatError(`${src.name}: invalid read [${offset}, +${length})`);
   }
-  if (offset + length > src.size) throw new FormatError(`${src.name}: read [${offset}, ${offset + length}) runs past the end of the ${src.size}-byte file (truncated file?)`);
-  if (length > MAX_READ_BYTES) throw new FormatError(`${src.name}: one read of ${length} bytes at ${offset} is larger than a single buffer may be (${MAX_READ_BYTES} bytes)`);
+  if (offset + length > src.size)
+    throw new FormatError(
+      `${src.name}: read [${offset}, ${offset + length}) runs past the end of the ${src.size}-byte file (truncated file?)`,
+    );
+  if (length > MAX_READ_BYTES)
+    throw new FormatError(
+      `${src.name}: one read of ${length} bytes at ${offset} is larger than a single buffer may be (${MAX_READ_BYTES} bytes)`,
+    );
 }
 
 /** Refuses a tensor whose bytes cannot be one typed array, naming it. */
 export function checkTensorBytes(file: string, tensor: string, bytes: number): void {
-  if (bytes > MAX_READ_BYTES) throw new FormatError(`${file}: tensor "${tensor}" is ${bytes} bytes, more than one buffer can hold (${MAX_READ_BYTES} bytes): a model this large cannot be loaded here`);
+  if (bytes > MAX_READ_BYTES)
+    throw new FormatError(
+      `${file}: tensor "${tensor}" is ${bytes} bytes, more than one buffer can hold (${MAX_READ_BYTES} bytes): a model this large cannot be loaded here`,
+    );
 }
 
 export function memorySource(bytes: Uint8Array, name = "memory"): ByteSource {
@@ -55,7 +64,11 @@ export function memorySource(bytes: Uint8Array, name = "memory"): ByteSource {
 }
 
 /** A Blob (or File) as a source: each read is one slice, so nothing larger than a tensor is ever held. */
-export function blobSource(blob: Blob, name = (blob as {name?: string}).name ?? "blob", chunk = READ_CHUNK_BYTES): ByteSource {
+export function blobSource(
+  blob: Blob,
+  name = (blob as {name?: string}).name ?? "blob",
+  chunk = READ_CHUNK_BYTES,
+): ByteSource {
   return {
     name,
     size: blob.size,
@@ -80,7 +93,8 @@ export function mapFileSet(label: string, files: Map<string, ByteSource>): FileS
 }
 
 export async function readText(src: ByteSource, maxBytes = 200_000_000): Promise<string> {
-  if (src.size > maxBytes) throw new FormatError(`${src.name}: ${src.size} bytes is too large for a JSON/text file (limit ${maxBytes})`);
+  if (src.size > maxBytes)
+    throw new FormatError(`${src.name}: ${src.size} bytes is too large for a JSON/text file (limit ${maxBytes})`);
   try {
     return new TextDecoder("utf-8", {fatal: true}).decode(await src.read(0, src.size));
   } catch (e) {
@@ -105,7 +119,11 @@ export class Cursor {
   private buf: Uint8Array = new Uint8Array(0);
   private bufStart = 0;
   pos: number;
-  constructor(private readonly src: ByteSource, start = 0, private readonly window = 1 << 20) {
+  constructor(
+    private readonly src: ByteSource,
+    start = 0,
+    private readonly window = 1 << 20,
+  ) {
     this.pos = start;
   }
   get remaining(): number {
@@ -126,14 +144,46 @@ export class Cursor {
     this.pos += n;
     return new Uint8Array(dv.buffer, dv.byteOffset, n).slice();
   }
-  async u8(): Promise<number> { const v = (await this.ensure(1)).getUint8(0); this.pos += 1; return v; }
-  async i8(): Promise<number> { const v = (await this.ensure(1)).getInt8(0); this.pos += 1; return v; }
-  async u16(): Promise<number> { const v = (await this.ensure(2)).getUint16(0, true); this.pos += 2; return v; }
-  async i16(): Promise<number> { const v = (await this.ensure(2)).getInt16(0, true); this.pos += 2; return v; }
-  async u32(): Promise<number> { const v = (await this.ensure(4)).getUint32(0, true); this.pos += 4; return v; }
-  async i32(): Promise<number> { const v = (await this.ensure(4)).getInt32(0, true); this.pos += 4; return v; }
-  async f32(): Promise<number> { const v = (await this.ensure(4)).getFloat32(0, true); this.pos += 4; return v; }
-  async f64(): Promise<number> { const v = (await this.ensure(8)).getFloat64(0, true); this.pos += 8; return v; }
+  async u8(): Promise<number> {
+    const v = (await this.ensure(1)).getUint8(0);
+    this.pos += 1;
+    return v;
+  }
+  async i8(): Promise<number> {
+    const v = (await this.ensure(1)).getInt8(0);
+    this.pos += 1;
+    return v;
+  }
+  async u16(): Promise<number> {
+    const v = (await this.ensure(2)).getUint16(0, true);
+    this.pos += 2;
+    return v;
+  }
+  async i16(): Promise<number> {
+    const v = (await this.ensure(2)).getInt16(0, true);
+    this.pos += 2;
+    return v;
+  }
+  async u32(): Promise<number> {
+    const v = (await this.ensure(4)).getUint32(0, true);
+    this.pos += 4;
+    return v;
+  }
+  async i32(): Promise<number> {
+    const v = (await this.ensure(4)).getInt32(0, true);
+    this.pos += 4;
+    return v;
+  }
+  async f32(): Promise<number> {
+    const v = (await this.ensure(4)).getFloat32(0, true);
+    this.pos += 4;
+    return v;
+  }
+  async f64(): Promise<number> {
+    const v = (await this.ensure(8)).getFloat64(0, true);
+    this.pos += 8;
+    return v;
+  }
   /** A u64 that must fit in 2^53 (counts, offsets, lengths). */
   async u64(what: string): Promise<number> {
     const dv = await this.ensure(8);
@@ -147,7 +197,8 @@ export class Cursor {
     const dv = await this.ensure(8);
     const v = dv.getBigInt64(0, true);
     this.pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new FormatError(`${this.src.name}: ${what} ${v} does not fit a safe integer`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+      throw new FormatError(`${this.src.name}: ${what} ${v} does not fit a safe integer`);
     return Number(v);
   }
 }

@@ -26,7 +26,8 @@ export function tq1Trit(byte: number, n: number): number {
 
 /** Where each byte's values go inside a block: [byte][k] = element index, for TQ1_0 (5 or 4 per byte) or TQ2_0 (4). */
 function blockMap(type: number): number[][] {
-  if (type === GGML_TQ2_0) return Array.from({length: 64}, (_, b) => [0, 1, 2, 3].map((s) => 128 * (b >> 5) + 32 * s + (b & 31)));
+  if (type === GGML_TQ2_0)
+    return Array.from({length: 64}, (_, b) => [0, 1, 2, 3].map((s) => 128 * (b >> 5) + 32 * s + (b & 31)));
   const m: number[][] = [];
   for (let b = 0; b < 32; b++) m.push([0, 1, 2, 3, 4].map((n) => 32 * n + b));
   for (let b = 0; b < 16; b++) m.push([0, 1, 2, 3, 4].map((n) => 160 + 16 * n + b));
@@ -36,25 +37,39 @@ function blockMap(type: number): number[][] {
 const MAPS: Record<number, number[][]> = {[GGML_TQ1_0]: blockMap(GGML_TQ1_0), [GGML_TQ2_0]: blockMap(GGML_TQ2_0)};
 
 /** Decodes a TQ1_0/TQ2_0 tensor [rows, cols] into codes (row-major) and per-block scales (rows · cols/256). */
-export function decodeTQ(bytes: Uint8Array, rows: number, cols: number, type: number, what = "TQ tensor"): {codes: Int8Array; scales: Float32Array} {
+export function decodeTQ(
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  type: number,
+  what = "TQ tensor",
+): {codes: Int8Array; scales: Float32Array} {
   const size = TQ_BYTES[type];
   if (!size) throw new FormatError(`${what}: ggml type ${type} is not TQ1_0 or TQ2_0`);
-  if (cols % TQ_BLOCK !== 0) throw new FormatError(`${what}: rows of ${cols} values are not a multiple of ${TQ_NAMES[type]}'s block of ${TQ_BLOCK}`);
+  if (cols % TQ_BLOCK !== 0)
+    throw new FormatError(
+      `${what}: rows of ${cols} values are not a multiple of ${TQ_NAMES[type]}'s block of ${TQ_BLOCK}`,
+    );
   const nb = (rows * cols) / TQ_BLOCK;
-  if (bytes.length !== nb * size) throw new FormatError(`${what}: ${bytes.length} bytes, ${TQ_NAMES[type]} of ${rows}×${cols} needs ${nb * size}`);
+  if (bytes.length !== nb * size)
+    throw new FormatError(`${what}: ${bytes.length} bytes, ${TQ_NAMES[type]} of ${rows}×${cols} needs ${nb * size}`);
   const codes = new Int8Array(rows * cols);
   const scales = new Float32Array(nb);
   const map = MAPS[type];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let blk = 0; blk < nb; blk++) {
-    const base = blk * size, out = blk * TQ_BLOCK;
+    const base = blk * size,
+      out = blk * TQ_BLOCK;
     scales[blk] = f16BitsToF32(dv.getUint16(base + size - 2, true));
     for (let b = 0; b < map.length; b++) {
       const byte = bytes[base + b];
       const els = map[b];
       for (let k = 0; k < els.length; k++) {
         const v = type === GGML_TQ2_0 ? (byte >> (2 * k)) & 3 : tq1Trit(byte, k);
-        if (v === 3) throw new FormatError(`${what}: invalid TQ2_0 code 3 in block ${blk}, byte ${b}, bits ${2 * k}..${2 * k + 1}`);
+        if (v === 3)
+          throw new FormatError(
+            `${what}: invalid TQ2_0 code 3 in block ${blk}, byte ${b}, bits ${2 * k}..${2 * k + 1}`,
+          );
         codes[out + els[k]] = v - 1;
       }
     }
@@ -64,17 +79,23 @@ export function decodeTQ(bytes: Uint8Array, rows: number, cols: number, type: nu
 
 /** The one scale every block with a nonzero code carries, or a FormatError naming the blocks that differ. */
 export function oneScale(codes: Int8Array, scales: Float32Array, what: string): number {
-  let d = 0, first = -1;
+  let d = 0,
+    first = -1;
   const distinct = new Set<number>();
   for (let blk = 0; blk < scales.length; blk++) {
     let any = false;
     for (let i = blk * TQ_BLOCK; i < (blk + 1) * TQ_BLOCK && !any; i++) any = codes[i] !== 0;
     if (!any) continue;
     distinct.add(scales[blk]);
-    if (first < 0) { first = blk; d = scales[blk]; }
+    if (first < 0) {
+      first = blk;
+      d = scales[blk];
+    }
   }
   if (distinct.size > 1) {
-    throw new FormatError(`${what}: its ${scales.length} blocks carry ${distinct.size} different scales (e.g. ${[...distinct].slice(0, 3).join(", ")}): not one ternary scale per tensor — a float model quantized to TQ, which this project does not run as ternary`);
+    throw new FormatError(
+      `${what}: its ${scales.length} blocks carry ${distinct.size} different scales (e.g. ${[...distinct].slice(0, 3).join(", ")}): not one ternary scale per tensor — a float model quantized to TQ, which this project does not run as ternary`,
+    );
   }
   if (!(d > 0 && Number.isFinite(d))) throw new FormatError(`${what}: no block has a positive finite scale`);
   return d;
@@ -86,11 +107,17 @@ export function tqByteFields(type: number, byte: number, b: number): {bits: stri
   if (type === GGML_TQ2_0) {
     return [3, 2, 1, 0].map((s) => {
       const v = (byte >> (2 * s)) & 3;
-      return {bits: v.toString(2).padStart(2, "0"), meaning: `bits ${2 * s + 1}..${2 * s}: element ${els[s]} of the block: ${v} → code ${v === 3 ? "invalid" : v - 1}`};
+      return {
+        bits: v.toString(2).padStart(2, "0"),
+        meaning: `bits ${2 * s + 1}..${2 * s}: element ${els[s]} of the block: ${v} → code ${v === 3 ? "invalid" : v - 1}`,
+      };
     });
   }
   return els.map((e, n) => {
     const t = tq1Trit(byte, n);
-    return {bits: `×3^${n}`, meaning: `trit ${n} = ((${byte} · ${3 ** n}) mod 256) · 3 >> 8 = ${t}: element ${e} of the block → code ${t - 1}`};
+    return {
+      bits: `×3^${n}`,
+      meaning: `trit ${n} = ((${byte} · ${3 ** n}) mod 256) · 3 >> 8 = ${t}: element ${e} of the block → code ${t - 1}`,
+    };
   });
 }

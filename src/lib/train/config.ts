@@ -54,10 +54,30 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
   };
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail("(top level)", "must be a JSON object");
   const r = raw as Record<string, unknown>;
-  const known = new Set(["name", "model", "seed", "batchSize", "seqLen", "steps", "optimizer", "lr", "weightDecay", "stages", "evalEvery", "evalBatches", "logEvery", "checkpointEvery", "comment"]);
+  const known = new Set([
+    "name",
+    "model",
+    "seed",
+    "batchSize",
+    "seqLen",
+    "steps",
+    "optimizer",
+    "lr",
+    "weightDecay",
+    "stages",
+    "evalEvery",
+    "evalBatches",
+    "logEvery",
+    "checkpointEvery",
+    "comment",
+  ]);
   for (const k of Object.keys(r)) if (!known.has(k)) fail(k, `is not a known field (known: ${[...known].join(", ")})`);
 
-  const num = (v: unknown, field: string, {min = -Infinity, max = Infinity, integer = false, gt = false} = {}): number => {
+  const num = (
+    v: unknown,
+    field: string,
+    {min = -Infinity, max = Infinity, integer = false, gt = false} = {},
+  ): number => {
     if (typeof v !== "number" || !Number.isFinite(v)) return fail(field, `must be a number, got ${JSON.stringify(v)}`);
     if (integer && !Number.isInteger(v)) fail(field, `must be an integer, got ${v}`);
     if (gt ? v <= min : v < min) fail(field, `must be ${gt ? ">" : "≥"} ${min}, got ${v}`);
@@ -70,12 +90,15 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
   };
   const d = DEFAULT_TRAIN;
   const name = r.name ?? "model";
-  if (typeof name !== "string" || !/^[A-Za-z0-9._-]+$/.test(name)) fail("name", `must be a string of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  if (typeof name !== "string" || !/^[A-Za-z0-9._-]+$/.test(name))
+    fail("name", `must be a string of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
 
   const m = r.model;
-  if (typeof m !== "object" || m === null || Array.isArray(m)) return fail("model", "must be an object with at least bitnet_variant");
+  if (typeof m !== "object" || m === null || Array.isArray(m))
+    return fail("model", "must be an object with at least bitnet_variant");
   const mm = m as Record<string, unknown>;
-  if (!VARIANTS.includes(mm.bitnet_variant as Variant)) fail("model.bitnet_variant", `must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(mm.bitnet_variant)}`);
+  if (!VARIANTS.includes(mm.bitnet_variant as Variant))
+    fail("model.bitnet_variant", `must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(mm.bitnet_variant)}`);
   const model = mm as TrainConfig["model"];
   const full = defaultConfig(model.bitnet_variant, model);
   checkModel(full, "model", fail);
@@ -117,11 +140,15 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
       const ss = s as Record<string, unknown>;
       const at = num(ss.at, `${f}.at`, {min: 0, max: 1});
       if (typeof ss.model !== "object" || ss.model === null) return fail(`${f}.model`, "must be an object");
-      for (const k of Object.keys(ss.model)) if (!STAGE_FIELDS.has(k)) fail(`${f}.model.${k}`, `cannot change between stages (only ${[...STAGE_FIELDS].join(", ")})`);
+      for (const k of Object.keys(ss.model))
+        if (!STAGE_FIELDS.has(k))
+          fail(`${f}.model.${k}`, `cannot change between stages (only ${[...STAGE_FIELDS].join(", ")})`);
       checkModel({...full, ...(ss.model as Partial<BitNetConfig>)}, `${f}.model`, fail);
       return {at, model: ss.model as Partial<BitNetConfig>};
     });
-    for (let i = 1; i < cfg.stages.length; i++) if (cfg.stages[i].at < cfg.stages[i - 1].at) fail(`stages[${i}].at`, "must not be smaller than the previous stage's");
+    for (let i = 1; i < cfg.stages.length; i++)
+      if (cfg.stages[i].at < cfg.stages[i - 1].at)
+        fail(`stages[${i}].at`, "must not be smaller than the previous stage's");
   }
   return cfg;
 }
@@ -154,9 +181,10 @@ export function scheduleAt(cfg: TrainConfig, step: number): {lr: number; wd: num
   const split = Math.round(cfg.lr.split * S);
   const {warmup, stage1, stage2} = cfg.lr;
   if (step < split) {
-    const lr = step < warmup
-      ? (stage1[0] * (step + 1)) / warmup
-      : stage1[0] + ((stage1[1] - stage1[0]) * (step - warmup)) / Math.max(1, split - warmup);
+    const lr =
+      step < warmup
+        ? (stage1[0] * (step + 1)) / warmup
+        : stage1[0] + ((stage1[1] - stage1[0]) * (step - warmup)) / Math.max(1, split - warmup);
     return {lr, wd: cfg.weightDecay[0], stage: 1};
   }
   const w2 = split === 0 && warmup > 0 && step < warmup ? (step + 1) / warmup : 1; // no stage one: warm up here

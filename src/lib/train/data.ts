@@ -25,7 +25,8 @@ function window(stream: Uint16Array, starts: readonly number[], T: number): Batc
 
 /** B random windows of T+1 tokens (uniform start positions) for training step `step`. */
 export function trainBatch(stream: Uint16Array, B: number, T: number, seed: number, step: number): Batch {
-  if (stream.length < T + 1) throw new Error(`data: the training stream has ${stream.length} tokens, fewer than seqLen+1 = ${T + 1}`);
+  if (stream.length < T + 1)
+    throw new Error(`data: the training stream has ${stream.length} tokens, fewer than seqLen+1 = ${T + 1}`);
   const rng = new Rng(Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b));
   const starts = Array.from({length: B}, () => rng.int(stream.length - T));
   return window(stream, starts, T);
@@ -41,7 +42,8 @@ export function valWindows(stream: Uint16Array, T: number): number[] {
 /** A fixed, evenly spread subset of `count` validation windows (all when count ≥ available), in batches of B. */
 export function valBatches(stream: Uint16Array, B: number, T: number, count?: number): Batch[] {
   const all = valWindows(stream, T);
-  if (all.length === 0) throw new Error(`data: the validation stream has ${stream.length} tokens, fewer than seqLen+1 = ${T + 1}`);
+  if (all.length === 0)
+    throw new Error(`data: the validation stream has ${stream.length} tokens, fewer than seqLen+1 = ${T + 1}`);
   const n = count === undefined ? all.length : Math.min(all.length, count);
   const pick = Array.from({length: n}, (_, i) => all[Math.floor((i * all.length) / n)]);
   const out: Batch[] = [];

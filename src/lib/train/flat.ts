@@ -70,7 +70,10 @@ export class FlatConstants {
   /** Zero pads between tensors in gradient order, by tensor name. */
   private readonly pads = new Map<number, TfTensor>();
 
-  constructor(private readonly tf: TF, readonly layout: FlatLayout) {
+  constructor(
+    private readonly tf: TF,
+    readonly layout: FlatLayout,
+  ) {
     this.ternary = layout.entries.filter((e) => e.ternary);
     const R = layout.rows;
     const q = new Float32Array(R);
@@ -85,7 +88,10 @@ export class FlatConstants {
       const s = new Float32Array(this.ternary.length * R);
       this.ternary.forEach((e, k) => s.fill(1, k * R + e.offset / ROW, k * R + e.offset / ROW + e.rows));
       this.seg = tf.tensor2d(s, [this.ternary.length, R]);
-      this.counts = tf.tensor2d(Float32Array.from(this.ternary, (e) => e.size), [this.ternary.length, 1]);
+      this.counts = tf.tensor2d(
+        Float32Array.from(this.ternary, (e) => e.size),
+        [this.ternary.length, 1],
+      );
     }
   }
 
@@ -99,7 +105,13 @@ export class FlatConstants {
   }
 
   dispose(): void {
-    this.tf.dispose([this.qRows, this.decayRows, ...(this.seg ? [this.seg] : []), ...(this.counts ? [this.counts] : []), ...this.pads.values()]);
+    this.tf.dispose([
+      this.qRows,
+      this.decayRows,
+      ...(this.seg ? [this.seg] : []),
+      ...(this.counts ? [this.counts] : []),
+      ...this.pads.values(),
+    ]);
     this.pads.clear();
   }
 }

@@ -55,7 +55,6 @@ export function absmeanInt4(tf: TF, x: TfTensor): TfTensor {
   });
 }
 
-
 /** a4.8 sparsify-then-quantize: Q_INT8(X) ⊙ TopK(|X|). The mask keeps entries at or above the K-th
  *  largest magnitude (exact ties at the threshold, which the reference breaks by index, are kept). */
 export function topkInt8(tf: TF, x: TfTensor, ratio: number): TfTensor {
@@ -66,7 +65,11 @@ export function topkInt8(tf: TF, x: TfTensor, ratio: number): TfTensor {
     if (K >= dim) return q;
     if (K === 0) return tf.zerosLike(x);
     const a = tf.abs(x);
-    const thr = tf.slice(tf.topk(a, K, true).values, [...x.shape.slice(0, -1).map(() => 0), K - 1], [...x.shape.slice(0, -1), 1]);
+    const thr = tf.slice(
+      tf.topk(a, K, true).values,
+      [...x.shape.slice(0, -1).map(() => 0), K - 1],
+      [...x.shape.slice(0, -1), 1],
+    );
     return tf.mul(q, tf.cast(tf.greaterEqual(a, thr), "float32"));
   });
 }
@@ -74,10 +77,14 @@ export function topkInt8(tf: TF, x: TfTensor, ratio: number): TfTensor {
 /** Q(x) of a site, as the variant table (variant.ts sitePlan) gives it, with the straight-through gradient. */
 export function quantizeActivation(tf: TF, x: TfTensor, site: SiteInput): TfTensor {
   switch (site.quantizer) {
-    case "none": return x;
-    case "absmax-int8": return ste(tf, x, (v) => absmaxInt8(tf, v));
-    case "absmean-int4": return ste(tf, x, (v) => absmeanInt4(tf, v));
-    case "topk-int8": return ste(tf, x, (v) => topkInt8(tf, v, site.topK!));
+    case "none":
+      return x;
+    case "absmax-int8":
+      return ste(tf, x, (v) => absmaxInt8(tf, v));
+    case "absmean-int4":
+      return ste(tf, x, (v) => absmeanInt4(tf, v));
+    case "topk-int8":
+      return ste(tf, x, (v) => topkInt8(tf, v, site.topK!));
   }
 }
 
@@ -125,7 +132,8 @@ export function initParams(tf: TF, c: BitNetConfig, seed: number, std = 0.02): M
   const p = new Map<string, Variable>();
   for (const [name, shape] of paramShapes(c)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = shape.length === 1 ? new Float32Array(n).fill(1) : (rng.fillNormal(new Float32Array(n), std) as Float32Array);
+    const data =
+      shape.length === 1 ? new Float32Array(n).fill(1) : (rng.fillNormal(new Float32Array(n), std) as Float32Array);
     const init = tf.tensor(data, shape, "float32");
     p.set(name, tf.variable(init, true, name));
     init.dispose(); // the variable holds its own reference to the data
@@ -144,7 +152,8 @@ export function checkParams(c: BitNetConfig, p: ReadonlyMap<string, {shape: numb
   for (const [name, shape] of paramShapes(c)) {
     const t = p.get(name);
     if (!t) throw new Error(`model: missing parameter ${name}`);
-    if (t.shape.join() !== shape.join()) throw new Error(`model: ${name} has shape [${t.shape}], the config needs [${shape}]`);
+    if (t.shape.join() !== shape.join())
+      throw new Error(`model: ${name} has shape [${t.shape}], the config needs [${shape}]`);
   }
 }
 
@@ -181,24 +190,31 @@ function rmsNorm(tf: TF, x: TfTensor, w: TfTensor, eps: number): TfTensor {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
 }
 
-function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {cos: TfTensor; sin: TfTensor; rot: TfTensor} {
+function ropeTables(
+  tf: TF,
+  c: BitNetConfig,
+  T: number,
+  cache: ForwardCache,
+): {cos: TfTensor; sin: TfTensor; rot: TfTensor} {
   const D = headDim(c);
   const cos = cache.get(tf, `cos${T}`, () => {
     const a = new Float32Array(T * D);
-    for (let t = 0; t < T; t++) for (let i = 0; i < D / 2; i++) {
-      const v = Math.cos(t * Math.pow(c.rope_theta, (-2 * i) / D));
-      a[t * D + i] = v;
-      a[t * D + i + D / 2] = v;
-    }
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < D / 2; i++) {
+        const v = Math.cos(t * Math.pow(c.rope_theta, (-2 * i) / D));
+        a[t * D + i] = v;
+        a[t * D + i + D / 2] = v;
+      }
     return tf.tensor(a, [T, D]);
   });
   const sin = cache.get(tf, `sin${T}`, () => {
     const a = new Float32Array(T * D);
-    for (let t = 0; t < T; t++) for (let i = 0; i < D / 2; i++) {
-      const v = Math.sin(t * Math.pow(c.rope_theta, (-2 * i) / D));
-      a[t * D + i] = v;
-      a[t * D + i + D / 2] = v;
-    }
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < D / 2; i++) {
+        const v = Math.sin(t * Math.pow(c.rope_theta, (-2 * i) / D));
+        a[t * D + i] = v;
+        a[t * D + i + D / 2] = v;
+      }
     return tf.tensor(a, [T, D]);
   });
   // rotate_half(x) = concat(−x₂, x₁) = x·R
@@ -215,7 +231,15 @@ function ropeTables(tf: TF, c: BitNetConfig, T: number, cache: ForwardCache): {c
 
 /** A BitLinear (or plain linear for fp) on an already quantized input: y = x̃ · W̃ᵀ, several weights
  *  side by side (q|k|v, gate|up) in one matmul. */
-function linear(tf: TF, c: BitNetConfig, x: TfTensor, ws: TfTensor[], names: string[], stats?: ForwardStats, quantized = false): TfTensor {
+function linear(
+  tf: TF,
+  c: BitNetConfig,
+  x: TfTensor,
+  ws: TfTensor[],
+  names: string[],
+  stats?: ForwardStats,
+  quantized = false,
+): TfTensor {
   const wq = ws.map((w, i) => {
     if (!isQuantized(c) || quantized) return w;
     if (stats?.gamma) stats.gamma.set(names[i], tf.keep(tf.mean(tf.abs(w))));
@@ -234,7 +258,13 @@ export interface TrainForwardOptions {
 }
 
 /** Logits [B·T, vocab] of a batch of token ids [B, T]. Call inside tf.tidy (or variableGrads). */
-export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: TfTensor, opts: TrainForwardOptions = {}): TfTensor {
+export function forward(
+  tf: TF,
+  c: BitNetConfig,
+  p: Params,
+  tokens: TfTensor,
+  opts: TrainForwardOptions = {},
+): TfTensor {
   const [B, T] = tokens.shape as [number, number];
   const cache = opts.cache ?? new ForwardCache();
   const H = c.num_attention_heads;
@@ -267,13 +297,15 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: TfTensor, op
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
     return tf.tensor(m, [T, T]);
   });
-  const rope = (x: TfTensor) => tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x.reshape([-1, D]), rot).reshape(x.shape), sin));
+  const rope = (x: TfTensor) =>
+    tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x.reshape([-1, D]), rot).reshape(x.shape), sin));
 
   // The embedding lookup as one-hot × E: its gradient is a matmul, where tfjs's gather gradient is a
   // scatter with float atomics that contend on frequent tokens.
   const V = c.vocab_size;
   let h: TfTensor = tf.matMul(oneHotF32(tf, tokens.reshape([B * T]), V), P(tensorNames.embed));
-  const lin = (x: TfTensor, names: string[]) => linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
+  const lin = (x: TfTensor, names: string[]) =>
+    linear(tf, c, x, names.map(P), names, opts.stats, opts.weightsQuantized);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     // attention
@@ -289,7 +321,11 @@ export function forward(tf: TF, c: BitNetConfig, p: Params, tokens: TfTensor, op
     const qg = q.reshape([B, KV, rep * T, D]);
     const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(D)).reshape([B, H, T, T]), mask);
     const probs = tf.softmax(scores).reshape([B, KV, rep * T, T]);
-    let att = tf.matMul(probs, v).reshape([B, H, T, D]).transpose([0, 2, 1, 3]).reshape([B * T, H * D]);
+    let att = tf
+      .matMul(probs, v)
+      .reshape([B, H, T, D])
+      .transpose([0, 2, 1, 3])
+      .reshape([B * T, H * D]);
     if (c.bitnet_sub_norms) att = rmsNorm(tf, att, P(n.attnSubNorm), eps);
     h = tf.add(h, lin(q8(att, "o"), [n.o]));
     // feed-forward

@@ -46,7 +46,15 @@ export interface TrainPlan {
   stages: PlanStage[];
   /** Per update step 0 … steps−1 (the update taking the model from step to step+1). */
   schedule: {lr: number[]; wd: number[]; lrStage: number[]; actStage: number[]; activationBits: number[]};
-  optimizer: {kind: "adamw"; betas: [number, number]; eps: number; gradClip: number; clip: string; decay: string[]; noDecay: string[]};
+  optimizer: {
+    kind: "adamw";
+    betas: [number, number];
+    eps: number;
+    gradClip: number;
+    clip: string;
+    decay: string[];
+    noDecay: string[];
+  };
   init: {matrixStd: number; normValue: number; seed: number};
   params: [string, number[]][];
   /** Ternarized in the forward (absmean, b1.58 eq. 1–3). */
@@ -60,7 +68,11 @@ const signs = (m: Int8Array) => Array.from(m, (v) => (v > 0 ? "+" : "-")).join("
 /** The ±1 matrices of the Hadamard transform of length n (hadamard.ts), as a plan carries them. */
 export function hadamardEntry(n: number): PlanHadamard {
   const plan = hadamardPlan(n);
-  return {plan, block: signs(hadamardMatrix(plan.block)), ...(plan.kind === "kronecker" ? {mix: signs(hadamardMatrix(plan.m))} : {})};
+  return {
+    plan,
+    block: signs(hadamardMatrix(plan.block)),
+    ...(plan.kind === "kronecker" ? {mix: signs(hadamardMatrix(plan.m))} : {}),
+  };
 }
 
 /** Training window starts of every step (data.ts trainBatch's Rng stream), [steps][batchSize]. */
@@ -72,10 +84,15 @@ export function batchStarts(trainTokens: number, B: number, T: number, seed: num
 }
 
 /** A model config's site plan with the Hadamard matrices its rotated sites need (one stage of a plan). */
-export function stagePlan(model: BitNetConfig): {sites: SiteJSON["sites"]; kv: SiteJSON["kv"]; hadamard: Record<string, PlanHadamard>} {
+export function stagePlan(model: BitNetConfig): {
+  sites: SiteJSON["sites"];
+  kv: SiteJSON["kv"];
+  hadamard: Record<string, PlanHadamard>;
+} {
   const {sites, kv} = sitePlanJSON(model);
   const hadamard: Record<string, PlanHadamard> = {};
-  for (const s of SITES) if (sites[s].hadamard && !hadamard[sites[s].dim]) hadamard[sites[s].dim] = hadamardEntry(sites[s].dim);
+  for (const s of SITES)
+    if (sites[s].hadamard && !hadamard[sites[s].dim]) hadamard[sites[s].dim] = hadamardEntry(sites[s].dim);
   return {sites, kv, hadamard};
 }
 
@@ -111,7 +128,10 @@ export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): 
     stages,
     schedule,
     optimizer: {
-      kind: "adamw", betas: cfg.optimizer.betas, eps: cfg.optimizer.eps, gradClip: cfg.optimizer.gradClip,
+      kind: "adamw",
+      betas: cfg.optimizer.betas,
+      eps: cfg.optimizer.eps,
+      gradClip: cfg.optimizer.gradClip,
       clip: "g·min(1, gradClip/(‖g‖₂+1e-6)), one global norm over all parameters",
       decay: params.filter(([, s]) => s.length >= 2).map(([n]) => n),
       noDecay: params.filter(([, s]) => s.length < 2).map(([n]) => n),
@@ -120,8 +140,12 @@ export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): 
     params,
     ternary: c0.bitnet_variant === "fp" ? [] : linearNames(c0),
     batching: {
-      batchSize: B, seqLen: T, sampling: "B windows of T+1 tokens, starts uniform in [0, trainTokens − T), drawn per (seed, step)",
-      ...(opts.trainTokens !== undefined ? {trainTokens: opts.trainTokens, starts: batchStarts(opts.trainTokens, B, T, cfg.seed, S)} : {}),
+      batchSize: B,
+      seqLen: T,
+      sampling: "B windows of T+1 tokens, starts uniform in [0, trainTokens − T), drawn per (seed, step)",
+      ...(opts.trainTokens !== undefined
+        ? {trainTokens: opts.trainTokens, starts: batchStarts(opts.trainTokens, B, T, cfg.seed, S)}
+        : {}),
     },
     hadamard,
   };
@@ -140,8 +164,10 @@ export function recipePrefixDiff(a: TrainConfig, b: TrainConfig, step: number): 
       const sa = sitePlanJSON(modelConfigAt(a, t)).sites;
       const sb = sitePlanJSON(modelConfigAt(b, t)).sites;
       for (const s of SITES) {
-        const key = (v: typeof sa[typeof s]) => JSON.stringify([v.quantizer, v.bits, v.hadamard, v.topK ?? null, v.subNorm, v.dim]);
-        if (key(sa[s]) !== key(sb[s])) return `the ${s} input at step ${t} (${sa[s].hadamard ? "rotated " : ""}${sa[s].quantizer} vs ${sb[s].hadamard ? "rotated " : ""}${sb[s].quantizer})`;
+        const key = (v: (typeof sa)[typeof s]) =>
+          JSON.stringify([v.quantizer, v.bits, v.hadamard, v.topK ?? null, v.subNorm, v.dim]);
+        if (key(sa[s]) !== key(sb[s]))
+          return `the ${s} input at step ${t} (${sa[s].hadamard ? "rotated " : ""}${sa[s].quantizer} vs ${sb[s].hadamard ? "rotated " : ""}${sb[s].quantizer})`;
       }
     }
   }

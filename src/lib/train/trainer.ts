@@ -5,12 +5,30 @@
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
 import {parseStateMeta} from "./state.js";
-import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors, type TensorEntry} from "../safetensors.js";
+import {
+  fromFloat32,
+  parseSafetensorsHeader,
+  tensorBytes,
+  toFloat32,
+  writeSafetensors,
+  type TensorEntry,
+} from "../safetensors.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
 import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
 import {trainBatch, valBatches, type Batch} from "./data.js";
-import {FlatConstants, ROW, concatFlat, flatCodes, flatGamma, flatLayout, packFlat, quantizeFlat, sliceFlat, type FlatLayout} from "./flat.js";
+import {
+  FlatConstants,
+  ROW,
+  concatFlat,
+  flatCodes,
+  flatGamma,
+  flatLayout,
+  packFlat,
+  quantizeFlat,
+  sliceFlat,
+  type FlatLayout,
+} from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
 import {recipePrefixDiff} from "./plan.js";
 import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
@@ -91,12 +109,19 @@ export class Trainer {
   /** The weight whose latent values and codes StepStats samples. */
   sampleName: string;
 
-  private constructor(tf: TF, cfg: TrainConfig, data: TrainData, flat: Float32Array, moments?: {m: Float32Array; v: Float32Array}) {
+  private constructor(
+    tf: TF,
+    cfg: TrainConfig,
+    data: TrainData,
+    flat: Float32Array,
+    moments?: {m: Float32Array; v: Float32Array},
+  ) {
     this.tf = tf;
     this.cfg = cfg;
     this.data = data;
     this.layout = flatLayout(modelConfigAt(cfg, 0));
-    if (flat.length !== this.layout.total) throw new Error(`trainer: ${flat.length} parameters, the layout needs ${this.layout.total}`);
+    if (flat.length !== this.layout.total)
+      throw new Error(`trainer: ${flat.length} parameters, the layout needs ${this.layout.total}`);
     // Names unique per trainer (tfjs registers variables by name: a page trains two models at once), and the
     // initial tensors disposed (a variable keeps its own reference to the data).
     const id = ++trainerCount;
@@ -168,9 +193,18 @@ export class Trainer {
 
     const ms = now() - t0;
     const res: StepResult = {
-      step: this.step, loss: lossArr[0], gradNorm: gnArr[0], lr, wd, lrStage: stage,
-      actStage: stageIndexAt(this.cfg, this.step - 1), activationBits: c.bitnet_activation_bits,
-      tokens: B * T, ms, tokensPerSecond: (B * T) / (ms / 1000), stats,
+      step: this.step,
+      loss: lossArr[0],
+      gradNorm: gnArr[0],
+      lr,
+      wd,
+      lrStage: stage,
+      actStage: stageIndexAt(this.cfg, this.step - 1),
+      activationBits: c.bitnet_activation_bits,
+      tokens: B * T,
+      ms,
+      tokensPerSecond: (B * T) / (ms / 1000),
+      stats,
     };
     const {stats: _s, ...rec} = res;
     void _s;
@@ -182,7 +216,11 @@ export class Trainer {
    *  p ← p(1 − lr·wd·[matrix]) − lr·m̂/(√v̂ + ε); gradients clipped to a global L2 norm first. Returns the norm. */
   private applyAdamW(grad: TfTensor, lr: number, wd: number): TfTensor {
     const tf = this.tf;
-    const {betas: [b1, b2], eps, gradClip} = this.cfg.optimizer;
+    const {
+      betas: [b1, b2],
+      eps,
+      gradClip,
+    } = this.cfg.optimizer;
     const t = this.step + 1;
     const R = this.layout.rows;
     return tf.tidy(() => {
@@ -191,7 +229,10 @@ export class Trainer {
       const gs = tf.mul(grad, scale);
       this.m.assign(tf.add(tf.mul(this.m, b1), tf.mul(gs, 1 - b1)));
       this.v.assign(tf.add(tf.mul(this.v, b2), tf.mul(tf.square(gs), 1 - b2)));
-      const upd = tf.div(tf.mul(this.m, 1 / (1 - Math.pow(b1, t))), tf.add(tf.sqrt(tf.mul(this.v, 1 / (1 - Math.pow(b2, t)))), eps));
+      const upd = tf.div(
+        tf.mul(this.m, 1 / (1 - Math.pow(b1, t))),
+        tf.add(tf.sqrt(tf.mul(this.v, 1 / (1 - Math.pow(b2, t)))), eps),
+      );
       const decay = tf.sub(1, tf.mul(this.k.decayRows, lr * wd)).reshape([R, 1]);
       const P = tf.mul(this.P.reshape([R, ROW]), decay).reshape([this.layout.total]);
       this.P.assign(tf.sub(P, tf.mul(upd, lr)));
@@ -249,7 +290,12 @@ export class Trainer {
   async evaluate(batches?: Batch[], onBatch?: (done: number, total: number) => void): Promise<EvalResult> {
     const tf = this.tf;
     if (!batches) {
-      this.evalSet ??= valBatches(this.data.val, this.cfg.batchSize, this.cfg.seqLen, this.cfg.evalBatches * this.cfg.batchSize);
+      this.evalSet ??= valBatches(
+        this.data.val,
+        this.cfg.batchSize,
+        this.cfg.seqLen,
+        this.cfg.evalBatches * this.cfg.batchSize,
+      );
       batches = this.evalSet;
     }
     const c = this.modelConfig();
@@ -280,7 +326,10 @@ export class Trainer {
     const tf = this.tf;
     const out = tf.tidy(() => {
       const p = sliceFlat(tf, this.layout, quantizeFlat(tf, this.k, this.P));
-      return forward(tf, this.modelConfig(), p, tf.tensor2d(tokens, [B, T], "int32"), {cache: this.cache, weightsQuantized: true});
+      return forward(tf, this.modelConfig(), p, tf.tensor2d(tokens, [B, T], "int32"), {
+        cache: this.cache,
+        weightsQuantized: true,
+      });
     });
     const d = (await out.data()) as Float32Array;
     out.dispose();
@@ -297,13 +346,22 @@ export class Trainer {
 
   /** Trains until done, paused, or `maxSteps` more steps, yielding to the event loop between steps so a
    *  page stays responsive; evaluates every cfg.evalEvery steps. */
-  async run(opts: {maxSteps?: number; stats?: boolean; onStep?: (r: StepResult) => void; onEval?: (e: EvalResult) => void; yieldMs?: number} = {}): Promise<void> {
+  async run(
+    opts: {
+      maxSteps?: number;
+      stats?: boolean;
+      onStep?: (r: StepResult) => void;
+      onEval?: (e: EvalResult) => void;
+      yieldMs?: number;
+    } = {},
+  ): Promise<void> {
     this.paused = false;
     const until = Math.min(this.cfg.steps, this.step + (opts.maxSteps ?? Infinity));
     while (!this.paused && this.step < until) {
       const r = await this.trainStep({stats: opts.stats});
       opts.onStep?.(r);
-      if (this.cfg.evalEvery > 0 && (this.step % this.cfg.evalEvery === 0 || this.done)) opts.onEval?.(await this.evaluate());
+      if (this.cfg.evalEvery > 0 && (this.step % this.cfg.evalEvery === 0 || this.done))
+        opts.onEval?.(await this.evaluate());
       await new Promise((res) => setTimeout(res, opts.yieldMs ?? 0));
     }
   }
@@ -314,10 +372,25 @@ export class Trainer {
    *  (a safetensors file; F32 throughout). */
   async saveState(): Promise<Uint8Array> {
     const entries: TensorEntry[] = [];
-    for (const [name, t] of [["params", this.P], ["adam_m", this.m], ["adam_v", this.v]] as const) {
-      entries.push({name, dtype: "F32", shape: [this.layout.total], data: fromFloat32((await t.data()) as Float32Array, "F32")});
+    for (const [name, t] of [
+      ["params", this.P],
+      ["adam_m", this.m],
+      ["adam_v", this.v],
+    ] as const) {
+      entries.push({
+        name,
+        dtype: "F32",
+        shape: [this.layout.total],
+        data: fromFloat32((await t.data()) as Float32Array, "F32"),
+      });
     }
-    const meta = {version: 2, step: this.step, config: this.cfg, log: this.log, layout: this.layout.entries.map((e) => [e.name, e.shape, e.offset])};
+    const meta = {
+      version: 2,
+      step: this.step,
+      config: this.cfg,
+      log: this.log,
+      layout: this.layout.entries.map((e) => [e.name, e.shape, e.offset]),
+    };
     return writeSafetensors(entries, {[STATE_KEY]: JSON.stringify(meta)});
   }
 
@@ -333,13 +406,27 @@ export class Trainer {
     if (cfg) {
       const a = modelConfigAt(saved, 0);
       const b = modelConfigAt(c, 0);
-      for (const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_act", "bitnet_sub_norms", "tie_word_embeddings"] as const) {
-        if (a[k] !== b[k]) throw new Error(`trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`);
+      for (const k of [
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "hidden_act",
+        "bitnet_sub_norms",
+        "tie_word_embeddings",
+      ] as const) {
+        if (a[k] !== b[k])
+          throw new Error(
+            `trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`,
+          );
       }
       // The steps before the state must be the same computation under both recipes (not the same variant
       // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
       const differs = recipePrefixDiff(saved, c, meta.step);
-      if (differs) throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
+      if (differs)
+        throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
       if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
         throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
       }
@@ -368,7 +455,8 @@ export class Trainer {
     const c = this.modelConfig(this.cfg.steps);
     const flat = (await this.P.data()) as Float32Array;
     const float = new Map<string, LibTensor>();
-    for (const e of this.layout.entries) float.set(e.name, {shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size)});
+    for (const e of this.layout.entries)
+      float.set(e.name, {shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size)});
     const w: ModelWeights = {config: c, float, ternary: new Map()};
     return opts.latent ? w : ternarize(w);
   }
@@ -383,13 +471,25 @@ export class Trainer {
 }
 
 function isTrainConfig(c: unknown): c is TrainConfig {
-  return typeof c === "object" && c !== null && "optimizer" in c && "lr" in c && "steps" in c && "weightDecay" in c && "evalBatches" in c;
+  return (
+    typeof c === "object" &&
+    c !== null &&
+    "optimizer" in c &&
+    "lr" in c &&
+    "steps" in c &&
+    "weightDecay" in c &&
+    "evalBatches" in c
+  );
 }
 
 function checkData(c: TrainConfig, d: TrainData): void {
   const V = modelConfigAt(c, 0).vocab_size;
-  for (const [k, s] of [["train", d.train], ["val", d.val]] as const) {
-    if (s.length < c.seqLen + 1) throw new Error(`trainer: the ${k} stream has ${s.length} tokens, fewer than seqLen+1 = ${c.seqLen + 1}`);
+  for (const [k, s] of [
+    ["train", d.train],
+    ["val", d.val],
+  ] as const) {
+    if (s.length < c.seqLen + 1)
+      throw new Error(`trainer: the ${k} stream has ${s.length} tokens, fewer than seqLen+1 = ${c.seqLen + 1}`);
     let max = 0;
     for (let i = 0; i < s.length; i++) if (s[i] > max) max = s[i];
     if (max >= V) throw new Error(`trainer: the ${k} stream holds token id ${max}, outside vocab_size ${V}`);
