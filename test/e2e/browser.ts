@@ -169,3 +169,31 @@ export async function shrunkCharts(page: Page): Promise<string[]> {
       ),
   );
 }
+
+/** Files dropped on the Open page's drop zone as a drag from the desktop delivers them (a DataTransfer of Files). */
+export type DroppedFiles = Record<string, Buffer>;
+
+export async function dropFiles(page: Page, files: DroppedFiles): Promise<void> {
+  const payload = Object.entries(files).map(([name, b]) => [name, b.toString("base64")]);
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const [name, b64] of list) {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      dt.items.add(new File([bytes], name));
+    }
+    const zone = document.querySelector("#drop-zone")!;
+    zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+  }, payload);
+}
+
+/** Waits until the Open page has settled on ready, mismatch or error. */
+export const openSettled = (page: Page) =>
+  page.waitForFunction(
+    () =>
+      ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
+    null,
+    {timeout: 240_000},
+  );

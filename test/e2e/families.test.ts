@@ -4,8 +4,8 @@
 // the folder picker, so 1_Pooling/config.json comes along) gets the embeddings view with transformers' cosine.
 import {existsSync, readFileSync} from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import type {Browser, Page} from "playwright-core";
-import {launch, watch} from "./browser.js";
+import type {Browser} from "playwright-core";
+import {launch, watch, dropFiles, openSettled} from "./browser.js";
 import {serve} from "./server.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
 
@@ -22,30 +22,9 @@ afterAll(async () => {
 });
 
 const FX = "data/fixtures";
-type Files = Record<string, Buffer>;
 
-async function drop(page: Page, files: Files): Promise<void> {
-  const payload = Object.entries(files).map(([name, b]) => [name, b.toString("base64")]);
-  await page.evaluate((list) => {
-    const dt = new DataTransfer();
-    for (const [name, b64] of list) {
-      const bin = atob(b64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      dt.items.add(new File([bytes], name));
-    }
-    const zone = document.querySelector("#drop-zone")!;
-    zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
-    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-  }, payload);
-}
-const settled = (page: Page) =>
-  page.waitForFunction(
-    () =>
-      ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
-    null,
-    {timeout: 240_000},
-  );
+const drop = dropFiles;
+const settled = openSettled;
 
 describe("released ternary families on the Open page", () => {
   it("Llama-architecture BitNet (legacy config): family, runs-as and one stored word shown; ready on WebGPU; the chapters generate with it", async () => {

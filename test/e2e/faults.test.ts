@@ -10,7 +10,7 @@ import {parseGGUF} from "../../src/lib/formats/gguf.js";
 import {memorySource} from "../../src/lib/formats/source.js";
 import {afterAll, beforeAll, expect, it} from "vitest";
 import type {Browser, Page} from "playwright-core";
-import {CHROMIUM, launch, watch} from "./browser.js";
+import {CHROMIUM, launch, watch, dropFiles, openSettled} from "./browser.js";
 import {serve} from "./server.js";
 
 const dist = process.env.E2E_DIST ?? "dist";
@@ -134,22 +134,8 @@ it("/open: a GGUF with an I2_S scale of 3e38 is flagged by name and refused with
     const log = watch(page, site.url);
     await page.goto(`${site.url}/open`);
     await page.waitForSelector("#drop-zone[data-state=empty]");
-    await page.evaluate((b64) => {
-      const bin = atob(b64);
-      const u = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
-      const dt = new DataTransfer();
-      dt.items.add(new File([u], "m.gguf"));
-      const zone = document.querySelector("#drop-zone")!;
-      zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
-      zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-    }, Buffer.from(bytes).toString("base64"));
-    await page.waitForFunction(
-      () =>
-        ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
-      null,
-      {timeout: 240_000},
-    );
+    await dropFiles(page, {"m.gguf": Buffer.from(bytes)});
+    await openSettled(page);
     expect(await page.textContent(".format-inspection")).toMatch(
       /blk\.0\.ffn_down\.weight = 3\.00e\+38 \(\S+× above the median\)/,
     );

@@ -6,8 +6,9 @@ import {existsSync, mkdtempSync, readFileSync, rmSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import type {Browser, Page} from "playwright-core";
-import {axeViolations, launch, watch} from "./browser.js";
+import type {Browser} from "playwright-core";
+import {axeViolations, launch, watch, dropFiles, openSettled} from "./browser.js";
+import type {DroppedFiles} from "./browser.js";
 import {serve} from "./server.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
 
@@ -27,7 +28,7 @@ afterAll(async () => {
   rmSync(tmp, {recursive: true, force: true});
 });
 
-type Files = Record<string, Buffer>;
+type Files = DroppedFiles;
 const folder = (dir: string, patch?: (c: Record<string, unknown>) => void): Files => {
   const cfg = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
   patch?.(cfg);
@@ -37,29 +38,9 @@ const folder = (dir: string, patch?: (c: Record<string, unknown>) => void): File
   };
 };
 
-async function drop(page: Page, files: Files): Promise<void> {
-  const payload = Object.entries(files).map(([name, b]) => [name, b.toString("base64")]);
-  await page.evaluate((list) => {
-    const dt = new DataTransfer();
-    for (const [name, b64] of list) {
-      const bin = atob(b64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      dt.items.add(new File([bytes], name));
-    }
-    const zone = document.querySelector("#drop-zone")!;
-    zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
-    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-  }, payload);
-}
+const drop = dropFiles;
 
-const settled = (page: Page) =>
-  page.waitForFunction(
-    () =>
-      ["ready", "mismatch", "error"].includes(document.querySelector("#drop-zone")?.getAttribute("data-state") ?? ""),
-    null,
-    {timeout: 240_000},
-  );
+const settled = openSettled;
 
 describe("the checkpoint inspector", () => {
   it("drops transformers' packed fixture: multiply convention from autobitlinear, rotate-half RoPE, golden check ready, generates on WebGPU", async () => {
