@@ -1,5 +1,6 @@
 // Embedding lookup on the GPU (token ids come from a GPU buffer, so a decode step can take the previous step's
 // sampled token without a CPU round trip) and random fills used to build benchmark-scale models on the GPU.
+import {PCG_WGSL} from "./prelude.js";
 
 /** h[m, i] = E[tok[slot0 + m], i] for the tied embedding / LM-head matrix stored as f32 or f16 rows (row stride
  *  `rowWords` u32 words), possibly split by rows over `chunks` buffers (a binding-size limit).
@@ -40,11 +41,7 @@ export const fillWGSL = /* wgsl */ `
 struct P { n: u32, seed: u32, mode: u32, sd: f32, offset: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> outw: array<u32>;
-fn pcg(v: u32) -> u32 {
-  let s = v * 747796405u + 2891336453u;
-  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-  return (w >> 22u) ^ w;
-}
+${PCG_WGSL}
 fn unif(x: u32) -> f32 { return f32(x >> 8u) / 16777216.0; }
 fn gauss(i: u32) -> f32 {
   let a = pcg(i ^ p.seed);

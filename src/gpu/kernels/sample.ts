@@ -4,6 +4,7 @@
 // by logit descending, index ascending on ties; top-p keeps the shortest such prefix whose mass reaches p),
 // then draws by inverse CDF in index order (as sampleToken walks the distribution). The uniform comes from a
 // counter-based hash of (seed, draw index), not from rng.ts: same distribution, different stream.
+import {PCG_WGSL, treeReduceWGSL} from "./prelude.js";
 
 export const ARGMAX_PER = 16;
 
@@ -91,41 +92,11 @@ fn key(x: f32) -> u32 {
   let b = bitcast<u32>(x);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
-fn sumF(x: f32, lid: u32) -> f32 {
-  workgroupBarrier();
-  redF[lid] = x;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) { if (lid < s) { redF[lid] += redF[lid + s]; } workgroupBarrier(); }
-  return redF[0];
-}
-fn maxF(x: f32, lid: u32) -> f32 {
-  workgroupBarrier();
-  redF[lid] = x;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) { if (lid < s) { redF[lid] = max(redF[lid], redF[lid + s]); } workgroupBarrier(); }
-  return redF[0];
-}
-fn minU(x: u32, lid: u32) -> u32 {
-  workgroupBarrier();
-  redU[lid] = x;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) { if (lid < s) { redU[lid] = min(redU[lid], redU[lid + s]); } workgroupBarrier(); }
-  return redU[0];
-}
-fn maxU(x: u32, lid: u32) -> u32 {
-  workgroupBarrier();
-  redU[lid] = x;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) { if (lid < s) { redU[lid] = max(redU[lid], redU[lid + s]); } workgroupBarrier(); }
-  return redU[0];
-}
-fn sumU(x: u32, lid: u32) -> u32 {
-  workgroupBarrier();
-  redU[lid] = x;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) { if (lid < s) { redU[lid] += redU[lid + s]; } workgroupBarrier(); }
-  return redU[0];
-}
+${treeReduceWGSL("sumF", "f32", "redF", (a, b) => `${a} + ${b}`)}
+${treeReduceWGSL("maxF", "f32", "redF", (a, b) => `max(${a}, ${b})`)}
+${treeReduceWGSL("minU", "u32", "redU", (a, b) => `min(${a}, ${b})`)}
+${treeReduceWGSL("maxU", "u32", "redU", (a, b) => `max(${a}, ${b})`)}
+${treeReduceWGSL("sumU", "u32", "redU", (a, b) => `${a} + ${b}`)}
 // exclusive prefix sums over the 256 invocations (index order = thread order: ranges are contiguous)
 fn exclusiveU(x: u32, lid: u32) -> u32 {
   workgroupBarrier();
@@ -153,11 +124,7 @@ fn exclusiveF(x: f32, lid: u32) -> f32 {
   }
   return scan[lid] - x;
 }
-fn pcg(v: u32) -> u32 {
-  let s = v * 747796405u + 2891336453u;
-  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-  return (w >> 22u) ^ w;
-}
+${PCG_WGSL}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
