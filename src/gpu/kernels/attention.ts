@@ -410,17 +410,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     let cnt = min(${CH}u, end - s0);
-    if (lid < ${G}u) {
-      let r = lid;
-      var nm = mx[r];
-      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
-      let cr = exp(mx[r] - nm);
-      var sum = 0.0;
-      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
-      den[r] = den[r] * cr + sum;
-      corr[r] = cr;
-      mx[r] = nm;
-    }
+${onlineSoftmaxStepWGSL(G, CH)}
     workgroupBarrier();
     for (var t = 0u; t < ${PER}u; t++) {
       let o = lid + t * ${CH}u;
@@ -514,17 +504,7 @@ ${
     }
     workgroupBarrier();
     let cnt = min(${CH}u, end - s0);
-    if (lid < ${G}u) {
-      let r = lid;
-      var nm = mx[r];
-      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
-      let cr = exp(mx[r] - nm);
-      var sum = 0.0;
-      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
-      den[r] = den[r] * cr + sum;
-      corr[r] = cr;
-      mx[r] = nm;
-    }
+${onlineSoftmaxStepWGSL(G, CH)}
     workgroupBarrier();
 ${[...Array(PER).keys()]
   .map(
@@ -898,4 +878,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 }`;
+}
+
+/** One step of the online softmax over a chunk of `cnt` scores per query row (rows 0…G−1, scores sc[r·CH + l]):
+ *  the running max mx, denominator den and the factor corr that rescales what was accumulated before; the scores
+ *  become exp(s − max). One invocation per row; the caller's barriers surround it. */
+function onlineSoftmaxStepWGSL(G: number, CH: number): string {
+  return `    if (lid < ${G}u) {
+      let r = lid;
+      var nm = mx[r];
+      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
+      let cr = exp(mx[r] - nm);
+      var sum = 0.0;
+      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
+      den[r] = den[r] * cr + sum;
+      corr[r] = cr;
+      mx[r] = nm;
+    }`;
 }
