@@ -1,6 +1,7 @@
 // Chapter 6 (train your own): the presets and twin configs, chart helpers, the alternating b1.58/fp loop
 // (pause/resume equals an uninterrupted run, no tensor leak, reset frees everything), the flip rate it
 // reports against codes taken apart by hand, the backend fallback, and the stored-checkpoint record.
+import {initTfBackend, TwinRun} from "../../src/app/train/twin-run.js";
 import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
 import {tensorNames} from "../../src/lib/config.js";
@@ -12,7 +13,6 @@ import type {TF} from "../../src/lib/train/tf.js";
 import type {TrainData} from "../../src/lib/train/trainer.js";
 import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
-  initTfBackend,
   pickCpuBackend,
   STEPS_TO_FALL,
   layerGammas,
@@ -28,7 +28,6 @@ import {
   tailMean,
   headMean,
   twinConfigs,
-  TwinRun,
   warmupSteps,
   type RunSettings,
 } from "../../src/lib/chapters/train.js";

@@ -1,10 +1,11 @@
 // tfjs's WASM backend trains the same model as its CPU backend: the twin's first steps give the same losses (within
 // f32 summation-order noise, 5e-3 nats) and flip rates on both (the WASM OneHot kernel ignored a float32 dtype,
 // which kept the loss at ln V: model.ts casts).
+import {TwinRun} from "../../src/app/train/twin-run.js";
 import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import {afterAll, expect, it} from "vitest";
-import {TwinRun} from "../../src/lib/chapters/train.js";
+
 import type {TF} from "../../src/lib/train/tf.js";
 
 const tf = tfjs as unknown as TF;

@@ -2,13 +2,12 @@
 // the page's main thread. The page creates it from its own module URL (import.meta.resolve, which Framework
 // rewrites to the built file) with the query string and hash removed; the worker refuses to start otherwise, and
 // reports any flag tfjs took from a URL, so a shared link can never set a library flag. Protocol: worker-protocol.ts.
+import {initTfBackend, TwinRun} from "./twin-run.js";
 import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import {setWasmPaths} from "./wasm-backend.js";
 import {
-  initTfBackend,
   pickCpuBackend,
-  TwinRun,
   type PageTfBackend,
   type CpuBackendMeasurement,
   type SavedTwin,
