@@ -14,15 +14,13 @@ F="$ROOT/data/fixtures/vendor"
 mkdir -p "$O"
 cd "$ROOT"
 for L in x86 arm rows; do
-  node bin/bitnet-lab.js convert "$F/hf-packed" --to gguf --out "$O/ours.$L.gguf" --to-i2s-layout "$L" --force 2>/dev/null ||
-    node bin/bitnet-lab.js convert "$F/hf-packed" --to gguf --out "$O/ours.$L.gguf" --to-i2s-layout "$L"
+  node bin/bitnet-lab.js convert "$F/hf-packed" --to gguf --out "$O/ours.$L.gguf" --to-i2s-layout "$L" --force
 done
 bash scripts/vendor_fixtures.sh run-logits "$O/ours.x86.gguf" "$O/ours.x86.json" --build x86
 bash scripts/vendor_fixtures.sh run-logits "$O/ours.x86.gguf" "$O/ours.x86.step.json" --build x86 --step
 bash scripts/vendor_fixtures.sh run-logits "$O/ours.arm.gguf" "$O/ours.arm.step.json" --build arm --step
 bash scripts/vendor_fixtures.sh run-logits "$O/ours.rows.gguf" "$O/ours.rows.json" --build rows
-rm -rf "$O/ms-to-hf"
-node bin/bitnet-lab.js convert "$F/b-ms.i2_s.x86.gguf" --i2s-layout x86 --to hf --out "$O/ms-to-hf"
+node bin/bitnet-lab.js convert "$F/b-ms.i2_s.x86.gguf" --i2s-layout x86 --to hf --out "$O/ms-to-hf" --force
 "$PY" scripts/vendor/hf_logits.py "$O/ms-to-hf" "$O/ms-to-hf.transformers.json"
 python3 scripts/vendor/roundtrip_table.py "$O" > "$F/roundtrip.json"
 cat "$F/roundtrip.json"

@@ -9,12 +9,11 @@
 import {statSync} from "node:fs";
 import {dirname, join} from "node:path";
 import type {Command} from "./command.js";
-import {MODEL_FLAGS, MODEL_USAGE, modelOpenOptions} from "./model-flags.js";
+import {MODEL_FLAGS, MODEL_USAGE, layoutFlag, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagString} from "./command.js";
 import {ggufFromWeights} from "../lib/formats/gguf-model.js";
 import {writeGGUF} from "../lib/formats/gguf.js";
 import {ggufTokenizerKVs} from "../lib/formats/gguf-tokenizer.js";
-import type {I2SLayout} from "../lib/formats/i2s.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {loadModelPath} from "../node/files.js";
 import {writeModelDir} from "../node/modeldir.js";
@@ -41,7 +40,7 @@ export const convert: Command = {
       throw new UsageError(`--to must be gguf or hf, got ${JSON.stringify(to ?? null)}`);
     const out = flagString(args, "out");
     if (!out) throw new UsageError("--out PATH is required");
-    const layout = (modelOpenOptions(args, "to-i2s-layout").i2sLayout ?? "x86") as I2SLayout;
+    const layout = layoutFlag(args, "to-i2s-layout") ?? "x86";
     const input = modelOpenOptions(args);
     const emb = (flagString(args, "embedding") ?? "f16").toUpperCase();
     if (emb !== "F16" && emb !== "F32") throw new UsageError(`--embedding must be f16 or f32, got "${emb}"`);

@@ -8,14 +8,21 @@ import type {OpenOptions, ScaleConvention} from "../lib/formats/open.js";
 export const MODEL_FLAGS = {"i2s-layout": "string", scale: "string"} as const;
 export const MODEL_USAGE = "[--i2s-layout x86|arm|rows] [--scale multiply|divide]";
 
+/** An I2_S layout flag's value, checked (undefined when the flag is absent). */
+export function layoutFlag(args: ParsedArgs, flag: string): I2SLayout | undefined {
+  const layout = flagString(args, flag);
+  if (layout !== undefined && !(I2S_LAYOUT_NAMES as readonly string[]).includes(layout)) {
+    throw new UsageError(`--${flag} must be ${I2S_LAYOUT_NAMES.join(", ")}, got "${layout}"`);
+  }
+  return layout as I2SLayout | undefined;
+}
+
 /** --i2s-layout (a GGUF file's I2_S byte layout, decided from the file when absent) and --scale (an HF packed
  *  checkpoint's weight_scale convention, decided from config.json when absent). */
-export function modelOpenOptions(args: ParsedArgs, layoutFlag = "i2s-layout"): OpenOptions {
-  const layout = flagString(args, layoutFlag);
-  if (layout !== undefined && !(I2S_LAYOUT_NAMES as readonly string[]).includes(layout))
-    throw new UsageError(`--${layoutFlag} must be ${I2S_LAYOUT_NAMES.join(", ")}, got "${layout}"`);
+export function modelOpenOptions(args: ParsedArgs): OpenOptions {
   const scale = flagString(args, "scale");
-  if (scale !== undefined && scale !== "multiply" && scale !== "divide")
+  if (scale !== undefined && scale !== "multiply" && scale !== "divide") {
     throw new UsageError(`--scale must be multiply or divide, got "${scale}"`);
-  return {i2sLayout: layout as I2SLayout | undefined, scale: scale as ScaleConvention | undefined};
+  }
+  return {i2sLayout: layoutFlag(args, "i2s-layout"), scale: scale as ScaleConvention | undefined};
 }
