@@ -14,6 +14,11 @@
 //   rope              rotate-half pairs (i, i + d/2) with base θ — every HF checkpoint; GGUF files of NORM archs
 //                     store W_q/W_k permuted and are un-permuted by the reader (formats/gguf-arch.ts)
 //   pooling           none for causal LMs; last-token + L2 for the embedding models (model.ts embedTokens)
+//   Gemma3 (gemma)    GELU-tanh GLU; RMSNorms that multiply by (1 + w); sandwich norms (post-attention on the
+//                     attention output, pre- and post-feedforward around the FFN); embedding × √hidden; scores ×
+//                     query_pre_attn_scalar^-½; sliding-window layers (window W: keys q − W + 1 … q) with their own
+//                     RoPE θ — transformers' modeling_gemma3.py, read by model.ts and refused by the engine where
+//                     its kernels lack a piece (makePlan)
 //
 // Families. `detectFamily` names which released family a config.json belongs to and says how it was decided;
 // the family only names — every behaviour comes from the config fields (variant, sub-norms, activation, head,
@@ -21,7 +26,7 @@
 import {headDim, type BitNetConfig} from "./config.js";
 
 export interface Architecture {
-  activation: "silu" | "relu2";
+  activation: "silu" | "relu2" | "gelu_tanh";
   norms: {
     placement: "pre";
     /** attn_sub_norm before W_o, ffn_sub_norm before W_down. */
@@ -30,17 +35,35 @@ export interface Architecture {
     perProjection: boolean;
     /** RMSNorm on each query and key head before RoPE (Qwen3, Gemma3). */
     qk: boolean;
+    /** Gemma: the block's norms (not the BitLinears' own) compute x̂ · (1 + w), so stored weights are offsets from 1. */
+    unitOffset: boolean;
+    /** Gemma: post_attention_layernorm on the attention output and post_feedforward_layernorm on the FFN output
+     *  before each residual add; the FFN input norm is pre_feedforward_layernorm. */
+    sandwich: boolean;
+  };
+  /** The embedding row is multiplied by this before the first layer (√hidden for Gemma, else 1; tied heads read the
+   *  unscaled table). */
+  embedScale: number;
+  attention: {
+    /** Scores = q·k × scale. */
+    scale: number;
+    scaleFrom: "head_dim^-1/2" | "query_pre_attn_scalar^-1/2";
+    /** Per layer: the sliding window (keys q − window + 1 … q), or undefined = every earlier position. */
+    window: (number | undefined)[];
   };
   head: {tied: boolean; precision: "float"};
   headDim: number;
   headDimFrom: "config.head_dim" | "hidden_size / num_attention_heads";
-  rope: {pairs: "rotate-half"; theta: number};
+  /** θ per layer (Gemma's sliding layers have their own), and the one most layers use. */
+  rope: {pairs: "rotate-half"; theta: number; thetaPerLayer: number[]};
   weights: "ternary" | "float";
   pooling: "none" | "last-token-l2";
 }
 
 /** The architecture a config describes. */
 export function architectureOf(c: BitNetConfig): Architecture {
+  const g = c.bitnet_gemma;
+  const layers = Array.from({length: c.num_hidden_layers}, (_, l) => !!g?.sliding[l]);
   return {
     activation: c.hidden_act,
     norms: {
@@ -48,11 +71,24 @@ export function architectureOf(c: BitNetConfig): Architecture {
       subNorms: c.bitnet_sub_norms,
       perProjection: !!c.bitnet_linear_norms,
       qk: !!c.bitnet_qk_norm,
+      unitOffset: !!g,
+      sandwich: !!g,
     },
     head: {tied: c.tie_word_embeddings, precision: "float"},
     headDim: headDim(c),
     headDimFrom: c.head_dim !== undefined ? "config.head_dim" : "hidden_size / num_attention_heads",
-    rope: {pairs: "rotate-half", theta: c.rope_theta},
+    // transformers: embed_scale = torch.tensor(hidden ** 0.5) (float32), multiplied in the weights' dtype
+    embedScale: g ? Math.fround(Math.sqrt(c.hidden_size)) : 1,
+    attention: {
+      scale: 1 / Math.sqrt(g ? g.query_pre_attn_scalar : headDim(c)),
+      scaleFrom: g ? "query_pre_attn_scalar^-1/2" : "head_dim^-1/2",
+      window: layers.map((s) => (s ? g!.sliding_window : undefined)),
+    },
+    rope: {
+      pairs: "rotate-half",
+      theta: c.rope_theta,
+      thetaPerLayer: layers.map((s) => (s ? g!.rope_local_theta : c.rope_theta)),
+    },
     weights: c.bitnet_variant === "fp" ? "float" : "ternary",
     pooling: c.bitnet_pooling ?? "none",
   };
@@ -61,17 +97,30 @@ export function architectureOf(c: BitNetConfig): Architecture {
 /** One line for the inspector. */
 export function describeArchitecture(a: Architecture): string {
   const parts = [
-    `${a.activation === "relu2" ? "ReLU²" : "SiLU"} GLU`,
+    `${a.activation === "relu2" ? "ReLU²" : a.activation === "gelu_tanh" ? "GELU-tanh" : "SiLU"} GLU`,
     a.norms.subNorms ? "sub-norms before W_o and W_down" : "no sub-norms",
+    ...(a.norms.sandwich ? ["norms before and after attention and FFN (sandwich)"] : []),
+    ...(a.norms.unitOffset ? ["RMSNorm weights 1 + w"] : []),
+    ...(a.embedScale !== 1 ? [`embedding × ${a.embedScale.toPrecision(6)} (√hidden)`] : []),
+    ...(a.attention.scaleFrom !== "head_dim^-1/2"
+      ? [`scores × ${a.attention.scale.toPrecision(6)} (${a.attention.scaleFrom})`]
+      : []),
+    ...slidingSummary(a),
     ...(a.norms.perProjection ? ["an RMSNorm inside each BitLinear"] : []),
     ...(a.norms.qk ? ["RMSNorm on each q/k head"] : []),
     `${a.head.tied ? "tied" : "untied"} float LM head`,
     `head_dim ${a.headDim} (${a.headDimFrom})`,
-    `RoPE rotate-half, θ ${a.rope.theta}`,
+    `RoPE rotate-half, θ ${[...new Set(a.rope.thetaPerLayer)].join(" / ") || a.rope.theta}`,
     a.weights === "ternary" ? "ternary projections" : "float projections",
     ...(a.pooling === "last-token-l2" ? ["embedding = last token's final hidden state, L2-normalized"] : []),
   ];
   return parts.join(", ");
+}
+
+function slidingSummary(a: Architecture): string[] {
+  const n = a.attention.window.filter((w) => w !== undefined).length;
+  if (!n) return [];
+  return [`${n} of ${a.attention.window.length} layers sliding-window (${a.attention.window.find((w) => w)} keys)`];
 }
 
 // ---------------------------------------------------------------- families
@@ -138,10 +187,9 @@ export const FAMILIES: Readonly<Record<FamilyId, Family>> = {
   "gemma3-embedding": {
     id: "gemma3-embedding",
     name: "Ternary embedding model, Gemma3 body",
-    releases: "BitNet-embedding-270M",
-    supported: false,
-    refused:
-      "Gemma3's body (GELU-tanh GLU, norms before and after each block with weights 1 + w, a scaled embedding, sliding-window layers) is not in the architecture table yet",
+    releases:
+      "microsoft/bitnet-embedding-270m (GELU-tanh GLU, sandwich norms with weights 1 + w, embedding × √hidden, sliding-window layers, an RMSNorm inside each BitLinear, last-token pooling + L2)",
+    supported: true,
   },
   minicpm: {
     id: "minicpm",
@@ -181,7 +229,10 @@ export function detectFamily(raw: unknown): FamilyDecision {
   if (mt === "qwen3")
     return d("bitnet-embedding", `model_type "qwen3"${qc ? ` with a bitnet quantization_config${rms}` : ""}`);
   if (mt === "gemma3" || mt === "gemma3_text")
-    return d("gemma3-embedding", `model_type ${JSON.stringify(mt)}${qc ? " with a bitnet quantization_config" : ""}`);
+    return d(
+      "gemma3-embedding",
+      `model_type ${JSON.stringify(mt)}${qc ? ` with a bitnet quantization_config${rms}` : ""}`,
+    );
   if (mt === "minicpm") return d("minicpm", 'model_type "minicpm"');
   if (c.bitnet_variant !== undefined)
     return d(

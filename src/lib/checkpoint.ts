@@ -20,6 +20,7 @@ import {packTernary, packedRows, unpackTernary} from "./pack.js";
 import {quantizeWeightsAbsmean} from "./quant.js";
 import {validateModelConfig} from "./variant.js";
 import {detectFamily} from "./architecture.js";
+import {gemmaFields} from "./gemma.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors} from "./safetensors.js";
 import type {DType, SafetensorsHeader, TensorEntry} from "./safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "./tensor.js";
@@ -75,6 +76,8 @@ export function parseConfig(json: unknown): BitNetConfig {
     c.model_type !== "bitnet" &&
     c.model_type !== "llama" &&
     c.model_type !== "qwen3" &&
+    c.model_type !== "gemma3_text" &&
+    c.model_type !== "gemma3" &&
     !labType
   )
     fail(
@@ -92,7 +95,12 @@ export function parseConfig(json: unknown): BitNetConfig {
   const qwen3 = c.model_type === "qwen3";
   if (qwen3 && c.use_sliding_window === true)
     fail(`config.json: use_sliding_window true (sliding-window attention) is not supported`);
-  const llama = c.model_type === "llama" || qwen3;
+  // A Gemma3 body (BitNet-embedding-270M) adds the fields of GemmaBody (gemma.ts; architecture.ts).
+  const gemma =
+    c.model_type === "gemma3_text" || c.model_type === "gemma3"
+      ? gemmaFields(c, posInt(c, "num_hidden_layers"), fail)
+      : undefined;
+  const llama = c.model_type === "llama" || qwen3 || !!gemma;
   const oneBitLLM = family.value === "1bitllm";
   const llamaQuantized =
     llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
@@ -140,15 +148,17 @@ export function parseConfig(json: unknown): BitNetConfig {
   const num_key_value_heads = posInt(c, "num_key_value_heads", num_attention_heads);
   let head_dim: number | undefined;
   if (c.head_dim !== undefined && c.head_dim !== null) head_dim = posInt(c, "head_dim");
-  const hidden_act = c.hidden_act ?? (llama ? "silu" : "relu2");
+  const hidden_act = gemma ? gemma.hidden_act : (c.hidden_act ?? (llama ? "silu" : "relu2"));
   const ropeParams =
     c.rope_parameters && typeof c.rope_parameters === "object"
       ? (c.rope_parameters as Record<string, unknown>)
       : undefined;
-  const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
-  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as
-    | Record<string, unknown>
-    | undefined;
+  const rope_theta = gemma
+    ? gemma.rope_theta
+    : posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
+  const scaling = (
+    gemma ? undefined : c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams
+  ) as Record<string, unknown> | undefined;
   const ropeType = scaling?.rope_type ?? scaling?.type ?? "default";
   if (ropeType !== "default")
     fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
@@ -172,12 +182,12 @@ export function parseConfig(json: unknown): BitNetConfig {
     num_attention_heads,
     num_key_value_heads,
     max_position_embeddings: posInt(c, "max_position_embeddings", 2048),
-    rms_norm_eps: posNum(c, "rms_norm_eps", 1e-5),
+    rms_norm_eps: posNum(c, "rms_norm_eps", gemma?.defaults.rms_norm_eps ?? 1e-5),
     rope_theta,
-    hidden_act: hidden_act as "relu2" | "silu",
-    tie_word_embeddings: bool(c, "tie_word_embeddings", false),
-    bos_token_id: tokenId("bos_token_id", Math.min(1, vocab_size - 1)),
-    eos_token_id: tokenId("eos_token_id", Math.min(2, vocab_size - 1)),
+    hidden_act: hidden_act as BitNetConfig["hidden_act"],
+    tie_word_embeddings: bool(c, "tie_word_embeddings", gemma?.defaults.tie_word_embeddings ?? false),
+    bos_token_id: tokenId("bos_token_id", gemma?.defaults.bos_token_id ?? Math.min(1, vocab_size - 1)),
+    eos_token_id: tokenId("eos_token_id", gemma?.defaults.eos_token_id ?? Math.min(2, vocab_size - 1)),
     bitnet_variant: variant,
     bitnet_activation_bits: activationBits as 8 | 4,
     bitnet_hadamard: bool(c, "bitnet_hadamard", d.bitnet_hadamard),
@@ -194,7 +204,8 @@ export function parseConfig(json: unknown): BitNetConfig {
     config.bitnet_linear_norms = true;
     config.bitnet_linear_norm_eps = posNum(c, "bitnet_linear_norm_eps", 1e-6);
   }
-  if (qwen3 || c.bitnet_qk_norm === true) config.bitnet_qk_norm = true;
+  if (qwen3 || gemma || c.bitnet_qk_norm === true) config.bitnet_qk_norm = true;
+  if (gemma) config.bitnet_gemma = gemma.body;
   if (c.bitnet_pooling === "last-token-l2") config.bitnet_pooling = "last-token-l2";
   else if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none")
     fail(`config.json: bitnet_pooling must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
@@ -232,13 +243,16 @@ export function configToJSON(
   // The body transformers must build (architecture.ts): without sub-norms it is LLaMA (transformers' BitNet class
   // always applies them) — an fp model, or a ternary one with the bitnet quantizer (Falcon3-1.58bit style); with
   // QK head norms it is Qwen3. Either loads faithfully with transformers' own class.
-  const qwen3 = !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
-  const llama = !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
-  const body = qwen3
-    ? {arch: "Qwen3ForCausalLM", type: "qwen3"}
-    : llama
-      ? {arch: "LlamaForCausalLM", type: "llama"}
-      : {arch: "BitNetForCausalLM", type: "bitnet"};
+  const g = config.bitnet_gemma;
+  const qwen3 = !g && !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
+  const llama = !g && !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
+  const body = g
+    ? {arch: "Gemma3ForCausalLM", type: "gemma3_text"}
+    : qwen3
+      ? {arch: "Qwen3ForCausalLM", type: "qwen3"}
+      : llama
+        ? {arch: "LlamaForCausalLM", type: "llama"}
+        : {arch: "BitNetForCausalLM", type: "bitnet"};
   const out: Record<string, unknown> = {
     architectures: [body.arch],
     model_type:
@@ -256,8 +270,21 @@ export function configToJSON(
     rms_norm_eps: config.rms_norm_eps,
     rope_theta: config.rope_theta,
     // transformers ≥ 5 reads RoPE settings from rope_parameters; older versions read rope_theta.
-    rope_parameters: {rope_type: "default", rope_theta: config.rope_theta},
-    hidden_act: config.hidden_act,
+    ...(g ? {} : {rope_parameters: {rope_type: "default", rope_theta: config.rope_theta}}),
+    ...(g
+      ? {
+          hidden_activation: "gelu_pytorch_tanh",
+          query_pre_attn_scalar: g.query_pre_attn_scalar,
+          sliding_window: g.sliding_window,
+          layer_types: g.sliding.map((s) => (s ? "sliding_attention" : "full_attention")),
+          rope_parameters: {
+            sliding_attention: {rope_type: "default", rope_theta: g.rope_local_theta},
+            full_attention: {rope_type: "default", rope_theta: config.rope_theta},
+          },
+          final_logit_softcapping: null,
+          attn_logit_softcapping: null,
+        }
+      : {hidden_act: config.hidden_act}),
     tie_word_embeddings: config.tie_word_embeddings,
     bos_token_id: config.bos_token_id,
     eos_token_id: config.eos_token_id,
@@ -280,7 +307,8 @@ export function configToJSON(
       quantization_mode: "online",
       ...rms,
     };
-  for (const [k, v] of Object.entries(config)) if (k.startsWith("bitnet_")) out[k] = v;
+  // bitnet_gemma is written as Gemma3's own keys above
+  for (const [k, v] of Object.entries(config)) if (k.startsWith("bitnet_") && k !== "bitnet_gemma") out[k] = v;
   return out;
 }
 
@@ -327,6 +355,10 @@ export function expectedTensors(config: BitNetConfig): ExpectedTensor[] {
     }
     if (config.bitnet_sub_norms) out.push({name: n.attnSubNorm, shape: [qDim], kind: "float", layer: i});
     out.push({name: n.postAttnNorm, shape: [C], kind: "float", layer: i});
+    if (config.bitnet_gemma) {
+      out.push({name: n.preFfnNorm, shape: [C], kind: "float", layer: i});
+      out.push({name: n.postFfnNorm, shape: [C], kind: "float", layer: i});
+    }
     for (const l of ["gate", "up", "down"] as const) proj(l);
     if (config.bitnet_sub_norms) out.push({name: n.ffnSubNorm, shape: [F], kind: "float", layer: i});
   }

@@ -23,7 +23,7 @@ export interface BitNetConfig {
   max_position_embeddings: number;
   rms_norm_eps: number;
   rope_theta: number;
-  hidden_act: "relu2" | "silu"; // relu2 → ReLU²-GLU, silu → SwiGLU
+  hidden_act: "relu2" | "silu" | "gelu_tanh"; // relu2 → ReLU²-GLU, silu → SwiGLU, gelu_tanh → GeGLU (Gemma)
   tie_word_embeddings: boolean;
   bos_token_id: number;
   eos_token_id: number;
@@ -57,6 +57,22 @@ export interface BitNetConfig {
   /** What an embedding model returns: the final-norm hidden state of the last token, L2-normalized
    *  (sentence-transformers Pooling lasttoken + Normalize). Absent = "none" (a causal LM). */
   bitnet_pooling?: "none" | "last-token-l2";
+  /** Gemma3's body (architecture.ts `gemma`): every norm outside the BitLinears multiplies by (1 + w), sandwich
+   *  norms around attention and FFN, the embedding × √hidden, scores × query_pre_attn_scalar^-½, sliding-window
+   *  layers with their own RoPE θ. Absent = none of these. */
+  bitnet_gemma?: GemmaBody;
+}
+
+/** What Gemma3's body adds (transformers' modeling_gemma3.py). */
+export interface GemmaBody {
+  /** Attention scores are scaled by query_pre_attn_scalar^-½ instead of head_dim^-½. */
+  query_pre_attn_scalar: number;
+  /** Tokens a sliding layer sees: positions q − window + 1 … q (masking_utils.sliding_window_overlay). */
+  sliding_window: number;
+  /** Per layer: true = sliding_attention (window, θ rope_local_theta), false = full_attention (θ rope_theta). */
+  sliding: boolean[];
+  /** RoPE θ of the sliding layers (rope_parameters.sliding_attention.rope_theta, legacy rope_local_base_freq). */
+  rope_local_theta: number;
 }
 
 export function headDim(c: BitNetConfig): number {
@@ -113,6 +129,8 @@ export const tensorNames = {
     down: `model.layers.${i}.mlp.down_proj.weight`,
     ffnSubNorm: `model.layers.${i}.mlp.ffn_sub_norm.weight`,
     qNorm: `model.layers.${i}.self_attn.q_norm.weight`,
+    preFfnNorm: `model.layers.${i}.pre_feedforward_layernorm.weight`,
+    postFfnNorm: `model.layers.${i}.post_feedforward_layernorm.weight`,
     kNorm: `model.layers.${i}.self_attn.k_norm.weight`,
   }),
   /** The RMSNorm inside a BitLinear (transformers' use_rms_norm): `<proj>.rms_norm.weight`. */

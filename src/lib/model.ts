@@ -9,6 +9,9 @@
 //               x = RMSNorm(h);  m = act(gate(x)) ⊙ up(x)  (silu → SwiGLU, relu2 → ReLU²-GLU)
 //               h += W_down(ffn_sub_norm(m))
 //   logits = lm_head(RMSNorm(h))  (tied: the embedding; never quantized)
+// Gemma3 bodies (architecture.ts) add: h = embed[token]·√C; norms x̂·(1 + w); h += post_attention_norm(W_o(a)) and
+// h += post_feedforward_norm(W_down(m)) with the FFN reading pre_feedforward_norm(h); GELU-tanh; scores ×
+// query_pre_attn_scalar^-½; sliding layers see the last `window` keys and use their own RoPE θ.
 //
 // What each variant does to each BitLinear input (quantizer, Hadamard, top-K, bits) and to the KV cache is
 // the variant table's (variant.ts: sitePlan, kvPlan); this file only reads it. The forward is written in the
@@ -80,6 +83,11 @@ interface PreparedLayer {
   qNorm?: Float32Array;
   kNorm?: Float32Array;
   postAttnNorm: Float32Array;
+  /** Gemma's sandwich norms (architecture.norms.sandwich): postAttnNorm then normalizes the attention output. */
+  preFfnNorm?: Float32Array;
+  postFfnNorm?: Float32Array;
+  /** RoPE inverse frequencies of this layer's θ (architecture.rope.thetaPerLayer). */
+  invFreq: Float64Array;
   attnSubNorm?: Float32Array;
   ffnSubNorm?: Float32Array;
   lin: Record<LinearName, Linear>;
@@ -91,7 +99,6 @@ interface Prepared {
   finalNorm: Float32Array;
   lmHead: Float32Array;
   layers: PreparedLayer[];
-  invFreq: Float64Array;
   /** The architecture table's answer for this config (architecture.ts): activation, head, head_dim, RoPE. */
   arch: Architecture;
   /** The variant table's answer for this config (variant.ts). */
@@ -120,33 +127,45 @@ function prepare(weights: ModelWeights): Prepared {
   };
   const layers: PreparedLayer[] = [];
   const arch = architectureOf(c);
+  // Gemma's RMSNorm computes x̂ · (1 + w) in float32 (modeling_gemma3.py Gemma3RMSNorm): fold the 1 in once.
+  const bn = (name: string) => (arch.norms.unitOffset ? f(name).map((v) => Math.fround(1 + v)) : f(name));
+  const d = arch.headDim;
+  const freqs = new Map<number, Float64Array>();
+  const invFreqOf = (theta: number): Float64Array => {
+    let inv = freqs.get(theta);
+    if (!inv) {
+      inv = new Float64Array(d / 2);
+      for (let i = 0; i < d / 2; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / d);
+      freqs.set(theta, inv);
+    }
+    return inv;
+  };
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const n = tensorNames.layer(i);
     layers.push({
-      inputNorm: f(n.inputNorm),
+      inputNorm: bn(n.inputNorm),
       linNorm: arch.norms.perProjection
         ? (Object.fromEntries(
             (["q", "k", "v", "o", "gate", "up", "down"] as const).map((l) => [l, f(tensorNames.linearNorm(n[l]))]),
           ) as Record<LinearName, Float32Array>)
         : undefined,
-      qNorm: arch.norms.qk ? f(n.qNorm) : undefined,
-      kNorm: arch.norms.qk ? f(n.kNorm) : undefined,
-      postAttnNorm: f(n.postAttnNorm),
+      qNorm: arch.norms.qk ? bn(n.qNorm) : undefined,
+      kNorm: arch.norms.qk ? bn(n.kNorm) : undefined,
+      postAttnNorm: bn(n.postAttnNorm),
+      preFfnNorm: arch.norms.sandwich ? bn(n.preFfnNorm) : undefined,
+      postFfnNorm: arch.norms.sandwich ? bn(n.postFfnNorm) : undefined,
+      invFreq: invFreqOf(arch.rope.thetaPerLayer[i]),
       attnSubNorm: c.bitnet_sub_norms ? f(n.attnSubNorm) : undefined,
       ffnSubNorm: c.bitnet_sub_norms ? f(n.ffnSubNorm) : undefined,
       lin: {q: lin(n.q), k: lin(n.k), v: lin(n.v), o: lin(n.o), gate: lin(n.gate), up: lin(n.up), down: lin(n.down)},
     });
   }
-  const d = arch.headDim;
-  const invFreq = new Float64Array(d / 2);
-  for (let i = 0; i < d / 2; i++) invFreq[i] = 1 / Math.pow(arch.rope.theta, (2 * i) / d);
   const p: Prepared = {
     config: c,
     embed: f(tensorNames.embed),
-    finalNorm: f(tensorNames.finalNorm),
+    finalNorm: bn(tensorNames.finalNorm),
     lmHead: arch.head.tied ? f(tensorNames.embed) : f(tensorNames.lmHead),
     layers,
-    invFreq,
     arch,
     sites: sitePlan(c),
     kv: kvPlan(c),
@@ -390,21 +409,23 @@ export function attention(
   KV: number,
   d: number,
   withWeights: boolean,
+  scale = 1 / Math.sqrt(d),
+  window = Infinity,
 ): {out: Float32Array; weights?: Float32Array} {
   const S = P + T;
   const group = H / KV;
-  const scale = 1 / Math.sqrt(d);
   const out = new Float32Array(T * H * d);
   const weights = withWeights ? new Float32Array(H * T * S) : undefined;
   const scores = new Float64Array(S);
   const acc = new Float64Array(d);
   for (let t = 0; t < T; t++) {
-    const last = P + t; // causal: attend to positions 0 … last
+    const last = P + t; // causal: attend to positions first … last (first > 0 only in a sliding window)
+    const first = Math.max(0, last - window + 1);
     for (let hh = 0; hh < H; hh++) {
       const kvh = Math.floor(hh / group);
       const qo = (t * H + hh) * d;
       let mx = -Infinity;
-      for (let j = 0; j <= last; j++) {
+      for (let j = first; j <= last; j++) {
         const ko = (j * KV + kvh) * d;
         let s = 0;
         for (let i = 0; i < d; i++) s += q[qo + i] * Kc[ko + i];
@@ -413,12 +434,12 @@ export function attention(
         if (s > mx) mx = s;
       }
       let z = 0;
-      for (let j = 0; j <= last; j++) {
+      for (let j = first; j <= last; j++) {
         scores[j] = Math.exp(scores[j] - mx);
         z += scores[j];
       }
       acc.fill(0);
-      for (let j = 0; j <= last; j++) {
+      for (let j = first; j <= last; j++) {
         const wj = scores[j] / z;
         if (weights) weights[(hh * T + t) * S + j] = wj;
         const vo = (j * KV + kvh) * d;
@@ -430,13 +451,20 @@ export function attention(
   return {out, weights};
 }
 
-/** The gated linear unit: act(g) ⊙ u with act = SiLU (SwiGLU) or ReLU² (a4.8's ReLU²-GLU). */
+/** The gated linear unit: act(g) ⊙ u with act = SiLU (SwiGLU), ReLU² (a4.8's ReLU²-GLU) or GELU-tanh (Gemma's GeGLU). */
 function glu(g: Float32Array, u: Float32Array, act: Architecture["activation"]): Float32Array {
   const m = new Float32Array(g.length);
   if (act === "relu2") {
     for (let i = 0; i < m.length; i++) {
       const r = g[i] > 0 ? g[i] : 0;
       m[i] = Math.fround(r * r) * u[i];
+    }
+  } else if (act === "gelu_tanh") {
+    // transformers' gelu_pytorch_tanh: ½ g (1 + tanh(√(2/π) (g + 0.044715 g³)))
+    const k = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < m.length; i++) {
+      const x = g[i];
+      m[i] = Math.fround(0.5 * x * (1 + Math.tanh(k * (x + 0.044715 * x * x * x)))) * u[i];
     }
   } else {
     for (let i = 0; i < m.length; i++) m[i] = Math.fround(g[i] / (1 + Math.exp(-g[i]))) * u[i];
@@ -548,10 +576,13 @@ function forwardBlock(
   cache.ensure(S);
   const eps = c.rms_norm_eps;
   const sites = p.sites;
-  const {cos, sin} = ropeTables(p.invFreq, P, T);
+  const tables = new Map<Float64Array, {cos: Float64Array; sin: Float64Array}>();
+  for (const L of p.layers) if (!tables.has(L.invFreq)) tables.set(L.invFreq, ropeTables(L.invFreq, P, T));
 
   const h = new Float32Array(T * C);
   for (let t = 0; t < T; t++) h.set(p.embed.subarray(tokens[t] * C, tokens[t] * C + C), t * C);
+  const es = p.arch.embedScale; // Gemma: × √hidden, in float32 as transformers' embed_scale
+  if (es !== 1) for (let i = 0; i < h.length; i++) h[i] = Math.fround(h[i] * es);
 
   const trace: ForwardTrace | undefined = opts.trace
     ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)}
@@ -567,22 +598,26 @@ function forwardBlock(
     const [q, k, v] = projectSite(sites.qkv, L, rmsNorm(h, T, C, L.inputNorm, eps), T, lt, linEps);
     if (L.qNorm) headNorm(q, T, H, d, L.qNorm, eps);
     if (L.kNorm) headNorm(k, T, KV, d, L.kNorm, eps);
+    const {cos, sin} = tables.get(L.invFreq)!;
     rope(q, T, H, d, cos, sin);
     rope(k, T, KV, d, cos, sin);
     const kvInfo = quantizeKVRows(p.kv, k, v, tokens, P, KV * d, d);
     cache.k[l].set(k, P * KV * d);
     cache.v[l].set(v, P * KV * d);
-    const att = attention(q, cache.k[l], cache.v[l], T, P, H, KV, d, !!trace);
+    const win = p.arch.attention.window[l] ?? Infinity;
+    const att = attention(q, cache.k[l], cache.v[l], T, P, H, KV, d, !!trace, p.arch.attention.scale, win);
     const a = L.attnSubNorm ? rmsNorm(att.out, T, H * d, L.attnSubNorm, eps) : att.out;
-    const [o] = projectSite(sites.o, L, a, T, lt, linEps);
+    const [o0] = projectSite(sites.o, L, a, T, lt, linEps);
+    const o = L.preFfnNorm ? rmsNorm(o0, T, C, L.postAttnNorm, eps) : o0; // Gemma: post-attention norm
     for (let i = 0; i < h.length; i++) h[i] += o[i];
     const normMid = trace ? rowNorms(h, T, C) : undefined;
 
     // feed-forward: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h)
-    const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.postAttnNorm, eps), T, lt, linEps);
+    const [g, u] = projectSite(sites.gate_up, L, rmsNorm(h, T, C, L.preFfnNorm ?? L.postAttnNorm, eps), T, lt, linEps);
     const m = glu(g, u, p.arch.activation);
     const mm = L.ffnSubNorm ? rmsNorm(m, T, c.intermediate_size, L.ffnSubNorm, eps) : m;
-    const [dn] = projectSite(sites.down, L, mm, T, lt, linEps);
+    const [dn0] = projectSite(sites.down, L, mm, T, lt, linEps);
+    const dn = L.postFfnNorm ? rmsNorm(dn0, T, C, L.postFfnNorm, eps) : dn0;
     for (let i = 0; i < h.length; i++) h[i] += dn[i];
 
     if (trace && lt && normIn && normMid) {

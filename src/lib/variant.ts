@@ -23,7 +23,7 @@
 // is bos_token_id, the attention sink the paper protects — gets max(bitnet_kv_bos_bits, bitnet_kv_bits); a
 // window that starts mid-text (position 0 is some other token) gets no special case, and "keep BOS at 4
 // bits" never lowers the precision of an 8-bit cache.
-import {LINEARS, VARIANTS, headDim, type BitNetConfig, type LinearName} from "./config.js";
+import {LINEARS, VARIANTS, headDim, type BitNetConfig, type GemmaBody, type LinearName} from "./config.js";
 import {hadamardPlan} from "./hadamard.js";
 
 export const SITES = ["qkv", "o", "gate_up", "down"] as const;
@@ -212,8 +212,19 @@ export function validateModelConfig(c: BitNetConfig, opts: ValidateOptions = {})
   };
   pos("rms_norm_eps", 1);
   pos("rope_theta", 1e12);
-  if (c.hidden_act !== "relu2" && c.hidden_act !== "silu")
-    fail("hidden_act", `must be "relu2" or "silu", got ${JSON.stringify(c.hidden_act)}`);
+  if (c.hidden_act !== "relu2" && c.hidden_act !== "silu" && c.hidden_act !== "gelu_tanh")
+    fail("hidden_act", `must be "relu2", "silu" or "gelu_tanh", got ${JSON.stringify(c.hidden_act)}`);
+  const g = c.bitnet_gemma as GemmaBody | undefined;
+  if (g !== undefined) {
+    if (!Array.isArray(g.sliding) || g.sliding.length !== L || g.sliding.some((s) => typeof s !== "boolean"))
+      fail("bitnet_gemma.sliding", `must hold ${L} booleans, got ${JSON.stringify(g.sliding)}`);
+    if (!Number.isSafeInteger(g.sliding_window) || g.sliding_window < 1)
+      fail("bitnet_gemma.sliding_window", `must be a positive integer, got ${JSON.stringify(g.sliding_window)}`);
+    for (const k of ["query_pre_attn_scalar", "rope_local_theta"] as const) {
+      if (typeof g[k] !== "number" || !Number.isFinite(g[k]) || g[k] <= 0 || g[k] > 1e12)
+        fail(`bitnet_gemma.${k}`, `must be a number in (0, 1e12], got ${JSON.stringify(g[k])}`);
+    }
+  }
   for (const k of ["tie_word_embeddings", "bitnet_hadamard", "bitnet_sub_norms"] as const) {
     if (typeof c[k] !== "boolean") fail(k, `must be true or false, got ${JSON.stringify(c[k])}`);
   }

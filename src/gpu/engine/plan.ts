@@ -58,6 +58,10 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
       "webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference",
     );
   }
+  if (arch.norms.sandwich || arch.activation === "gelu_tanh")
+    throw new Error(
+      "webgpu: Gemma3's body (sandwich norms, GELU-tanh GLU; architecture.ts) is not run by the engine yet: use the CPU reference",
+    );
   if (arch.pooling !== "none") {
     // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
   }

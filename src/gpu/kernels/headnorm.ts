@@ -2,7 +2,7 @@
 // architecture table asks for them:
 //   headNormWGSL  RMSNorm over each d-long query and key head of the fused qkv rows, in place, before RoPE
 //                 (Qwen3's q_norm / k_norm): one workgroup per (head, token), f32 sums.
-//   gluWGSL       act(gate) ⊙ up from two stored rows (when gate and up read different quantized inputs — an RMSNorm
+//   gluWGSL       act(gate) ⊙ up (SiLU, ReLU² or GELU-tanh) from two stored rows (when gate and up read different quantized inputs — an RMSNorm
 //                 inside each BitLinear — and so cannot share the fused GLU epilogue of linear.ts).
 
 /** In place on qkv [M, qkvN]: heads 0..H−1 (q) with w[0..d), heads H..H+KV−1 (k) with w[d..2d). Grid [H + KV, M]. */
@@ -32,8 +32,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /** out[m, i] = act(gate[m, i]) · up[m, i] for i < F. Grid [⌈F/256⌉, M]. */
-export function gluWGSL(act: "silu" | "relu2"): string {
-  const h = act === "relu2" ? "let gr = max(gv, 0.0); let y = gr * gr * uv;" : "let y = gv / (1.0 + exp(-gv)) * uv;";
+export function gluWGSL(act: "silu" | "relu2" | "gelu_tanh"): string {
+  // gelu_tanh: transformers' gelu_pytorch_tanh, ½ g (1 + tanh(√(2/π) (g + 0.044715 g³))); the argument is clamped
+  // where tanh is ±1 in f32 so no implementation's exp-based tanh overflows
+  const h =
+    act === "relu2"
+      ? "let gr = max(gv, 0.0); let y = gr * gr * uv;"
+      : act === "gelu_tanh"
+        ? "let z = clamp(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv), -15.0, 15.0); let y = 0.5 * gv * (1.0 + tanh(z)) * uv;"
+        : "let y = gv / (1.0 + exp(-gv)) * uv;";
   return `
 struct P { F: u32, a: u32, b: u32, c: u32 }
 @group(0) @binding(0) var<uniform> p: P;

@@ -1,0 +1,138 @@
+import {readFileSync} from "node:fs";
+import {describe, expect, it} from "vitest";
+import {architectureOf} from "../../src/lib/architecture.js";
+import {configToJSON, parseConfig, validateWeights} from "../../src/lib/checkpoint.js";
+import {embedTokens, forwardFull} from "../../src/lib/model.js";
+import {openCheckpoint} from "../../src/lib/formats/open.js";
+import {pathFileSet} from "../../src/node/files.js";
+
+// Bodies other than Llama's, written by transformers 5.17's own classes (scripts/family_body_fixtures.py, CPU;
+// provenance in data/fixtures/fam-body-provenance.json), with transformers' logits and embeddings.
+// fam-gemma3-embedding: Gemma3ForCausalLM (gemma3_text) + bitnet quantizer autobitlinear/online/use_rms_norm; 3 layers
+// (sliding, sliding, full; window 4 < the 10-token sequence), hidden 96, 4 heads / 1 KV head of 32, FFN 160,
+// query_pre_attn_scalar 24, θ 10000 / 1e6, tied, last-token pooling + L2.
+const DIR = "data/fixtures/fam-gemma3-embedding";
+type Ref = {
+  ok: boolean;
+  sequences: number[][];
+  logits: number[][][];
+  embeddings: number[][];
+  logits_without_window_last: number[];
+};
+const ref = JSON.parse(readFileSync(`${DIR}/logits.json`, "utf8")) as Ref;
+const raw = JSON.parse(readFileSync(`${DIR}/config.json`, "utf8")) as Record<string, unknown>;
+// Measured worst |Δlogit| 1.4e-6 (logits up to ±6): float32 rounding only. 1e-4 catches one activation code off, a
+// norm without its 1 + w, or a missing sliding window (transformers moves the last logits by 2.2 without it).
+const TOLERANCE = 1e-4;
+
+describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gemma3ForCausalLM + bitnet quantizer)", () => {
+  it("family, architecture and pooling named; logits and embeddings match transformers'", async () => {
+    const o = await openCheckpoint(await pathFileSet(DIR));
+    const ins = o.inspection;
+    expect(ins.family.value).toBe("gemma3-embedding");
+    expect(ins.family.how).toMatch(/model_type "gemma3_text" with a bitnet quantization_config, .*use_rms_norm = true/);
+    expect(ins.format).toBe("hf-latent");
+    expect(ins.arch).toMatchObject({
+      activation: "gelu_tanh",
+      norms: {perProjection: true, qk: true, subNorms: false, unitOffset: true, sandwich: true},
+      head: {tied: true},
+      headDim: 32,
+      embedScale: Math.fround(Math.sqrt(96)),
+      attention: {scale: 1 / Math.sqrt(24), scaleFrom: "query_pre_attn_scalar^-1/2", window: [4, 4, undefined]},
+      rope: {theta: 1e6, thetaPerLayer: [10000, 10000, 1e6]},
+      pooling: "last-token-l2",
+    });
+    expect(ins.arch.summary).toMatch(
+      /GELU-tanh GLU, .*sandwich.*1 \+ w.*√hidden.*query_pre_attn_scalar.*2 of 3 layers sliding-window \(4 keys\)/,
+    );
+    const w = await o.load();
+    validateWeights(w);
+    expect(ref.ok).toBe(true);
+    let worst = 0,
+      agree = 0,
+      positions = 0;
+    const V = w.config.vocab_size;
+    ref.sequences.forEach((seq, s) => {
+      const got = forwardFull(w, seq).logits;
+      ref.logits[s].forEach((row, p) => {
+        let a = 0,
+          b = 0;
+        for (let v = 0; v < V; v++) {
+          worst = Math.max(worst, Math.abs(row[v] - got[p * V + v]));
+          if (row[v] > row[a]) a = v;
+          if (got[p * V + v] > got[p * V + b]) b = v;
+        }
+        positions++;
+        if (a === b) agree++;
+      });
+    });
+    let worstE = 0,
+      worstCos = 0;
+    ref.sequences.forEach((seq, s) => {
+      const e = embedTokens(w, seq);
+      let dot = 0;
+      for (let i = 0; i < e.length; i++) {
+        worstE = Math.max(worstE, Math.abs(e[i] - ref.embeddings[s][i]));
+        dot += e[i] * ref.embeddings[s][i];
+      }
+      worstCos = Math.max(worstCos, 1 - dot);
+    });
+    console.log(
+      `fam-gemma3-embedding: logits max |Δ| ${worst.toExponential(2)}, argmax ${agree}/${positions}; embedding max |Δ| ${worstE.toExponential(2)}, 1 − cos ${worstCos.toExponential(2)}`,
+    );
+    expect(agree).toBe(positions);
+    expect(worst).toBeLessThan(TOLERANCE);
+    expect(worstE).toBeLessThan(1e-5);
+    expect(worstCos).toBeLessThan(1e-9);
+    // the window is what transformers ran: without it the last logits are transformers' unwindowed ones
+    const noWindow = forwardFull(
+      {...w, config: {...w.config, bitnet_gemma: {...w.config.bitnet_gemma!, sliding_window: 1000}}},
+      ref.sequences[0],
+    ).logits.subarray((ref.sequences[0].length - 1) * V);
+    let worstNW = 0;
+    for (let v = 0; v < V; v++) worstNW = Math.max(worstNW, Math.abs(noWindow[v] - ref.logits_without_window_last[v]));
+    expect(worstNW).toBeLessThan(TOLERANCE);
+  });
+
+  it("reads Gemma3TextConfig's defaults and legacy keys; refuses what it does not run, by name", () => {
+    const {layer_types: _lt, rope_parameters: _rp, sliding_window: _sw, query_pre_attn_scalar: _q, ...bare} = raw;
+    const c = parseConfig({...bare, num_hidden_layers: 6, rope_theta: 500000, rope_local_base_freq: 20000});
+    expect(c.bitnet_gemma).toEqual({
+      query_pre_attn_scalar: 256,
+      sliding_window: 4096,
+      sliding: [true, true, true, true, true, false], // sliding_window_pattern 6
+      rope_local_theta: 20000,
+    });
+    expect(c.rope_theta).toBe(500000);
+    expect(architectureOf(c).rope.thetaPerLayer).toEqual([20000, 20000, 20000, 20000, 20000, 500000]);
+    expect(() => parseConfig({...raw, model_type: "gemma3"})).toThrow(/multimodal Gemma3.*gemma3_text/);
+    expect(() => parseConfig({...raw, final_logit_softcapping: 30})).toThrow(
+      /final_logit_softcapping 30: tanh soft-capping/,
+    );
+    expect(() => parseConfig({...raw, use_bidirectional_attention: true})).toThrow(/use_bidirectional_attention true/);
+    expect(() => parseConfig({...raw, hidden_activation: "silu"})).toThrow(/gelu_pytorch_tanh/);
+    expect(() => parseConfig({...raw, layer_types: ["sliding_attention"]})).toThrow(/layer_types must list 3/);
+    expect(() => parseConfig({...raw, layer_types: ["sliding_attention", "x", "full_attention"]})).toThrow(
+      /layer_types\[1\]/,
+    );
+    expect(() => parseConfig({...raw, rope_parameters: {sliding_attention: {rope_type: "linear", factor: 8}}})).toThrow(
+      /rope_parameters.sliding_attention.rope_type "linear"/,
+    );
+  });
+
+  it("convert --to hf writes Gemma3ForCausalLM, which reads back equal", async () => {
+    const c = (await (await openCheckpoint(await pathFileSet(DIR))).load()).config;
+    const j = configToJSON(c);
+    expect(j).toMatchObject({
+      architectures: ["Gemma3ForCausalLM"],
+      model_type: "gemma3_text",
+      hidden_activation: "gelu_pytorch_tanh",
+      query_pre_attn_scalar: 24,
+      sliding_window: 4,
+      layer_types: ["sliding_attention", "sliding_attention", "full_attention"],
+      rope_parameters: {sliding_attention: {rope_theta: 10000}, full_attention: {rope_theta: 1e6}},
+    });
+    const back = parseConfig(j);
+    expect(back).toEqual({...c, quantization_config: back.quantization_config, bitnet_pooling: c.bitnet_pooling});
+  });
+});
