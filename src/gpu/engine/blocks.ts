@@ -30,6 +30,7 @@ import {
 } from "../kernels/normquant.js";
 import {hadamardPlan} from "../../lib/hadamard.js";
 import {gluWGSL, headNormWGSL} from "../kernels/headnorm.js";
+import {normAddWGSL} from "../kernels/sandwich.js";
 import {ARGMAX_PER, argmaxFinalWGSL, argmaxPartialWGSL, sampleWGSL} from "../kernels/sample.js";
 import {linearConfig, type LinearTuning} from "./tune.js";
 import type {Site} from "../../lib/variant.js";
@@ -471,6 +472,8 @@ export async function attentionBlock(
     steps.push(...qkv.steps);
   }
   if (Lw.qkNorm) steps.push(await qkNormStep(b, l));
+  // this layer's RoPE θ (Gemma's sliding layers have their own tables: buffers.ts ropeByTheta)
+  const rt = A.ropeByTheta?.get(P.arch.rope.thetaPerLayer[l]) ?? {cos: A.cos, sin: A.sin};
   if (decode && pipes.attnRope) {
     const label = `L${l}.rope+attention`;
     steps.push({
@@ -478,7 +481,7 @@ export async function attentionBlock(
       bind: bindGroup(
         device,
         pipes.attnRope,
-        [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, A.cos, A.sin],
+        [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, rt.cos, rt.sin],
         label,
       ),
       grid: [1],
@@ -490,7 +493,7 @@ export async function attentionBlock(
     let label = `L${l}.rope_kv`;
     steps.push({
       pipeline: pipes.rope,
-      bind: bindGroup(device, pipes.rope, [pipes.ropeU, A.qkv, A.cos, A.sin, kv.K, kv.V, kv.Km, kv.Vm, A.st], label),
+      bind: bindGroup(device, pipes.rope, [pipes.ropeU, A.qkv, rt.cos, rt.sin, kv.K, kv.V, kv.Km, kv.Vm, A.st], label),
       grid: [1],
       gridFn: (m) => [m, 1, 1],
       label,
@@ -533,14 +536,16 @@ export async function attentionBlock(
     normW: oNorm,
     had: s.o.hadamard ? A.hadO : undefined,
     lb: Lw.o,
-    ep: "residual",
-    out: A.h,
-    yStride: P.C,
+    // Gemma's sandwich: W_o's output is stored, then normalized into the residual (normAddStep)
+    ep: Lw.sandwich ? "store" : "residual",
+    out: Lw.sandwich ? A.xnorm! : A.h,
+    yStride: Lw.sandwich ? C8(P) : P.C,
     inspectIn: "o_in",
     insp,
     eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
   });
   steps.push(...o.steps);
+  if (Lw.sandwich) steps.push(await normAddStep(b, l, "attn"));
   return {steps, cfg: o.cfg};
 }
 
@@ -638,15 +643,15 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
     normW: Lw.linNorm ? Lw.linNorm.down : Lw.ffnSub,
     had: s.down.hadamard ? A.hadDown : undefined,
     lb: Lw.down,
-    ep: "residual",
-    out: A.h,
-    yStride: P.C,
+    ep: Lw.sandwich ? "store" : "residual",
+    out: Lw.sandwich ? A.xnorm! : A.h,
+    yStride: Lw.sandwich ? C8(P) : P.C,
     inspectIn: "down_in",
-    inspectOut: "residual",
+    inspectOut: Lw.sandwich ? undefined : "residual",
     insp,
     eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
   });
-  return [...first, ...dn.steps];
+  return [...first, ...dn.steps, ...(Lw.sandwich ? [await normAddStep(b, l, "ffn")] : [])];
 }
 
 /** An RMSNorm inside each BitLinear (architecture.norms.perProjection): the block's RMSNorm once into xnorm (float),
@@ -722,6 +727,25 @@ async function qkNormStep(b: BuildContext, l: number): Promise<Step> {
   };
 }
 
+/** Row stride of xnorm (the per-projection block norm's float output, reused by the sandwich steps). */
+const C8 = (P: {C: number}) => 8 * Math.ceil(P.C / 8);
+
+/** Gemma's sandwich norm: h += RMSNorm(stored W_o or W_down output) (architecture.norms.sandwich). */
+async function normAddStep(b: BuildContext, l: number, which: "attn" | "ffn"): Promise<Step> {
+  const {device, P, A, W} = b;
+  const pl = await pipelineChecked(device, normAddWGSL(), "norm_add");
+  const u = new Uint32Array([P.C, C8(P), new Uint32Array(new Float32Array([P.c.rms_norm_eps]).buffer)[0], 0]);
+  const label = `L${l}.post_${which}_norm`;
+  return {
+    pipeline: pl,
+    bind: bindGroup(device, pl, [b.pool.uni(u, label + ".P"), A.xnorm!, W.layers[l].sandwich![which], A.h], label),
+    grid: [1],
+    gridFn: (m) => [m, 1, 1],
+    label,
+    tag: {kind: "norm-add", layer: l},
+  };
+}
+
 /** act(gate) ⊙ up from the stored rows into inner (the GLU of per-projection norms). */
 async function gluStep(b: BuildContext, l: number): Promise<Step> {
   const {device, P, A} = b;
@@ -764,7 +788,8 @@ export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
       : undefined,
     ropeU: b.pool.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P"),
     attnU: b.pool.uni(
-      new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([1 / Math.sqrt(P.d)]).buffer)[0], 0, 0]),
+      // scores × head_dim^-½, or Gemma's query_pre_attn_scalar^-½ (architecture.attention.scale)
+      new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([P.arch.attention.scale]).buffer)[0], 0, 0]),
       "attn.P",
     ),
   };
@@ -810,7 +835,7 @@ export async function layerPass(
 
 /** Embedding lookup of the tokens in the GPU token buffer. */
 export async function embedStep(b: BuildContext, f16: boolean): Promise<Step> {
-  const pl = await pipelineChecked(b.device, embedWGSL(f16, b.W.emb.length), "embed");
+  const pl = await pipelineChecked(b.device, embedWGSL(f16, b.W.emb.length, b.P.arch.embedScale), "embed");
   return {
     pipeline: pl,
     bind: bindGroup(b.device, pl, [b.A.embedP, b.A.tok, b.A.h, ...b.W.emb], "embed"),

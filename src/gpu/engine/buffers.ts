@@ -33,6 +33,8 @@ export interface Activations {
   kv: LayerKV[];
   cos: GPUBuffer;
   sin: GPUBuffer;
+  /** RoPE tables per θ where layers differ (Gemma's sliding layers: architecture.rope.thetaPerLayer), by θ */
+  ropeByTheta?: Map<number, {cos: GPUBuffer; sin: GPUBuffer}>;
   hadO?: GPUBuffer;
   hadDown?: GPUBuffer;
   /** split H-BitLinear prologues (decode): the in-block FWHT output and the mixed row, f32 */
@@ -74,17 +76,28 @@ export function allocActivations(
   // cos/sin tables of exactly the reference's angles (pos · θ^(−2i/d)) in float64, as f32 hi values and f32
   // remainders (hiLoTable): the fast kernels read the hi half, the exact RoPE (ropeKVWGSL exact) both
   const half = P.d / 2;
-  const cos64 = new Float64Array(o.maxLen * half);
-  const sin64 = new Float64Array(o.maxLen * half);
-  for (let i = 0; i < half; i++) {
-    const inv = 1 / Math.pow(P.arch.rope.theta, (2 * i) / P.d);
-    for (let p = 0; p < o.maxLen; p++) {
-      cos64[p * half + i] = Math.cos(p * inv);
-      sin64[p * half + i] = Math.sin(p * inv);
+  const tables = (theta: number) => {
+    const cos64 = new Float64Array(o.maxLen * half);
+    const sin64 = new Float64Array(o.maxLen * half);
+    for (let i = 0; i < half; i++) {
+      const inv = 1 / Math.pow(theta, (2 * i) / P.d);
+      for (let p = 0; p < o.maxLen; p++) {
+        cos64[p * half + i] = Math.cos(p * inv);
+        sin64[p * half + i] = Math.sin(p * inv);
+      }
     }
-  }
-  const cos = hiLoTable(cos64);
-  const sin = hiLoTable(sin64);
+    return {cos: hiLoTable(cos64), sin: hiLoTable(sin64)};
+  };
+  const {cos, sin} = tables(P.arch.rope.theta);
+  const others = [...new Set(P.arch.rope.thetaPerLayer)].filter((t) => t !== P.arch.rope.theta);
+  const ropeByTheta = others.length
+    ? new Map(
+        others.map((t) => {
+          const tb = tables(t);
+          return [t, {cos: pool.buf(tb.cos, `rope.cos.${t}`), sin: pool.buf(tb.sin, `rope.sin.${t}`)}] as const;
+        }),
+      )
+    : undefined;
   let logitsAll: GPUBuffer | undefined;
   if (Mx > 1) {
     pool.checkBinding(Mx * P.V * 4, "all-position logits");
@@ -111,6 +124,7 @@ export function allocActivations(
     kv,
     cos: pool.buf(cos, "rope.cos"),
     sin: pool.buf(sin, "rope.sin"),
+    ropeByTheta,
     hadO: P.hadamard ? pool.buf(hadamardSignBits(hd), "hadamard.o") : undefined,
     hadDown: P.hadamard ? pool.buf(hadamardSignBits(P.F), "hadamard.down") : undefined,
     hsplit: P.hadamard

@@ -42,6 +42,9 @@ export interface Plan {
   hadamard: boolean;
   glu: Epilogue;
   kv: KVPlan;
+  /** Positions a session may hold: max_position_embeddings, or less where the architecture needs it (why). */
+  maxPositions: number;
+  maxPositionsWhy?: string;
 }
 
 /** The kernels' quantizer for a site: top-K is a separate prologue step (oTopK), its codes are INT8. */
@@ -58,10 +61,15 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
       "webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference",
     );
   }
-  if (arch.norms.sandwich || arch.activation === "gelu_tanh")
+  // Gemma3's sandwich norms and GELU-tanh GLU run on the per-projection path (a separate GLU step, o/down stored then
+  // normalized into the residual: blocks.ts); the fused GLU epilogues of linear.ts know SiLU and ReLU² only
+  if ((arch.norms.sandwich || arch.activation === "gelu_tanh") && !arch.norms.perProjection)
     throw new Error(
-      "webgpu: Gemma3's body (sandwich norms, GELU-tanh GLU; architecture.ts) is not run by the engine yet: use the CPU reference",
+      "webgpu: sandwich norms or a GELU-tanh GLU without an RMSNorm inside each BitLinear (architecture.ts) are not run by the engine: use the CPU reference",
     );
+  // sliding-window layers: the attention kernels see every earlier position, which equals the window only while the
+  // sequence fits in it, so the engine's sessions hold at most that many positions
+  const windows = arch.attention.window.filter((w): w is number => w !== undefined);
   if (arch.pooling !== "none") {
     // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
   }
@@ -99,6 +107,10 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     hadamard: sites.o.hadamard,
     glu: arch.activation === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),
+    maxPositions: Math.min(c.max_position_embeddings, ...windows),
+    maxPositionsWhy: windows.length
+      ? `sliding-window layers of ${Math.min(...windows)} keys (architecture.ts): the engine's attention runs them exactly only while the sequence fits in the window`
+      : undefined,
   };
 }
 

@@ -69,7 +69,11 @@ export class WebGPUSession implements DecodeSession {
   ) {
     this.config = config;
     this.plan = makePlan(config, opts.dense ?? "f32");
-    const max = config.max_position_embeddings;
+    const max = this.plan.maxPositions;
+    if (opts.maxLength !== undefined && opts.maxLength > max && this.plan.maxPositionsWhy)
+      throw new Error(
+        `createWebGPUSession: maxLength ${opts.maxLength} > ${max} positions: ${this.plan.maxPositionsWhy}`,
+      );
     this.maxLen = Math.min(max, opts.maxLength ?? max);
     if (!(this.maxLen >= 1)) throw new Error(`createWebGPUSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));

@@ -88,6 +88,7 @@ export type StepKind =
   | "rope-kv"
   | "qk-norm" // RMSNorm on each q/k head before RoPE (architecture.norms.qk)
   | "glu" // act(gate) ⊙ up from stored rows (architecture.norms.perProjection)
+  | "norm-add" // h += RMSNorm(stored W_o / W_down output) (architecture.norms.sandwich)
   | "attention"
   | "rope+attention"
   | "final-norm"

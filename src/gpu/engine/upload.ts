@@ -132,6 +132,8 @@ export interface LayerWeights {
   linNorm?: Record<"q" | "k" | "v" | "o" | "gate" | "up" | "down", GPUBuffer>;
   /** RMSNorm on q/k heads: [q_norm | k_norm], 2·d floats */
   qkNorm?: GPUBuffer;
+  /** Gemma's sandwich norms on the attention and FFN outputs (postNorm is then pre_feedforward_layernorm) */
+  sandwich?: {attn: GPUBuffer; ffn: GPUBuffer};
 }
 
 export interface WeightBufs {
@@ -168,6 +170,15 @@ export async function uploadWeights(
     device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   const normBuf = async (name: string, n: number) =>
     pool.buf(synth ? new Float32Array(n).fill(1) : Float32Array.from(await source!.floatRows(name, 0, 1)), name);
+  // Gemma's block norms compute x̂ · (1 + w) (architecture.norms.unitOffset): the 1 is added here, in f32 as the
+  // reference does; the BitLinears' own norms are plain
+  const blockNorm = async (name: string, n: number) =>
+    P.arch.norms.unitOffset && !synth
+      ? pool.buf(
+          Float32Array.from(await source!.floatRows(name, 0, 1), (v) => Math.fround(1 + v)),
+          name,
+        )
+      : normBuf(name, n);
 
   // A linear of N GPU rows made of parts side by side (q|k|v) or row-interleaved (gate/up: GPU row 2i+p is
   // row i of part p, so the GLU epilogue finds both in one workgroup).
@@ -271,6 +282,7 @@ export async function uploadWeights(
       else {
         both.set(await source!.floatRows(n.qNorm, 0, 1), 0);
         both.set(await source!.floatRows(n.kNorm, 0, 1), P.d);
+        if (P.arch.norms.unitOffset) for (let i = 0; i < both.length; i++) both[i] = Math.fround(1 + both[i]);
       }
       qkNorm = pool.buf(both, `L${l}.qk_norm`);
     }
@@ -303,13 +315,16 @@ export async function uploadWeights(
             `L${l}.gate_up`,
           ),
       down: await linear([{name: n.down, rows: P.C}], P.F, false, `L${l}.down`),
-      inNorm: await normBuf(n.inputNorm, P.C),
-      postNorm: await normBuf(n.postAttnNorm, P.C),
+      inNorm: await blockNorm(n.inputNorm, P.C),
+      postNorm: await blockNorm(P.arch.norms.sandwich ? n.preFfnNorm : n.postAttnNorm, P.C),
+      sandwich: P.arch.norms.sandwich
+        ? {attn: await blockNorm(n.postAttnNorm, P.C), ffn: await blockNorm(n.postFfnNorm, P.C)}
+        : undefined,
       attnSub: P.sites.o.subNorm ? await normBuf(n.attnSubNorm, hd) : undefined,
       ffnSub: P.sites.down.subNorm ? await normBuf(n.ffnSubNorm, P.F) : undefined,
     });
   }
-  const finalNorm = await normBuf(tensorNames.finalNorm, P.C);
+  const finalNorm = await blockNorm(tensorNames.finalNorm, P.C);
 
   // embedding and LM head rows (f32 or f16), split by rows over buffers to respect the binding limit
   const f16 = opts.lmHead === "f16";

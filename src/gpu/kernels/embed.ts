@@ -2,10 +2,10 @@
 // sampled token without a CPU round trip) and random fills used to build benchmark-scale models on the GPU.
 import {PCG_WGSL} from "./prelude.js";
 
-/** h[m, i] = E[tok[slot0 + m], i] for the tied embedding / LM-head matrix stored as f32 or f16 rows (row stride
+/** h[m, i] = E[tok[slot0 + m], i] · scale (Gemma's √hidden; architecture.embedScale) for the tied embedding / LM-head matrix stored as f32 or f16 rows (row stride
  *  `rowWords` u32 words), possibly split by rows over `chunks` buffers (a binding-size limit).
  *  Bindings: 0 P {C, rowWords, slot0, rowsPerChunk}, 1 tok, 2 h, 3… emb chunks. Grid (⌈C/256⌉, M). */
-export function embedWGSL(f16: boolean, chunks: number): string {
+export function embedWGSL(f16: boolean, chunks: number, scale = 1): string {
   const decl = [...Array(chunks).keys()]
     .map((i) => `@group(0) @binding(${3 + i}) var<storage, read> E${i}: array<u32>;`)
     .join("\n");
@@ -30,8 +30,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let base = (t % p.rowsPerChunk) * p.rowWords;
   var v = 0.0;
   ${branches}
-  h[m * p.C + col] = v;
+  h[m * p.C + col] = v${scale !== 1 ? ` * ${f32Literal(scale)}` : ""};
 }`;
+}
+
+/** A WGSL f32 literal that is exactly `x` rounded to f32 (shortest round-trip digits). */
+function f32Literal(x: number): string {
+  const f = Math.fround(x);
+  for (let p = 1; p <= 17; p++) {
+    const t = f.toPrecision(p);
+    if (Math.fround(Number(t)) === f) return `${t.includes("e") || t.includes(".") ? t : `${t}.0`}f`;
+  }
+  return `${f}f`;
 }
 
 /** Fills u32 words with a hash of (seed, index): mode 0 = 16 ternary codes per word (each 0, 1 or 2, i.e.

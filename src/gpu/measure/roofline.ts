@@ -7,7 +7,10 @@ import type {StepKind} from "../engine/types.js";
 /** Kinds of decode dispatches as the bench groups them (by step tag). */
 export const ROOFLINE_KINDS: {kind: string; tags: StepKind[]}[] = [
   {kind: "embedding", tags: ["embed"]},
-  {kind: "norm/quant prologues (unfused)", tags: ["norm-quant", "final-norm", "hadamard-mix", "qk-norm", "glu"]},
+  {
+    kind: "norm/quant prologues (unfused)",
+    tags: ["norm-quant", "final-norm", "hadamard-mix", "qk-norm", "glu", "norm-add"],
+  },
   {kind: "ternary linears (fused: with their prologue)", tags: ["linear", "norm-quant+linear"]},
   {kind: "RoPE + KV write", tags: ["rope-kv"]},
   {kind: "attention", tags: ["attention", "rope+attention"]},

@@ -1,0 +1,135 @@
+import {readFileSync} from "node:fs";
+import {describe, expect, it} from "vitest";
+import {createWebGPUSession} from "../../src/gpu/engine.js";
+import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer, words} from "../../src/gpu/gpu.js";
+import {gluWGSL} from "../../src/gpu/kernels/headnorm.js";
+import {normAddWGSL} from "../../src/gpu/kernels/sandwich.js";
+import {argmax} from "../../src/lib/generate.js";
+import {createCpuSession} from "../../src/lib/model.js";
+import {openCheckpoint} from "../../src/lib/formats/open.js";
+import {Rng} from "../../src/lib/rng.js";
+import {pathFileSet} from "../../src/node/files.js";
+import {testDevice} from "./harness.js";
+
+// Gemma3's body on the engine (architecture.ts): the two kernels it adds against float64, then the fixture written by
+// transformers' Gemma3ForCausalLM (scripts/family_body_fixtures.py) against the CPU reference and transformers.
+async function dispatch(device: GPUDevice, code: string, bufs: GPUBuffer[], grid: [number, number]): Promise<void> {
+  const pl = await pipelineChecked(device, code, "t");
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pl);
+  pass.setBindGroup(0, bindGroup(device, pl, bufs));
+  pass.dispatchWorkgroups(...grid);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+}
+
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+describe("Gemma3 kernels vs float64", () => {
+  it("normAdd: h += w ⊙ x / √(mean x² + ε) per token, strided x, odd widths", async () => {
+    const device = await testDevice();
+    const r = new Rng(31);
+    for (const [C, M] of [
+      [1, 1],
+      [7, 3],
+      [97, 2],
+      [300, 5],
+    ]) {
+      const S = 8 * Math.ceil(C / 8) + 3; // a row stride wider than C
+      const x = Float32Array.from({length: M * S}, () => 3 * r.normal());
+      const w = Float32Array.from({length: C}, () => 1 + 0.2 * r.normal());
+      const h = Float32Array.from({length: M * C}, () => r.normal());
+      const eps = 1e-6;
+      const hb = storageBuffer(device, h);
+      await dispatch(
+        device,
+        normAddWGSL(),
+        [uniformBuffer(device, words([C, S, {f: eps}, 0])), storageBuffer(device, x), storageBuffer(device, w), hb],
+        [M, 1],
+      );
+      const got = new Float32Array(await readBuffer(device, hb, M * C * 4));
+      const want = new Float64Array(M * C);
+      for (let m = 0; m < M; m++) {
+        let ss = 0;
+        for (let i = 0; i < C; i++) ss += x[m * S + i] ** 2;
+        const rr = 1 / Math.sqrt(ss / C + eps);
+        for (let i = 0; i < C; i++) want[m * C + i] = h[m * C + i] + w[i] * x[m * S + i] * rr;
+      }
+      expect(maxAbs(got, want)).toBeLessThan(1e-5 * Math.max(1, ...want.map(Math.abs)));
+    }
+  });
+
+  it("GELU-tanh GLU: ½g(1 + tanh(√(2/π)(g + 0.044715g³))) · u, finite at large |g|", async () => {
+    const device = await testDevice();
+    const r = new Rng(32);
+    for (const [F, M] of [
+      [1, 1],
+      [257, 2],
+      [160, 3],
+    ]) {
+      const g = Float32Array.from({length: M * F}, (_, i) => (i % 17 === 0 ? (i % 2 ? 60 : -60) : 4 * r.normal()));
+      const u = Float32Array.from({length: M * F}, () => r.normal());
+      const ob = storageBuffer(device, M * F * 4);
+      await dispatch(
+        device,
+        gluWGSL("gelu_tanh"),
+        [uniformBuffer(device, new Uint32Array([F, 0, 0, 0])), storageBuffer(device, g), storageBuffer(device, u), ob],
+        [Math.ceil(F / 256), M],
+      );
+      const got = new Float32Array(await readBuffer(device, ob, M * F * 4));
+      const k = Math.sqrt(2 / Math.PI);
+      const want = Array.from(g, (x, i) => 0.5 * x * (1 + Math.tanh(k * (x + 0.044715 * x ** 3))) * u[i]);
+      for (let i = 0; i < got.length; i++)
+        expect(Math.abs(got[i] - want[i])).toBeLessThan(2e-6 * (1 + Math.abs(want[i])));
+    }
+  });
+});
+
+describe("WebGPU engine on fam-gemma3-embedding (Gemma3 body)", () => {
+  it("logits vs the CPU reference and transformers within the sliding window; longer sessions refused by name", async () => {
+    const device = await testDevice();
+    const dir = "data/fixtures/fam-gemma3-embedding";
+    const w = await (await openCheckpoint(await pathFileSet(dir))).load();
+    const ref = JSON.parse(readFileSync(`${dir}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
+    const W = w.config.bitnet_gemma!.sliding_window; // 4: the engine holds at most the window (plan.maxPositions)
+    await expect(createWebGPUSession(w, {device, maxLength: 10})).rejects.toThrow(
+      /maxLength 10 > 4 positions: sliding-window layers of 4 keys/,
+    );
+    const V = w.config.vocab_size;
+    let dCpu = 0,
+      dRef = 0,
+      agree = 0,
+      n = 0;
+    for (const [s, seq] of ref.sequences.entries()) {
+      // a causal model's first W logits depend on the first W tokens only: transformers' rows 0…W−1 are the reference
+      const gpu = await createWebGPUSession(w, {device});
+      expect(gpu.maxPositions).toBe(W);
+      const cpu = createCpuSession(w);
+      const a = await cpu.append(seq.slice(0, W - 1), {allLogits: true});
+      const b = await gpu.append(seq.slice(0, W - 1), {allLogits: true});
+      const la = await cpu.append([seq[W - 1]]); // the last position by the decode path
+      const lb = await gpu.append([seq[W - 1]]);
+      dCpu = Math.max(dCpu, maxAbs(a, b), maxAbs(la, lb));
+      const rows = [...Array(W - 1).keys()].map((p) => b.subarray(p * V, (p + 1) * V)).concat([lb]);
+      rows.forEach((row, p) => {
+        dRef = Math.max(dRef, maxAbs(row, ref.logits[s][p]));
+        if (argmax(row) === argmax(Float32Array.from(ref.logits[s][p]))) agree++;
+        n++;
+      });
+      await expect(gpu.append([1])).rejects.toThrow(/exceed the 4-position limit/);
+      gpu.dispose();
+    }
+    console.log(
+      `fam-gemma3-embedding: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${n}`,
+    );
+    expect(dCpu).toBeLessThanOrEqual(2e-3);
+    expect(dRef).toBeLessThanOrEqual(2e-3);
+    expect(agree).toBe(n);
+  });
+});
