@@ -94,6 +94,31 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
     expect(worstNW).toBeLessThan(TOLERANCE);
   });
 
+  it("reads the per-projection norms under Microsoft's export name `<proj>.norm.weight` as well", async () => {
+    const {mapFileSet, memorySource} = await import("../../src/lib/formats/source.js");
+    const bytes = new Uint8Array(readFileSync(`${DIR}/model.safetensors`));
+    const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + n)).replaceAll(".rms_norm.weight", ".norm.weight");
+    // ".norm.weight" is 4 bytes shorter per name: pad the JSON with spaces to keep the data offsets
+    const json = new TextEncoder().encode(header.padEnd(n, " "));
+    const renamed = new Uint8Array(bytes);
+    renamed.set(json, 8);
+    const files = mapFileSet(
+      "renamed",
+      new Map([
+        ["config.json", memorySource(new Uint8Array(readFileSync(`${DIR}/config.json`)), "config.json")],
+        ["model.safetensors", memorySource(renamed, "model.safetensors")],
+      ]),
+    );
+    expect(header).toContain("q_proj.norm.weight");
+    const w = await (await openCheckpoint(files)).load();
+    const got = forwardFull(w, ref.sequences[1]).logits;
+    const want = ref.logits[1].flat();
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(TOLERANCE);
+  });
+
   it("reads Gemma3TextConfig's defaults and legacy keys; refuses what it does not run, by name", () => {
     const {layer_types: _lt, rope_parameters: _rp, sliding_window: _sw, query_pre_attn_scalar: _q, ...bare} = raw;
     const c = parseConfig({...bare, num_hidden_layers: 6, rope_theta: 500000, rope_local_base_freq: 20000});
@@ -117,6 +142,21 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
     );
     expect(() => parseConfig({...raw, rope_parameters: {sliding_attention: {rope_type: "linear", factor: 8}}})).toThrow(
       /rope_parameters.sliding_attention.rope_type "linear"/,
+    );
+  });
+
+  it("the engine plan caps positions at the sliding window and refuses the body without per-projection norms", async () => {
+    const {makePlan} = await import("../../src/gpu/engine.js");
+    const c = parseConfig(raw);
+    expect(makePlan(c, "f32")).toMatchObject({
+      maxPositions: 4,
+      maxPositionsWhy: expect.stringMatching(/sliding-window/),
+    });
+    expect(
+      makePlan({...c, bitnet_gemma: {...c.bitnet_gemma!, sliding: [false, false, false]}}, "f32").maxPositions,
+    ).toBe(128);
+    expect(() => makePlan({...c, bitnet_linear_norms: false}, "f32")).toThrow(
+      /webgpu: sandwich norms or a GELU-tanh GLU without an RMSNorm inside each BitLinear/,
     );
   });
 

@@ -109,12 +109,16 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   const FLOAT = ["F32", "F16", "BF16", "F64"];
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   for (const e of expected) {
-    const ref = set.tensors.get(e.name);
+    // the RMSNorm inside a BitLinear is `<proj>.rms_norm.weight` in transformers' AutoBitLinear and
+    // `<proj>.norm.weight` in Microsoft's BitNet-embedding export (BitNet docs/bitnet-embeddings-i2s-guide.md §3.1)
+    const alt = e.name.endsWith(".rms_norm.weight") ? e.name.replace(/\.rms_norm\.weight$/, ".norm.weight") : "";
+    const name = !set.tensors.has(e.name) && alt && set.tensors.has(alt) ? alt : e.name;
+    const ref = set.tensors.get(name);
     if (!ref) {
       missing.push(e.name);
       continue;
     }
-    used.add(e.name);
+    used.add(name);
     if (e.kind === "float" || config.bitnet_variant === "fp" || FLOAT.includes(ref.dtype)) {
       if (!FLOAT.includes(ref.dtype))
         throw new FormatError(`${ref.file}: ${e.name} is ${ref.dtype}, expected a float type`);
