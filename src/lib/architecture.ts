@@ -41,9 +41,13 @@ export interface Architecture {
      *  before each residual add; the FFN input norm is pre_feedforward_layernorm. */
     sandwich: boolean;
   };
-  /** The embedding row is multiplied by this before the first layer (√hidden for Gemma, else 1; tied heads read the
-   *  unscaled table). */
+  /** The embedding row is multiplied by this before the first layer (√hidden for Gemma, scale_emb for MiniCPM, else 1;
+   *  tied heads read the unscaled table). */
   embedScale: number;
+  /** Each block's output is multiplied by this before the residual add (MiniCPM: scale_depth / √layers, else 1). */
+  residualScale: number;
+  /** The final norm's output is divided by this before the LM head (MiniCPM: hidden_size / dim_model_base, else 1). */
+  headDivisor: number;
   attention: {
     /** Scores = q·k × scale. */
     scale: number;
@@ -63,6 +67,7 @@ export interface Architecture {
 /** The architecture a config describes. */
 export function architectureOf(c: BitNetConfig): Architecture {
   const g = c.bitnet_gemma;
+  const m = c.bitnet_minicpm;
   const layers = Array.from({length: c.num_hidden_layers}, (_, l) => !!g?.sliding[l]);
   return {
     activation: c.hidden_act,
@@ -78,7 +83,9 @@ export function architectureOf(c: BitNetConfig): Architecture {
     headDim: headDim(c),
     headDimFrom: c.head_dim !== undefined ? "config.head_dim" : "hidden_size / num_attention_heads",
     // transformers: embed_scale = torch.tensor(hidden ** 0.5) (float32), multiplied in the weights' dtype
-    embedScale: g ? Math.fround(Math.sqrt(c.hidden_size)) : 1,
+    embedScale: g ? Math.fround(Math.sqrt(c.hidden_size)) : (m?.scale_emb ?? 1),
+    residualScale: m ? m.scale_depth / Math.sqrt(c.num_hidden_layers) : 1,
+    headDivisor: m ? c.hidden_size / m.dim_model_base : 1,
     attention: {
       scale: 1 / Math.sqrt(g ? g.query_pre_attn_scalar : headDim(c)),
       scaleFrom: g ? "query_pre_attn_scalar^-1/2" : "head_dim^-1/2",
@@ -101,7 +108,11 @@ export function describeArchitecture(a: Architecture): string {
     a.norms.subNorms ? "sub-norms before W_o and W_down" : "no sub-norms",
     ...(a.norms.sandwich ? ["norms before and after attention and FFN (sandwich)"] : []),
     ...(a.norms.unitOffset ? ["RMSNorm weights 1 + w"] : []),
-    ...(a.embedScale !== 1 ? [`embedding × ${a.embedScale.toPrecision(6)} (√hidden)`] : []),
+    ...(a.embedScale !== 1
+      ? [`embedding × ${+a.embedScale.toPrecision(6)} (${a.norms.unitOffset ? "√hidden" : "scale_emb"})`]
+      : []),
+    ...(a.residualScale !== 1 ? [`block outputs × ${+a.residualScale.toPrecision(6)} (scale_depth / √layers)`] : []),
+    ...(a.headDivisor !== 1 ? [`LM head input ÷ ${+a.headDivisor.toPrecision(6)} (hidden / dim_model_base)`] : []),
     ...(a.attention.scaleFrom !== "head_dim^-1/2"
       ? [`scores × ${a.attention.scale.toPrecision(6)} (${a.attention.scaleFrom})`]
       : []),
@@ -194,10 +205,9 @@ export const FAMILIES: Readonly<Record<FamilyId, Family>> = {
   minicpm: {
     id: "minicpm",
     name: "MiniCPM (BitCPM)",
-    releases: "openbmb/BitCPM4-*",
-    supported: false,
-    refused:
-      "MiniCPM's scaled residuals and embedding (scale_emb, scale_depth, dim_model_base) are not part of the architecture table yet",
+    releases:
+      "openbmb/BitCPM4-0.5B / -1B (fake-quantized floats: ternary × α, recognised by formats/pseudo.ts), MiniCPM 1/2 bodies; scale_emb, scale_depth / √layers, hidden / dim_model_base as in OpenBMB's modeling_minicpm.py. Refused by name: LongRoPE (rope_scaling), InfLLM-v2 sparse_config, pytorch_model.bin (BitCPM-CANN)",
+    supported: true,
   },
   unknown: {
     id: "unknown",

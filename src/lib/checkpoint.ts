@@ -21,6 +21,7 @@ import {quantizeWeightsAbsmean} from "./quant.js";
 import {validateModelConfig} from "./variant.js";
 import {detectFamily} from "./architecture.js";
 import {gemmaFields} from "./gemma.js";
+import {minicpmFields} from "./minicpm.js";
 import {fromFloat32, parseSafetensorsHeader, tensorBytes, toFloat32, writeSafetensors} from "./safetensors.js";
 import type {DType, SafetensorsHeader, TensorEntry} from "./safetensors.js";
 import type {ModelWeights, Tensor, TernaryTensor} from "./tensor.js";
@@ -78,6 +79,7 @@ export function parseConfig(json: unknown): BitNetConfig {
     c.model_type !== "qwen3" &&
     c.model_type !== "gemma3_text" &&
     c.model_type !== "gemma3" &&
+    c.model_type !== "minicpm" &&
     !labType
   )
     fail(
@@ -100,7 +102,9 @@ export function parseConfig(json: unknown): BitNetConfig {
     c.model_type === "gemma3_text" || c.model_type === "gemma3"
       ? gemmaFields(c, posInt(c, "num_hidden_layers"), fail)
       : undefined;
-  const llama = c.model_type === "llama" || qwen3 || !!gemma;
+  // A MiniCPM body (BitCPM4) is a Llama body with three scales (minicpm.ts; architecture.ts).
+  const minicpm = c.model_type === "minicpm" ? minicpmFields(c, fail) : undefined;
+  const llama = c.model_type === "llama" || qwen3 || !!gemma || !!minicpm;
   const oneBitLLM = family.value === "1bitllm";
   const llamaQuantized =
     llama && ((c.quantization_config !== undefined && c.quantization_config !== null) || oneBitLLM);
@@ -155,7 +159,11 @@ export function parseConfig(json: unknown): BitNetConfig {
       : undefined;
   const rope_theta = gemma
     ? gemma.rope_theta
-    : posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
+    : posNum(
+        {rope_theta: c.rope_theta ?? ropeParams?.rope_theta},
+        "rope_theta",
+        minicpm?.defaults.rope_theta ?? 500000,
+      );
   const scaling = (
     gemma ? undefined : c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams
   ) as Record<string, unknown> | undefined;
@@ -182,10 +190,10 @@ export function parseConfig(json: unknown): BitNetConfig {
     num_attention_heads,
     num_key_value_heads,
     max_position_embeddings: posInt(c, "max_position_embeddings", 2048),
-    rms_norm_eps: posNum(c, "rms_norm_eps", gemma?.defaults.rms_norm_eps ?? 1e-5),
+    rms_norm_eps: posNum(c, "rms_norm_eps", (gemma ?? minicpm)?.defaults.rms_norm_eps ?? 1e-5),
     rope_theta,
     hidden_act: hidden_act as BitNetConfig["hidden_act"],
-    tie_word_embeddings: bool(c, "tie_word_embeddings", gemma?.defaults.tie_word_embeddings ?? false),
+    tie_word_embeddings: bool(c, "tie_word_embeddings", (gemma ?? minicpm)?.defaults.tie_word_embeddings ?? false),
     bos_token_id: tokenId("bos_token_id", gemma?.defaults.bos_token_id ?? Math.min(1, vocab_size - 1)),
     eos_token_id: tokenId("eos_token_id", gemma?.defaults.eos_token_id ?? Math.min(2, vocab_size - 1)),
     bitnet_variant: variant,
@@ -206,6 +214,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   }
   if (qwen3 || gemma || c.bitnet_qk_norm === true) config.bitnet_qk_norm = true;
   if (gemma) config.bitnet_gemma = gemma.body;
+  if (minicpm) config.bitnet_minicpm = minicpm.body;
   if (c.bitnet_pooling === "last-token-l2") config.bitnet_pooling = "last-token-l2";
   else if (c.bitnet_pooling !== undefined && c.bitnet_pooling !== "none")
     fail(`config.json: bitnet_pooling must be "none" or "last-token-l2", got ${JSON.stringify(c.bitnet_pooling)}`);
@@ -244,15 +253,19 @@ export function configToJSON(
   // always applies them) — an fp model, or a ternary one with the bitnet quantizer (Falcon3-1.58bit style); with
   // QK head norms it is Qwen3. Either loads faithfully with transformers' own class.
   const g = config.bitnet_gemma;
-  const qwen3 = !g && !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
-  const llama = !g && !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
+  const mc = config.bitnet_minicpm;
+  const qwen3 = !g && !mc && !!config.bitnet_qk_norm && !config.bitnet_sub_norms;
+  const llama =
+    !g && !mc && !qwen3 && !config.bitnet_sub_norms && (config.bitnet_variant === "fp" ? mode === "none" : true);
   const body = g
     ? {arch: "Gemma3ForCausalLM", type: "gemma3_text"}
-    : qwen3
-      ? {arch: "Qwen3ForCausalLM", type: "qwen3"}
-      : llama
-        ? {arch: "LlamaForCausalLM", type: "llama"}
-        : {arch: "BitNetForCausalLM", type: "bitnet"};
+    : mc
+      ? {arch: "MiniCPMForCausalLM", type: "minicpm"}
+      : qwen3
+        ? {arch: "Qwen3ForCausalLM", type: "qwen3"}
+        : llama
+          ? {arch: "LlamaForCausalLM", type: "llama"}
+          : {arch: "BitNetForCausalLM", type: "bitnet"};
   const out: Record<string, unknown> = {
     architectures: [body.arch],
     model_type:
@@ -285,6 +298,8 @@ export function configToJSON(
           attn_logit_softcapping: null,
         }
       : {hidden_act: config.hidden_act}),
+    // OpenBMB's MiniCPMConfig keys (run with trust_remote_code and their modeling_minicpm.py)
+    ...(mc ? {scale_emb: mc.scale_emb, scale_depth: mc.scale_depth, dim_model_base: mc.dim_model_base} : {}),
     tie_word_embeddings: config.tie_word_embeddings,
     bos_token_id: config.bos_token_id,
     eos_token_id: config.eos_token_id,
@@ -307,8 +322,9 @@ export function configToJSON(
       quantization_mode: "online",
       ...rms,
     };
-  // bitnet_gemma is written as Gemma3's own keys above
-  for (const [k, v] of Object.entries(config)) if (k.startsWith("bitnet_") && k !== "bitnet_gemma") out[k] = v;
+  // bitnet_gemma / bitnet_minicpm are written as the bodies' own keys above
+  for (const [k, v] of Object.entries(config))
+    if (k.startsWith("bitnet_") && k !== "bitnet_gemma" && k !== "bitnet_minicpm") out[k] = v;
   return out;
 }
 

@@ -61,6 +61,16 @@ export interface BitNetConfig {
    *  norms around attention and FFN, the embedding × √hidden, scores × query_pre_attn_scalar^-½, sliding-window
    *  layers with their own RoPE θ. Absent = none of these. */
   bitnet_gemma?: GemmaBody;
+  /** MiniCPM's scaled body (architecture.ts): embedding × scale_emb, each block's output × scale_depth / √layers
+   *  before the residual add, the LM head's input ÷ (hidden_size / dim_model_base). Absent = none of these. */
+  bitnet_minicpm?: MiniCPMBody;
+}
+
+/** MiniCPM's three scales (OpenBMB's modeling_minicpm.py: MiniCPMModel, MiniCPMDecoderLayer, MiniCPMForCausalLM). */
+export interface MiniCPMBody {
+  scale_emb: number;
+  scale_depth: number;
+  dim_model_base: number;
 }
 
 /** What Gemma3's body adds (transformers' modeling_gemma3.py). */

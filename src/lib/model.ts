@@ -581,8 +581,15 @@ function forwardBlock(
 
   const h = new Float32Array(T * C);
   for (let t = 0; t < T; t++) h.set(p.embed.subarray(tokens[t] * C, tokens[t] * C + C), t * C);
-  const es = p.arch.embedScale; // Gemma: × √hidden, in float32 as transformers' embed_scale
+  // Gemma: × √hidden, MiniCPM: × scale_emb — a float32 scalar times float32 rows, as torch does
+  const es = Math.fround(p.arch.embedScale);
   if (es !== 1) for (let i = 0; i < h.length; i++) h[i] = Math.fround(h[i] * es);
+  // MiniCPM: residual + block(x) · scale_depth / √layers (MiniCPMDecoderLayer.forward)
+  const rs = Math.fround(p.arch.residualScale);
+  const addScaled = (y: Float32Array) => {
+    if (rs === 1) for (let i = 0; i < h.length; i++) h[i] += y[i];
+    else for (let i = 0; i < h.length; i++) h[i] += Math.fround(y[i] * rs);
+  };
 
   const trace: ForwardTrace | undefined = opts.trace
     ? {tokens: [...tokens], start: P, layers: [], final: new Float32Array(0)}
@@ -609,7 +616,7 @@ function forwardBlock(
     const a = L.attnSubNorm ? rmsNorm(att.out, T, H * d, L.attnSubNorm, eps) : att.out;
     const [o0] = projectSite(sites.o, L, a, T, lt, linEps);
     const o = L.preFfnNorm ? rmsNorm(o0, T, C, L.postAttnNorm, eps) : o0; // Gemma: post-attention norm
-    for (let i = 0; i < h.length; i++) h[i] += o[i];
+    addScaled(o);
     const normMid = trace ? rowNorms(h, T, C) : undefined;
 
     // feed-forward: h += W_down(ffn_sub_norm(act(gate(x)) ⊙ up(x))), x = RMSNorm(h)
@@ -618,7 +625,7 @@ function forwardBlock(
     const mm = L.ffnSubNorm ? rmsNorm(m, T, c.intermediate_size, L.ffnSubNorm, eps) : m;
     const [dn0] = projectSite(sites.down, L, mm, T, lt, linEps);
     const dn = L.postFfnNorm ? rmsNorm(dn0, T, C, L.postFfnNorm, eps) : dn0;
-    for (let i = 0; i < h.length; i++) h[i] += dn[i];
+    addScaled(dn);
 
     if (trace && lt && normIn && normMid) {
       trace.layers.push({
@@ -638,8 +645,11 @@ function forwardBlock(
   const rows = opts.allLogits ? T : 1;
   const first = T - rows;
   const fin = rmsNorm(h.subarray(first * C), rows, C, p.finalNorm, eps);
+  // MiniCPM: lm_head(h / (hidden_size / dim_model_base)) (MiniCPMForCausalLM.forward)
+  const hd = Math.fround(p.arch.headDivisor);
+  const headIn = hd === 1 ? fin : fin.map((v) => v / hd);
   if (trace) trace.final = opts.allLogits ? fin : rmsNorm(h, T, C, p.finalNorm, eps);
-  const logits = matmul({kind: "float", out: V, in: C, w: p.lmHead}, fin, undefined, rows);
+  const logits = matmul({kind: "float", out: V, in: C, w: p.lmHead}, headIn, undefined, rows);
   return {logits, trace};
 }
 

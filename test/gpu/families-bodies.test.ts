@@ -133,3 +133,39 @@ describe("WebGPU engine on fam-gemma3-embedding (Gemma3 body)", () => {
     expect(agree).toBe(n);
   });
 });
+
+describe("WebGPU engine on fam-minicpm-bitcpm (MiniCPM body, BitCPM4's fake-quantized floats)", () => {
+  it("prefill logits vs the CPU reference and OpenBMB's modeling_minicpm.py; greedy decode equal to the CPU's", async () => {
+    const device = await testDevice();
+    const dir = "data/fixtures/fam-minicpm-bitcpm";
+    const w = await (await openCheckpoint(await pathFileSet(dir))).load();
+    const ref = JSON.parse(readFileSync(`${dir}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
+    const gpu = await createWebGPUSession(w, {device});
+    const cpu = createCpuSession(w);
+    const V = w.config.vocab_size;
+    const seq = ref.sequences[0];
+    const a = await cpu.append(seq, {allLogits: true});
+    const b = await gpu.append(seq, {allLogits: true});
+    const dCpu = maxAbs(a, b);
+    const dRef = maxAbs(b, ref.logits[0].flat());
+    let agree = 0;
+    for (let p = 0; p < seq.length; p++)
+      if (argmax(b.subarray(p * V, (p + 1) * V)) === argmax(Float32Array.from(ref.logits[0][p]))) agree++;
+    console.log(
+      `fam-minicpm-bitcpm: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs OpenBMB's code ${dRef.toExponential(2)}, argmax ${agree}/${seq.length}`,
+    );
+    // logits here are ≤ 1.5 (÷ 3 before the head); float weights, no activation codes to flip: f32 sums only
+    expect(dCpu).toBeLessThanOrEqual(1e-4);
+    expect(dRef).toBeLessThanOrEqual(1e-4);
+    expect(agree).toBe(seq.length);
+    let tok = argmax(a.subarray((seq.length - 1) * V));
+    for (let s = 0; s < 4; s++) {
+      const la = await cpu.append([tok]);
+      const lb = await gpu.append([tok]);
+      expect(maxAbs(la, lb)).toBeLessThanOrEqual(1e-4);
+      expect(argmax(lb)).toBe(argmax(la));
+      tok = argmax(la);
+    }
+    gpu.dispose();
+  });
+});

@@ -176,3 +176,97 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
     expect(back).toEqual({...c, quantization_config: back.quantization_config, bitnet_pooling: c.bitnet_pooling});
   });
 });
+
+// fam-minicpm-bitcpm: OpenBMB's own MiniCPMForCausalLM (github.com/OpenBMB/MiniCPM model/modeling_minicpm.py @ 5977a63)
+// under transformers 5.17 with three shims that change no computation (scripts/family_body_fixtures.py); weights as
+// BitCPM4 ships them: float16 projections that are ternary × α, no quantization_config.
+describe("BitCPM4 style: MiniCPM body (fixture by OpenBMB's modeling_minicpm.py)", () => {
+  const MDIR = "data/fixtures/fam-minicpm-bitcpm";
+  const mref = JSON.parse(readFileSync(`${MDIR}/logits.json`, "utf8")) as Ref & {alphas_layer0: Record<string, number>};
+  const mraw = JSON.parse(readFileSync(`${MDIR}/config.json`, "utf8")) as Record<string, unknown>;
+
+  it("family, the three scales and the pseudo-quantized weights named; logits match OpenBMB's code", async () => {
+    const o = await openCheckpoint(await pathFileSet(MDIR));
+    const ins = o.inspection;
+    expect(ins.family.value).toBe("minicpm");
+    expect(ins.format).toBe("hf-fp");
+    expect(ins.arch).toMatchObject({
+      activation: "silu",
+      embedScale: 12,
+      residualScale: 1.4 / Math.sqrt(2),
+      headDivisor: 3,
+      head: {tied: true},
+      headDim: 24,
+      rope: {theta: 10000},
+      weights: "float",
+    });
+    expect(ins.arch.summary).toMatch(
+      /embedding × 12 \(scale_emb\), block outputs × 0.989949 \(scale_depth \/ √layers\), LM head input ÷ 3 \(hidden \/ dim_model_base\)/,
+    );
+    // BitCPM4's fake quantization recovered exactly: one α per tensor
+    expect(ins.pseudo).toMatchObject({axis: "tensor", groups: 1});
+    expect(ins.pseudo!.alphas[0]).toBe(mref.alphas_layer0["model.layers.0.self_attn.q_proj.weight"]);
+    const w = await o.load();
+    let worst = 0,
+      agree = 0,
+      positions = 0;
+    const V = w.config.vocab_size;
+    mref.sequences.forEach((seq, s) => {
+      const got = forwardFull(w, seq).logits;
+      mref.logits[s].forEach((row, p) => {
+        let a = 0,
+          b = 0;
+        for (let v = 0; v < V; v++) {
+          worst = Math.max(worst, Math.abs(row[v] - got[p * V + v]));
+          if (row[v] > row[a]) a = v;
+          if (got[p * V + v] > got[p * V + b]) b = v;
+        }
+        positions++;
+        if (a === b) agree++;
+      });
+    });
+    console.log(`fam-minicpm-bitcpm: logits max |Δ| ${worst.toExponential(2)}, argmax ${agree}/${positions}`);
+    expect(agree).toBe(positions);
+    // logits ≤ 1.5 here; without scale_depth the worst |Δ| is > 0.01, without ÷ 3 the logits triple
+    expect(worst).toBeLessThan(1e-5);
+    const unscaled = forwardFull(
+      {...w, config: {...w.config, bitnet_minicpm: {...w.config.bitnet_minicpm!, scale_depth: Math.sqrt(2)}}},
+      mref.sequences[1],
+    ).logits;
+    let moved = 0;
+    mref.logits[1].flat().forEach((v, i) => {
+      moved = Math.max(moved, Math.abs(v - unscaled[i]));
+    });
+    expect(moved).toBeGreaterThan(1e-3);
+  });
+
+  it("reads MiniCPMConfig's defaults; refuses what OpenBMB's code computes differently, by name", () => {
+    const {scale_emb: _a, scale_depth: _b, dim_model_base: _c, rope_theta: _t, tie_word_embeddings: _w, ...bare} = mraw;
+    const c = parseConfig(bare);
+    expect(c.bitnet_minicpm).toEqual({scale_emb: 1, scale_depth: 1, dim_model_base: 1});
+    expect(c).toMatchObject({rope_theta: 10000, tie_word_embeddings: true});
+    expect(architectureOf(c)).toMatchObject({embedScale: 1, residualScale: 1 / Math.sqrt(2), headDivisor: 96});
+    const longrope = {rope_type: "longrope", long_factor: [1], short_factor: [1], original_max_position_embeddings: 64};
+    expect(() => parseConfig({...mraw, rope_scaling: longrope})).toThrow(/RoPE type "longrope" is not supported/);
+    expect(() => parseConfig({...mraw, sparse_config: {kernel_size: 32}})).toThrow(
+      /sparse_config is set: MiniCPM4's sparse attention/,
+    );
+    expect(() => parseConfig({...mraw, pretraining_tp: 2})).toThrow(/pretraining_tp 2/);
+    expect(() => parseConfig({...mraw, hidden_act: "gelu"})).toThrow(/must be "silu"/);
+    expect(() => parseConfig({...mraw, scale_depth: -1})).toThrow(/scale_depth must be a positive number/);
+  });
+
+  it("convert --to hf writes MiniCPMForCausalLM with its three scales, which reads back equal", async () => {
+    const c = (await (await openCheckpoint(await pathFileSet(MDIR))).load()).config;
+    const j = configToJSON(c);
+    expect(j).toMatchObject({
+      architectures: ["MiniCPMForCausalLM"],
+      model_type: "minicpm",
+      scale_emb: 12,
+      scale_depth: 1.4,
+      dim_model_base: 32,
+    });
+    expect(j.bitnet_minicpm).toBeUndefined();
+    expect(parseConfig(j)).toEqual(c);
+  });
+});

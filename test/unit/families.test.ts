@@ -215,8 +215,8 @@ describe("BitNet-embedding style: Qwen3 body, an RMSNorm inside each BitLinear, 
 
 describe("families that are named and refused", () => {
   const base = JSON.parse(readFileSync(`${FX}/fam-llama-legacy/config.json`, "utf8")) as Record<string, unknown>;
-  it("BitCPM (MiniCPM) says what is missing (the Gemma3 body runs: families-bodies.test.ts)", () => {
-    expect(() => parseConfig({...base, model_type: "minicpm"})).toThrow(/MiniCPM \(BitCPM\).*scale_emb/);
+  it("an unknown model_type is named; use_rms_norm is read generically (Gemma3 and MiniCPM: families-bodies.test.ts)", () => {
+    expect(() => parseConfig({...base, model_type: "mamba"})).toThrow(/model_type must be .*got "mamba"/);
     expect(detectFamily({model_type: "gemma3"}).value).toBe("gemma3-embedding");
     // use_rms_norm on a Llama body is the same architecture fact, read generically
     expect(parseConfig({...base, quantization_config: {quant_method: "bitnet", use_rms_norm: true}})).toMatchObject({

@@ -187,6 +187,7 @@ export async function uploadWeights(
     K: number,
     interleave: boolean,
     label: string,
+    mul = 1, // MiniCPM's scale_depth / √layers on W_o and W_down (architecture.residualScale), folded into the weights
   ): Promise<LinearBufs> => {
     const N = parts.reduce((a, p) => a + p.rows, 0);
     const kind = P.kind;
@@ -208,8 +209,12 @@ export async function uploadWeights(
         : kind === "f32"
           ? packF32(rows, K, row)
           : packF16(rows, K, row);
-    const read = (name: string, r0: number, n: number) =>
-      kind === "ternary" ? source!.ternaryRows(name, r0, n) : source!.floatRows(name, r0, n);
+    const read = async (name: string, r0: number, n: number) =>
+      kind === "ternary"
+        ? source!.ternaryRows(name, r0, n)
+        : mul === 1
+          ? source!.floatRows(name, r0, n)
+          : (await source!.floatRows(name, r0, n)).map((v) => v * mul);
     const R = Math.max(2, Math.floor(UPLOAD_BYTES / rowBytes / 2) * 2);
     if (interleave) {
       const rows = parts[0].rows;
@@ -242,7 +247,7 @@ export async function uploadWeights(
     let r = 0;
     for (let i = 0; i < parts.length; i++) {
       const g = await source!.gamma(parts[i].name);
-      for (let j = 0; j < parts[i].rows; j++) scales[interleave ? 2 * j + i : r + j] = g;
+      for (let j = 0; j < parts[i].rows; j++) scales[interleave ? 2 * j + i : r + j] = g * mul;
       r += parts[i].rows;
     }
     return {W, scale: pool.buf(gammaPairs(scales), label + ".scale"), N, K};
@@ -302,7 +307,7 @@ export async function uploadWeights(
             false,
             `L${l}.qkv`,
           ),
-      o: await linear([{name: n.o, rows: P.C}], hd, false, `L${l}.o`),
+      o: await linear([{name: n.o, rows: P.C}], hd, false, `L${l}.o`, P.arch.residualScale),
       gu: proj
         ? proj.gate
         : await linear(
@@ -314,7 +319,7 @@ export async function uploadWeights(
             true,
             `L${l}.gate_up`,
           ),
-      down: await linear([{name: n.down, rows: P.C}], P.F, false, `L${l}.down`),
+      down: await linear([{name: n.down, rows: P.C}], P.F, false, `L${l}.down`, P.arch.residualScale),
       inNorm: await blockNorm(n.inputNorm, P.C),
       postNorm: await blockNorm(P.arch.norms.sandwich ? n.preFfnNorm : n.postAttnNorm, P.C),
       sandwich: P.arch.norms.sandwich
@@ -324,7 +329,15 @@ export async function uploadWeights(
       ffnSub: P.sites.down.subNorm ? await normBuf(n.ffnSubNorm, P.F) : undefined,
     });
   }
-  const finalNorm = await blockNorm(tensorNames.finalNorm, P.C);
+  // MiniCPM's LM head reads the final norm's output ÷ (hidden / dim_model_base): folded into the norm's weights
+  const hdiv = P.arch.headDivisor;
+  const finalNorm =
+    hdiv !== 1 && !synth
+      ? pool.buf(
+          Float32Array.from(await source!.floatRows(tensorNames.finalNorm, 0, 1), (v) => v / hdiv),
+          tensorNames.finalNorm,
+        )
+      : await blockNorm(tensorNames.finalNorm, P.C);
 
   // embedding and LM head rows (f32 or f16), split by rows over buffers to respect the binding limit
   const f16 = opts.lmHead === "f16";
