@@ -147,7 +147,7 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
       ...(ins.word ? [row("One stored word", wordView(ins.word), "word")] : []),
       row(
         "Architecture",
-        `${ins.architecture}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, FFN ${c.intermediate_size} (${c.hidden_act === "relu2" ? "ReLU²" : "SwiGLU"}), ${c.num_attention_heads} heads / ${c.num_key_value_heads} KV, vocab ${c.vocab_size.toLocaleString("en-US")}, context ${c.max_position_embeddings}, RoPE θ ${c.rope_theta}, ${c.bitnet_sub_norms ? "sub-norms" : "no sub-norms"}, ${c.tie_word_embeddings ? "tied" : "untied"} head`,
+        `${ins.architecture}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, FFN ${c.intermediate_size} (${c.hidden_act === "relu2" ? "ReLU²" : c.hidden_act === "gelu_tanh" ? "GELU-tanh GLU" : "SwiGLU"}), ${c.num_attention_heads} heads / ${c.num_key_value_heads} KV, vocab ${c.vocab_size.toLocaleString("en-US")}, context ${c.max_position_embeddings}, RoPE θ ${c.rope_theta}, ${c.bitnet_sub_norms ? "sub-norms" : "no sub-norms"}, ${c.tie_word_embeddings ? "tied" : "untied"} head`,
         "arch",
       ),
       row(

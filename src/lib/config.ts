@@ -79,7 +79,8 @@ export interface GemmaBody {
   query_pre_attn_scalar: number;
   /** Tokens a sliding layer sees: positions q − window + 1 … q (masking_utils.sliding_window_overlay). */
   sliding_window: number;
-  /** Per layer: true = sliding_attention (window, θ rope_local_theta), false = full_attention (θ rope_theta). */
+  /** Per layer: true = sliding_attention (window, θ rope_local_theta), false = full_attention (θ rope_theta); entries
+   *  past num_hidden_layers are unused. */
   sliding: boolean[];
   /** RoPE θ of the sliding layers (rope_parameters.sliding_attention.rope_theta, legacy rope_local_base_freq). */
   rope_local_theta: number;

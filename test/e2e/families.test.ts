@@ -81,6 +81,32 @@ describe("released ternary families on the Open page", () => {
     await page.close();
   });
 
+  it("BitNet-embedding-270M style (Gemma3 body): every Gemma fact named, golden check ready on WebGPU, cosine as transformers'", async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await page.setInputFiles("#open-folder", `${FX}/fam-gemma3-embedding`);
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
+    expect(await page.getAttribute("[data-family]", "data-family")).toBe("gemma3-embedding");
+    expect(await page.textContent("tr[data-key=runs-as]")).toMatch(
+      /GELU-tanh GLU.*sandwich.*1 \+ w.*√hidden.*query_pre_attn_scalar.*2 of 3 layers sliding-window.*θ 10000 \/ 1000000/,
+    );
+    const ref = JSON.parse(readFileSync(`${FX}/fam-gemma3-embedding/logits.json`, "utf8")) as {
+      sequences: number[][];
+      embeddings: number[][];
+    };
+    await page.fill("#open-embed-a", ref.sequences[0].join(" "));
+    await page.fill("#open-embed-b", ref.sequences[1].join(" "));
+    await page.click("#open-embed");
+    await page.waitForSelector("#open-embeddings[data-state=done]", {timeout: 120_000});
+    const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);
+    expect(Math.abs(Number(await page.getAttribute(".embeddings-view", "data-cosine")) - want)).toBeLessThan(1e-5);
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+
   it("an embedding model chosen as a folder: pooling named, embeddings view with transformers' cosine", async () => {
     const page = await browser.newPage();
     const log = watch(page, site.url);
