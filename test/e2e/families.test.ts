@@ -4,7 +4,7 @@
 // the folder picker, so 1_Pooling/config.json comes along) gets the embeddings view with transformers' cosine.
 import {existsSync, readFileSync} from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import type {Browser} from "playwright-core";
+import type {Browser, Page} from "playwright-core";
 import {launch, watch, dropFiles, openSettled} from "./browser.js";
 import {serve} from "./server.js";
 import {Tokenizer} from "../../src/lib/tokenizer.js";
@@ -22,6 +22,20 @@ afterAll(async () => {
 });
 
 const FX = "data/fixtures";
+
+/** The Open page's embeddings view on the fixture's two sequences (as ids) gives transformers' cosine. */
+async function expectReferenceCosine(page: Page, fixture: string): Promise<void> {
+  const ref = JSON.parse(readFileSync(`${FX}/${fixture}/logits.json`, "utf8")) as {
+    sequences: number[][];
+    embeddings: number[][];
+  };
+  await page.fill("#open-embed-a", ref.sequences[0].join(" "));
+  await page.fill("#open-embed-b", ref.sequences[1].join(" "));
+  await page.click("#open-embed");
+  await page.waitForSelector("#open-embeddings[data-state=done]", {timeout: 120_000});
+  const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);
+  expect(Math.abs(Number(await page.getAttribute(".embeddings-view", "data-cosine")) - want)).toBeLessThan(1e-5);
+}
 
 const drop = dropFiles;
 const settled = openSettled;
@@ -93,16 +107,7 @@ describe("released ternary families on the Open page", () => {
     expect(await page.textContent("tr[data-key=runs-as]")).toMatch(
       /GELU-tanh GLU.*sandwich.*1 \+ w.*√hidden.*query_pre_attn_scalar.*2 of 3 layers sliding-window.*θ 10000 \/ 1000000/,
     );
-    const ref = JSON.parse(readFileSync(`${FX}/fam-gemma3-embedding/logits.json`, "utf8")) as {
-      sequences: number[][];
-      embeddings: number[][];
-    };
-    await page.fill("#open-embed-a", ref.sequences[0].join(" "));
-    await page.fill("#open-embed-b", ref.sequences[1].join(" "));
-    await page.click("#open-embed");
-    await page.waitForSelector("#open-embeddings[data-state=done]", {timeout: 120_000});
-    const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);
-    expect(Math.abs(Number(await page.getAttribute(".embeddings-view", "data-cosine")) - want)).toBeLessThan(1e-5);
+    await expectReferenceCosine(page, "fam-gemma3-embedding");
     expect(log.errors).toEqual([]);
     await page.close();
   });
@@ -119,16 +124,7 @@ describe("released ternary families on the Open page", () => {
     expect(await page.textContent("tr[data-key=runs-as]")).toMatch(
       /an RMSNorm inside each BitLinear, RMSNorm on each q\/k head.*L2-normalized/,
     );
-    const ref = JSON.parse(readFileSync(`${FX}/fam-qwen3-embedding/logits.json`, "utf8")) as {
-      sequences: number[][];
-      embeddings: number[][];
-    };
-    await page.fill("#open-embed-a", ref.sequences[0].join(" "));
-    await page.fill("#open-embed-b", ref.sequences[1].join(" "));
-    await page.click("#open-embed");
-    await page.waitForSelector("#open-embeddings[data-state=done]", {timeout: 120_000});
-    const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);
-    expect(Math.abs(Number(await page.getAttribute(".embeddings-view", "data-cosine")) - want)).toBeLessThan(1e-5);
+    await expectReferenceCosine(page, "fam-qwen3-embedding");
     expect(log.errors).toEqual([]);
     await page.close();
   });

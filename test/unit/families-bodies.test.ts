@@ -2,7 +2,9 @@ import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
 import {architectureOf} from "../../src/lib/architecture.js";
 import {configToJSON, parseConfig, validateWeights} from "../../src/lib/checkpoint.js";
+import {argmax} from "../../src/lib/generate.js";
 import {embedTokens, forwardFull} from "../../src/lib/model.js";
+import type {ModelWeights} from "../../src/lib/tensor.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {pathFileSet} from "../../src/node/files.js";
 
@@ -24,6 +26,24 @@ const raw = JSON.parse(readFileSync(`${DIR}/config.json`, "utf8")) as Record<str
 // Measured worst |Δlogit| 1.4e-6 (logits up to ±6): float32 rounding only. 1e-4 catches one activation code off, a
 // norm without its 1 + w, or a missing sliding window (transformers moves the last logits by 2.2 without it).
 const TOLERANCE = 1e-4;
+
+/** The CPU reference's logits against the reference code's over every sequence: worst |Δ| and argmax agreement. */
+function agreement(w: ModelWeights, r: Pick<Ref, "sequences" | "logits">) {
+  let worst = 0,
+    agree = 0,
+    positions = 0;
+  const V = w.config.vocab_size;
+  r.sequences.forEach((seq, s) => {
+    const got = forwardFull(w, seq).logits;
+    r.logits[s].forEach((row, p) => {
+      const mine = got.subarray(p * V, (p + 1) * V);
+      for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(row[v] - mine[v]));
+      positions++;
+      if (argmax(mine) === argmax(Float32Array.from(row))) agree++;
+    });
+  });
+  return {worst, agree, positions};
+}
 
 describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gemma3ForCausalLM + bitnet quantizer)", () => {
   it("family, architecture and pooling named; logits and embeddings match transformers'", async () => {
@@ -48,24 +68,8 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
     const w = await o.load();
     validateWeights(w);
     expect(ref.ok).toBe(true);
-    let worst = 0,
-      agree = 0,
-      positions = 0;
+    const {worst, agree, positions} = agreement(w, ref);
     const V = w.config.vocab_size;
-    ref.sequences.forEach((seq, s) => {
-      const got = forwardFull(w, seq).logits;
-      ref.logits[s].forEach((row, p) => {
-        let a = 0,
-          b = 0;
-        for (let v = 0; v < V; v++) {
-          worst = Math.max(worst, Math.abs(row[v] - got[p * V + v]));
-          if (row[v] > row[a]) a = v;
-          if (got[p * V + v] > got[p * V + b]) b = v;
-        }
-        positions++;
-        if (a === b) agree++;
-      });
-    });
     let worstE = 0,
       worstCos = 0;
     ref.sequences.forEach((seq, s) => {
@@ -207,24 +211,7 @@ describe("BitCPM4 style: MiniCPM body (fixture by OpenBMB's modeling_minicpm.py)
     expect(ins.pseudo).toMatchObject({axis: "tensor", groups: 1});
     expect(ins.pseudo!.alphas[0]).toBe(mref.alphas_layer0["model.layers.0.self_attn.q_proj.weight"]);
     const w = await o.load();
-    let worst = 0,
-      agree = 0,
-      positions = 0;
-    const V = w.config.vocab_size;
-    mref.sequences.forEach((seq, s) => {
-      const got = forwardFull(w, seq).logits;
-      mref.logits[s].forEach((row, p) => {
-        let a = 0,
-          b = 0;
-        for (let v = 0; v < V; v++) {
-          worst = Math.max(worst, Math.abs(row[v] - got[p * V + v]));
-          if (row[v] > row[a]) a = v;
-          if (got[p * V + v] > got[p * V + b]) b = v;
-        }
-        positions++;
-        if (a === b) agree++;
-      });
-    });
+    const {worst, agree, positions} = agreement(w, mref);
     console.log(`fam-minicpm-bitcpm: logits max |Δ| ${worst.toExponential(2)}, argmax ${agree}/${positions}`);
     expect(agree).toBe(positions);
     // logits ≤ 1.5 here; without scale_depth the worst |Δ| is > 0.01, without ÷ 3 the logits triple
