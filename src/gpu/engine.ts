@@ -28,7 +28,7 @@ export type {
   WebGPUSessionOptions,
 } from "./engine/types.js";
 export type {InspectedKV} from "./engine/inspect.js";
-export {makePlan, quantKind, type Plan} from "./engine/plan.js";
+export {engineRefusal, makePlan, quantKind, type Plan} from "./engine/plan.js";
 export {gpuFill, weightSource, type WeightSource} from "./engine/upload.js";
 export {createSweepRunner, type SweepOverride, type SweepResult, type SweepRunner} from "./engine/sweep.js";
 

@@ -150,7 +150,7 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
   });
 
   it("the engine plan caps positions at the sliding window and refuses the body without per-projection norms", async () => {
-    const {makePlan} = await import("../../src/gpu/engine.js");
+    const {engineRefusal, makePlan} = await import("../../src/gpu/engine.js");
     const c = parseConfig(raw);
     expect(makePlan(c, "f32")).toMatchObject({
       maxPositions: 4,
@@ -159,6 +159,8 @@ describe("BitNet-embedding-270M style: Gemma3 body (fixture by transformers' Gem
     expect(
       makePlan({...c, bitnet_gemma: {...c.bitnet_gemma!, sliding: [false, false, false]}}, "f32").maxPositions,
     ).toBe(128);
+    expect(engineRefusal(c)).toBeUndefined();
+    expect(engineRefusal({...c, bitnet_linear_norms: false})).toMatch(/GELU-tanh GLU without an RMSNorm inside/);
     expect(() => makePlan({...c, bitnet_linear_norms: false}, "f32")).toThrow(
       /webgpu: sandwich norms or a GELU-tanh GLU without an RMSNorm inside each BitLinear/,
     );

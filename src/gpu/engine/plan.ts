@@ -52,21 +52,25 @@ export function quantKind(s: SiteInput): QuantKind {
   return s.quantizer === "none" ? "none" : s.bits === 4 ? "int4" : "int8";
 }
 
-export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
-  validateModelConfig(c, {prefix: "webgpu: config "});
+/** What the architecture table describes but the engine's kernels do not do, named (undefined: the engine runs it).
+ *  makePlan refuses these; pages use it to send such a model to the CPU reference instead. */
+export function engineRefusal(c: BitNetConfig): string | undefined {
   const arch = architectureOf(c);
-  // What the architecture table describes but the kernels do not do yet: refused by name, never run wrongly.
-  if (arch.norms.perProjection && (arch.norms.subNorms || sitePlan(c).o.hadamard)) {
-    throw new Error(
-      "webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference",
-    );
-  }
+  if (arch.norms.perProjection && (arch.norms.subNorms || sitePlan(c).o.hadamard))
+    return "an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear";
   // Gemma3's sandwich norms and GELU-tanh GLU run on the per-projection path (a separate GLU step, o/down stored then
   // normalized into the residual: blocks.ts); the fused GLU epilogues of linear.ts know SiLU and ReLU² only
   if ((arch.norms.sandwich || arch.activation === "gelu_tanh") && !arch.norms.perProjection)
-    throw new Error(
-      "webgpu: sandwich norms or a GELU-tanh GLU without an RMSNorm inside each BitLinear (architecture.ts) are not run by the engine: use the CPU reference",
-    );
+    return "sandwich norms or a GELU-tanh GLU without an RMSNorm inside each BitLinear";
+  return undefined;
+}
+
+export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
+  validateModelConfig(c, {prefix: "webgpu: config "});
+  const arch = architectureOf(c);
+  // refused by name, never run wrongly
+  const why = engineRefusal(c);
+  if (why) throw new Error(`webgpu: ${why} (architecture.ts) is not run by the engine: use the CPU reference`);
   // sliding-window layers: the attention kernels see every earlier position, which equals the window only while the
   // sequence fits in it, so the engine's sessions hold at most that many positions
   const windows = arch.attention.window.filter((w): w is number => w !== undefined);
