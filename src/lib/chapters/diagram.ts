@@ -146,8 +146,13 @@ export function blockParts(c: BitNetConfig): DiagramPart[] {
   parts.push({
     id: "glu",
     kind: "glu",
-    label: c.hidden_act === "relu2" ? "ReLU² GLU" : "SiLU GLU",
-    what: c.hidden_act === "relu2" ? "gate² × up; the square of a ReLU makes most values exactly 0" : "SiLU(gate) × up",
+    label: c.hidden_act === "relu2" ? "ReLU² GLU" : c.hidden_act === "gelu_tanh" ? "GELU GLU" : "SiLU GLU",
+    what:
+      c.hidden_act === "relu2"
+        ? "gate² × up; the square of a ReLU makes most values exactly 0"
+        : c.hidden_act === "gelu_tanh"
+          ? "GELU-tanh(gate) × up (Gemma)"
+          : "SiLU(gate) × up",
     chapter: c.hidden_act === "relu2" ? "sparsity" : "forward",
     row: 1,
   });
