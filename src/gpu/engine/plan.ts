@@ -58,9 +58,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
       "webgpu: an RMSNorm inside each BitLinear together with sub-norms or H-BitLinear (architecture.ts) is not run by the engine: use the CPU reference",
     );
   }
-  if (arch.pooling !== "none") {
-    // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
-  }
+  // arch.pooling: append() returns logits for any model; an embedding model's vector is WebGPUSession.embedding
+  // (engine/pooling.ts), made lazily on first use
   const d = arch.headDim;
   const sites = sitePlan(c);
   let oTopK: number | undefined;
