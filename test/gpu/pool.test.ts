@@ -7,7 +7,7 @@ import {testDevice} from "./harness.js";
 // random rows at odd shapes: last-token (one row of a block), mean (rows summed over two blocks, the 1/N cancelling
 // in the normalization), a row stride wider than C, C below and above the workgroup's 256 threads.
 
-function rand(n: number, seed: number): Float32Array {
+function rand(n: number, seed: number): Float32Array<ArrayBuffer> {
   let s = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -17,7 +17,7 @@ export function poolParams(
   count: number,
   accumulate: boolean,
   finish: boolean,
-): Uint32Array {
+): Uint32Array<ArrayBuffer> {
   return new Uint32Array([C, stride, first, count, accumulate ? 1 : 0, finish ? 1 : 0, 0, 0]);
 }
 
