@@ -103,6 +103,12 @@ describe("released ternary families on the Open page", () => {
     await page.waitForSelector("#open-embeddings[data-state=done]", {timeout: 120_000});
     const want = ref.embeddings[0].reduce((s, v, i) => s + v * ref.embeddings[1][i], 0);
     expect(Math.abs(Number(await page.getAttribute(".embeddings-view", "data-cosine")) - want)).toBeLessThan(1e-5);
+    // computed on the GPU (pooling + L2 in the engine), with the file's float master weights beside it
+    expect(await page.getAttribute(".embeddings-view", "data-backend")).toBe("webgpu");
+    expect(Number(await page.getAttribute(".embeddings-float", "data-float-cosine"))).toBeGreaterThan(-1);
+    expect(await page.textContent(".embeddings-float")).toMatch(
+      /float master weights \(projections unquantized, WebGPU\)/,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   });

@@ -6,6 +6,8 @@ import {BufferPool} from "../../src/gpu/engine/upload.js";
 import {embedTokens} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {pathFileSet} from "../../src/node/files.js";
+import {embedPair} from "../../src/app/embed-pair.js";
+import {wrapDevice} from "../../src/gpu/device.js";
 import {testDevice} from "./harness.js";
 
 // The engine's embedding (WebGPUSession.embedding: every layer, the final norm, then pooling + L2 on the GPU,
@@ -32,7 +34,10 @@ describe("WebGPU engine: an embedding model's vector", () => {
   it("fam-qwen3-embedding: GPU embedding vs the CPU reference and transformers (unit length, max |Δ|, cosine)", async () => {
     const device = await testDevice();
     const w = await (await openCheckpoint(await pathFileSet(FX))).load();
-    const ref = JSON.parse(readFileSync(`${FX}/logits.json`, "utf8")) as {sequences: number[][]; embeddings: number[][]};
+    const ref = JSON.parse(readFileSync(`${FX}/logits.json`, "utf8")) as {
+      sequences: number[][];
+      embeddings: number[][];
+    };
     const gpu = await createWebGPUSession(w, {device});
     // maxBlock 4: the 10-token prompt runs in three blocks, only the last one is pooled
     const blocks = await createWebGPUSession(w, {device, maxBlock: 4});
@@ -62,9 +67,39 @@ describe("WebGPU engine: an embedding model's vector", () => {
     blocks.dispose();
   });
 
+  it("embedPair (the Open page): WebGPU with the float-weight comparison; the CPU reference when told or when the GPU fails, saying why", async () => {
+    const device = await testDevice();
+    const opened = await openCheckpoint(await pathFileSet(FX));
+    const ref = JSON.parse(readFileSync(`${FX}/logits.json`, "utf8")) as {sequences: number[][]};
+    const ids: [number[], number[]] = [ref.sequences[0], ref.sequences[1]];
+    const w = await opened.load();
+    const f = await opened.loadFloat!();
+    expect(f.config.bitnet_variant).toBe("fp");
+    const r = await embedPair(opened, ids, {gpu: async () => wrapDevice(device)});
+    expect(r.backend).toBe("WebGPU");
+    if (!("vectors" in r.float)) throw new Error(r.float.unavailable);
+    expect(r.float.backend).toBe("WebGPU");
+    for (const k of [0, 1]) {
+      expect(compare(r.vectors[k], embedTokens(w, ids[k])).max).toBeLessThan(1e-4);
+      // the engine's dense f32 path with per-projection and QK norms, against the CPU reference's fp variant
+      expect(compare(r.float.vectors[k], embedTokens(f, ids[k])).max).toBeLessThan(1e-4);
+      // and the float model is a different model: what ternary costs is visible
+      expect(compare(r.vectors[k], r.float.vectors[k]).cos).toBeLessThan(0.99);
+    }
+    const told = await embedPair(opened, ids, {gpu: {unavailable: "no WebGPU on this page"}});
+    expect(told.backend).toBe("the CPU reference (no WebGPU on this page)");
+    expect(compare(told.vectors[1], embedTokens(w, ids[1])).max).toBe(0);
+    const failed = await embedPair(opened, ids, {gpu: () => Promise.reject(new Error("adapter gone"))});
+    expect(failed.backend).toBe("the CPU reference (the WebGPU pass failed: adapter gone)");
+    expect(compare(failed.vectors[0], r.vectors[0]).max).toBeLessThan(1e-4);
+  });
+
   it("a causal LM has no embedding: refused by name", async () => {
     const device = await testDevice();
-    const w = await (await openCheckpoint(await pathFileSet("data/fixtures/fam-llama-autobitlinear"))).load();
+    const opened = await openCheckpoint(await pathFileSet("data/fixtures/fam-llama-autobitlinear"));
+    // packed codes: no float weights to compare with (only latent files offer them)
+    expect(opened.loadFloat).toBeUndefined();
+    const w = await opened.load();
     const xin = device.createBuffer({size: 16, usage: GPUBufferUsage.STORAGE});
     await expect(createPooler(device, new BufferPool(device), makePlan(w.config, "f32"), xin)).rejects.toThrow(
       /no pooling .*causal LM, use append\(\) for logits/,

@@ -50,7 +50,9 @@ describe("llama-architecture I2_S GGUF by the vendor's converter and llama-quant
     const theirs = logitsOf("c-llama.i2_s.x86.bitnetcpp.json");
     const vsB = agreement(mine, theirs);
     const bVsTf = agreement(theirs, tf);
-    console.log(`llama I2_S: ours vs bitnet.cpp ${JSON.stringify(vsB)}; bitnet.cpp vs transformers ${JSON.stringify(bVsTf)}`);
+    console.log(
+      `llama I2_S: ours vs bitnet.cpp ${JSON.stringify(vsB)}; bitnet.cpp vs transformers ${JSON.stringify(bVsTf)}`,
+    );
     // bitnet.cpp quantizes activations its own way (and keeps an f16 KV cache and head): we must sit within its own
     // distance to transformers
     expect(vsB.max).toBeLessThanOrEqual(bVsTf.max * 1.05);

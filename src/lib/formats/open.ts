@@ -344,6 +344,19 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
         );
       return w;
     },
+    ...(format === "hf-latent" && {
+      loadFloat: (onProgress) =>
+        tensorAccess(
+          {...config, bitnet_variant: "fp"},
+          plan,
+          (p) => p.e.name,
+          async (p) => ({
+            name: p.e.name,
+            float: {shape: [...p.e.shape], data: finite(toFloat32(await p.ref.read(), p.ref.dtype), p.e.name)},
+          }),
+          files.label,
+        ).load(onProgress),
+    }),
     rowSource() {
       const byName = new Map(plan.map((p) => [p.e.name, p]));
       return rowSource(
