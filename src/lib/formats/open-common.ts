@@ -29,6 +29,9 @@ export interface OpenOptions {
   /** The I2_S byte layout of a GGUF file: decided from the file when not given (open-gguf.ts), refused when the
    *  file cannot tell. */
   i2sLayout?: I2SLayout;
+  /** Run a float Llama checkpoint's projections as BitNet b1.58, ternarized at load (formats/as-bitnet.ts: Falcon-E's
+   *  prequantized revision, which onebitllms runs that way; the files cannot say so). */
+  asBitNet?: boolean;
 }
 
 export interface Decision<T> {
