@@ -1,5 +1,6 @@
 import {readFileSync} from "node:fs";
-import {describe, expect, it} from "vitest";
+import {describe, expect, it, vi} from "vitest";
+import {main} from "../../src/cli/main.js";
 import {forwardFull} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {logitsAgreement} from "../../src/lib/verify.js";
@@ -74,5 +75,17 @@ describe("Falcon-E prequantized: latent master weights in a plain Llama checkpoi
     await expect(
       openCheckpoint(await pathFileSet("data/fixtures/fam-qwen3-embedding"), {asBitNet: true}),
     ).rejects.toThrow(/model_type "qwen3"/);
+  });
+
+  it("on the command line: --as-bitnet names the request in inspect's family line", async () => {
+    let out = "";
+    vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void (out += a.join(" ") + "\n"));
+    vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+    try {
+      expect(await main(["inspect", FX, "--as-bitnet"])).toBe(0);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(out).toMatch(/family: Llama-architecture BitNet .* asked to run as BitNet/);
   });
 });
