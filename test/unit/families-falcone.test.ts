@@ -75,6 +75,10 @@ describe("Falcon-E prequantized: latent master weights in a plain Llama checkpoi
     await expect(
       openCheckpoint(await pathFileSet("data/fixtures/fam-qwen3-embedding"), {asBitNet: true}),
     ).rejects.toThrow(/model_type "qwen3"/);
+    const g = await openCheckpoint(await pathFileSet("data/fixtures/fam-gguf-tq2_0.gguf"), {asBitNet: true});
+    expect(g.inspection.warnings.join(" ")).toMatch(
+      /"run as BitNet" was asked, but a GGUF file states each tensor's type: ignored/,
+    );
   });
 
   it("on the command line: --as-bitnet names the request in inspect's family line", async () => {
