@@ -6,8 +6,10 @@ export interface EmbeddingsData {
   texts: [string, string];
   tokens: [number, number];
   vectors: [Float32Array, Float32Array];
-  /** Which backend computed them (the CPU reference: the engine does not run these architectures yet). */
+  /** Which backend computed them ("WebGPU", or the CPU reference and why). */
   backend: string;
+  /** The same texts with the file's float master weights (projections unquantized), or why there are none. */
+  float?: {vectors: [Float32Array, Float32Array]; backend: string} | {unavailable: string};
 }
 
 export function cosine(a: Float32Array, b: Float32Array): number {
@@ -37,12 +39,30 @@ function strip(v: Float32Array, n: number, label: string): SVGSVGElement {
   );
 }
 
+/** The float-weight comparison: the cosine with unquantized projections and how far each ternary vector is from
+ *  its float twin. */
+function floatPart(d: EmbeddingsData, c: number): HTMLElement[] {
+  if (!d.float) return [];
+  if ("unavailable" in d.float)
+    return [h("p", {class: "embeddings-float", "data-float": "none"}, `Float weights: ${d.float.unavailable}.`)];
+  const f = d.float;
+  const cf = cosine(f.vectors[0], f.vectors[1]);
+  const self = [0, 1].map((k) => cosine(d.vectors[k], f.vectors[k]));
+  return [
+    h(
+      "p",
+      {class: "embeddings-float", "data-float-cosine": cf.toFixed(6)},
+      `With the file's float master weights (projections unquantized, ${f.backend}): cosine similarity ${cf.toFixed(4)} (ternary ${c.toFixed(4)}, difference ${(c - cf).toFixed(4)}). Each ternary vector against its float twin: cosine ${self.map((v) => v.toFixed(4)).join(" and ")}.`,
+    ),
+  ];
+}
+
 export function embeddingsView(d: EmbeddingsData, opts: {values?: number} = {}): HTMLElement {
   const n = Math.min(opts.values ?? 64, d.vectors[0].length);
   const c = cosine(d.vectors[0], d.vectors[1]);
   return h(
     "section",
-    {class: "embeddings-view", "data-cosine": c.toFixed(6)},
+    {class: "embeddings-view", "data-cosine": c.toFixed(6), "data-backend": d.backend === "WebGPU" ? "webgpu" : "cpu"},
     h(
       "p",
       {},
@@ -65,6 +85,7 @@ export function embeddingsView(d: EmbeddingsData, opts: {values?: number} = {}):
         h("tr", {}, h("th", {scope: "row"}, "cosine similarity"), h("td", {}, h("strong", {}, c.toFixed(4)))),
       ),
     ),
+    ...floatPart(d, c),
     h(
       "details",
       {},

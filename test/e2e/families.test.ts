@@ -125,6 +125,31 @@ describe("released ternary families on the Open page", () => {
       /an RMSNorm inside each BitLinear, RMSNorm on each q\/k head.*L2-normalized/,
     );
     await expectReferenceCosine(page, "fam-qwen3-embedding");
+    // computed on the GPU (pooling + L2 in the engine), with the file's float master weights beside it
+    expect(await page.getAttribute(".embeddings-view", "data-backend")).toBe("webgpu");
+    expect(Number(await page.getAttribute(".embeddings-float", "data-float-cosine"))).toBeGreaterThan(-1);
+    expect(await page.textContent(".embeddings-float")).toMatch(
+      /float master weights \(projections unquantized, WebGPU\)/,
+    );
+    expect(log.errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Falcon-E prequantized: a float Llama as the files say; checked "run a float Llama as BitNet", llama-bitnet named as asked', async () => {
+    const page = await browser.newPage();
+    const log = watch(page, site.url);
+    await page.goto(`${site.url}/open`);
+    await page.waitForSelector("#drop-zone[data-state=empty]");
+    await page.setInputFiles("#open-folder", `${FX}/fam-falcone-prequantized`);
+    await settled(page);
+    expect(await page.getAttribute("[data-family]", "data-family")).toBe("llama-float");
+    await page.check("#open-as-bitnet");
+    await page.waitForSelector("[data-family=llama-bitnet]", {timeout: 60_000});
+    await settled(page);
+    expect(await page.getAttribute("#drop-zone", "data-state")).toBe("ready");
+    expect(await page.textContent("body")).toMatch(
+      /asked to run as BitNet \(onebitllms' replace_linear_with_bitnet_linear/,
+    );
     expect(log.errors).toEqual([]);
     await page.close();
   });

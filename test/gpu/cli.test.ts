@@ -16,6 +16,27 @@ async function run(argv: string[]): Promise<{code: number; out: string; err: str
   }
 }
 
+describe("bitnet-lab embed --backend webgpu", () => {
+  it("the engine's embedding and cosine equal the CPU reference's", async () => {
+    const args = [
+      "embed",
+      "data/fixtures/fam-qwen3-embedding",
+      "--tokens",
+      "1,5,77,200",
+      "--compare-tokens",
+      "1,511,3",
+    ];
+    const g = await run([...args, "--backend", "webgpu", "--json"]);
+    const c = await run([...args, "--json"]);
+    expect(g.code, g.err).toBe(0);
+    const gj = JSON.parse(g.out) as {backend: string; embedding: number[]; cosine: number};
+    const cj = JSON.parse(c.out) as {backend: string; embedding: number[]; cosine: number};
+    expect([gj.backend, cj.backend]).toEqual(["webgpu", "cpu"]);
+    expect(Math.max(...gj.embedding.map((v, i) => Math.abs(v - cj.embedding[i])))).toBeLessThan(1e-4);
+    expect(Math.abs(gj.cosine - cj.cosine)).toBeLessThan(1e-5);
+  });
+});
+
 describe("bitnet-lab verify / bench", () => {
   it("verify runs the engine against the CPU reference on a checkpoint; exit 1 when the tolerance is not met", async () => {
     // tolerance 0: float32 summation-order differences in the logits must fail it, while greedy tokens agree

@@ -5,7 +5,7 @@ import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer, wo
 import {gluWGSL} from "../../src/gpu/kernels/headnorm.js";
 import {normAddWGSL} from "../../src/gpu/kernels/sandwich.js";
 import {argmax} from "../../src/lib/generate.js";
-import {createCpuSession} from "../../src/lib/model.js";
+import {createCpuSession, embedTokens} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {Rng} from "../../src/lib/rng.js";
 import {pathFileSet} from "../../src/node/files.js";
@@ -100,6 +100,7 @@ describe("WebGPU engine on fam-gemma3-embedding (Gemma3 body)", () => {
     const W = w.config.bitnet_gemma!.sliding_window; // 4: the engine holds at most the window (plan.maxPositions)
     const V = w.config.vocab_size;
     let dCpu = 0,
+      dEmb = 0,
       dRef = 0,
       agree = 0,
       n = 0;
@@ -120,11 +121,16 @@ describe("WebGPU engine on fam-gemma3-embedding (Gemma3 body)", () => {
         n++;
       });
       await expect(gpu.append([1])).rejects.toThrow(/exceed the 4-position limit \(sliding-window layers of 4 keys/);
+      // the embedding (pooling + L2 on the GPU) of the window's tokens, against the CPU reference's
+      const e = await gpu.embedding(seq.slice(0, W));
+      dEmb = Math.max(dEmb, maxAbs(e, embedTokens(w, seq.slice(0, W))));
+      await expect(gpu.embedding(seq)).rejects.toThrow(/exceed the 4-position limit/);
       gpu.dispose();
     }
     console.log(
-      `fam-gemma3-embedding: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${n}`,
+      `fam-gemma3-embedding: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${n}; embedding GPU vs CPU ${dEmb.toExponential(2)}`,
     );
+    expect(dEmb).toBeLessThan(1e-6);
     expect(dCpu).toBeLessThanOrEqual(2e-3);
     expect(dRef).toBeLessThanOrEqual(2e-3);
     expect(agree).toBe(n);

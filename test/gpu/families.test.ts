@@ -2,6 +2,7 @@ import {readFileSync} from "node:fs";
 import {describe, expect, it} from "vitest";
 import {createStreamedSession, createWebGPUSession} from "../../src/gpu/engine.js";
 import {argmax} from "../../src/lib/generate.js";
+import {logitsAgreement} from "../../src/lib/verify.js";
 import {createCpuSession} from "../../src/lib/model.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {pathFileSet} from "../../src/node/files.js";
@@ -30,6 +31,7 @@ describe("WebGPU engine on the ternary families' fixtures", () => {
     "fam-llama-legacy",
     "fam-llama-autobitlinear",
     "fam-llama-online",
+    "fam-1bitllm",
     "fam-trilm-unpacked",
     "fam-gguf-tq2_0.gguf",
     "fam-gguf-tq1_0.gguf",
@@ -76,4 +78,41 @@ describe("WebGPU engine on the ternary families' fixtures", () => {
       gpu.dispose();
     });
   }
+
+  // the vendor's own llama-architecture I2_S file (scripts/vendor_llama_i2s.sh: microsoft/BitNet's converter
+  // permutes W_q/W_k for adjacent-pair RoPE, bitnet.cpp's llama-quantize packs the x86 layout), streamed from the file
+  it("c-llama.i2_s.x86.gguf (vendor-made llama I2_S): GPU vs CPU, and within bitnet.cpp's own distance to transformers", async () => {
+    const device = await testDevice();
+    const V = "data/fixtures/vendor";
+    const opened = await openCheckpoint(await pathFileSet(`${V}/c-llama.i2_s.x86.gguf`), {i2sLayout: "x86"});
+    const w = await opened.load();
+    const gpu = await createStreamedSession(w.config, opened.rowSource(), {device});
+    const cpu = createCpuSession(w);
+    const seqs = (JSON.parse(readFileSync(`${V}/sequences.json`, "utf8")) as {sequences: number[][]}).sequences;
+    const ref = (f: string) => JSON.parse(readFileSync(`${V}/logits/${f}`, "utf8")).logits as number[][][];
+    const Vn = w.config.vocab_size;
+    const mine: number[][][] = [];
+    let dCpu = 0;
+    for (const seq of seqs) {
+      gpu.reset();
+      cpu.reset();
+      const a = await cpu.append(seq, {allLogits: true});
+      const b = await gpu.append(seq, {allLogits: true});
+      dCpu = Math.max(dCpu, maxAbsDiff(a, b));
+      for (let p = 0; p < seq.length; p++)
+        expect(argmax(b.subarray(p * Vn, (p + 1) * Vn))).toBe(argmax(a.subarray(p * Vn, (p + 1) * Vn)));
+      mine.push(Array.from({length: seq.length}, (_, p) => Array.from(b.subarray(p * Vn, (p + 1) * Vn))));
+    }
+    const theirs = ref("c-llama.i2_s.x86.bitnetcpp.json");
+    const vsB = logitsAgreement(mine, theirs);
+    const bVsTf = logitsAgreement(theirs, ref("llama.transformers.json"));
+    console.log(
+      `c-llama.i2_s.x86: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}; GPU vs bitnet.cpp max ${vsB.max.toFixed(3)} p50 ${vsB.p50.toFixed(3)} argmax ${vsB.argmax}/${vsB.positions} (bitnet.cpp vs transformers ${bVsTf.max.toFixed(3)}, ${bVsTf.p50.toFixed(3)}, ${bVsTf.argmax})`,
+    );
+    expect(dCpu).toBeLessThanOrEqual(TOL_CPU);
+    expect(vsB.max).toBeLessThanOrEqual(bVsTf.max * 1.05);
+    expect(vsB.p50).toBeLessThanOrEqual(bVsTf.p50 * 1.05);
+    expect(vsB.argmax).toBeGreaterThanOrEqual(bVsTf.argmax);
+    gpu.dispose();
+  });
 });

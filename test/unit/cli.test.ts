@@ -94,7 +94,7 @@ describe("bitnet-lab CLI entry", () => {
         expect(out.pop()).toMatch(new RegExp(`usage: bitnet-lab ${c.name}`));
       }
       expect(await main(["inspect", "x", "--prompt", "a"])).toBe(2);
-      expect(out.join("\n")).toMatch(/unknown flag --prompt; known flags: --i2s-layout, --scale, --json/);
+      expect(out.join("\n")).toMatch(/unknown flag --prompt; known flags: --i2s-layout, --scale, --as-bitnet, --json/);
     } finally {
       console.log = log;
       console.error = err;

@@ -74,9 +74,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   // sliding-window layers: the attention kernels see every earlier position, which equals the window only while the
   // sequence fits in it, so the engine's sessions hold at most that many positions
   const windows = arch.attention.window.filter((w): w is number => w !== undefined);
-  if (arch.pooling !== "none") {
-    // the engine returns logits; an embedding model's vector is the CPU reference's embedTokens
-  }
+  // arch.pooling: append() returns logits for any model; an embedding model's vector is WebGPUSession.embedding
+  // (engine/pooling.ts), made lazily on first use
   const d = arch.headDim;
   const sites = sitePlan(c);
   let oTopK: number | undefined;

@@ -24,6 +24,7 @@ import {
   type InspectedKV,
 } from "./inspect.js";
 import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
+import {createPooler, type Pooler} from "./pooling.js";
 import type {EngineAppendOptions, DecodeParts, EngineInspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
 
@@ -54,6 +55,7 @@ export class WebGPUSession implements DecodeSession {
   private headLast: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
   private headAll: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
   private sampler!: GpuSampler;
+  private pooler: Pooler | undefined;
   private cfgDecode!: LinearConfig;
   private embRows = {words: 0, perChunk: 0};
   /** Compute passes per step (a measured knob; options.passesPerToken). */
@@ -342,6 +344,35 @@ export class WebGPUSession implements DecodeSession {
     }
     if (inspections.length) this.lastInspection = joinInspections(inspections, start, tokens);
     return out;
+  }
+
+  /** An embedding model's vector (architecture.pooling): the tokens as a new sequence through every layer and the
+   *  final norm, pooled and L2-normalized on the GPU (engine/pooling.ts); the LM head does not run. */
+  async embedding(tokens: readonly number[]): Promise<Float32Array> {
+    this.guard();
+    this.reset();
+    this.checkTokens(tokens);
+    const device = this.ctx.device;
+    try {
+      const pooler =
+        this.pooler?.xin === this.A.xin
+          ? this.pooler
+          : (this.pooler = await createPooler(device, this.pool, this.plan, this.A.xin));
+      for (let b = 0; b < tokens.length; b += this.maxBlock) {
+        const blk = tokens.slice(b, b + this.maxBlock);
+        const last = b + blk.length === tokens.length;
+        device.queue.writeBuffer(this.A.tok, 0, new Uint32Array(blk));
+        const enc = device.createCommandEncoder();
+        this.encodeBlock(enc, blk.length, 0);
+        pooler.encode(enc, blk.length, last);
+        this.pos += blk.length;
+        if (last) return await pooler.read(enc);
+        device.queue.submit([enc.finish()]);
+      }
+    } catch (e) {
+      throw this.wrapError(e);
+    }
+    throw new Error("embedding: no tokens given");
   }
 
   /** Appends tokens and picks the next token on the GPU (greedy argmax, or temperature/top-k/top-p sampling);

@@ -29,6 +29,9 @@ export interface OpenOptions {
   /** The I2_S byte layout of a GGUF file: decided from the file when not given (open-gguf.ts), refused when the
    *  file cannot tell. */
   i2sLayout?: I2SLayout;
+  /** Run a float Llama checkpoint's projections as BitNet b1.58, ternarized at load (formats/as-bitnet.ts: Falcon-E's
+   *  prequantized revision, which onebitllms runs that way; the files cannot say so). */
+  asBitNet?: boolean;
 }
 
 export interface Decision<T> {
@@ -152,6 +155,9 @@ export interface OpenedCheckpoint {
   tokenizerJSON?: unknown;
   /** Reads every tensor (one at a time) into the model's weights; projections end up ternary. */
   load(onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights>;
+  /** Only where the file holds float master weights (hf-latent): the same model with its projections unquantized
+   *  (config bitnet_variant "fp"; per-projection and QK norms kept) — what ternary costs, measured. */
+  loadFloat?(onProgress?: (done: number, total: number, name: string) => void): Promise<ModelWeights>;
   /** The same tensors as an async stream, one converted tensor at a time and nothing retained: what a
    *  per-tensor GPU upload consumes without the model ever sitting whole in memory. */
   tensors(): AsyncGenerator<LoadedTensor>;

@@ -117,6 +117,7 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
     warnings.push(
       `a weight_scale convention (${opts.scale}) was given, but a GGUF I2_S scale always multiplies: ignored`,
     );
+  if (opts.asBitNet) warnings.push('"run as BitNet" was asked, but a GGUF file states each tensor\'s type: ignored');
   const legacy = legacyBitnetLabFile(h);
   const permuted = arch.permutedQK || legacy;
   if (legacy)

@@ -32,6 +32,7 @@ import {
 } from "./open-common.js";
 import {detectFamily} from "../architecture.js";
 import {describePseudo, detectPseudoTernary} from "./pseudo.js";
+import {AS_BITNET_HINT, AS_BITNET_HOW, asOnlineBitNet} from "./as-bitnet.js";
 import type {
   CheckpointFormat,
   Inspection,
@@ -88,7 +89,8 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
   const cfgSrc = files.get("config.json");
   if (!cfgSrc)
     throw new FormatError(`${files.label}: a Hugging Face checkpoint needs config.json next to the safetensors`);
-  const configJSON = await readJSONFile(cfgSrc);
+  const fileJSON = await readJSONFile(cfgSrc);
+  const configJSON = opts.asBitNet ? asOnlineBitNet(fileJSON, files.label) : fileJSON;
   let config: BitNetConfig;
   try {
     config = parseConfig(configJSON);
@@ -214,7 +216,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
 
   // The family (names only: behaviour comes from the config fields parseConfig filled) and, for float projections,
   // whether they are pseudo-quantized — checked on the first projection here, reported per tensor by `load`.
-  const family = detectFamily(configJSON);
+  const family = opts.asBitNet ? {...detectFamily(configJSON), how: AS_BITNET_HOW} : detectFamily(configJSON);
   const first = plan.find((p) => p.e.kind === "linear")!;
   let pseudo: Inspection["pseudo"];
   let word: Inspection["word"];
@@ -251,6 +253,7 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
       data[k],
       pt ? (pt.groups.length === 1 ? pt.groups[0].alpha : Math.abs(data[k])) : undefined,
     );
+    if (!pt && family.value === "llama-float") warnings.push(AS_BITNET_HINT);
   }
   const tokSrc = files.get("tokenizer.json");
   const tokenizerJSON = tokSrc ? await readJSONFile(tokSrc) : undefined;
@@ -348,6 +351,19 @@ async function openHF(files: FileSet, opts: OpenOptions): Promise<OpenedCheckpoi
         );
       return w;
     },
+    ...(format === "hf-latent" && {
+      loadFloat: (onProgress) =>
+        tensorAccess(
+          {...config, bitnet_variant: "fp"},
+          plan,
+          (p) => p.e.name,
+          async (p) => ({
+            name: p.e.name,
+            float: {shape: [...p.e.shape], data: finite(toFloat32(await p.ref.read(), p.ref.dtype), p.e.name)},
+          }),
+          files.label,
+        ).load(onProgress),
+    }),
     rowSource() {
       const byName = new Map(plan.map((p) => [p.e.name, p]));
       return rowSource(
