@@ -499,6 +499,24 @@ export function lossChart(r: TrainRunView, width: number): HTMLElement {
     series.push({name: "b1.58 (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet}))});
     series.push({name: "fp twin (validation)", points: r.evals.map((e) => ({x: e.step, y: e.fp})), dash: "2,3"});
   }
+  // "What breaks for ternary": b1.58 with the reader's changes, trained on the same batches.
+  const changed = r.points.filter((p) => p.changedLoss !== undefined);
+  if (changed.length >= 2) {
+    series.push({
+      name: "b1.58 with your changes (train, smoothed)",
+      points: smooth(
+        bucketMean(
+          changed.map((p) => ({x: p.step, y: p.changedLoss!})),
+          STEP_TABLE_POINTS,
+        ),
+        alpha,
+      ),
+      dash: "1,2",
+    });
+    const ev = r.evals.filter((e) => e.changed !== undefined);
+    if (ev.length)
+      series.push({name: "b1.58 with your changes (validation)", points: ev.map((e) => ({x: e.step, y: e.changed!}))});
+  }
   const el = lineChart(series, {
     width,
     height: 260,
@@ -631,12 +649,14 @@ export function gammaChart(r: TrainRunView, proj: LinearName | "mean", width: nu
 export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
   const b = scheduleCurve(r.configs.bitnet);
   const f = scheduleCurve(r.configs.fp);
+  const c = r.configs.changed ? scheduleCurve(r.configs.changed) : null;
   const now = Math.min(r.step, r.steps - 1);
   const cur = b.reduce((best, p) => (Math.abs(p.step - now) < Math.abs(best.step - now) ? p : best), b[0]);
   const lr = lineChart(
     [
       {name: "b1.58 LR", points: b.map((p) => ({x: p.step, y: p.lr}))},
       {name: "fp LR", points: f.map((p) => ({x: p.step, y: p.lr}))},
+      ...(c ? [{name: "your changes LR", points: c.map((p) => ({x: p.step, y: p.lr})), dash: "1,2"}] : []),
     ],
     {
       width,
@@ -653,6 +673,7 @@ export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
     [
       {name: "b1.58 WD", points: b.map((p) => ({x: p.step, y: p.wd}))},
       {name: "fp WD", points: f.map((p) => ({x: p.step, y: p.wd}))},
+      ...(c ? [{name: "your changes WD", points: c.map((p) => ({x: p.step, y: p.wd})), dash: "1,2"}] : []),
     ],
     {
       width,
