@@ -178,9 +178,6 @@ export const BREAKS: readonly BreakToggle[] = [
   },
 ];
 
-/** Effects the issue asked for that have no published measurement to cite: none left out so far. */
-export const UNSOURCED: readonly string[] = [];
-
 /** Plain words for one setting's value. */
 export function describeSetting(key: keyof TernaryChanges, c: TernaryChanges): string {
   switch (key) {
