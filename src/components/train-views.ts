@@ -365,7 +365,12 @@ export class TrainDashboard {
         value: last ? fmt(tailMean(fl(recent), 10), 4) : "—",
         note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps",
       },
-      {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
+      {
+        id: "tokens-per-second",
+        label: "Tokens/s",
+        value: last ? fmt(tps, 3) : "—",
+        note: r.configs.changed ? "all three models" : "both models",
+      },
       {
         id: "time-left",
         label: "Time left",
@@ -523,7 +528,7 @@ export function lossChart(r: TrainRunView, width: number): HTMLElement {
     xLabel: "step",
     yLabel: "cross-entropy (nats/token)",
     maxMarkers: 12,
-    caption: `Loss of the b1.58 model and its full-precision twin, trained on the same batches (training loss smoothed: a moving average over about ${Math.round(2 / alpha - 1)} ${r.points.length > STEP_TABLE_POINTS ? "spans of steps" : "steps"}); validation on the held-out years`,
+    caption: `Loss of the b1.58 model and its full-precision twin${changed.length >= 2 ? ", and of b1.58 with your changes," : ""} trained on the same batches (training loss smoothed: a moving average over about ${Math.round(2 / alpha - 1)} ${r.points.length > STEP_TABLE_POINTS ? "spans of steps" : "steps"}); validation on the held-out years`,
     source: "computed live in this browser",
     yFormat: (v) => fmt(v, 3),
   });

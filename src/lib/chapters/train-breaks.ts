@@ -138,7 +138,7 @@ export const BREAKS: readonly BreakToggle[] = [
   {
     key: "ema",
     label: "EMA of the weights",
-    does: "Your changed run keeps an exponential moving average of its latent weights; validation and the export use the average, ternarized.",
+    does: "Your changed run keeps an exponential moving average of its latent weights and validates the average, ternarized — the model an EMA recipe would ship. Training itself is untouched.",
     sources: [
       {
         text: "openai/parameter-golf PR #760 description: EMA is incompatible with ternary weights (+0.52 bits per byte)",
@@ -168,7 +168,7 @@ export const BREAKS: readonly BreakToggle[] = [
   {
     key: "scale",
     label: "Precision of the scale γ",
-    does: "Your changed run rounds each weight scale γ to this format wherever it is used — training, validation and the exported checkpoint.",
+    does: "Your changed run rounds each weight scale γ to this format wherever it uses it, in training and in validation, so it trains with the γ a checkpoint in this format would store.",
     sources: [
       {
         text: "openai/parameter-golf PR #139 and PR #367 README “fp16 Scale Simulation During Training”: scales trained in fp32 but stored in fp16 round the codes differently (a 0.05 bits-per-byte gap); training with γ in fp16 closed it to 0.0016",
