@@ -4,6 +4,7 @@
 // trains the changed model as a third on the same batches. tfjs CPU backend, tiny shapes.
 import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
+import {V, data, stream} from "./train-fixture.js";
 import {TwinRun} from "../../src/app/train/twin-run.js";
 import {
   BREAKS,
@@ -32,16 +33,6 @@ const tf = tfjs as unknown as TF;
 beforeAll(async () => {
   await tfjs.setBackend("cpu");
 });
-
-const V = 48;
-function stream(n: number, seed: number): Uint16Array {
-  const rng = new Rng(seed);
-  const cycle = Array.from({length: 23}, () => 3 + rng.int(V - 3));
-  const a = new Uint16Array(n);
-  for (let i = 0; i < n; i++) a[i] = i % 97 === 0 ? 1 : cycle[i % cycle.length];
-  return a;
-}
-const data: TrainData = {train: stream(3000, 1), val: stream(600, 2)};
 
 function cfg(over: Record<string, unknown> = {}): TrainConfig {
   return parseTrainConfig({
