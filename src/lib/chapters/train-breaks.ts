@@ -126,7 +126,7 @@ export const BREAKS: readonly BreakToggle[] = [
         href: "https://arxiv.org/abs/2411.04965",
       },
       {
-        text: "BitNet b1.58 2B4T report (arXiv 2504.12285) §3.1: weight decay cosine to 0.1 in stage one, disabled in stage two so the weights settle",
+        text: "BitNet b1.58 2B4T report (arXiv 2504.12285), pre-training, weight-decay schedule: cosine to 0.1 in stage one, disabled in stage two so the weights settle",
         href: "https://arxiv.org/abs/2504.12285",
       },
       {
