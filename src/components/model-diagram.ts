@@ -19,6 +19,9 @@ export interface ModelDiagramOptions {
   width: number;
   /** The chapter this diagram heads: its parts are emphasised, the rest drawn lighter. */
   focus?: string;
+  /** Kinds of part emphasised whatever chapter explains them (the Train page trains every BitLinear; the memory
+   *  chapter counts the bytes of the weights, the embedding and the KV cache). */
+  highlight?: readonly PartKind[];
   /** Where chapter links point ("./" on the site). */
   base?: string;
 }
@@ -168,7 +171,11 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   const draw = (placed: Placed[]) => {
     placed.forEach((pl, i) => {
       const st = PART_STYLE[pl.part.kind];
-      const faded = opts.focus !== undefined && pl.part.chapter !== opts.focus && pl.part.id !== "blocks";
+      const faded =
+        opts.focus !== undefined &&
+        pl.part.chapter !== opts.focus &&
+        !opts.highlight?.includes(pl.part.kind) &&
+        pl.part.id !== "blocks";
       const title = describe(pl.part);
       pl.part.id && titles.set(pl.part.id, {part: pl.part});
       const a = s(

@@ -365,7 +365,12 @@ export class TrainDashboard {
         value: last ? fmt(tailMean(fl(recent), 10), 4) : "—",
         note: ev ? `validation ${fmt(ev.fp, 4)}` : "mean of the last 10 steps",
       },
-      {id: "tokens-per-second", label: "Tokens/s", value: last ? fmt(tps, 3) : "—", note: "both models"},
+      {
+        id: "tokens-per-second",
+        label: "Tokens/s",
+        value: last ? fmt(tps, 3) : "—",
+        note: r.configs.changed ? "all three models" : "both models",
+      },
       {
         id: "time-left",
         label: "Time left",
@@ -499,13 +504,31 @@ export function lossChart(r: TrainRunView, width: number): HTMLElement {
     series.push({name: "b1.58 (validation)", points: r.evals.map((e) => ({x: e.step, y: e.bitnet}))});
     series.push({name: "fp twin (validation)", points: r.evals.map((e) => ({x: e.step, y: e.fp})), dash: "2,3"});
   }
+  // "What breaks for ternary": b1.58 with the reader's changes, trained on the same batches.
+  const changed = r.points.filter((p) => p.changedLoss !== undefined);
+  if (changed.length >= 2) {
+    series.push({
+      name: "b1.58 with your changes (train, smoothed)",
+      points: smooth(
+        bucketMean(
+          changed.map((p) => ({x: p.step, y: p.changedLoss!})),
+          STEP_TABLE_POINTS,
+        ),
+        alpha,
+      ),
+      dash: "1,2",
+    });
+    const ev = r.evals.filter((e) => e.changed !== undefined);
+    if (ev.length)
+      series.push({name: "b1.58 with your changes (validation)", points: ev.map((e) => ({x: e.step, y: e.changed!}))});
+  }
   const el = lineChart(series, {
     width,
     height: 260,
     xLabel: "step",
     yLabel: "cross-entropy (nats/token)",
     maxMarkers: 12,
-    caption: `Loss of the b1.58 model and its full-precision twin, trained on the same batches (training loss smoothed: a moving average over about ${Math.round(2 / alpha - 1)} ${r.points.length > STEP_TABLE_POINTS ? "spans of steps" : "steps"}); validation on the held-out years`,
+    caption: `Loss of the b1.58 model and its full-precision twin${changed.length >= 2 ? ", and of b1.58 with your changes," : ""} trained on the same batches (training loss smoothed: a moving average over about ${Math.round(2 / alpha - 1)} ${r.points.length > STEP_TABLE_POINTS ? "spans of steps" : "steps"}); validation on the held-out years`,
     source: "computed live in this browser",
     yFormat: (v) => fmt(v, 3),
   });
@@ -631,12 +654,14 @@ export function gammaChart(r: TrainRunView, proj: LinearName | "mean", width: nu
 export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
   const b = scheduleCurve(r.configs.bitnet);
   const f = scheduleCurve(r.configs.fp);
+  const c = r.configs.changed ? scheduleCurve(r.configs.changed) : null;
   const now = Math.min(r.step, r.steps - 1);
   const cur = b.reduce((best, p) => (Math.abs(p.step - now) < Math.abs(best.step - now) ? p : best), b[0]);
   const lr = lineChart(
     [
       {name: "b1.58 LR", points: b.map((p) => ({x: p.step, y: p.lr}))},
       {name: "fp LR", points: f.map((p) => ({x: p.step, y: p.lr}))},
+      ...(c ? [{name: "your changes LR", points: c.map((p) => ({x: p.step, y: p.lr})), dash: "1,2"}] : []),
     ],
     {
       width,
@@ -653,6 +678,7 @@ export function scheduleCharts(r: TrainRunView, width: number): HTMLElement {
     [
       {name: "b1.58 WD", points: b.map((p) => ({x: p.step, y: p.wd}))},
       {name: "fp WD", points: f.map((p) => ({x: p.step, y: p.wd}))},
+      ...(c ? [{name: "your changes WD", points: c.map((p) => ({x: p.step, y: p.wd})), dash: "1,2"}] : []),
     ],
     {
       width,

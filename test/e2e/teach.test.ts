@@ -66,6 +66,8 @@ describe("the model diagram", () => {
     ["hadamard", "v2"],
     ["sparsity", "a4.8"],
     ["forward", "b1.58"],
+    ["train", "b1.58"],
+    ["scaling", "b1.58"],
   ] as const) {
     it(`/${chapter} opens with the picture and three plain sentences, before the banner and any formula`, async () => {
       const page = await browser.newPage({viewport: {width: 1200, height: 900}});
@@ -97,25 +99,53 @@ describe("the model diagram", () => {
         expect.stringMatching(/^Try\./),
       ]);
       if (chapter === "hadamard") expect(await page.locator("details#widths").getAttribute("open")).toBeNull(); // Paley in an aside
+      // chapter 6: the training formulas; chapter 7: the papers' accounting — each in a closed aside
+      const asides = {
+        train: ["how-training-works"],
+        scaling: ["table1-accounting", "table3-accounting", "a48-accounting"],
+      };
+      for (const id of (asides as Record<string, string[]>)[chapter] ?? [])
+        expect(await page.locator(`details#${id}`).getAttribute("open"), id).toBeNull();
+      if (chapter === "train") {
+        // the BitLinears it trains are emphasised, the rest drawn lighter
+        expect(await fig.locator('[data-part="qkv-linear"]').getAttribute("data-faded")).toBeNull();
+        expect(await fig.locator('[data-part="attn-norm"]').getAttribute("data-faded")).toBe("true");
+      }
+      if (chapter === "scaling") {
+        // hover: the bytes a part stores at the chosen bits
+        await fig.locator('[data-part="down-linear"]').hover();
+        expect(await fig.locator(".diagram-info").textContent()).toMatch(
+          /W_down: .* over \d+ layers at \d+(\.\d+)? bits per weight/,
+        );
+      }
       await page.close();
     }, 120_000);
   }
 
-  it("the diagram and the asides pass axe, keyboard and a 375 px screen", async () => {
-    const page = await browser.newPage({viewport: {width: 375, height: 800}});
-    await page.goto(`${site.url}/hadamard?backend=cpu`, {waitUntil: "networkidle"});
-    await page.locator('[data-figure="model-diagram"]').waitFor({timeout: 60_000});
-    expect(
-      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
-    ).toBeLessThanOrEqual(1);
-    expect((await shrunkCharts(page)).filter((x) => /model/.test(x))).toEqual([]);
-    await page.locator("details#widths > summary").click();
-    expect(await axeViolations(page, site.url)).toEqual([]);
-    const gaps = await keyboardGaps(page);
-    expect(gaps.filter((g) => /diagram|ⓘ|Widths|Where|BitLinear|RMSNorm|W_/.test(g))).toEqual([]);
-    await page.screenshot({path: `${shots}/hadamard-375-diagram.png`, fullPage: false});
-    await page.close();
-  }, 180_000);
+  for (const [chapter, aside] of [
+    ["hadamard", "widths"],
+    ["train", "how-training-works"],
+    ["scaling", "table1-accounting"],
+  ] as const) {
+    it(`/${chapter}: the diagram and the asides pass axe, keyboard and a 375 px screen`, async () => {
+      const page = await browser.newPage({viewport: {width: 375, height: 800}});
+      await page.goto(`${site.url}/${chapter}?backend=cpu`, {waitUntil: "networkidle"});
+      await page.locator('[data-figure="model-diagram"]').waitFor({timeout: 60_000});
+      expect(
+        await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+      ).toBeLessThanOrEqual(1);
+      expect((await shrunkCharts(page)).filter((x) => /model/.test(x))).toEqual([]);
+      await page.locator(`details#${aside} > summary`).click();
+      if (chapter === "train") await page.locator("details.breaks-aside > summary").click();
+      expect(await axeViolations(page, site.url)).toEqual([]);
+      const gaps = await keyboardGaps(page);
+      expect(
+        gaps.filter((g) => /diagram|ⓘ|Widths|Where|BitLinear|RMSNorm|W_|How training|Change the recipe|Table/.test(g)),
+      ).toEqual([]);
+      await page.screenshot({path: `${shots}/${chapter}-375-diagram.png`, fullPage: false});
+      await page.close();
+    }, 180_000);
+  }
 });
 
 describe("the overview's live text", () => {

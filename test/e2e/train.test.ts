@@ -33,8 +33,18 @@ it("puts Start training near the top: the four formulas are in an aside after th
   await page.goto(`${site.url}/train?size=tiny&steps=10&backend=cpu`, {waitUntil: "networkidle"});
   const start = page.getByRole("button", {name: "Start training"});
   await start.waitFor({timeout: 60_000});
+  // Above it only the picture, the three sentences and the run's setup (was 1,600 px below four formulas): no
+  // formula comes first, and the data's numbers wait in an aside.
   const y = await start.evaluate((b) => b.getBoundingClientRect().top + window.scrollY);
-  expect(y).toBeLessThan(1300);
+  expect(y).toBeLessThan(1500);
+  expect(
+    await start.evaluate((b) =>
+      [...document.querySelectorAll(".katex")].some(
+        (k) => k.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING,
+      ),
+    ),
+  ).toBe(false);
+  expect(await page.locator("details.train-data-aside").getAttribute("open")).toBeNull();
   // the formulas are closed by default, in one aside
   expect(await page.locator("details#how-training-works").getAttribute("open")).toBeNull();
   expect(await page.locator("details#how-training-works .katex-display").count()).toBeGreaterThanOrEqual(3);

@@ -2,6 +2,7 @@
 // reference, loss falling, export → load → reference logits, exact resume, flat tensor memory, config errors.
 import * as tfjs from "@tensorflow/tfjs";
 import {beforeAll, describe, expect, it} from "vitest";
+import {V, data} from "./train-fixture.js";
 import {readCheckpoint, writeCheckpoint} from "../../src/lib/checkpoint.js";
 import {forwardFull} from "../../src/lib/model.js";
 import {
@@ -15,23 +16,12 @@ import {Rng} from "../../src/lib/rng.js";
 import {ConfigError, parseTrainConfig, scheduleAt, modelConfigAt} from "../../src/lib/train/config.js";
 import {absmaxInt8, absmeanInt4, ste, topkInt8, weightQuant} from "../../src/lib/train/model.js";
 import type {TF, TfTensor} from "../../src/lib/train/tf.js";
-import {Trainer, type TrainData} from "../../src/lib/train/trainer.js";
+import {Trainer} from "../../src/lib/train/trainer.js";
 
 const tf = tfjs as unknown as TF;
 beforeAll(async () => {
   await tfjs.setBackend("cpu");
 });
-
-const V = 48;
-/** A learnable stream: a fixed random walk over a few cycles, so next-token loss can fall fast. */
-function stream(n: number, seed: number): Uint16Array {
-  const rng = new Rng(seed);
-  const cycle = Array.from({length: 23}, () => 3 + rng.int(V - 3));
-  const a = new Uint16Array(n);
-  for (let i = 0; i < n; i++) a[i] = i % 97 === 0 ? 1 : cycle[i % cycle.length];
-  return a;
-}
-const data: TrainData = {train: stream(3000, 1), val: stream(600, 2)};
 
 function cfg(variant: string, extra: Record<string, unknown> = {}, over: Record<string, unknown> = {}) {
   return parseTrainConfig({

@@ -10,12 +10,13 @@ import {
   type SavedTwin,
   type TfBackendChoice,
   type TrainRunView,
+  type TwinConfigs,
   type TwinEval,
   type TwinPoint,
   type TwinRunOptions,
 } from "../../lib/chapters/train.js";
 import type {ModelWeights} from "../../lib/tensor.js";
-import type {TrainConfig} from "../../lib/train/config.js";
+import {quantizedAt} from "../../lib/train/config.js";
 import type {TF} from "../../lib/train/tf.js";
 import {Trainer, type EvalResult, type StepStats, type TrainData} from "../../lib/train/trainer.js";
 
@@ -64,12 +65,14 @@ export function scopedVariables(tf: TF, prefix: string): TF {
   return {...tf, variable} as TF;
 }
 
-/** b1.58 and its fp twin trained on the same batches, one step of each in turn. */
+/** b1.58 and its fp twin trained on the same batches, one step of each in turn — and, with RunSettings.changes, b1.58
+ *  with the reader's changes to its recipe as a third model on the same batches. */
 export class TwinRun implements TrainRunView {
   readonly tf: TF;
   readonly settings: RunSettings;
   readonly bitnet: Trainer;
   readonly fp: Trainer;
+  readonly changed: Trainer | undefined;
   readonly points: TwinPoint[] = [];
   readonly evals: TwinEval[] = [];
   /** The latest b1.58 step statistics (the latent-weight sample, per-tensor flips and γ). */
@@ -84,47 +87,58 @@ export class TwinRun implements TrainRunView {
 
   private readonly id: number;
 
-  private constructor(tf: TF, settings: RunSettings, id: number, bitnet: Trainer, fp: Trainer) {
+  private constructor(tf: TF, settings: RunSettings, id: number, bitnet: Trainer, fp: Trainer, changed?: Trainer) {
     this.tf = tf;
     this.id = id;
     this.settings = settings;
     this.bitnet = bitnet;
     this.fp = fp;
+    this.changed = changed;
     this.evalEvery = Math.max(10, Math.round(settings.steps / 5));
   }
 
   static create(tf: TF, settings: RunSettings, data: TrainData): TwinRun {
-    const {bitnet, fp} = twinConfigs(settings);
+    const {bitnet, fp, changed} = twinConfigs(settings);
     const id = ++runIds;
-    const b = Trainer.create(scopedVariables(tf, `twin${id}.b158.`), bitnet, data);
-    let f: Trainer;
+    const made: Trainer[] = [];
     try {
-      f = Trainer.create(scopedVariables(tf, `twin${id}.fp.`), fp, data);
+      made.push(Trainer.create(scopedVariables(tf, `twin${id}.b158.`), bitnet, data));
+      made.push(Trainer.create(scopedVariables(tf, `twin${id}.fp.`), fp, data));
+      if (changed) made.push(Trainer.create(scopedVariables(tf, `twin${id}.changed.`), changed, data));
     } catch (e) {
-      b.dispose();
+      for (const t of made) t.dispose();
       throw e;
     }
-    return new TwinRun(tf, settings, id, b, f);
+    return new TwinRun(tf, settings, id, made[0], made[1], made[2]);
   }
 
   /** A run continued from its saved states (Trainer.saveState of both models) and its history, exactly where it
    *  stopped: the batches depend only on seed and step. The states must belong to these settings. */
   static fromStates(tf: TF, settings: RunSettings, data: TrainData, saved: SavedTwin): TwinRun {
-    const {bitnet, fp} = twinConfigs(settings);
+    const {bitnet, fp, changed} = twinConfigs(settings);
+    if (Boolean(changed) !== Boolean(saved.changed))
+      throw new Error(
+        `train: the saved run ${saved.changed ? "has" : "lacks"} the changed model these settings ${changed ? "need" : "leave out"}`,
+      );
     const id = ++runIds;
-    const b = Trainer.fromState(scopedVariables(tf, `twin${id}.b158.`), saved.bitnet, data, bitnet);
-    let f: Trainer;
+    const made: Trainer[] = [];
     try {
-      f = Trainer.fromState(scopedVariables(tf, `twin${id}.fp.`), saved.fp, data, fp);
-      if (f.step !== b.step)
-        throw new Error(`train: the saved models are at different steps (${b.step} and ${f.step})`);
+      made.push(Trainer.fromState(scopedVariables(tf, `twin${id}.b158.`), saved.bitnet, data, bitnet));
+      made.push(Trainer.fromState(scopedVariables(tf, `twin${id}.fp.`), saved.fp, data, fp));
+      if (changed && saved.changed)
+        made.push(Trainer.fromState(scopedVariables(tf, `twin${id}.changed.`), saved.changed, data, changed));
+      const b = made[0];
+      for (const t of made)
+        if (t.step !== b.step)
+          throw new Error(`train: the saved models are at different steps (${made.map((m) => m.step).join(", ")})`);
       if (b.step > settings.steps)
         throw new Error(`train: the saved run is at step ${b.step}, beyond its ${settings.steps} steps`);
     } catch (e) {
-      b.dispose();
+      for (const t of made) t.dispose();
       throw e;
     }
-    const run = new TwinRun(tf, settings, id, b, f);
+    const b = made[0];
+    const run = new TwinRun(tf, settings, id, b, made[1], made[2]);
     run.points.push(...saved.points.filter((p) => p.step <= b.step));
     run.evals.push(...saved.evals.filter((e) => e.step <= b.step));
     run.lastStats = saved.lastStats;
@@ -137,6 +151,7 @@ export class TwinRun implements TrainRunView {
     return {
       bitnet: await this.bitnet.saveState(),
       fp: await this.fp.saveState(),
+      ...(this.changed ? {changed: await this.changed.saveState()} : {}),
       points: this.points.slice(),
       evals: this.evals.slice(),
       lastStats: this.lastStats,
@@ -144,13 +159,13 @@ export class TwinRun implements TrainRunView {
   }
 
   /** The two training configs (for schedules and shapes). */
-  get configs(): {bitnet: TrainConfig; fp: TrainConfig} {
-    return {bitnet: this.bitnet.cfg, fp: this.fp.cfg};
+  get configs(): TwinConfigs {
+    return {bitnet: this.bitnet.cfg, fp: this.fp.cfg, ...(this.changed ? {changed: this.changed.cfg} : {})};
   }
 
   /** Prefix of the tfjs variable names of one of the models (for tests and debugging). */
-  variablePrefix(which: "bitnet" | "fp"): string {
-    return `twin${this.id}.${which === "bitnet" ? "b158" : "fp"}.`;
+  variablePrefix(which: "bitnet" | "fp" | "changed"): string {
+    return `twin${this.id}.${which === "bitnet" ? "b158" : which}.`;
   }
 
   get step(): number {
@@ -170,18 +185,23 @@ export class TwinRun implements TrainRunView {
     return this.step * this.bitnet.cfg.batchSize * this.bitnet.cfg.seqLen;
   }
 
-  /** One b1.58 step (with statistics) then one fp step on the same batch. */
+  /** One b1.58 step (with statistics), one fp step and (with changes) one changed step, on the same batch. */
   async stepOnce(): Promise<{point: TwinPoint; stats: StepStats}> {
     if (this.state === "disposed") throw new Error("train: the run was reset");
+    const ternaryNow = this.changed ? quantizedAt(this.changed.cfg, this.changed.step) : undefined;
     const b = await this.bitnet.trainStep({stats: true});
     const f = await this.fp.trainStep();
-    if (!Number.isFinite(b.loss) || !Number.isFinite(f.loss)) {
-      throw new Error(
-        `the loss became ${Number.isFinite(b.loss) ? f.loss : b.loss} at step ${b.step} (${Number.isFinite(b.loss) ? "fp" : "b1.58"}): lower the learning rate and reset`,
-      );
+    const c = this.changed ? await this.changed.trainStep() : undefined;
+    for (const [r, name] of [
+      [b, "b1.58"],
+      [f, "fp"],
+      [c, "b1.58 with your changes"],
+    ] as const) {
+      if (r && !Number.isFinite(r.loss))
+        throw new Error(`the loss became ${r.loss} at step ${r.step} (${name}): lower the learning rate and reset`);
     }
     const stats = b.stats!;
-    const ms = b.ms + f.ms;
+    const ms = b.ms + f.ms + (c?.ms ?? 0);
     const point: TwinPoint = {
       step: b.step,
       bitnetLoss: b.loss,
@@ -192,9 +212,10 @@ export class TwinRun implements TrainRunView {
       wd: b.wd,
       fpLr: f.lr,
       fpWd: f.wd,
-      tokensPerSecond: (b.tokens + f.tokens) / (ms / 1000),
+      tokensPerSecond: (b.tokens + f.tokens + (c?.tokens ?? 0)) / (ms / 1000),
       ms,
       tensors: this.tf.memory().numTensors,
+      ...(c ? {changedLoss: c.loss, changedLr: c.lr, changedWd: c.wd, changedTernary: ternaryNow} : {}),
     };
     this.points.push(point);
     this.lastStats = stats;
@@ -204,7 +225,8 @@ export class TwinRun implements TrainRunView {
   /** Validation loss of both models (the held-out years). */
   async evaluate(): Promise<TwinEval> {
     const [b, f]: EvalResult[] = [await this.bitnet.evaluate(), await this.fp.evaluate()];
-    const e = {step: this.step, bitnet: b.loss, fp: f.loss};
+    const c = this.changed ? await this.changed.evaluate() : undefined;
+    const e: TwinEval = {step: this.step, bitnet: b.loss, fp: f.loss, ...(c ? {changed: c.loss} : {})};
     const last = this.evals.at(-1);
     if (last?.step === e.step) this.evals[this.evals.length - 1] = e;
     else this.evals.push(e);
@@ -272,5 +294,6 @@ export class TwinRun implements TrainRunView {
     this.state = "disposed"; // Trainer.dispose is idempotent
     this.bitnet.dispose();
     this.fp.dispose();
+    this.changed?.dispose();
   }
 }

@@ -3,6 +3,7 @@
 // dashboard, the exercises and the export panel read it the same way. Nothing here imports TensorFlow.js.
 import {
   twinConfigs,
+  type TwinConfigs,
   type TwinRunOptions,
   type RunSettings,
   type RunState,
@@ -12,7 +13,6 @@ import {
   type TwinPoint,
 } from "../../lib/chapters/train.js";
 import type {ModelWeights} from "../../lib/tensor.js";
-import type {TrainConfig} from "../../lib/train/config.js";
 import type {StepStats} from "../../lib/train/trainer.js";
 import type {FromWorker, Request, Results, RunEvent} from "./worker-protocol.js";
 
@@ -89,7 +89,7 @@ export class TrainWorker {
 /** A twin run training in the worker; its points, evals and latest statistics are mirrored here. */
 export class WorkerRun implements TrainRunView {
   readonly settings: RunSettings;
-  readonly configs: {bitnet: TrainConfig; fp: TrainConfig};
+  readonly configs: TwinConfigs;
   readonly points: TwinPoint[] = [];
   readonly evals: TwinEval[] = [];
   lastStats: StepStats | undefined;

@@ -46,7 +46,11 @@ async function flushSaves(id: number, run: TwinRun): Promise<void> {
     const saved = await run.saveStates();
     // Each reply moves its buffers to the page, so every waiter after the first gets its own copy.
     waiting.forEach((w, i) =>
-      w.resolve(i === 0 ? saved : {...saved, bitnet: saved.bitnet.slice(), fp: saved.fp.slice()}),
+      w.resolve(
+        i === 0
+          ? saved
+          : {...saved, bitnet: saved.bitnet.slice(), fp: saved.fp.slice(), changed: saved.changed?.slice()},
+      ),
     );
   } catch (e) {
     for (const w of waiting) w.reject(e);
@@ -248,7 +252,7 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
 /** A saved run's two safetensors buffers are fresh copies: moved to the page, not cloned. */
 function transferables(value: unknown): Transferable[] {
   const v = value as Partial<SavedTwin> | null;
-  return [v?.bitnet, v?.fp]
+  return [v?.bitnet, v?.fp, v?.changed]
     .filter(
       (x): x is Uint8Array => x instanceof Uint8Array && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength,
     )

@@ -206,3 +206,32 @@ export function partValues(c: BitNetConfig, trace: ForwardTrace | null | undefin
   if (kvErr !== undefined) out.kv = `mean |error| of the stored keys: ${kvErr.toPrecision(3)}`;
   return out;
 }
+
+/** What the memory chapter shows on hover: the bytes each part stores for a model shape at the chosen bits — the
+ *  projections per site over all layers, the embedding / LM head, and the KV cache. Counts and bytes come from the
+ *  cost model (src/lib/cost); `bytes` formats them. */
+export function memoryPartValues(
+  m: {
+    perLayer: Record<"q" | "k" | "v" | "o" | "gate" | "up" | "down", number>;
+    layers: number;
+    weightBits: number;
+    embeddingBytes: number;
+    kvBytes: number;
+    context: number;
+  },
+  bytes: (n: number) => string,
+): Record<string, string> {
+  const p = m.perLayer;
+  const site = (n: number, names: string) =>
+    `${names}: ${bytes((n * m.layers * m.weightBits) / 8)} over ${m.layers} layers at ${m.weightBits} bits per weight`;
+  return {
+    "qkv-linear": site(p.q + p.k + p.v, "W_q, W_k, W_v"),
+    "o-linear": site(p.o, "W_o"),
+    "gate_up-linear": site(p.gate + p.up, "W_gate, W_up"),
+    "down-linear": site(p.down, "W_down"),
+    embedding: `${bytes(m.embeddingBytes)} for the embedding and LM head, kept at 16 bits`,
+    "lm-head": `${bytes(m.embeddingBytes)} for the embedding and LM head, kept at 16 bits`,
+    kv: `${bytes(m.kvBytes)} of KV cache for ${m.context.toLocaleString("en-US")} tokens`,
+    attention: `reads a KV cache of ${bytes(m.kvBytes)} for ${m.context.toLocaleString("en-US")} tokens`,
+  };
+}

@@ -10,6 +10,7 @@ import type {ModelWeights} from "../tensor.js";
 import {modelConfigAt, parseTrainConfig, scheduleAt, type TrainConfig} from "../train/config.js";
 import type {StepStats} from "../train/trainer.js";
 import type {Bin} from "./stats.js";
+import {changedConfig, hasChanges, type TernaryChanges} from "./train-breaks.js";
 
 // ---------------------------------------------------------------- presets
 
@@ -72,6 +73,8 @@ export interface RunSettings {
   lr: number;
   seed: number;
   vocabSize: number;
+  /** "What breaks for ternary": changes to the b1.58 recipe, trained as a third model beside the two. */
+  changes?: TernaryChanges;
 }
 
 /** The fp twin's peak LR relative to b1.58's: the papers' full-precision baselines need a lower LR
@@ -87,7 +90,7 @@ export function warmupSteps(steps: number): number {
  *  papers' two-stage recipe (b1.58 FAQ, a4.8 Table 7): peak LR decaying to 0.6×, an abrupt drop to 0.4× at
  *  half-way decaying to 0, weight decay 0.1 → 0. The fp twin follows the LLaMA baseline: a lower peak, one
  *  linear decay, constant weight decay 0.1 (as configs/fp.json). */
-export function twinConfigs(s: RunSettings): {bitnet: TrainConfig; fp: TrainConfig} {
+export function twinConfigs(s: RunSettings): TwinConfigs {
   const p = SIZES[s.size];
   if (!p) throw new Error(`train: unknown size "${s.size}" (known: ${SIZE_NAMES.join(", ")})`);
   const shape = {
@@ -131,7 +134,14 @@ export function twinConfigs(s: RunSettings): {bitnet: TrainConfig; fp: TrainConf
     },
     "browser fp config",
   );
-  return {bitnet, fp};
+  return hasChanges(s.changes) ? {bitnet, fp, changed: changedConfig(bitnet, s.changes)} : {bitnet, fp};
+}
+
+/** A run's training configs: b1.58, its fp twin, and b1.58 with the reader's changes when there are any. */
+export interface TwinConfigs {
+  bitnet: TrainConfig;
+  fp: TrainConfig;
+  changed?: TrainConfig;
 }
 
 /** Parameter counts of a preset (b1.58: ternary projections + float embedding and norms). */
@@ -372,18 +382,26 @@ export interface TwinPoint {
   ms: number;
   /** Live tfjs tensors after the step (flat once the caches are filled; growth means a leak). */
   tensors: number;
+  /** The changed b1.58 model (RunSettings.changes): its training loss, LR and WD, and whether this step was ternary. */
+  changedLoss?: number;
+  changedLr?: number;
+  changedWd?: number;
+  changedTernary?: boolean;
 }
 
 export interface TwinEval {
   step: number;
   bitnet: number;
   fp: number;
+  /** The changed model's validation loss (of its EMA when it keeps one). */
+  changed?: number;
 }
 
 /** A run as saved: both models' training states (safetensors bytes) and what the charts show. */
 export interface SavedTwin {
   bitnet: Uint8Array;
   fp: Uint8Array;
+  changed?: Uint8Array;
   points: TwinPoint[];
   evals: TwinEval[];
   lastStats: StepStats | undefined;
@@ -392,7 +410,7 @@ export interface SavedTwin {
 /** What the training page's views read from a run, whether it trains here (TwinRun) or in a worker. */
 export interface TrainRunView {
   readonly settings: RunSettings;
-  readonly configs: {bitnet: TrainConfig; fp: TrainConfig};
+  readonly configs: TwinConfigs;
   readonly points: TwinPoint[];
   readonly evals: TwinEval[];
   readonly lastStats: StepStats | undefined;

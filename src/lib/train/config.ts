@@ -2,6 +2,7 @@
 // optimizer and the papers' two-stage schedules, validated with errors that name the offending field.
 import {VARIANTS, defaultConfig, type BitNetConfig, type Variant} from "../config.js";
 import {validateModelConfig} from "../variant.js";
+import {SCALE_FORMATS, type ScaleFormat} from "./scale-format.js";
 
 export interface TrainConfig {
   name: string;
@@ -21,6 +22,15 @@ export interface TrainConfig {
   /** Activation-precision stages (a4.8, v2): from `at`·steps on, these model fields apply (e.g.
    *  {bitnet_activation_bits: 4}); weights and optimizer state carry over. */
   stages?: {at: number; model: Partial<BitNetConfig>}[];
+  /** Full-precision → ternary switch: before round(`ternaryFrom`·steps) the BitLinear weights and activations are
+   *  used unquantized (a 16-bit run), from then on quantized (Nielsen et al. 2025, arXiv 2502.11895). Absent or 0:
+   *  ternary from the first step, as the BitNet papers train. */
+  ternaryFrom?: number;
+  /** Exponential moving average of the latent weights with this decay, updated after every step; evaluation and
+   *  export use the average. Absent: no EMA (the BitNet papers use none). */
+  ema?: number;
+  /** Format γ is rounded to wherever the forward uses it (training, evaluation, export). Absent: fp32. */
+  scaleFormat?: ScaleFormat;
   evalEvery: number;
   evalBatches: number;
   logEvery: number;
@@ -65,6 +75,9 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
     "lr",
     "weightDecay",
     "stages",
+    "ternaryFrom",
+    "ema",
+    "scaleFormat",
     "evalEvery",
     "evalBatches",
     "logEvery",
@@ -132,6 +145,13 @@ export function parseTrainConfig(raw: unknown, source = "config"): TrainConfig {
     logEvery: num(r.logEvery ?? d.logEvery, "logEvery", {integer: true, min: 1}),
     checkpointEvery: num(r.checkpointEvery ?? d.checkpointEvery, "checkpointEvery", {integer: true, min: 0}),
   };
+  if (r.ternaryFrom !== undefined) cfg.ternaryFrom = num(r.ternaryFrom, "ternaryFrom", {min: 0, max: 0.99});
+  if (r.ema !== undefined) cfg.ema = num(r.ema, "ema", {min: 0.5, max: 0.9999});
+  if (r.scaleFormat !== undefined) {
+    if (!SCALE_FORMATS.includes(r.scaleFormat as ScaleFormat))
+      fail("scaleFormat", `must be one of ${SCALE_FORMATS.join(", ")}, got ${JSON.stringify(r.scaleFormat)}`);
+    cfg.scaleFormat = r.scaleFormat as ScaleFormat;
+  }
   if (r.stages !== undefined) {
     if (!Array.isArray(r.stages)) fail("stages", "must be an array of {at, model}");
     cfg.stages = (r.stages as unknown[]).map((s, i) => {
@@ -173,6 +193,16 @@ export function stageIndexAt(cfg: TrainConfig, step: number): number {
     if (step >= Math.round(s.at * cfg.steps)) k = i + 1;
   });
   return k;
+}
+
+/** First step trained ternary (0 without a full-precision phase). */
+export function ternaryStartStep(cfg: TrainConfig): number {
+  return Math.round((cfg.ternaryFrom ?? 0) * cfg.steps);
+}
+
+/** Whether the BitLinear weights and activations are quantized in the update at `step`. */
+export function quantizedAt(cfg: TrainConfig, step: number): boolean {
+  return cfg.model.bitnet_variant !== "fp" && step >= ternaryStartStep(cfg);
 }
 
 /** Learning rate and weight decay at `step` (0-based: the update that takes the model from step to step+1). */

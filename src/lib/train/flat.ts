@@ -126,12 +126,18 @@ export function flatGamma(tf: TF, k: FlatConstants, P: TfTensor): {gamma: TfTens
   });
 }
 
+/** γ per row: from `gamma` ([nTernary, 1], e.g. rounded to a storage format) when given, else mean|W| of P. */
+function gammaRowsOf(tf: TF, k: FlatConstants, P: TfTensor, gamma?: TfTensor): TfTensor {
+  return gamma ? tf.matMul(k.seg!, gamma, true, false) : flatGamma(tf, k, P).gammaRows;
+}
+
 /** The flat parameters with every BitLinear weight ternarized exactly as quant.ts's absmean quantizer
- *  (s = 1/max(γ, ε), W̃ = RoundClip(s·W, −1, 1), dequantized W̃/s); other tensors pass unchanged. */
-export function quantizeFlat(tf: TF, k: FlatConstants, P: TfTensor): TfTensor {
+ *  (s = 1/max(γ, ε), W̃ = RoundClip(s·W, −1, 1), dequantized W̃/s); other tensors pass unchanged. `gamma`
+ *  replaces the per-tensor γ (already ≥ ε). */
+export function quantizeFlat(tf: TF, k: FlatConstants, P: TfTensor, gamma?: TfTensor): TfTensor {
   if (!k.seg) return tf.clone(P);
   return tf.tidy(() => {
-    const {gammaRows} = flatGamma(tf, k, P);
+    const gammaRows = gammaRowsOf(tf, k, P, gamma);
     const X = P.reshape([k.layout.rows, ROW]);
     const g = tf.add(gammaRows, tf.sub(1, k.qRows)); // γ on ternary rows, 1 elsewhere (never 0)
     const s = tf.div(1, g);
@@ -142,9 +148,9 @@ export function quantizeFlat(tf: TF, k: FlatConstants, P: TfTensor): TfTensor {
 }
 
 /** Ternary codes (−1/0/1) on ternary rows, 0 elsewhere, [rows, ROW]. */
-export function flatCodes(tf: TF, k: FlatConstants, P: TfTensor): TfTensor {
+export function flatCodes(tf: TF, k: FlatConstants, P: TfTensor, gamma?: TfTensor): TfTensor {
   return tf.tidy(() => {
-    const {gammaRows} = flatGamma(tf, k, P);
+    const gammaRows = gammaRowsOf(tf, k, P, gamma);
     const g = tf.add(gammaRows, tf.sub(1, k.qRows));
     return tf.mul(tf.clipByValue(tf.round(tf.div(P.reshape([k.layout.rows, ROW]), g)), -1, 1), k.qRows);
   });

@@ -255,6 +255,9 @@ export interface TrainForwardOptions {
   /** The BitLinear weights in `p` are already ternarized (the trainer's flat path); skip the per-weight
    *  quantizer. */
   weightsQuantized?: boolean;
+  /** Leave every activation unquantized (the full-precision phase before a late switch to ternary, TrainConfig
+   *  ternaryFrom); a Hadamard rotation still applies. */
+  floatActivations?: boolean;
 }
 
 /** Logits [B·T, vocab] of a batch of token ids [B, T]. Call inside tf.tidy (or variableGrads). */
@@ -289,7 +292,7 @@ export function forward(
       // autodiff gives the gradient Hᵀ·g = H⁻¹·g, the transform's own inverse (v2 §2).
       xx = tf.matMul(x, Hm, false, true);
     }
-    return quantizeActivation(tf, xx, site);
+    return opts.floatActivations ? xx : quantizeActivation(tf, xx, site);
   };
   const {cos, sin, rot} = ropeTables(tf, c, T, cache);
   const mask = cache.get(tf, `mask${T}`, () => {

@@ -10,7 +10,7 @@ import type {BitNetConfig} from "../config.js";
 import {hadamardMatrix, hadamardPlan, type HadamardPlan} from "../hadamard.js";
 import {Rng} from "../rng.js";
 import {SITES, sitePlanJSON} from "../variant.js";
-import {modelConfigAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
+import {modelConfigAt, quantizedAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
 import {linearNames, paramShapes} from "./model.js";
 
 export const PLAN_FORMAT = "bitnet-lab-train-plan";
@@ -98,6 +98,10 @@ export function stagePlan(model: BitNetConfig): {
 
 /** The plan of `cfg`; with `trainTokens` (the training stream's length) also every step's batch windows. */
 export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): TrainPlan {
+  // The Train page's "what breaks for ternary" changes are the tfjs trainer's alone; the mirror would drop them.
+  for (const k of ["ternaryFrom", "ema", "scaleFormat"] as const)
+    if (cfg[k] !== undefined)
+      throw new Error(`train plan: ${k} is not implemented by the PyTorch mirror; leave it out`);
   const S = cfg.steps;
   const bounds = [0, ...(cfg.stages ?? []).map((s) => Math.round(s.at * S))];
   const stages: PlanStage[] = [];
@@ -156,10 +160,15 @@ export function trainPlan(cfg: TrainConfig, opts: {trainTokens?: number} = {}): 
  *  rotation, top-K) in force, compared as computations — b1.58 and v2 without rotation at 8 bits are the same. */
 export function recipePrefixDiff(a: TrainConfig, b: TrainConfig, step: number): string | undefined {
   if (a.steps !== b.steps) return `steps (${a.steps} vs ${b.steps})`;
+  if ((a.scaleFormat ?? "f32") !== (b.scaleFormat ?? "f32"))
+    return `scaleFormat (${a.scaleFormat} vs ${b.scaleFormat})`;
+  if (a.ema !== b.ema) return `ema (${a.ema} vs ${b.ema})`;
   for (let t = 0; t < Math.min(step, a.steps); t++) {
     const x = scheduleAt(a, t);
     const y = scheduleAt(b, t);
     if (x.lr !== y.lr || x.wd !== y.wd) return `the lr / weight-decay schedule at step ${t}`;
+    if (quantizedAt(a, t) !== quantizedAt(b, t))
+      return `the full-precision → ternary switch (ternaryFrom) at step ${t}`;
     if (t === 0 || stageIndexAt(a, t) !== stageIndexAt(a, t - 1) || stageIndexAt(b, t) !== stageIndexAt(b, t - 1)) {
       const sa = sitePlanJSON(modelConfigAt(a, t)).sites;
       const sb = sitePlanJSON(modelConfigAt(b, t)).sites;

@@ -15,7 +15,7 @@ import {
 } from "../safetensors.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
-import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
+import {modelConfigAt, parseTrainConfig, quantizedAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
 import {trainBatch, valBatches, type Batch} from "./data.js";
 import {
   FlatConstants,
@@ -31,6 +31,8 @@ import {
 } from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
 import {recipePrefixDiff} from "./plan.js";
+import {roundClip} from "../quant.js";
+import {roundScale} from "./scale-format.js";
 import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
 
 export interface TrainData {
@@ -95,6 +97,8 @@ export class Trainer {
   private readonly P: Variable;
   private readonly m: Variable;
   private readonly v: Variable;
+  /** The exponential moving average of P (cfg.ema): what evaluation and export read. */
+  private readonly emaP: Variable | undefined;
   private readonly k: FlatConstants;
   private readonly data: TrainData;
   private readonly cache = new ForwardCache();
@@ -115,6 +119,7 @@ export class Trainer {
     data: TrainData,
     flat: Float32Array,
     moments?: {m: Float32Array; v: Float32Array},
+    ema?: Float32Array,
   ) {
     this.tf = tf;
     this.cfg = cfg;
@@ -133,6 +138,8 @@ export class Trainer {
     this.P = variable(tf.tensor1d(flat), true, "params");
     this.m = variable(moments ? tf.tensor1d(moments.m) : tf.zeros([this.layout.total]), false, "adam_m");
     this.v = variable(moments ? tf.tensor1d(moments.v) : tf.zeros([this.layout.total]), false, "adam_v");
+    // The average starts at the initial weights (no bias correction, as torch's EMA helpers and parameter-golf do).
+    if (cfg.ema !== undefined) this.emaP = variable(tf.tensor1d(ema ?? flat), false, "ema");
     this.k = new FlatConstants(tf, this.layout);
     this.sampleName = isQuantized(this.modelConfig()) ? tensorNames.layer(0).q : tensorNames.embed;
   }
@@ -166,24 +173,26 @@ export class Trainer {
     const {lr, wd, stage} = scheduleAt(this.cfg, this.step);
     const {batchSize: B, seqLen: T} = this.cfg;
     const batch = trainBatch(this.data.train, B, T, this.cfg.seed, this.step);
-    if (opts.stats && !this.prevCodes && isQuantized(c)) this.prevCodes = flatCodes(tf, this.k, this.P);
+    if (opts.stats && !this.prevCodes && isQuantized(c)) this.prevCodes = await this.codes(this.P);
 
     const x = tf.tensor2d(batch.inputs, [B, T], "int32");
     const y = tf.tensor1d(batch.targets, "int32");
     // Straight-through estimator for every weight at once: the forward sees W̃ (quantizeFlat), and the
     // gradient with respect to W̃ is applied to the latent W unchanged.
-    const Q = quantizeFlat(tf, this.k, this.P);
+    const {Q, float} = await this.forwardWeights(this.P, this.step);
     const leaves = sliceFlat(tf, this.layout, Q);
     const names = this.layout.entries.map((e) => e.name);
+    const fwd = {cache: this.cache, weightsQuantized: true, floatActivations: float};
     const {value, grads} = tf.valueAndGrads((...ws: TfTensor[]) => {
       const p: Params = new Map(names.map((n, i) => [n, ws[i]]));
-      return crossEntropy(tf, forward(tf, c, p, x, {cache: this.cache, weightsQuantized: true}), y) as Scalar;
+      return crossEntropy(tf, forward(tf, c, p, x, fwd), y) as Scalar;
     })(names.map((n) => leaves.get(n)!));
     tf.dispose([x, y, Q, ...leaves.values()]);
     const g = concatFlat(tf, this.k, grads);
     tf.dispose(grads);
     const gnorm = this.applyAdamW(g, lr, wd);
     g.dispose();
+    this.updateEma();
     const [lossArr, gnArr] = await Promise.all([value.data(), gnorm.data()]);
     value.dispose();
     gnorm.dispose();
@@ -210,6 +219,58 @@ export class Trainer {
     void _s;
     if (this.step % this.cfg.logEvery === 0 || this.step === 1 || this.done) this.log.push({kind: "step", ...rec});
     return res;
+  }
+
+  /** The weights a forward at `step` multiplies with: ternarized (γ rounded to cfg.scaleFormat), or the latent
+   *  weights as they are in a full-precision phase (cfg.ternaryFrom), which also leaves activations unquantized. */
+  private async forwardWeights(source: TfTensor, step: number): Promise<{Q: TfTensor; float: boolean}> {
+    if (!quantizedAt(this.cfg, step)) return {Q: this.tf.clone(source), float: true};
+    const gamma = await this.storedGamma(source);
+    const Q = quantizeFlat(this.tf, this.k, source, gamma);
+    gamma?.dispose();
+    return {Q, float: false};
+  }
+
+  /** Ternary codes of `source` with the γ the forward uses. */
+  private async codes(source: TfTensor): Promise<TfTensor> {
+    const gamma = await this.storedGamma(source);
+    const codes = flatCodes(this.tf, this.k, source, gamma);
+    gamma?.dispose();
+    return codes;
+  }
+
+  /** γ = max(mean|W|, ε) per ternary tensor rounded to cfg.scaleFormat, [nTernary, 1]; undefined for fp32 (the
+   *  forward then computes γ on the device). The rounding runs here, in roundScale, so every backend rounds alike. */
+  private async storedGamma(source: TfTensor): Promise<TfTensor | undefined> {
+    const fmt = this.cfg.scaleFormat;
+    if (!fmt || fmt === "f32" || !this.k.seg) return undefined;
+    const {gamma, gammaRows} = flatGamma(this.tf, this.k, source);
+    gammaRows.dispose();
+    const g = (await gamma.data()) as Float32Array;
+    gamma.dispose();
+    return this.tf.tensor2d(
+      Float32Array.from(g, (v) => Math.max(roundScale(v, fmt), 1e-5)),
+      [g.length, 1],
+    );
+  }
+
+  /** ema ← β·ema + (1 − β)·P after each update (cfg.ema = β). */
+  private updateEma(): void {
+    const e = this.emaP;
+    const beta = this.cfg.ema;
+    if (!e || beta === undefined) return;
+    const tf = this.tf;
+    e.assign(tf.tidy(() => tf.add(tf.mul(e, beta), tf.mul(this.P, 1 - beta))));
+  }
+
+  /** The weights evaluation and export read: the EMA when the config keeps one, else the trained weights. */
+  private get evaluated(): Variable {
+    return this.emaP ?? this.P;
+  }
+
+  /** The EMA of the latent weights by name (tensors the caller disposes), or undefined without cfg.ema. */
+  emaParams(): Params | undefined {
+    return this.emaP ? sliceFlat(this.tf, this.layout, this.emaP) : undefined;
   }
 
   /** Decoupled AdamW (Loshchilov & Hutter; PyTorch's AdamW) on the flat buffer:
@@ -259,13 +320,15 @@ export class Trainer {
     const latentT = tf.gather(this.P, idx);
     const sample = {name: this.sampleName, latent: new Float32Array(0), codes: new Int8Array(0), gamma: 0};
     if (isQuantized(c)) {
-      const next = flatCodes(tf, this.k, this.P);
+      const next = await this.codes(this.P);
+      const stored = await this.storedGamma(this.P);
       const [gT, flT, codesT] = tf.tidy(() => {
-        const {gamma: gm} = flatGamma(tf, this.k, this.P);
+        const gm = stored ? tf.clone(stored) : flatGamma(tf, this.k, this.P).gamma;
         const changed = tf.sum(tf.cast(tf.notEqual(next, this.prevCodes!), "float32"), 1, true); // [R, 1]
         const fl = tf.div(tf.matMul(this.k.seg!, changed), this.k.counts!);
         return [gm, fl, tf.gather(next.reshape([this.layout.total]), idx)];
       });
+      stored?.dispose();
       const [gv, fv, cv] = await Promise.all([gT.data(), flT.data(), codesT.data()]);
       tf.dispose([gT, flT, codesT]);
       let total = 0;
@@ -302,12 +365,16 @@ export class Trainer {
     let sum = 0;
     let n = 0;
     let done = 0;
+    // The model as the last update trained it: full precision before a late switch, ternary after.
+    const {Q, float} = await this.forwardWeights(this.evaluated, Math.max(0, this.step - 1));
+    const p = sliceFlat(tf, this.layout, Q);
+    Q.dispose();
+    const fwd = {cache: this.cache, weightsQuantized: true, floatActivations: float};
     for (const b of batches) {
       const l = tf.tidy(() => {
         const x = tf.tensor2d(b.inputs, [b.B, b.T], "int32");
         const y = tf.tensor1d(b.targets, "int32");
-        const p = sliceFlat(tf, this.layout, quantizeFlat(tf, this.k, this.P));
-        return crossEntropy(tf, forward(tf, c, p, x, {cache: this.cache, weightsQuantized: true}), y);
+        return crossEntropy(tf, forward(tf, c, p, x, fwd), y);
       });
       const v = (await l.data())[0];
       l.dispose();
@@ -315,6 +382,7 @@ export class Trainer {
       n += b.B * b.T;
       onBatch?.(++done, batches.length);
     }
+    tf.dispose([...p.values()]);
     const loss = sum / n;
     const res = {step: this.step, loss, perplexity: Math.exp(loss), tokens: n};
     this.log.push({kind: "eval", ...res});
@@ -324,13 +392,16 @@ export class Trainer {
   /** Logits [B·T, vocab] of token ids (for tests and the export check). */
   async logits(tokens: Int32Array, B: number, T: number): Promise<Float32Array> {
     const tf = this.tf;
+    const {Q, float} = await this.forwardWeights(this.evaluated, Math.max(0, this.step - 1));
     const out = tf.tidy(() => {
-      const p = sliceFlat(tf, this.layout, quantizeFlat(tf, this.k, this.P));
+      const p = sliceFlat(tf, this.layout, Q);
       return forward(tf, this.modelConfig(), p, tf.tensor2d(tokens, [B, T], "int32"), {
         cache: this.cache,
         weightsQuantized: true,
+        floatActivations: float,
       });
     });
+    Q.dispose();
     const d = (await out.data()) as Float32Array;
     out.dispose();
     return d;
@@ -372,11 +443,13 @@ export class Trainer {
    *  (a safetensors file; F32 throughout). */
   async saveState(): Promise<Uint8Array> {
     const entries: TensorEntry[] = [];
-    for (const [name, t] of [
+    const saved: [string, Variable][] = [
       ["params", this.P],
       ["adam_m", this.m],
       ["adam_v", this.v],
-    ] as const) {
+    ];
+    if (this.emaP) saved.push(["ema", this.emaP]);
+    for (const [name, t] of saved) {
       entries.push({
         name,
         dtype: "F32",
@@ -442,7 +515,14 @@ export class Trainer {
       if (!t) throw new Error(`trainer: state lacks ${name}`);
       return toFloat32(tensorBytes(bytes, h, t), t.dtype);
     };
-    const tr = new Trainer(tf, c, data, load("params"), {m: load("adam_m"), v: load("adam_v")});
+    const tr = new Trainer(
+      tf,
+      c,
+      data,
+      load("params"),
+      {m: load("adam_m"), v: load("adam_v")},
+      c.ema !== undefined ? load("ema") : undefined,
+    );
     tr.step = meta.step;
     tr.log.push(...meta.log);
     return tr;
@@ -453,18 +533,39 @@ export class Trainer {
    *  An fp model keeps every projection in `float`. `latent` keeps the float projections instead. */
   async exportWeights(opts: {latent?: boolean} = {}): Promise<ModelWeights> {
     const c = this.modelConfig(this.cfg.steps);
-    const flat = (await this.P.data()) as Float32Array;
+    const src = this.evaluated;
+    const flat = (await src.data()) as Float32Array;
     const float = new Map<string, LibTensor>();
     for (const e of this.layout.entries)
       float.set(e.name, {shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size)});
     const w: ModelWeights = {config: c, float, ternary: new Map()};
-    return opts.latent ? w : ternarize(w);
+    if (opts.latent) return w;
+    const stored = await this.storedGamma(src);
+    if (!stored) return ternarize(w);
+    // γ in its storage format: the codes the forward trained with (quant.ts's absmean arithmetic, this γ).
+    const gammas = (await stored.data()) as Float32Array;
+    stored.dispose();
+    this.k.ternary.forEach((e, i) => {
+      const f = float.get(e.name)!;
+      const s = Math.fround(1 / gammas[i]);
+      const codes = new Int8Array(f.data.length);
+      for (let j = 0; j < codes.length; j++) codes[j] = roundClip(Math.fround(f.data[j] * s), -1, 1);
+      w.ternary.set(e.name, {shape: [e.shape[0], e.shape[1]], codes, gamma: 1 / s});
+      float.delete(e.name);
+    });
+    return w;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.tf.dispose([this.P, this.m, this.v, ...(this.prevCodes ? [this.prevCodes] : [])]);
+    this.tf.dispose([
+      this.P,
+      this.m,
+      this.v,
+      ...(this.emaP ? [this.emaP] : []),
+      ...(this.prevCodes ? [this.prevCodes] : []),
+    ]);
     this.k.dispose();
     this.cache.dispose();
   }
