@@ -2,7 +2,7 @@
 // as a checkpoint before a run resumes from it: a step that is not an integer in [0, steps], a log that is not
 // a list of step/eval records, or bad JSON would otherwise resume wrongly (train nothing and exit 0, fail later
 // with a bare TypeError, or report a misleading divergence).
-import type {LogRecord} from "./trainer.js";
+import type {LogRecord} from "./log.js";
 
 export interface StateMeta {
   version: number;

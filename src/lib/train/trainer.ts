@@ -4,6 +4,7 @@
 // exact save/resume (weights + optimizer moments + step; batches depend only on seed and step), and export
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
+import type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
 import {parseStateMeta} from "./state.js";
 import {
   fromFloat32,
@@ -39,49 +40,12 @@ export interface TrainData {
   val: Uint16Array;
 }
 
-export interface StepResult {
-  /** Steps done after this one. */
-  step: number;
-  loss: number;
-  gradNorm: number;
-  lr: number;
-  wd: number;
-  /** LR/WD stage of the two-stage schedule (1 or 2). */
-  lrStage: 1 | 2;
-  /** Activation stage index (0 = the config's own bits; k = after stages[k−1]) and its bits. */
-  actStage: number;
-  activationBits: 8 | 4;
-  tokens: number;
-  ms: number;
-  tokensPerSecond: number;
-  stats?: StepStats;
-}
-
-/** Per-step statistics for the training page's plots. */
-export interface StepStats {
-  /** γ = mean|W| of each BitLinear weight (by tensor name) before this step's update. */
-  gamma: Record<string, number>;
-  /** Fraction of ternary codes that changed in this step's update, per BitLinear weight and overall. */
-  flipFraction: Record<string, number>;
-  flipOverall: number;
-  /** A fixed sample of one weight's latent values and their ternary codes after the update. */
-  sample: {name: string; latent: Float32Array; codes: Int8Array; gamma: number};
-}
-
-export interface EvalResult {
-  step: number;
-  loss: number;
-  perplexity: number;
-  tokens: number;
-}
+export type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
 
 export interface StepOptions {
   /** Compute StepStats (costs a few extra small kernels and a read-back). */
   stats?: boolean;
 }
-
-/** One line of the training log. */
-export type LogRecord = ({kind: "step"} & Omit<StepResult, "stats">) | ({kind: "eval"} & EvalResult);
 
 let trainerCount = 0;
 
