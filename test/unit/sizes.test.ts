@@ -24,7 +24,6 @@ const LONG_FILES: Record<string, string> = {
   "src/components/train-views.ts": TEACHING,
   "src/lib/chapters/train.ts": TEACHING,
   "src/train.md": TEACHING,
-  "src/lib/train/trainer.ts": "the Trainer class: state, step, evaluation and save/resume share its tensors",
 };
 
 /** Functions (`file:name`) allowed over MAX_FUNCTION_LINES. */

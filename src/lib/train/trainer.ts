@@ -5,15 +5,7 @@
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
 import type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
-import {parseStateMeta} from "./state.js";
-import {
-  fromFloat32,
-  parseSafetensorsHeader,
-  tensorBytes,
-  toFloat32,
-  writeSafetensors,
-  type TensorEntry,
-} from "../safetensors.js";
+import {readState, writeState} from "./state.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
 import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
@@ -31,7 +23,6 @@ import {
   type FlatLayout,
 } from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
-import {recipePrefixDiff} from "./plan.js";
 import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
 
 export interface TrainData {
@@ -48,8 +39,6 @@ export interface StepOptions {
 }
 
 let trainerCount = 0;
-
-const STATE_KEY = "bitnet_lab_train_state";
 
 export class Trainer {
   readonly tf: TF;
@@ -333,82 +322,26 @@ export class Trainer {
   // ---------------------------------------------------------------- state
 
   /** Everything needed to continue exactly: latent weights, Adam moments, step, config and log
-   *  (a safetensors file; F32 throughout). */
+   *  (a safetensors file; F32 throughout; state.ts writeState). */
   async saveState(): Promise<Uint8Array> {
-    const entries: TensorEntry[] = [];
-    for (const [name, t] of [
-      ["params", this.P],
-      ["adam_m", this.m],
-      ["adam_v", this.v],
-    ] as const) {
-      entries.push({
-        name,
-        dtype: "F32",
-        shape: [this.layout.total],
-        data: fromFloat32((await t.data()) as Float32Array, "F32"),
-      });
-    }
-    const meta = {
-      version: 2,
-      step: this.step,
-      config: this.cfg,
-      log: this.log,
-      layout: this.layout.entries.map((e) => [e.name, e.shape, e.offset]),
-    };
-    return writeSafetensors(entries, {[STATE_KEY]: JSON.stringify(meta)});
+    const [params, adamM, adamV] = (await Promise.all([this.P.data(), this.m.data(), this.v.data()])) as Float32Array[];
+    return writeState({params, adamM, adamV, step: this.step, config: this.cfg, log: this.log, layout: this.layout});
   }
 
   /** Restores a saved state. `cfg` (optional) replaces the saved config — e.g. to continue a stage-one
-   *  run under a stage-two config (v2 a8 → a4); shapes, seed, batch and sequence length must agree. */
+   *  run under a stage-two config (v2 a8 → a4); shapes, seed, batch and sequence length must agree (state.ts
+   *  readState). */
   static fromState(tf: TF, bytes: Uint8Array, data: TrainData, cfg?: TrainConfig): Trainer {
-    const h = parseSafetensorsHeader(bytes);
-    const metaRaw = h.metadata[STATE_KEY];
-    if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
-    const meta = parseStateMeta(metaRaw, "trainer: training state");
-    const saved = parseTrainConfig(meta.config, "saved state config");
-    const c = cfg ?? saved;
-    if (cfg) {
-      const a = modelConfigAt(saved, 0);
-      const b = modelConfigAt(c, 0);
-      for (const k of [
-        "vocab_size",
-        "hidden_size",
-        "intermediate_size",
-        "num_hidden_layers",
-        "num_attention_heads",
-        "num_key_value_heads",
-        "hidden_act",
-        "bitnet_sub_norms",
-        "tie_word_embeddings",
-      ] as const) {
-        if (a[k] !== b[k])
-          throw new Error(
-            `trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`,
-          );
-      }
-      // The steps before the state must be the same computation under both recipes (not the same variant
-      // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
-      const differs = recipePrefixDiff(saved, c, meta.step);
-      if (differs)
-        throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
-      if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
-        throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
-      }
-    }
+    const st = readState(bytes, cfg);
+    const c = st.config;
     checkData(c, data);
     const layout = flatLayout(modelConfigAt(c, 0));
-    if (JSON.stringify(meta.layout) !== JSON.stringify(layout.entries.map((e) => [e.name, e.shape, e.offset]))) {
+    if (JSON.stringify(st.meta.layout) !== JSON.stringify(layout.entries.map((e) => [e.name, e.shape, e.offset]))) {
       throw new Error("trainer: the saved parameter layout does not match the config's");
     }
-    const byName = new Map(h.tensors.map((t) => [t.name, t]));
-    const load = (name: string) => {
-      const t = byName.get(name);
-      if (!t) throw new Error(`trainer: state lacks ${name}`);
-      return toFloat32(tensorBytes(bytes, h, t), t.dtype);
-    };
-    const tr = new Trainer(tf, c, data, load("params"), {m: load("adam_m"), v: load("adam_v")});
-    tr.step = meta.step;
-    tr.log.push(...meta.log);
+    const tr = new Trainer(tf, c, data, st.load("params"), {m: st.load("adam_m"), v: st.load("adam_v")});
+    tr.step = st.meta.step;
+    tr.log.push(...st.meta.log);
     return tr;
   }
 
