@@ -41,6 +41,56 @@ function bool(c: Record<string, unknown>, key: string, fallback: boolean): boole
   return v as boolean;
 }
 
+/** transformers' quantization_config (or 1bitLLM's implied one): the layer class and mode, and the eps of an RMSNorm
+ *  inside each BitLinear (use_rms_norm). */
+function quantizationConfig(
+  c: Record<string, unknown>,
+  oneBitLLM: boolean,
+): {qc: BitNetConfig["quantization_config"]; linearNormEps: number | undefined} {
+  let qc: BitNetConfig["quantization_config"];
+  let linearNormEps: number | undefined;
+  // 1bitLLM's BitLinear ternarizes fp16 master weights on every forward: transformers' autobitlinear/online.
+  if (oneBitLLM) qc = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
+  if (c.quantization_config !== undefined && c.quantization_config !== null) {
+    const q = obj(c.quantization_config, "config.json: quantization_config");
+    if (q.quant_method !== "bitnet")
+      fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);
+    const linear_class = q.linear_class ?? "bitlinear";
+    const quantization_mode = q.quantization_mode ?? "offline";
+    if (linear_class !== "bitlinear" && linear_class !== "autobitlinear")
+      fail(
+        `config.json: quantization_config.linear_class must be "bitlinear" or "autobitlinear", got ${JSON.stringify(linear_class)}`,
+      );
+    if (quantization_mode !== "online" && quantization_mode !== "offline")
+      fail(
+        `config.json: quantization_config.quantization_mode must be "online" or "offline", got ${JSON.stringify(quantization_mode)}`,
+      );
+    if (q.use_rms_norm !== undefined && typeof q.use_rms_norm !== "boolean")
+      fail(
+        `config.json: quantization_config.use_rms_norm must be true or false, got ${JSON.stringify(q.use_rms_norm)}`,
+      );
+    if (q.use_rms_norm === true) linearNormEps = posNum(q, "rms_norm_eps", 1e-6);
+    qc = {quant_method: "bitnet", linear_class: linear_class as string, quantization_mode: quantization_mode as string};
+  }
+  return {qc, linearNormEps};
+}
+
+/** RoPE θ from rope_theta or rope_parameters; only the default rotary embedding is supported. */
+function ropeTheta(c: Record<string, unknown>): number {
+  const ropeParams =
+    c.rope_parameters && typeof c.rope_parameters === "object"
+      ? (c.rope_parameters as Record<string, unknown>)
+      : undefined;
+  const theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
+  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as
+    | Record<string, unknown>
+    | undefined;
+  const ropeType = scaling?.rope_type ?? scaling?.type ?? "default";
+  if (ropeType !== "default")
+    fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
+  return theta;
+}
+
 /** Validates a parsed config.json and fills what is missing. Configs written by other tools (e.g. the
  *  released BitNet b1.58 2B4T) lack the bitnet_* fields: the variant is then "b1.58" when
  *  quantization_config is present and "fp" otherwise, with sub-norms on (transformers' BitNet always has
@@ -87,31 +137,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   }
   if (llamaQuantized && c.bitnet_variant === "fp")
     fail(`config.json: model_type "llama" with a quantization_config cannot be bitnet_variant "fp"`);
-  let qc: BitNetConfig["quantization_config"];
-  let linearNormEps: number | undefined;
-  // 1bitLLM's BitLinear ternarizes fp16 master weights on every forward: transformers' autobitlinear/online.
-  if (oneBitLLM) qc = {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "online"};
-  if (c.quantization_config !== undefined && c.quantization_config !== null) {
-    const q = obj(c.quantization_config, "config.json: quantization_config");
-    if (q.quant_method !== "bitnet")
-      fail(`config.json: quantization_config.quant_method must be "bitnet", got ${JSON.stringify(q.quant_method)}`);
-    const linear_class = q.linear_class ?? "bitlinear";
-    const quantization_mode = q.quantization_mode ?? "offline";
-    if (linear_class !== "bitlinear" && linear_class !== "autobitlinear")
-      fail(
-        `config.json: quantization_config.linear_class must be "bitlinear" or "autobitlinear", got ${JSON.stringify(linear_class)}`,
-      );
-    if (quantization_mode !== "online" && quantization_mode !== "offline")
-      fail(
-        `config.json: quantization_config.quantization_mode must be "online" or "offline", got ${JSON.stringify(quantization_mode)}`,
-      );
-    if (q.use_rms_norm !== undefined && typeof q.use_rms_norm !== "boolean")
-      fail(
-        `config.json: quantization_config.use_rms_norm must be true or false, got ${JSON.stringify(q.use_rms_norm)}`,
-      );
-    if (q.use_rms_norm === true) linearNormEps = posNum(q, "rms_norm_eps", 1e-6);
-    qc = {quant_method: "bitnet", linear_class: linear_class as string, quantization_mode: quantization_mode as string};
-  }
+  const {qc, linearNormEps} = quantizationConfig(c, oneBitLLM);
   const foreign = c.bitnet_variant === undefined;
   const variant = (c.bitnet_variant ?? (qc ? "b1.58" : "fp")) as Variant;
   if (!VARIANTS.includes(variant))
@@ -123,17 +149,7 @@ export function parseConfig(json: unknown): BitNetConfig {
   let head_dim: number | undefined;
   if (c.head_dim !== undefined && c.head_dim !== null) head_dim = posInt(c, "head_dim");
   const hidden_act = c.hidden_act ?? (llama ? "silu" : "relu2");
-  const ropeParams =
-    c.rope_parameters && typeof c.rope_parameters === "object"
-      ? (c.rope_parameters as Record<string, unknown>)
-      : undefined;
-  const rope_theta = posNum({rope_theta: c.rope_theta ?? ropeParams?.rope_theta}, "rope_theta", 500000);
-  const scaling = (c.rope_scaling && typeof c.rope_scaling === "object" ? c.rope_scaling : ropeParams) as
-    | Record<string, unknown>
-    | undefined;
-  const ropeType = scaling?.rope_type ?? scaling?.type ?? "default";
-  if (ropeType !== "default")
-    fail(`config.json: RoPE type ${JSON.stringify(ropeType)} is not supported (only "default" rotary embeddings)`);
+  const rope_theta = ropeTheta(c);
   const vocab_size = posInt(c, "vocab_size");
   const tokenId = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
