@@ -43,7 +43,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/components/exercise.ts:exercise": "one widget: guess, lock, reveal and explain share the element state",
   "src/components/hadamard-views.ts:butterflyDiagram": "one SVG drawing whose parts share its layout state",
   "src/cli/inspect.ts:run": "the inspect report, one section after another",
-  "src/lib/chapters/diagram.ts:blockParts": "the decoder block's parts in drawing order, one entry each",
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
