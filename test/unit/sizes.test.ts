@@ -42,7 +42,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/components/format-inspector.ts:inspectionView": "the Open page's inspection, one section after another",
   "src/components/exercise.ts:exercise": "one widget: guess, lock, reveal and explain share the element state",
   "src/components/hadamard-views.ts:butterflyDiagram": "one SVG drawing whose parts share its layout state",
-  "src/cli/inspect.ts:run": "the inspect report, one section after another",
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
