@@ -37,7 +37,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/lib/formats/open.ts:openHF": FAMILIES,
   "src/lib/formats/open-gguf.ts:openGGUFFile": FAMILIES,
   "src/app/train/worker.ts:handle": TEACHING,
-  "src/gpu/measure/selfcheck.ts:runSelfChecks": "one self-contained block per kernel check, run in order",
   "src/components/model-diagram.ts:modelDiagram": "one SVG drawing whose parts share its layout state",
   "src/components/format-inspector.ts:inspectionView": "the Open page's inspection, one section after another",
   "src/components/exercise.ts:exercise": "one widget: guess, lock, reveal and explain share the element state",
