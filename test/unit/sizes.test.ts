@@ -37,10 +37,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/lib/formats/open.ts:openHF": FAMILIES,
   "src/lib/formats/open-gguf.ts:openGGUFFile": FAMILIES,
   "src/app/train/worker.ts:handle": TEACHING,
-  "src/components/model-diagram.ts:modelDiagram": "one SVG drawing whose parts share its layout state",
-  "src/components/format-inspector.ts:inspectionView": "the Open page's inspection, one section after another",
-  "src/components/exercise.ts:exercise": "one widget: guess, lock, reveal and explain share the element state",
-  "src/components/hadamard-views.ts:butterflyDiagram": "one SVG drawing whose parts share its layout state",
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
