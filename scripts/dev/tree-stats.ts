@@ -1,7 +1,9 @@
 // The tree's numbers (issue 21): imports through symlinks, imports through shim paths (modules that only
-// `export * from` another), folder-level and file-level import cycles, files over 400 lines, lines over 120 chars.
+// `export * from` another), folder-level and file-level import cycles, files over 400 lines, functions over 120
+// lines (the limits of test/unit/sizes.test.ts), lines over 120 chars.
 //   npx tsx scripts/dev/tree-stats.ts [--list]
 import {cycles, folderOf, isShim, lineCount, projectFiles, refsOf, type Ref} from "./import-graph.js";
+import {functionSizes, MAX_FILE_LINES, MAX_FUNCTION_LINES} from "./sizes.js";
 
 const root = process.cwd();
 const list = process.argv.includes("--list");
@@ -52,12 +54,24 @@ show("file-level cycles (with `import type`)", cycles(fileEdges).map(ring));
 
 const code = files.filter((f) => /^(src|kernels|test|bench|scripts)\//.test(f));
 const counts = code.map((f) => ({f, ...lineCount(root, f)}));
+const over = counts.filter((c) => c.lines > MAX_FILE_LINES).sort((a, b) => b.lines - a.lines);
 show(
-  "files over 400 lines",
-  counts
-    .filter((c) => c.lines > 400)
-    .sort((a, b) => b.lines - a.lines)
-    .map((c) => `${c.f} (${c.lines})`),
+  `files over ${MAX_FILE_LINES} lines`,
+  over.map((c) => `${c.f} (${c.lines})`),
+);
+show(
+  `src/ files over ${MAX_FILE_LINES} lines (sizes.test.ts)`,
+  over.filter((c) => c.f.startsWith("src/")).map((c) => `${c.f} (${c.lines})`),
+);
+const fns = code.flatMap((f) => functionSizes(root, f));
+const longFns = fns.filter((s) => s.lines > MAX_FUNCTION_LINES).sort((a, b) => b.lines - a.lines);
+show(
+  `functions over ${MAX_FUNCTION_LINES} lines`,
+  longFns.map((s) => `${s.file}:${s.line} ${s.name} (${s.lines})`),
+);
+show(
+  `functions over ${MAX_FUNCTION_LINES} lines outside tests (sizes.test.ts)`,
+  longFns.filter((s) => !s.file.startsWith("test/")).map((s) => `${s.file}:${s.line} ${s.name} (${s.lines})`),
 );
 const long = counts.filter((c) => c.long > 0).sort((a, b) => b.long - a.long);
 show(

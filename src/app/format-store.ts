@@ -8,7 +8,7 @@ import type {OpenOptions} from "../lib/formats/open.js";
 import {blobSource, mapFileSet} from "../lib/formats/source.js";
 import type {ByteSource} from "../lib/formats/source.js";
 import {Tokenizer} from "../lib/tokenizer.js";
-import type {LoadedModel, ModelInfo} from "./models.js";
+import type {LoadedModel, ModelInfo} from "./model-types.js";
 
 const DB = "bitnet-lab-opened";
 const STORE = "checkpoints";

@@ -11,22 +11,15 @@ import {FileAttachment} from "observablehq:stdlib";
 import type {AttachedFile} from "observablehq:stdlib";
 import {readCheckpoint} from "../lib/checkpoint.js";
 import {defaultConfig} from "../lib/config.js";
-import type {BitNetConfig, Variant} from "../lib/config.js";
+import type {Variant} from "../lib/config.js";
 import {randomWeights} from "../lib/init.js";
 import {parseSafetensorsHeader} from "../lib/safetensors.js";
-import type {SafetensorsHeader} from "../lib/safetensors.js";
-import type {ModelWeights} from "../lib/tensor.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {h} from "../components/dom.js";
 import {OPENED_MODEL_INFO, loadOpenedModel, openedModelKept} from "./format-store.js";
+import type {LoadedModel, ModelInfo} from "./model-types.js";
 
-export interface ModelInfo {
-  name: string;
-  label: string;
-  variant: Variant;
-  /** Config overrides for the random stand-in (activation bits, Hadamard ablation). */
-  shape: Partial<BitNetConfig>;
-}
+export type {LoadedModel, ModelInfo} from "./model-types.js";
 
 /** Every model the chapters can use, in the order of the pickers. */
 export const MODELS: readonly ModelInfo[] = SHIPPED_RECIPES.map(({name, label, variant, shape}) => ({
@@ -81,20 +74,6 @@ const SHIPPED: Record<string, () => ShippedFiles> = {
 
 export function isShipped(name: string): boolean {
   return Object.hasOwn(SHIPPED, name);
-}
-
-export interface LoadedModel {
-  info: ModelInfo;
-  weights: ModelWeights;
-  tokenizer: Tokenizer;
-  /** True for a trained model from data/models; false for the random stand-in. */
-  shipped: boolean;
-  /** Why this is not the trained model (null when it is). */
-  notice: string | null;
-  /** The shipped model.safetensors as stored (for showing real packed bytes); absent for the stand-in. */
-  file?: {bytes: Uint8Array; header: SafetensorsHeader};
-  /** Token ids for a prompt, BOS first (the models were trained on BOS-prefixed documents). */
-  encode(text: string): number[];
 }
 
 const cache = new Map<string, Promise<LoadedModel>>();

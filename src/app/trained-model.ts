@@ -4,7 +4,7 @@
 // a LoadedModel, the shape the chapter pages already use for the shipped models (app/models.ts).
 import {readTrainedRecord, type RunSettings, type SavedTwin, type TrainedRecord} from "../lib/chapters/train.js";
 import {parseSafetensorsHeader} from "../lib/safetensors.js";
-import type {LoadedModel, ModelInfo} from "./models.js";
+import type {LoadedModel, ModelInfo} from "./model-types.js";
 
 const DB_NAME = "bitnet-lab";
 const STORE = "trained-models";

@@ -21,6 +21,71 @@ function fmtBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+type Model = Awaited<ReturnType<typeof readModelPath>>;
+
+/** Per stored tensor, in checkpoint order: bytes (with its weight_scale), bits per weight and, for projections, the
+ *  ternary histogram. */
+function tensorsOf(m: Model) {
+  const c = m.weights.config;
+  // Per tensor: stored bytes and, for projections, the ternary histogram.
+  const scaleOf = new Map(
+    m.stored.filter((t) => t.name.endsWith(".weight_scale")).map((t) => [t.name.replace(/_scale$/, ""), t.bytes]),
+  );
+  const order = new Map(expectedTensors(c).map((e, i) => [e.name, i]));
+  const rank = (n: string) => order.get(n) ?? order.size;
+  return m.stored
+    .filter((t) => !t.name.endsWith(".weight_scale"))
+    .sort((a, b) => rank(a.name) - rank(b.name))
+    .map((t) => {
+      const tern = m.weights.ternary.get(t.name);
+      const numel = tern ? tern.codes.length : t.shape.reduce((a, b) => a * b, 1);
+      const bytes = t.bytes + (scaleOf.get(t.name) ?? 0);
+      let histogram: {minus: number; zero: number; plus: number} | undefined;
+      if (tern) {
+        histogram = {minus: 0, zero: 0, plus: 0};
+        for (const v of tern.codes) v < 0 ? histogram.minus++ : v > 0 ? histogram.plus++ : histogram.zero++;
+      }
+      return {
+        name: t.name,
+        dtype: t.dtype,
+        shape: tern ? tern.shape : t.shape,
+        params: numel,
+        bytes,
+        bitsPerWeight: (bytes * 8) / numel,
+        gamma: tern?.gamma,
+        histogram,
+      };
+    });
+}
+
+/** The conventions the reader decided on, and why (the Open page's inspection, as JSON). */
+function conventionsOf(ins: Model["inspection"]) {
+  return {
+    format: ins.formatName,
+    architecture: ins.architecture,
+    family: {
+      id: ins.family.value,
+      name: ins.family.family.name,
+      decidedBy: ins.family.how,
+      releases: ins.family.family.releases,
+    },
+    runsAs: ins.arch,
+    pseudo: ins.pseudo,
+    storedWord: ins.word,
+    scale: ins.scale && {
+      convention: ins.scale.value,
+      decidedBy: ins.scale.how,
+      evidence: ins.scale.evidence,
+      otherWay: ins.scale.otherWay,
+    },
+    rope: {convention: ins.rope.value, decidedBy: ins.rope.how},
+    i2s: ins.i2s && {layout: ins.i2s.value, description: ins.i2s.description, decidedBy: ins.i2s.how},
+    codeTable: ins.codeTable,
+    tokenizer: ins.tokenizer,
+    gpuBytes: {ctx2048: ins.gpuBytes(2048), ctx4096: ins.gpuBytes(4096)},
+  };
+}
+
 export const inspect: Command = {
   name: "inspect",
   summary: "show a checkpoint's config, parameter counts, bytes and bits per weight, and ternary histogram",
@@ -37,35 +102,7 @@ export const inspect: Command = {
       ? {tokens: codec.vocabSize, paddedIds: c.vocab_size - codec.vocabSize, bos: codec.bosId, eos: codec.eosId}
       : null;
     const params = parameterCounts(c);
-    // Per tensor: stored bytes and, for projections, the ternary histogram.
-    const scaleOf = new Map(
-      m.stored.filter((t) => t.name.endsWith(".weight_scale")).map((t) => [t.name.replace(/_scale$/, ""), t.bytes]),
-    );
-    const order = new Map(expectedTensors(c).map((e, i) => [e.name, i]));
-    const rank = (n: string) => order.get(n) ?? order.size;
-    const tensors = m.stored
-      .filter((t) => !t.name.endsWith(".weight_scale"))
-      .sort((a, b) => rank(a.name) - rank(b.name))
-      .map((t) => {
-        const tern = m.weights.ternary.get(t.name);
-        const numel = tern ? tern.codes.length : t.shape.reduce((a, b) => a * b, 1);
-        const bytes = t.bytes + (scaleOf.get(t.name) ?? 0);
-        let histogram: {minus: number; zero: number; plus: number} | undefined;
-        if (tern) {
-          histogram = {minus: 0, zero: 0, plus: 0};
-          for (const v of tern.codes) v < 0 ? histogram.minus++ : v > 0 ? histogram.plus++ : histogram.zero++;
-        }
-        return {
-          name: t.name,
-          dtype: t.dtype,
-          shape: tern ? tern.shape : t.shape,
-          params: numel,
-          bytes,
-          bitsPerWeight: (bytes * 8) / numel,
-          gamma: tern?.gamma,
-          histogram,
-        };
-      });
+    const tensors = tensorsOf(m);
     const tern = tensors.filter((t) => t.histogram);
     const total = {minus: 0, zero: 0, plus: 0};
     for (const t of tern) {
@@ -76,30 +113,7 @@ export const inspect: Command = {
     const linearBytes = tensors.filter((t) => /_proj\.weight$/.test(t.name)).reduce((a, t) => a + t.bytes, 0);
     const fileBytes = m.files.filter((f) => !f.name.endsWith(".json")).reduce((a, f) => a + f.bytes, 0);
     const ins = m.inspection;
-    const conventions = {
-      format: ins.formatName,
-      architecture: ins.architecture,
-      family: {
-        id: ins.family.value,
-        name: ins.family.family.name,
-        decidedBy: ins.family.how,
-        releases: ins.family.family.releases,
-      },
-      runsAs: ins.arch,
-      pseudo: ins.pseudo,
-      storedWord: ins.word,
-      scale: ins.scale && {
-        convention: ins.scale.value,
-        decidedBy: ins.scale.how,
-        evidence: ins.scale.evidence,
-        otherWay: ins.scale.otherWay,
-      },
-      rope: {convention: ins.rope.value, decidedBy: ins.rope.how},
-      i2s: ins.i2s && {layout: ins.i2s.value, description: ins.i2s.description, decidedBy: ins.i2s.how},
-      codeTable: ins.codeTable,
-      tokenizer: ins.tokenizer,
-      gpuBytes: {ctx2048: ins.gpuBytes(2048), ctx4096: ins.gpuBytes(4096)},
-    };
+    const conventions = conventionsOf(ins);
     const report = {
       dir,
       files: m.files,

@@ -135,7 +135,21 @@ export interface LineOptions extends FigureOptions {
   ruleY?: number[];
 }
 
-const SERIES_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"];
+/** Okabe–Ito colours (colour-blind safe), the palette of every chart; series also differ by symbol and dash so
+ *  colour is never the only cue. */
+export const OKABE_ITO = {
+  vermillion: "#D55E00",
+  orange: "#E69F00",
+  purple: "#CC79A7",
+  blue: "#0072B2",
+  green: "#009E73",
+  sky: "#56B4E9",
+  yellow: "#F0E442",
+  black: "#000000",
+} as const;
+
+const {blue, vermillion, green, purple, orange, sky} = OKABE_ITO;
+const SERIES_COLORS = [blue, vermillion, green, purple, orange, sky];
 const SERIES_SYMBOLS = ["circle", "square", "triangle", "diamond", "cross", "star"] as const;
 
 /** The given ticks, dropping any that would sit closer than `gap` px to the previous kept one on a linear axis

@@ -1,19 +1,9 @@
-// Views for the cost chapter: pure functions (data, options) → Node. Every chart is a <costFigure> with a caption and
-// a data table holding the same numbers (for screen readers, and for anyone who wants the values).
+// Views for the cost chapter (and the kernel lab's roofline): pure functions (data, options) → Node. Every chart is a
+// shared figure() with a caption and a dataTable() holding the same numbers (for screen readers, and for anyone who
+// wants the values), coloured from the shared palette.
 import * as Plot from "@observablehq/plot";
-import {tidyPlot} from "./charts.js";
-
-/** Okabe–Ito colours (colour-blind safe); series also differ by symbol and dash so colour is never the only cue. */
-export const OKABE_ITO = {
-  vermillion: "#D55E00",
-  orange: "#E69F00",
-  purple: "#CC79A7",
-  blue: "#0072B2",
-  green: "#009E73",
-  sky: "#56B4E9",
-  yellow: "#F0E442",
-  black: "#000000",
-} as const;
+import {figure, OKABE_ITO} from "./charts.js";
+import {type Column, dataTable} from "./table.js";
 
 export interface CurveSeries {
   key: string;
@@ -55,17 +45,6 @@ export interface CurveOptions {
   highlightX?: number;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Record<string, string> = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-
 /** Framework's `width` can be 0 before layout; never draw narrower than the margins need. Drawn at the column's
  *  own width (a 360 px chart scaled into a phone's 311 px column had 8.6 px text), as charts.ts does. */
 const chartWidth = (w: number | undefined) => Math.max(280, w ?? 640);
@@ -73,76 +52,58 @@ const chartWidth = (w: number | undefined) => Math.max(280, w ?? 640);
 const fmtDefault = (v: number) =>
   Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toPrecision(3) : String(Number(v.toPrecision(3)));
 
-/** A table from columns and rows; numbers right-aligned. */
-export function costTable<T>(
-  caption: string,
-  columns: {label: string; value: (row: T) => string; numeric?: boolean}[],
-  rows: readonly T[],
-): HTMLTableElement {
-  const table = el("table", {class: "cost-data"});
-  table.append(el("caption", {}, caption));
-  const head = el("tr");
-  for (const c of columns)
-    head.append(el("th", {scope: "col", ...(c.numeric ? {style: "text-align:right"} : {})}, c.label));
-  table.append(el("thead", {}, head));
-  const body = el("tbody");
-  for (const r of rows) {
-    const tr = el("tr");
-    columns.forEach((c, i) => {
-      const cell = el(
-        i === 0 ? "th" : "td",
-        {...(i === 0 ? {scope: "row"} : {}), ...(c.numeric ? {style: "text-align:right"} : {})},
-        c.value(r),
-      );
-      tr.append(cell);
+/** The chart in a figure: "title — caption" under it, its numbers in a collapsed data table. */
+function costFigure<R extends object>(
+  o: {title: string; caption?: string},
+  chart: Element,
+  rows: readonly R[],
+  columns: Column<R>[],
+  tableCaption = o.title,
+): HTMLElement {
+  const caption = o.caption ? `${o.title} — ${o.caption}` : o.title;
+  const table = dataTable(rows, {caption: tableCaption, columns, rowHeader: true, summary: "Data table"});
+  return figure(chart, {caption, table, className: "cost-figure"});
+}
+
+/** The data table of a curveFigure: one row per x, one column per series, measured points below. (Points-only
+ *  series get a row per point, named by its xLabel: several kernels share one x.) */
+function curveTableRows(
+  rows: readonly CurvePoint[],
+  o: CurveOptions,
+  xf: (v: number) => string,
+  yf: (v: number) => string,
+): {x: number; label: string; values: string[]}[] {
+  const pointKeys = new Set(o.series.filter((s) => s.points).map((s) => s.key));
+  const lineRows = rows.filter((r) => !pointKeys.has(r.series));
+  const xs = [...new Set(lineRows.map((r) => r.x))].sort((a, b) => a - b);
+  const byKey = new Map(lineRows.map((r) => [`${r.series}@${r.x}`, r]));
+  const tableRows: {x: number; label: string; values: string[]}[] = xs.map((x) => ({
+    x,
+    label: lineRows.find((r) => r.x === x)?.xLabel ?? xf(x),
+    values: o.series.map((s) => {
+      const r = byKey.get(`${s.key}@${x}`);
+      return r ? yf(r.y) : pointKeys.has(s.key) ? "" : "—";
+    }),
+  }));
+  for (const r of rows.filter((r) => pointKeys.has(r.series)))
+    tableRows.push({
+      x: r.x,
+      label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`,
+      values: o.series.map((s) => (s.key === r.series ? yf(r.y) : "")),
     });
-    body.append(tr);
-  }
-  table.append(body);
-  return table;
+  for (const m of o.measured ?? [])
+    tableRows.push({
+      x: m.x,
+      label: `${m.label} (measured, ${xf(m.x)})`,
+      values: o.series.map((_, i) => (i === 0 ? yf(m.y) : "")),
+    });
+  return tableRows;
 }
 
-/** Wraps a chart and its data table in a costFigure; the table sits in a <details> under the chart. */
-export function costFigure(title: string, chart: Element, table: HTMLTableElement, caption?: string): HTMLElement {
-  const fig = el("figure", {class: "cost-figure"});
-  const cap = el("figcaption", {}, el("strong", {}, title), ...(caption ? [" — ", caption] : []));
-  const details = el("details", {}, el("summary", {}, "Data table"), table);
-  tidyPlot(chart); // Plot's aria-labels on bare <g> groups are not permitted ARIA (axe)
-  fig.append(cap, chart, details);
-  return fig;
-}
-
-/** Lines over x for several series (model size on a log axis, batch, bytes), measured points on top. */
-export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLElement {
-  const xf = o.x.format ?? fmtDefault;
-  const yf = o.y.format ?? fmtDefault;
-  const keys = o.series.map((s) => s.key);
-  const color = {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.color)};
-  const labelOf = new Map(o.series.map((s) => [s.key, s.label]));
-  const rows = data
-    .filter((d) => keys.includes(d.series) && Number.isFinite(d.y) && (!o.y.log || d.y > 0))
-    .map((d) => ({...d, name: labelOf.get(d.series)!}));
+/** The rules and measured points of a curveFigure with their labels. Labels near the right edge are written leftwards
+ *  (they were cut off), and rule labels are stacked one line apart (two memory limits close together collided). */
+function labelMarks(o: CurveOptions, rows: readonly CurvePoint[]): Plot.Markish[] {
   const marks: Plot.Markish[] = [];
-  if (o.highlightX !== undefined)
-    marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
-  for (const s of o.series) {
-    const d = rows.filter((r) => r.series === s.key);
-    if (!s.points) marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
-    marks.push(
-      Plot.dot(d, {
-        x: "x",
-        y: "y",
-        stroke: s.color,
-        fill: s.points ? "none" : s.color,
-        strokeWidth: s.points ? 1.8 : 1,
-        symbol: () => s.symbol ?? "circle",
-        r: s.points ? 5.5 : 3.5,
-        title: (r: CurvePoint) => `${s.label}: ${r.xLabel ? `${r.xLabel}, ` : ""}${xf(r.x)} → ${yf(r.y)}`,
-      }),
-    );
-  }
-  // Labels near the right edge are written leftwards (they were cut off), and rule labels are stacked one line
-  // apart (two memory limits close together collided).
   const xs0 = rows.map((r) => r.x).concat((o.measured ?? []).map((m) => m.x));
   const lo = Math.min(...xs0);
   const hi = Math.max(...xs0);
@@ -197,6 +158,39 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
       );
     }
   }
+  return marks;
+}
+
+/** Lines over x for several series (model size on a log axis, batch, bytes), measured points on top. */
+export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLElement {
+  const xf = o.x.format ?? fmtDefault;
+  const yf = o.y.format ?? fmtDefault;
+  const keys = o.series.map((s) => s.key);
+  const color = {domain: o.series.map((s) => s.label), range: o.series.map((s) => s.color)};
+  const labelOf = new Map(o.series.map((s) => [s.key, s.label]));
+  const rows = data
+    .filter((d) => keys.includes(d.series) && Number.isFinite(d.y) && (!o.y.log || d.y > 0))
+    .map((d) => ({...d, name: labelOf.get(d.series)!}));
+  const marks: Plot.Markish[] = [];
+  if (o.highlightX !== undefined)
+    marks.push(Plot.ruleX([o.highlightX], {stroke: "currentColor", strokeOpacity: 0.25, strokeWidth: 6}));
+  for (const s of o.series) {
+    const d = rows.filter((r) => r.series === s.key);
+    if (!s.points) marks.push(Plot.line(d, {x: "x", y: "y", stroke: s.color, strokeWidth: 2, strokeDasharray: s.dash}));
+    marks.push(
+      Plot.dot(d, {
+        x: "x",
+        y: "y",
+        stroke: s.color,
+        fill: s.points ? "none" : s.color,
+        strokeWidth: s.points ? 1.8 : 1,
+        symbol: () => s.symbol ?? "circle",
+        r: s.points ? 5.5 : 3.5,
+        title: (r: CurvePoint) => `${s.label}: ${r.xLabel ? `${r.xLabel}, ` : ""}${xf(r.x)} → ${yf(r.y)}`,
+      }),
+    );
+  }
+  marks.push(...labelMarks(o, rows));
   const chart = Plot.plot({
     width: chartWidth(o.width),
     height: o.height ?? 320,
@@ -226,45 +220,21 @@ export function curveFigure(data: readonly CurvePoint[], o: CurveOptions): HTMLE
       }),
     ],
   });
-  // The data table: one row per x, one column per series, measured points below.
-  // (Points-only series get a row per point, named by its xLabel: several kernels share one x.)
-  const pointKeys = new Set(o.series.filter((s) => s.points).map((s) => s.key));
-  const lineRows = rows.filter((r) => !pointKeys.has(r.series));
-  const xs = [...new Set(lineRows.map((r) => r.x))].sort((a, b) => a - b);
-  const byKey = new Map(lineRows.map((r) => [`${r.series}@${r.x}`, r]));
-  const tableRows: {x: number; label: string; values: string[]}[] = xs.map((x) => ({
-    x,
-    label: lineRows.find((r) => r.x === x)?.xLabel ?? xf(x),
-    values: o.series.map((s) => {
-      const r = byKey.get(`${s.key}@${x}`);
-      return r ? yf(r.y) : pointKeys.has(s.key) ? "" : "—";
-    }),
-  }));
-  for (const r of rows.filter((r) => pointKeys.has(r.series)))
-    tableRows.push({
-      x: r.x,
-      label: `${r.xLabel ?? xf(r.x)} (${xf(r.x)})`,
-      values: o.series.map((s) => (s.key === r.series ? yf(r.y) : "")),
-    });
-  for (const m of o.measured ?? [])
-    tableRows.push({
-      x: m.x,
-      label: `${m.label} (measured, ${xf(m.x)})`,
-      values: o.series.map((_, i) => (i === 0 ? yf(m.y) : "")),
-    });
-  const table = costTable(
-    `${o.title}: ${o.y.label} by ${o.x.label}`,
+  const tableRows = curveTableRows(rows, o, xf, yf);
+  return costFigure(
+    o,
+    chart,
+    tableRows,
     [
-      {label: o.x.label, value: (r: (typeof tableRows)[number]) => r.label},
+      {label: o.x.label, value: (r) => r.label},
       ...o.series.map((s, i) => ({
         label: s.label,
         value: (r: (typeof tableRows)[number]) => r.values[i],
         numeric: true,
       })),
     ],
-    tableRows,
+    `${o.title}: ${o.y.label} by ${o.x.label}`,
   );
-  return costFigure(o.title, chart, table, o.caption);
 }
 
 export interface Bar {
@@ -304,14 +274,9 @@ export function barFigure(
       Plot.axisY({label: null, lineWidth: narrow ? 10 : Infinity}),
     ],
   });
-  const table = costTable(
-    o.title,
-    [
-      {label: "part", value: (b: Bar) => b.label},
-      {label: o.x.label, value: (b: Bar) => f(b.value), numeric: true},
-      {label: "note", value: (b: Bar) => b.note ?? ""},
-    ],
-    bars,
-  );
-  return costFigure(o.title, chart, table, o.caption);
+  return costFigure(o, chart, bars, [
+    {label: "part", value: (b) => b.label},
+    {label: o.x.label, value: (b) => f(b.value), numeric: true},
+    {label: "note", value: (b) => b.note ?? ""},
+  ]);
 }

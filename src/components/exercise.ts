@@ -134,23 +134,19 @@ export function checkGuess(
   return {ok: true, value: v};
 }
 
-/** An exercise card. Its root carries data-state = "guessing" | "locked" | "revealed" and, once revealed,
- *  data-verdict = "right" | "wrong" (used by the end-to-end tests). */
-export function exercise(spec: ExerciseSpec): HTMLElement {
-  const id = uniqueId("ex");
-  const root = h("section", {class: "exercise", "data-state": "guessing", "aria-labelledby": `${id}-title`});
-  // h3: exercises sit under a chapter's h2 ("Exercises"); an h4 skipped a level (axe heading-order).
-  const title = h("h3", {id: `${id}-title`}, `Exercise ${spec.number}: predict, then check`);
-  const hidden = spec.conceal ? concealer(spec.conceal, `Exercise ${spec.number}`) : null;
-  hidden?.adopt(root);
-  const key = `${spec.number}|${typeof spec.question === "string" ? spec.question : spec.question.textContent}`;
-  const q = h("div", {class: "exercise-question"}, spec.question);
-
-  let readGuess: () => string | number | undefined;
-  let rawGuess: () => string;
-  let restoreGuess: (g: string) => void;
-  let guessProblem: () => string;
-  let field: HTMLElement;
+/** The guess input of an exercise (a number field or radio choices) and how to read, restore and disable it. */
+function guessField(
+  spec: ExerciseSpec,
+  id: string,
+  root: HTMLElement,
+): {
+  field: HTMLElement;
+  disableAll: HTMLInputElement[];
+  readGuess: () => string | number | undefined;
+  rawGuess: () => string;
+  restoreGuess: (g: string) => void;
+  guessProblem: () => string;
+} {
   const disableAll: HTMLInputElement[] = [];
   if (spec.input.kind === "number") {
     const inp = h("input", {
@@ -163,7 +159,7 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
       placeholder: spec.input.placeholder ?? "",
     });
     disableAll.push(inp);
-    field = h(
+    const field = h(
       "div",
       {class: "exercise-guess"},
       h("label", {for: inp.id}, "Your guess"),
@@ -171,36 +167,58 @@ export function exercise(spec: ExerciseSpec): HTMLElement {
       spec.input.unit ? h("span", {class: "unit"}, spec.input.unit) : null,
     );
     const range = spec.input;
-    readGuess = () => {
-      const r = checkGuess(inp.value, range);
-      return r.ok ? r.value : undefined;
+    return {
+      field,
+      disableAll,
+      readGuess: () => {
+        const r = checkGuess(inp.value, range);
+        return r.ok ? r.value : undefined;
+      },
+      rawGuess: () => inp.value,
+      restoreGuess: (g) => {
+        inp.value = g;
+      },
+      guessProblem: () => {
+        const r = checkGuess(inp.value, range);
+        return r.ok ? "" : r.message;
+      },
     };
-    rawGuess = () => inp.value;
-    restoreGuess = (g) => {
-      inp.value = g;
-    };
-    guessProblem = () => {
-      const r = checkGuess(inp.value, range);
-      return r.ok ? "" : r.message;
-    };
-  } else {
-    const name = `${id}-choice`;
-    const radios = spec.input.options.map((o, i) => {
-      const r = h("input", {type: "radio", name, id: `${name}-${i}`, value: o.value});
-      disableAll.push(r);
-      return h("div", {class: "choice"}, r, h("label", {for: r.id}, o.label));
-    });
-    field = h("fieldset", {class: "exercise-guess"}, h("legend", {}, "Your guess"), radios);
-    readGuess = () => root.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`)?.value;
-    rawGuess = () => String(readGuess() ?? "");
-    restoreGuess = (g) => {
+  }
+  const name = `${id}-choice`;
+  const radios = spec.input.options.map((o, i) => {
+    const r = h("input", {type: "radio", name, id: `${name}-${i}`, value: o.value});
+    disableAll.push(r);
+    return h("div", {class: "choice"}, r, h("label", {for: r.id}, o.label));
+  });
+  const readGuess = () => root.querySelector<HTMLInputElement>(`input[name="${name}"]:checked`)?.value;
+  return {
+    field: h("fieldset", {class: "exercise-guess"}, h("legend", {}, "Your guess"), radios),
+    disableAll,
+    readGuess,
+    rawGuess: () => String(readGuess() ?? ""),
+    restoreGuess: (g) => {
       for (const r of radios) {
         const i = r.querySelector("input")!;
         i.checked = i.value === g;
       }
-    };
-    guessProblem = () => "Pick an option first.";
-  }
+    },
+    guessProblem: () => "Pick an option first.",
+  };
+}
+
+/** An exercise card. Its root carries data-state = "guessing" | "locked" | "revealed" and, once revealed,
+ *  data-verdict = "right" | "wrong" (used by the end-to-end tests). */
+export function exercise(spec: ExerciseSpec): HTMLElement {
+  const id = uniqueId("ex");
+  const root = h("section", {class: "exercise", "data-state": "guessing", "aria-labelledby": `${id}-title`});
+  // h3: exercises sit under a chapter's h2 ("Exercises"); an h4 skipped a level (axe heading-order).
+  const title = h("h3", {id: `${id}-title`}, `Exercise ${spec.number}: predict, then check`);
+  const hidden = spec.conceal ? concealer(spec.conceal, `Exercise ${spec.number}`) : null;
+  hidden?.adopt(root);
+  const key = `${spec.number}|${typeof spec.question === "string" ? spec.question : spec.question.textContent}`;
+  const q = h("div", {class: "exercise-question"}, spec.question);
+
+  const {field, readGuess, rawGuess, restoreGuess, guessProblem, disableAll} = guessField(spec, id, root);
 
   const lock = h("button", {type: "button", class: "lab-button"}, "Lock in my guess");
   const reveal = h("button", {type: "button", class: "lab-button", disabled: true}, "Reveal the answer");

@@ -102,8 +102,8 @@ export function wordView(w: NonNullable<Inspection["word"]>): HTMLElement {
   );
 }
 
-/** What the checkpoint is and how every convention was decided — before anything runs. */
-export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?: number} = {}): HTMLElement {
+/** What the WebGPU engine needs for this model, and how this GPU's binding limit splits the embedding. */
+function memoryText(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?: number}): string {
   const c = ins.config;
   const ctx = opts.ctx ?? Math.min(2048, c.max_position_embeddings);
   const need = ins.gpuBytes(ctx);
@@ -114,6 +114,71 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
     const bind = lim.maxStorageBufferBindingSize ?? 0;
     memory += `; this GPU binds ≤ ${fmtBinaryBytes(bind)} per buffer, so the ${fmtBinaryBytes(embBytes)} embedding goes in ${Math.max(1, Math.ceil(embBytes / Math.max(1, bind)))} buffer(s)`;
   } else memory += "; no WebGPU here, so the CPU reference would run it (slowly for a 2B model)";
+  return memory;
+}
+
+/** How the stored scales are applied: the decided convention with its evidence, or the format's own rule. */
+function scaleText(ins: Inspection): Node | string {
+  return ins.scale
+    ? h(
+        "span",
+        {},
+        h(
+          "strong",
+          {"data-scale": ins.scale.value},
+          ins.scale.value === "multiply" ? "weight_scale multiplies" : "weight_scale divides",
+        ),
+        ` — ${ins.scale.how}. Evidence: ${ins.scale.evidence}.`,
+      )
+    : ins.format === "gguf-i2s"
+      ? "I2_S: one f32 scale per tensor that multiplies (W = code · scale)"
+      : ins.format === "gguf-tq1_0" || ins.format === "gguf-tq2_0"
+        ? "TQ: an f16 scale per 256-weight block that multiplies (W = code · d); every nonzero block of a tensor carries the same d (checked at load)"
+        : ins.pseudo
+          ? "the float values themselves: code · α, α recovered from the values (see Pseudo-quantized)"
+          : "none stored (scales computed at load)";
+}
+
+/** Every stored tensor: name, stored dtype (and role), shape and bytes, collapsed. */
+function tensorList(ins: Inspection): HTMLElement {
+  return h(
+    "details",
+    {},
+    h("summary", {}, `${ins.tensors.length} tensors`),
+    h(
+      "table",
+      {},
+      h(
+        "thead",
+        {},
+        h("tr", {}, h("th", {}, "tensor"), h("th", {}, "stored"), h("th", {}, "shape"), h("th", {}, "bytes")),
+      ),
+      h(
+        "tbody",
+        {},
+        ins.tensors.map((t) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, t.name),
+            h(
+              "td",
+              {},
+              `${t.dtype}${t.role === "ternary" ? " (ternary)" : t.role === "latent" ? " (latent → ternary)" : ""}`,
+            ),
+            h("td", {}, `[${t.shape.join(", ")}]`),
+            h("td", {}, fmtBinaryBytes(t.bytes)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** What the checkpoint is and how every convention was decided — before anything runs. */
+export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?: number} = {}): HTMLElement {
+  const c = ins.config;
+  const memory = memoryText(ins, opts);
   const tok = ins.tokenizer;
   const tbl = h(
     "table",
@@ -160,28 +225,7 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
         `${ins.bitsPerWeight.projections.toFixed(3)} in the projections; ${ins.bitsPerWeight.overall.toFixed(2)} over the whole file`,
         "bits",
       ),
-      row(
-        "Scale convention",
-        ins.scale
-          ? h(
-              "span",
-              {},
-              h(
-                "strong",
-                {"data-scale": ins.scale.value},
-                ins.scale.value === "multiply" ? "weight_scale multiplies" : "weight_scale divides",
-              ),
-              ` — ${ins.scale.how}. Evidence: ${ins.scale.evidence}.`,
-            )
-          : ins.format === "gguf-i2s"
-            ? "I2_S: one f32 scale per tensor that multiplies (W = code · scale)"
-            : ins.format === "gguf-tq1_0" || ins.format === "gguf-tq2_0"
-              ? "TQ: an f16 scale per 256-weight block that multiplies (W = code · d); every nonzero block of a tensor carries the same d (checked at load)"
-              : ins.pseudo
-                ? "the float values themselves: code · α, α recovered from the values (see Pseudo-quantized)"
-                : "none stored (scales computed at load)",
-        "scale",
-      ),
+      row("Scale convention", scaleText(ins), "scale"),
       row(
         "RoPE",
         h("span", {}, h("strong", {"data-rope": ins.rope.value}, ins.rope.value), ` — ${ins.rope.how}`),
@@ -222,38 +266,7 @@ export function inspectionView(ins: Inspection, opts: {gpu?: WebGPUStatus; ctx?:
   const warnings = ins.warnings.length
     ? h("div", {class: "notice", role: "note"}, h("strong", {}, "Warnings: "), ins.warnings.join("; "))
     : null;
-  const shapes = h(
-    "details",
-    {},
-    h("summary", {}, `${ins.tensors.length} tensors`),
-    h(
-      "table",
-      {},
-      h(
-        "thead",
-        {},
-        h("tr", {}, h("th", {}, "tensor"), h("th", {}, "stored"), h("th", {}, "shape"), h("th", {}, "bytes")),
-      ),
-      h(
-        "tbody",
-        {},
-        ins.tensors.map((t) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, t.name),
-            h(
-              "td",
-              {},
-              `${t.dtype}${t.role === "ternary" ? " (ternary)" : t.role === "latent" ? " (latent → ternary)" : ""}`,
-            ),
-            h("td", {}, `[${t.shape.join(", ")}]`),
-            h("td", {}, fmtBinaryBytes(t.bytes)),
-          ),
-        ),
-      ),
-    ),
-  );
+  const shapes = tensorList(ins);
   return h("section", {class: "format-inspection", "data-format": ins.format}, tbl, warnings, shapes);
 }
 

@@ -13,10 +13,12 @@ export interface ButterflyOptions {
   interval?: number;
 }
 
-/** values: a power-of-two-length vector (e.g. 8 channels of a real activation). Returns a figure with
- *  Step / Play / Reset buttons; invalidate() stops the timer (call it from the page's invalidation). */
-export function butterflyDiagram(values: readonly number[], opts: ButterflyOptions): HTMLElement & {dispose(): void} {
-  const {input, stages, norm} = butterflyStages(values);
+/** The butterfly network as SVG: a column of node values per stage and the four wires of each butterfly. */
+function butterflySvg(
+  input: number[],
+  stages: ReturnType<typeof butterflyStages>["stages"],
+  opts: ButterflyOptions,
+): {svg: SVGSVGElement; wires: SVGLineElement[][]; labels: SVGTextElement[][]; columns: number[][]} {
   const n = input.length;
   const S = stages.length;
   const width = Math.max(300, Math.min(opts.width, 760));
@@ -71,6 +73,16 @@ export function butterflyDiagram(values: readonly number[], opts: ButterflyOptio
       return t;
     }),
   );
+  return {svg, wires, labels, columns};
+}
+
+/** values: a power-of-two-length vector (e.g. 8 channels of a real activation). Returns a figure with
+ *  Step / Play / Reset buttons; invalidate() stops the timer (call it from the page's invalidation). */
+export function butterflyDiagram(values: readonly number[], opts: ButterflyOptions): HTMLElement & {dispose(): void} {
+  const {input, stages, norm} = butterflyStages(values);
+  const n = input.length;
+  const S = stages.length;
+  const {svg, wires, labels, columns} = butterflySvg(input, stages, opts);
   let shown = 0; // stages revealed
   const status = h("p", {class: "butterfly-status", role: "status", "aria-live": "polite"});
   const render = () => {

@@ -76,14 +76,9 @@ export type ModelDiagramElement = HTMLElement & {
   setValues(values: Record<string, string>, source?: string): void;
 };
 
-export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions): ModelDiagramElement {
-  const c = data.config;
-  const width = Math.max(300, Math.min(opts.width, 900));
-  const base = opts.base ?? "./";
-  let values = data.values ?? {};
-  const id = uniqueId("diagram");
-  const parts = blockParts(c);
-  const stack: DiagramPart[] = [
+/** The stack around the decoder blocks: embedding, the blocks, the final norm, the LM head. */
+function stackParts(c: BitNetConfig): DiagramPart[] {
+  return [
     {
       id: "embedding",
       kind: "embedding",
@@ -117,6 +112,140 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
       row: 0,
     },
   ];
+}
+
+/** The arrowhead every arrow of one diagram points with. */
+function arrowMarker(id: string): SVGElement {
+  return s(
+    "defs",
+    {},
+    s(
+      "marker",
+      {
+        id: `${id}-arrow`,
+        viewBox: "0 0 10 10",
+        refX: 9,
+        refY: 5,
+        markerWidth: 6,
+        markerHeight: 6,
+        orient: "auto-start-reverse",
+      },
+      s("path", {d: "M0,0 L10,5 L0,10 z", fill: "currentColor", "fill-opacity": 0.6}),
+    ),
+  );
+}
+
+function arrowLine(id: string, x1: number, y1: number, x2: number, y2: number): SVGElement {
+  return s("line", {
+    x1,
+    y1,
+    x2,
+    y2,
+    stroke: "currentColor",
+    "stroke-opacity": 0.5,
+    "stroke-width": 1.5,
+    "marker-end": `url(#${id}-arrow)`,
+  });
+}
+
+/** One row of placed parts: each a link to its chapter (described on hover and focus), arrows between neighbours. */
+function drawRow(
+  placed: Placed[],
+  ctx: {
+    opts: ModelDiagramOptions;
+    base: string;
+    id: string;
+    describe: (p: DiagramPart) => string;
+    titles: Map<string, {part: DiagramPart}>;
+    info: HTMLElement;
+    children: SVGElement[];
+  },
+): void {
+  const {opts, base, id, describe, titles, info, children} = ctx;
+  placed.forEach((pl, i) => {
+    const st = PART_STYLE[pl.part.kind];
+    const faded =
+      opts.focus !== undefined &&
+      pl.part.chapter !== opts.focus &&
+      !opts.highlight?.includes(pl.part.kind) &&
+      pl.part.id !== "blocks";
+    const title = describe(pl.part);
+    pl.part.id && titles.set(pl.part.id, {part: pl.part});
+    const a = s(
+      "a",
+      {
+        href: `${base}${pl.part.chapter}`,
+        "aria-label": title,
+        class: "diagram-part",
+        "data-part": pl.part.id,
+        "data-kind": pl.part.kind,
+        ...(faded ? {"data-faded": "true"} : {}),
+      },
+      s("rect", {
+        x: pl.x,
+        y: pl.y,
+        width: pl.w,
+        height: BOX_H,
+        rx: pl.part.kind === "residual" ? 15 : 5,
+        fill: st.fill,
+        stroke: st.stroke,
+        "stroke-width": faded ? 1 : 2,
+        opacity: faded ? 0.55 : 1,
+      }),
+      s(
+        "text",
+        {
+          x: pl.x + pl.w / 2,
+          y: pl.y + BOX_H / 2 + 4,
+          "text-anchor": "middle",
+          fill: "#1a1a1a",
+          opacity: faded ? 0.7 : 1,
+        },
+        pl.part.label,
+      ),
+    );
+    const show = () => {
+      info.textContent = describe(pl.part);
+    };
+    a.addEventListener("mouseenter", show);
+    a.addEventListener("focus", show);
+    children.push(a);
+    const next = placed[i + 1];
+    if (next && next.y === pl.y)
+      children.push(arrowLine(id, pl.x + pl.w + 1, pl.y + BOX_H / 2, next.x - 2, next.y + BOX_H / 2));
+  });
+}
+
+/** The legend: only the kinds of part the diagram has. */
+function diagramLegend(parts: readonly DiagramPart[]): HTMLElement {
+  const present = new Map<string, {fill: string; stroke: string}>();
+  for (const p of parts) present.set(PART_STYLE[p.kind].name, PART_STYLE[p.kind]);
+  return h(
+    "ul",
+    {class: "diagram-legend", "aria-label": "Colours"},
+    [...present].map(([name, st]) =>
+      h(
+        "li",
+        {},
+        h("span", {
+          class: "diagram-swatch",
+          style: `background:${st.fill};border-color:${st.stroke}`,
+          "aria-hidden": "true",
+        }),
+        name,
+      ),
+    ),
+  );
+}
+
+export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions): ModelDiagramElement {
+  const c = data.config;
+  const width = Math.max(300, Math.min(opts.width, 900));
+  const base = opts.base ?? "./";
+  let values = data.values ?? {};
+  const id = uniqueId("diagram");
+  const parts = blockParts(c);
+  const stack = stackParts(c);
   const info = h(
     "p",
     {class: "diagram-info", id: `${id}-info`, "aria-live": "polite"},
@@ -136,139 +265,31 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   const children: SVGElement[] = [];
   const label = (x: number, y: number, text: string) =>
     s("text", {x, y, "font-weight": 600, fill: "currentColor"}, text);
-  const arrow = (x1: number, y1: number, x2: number, y2: number) =>
-    s("line", {
-      x1,
-      y1,
-      x2,
-      y2,
-      stroke: "currentColor",
-      "stroke-opacity": 0.5,
-      "stroke-width": 1.5,
-      "marker-end": `url(#${id}-arrow)`,
-    });
-  children.push(
-    s(
-      "defs",
-      {},
-      s(
-        "marker",
-        {
-          id: `${id}-arrow`,
-          viewBox: "0 0 10 10",
-          refX: 9,
-          refY: 5,
-          markerWidth: 6,
-          markerHeight: 6,
-          orient: "auto-start-reverse",
-        },
-        s("path", {d: "M0,0 L10,5 L0,10 z", fill: "currentColor", "fill-opacity": 0.6}),
-      ),
-    ),
-  );
+  children.push(arrowMarker(id));
 
   const titles = new Map<string, {part: DiagramPart}>();
-  const draw = (placed: Placed[]) => {
-    placed.forEach((pl, i) => {
-      const st = PART_STYLE[pl.part.kind];
-      const faded =
-        opts.focus !== undefined &&
-        pl.part.chapter !== opts.focus &&
-        !opts.highlight?.includes(pl.part.kind) &&
-        pl.part.id !== "blocks";
-      const title = describe(pl.part);
-      pl.part.id && titles.set(pl.part.id, {part: pl.part});
-      const a = s(
-        "a",
-        {
-          href: `${base}${pl.part.chapter}`,
-          "aria-label": title,
-          class: "diagram-part",
-          "data-part": pl.part.id,
-          "data-kind": pl.part.kind,
-          ...(faded ? {"data-faded": "true"} : {}),
-        },
-        s("rect", {
-          x: pl.x,
-          y: pl.y,
-          width: pl.w,
-          height: BOX_H,
-          rx: pl.part.kind === "residual" ? 15 : 5,
-          fill: st.fill,
-          stroke: st.stroke,
-          "stroke-width": faded ? 1 : 2,
-          opacity: faded ? 0.55 : 1,
-        }),
-        s(
-          "text",
-          {
-            x: pl.x + pl.w / 2,
-            y: pl.y + BOX_H / 2 + 4,
-            "text-anchor": "middle",
-            fill: "#1a1a1a",
-            opacity: faded ? 0.7 : 1,
-          },
-          pl.part.label,
-        ),
-      );
-      const show = () => {
-        info.textContent = describe(pl.part);
-      };
-      a.addEventListener("mouseenter", show);
-      a.addEventListener("focus", show);
-      children.push(a);
-      const next = placed[i + 1];
-      if (next && next.y === pl.y)
-        children.push(arrow(pl.x + pl.w + 1, pl.y + BOX_H / 2, next.x - 2, next.y + BOX_H / 2));
-    });
-  };
+  const draw = (placed: Placed[]) => drawRow(placed, {opts, base, id, describe, titles, info, children});
 
   let y = 18;
-  children.push(label(4, y, `The stack (${data.name})`));
-  const top = layoutRow(stack, 4, y + 8, width);
-  draw(top.placed);
-  y = top.bottom + 30;
-  children.push(label(4, y, "One decoder block — attention half"));
-  const attn = layoutRow(
-    parts.filter((p) => p.row === 0),
-    4,
-    y + 8,
-    width,
-  );
-  draw(attn.placed);
-  y = attn.bottom + 30;
-  children.push(label(4, y, "FFN half"));
-  const ffn = layoutRow(
-    parts.filter((p) => p.row === 1),
-    4,
-    y + 8,
-    width,
-  );
-  draw(ffn.placed);
-  const height = ffn.bottom + 8;
+  let bottom = 0;
+  const rows: [string, DiagramPart[]][] = [
+    [`The stack (${data.name})`, stack],
+    ["One decoder block — attention half", parts.filter((p) => p.row === 0)],
+    ["FFN half", parts.filter((p) => p.row === 1)],
+  ];
+  for (const [title, row] of rows) {
+    children.push(label(4, y, title));
+    const r = layoutRow(row, 4, y + 8, width);
+    draw(r.placed);
+    bottom = r.bottom;
+    y = r.bottom + 30;
+  }
+  const height = bottom + 8;
   svg.setAttribute("height", String(height));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.append(...children);
 
-  // The legend: only the kinds this variant has.
-  const present = new Map<string, {fill: string; stroke: string}>();
-  for (const p of [...stack, ...parts]) present.set(PART_STYLE[p.kind].name, PART_STYLE[p.kind]);
-  const legend = h(
-    "ul",
-    {class: "diagram-legend", "aria-label": "Colours"},
-    [...present].map(([name, st]) =>
-      h(
-        "li",
-        {},
-        h("span", {
-          class: "diagram-swatch",
-          style: `background:${st.fill};border-color:${st.stroke}`,
-          "aria-hidden": "true",
-        }),
-        name,
-      ),
-    ),
-  );
+  const legend = diagramLegend([...stack, ...parts]);
   const fig = h(
     "figure",
     {

@@ -2,14 +2,19 @@
 // so screen-reader users and anyone who wants the numbers get them.
 import {h} from "./dom.js";
 
-export interface Column<R> {
-  key: keyof R & string;
+/** A column: a field of the row (`key`, formatted by `format`, else String()), or a cell computed from the whole row
+ *  (`value`). */
+export type Column<R> = {
   label: string;
-  /** Formats a cell; defaults to String(). */
-  format?: (v: R[keyof R], row: R) => string;
   /** Right-align numbers. */
   numeric?: boolean;
-}
+} & (
+  | {key: keyof R & string; format?: (v: R[keyof R], row: R) => string; value?: undefined}
+  | {value: (row: R) => string; key?: undefined; format?: undefined}
+);
+
+const cell = <R>(c: Column<R>, r: R): string =>
+  c.value ? c.value(r) : c.format ? c.format(r[c.key], r) : String(r[c.key]);
 
 export interface TableOptions<R> {
   columns?: Column<R>[];
@@ -19,6 +24,8 @@ export interface TableOptions<R> {
   open?: boolean;
   /** Show at most this many rows and say how many were left out. */
   maxRows?: number;
+  /** The first column names its row (<th scope="row">). */
+  rowHeader?: boolean;
 }
 
 export function table<R extends object>(rows: readonly R[], opts: TableOptions<R>): HTMLTableElement {
@@ -45,8 +52,12 @@ export function table<R extends object>(rows: readonly R[], opts: TableOptions<R
         h(
           "tr",
           {},
-          columns.map((c) =>
-            h("td", {class: c.numeric ? "num" : null}, c.format ? c.format(r[c.key], r) : String(r[c.key])),
+          columns.map((c, i) =>
+            h(
+              opts.rowHeader && i === 0 ? "th" : "td",
+              {class: c.numeric ? "num" : null, scope: opts.rowHeader && i === 0 ? "row" : null},
+              cell(c, r),
+            ),
           ),
         ),
       ),

@@ -103,25 +103,32 @@ function loadState(tf: TF, path: string, streams: {train: Uint16Array; val: Uint
   }
 }
 
-export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
-  const print = o.print ?? ((l: string) => console.log(l));
+/** The run's trainer: resumed from the run folder's state, continued from another run's (`from`), or new. */
+function openTrainer(o: TrainRunOptions, statePath: string, print: (l: string) => void): Trainer {
   const {tf, cfg, data, outDir} = o;
-  mkdirSync(outDir, {recursive: true});
-  const statePath = join(outDir, "state.safetensors");
   const streams = {train: data.train, val: data.val};
-  let tr: Trainer;
   if (o.resume && existsSync(statePath)) {
-    tr = loadState(tf, statePath, streams, cfg);
+    const tr = loadState(tf, statePath, streams, cfg);
     print(
       `resumed ${cfg.name} at step ${tr.step}/${cfg.steps} from ${statePath}${tr.done ? " (the run is complete: evaluating and exporting again)" : ""}`,
     );
-  } else if (o.from) {
-    tr = loadState(tf, o.from, streams, cfg);
-    print(`continuing ${cfg.name} from ${o.from} at step ${tr.step}/${cfg.steps}`);
-  } else {
-    if (o.resume) print(`no state in ${outDir}: starting ${cfg.name} from scratch`);
-    tr = Trainer.create(tf, cfg, streams);
+    return tr;
   }
+  if (o.from) {
+    const tr = loadState(tf, o.from, streams, cfg);
+    print(`continuing ${cfg.name} from ${o.from} at step ${tr.step}/${cfg.steps}`);
+    return tr;
+  }
+  if (o.resume) print(`no state in ${outDir}: starting ${cfg.name} from scratch`);
+  return Trainer.create(tf, cfg, streams);
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const {cfg, data, outDir} = o;
+  mkdirSync(outDir, {recursive: true});
+  const statePath = join(outDir, "state.safetensors");
+  const tr = openTrainer(o, statePath, print);
   writeFileSync(join(outDir, "train-config.json"), JSON.stringify(cfg, null, 2));
   const save = async (path: string) => writeAtomic(path, await tr.saveState());
   const writeLog = () => writeAtomic(join(outDir, "log.jsonl"), tr.log.map((r) => JSON.stringify(r)).join("\n") + "\n");

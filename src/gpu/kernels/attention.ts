@@ -836,21 +836,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     let cnt = min(${CH}u, end - s0);
-    if (lid < ${G}u) {
-      let r = lid;
-      var nm = mx[r];
-      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l].x); }
-      let cr = expFF(twoSum(mx[r], -nm));
-      var sum = vec2<f32>(0.0, 0.0);
-      for (var l = 0u; l < cnt; l++) {
-        let e = expFF(addFF(sc[r * ${CH}u + l], vec2<f32>(-nm, 0.0)));
-        sc[r * ${CH}u + l] = e;
-        sum = addFF(sum, e);
-      }
-      den[r] = addFF(mulFF(den[r], cr), sum);
-      corr[r] = cr;
-      mx[r] = nm;
-    }
+${onlineSoftmaxStepWGSL(G, CH, true)}
     workgroupBarrier();
     for (var t = 0u; t < ${PER}u; t++) {
       let o = lid + t * ${CH}u;
@@ -882,16 +868,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** One step of the online softmax over a chunk of `cnt` scores per query row (rows 0…G−1, scores sc[r·CH + l]):
  *  the running max mx, denominator den and the factor corr that rescales what was accumulated before; the scores
- *  become exp(s − max). One invocation per row; the caller's barriers surround it. */
-function onlineSoftmaxStepWGSL(G: number, CH: number): string {
+ *  become exp(s − max). One invocation per row; the caller's barriers surround it. With `ff` the scores, den and corr
+ *  are float-float (vec2) and exp is expFF (the exact kernel); the max is taken over the scores' hi parts. */
+function onlineSoftmaxStepWGSL(G: number, CH: number, ff = false): string {
+  const s = `sc[r * ${CH}u + l]`;
+  const [hi, cr, zero, e, sum, den] = ff
+    ? [
+        `${s}.x`,
+        "expFF(twoSum(mx[r], -nm))",
+        "vec2<f32>(0.0, 0.0)",
+        `expFF(addFF(${s}, vec2<f32>(-nm, 0.0)))`,
+        "sum = addFF(sum, e)",
+        "addFF(mulFF(den[r], cr), sum)",
+      ]
+    : [s, "exp(mx[r] - nm)", "0.0", `exp(${s} - nm)`, "sum += e", "den[r] * cr + sum"];
   return `    if (lid < ${G}u) {
       let r = lid;
       var nm = mx[r];
-      for (var l = 0u; l < cnt; l++) { nm = max(nm, sc[r * ${CH}u + l]); }
-      let cr = exp(mx[r] - nm);
-      var sum = 0.0;
-      for (var l = 0u; l < cnt; l++) { let e = exp(sc[r * ${CH}u + l] - nm); sc[r * ${CH}u + l] = e; sum += e; }
-      den[r] = den[r] * cr + sum;
+      for (var l = 0u; l < cnt; l++) { nm = max(nm, ${hi}); }
+      let cr = ${cr};
+      var sum = ${zero};
+      for (var l = 0u; l < cnt; l++) { let e = ${e}; ${s} = e; ${sum}; }
+      den[r] = ${den};
       corr[r] = cr;
       mx[r] = nm;
     }`;

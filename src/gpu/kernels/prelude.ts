@@ -12,7 +12,7 @@ export const PCG_WGSL = `fn pcg(v: u32) -> u32 {
  *  barrier on entry lets a kernel call reductions back to back on one array. */
 export function treeReduceWGSL(
   name: string,
-  type: "f32" | "u32",
+  type: "f32" | "u32" | "vec2<f32>",
   arr: string,
   combine: (a: string, b: string) => string,
   size = 256,
@@ -23,5 +23,31 @@ export function treeReduceWGSL(
   workgroupBarrier();
   for (var s = ${size / 2}u; s > 0u; s = s >> 1u) { if (lid < s) { ${arr}[lid] = ${combine(`${arr}[lid]`, `${arr}[lid + s]`)}; } workgroupBarrier(); }
   return ${arr}[0];
+}`;
+}
+
+/** The same reduction through subgroups of `sub` invocations: `op` (subgroupAdd, subgroupMax) within each
+ *  subgroup, then one partial per subgroup through `arr` (workgroupSize / sub entries), folded in order into `t`
+ *  by the statement `fold(t, partial)` from `identity` (or from the first partial where `identity` is undefined). */
+export function subgroupReduceWGSL(
+  name: string,
+  type: "f32" | "u32",
+  arr: string,
+  op: "subgroupAdd" | "subgroupMax",
+  fold: (t: string, x: string) => string,
+  sub: number,
+  workgroupSize: number,
+  identity?: string,
+): string {
+  const NS = Math.max(1, workgroupSize / sub);
+  const init =
+    identity === undefined ? `var t = ${arr}[0];\n  for (var i = 1u;` : `var t = ${identity};\n  for (var i = 0u;`;
+  return `fn ${name}(x: ${type}, lid: u32) -> ${type} {
+  let s = ${op}(x);
+  workgroupBarrier();
+  if (lid % ${sub}u == 0u) { ${arr}[lid / ${sub}u] = s; }
+  workgroupBarrier();
+  ${init} i < ${NS}u; i++) { ${fold("t", `${arr}[i]`)}; }
+  return t;
 }`;
 }

@@ -44,13 +44,19 @@ async function run(
   await device.queue.onSubmittedWorkDone();
 }
 
-export async function runSelfChecks(device: GPUDevice): Promise<SelfCheck[]> {
-  const S = await subgroupSize(device);
-  const WG = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup);
-  const out: SelfCheck[] = [];
-  const r = rng(2024);
+/** What every check reads: the device, its subgroup size and workgroup size, the shared seeded numbers, and the
+ *  list the checks add to. */
+interface CheckContext {
+  device: GPUDevice;
+  S: number;
+  WG: number;
+  r: () => number;
+  out: SelfCheck[];
+}
 
-  // float-float primitives: TwoSum / exact product errors must survive the driver's compiler
+/** Float-float primitives: TwoSum / exact product errors must survive the driver's compiler. */
+async function checkFloatFloat(c: CheckContext): Promise<void> {
+  const {device, r, out} = c;
   {
     const n = 4096;
     const a = Float32Array.from({length: n}, () => (r() - 0.5) * 2 ** Math.floor(r() * 20 - 10));
@@ -100,8 +106,11 @@ ${exactDivWGSL}
     out.push(c);
     for (const x of [A, B, O]) x.destroy();
   }
+}
 
-  // quantizers (identical inputs, no norm): codes, scale and Σq exactly as quant.ts
+/** Quantizers (identical inputs, no norm): codes, scale and Σq exactly as quant.ts. */
+async function checkQuantizers(c: CheckContext): Promise<void> {
+  const {device, S, WG, r, out} = c;
   const quantCase = async (
     name: string,
     quant: "int8" | "int4",
@@ -153,8 +162,11 @@ ${exactDivWGSL}
   await quantCase("absmax INT8 codes + scale", "int8", undefined, (x, n) => quantizeAbsmaxInt8(x, n));
   await quantCase("absmean INT4 codes + scale", "int4", undefined, (x, n) => quantizeAbsmeanInt4(x, n));
   await quantCase("top-K 50% + INT8 codes", "int8", 1280, (x, n) => quantizeTopKInt8(x, n, 0.5));
+}
 
-  // RMSNorm: w · fround(x · r), r in float64, bit for bit
+/** RMSNorm: w · fround(x · r), r in float64, bit for bit. */
+async function checkRmsNorm(c: CheckContext): Promise<void> {
+  const {device, S, WG, r, out} = c;
   {
     const n = 2560;
     const M = 4;
@@ -201,8 +213,11 @@ ${exactDivWGSL}
     out.push(c);
     for (const b of Object.values(map)) b.destroy();
   }
+}
 
-  // ternary linear: fround(acc · (γ/s)) bit for bit
+/** Ternary linear: fround(acc · (γ/s)) bit for bit. */
+async function checkTernaryLinear(c: CheckContext): Promise<void> {
+  const {device, S, r, out} = c;
   {
     const N = 300;
     const K = 2560;
@@ -245,8 +260,11 @@ ${exactDivWGSL}
     }
     out.push(c);
   }
+}
 
-  // KV cache: codes, min and step as quantizeKV makes them of the GPU's own rotated vectors
+/** KV cache: codes, min and step as quantizeKV makes them of the GPU's own rotated vectors. */
+async function checkKVCache(c: CheckContext): Promise<void> {
+  const {device, r, out} = c;
   for (const bits of [8, 4, 3]) {
     const H = 4;
     const KVh = 2;
@@ -326,5 +344,18 @@ ${exactDivWGSL}
     }
     out.push(c);
   }
+}
+
+export async function runSelfChecks(device: GPUDevice): Promise<SelfCheck[]> {
+  const S = await subgroupSize(device);
+  const WG = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup);
+  const out: SelfCheck[] = [];
+  const r = rng(2024);
+  const c: CheckContext = {device, S, WG, r, out};
+  await checkFloatFloat(c);
+  await checkQuantizers(c);
+  await checkRmsNorm(c);
+  await checkTernaryLinear(c);
+  await checkKVCache(c);
   return out;
 }

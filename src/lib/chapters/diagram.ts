@@ -3,7 +3,7 @@
 // hover. Read from the variant table (variant.ts sitePlan/kvPlan), so the picture is what the model computes.
 import type {BitNetConfig} from "../config.js";
 import type {ForwardTrace} from "../model.js";
-import {kvPlan, sitePlan, type Site} from "../variant.js";
+import {kvPlan, type Site, type SiteInput, sitePlan} from "../variant.js";
 
 export type PartKind =
   | "norm"
@@ -39,66 +39,72 @@ const QNAME: Record<string, string> = {
   "topk-int8": "top-K + INT8",
 };
 
+/** The parts at one BitLinear input site, in order: sub-norm, Hadamard, top-K, quantizer (as sitePlan puts them), the
+ *  projection. */
+function siteParts(c: BitNetConfig, p: SiteInput, s: Site, row: 0 | 1, linear: string, linears: string): DiagramPart[] {
+  const parts: DiagramPart[] = [];
+  if (p.subNorm)
+    parts.push({
+      id: `${s}-subnorm`,
+      kind: "norm",
+      label: "sub-norm",
+      what: "RMSNorm inside the block (BitNet's sub-LN), so the quantizer sees a steady scale",
+      chapter: "forward",
+      row,
+      site: s,
+    });
+  if (p.hadamard)
+    parts.push({
+      id: `${s}-hadamard`,
+      kind: "hadamard",
+      label: "Hadamard",
+      what: "rotates the vector so a few huge values spread out before 4-bit rounding (v2)",
+      chapter: "hadamard",
+      row,
+      site: s,
+    });
+  if (p.quantizer === "topk-int8")
+    parts.push({
+      id: `${s}-topk`,
+      kind: "topk",
+      label: `top-K ${Math.round(100 * (p.topK ?? 1))}%`,
+      what: "keeps only the largest entries, zeroing the rest (a4.8)",
+      chapter: "sparsity",
+      row,
+      site: s,
+    });
+  if (p.quantizer !== "none")
+    parts.push({
+      id: `${s}-quant`,
+      kind: "quantizer",
+      label: p.quantizer === "topk-int8" ? "INT8" : `${QNAME[p.quantizer]}`,
+      what: `rounds the activations to ${p.bits}-bit integers`,
+      chapter: "activations",
+      row,
+      site: s,
+    });
+  parts.push({
+    id: `${s}-linear`,
+    kind: "bitlinear",
+    label: linear,
+    what:
+      c.bitnet_variant === "fp"
+        ? `${linears}: a float matrix product`
+        : `${linears}: BitLinear, weights −1, 0 or +1 times one scale`,
+    chapter: c.bitnet_variant === "fp" ? "forward" : "ternary",
+    row,
+    site: s,
+  });
+  return parts;
+}
+
 /** The parts of one decoder block for this config, in computation order per half; absent parts are left out. */
 export function blockParts(c: BitNetConfig): DiagramPart[] {
   const plan = sitePlan(c);
   const kv = kvPlan(c);
   const parts: DiagramPart[] = [];
-  const site = (s: Site, row: 0 | 1, linear: string, linears: string) => {
-    const p = plan[s];
-    if (p.subNorm)
-      parts.push({
-        id: `${s}-subnorm`,
-        kind: "norm",
-        label: "sub-norm",
-        what: "RMSNorm inside the block (BitNet's sub-LN), so the quantizer sees a steady scale",
-        chapter: "forward",
-        row,
-        site: s,
-      });
-    if (p.hadamard)
-      parts.push({
-        id: `${s}-hadamard`,
-        kind: "hadamard",
-        label: "Hadamard",
-        what: "rotates the vector so a few huge values spread out before 4-bit rounding (v2)",
-        chapter: "hadamard",
-        row,
-        site: s,
-      });
-    if (p.quantizer === "topk-int8")
-      parts.push({
-        id: `${s}-topk`,
-        kind: "topk",
-        label: `top-K ${Math.round(100 * (p.topK ?? 1))}%`,
-        what: "keeps only the largest entries, zeroing the rest (a4.8)",
-        chapter: "sparsity",
-        row,
-        site: s,
-      });
-    if (p.quantizer !== "none")
-      parts.push({
-        id: `${s}-quant`,
-        kind: "quantizer",
-        label: p.quantizer === "topk-int8" ? "INT8" : `${QNAME[p.quantizer]}`,
-        what: `rounds the activations to ${p.bits}-bit integers`,
-        chapter: "activations",
-        row,
-        site: s,
-      });
-    parts.push({
-      id: `${s}-linear`,
-      kind: "bitlinear",
-      label: linear,
-      what:
-        c.bitnet_variant === "fp"
-          ? `${linears}: a float matrix product`
-          : `${linears}: BitLinear, weights −1, 0 or +1 times one scale`,
-      chapter: c.bitnet_variant === "fp" ? "forward" : "ternary",
-      row,
-      site: s,
-    });
-  };
+  const site = (s: Site, row: 0 | 1, linear: string, linears: string) =>
+    parts.push(...siteParts(c, plan[s], s, row, linear, linears));
   parts.push({
     id: "attn-norm",
     kind: "norm",

@@ -2,7 +2,21 @@
 // as a checkpoint before a run resumes from it: a step that is not an integer in [0, steps], a log that is not
 // a list of step/eval records, or bad JSON would otherwise resume wrongly (train nothing and exit 0, fail later
 // with a bare TypeError, or report a misleading divergence).
-import type {LogRecord} from "./trainer.js";
+import {
+  fromFloat32,
+  parseSafetensorsHeader,
+  tensorBytes,
+  toFloat32,
+  writeSafetensors,
+  type TensorEntry,
+} from "../safetensors.js";
+import {modelConfigAt, parseTrainConfig, type TrainConfig} from "./config.js";
+import type {FlatLayout} from "./flat.js";
+import type {LogRecord} from "./log.js";
+import {recipePrefixDiff} from "./plan.js";
+
+/** The safetensors metadata key of a training state. */
+export const STATE_KEY = "bitnet_lab_train_state";
 
 export interface StateMeta {
   version: number;
@@ -67,4 +81,88 @@ export function parseStateMeta(raw: string, where: string, maxStep = Infinity): 
     fail(`"layout" must be a list of [name, shape, offset] entries`);
   }
   return m as unknown as StateMeta;
+}
+
+/** The training state file: the flat latent parameters, AdamW's moments and the EMA if kept (F32), and the metadata (step, config,
+ *  log, parameter layout) under STATE_KEY. */
+export function writeState(s: {
+  params: Float32Array;
+  adamM: Float32Array;
+  adamV: Float32Array;
+  /** the EMA of the parameters, when the config keeps one (TrainConfig.ema) */
+  ema?: Float32Array;
+  step: number;
+  config: TrainConfig;
+  log: readonly LogRecord[];
+  layout: FlatLayout;
+}): Uint8Array {
+  const entries: TensorEntry[] = [
+    ["params", s.params],
+    ["adam_m", s.adamM],
+    ["adam_v", s.adamV],
+    ...(s.ema ? [["ema", s.ema]] : []),
+  ].map(([name, data]) => ({
+    name: name as string,
+    dtype: "F32",
+    shape: [s.layout.total],
+    data: fromFloat32(data as Float32Array, "F32"),
+  }));
+  const meta = {
+    version: 2,
+    step: s.step,
+    config: s.config,
+    log: s.log,
+    layout: s.layout.entries.map((e) => [e.name, e.shape, e.offset]),
+  };
+  return writeSafetensors(entries, {[STATE_KEY]: JSON.stringify(meta)});
+}
+
+/** Reads a training state: its validated metadata, the config to continue under (`cfg` replaces the saved one when
+ *  the steps before the state are the same computation under both, with the same shapes, seed, batch and sequence
+ *  length) and its tensors by name. */
+export function readState(
+  bytes: Uint8Array,
+  cfg?: TrainConfig,
+): {meta: StateMeta; config: TrainConfig; load: (name: string) => Float32Array} {
+  const h = parseSafetensorsHeader(bytes);
+  const metaRaw = h.metadata[STATE_KEY];
+  if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
+  const meta = parseStateMeta(metaRaw, "trainer: training state");
+  const saved = parseTrainConfig(meta.config, "saved state config");
+  const c = cfg ?? saved;
+  if (cfg) {
+    const a = modelConfigAt(saved, 0);
+    const b = modelConfigAt(c, 0);
+    for (const k of [
+      "vocab_size",
+      "hidden_size",
+      "intermediate_size",
+      "num_hidden_layers",
+      "num_attention_heads",
+      "num_key_value_heads",
+      "hidden_act",
+      "bitnet_sub_norms",
+      "tie_word_embeddings",
+    ] as const) {
+      if (a[k] !== b[k])
+        throw new Error(
+          `trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`,
+        );
+    }
+    // The steps before the state must be the same computation under both recipes (not the same variant
+    // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
+    const differs = recipePrefixDiff(saved, c, meta.step);
+    if (differs)
+      throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
+    if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
+      throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
+    }
+  }
+  const byName = new Map(h.tensors.map((t) => [t.name, t]));
+  const load = (name: string) => {
+    const t = byName.get(name);
+    if (!t) throw new Error(`trainer: state lacks ${name}`);
+    return toFloat32(tensorBytes(bytes, h, t), t.dtype);
+  };
+  return {meta, config: c, load};
 }

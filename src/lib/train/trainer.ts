@@ -4,15 +4,8 @@
 // exact save/resume (weights + optimizer moments + step; batches depend only on seed and step), and export
 // to the reference model's ModelWeights.
 import {tensorNames, type BitNetConfig} from "../config.js";
-import {parseStateMeta} from "./state.js";
-import {
-  fromFloat32,
-  parseSafetensorsHeader,
-  tensorBytes,
-  toFloat32,
-  writeSafetensors,
-  type TensorEntry,
-} from "../safetensors.js";
+import type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
+import {readState, writeState} from "./state.js";
 import {ternarize} from "../checkpoint.js";
 import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
 import {modelConfigAt, parseTrainConfig, quantizedAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
@@ -30,7 +23,6 @@ import {
   type FlatLayout,
 } from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
-import {recipePrefixDiff} from "./plan.js";
 import {roundClip} from "../quant.js";
 import {roundScale} from "./scale-format.js";
 import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
@@ -41,53 +33,14 @@ export interface TrainData {
   val: Uint16Array;
 }
 
-export interface StepResult {
-  /** Steps done after this one. */
-  step: number;
-  loss: number;
-  gradNorm: number;
-  lr: number;
-  wd: number;
-  /** LR/WD stage of the two-stage schedule (1 or 2). */
-  lrStage: 1 | 2;
-  /** Activation stage index (0 = the config's own bits; k = after stages[k−1]) and its bits. */
-  actStage: number;
-  activationBits: 8 | 4;
-  tokens: number;
-  ms: number;
-  tokensPerSecond: number;
-  stats?: StepStats;
-}
-
-/** Per-step statistics for the training page's plots. */
-export interface StepStats {
-  /** γ = mean|W| of each BitLinear weight (by tensor name) before this step's update. */
-  gamma: Record<string, number>;
-  /** Fraction of ternary codes that changed in this step's update, per BitLinear weight and overall. */
-  flipFraction: Record<string, number>;
-  flipOverall: number;
-  /** A fixed sample of one weight's latent values and their ternary codes after the update. */
-  sample: {name: string; latent: Float32Array; codes: Int8Array; gamma: number};
-}
-
-export interface EvalResult {
-  step: number;
-  loss: number;
-  perplexity: number;
-  tokens: number;
-}
+export type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
 
 export interface StepOptions {
   /** Compute StepStats (costs a few extra small kernels and a read-back). */
   stats?: boolean;
 }
 
-/** One line of the training log. */
-export type LogRecord = ({kind: "step"} & Omit<StepResult, "stats">) | ({kind: "eval"} & EvalResult);
-
 let trainerCount = 0;
-
-const STATE_KEY = "bitnet_lab_train_state";
 
 export class Trainer {
   readonly tf: TF;
@@ -440,91 +393,47 @@ export class Trainer {
   // ---------------------------------------------------------------- state
 
   /** Everything needed to continue exactly: latent weights, Adam moments, step, config and log
-   *  (a safetensors file; F32 throughout). */
+   *  (a safetensors file; F32 throughout; state.ts writeState). */
   async saveState(): Promise<Uint8Array> {
-    const entries: TensorEntry[] = [];
-    const saved: [string, Variable][] = [
-      ["params", this.P],
-      ["adam_m", this.m],
-      ["adam_v", this.v],
-    ];
-    if (this.emaP) saved.push(["ema", this.emaP]);
-    for (const [name, t] of saved) {
-      entries.push({
-        name,
-        dtype: "F32",
-        shape: [this.layout.total],
-        data: fromFloat32((await t.data()) as Float32Array, "F32"),
-      });
-    }
-    const meta = {
-      version: 2,
+    const [params, adamM, adamV, ema] = (await Promise.all([
+      this.P.data(),
+      this.m.data(),
+      this.v.data(),
+      ...(this.emaP ? [this.emaP.data()] : []),
+    ])) as Float32Array[];
+    return writeState({
+      params,
+      adamM,
+      adamV,
+      ema,
       step: this.step,
       config: this.cfg,
       log: this.log,
-      layout: this.layout.entries.map((e) => [e.name, e.shape, e.offset]),
-    };
-    return writeSafetensors(entries, {[STATE_KEY]: JSON.stringify(meta)});
+      layout: this.layout,
+    });
   }
 
   /** Restores a saved state. `cfg` (optional) replaces the saved config — e.g. to continue a stage-one
-   *  run under a stage-two config (v2 a8 → a4); shapes, seed, batch and sequence length must agree. */
+   *  run under a stage-two config (v2 a8 → a4); shapes, seed, batch and sequence length must agree (state.ts
+   *  readState). */
   static fromState(tf: TF, bytes: Uint8Array, data: TrainData, cfg?: TrainConfig): Trainer {
-    const h = parseSafetensorsHeader(bytes);
-    const metaRaw = h.metadata[STATE_KEY];
-    if (!metaRaw) throw new Error(`trainer: not a training state (no "${STATE_KEY}" metadata)`);
-    const meta = parseStateMeta(metaRaw, "trainer: training state");
-    const saved = parseTrainConfig(meta.config, "saved state config");
-    const c = cfg ?? saved;
-    if (cfg) {
-      const a = modelConfigAt(saved, 0);
-      const b = modelConfigAt(c, 0);
-      for (const k of [
-        "vocab_size",
-        "hidden_size",
-        "intermediate_size",
-        "num_hidden_layers",
-        "num_attention_heads",
-        "num_key_value_heads",
-        "hidden_act",
-        "bitnet_sub_norms",
-        "tie_word_embeddings",
-      ] as const) {
-        if (a[k] !== b[k])
-          throw new Error(
-            `trainer: the state was trained with ${k} = ${JSON.stringify(a[k])}, the config has ${JSON.stringify(b[k])}`,
-          );
-      }
-      // The steps before the state must be the same computation under both recipes (not the same variant
-      // name: the no-rotation ablation continues b1.58, and v2-a8 cannot stand in for it).
-      const differs = recipePrefixDiff(saved, c, meta.step);
-      if (differs)
-        throw new Error(`trainer: the state's recipe before step ${meta.step} differs from the config's in ${differs}`);
-      if (saved.seed !== c.seed || saved.batchSize !== c.batchSize || saved.seqLen !== c.seqLen) {
-        throw new Error("trainer: seed, batchSize and seqLen must match the saved state so the data stream continues");
-      }
-    }
+    const st = readState(bytes, cfg);
+    const c = st.config;
     checkData(c, data);
     const layout = flatLayout(modelConfigAt(c, 0));
-    if (JSON.stringify(meta.layout) !== JSON.stringify(layout.entries.map((e) => [e.name, e.shape, e.offset]))) {
+    if (JSON.stringify(st.meta.layout) !== JSON.stringify(layout.entries.map((e) => [e.name, e.shape, e.offset]))) {
       throw new Error("trainer: the saved parameter layout does not match the config's");
     }
-    const byName = new Map(h.tensors.map((t) => [t.name, t]));
-    const load = (name: string) => {
-      const t = byName.get(name);
-      if (!t) throw new Error(`trainer: state lacks ${name}`);
-      return toFloat32(tensorBytes(bytes, h, t), t.dtype);
-    };
     const tr = new Trainer(
       tf,
       c,
       data,
-      load("params"),
-      {m: load("adam_m"), v: load("adam_v")},
-      c.ema !== undefined ? load("ema") : undefined,
+      st.load("params"),
+      {m: st.load("adam_m"), v: st.load("adam_v")},
+      c.ema !== undefined ? st.load("ema") : undefined,
     );
-    tr.step = meta.step;
-    tr.log.push(...meta.log);
+    tr.step = st.meta.step;
+    tr.log.push(...st.meta.log);
     return tr;
   }
 
