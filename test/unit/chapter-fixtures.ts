@@ -36,3 +36,12 @@ const extra = readdirSync("data/fixtures")
   .map((name): ChapterFixture => ({name, ternary: "codes", embedding: /embedding/.test(name)}));
 
 export const CHAPTER_FIXTURES: readonly ChapterFixture[] = [...LISTED, ...extra];
+
+/** The fixtures whose computation differs on the GPU (the engine sees only the loaded weights, so families that differ
+ *  only in how their files are read run the same kernels): a Llama body with codes, a float (pseudo-quantized) model,
+ *  the per-projection-norm + QK-norm body, and any family fixture added later. */
+export const GPU_CHAPTER_FIXTURES = CHAPTER_FIXTURES.filter(
+  (f) =>
+    ["fam-llama-legacy", "fam-trilm-unpacked", "fam-qwen3-embedding"].includes(f.name) ||
+    !LISTED.some((x) => x.name === f.name),
+);
