@@ -7,8 +7,9 @@ export interface ChapterFixture {
   /** Path under data/fixtures. */
   name: string;
   opts?: OpenOptions;
-  /** What the ternary chapter shows: codes as loaded, codes recovered from ±α values, or a refusal (a float model). */
-  ternary: "codes" | "pseudo" | "refused";
+  /** What the ternary chapter shows: codes as loaded, codes recovered from ±α values, or a refusal (a float model);
+   *  "ternary": either of the first two (a fixture added later, not yet listed). */
+  ternary: "codes" | "pseudo" | "refused" | "ternary";
   /** An embedding model: the forward chapter refuses generation. */
   embedding?: boolean;
 }
@@ -29,11 +30,11 @@ const LISTED: readonly ChapterFixture[] = [
 
 export const fixtureLabel = (f: ChapterFixture) => `${f.name}${f.opts?.asBitNet ? " (run as BitNet)" : ""}`;
 
-// A family fixture added later (data/fixtures/fam-*) is checked too, expected to carry ternary codes.
+// A family fixture added later (data/fixtures/fam-*) is checked too, expected to carry ternary codes or ±α values.
 const extra = readdirSync("data/fixtures")
   .filter((n) => /^fam-/.test(n) && !/provenance|\.json$/.test(n) && n !== "fam-gguf-src")
   .filter((n) => !LISTED.some((f) => f.name === n))
-  .map((name): ChapterFixture => ({name, ternary: "codes", embedding: /embedding/.test(name)}));
+  .map((name): ChapterFixture => ({name, ternary: "ternary", embedding: /embedding/.test(name)}));
 
 export const CHAPTER_FIXTURES: readonly ChapterFixture[] = [...LISTED, ...extra];
 
