@@ -38,19 +38,21 @@ async function keep(page: Page): Promise<void> {
   );
 }
 
-/** Goes to a chapter, scrolling so cells waiting on visibility() run, until `ready` is there. */
+/** Goes to a chapter and sweeps down through it, again and again (a cell waiting on visibility() may appear anywhere
+ *  once the kept model has loaded), until `ready` is there. */
 async function chapter(page: Page, path: string, ready: string): Promise<void> {
   await page.goto(`${site.url}${path}`);
   const target = page.locator(ready).first();
-  for (let i = 0; i < 160 && !(await target.count()); i++) {
-    await page.mouse.wheel(0, 700);
+  const until = Date.now() + 200_000;
+  for (let i = 0; !(await target.count()); i++) {
+    if (Date.now() > until) {
+      // the cell errors the page shows say why the view never came
+      const shown = await page.locator(".observablehq--error").allTextContents();
+      throw new Error(`${path}: ${ready} not drawn; the page shows: ${shown.join(" | ") || "no error"}`);
+    }
+    await page.evaluate((k) => window.scrollTo(0, (k * 700) % Math.max(1, document.body.scrollHeight)), i);
     await page.waitForTimeout(250);
   }
-  await target.waitFor({state: "attached", timeout: 120_000}).catch(async (e) => {
-    // the cell errors the page shows say why the view never came
-    const shown = await page.locator(".observablehq--error").allTextContents();
-    throw new Error(`${path}: ${ready} not drawn; the page shows: ${shown.join(" | ") || "no error"} (${e})`);
-  });
 }
 
 async function gpuCheckPasses(page: Page): Promise<void> {
