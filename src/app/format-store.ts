@@ -8,6 +8,7 @@ import type {OpenOptions} from "../lib/formats/open.js";
 import {blobSource, mapFileSet} from "../lib/formats/source.js";
 import type {ByteSource} from "../lib/formats/source.js";
 import {Tokenizer} from "../lib/tokenizer.js";
+import {bytesCodec} from "../lib/chapters/opened-model.js";
 import type {LoadedModel, ModelInfo} from "./model-types.js";
 
 const DB = "bitnet-lab-opened";
@@ -89,10 +90,12 @@ export async function loadOpenedModel(): Promise<LoadedModel | null> {
     mapFileSet(rec.label, new Map(rec.files.map((f) => [f.name, blobSource(f.blob, f.name)] as [string, ByteSource]))),
     rec.opts,
   );
-  if (!opened.tokenizerJSON)
-    throw new Error("the opened checkpoint has no tokenizer, so the chapters cannot run prompts on it");
-  const tokenizer = Tokenizer.fromJSON(opened.tokenizerJSON);
   const weights = await opened.load();
+  // Without a tokenizer the prompt's UTF-8 bytes are the ids after BOS (as the Open page and the CLI); the pages use
+  // only what TextCodec has of a Tokenizer (encode, decode, eosId, vocabSize).
+  const tokenizer = opened.tokenizerJSON
+    ? Tokenizer.fromJSON(opened.tokenizerJSON)
+    : (bytesCodec(weights.config) as unknown as Tokenizer);
   return {
     info: {
       ...OPENED_MODEL_INFO,

@@ -6,6 +6,7 @@ import type {SamplingOptions} from "../lib/backend.js";
 import {decodeRate, streamTokens} from "../lib/stream.js";
 import type {StreamEvent} from "../lib/stream.js";
 import {fmt} from "../lib/chapters/format.js";
+import {generationRefusal} from "../lib/chapters/opened-model.js";
 import type {ModelWeights} from "../lib/tensor.js";
 import type {Tokenizer} from "../lib/tokenizer.js";
 import type {WebGPUStatus} from "../lib/webgpu-status.js";
@@ -38,6 +39,9 @@ export async function runGeneration(
   prompt: string,
   o: GenerationOptions,
 ): Promise<void> {
+  // an embedding model (of the opened families) has no next token to draw: say so instead of sampling noise
+  const refusal = generationRefusal(mm.weights.config);
+  if (refusal) return v.done("refused", refusal);
   let opened: OpenedSession;
   try {
     opened = await openSession(mm.weights, {backend: o.backend, gpu: o.gpu});

@@ -12,7 +12,7 @@ export interface StreamView extends HTMLElement {
   /** Updates the status line (tokens, speed, backend). */
   status(text: string): void;
   /** Marks the run finished (or failed) for readers and tests. */
-  done(state: "done" | "stopped" | "error", text?: string): void;
+  done(state: "done" | "stopped" | "error" | "refused", text?: string): void;
   /** A plain-words notice above the status line (e.g. the GPU was lost and the run carried on elsewhere). */
   notice(text: string): void;
 }

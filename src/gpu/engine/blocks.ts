@@ -442,6 +442,7 @@ export async function attentionBlock(
         ],
         A.qkv,
         P.qkvN,
+        insp,
       )),
     );
   } else {
@@ -605,9 +606,11 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
         ],
         undefined,
         P.F,
+        insp,
       )),
     );
-    first.push(await gluStep(b, l));
+    const glu = await gluStep(b, l);
+    first.push(insp ? {...glu, after: {layer: l, what: "glu"}} : glu);
   } else {
     const gu = await bitLinearSteps(b, {
       l,
@@ -667,6 +670,7 @@ async function perProjection(
   parts: ["q" | "k" | "v" | "gate" | "up", number][],
   out: GPUBuffer | undefined,
   yStride: number,
+  insp = false,
 ): Promise<Step[]> {
   const {P, A, W} = b;
   const Lw = W.layers[l];
@@ -704,7 +708,9 @@ async function perProjection(
       yStride,
       yOffset,
       eps: P.c.bitnet_linear_norm_eps,
-      insp: false,
+      // inspection copies each projection's own normalized input and codes (q and gate as the site's)
+      insp,
+      inspectIn: ({q: "qkv_in", k: "k_in", v: "v_in", gate: "gate_up_in", up: "up_in"} as const)[p],
     });
     steps.push(...r.steps);
   }

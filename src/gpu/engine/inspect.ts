@@ -50,7 +50,13 @@ export function encodeInspected(
     pass.end();
     const l = s.after.layer;
     const w = s.after.what;
-    const n = w === "qkv_in" || w === "gate_up_in" ? P.C : w === "o_in" ? hd : w === "down_in" ? P.F : 0;
+    const n = ["qkv_in", "gate_up_in", "k_in", "v_in", "up_in"].includes(w)
+      ? P.C
+      : w === "o_in"
+        ? hd
+        : w === "down_in"
+          ? P.F
+          : 0;
     if (n) {
       copy(l, w + ":dbg", A.dbg!, M * 2 * n * 4);
       if (P.kind === "ternary") {
@@ -162,6 +168,14 @@ export async function collectInspection(
             }
           : undefined,
       residualOut: new Float32Array(m.get("residual_out")!),
+      projInputs: m.has("k_in:dbg")
+        ? Object.fromEntries(
+            (["k", "v", "up"] as const).map((p) => [
+              p,
+              {input: dbgPart(`${p}_in`, P.C, true), codes: P.kind === "ternary" ? codes(`${p}_in`, P.C) : undefined},
+            ]),
+          )
+        : undefined,
     });
   }
   return {start, tokens: [...tokens], layers, bytes: read.bytes};
@@ -193,6 +207,7 @@ export function joinInspections(parts: EngineInspection[], start: number, tokens
       downInput: cat(i, "downInput"),
       residualOut: cat(i, "residualOut"),
       codes: undefined,
+      projInputs: undefined,
     };
   });
   return {start, tokens: [...tokens], layers};

@@ -68,6 +68,9 @@ export interface InspectionLayer {
   downInput: Float32Array;
   /** Integer codes and per-token dequantization factors 1/s of each quantized input (absent for fp). */
   codes?: Record<Site, {q: Int8Array; invScale: Float32Array}>;
+  /** With an RMSNorm inside each BitLinear: k's, v's and up's own normalized inputs and codes (q's and gate's are
+   *  qkvInput / gateUpInput and the site's codes). */
+  projInputs?: Partial<Record<"k" | "v" | "up", {input: Float32Array; codes?: {q: Int8Array; invScale: Float32Array}}>>;
   /** [M, C] the residual stream leaving the layer. */
   residualOut: Float32Array;
 }
@@ -106,7 +109,18 @@ export interface StepTag {
 }
 
 /** EngineInspection: after a step, copy these intermediates of a layer out. */
-export type InspectPoint = "qkv_in" | "qkv" | "o_in" | "gate_up_in" | "glu" | "down_in" | "residual";
+export type InspectPoint =
+  | "qkv_in"
+  | "qkv"
+  | "o_in"
+  | "gate_up_in"
+  | "glu"
+  | "down_in"
+  | "residual"
+  // per-projection norms (architecture.norms.perProjection): k, v and up quantize their own normalized copies
+  | "k_in"
+  | "v_in"
+  | "up_in";
 
 export interface Step extends Dispatch {
   gridFn: (M: number, nC: number) => [number, number, number];

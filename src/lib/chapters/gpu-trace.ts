@@ -24,6 +24,8 @@ export interface InspectedLayer {
   glu: Float32Array;
   downInput: Float32Array;
   codes?: Record<Site, {q: Int8Array; invScale: Float32Array}>;
+  /** With an RMSNorm inside each BitLinear: k's, v's and up's own inputs and codes (q's and gate's are the site's). */
+  projInputs?: Partial<Record<"k" | "v" | "up", {input: Float32Array; codes?: {q: Int8Array; invScale: Float32Array}}>>;
   residualOut: Float32Array;
   /** The quantized KV cache the GPU stored for these tokens (WebGPUSession.inspectKV); absent at 16 bits. */
   kv?: InspectedKVCodes;
@@ -210,7 +212,12 @@ const EMPTY = new Float32Array(0);
 export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights?: ModelWeights): ChapterTrace {
   const T = ins.tokens.length;
   const layers = ins.layers.map((g): ChapterTrace["layers"][number] => {
-    const lin = (name: LinearName, site: Site, values: Float32Array): LinearTrace => {
+    const lin = (
+      name: LinearName,
+      site: Site,
+      values: Float32Array,
+      own?: {q: Int8Array; invScale: Float32Array},
+    ): LinearTrace => {
       const dim = values.length / T;
       let input = values;
       let rotated: Float32Array | undefined;
@@ -219,7 +226,7 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
         input = values.slice();
         hadamardTransform(input, dim, {transpose: true});
       }
-      const codes = g.codes?.[site];
+      const codes = own ?? g.codes?.[site];
       const act = codes && scheme(c, site) ? actFrom(c, site, rotated ?? input, dim, codes) : undefined;
       return {
         name,
@@ -230,8 +237,10 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
         output: EMPTY,
       };
     };
-    const attn = (name: LinearName) => lin(name, "qkv", g.qkvInput);
-    const ffn = (name: LinearName) => lin(name, "gate_up", g.gateUpInput);
+    // a projection with its own RMSNorm (per-projection norms) quantizes its own copy, when the engine copied it
+    const own = (name: LinearName) => g.projInputs?.[name as "k" | "v" | "up"];
+    const attn = (name: LinearName) => lin(name, "qkv", own(name)?.input ?? g.qkvInput, own(name)?.codes);
+    const ffn = (name: LinearName) => lin(name, "gate_up", own(name)?.input ?? g.gateUpInput, own(name)?.codes);
     // v comes out of the qkv buffer untouched by RoPE: the projection's own output
     const d = headDim(c);
     const qN = c.num_attention_heads * d;
