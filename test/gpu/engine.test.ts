@@ -236,7 +236,7 @@ describe("WebGPU engine vs the CPU reference", () => {
         for (const fuse of [false, true] as const) {
           const st = await createWebGPUSession(w, {device, fuse, normStats: true, tuning});
           const kinds = st.decodeDispatches({layers: true}).map((d) => d.tag.kind);
-          if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 3 : 4); // o's combine per layer, and layer 0's qkv unless fused
+          if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 0 : 4); // unfused: o's combine per layer and layer 0's qkv; fused: none (fuseCombine)
           await st.append(prompt);
           for (let i = 0; i < 3; i++)
             expect(
