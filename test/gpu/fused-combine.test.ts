@@ -132,7 +132,7 @@ describe("W_o with the attention-combine prologue fused (decode)", () => {
       [4, 32, 1, 50],
       [20, 128, 8, 67],
     ]) {
-      for (const tuning of tunings) {
+      for (const tuning of H === 20 ? tunings.slice(0, 2) : tunings) {
         const {want, got, bytes} = await runBoth(device, S, tuning, H, d, nC, N);
         const label = JSON.stringify({H, d, nC, N, tuning});
         expect(bits(got), label).toEqual(bits(want));
