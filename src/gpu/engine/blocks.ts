@@ -53,6 +53,8 @@ export interface BuildContext {
   inspect: boolean;
   /** Fuse decode prologues into linears (all sites, or these) and RoPE into 16-bit attention. */
   fuse: boolean | readonly Site[];
+  /** Decode: with "o" fused, fuse W_o's attention-combine prologue too (default true; see combineFusable). */
+  fuseCombine?: boolean;
   /** Split H-BitLinear prologues with a cross-block Hadamard step in decode (see WebGPUSessionOptions). */
   hadamardSplit: "auto" | boolean;
   maxBlock: number;
@@ -204,7 +206,9 @@ async function fusedStep(
   const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
-  if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
+  const slots = fusedPrologueBindings(pro);
+  if (slots.had !== undefined) binds.push(had!);
+  if (slots.st !== undefined) binds[slots.st] = b.A.st;
   if (stats?.out) withStats(binds, stats.out);
   if (stats?.in) binds[STATS_BINDINGS.in] = stats.in.buf;
   return {
@@ -261,7 +265,7 @@ async function bitLinearSteps(
   const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
   if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
-  if (o.decode && o.nq.src === "plain") {
+  if (o.decode && (o.nq.src === "plain" || combineFusable(b, o.nq))) {
     const f = await fusedStep(
       b,
       o.lb,
@@ -312,6 +316,13 @@ async function bitLinearSteps(
     {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined},
   ];
   return {steps, cfg: lin.cfg};
+}
+
+/** Whether W_o's attention-combine prologue (partials → combine → sub-norm → INT8/INT4) may be fused into W_o:
+ *  every W_o workgroup then combines the partials itself (they are L2-resident, H·nC·(d + 2) floats), which saves
+ *  the single-workgroup dispatch. Not with a rotation or top-K (their workgroup arrays and passes stay unfused). */
+function combineFusable(b: BuildContext, nq: NQ): boolean {
+  return nq.src === "attn" && b.fuseCombine !== false && !nq.hadamard && nq.topK === undefined && !nq.topKRuntime;
 }
 
 /** Whether a decode prologue takes the split path: a Kronecker Hadamard plan whose cross-block order makes the

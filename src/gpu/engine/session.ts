@@ -149,6 +149,7 @@ export class WebGPUSession implements DecodeSession {
       kvF,
       inspect: !!this.opts.inspect,
       fuse: this.opts.fuse ?? true,
+      fuseCombine: this.opts.fuseCombine ?? true,
       maxBlock: this.maxBlock,
       hadamardSplit: this.opts.hadamardSplit ?? "auto",
       normStats: this.opts.normStats ?? false,

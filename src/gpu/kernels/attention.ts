@@ -578,6 +578,7 @@ function attentionWideWGSL(c: AttentionConfig): string {
   const QV = VD / 4; // vec4s per quarter
   const OG = (G * d) / per; // output groups
   const NPQ = WG / OG; // position groups in the value phase
+  const VU = 8; // value loads in flight per thread (accumulated in position order, as one at a time would)
   const half = d / 2;
   const rope = !!c.fusedRope;
   const vals = (x: string) =>
@@ -604,7 +605,8 @@ var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
 var<workgroup> kv4: array<f32, ${2 * d}>;
 var<workgroup> sp: array<f32, ${G * WG}>;
 var<workgroup> sc: array<f32, ${G * CH}>;
-var<workgroup> red: array<f32, ${WG}>;
+var<workgroup> redH: array<f32, ${G * CH}>;
+var<workgroup> nmx: array<f32, ${G}>;
 var<workgroup> mx: array<f32, ${G}>;
 var<workgroup> den: array<f32, ${G}>;
 var<workgroup> corr: array<f32, ${G}>;
@@ -702,45 +704,42 @@ ${
       sc[t] = v;
     }
     workgroupBarrier();
-    for (var hr = 0u; hr < ${G}u; hr++) {
-      if (lid < ${CH}u) { red[lid] = sc[hr * ${CH}u + lid]; }
-      workgroupBarrier();
-      for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
-        if (lid < w) { red[lid] = max(red[lid], red[lid + w]); }
-        workgroupBarrier();
-      }
-      let nm = max(mx[hr], red[0]);
-      workgroupBarrier();
-      if (lid < ${CH}u) {
-        let e = select(0.0, exp(sc[hr * ${CH}u + lid] - nm), lid < cnt);
-        sc[hr * ${CH}u + lid] = e;
-        red[lid] = e;
-      }
-      workgroupBarrier();
-      for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
-        if (lid < w) { red[lid] = red[lid] + red[lid + w]; }
-        workgroupBarrier();
-      }
-      if (lid == 0u) {
-        let cr = exp(mx[hr] - nm);
-        den[hr] = den[hr] * cr + red[0];
-        corr[hr] = cr;
-        mx[hr] = nm;
-      }
+    // the ${G} heads' trees side by side (each head's pairs as in a tree of its own: the same bits, ${G}× fewer barriers)
+    for (var t = lid; t < ${G * CH}u; t += ${WG}u) { redH[t] = sc[t]; }
+    workgroupBarrier();
+    for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
+      for (var t = lid; t < ${G * CH}u; t += ${WG}u) { if (t % ${CH}u < w) { redH[t] = max(redH[t], redH[t + w]); } }
       workgroupBarrier();
     }
-    // values: output group o, positions pq, pq + ${NPQ}, …, four loads at a time
+    if (lid < ${G}u) { nmx[lid] = max(mx[lid], redH[lid * ${CH}u]); }
+    workgroupBarrier();
+    for (var t = lid; t < ${G * CH}u; t += ${WG}u) {
+      let e = select(0.0, exp(sc[t] - nmx[t / ${CH}u]), t % ${CH}u < cnt);
+      sc[t] = e;
+      redH[t] = e;
+    }
+    workgroupBarrier();
+    for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
+      for (var t = lid; t < ${G * CH}u; t += ${WG}u) { if (t % ${CH}u < w) { redH[t] = redH[t] + redH[t + w]; } }
+      workgroupBarrier();
+    }
+    if (lid < ${G}u) {
+      let nm = nmx[lid];
+      let cr = exp(mx[lid] - nm);
+      den[lid] = den[lid] * cr + redH[lid * ${CH}u];
+      corr[lid] = cr;
+      mx[lid] = nm;
+    }
+    workgroupBarrier();
+    // values: output group o, positions pq, pq + ${NPQ}, …, ${VU} loads at a time
     {
       let cr = corr[r];
 ${[...Array(accs).keys()].map((a) => `      acc${a} = acc${a} * cr;`).join("\n")}
       let vb = (s0 * ${KV}u + g) * ${VD}u + ov;
       var l = pq;
-      for (; l + ${3 * NPQ}u < cnt; l += ${4 * NPQ}u) {
-        let q0 = Vc[vb + l * ${KV * VD}u];
-        let q1 = Vc[vb + (l + ${NPQ}u) * ${KV * VD}u];
-        let q2 = Vc[vb + (l + ${2 * NPQ}u) * ${KV * VD}u];
-        let q3 = Vc[vb + (l + ${3 * NPQ}u) * ${KV * VD}u];
-${[0, 1, 2, 3]
+      for (; l + ${(VU - 1) * NPQ}u < cnt; l += ${VU * NPQ}u) {
+${[...Array(VU).keys()].map((k) => `        let q${k} = Vc[vb + (l + ${k * NPQ}u) * ${KV * VD}u];`).join("\n")}
+${[...Array(VU).keys()]
   .map((k) =>
     vals(`q${k}`)
       .map((x, a) => `        acc${a} += sc[r * ${CH}u + l + ${k * NPQ}u] * ${x};`)

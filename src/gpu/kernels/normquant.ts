@@ -129,8 +129,10 @@ export interface NormQuantFused {
 export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): string {
   if (fused?.statsIn) return statsPrologueWGSL(c, fused.bindings, fused.statsIn.parts);
   const {n, WG, sub} = c;
-  if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect))
-    throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
+  if (fused && (c.quant === "none" || c.inspect || (c.src === "attn" && (c.topK !== undefined || c.hadamard))))
+    throw new Error(
+      "normQuantWGSL: the fused prologue quantizes a plain row or an attention combine (no top-K, no rotation), without inspection",
+    );
   const pv = fused ? "np" : "p";
   const KW = 16 * Math.ceil(n / 64); // i8-lane words of a fused prologue's output
   if (WG & (WG - 1)) throw new Error("normQuantWGSL: WG must be a power of two");
@@ -155,6 +157,7 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
 @group(0) @binding(${bi("normW")}) var<storage, read> normW: array<f32>;
 var<workgroup> xw: array<vec4<u32>, ${KW / 4}>;
 var<workgroup> xwm: vec2<u32>;`);
+    if (c.src === "attn") L.push(`struct ST { M: u32, P: u32, nC: u32, chunk: u32 }`); // W_o's decode: the combine
   } else {
     L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
 struct ST { M: u32, P: u32, nC: u32, chunk: u32${c.topKRuntime ? ", plainStart: u32, topK: u32, r0: u32, r1: u32" : ""} }
