@@ -492,7 +492,7 @@ export async function attentionBlock(
       bind: bindGroup(
         device,
         pipes.attnRope,
-        [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, rt.cos, rt.sin],
+        [pipes.attnU[l], A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, rt.cos, rt.sin],
         label,
       ),
       grid: [1],
@@ -514,7 +514,7 @@ export async function attentionBlock(
     label = `L${l}.attention`;
     steps.push({
       pipeline: pipes.attn,
-      bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label),
+      bind: bindGroup(device, pipes.attn, [pipes.attnU[l], A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label),
       grid: [1],
       gridFn: (m, nC) => [nC, P.KV, m],
       label,
@@ -783,7 +783,8 @@ export interface AttentionPipes {
   /** decode with a 16-bit cache: RoPE and the K/V write inside the attention kernel (one dispatch less) */
   attnRope?: GPUComputePipeline;
   ropeU: GPUBuffer;
-  attnU: GPUBuffer;
+  /** per layer: {qkvStride, scale, window} (window 0: every earlier key; layers of one window share a buffer) */
+  attnU: GPUBuffer[];
 }
 
 export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
@@ -798,12 +799,21 @@ export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
       ? await pipelineChecked(device, attentionWGSL({...shape, fusedRope: true}), "attention+rope")
       : undefined,
     ropeU: b.pool.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P"),
-    attnU: b.pool.uni(
-      // scores × head_dim^-½, or Gemma's query_pre_attn_scalar^-½ (architecture.attention.scale)
-      new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([P.arch.attention.scale]).buffer)[0], 0, 0]),
-      "attn.P",
-    ),
+    attnU: attnUniforms(b),
   };
+}
+
+/** The attention kernels' P per layer: scores × head_dim^-½, or Gemma's query_pre_attn_scalar^-½, and the layer's
+ *  sliding window (architecture.attention: keys q − W + 1 … q; 0 = none). */
+function attnUniforms(b: BuildContext): GPUBuffer[] {
+  const {P} = b;
+  const scale = new Uint32Array(new Float32Array([P.arch.attention.scale]).buffer)[0];
+  const byWindow = new Map<number, GPUBuffer>();
+  return P.arch.attention.window.map((w = 0) => {
+    let u = byWindow.get(w);
+    if (!u) byWindow.set(w, (u = b.pool.uni(new Uint32Array([P.qkvN, scale, w, 0]), w ? `attn.P.w${w}` : "attn.P")));
+    return u;
+  });
 }
 
 export type Mode = "decode" | "prefill";

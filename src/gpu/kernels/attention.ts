@@ -338,11 +338,16 @@ export function attentionWideOK(c: Omit<AttentionConfig, "fusedRope">): boolean 
   return c.kv.bits >= 16 && c.kv.bosBits >= 16 && c.d % (4 * per) === 0 && G <= 4 && OG <= 256 && 256 % OG === 0;
 }
 
+/** The first key position query pos sees: pos − W + 1 in a sliding-window layer (P.window = W, architecture.ts
+ *  attention.window), else 0 — every kernel starts its chunk's positions there, so a chunk wholly before the window
+ *  writes an empty partial (max −3e38, sum 0) and a window of 0 leaves the kernels as they were, bit for bit. */
+const keyStartWGSL = `fn keyStart(pos: u32) -> u32 { return select(0u, max(pos + 1u, p.window) - p.window, p.window != 0u); }`;
+
 /** The bindings every split-attention kernel shares (0 P, 1 qkv, 2/3 the K/V cache codes, 4/5 their min/step,
  *  6 part, 7 ST); `cache` is the code arrays' element type, `cacheAccess` read_write where the kernel writes RoPE'd
  *  K/V (the wide kernel's fused RoPE). */
 function attnBindingsWGSL(st: string, cache: "u32" | "vec4<u32>", cacheAccess: "read" | "read_write" = "read"): string {
-  return `struct P { qkvStride: u32, scale: f32 }
+  return `struct P { qkvStride: u32, scale: f32, window: u32 }
 ${st}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -351,12 +356,13 @@ ${st}
 @group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
-@group(0) @binding(7) var<uniform> st: ST;`;
+@group(0) @binding(7) var<uniform> st: ST;
+${keyStartWGSL}`;
 }
 
 /** Split-sequence attention. Grid (nC, KV, M); workgroup of 64 invocations; positions of chunk c are
- *  [c·chunk, min((c+1)·chunk, pos+1)) with pos = P + m (causal). Writes part[((m·H + h)·nC + c)·(d+2) …] =
- *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
+ *  [max(c·chunk, keyStart(pos)), min((c+1)·chunk, pos+1)) with pos = P + m (causal, and the sliding window). Writes part[((m·H + h)·nC + c)·(d+2) …] =
+ *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale, window}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
  *  7 ST {M, P, nC, chunk}. */
 export function attentionWGSL(c: AttentionConfig): string {
   if (c.exact) {
@@ -395,7 +401,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, ${PER}>;
   for (var t = 0u; t < ${PER}u; t++) { acc[t] = 0.0; }
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<f32, ${G}>;
@@ -481,7 +487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
 ${[...Array(PER).keys()].map((t) => [...Array(accs).keys()].map((a) => `  var acc${t}_${a} = vec4<f32>(0.0);`).join("\n")).join("\n")}
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<f32, ${G}>;
@@ -670,7 +676,7 @@ ${
   let ov = o % ${VD}u;
 ${[...Array(accs).keys()].map((a) => `  var acc${a} = vec4<f32>(0.0);`).join("\n")}
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let cnt = min(${CH}u, end - s0);
     // scores: 4 lanes per position
     {
@@ -816,7 +822,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<vec2<f32>, ${PER}>;
   for (var t = 0u; t < ${PER}u; t++) { acc[t] = vec2<f32>(0.0, 0.0); }
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<vec2<f32>, ${G}>;
