@@ -23,7 +23,7 @@ import {testDevice} from "./harness.js";
 const S = 77;
 const WINDOWS = [1, 6, 70, S, 90]; // 70: a window over two 64-position steps; 90 > S: every key
 const CASES = [
-  {P: 0, M: S, chunk: 64}, // prefill, one chunk
+  {P: 0, M: S, chunk: 128}, // prefill, one chunk of two 64-position steps
   {P: 58, M: S - 58, chunk: 24}, // prefill blocks after earlier positions: chunk boundaries inside the window,
   {P: 66, M: S - 66, chunk: 11}, // chunks wholly before it
   {P: S - 1, M: 1, chunk: 64}, // decode
