@@ -16,6 +16,11 @@ const only = process.argv
   .find((a) => a.startsWith("--only="))
   ?.slice(7)
   .split(",");
+// --pick=NAME|NAME…: exactly these variants (names hold commas, so '|' separates them)
+const pick = process.argv
+  .find((a) => a.startsWith("--pick="))
+  ?.slice(7)
+  .split("|");
 const log = (s: string) => console.error(`decode-parts: ${s}`);
 const TM = quick ? {} : {warmupMs: 150, targetMs: 15};
 const reps = quick ? 1 : 10;
@@ -31,6 +36,11 @@ const variants: Variant[] = (
   [
     ...fuseSets.map((fuse) => ({name: `fuse=${JSON.stringify(fuse)}`, opts: {fuse}})),
     ...fuseSets.map((fuse) => ({name: `normStats fuse=${JSON.stringify(fuse)}`, opts: {fuse, normStats: true}})),
+    // W_o's attention-combine prologue as its own dispatch (the engine before fuseCombine: 6 dispatches per layer)
+    {name: "fuse=true fuseCombine=false", opts: {fuse: true, fuseCombine: false}},
+    {name: "fuse=o+down", opts: {fuse: ["o", "down"] as Site[]}},
+    {name: "fuse=qkv+o+down", opts: {fuse: ["qkv", "o", "down"] as Site[]}},
+    {name: "fuse=true attnChunk=32", opts: {fuse: true, attnChunk: 32}},
     {name: 'v2 fuse=["down"]', opts: {fuse: ["down"] as Site[]}, variant: "v2"},
     {name: 'v2 normStats fuse=["down"]', opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
     {
@@ -60,7 +70,7 @@ const variants: Variant[] = (
         c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }"),
     }, // a uniform condition (the prologue has barriers)
   ] as Variant[]
-).filter((v) => !only || only.some((o) => v.name.includes(o)));
+).filter((v) => (!only || only.some((o) => v.name.includes(o))) && (!pick || pick.includes(v.name)));
 
 async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});

@@ -170,6 +170,48 @@ describe("WebGPU engine vs the CPU reference", () => {
     }
   });
 
+  it("decode with W_o's attention-combine prologue fused into W_o (fuseCombine) equals the unfused kernels bit for bit, several chunks, subgroup and workgroup-memory paths", async () => {
+    const device = await testDevice();
+    type Tuning = NonNullable<WebGPUSessionOptions["tuning"]>;
+    // odd widths (96 = 3 heads of 32, GQA 3 over 1 KV head), 4-bit KV (RoPE its own step), relu2; attnChunk 4 →
+    // 3–4 chunks to combine; subgroup, workgroup-memory and small-workgroup reductions
+    const cases: [Partial<BitNetConfig>, Tuning[], number][] = [
+      [{}, [{}, {noSubgroups: true}], 5],
+      [
+        {
+          hidden_size: 96,
+          num_attention_heads: 3,
+          num_key_value_heads: 1,
+          intermediate_size: 136,
+          hidden_act: "relu2",
+          bitnet_kv_bits: 4,
+        },
+        [{decode: {R: 2, T: 4, WG: 64}}],
+        6,
+      ],
+    ];
+    for (const [extra, tunings, perLayer] of cases) {
+      const cfg = defaultConfig("b1.58", {...shape, ...extra});
+      const w = randomWeights(cfg, 31);
+      for (const tuning of tunings) {
+        const plain = await createWebGPUSession(w, {device, fuse: false, tuning, attnChunk: 4});
+        const fused = await createWebGPUSession(w, {device, tuning, attnChunk: 4});
+        const kinds = fused.decodeDispatches({layers: true}).map((d) => d.tag.kind);
+        expect(kinds.filter((k) => k === "norm-quant").length, JSON.stringify(tuning)).toBe(0); // o's combine fused too
+        expect(kinds.length).toBe(2 + perLayer * cfg.num_hidden_layers); // embed, final norm
+        await plain.append(prompt);
+        await fused.append(prompt);
+        for (const tok of [3, 77, 150])
+          expect(
+            maxAbsDiff(await fused.append([tok]), await plain.append([tok])),
+            JSON.stringify({extra, tuning}),
+          ).toBe(0);
+        plain.dispose();
+        fused.dispose();
+      }
+    }
+  });
+
   it("decode with prologues from the producers' norm statistics (normStats) equals the unfused kernels bit for bit, subgroup and workgroup-memory paths", async () => {
     const device = await testDevice();
     // b1.58 (all four sites from statistics but layer 0's qkv), relu2, and v2 a8 (qkv and gate_up; o/down rotated)
@@ -194,7 +236,7 @@ describe("WebGPU engine vs the CPU reference", () => {
         for (const fuse of [false, true] as const) {
           const st = await createWebGPUSession(w, {device, fuse, normStats: true, tuning});
           const kinds = st.decodeDispatches({layers: true}).map((d) => d.tag.kind);
-          if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 3 : 4); // o's combine per layer, and layer 0's qkv unless fused
+          if (c.variant === "b1.58") expect(kinds.filter((k) => k === "norm-quant").length).toBe(fuse ? 0 : 4); // unfused: o's combine per layer and layer 0's qkv; fused: none (fuseCombine)
           await st.append(prompt);
           for (let i = 0; i < 3; i++)
             expect(

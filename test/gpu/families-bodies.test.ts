@@ -92,40 +92,55 @@ describe("Gemma3 kernels vs float64", () => {
 });
 
 describe("WebGPU engine on fam-gemma3-embedding (Gemma3 body)", () => {
-  it("logits vs the CPU reference and transformers within the sliding window; positions beyond it refused by name", async () => {
+  it("logits vs the CPU reference and transformers beyond the sliding window (prefill and decode), embedding of the whole sequence", async () => {
     const device = await testDevice();
     const dir = "data/fixtures/fam-gemma3-embedding";
     const w = await (await openCheckpoint(await pathFileSet(dir))).load();
     const ref = JSON.parse(readFileSync(`${dir}/logits.json`, "utf8")) as {sequences: number[][]; logits: number[][][]};
-    const W = w.config.bitnet_gemma!.sliding_window; // 4: the engine holds at most the window (plan.maxPositions)
+    const W = w.config.bitnet_gemma!.sliding_window; // 4: layers 0 and 1 see keys q − 3 … q, layer 2 all
     const V = w.config.vocab_size;
+    const rowsOf = (x: Float32Array) => [...Array(x.length / V).keys()].map((p) => x.subarray(p * V, (p + 1) * V));
     let dCpu = 0,
       dEmb = 0,
       dRef = 0,
       agree = 0,
       n = 0;
     for (const [s, seq] of ref.sequences.entries()) {
-      // a causal model's first W logits depend on the first W tokens only: transformers' rows 0…W−1 are the reference
-      const gpu = await createWebGPUSession(w, {device, maxLength: 16}); // clamped to the window, as max_position_embeddings is
-      expect(gpu.maxPositions).toBe(W);
-      const cpu = createCpuSession(w);
-      const a = await cpu.append(seq.slice(0, W - 1), {allLogits: true});
-      const b = await gpu.append(seq.slice(0, W - 1), {allLogits: true});
-      const la = await cpu.append([seq[W - 1]]); // the last position by the decode path
-      const lb = await gpu.append([seq[W - 1]]);
-      dCpu = Math.max(dCpu, maxAbs(a, b), maxAbs(la, lb));
-      const rows = [...Array(W - 1).keys()].map((p) => b.subarray(p * V, (p + 1) * V)).concat([lb]);
-      rows.forEach((row, p) => {
+      expect(seq.length).toBeGreaterThan(W + 1);
+      // a prefill block that crosses the window, then decode steps past it: default chunks, and 3-position chunks
+      // (decode chunks wholly before the window, chunk boundaries inside it)
+      for (const attnChunk of [undefined, 3]) {
+        const gpu = await createWebGPUSession(w, {device, maxLength: 16, attnChunk});
+        expect(gpu.maxPositions).toBe(16);
+        const cpu = createCpuSession(w);
+        const k = W + 1;
+        const a = await cpu.append(seq.slice(0, k), {allLogits: true});
+        const b = await gpu.append(seq.slice(0, k), {allLogits: true});
+        dCpu = Math.max(dCpu, maxAbs(a, b));
+        const rows = rowsOf(b);
+        for (const t of seq.slice(k)) {
+          const lb = await gpu.append([t]);
+          dCpu = Math.max(dCpu, maxAbs(await cpu.append([t]), lb));
+          rows.push(lb);
+        }
+        rows.forEach((row, p) => {
+          dRef = Math.max(dRef, maxAbs(row, ref.logits[s][p]));
+          if (argmax(row) === argmax(Float32Array.from(ref.logits[s][p]))) agree++;
+          n++;
+        });
+        gpu.dispose();
+      }
+      // the whole sequence in one prefill block, and its embedding (pooling + L2 on the GPU)
+      const gpu = await createWebGPUSession(w, {device, maxLength: 16});
+      rowsOf(await gpu.append(seq, {allLogits: true})).forEach((row, p) => {
         dRef = Math.max(dRef, maxAbs(row, ref.logits[s][p]));
-        if (argmax(row) === argmax(Float32Array.from(ref.logits[s][p]))) agree++;
-        n++;
       });
-      await expect(gpu.append([1])).rejects.toThrow(/exceed the 4-position limit \(sliding-window layers of 4 keys/);
-      // the embedding (pooling + L2 on the GPU) of the window's tokens, against the CPU reference's
-      const e = await gpu.embedding(seq.slice(0, W));
-      dEmb = Math.max(dEmb, maxAbs(e, embedTokens(w, seq.slice(0, W))));
-      await expect(gpu.embedding(seq)).rejects.toThrow(/exceed the 4-position limit/);
+      dEmb = Math.max(dEmb, maxAbs(await gpu.embedding(seq), embedTokens(w, seq)));
       gpu.dispose();
+      // …and in blocks of 3 (prefill blocks that start inside or past the window)
+      const ge = await createWebGPUSession(w, {device, maxLength: 16, maxBlock: 3});
+      dEmb = Math.max(dEmb, maxAbs(await ge.embedding(seq), embedTokens(w, seq)));
+      ge.dispose();
     }
     console.log(
       `fam-gemma3-embedding: GPU vs CPU max |Δ| ${dCpu.toExponential(2)}, GPU vs transformers ${dRef.toExponential(2)}, argmax ${agree}/${n}; embedding GPU vs CPU ${dEmb.toExponential(2)}`,

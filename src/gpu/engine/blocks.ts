@@ -53,6 +53,8 @@ export interface BuildContext {
   inspect: boolean;
   /** Fuse decode prologues into linears (all sites, or these) and RoPE into 16-bit attention. */
   fuse: boolean | readonly Site[];
+  /** Decode: with "o" fused, fuse W_o's attention-combine prologue too (default true; see combineFusable). */
+  fuseCombine?: boolean;
   /** Split H-BitLinear prologues with a cross-block Hadamard step in decode (see WebGPUSessionOptions). */
   hadamardSplit: "auto" | boolean;
   maxBlock: number;
@@ -204,7 +206,9 @@ async function fusedStep(
   const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
-  if (fusedPrologueBindings(pro).had !== undefined) binds.push(had!);
+  const slots = fusedPrologueBindings(pro);
+  if (slots.had !== undefined) binds.push(had!);
+  if (slots.st !== undefined) binds[slots.st] = b.A.st;
   if (stats?.out) withStats(binds, stats.out);
   if (stats?.in) binds[STATS_BINDINGS.in] = stats.in.buf;
   return {
@@ -261,7 +265,7 @@ async function bitLinearSteps(
   const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
   const tag: StepTag = {kind: "linear", layer: o.l, site: o.site, hadamard: o.nq.hadamard};
   if (o.decode && splitHadamard(b, o.nq)) return splitSteps(b, o, name, tag);
-  if (o.decode && o.nq.src === "plain") {
+  if (o.decode && (o.nq.src === "plain" || combineFusable(b, o.nq))) {
     const f = await fusedStep(
       b,
       o.lb,
@@ -312,6 +316,13 @@ async function bitLinearSteps(
     {...lin, after: o.insp && o.inspectOut ? {layer: o.l, what: o.inspectOut} : undefined},
   ];
   return {steps, cfg: lin.cfg};
+}
+
+/** Whether W_o's attention-combine prologue (partials → combine → sub-norm → INT8/INT4) may be fused into W_o:
+ *  every W_o workgroup then combines the partials itself (they are L2-resident, H·nC·(d + 2) floats), which saves
+ *  the single-workgroup dispatch. Not with a rotation or top-K (their workgroup arrays and passes stay unfused). */
+function combineFusable(b: BuildContext, nq: NQ): boolean {
+  return nq.src === "attn" && b.fuseCombine !== false && !nq.hadamard && nq.topK === undefined && !nq.topKRuntime;
 }
 
 /** Whether a decode prologue takes the split path: a Kronecker Hadamard plan whose cross-block order makes the
@@ -482,7 +493,7 @@ export async function attentionBlock(
       bind: bindGroup(
         device,
         pipes.attnRope,
-        [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, rt.cos, rt.sin],
+        [pipes.attnU[l], A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st, rt.cos, rt.sin],
         label,
       ),
       grid: [1],
@@ -504,7 +515,7 @@ export async function attentionBlock(
     label = `L${l}.attention`;
     steps.push({
       pipeline: pipes.attn,
-      bind: bindGroup(device, pipes.attn, [pipes.attnU, A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label),
+      bind: bindGroup(device, pipes.attn, [pipes.attnU[l], A.qkv, kv.K, kv.V, kv.Km, kv.Vm, A.part, A.st], label),
       grid: [1],
       gridFn: (m, nC) => [nC, P.KV, m],
       label,
@@ -654,7 +665,10 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
     insp,
     eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
   });
-  return [...first, ...dn.steps, ...(Lw.sandwich ? [await normAddStep(b, l, "ffn")] : [])];
+  if (!Lw.sandwich) return [...first, ...dn.steps];
+  // the block's output is h after the post-FFN norm-add, so the inspection copies it there
+  const post = await normAddStep(b, l, "ffn");
+  return [...first, ...dn.steps, insp ? {...post, after: {layer: l, what: "residual"}} : post];
 }
 
 /** An RMSNorm inside each BitLinear (architecture.norms.perProjection): the block's RMSNorm once into xnorm (float),
@@ -778,7 +792,8 @@ export interface AttentionPipes {
   /** decode with a 16-bit cache: RoPE and the K/V write inside the attention kernel (one dispatch less) */
   attnRope?: GPUComputePipeline;
   ropeU: GPUBuffer;
-  attnU: GPUBuffer;
+  /** per layer: {qkvStride, scale, window} (window 0: every earlier key; layers of one window share a buffer) */
+  attnU: GPUBuffer[];
 }
 
 export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
@@ -793,12 +808,21 @@ export async function attentionPipes(b: BuildContext): Promise<AttentionPipes> {
       ? await pipelineChecked(device, attentionWGSL({...shape, fusedRope: true}), "attention+rope")
       : undefined,
     ropeU: b.pool.uni(new Uint32Array([P.qkvN, 0, 0, 0]), "rope.P"),
-    attnU: b.pool.uni(
-      // scores × head_dim^-½, or Gemma's query_pre_attn_scalar^-½ (architecture.attention.scale)
-      new Uint32Array([P.qkvN, new Uint32Array(new Float32Array([P.arch.attention.scale]).buffer)[0], 0, 0]),
-      "attn.P",
-    ),
+    attnU: attnUniforms(b),
   };
+}
+
+/** The attention kernels' P per layer: scores × head_dim^-½, or Gemma's query_pre_attn_scalar^-½, and the layer's
+ *  sliding window (architecture.attention: keys q − W + 1 … q; 0 = none). */
+function attnUniforms(b: BuildContext): GPUBuffer[] {
+  const {P} = b;
+  const scale = new Uint32Array(new Float32Array([P.arch.attention.scale]).buffer)[0];
+  const byWindow = new Map<number, GPUBuffer>();
+  return P.arch.attention.window.map((w = 0) => {
+    let u = byWindow.get(w);
+    if (!u) byWindow.set(w, (u = b.pool.uni(new Uint32Array([P.qkvN, scale, w, 0]), w ? `attn.P.w${w}` : "attn.P")));
+    return u;
+  });
 }
 
 export type Mode = "decode" | "prefill";

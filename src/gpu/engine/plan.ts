@@ -42,9 +42,8 @@ export interface Plan {
   hadamard: boolean;
   glu: Epilogue;
   kv: KVPlan;
-  /** Positions a session may hold: max_position_embeddings, or less where the architecture needs it (why). */
+  /** Positions a session may hold: max_position_embeddings (sliding-window layers included). */
   maxPositions: number;
-  maxPositionsWhy?: string;
 }
 
 /** The kernels' quantizer for a site: top-K is a separate prologue step (oTopK), its codes are INT8. */
@@ -71,9 +70,6 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
   // refused by name, never run wrongly
   const why = engineRefusal(c);
   if (why) throw new Error(`webgpu: ${why} (architecture.ts) is not run by the engine: use the CPU reference`);
-  // sliding-window layers: the attention kernels see every earlier position, which equals the window only while the
-  // sequence fits in it, so the engine's sessions hold at most that many positions
-  const windows = arch.attention.window.filter((w): w is number => w !== undefined);
   // arch.pooling: append() returns logits for any model; an embedding model's vector is WebGPUSession.embedding
   // (engine/pooling.ts), made lazily on first use
   const d = arch.headDim;
@@ -110,10 +106,8 @@ export function makePlan(c: BitNetConfig, dense: "f32" | "f16"): Plan {
     hadamard: sites.o.hadamard,
     glu: arch.activation === "relu2" ? "glu-relu2" : "glu-silu",
     kv: kvPlan(c),
-    maxPositions: Math.min(c.max_position_embeddings, ...windows),
-    maxPositionsWhy: windows.length
-      ? `sliding-window layers of ${Math.min(...windows)} keys (architecture.ts): the engine's attention runs them exactly only while the sequence fits in the window`
-      : undefined,
+    // sliding-window layers mask their keys in the attention kernels (attention.ts keyStart), so no cap here
+    maxPositions: c.max_position_embeddings,
   };
 }
 

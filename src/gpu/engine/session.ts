@@ -71,7 +71,7 @@ export class WebGPUSession implements DecodeSession {
   ) {
     this.config = config;
     this.plan = makePlan(config, opts.dense ?? "f32");
-    const max = this.plan.maxPositions; // max_position_embeddings, or a sliding window (plan.maxPositionsWhy)
+    const max = this.plan.maxPositions; // max_position_embeddings
     this.maxLen = Math.min(max, opts.maxLength ?? max);
     if (!(this.maxLen >= 1)) throw new Error(`createWebGPUSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
     this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
@@ -149,6 +149,7 @@ export class WebGPUSession implements DecodeSession {
       kvF,
       inspect: !!this.opts.inspect,
       fuse: this.opts.fuse ?? true,
+      fuseCombine: this.opts.fuseCombine ?? true,
       maxBlock: this.maxBlock,
       hadamardSplit: this.opts.hadamardSplit ?? "auto",
       normStats: this.opts.normStats ?? false,
@@ -180,9 +181,7 @@ export class WebGPUSession implements DecodeSession {
         throw new Error(`append: token id ${t} is outside the vocabulary [0, ${this.plan.V})`);
     }
     if (this.pos + tokens.length > this.maxLen)
-      throw new Error(
-        `session: ${this.pos} + ${tokens.length} tokens exceed the ${this.maxLen}-position limit${this.plan.maxPositionsWhy && this.maxLen === this.plan.maxPositions ? ` (${this.plan.maxPositionsWhy})` : ""}`,
-      );
+      throw new Error(`session: ${this.pos} + ${tokens.length} tokens exceed the ${this.maxLen}-position limit`);
     if (this.pos === 0) this.startToken = tokens[0];
   }
 

@@ -24,6 +24,9 @@ export interface WebGPUSessionOptions {
   /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true), or only
    *  at these sites. */
   fuse?: boolean | readonly Site[];
+  /** Decode, where "o" is fused: W_o's prologue that combines the split-attention partials (then sub-norm and
+   *  quantization) is fused into W_o too, one dispatch fewer per layer (default true; false: its own dispatch). */
+  fuseCombine?: boolean;
   /** Decode: RMSNorm → INT8 prologues without whole-vector reductions — the producer of the row (W_o and W_down
    *  adding to the residual, gate|up's GLU) writes per-workgroup Σx², max |γ·x| and its candidates, and the consuming
    *  linear derives r and the step from them (issue 25; same codes as the other paths). Default false. */

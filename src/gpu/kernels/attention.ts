@@ -338,11 +338,16 @@ export function attentionWideOK(c: Omit<AttentionConfig, "fusedRope">): boolean 
   return c.kv.bits >= 16 && c.kv.bosBits >= 16 && c.d % (4 * per) === 0 && G <= 4 && OG <= 256 && 256 % OG === 0;
 }
 
+/** The first key position query pos sees: pos − W + 1 in a sliding-window layer (P.window = W, architecture.ts
+ *  attention.window), else 0 — every kernel starts its chunk's positions there, so a chunk wholly before the window
+ *  writes an empty partial (max −3e38, sum 0) and a window of 0 leaves the kernels as they were, bit for bit. */
+const keyStartWGSL = `fn keyStart(pos: u32) -> u32 { return select(0u, max(pos + 1u, p.window) - p.window, p.window != 0u); }`;
+
 /** The bindings every split-attention kernel shares (0 P, 1 qkv, 2/3 the K/V cache codes, 4/5 their min/step,
  *  6 part, 7 ST); `cache` is the code arrays' element type, `cacheAccess` read_write where the kernel writes RoPE'd
  *  K/V (the wide kernel's fused RoPE). */
 function attnBindingsWGSL(st: string, cache: "u32" | "vec4<u32>", cacheAccess: "read" | "read_write" = "read"): string {
-  return `struct P { qkvStride: u32, scale: f32 }
+  return `struct P { qkvStride: u32, scale: f32, window: u32 }
 ${st}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -351,12 +356,13 @@ ${st}
 @group(0) @binding(4) var<storage, read> Km: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> Vm: array<vec2<f32>>;
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
-@group(0) @binding(7) var<uniform> st: ST;`;
+@group(0) @binding(7) var<uniform> st: ST;
+${keyStartWGSL}`;
 }
 
 /** Split-sequence attention. Grid (nC, KV, M); workgroup of 64 invocations; positions of chunk c are
- *  [c·chunk, min((c+1)·chunk, pos+1)) with pos = P + m (causal). Writes part[((m·H + h)·nC + c)·(d+2) …] =
- *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
+ *  [max(c·chunk, keyStart(pos)), min((c+1)·chunk, pos+1)) with pos = P + m (causal, and the sliding window). Writes part[((m·H + h)·nC + c)·(d+2) …] =
+ *  (max, sum, Σ exp(s − max)·v). Bindings: 0 P {qkvStride, scale, window}, 1 qkv, 2 K, 3 V, 4 Kmeta, 5 Vmeta, 6 part,
  *  7 ST {M, P, nC, chunk}. */
 export function attentionWGSL(c: AttentionConfig): string {
   if (c.exact) {
@@ -395,7 +401,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, ${PER}>;
   for (var t = 0u; t < ${PER}u; t++) { acc[t] = 0.0; }
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<f32, ${G}>;
@@ -481,7 +487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
 ${[...Array(PER).keys()].map((t) => [...Array(accs).keys()].map((a) => `  var acc${t}_${a} = vec4<f32>(0.0);`).join("\n")).join("\n")}
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<f32, ${G}>;
@@ -578,6 +584,7 @@ function attentionWideWGSL(c: AttentionConfig): string {
   const QV = VD / 4; // vec4s per quarter
   const OG = (G * d) / per; // output groups
   const NPQ = WG / OG; // position groups in the value phase
+  const VU = 8; // value loads in flight per thread (accumulated in position order, as one at a time would)
   const half = d / 2;
   const rope = !!c.fusedRope;
   const vals = (x: string) =>
@@ -604,7 +611,8 @@ var<workgroup> qs: array<vec4<f32>, ${(G * d) / 4}>;
 var<workgroup> kv4: array<f32, ${2 * d}>;
 var<workgroup> sp: array<f32, ${G * WG}>;
 var<workgroup> sc: array<f32, ${G * CH}>;
-var<workgroup> red: array<f32, ${WG}>;
+var<workgroup> redH: array<f32, ${G * CH}>;
+var<workgroup> nmx: array<f32, ${G}>;
 var<workgroup> mx: array<f32, ${G}>;
 var<workgroup> den: array<f32, ${G}>;
 var<workgroup> corr: array<f32, ${G}>;
@@ -668,7 +676,7 @@ ${
   let ov = o % ${VD}u;
 ${[...Array(accs).keys()].map((a) => `  var acc${a} = vec4<f32>(0.0);`).join("\n")}
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let cnt = min(${CH}u, end - s0);
     // scores: 4 lanes per position
     {
@@ -702,45 +710,42 @@ ${
       sc[t] = v;
     }
     workgroupBarrier();
-    for (var hr = 0u; hr < ${G}u; hr++) {
-      if (lid < ${CH}u) { red[lid] = sc[hr * ${CH}u + lid]; }
-      workgroupBarrier();
-      for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
-        if (lid < w) { red[lid] = max(red[lid], red[lid + w]); }
-        workgroupBarrier();
-      }
-      let nm = max(mx[hr], red[0]);
-      workgroupBarrier();
-      if (lid < ${CH}u) {
-        let e = select(0.0, exp(sc[hr * ${CH}u + lid] - nm), lid < cnt);
-        sc[hr * ${CH}u + lid] = e;
-        red[lid] = e;
-      }
-      workgroupBarrier();
-      for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
-        if (lid < w) { red[lid] = red[lid] + red[lid + w]; }
-        workgroupBarrier();
-      }
-      if (lid == 0u) {
-        let cr = exp(mx[hr] - nm);
-        den[hr] = den[hr] * cr + red[0];
-        corr[hr] = cr;
-        mx[hr] = nm;
-      }
+    // the ${G} heads' trees side by side (each head's pairs as in a tree of its own: the same bits, ${G}× fewer barriers)
+    for (var t = lid; t < ${G * CH}u; t += ${WG}u) { redH[t] = sc[t]; }
+    workgroupBarrier();
+    for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
+      for (var t = lid; t < ${G * CH}u; t += ${WG}u) { if (t % ${CH}u < w) { redH[t] = max(redH[t], redH[t + w]); } }
       workgroupBarrier();
     }
-    // values: output group o, positions pq, pq + ${NPQ}, …, four loads at a time
+    if (lid < ${G}u) { nmx[lid] = max(mx[lid], redH[lid * ${CH}u]); }
+    workgroupBarrier();
+    for (var t = lid; t < ${G * CH}u; t += ${WG}u) {
+      let e = select(0.0, exp(sc[t] - nmx[t / ${CH}u]), t % ${CH}u < cnt);
+      sc[t] = e;
+      redH[t] = e;
+    }
+    workgroupBarrier();
+    for (var w = ${CH / 2}u; w > 0u; w = w >> 1u) {
+      for (var t = lid; t < ${G * CH}u; t += ${WG}u) { if (t % ${CH}u < w) { redH[t] = redH[t] + redH[t + w]; } }
+      workgroupBarrier();
+    }
+    if (lid < ${G}u) {
+      let nm = nmx[lid];
+      let cr = exp(mx[lid] - nm);
+      den[lid] = den[lid] * cr + redH[lid * ${CH}u];
+      corr[lid] = cr;
+      mx[lid] = nm;
+    }
+    workgroupBarrier();
+    // values: output group o, positions pq, pq + ${NPQ}, …, ${VU} loads at a time
     {
       let cr = corr[r];
 ${[...Array(accs).keys()].map((a) => `      acc${a} = acc${a} * cr;`).join("\n")}
       let vb = (s0 * ${KV}u + g) * ${VD}u + ov;
       var l = pq;
-      for (; l + ${3 * NPQ}u < cnt; l += ${4 * NPQ}u) {
-        let q0 = Vc[vb + l * ${KV * VD}u];
-        let q1 = Vc[vb + (l + ${NPQ}u) * ${KV * VD}u];
-        let q2 = Vc[vb + (l + ${2 * NPQ}u) * ${KV * VD}u];
-        let q3 = Vc[vb + (l + ${3 * NPQ}u) * ${KV * VD}u];
-${[0, 1, 2, 3]
+      for (; l + ${(VU - 1) * NPQ}u < cnt; l += ${VU * NPQ}u) {
+${[...Array(VU).keys()].map((k) => `        let q${k} = Vc[vb + (l + ${k * NPQ}u) * ${KV * VD}u];`).join("\n")}
+${[...Array(VU).keys()]
   .map((k) =>
     vals(`q${k}`)
       .map((x, a) => `        acc${a} += sc[r * ${CH}u + l + ${k * NPQ}u] * ${x};`)
@@ -817,7 +822,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<vec2<f32>, ${PER}>;
   for (var t = 0u; t < ${PER}u; t++) { acc[t] = vec2<f32>(0.0, 0.0); }
   workgroupBarrier();
-  for (var s0 = start; s0 < end; s0 += ${CH}u) {
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
     let j = s0 + lid;
     if (j < end) {
       var sr: array<vec2<f32>, ${G}>;

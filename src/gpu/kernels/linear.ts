@@ -417,10 +417,12 @@ function normStatsOutWGSL(WG: number, sub: number, owned: string[][]): string {
   return L.join("\n");
 }
 
-/** Binding slots of a fused decode kernel: [P, W, wscale, Y] then the prologue's [NP, src, normW, (had)]. */
+/** Binding slots of a fused decode kernel: [P, W, wscale, Y] then the prologue's [NP, src, normW, (had)] and (st) at 11;
+ *  st (the step uniform: the attention chunk count) only where the prologue combines attention partials. */
 export function fusedPrologueBindings(nq: NormQuantConfig): Record<string, number> {
   const b: Record<string, number> = {P: 4, src: 5, normW: 6};
   if (nq.hadamard && hadamardPlan(nq.n).kind === "kronecker") b.had = 7;
+  if (nq.src === "attn") b.st = 11; // after STATS_BINDINGS (W_o may also write norm statistics)
   return b;
 }
 
@@ -429,6 +431,7 @@ export function fusedWorkgroupBytes(lin: LinearConfig, nq: NormQuantConfig): num
   const NS = nq.sub ? Math.max(1, nq.WG / nq.sub) : nq.WG;
   let b = 16 * Math.ceil(nq.n / 64) * 4 + 8 + NS * 8 + 16 + nq.WG * 8;
   if (nq.hadamard) b += nq.n * (nq.hadamardFF === false ? 4 : 8); // hs (+ hl: the float-float rotation)
+  if (nq.src === "attn") b += (nq.H ?? 0) * (nq.attnFF ? 16 : 8); // headMD (+ headDen)
   if (!lin.sub && lin.T > 1) b += lin.WG * 4;
   return b;
 }

@@ -119,8 +119,10 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
     return statsPrologueWGSL(c.n, c.WG, c.sub, fused.bindings, fused.statsIn.parts);
   }
   const {n, WG} = c;
-  if (fused && (c.quant === "none" || c.src !== "plain" || c.inspect))
-    throw new Error("normQuantWGSL: the fused prologue quantizes a plain row, without inspection");
+  if (fused && (c.quant === "none" || c.inspect || (c.src === "attn" && (c.topK !== undefined || c.hadamard))))
+    throw new Error(
+      "normQuantWGSL: the fused prologue quantizes a plain row or an attention combine (no top-K, no rotation), without inspection",
+    );
   const pv = fused ? "np" : "p";
   const shape = rowShape(n, WG);
   const plan = c.hadamard ? hadamardPlan(n) : undefined;
@@ -176,6 +178,7 @@ function declarationsWGSL(
 @group(0) @binding(${bi("normW")}) var<storage, read> normW: array<f32>;
 var<workgroup> xw: array<vec4<u32>, ${(16 * Math.ceil(n / 64)) / 4}>;
 var<workgroup> xwm: vec2<u32>;`);
+    if (c.src === "attn") L.push(`struct ST { M: u32, P: u32, nC: u32, chunk: u32 }`); // W_o's decode: the combine
   } else {
     L.push(`struct P { srcStride: u32, dstStride: u32, eps: f32, epsLo: f32 }
 struct ST { M: u32, P: u32, nC: u32, chunk: u32${c.topKRuntime ? ", plainStart: u32, topK: u32, r0: u32, r1: u32" : ""} }

@@ -589,7 +589,17 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     // prologue in every workgroup, which pays off differently for 2560-row and 13824-row linears)
     const subsets: Site[][] = quick
       ? []
-      : [["qkv"], ["gate_up"], ["down"], ["qkv", "gate_up"], ["qkv", "down"], ["gate_up", "down"]];
+      : [
+          ["qkv"],
+          ["gate_up"],
+          ["down"],
+          ["qkv", "gate_up"],
+          ["qkv", "down"],
+          ["gate_up", "down"],
+          // W_o with its attention combine fused (fuseCombine)
+          ["o", "down"],
+          ["qkv", "o", "down"],
+        ];
     const sub: {
       R: number;
       T: number;
