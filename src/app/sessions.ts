@@ -40,7 +40,10 @@ export async function openSession(
   if (choice.backend === "webgpu") {
     if (!opts.gpu.available) throw new Error(`WebGPU is not available here (${opts.gpu.reason})`);
     const ctx = await pageGpu();
-    const session = await createWebGPUSession(weights, {gpu: ctx});
+    // the pages generate short texts: a KV cache for 2048 positions, as the Open page, not max_position_embeddings
+    // (32k for Gemma3's 270M would be ~1 GiB)
+    const maxLength = Math.min(weights.config.max_position_embeddings, 2048);
+    const session = await createWebGPUSession(weights, {gpu: ctx, maxLength});
     return {
       session,
       label: `WebGPU on ${describeAdapter(opts.gpu)}`,
