@@ -58,6 +58,12 @@ it("a toggle trains a third model with the change and the page shows what it did
   expect(Number.isFinite(base) && Number.isFinite(changed)).toBe(true);
   expect(changed).toBeGreaterThan(base + 0.05);
   expect(await res.locator(".breaks-verdict").textContent()).toMatch(/nats\/token worse than the papers' recipe/);
+  // the held-out evaluation lands after "done"; the panel redraws at most once a second
+  await page.waitForFunction(
+    () => document.querySelector('.breaks-result[data-breaks="shown"]')?.hasAttribute("data-val-changed"),
+    undefined,
+    {timeout: 30_000},
+  );
   expect(Number(await res.getAttribute("data-val-changed"))).toBeGreaterThan(0);
   expect(await res.locator('[data-chart="breaks-diff"]').count()).toBe(1);
   // the main loss chart carries the third curve, and the schedule chart the changed learning rate
