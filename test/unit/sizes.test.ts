@@ -36,7 +36,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/gpu/engine/blocks.ts:attentionBlock": PERF,
   "src/lib/formats/open.ts:openHF": FAMILIES,
   "src/lib/formats/open-gguf.ts:openGGUFFile": FAMILIES,
-  "src/app/train/worker.ts:handle": TEACHING,
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
