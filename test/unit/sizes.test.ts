@@ -19,10 +19,7 @@ const LONG_FILES: Record<string, string> = {
   "src/gpu/kernels/attention.ts": PERF,
   "src/gpu/kernels/linear.ts": PERF,
   "src/lib/formats/open.ts": FAMILIES,
-  "src/components/train-views.ts": TEACHING,
-  "src/lib/chapters/train.ts": TEACHING,
   "src/train.md": TEACHING,
-  "src/lib/train/trainer.ts": TEACHING,
   "src/scaling.md": TEACHING,
 };
 
