@@ -1,3 +1,4 @@
+// The export panel of chapter 6 (train your own): download the checkpoint, keep it for the forward-pass page.
 import type {Tokenizer} from "../lib/tokenizer.js";
 import type {TrainRunView} from "../lib/chapters/train.js";
 import {makeTrainedRecord, type TrainedRecord} from "../lib/chapters/train-record.js";
