@@ -16,7 +16,8 @@ import {
 import {basename, join} from "node:path";
 import fc from "fast-check";
 import {ggufFromWeights} from "../../src/lib/formats/gguf-model.js";
-import {GGUFValueType, writeGGUF} from "../../src/lib/formats/gguf.js";
+import {GGUFValueType} from "../../src/lib/formats/gguf.js";
+import {writeGGUF} from "../../src/lib/formats/gguf-write.js";
 import {openCheckpoint} from "../../src/lib/formats/open.js";
 import {mapFileSet, memorySource} from "../../src/lib/formats/source.js";
 

@@ -2,7 +2,8 @@
 // other pages can run it: saveBrowserTrainedModel() stores a TrainedRecord (config.json content, packed
 // model.safetensors, tokenizer.json, a few facts about the run); loadBrowserTrainedModel() gives it back as
 // a LoadedModel, the shape the chapter pages already use for the shipped models (app/models.ts).
-import {readTrainedRecord, type RunSettings, type SavedTwin, type TrainedRecord} from "../lib/chapters/train.js";
+import type {RunSettings, SavedTwin} from "../lib/chapters/train.js";
+import {readTrainedRecord, type TrainedRecord} from "../lib/chapters/train-record.js";
 import {parseSafetensorsHeader} from "../lib/safetensors.js";
 import type {LoadedModel, ModelInfo} from "./model-types.js";
 

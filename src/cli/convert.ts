@@ -12,7 +12,7 @@ import type {Command} from "./command.js";
 import {MODEL_FLAGS, MODEL_USAGE, layoutFlag, modelOpenOptions} from "./model-flags.js";
 import {UsageError, expectPositionals, flagBool, flagString} from "./command.js";
 import {ggufFromWeights} from "../lib/formats/gguf-model.js";
-import {writeGGUF} from "../lib/formats/gguf.js";
+import {writeGGUF} from "../lib/formats/gguf-write.js";
 import {ggufTokenizerKVs} from "../lib/formats/gguf-tokenizer.js";
 import {Tokenizer} from "../lib/tokenizer.js";
 import {loadModelPath} from "../node/files.js";

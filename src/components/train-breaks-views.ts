@@ -8,12 +8,13 @@ import {
   type BreakToggle,
   type TernaryChanges,
 } from "../lib/chapters/train-breaks.js";
-import {bucketMean, type TrainRunView} from "../lib/chapters/train.js";
+import type {TrainRunView} from "../lib/chapters/train.js";
+import {bucketMean} from "../lib/chapters/train-series.js";
 import {ternaryStartStep} from "../lib/train/config.js";
 import {fmt} from "../lib/chapters/format.js";
 import {lineChart, statCards} from "./charts.js";
 import {h} from "./dom.js";
-import {smooth} from "./train-views.js";
+import {smooth} from "./train-charts.js";
 
 /** The toggle's effect on the reader's run and where it was measured (links open the source). */
 export function breakSources(t: BreakToggle): HTMLElement {

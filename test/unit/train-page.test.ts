@@ -15,22 +15,23 @@ import type {ModelWeights} from "../../src/lib/tensor.js";
 import {
   pickCpuBackend,
   STEPS_TO_FALL,
-  layerGammas,
   nextSizeToMeasure,
   pickSize,
-  makeTrainedRecord,
   presetParameters,
-  readTrainedRecord,
+  twinConfigs,
+  warmupSteps,
+  type RunSettings,
+} from "../../src/lib/chapters/train.js";
+import {makeTrainedRecord, readTrainedRecord} from "../../src/lib/chapters/train-record.js";
+import {
+  layerGammas,
   scheduleCurve,
   ternaryBins,
   thin,
   bucketMean,
   tailMean,
   headMean,
-  twinConfigs,
-  warmupSteps,
-  type RunSettings,
-} from "../../src/lib/chapters/train.js";
+} from "../../src/lib/chapters/train-series.js";
 
 const tf = tfjs as unknown as TF;
 

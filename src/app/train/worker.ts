@@ -119,40 +119,86 @@ async function autoCpuBackend(
   return {choice: {backend: choice.backend, attempts: attempts.filter((a) => !a.ok)}, measured, reason: pick.reason};
 }
 
+/** "init": the page's WASM paths, then the TensorFlow.js backend the page asked for (or the measured pick). */
+async function initBackend(m: Extract<Request, {method: "init"}>): Promise<WorkerBackend> {
+  // tfjs's WASM backend fetches its binaries from the page's own build (FileAttachment URLs), never a CDN; the
+  // threaded build needs cross-origin isolation, which the site does not have.
+  // (setWasmPaths wants an entry for every binary; the threaded one is never loaded with the flag below off.)
+  if (m.wasmPaths)
+    setWasmPaths({
+      ...m.wasmPaths,
+      "tfjs-backend-wasm-threaded-simd.wasm": m.wasmPaths["tfjs-backend-wasm-simd.wasm"],
+    });
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  // "auto": a hardware WebGPU adapter; otherwise whichever of WASM and the plain-JS CPU backend measures faster
+  // on a tiny step pair (a software-emulated adapter is many times slower than either: chooseBackend in
+  // webgpu-status.ts); WebGL only when asked for.
+  const status = await webgpuStatus();
+  const engine = chooseBackend(m.backend === "auto" ? "auto" : m.backend === "webgpu" ? "webgpu" : "cpu", status);
+  if (m.backend === "auto" && engine.backend !== "webgpu") {
+    const auto = await autoCpuBackend(m.vocabSize);
+    const why = status.available
+      ? `${engine.reason.replace(/, so the page uses the CPU.*$/, "")}; ${auto.reason}`
+      : `no WebGPU in this browser (${status.reason}); ${auto.reason}`;
+    const res: WorkerBackend = {...auto.choice, reason: why, urlFlags, measured: auto.measured};
+    return res;
+  }
+  const order: PageTfBackend[] = m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
+  const choice = await initTfBackend(tf, m.backend, order);
+  if (choice.backend === "webgpu") watchDevice();
+  const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
+  const res: WorkerBackend = {...choice, reason, urlFlags};
+  return res;
+}
+
+/** "run": steps until the run pauses, ends or fails, posting steps and evals batched every POST_MS. */
+async function runToEnd(m: Extract<Request, {method: "run"}>): Promise<Results["run"]> {
+  const run = need(runs.get(m.run), `no run ${m.run}`);
+  post({event: "state", run: m.run, state: "running", error: null});
+  let points: TwinPoint[] = [];
+  let stats: StepStats | undefined;
+  let lastPost = 0;
+  const flush = () => {
+    if (!points.length || !stats) return;
+    post({event: "steps", run: m.run, points, stats});
+    points = [];
+    lastPost = performance.now();
+  };
+  await run.run({
+    onStep: (point, s) => {
+      points.push(point);
+      stats = s;
+      if (performance.now() - lastPost >= POST_MS) flush();
+    },
+    onEval: (e) => {
+      flush();
+      post({event: "eval", run: m.run, e});
+    },
+    yieldToPage: async () => {
+      await flushSaves(m.run, run);
+      await new Promise((r) => setTimeout(r, 0));
+    },
+  });
+  flush();
+  if (run.state === "error" && (await deviceWasLost())) {
+    // The run's tensors lived on the lost device: nothing to save or continue here. Plain words, never the
+    // driver's text (e.g. "Failed to execute 'mapAsync' on 'GPUBuffer'"); the page's autosave is intact.
+    const error = `the GPU was reset (the browser or its driver took the WebGPU device back) at step ${run.step}, so training stopped. Reload the page to go on with a fresh device: it offers to resume the run from its last autosave (taken every 10 s)`;
+    for (const w of pendingSaves.get(m.run) ?? []) w.reject(new Error(error));
+    pendingSaves.delete(m.run);
+    post({event: "state", run: m.run, state: run.state, error});
+    return {state: run.state, error};
+  }
+  await flushSaves(m.run, run);
+  post({event: "state", run: m.run, state: run.state, error: run.error});
+  return {state: run.state, error: run.error};
+}
+
 async function handle(m: Request): Promise<Results[Request["method"]]> {
   switch (m.method) {
-    case "init": {
+    case "init":
       data = m.data;
-      // tfjs's WASM backend fetches its binaries from the page's own build (FileAttachment URLs), never a CDN; the
-      // threaded build needs cross-origin isolation, which the site does not have.
-      // (setWasmPaths wants an entry for every binary; the threaded one is never loaded with the flag below off.)
-      if (m.wasmPaths)
-        setWasmPaths({
-          ...m.wasmPaths,
-          "tfjs-backend-wasm-threaded-simd.wasm": m.wasmPaths["tfjs-backend-wasm-simd.wasm"],
-        });
-      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-      // "auto": a hardware WebGPU adapter; otherwise whichever of WASM and the plain-JS CPU backend measures faster
-      // on a tiny step pair (a software-emulated adapter is many times slower than either: chooseBackend in
-      // webgpu-status.ts); WebGL only when asked for.
-      const status = await webgpuStatus();
-      const engine = chooseBackend(m.backend === "auto" ? "auto" : m.backend === "webgpu" ? "webgpu" : "cpu", status);
-      if (m.backend === "auto" && engine.backend !== "webgpu") {
-        const auto = await autoCpuBackend(m.vocabSize);
-        const why = status.available
-          ? `${engine.reason.replace(/, so the page uses the CPU.*$/, "")}; ${auto.reason}`
-          : `no WebGPU in this browser (${status.reason}); ${auto.reason}`;
-        const res: WorkerBackend = {...auto.choice, reason: why, urlFlags, measured: auto.measured};
-        return res;
-      }
-      const order: PageTfBackend[] =
-        m.backend === "auto" ? ["webgpu", "wasm", "cpu"] : ["webgpu", "webgl", "wasm", "cpu"];
-      const choice = await initTfBackend(tf, m.backend, order);
-      if (choice.backend === "webgpu") watchDevice();
-      const reason = m.backend !== "auto" ? `backend=${m.backend} in the link` : engine.reason;
-      const res: WorkerBackend = {...choice, reason, urlFlags};
-      return res;
-    }
+      return initBackend(m);
     case "measure": {
       // Two step pairs per size: the first compiles kernels and fills caches, the second is timed.
       const out: SizeMeasurement[] = [];
@@ -180,47 +226,8 @@ async function handle(m: Request): Promise<Results[Request["method"]]> {
       runs.set(m.run, run);
       return {step: run.step, state: run.state};
     }
-    case "run": {
-      const run = need(runs.get(m.run), `no run ${m.run}`);
-      post({event: "state", run: m.run, state: "running", error: null});
-      let points: TwinPoint[] = [];
-      let stats: StepStats | undefined;
-      let lastPost = 0;
-      const flush = () => {
-        if (!points.length || !stats) return;
-        post({event: "steps", run: m.run, points, stats});
-        points = [];
-        lastPost = performance.now();
-      };
-      await run.run({
-        onStep: (point, s) => {
-          points.push(point);
-          stats = s;
-          if (performance.now() - lastPost >= POST_MS) flush();
-        },
-        onEval: (e) => {
-          flush();
-          post({event: "eval", run: m.run, e});
-        },
-        yieldToPage: async () => {
-          await flushSaves(m.run, run);
-          await new Promise((r) => setTimeout(r, 0));
-        },
-      });
-      flush();
-      if (run.state === "error" && (await deviceWasLost())) {
-        // The run's tensors lived on the lost device: nothing to save or continue here. Plain words, never the
-        // driver's text (e.g. "Failed to execute 'mapAsync' on 'GPUBuffer'"); the page's autosave is intact.
-        const error = `the GPU was reset (the browser or its driver took the WebGPU device back) at step ${run.step}, so training stopped. Reload the page to go on with a fresh device: it offers to resume the run from its last autosave (taken every 10 s)`;
-        for (const w of pendingSaves.get(m.run) ?? []) w.reject(new Error(error));
-        pendingSaves.delete(m.run);
-        post({event: "state", run: m.run, state: run.state, error});
-        return {state: run.state, error};
-      }
-      await flushSaves(m.run, run);
-      post({event: "state", run: m.run, state: run.state, error: run.error});
-      return {state: run.state, error: run.error};
-    }
+    case "run":
+      return runToEnd(m);
     case "pause": {
       const run = need(runs.get(m.run), `no run ${m.run}`);
       await run.pause();

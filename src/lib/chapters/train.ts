@@ -1,15 +1,11 @@
 // Chapter 6 (train your own) computations, DOM-free: the tiny model presets, the twin training configs
 // (b1.58 and its fp baseline on the same batches), the alternating training loop with pause/resume and
-// per-step history, the backend choice, chart-ready series, and the record a browser-trained checkpoint is
-// stored as (IndexedDB) so the forward-pass page can load it.
-import {LINEARS, tensorNames, type LinearName} from "../config.js";
-import {readCheckpoint, writeCheckpoint} from "../checkpoint.js";
+// per-step history, and the backend choice. Chart-ready series: train-series.ts; the record a browser-trained
+// checkpoint is stored as (IndexedDB) so the forward-pass page can load it: train-record.ts.
 import {parameterCounts} from "../model.js";
-import {Tokenizer} from "../tokenizer.js";
 import type {ModelWeights} from "../tensor.js";
-import {modelConfigAt, parseTrainConfig, scheduleAt, type TrainConfig} from "../train/config.js";
+import {modelConfigAt, parseTrainConfig, type TrainConfig} from "../train/config.js";
 import type {StepStats} from "../train/trainer.js";
-import type {Bin} from "./stats.js";
 import {changedConfig, hasChanges, type TernaryChanges} from "./train-breaks.js";
 
 // ---------------------------------------------------------------- presets
@@ -207,121 +203,6 @@ export function pickSize(measured: readonly SizeMeasurement[], steps: number, bu
   return {size: m.size, fallMs, runMs: m.msPerStep * steps, why};
 }
 
-// ---------------------------------------------------------------- series helpers
-
-export interface SchedulePoint {
-  step: number;
-  lr: number;
-  wd: number;
-}
-
-/** The LR/WD schedule of a config at up to `maxPoints` steps (always including both sides of the stage
- *  switch, so the abrupt drop is drawn as a drop, not a slope). */
-export function scheduleCurve(cfg: TrainConfig, maxPoints = 200): SchedulePoint[] {
-  const S = cfg.steps;
-  const split = Math.round(cfg.lr.split * S);
-  const steps = new Set<number>();
-  const n = Math.max(2, Math.min(maxPoints, S));
-  for (let i = 0; i < n; i++) steps.add(Math.round((i * (S - 1)) / (n - 1)));
-  for (const s of [0, S - 1, split - 1, split, cfg.lr.warmup - 1, cfg.lr.warmup]) if (s >= 0 && s < S) steps.add(s);
-  return [...steps]
-    .sort((a, b) => a - b)
-    .map((step) => {
-      const {lr, wd} = scheduleAt(cfg, step);
-      return {step, lr, wd};
-    });
-}
-
-/** γ of each layer from a step's per-tensor γ: one projection's, or the mean of the layer's seven. */
-export function layerGammas(
-  gamma: Readonly<Record<string, number>>,
-  layers: number,
-  proj: LinearName | "mean",
-): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < layers; i++) {
-    const names = tensorNames.layer(i);
-    const which = proj === "mean" ? LINEARS : [proj];
-    let s = 0;
-    for (const l of which) {
-      const g = gamma[names[l]];
-      if (g === undefined) throw new Error(`layerGammas: no γ for ${names[l]}`);
-      s += g;
-    }
-    out.push(s / which.length);
-  }
-  return out;
-}
-
-/** At most `max` items, evenly spread, always keeping the first and the last (for charts and tables of a
- *  long run). */
-export function thin<T>(xs: readonly T[], max: number): T[] {
-  if (max < 2) throw new Error(`thin: max must be ≥ 2, got ${max}`);
-  if (xs.length <= max) return xs.slice();
-  const out: T[] = [];
-  for (let i = 0; i < max; i++) out.push(xs[Math.round((i * (xs.length - 1)) / (max - 1))]);
-  return out;
-}
-
-/** At most `max` points: consecutive points averaged in equal buckets (x and y), so a long noisy curve
- *  keeps its level instead of showing whichever samples a stride happens to hit. */
-export function bucketMean(points: readonly {x: number; y: number}[], max: number): {x: number; y: number}[] {
-  if (max < 1) throw new Error(`bucketMean: max must be ≥ 1, got ${max}`);
-  if (points.length <= max) return points.map((p) => ({x: p.x, y: p.y}));
-  const out: {x: number; y: number}[] = [];
-  for (let b = 0; b < max; b++) {
-    const lo = Math.floor((b * points.length) / max);
-    const hi = Math.floor(((b + 1) * points.length) / max);
-    let sx = 0;
-    let sy = 0;
-    for (let i = lo; i < hi; i++) {
-      sx += points[i].x;
-      sy += points[i].y;
-    }
-    out.push({x: sx / (hi - lo), y: sy / (hi - lo)});
-  }
-  return out;
-}
-
-/** Mean of the last `n` values (fewer if there are fewer). NaN for none. */
-export function tailMean(xs: readonly number[], n: number): number {
-  const t = xs.slice(Math.max(0, xs.length - n));
-  return t.length ? t.reduce((a, b) => a + b, 0) / t.length : NaN;
-}
-
-/** Mean of the first `n` values. NaN for none. */
-export function headMean(xs: readonly number[], n: number): number {
-  const t = xs.slice(0, n);
-  return t.length ? t.reduce((a, b) => a + b, 0) / t.length : NaN;
-}
-
-export interface CodedBin extends Bin {
-  /** The ternary code every value in this bin maps to. */
-  code: -1 | 0 | 1;
-}
-
-/** Histogram of latent weights whose bin edges fall exactly on ±γ/2 (the rounding thresholds of the
- *  absmean quantizer), so each bin holds one ternary code: `perHalfGamma` bins per γ/2, over ±`span`·γ;
- *  values beyond are counted in the end bins. */
-export function ternaryBins(latent: ArrayLike<number>, gamma: number, perHalfGamma = 4, span = 2): CodedBin[] {
-  if (!(gamma > 0)) throw new Error(`ternaryBins: γ must be > 0, got ${gamma}`);
-  const width = gamma / 2 / perHalfGamma;
-  const nb = Math.round((2 * span * gamma) / width);
-  const lo = -span * gamma;
-  const bins: CodedBin[] = [];
-  for (let i = 0; i < nb; i++) {
-    const x0 = lo + i * width;
-    const x1 = lo + (i + 1) * width;
-    const mid = (x0 + x1) / 2;
-    bins.push({x0, x1, count: 0, code: mid <= -gamma / 2 ? -1 : mid >= gamma / 2 ? 1 : 0});
-  }
-  for (let i = 0; i < latent.length; i++) {
-    const k = Math.floor((latent[i] - lo) / width);
-    bins[Math.min(nb - 1, Math.max(0, k))].count++;
-  }
-  return bins;
-}
-
 // ---------------------------------------------------------------- backend
 
 export type PageTfBackend = "webgpu" | "webgl" | "wasm" | "cpu";
@@ -436,75 +317,4 @@ export interface TwinRunOptions {
   yieldToPage?: () => Promise<void>;
   /** Stop after this many more step pairs (default: until done). */
   maxSteps?: number;
-}
-
-// ---------------------------------------------------------------- stored checkpoint
-
-/** What the page stores (IndexedDB) so other pages can load the reader's model. */
-export interface TrainedRecord {
-  version: 1;
-  /** config.json content (checkpoint.ts configToJSON). */
-  config: Record<string, unknown>;
-  /** model.safetensors bytes, ternary weights packed. */
-  safetensors: Uint8Array;
-  /** tokenizer.json content. */
-  tokenizer: object;
-  meta: TrainedMeta;
-}
-
-export interface TrainedMeta {
-  size: SizeName;
-  steps: number;
-  seed: number;
-  lr: number;
-  /** Mean training loss of the last steps (b1.58 and fp). */
-  loss: number;
-  fpLoss: number;
-  /** Validation loss at the end, when evaluated. */
-  valLoss: number | null;
-  tokensSeen: number;
-  savedAt: string;
-}
-
-export function makeTrainedRecord(weights: ModelWeights, tokenizer: Tokenizer, meta: TrainedMeta): TrainedRecord {
-  if (weights.config.vocab_size !== tokenizer.vocabSize) {
-    throw new Error(
-      `trained model: vocab_size ${weights.config.vocab_size} does not match the tokenizer's ${tokenizer.vocabSize}`,
-    );
-  }
-  const {config, safetensors} = writeCheckpoint(weights, {
-    metadata: {bitnet_lab_source: "browser training (chapter 6)", bitnet_lab_steps: String(meta.steps)},
-  });
-  return {version: 1, config, safetensors, tokenizer: tokenizer.toJSON(), meta};
-}
-
-export interface LoadedTrained {
-  weights: ModelWeights;
-  tokenizer: Tokenizer;
-  meta: TrainedMeta;
-  safetensors: Uint8Array;
-}
-
-/** Validates and loads a stored record; throws an Error naming what is wrong. */
-export function readTrainedRecord(raw: unknown): LoadedTrained {
-  if (typeof raw !== "object" || raw === null) throw new Error("trained model record: not an object");
-  const r = raw as Partial<TrainedRecord>;
-  if (r.version !== 1)
-    throw new Error(`trained model record: version ${JSON.stringify(r.version)} is not supported (expected 1)`);
-  if (!(r.safetensors instanceof Uint8Array)) throw new Error("trained model record: safetensors is not a byte array");
-  if (typeof r.config !== "object" || r.config === null) throw new Error("trained model record: config is missing");
-  if (typeof r.tokenizer !== "object" || r.tokenizer === null)
-    throw new Error("trained model record: tokenizer is missing");
-  const m = r.meta as Partial<TrainedMeta> | undefined;
-  if (!m || typeof m.steps !== "number" || typeof m.loss !== "number" || !SIZE_NAMES.includes(m.size as SizeName)) {
-    throw new Error("trained model record: meta (size, steps, loss) is missing or malformed");
-  }
-  const {weights} = readCheckpoint(r.config, r.safetensors);
-  const tokenizer = Tokenizer.fromJSON(r.tokenizer);
-  if (tokenizer.vocabSize !== weights.config.vocab_size) {
-    throw new Error(
-      `trained model record: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${weights.config.vocab_size}`,
-    );
-  }
-  return {weights, tokenizer, meta: m as TrainedMeta, safetensors: r.safetensors};
 }

@@ -19,7 +19,8 @@ import {GGML_I2_S, GGML_REFUSED, GGUFValueType, ggmlTypeName, readGGUFTensor} fr
 import {GGML_TQ1_0, GGML_TQ2_0, decodeTQ, oneScale} from "./tq.js";
 import {ggufArchOf} from "./gguf-arch.js";
 import type {GGUFArch} from "./gguf-arch.js";
-import type {GGUFHeader, GGUFKV, GGUFTensorInfo, GGUFTensorOut, GGUFValue} from "./gguf.js";
+import type {GGUFHeader, GGUFTensorInfo, GGUFValue} from "./gguf.js";
+import type {GGUFKV, GGUFTensorOut} from "./gguf-write.js";
 import {decodeI2S, encodeI2S} from "./i2s.js";
 import type {I2SLayout} from "./i2s.js";
 import {FormatError} from "./source.js";

@@ -6,7 +6,8 @@
 // types every in-vocabulary token so): llama.cpp still uses them by id, and so does this reader.
 import {LLAMA3_REGEX} from "../tokenizer.js";
 import {GGUFValueType} from "./gguf.js";
-import type {GGUFHeader, GGUFKV} from "./gguf.js";
+import type {GGUFHeader} from "./gguf.js";
+import type {GGUFKV} from "./gguf-write.js";
 import {GGUF_PRE_TOKENIZERS} from "./gguf-arch.js";
 import {FormatError} from "./source.js";
 

@@ -6,25 +6,15 @@
 import {tensorNames, type BitNetConfig} from "../config.js";
 import type {EvalResult, LogRecord, StepResult, StepStats} from "./log.js";
 import {readState, writeState} from "./state.js";
-import {ternarize} from "../checkpoint.js";
-import type {ModelWeights, Tensor as LibTensor} from "../tensor.js";
-import {modelConfigAt, parseTrainConfig, quantizedAt, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
+import type {ModelWeights} from "../tensor.js";
+import {modelConfigAt, parseTrainConfig, scheduleAt, stageIndexAt, type TrainConfig} from "./config.js";
 import {trainBatch, valBatches, type Batch} from "./data.js";
-import {
-  FlatConstants,
-  ROW,
-  concatFlat,
-  flatCodes,
-  flatGamma,
-  flatLayout,
-  packFlat,
-  quantizeFlat,
-  sliceFlat,
-  type FlatLayout,
-} from "./flat.js";
+import {FlatConstants, concatFlat, flatLayout, packFlat, sliceFlat, type FlatLayout} from "./flat.js";
 import {ForwardCache, crossEntropy, forward, initParams, isQuantized, type Params} from "./model.js";
-import {roundClip} from "../quant.js";
-import {roundScale} from "./scale-format.js";
+import {weightsFromFlat} from "./export.js";
+import {adamWStep, emaStep} from "./optimizer.js";
+import {codesOf, forwardWeights, storedGamma} from "./quantized.js";
+import {collectStats} from "./step-stats.js";
 import type {Scalar, TF, TfTensor, Variable} from "./tf.js";
 
 export interface TrainData {
@@ -126,7 +116,7 @@ export class Trainer {
     const {lr, wd, stage} = scheduleAt(this.cfg, this.step);
     const {batchSize: B, seqLen: T} = this.cfg;
     const batch = trainBatch(this.data.train, B, T, this.cfg.seed, this.step);
-    if (opts.stats && !this.prevCodes && isQuantized(c)) this.prevCodes = await this.codes(this.P);
+    if (opts.stats && !this.prevCodes && isQuantized(c)) this.prevCodes = await codesOf(tf, this.k, this.cfg, this.P);
 
     const x = tf.tensor2d(batch.inputs, [B, T], "int32");
     const y = tf.tensor1d(batch.targets, "int32");
@@ -143,9 +133,10 @@ export class Trainer {
     tf.dispose([x, y, Q, ...leaves.values()]);
     const g = concatFlat(tf, this.k, grads);
     tf.dispose(grads);
-    const gnorm = this.applyAdamW(g, lr, wd);
+    const opt = {P: this.P, m: this.m, v: this.v, k: this.k, layout: this.layout};
+    const gnorm = adamWStep(tf, opt, this.cfg.optimizer, g, lr, wd, this.step);
     g.dispose();
-    this.updateEma();
+    emaStep(tf, this.emaP, this.P, this.cfg.ema);
     const [lossArr, gnArr] = await Promise.all([value.data(), gnorm.data()]);
     value.dispose();
     gnorm.dispose();
@@ -174,46 +165,13 @@ export class Trainer {
     return res;
   }
 
-  /** The weights a forward at `step` multiplies with: ternarized (γ rounded to cfg.scaleFormat), or the latent
-   *  weights as they are in a full-precision phase (cfg.ternaryFrom), which also leaves activations unquantized. */
-  private async forwardWeights(source: TfTensor, step: number): Promise<{Q: TfTensor; float: boolean}> {
-    if (!quantizedAt(this.cfg, step)) return {Q: this.tf.clone(source), float: true};
-    const gamma = await this.storedGamma(source);
-    const Q = quantizeFlat(this.tf, this.k, source, gamma);
-    gamma?.dispose();
-    return {Q, float: false};
+  /** The weights a forward at `step` multiplies with (quantized.ts). */
+  private forwardWeights(source: TfTensor, step: number): Promise<{Q: TfTensor; float: boolean}> {
+    return forwardWeights(this.tf, this.k, this.cfg, source, step);
   }
 
-  /** Ternary codes of `source` with the γ the forward uses. */
-  private async codes(source: TfTensor): Promise<TfTensor> {
-    const gamma = await this.storedGamma(source);
-    const codes = flatCodes(this.tf, this.k, source, gamma);
-    gamma?.dispose();
-    return codes;
-  }
-
-  /** γ = max(mean|W|, ε) per ternary tensor rounded to cfg.scaleFormat, [nTernary, 1]; undefined for fp32 (the
-   *  forward then computes γ on the device). The rounding runs here, in roundScale, so every backend rounds alike. */
-  private async storedGamma(source: TfTensor): Promise<TfTensor | undefined> {
-    const fmt = this.cfg.scaleFormat;
-    if (!fmt || fmt === "f32" || !this.k.seg) return undefined;
-    const {gamma, gammaRows} = flatGamma(this.tf, this.k, source);
-    gammaRows.dispose();
-    const g = (await gamma.data()) as Float32Array;
-    gamma.dispose();
-    return this.tf.tensor2d(
-      Float32Array.from(g, (v) => Math.max(roundScale(v, fmt), 1e-5)),
-      [g.length, 1],
-    );
-  }
-
-  /** ema ← β·ema + (1 − β)·P after each update (cfg.ema = β). */
-  private updateEma(): void {
-    const e = this.emaP;
-    const beta = this.cfg.ema;
-    if (!e || beta === undefined) return;
-    const tf = this.tf;
-    e.assign(tf.tidy(() => tf.add(tf.mul(e, beta), tf.mul(this.P, 1 - beta))));
+  private storedGamma(source: TfTensor): Promise<TfTensor | undefined> {
+    return storedGamma(this.tf, this.k, this.cfg, source);
   }
 
   /** The weights evaluation and export read: the EMA when the config keeps one, else the trained weights. */
@@ -226,80 +184,27 @@ export class Trainer {
     return this.emaP ? sliceFlat(this.tf, this.layout, this.emaP) : undefined;
   }
 
-  /** Decoupled AdamW (Loshchilov & Hutter; PyTorch's AdamW) on the flat buffer:
-   *  p ← p(1 − lr·wd·[matrix]) − lr·m̂/(√v̂ + ε); gradients clipped to a global L2 norm first. Returns the norm. */
-  private applyAdamW(grad: TfTensor, lr: number, wd: number): TfTensor {
-    const tf = this.tf;
-    const {
-      betas: [b1, b2],
-      eps,
-      gradClip,
-    } = this.cfg.optimizer;
-    const t = this.step + 1;
-    const R = this.layout.rows;
-    return tf.tidy(() => {
-      const norm = tf.sqrt(tf.sum(tf.sum(tf.square(grad.reshape([R, ROW])), 1)));
-      const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6))) : tf.scalar(1);
-      const gs = tf.mul(grad, scale);
-      this.m.assign(tf.add(tf.mul(this.m, b1), tf.mul(gs, 1 - b1)));
-      this.v.assign(tf.add(tf.mul(this.v, b2), tf.mul(tf.square(gs), 1 - b2)));
-      const upd = tf.div(
-        tf.mul(this.m, 1 / (1 - Math.pow(b1, t))),
-        tf.add(tf.sqrt(tf.mul(this.v, 1 / (1 - Math.pow(b2, t)))), eps),
-      );
-      const decay = tf.sub(1, tf.mul(this.k.decayRows, lr * wd)).reshape([R, 1]);
-      const P = tf.mul(this.P.reshape([R, ROW]), decay).reshape([this.layout.total]);
-      this.P.assign(tf.sub(P, tf.mul(upd, lr)));
-      return norm;
-    });
-  }
-
   /** The current parameters by name (latent, float), as tensors the caller disposes. */
   params(): Params {
     return sliceFlat(this.tf, this.layout, this.P);
   }
 
   private async collectStats(): Promise<StepStats> {
-    const tf = this.tf;
-    const c = this.modelConfig();
-    const gamma: Record<string, number> = {};
-    const flipFraction: Record<string, number> = {};
-    let flipOverall = 0;
-    const e = this.layout.byName.get(this.sampleName)!;
-    const SAMPLE = 512;
-    const stride = Math.max(1, Math.floor(e.size / SAMPLE));
-    const n = Math.min(SAMPLE, Math.floor(e.size / stride));
-    const idx = tf.range(e.offset, e.offset + n * stride, stride, "int32");
-    const latentT = tf.gather(this.P, idx);
-    const sample = {name: this.sampleName, latent: new Float32Array(0), codes: new Int8Array(0), gamma: 0};
-    if (isQuantized(c)) {
-      const next = await this.codes(this.P);
-      const stored = await this.storedGamma(this.P);
-      const [gT, flT, codesT] = tf.tidy(() => {
-        const gm = stored ? tf.clone(stored) : flatGamma(tf, this.k, this.P).gamma;
-        const changed = tf.sum(tf.cast(tf.notEqual(next, this.prevCodes!), "float32"), 1, true); // [R, 1]
-        const fl = tf.div(tf.matMul(this.k.seg!, changed), this.k.counts!);
-        return [gm, fl, tf.gather(next.reshape([this.layout.total]), idx)];
-      });
-      stored?.dispose();
-      const [gv, fv, cv] = await Promise.all([gT.data(), flT.data(), codesT.data()]);
-      tf.dispose([gT, flT, codesT]);
-      let total = 0;
-      this.k.ternary.forEach((t, i) => {
-        gamma[t.name] = gv[i];
-        flipFraction[t.name] = fv[i];
-        flipOverall += fv[i] * t.size;
-        total += t.size;
-      });
-      flipOverall /= Math.max(1, total);
-      sample.codes = Int8Array.from(cv);
-      sample.gamma = gamma[this.sampleName] ?? 0;
+    const {stats, codes} = await collectStats(this.tf, {
+      P: this.P,
+      k: this.k,
+      layout: this.layout,
+      sampleName: this.sampleName,
+      quantized: isQuantized(this.modelConfig()),
+      prevCodes: this.prevCodes,
+      codes: (src) => codesOf(this.tf, this.k, this.cfg, src),
+      storedGamma: (src) => this.storedGamma(src),
+    });
+    if (codes) {
       this.prevCodes?.dispose();
-      this.prevCodes = next;
+      this.prevCodes = codes;
     }
-    sample.latent = Float32Array.from(await latentT.data());
-    tf.dispose([latentT, idx]);
-    return {gamma, flipFraction, flipOverall, sample};
+    return stats;
   }
 
   /** Mean validation loss over `batches` (default: cfg.evalBatches·batchSize windows spread over the split). */
@@ -441,28 +346,12 @@ export class Trainer {
    *  own absmean quantizer (checkpoint.ts ternarize, identical to the forward's), everything else float.
    *  An fp model keeps every projection in `float`. `latent` keeps the float projections instead. */
   async exportWeights(opts: {latent?: boolean} = {}): Promise<ModelWeights> {
-    const c = this.modelConfig(this.cfg.steps);
     const src = this.evaluated;
     const flat = (await src.data()) as Float32Array;
-    const float = new Map<string, LibTensor>();
-    for (const e of this.layout.entries)
-      float.set(e.name, {shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size)});
-    const w: ModelWeights = {config: c, float, ternary: new Map()};
-    if (opts.latent) return w;
-    const stored = await this.storedGamma(src);
-    if (!stored) return ternarize(w);
-    // γ in its storage format: the codes the forward trained with (quant.ts's absmean arithmetic, this γ).
-    const gammas = (await stored.data()) as Float32Array;
-    stored.dispose();
-    this.k.ternary.forEach((e, i) => {
-      const f = float.get(e.name)!;
-      const s = Math.fround(1 / gammas[i]);
-      const codes = new Int8Array(f.data.length);
-      for (let j = 0; j < codes.length; j++) codes[j] = roundClip(Math.fround(f.data[j] * s), -1, 1);
-      w.ternary.set(e.name, {shape: [e.shape[0], e.shape[1]], codes, gamma: 1 / s});
-      float.delete(e.name);
-    });
-    return w;
+    const stored = opts.latent ? undefined : await this.storedGamma(src);
+    const gammas = stored ? ((await stored.data()) as Float32Array) : undefined;
+    stored?.dispose();
+    return weightsFromFlat(this.modelConfig(this.cfg.steps), this.layout, this.k.ternary, flat, gammas, !!opts.latent);
   }
 
   dispose(): void {
