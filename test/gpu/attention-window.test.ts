@@ -9,7 +9,7 @@ import {
   type KVFormat,
 } from "../../src/gpu/kernels/attention.js";
 import {normQuantWGSL} from "../../src/gpu/kernels/normquant.js";
-import {attention, rope, ropeTables} from "../../src/lib/model.js";
+import {attention, rope, ropeTables} from "../../src/lib/attention.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";
 import {f16BitsToF32, f32ToF16Bits} from "../../src/gpu/kernels/linear.js";
 import {dequantizeKV, quantizeKV} from "../../src/lib/quant.js";
