@@ -22,7 +22,7 @@ import {Tokenizer} from "../src/lib/tokenizer.js";
 import {writeModelDir} from "../src/node/modeldir.js";
 
 import {type BadArg, cliArb, cliArgv, type CliSetup, judgeCli} from "./probe/cli-args.js";
-import {family, type FamilyResult} from "./probe/common.js";
+import {emptyResult, family, type FamilyResult} from "./probe/common.js";
 import {hugeArb, judgeHuge, judgeWrite, writeArb} from "./probe/huge-writes.js";
 import {
   badConfigArb,
@@ -73,17 +73,7 @@ export async function runProbe({secondsPerFamily = 8, seed = 12} = {}): Promise<
 }
 
 export function formatProbe(results: FamilyResult[]): string {
-  const zero: FamilyResult = {
-    family: "total",
-    tried: 0,
-    distinct: 0,
-    handled: 0,
-    harmless: 0,
-    crashed: 0,
-    silent: 0,
-    hung: 0,
-    examples: [],
-  };
+  const zero = emptyResult("total");
   const rows = [
     ...results,
     results.reduce(

@@ -43,6 +43,11 @@ export async function runCli(argv: readonly string[]): Promise<{code: number; ou
   }
 }
 
+/** A family's counts before any sample (also the "total" row's start). */
+export function emptyResult(family: string): FamilyResult {
+  return {family, tried: 0, distinct: 0, handled: 0, harmless: 0, crashed: 0, silent: 0, hung: 0, examples: []};
+}
+
 export async function family<T>(
   name: string,
   arb: fc.Arbitrary<T>,
@@ -51,17 +56,7 @@ export async function family<T>(
   judge: (x: T) => Bucket | Promise<Bucket>,
   show: (x: T) => string = (x) => JSON.stringify(x).slice(0, 200),
 ): Promise<FamilyResult> {
-  const r: FamilyResult = {
-    family: name,
-    tried: 0,
-    distinct: 0,
-    handled: 0,
-    harmless: 0,
-    crashed: 0,
-    silent: 0,
-    hung: 0,
-    examples: [],
-  };
+  const r = emptyResult(name);
   const seen = new Set<string>();
   const t0 = performance.now();
   // Batches of samples from one seeded stream, until the time box closes.

@@ -4,6 +4,7 @@
 // DOM-free and kernel-free: the inspection is described structurally here (the engine's Inspection matches it).
 import {headDim, tensorNames} from "../config.js";
 import type {BitNetConfig, LinearName} from "../config.js";
+import {rowNorms} from "../bitlinear.js";
 import {hadamardTransform} from "../hadamard.js";
 import type {ForwardTrace, LayerTrace, LinearTrace} from "../model.js";
 import {quantizeKV, topKCount} from "../quant.js";
@@ -188,17 +189,6 @@ function actFrom(
   };
 }
 
-function rowNorms(x: Float32Array, T: number): Float32Array {
-  const C = x.length / T;
-  const out = new Float32Array(T);
-  for (let t = 0; t < T; t++) {
-    let s = 0;
-    for (let i = 0; i < C; i++) s += x[t * C + i] * x[t * C + i];
-    out[t] = Math.sqrt(s);
-  }
-  return out;
-}
-
 function zeroShare(x: ArrayLike<number>): number {
   let z = 0;
   for (let i = 0; i < x.length; i++) if (x[i] === 0) z++;
@@ -276,7 +266,11 @@ export function traceFromInspection(ins: InspectedPass, c: BitNetConfig, weights
       },
       attention: EMPTY,
       attentionShape: [c.num_attention_heads, T, 0],
-      residualNorm: {input: rowNorms(g.residualIn, T), afterAttention: EMPTY, output: rowNorms(g.residualOut, T)},
+      residualNorm: {
+        input: rowNorms(g.residualIn, T, g.residualIn.length / T),
+        afterAttention: EMPTY,
+        output: rowNorms(g.residualOut, T, g.residualOut.length / T),
+      },
       kv,
       kvCodes,
       glu: g.glu,
