@@ -220,6 +220,10 @@ describe("sharded safetensors (model.safetensors.index.json)", () => {
     await expect(openCheckpoint(sharded({"model.safetensors": f["model.safetensors"]}))).rejects.toThrow(/ambiguous/);
     await expect(openCheckpoint(files({"config.json": f["config.json"]}))).rejects.toThrow(/no weights/);
     await expect(openCheckpoint(files({"notes.txt": new Uint8Array(3)}))).rejects.toThrow(/no checkpoint found/);
+    // BitCPM-CANN style: config.json + pytorch_model.bin is named as a pickle, not "no weights"
+    await expect(
+      openCheckpoint(files({"config.json": f["config.json"], "pytorch_model.bin": new Uint8Array([0x80, 2, 0x7d])})),
+    ).rejects.toThrow(/pytorch_model\.bin is a PyTorch pickle checkpoint: not read/);
   });
 
   it("fuzz: corrupting any byte of the index or a shard either loads a complete model or fails with a specific error", async () => {

@@ -45,6 +45,12 @@ export async function openCheckpoint(files: FileSet, opts: OpenOptions = {}): Pr
     throw new FormatError(
       `${files.label}: safetensors files (${st.slice(0, 3).join(", ")}) but no model.safetensors or ${INDEX_FILE}; drop the whole model folder`,
     );
+  // PyTorch pickles (BitCPM-CANN ships pytorch_model.bin): unpickling can run code, and a reader needs torch's format
+  const pickles = names.filter((n) => /\.(bin|pt|pth)$/i.test(n));
+  if (pickles.length)
+    throw new FormatError(
+      `${files.label}: ${pickles[0]} is a PyTorch pickle checkpoint: not read (unpickling can run code). Convert it to safetensors first, e.g. in Python: AutoModelForCausalLM.from_pretrained(dir).save_pretrained(out, safe_serialization=True)`,
+    );
   if (names.includes("config.json"))
     throw new FormatError(`${files.label}: config.json but no weights (model.safetensors, ${INDEX_FILE} or a .gguf)`);
   throw new FormatError(
