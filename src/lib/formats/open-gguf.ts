@@ -60,6 +60,12 @@ async function decideLayout(
   }
   if (candidates.length === 0)
     throw new FormatError(`GGUF: no I2_S layout fits every projection: ${ruledOut.join("; ")}`);
+  const byArch = ggufArch(h).i2sLayout;
+  if (byArch) {
+    if (unfit(byArch.layout))
+      throw new FormatError(`GGUF: the ${byArch.layout} I2_S layout cannot hold ${unfit(byArch.layout)!.p.info.name}`);
+    return byArch;
+  }
   const recorded = h.metadata.get("bitnet_lab.i2s_layout");
   if (typeof recorded === "string" && (candidates as string[]).includes(recorded)) {
     return {
