@@ -161,6 +161,22 @@ export function ggufArchOf(arch: unknown): GGUFArch {
   return a;
 }
 
+/** llama.cpp's LLAMA_POOLING_TYPE_LAST (gguf-py PoolingType.LAST), which the converter writes for
+ *  sentence-transformers' pooling_mode_lasttoken (lines 385-386). */
+const POOLING_LAST = 3;
+
+/** A BitNet-embedding GGUF's pooling: last token, L2-normalized. The file records the pooling type only; the
+ *  normalization is llama.cpp's embedding default (--embd-normalize 2, Euclidean), which BitNet-embedding's
+ *  sentence-transformers Normalize module matches. Its BitLinear norms use <arch>.attention.layer_norm_rms_epsilon:
+ *  the converter writes no other ε. */
+export function ggufEmbeddingPooling(p: number, A: string): {pooling: "last-token-l2"} {
+  if (p !== POOLING_LAST)
+    throw new FormatError(
+      `GGUF: ${A}.pooling_type ${p} (${["none", "mean", "cls", "last", "rank"][p] ?? "unknown"}): only last-token pooling (3), BitNet-embedding's, is run`,
+    );
+  return {pooling: "last-token-l2"};
+}
+
 /** What llama.cpp computes for RoPE on a head vector (as stored in the file's row order), in place:
  *  the reference the golden check holds the reader's rows against. */
 export function llamaRope(x: Float64Array | Float32Array, pos: number, theta: number, type: LlamaRopeType): void {

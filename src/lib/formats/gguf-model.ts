@@ -9,6 +9,8 @@
 //   vendor's converters store W_q/W_k in transformers' row order, so nothing is permuted either way. The one
 //   exception is a file written by this project before 2026-12 (it permuted them, wrongly): recognised by
 //   its metadata and un-permuted, with a warning.
+// - arch qwen3 (Microsoft's BitNet-embedding-0.6B converter): blk.N.<proj>_norm_in (the RMSNorm inside each
+//   BitLinear), attn_q_norm / attn_k_norm, <arch>.pooling_type = last token; read as the HF family's body.
 // - I2_S: one scale that multiplies (W = scale · code); the byte layout is decided by open.ts (i2s.ts).
 import {headDim, tensorNames} from "../config.js";
 import type {BitNetConfig} from "../config.js";
@@ -17,7 +19,7 @@ import {fromFloat32, toFloat32} from "../safetensors.js";
 import type {ModelWeights} from "../tensor.js";
 import {GGML_I2_S, GGML_REFUSED, GGUFValueType, ggmlTypeName, readGGUFTensor} from "./gguf.js";
 import {GGML_TQ1_0, GGML_TQ2_0, decodeTQ, oneScale} from "./tq.js";
-import {ggufArchOf} from "./gguf-arch.js";
+import {ggufArchOf, ggufEmbeddingPooling} from "./gguf-arch.js";
 import type {GGUFArch} from "./gguf-arch.js";
 import type {GGUFHeader, GGUFTensorInfo, GGUFValue} from "./gguf.js";
 import type {GGUFKV, GGUFTensorOut} from "./gguf-write.js";
@@ -143,7 +145,7 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
     throw new FormatError(
       `GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${hd}: partial rotary embeddings are not supported`,
     );
-  const emb = ga.embedding ? embeddingFacts(h, A) : undefined;
+  const emb = ga.embedding ? ggufEmbeddingPooling(num(md, `${A}.pooling_type`, true)!, A) : undefined;
   const json = {
     model_type: emb ? A : ga.subNorms ? "bitnet" : "llama",
     ...(keyLen !== undefined && keyLen !== C / H ? {head_dim: keyLen} : {}),
@@ -178,23 +180,6 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
       `GGUF metadata: ${e instanceof Error ? e.message.replace(/^config\.json: /, "") : String(e)}`,
     );
   }
-}
-
-/** llama.cpp's LLAMA_POOLING_TYPE_LAST (gguf-py PoolingType.LAST), which the converter writes for
- *  sentence-transformers' pooling_mode_lasttoken (lines 385-386). */
-const POOLING_LAST = 3;
-
-/** A BitNet-embedding GGUF's pooling: last token, L2-normalized. The file records the pooling type only; the
- *  normalization is llama.cpp's embedding default (--embd-normalize 2, Euclidean), which BitNet-embedding's
- *  sentence-transformers Normalize module matches. Its BitLinear norms use <arch>.attention.layer_norm_rms_epsilon:
- *  the converter writes no other ε. */
-function embeddingFacts(h: GGUFHeader, A: string): {pooling: "last-token-l2"} {
-  const p = num(h.metadata, `${A}.pooling_type`, true)!;
-  if (p !== POOLING_LAST)
-    throw new FormatError(
-      `GGUF: ${A}.pooling_type ${p} (${["none", "mean", "cls", "last", "rank"][p] ?? "unknown"}): only last-token pooling (3), BitNet-embedding's, is run`,
-    );
-  return {pooling: "last-token-l2"};
 }
 
 const FLOAT_TYPES: Record<number, "F32" | "F16" | "BF16"> = {0: "F32", 1: "F16", 30: "BF16"};
