@@ -31,7 +31,7 @@ describe("BitNet-embedding GGUF (Qwen3 body, Microsoft's converter)", () => {
     expect(ins.arch).toMatchObject({norms: {perProjection: true, qk: true, subNorms: false}, headDim: 32});
     // tokenizer.ggml.pre "qwen2" (single-digit split) is not one this tokenizer reproduces: refused by name
     expect(ins.tokenizer).toBeUndefined();
-    expect(ins.warnings.join("\n")).toMatch(/tokenizer.ggml.pre "qwen2": it is not one this tokenizer reproduces/);
+    expect(ins.warnings.join("\n")).toMatch(/tokenizer.ggml.pre "qwen2": .* takes digits one at a time/);
     const g = await o.load();
     const hf = await (await openCheckpoint(await pathFileSet(`${FX}/fam-qwen3-embedding`))).load();
     // ε is an f32 in the file (1e-6 → 9.99999997e-7): llama.cpp runs that value
@@ -85,6 +85,16 @@ describe("BitNet-embedding GGUF (Qwen3 body, Microsoft's converter)", () => {
     expect(at).toBeGreaterThan(0);
     new DataView(bytes.buffer).setUint32(at + key.length + 4, 1, true); // after the u32 value type: MEAN
     await expect(one(bytes)).rejects.toThrow(/qwen3.pooling_type 1 \(mean\): only last-token pooling \(3\)/);
+  });
+
+  it("a file without qwen3.rope.freq_base (the converter on a transformers-5 config) runs llama.cpp's default θ, saying so", async () => {
+    const bytes = new Uint8Array(readFileSync(`${FX}/${GGUF}`));
+    const key = Buffer.from("qwen3.rope.freq_base");
+    const at = Buffer.from(bytes).indexOf(key);
+    bytes[at + key.length - 1] = "x".charCodeAt(0); // an unknown key instead: llama.cpp ignores it
+    const o = await one(bytes);
+    expect(o.inspection.config.rope_theta).toBe(10000);
+    expect(o.inspection.warnings.join("\n")).toMatch(/no qwen3.rope.freq_base .* trained with 1000000 .* line 361/);
   });
 
   it("the 270M's Gemma3 GGUF is named and refused with the reason", async () => {
