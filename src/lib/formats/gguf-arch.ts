@@ -12,6 +12,7 @@
 // Tensors: LLM_ARCH_BITNET_25 / _B158 (1354-1405): token_embd, output_norm, optional output (tied to
 // token_embd when absent, 8722-8727), optional rope_freqs, blk.N.{attn_norm, attn_q, attn_k, attn_v,
 // attn_output, attn_sub_norm, ffn_norm, ffn_gate, ffn_up, ffn_down, ffn_sub_norm}.
+import type {I2SLayout} from "./i2s.js";
 import {FormatError} from "./source.js";
 
 /** llama.cpp's LLAMA_ROPE_TYPE_NEOX (rotate-half: dims i and i + d/2) or _NORM (dims 2j and 2j + 1). */
@@ -25,8 +26,13 @@ export interface GGUFArch {
   rope: LlamaRopeType;
   /** W_q/W_k rows are stored permuted (HF rotate-half → adjacent pairs) by the owner's converters. */
   permutedQK: boolean;
-  ffn: "relu2" | "silu";
+  ffn: "relu2" | "silu" | "gelu_tanh";
   subNorms: boolean;
+  /** Microsoft's BitNet-embedding conversion (convert-bitnet-embedding-to-gguf.py): an RMSNorm before each of the
+   *  seven projections (blk.N.<proj>_norm_in), RMSNorm on each q/k head (attn_q_norm / attn_k_norm), a pooling type. */
+  embedding?: boolean;
+  /** The I2_S byte layout every file of this architecture holds, when its only converter packs I2_S itself. */
+  i2sLayout?: {layout: I2SLayout; how: string};
   /** Defaults llama.cpp applies when a key is missing. */
   defaults: {ropeFreqBase: number};
   source: string;
@@ -80,6 +86,46 @@ export const GGUF_ARCHS: Readonly<Record<string, GGUFArch>> = {
     source:
       "llama_rope_type → LLAMA_ROPE_TYPE_NORM (src/llama.cpp:20094); LlamaModel.permute in convert-hf-to-gguf-bitnet.py:937 (and upstream convert_hf_to_gguf.py); head_dim from llama.attention.key_length",
   },
+  // Microsoft's BitNet-embedding-0.6B (Qwen3 body) as its own converter writes it: microsoft/BitNet 16da220
+  // utils/convert-bitnet-embedding-to-gguf.py (guide: docs/bitnet-embeddings-i2s-guide.md §3). Arch string "qwen3"
+  // (SUPPORTED_ARCHS, line 28); names in build_tensor_name_map (36-87): attn_q_norm / attn_k_norm (head norms),
+  // <proj>_norm_in (the RMSNorm inside each BitLinear), ffn_norm = post_attention_layernorm; projections I2_S with one
+  // scale mean|W| (quantize_to_i2_s, 428-492, 128-element x86 blocks), norms and embedding F16 (601-627), no
+  // output.weight (632); key_length/value_length = head_dim (356-359); pooling_type from 1_Pooling (368-392).
+  // Rows are written as transformers holds them (no permute anywhere in the converter), and upstream llama.cpp runs
+  // LLM_ARCH_QWEN3 with LLAMA_ROPE_TYPE_NEOX (rotate-half): read as stored. The runtime that consumes *_norm_in
+  // (Microsoft's llama.cpp fork at that commit) is not vendored here.
+  qwen3: {
+    arch: "qwen3",
+    supported: true,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "silu",
+    subNorms: false,
+    embedding: true,
+    i2sLayout: {
+      layout: "x86",
+      how: "Microsoft's convert-bitnet-embedding-to-gguf.py packs I2_S itself, on any machine, in 128-element blocks of 32 bytes with shifts 6,4,2,0 (quantize_to_i2_s, lines 464-481): the x86 layout",
+    },
+    defaults: LLAMA_DEFAULTS,
+    source:
+      "microsoft/BitNet utils/convert-bitnet-embedding-to-gguf.py (arch qwen3, line 28; tensor names 36-87; no W_q/W_k permute); upstream llama.cpp runs LLM_ARCH_QWEN3 with NEOX RoPE",
+  },
+  // The 270M (Gemma3 body) through the same converter: arch "gemma3" (line 29).
+  gemma3: {
+    arch: "gemma3",
+    supported: false,
+    rope: "neox",
+    permutedQK: false,
+    ffn: "gelu_tanh",
+    subNorms: false,
+    embedding: true,
+    defaults: LLAMA_DEFAULTS,
+    refused:
+      "BitNet-embedding-270M's Gemma3 body as Microsoft's convert-bitnet-embedding-to-gguf.py writes it is not read: the file records no sliding-window size nor which layers slide, nor query_pre_attn_scalar (set_gguf_parameters, lines 339-392, writes none of them), and its vocabulary is a SentencePiece one (tokenizer.ggml.model \"llama\", _set_vocab_gemma3) this project's tokenizer does not run; open the Hugging Face folder instead",
+    source:
+      "microsoft/BitNet utils/convert-bitnet-embedding-to-gguf.py (arch gemma3, line 29; Gemma norms stored as 1 + w, 609-618)",
+  },
   // PrismML's Ternary Bonsai files (arch qwen35: a Qwen3.5 hybrid of gated-delta-net linear attention and full
   // attention layers, projections in the fork's PQ2_0/PTQ1_0 types, ggml ids 142/143).
   qwen35: {
@@ -106,13 +152,29 @@ export function ggufArchOf(arch: unknown): GGUFArch {
     .join(", ");
   if (!a)
     throw new FormatError(
-      `GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`,
+      `GGUF: architecture "${arch}" is not supported; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models; BitNet-embedding-0.6B)`,
     );
   if (!a.supported)
     throw new FormatError(
-      `GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models)`,
+      `GGUF: architecture "${arch}": ${a.refused}; this reader knows ${known} (BitNet b1.58 2B4T; Llama-architecture ternary models; BitNet-embedding-0.6B)`,
     );
   return a;
+}
+
+/** llama.cpp's LLAMA_POOLING_TYPE_LAST (gguf-py PoolingType.LAST), which the converter writes for
+ *  sentence-transformers' pooling_mode_lasttoken (lines 385-386). */
+const POOLING_LAST = 3;
+
+/** A BitNet-embedding GGUF's pooling: last token, L2-normalized. The file records the pooling type only; the
+ *  normalization is llama.cpp's embedding default (--embd-normalize 2, Euclidean), which BitNet-embedding's
+ *  sentence-transformers Normalize module matches. Its BitLinear norms use <arch>.attention.layer_norm_rms_epsilon:
+ *  the converter writes no other ε. */
+export function ggufEmbeddingPooling(p: number, A: string): {pooling: "last-token-l2"} {
+  if (p !== POOLING_LAST)
+    throw new FormatError(
+      `GGUF: ${A}.pooling_type ${p} (${["none", "mean", "cls", "last", "rank"][p] ?? "unknown"}): only last-token pooling (3), BitNet-embedding's, is run`,
+    );
+  return {pooling: "last-token-l2"};
 }
 
 /** What llama.cpp computes for RoPE on a head vector (as stored in the file's row order), in place:

@@ -9,6 +9,8 @@
 //   vendor's converters store W_q/W_k in transformers' row order, so nothing is permuted either way. The one
 //   exception is a file written by this project before 2026-12 (it permuted them, wrongly): recognised by
 //   its metadata and un-permuted, with a warning.
+// - arch qwen3 (Microsoft's BitNet-embedding-0.6B converter): blk.N.<proj>_norm_in (the RMSNorm inside each
+//   BitLinear), attn_q_norm / attn_k_norm, <arch>.pooling_type = last token; read as the HF family's body.
 // - I2_S: one scale that multiplies (W = scale · code); the byte layout is decided by open.ts (i2s.ts).
 import {headDim, tensorNames} from "../config.js";
 import type {BitNetConfig} from "../config.js";
@@ -17,7 +19,7 @@ import {fromFloat32, toFloat32} from "../safetensors.js";
 import type {ModelWeights} from "../tensor.js";
 import {GGML_I2_S, GGML_REFUSED, GGUFValueType, ggmlTypeName, readGGUFTensor} from "./gguf.js";
 import {GGML_TQ1_0, GGML_TQ2_0, decodeTQ, oneScale} from "./tq.js";
-import {ggufArchOf} from "./gguf-arch.js";
+import {ggufArchOf, ggufEmbeddingPooling} from "./gguf-arch.js";
 import type {GGUFArch} from "./gguf-arch.js";
 import type {GGUFHeader, GGUFTensorInfo, GGUFValue} from "./gguf.js";
 import type {GGUFKV, GGUFTensorOut} from "./gguf-write.js";
@@ -32,6 +34,9 @@ export function ggufName(hf: string): string {
   if (hf === tensorNames.finalNorm) return "output_norm.weight";
   if (hf === tensorNames.lmHead) return "output.weight";
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
+  // the RMSNorm inside a BitLinear: Microsoft's BitNet-embedding converter names it <proj>_norm_in (lines 61-75)
+  const inner = m && /^(.+)\.rms_norm\.weight$/.exec(m[2]);
+  if (inner) return ggufName(`model.layers.${m[1]}.${inner[1]}.weight`).replace(/\.weight$/, "_norm_in.weight");
   if (!m) throw new FormatError(`no GGUF name for ${hf}`);
   const map: Record<string, string> = {
     "input_layernorm.weight": "attn_norm.weight",
@@ -40,6 +45,8 @@ export function ggufName(hf: string): string {
     "self_attn.v_proj.weight": "attn_v.weight",
     "self_attn.o_proj.weight": "attn_output.weight",
     "self_attn.attn_sub_norm.weight": "attn_sub_norm.weight",
+    "self_attn.q_norm.weight": "attn_q_norm.weight",
+    "self_attn.k_norm.weight": "attn_k_norm.weight",
     "post_attention_layernorm.weight": "ffn_norm.weight",
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
@@ -117,13 +124,13 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
   const A = ga.arch;
   const md = h.metadata;
   const byName = new Map(h.tensors.map((t) => [t.name, t]));
-  const emb = byName.get("token_embd.weight");
-  if (!emb) throw new FormatError("GGUF: token_embd.weight is missing");
-  if (emb.dims.length !== 2) throw new FormatError(`GGUF: token_embd.weight has ${emb.dims.length} dims, expected 2`);
+  const tok = byName.get("token_embd.weight");
+  if (!tok) throw new FormatError("GGUF: token_embd.weight is missing");
+  if (tok.dims.length !== 2) throw new FormatError(`GGUF: token_embd.weight has ${tok.dims.length} dims, expected 2`);
   const C = num(md, `${A}.embedding_length`, true)!;
-  if (emb.dims[0] !== C)
-    throw new FormatError(`GGUF: token_embd.weight rows have ${emb.dims[0]} values, ${A}.embedding_length is ${C}`);
-  const vocab = emb.dims[1];
+  if (tok.dims[0] !== C)
+    throw new FormatError(`GGUF: token_embd.weight rows have ${tok.dims[0]} values, ${A}.embedding_length is ${C}`);
+  const vocab = tok.dims[1];
   const declared = num(md, `${A}.vocab_size`, false);
   if (declared !== undefined && declared !== vocab)
     throw new FormatError(`GGUF: ${A}.vocab_size ${declared} differs from token_embd.weight's ${vocab} rows`);
@@ -138,8 +145,9 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
     throw new FormatError(
       `GGUF: ${A}.rope.dimension_count ${rot} ≠ head dimension ${hd}: partial rotary embeddings are not supported`,
     );
+  const emb = ga.embedding ? ggufEmbeddingPooling(num(md, `${A}.pooling_type`, true)!, A) : undefined;
   const json = {
-    model_type: ga.subNorms ? "bitnet" : "llama",
+    model_type: emb ? A : ga.subNorms ? "bitnet" : "llama",
     ...(keyLen !== undefined && keyLen !== C / H ? {head_dim: keyLen} : {}),
     vocab_size: vocab,
     hidden_size: C,
@@ -154,10 +162,19 @@ export function ggufConfig(h: GGUFHeader): BitNetConfig {
     tie_word_embeddings: !byName.has("output.weight"),
     bos_token_id: num(md, "tokenizer.ggml.bos_token_id", false) ?? Math.min(128000, vocab - 1),
     eos_token_id: num(md, "tokenizer.ggml.eos_token_id", false) ?? Math.min(128001, vocab - 1),
-    quantization_config: {quant_method: "bitnet", linear_class: "autobitlinear", quantization_mode: "offline"},
+    quantization_config: {
+      quant_method: "bitnet",
+      linear_class: "autobitlinear",
+      quantization_mode: "offline",
+      ...(emb
+        ? {use_rms_norm: true, rms_norm_eps: num(md, `${A}.attention.layer_norm_rms_epsilon`, false) ?? 1e-6}
+        : {}),
+    },
   };
   try {
-    return parseConfig(json);
+    const config = parseConfig(json);
+    if (emb) config.bitnet_pooling = emb.pooling;
+    return config;
   } catch (e) {
     throw new FormatError(
       `GGUF metadata: ${e instanceof Error ? e.message.replace(/^config\.json: /, "") : String(e)}`,
@@ -207,16 +224,28 @@ export function planGGUF(h: GGUFHeader, config: BitNetConfig): GGUFPlanEntry[] {
   add(tensorNames.embed, [config.vocab_size, C], "float");
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const n = tensorNames.layer(l);
+    const inNorm = (proj: string, cols: number) => {
+      if (config.bitnet_linear_norms) add(tensorNames.linearNorm(proj), [cols], "float");
+    };
     add(n.inputNorm, [C], "float");
     add(n.q, [config.num_attention_heads * d, C], "ternary", {heads: config.num_attention_heads});
     add(n.k, [config.num_key_value_heads * d, C], "ternary", {heads: config.num_key_value_heads});
     add(n.v, [config.num_key_value_heads * d, C], "ternary");
     add(n.o, [C, config.num_attention_heads * d], "ternary");
+    for (const p of [n.q, n.k, n.v]) inNorm(p, C);
+    inNorm(n.o, config.num_attention_heads * d);
+    if (config.bitnet_qk_norm) {
+      add(n.qNorm, [d], "float");
+      add(n.kNorm, [d], "float");
+    }
     if (config.bitnet_sub_norms) add(n.attnSubNorm, [config.num_attention_heads * d], "float");
     add(n.postAttnNorm, [C], "float");
     add(n.gate, [F, C], "ternary");
     add(n.up, [F, C], "ternary");
     add(n.down, [C, F], "ternary");
+    inNorm(n.gate, C);
+    inNorm(n.up, C);
+    inNorm(n.down, F);
     if (config.bitnet_sub_norms) add(n.ffnSubNorm, [F], "float");
   }
   add(tensorNames.finalNorm, [C], "float");

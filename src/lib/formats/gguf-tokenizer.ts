@@ -35,7 +35,9 @@ export function ggufTokenizerJSON(h: GGUFHeader): {json?: object; note?: string}
     const why =
       pre === undefined || pre === "default"
         ? 'llama.cpp\'s "default" pre-tokenizer (also used when tokenizer.ggml.pre is missing) splits with four regexes in sequence, which this tokenizer does not reproduce'
-        : "it is not one this tokenizer reproduces";
+        : pre === "qwen2"
+          ? "it is not one this tokenizer reproduces (Qwen2/3's split regex takes digits one at a time, Llama-3's up to three)"
+          : "it is not one this tokenizer reproduces";
     return {
       note: `GGUF tokenizer.ggml.pre ${JSON.stringify(pre ?? null)}: ${why} (supported: ${Object.keys(GGUF_PRE_TOKENIZERS).join(", ")}): no tokenizer`,
     };

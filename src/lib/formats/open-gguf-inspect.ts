@@ -89,10 +89,18 @@ export function ggufInspection(x: {
     family: ((v: FamilyId) => ({
       value: v,
       family: FAMILIES[v],
-      how: `GGUF general.architecture "${arch.arch}" (${arch.ffn === "relu2" ? "ReLU²" : "SiLU"}, ${arch.subNorms ? "sub-norms" : "no sub-norms"}) with ${ggmlTypeName(ternaryType)} projections`,
-    }))(arch.subNorms ? "bitnet-2b4t" : "llama-bitnet"),
+      how: arch.embedding
+        ? `GGUF general.architecture "${arch.arch}" with blk.N.*_norm_in tensors (an RMSNorm inside each BitLinear), attn_q_norm/attn_k_norm and ${arch.arch}.pooling_type: Microsoft's BitNet-embedding conversion, ${ggmlTypeName(ternaryType)} projections`
+        : `GGUF general.architecture "${arch.arch}" (${arch.ffn === "relu2" ? "ReLU²" : "SiLU"}, ${arch.subNorms ? "sub-norms" : "no sub-norms"}) with ${ggmlTypeName(ternaryType)} projections`,
+    }))(arch.embedding ? "bitnet-embedding" : arch.subNorms ? "bitnet-2b4t" : "llama-bitnet"),
     arch: archInfo(config),
     word,
+    pooling: config.bitnet_pooling
+      ? {
+          value: config.bitnet_pooling,
+          how: `${arch.arch}.pooling_type = 3 (last token); L2 normalization is llama.cpp's embedding default, not recorded in the file`,
+        }
+      : undefined,
     format,
     formatName: FORMAT_NAMES[format],
     architecture: `${arch.arch} (GGUF v${h.version})`,

@@ -60,6 +60,12 @@ async function decideLayout(
   }
   if (candidates.length === 0)
     throw new FormatError(`GGUF: no I2_S layout fits every projection: ${ruledOut.join("; ")}`);
+  const byArch = ggufArch(h).i2sLayout;
+  if (byArch) {
+    if (unfit(byArch.layout))
+      throw new FormatError(`GGUF: the ${byArch.layout} I2_S layout cannot hold ${unfit(byArch.layout)!.p.info.name}`);
+    return byArch;
+  }
   const recorded = h.metadata.get("bitnet_lab.i2s_layout");
   if (typeof recorded === "string" && (candidates as string[]).includes(recorded)) {
     return {
@@ -113,7 +119,7 @@ export async function openGGUFFile(src: ByteSource, opts: OpenOptions, extra: Fi
     );
   if (!h.metadata.has(`${arch.arch}.rope.freq_base`))
     warnings.push(
-      `no ${arch.arch}.rope.freq_base in the file: RoPE θ = ${arch.defaults.ropeFreqBase}, llama.cpp's default (src/llama.cpp:5540); the 2B4T model was trained with 500000`,
+      `no ${arch.arch}.rope.freq_base in the file: RoPE θ = ${arch.defaults.ropeFreqBase}, llama.cpp's default (src/llama.cpp:5540); ${arch.embedding ? "BitNet-embedding-0.6B was trained with 1000000 (Microsoft's converter writes θ only from a top-level rope_theta in config.json, line 361: a transformers-5 config nests it in rope_parameters)" : "the 2B4T model was trained with 500000"}`,
     );
   const ternaryType = plan.find((p) => p.kind === "ternary")!.info.type;
   const isI2S = ternaryType === GGML_I2_S;
