@@ -6,7 +6,9 @@
 //   · nq(post_attention_layernorm → quant) · gate|up (rows interleaved, GLU in the epilogue)
 //   · nq(ffn_sub_norm → [Hadamard] → quant) · down (+ residual)
 // In decode, each norm/quant prologue that fits is fused into the linear that consumes it.
-import {attentionWGSL, attentionWideOK, ropeKVWGSL, type KVFormat} from "../kernels/attention.js";
+import {attentionWGSL, attentionWideOK} from "../kernels/attention.js";
+import type {KVFormat} from "../kernels/kv-cache.js";
+import {ropeKVWGSL} from "../kernels/rope-kv.js";
 import {embedWGSL} from "../kernels/embed.js";
 import {bindGroup, pipelineChecked, type Dispatch} from "../gpu.js";
 import {

@@ -6,7 +6,7 @@
 import {checkLogits, type DecodeSession, type SamplingOptions} from "../../lib/backend.js";
 import type {BitNetConfig} from "../../lib/config.js";
 import {kvBitsAt} from "../../lib/variant.js";
-import type {KVFormat} from "../kernels/attention.js";
+import type {KVFormat} from "../kernels/kv-cache.js";
 import {DeviceLostError, type GpuContext} from "../device.js";
 import {buildInScopes, sessionContext} from "./lifecycle.js";
 import type {Dispatch} from "../gpu.js";
