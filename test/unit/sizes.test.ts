@@ -16,7 +16,6 @@ const LONG_FILES: Record<string, string> = {
   "src/gpu/measure/benchmark.ts": PERF,
   "src/gpu/engine/blocks.ts": PERF,
   "src/gpu/engine/session.ts": PERF,
-  "src/gpu/kernels/linear.ts": PERF,
   // the page also wires its controls to the training worker, the autosave and the generation after training
   "src/train.md": PAGE,
   // the page also holds its exercises' questions and the GPU measurement's button
@@ -26,7 +25,6 @@ const LONG_FILES: Record<string, string> = {
 /** Functions (`file:name`) allowed over MAX_FUNCTION_LINES. */
 const LONG_FUNCTIONS: Record<string, string> = {
   "src/gpu/measure/benchmark.ts:runGpuBenchmark": PERF,
-  "src/gpu/kernels/linear.ts:linearWGSL": PERF,
   "src/gpu/kernels/attention-wide.ts:attentionWideWGSL": ONE_KERNEL,
   "src/gpu/kernels/rope-kv.ts:ropeKVWGSL": ONE_KERNEL,
   "src/gpu/engine/upload.ts:uploadWeights": PERF,
