@@ -12,7 +12,9 @@ import {buildInScopes, sessionContext} from "./lifecycle.js";
 import type {Dispatch} from "../gpu.js";
 import type {LinearConfig} from "../kernels/linear.js";
 import {subgroupSize} from "./tune.js";
-import {attentionPipes, embedStep, headSteps, layerPass, samplingSteps, wanted, type BuildContext} from "./blocks.js";
+import {attentionPipes} from "./attention-block.js";
+import {embedStep, headSteps, layerPass, samplingSteps, wanted} from "./blocks.js";
+import type {BuildContext} from "./build-context.js";
 import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
 import {
