@@ -27,7 +27,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
   "src/gpu/kernels/attention-wide.ts:attentionWideWGSL": ONE_KERNEL,
   "src/gpu/kernels/rope-kv.ts:ropeKVWGSL": ONE_KERNEL,
   "src/gpu/engine/upload.ts:uploadWeights": PERF,
-  "src/gpu/engine/attention-block.ts:attentionBlock": PERF,
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

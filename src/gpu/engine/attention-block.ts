@@ -15,9 +15,8 @@ export async function attentionBlock(
   mode: Mode,
   pipes: AttentionPipes,
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
-  const {device, P, A, W} = b;
+  const {P, A, W} = b;
   const Lw = W.layers[l];
-  const kv = A.kv[l];
   const decode = mode === "decode";
   const M = decode ? 1 : b.maxBlock;
   const insp = b.inspect && !decode; // inspection runs through the prefill plan (any M)
@@ -73,6 +72,52 @@ export async function attentionBlock(
     steps.push(...qkv.steps);
   }
   if (Lw.qkNorm) steps.push(await qkNormStep(b, l));
+  steps.push(...ropeAttentionSteps(b, l, decode, insp, pipes));
+  const guOut = decode && stats && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, gamma: Lw.postNorm} : undefined;
+  // o's own RMSNorm (per-projection norms) takes the sub-norm's place: plan.ts refuses both at once
+  const oNorm = Lw.linNorm ? Lw.linNorm.o : Lw.attnSub;
+  const o = await bitLinearSteps(b, {
+    l,
+    site: "o",
+    M,
+    decode,
+    statsOut: guOut,
+    nq: {
+      n: P.H * P.d,
+      src: "attn",
+      H: P.H,
+      d: P.d,
+      attnFF: P.exactAttention,
+      norm: s.o.subNorm || !!Lw.linNorm,
+      hadamard: s.o.hadamard,
+      topK: P.oTopKRuntime ? P.oNeed : P.oTopK,
+      topKRuntime: P.oTopKRuntime,
+      quant: P.oIn,
+    },
+    src: A.part,
+    srcStride: 0,
+    normW: oNorm,
+    had: s.o.hadamard ? A.hadO : undefined,
+    lb: Lw.o,
+    // Gemma's sandwich: W_o's output is stored, then normalized into the residual (normAddStep)
+    ep: Lw.sandwich ? "store" : "residual",
+    out: Lw.sandwich ? A.xnorm! : A.h,
+    yStride: Lw.sandwich ? C8(P) : P.C,
+    inspectIn: "o_in",
+    insp,
+    eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
+  });
+  steps.push(...o.steps);
+  if (Lw.sandwich) steps.push(await normAddStep(b, l, "attn"));
+  return {steps, cfg: o.cfg};
+}
+
+/** RoPE + the K/V cache write and split attention of layer l: one dispatch in decode with a 16-bit cache (the wide
+ *  kernel's fused RoPE), else rope_kv then attention. */
+function ropeAttentionSteps(b: BuildContext, l: number, decode: boolean, insp: boolean, pipes: AttentionPipes): Step[] {
+  const {device, P, A} = b;
+  const kv = A.kv[l];
+  const steps: Step[] = [];
   // this layer's RoPE θ (Gemma's sliding layers have their own tables: buffers.ts ropeByTheta)
   const rt = A.ropeByTheta?.get(P.arch.rope.thetaPerLayer[l]) ?? {cos: A.cos, sin: A.sin};
   if (decode && pipes.attnRope) {
@@ -111,43 +156,7 @@ export async function attentionBlock(
       tag: {kind: "attention", layer: l},
     });
   }
-  const guOut = decode && stats && statsEligible(b, ffnNQ(b)) ? {buf: b.statsBufs!.h, gamma: Lw.postNorm} : undefined;
-  // o's own RMSNorm (per-projection norms) takes the sub-norm's place: plan.ts refuses both at once
-  const oNorm = Lw.linNorm ? Lw.linNorm.o : Lw.attnSub;
-  const o = await bitLinearSteps(b, {
-    l,
-    site: "o",
-    M,
-    decode,
-    statsOut: guOut,
-    nq: {
-      n: P.H * P.d,
-      src: "attn",
-      H: P.H,
-      d: P.d,
-      attnFF: P.exactAttention,
-      norm: s.o.subNorm || !!Lw.linNorm,
-      hadamard: s.o.hadamard,
-      topK: P.oTopKRuntime ? P.oNeed : P.oTopK,
-      topKRuntime: P.oTopKRuntime,
-      quant: P.oIn,
-    },
-    src: A.part,
-    srcStride: 0,
-    normW: oNorm,
-    had: s.o.hadamard ? A.hadO : undefined,
-    lb: Lw.o,
-    // Gemma's sandwich: W_o's output is stored, then normalized into the residual (normAddStep)
-    ep: Lw.sandwich ? "store" : "residual",
-    out: Lw.sandwich ? A.xnorm! : A.h,
-    yStride: Lw.sandwich ? C8(P) : P.C,
-    inspectIn: "o_in",
-    insp,
-    eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
-  });
-  steps.push(...o.steps);
-  if (Lw.sandwich) steps.push(await normAddStep(b, l, "attn"));
-  return {steps, cfg: o.cfg};
+  return steps;
 }
 
 export interface AttentionPipes {
