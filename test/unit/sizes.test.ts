@@ -25,7 +25,6 @@ const LONG_FILES: Record<string, string> = {
 const LONG_FUNCTIONS: Record<string, string> = {
   "src/gpu/measure/benchmark.ts:runGpuBenchmark": PERF,
   "src/gpu/kernels/attention-wide.ts:attentionWideWGSL": ONE_KERNEL,
-  "src/gpu/kernels/rope-kv.ts:ropeKVWGSL": ONE_KERNEL,
   "src/gpu/engine/upload.ts:uploadWeights": PERF,
 };
 

@@ -27,7 +27,65 @@ export function ropeKVWGSL(c: RopeKVConfig): string {
   const anyQ = quantized(kv.bits) || quantized(kv.bosBits);
   const maxWords = Math.max(bosW, w);
   return /* wgsl */ `
-struct P { qkvStride: u32 }
+${ropeKVDeclsWGSL(kv, d, WG, exact)}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];
+  OPQ = p.qkvStride >> 31u;
+  let m = wid.x;
+  let pos = st.P + m;
+  let row = m * p.qkvStride;
+  // RoPE: pairs (i, i + d/2) of every q and k head
+  for (var t = lid; t < ${(H + KV) * half}u; t += ${WG}u) {
+    let h = t / ${half}u;
+    let i = t % ${half}u;
+    let o = row + h * ${d}u + i;
+    let x1 = qkv[o];
+    let x2 = qkv[o + ${half}u];
+${ropePairWGSL(half, exact)}
+  }
+  storageBarrier();
+  workgroupBarrier();
+  var bits = ${kv.bits}u;
+  var words = ${w}u;
+  var gstride = ${w}u;
+  var base0 = ${KV * bosW}u + (max(pos, 1u) - 1u) * ${KV * w}u;
+  if (pos == 0u) {
+    base0 = 0u;
+    gstride = ${bosW}u;${
+      kv.bosBits !== kv.bits
+        ? `
+    if (st.plainStart == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; }`
+        : `
+    bits = ${kv.bosBits}u;
+    words = ${bosW}u;`
+    }
+  }
+  for (var vi = 0u; vi < ${2 * KV}u; vi++) {
+    let isV = vi >= ${KV}u;
+    let g = vi % ${KV}u;
+    let src = row + select(${qd}u, ${qd + kd}u, isV) + g * ${d}u;
+    let base = base0 + g * gstride;
+    workgroupBarrier();
+    for (var e = lid; e < ${d}u; e += ${WG}u) { vec[e] = qkv[src + e]; }
+    workgroupBarrier();
+    if (bits >= 16u) {
+      ${
+        kv.store16 === "f32"
+          ? `for (var e = lid; e < ${d}u; e += ${WG}u) { store(isV, base + e, bitcast<u32>(vec[e])); }`
+          : `for (var e = lid; e < ${d / 2}u; e += ${WG}u) { store(isV, base + e, pack2x16float(vec2<f32>(vec[2u * e], vec[2u * e + 1u]))); }`
+      }
+      continue;
+    }${anyQ ? kvQuantizeWGSL(KV, d, WG) : ""}
+  }
+}`;
+}
+
+/** The kernel's bindings, workgroup arrays and helpers: divF32, kvCode (the reference's code rounding), store. */
+function ropeKVDeclsWGSL(kv: KVFormat, d: number, WG: number, exact: boolean): string {
+  return /* wgsl */ `struct P { qkvStride: u32 }
 ${stStructWGSL(kv)}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(8) var<uniform> st: ST;
@@ -66,25 +124,12 @@ fn kvCode(x: f32, lo: f32, st: f32, L: f32) -> u32 {
   return u32(clamp(q, 0.0, L));
 }
 fn store(isV: bool, wi: u32, word: u32) { if (isV) { Vc[wi] = word; } else { Kc[wi] = word; } }
-fn storeMeta(isV: bool, i: u32, mm: vec2<f32>) { if (isV) { Vm[i] = mm; } else { Km[i] = mm; } }
+fn storeMeta(isV: bool, i: u32, mm: vec2<f32>) { if (isV) { Vm[i] = mm; } else { Km[i] = mm; } }`;
+}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  _ = Km[0];
-  _ = Vm[0];
-  OPQ = p.qkvStride >> 31u;
-  let m = wid.x;
-  let pos = st.P + m;
-  let row = m * p.qkvStride;
-  // RoPE: pairs (i, i + d/2) of every q and k head
-  for (var t = lid; t < ${(H + KV) * half}u; t += ${WG}u) {
-    let h = t / ${half}u;
-    let i = t % ${half}u;
-    let o = row + h * ${d}u + i;
-    let x1 = qkv[o];
-    let x2 = qkv[o + ${half}u];
-${
-  exact
+/** The rotation of one (i, i + d/2) pair, from the f32 tables or (exact) their float-float hi + lo halves. */
+function ropePairWGSL(half: number, exact: boolean): string {
+  return exact
     ? `    let ti = pos * ${half}u + i;
     let lo = arrayLength(&cosT) / 2u;
     let cs = vec2<f32>(cosT[ti], cosT[lo + ti]);
@@ -94,44 +139,13 @@ ${
     : `    let cs = cosT[pos * ${half}u + i];
     let sn = sinT[pos * ${half}u + i];
     qkv[o] = x1 * cs - x2 * sn;
-    qkv[o + ${half}u] = x2 * cs + x1 * sn;`
+    qkv[o + ${half}u] = x2 * cs + x1 * sn;`;
 }
-  }
-  storageBarrier();
-  workgroupBarrier();
-  var bits = ${kv.bits}u;
-  var words = ${w}u;
-  var gstride = ${w}u;
-  var base0 = ${KV * bosW}u + (max(pos, 1u) - 1u) * ${KV * w}u;
-  if (pos == 0u) {
-    base0 = 0u;
-    gstride = ${bosW}u;${
-      kv.bosBits !== kv.bits
-        ? `
-    if (st.plainStart == 0u) { bits = ${kv.bosBits}u; words = ${bosW}u; }`
-        : `
-    bits = ${kv.bosBits}u;
-    words = ${bosW}u;`
-    }
-  }
-  for (var vi = 0u; vi < ${2 * KV}u; vi++) {
-    let isV = vi >= ${KV}u;
-    let g = vi % ${KV}u;
-    let src = row + select(${qd}u, ${qd + kd}u, isV) + g * ${d}u;
-    let base = base0 + g * gstride;
-    workgroupBarrier();
-    for (var e = lid; e < ${d}u; e += ${WG}u) { vec[e] = qkv[src + e]; }
-    workgroupBarrier();
-    if (bits >= 16u) {
-      ${
-        kv.store16 === "f32"
-          ? `for (var e = lid; e < ${d}u; e += ${WG}u) { store(isV, base + e, bitcast<u32>(vec[e])); }`
-          : `for (var e = lid; e < ${d / 2}u; e += ${WG}u) { store(isV, base + e, pack2x16float(vec2<f32>(vec[2u * e], vec[2u * e + 1u]))); }`
-      }
-      continue;
-    }${
-      anyQ
-        ? `
+
+/** A quantized cache's write of the vector in `vec`: min/max by a tree reduction, the step as the reference's float64
+ *  rounds it, the (min, step) meta, then the codes packed LSB-first (one invocation per output word). */
+function kvQuantizeWGSL(KV: number, d: number, WG: number): string {
+  return `
     // min / max over the vector
     var lo = 3.0e38;
     var hi = -3.0e38;
@@ -163,9 +177,5 @@ ${
         if (bit >= b0) { word = word | (code << (bit - b0)); } else { word = word | (code >> (b0 - bit)); }
       }
       store(isV, base + wd, word);
-    }`
-        : ""
-    }
-  }
-}`;
+    }`;
 }
