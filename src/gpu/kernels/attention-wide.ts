@@ -17,7 +17,6 @@ export function attentionWideWGSL(c: AttentionConfig): string {
   const OG = (G * d) / per; // output groups
   const NPQ = WG / OG; // position groups in the value phase
   const VU = 8; // value loads in flight per thread (accumulated in position order, as one at a time would)
-  const half = d / 2;
   const rope = !!c.fusedRope;
   const vals = (x: string) =>
     f16
@@ -60,8 +59,76 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let start = c * st.chunk;
   let end = min(start + st.chunk, pos + 1u);
   let qb = m * p.qkvStride + g * ${G * d}u;
+${wideQueryWGSL(rope, G, H, KV, d, WG, VD, per, pack)}
+  if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
+  let pp = lid / 4u; // score phase: position within the step
+  let qd = lid % 4u; // and quarter of the dimensions
+  let o = lid % ${OG}u; // value phase: output group
+  let pq = lid / ${OG}u; // and position group
+  let r = (o * ${per}u) / ${d}u;
+  let ov = o % ${VD}u;
+${[...Array(accs).keys()].map((a) => `  var acc${a} = vec4<f32>(0.0);`).join("\n")}
+  workgroupBarrier();
+  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
+    let cnt = min(${CH}u, end - s0);
+    // scores: 4 lanes per position
+    {
+      let j = min(s0 + pp, end - 1u);
+      let kb = (j * ${KV}u + g) * ${VD}u + qd * ${QV}u;
+      var sr: array<f32, ${G}>;
+      for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] = 0.0; }
+      for (var v = 0u; v < ${QV}u; v++) {
+        let k4 = Kc[kb + v];
 ${
-  rope
+  f16
+    ? `        let ka = ${vals("k4")[0]};
+        let kc = ${vals("k4")[1]};
+        let qi = (qd * ${QV}u + v) * 2u;
+        for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] += dot(qs[rr * ${d / 4}u + qi], ka) + dot(qs[rr * ${d / 4}u + qi + 1u], kc); }`
+    : `        let ka = ${vals("k4")[0]};
+        let qi = qd * ${QV}u + v;
+        for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] += dot(qs[rr * ${d / 4}u + qi], ka); }`
+}
+      }
+      for (var rr = 0u; rr < ${G}u; rr++) { sp[rr * ${WG}u + lid] = sr[rr]; }
+    }
+    workgroupBarrier();
+${wideSoftmaxWGSL(G, CH, WG)}
+${wideValuesWGSL(accs, VU, NPQ, KV, VD, CH, vals)}
+    workgroupBarrier();
+  }
+  // sum the ${NPQ} position groups and write (max, sum, out) per query head
+${[...Array(accs).keys()].map((a) => `  accS[lid * ${accs}u + ${a}u] = acc${a};`).join("\n")}
+  workgroupBarrier();
+  if (pq == 0u) {
+${[...Array(accs).keys()].map((a) => `    var t${a} = acc${a};`).join("\n")}
+    for (var q = 1u; q < ${NPQ}u; q++) {
+${[...Array(accs).keys()].map((a) => `      t${a} += accS[(q * ${OG}u + o) * ${accs}u + ${a}u];`).join("\n")}
+    }
+    let h = g * ${G}u + r;
+    let base = ((m * ${H}u + h) * st.nC + c) * ${d + 2}u;
+    let e0 = ov * ${per}u;
+${[...Array(accs).keys()].map((a) => [0, 1, 2, 3].map((k) => `    part[base + 2u + e0 + ${a * 4 + k}u] = t${a}[${k}];`).join("\n")).join("\n")}
+    if (e0 == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
+  }
+}`;
+}
+
+/** The query heads of this KV head into workgroup memory; with fused RoPE rotated on the way, and the chunk holding
+ *  the new position writes its rotated K and its V into the cache. */
+function wideQueryWGSL(
+  rope: boolean,
+  G: number,
+  H: number,
+  KV: number,
+  d: number,
+  WG: number,
+  VD: number,
+  per: number,
+  pack: (a: string, b: string) => string,
+): string {
+  const half = d / 2;
+  return rope
     ? `  // RoPE on this KV head's query heads (rotate_half pairs), straight into workgroup memory
   for (var i = lid; i < ${G * half}u; i += ${WG}u) {
     let r = i / ${half}u;
@@ -97,42 +164,13 @@ ${
     }
     storageBarrier();
   }`
-    : `  for (var i = lid; i < ${(G * d) / 4}u; i += ${WG}u) { qs[i] = vec4<f32>(qkv[qb + 4u * i], qkv[qb + 4u * i + 1u], qkv[qb + 4u * i + 2u], qkv[qb + 4u * i + 3u]); }`
+    : `  for (var i = lid; i < ${(G * d) / 4}u; i += ${WG}u) { qs[i] = vec4<f32>(qkv[qb + 4u * i], qkv[qb + 4u * i + 1u], qkv[qb + 4u * i + 2u], qkv[qb + 4u * i + 3u]); }`;
 }
-  if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
-  let pp = lid / 4u; // score phase: position within the step
-  let qd = lid % 4u; // and quarter of the dimensions
-  let o = lid % ${OG}u; // value phase: output group
-  let pq = lid / ${OG}u; // and position group
-  let r = (o * ${per}u) / ${d}u;
-  let ov = o % ${VD}u;
-${[...Array(accs).keys()].map((a) => `  var acc${a} = vec4<f32>(0.0);`).join("\n")}
-  workgroupBarrier();
-  for (var s0 = max(start, keyStart(pos)); s0 < end; s0 += ${CH}u) {
-    let cnt = min(${CH}u, end - s0);
-    // scores: 4 lanes per position
-    {
-      let j = min(s0 + pp, end - 1u);
-      let kb = (j * ${KV}u + g) * ${VD}u + qd * ${QV}u;
-      var sr: array<f32, ${G}>;
-      for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] = 0.0; }
-      for (var v = 0u; v < ${QV}u; v++) {
-        let k4 = Kc[kb + v];
-${
-  f16
-    ? `        let ka = ${vals("k4")[0]};
-        let kc = ${vals("k4")[1]};
-        let qi = (qd * ${QV}u + v) * 2u;
-        for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] += dot(qs[rr * ${d / 4}u + qi], ka) + dot(qs[rr * ${d / 4}u + qi + 1u], kc); }`
-    : `        let ka = ${vals("k4")[0]};
-        let qi = qd * ${QV}u + v;
-        for (var rr = 0u; rr < ${G}u; rr++) { sr[rr] += dot(qs[rr * ${d / 4}u + qi], ka); }`
-}
-      }
-      for (var rr = 0u; rr < ${G}u; rr++) { sp[rr * ${WG}u + lid] = sr[rr]; }
-    }
-    workgroupBarrier();
-    // softmax statistics: thread (head hr, position hp), trees over the 64 positions of each head
+
+/** Softmax statistics of one 64-position step: scores from the 4 lanes' partial dot products, the running max and
+ *  denominator by tree reductions over each head's positions, the rescale factor corr. */
+function wideSoftmaxWGSL(G: number, CH: number, WG: number): string {
+  return `    // softmax statistics: thread (head hr, position hp), trees over the 64 positions of each head
     for (var t = lid; t < ${G * CH}u; t += ${WG}u) {
       let hr = t / ${CH}u;
       let hp = t % ${CH}u;
@@ -168,8 +206,20 @@ ${
       corr[lid] = cr;
       mx[lid] = nm;
     }
-    workgroupBarrier();
-    // values: output group o, positions pq, pq + ${NPQ}, …, ${VU} loads at a time
+    workgroupBarrier();`;
+}
+
+/** The value phase of one step: rescale the accumulators, then VU value loads in flight per thread. */
+function wideValuesWGSL(
+  accs: number,
+  VU: number,
+  NPQ: number,
+  KV: number,
+  VD: number,
+  CH: number,
+  vals: (x: string) => string[],
+): string {
+  return `    // values: output group o, positions pq, pq + ${NPQ}, …, ${VU} loads at a time
     {
       let cr = corr[r];
 ${[...Array(accs).keys()].map((a) => `      acc${a} = acc${a} * cr;`).join("\n")}
@@ -191,22 +241,5 @@ ${vals("q0")
   .map((x, a) => `        acc${a} += sc[r * ${CH}u + l] * ${x};`)
   .join("\n")}
       }
-    }
-    workgroupBarrier();
-  }
-  // sum the ${NPQ} position groups and write (max, sum, out) per query head
-${[...Array(accs).keys()].map((a) => `  accS[lid * ${accs}u + ${a}u] = acc${a};`).join("\n")}
-  workgroupBarrier();
-  if (pq == 0u) {
-${[...Array(accs).keys()].map((a) => `    var t${a} = acc${a};`).join("\n")}
-    for (var q = 1u; q < ${NPQ}u; q++) {
-${[...Array(accs).keys()].map((a) => `      t${a} += accS[(q * ${OG}u + o) * ${accs}u + ${a}u];`).join("\n")}
-    }
-    let h = g * ${G}u + r;
-    let base = ((m * ${H}u + h) * st.nC + c) * ${d + 2}u;
-    let e0 = ov * ${per}u;
-${[...Array(accs).keys()].map((a) => [0, 1, 2, 3].map((k) => `    part[base + 2u + e0 + ${a * 4 + k}u] = t${a}[${k}];`).join("\n")).join("\n")}
-    if (e0 == 0u) { part[base] = mx[r]; part[base + 1u] = den[r]; }
-  }
-}`;
+    }`;
 }
