@@ -1,7 +1,7 @@
 // The 2B4T-shaped ternary linear stack the GPU benchmark times: its shape, weights and dispatches (split from
 // benchmark.ts, issue 21).
 import {defaultConfig, type BitNetConfig, type Variant} from "../../lib/config.js";
-import {gpuFill} from "../engine/upload.js";
+import {gpuFill} from "../engine/gpu-fill.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
 import {
   linearGrid,

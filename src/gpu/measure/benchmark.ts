@@ -10,7 +10,7 @@ import {randomWeights} from "../../lib/init.js";
 import {createCpuSession} from "../../lib/model.js";
 import type {GpuContext} from "../device.js";
 import {createSyntheticSession, createWebGPUSession} from "../engine.js";
-import {gpuFill} from "../engine/upload.js";
+import {gpuFill} from "../engine/gpu-fill.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
 import {rowVec4s, type Epilogue, type LinearConfig} from "../kernels/linear.js";
 import {copyDispatch} from "./microbench.js";
