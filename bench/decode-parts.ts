@@ -5,7 +5,7 @@
 //   bundle: ../shared/gpu/prepare.sh bench/decode-parts.ts; on the GPU host: node .gpu/decode-parts.mjs [--quick] > out.json
 import {acquireGpu, type GpuContext} from "../src/gpu/device.js";
 import {createSyntheticSession} from "../src/gpu/engine.js";
-import {model2B4T} from "../src/gpu/measure/benchmark.js";
+import {model2B4T} from "../src/gpu/measure/bench-stack.js";
 import {copyDispatch} from "../src/gpu/measure/microbench.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import type {Site} from "../src/lib/variant.js";

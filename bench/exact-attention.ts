@@ -4,14 +4,9 @@
 // baseline; the two alternate, three rounds, minimum of each). Prints a table; --json for machine-readable output.
 //   npx tsx bench/exact-attention.ts [--json] [--reps N]
 //   (without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json: SwiftShader)
-import {
-  attentionWGSL,
-  attnPartStride,
-  hiLoTable,
-  kvCacheBuffers,
-  ropeKVWGSL,
-  type KVFormat,
-} from "../src/gpu/kernels/attention.js";
+import {attentionWGSL} from "../src/gpu/kernels/attention.js";
+import {attnPartStride, hiLoTable, kvCacheBuffers, type KVFormat} from "../src/gpu/kernels/kv-cache.js";
+import {ropeKVWGSL} from "../src/gpu/kernels/rope-kv.js";
 import {acquireGpu} from "../src/gpu/device.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer} from "../src/gpu/gpu.js";
 import {normQuantBindings, normQuantWGSL, type NormQuantConfig} from "../src/gpu/kernels/normquant.js";

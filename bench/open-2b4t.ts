@@ -9,7 +9,7 @@
 //   on the GPU host: source .gpu/on-device.sh && node .gpu/open-2b4t.mjs [--dir /tmp/2b4t] > result.json
 import {rmSync} from "node:fs";
 import {acquireGpu} from "../src/gpu/device.js";
-import {model2B4T} from "../src/gpu/measure/benchmark.js";
+import {model2B4T} from "../src/gpu/measure/bench-stack.js";
 import {createSyntheticSession, createWebGPUSession} from "../src/gpu/engine.js";
 import type {WebGPUSession} from "../src/gpu/engine.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";

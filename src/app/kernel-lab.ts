@@ -4,8 +4,9 @@
 // roofline (bytes moved vs time, % of the copy ceiling), and the cost model's tokens/s next to the measured ones.
 // DOM-free except for the download helper at the end; the page (src/kernel-lab.md) draws it.
 import type {GpuContext} from "../gpu/device.js";
-import {runGpuBenchmark, model2B4T} from "../gpu/measure/benchmark.js";
-import type {BenchReport} from "../gpu/measure/benchmark.js";
+import {runGpuBenchmark} from "../gpu/measure/benchmark.js";
+import {model2B4T} from "../gpu/measure/bench-stack.js";
+import type {BenchReport} from "../gpu/measure/bench-report.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../gpu/gpu.js";
 import {
   actVec4s,

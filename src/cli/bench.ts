@@ -4,7 +4,8 @@
 import type {Command, ParsedArgs} from "./command.js";
 import {expectPositionals, flagBool} from "./command.js";
 import {acquireGpu} from "../gpu/device.js";
-import {formatBenchReport, runGpuBenchmark} from "../gpu/measure/benchmark.js";
+import {formatBenchReport} from "../gpu/measure/bench-report.js";
+import {runGpuBenchmark} from "../gpu/measure/benchmark.js";
 import type {PeerResults} from "../gpu/measure/roofline.js";
 import {readFileSync} from "node:fs";
 

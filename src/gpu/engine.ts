@@ -29,7 +29,8 @@ export type {
 } from "./engine/types.js";
 export type {InspectedKV} from "./engine/inspect.js";
 export {engineRefusal, makePlan, quantKind, type Plan} from "./engine/plan.js";
-export {gpuFill, weightSource, type WeightSource} from "./engine/upload.js";
+export {gpuFill} from "./engine/gpu-fill.js";
+export {weightSource, type WeightSource} from "./engine/upload.js";
 export {createSweepRunner, type SweepOverride, type SweepResult, type SweepRunner} from "./engine/sweep.js";
 
 /** Loads `weights` into GPU buffers and returns a DecodeSession running the forward pass in WGSL. */

@@ -1,13 +1,7 @@
 import {describe, expect, it} from "vitest";
-import {
-  attentionWGSL,
-  attnPartStride,
-  hiLoTable,
-  kvCacheBuffers,
-  kvLayout,
-  ropeKVWGSL,
-  type KVFormat,
-} from "../../src/gpu/kernels/attention.js";
+import {attentionWGSL} from "../../src/gpu/kernels/attention.js";
+import {attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, type KVFormat} from "../../src/gpu/kernels/kv-cache.js";
+import {ropeKVWGSL} from "../../src/gpu/kernels/rope-kv.js";
 import {normQuantWGSL} from "../../src/gpu/kernels/normquant.js";
 import {attention, rope, ropeTables} from "../../src/lib/attention.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../../src/gpu/gpu.js";

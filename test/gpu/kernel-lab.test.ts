@@ -3,7 +3,7 @@
 // roofline keeps each kernel's bytes, time and verdict.
 import {describe, expect, it} from "vitest";
 import {checkGemv, checkNormStats, rooflinePoints} from "../../src/app/kernel-lab.js";
-import type {BenchReport} from "../../src/gpu/measure/benchmark.js";
+import type {BenchReport} from "../../src/gpu/measure/bench-report.js";
 import {testDevice} from "./harness.js";
 
 describe("kernel lab checks", () => {

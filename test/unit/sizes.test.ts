@@ -7,16 +7,15 @@ import {describe, expect, it} from "vitest";
 import {lineCount, projectFiles} from "../../scripts/dev/import-graph.js";
 import {functionSizes, MAX_FILE_LINES, MAX_FUNCTION_LINES} from "../../scripts/dev/sizes.js";
 
-const PERF = "split pending: being edited by perf work";
+const SESSION = "not yet split: one class (WebGPUSession) whose methods share its private state";
+const BENCH =
+  "not yet split: runGpuBenchmark is one sequence of measurements sharing its locals (device, report, options)";
 const PAGE = "a chapter page: prose and asides; its figures are components";
 
 /** src/ files allowed over MAX_FILE_LINES. */
 const LONG_FILES: Record<string, string> = {
-  "src/gpu/measure/benchmark.ts": PERF,
-  "src/gpu/engine/blocks.ts": PERF,
-  "src/gpu/engine/session.ts": PERF,
-  "src/gpu/kernels/attention.ts": PERF,
-  "src/gpu/kernels/linear.ts": PERF,
+  "src/gpu/measure/benchmark.ts": BENCH,
+  "src/gpu/engine/session.ts": SESSION,
   // the page also wires its controls to the training worker, the autosave and the generation after training
   "src/train.md": PAGE,
   // the page also holds its exercises' questions and the GPU measurement's button
@@ -25,12 +24,7 @@ const LONG_FILES: Record<string, string> = {
 
 /** Functions (`file:name`) allowed over MAX_FUNCTION_LINES. */
 const LONG_FUNCTIONS: Record<string, string> = {
-  "src/gpu/measure/benchmark.ts:runGpuBenchmark": PERF,
-  "src/gpu/kernels/linear.ts:linearWGSL": PERF,
-  "src/gpu/kernels/attention.ts:attentionWideWGSL": PERF,
-  "src/gpu/kernels/attention.ts:ropeKVWGSL": PERF,
-  "src/gpu/engine/upload.ts:uploadWeights": PERF,
-  "src/gpu/engine/blocks.ts:attentionBlock": PERF,
+  "src/gpu/measure/benchmark.ts:runGpuBenchmark": BENCH,
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -1,6 +1,6 @@
 // The buffers a session computes in: activations for a block of up to maxBlock tokens, the KV cache, RoPE
 // tables, Hadamard sign bits and the per-step uniforms.
-import {attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, type KVFormat} from "../kernels/attention.js";
+import {attnPartStride, hiLoTable, kvCacheBuffers, kvLayout, type KVFormat} from "../kernels/kv-cache.js";
 import {hadamardSignBits} from "../kernels/normquant.js";
 import {ARGMAX_PER} from "../kernels/sample.js";
 import type {BufferPool} from "./upload.js";

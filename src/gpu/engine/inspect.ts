@@ -1,6 +1,6 @@
 // EngineInspection: run the prefill pass with the compute pass split after each inspection point, copy the
 // intermediates out, and turn the copies into per-layer arrays (the chapters draw from these).
-import {kvLayout, type KVFormat} from "../kernels/attention.js";
+import {kvLayout, type KVFormat} from "../kernels/kv-cache.js";
 import {readBuffer} from "../gpu.js";
 import type {Activations, LayerKV} from "./buffers.js";
 import {actWords, type Plan} from "./plan.js";

@@ -6,13 +6,15 @@
 import {checkLogits, type DecodeSession, type SamplingOptions} from "../../lib/backend.js";
 import type {BitNetConfig} from "../../lib/config.js";
 import {kvBitsAt} from "../../lib/variant.js";
-import type {KVFormat} from "../kernels/attention.js";
+import type {KVFormat} from "../kernels/kv-cache.js";
 import {DeviceLostError, type GpuContext} from "../device.js";
 import {buildInScopes, sessionContext} from "./lifecycle.js";
 import type {Dispatch} from "../gpu.js";
 import type {LinearConfig} from "../kernels/linear.js";
 import {subgroupSize} from "./tune.js";
-import {attentionPipes, embedStep, headSteps, layerPass, samplingSteps, wanted, type BuildContext} from "./blocks.js";
+import {attentionPipes} from "./attention-block.js";
+import {embedStep, headSteps, layerPass, samplingSteps, wanted} from "./blocks.js";
+import type {BuildContext} from "./build-context.js";
 import {GpuSampler, readToken} from "./sampling.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
 import {

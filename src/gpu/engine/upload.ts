@@ -5,9 +5,9 @@
 import {ternarize} from "../../lib/checkpoint.js";
 import {tensorNames} from "../../lib/config.js";
 import type {ModelWeights} from "../../lib/tensor.js";
-import {fillWGSL} from "../kernels/embed.js";
-import {bindGroup, grid2, pipelineChecked, storageBuffer, uniformBuffer} from "../gpu.js";
+import {storageBuffer, uniformBuffer} from "../gpu.js";
 import {gammaPairs, packF16, packF32, packTernaryGPU, rowVec4s} from "../kernels/linear.js";
+import {gpuFill} from "./gpu-fill.js";
 import type {Plan} from "./plan.js";
 
 /** Where weights come from, one tensor (or row range) at a time, so nothing needs the whole model in memory.
@@ -73,41 +73,6 @@ export class BufferPool {
     for (const b of this.all) b.destroy();
     this.all = [];
   }
-}
-
-/** Fills `words` u32 of a buffer on the GPU: mode 0 random ternary codes, 1 N(0, std²) f32, 2 the same as f16
- *  pairs. Shared by synthetic sessions and the benchmark. */
-export async function gpuFill(
-  device: GPUDevice,
-  buf: GPUBuffer,
-  words: number,
-  mode: number,
-  seed: number,
-  std: number,
-  offsetWords = 0,
-): Promise<void> {
-  const p = await pipelineChecked(device, fillWGSL, "fill");
-  const maxWG = device.limits.maxComputeWorkgroupsPerDimension;
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(p);
-  const temps: GPUBuffer[] = [];
-  // dispatches of at most 2^24 words keep the index far from u32 overflow and the grids small
-  for (let off = 0; off < words; off += 1 << 24) {
-    const n = Math.min(1 << 24, words - off);
-    const P = uniformBuffer(
-      device,
-      new Uint32Array([n, seed >>> 0, mode, new Uint32Array(new Float32Array([std]).buffer)[0], off, 0, 0, 0]),
-    );
-    temps.push(P);
-    pass.setBindGroup(0, bindGroup(device, p, [P, {buffer: buf, offset: (offsetWords + off) * 4, size: n * 4}]));
-    const [gx, gy] = grid2(Math.ceil(n / 256), maxWG);
-    pass.dispatchWorkgroups(gx, gy);
-  }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  for (const t of temps) t.destroy();
 }
 
 export interface LinearBufs {
@@ -253,6 +218,47 @@ export async function uploadWeights(
     return {W, scale: pool.buf(gammaPairs(scales), label + ".scale"), N, K};
   };
 
+  const layers = await uploadLayers({P, pool, source, synth, linear, normBuf, blockNorm});
+  // MiniCPM's LM head reads the final norm's output ÷ (hidden / dim_model_base): folded into the norm's weights
+  const hdiv = P.arch.headDivisor;
+  const finalNorm =
+    hdiv !== 1 && !synth
+      ? pool.buf(
+          Float32Array.from(await source!.floatRows(tensorNames.finalNorm, 0, 1), (v) => v / hdiv),
+          tensorNames.finalNorm,
+        )
+      : await blockNorm(tensorNames.finalNorm, P.C);
+
+  const {emb, head, rowsPerChunk, rowWords} = await uploadRows(
+    {device, pool, P, source, synth, write, nextSeed: () => ++seed},
+    opts,
+  );
+  return {layers, finalNorm, emb, head, rowsPerChunk, rowWords};
+}
+
+/** What the parts of uploadWeights share: the plan, the pool, where the weights come from (or the synthetic seed). */
+interface UploadParts {
+  P: Plan;
+  pool: BufferPool;
+  source: WeightSource | undefined;
+  synth: {seed: number} | undefined;
+}
+
+/** Every layer's buffers: its linears (fused q|k|v and gate|up, or one per projection), norms and sub-norms. */
+async function uploadLayers(
+  u: UploadParts & {
+    linear: (
+      parts: {name: string; rows: number}[],
+      K: number,
+      interleave: boolean,
+      label: string,
+      mul?: number,
+    ) => Promise<LinearBufs>;
+    normBuf: (name: string, n: number) => Promise<GPUBuffer>;
+    blockNorm: (name: string, n: number) => Promise<GPUBuffer>;
+  },
+): Promise<LayerWeights[]> {
+  const {P, pool, source, synth, linear, normBuf, blockNorm} = u;
   const hd = P.H * P.d;
   const kvd = P.KV * P.d;
   const layers: LayerWeights[] = [];
@@ -329,16 +335,19 @@ export async function uploadWeights(
       ffnSub: P.sites.down.subNorm ? await normBuf(n.ffnSubNorm, P.F) : undefined,
     });
   }
-  // MiniCPM's LM head reads the final norm's output ÷ (hidden / dim_model_base): folded into the norm's weights
-  const hdiv = P.arch.headDivisor;
-  const finalNorm =
-    hdiv !== 1 && !synth
-      ? pool.buf(
-          Float32Array.from(await source!.floatRows(tensorNames.finalNorm, 0, 1), (v) => v / hdiv),
-          tensorNames.finalNorm,
-        )
-      : await blockNorm(tensorNames.finalNorm, P.C);
+  return layers;
+}
 
+/** The embedding and LM head rows (f32 or f16), split by rows over buffers to respect the binding limit. */
+async function uploadRows(
+  u: UploadParts & {
+    device: GPUDevice;
+    write: (buf: GPUBuffer, byteOffset: number, data: ArrayBufferView) => void;
+    nextSeed: () => number;
+  },
+  opts: UploadOptions,
+): Promise<{emb: GPUBuffer[]; head: GPUBuffer[]; rowsPerChunk: number; rowWords: number}> {
+  const {device, pool, P, source, synth, write, nextSeed} = u;
   // embedding and LM head rows (f32 or f16), split by rows over buffers to respect the binding limit
   const f16 = opts.lmHead === "f16";
   const rowWords = f16 ? Math.ceil(P.C / 8) * 4 : Math.ceil(P.C / 4) * 4;
@@ -357,7 +366,7 @@ export async function uploadWeights(
     for (let i = 0; i < chunks; i++) {
       const rows = Math.min(rowsPerChunk, P.V - i * rowsPerChunk);
       const b = pool.buf(rows * rowWords * 4, `${label}${i}`);
-      if (synth) await gpuFill(device, b, rows * rowWords, f16 ? 2 : 1, ++seed * 104729, 0.5);
+      if (synth) await gpuFill(device, b, rows * rowWords, f16 ? 2 : 1, nextSeed() * 104729, 0.5);
       else {
         for (let r0 = 0; r0 < rows; r0 += rowsEach) {
           const n = Math.min(rowsEach, rows - r0);
@@ -372,5 +381,5 @@ export async function uploadWeights(
   };
   const emb = await makeRows(tensorNames.embed, "embed");
   const head = P.arch.head.tied ? emb : await makeRows(tensorNames.lmHead, "lm_head");
-  return {layers, finalNorm, emb, head, rowsPerChunk, rowWords};
+  return {emb, head, rowsPerChunk, rowWords};
 }

@@ -1,7 +1,7 @@
 // The stages of the per-token prologue (normquant.ts composes them): reductions, the split-attention combine,
 // RMSNorm, top-K and the INT8/INT4 quantizer. Each builder returns WGSL lines of `main` (or `prologue`) that read and
 // write the thread's elements v[0 … PER) of the row; the Hadamard stage is normquant-hadamard.ts.
-import {attnPartStride} from "./attention.js";
+import {attnPartStride} from "./kv-cache.js";
 import {subgroupReduceWGSL, treeReduceWGSL} from "./prelude.js";
 
 /** The row as the threads hold it: n elements, WG threads, PER contiguous elements per thread (whole i8 words). */

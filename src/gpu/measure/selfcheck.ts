@@ -1,7 +1,8 @@
 // Bit-exactness checks of the kernels against src/lib on whatever device runs them (the GPU tests do the same
 // under vitest on SwiftShader; this runs inside the benchmark on real drivers, where compilers may fuse or
 // reorder float arithmetic differently). Each check reports how many values differ from the reference.
-import {kvCacheBuffers, kvLayout, ropeKVWGSL, type KVFormat} from "../kernels/attention.js";
+import {kvCacheBuffers, kvLayout, type KVFormat} from "../kernels/kv-cache.js";
+import {ropeKVWGSL} from "../kernels/rope-kv.js";
 import {exactDivWGSL} from "../kernels/exact.js";
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer, uniformBuffer} from "../gpu.js";
 import {gammaPairs, linearGrid, linearWGSL, packActI8, packTernaryGPU} from "../kernels/linear.js";
