@@ -5,6 +5,7 @@ import type {Bin} from "../lib/chapters/stats.js";
 import {fmt} from "../lib/chapters/format.js";
 import {breakable, h} from "./dom.js";
 import {dataTable} from "./table.js";
+import {animateChart, transitionKey} from "./transitions.js";
 import type {Column} from "./table.js";
 
 export interface FigureOptions {
@@ -30,6 +31,8 @@ export function tidyPlot(chart: Node): void {
 /** A <figure> with the chart, a caption (with its source) and a data table. */
 export function figure(chart: Node, opts: FigureOptions & {table?: HTMLElement; className?: string}): HTMLElement {
   tidyPlot(chart);
+  // redrawn when a control moves: bars and lines move from the last drawing (components/transitions.ts)
+  animateChart(chart, transitionKey(opts.caption));
   return h(
     "figure",
     {class: `lab-figure ${opts.className ?? ""}`.trim()},

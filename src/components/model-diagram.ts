@@ -24,6 +24,9 @@ export interface ModelDiagramOptions {
   highlight?: readonly PartKind[];
   /** Where chapter links point ("./" on the site). */
   base?: string;
+  /** A chapter page's own controls: called on click or Enter; true when the page selected the part itself (the
+   *  link is then not followed). Also settable later with setPick, once the page has built its controls. */
+  onPick?: (part: DiagramPart) => boolean;
 }
 
 /** Fill, stroke and legend name per kind (Okabe–Ito hues; text stays dark on the light fills). */
@@ -74,6 +77,10 @@ function layoutRow(parts: DiagramPart[], x0: number, y0: number, width: number):
 export type ModelDiagramElement = HTMLElement & {
   /** Hover values from a live pass that finished after the picture was drawn (the chapter's trace). */
   setValues(values: Record<string, string>, source?: string): void;
+  /** Route clicks to the page's controls (see ModelDiagramOptions.onPick). */
+  setPick(onPick: (part: DiagramPart) => boolean): void;
+  /** Mark the parts the page's controls show now (data-selected + an outline). */
+  setSelected(ids: readonly string[]): void;
 };
 
 /** The stack around the decoder blocks: embedding, the blocks, the final norm, the LM head. */
@@ -159,9 +166,10 @@ function drawRow(
     titles: Map<string, {part: DiagramPart}>;
     info: HTMLElement;
     children: SVGElement[];
+    pick: (p: DiagramPart) => boolean;
   },
 ): void {
-  const {opts, base, id, describe, titles, info, children} = ctx;
+  const {opts, base, id, describe, titles, info, children, pick} = ctx;
   placed.forEach((pl, i) => {
     const st = PART_STYLE[pl.part.kind];
     const faded =
@@ -209,6 +217,13 @@ function drawRow(
     };
     a.addEventListener("mouseenter", show);
     a.addEventListener("focus", show);
+    // A part the page has a control for selects it there instead of leaving the page.
+    a.addEventListener("click", (e) => {
+      if (pick(pl.part)) e.preventDefault();
+    });
+    a.addEventListener("keydown", (e) => {
+      if ((e as KeyboardEvent).key === "Enter" && pick(pl.part)) e.preventDefault();
+    });
     children.push(a);
     const next = placed[i + 1];
     if (next && next.y === pl.y)
@@ -268,7 +283,9 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   children.push(arrowMarker(id));
 
   const titles = new Map<string, {part: DiagramPart}>();
-  const draw = (placed: Placed[]) => drawRow(placed, {opts, base, id, describe, titles, info, children});
+  let onPick = opts.onPick;
+  const pick = (p: DiagramPart) => onPick?.(p) ?? false;
+  const draw = (placed: Placed[]) => drawRow(placed, {opts, base, id, describe, titles, info, children, pick});
 
   let y = 18;
   let bottom = 0;
@@ -316,6 +333,16 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
       a.setAttribute("aria-label", text);
     }
     fig.dataset.values = source ?? "live";
+  };
+  fig.setPick = (f) => {
+    onPick = f;
+  };
+  fig.setSelected = (ids) => {
+    for (const a of svg.querySelectorAll<SVGAElement>("a[data-part]")) {
+      const on = ids.includes(a.dataset.part ?? "");
+      if (on) a.setAttribute("data-selected", "true");
+      else a.removeAttribute("data-selected");
+    }
   };
   if (data.values && Object.keys(data.values).length) fig.dataset.values = "live";
   return fig;
