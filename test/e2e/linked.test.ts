@@ -23,6 +23,19 @@ afterAll(async () => {
 const siteSelect = '.lab-control[data-param="site"] select';
 const channelCaption = (page: Page) =>
   page.locator("figure.lab-figure figcaption", {hasText: "Per-channel max |x|"}).first().textContent();
+/** Opens /activations at `query`, scrolling so the cells waiting on visibility() run, until the channel chart is up. */
+async function openActivations(query: string, reducedMotion: "reduce" | "no-preference") {
+  const page = await browser.newPage({viewport: {width: 1200, height: 900}, reducedMotion});
+  const log = watch(page, site.url);
+  await page.goto(`${site.url}/activations?${query}`, {waitUntil: "networkidle"});
+  const chart = page.locator("figure.lab-figure figcaption", {hasText: "Per-channel max |x|"});
+  for (let i = 0; i < 120 && !(await chart.count()); i++) {
+    await page.mouse.wheel(0, 700);
+    await page.waitForTimeout(250);
+  }
+  await chart.first().waitFor({timeout: 120_000});
+  return {page, log};
+}
 const selected = (page: Page) =>
   page.$$eval('[data-figure="model-diagram"] a[data-selected="true"]', (as) =>
     as.map((a) => a.getAttribute("data-part")),
@@ -30,11 +43,8 @@ const selected = (page: Page) =>
 
 describe("linked views on /activations", () => {
   it("click and Enter on a diagram part set the site control, the URL and the charts; the diagram marks it", async () => {
-    const page = await browser.newPage({viewport: {width: 1200, height: 900}});
-    const log = watch(page, site.url);
-    await page.goto(`${site.url}/activations?backend=cpu&site=attn`, {waitUntil: "networkidle"});
-    await page.locator(siteSelect).waitFor({timeout: 90_000});
-    await page.locator("figure.lab-figure figcaption", {hasText: "Per-channel max |x|"}).waitFor({timeout: 90_000});
+    const {page, log} = await openActivations("backend=cpu&site=attn", "no-preference");
+    // (the URL leaves out a parameter at its default, and site's default is down)
     expect(await page.locator(siteSelect).inputValue()).toBe("attn");
     expect(await selected(page)).toContain("qkv-linear");
     const before = await channelCaption(page);
@@ -44,7 +54,7 @@ describe("linked views on /activations", () => {
     await down.click();
     expect(new URL(page.url()).pathname).toMatch(/\/activations$/); // stayed on the page
     expect(await page.locator(siteSelect).inputValue()).toBe("down");
-    await page.waitForFunction(() => new URL(location.href).searchParams.get("site") === "down");
+    await page.waitForFunction(() => (new URL(location.href).searchParams.get("site") ?? "down") === "down");
     await page.waitForFunction(
       () =>
         /FFN inner activation/.test(
@@ -82,11 +92,9 @@ describe("linked views on /activations", () => {
   }, 240_000);
 
   it("with prefers-reduced-motion: reduce, charts redraw without animating", async () => {
-    const page = await browser.newPage({viewport: {width: 1200, height: 900}, reducedMotion: "reduce"});
-    await page.goto(`${site.url}/activations?backend=cpu&site=attn`, {waitUntil: "networkidle"});
-    await page.locator("figure.lab-figure figcaption", {hasText: "Per-channel max |x|"}).waitFor({timeout: 90_000});
+    const {page} = await openActivations("backend=cpu&site=attn", "reduce");
     await page.locator('[data-figure="model-diagram"] [data-part="down-linear"]').click();
-    await page.waitForFunction(() => new URL(location.href).searchParams.get("site") === "down");
+    await page.waitForFunction(() => (new URL(location.href).searchParams.get("site") ?? "down") === "down");
     await page.waitForTimeout(500);
     expect(await page.locator("figure.lab-figure svg").count()).toBeGreaterThan(0);
     expect(await page.locator('svg[data-animated="true"]').count()).toBe(0);
