@@ -337,7 +337,7 @@ export function modelDiagram(data: ModelDiagramData, opts: ModelDiagramOptions):
   fig.setPick = (f) => {
     onPick = f;
     info.textContent =
-      "Hover over or tab to a part to see what it does; click a highlighted part to show it in this page's charts, any other to open its chapter.";
+      "Hover over or tab to a part to see what it does; click a part this page has a control for to show it in the charts below; any other opens its chapter.";
   };
   fig.setSelected = (ids) => {
     for (const a of svg.querySelectorAll<SVGAElement>("a[data-part]")) {
