@@ -1,5 +1,5 @@
 // Split attention over a 16-bit cache read as vec4<u32> (split from attention.ts, issue 21).
-import {type AttentionConfig, attnBindingsWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
+import {type AttentionConfig, attnBindingsWGSL, chunkMainWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
 
 /** The same kernel for a 16-bit cache (f32 or f16 storage), reading K and V as vec4<u32>: a thread's score for a
  *  position takes d/8 (f16) or d/4 (f32) wide loads, and each thread accumulates 8 (f16) or 4 (f32) consecutive
@@ -28,16 +28,7 @@ var<workgroup> sc: array<f32, ${G * CH}>;
 var<workgroup> mx: array<f32, ${G}>;
 var<workgroup> den: array<f32, ${G}>;
 var<workgroup> corr: array<f32, ${G}>;
-@compute @workgroup_size(${CH})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  _ = Km[0];
-  _ = Vm[0];
-  let c = wid.x;
-  let g = wid.y;
-  let m = wid.z;
-  let pos = st.P + m;
-  let start = c * st.chunk;
-  let end = min(start + st.chunk, pos + 1u);
+${chunkMainWGSL(CH)}
   let qb = m * p.qkvStride + g * ${G * d}u;
   for (var i = lid; i < ${(G * d) / 4}u; i += ${CH}u) { qs[i] = vec4<f32>(qkv[qb + 4u * i], qkv[qb + 4u * i + 1u], qkv[qb + 4u * i + 2u], qkv[qb + 4u * i + 3u]); }
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }

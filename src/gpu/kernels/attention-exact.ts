@@ -1,5 +1,5 @@
 // Exact split attention in float-float (split from attention.ts, issue 21).
-import {type AttentionConfig, attnBindingsWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
+import {type AttentionConfig, attnBindingsWGSL, chunkMainWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
 import {exactDivWGSL, f32Lit, f32Pair, floatFloatMathWGSL, floatFloatWGSL} from "./exact.js";
 import {attnPartStride, kvDeqWGSL, kvLoadWGSL, stStructWGSL} from "./kv-cache.js";
 
@@ -30,17 +30,7 @@ ${floatFloatMathWGSL}
 ${kvDeqWGSL}
 ${kvLoadWGSL("k", "Kc", "Km", kv, d, KV, true)}
 ${kvLoadWGSL("v", "Vc", "Vm", kv, d, KV, true)}
-@compute @workgroup_size(${CH})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  _ = Km[0];
-  _ = Vm[0];
-  OPQ = p.qkvStride >> 31u;
-  let c = wid.x;
-  let g = wid.y;
-  let m = wid.z;
-  let pos = st.P + m;
-  let start = c * st.chunk;
-  let end = min(start + st.chunk, pos + 1u);
+${chunkMainWGSL(CH, "OPQ = p.qkvStride >> 31u;")}
   for (var i = lid; i < ${G * d}u; i += ${CH}u) { qs[i] = qkv[m * p.qkvStride + g * ${G * d}u + i]; }
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = vec2<f32>(0.0, 0.0); }
   var acc: array<vec2<f32>, ${PER}>;

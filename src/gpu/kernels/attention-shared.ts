@@ -40,6 +40,22 @@ ${st}
 ${keyStartWGSL}`;
 }
 
+/** The entry point every split-attention kernel shares: workgroup (c, g, m) = (chunk, KV group, token), the query
+ *  position pos and the chunk's key range [start, end); `extra` is a kernel's own first statement. The reads of Km/Vm
+ *  keep those bindings in the layout where a KV format does not use them. */
+export function chunkMainWGSL(WG: number, extra = ""): string {
+  return `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = Km[0];
+  _ = Vm[0];${extra ? `\n  ${extra}` : ""}
+  let c = wid.x;
+  let g = wid.y;
+  let m = wid.z;
+  let pos = st.P + m;
+  let start = c * st.chunk;
+  let end = min(start + st.chunk, pos + 1u);`;
+}
+
 /** One step of the online softmax over a chunk of `cnt` scores per query row (rows 0…G−1, scores sc[r·CH + l]):
  *  the running max mx, denominator den and the factor corr that rescales what was accumulated before; the scores
  *  become exp(s − max). One invocation per row; the caller's barriers surround it. With `ff` the scores, den and corr

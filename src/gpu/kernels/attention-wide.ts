@@ -1,5 +1,5 @@
 // The wide 256-invocation split-attention kernel for a 16-bit cache (split from attention.ts, issue 21).
-import {type AttentionConfig, attnBindingsWGSL} from "./attention-shared.js";
+import {type AttentionConfig, attnBindingsWGSL, chunkMainWGSL} from "./attention-shared.js";
 
 /** 16-bit cache, 256 invocations per (token, KV head, chunk), 64 positions per step: scores by 4 lanes per position
  *  (d/4 dimensions each), softmax statistics by tree reductions over the 64 positions of each head, values by 4
@@ -48,16 +48,7 @@ var<workgroup> mx: array<f32, ${G}>;
 var<workgroup> den: array<f32, ${G}>;
 var<workgroup> corr: array<f32, ${G}>;
 var<workgroup> accS: array<vec4<f32>, ${WG * accs}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  _ = Km[0];
-  _ = Vm[0];
-  let c = wid.x;
-  let g = wid.y;
-  let m = wid.z;
-  let pos = st.P + m;
-  let start = c * st.chunk;
-  let end = min(start + st.chunk, pos + 1u);
+${chunkMainWGSL(WG)}
   let qb = m * p.qkvStride + g * ${G * d}u;
 ${wideQueryWGSL(rope, G, H, KV, d, WG, VD, per, pack)}
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }

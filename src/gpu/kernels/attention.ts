@@ -1,7 +1,7 @@
 // Decode/prefill attention: the kernel choice and the generic split-attention kernel.
 import {attention16WGSL} from "./attention-16.js";
 import {attentionExactWGSL} from "./attention-exact.js";
-import {type AttentionConfig, attnBindingsWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
+import {type AttentionConfig, attnBindingsWGSL, chunkMainWGSL, onlineSoftmaxStepWGSL} from "./attention-shared.js";
 import {attentionWideWGSL} from "./attention-wide.js";
 import {kvLoadWGSL, stStructWGSL} from "./kv-cache.js";
 //
@@ -50,16 +50,7 @@ var<workgroup> den: array<f32, ${G}>;
 var<workgroup> corr: array<f32, ${G}>;
 ${kvLoadWGSL("k", "Kc", "Km", kv, d, KV)}
 ${kvLoadWGSL("v", "Vc", "Vm", kv, d, KV)}
-@compute @workgroup_size(${CH})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  _ = Km[0];
-  _ = Vm[0];
-  let c = wid.x;
-  let g = wid.y;
-  let m = wid.z;
-  let pos = st.P + m;
-  let start = c * st.chunk;
-  let end = min(start + st.chunk, pos + 1u);
+${chunkMainWGSL(CH)}
   for (var i = lid; i < ${G * d}u; i += ${CH}u) { qs[i] = qkv[m * p.qkvStride + g * ${G * d}u + i]; }
   if (lid < ${G}u) { mx[lid] = -3.0e38; den[lid] = 0.0; }
   var acc: array<f32, ${PER}>;
