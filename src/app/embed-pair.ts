@@ -43,14 +43,31 @@ async function embedBoth(w: ModelWeights, ids: [number[], number[]], o: EmbedPai
   }
 }
 
+type Opened = Pick<OpenedCheckpoint, "load" | "loadFloat" | "inspection">;
+
+// The page compares many pairs of texts on one opened file: read its weights (and the float ones) once, not per pair.
+const loaded = new WeakMap<Opened, {ternary: Promise<ModelWeights>; float?: Promise<ModelWeights>}>();
+function weightsOf(opened: Opened): {ternary: Promise<ModelWeights>; float?: Promise<ModelWeights>} {
+  let w = loaded.get(opened);
+  if (!w) {
+    w = {ternary: opened.load(), float: opened.loadFloat?.()};
+    // a failed read is not kept: the next pair tries again
+    w.ternary.catch(() => loaded.delete(opened));
+    w.float?.catch(() => loaded.delete(opened));
+    loaded.set(opened, w);
+  }
+  return w;
+}
+
 export async function embedPair(
-  opened: Pick<OpenedCheckpoint, "load" | "loadFloat" | "inspection">,
+  opened: Opened,
   ids: [number[], number[]],
   o: EmbedPairOptions,
 ): Promise<EmbedPairResult> {
-  const main = await embedBoth(await opened.load(), ids, o);
-  const float = opened.loadFloat
-    ? await embedBoth(await opened.loadFloat(), ids, o)
+  const w = weightsOf(opened);
+  const main = await embedBoth(await w.ternary, ids, o);
+  const float = w.float
+    ? await embedBoth(await w.float, ids, o)
     : {
         unavailable: `this file stores ${opened.inspection.format === "hf-packed" || opened.inspection.format.startsWith("gguf") ? "only the ternary codes and their scales" : "no separate float weights"}: there are no float weights to compare with`,
       };
