@@ -164,6 +164,8 @@ describe("engine decode with tuning.prefetch", () => {
     {variant: "b1.58", extra: {hidden_act: "relu2"}, opts: {fuse: ["down"] as Site[], normStats: true}, mode: "sector"},
     {variant: "b1.58", opts: {fuse: false, tuning: {noSubgroups: true, decode: {R: 2, T: 4, WG: 64}}}, mode: "grid"},
     {variant: "v2", opts: {fuse: ["down"] as Site[]}, mode: "grid"},
+    // F = 160 = 20·8: the down site's prologue split (FWHT, cross-block mix, quantize fused into the linear)
+    {variant: "v2", extra: {intermediate_size: 160}, opts: {fuse: true, hadamardSplit: true}, mode: "sector"},
     {variant: "a4.8", opts: {fuse: true}, mode: "sector"},
   ];
   for (const c of cases) {
@@ -182,6 +184,8 @@ describe("engine decode with tuning.prefetch", () => {
       expect(tags.filter((t) => t.prefetchOff)).toEqual([]);
       expect(tags.at(-1)?.prefetch).toBeUndefined();
       expect(on.decodeDispatches().length).toBe(off.decodeDispatches().length); // dispatch count unchanged
+      if (c.opts.hadamardSplit)
+        expect(on.decodeDispatches({layers: true, filter: (_l, t) => t.kind === "hadamard-mix"}).length).toBeGreaterThanOrEqual(2);
       expect(lin(off).some((d) => d.tag.prefetch)).toBe(false);
       const a = await on.append(prompt);
       const b = await off.append(prompt);
@@ -191,4 +195,35 @@ describe("engine decode with tuning.prefetch", () => {
       off.dispose();
     });
   }
+});
+
+describe("engine prefetch on a device with too few storage bindings", () => {
+  it("turns prefetch off with the reason in the step tags, and the logits stay the same", async () => {
+    const real = await testDevice();
+    // the limit the engine checks, as a device that allows only the plain linear's 5 storage buffers would report
+    const limits = new Proxy(real.limits, {
+      get: (t, k) => (k === "maxStorageBuffersPerShaderStage" ? 5 : Reflect.get(t, k, t)),
+    });
+    const device = new Proxy(real, {
+      get: (t, k) => {
+        if (k === "limits") return limits;
+        const v = Reflect.get(t, k, t);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    });
+    const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1});
+    const w = randomWeights(cfg, 43);
+    const on = await createWebGPUSession(w, {device, fuse: false, tuning: {prefetch: "grid"}});
+    const off = await createWebGPUSession(w, {device: real, fuse: false});
+    const tags = on.decodeDispatches({layers: true, linearOnly: true}).map((d) => d.tag);
+    expect(tags.filter((t) => t.prefetch)).toEqual([]);
+    expect(tags.filter((t) => t.prefetchOff).map((t) => t.prefetchOff)).toEqual(
+      Array(3).fill("6 storage buffers needed, the device allows 5 per stage"),
+    );
+    await on.append(prompt);
+    await off.append(prompt);
+    expect(bits(await on.append([9]))).toEqual(bits(await off.append([9])));
+    on.dispose();
+    off.dispose();
+  });
 });
