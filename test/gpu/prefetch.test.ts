@@ -124,6 +124,28 @@ describe("ternary decode linear with the next linear's weights prefetched", () =
     const off = prefetchPlan("grid", 100000, 256);
     expect("off" in off && off.off).toMatch(/391 loads per invocation/);
     expect(() => prefetchPlan("nope" as PrefetchMode, 1, 1)).toThrow(/unknown mode/);
+    // W_o with the attention-combine prologue fused and norm statistics out: PF's slot collides with none, and its
+    // loads come after the kernel's own first weights, before the prologue
+    const cfg: LinearConfig = {kind: "ternary", R: 4, T: 8, MT: 1, WG: 256, sub: 0, epilogue: "residual", U: 2};
+    const prologue = {
+      n: 96,
+      src: "attn",
+      H: 3,
+      d: 32,
+      norm: true,
+      hadamard: false,
+      quant: "int8",
+      inspect: false,
+      sub: 0,
+      WG: 256,
+    } as const;
+    const code = linearWGSL({...cfg, prefetch: {mode: "sector", loads: 3}}, {prologue}, true);
+    const slots = [...code.matchAll(/@binding\((\d+)\)/g)].map((m) => Number(m[1]));
+    expect(new Set(slots).size).toBe(slots.length);
+    expect(slots).toContain(PF_BINDING);
+    expect(code.indexOf("let w0_p1 = W[")).toBeLessThan(code.indexOf("let pf0 = PF["));
+    expect(code.indexOf("let pf2 = PF[")).toBeLessThan(code.indexOf("  prologue(lid);"));
+    expect(storageBindingCount(code)).toBe(storageBindingCount(linearWGSL(cfg, {prologue}, true)) + 1);
     expect(() =>
       linearWGSL({
         kind: "ternary",

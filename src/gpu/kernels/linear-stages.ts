@@ -116,8 +116,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r0 = (wid.x * ${G}u + g) * ${R}u;
   let m0 = wid.y * ${MT}u;${ternary && !fused ? "\n  OPQ = p.N >> 31u;" : ""}${statsOut ? "\n  var ssP = vec2<f32>(0.0, 0.0);\n  var amP = 0.0;\n  if (lid == 0u) { atomicStore(&stCnt, 0u); }\n" + rs.map((r) => `  var ov${r} = 0.0; var og${r} = 0.0; var on${r} = false;`).join("\n") : ""}
   let Kv = p.Kv;`);
-  // the next linear's weights are requested first: their latency overlaps all of this kernel's work
-  if (c.prefetch) L.push(...prefetchLoadsWGSL(c.prefetch, WG));
+  // the next linear's weights are requested before the K loop, so their latency overlaps this kernel's work (with a
+  // fused prologue: after this kernel's own first block, before the prologue)
+  if (c.prefetch && !fused) L.push(...prefetchLoadsWGSL(c.prefetch, WG));
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
   for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
   for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m}: ${accT} = ${zero};`);
@@ -166,6 +167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (fused) {
     // the first block's weights are requested before the prologue, so their latency hides under it
     for (let k = 0; k < U; k++) L.push(...loads(`min(t + ${k * T}u, Kv - 1u)`, `_p${k}`));
+    if (c.prefetch) L.push(...prefetchLoadsWGSL(c.prefetch, WG));
     L.push(`  prologue(lid);`);
     for (let k = 0; k < U; k++) {
       L.push(`  if (t + ${k * T}u < Kv) {`);
