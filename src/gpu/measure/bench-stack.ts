@@ -100,7 +100,8 @@ export async function stackWeights(
 /** The dispatch list of one token through the stack with a given kernel shape. `independent`: each GEMV writes
  *  its own output (no barriers); otherwise all write one buffer, so every GEMV waits for the previous one as in
  *  a real decode step. `prefetch`: each GEMV also loads the next GEMV's weights into L2 (linear-prefetch.ts; the
- *  last one prefetches nothing, as the engine's last W_down). */
+ *  last one prefetches nothing, as the engine's last W_down; nor does one that would need more than PF_MAX_LOADS
+ *  loads per invocation: `prefetching` counts those that do). */
 export async function stackDispatches(
   device: GPUDevice,
   kind: LinearKind,
@@ -109,7 +110,7 @@ export async function stackDispatches(
   independent: boolean,
   scratch: GPUBuffer[],
   prefetch?: PrefetchMode,
-): Promise<Dispatch[]> {
+): Promise<Dispatch[] & {prefetching: number}> {
   const maxK = Math.max(...st.mats.map((m) => m.K));
   const maxN = Math.max(...st.mats.map((m) => m.N));
   const xWords = kind === "ternary" ? 16 * Math.ceil(maxK / 64) : 8 * Math.ceil(maxK / 8);
@@ -119,7 +120,7 @@ export async function stackDispatches(
   const ws = storageBuffer(device, new Float32Array(2 * maxN).fill(0.02));
   const shared = storageBuffer(device, maxN * 4);
   scratch.push(X, meta, ws, shared);
-  const list: Dispatch[] = [];
+  const list: Dispatch[] & {prefetching: number} = Object.assign([], {prefetching: 0});
   for (let i = 0; i < st.mats.length; i++) {
     const m = st.mats[i];
     let cfg = cfgFor(m.ep, m.K);
@@ -128,8 +129,10 @@ export async function stackDispatches(
     if (prefetch && next) {
       const [gx, gy] = linearGrid(cfg, m.N, 1);
       const plan = prefetchPlan(prefetch, pfVec4s, gx * gy * cfg.WG);
-      if ("off" in plan) throw new Error(`stackDispatches: no prefetch at GEMV ${i}: ${plan.off}`);
-      cfg = {...cfg, prefetch: plan.prefetch};
+      if ("prefetch" in plan) {
+        cfg = {...cfg, prefetch: plan.prefetch};
+        list.prefetching++;
+      }
     }
     const code = linearWGSL(cfg);
     if (storageBindingCount(code) > device.limits.maxStorageBuffersPerShaderStage)

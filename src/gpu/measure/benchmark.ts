@@ -160,8 +160,11 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   // the best shape with each GEMV also loading the next GEMV's weights into L2 (issue 25), interleaved with the
   // plain stack (two rounds) so drift does not decide
   const pfLists: [PrefetchMode | "off", Dispatch[]][] = [["off", listBest]];
-  for (const mode of PREFETCH_MODES)
-    pfLists.push([mode, await stackDispatches(device, "ternary", tern, bestCfg, false, scratch, mode)]);
+  for (const mode of PREFETCH_MODES) {
+    const list = await stackDispatches(device, "ternary", tern, bestCfg, false, scratch, mode);
+    log(`ternary stack prefetch ${mode}: ${list.prefetching} of ${list.length} GEMVs prefetch the next one's weights`);
+    pfLists.push([mode, list]);
+  }
   const prefetch: Record<string, number[]> = {};
   for (let round = 0; round < 2; round++)
     for (const [mode, list] of pfLists)
