@@ -6,8 +6,12 @@ import {
   fusedWorkgroupBytes,
   linearGrid,
   linearWGSL,
+  PF_BINDING,
+  prefetchParams,
+  prefetchPlan,
   rowVec4s,
   STATS_BINDINGS,
+  storageBindingCount,
   type Epilogue,
   type LinearConfig,
 } from "../kernels/linear.js";
@@ -76,26 +80,62 @@ export async function linearStep(
   tag: StepTag,
   statsOut?: StatsOut,
   yOffset = 0,
+  next?: LinearBufs,
 ): Promise<Step & {cfg: LinearConfig}> {
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
-  const pl = await pipelineChecked(device, linearWGSL(cfg, undefined, !!so), label);
-  const Pu = b.pool.uni(
-    new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]),
-    label + ".P",
+  const k = await prefetchKernel(
+    b,
+    cfg,
+    lb.N,
+    M === 1 ? next : undefined,
+    (c) => linearWGSL(c, undefined, !!so),
+    label,
   );
+  const P8 = new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]);
+  const Pu = b.pool.uni(k.pf ? prefetchParams(P8, k.pf.vec4s) : P8, label + ".P");
   const binds: GPUBuffer[] = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
   if (so) withStats(binds, so);
+  if (k.pf) binds[PF_BINDING] = k.pf.buf;
   return {
-    pipeline: pl,
-    bind: bindGroupSparse(device, pl, binds, label),
+    pipeline: k.pl,
+    bind: bindGroupSparse(device, k.pl, binds, label),
     grid: [1],
     gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1],
     label,
-    tag,
+    tag: {...tag, ...k.tag},
     cfg,
   };
+}
+
+/** The pipeline of a decode linear that also loads the next linear's weights into L2 where tuning.prefetch asks for
+ *  it and it applies (ternary weights, ≤ PF_MAX_LOADS loads per invocation, a storage binding to spare), else the
+ *  plain one; the tag says which, and why not. */
+async function prefetchKernel(
+  b: BuildContext,
+  cfg: LinearConfig,
+  N: number,
+  next: LinearBufs | undefined,
+  wgsl: (c: LinearConfig) => string,
+  label: string,
+): Promise<{pl: GPUComputePipeline; pf?: {buf: GPUBuffer; vec4s: number}; tag: Partial<StepTag>}> {
+  const mode = b.tuning.prefetch;
+  const plain = async (why?: string) => ({
+    pl: await pipelineChecked(b.device, wgsl(cfg), label),
+    tag: why ? {prefetchOff: why} : {},
+  });
+  if (!mode || !next) return plain();
+  if (b.P.kind !== "ternary") return plain("prefetch is for ternary linears");
+  const vec4s = rowVec4s(b.P.kind, next.K) * next.N;
+  const [gx, gy] = linearGrid(cfg, N, 1);
+  const plan = prefetchPlan(mode, vec4s, gx * gy * cfg.WG);
+  if ("off" in plan) return plain(plan.off);
+  const code = wgsl({...cfg, prefetch: plan.prefetch});
+  const max = b.device.limits.maxStorageBuffersPerShaderStage;
+  if (storageBindingCount(code) > max)
+    return plain(`${storageBindingCount(code)} storage buffers needed, the device allows ${max} per stage`);
+  return {pl: await pipelineChecked(b.device, code, label), pf: {buf: next.W, vec4s}, tag: {prefetch: mode}};
 }
 
 /** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized
@@ -116,6 +156,7 @@ export async function fusedStep(
   stats?: {in?: StatsIn; out?: StatsOut},
   yOffset = 0,
   eps?: number,
+  next?: LinearBufs,
 ): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
   const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
@@ -124,12 +165,18 @@ export async function fusedStep(
   const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize)
     return undefined;
-  const pl = await pipelineChecked(
-    device,
-    linearWGSL(cfg, {prologue: pro, statsIn: stats?.in ? {parts: stats.in.parts} : undefined}, !!stats?.out),
+  const statsIn = stats?.in ? {parts: stats.in.parts} : undefined;
+  const k = await prefetchKernel(
+    b,
+    cfg,
+    lb.N,
+    next,
+    (c) => linearWGSL(c, {prologue: pro, statsIn}, !!stats?.out),
     label,
   );
-  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]), label + ".P");
+  const pl = k.pl;
+  const P8 = new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]);
+  const Pu = b.pool.uni(k.pf ? prefetchParams(P8, k.pf.vec4s) : P8, label + ".P");
   const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
@@ -138,13 +185,14 @@ export async function fusedStep(
   if (slots.st !== undefined) binds[slots.st] = b.A.st;
   if (stats?.out) withStats(binds, stats.out);
   if (stats?.in) binds[STATS_BINDINGS.in] = stats.in.buf;
+  if (k.pf) binds[PF_BINDING] = k.pf.buf;
   return {
     pipeline: pl,
     bind: bindGroupSparse(device, pl, binds, label),
     grid: [1],
     gridFn: () => [...linearGrid(cfg, lb.N, 1), 1],
     label,
-    tag: {...tag, kind: "norm-quant+linear"},
+    tag: {...tag, ...k.tag, kind: "norm-quant+linear"},
     cfg,
   };
 }
@@ -192,6 +240,8 @@ export async function bitLinearSteps(
     yOffset?: number;
     eps?: number;
     name?: string;
+    /** Decode: the next linear, whose weights this one loads into L2 (tuning.prefetch). */
+    prefetch?: LinearBufs;
   },
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
   const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
@@ -214,6 +264,7 @@ export async function bitLinearSteps(
       {in: o.statsIn, out: o.statsOut},
       o.yOffset,
       o.eps,
+      o.prefetch,
     );
     if (f) return {steps: [f], cfg: f.cfg};
   }
@@ -242,6 +293,7 @@ export async function bitLinearSteps(
     tag,
     o.decode ? o.statsOut : undefined,
     o.yOffset,
+    o.decode ? o.prefetch : undefined,
   );
   const steps: Step[] = [
     {...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined},
@@ -323,6 +375,9 @@ export async function splitSteps(
     `L${o.l}.nq+${name}`,
     {...tag, hadamard: false},
     {out: o.statsOut},
+    0,
+    undefined,
+    o.prefetch,
   );
   if (f) return {steps: [fw, mix, f], cfg: f.cfg};
   const qs = await nqStep(
@@ -347,6 +402,8 @@ export async function splitSteps(
     `L${o.l}.${name}`,
     {...tag, hadamard: false},
     o.statsOut,
+    0,
+    o.prefetch,
   );
   return {steps: [fw, mix, qs, lin], cfg: lin.cfg};
 }

@@ -1,6 +1,6 @@
 // Per-device choices: whether subgroup shuffles can carry reductions, and the shape of each linear kernel.
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../gpu.js";
-import {perVec4, type Epilogue, type LinearConfig, type LinearKind} from "../kernels/linear.js";
+import {perVec4, type Epilogue, type LinearConfig, type LinearKind, type PrefetchMode} from "../kernels/linear.js";
 
 const probed = new WeakMap<GPUDevice, Promise<number>>();
 
@@ -52,6 +52,9 @@ export interface LinearTuning {
   prefill?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "MT">>;
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
+  /** Decode: each ternary linear also loads the next linear's weights into L2 (linear-prefetch.ts; issue 25).
+   *  Off by default until measured. */
+  prefetch?: PrefetchMode;
 }
 
 /** A linear kernel configuration for this device. Decode: 4 rows per thread, T threads along K (a subgroup where
