@@ -19,7 +19,8 @@ import {
   type NormQuantConfig,
 } from "../kernels/normquant.js";
 import {hadamardPlan} from "../../lib/hadamard.js";
-import {linearConfig} from "./tune.js";
+import {gemmGrid, gemmWGSL} from "../kernels/linear-gemm.js";
+import {linearConfig, prefillGemm} from "./tune.js";
 import type {Site} from "../../lib/variant.js";
 import {actWords} from "./plan.js";
 import type {InspectPoint, Step, StepTag} from "./types.js";
@@ -80,7 +81,8 @@ export async function linearStep(
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
-  const pl = await pipelineChecked(device, linearWGSL(cfg, undefined, !!so), label);
+  const gemm = prefillGemm(b.tuning, P.kind, ep, M, device.limits); // the tiled prefill GEMM, same bindings
+  const pl = await pipelineChecked(device, gemm ? gemmWGSL(gemm) : linearWGSL(cfg, undefined, !!so), label);
   const Pu = b.pool.uni(
     new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]),
     label + ".P",
@@ -91,7 +93,7 @@ export async function linearStep(
     pipeline: pl,
     bind: bindGroupSparse(device, pl, binds, label),
     grid: [1],
-    gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1],
+    gridFn: (m) => [...(gemm ? gemmGrid(gemm, lb.N, m) : linearGrid(cfg, lb.N, m)), 1],
     label,
     tag,
     cfg,
