@@ -27,6 +27,10 @@ export interface GemmShape {
   RN: number;
   /** Tokens per thread. */
   RM: number;
+  /** Decode the weights to i8 lanes when staging (4× the workgroup memory of the weight tile) instead of in the
+   *  inner loop: the loop is then loads and dot4I8Packed only, and each word is decoded once per tile, not once
+   *  per thread that reads it. */
+  unpack?: boolean;
 }
 
 export interface GemmConfig extends GemmShape {
@@ -45,6 +49,12 @@ export const GEMM_SHAPES = {
   n128m128k2: {BN: 128, BM: 128, BK: 2, RN: 8, RM: 8},
   /** 256 threads, 10.2 KB, 16 accumulators per thread (more resident workgroups). */
   n64m64r4: {BN: 64, BM: 64, BK: 2, RN: 4, RM: 4},
+  /** 128 threads, 12.4 KB, weights decoded when staged. */
+  n128m64u: {BN: 128, BM: 64, BK: 1, RN: 8, RM: 8, unpack: true},
+  /** 128 threads, 8.3 KB, weights decoded when staged. */
+  n64m64u: {BN: 64, BM: 64, BK: 1, RN: 4, RM: 8, unpack: true},
+  /** 256 threads, 16.5 KB (just over the default 16 KB), weights decoded when staged. */
+  n128m128u: {BN: 128, BM: 128, BK: 1, RN: 8, RM: 8, unpack: true},
 } as const satisfies Record<string, GemmShape>;
 
 export type GemmShapeName = keyof typeof GEMM_SHAPES;
@@ -53,7 +63,7 @@ export type GemmShapeName = keyof typeof GEMM_SHAPES;
 export const gemmThreads = (s: GemmShape) => (s.BN / s.RN) * (s.BM / s.RM);
 
 /** Bytes of workgroup memory (weight planes of BN + 1 u32, activation planes of BM + 1 vec4). */
-export const gemmWorkgroupBytes = (s: GemmShape) => 16 * s.BK * (s.BN + 1) + 64 * s.BK * (s.BM + 1);
+export const gemmWorkgroupBytes = (s: GemmShape) => (s.unpack ? 64 : 16) * s.BK * (s.BN + 1) + 64 * s.BK * (s.BM + 1);
 
 /** Workgroup grid for N rows and M tokens. */
 export function gemmGrid(s: GemmShape, N: number, M: number): [number, number] {
@@ -104,7 +114,7 @@ export function gemmWGSL(c: GemmConfig): string {
   const nX = Math.ceil((BM * Q) / WG);
   const guard = (j: number, total: number) => ((j + 1) * WG > total ? `if (lid + ${j * WG}u < ${total}u) ` : "");
   const L: string[] = [...linearDeclsWGSL(x)];
-  L.push(`var<workgroup> Ws: array<u32, ${Q * WP}>;`);
+  L.push(`var<workgroup> Ws: array<${c.unpack ? "vec4<u32>" : "u32"}, ${Q * WP}>;`);
   L.push(`var<workgroup> Xs: array<vec4<u32>, ${Q * XP}>;`);
   L.push(`@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -141,10 +151,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       );
     return out;
   };
+  const lane = ["x", "y", "z", "w"];
+  // a packed word as stored: itself, or (unpack) its 4 words of codes in the i8 lanes of activation words 0…3
+  const word = (u: string) =>
+    c.unpack ? `vec4<u32>(${[0, 2, 4, 6].map((b) => (b ? `(${u} >> ${b}u)` : u) + " & 0x03030303u").join(", ")})` : u;
   const store: string[] = [];
   for (let j = 0; j < nW; j++)
     store.push(
-      `    ${guard(j, BN * BK)}{ let b = wk${j} * ${4 * WP}u + wP${j}; Ws[b] = pw${j}.x; Ws[b + ${WP}u] = pw${j}.y; Ws[b + ${2 * WP}u] = pw${j}.z; Ws[b + ${3 * WP}u] = pw${j}.w; }`,
+      `    ${guard(j, BN * BK)}{ let b = wk${j} * ${4 * WP}u + wP${j}; ${[0, 1, 2, 3].map((i) => `Ws[b + ${i * WP}u] = ${word(`pw${j}.${lane[i]}`)};`).join(" ")} }`,
     );
   for (let j = 0; j < nX; j++) store.push(`    ${guard(j, BM * Q)}{ Xs[xq${j} * ${XP}u + xP${j}] = px${j}; }`);
   for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m} = 0i;`);
@@ -162,9 +176,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   L.push(`      let xb = q * ${XP}u + tm;`);
   for (const m of ms) L.push(`      let x${m} = Xs[xb + ${m * TM}u];`);
   // 4 weights of each word in the i8 lanes that match activation word s (see linear.ts' layout)
-  const lane = ["x", "y", "z", "w"];
   for (let s = 0; s < 4; s++) {
-    for (const r of rs) L.push(`      let c${r}_${s} = ${s ? `(w${r} >> ${2 * s}u)` : `w${r}`} & 0x03030303u;`);
+    for (const r of rs)
+      L.push(
+        `      let c${r}_${s} = ${c.unpack ? `w${r}.${lane[s]}` : `${s ? `(w${r} >> ${2 * s}u)` : `w${r}`} & 0x03030303u`};`,
+      );
     for (const r of rs) for (const m of ms) L.push(`      a${r}_${m} += dot4I8Packed(c${r}_${s}, x${m}.${lane[s]});`);
   }
   L.push(`    }
