@@ -120,7 +120,7 @@ for (const pr of projections) {
       const tmacs = macs / (t.ms * 1e9);
       report.rows.push({projection: pr.name, N, K, M, candidate: c.name, ms: t.ms, tmacs, mismatches});
       log(
-        `${pr.name} ${N}×${K} M=${M} ${c.name}: ${t.ms.toFixed(4)} ms, ${tmacs.toFixed(2)} TMAC/s, ${mismatches} bits differ from the default`,
+        `${pr.name} ${N}×${K} M=${M} ${c.name}: ${t.ms.toFixed(4)} ms, ${tmacs.toPrecision(3)} TMAC/s, ${mismatches} bits differ from the default`,
       );
     } catch (e) {
       total.set(c.name, Number.NaN);
@@ -133,7 +133,7 @@ for (const pr of projections) {
 }
 const perLayerMacs = projections.reduce((s, p) => s + p.N * p.K, 0) * M;
 for (const [name, ms] of total) {
-  const line = `layer total ${name}: ${ms.toFixed(4)} ms, ${(perLayerMacs / (ms * 1e9)).toFixed(2)} TMAC/s; ${layers} layers ${(layers * ms).toFixed(2)} ms → linears alone ${((M * 1000) / (layers * ms)).toFixed(0)} tok/s`;
+  const line = `layer total ${name}: ${ms.toFixed(4)} ms, ${(perLayerMacs / (ms * 1e9)).toPrecision(3)} TMAC/s; ${layers} layers ${(layers * ms).toFixed(2)} ms → linears alone ${((M * 1000) / (layers * ms)).toFixed(0)} tok/s`;
   log(line);
   report.rows.push({candidate: name, layerMs: ms, stackMs: layers * ms, tokensPerSec: (M * 1000) / (layers * ms)});
 }
