@@ -180,6 +180,10 @@ describe("ternary prefill GEMM (tiles in workgroup memory)", () => {
     expect(prefillGemm({prefill: {gemm: "n64m64"}}, "ternary", "store", 1, limits)).toBeUndefined(); // decode
     expect(prefillGemm({prefill: {gemm: "n64m64"}}, "f32", "store", 8, limits)).toBeUndefined(); // dense
     expect(prefillGemm({}, "ternary", "store", 8, limits)).toBeUndefined(); // not asked for
+    const perSite = {prefill: {gemm: "n64m64", gemmAt: {o: "n128m64"}}} as const;
+    expect(prefillGemm(perSite, "ternary", "residual", 8, limits, "o")?.BN).toBe(128);
+    expect(prefillGemm(perSite, "ternary", "store", 8, limits, "qkv")?.BN).toBe(64);
+    expect(prefillGemm({prefill: {gemmAt: {o: "n128m64"}}}, "ternary", "store", 8, limits, "qkv")).toBeUndefined();
   });
 
   it("a whole prefill through the engine with the GEMM gives the MT > 1 kernels' logits bit for bit", async () => {
@@ -196,22 +200,30 @@ describe("ternary prefill GEMM (tiles in workgroup memory)", () => {
       max_position_embeddings: 96,
     };
     const prompt = Array.from({length: 41}, (_, i) => (i * 37 + 5) % 300);
-    for (const [hidden_act, maxBlock, gemm] of [
-      ["relu2", 64, {BN: 16, BM: 8, BK: 1, RN: 2, RM: 2}],
-      ["silu", 16, {BN: 16, BM: 8, BK: 2, RN: 2, RM: 2, unpack: true}],
+    const tileA = {BN: 16, BM: 8, BK: 1, RN: 2, RM: 2};
+    const tileD = {BN: 16, BM: 8, BK: 2, RN: 2, RM: 2, unpack: true};
+    for (const [hidden_act, maxBlock, prefill] of [
+      ["relu2", 64, {gemm: tileA}],
+      ["silu", 16, {gemm: tileD, gemmAt: {o: tileA, down: tileA}}],
     ] as const) {
       const w = randomWeights(defaultConfig("b1.58", {...shape, hidden_act}), 5);
-      {
-        const old = await createWebGPUSession(w, {device, maxBlock});
-        const neu = await createWebGPUSession(w, {device, maxBlock, tuning: {prefill: {gemm}}});
-        const a = await old.append(prompt, {allLogits: true});
-        const b = await neu.append(prompt, {allLogits: true});
-        expect(bits(b), `${hidden_act} maxBlock ${maxBlock}`).toEqual(bits(a));
-        // decode after the GEMM prefill reads the KV cache it wrote: the same next logits
-        expect(bits(await neu.append([9]))).toEqual(bits(await old.append([9])));
-        old.dispose();
-        neu.dispose();
-      }
+      const old = await createWebGPUSession(w, {device, maxBlock});
+      const neu = await createWebGPUSession(w, {device, maxBlock, tuning: {prefill}});
+      const a = await old.append(prompt, {allLogits: true});
+      const b = await neu.append(prompt, {allLogits: true});
+      expect(bits(b), `${hidden_act} maxBlock ${maxBlock}`).toEqual(bits(a));
+      // decode after the GEMM prefill reads the KV cache it wrote: the same next logits
+      expect(bits(await neu.append([9]))).toEqual(bits(await old.append([9])));
+      old.dispose();
+      neu.dispose();
     }
+    // the engine really builds its prefill linears from the tuning's shapes: a shape it cannot run, given for all
+    // sites or for W_o only, stops the session with the kernel's reason
+    const w = randomWeights(defaultConfig("b1.58", shape), 5);
+    const bad = {BN: 30, BM: 8, BK: 1, RN: 4, RM: 2};
+    for (const prefill of [{gemm: bad}, {gemmAt: {o: bad}}])
+      await expect(createWebGPUSession(w, {device, maxBlock: 16, tuning: {prefill}})).rejects.toThrow(
+        /RN 4 must divide BN 30/,
+      );
   });
 });

@@ -81,7 +81,7 @@ export async function linearStep(
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
-  const gemm = prefillGemm(b.tuning, P.kind, ep, M, device.limits); // the tiled prefill GEMM, same bindings
+  const gemm = prefillGemm(b.tuning, P.kind, ep, M, device.limits, tag.site); // the tiled prefill GEMM, same bindings
   const pl = await pipelineChecked(device, gemm ? gemmWGSL(gemm) : linearWGSL(cfg, undefined, !!so), label);
   const Pu = b.pool.uni(
     new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]),

@@ -1,6 +1,7 @@
 // Per-device choices: whether subgroup shuffles can carry reductions, and the shape of each linear kernel.
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../gpu.js";
 import {perVec4, type Epilogue, type LinearConfig, type LinearKind} from "../kernels/linear.js";
+import type {Site} from "../../lib/variant.js";
 import {checkGemm, GEMM_SHAPES, type GemmConfig, type GemmShape, type GemmShapeName} from "../kernels/linear-gemm.js";
 
 const probed = new WeakMap<GPUDevice, Promise<number>>();
@@ -54,6 +55,9 @@ export interface LinearTuning {
     /** Ternary prefill as the tiled GEMM of linear-gemm.ts (a named tile shape or an explicit one) instead of
      *  linearWGSL's R × MT threads (then R, T, WG, MT are not used for the ternary linears). */
     gemm?: GemmShapeName | GemmShape;
+    /** Per BitLinear site, a shape that overrides `gemm` there (e.g. smaller tiles for the 2560-row W_o and W_down,
+     *  whose grids would otherwise leave SMs idle); a site listed here takes the GEMM even without `gemm`. */
+    gemmAt?: Partial<Record<Site, GemmShapeName | GemmShape>>;
   };
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
@@ -96,8 +100,9 @@ export function prefillGemm(
   epilogue: Epilogue,
   M: number,
   limits: Pick<GPUSupportedLimits, "maxComputeWorkgroupStorageSize" | "maxComputeInvocationsPerWorkgroup">,
+  site?: Site,
 ): GemmConfig | undefined {
-  const g = tuning.prefill?.gemm;
+  const g = (site && tuning.prefill?.gemmAt?.[site]) ?? tuning.prefill?.gemm;
   if (g === undefined || M <= 1 || kind !== "ternary") return undefined;
   const shape = typeof g === "string" ? (GEMM_SHAPES as Record<string, GemmShape>)[g] : g;
   if (!shape)
