@@ -3,9 +3,13 @@
 // 13824×2560 with the ReLU² GLU, down 2560×6912 with the residual add), printed as ms, T multiply-adds/s and the
 // 30-layer stack's tokens/s bound; each candidate's outputs are compared bit for bit with the default kernel's.
 //   here: npx tsx bench/prefill-gemm.ts --quick   (SwiftShader: small shapes, checks that it runs)
+// Then the whole 2B4T prefill of M tokens with the default kernel, the best candidate and the best per projection
+// (--no-e2e skips it).
 //   bundle: ../shared/gpu/prepare.sh bench/prefill-gemm.ts; on the GPU host: node .gpu/prefill-gemm.mjs [--M=512] > out.json
 import {acquireGpu} from "../src/gpu/device.js";
-import {subgroupSize, linearConfig} from "../src/gpu/engine/tune.js";
+import {createSyntheticSession} from "../src/gpu/engine.js";
+import {model2B4T} from "../src/gpu/measure/bench-stack.js";
+import {subgroupSize, linearConfig, type LinearTuning} from "../src/gpu/engine/tune.js";
 import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer, type Dispatch} from "../src/gpu/gpu.js";
 import {actVec4s, linearGrid, linearParams, linearWGSL, rowVec4s, type Epilogue} from "../src/gpu/kernels/linear.js";
 import {
@@ -136,6 +140,55 @@ for (const [name, ms] of total) {
   const line = `layer total ${name}: ${ms.toFixed(4)} ms, ${(perLayerMacs / (ms * 1e9)).toPrecision(3)} TMAC/s; ${layers} layers ${(layers * ms).toFixed(2)} ms → linears alone ${((M * 1000) / (layers * ms)).toFixed(0)} tok/s`;
   log(line);
   report.rows.push({candidate: name, layerMs: ms, stackMs: layers * ms, tokensPerSec: (M * 1000) / (layers * ms)});
+}
+
+// the whole prefill of M tokens (2B4T shape, weights generated on the GPU, last-token argmax on the GPU): the default
+// kernel, the best candidate over the four projections, and the best per projection (tuning.prefill.gemmAt)
+if (!process.argv.includes("--no-e2e")) {
+  const named = (n: string) => candidates.find((c) => c.name === n)!;
+  const ranked = [...total].filter(([, ms]) => Number.isFinite(ms)).sort((a, b) => a[1] - b[1]);
+  const perSite: Record<string, GemmShapeName> = {};
+  const bestOld = ranked.map(([n]) => named(n)).find((c) => c.old);
+  for (const pr of projections) {
+    const rows = report.rows.filter((r) => r.projection === pr.name && typeof r.ms === "number");
+    const best = rows.sort((a, b) => (a.ms as number) - (b.ms as number))[0];
+    const c = best && named(best.candidate as string);
+    if (c?.gemm) perSite[pr.name] = c.gemm;
+  }
+  const uniform = ranked.length ? named(ranked[0][0]) : undefined;
+  const runs: {name: string; prefill?: LinearTuning["prefill"]}[] = [
+    {name: "default"},
+    ...(uniform ? [{name: `best over the layer: ${uniform.name}`, prefill: uniform.old ?? {gemm: uniform.gemm}}] : []),
+    {name: `best per projection: ${JSON.stringify(perSite)}`, prefill: {...bestOld?.old, gemmAt: perSite}},
+  ];
+  const cfg = model2B4T("b1.58", quick, M + 1);
+  const prompt = Array.from({length: M}, (_, i) => (i * 7919 + 13) % cfg.vocab_size);
+  for (const r of runs) {
+    try {
+      const s = await createSyntheticSession(cfg, 11, {
+        gpu: ctx,
+        lmHead: "f16",
+        kv16: "f16",
+        maxBlock: M,
+        maxLength: M + 1,
+        tuning: r.prefill ? {prefill: r.prefill} : undefined,
+      });
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        s.reset();
+        const t0 = performance.now();
+        await s.appendAndSample(prompt); // the first run is the warm-up
+        if (i > 0) best = Math.min(best, performance.now() - t0);
+      }
+      s.dispose();
+      report.rows.push({e2e: r.name, tokens: M, ms: best, tokensPerSec: (M * 1000) / best});
+      log(
+        `prefill ${M} (whole model, wall) ${r.name}: ${best.toFixed(1)} ms = ${((M * 1000) / best).toFixed(0)} tok/s`,
+      );
+    } catch (e) {
+      log(`prefill ${r.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 }
 console.log(JSON.stringify(report, null, 1));
 device.destroy();
