@@ -23,7 +23,8 @@ import {
   type NormQuantConfig,
 } from "../kernels/normquant.js";
 import {hadamardPlan} from "../../lib/hadamard.js";
-import {linearConfig} from "./tune.js";
+import {gemmGrid, gemmWGSL} from "../kernels/linear-gemm.js";
+import {linearConfig, prefillGemm} from "./tune.js";
 import type {Site} from "../../lib/variant.js";
 import {actWords} from "./plan.js";
 import type {InspectPoint, Step, StepTag} from "./types.js";
@@ -85,12 +86,13 @@ export async function linearStep(
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
+  const gemm = prefillGemm(b.tuning, P.kind, ep, M, device.limits, tag.site); // the tiled prefill GEMM, same bindings
   const k = await prefetchKernel(
     b,
     cfg,
     lb.N,
     M === 1 ? next : undefined,
-    (c) => linearWGSL(c, undefined, !!so),
+    (c) => (gemm ? gemmWGSL(gemm) : linearWGSL(c, undefined, !!so)),
     label,
   );
   const P8 = new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]);
@@ -102,7 +104,7 @@ export async function linearStep(
     pipeline: k.pl,
     bind: bindGroupSparse(device, k.pl, binds, label),
     grid: [1],
-    gridFn: (m) => [...linearGrid(cfg, lb.N, m), 1],
+    gridFn: (m) => [...(gemm ? gemmGrid(gemm, lb.N, m) : linearGrid(cfg, lb.N, m)), 1],
     label,
     tag: {...tag, ...k.tag},
     cfg,

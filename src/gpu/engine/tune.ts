@@ -1,6 +1,8 @@
 // Per-device choices: whether subgroup shuffles can carry reductions, and the shape of each linear kernel.
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../gpu.js";
 import {perVec4, type Epilogue, type LinearConfig, type LinearKind, type PrefetchMode} from "../kernels/linear.js";
+import type {Site} from "../../lib/variant.js";
+import {checkGemm, GEMM_SHAPES, type GemmConfig, type GemmShape, type GemmShapeName} from "../kernels/linear-gemm.js";
 
 const probed = new WeakMap<GPUDevice, Promise<number>>();
 
@@ -49,7 +51,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sg: u
 export interface LinearTuning {
   /** Overrides for the decode (M = 1) and prefill kernels; missing fields take the defaults below. */
   decode?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "U">>;
-  prefill?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "MT">>;
+  prefill?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "MT">> & {
+    /** Ternary prefill as the tiled GEMM of linear-gemm.ts (a named tile shape or an explicit one) instead of
+     *  linearWGSL's R × MT threads (then R, T, WG, MT are not used for the ternary linears). */
+    gemm?: GemmShapeName | GemmShape;
+    /** Per BitLinear site, a shape that overrides `gemm` there (e.g. smaller tiles for the 2560-row W_o and W_down,
+     *  whose grids would otherwise leave SMs idle); a site listed here takes the GEMM even without `gemm`. */
+    gemmAt?: Partial<Record<Site, GemmShapeName | GemmShape>>;
+  };
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
   /** Decode: each ternary linear also loads the next linear's weights into L2 (linear-prefetch.ts; issue 25).
@@ -83,4 +92,25 @@ export function linearConfig(
     ? 1
     : (tuning.decode?.U ?? (K !== undefined ? Math.min(4, Math.ceil(Math.ceil(K / perVec4(kind)) / T)) : 1));
   return {kind, R: epilogue.startsWith("glu") && R % 2 ? R + 1 : R, T, MT, WG, sub: useSub, epilogue, U};
+}
+
+/** The tiled GEMM configuration of a ternary prefill linear (M > 1) when the tuning asks for one, else undefined
+ *  (decode, dense kinds and the default keep linearWGSL). Throws when the shape is unknown or the device's limits
+ *  cannot run it. */
+export function prefillGemm(
+  tuning: LinearTuning,
+  kind: LinearKind,
+  epilogue: Epilogue,
+  M: number,
+  limits: Pick<GPUSupportedLimits, "maxComputeWorkgroupStorageSize" | "maxComputeInvocationsPerWorkgroup">,
+  site?: Site,
+): GemmConfig | undefined {
+  const g = (site && tuning.prefill?.gemmAt?.[site]) ?? tuning.prefill?.gemm;
+  if (g === undefined || M <= 1 || kind !== "ternary") return undefined;
+  const shape = typeof g === "string" ? (GEMM_SHAPES as Record<string, GemmShape>)[g] : g;
+  if (!shape)
+    throw new Error(`tuning.prefill.gemm: unknown GEMM shape "${g}" (${Object.keys(GEMM_SHAPES).join(", ")})`);
+  const c: GemmConfig = {...shape, epilogue};
+  checkGemm(c, {maxWG: limits.maxComputeInvocationsPerWorkgroup, maxBytes: limits.maxComputeWorkgroupStorageSize});
+  return c;
 }

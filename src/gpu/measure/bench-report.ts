@@ -103,7 +103,8 @@ export interface BenchReport {
       tokens: number;
       ms: number;
       tokensPerSec: number;
-      sweep?: {R: number; T: number; MT: number; WG: number; ms: number}[];
+      /** Each shape tried: linearWGSL's R × MT threads, or (gemm: a GEMM_SHAPES name) the tiled GEMM. */
+      sweep?: {R?: number; T?: number; MT?: number; WG?: number; gemm?: string; ms: number}[];
     };
     v2?:
       | {
@@ -228,7 +229,7 @@ export function formatBenchReport(r: BenchReport): string {
       `prefill ${r.e2e.prefill.tokens} tokens: ${r.e2e.prefill.ms.toFixed(1)} ms (${r.e2e.prefill.tokensPerSec.toFixed(0)} tok/s)` +
         (r.e2e.prefill.sweep
           ? "; GEMM shapes: " +
-            r.e2e.prefill.sweep.map((x) => `R${x.R} T${x.T} MT${x.MT} WG${x.WG} ${x.ms.toFixed(1)} ms`).join(", ")
+            r.e2e.prefill.sweep.map((x) => `${prefillShapeName(x)} ${x.ms.toFixed(1)} ms`).join(", ")
           : ""),
     );
     if (r.e2e.v2)
@@ -265,4 +266,9 @@ export function formatBenchReport(r: BenchReport): string {
   for (const e of r.errors ?? []) L.push(`error: ${e}`);
   L.push(`(${r.seconds.toFixed(1)} s)`);
   return L.join("\n");
+}
+
+/** A prefill sweep entry's shape: "GEMM n64m64" or "R4 T8 MT8 WG128". */
+export function prefillShapeName(x: {R?: number; T?: number; MT?: number; WG?: number; gemm?: string}): string {
+  return x.gemm ? `GEMM ${x.gemm}` : `R${x.R} T${x.T} MT${x.MT} WG${x.WG}`;
 }

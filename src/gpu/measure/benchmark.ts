@@ -13,13 +13,14 @@ import {createSyntheticSession, createWebGPUSession} from "../engine.js";
 import {gpuFill} from "../engine/gpu-fill.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
 import {PREFETCH_MODES, rowVec4s, type Epilogue, type LinearConfig, type PrefetchMode} from "../kernels/linear.js";
+import {GEMM_SHAPES, type GemmShapeName} from "../kernels/linear-gemm.js";
 import {copyDispatch} from "./microbench.js";
 import {fitNormQuant, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../kernels/normquant.js";
 import {runSelfChecks} from "./selfcheck.js";
 import {timeDispatches, type EncodeMode} from "./timing.js";
 import {linearConfig, subgroupSize} from "../engine/tune.js";
 import {comparePeers, decodeBytes, ROOFLINE_KINDS, rooflineRows} from "./roofline.js";
-import {type BenchOptions, type LinearResult, type BenchReport, sig} from "./bench-report.js";
+import {type BenchOptions, type LinearResult, type BenchReport, prefillShapeName, sig} from "./bench-report.js";
 import {model2B4T, stackWeights, stackDispatches} from "./bench-stack.js";
 
 function now(): number {
@@ -581,18 +582,22 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     log(
       `prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s), default GEMM shape`,
     );
-    // a few prefill GEMM shapes (rows R × tokens MT per thread, T threads along K, WG threads), each on its own session
-    const prefillSweep: {R: number; T: number; MT: number; WG: number; ms: number}[] = [
+    // a few prefill shapes, each on its own session: linearWGSL's rows R × tokens MT per thread (T threads along K, WG
+    // threads), and the tiled GEMM of linear-gemm.ts by GEMM_SHAPES name (a shape over the device's workgroup
+    // memory fails with its reason in the log)
+    const prefillSweep: NonNullable<NonNullable<BenchReport["e2e"]>["prefill"]["sweep"]> = [
       {R: 4, T: 8, MT: 8, WG: 128, ms: pms},
     ];
+    const gemmShapes = (Object.keys(GEMM_SHAPES) as GemmShapeName[]).map((gemm) => ({gemm}));
     for (const sh of quick
-      ? []
+      ? gemmShapes.slice(0, 1)
       : [
           {R: 4, T: 4, MT: 8, WG: 128},
           {R: 2, T: 8, MT: 16, WG: 128},
           {R: 8, T: 8, MT: 4, WG: 256},
           {R: 4, T: 8, MT: 8, WG: 256},
           {R: 4, T: 16, MT: 8, WG: 256},
+          ...gemmShapes,
         ]) {
       try {
         const s = await createSyntheticSession(cfg2B, 11, {
@@ -608,10 +613,10 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         s.dispose();
         prefillSweep.push({...sh, ms});
         log(
-          `prefill ${prefillN} R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${ms.toFixed(1)} ms (${((prefillN * 1000) / ms).toFixed(0)} tok/s)`,
+          `prefill ${prefillN} ${prefillShapeName(sh)}: ${ms.toFixed(1)} ms (${((prefillN * 1000) / ms).toFixed(0)} tok/s)`,
         );
       } catch (e) {
-        log(`prefill R=${sh.R} T=${sh.T} MT=${sh.MT} WG=${sh.WG}: ${e instanceof Error ? e.message : String(e)}`);
+        log(`prefill ${prefillShapeName(sh)}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     pms = Math.min(...prefillSweep.map((x) => x.ms));
