@@ -27,7 +27,7 @@ export function hadamardSignBits(n: number): Uint32Array {
 export function hadamardStageWGSL(
   {n, WG, PER}: RowShape,
   plan: HadamardPlan,
-  o: {ff: boolean; kron: boolean; fwhtOnly: boolean},
+  o: {ff: boolean; kron: boolean; fwhtOnly: boolean; sub: number; lanes?: number; regs?: number},
 ): string {
   const {ff} = o;
   const {block, m: mm, norm} = plan;
@@ -48,8 +48,10 @@ export function hadamardStageWGSL(
       hl[i + h] = d.y;`
     : `      hs[i] = a + b;
       hs[i + h] = a - b;`;
-  if (block > 1)
-    L.push(`  for (var h = 1u; h < ${block}u; h = h << 1u) {
+  const fw = fwhtShape(block, WG, o.sub, o.lanes, o.regs);
+  if (fw.C > 1) L.push(fwhtChunksWGSL(n, fw, ff));
+  if (fw.C < block)
+    L.push(`  for (var h = ${fw.C}u; h < ${block}u; h = h << 1u) {
     for (var q = lid; q < ${n / 2}u; q += ${WG}u) {
       let blk = q / ${block / 2}u;
       let w = q % ${block / 2}u;
@@ -130,4 +132,89 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     y[wid.y * ${stride}u + a * ${block}u + cidx] = mulNormFF(acc, ${f32Lit(nh)}, ${f32Lit(nl)});
   }
 }`;
+}
+
+/** How the in-block FWHT is laid out (see fwhtChunksWGSL): W lanes × R registers per chunk of C = W·R elements,
+ *  NC chunks over G = WG / W groups of lanes, T rounds. C = 1: every stage through workgroup memory (the kernel
+ *  before subgroups, `lanes` 0). */
+export interface FwhtShape {
+  W: number;
+  R: number;
+  C: number;
+  G: number;
+}
+
+/** The chunk shape for FWHT blocks of `block` in a workgroup of WG invocations with subgroups of `sub` (0 = none):
+ *  `lanes` (default sub, or 1 without subgroups; 0 = no chunks) shuffle lanes, `regs` (default 8) values per lane,
+ *  both clipped so a chunk lies inside one block. */
+export function fwhtShape(block: number, WG: number, sub: number, lanes?: number, regs?: number): FwhtShape {
+  const lw = lanes ?? (sub || 1);
+  const pow2 = (x: number) => Number.isInteger(x) && x >= 1 && (x & (x - 1)) === 0;
+  if (lw === 0 || block <= 1) return {W: 1, R: 1, C: 1, G: WG};
+  if (!pow2(lw) || lw > WG || (lw > 1 && (!sub || sub % lw !== 0)))
+    throw new Error(
+      `normQuantWGSL: fwhtLanes ${lw} must be a power of two dividing the subgroup size ${sub} (1 without)`,
+    );
+  if (regs !== undefined && !pow2(regs)) throw new Error(`normQuantWGSL: fwhtRegs ${regs} must be a power of two`);
+  const W = Math.min(lw, block);
+  const R = Math.min(regs ?? 8, block / W);
+  return {W, R, C: W * R, G: WG / W};
+}
+
+/** The in-block FWHT stages of distance h < C without workgroup barriers: chunk c (C contiguous elements of hs/hl,
+ *  inside one block) goes to one group of W consecutive lanes of a subgroup, lane l holding elements c·C + r·W + l
+ *  (r < R) in registers. Distances h < W pair lanes l and l ^ h (subgroupShuffleXor), W ≤ h < C pair registers.
+ *  Every butterfly is the memory loop's: the lower element becomes a + b, the upper a − b (float-float with `ff`),
+ *  stage by stage in the same order h = 1, 2, 4 …, so the bits are that loop's. The rounds are uniform (a chunk past
+ *  the row is loaded clamped and not stored) so the shuffles run in uniform control flow. */
+function fwhtChunksWGSL(n: number, {W, R, C, G}: FwhtShape, ff: boolean): string {
+  const NC = n / C;
+  const T = Math.ceil(NC / G);
+  const L = [
+    `  {
+    let fg = lid / ${W}u;
+    let fl = lid % ${W}u;
+    for (var fj = 0u; fj < ${T}u; fj++) {
+      let fc = fg + fj * ${G}u;
+      let fb = min(fc, ${NC - 1}u) * ${C}u + fl;
+      var xh: array<f32, ${R}>;${ff ? `\n      var xl: array<f32, ${R}>;` : ""}`,
+  ];
+  const at = (r: number) => (r ? `fb + ${r * W}u` : "fb");
+  for (let r = 0; r < R; r++) L.push(`      xh[${r}] = hs[${at(r)}];${ff ? ` xl[${r}] = hl[${at(r)}];` : ""}`);
+  const x = (r: number) => (ff ? `vec2<f32>(xh[${r}], xl[${r}])` : `xh[${r}]`);
+  const put = (r: number, y: string) => (ff ? `xh[${r}] = ${y}.x; xl[${r}] = ${y}.y;` : `xh[${r}] = ${y};`);
+  const add = (a: string, b: string) => (ff ? `addFF(${a}, ${b})` : `(${a} + ${b})`);
+  for (let h = 1; h < W; h *= 2) {
+    // the lower lane keeps a + b, the upper a + (−b) = a − b, a being the lower lane's value
+    L.push(`      {
+        let up = (fl & ${h}u) != 0u;`);
+    for (let r = 0; r < R; r++) {
+      const o = ff
+        ? `vec2<f32>(subgroupShuffleXor(xh[${r}], ${h}u), subgroupShuffleXor(xl[${r}], ${h}u))`
+        : `subgroupShuffleXor(xh[${r}], ${h}u)`;
+      L.push(`        let o${r} = ${o};
+        let y${r} = ${add(`select(${x(r)}, o${r}, up)`, `select(o${r}, -${x(r)}, up)`)};
+        ${put(r, `y${r}`)}`);
+    }
+    L.push("      }");
+  }
+  for (let hr = 1; hr < R; hr *= 2) {
+    L.push("      {");
+    for (let r = 0; r < R; r++) {
+      if (r & hr) continue;
+      L.push(`        let s${r} = ${add(x(r), x(r + hr))};
+        let d${r} = ${add(x(r), `-${x(r + hr)}`)};
+        ${put(r, `s${r}`)}
+        ${put(r + hr, `d${r}`)}`);
+    }
+    L.push("      }");
+  }
+  const st = Array.from({length: R}, (_, r) => `hs[${at(r)}] = xh[${r}];${ff ? ` hl[${at(r)}] = xl[${r}];` : ""}`).join(
+    " ",
+  );
+  L.push(`      if (fc < ${NC}u) { ${st} }
+    }
+    workgroupBarrier();
+  }`);
+  return L.join("\n");
 }

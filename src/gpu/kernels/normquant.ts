@@ -63,6 +63,11 @@ export interface NormQuantConfig {
   inspect: boolean;
   /** Subgroup size for reductions (0 = workgroup memory only). */
   sub: number;
+  /** In-block FWHT (normquant-hadamard.ts fwhtShape): shuffle lanes per chunk (default sub, or 1 without subgroups;
+   *  0 = every butterfly stage through workgroup memory, the kernel before subgroups) and values per lane (default
+   *  8). Every choice gives the same bits. */
+  fwhtLanes?: number;
+  fwhtRegs?: number;
   /** Threads per workgroup (power of two). */
   WG: number;
 }
@@ -151,7 +156,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   L.push(c.src === "plain" ? loadRowWGSL(shape, pv) : combineAttnWGSL(shape, c.H!, c.d!, !!c.attnFF));
   if (c.inspect) L.push(inspectRowWGSL(shape, 0));
   if (c.norm) L.push(rmsNormWGSL(shape, pv));
-  if (plan) L.push(hadamardStageWGSL(shape, plan, {ff, kron, fwhtOnly: !!c.fwhtOnly}));
+  if (plan)
+    L.push(
+      hadamardStageWGSL(shape, plan, {
+        ff,
+        kron,
+        fwhtOnly: !!c.fwhtOnly,
+        sub: c.sub,
+        lanes: c.fwhtLanes,
+        regs: c.fwhtRegs,
+      }),
+    );
   if (c.inspect) L.push(inspectRowWGSL(shape, n));
   if (topKOn(c)) L.push(topKWGSL(shape, c.topKRuntime ? `min(st.topK, ${n}u)` : `${c.topK}u`));
   L.push(writeRowWGSL(shape, c.quant, {lo: c.fwhtOnly, fusedKW: fused ? 16 * Math.ceil(n / 64) : undefined}));
