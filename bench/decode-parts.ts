@@ -69,8 +69,21 @@ const variants: Variant[] = (
       rewrite: (c: string) =>
         c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }"),
     }, // a uniform condition (the prologue has barriers)
+    // v2's in-block FWHT: the default (subgroup shuffles + registers) against every stage through workgroup memory
+    ...v2FwhtVariants(),
   ] as Variant[]
 ).filter((v) => (!only || only.some((o) => v.name.includes(o))) && (!pick || pick.includes(v.name)));
+
+/** v2 with the in-block FWHT through workgroup memory (fwhtLanes 0: the kernel before subgroups), the default
+ *  fused everywhere, and the `o` site split too (hadamardSplit: its 20-wide mix over 20 workgroups). */
+function v2FwhtVariants(): Variant[] {
+  const shape = {R: 4, T: 32, WG: 256, U: 1};
+  return [
+    {name: 'v2 fwhtMemory fuse=["down"]', opts: {fuse: ["down"], tuning: {decode: shape, fwhtLanes: 0}}, variant: "v2"},
+    {name: "v2 fuse=true", opts: {fuse: true}, variant: "v2"},
+    {name: 'v2 hadamardSplit fuse=["down"]', opts: {fuse: ["down"], hadamardSplit: true}, variant: "v2"},
+  ];
+}
 
 async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});

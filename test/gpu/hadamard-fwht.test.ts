@@ -86,7 +86,16 @@ describe("Hadamard in-block FWHT through subgroup shuffles and registers", () =>
     for (const n of [640, 184]) {
       const M = 3;
       const x = rows(r, M, n);
-      const base = {n, src: "plain", norm: true, hadamard: true, hadamardFF: false, inspect: true, sub: S, WG: 256};
+      const base = {
+        n,
+        src: "plain",
+        norm: true,
+        hadamard: true,
+        hadamardFF: false,
+        inspect: true,
+        sub: S,
+        WG: 256,
+      } as const;
       const ref = await runNQ(device, {...base, quant: "int8", fwhtLanes: 0}, M, x, n);
       // the memory kernel is the reference's rotation to a few ulps, and its codes are its own rotation's
       const rot = Float32Array.from({length: M * n}, (_, i) => ref.dbg[Math.floor(i / n) * 2 * n + n + (i % n)]);

@@ -42,7 +42,7 @@ export async function nqStep(
 ): Promise<Step> {
   const {device, P, A} = b;
   const full = fitNormQuant(
-    {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn},
+    {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn, fwhtLanes: b.tuning.fwhtLanes},
     device.limits.maxComputeWorkgroupStorageSize,
   );
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
@@ -121,7 +121,7 @@ export async function fusedStep(
   const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
   if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
   const cfg = linearConfig(b.S, P.kind, ep, 1, b.tuning, b.WG, lb.K);
-  const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
+  const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false, fwhtLanes: b.tuning.fwhtLanes};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize)
     return undefined;
   const pl = await pipelineChecked(

@@ -52,6 +52,9 @@ export interface LinearTuning {
   prefill?: Partial<Pick<LinearConfig, "R" | "T" | "WG" | "MT">>;
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
+  /** The H-BitLinear in-block FWHT's shuffle lanes (normquant.ts fwhtLanes; 0 = every stage through workgroup
+   *  memory, the kernel before subgroups): a timing switch, every value gives the same bits. */
+  fwhtLanes?: number;
 }
 
 /** A linear kernel configuration for this device. Decode: 4 rows per thread, T threads along K (a subgroup where
