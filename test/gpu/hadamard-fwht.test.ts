@@ -83,13 +83,13 @@ describe("Hadamard in-block FWHT through subgroup shuffles and registers", () =>
     const device = await testDevice();
     const S = await subgroupSize(device);
     const r = rng(37);
-    for (const n of [640, 184]) {
+    for (const n of [640, 688, 184]) {
       const M = 3;
       const x = rows(r, M, n);
       const base = {
         n,
         src: "plain",
-        norm: true,
+        norm: false,
         hadamard: true,
         hadamardFF: false,
         inspect: true,
@@ -97,8 +97,13 @@ describe("Hadamard in-block FWHT through subgroup shuffles and registers", () =>
         WG: 256,
       } as const;
       const ref = await runNQ(device, {...base, quant: "int8", fwhtLanes: 0}, M, x, n);
-      // the memory kernel is the reference's rotation to a few ulps, and its codes are its own rotation's
+      // the memory kernel is the float64 rotation to a few ulps, and its codes are its own rotation's
       const rot = Float32Array.from({length: M * n}, (_, i) => ref.dbg[Math.floor(i / n) * 2 * n + n + (i % n)]);
+      const want = Float64Array.from(x);
+      hadamardTransform(want, n);
+      for (let i = 0; i < M * n; i++)
+        if (!(Math.abs(rot[i] - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i]))))
+          throw new Error(`f32 n=${n} i=${i}: ${rot[i]} vs ${want[i]}`);
       const q = quantizeAbsmaxInt8(rot, n);
       for (let i = 0; i < M * n; i++) expect(ref.codes[i]).toBe(q.q[i]);
       for (const fwhtLanes of laneCounts(S).slice(1)) {

@@ -62,30 +62,11 @@ ${butterfly}
     }
     workgroupBarrier();
   }`);
-  if (o.kron) {
-    const wpr = Math.ceil(mm / 32);
-    L.push(`  for (var k = 0u; k < ${PER}u; k++) {
-    let i = i0 + k;
-    var acc = ${ff ? "vec2<f32>(0.0, 0.0)" : "0.0"};
-    if (i < ${n}u) {
-      let a = i / ${block}u;
-      let cidx = i % ${block}u;
-      for (var b = 0u; b < ${mm}u; b++) {
-        let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
-        let x = ${read(`b * ${block}u + cidx`)};
-        ${ff ? "acc = addFF(acc, select(x, -x, neg == 1u));" : "acc += select(x, -x, neg == 1u);"}
-      }
-    }
-    v[k] = ${scale("acc")};
-  }`);
-  } else if (o.fwhtOnly) {
-    // the raw block sums as two f32 rows: hi in v (written at [token·2·stride …]), lo at [token·2·stride + stride …]
+  if (o.kron) L.push(kronWGSL({n, WG, PER}, block, mm, ff, scale(`acc[k]`)));
+  else if (o.fwhtOnly) {
+    // the raw block sums stay in hs (hi) and hl (lo): writeRowWGSL copies them out coalesced; v for inspection
     L.push(
-      ff
-        ? `  var vlo: array<f32, ${PER}>;
-  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; let j = min(i, ${n - 1}u); v[k] = select(0.0, hs[j], i < ${n}u); vlo[k] = select(0.0, hl[j], i < ${n}u); }`
-        : `  var vlo: array<f32, ${PER}>; // zeros: the lo row the mix reads
-  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`,
+      `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`,
     );
   } else {
     const j = ff ? "j" : `min(i, ${n - 1}u)`;
@@ -94,6 +75,34 @@ ${butterfly}
     );
   }
   return L.join("\n");
+}
+
+/** The cross-block step inside the workgroup: v[k] = norm · Σ_b M[a, b] · hs[b·block + c] for the thread's elements
+ *  i = a·block + c, b ascending (the reference's order), the b loop outside so the thread's PER sums are
+ *  independent chains; with m ≤ 32 each element's row of signs is one word, read once. `out`: the scaled acc[k]. */
+function kronWGSL({n, PER}: RowShape, block: number, m: number, ff: boolean, out: string): string {
+  const wpr = Math.ceil(m / 32);
+  const zero = ff ? "vec2<f32>(0.0, 0.0)" : "0.0";
+  const x = ff ? "vec2<f32>(hs[ci[k]], hl[ci[k]])" : "hs[ci[k]]";
+  const sign = wpr === 1 ? "(sw[k] >> b) & 1u" : `(had[sw[k] + (b >> 5u)] >> (b & 31u)) & 1u`;
+  return `  var acc: array<${ff ? "vec2<f32>" : "f32"}, ${PER}>;
+  var sw: array<u32, ${PER}>;
+  var ci: array<u32, ${PER}>;
+  for (var k = 0u; k < ${PER}u; k++) {
+    let i = min(i0 + k, ${n - 1}u);
+    acc[k] = ${zero};
+    ci[k] = i % ${block}u;
+    sw[k] = ${wpr === 1 ? `had[i / ${block}u]` : `(i / ${block}u) * ${wpr}u`};
+  }
+  for (var b = 0u; b < ${m}u; b++) {
+    for (var k = 0u; k < ${PER}u; k++) {
+      let neg = ${sign};
+      let x = ${x};
+      acc[k] = ${ff ? "addFF(acc[k], select(x, -x, neg == 1u))" : "acc[k] + select(x, -x, neg == 1u)"};
+    }
+    ${"" /* ci[k] moves by one block per b */}for (var k = 0u; k < ${PER}u; k++) { ci[k] += ${block}u; }
+  }
+  for (var k = 0u; k < ${PER}u; k++) { v[k] = select(0.0, ${out}, i0 + k < ${n}u); }`;
 }
 
 /** The cross-block step of a Kronecker Hadamard plan (n = m·block), spread over m workgroups per token instead of

@@ -169,7 +169,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     );
   if (c.inspect) L.push(inspectRowWGSL(shape, n));
   if (topKOn(c)) L.push(topKWGSL(shape, c.topKRuntime ? `min(st.topK, ${n}u)` : `${c.topK}u`));
-  L.push(writeRowWGSL(shape, c.quant, {lo: c.fwhtOnly, fusedKW: fused ? 16 * Math.ceil(n / 64) : undefined}));
+  const lo = c.fwhtOnly ? (ff ? "ff" : "f32") : undefined;
+  L.push(writeRowWGSL(shape, c.quant, {lo, fusedKW: fused ? 16 * Math.ceil(n / 64) : undefined}));
   return L.join("\n");
 }
 
