@@ -5,7 +5,7 @@
 import {describe, expect, it} from "vitest";
 import {subgroupSize} from "../../src/gpu/engine/tune.js";
 import {fwhtShape} from "../../src/gpu/kernels/normquant-hadamard.js";
-import {normQuantWGSL, type NormQuantConfig} from "../../src/gpu/kernels/normquant.js";
+import {fwhtPartsFor, normQuantWGSL, type NormQuantConfig} from "../../src/gpu/kernels/normquant.js";
 import {hadamardPlan, hadamardTransform} from "../../src/lib/hadamard.js";
 import {quantizeAbsmaxInt8} from "../../src/lib/quant.js";
 import {testDevice} from "./harness.js";
@@ -113,6 +113,45 @@ describe("Hadamard in-block FWHT through subgroup shuffles and registers", () =>
         for (let i = 0; i < M * n; i++) if (got.codes[i] !== ref.codes[i]) throw new Error(`n=${n} code ${i}`);
       }
     }
+  });
+
+  // the split decode path's FWHT-only prologue over several workgroups per token (fwhtParts), then the mix
+  it("FWHT-only prologue over parts of the row (RMSNorm of the whole row in each) = the float64 rotation", async () => {
+    const device = await testDevice();
+    const S = await subgroupSize(device);
+    expect([fwhtPartsFor(6912, 256), fwhtPartsFor(2560, 256), fwhtPartsFor(688, 256)]).toEqual([27, 10, 2]);
+    const r = rng(41);
+    for (const [n, parts, WG] of [
+      [2560, 10, 256],
+      [1728, 27, 256],
+      [640, 20, 64],
+      [688, 43, 64],
+    ]) {
+      const M = 3;
+      const x = rows(r, M, n);
+      const w = Float32Array.from({length: n}, () => 0.5 + r());
+      // with RMSNorm: the one-workgroup kernel's bits (checked against the reference in normquant/engine tests);
+      // without: the float64 rotation's
+      const cfg = {n, src: "plain", norm: true, hadamard: true, inspect: false, quant: "none", sub: S, WG} as const;
+      const one = await runSplit(device, {...cfg, fwhtOnly: true}, M, x, w);
+      const got = await runSplit(device, {...cfg, fwhtOnly: true, fwhtParts: parts}, M, x, w);
+      expectSame(got, one, `parts=${parts} n=${n}`);
+      const want = Float32Array.from(x);
+      hadamardTransform(want, n);
+      expectSame(await runSplit(device, {...cfg, norm: false, fwhtOnly: true, fwhtParts: parts}, M, x), want, `n=${n}`);
+    }
+    const bad = {
+      n: 640,
+      src: "plain",
+      norm: true,
+      hadamard: true,
+      inspect: false,
+      quant: "none",
+      sub: 0,
+      WG: 64,
+    } as const;
+    expect(() => normQuantWGSL({...bad, fwhtOnly: true, fwhtParts: 3})).toThrow(/fwhtParts 3 .* 20 blocks/);
+    expect(() => normQuantWGSL({...bad, fwhtParts: 4})).toThrow(/needs fwhtOnly/);
   });
 
   it("the shader uses shuffles only with lanes > 1, and no barrier loop is left when a chunk spans the block", () => {

@@ -110,6 +110,7 @@ export async function runSplit(
   cfg: NormQuantConfig,
   M: number,
   src: Float32Array,
+  normW?: Float32Array,
 ): Promise<Float32Array> {
   const n = cfg.n;
   const stride = 8 * Math.ceil(n / 8);
@@ -123,7 +124,7 @@ export async function runSplit(
       new Uint32Array([n, stride, ...new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer)]),
     ),
     src: storageBuffer(device, src),
-    normW: storageBuffer(device, new Float32Array(n).fill(1)),
+    normW: storageBuffer(device, normW ?? new Float32Array(n).fill(1)),
     out: mid,
   };
   const pl = await pipelineChecked(device, normQuantWGSL(cfg), "nq-fwht-test");
@@ -139,7 +140,7 @@ export async function runSplit(
       normQuantBindings(cfg).map((k) => map[k]),
     ),
   );
-  pass.dispatchWorkgroups(M);
+  pass.dispatchWorkgroups(M * (cfg.fwhtParts ?? 1));
   pass.setPipeline(mpl);
   pass.setBindGroup(0, bindGroup(device, mpl, [mid, had, y]));
   pass.dispatchWorkgroups(hadamardPlan(n).m, M);

@@ -12,6 +12,7 @@ import {
   type LinearConfig,
 } from "../kernels/linear.js";
 import {
+  fwhtPartsFor,
   hadamardMixWGSL,
   fitNormQuant,
   normQuantBindings,
@@ -277,9 +278,11 @@ export async function splitSteps(
   const [h0, h1] = b.A.hsplit!;
   const n = o.nq.n;
   const stride = 8 * Math.ceil(n / 8);
-  const fw = await nqStep(
+  // norm + FWHT over `parts` workgroups per token, each normalizing the whole row and rotating its blocks
+  const parts = b.tuning.fwhtParts ?? fwhtPartsFor(n, b.WG);
+  const fw0 = await nqStep(
     b,
-    {...o.nq, fwhtOnly: true, topK: undefined, quant: "none"},
+    {...o.nq, fwhtOnly: true, topK: undefined, quant: "none", fwhtParts: parts},
     o.src,
     o.srcStride,
     o.normW,
@@ -289,6 +292,7 @@ export async function splitSteps(
     false,
     h0,
   );
+  const fw: Step = {...fw0, grid: [parts], gridFn: (M) => [M * parts, 1, 1]};
   const mpl = await pipelineChecked(device, hadamardMixWGSL(n), `hadamard_mix_${n}`);
   const m = hadamardPlan(n).m;
   const label = `L${o.l}.hadamard_mix_${name}`;

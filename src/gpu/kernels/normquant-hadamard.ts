@@ -22,21 +22,25 @@ export function hadamardSignBits(n: number): Uint32Array {
  *  is carried as float-float (hi in hs, lo in hl): TwoSum butterflies, a float-float cross-block sum, a float-float
  *  product with norm (split from its float64 value), one rounding to f32 — the reference's float64 result, rounded
  *  once; without, plain f32 (a few ulps off). `kron`: the cross-block matrix is applied (signs in `had`);
- *  `fwhtOnly`: stop after the in-block FWHTs and leave the raw block sums in v (hi) and vlo (lo, zeros without ff)
- *  for hadamardMixWGSL. */
+ *  `fwhtOnly`: stop after the in-block FWHTs and leave the raw block sums in hs/hl for fwhtRowsOutWGSL (and hi in v
+ *  for inspection); with `parts` > 1 only the workgroup's blocks (its part of the row, hs holding n/parts). */
 export function hadamardStageWGSL(
   {n, WG, PER}: RowShape,
   plan: HadamardPlan,
-  o: {ff: boolean; kron: boolean; fwhtOnly: boolean; sub: number; lanes?: number; regs?: number},
+  o: {ff: boolean; kron: boolean; fwhtOnly: boolean; sub: number; lanes?: number; regs?: number; parts?: number},
 ): string {
   const {ff} = o;
+  const P = o.parts ?? 1;
+  const seg = n / P; // the elements this workgroup rotates (all n with P = 1)
   const {block, m: mm, norm} = plan;
   const [nh, nl] = f32Pair(norm);
   const read = (j: string) => (ff ? `vec2<f32>(hs[${j}], hl[${j}])` : `hs[${j}]`);
   const scale = (x: string) => (ff ? `mulNormFF(${x}, ${f32Lit(nh)}, ${f32Lit(nl)})` : `${x} * ${norm}`);
+  // with parts: j = i − s0 wraps past seg for elements before the part
+  const jj = P > 1 ? `i0 + k - part * ${seg}u` : "i0 + k";
   const L = [
     `  workgroupBarrier();
-  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < ${n}u) { hs[i] = v[k];${ff ? " hl[i] = 0.0;" : ""} } }
+  for (var k = 0u; k < ${PER}u; k++) { let j = ${jj}; if (j < ${seg}u) { hs[j] = v[k];${ff ? " hl[j] = 0.0;" : ""} } }
   workgroupBarrier();`,
   ];
   const butterfly = ff
@@ -49,10 +53,10 @@ export function hadamardStageWGSL(
     : `      hs[i] = a + b;
       hs[i + h] = a - b;`;
   const fw = fwhtShape(block, WG, o.sub, o.lanes, o.regs);
-  if (fw.C > 1) L.push(fwhtChunksWGSL(n, fw, ff));
+  if (fw.C > 1) L.push(fwhtChunksWGSL(seg, fw, ff));
   if (fw.C < block)
     L.push(`  for (var h = ${fw.C}u; h < ${block}u; h = h << 1u) {
-    for (var q = lid; q < ${n / 2}u; q += ${WG}u) {
+    for (var q = lid; q < ${seg / 2}u; q += ${WG}u) {
       let blk = q / ${block / 2}u;
       let w = q % ${block / 2}u;
       let i = blk * ${block}u + (w / h) * 2u * h + (w % h);
@@ -64,10 +68,11 @@ ${butterfly}
   }`);
   if (o.kron) L.push(kronWGSL({n, WG, PER}, block, mm, ff, scale(`acc[k]`)));
   else if (o.fwhtOnly) {
-    // the raw block sums stay in hs (hi) and hl (lo): writeRowWGSL copies them out coalesced; v for inspection
-    L.push(
-      `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`,
-    );
+    // the raw block sums stay in hs (hi) and hl (lo) for fwhtRowsOutWGSL; v for inspection (one part only)
+    if (P === 1)
+      L.push(
+        `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; v[k] = select(0.0, hs[min(i, ${n - 1}u)], i < ${n}u); }`,
+      );
   } else {
     const j = ff ? "j" : `min(i, ${n - 1}u)`;
     L.push(
@@ -75,6 +80,33 @@ ${butterfly}
     );
   }
   return L.join("\n");
+}
+
+/** The FWHT-only output of token m: the raw block sums as two f32 rows, hi at [m·2·stride …], lo at
+ *  [m·2·stride + stride …] (zeros without `ff`), stride = p.dstStride, padding zeroed; copied from hs/hl with
+ *  consecutive threads on consecutive words. With `parts` > 1 each workgroup writes its part (the last one the
+ *  padding). Closes the entry point. */
+export function fwhtRowsOutWGSL(n: number, WG: number, ff: boolean, parts: number): string {
+  const seg = n / parts;
+  const [s0, e] =
+    parts > 1 ? [`part * ${seg}u`, `select(s0 + ${seg}u, p.dstStride, part == ${parts - 1}u)`] : ["0u", "p.dstStride"];
+  return `  let s0 = ${s0};
+  let e = ${e};
+  for (var i = s0 + lid; i < e; i += ${WG}u) {
+    let j = min(i - s0, ${seg - 1}u);
+    outv[m * 2u * p.dstStride + i] = select(0.0, hs[j], i < ${n}u);
+    outv[(m * 2u + 1u) * p.dstStride + i] = select(0.0, ${ff ? "hl[j]" : "0.0"}, i < ${n}u);
+  }
+}`;
+}
+
+/** Workgroups per token for the FWHT-only prologue of length n (normquant.ts fwhtParts): the most that divide the
+ *  block count and still give every one of WG invocations an element. */
+export function fwhtPartsFor(n: number, WG: number): number {
+  const {m} = hadamardPlan(n);
+  let best = 1;
+  for (let P = 1; P <= m; P++) if (m % P === 0 && n / P >= WG) best = P;
+  return best;
 }
 
 /** The cross-block step inside the workgroup: v[k] = norm · Σ_b M[a, b] · hs[b·block + c] for the thread's elements

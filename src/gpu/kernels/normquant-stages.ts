@@ -278,22 +278,10 @@ export function packI8WGSL({WG, PER}: RowShape, lo: number, hi: number, to: {xw:
   for (var w = ${(WG * PER) / 4}u + lid; w < ${limit}; w += ${WG}u) { ${at} = 0u; }`;
 }
 
-/** The last stage: write v as f32 (quant none; with `lo`, the FWHT-only rotation's raw hi and lo rows per token,
- *  copied from the Hadamard arrays hs/hl ("f32": hs only, lo rows zero) with consecutive threads on consecutive
- *  words), or quantize it and write the codes with (s, Σq) to xmeta[m] (or, fused, to xwm). Closes the entry point. */
-export function writeRowWGSL(
-  shape: RowShape,
-  quant: "int8" | "int4" | "none",
-  opts: {lo?: "ff" | "f32"; fusedKW?: number},
-): string {
-  const {n, WG, PER} = shape;
-  if (opts.lo)
-    return `  for (var i = lid; i < p.dstStride; i += ${WG}u) {
-    let j = min(i, ${n - 1}u);
-    outv[m * 2u * p.dstStride + i] = select(0.0, hs[j], i < ${n}u);
-    outv[(m * 2u + 1u) * p.dstStride + i] = select(0.0, ${opts.lo === "ff" ? "hl[j]" : "0.0"}, i < ${n}u);
-  }
-}`;
+/** The last stage: write v as f32 (quant none), or quantize it and write the codes with (s, Σq) to xmeta[m] (or,
+ *  fused, to xwm). Closes the entry point. (The FWHT-only rows: normquant-hadamard.ts fwhtRowsOutWGSL.) */
+export function writeRowWGSL(shape: RowShape, quant: "int8" | "int4" | "none", opts: {fusedKW?: number}): string {
+  const {WG, PER} = shape;
   if (quant === "none")
     return `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * p.dstStride + i] = v[k]; } }
   for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * p.dstStride + i] = 0.0; }
