@@ -77,7 +77,8 @@ const variants: Variant[] = (
 /** v2's H-BitLinear prologue: `v2 fuse=["down"]` above is the default (FWHT through subgroup shuffles, W_down's norm +
  *  FWHT over fwhtPartsFor workgroups); against it the kernels before (every FWHT stage through workgroup memory, one
  *  workgroup: fwhtLanes 0, fwhtParts 1), the shuffles in one workgroup, the default fused everywhere, and the `o` site
- *  split too (hadamardSplit: norm + FWHT over 10 workgroups, its 20-wide mix over 20). */
+ *  split too (hadamardSplit: norm + FWHT over 10 workgroups, its 20-wide mix over 20, then its quantization fused
+ *  into W_o where `o` is in fuse). */
 function v2FwhtVariants(): Variant[] {
   const shape = {R: 4, T: 32, WG: 256, U: 1};
   return [
@@ -93,6 +94,8 @@ function v2FwhtVariants(): Variant[] {
     },
     {name: "v2 fuse=true", opts: {fuse: true}, variant: "v2"},
     {name: 'v2 hadamardSplit fuse=["down"]', opts: {fuse: ["down"], hadamardSplit: true}, variant: "v2"},
+    {name: 'v2 hadamardSplit fuse=["o","down"]', opts: {fuse: ["o", "down"], hadamardSplit: true}, variant: "v2"},
+    {name: "v2 hadamardSplit fuse=true", opts: {fuse: true, hadamardSplit: true}, variant: "v2"},
   ];
 }
 
