@@ -152,12 +152,19 @@ export function hadamardMixWGSL(n: number): string {
   const wpr = Math.ceil(m / 32);
   const stride = 8 * Math.ceil(n / 8);
   const WG = Math.min(256, block);
+  if (m % 4) throw new Error(`hadamardMixWGSL: order ${m} is not a multiple of 4`);
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> had: array<u32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 ${exactDivWGSL}
 ${floatFloatWGSL}
+// ±x[b·block + c] of the token at base, the sign M[a, b]
+fn term(a: u32, b: u32, base: u32, cidx: u32) -> vec2<f32> {
+  let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
+  let v = vec2<f32>(x[base + b * ${block}u + cidx], x[base + ${stride}u + b * ${block}u + cidx]);
+  return select(v, -v, neg == 1u);
+}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   OPQ = arrayLength(&had) >> 31u; // 0, but not a compile-time constant (see opq)
@@ -165,10 +172,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let base = wid.y * ${2 * stride}u;
   for (var cidx = lid; cidx < ${block}u; cidx += ${WG}u) {
     var acc = vec2<f32>(0.0, 0.0);
-    for (var b = 0u; b < ${m}u; b++) {
-      let neg = (had[a * ${wpr}u + (b >> 5u)] >> (b & 31u)) & 1u;
-      let v = vec2<f32>(x[base + b * ${block}u + cidx], x[base + ${stride}u + b * ${block}u + cidx]);
-      acc = addFF(acc, select(v, -v, neg == 1u));
+    // four terms' loads issued together, then added in order (b ascending, as the one-workgroup path); Paley
+    // orders are multiples of 4
+    for (var b0 = 0u; b0 < ${m}u; b0 += 4u) {
+      var t: array<vec2<f32>, 4>;
+      for (var u = 0u; u < 4u; u++) { t[u] = term(a, b0 + u, base, cidx); }
+      for (var u = 0u; u < 4u; u++) { acc = addFF(acc, t[u]); }
     }
     y[wid.y * ${stride}u + a * ${block}u + cidx] = mulNormFF(acc, ${f32Lit(nh)}, ${f32Lit(nl)});
   }
