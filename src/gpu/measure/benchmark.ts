@@ -634,12 +634,16 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
       });
       v2.dispose();
       // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize);
-      // and the default with the in-block FWHT through workgroup memory (the kernel before subgroup shuffles)
+      // and the default with the kernels before subgroups (every FWHT stage through workgroup memory, W_down's
+      // norm + FWHT in one workgroup per token)
       const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
       const modes = [
         {mode: "one workgroup", o: {hadamardSplit: false}},
         {mode: "split o and down", o: {hadamardSplit: true}},
-        {mode: "default, FWHT through workgroup memory", o: {tuning: {...tuningOf(chosen), fwhtLanes: 0}}},
+        {
+          mode: "default before subgroup FWHT (memory stages, one workgroup)",
+          o: {tuning: {...tuningOf(chosen), fwhtLanes: 0, fwhtParts: 1}},
+        },
       ];
       for (const {mode, o} of modes) {
         const s2 = await createSyntheticSession(cfgV2, 12, {
