@@ -86,8 +86,35 @@ const variants: Variant[] = (
       rewrite: (c: string) =>
         c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }"),
     }, // a uniform condition (the prologue has barriers)
+    // v2's in-block FWHT: the default (subgroup shuffles + registers) against every stage through workgroup memory
+    ...v2FwhtVariants(),
   ] as Variant[]
 ).filter((v) => (!only || only.some((o) => v.name.includes(o))) && (!pick || pick.includes(v.name)));
+
+/** v2's H-BitLinear prologue: `v2 fuse=["down"]` above is the default (FWHT through subgroup shuffles, W_down's norm +
+ *  FWHT over fwhtPartsFor workgroups); against it the kernels before (every FWHT stage through workgroup memory, one
+ *  workgroup: fwhtLanes 0, fwhtParts 1), the shuffles in one workgroup, the default fused everywhere, and the `o` site
+ *  split too (hadamardSplit: norm + FWHT over 10 workgroups, its 20-wide mix over 20, then its quantization fused
+ *  into W_o where `o` is in fuse). */
+function v2FwhtVariants(): Variant[] {
+  const shape = {R: 4, T: 32, WG: 256, U: 1};
+  return [
+    {
+      name: 'v2 fwhtMemory fwhtParts=1 fuse=["down"]',
+      opts: {fuse: ["down"], tuning: {decode: shape, fwhtLanes: 0, fwhtParts: 1}},
+      variant: "v2",
+    },
+    {
+      name: 'v2 fwhtParts=1 fuse=["down"]',
+      opts: {fuse: ["down"], tuning: {decode: shape, fwhtParts: 1}},
+      variant: "v2",
+    },
+    {name: "v2 fuse=true", opts: {fuse: true}, variant: "v2"},
+    {name: 'v2 hadamardSplit fuse=["down"]', opts: {fuse: ["down"], hadamardSplit: true}, variant: "v2"},
+    {name: 'v2 hadamardSplit fuse=["o","down"]', opts: {fuse: ["o", "down"], hadamardSplit: true}, variant: "v2"},
+    {name: "v2 hadamardSplit fuse=true", opts: {fuse: true, hadamardSplit: true}, variant: "v2"},
+  ];
+}
 
 async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});

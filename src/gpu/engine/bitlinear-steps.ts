@@ -16,6 +16,7 @@ import {
   type LinearConfig,
 } from "../kernels/linear.js";
 import {
+  fwhtPartsFor,
   hadamardMixWGSL,
   fitNormQuant,
   normQuantBindings,
@@ -47,7 +48,7 @@ export async function nqStep(
 ): Promise<Step> {
   const {device, P, A} = b;
   const full = fitNormQuant(
-    {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn},
+    {...cfg, sub: b.S, WG: b.WG, inspect: inspectOn, fwhtLanes: b.tuning.fwhtLanes},
     device.limits.maxComputeWorkgroupStorageSize,
   );
   const pl = await pipelineChecked(device, normQuantWGSL(full), label);
@@ -164,7 +165,7 @@ export async function fusedStep(
   const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
   if (!fuse || P.kind !== "ternary" || nqc.quant === "none") return undefined;
   const cfg = linearConfig(b.S, P.kind, ep, 1, b.tuning, b.WG, lb.K);
-  const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false};
+  const pro: NormQuantConfig = {...nqc, sub: b.S, WG: cfg.WG, inspect: false, fwhtLanes: b.tuning.fwhtLanes};
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize)
     return undefined;
   const statsIn = stats?.in ? {parts: stats.in.parts} : undefined;
@@ -331,9 +332,11 @@ export async function splitSteps(
   const [h0, h1] = b.A.hsplit!;
   const n = o.nq.n;
   const stride = 8 * Math.ceil(n / 8);
-  const fw = await nqStep(
+  // norm + FWHT over `parts` workgroups per token, each normalizing the whole row and rotating its blocks
+  const parts = b.tuning.fwhtParts ?? fwhtPartsFor(n, b.WG);
+  const fw0 = await nqStep(
     b,
-    {...o.nq, fwhtOnly: true, topK: undefined, quant: "none"},
+    {...o.nq, fwhtOnly: true, topK: undefined, quant: "none", fwhtParts: parts},
     o.src,
     o.srcStride,
     o.normW,
@@ -343,6 +346,7 @@ export async function splitSteps(
     false,
     h0,
   );
+  const fw: Step = {...fw0, grid: [parts], gridFn: (M) => [M * parts, 1, 1]};
   const mpl = await pipelineChecked(device, hadamardMixWGSL(n), `hadamard_mix_${n}`);
   const m = hadamardPlan(n).m;
   const label = `L${o.l}.hadamard_mix_${name}`;

@@ -64,6 +64,12 @@ export interface LinearTuning {
   /** Decode: each ternary linear also loads the next linear's weights into L2 (linear-prefetch.ts; issue 25).
    *  Off by default until measured. */
   prefetch?: PrefetchMode;
+  /** The H-BitLinear in-block FWHT's shuffle lanes (normquant.ts fwhtLanes; 0 = every stage through workgroup
+   *  memory, the kernel before subgroups): a timing switch, every value gives the same bits. */
+  fwhtLanes?: number;
+  /** Workgroups per token of the split H-BitLinear prologue's norm + FWHT (normquant.ts fwhtParts; default
+   *  fwhtPartsFor, 1 = one workgroup): a timing switch, every value gives the same bits. */
+  fwhtParts?: number;
 }
 
 /** A linear kernel configuration for this device. Decode: 4 rows per thread, T threads along K (a subgroup where

@@ -278,18 +278,10 @@ export function packI8WGSL({WG, PER}: RowShape, lo: number, hi: number, to: {xw:
   for (var w = ${(WG * PER) / 4}u + lid; w < ${limit}; w += ${WG}u) { ${at} = 0u; }`;
 }
 
-/** The last stage: write v as f32 (quant none; with `lo`, the float-float rotation's hi and lo rows per token), or
- *  quantize it and write the codes with (s, Σq) to xmeta[m] (or, fused, to xwm). Closes the entry point. */
-export function writeRowWGSL(
-  shape: RowShape,
-  quant: "int8" | "int4" | "none",
-  opts: {lo?: boolean; fusedKW?: number},
-): string {
+/** The last stage: write v as f32 (quant none), or quantize it and write the codes with (s, Σq) to xmeta[m] (or,
+ *  fused, to xwm). Closes the entry point. (The FWHT-only rows: normquant-hadamard.ts fwhtRowsOutWGSL.) */
+export function writeRowWGSL(shape: RowShape, quant: "int8" | "int4" | "none", opts: {fusedKW?: number}): string {
   const {WG, PER} = shape;
-  if (opts.lo)
-    return `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * 2u * p.dstStride + i] = v[k]; outv[(m * 2u + 1u) * p.dstStride + i] = vlo[k]; } }
-  for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * 2u * p.dstStride + i] = 0.0; outv[(m * 2u + 1u) * p.dstStride + i] = 0.0; }
-}`;
   if (quant === "none")
     return `  for (var k = 0u; k < ${PER}u; k++) { let i = i0 + k; if (i < p.dstStride) { outv[m * p.dstStride + i] = v[k]; } }
   for (var i = ${WG * PER}u + lid; i < p.dstStride; i += ${WG}u) { outv[m * p.dstStride + i] = 0.0; }

@@ -12,7 +12,7 @@
 // the fused prologue from the producer's statistics in normquant-stats.ts); normQuantWGSL composes them.
 import {hadamardPlan} from "../../lib/hadamard.js";
 import {exactDivWGSL, floatFloatMathWGSL, floatFloatWGSL} from "./exact.js";
-import {hadamardStageWGSL} from "./normquant-hadamard.js";
+import {fwhtRowsOutWGSL, hadamardStageWGSL} from "./normquant-hadamard.js";
 import {
   combineAttnWGSL,
   inspectRowWGSL,
@@ -27,7 +27,7 @@ import {
 } from "./normquant-stages.js";
 import {statsPrologueWGSL} from "./normquant-stats.js";
 
-export {hadamardMixWGSL, hadamardSignBits} from "./normquant-hadamard.js";
+export {fwhtPartsFor, hadamardMixWGSL, hadamardSignBits} from "./normquant-hadamard.js";
 
 export type QuantKind = "int8" | "int4" | "none";
 
@@ -63,6 +63,16 @@ export interface NormQuantConfig {
   inspect: boolean;
   /** Subgroup size for reductions (0 = workgroup memory only). */
   sub: number;
+  /** In-block FWHT (normquant-hadamard.ts fwhtShape): shuffle lanes per chunk (default sub, or 1 without subgroups;
+   *  0 = every butterfly stage through workgroup memory, the kernel before subgroups) and values per lane (default
+   *  8). Every choice gives the same bits. */
+  fwhtLanes?: number;
+  fwhtRegs?: number;
+  /** With fwhtOnly: the row's blocks over this many workgroups per token (grid M·fwhtParts: workgroup w is token
+   *  ⌊w / parts⌋, part w mod parts). Each normalizes the whole row (the same sums in the same order, so the same
+   *  bits) and rotates m / parts blocks, so the FWHT work and the Hadamard arrays shrink by that factor. It must
+   *  divide the plan's block count m (fwhtPartsFor picks one); default 1. */
+  fwhtParts?: number;
   /** Threads per workgroup (power of two). */
   WG: number;
 }
@@ -83,7 +93,7 @@ export function normQuantBindings(c: NormQuantConfig): string[] {
 export function normQuantWorkgroupBytes(c: NormQuantConfig): number {
   const NS = c.sub ? Math.max(1, c.WG / c.sub) : c.WG;
   let b = NS * 8 + 16 + c.WG * 8;
-  if (c.hadamard) b += c.n * (c.hadamardFF === false ? 4 : 8);
+  if (c.hadamard) b += (c.n / (c.fwhtParts ?? 1)) * (c.hadamardFF === false ? 4 : 8);
   if (topKOn(c)) b += 1024 + c.WG * 4;
   if (c.src === "attn") b += (c.H ?? 0) * (c.attnFF ? 16 : 8);
   return b;
@@ -132,6 +142,11 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
     throw new Error(
       "normQuantWGSL: a runtime top-K reads the step uniform, which only the attention-combine prologue binds",
     );
+  const parts = c.fwhtParts ?? 1;
+  if (parts !== 1 && (!c.fwhtOnly || c.inspect || !Number.isInteger(parts) || parts < 1 || plan!.m % parts !== 0))
+    throw new Error(
+      `normQuantWGSL: fwhtParts ${parts} needs fwhtOnly without inspection and must divide the ${plan?.m ?? 0} blocks`,
+    );
   const kron = plan?.kind === "kronecker" && !c.fwhtOnly;
   const ff = plan !== undefined && c.hadamardFF !== false;
   const L = [declarationsWGSL(c, shape, fused, kron, ff)];
@@ -142,7 +157,7 @@ export function normQuantWGSL(c: NormQuantConfig, fused?: NormQuantFused): strin
   OPQ = np.srcStride >> 31u;`
       : `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let m = wid.x;
+  ${parts > 1 ? `let m = wid.x / ${parts}u;\n  let part = wid.x % ${parts}u;` : "let m = wid.x;"}
   OPQ = p.srcStride >> 31u;`,
   );
   L.push(`  _ = normW[0];
@@ -151,10 +166,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   L.push(c.src === "plain" ? loadRowWGSL(shape, pv) : combineAttnWGSL(shape, c.H!, c.d!, !!c.attnFF));
   if (c.inspect) L.push(inspectRowWGSL(shape, 0));
   if (c.norm) L.push(rmsNormWGSL(shape, pv));
-  if (plan) L.push(hadamardStageWGSL(shape, plan, {ff, kron, fwhtOnly: !!c.fwhtOnly}));
+  if (plan)
+    L.push(
+      hadamardStageWGSL(shape, plan, {
+        ff,
+        kron,
+        fwhtOnly: !!c.fwhtOnly,
+        sub: c.sub,
+        lanes: c.fwhtLanes,
+        regs: c.fwhtRegs,
+        parts,
+      }),
+    );
   if (c.inspect) L.push(inspectRowWGSL(shape, n));
   if (topKOn(c)) L.push(topKWGSL(shape, c.topKRuntime ? `min(st.topK, ${n}u)` : `${c.topK}u`));
-  L.push(writeRowWGSL(shape, c.quant, {lo: c.fwhtOnly, fusedKW: fused ? 16 * Math.ceil(n / 64) : undefined}));
+  L.push(
+    c.fwhtOnly
+      ? fwhtRowsOutWGSL(n, WG, ff, parts)
+      : writeRowWGSL(shape, c.quant, {fusedKW: fused ? 16 * Math.ceil(n / 64) : undefined}),
+  );
   return L.join("\n");
 }
 
@@ -196,8 +226,9 @@ struct ST { M: u32, P: u32, nC: u32, chunk: u32${c.topKRuntime ? ", plainStart: 
   L.push(`var<workgroup> redF: array<f32, ${NS}>;
 var<workgroup> redU: array<u32, ${NS}>;
 var<workgroup> bcast: vec4<u32>;`);
-  if (c.hadamard) L.push(`var<workgroup> hs: array<f32, ${n}>;`);
-  if (ff) L.push(`var<workgroup> hl: array<f32, ${n}>;`);
+  const hn = n / (c.fwhtParts ?? 1);
+  if (c.hadamard) L.push(`var<workgroup> hs: array<f32, ${hn}>;`);
+  if (ff) L.push(`var<workgroup> hl: array<f32, ${hn}>;`);
   if (topKOn(c)) L.push(`var<workgroup> hist: array<atomic<u32>, 256>;\nvar<workgroup> scanU: array<u32, ${WG}>;`);
   if (c.src === "attn") L.push(`var<workgroup> headMD: array<vec2<f32>, ${c.H}>;`);
   if (c.src === "attn" && c.attnFF) L.push(`var<workgroup> headDen: array<vec2<f32>, ${c.H}>;`);

@@ -675,9 +675,19 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         reps: quick ? 2 : 10,
       });
       v2.dispose();
-      // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize)
+      // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize);
+      // and the default with the kernels before subgroups (every FWHT stage through workgroup memory, W_down's
+      // norm + FWHT in one workgroup per token)
       const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
-      for (const mode of [false, true] as const) {
+      const modes = [
+        {mode: "one workgroup", o: {hadamardSplit: false}},
+        {mode: "split o and down", o: {hadamardSplit: true}},
+        {
+          mode: "default before subgroup FWHT (memory stages, one workgroup)",
+          o: {tuning: {...tuningOf(chosen), fwhtLanes: 0, fwhtParts: 1}},
+        },
+      ];
+      for (const {mode, o} of modes) {
         const s2 = await createSyntheticSession(cfgV2, 12, {
           gpu: ctx,
           lmHead: "f16",
@@ -688,13 +698,13 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
           fuse: chosen.fuse,
           normStats: chosen.normStats,
           attnChunk: chosen.attnChunk,
-          hadamardSplit: mode,
+          ...o,
         });
         s2.setLengthForBenchmark(c - 1);
         const list = s2.decodeDispatches();
         const t = await timeDispatches(device, list, {...TM, reps: quick ? 2 : 10});
         split.push({
-          mode: mode ? "split o and down" : "one workgroup",
+          mode,
           gpuMsPerToken: t.ms,
           dispatchesPerToken: list.length,
         });
