@@ -49,7 +49,7 @@ export const ENGINE_FLAGS = {
 } as const;
 
 export const ENGINE_USAGE =
-  `[--options ${Object.keys(OPTION_SETS).join("|")}[,…]] [--fuse all|none|SITE,…] [--fuse-combine on|off] ` +
+  `[--options all|${Object.keys(OPTION_SETS).join("|")}[,…]] [--fuse all|none|SITE,…] [--fuse-combine on|off] ` +
   "[--kv16 f32|f16] [--lm-head f32|f16] [--attn-chunk N] [--decode-shape R,T,WG,U] [--norm-stats]";
 
 /** --fuse: "all" (true), "none" (false) or a comma list of sites (qkv, o, gate_up, down). */
@@ -98,9 +98,11 @@ export function flagOptions(args: ParsedArgs): EngineOptions {
   return o;
 }
 
-/** The option sets to verify with: --options (default: "default"), each with the single flags on top. */
+/** The option sets to verify with: --options (default: "default"; "all": every set), each with the single flags on
+ *  top. */
 export function optionSets(args: ParsedArgs): {name: string; opts: EngineOptions}[] {
-  const names = (flagString(args, "options") ?? "default").split(",");
+  const v = flagString(args, "options") ?? "default";
+  const names = v === "all" ? Object.keys(OPTION_SETS) : v.split(",");
   const extra = flagOptions(args);
   const suffix = Object.keys(extra).length ? `+${JSON.stringify(extra)}` : "";
   return names.map((n) => {
