@@ -13,6 +13,7 @@ import {createWebGPUSession} from "../gpu/engine.js";
 import {argmax} from "../lib/generate.js";
 import {createCpuSession} from "../lib/model.js";
 import {compareLogits} from "../lib/verify.js";
+import type {DecodeSession} from "../lib/backend.js";
 import {attentionRopeCheck, finiteLogitsCheck} from "../lib/formats/golden.js";
 import type {GoldenCheck} from "../lib/formats/golden.js";
 import {readModelPath} from "../node/files.js";
@@ -53,6 +54,49 @@ function modelDirs(dir: string): {dir: string; skip?: string}[] {
         ? undefined
         : "no model.safetensors (not committed? rebuild it)",
   }));
+}
+
+/** One WebGPU session against the reference's prefill logits and greedy path (the tokens the reference chose). */
+async function compareOnGpu(
+  gpu: DecodeSession,
+  r: {
+    ids: number[];
+    prefill: Float32Array;
+    path: {tok: number; logits: Float32Array}[];
+    V: number;
+    tolerance: number;
+    golden: GoldenCheck[];
+    note: (line: string) => void;
+  },
+): Promise<Omit<VerifyResult, "dir" | "variant" | "options" | "engine">> {
+  const {ids, V, tolerance} = r;
+  r.note(`prefill of ${ids.length} positions…`);
+  const b = await gpu.append(ids, {allLogits: true});
+  const pre = compareLogits(r.prefill, b, V, tolerance);
+  const golden = [...r.golden, finiteLogitsCheck(r.prefill, V), finiteLogitsCheck(b, V)];
+  for (const g of golden) if (!g.pass) r.note(`golden check FAILED: ${g.detail}`);
+  const bar = progress("bitnet-lab verify: greedy steps", r.path.length);
+  let agree = 0;
+  let worst = 0;
+  let pass = pre.pass && golden.every((g) => g.pass);
+  for (const [s, step] of r.path.entries()) {
+    const cmp = compareLogits(step.logits, await gpu.append([step.tok]), V, tolerance);
+    worst = Math.max(worst, cmp.maxAbsDiff);
+    if (cmp.argmaxAgree === 1) agree++;
+    pass &&= cmp.pass;
+    bar.update(s + 1);
+  }
+  bar.end();
+  return {
+    positions: ids.length,
+    prefillMaxAbsDiff: pre.maxAbsDiff,
+    prefillArgmaxAgree: pre.argmaxAgree,
+    steps: r.path.length,
+    greedyAgree: agree,
+    decodeMaxAbsDiff: worst,
+    pass,
+    golden,
+  };
 }
 
 export const verify: Command = {
@@ -133,41 +177,17 @@ export const verify: Command = {
           note(`${dir} (${c.bitnet_variant}, ${set.name}): building the WebGPU session (compiling pipelines)…`);
           const gpu = await createWebGPUSession(m.weights, {gpu: ctx, ...set.opts});
           try {
-            note(`${dir}: prefill of ${ids.length} positions…`);
-            const b = await gpu.append(ids, {allLogits: true});
-            const bar = progress(`bitnet-lab verify: ${dir}: greedy steps`, steps);
-            const pre = compareLogits(a, b, V, tolerance);
-            const golden = [
-              await attentionRopeCheck(m.opened, ids.length > 1 ? ids.slice(0, 4) : [ids[0], ids[0]]),
-              finiteLogitsCheck(a, V),
-              finiteLogitsCheck(b, V),
-            ];
-            for (const g of golden) if (!g.pass) note(`${dir}: golden check FAILED: ${g.detail}`);
-            let agree = 0;
-            let worst = 0;
-            let pass = pre.pass && golden.every((g) => g.pass);
-            for (const [s, step] of path.entries()) {
-              const cmp = compareLogits(step.logits, await gpu.append([step.tok]), V, tolerance);
-              worst = Math.max(worst, cmp.maxAbsDiff);
-              if (cmp.argmaxAgree === 1) agree++;
-              pass &&= cmp.pass;
-              bar.update(s + 1);
-            }
-            bar.end();
-            results.push({
-              dir,
-              variant,
-              options: set.name,
-              engine: set.opts,
-              positions: ids.length,
-              prefillMaxAbsDiff: pre.maxAbsDiff,
-              prefillArgmaxAgree: pre.argmaxAgree,
-              steps,
-              greedyAgree: agree,
-              decodeMaxAbsDiff: worst,
-              pass,
+            const golden = [await attentionRopeCheck(m.opened, ids.length > 1 ? ids.slice(0, 4) : [ids[0], ids[0]])];
+            const r = await compareOnGpu(gpu, {
+              ids,
+              prefill: a,
+              path,
+              V,
+              tolerance,
               golden,
+              note: (l) => note(`${dir}: ${l}`),
             });
+            results.push({dir, variant, options: set.name, engine: set.opts, ...r});
           } finally {
             gpu.dispose();
           }
