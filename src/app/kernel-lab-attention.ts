@@ -3,13 +3,15 @@
 // - the softmax statistics (max, Σ) of every head and chunk against the same kernel built with one query head per
 //   workgroup (G = 1, each KV vector copied to its heads): same pairs per head, so the same bits;
 // - the output, combined over the chunks in float64, against the 16-bit split-attention kernel (attention16WGSL,
-//   one thread per position): a different summation order, so within float32 rounding.
+//   one thread per position): a different summation order, so within float32 rounding;
+// and the wide kernel with RoPE and the new position's K/V write fused in against rope_kv, then the wide kernel.
 import {type CheckOptions, type CheckResult, compareBits, dispatchTimed, shapesFor} from "./kernel-lab-kit.js";
 import {pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../gpu/gpu.js";
 import {attentionWideOK} from "../gpu/kernels/attention.js";
 import {attention16WGSL} from "../gpu/kernels/attention-16.js";
 import {attentionWideWGSL} from "../gpu/kernels/attention-wide.js";
 import {type KVFormat, kvLayout} from "../gpu/kernels/kv-cache.js";
+import {ropeKVWGSL} from "../gpu/kernels/rope-kv.js";
 import {f32ToF16Bits} from "../gpu/kernels/linear.js";
 import {Rng} from "../lib/rng.js";
 
@@ -179,4 +181,73 @@ export async function wideAttentionOutputCheck(device: GPUDevice, o: CheckOption
     ms,
     timed: "slowest dispatch",
   };
+}
+
+/** The engine's decode attention with fuse on: the wide kernel doing RoPE and the new position's K/V write itself
+ *  (fusedRope), against rope_kv's dispatch then the wide kernel — partials and the cache words bit for bit. */
+export async function fusedRopeCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
+  let checked = 0;
+  let mismatches = 0;
+  let maxDiff = 0;
+  let ms = 0;
+  for (const s of shapesFor(SHAPES, o)) {
+    const f: KVFormat = {bits: 16, bosBits: 16, store16: s.store16};
+    const c = {H: s.H, KV: s.KV, d: s.d, kv: f};
+    const r = new Rng(s.H * 31 + s.d + s.pos);
+    const n = s.pos + 1;
+    const half = s.d / 2;
+    const nC = Math.ceil(n / s.chunk);
+    const qkvN = (s.H + 2 * s.KV) * s.d;
+    const row = Float32Array.from({length: qkvN}, () => (r.uniform() - 0.5) * 3);
+    const ang = (p: number, i: number) => p / 10000 ** ((2 * i) / s.d);
+    const cos = Float32Array.from({length: n * half}, (_, k) => Math.cos(ang(Math.floor(k / half), k % half)));
+    const sin = Float32Array.from({length: n * half}, (_, k) => Math.sin(ang(Math.floor(k / half), k % half)));
+    // the cache before this step: positions 0 … pos − 1 random, pos empty
+    const vec = (j: number) => Float32Array.from({length: s.d}, () => (j === s.pos ? 0 : (r.uniform() - 0.5) * 4));
+    const K0 = cacheWords(f, s.d, s.KV, n, (j) => vec(j));
+    const V0 = cacheWords(f, s.d, s.KV, n, (j) => vec(j));
+    const scale = new Uint32Array(new Float32Array([1 / Math.sqrt(s.d)]).buffer)[0];
+    const bufs: GPUBuffer[] = [];
+    const keep = (b: GPUBuffer) => (bufs.push(b), b);
+    const run = async (fused: boolean) => {
+      const [qkv, K, V] = [row, K0, V0].map((x) => keep(storageBuffer(device, x)));
+      const [Km, Vm] = [0, 1].map(() => keep(storageBuffer(device, n * s.KV * 8)));
+      const [cosB, sinB] = [cos, sin].map((x) => keep(storageBuffer(device, x)));
+      const part = keep(storageBuffer(device, s.H * nC * (s.d + 2) * 4));
+      const st = keep(uniformBuffer(device, new Uint32Array([1, s.pos, nC, s.chunk, 0, 0, 0, 0])));
+      const P = keep(uniformBuffer(device, new Uint32Array([qkvN, scale, 0, 0])));
+      let t = 0;
+      if (fused) {
+        const code = attentionWideWGSL({...c, fusedRope: true});
+        const pl = await pipelineChecked(device, o.perturb ? o.perturb(code) : code, "lab-attention+rope");
+        t = await dispatchTimed(device, pl, [P, qkv, K, V, Km, Vm, part, st, cosB, sinB], [nC, s.KV, 1]);
+      } else {
+        const rope = await pipelineChecked(device, ropeKVWGSL({...c, WG: 128}), "lab-rope_kv");
+        const ropeP = keep(uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])));
+        await dispatchTimed(device, rope, [ropeP, qkv, cosB, sinB, K, V, Km, Vm, st], [1]);
+        const pl = await pipelineChecked(device, attentionWideWGSL(c), "lab-attention");
+        await dispatchTimed(device, pl, [P, qkv, K, V, Km, Vm, part, st], [nC, s.KV, 1]);
+      }
+      const [p, k, v] = await Promise.all([
+        readF32(device, part, s.H * nC * (s.d + 2)),
+        readF32(device, K, K0.length),
+        readF32(device, V, V0.length),
+      ]);
+      return {p, k, v, t};
+    };
+    try {
+      const base = await run(false);
+      const cand = await run(true);
+      const cp = compareBits(cand.p, base.p);
+      const cache = compareBits(cand.k, base.k).mismatches + compareBits(cand.v, base.v).mismatches;
+      checked += base.p.length + 2 * K0.length;
+      mismatches += cp.mismatches + cache;
+      maxDiff = Math.max(maxDiff, cp.maxDiff);
+      ms = Math.max(ms, cand.t);
+    } finally {
+      for (const b of bufs) b.destroy();
+    }
+  }
+  const shape = shapesFor(SHAPES, o).map(shapeName).join("; ");
+  return {shape, checked, mismatches, maxDiff, tolerance: 0, ms, timed: "slowest fused dispatch"};
 }

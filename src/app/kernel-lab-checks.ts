@@ -29,7 +29,7 @@ import {type LinearTuning, linearConfig, subgroupSize} from "../gpu/engine/tune.
 import {Rng} from "../lib/rng.js";
 export type {CheckOptions, CheckResult, LabEntry} from "./kernel-lab-kit.js";
 import {checkNormStats} from "./kernel-lab.js";
-import {wideAttentionOutputCheck, wideAttentionStatsCheck} from "./kernel-lab-attention.js";
+import {fusedRopeCheck, wideAttentionOutputCheck, wideAttentionStatsCheck} from "./kernel-lab-attention.js";
 
 /** Divisors for the INT8 step 127/d: the ε clamp, powers of two and their neighbours, f32's extremes, log-uniform
  *  values, and quotients next to f32 rounding midpoints (where a one-ulp error would show). */
@@ -253,6 +253,11 @@ export const ISSUE25_CHECKS: readonly LabEntry[] = [
     kernel: "wide decode attention: the output",
     against: "the 16-bit split-attention kernel (attention16), combined in float64",
     check: wideAttentionOutputCheck,
+  },
+  {
+    kernel: "wide decode attention with RoPE and the K/V write fused in (fuse on)",
+    against: "rope_kv's dispatch, then the wide kernel: partials and cache bit for bit",
+    check: fusedRopeCheck,
   },
   {
     kernel: "decode step with prologues from norm statistics (normStats)",
