@@ -5,7 +5,7 @@
 // - the output, combined over the chunks in float64, against the 16-bit split-attention kernel (attention16WGSL,
 //   one thread per position): a different summation order, so within float32 rounding;
 // and the wide kernel with RoPE and the new position's K/V write fused in against rope_kv, then the wide kernel.
-import {type CheckOptions, type CheckResult, compareBits, dispatchTimed, shapesFor} from "./kernel-lab-kit.js";
+import {type CheckOptions, type CheckResult, Tally, compareBits, dispatchTimed, shapesFor} from "./kernel-lab-kit.js";
 import {pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../gpu/gpu.js";
 import {attentionWideOK} from "../gpu/kernels/attention.js";
 import {attention16WGSL} from "../gpu/kernels/attention-16.js";
@@ -110,29 +110,14 @@ async function bothKernels(device: GPUDevice, s: AttnShape, baseline: "G1" | "at
 
 /** The (max, Σ) pairs of every head and chunk, bit for bit against one head per workgroup. */
 export async function wideAttentionStatsCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
-  let checked = 0;
-  let mismatches = 0;
-  let maxDiff = 0;
-  let ms = 0;
+  const t = new Tally();
   for (const s of shapesFor(SHAPES, o)) {
     const {cand, base, nC} = await bothKernels(device, s, "G1", o);
     const pick = (p: Float32Array) =>
       Float32Array.from({length: s.H * nC * 2}, (_, i) => p[(i >> 1) * (s.d + 2) + (i & 1)]);
-    const c = compareBits(pick(cand.part), pick(base.part));
-    checked += s.H * nC * 2;
-    mismatches += c.mismatches;
-    maxDiff = Math.max(maxDiff, c.maxDiff);
-    ms = Math.max(ms, cand.ms);
+    t.add(s.H * nC * 2, compareBits(pick(cand.part), pick(base.part)), cand.ms);
   }
-  return {
-    shape: shapesFor(SHAPES, o).map(shapeName).join("; "),
-    checked,
-    mismatches,
-    maxDiff,
-    tolerance: 0,
-    ms,
-    timed: "slowest dispatch",
-  };
+  return t.result(shapesFor(SHAPES, o).map(shapeName).join("; "), 0, "slowest dispatch");
 }
 
 /** Combines one head's chunk partials in float64: Σ_c e^(m_c − M)·out_c / Σ_c e^(m_c − M)·sum_c. */
@@ -154,10 +139,7 @@ const OUT_TOL = 2e-5;
 
 /** The attention output against attention16's, both combined in float64: within OUT_TOL·max(1, |ref|). */
 export async function wideAttentionOutputCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
-  let checked = 0;
-  let mismatches = 0;
-  let maxDiff = 0;
-  let ms = 0;
+  const t = new Tally();
   for (const s of shapesFor(SHAPES, o)) {
     const {cand, base, nC} = await bothKernels(device, s, "attention16", o);
     for (let h = 0; h < s.H; h++) {
@@ -165,31 +147,19 @@ export async function wideAttentionOutputCheck(device: GPUDevice, o: CheckOption
       const b = combine(base.part, h, nC, s.d);
       for (let e = 0; e < s.d; e++) {
         const diff = Math.abs(a[e] - b[e]);
-        checked++;
-        if (!(diff <= OUT_TOL * Math.max(1, Math.abs(b[e])))) mismatches++;
-        maxDiff = Number.isNaN(diff) ? Infinity : Math.max(maxDiff, diff);
+        const off = !(diff <= OUT_TOL * Math.max(1, Math.abs(b[e])));
+        t.add(1, {mismatches: off ? 1 : 0, maxDiff: Number.isNaN(diff) ? Infinity : diff});
       }
     }
-    ms = Math.max(ms, cand.ms);
+    t.add(0, {mismatches: 0, maxDiff: 0}, cand.ms);
   }
-  return {
-    shape: shapesFor(SHAPES, o).map(shapeName).join("; "),
-    checked,
-    mismatches,
-    maxDiff,
-    tolerance: OUT_TOL,
-    ms,
-    timed: "slowest dispatch",
-  };
+  return t.result(shapesFor(SHAPES, o).map(shapeName).join("; "), OUT_TOL, "slowest dispatch");
 }
 
 /** The engine's decode attention with fuse on: the wide kernel doing RoPE and the new position's K/V write itself
  *  (fusedRope), against rope_kv's dispatch then the wide kernel — partials and the cache words bit for bit. */
 export async function fusedRopeCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
-  let checked = 0;
-  let mismatches = 0;
-  let maxDiff = 0;
-  let ms = 0;
+  const t = new Tally();
   for (const s of shapesFor(SHAPES, o)) {
     const f: KVFormat = {bits: 16, bosBits: 16, store16: s.store16};
     const c = {H: s.H, KV: s.KV, d: s.d, kv: f};
@@ -209,18 +179,18 @@ export async function fusedRopeCheck(device: GPUDevice, o: CheckOptions): Promis
     const scale = new Uint32Array(new Float32Array([1 / Math.sqrt(s.d)]).buffer)[0];
     const bufs: GPUBuffer[] = [];
     const keep = (b: GPUBuffer) => (bufs.push(b), b);
-    const run = async (fused: boolean) => {
+    const dispatch = async (fused: boolean) => {
       const [qkv, K, V] = [row, K0, V0].map((x) => keep(storageBuffer(device, x)));
       const [Km, Vm] = [0, 1].map(() => keep(storageBuffer(device, n * s.KV * 8)));
       const [cosB, sinB] = [cos, sin].map((x) => keep(storageBuffer(device, x)));
       const part = keep(storageBuffer(device, s.H * nC * (s.d + 2) * 4));
       const st = keep(uniformBuffer(device, new Uint32Array([1, s.pos, nC, s.chunk, 0, 0, 0, 0])));
       const P = keep(uniformBuffer(device, new Uint32Array([qkvN, scale, 0, 0])));
-      let t = 0;
+      let ms = 0;
       if (fused) {
         const code = attentionWideWGSL({...c, fusedRope: true});
         const pl = await pipelineChecked(device, o.perturb ? o.perturb(code) : code, "lab-attention+rope");
-        t = await dispatchTimed(device, pl, [P, qkv, K, V, Km, Vm, part, st, cosB, sinB], [nC, s.KV, 1]);
+        ms = await dispatchTimed(device, pl, [P, qkv, K, V, Km, Vm, part, st, cosB, sinB], [nC, s.KV, 1]);
       } else {
         const rope = await pipelineChecked(device, ropeKVWGSL({...c, WG: 128}), "lab-rope_kv");
         const ropeP = keep(uniformBuffer(device, new Uint32Array([qkvN, 0, 0, 0])));
@@ -233,21 +203,20 @@ export async function fusedRopeCheck(device: GPUDevice, o: CheckOptions): Promis
         readF32(device, K, K0.length),
         readF32(device, V, V0.length),
       ]);
-      return {p, k, v, t};
+      return {p, k, v, t: ms};
     };
     try {
-      const base = await run(false);
-      const cand = await run(true);
-      const cp = compareBits(cand.p, base.p);
-      const cache = compareBits(cand.k, base.k).mismatches + compareBits(cand.v, base.v).mismatches;
-      checked += base.p.length + 2 * K0.length;
-      mismatches += cp.mismatches + cache;
-      maxDiff = Math.max(maxDiff, cp.maxDiff);
-      ms = Math.max(ms, cand.t);
+      const base = await dispatch(false);
+      const cand = await dispatch(true);
+      t.add(base.p.length, compareBits(cand.p, base.p), cand.t);
+      // cache words (f16 pairs or f32): bits only
+      t.add(2 * K0.length, {
+        mismatches: compareBits(cand.k, base.k).mismatches + compareBits(cand.v, base.v).mismatches,
+        maxDiff: 0,
+      });
     } finally {
       for (const b of bufs) b.destroy();
     }
   }
-  const shape = shapesFor(SHAPES, o).map(shapeName).join("; ");
-  return {shape, checked, mismatches, maxDiff, tolerance: 0, ms, timed: "slowest fused dispatch"};
+  return t.result(shapesFor(SHAPES, o).map(shapeName).join("; "), 0, "slowest fused dispatch");
 }

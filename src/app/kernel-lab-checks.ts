@@ -8,6 +8,7 @@ import {
   type CheckOptions,
   type CheckResult,
   type LabEntry,
+  Tally,
   compareBits,
   dispatchTimed,
   shapesFor,
@@ -188,23 +189,16 @@ type FusedShape = Parameters<typeof fusedVsTwoDispatch>[1];
 
 /** Runs fusedVsTwoDispatch over shapes and sums the differences (shapes over the device's workgroup memory skip). */
 async function fusedCheck(device: GPUDevice, shapes: FusedShape[], o: CheckOptions): Promise<CheckResult> {
-  let checked = 0;
-  let mismatches = 0;
-  let maxDiff = 0;
-  let ms = 0;
+  const t = new Tally();
   const ran: string[] = [];
   for (const sh of shapesFor(shapes, o)) {
     const res = await fusedVsTwoDispatch(device, sh, o);
     if (!res) continue;
-    const c = compareBits(res.got, res.want);
-    checked += sh.N;
-    mismatches += c.mismatches;
-    maxDiff = Math.max(maxDiff, c.maxDiff);
-    ms = Math.max(ms, res.ms);
+    t.add(sh.N, compareBits(res.got, res.want), res.ms);
     const red = sh.tuning.noSubgroups ? "wg-mem" : sh.tuning.decode ? `WG${sh.tuning.decode.WG}` : "subgroups";
     ran.push(sh.src === "attn" ? `H${sh.H}·d${sh.d}·nC${sh.nC}→N${sh.N} ${red}` : `K${sh.n}→N${sh.N} ${red}`);
   }
-  return {shape: ran.join("; "), checked, mismatches, maxDiff, tolerance: 0, ms, timed: "slowest fused dispatch"};
+  return t.result(ran.join("; "), 0, "slowest fused dispatch");
 }
 
 /** Issue 25's kernels, one entry each. */

@@ -57,3 +57,21 @@ export function compareBits(got: Float32Array, want: Float32Array): {mismatches:
     }
   return {mismatches, maxDiff};
 }
+
+/** Sums a check's shapes: outputs compared, outputs that differ, the largest |Δ|, the slowest timed dispatch. */
+export class Tally {
+  checked = 0;
+  mismatches = 0;
+  maxDiff = 0;
+  ms = 0;
+  add(checked: number, c: {mismatches: number; maxDiff: number}, ms = 0): void {
+    this.checked += checked;
+    this.mismatches += c.mismatches;
+    this.maxDiff = Math.max(this.maxDiff, c.maxDiff);
+    this.ms = Math.max(this.ms, ms);
+  }
+  result(shape: string, tolerance: number, timed: string): CheckResult {
+    const {checked, mismatches, maxDiff, ms} = this;
+    return {shape, checked, mismatches, maxDiff, tolerance, ms, timed};
+  }
+}
