@@ -1,11 +1,17 @@
 // Accelerator entry (bundled by ../shared/gpu/prepare.sh bench/verify-gpu.ts): `bitnet-lab verify` as one bundle,
-// so the GPU host checks the engine against the CPU reference on a real GPU.
-//   on the GPU host: source .gpu/on-device.sh && node .gpu/verify-gpu.mjs data/models --json
+// so the GPU host checks the engine against the CPU reference on a real GPU — every model of the folder under every
+// engine option set of src/cli/verify-options.ts (the defaults, the unfused kernels, the H100 bench's choice with
+// and without its f16 storage, norm statistics) unless --options names some, as JSON unless told otherwise.
+//   on the GPU host: source .gpu/on-device.sh && node .gpu/verify-gpu.mjs data/models > verify.json
+//   (= node .gpu/verify-gpu.mjs data/models --options all --json; exit 1 if any model × set fails)
 import {parseArgs} from "../src/cli/command.js";
 import {verify} from "../src/cli/verify.js";
 
+const argv = process.argv.slice(2);
+if (!argv.some((a) => a === "--options" || a.startsWith("--options="))) argv.push("--options", "all");
+if (!argv.includes("--json")) argv.push("--json");
 const code = await Promise.resolve()
-  .then(() => verify.run(parseArgs(process.argv.slice(2), verify.options)))
+  .then(() => verify.run(parseArgs(argv, verify.options)))
   .catch((e) => {
     console.error(`bench/verify-gpu.ts: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;

@@ -25,7 +25,7 @@ describe("kernel lab", () => {
     await browser?.close();
   });
 
-  it("runs on the reader's GPU: roofline, a PASS per GEMV variant, predicted vs measured tokens/s, JSON download", async () => {
+  it("runs on the reader's GPU: roofline, a PASS per GEMV variant and per issue-25 kernel, predicted vs measured tokens/s, JSON download", async () => {
     const page = await browser.newPage({viewport: {width: 1200, height: 900}});
     const log = watch(page, site.url);
     await page.goto(`${site.url}/kernel-lab?size=quick`);
@@ -69,6 +69,30 @@ describe("kernel lab", () => {
     const variants = await table("variants").allTextContents();
     expect(variants.length).toBeGreaterThanOrEqual(5);
     for (const v of variants) expect(v).toMatch(/PASS$/);
+    // issue 25's decode kernels: one row per entry of ISSUE25_CHECKS, each PASS against its baseline
+    const checks = await table("issue25").allTextContents();
+    expect(checks.length).toBe(7);
+    for (const name of [
+      "div127",
+      "attention combine",
+      "prologue fused",
+      "softmax trees",
+      "the output",
+      "RoPE",
+      "normStats",
+    ])
+      expect(
+        checks.some((c) => c.includes(name)),
+        name,
+      ).toBe(true);
+    const cells = await page
+      .locator('table[data-table="issue25"] tbody tr')
+      .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("th, td")].map((c) => c.textContent ?? "")));
+    for (const row of cells) {
+      expect(row[3], row.join(" | ")).toMatch(/^0 of [1-9]\d* /); // outputs that differ: none of a nonzero count
+      expect(row[5], row.join(" | ")).toBe("PASS");
+    }
+    expect(await page.locator('[data-checks="pass"]').count()).toBe(1);
     const tps = await table("tokens").allTextContents();
     expect(tps.length).toBeGreaterThan(0);
     // the download is the whole report
@@ -79,6 +103,7 @@ describe("kernel lab", () => {
     expect(rep.bench.copy.GBps).toBeGreaterThan(0);
     expect(rep.roofline.length).toBe(roofRows.length);
     expect(rep.variants.every((v: {pass: boolean}) => v.pass)).toBe(true);
+    expect(rep.kernelChecks.map((c: {pass: boolean}) => c.pass)).toEqual(Array(7).fill(true));
     expect(await axeViolations(page, site.url)).toEqual([]);
     expect(log.errors).toEqual([]);
     await page.close();
