@@ -35,7 +35,19 @@ export const OPTION_SETS: Readonly<Record<string, {what: string; opts: EngineOpt
     opts: {fuse: ["o", "down"], fuseCombine: true, attnChunk: 64, tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}}},
   },
   "norm-stats": {what: "prologues from the producers' norm statistics, fuse=true", opts: {fuse: true, normStats: true}},
+  prefetch: {
+    what: "fuse=true, each decode linear loading the next one's weights into L2 (tuning.prefetch grid)",
+    opts: {fuse: true, tuning: {prefetch: "grid"}},
+  },
+  "prefill-gemm": {
+    what: "the prompt through the tiled prefill GEMM (tuning.prefill.gemm n64m64u), W_o and W_down n64m64",
+    opts: {tuning: {prefill: {gemm: "n64m64u", gemmAt: {o: "n64m64", down: "n64m64"}}}},
+  },
 };
+
+/** The sets that must give the reference's logits (every set but "bench-h100", whose f16 storage rounds what the
+ *  reference keeps in f32): what bench/verify-gpu.ts runs unless told otherwise. */
+export const EXACT_SETS = Object.keys(OPTION_SETS).filter((k) => k !== "bench-h100");
 
 export const ENGINE_FLAGS = {
   options: "string",
