@@ -8,10 +8,8 @@ import {
   linearWGSL,
   PF_BINDING,
   prefetchParams,
-  prefetchPlan,
   rowVec4s,
   STATS_BINDINGS,
-  storageBindingCount,
   type Epilogue,
   type LinearConfig,
 } from "../kernels/linear.js";
@@ -26,6 +24,7 @@ import {
 import {hadamardPlan} from "../../lib/hadamard.js";
 import {gemmGrid, gemmWGSL} from "../kernels/linear-gemm.js";
 import {linearConfig, prefillGemm} from "./tune.js";
+import {prefetchKernel} from "./prefetch-step.js";
 import type {Site} from "../../lib/variant.js";
 import {actWords} from "./plan.js";
 import type {InspectPoint, Step, StepTag} from "./types.js";
@@ -110,35 +109,6 @@ export async function linearStep(
     tag: {...tag, ...k.tag},
     cfg,
   };
-}
-
-/** The pipeline of a decode linear that also loads the next linear's weights into L2 where tuning.prefetch asks for
- *  it and it applies (ternary weights, ≤ PF_MAX_LOADS loads per invocation, a storage binding to spare), else the
- *  plain one; the tag says which, and why not. */
-async function prefetchKernel(
-  b: BuildContext,
-  cfg: LinearConfig,
-  N: number,
-  next: LinearBufs | undefined,
-  wgsl: (c: LinearConfig) => string,
-  label: string,
-): Promise<{pl: GPUComputePipeline; pf?: {buf: GPUBuffer; vec4s: number}; tag: Partial<StepTag>}> {
-  const mode = b.tuning.prefetch;
-  const plain = async (why?: string) => ({
-    pl: await pipelineChecked(b.device, wgsl(cfg), label),
-    tag: why ? {prefetchOff: why} : {},
-  });
-  if (!mode || !next) return plain();
-  if (b.P.kind !== "ternary") return plain("prefetch is for ternary linears");
-  const vec4s = rowVec4s(b.P.kind, next.K) * next.N;
-  const [gx, gy] = linearGrid(cfg, N, 1);
-  const plan = prefetchPlan(mode, vec4s, gx * gy * cfg.WG);
-  if ("off" in plan) return plain(plan.off);
-  const code = wgsl({...cfg, prefetch: plan.prefetch});
-  const max = b.device.limits.maxStorageBuffersPerShaderStage;
-  if (storageBindingCount(code) > max)
-    return plain(`${storageBindingCount(code)} storage buffers needed, the device allows ${max} per stage`);
-  return {pl: await pipelineChecked(b.device, code, label), pf: {buf: next.W, vec4s}, tag: {prefetch: mode}};
 }
 
 /** Decode: the norm/quant prologue fused into the linear that consumes it (each workgroup recomputes the quantized

@@ -142,21 +142,11 @@ export function sig(x: number): string {
   return Math.abs(x) >= 100 || x === 0 ? x.toFixed(0) : x.toPrecision(3);
 }
 
-export function formatBenchReport(r: BenchReport): string {
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/** The ternary and dense GEMV stack lines of the report. */
+function formatLinearSection(r: BenchReport): string[] {
   const L: string[] = [];
-  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
-  L.push(`device: ${r.device.description} (subgroup ${r.device.subgroupSize || "none"}, ${r.device.clock} clock)`);
-  L.push(
-    `shape: ${r.shape.name}: hidden ${r.shape.hidden}, FFN ${r.shape.ffn}, ${r.shape.layers} layers, ${r.shape.heads}/${r.shape.kvHeads} heads of ${r.shape.headDim}, vocab ${r.shape.vocab}`,
-  );
-  L.push("");
-  if (r.selfcheck?.length)
-    L.push(`bit-exactness vs src/lib: ` + r.selfcheck.map((c) => `${c.name} ${c.mismatches}/${c.checked}`).join("; "));
-  if (r.dispatch)
-    L.push(
-      `per dispatch (tiny kernel): ${r.dispatch.chainedUs.toFixed(2)} µs chained (barrier each), ${r.dispatch.independentUs.toFixed(2)} µs independent, ${r.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with one pass each`,
-    );
-  L.push(`copy ceiling (WGSL, read+write)            ${sig(r.copy.GBps).padStart(8)} GB/s`);
   L.push(`ternary linear stack, ${sig(r.linear.bytesPerToken / 1e6)} MB/token (2-bit)`);
   L.push(`  kernel shape            ms/token     GB/s   of copy`);
   for (const s of r.linear.sweep)
@@ -179,6 +169,24 @@ export function formatBenchReport(r: BenchReport): string {
   L.push(
     `dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${sig(r.dense.f32.GBps)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${sig(r.dense.f16.GBps)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`,
   );
+  return L;
+}
+
+export function formatBenchReport(r: BenchReport): string {
+  const L: string[] = [];
+  L.push(`device: ${r.device.description} (subgroup ${r.device.subgroupSize || "none"}, ${r.device.clock} clock)`);
+  L.push(
+    `shape: ${r.shape.name}: hidden ${r.shape.hidden}, FFN ${r.shape.ffn}, ${r.shape.layers} layers, ${r.shape.heads}/${r.shape.kvHeads} heads of ${r.shape.headDim}, vocab ${r.shape.vocab}`,
+  );
+  L.push("");
+  if (r.selfcheck?.length)
+    L.push(`bit-exactness vs src/lib: ` + r.selfcheck.map((c) => `${c.name} ${c.mismatches}/${c.checked}`).join("; "));
+  if (r.dispatch)
+    L.push(
+      `per dispatch (tiny kernel): ${r.dispatch.chainedUs.toFixed(2)} µs chained (barrier each), ${r.dispatch.independentUs.toFixed(2)} µs independent, ${r.dispatch.chainedPassPerDispatchUs.toFixed(2)} µs chained with one pass each`,
+    );
+  L.push(`copy ceiling (WGSL, read+write)            ${sig(r.copy.GBps).padStart(8)} GB/s`);
+  L.push(...formatLinearSection(r));
   L.push("");
   if (r.e2e) {
     L.push(
