@@ -3,7 +3,7 @@ import type {Site} from "../../lib/variant.js";
 import type {LinearConfig, PrefetchMode} from "../kernels/linear.js";
 import type {SelfCheck} from "./selfcheck.js";
 import type {PeerComparison, PeerResults, RooflineRow} from "./roofline.js";
-import {formatDecodeWall, type DecodeWall} from "./decode-wall.js";
+import {decodeWallLines, type DecodeWall} from "./decode-wall.js";
 
 export interface BenchOptions {
   /** Small shapes and few repetitions (SwiftShader, CI smoke runs). */
@@ -202,9 +202,7 @@ export function formatBenchReport(r: BenchReport): string {
       L.push(
         `  ${String(d.context).padStart(7)}   ${d.gpuMsPerToken.toFixed(3).padStart(12)}   ${d.gpuTokensPerSec.toFixed(0).padStart(9)}   ${d.wallTokensPerSec.toFixed(0).padStart(10)}   ${pct(d.lmHeadShare).padStart(7)}   ${d.passPerDispatchMsPerToken.toFixed(3).padStart(16)}`,
       );
-    for (const d of r.e2e.decode) if (d.wall) L.push(`  @${d.context}: ${formatDecodeWall(d.wall, d.gpuMsPerToken)}`);
-    if (r.e2e.decodeWarmupMs !== undefined)
-      L.push(`  first decode timing (warm-up, discarded): ${r.e2e.decodeWarmupMs.toFixed(3)} ms/token`);
+    L.push(...decodeWallLines(r.e2e.decode, r.e2e.decodeWarmupMs));
     L.push(
       `  GPU time by kind of dispatch (@${r.e2e.decode[Math.min(1, r.e2e.decode.length - 1)].context}, each timed alone): ` +
         r.e2e.breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms`).join(", "),

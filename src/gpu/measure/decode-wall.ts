@@ -51,3 +51,13 @@ export function formatDecodeWall(w: DecodeWall, gpuMs: number): string {
     `profiled ${f(w.wallMs)} = encode ${f(w.encodeMs)} + submit ${f(w.submitMs)} + wait ${f(w.waitMs)}${gpu}`
   );
 }
+
+/** The report's lines: each context's wall split, and the discarded first timing. */
+export function decodeWallLines(
+  decode: {context: number; gpuMsPerToken: number; wall?: DecodeWall}[],
+  warmupMs: number | undefined,
+): string[] {
+  const L = decode.flatMap((d) => (d.wall ? [`  @${d.context}: ${formatDecodeWall(d.wall, d.gpuMsPerToken)}`] : []));
+  if (warmupMs !== undefined) L.push(`  first decode timing (warm-up, discarded): ${warmupMs.toFixed(3)} ms/token`);
+  return L;
+}
