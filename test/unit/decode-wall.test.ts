@@ -13,6 +13,8 @@ const wall: DecodeWall = {
   waitMs: 1.45,
   gpuMs: 2.4,
   gapMs: 0.16,
+  gpuMinMs: 2.3,
+  gpuMaxMs: 2.9,
   msPerToken: 2.56,
   trials: [2.56, 2.62],
   ahead: 8,
@@ -23,7 +25,7 @@ describe("decode wall-clock split", () => {
     const s = formatDecodeWall(wall, 2.204);
     expect(s).toContain("wall 2.560 ms/token (+16.2% over GPU; trials 2.560 / 2.620)");
     expect(s).toContain("profiled 2.610 = encode 0.900 + submit 0.250 + wait 1.450");
-    expect(s).toContain("in the chain GPU 2.400 ms/step, idle gap 0.160 ms");
+    expect(s).toContain("in the chain GPU 2.400 ms/step (2.300–2.900), idle gap 0.160 ms");
     expect(formatDecodeWall({...wall, msPerToken: 2.1, gpuMs: undefined, gapMs: undefined}, 2.2)).toMatch(
       /\(-4\.5% over GPU; .*wait 1\.450$/,
     );

@@ -17,6 +17,9 @@ export interface DecodeChainProfile {
    *  end and the next one's begin (a large gap: the CPU or the submission path does not keep the GPU fed). */
   gpuMs?: number;
   gapMs?: number;
+  /** The fastest and slowest step on the GPU (a slow phase, like a cold GPU, shows as a spread). */
+  gpuMinMs?: number;
+  gpuMaxMs?: number;
 }
 
 /** Encodes one decode step that reads the token in ring slot `slotIn` and samples into `slotOut`. */
@@ -112,14 +115,12 @@ export async function runDecodeChain(
       waitMs: waitMs / n,
     };
     if (stamps.length === n && n > 0) {
-      let gpu = 0;
-      let gap = 0;
-      for (let i = 0; i < n; i++) {
-        gpu += Number(stamps[i][1] - stamps[i][0]) / 1e6;
-        if (i > 0) gap += Number(stamps[i][0] - stamps[i - 1][1]) / 1e6;
-      }
-      p.gpuMs = gpu / n;
-      p.gapMs = n > 1 ? gap / (n - 1) : 0;
+      const ms = stamps.map(([a, b]) => Number(b - a) / 1e6);
+      const gaps = stamps.slice(1).map(([a], i) => Number(a - stamps[i][1]) / 1e6);
+      p.gpuMs = ms.reduce((x, y) => x + y) / n;
+      p.gpuMinMs = Math.min(...ms);
+      p.gpuMaxMs = Math.max(...ms);
+      p.gapMs = gaps.length ? gaps.reduce((x, y) => x + y) / gaps.length : 0;
     }
     profile.out(p);
   }

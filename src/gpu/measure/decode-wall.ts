@@ -45,7 +45,10 @@ export async function measureDecodeWall(
 export function formatDecodeWall(w: DecodeWall, gpuMs: number): string {
   const f = (x: number) => x.toFixed(3);
   const over = (100 * (w.msPerToken - gpuMs)) / gpuMs;
-  const gpu = w.gpuMs === undefined ? "" : `; in the chain GPU ${f(w.gpuMs)} ms/step, idle gap ${f(w.gapMs ?? 0)} ms`;
+  const gpu =
+    w.gpuMs === undefined
+      ? ""
+      : `; in the chain GPU ${f(w.gpuMs)} ms/step (${f(w.gpuMinMs ?? w.gpuMs)}–${f(w.gpuMaxMs ?? w.gpuMs)}), idle gap ${f(w.gapMs ?? 0)} ms`;
   return (
     `wall ${f(w.msPerToken)} ms/token (${over >= 0 ? "+" : ""}${over.toFixed(1)}% over GPU; trials ${w.trials.map(f).join(" / ")}); ` +
     `profiled ${f(w.wallMs)} = encode ${f(w.encodeMs)} + submit ${f(w.submitMs)} + wait ${f(w.waitMs)}${gpu}`
