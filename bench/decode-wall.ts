@@ -47,6 +47,9 @@ const s = await createSyntheticSession(cfg, 11, {
   tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}},
   fuse,
 });
+console.error(
+  `${ctx.description}; ${cfg.num_hidden_layers} layers, hidden ${cfg.hidden_size}, fuse ${fuseArg}; built in ${((performance.now() - tb) / 1000).toFixed(1)} s`,
+);
 const rounds = Number(arg("rounds") ?? 1);
 const TM = full ? {warmupMs: 300, targetMs: 15, reps: 4, trials: 3} : {reps: 2, trials: 2};
 const rows: (DecodeWall & {context: number; round: number; dispatches: number; gpuTimedMs: number})[] = [];
