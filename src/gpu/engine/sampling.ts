@@ -8,12 +8,16 @@ import type {SamplingSteps} from "./blocks.js";
 export class GpuSampler {
   /** Draws so far: the sampling kernel's counter, so seeded runs are reproducible step by step. */
   private draws = 0;
+  /** argmax stage 1's V as last written (built with the whole vocabulary): a chain of steps writes it once. */
+  private argV: number;
   constructor(
     private readonly queue: GPUQueue,
     private readonly A: Activations,
     readonly steps: SamplingSteps,
     private readonly V: number,
-  ) {}
+  ) {
+    this.argV = V;
+  }
 
   /** Encodes picking a token from `logits` into token slot `slot`. */
   encode(pass: GPUComputePassEncoder, slot: number, sampling: Partial<SamplingOptions>): void {
@@ -21,7 +25,8 @@ export class GpuSampler {
     // Ids ≥ vocabLimit (an embedding padded beyond the tokenizer) are never drawn.
     const V = Math.min(this.V, s.vocabLimit ?? this.V);
     if (s.temperature === 0) {
-      this.queue.writeBuffer(this.steps.vocabP, 0, new Uint32Array([V, 0]));
+      if (V !== this.argV) this.queue.writeBuffer(this.steps.vocabP, 0, new Uint32Array([V, 0]));
+      this.argV = V;
       this.queue.writeBuffer(this.A.argP, 0, new Uint32Array([this.steps.partial.grid[0], slot, 0, 0]));
       encodeDispatches(pass, [this.steps.partial, this.steps.final]);
       return;

@@ -16,6 +16,7 @@ import {attentionPipes} from "./attention-block.js";
 import {embedStep, headSteps, layerPass, samplingSteps, wanted} from "./blocks.js";
 import type {BuildContext} from "./build-context.js";
 import {GpuSampler, readToken} from "./sampling.js";
+import {runDecodeChain, type DecodeChainProfile} from "./decode-chain.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
 import {
   collectInspection,
@@ -219,19 +220,22 @@ export class WebGPUSession implements DecodeSession {
     }
   }
 
-  /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm. */
+  /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm; `tail` adds to the
+   *  last compute pass (a decode step's head and sampling: one pass per step, not two). */
   private encodeBlock(
     enc: GPUCommandEncoder,
     M: number,
     slotIn: number,
     inspect?: Set<number>,
     keep = false,
+    tail?: (pass: GPUComputePassEncoder) => void,
   ): ReturnType<typeof encodeInspected> | undefined {
     const {nC} = this.writeStep(M, slotIn);
     const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
-    const run = (list: readonly Step[]) => {
+    const run = (list: readonly Step[], last = false) => {
       const pass = enc.beginComputePass();
       this.encodeSteps(pass, list, M, nC);
+      if (last) tail?.(pass);
       pass.end();
     };
     if (inspect) {
@@ -253,7 +257,7 @@ export class WebGPUSession implements DecodeSession {
       ? all.length
       : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
     const per = Math.ceil(all.length / passes);
-    for (let i = 0; i < all.length; i += per) run(all.slice(i, i + per));
+    for (let i = 0; i < all.length; i += per) run(all.slice(i, i + per), i + per >= all.length);
     return undefined;
   }
 
@@ -404,37 +408,32 @@ export class WebGPUSession implements DecodeSession {
     return [first, ...(await this.decodeChain(first, n, sampling, ahead))];
   }
 
-  /** n decode steps from `token` (already sampled, not yet in the cache), chained on the GPU. */
-  async decodeChain(token: number, n: number, sampling: Partial<SamplingOptions> = {}, ahead = 8): Promise<number[]> {
+  /** n decode steps from `token` (sampled, not yet in the cache), chained on the GPU; `profile`: decode-chain.ts. */
+  async decodeChain(
+    token: number,
+    n: number,
+    sampling: Partial<SamplingOptions> = {},
+    ahead = 8,
+    profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void},
+  ): Promise<number[]> {
     this.guard();
     this.checkTokens([token]);
     if (this.pos + n > this.maxLen)
       throw new Error(`decodeChain: ${this.pos} + ${n} tokens exceed the ${this.maxLen}-position limit`);
-    const device = this.ctx.device;
     const base = this.maxBlock; // the ring of slots after the prompt area
-    const ids: number[] = [];
-    device.queue.writeBuffer(this.A.tok, base * 4, new Uint32Array([token]));
-    let slot = 0;
-    const pending: Promise<number>[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        const enc = device.createCommandEncoder();
-        this.encodeBlock(enc, 1, base + slot);
-        const next = (slot + 1) % TOKEN_RING;
-        const pass = enc.beginComputePass();
+    this.device.queue.writeBuffer(this.A.tok, base * 4, new Uint32Array([token]));
+    const step = (enc: GPUCommandEncoder, slotIn: number, slotOut: number) => {
+      this.encodeBlock(enc, 1, slotIn, undefined, false, (pass) => {
         this.encodeSteps(pass, this.headDecode, 1, 0);
-        this.sampler.encode(pass, base + next, sampling);
-        pass.end();
-        this.pos += 1;
-        pending.push(readToken(device, enc, this.A.tok, base + next));
-        slot = next;
-        if (pending.length >= ahead) ids.push(await pending.shift()!);
-      }
-      while (pending.length) ids.push(await pending.shift()!);
+        this.sampler.encode(pass, slotOut, sampling);
+      });
+      this.pos += 1;
+    };
+    try {
+      return await runDecodeChain(this.device, this.A.tok, {base, size: TOKEN_RING, slot0: 0}, n, ahead, step, profile);
     } catch (e) {
       throw this.wrapError(e);
     }
-    return ids;
   }
 
   /** Prefill `tokens` in blocks and sample the next token from the last one's logits. */

@@ -3,6 +3,7 @@ import type {Site} from "../../lib/variant.js";
 import type {LinearConfig, PrefetchMode} from "../kernels/linear.js";
 import type {SelfCheck} from "./selfcheck.js";
 import type {PeerComparison, PeerResults, RooflineRow} from "./roofline.js";
+import {decodeWallLines, type DecodeWall} from "./decode-wall.js";
 
 export interface BenchOptions {
   /** Small shapes and few repetitions (SwiftShader, CI smoke runs). */
@@ -61,7 +62,11 @@ export interface BenchReport {
       wallTokensPerSec: number;
       lmHeadShare: number;
       passPerDispatchMsPerToken: number;
+      /** The wall clock's split (decode-wall.ts); absent in reports from before it. */
+      wall?: DecodeWall;
     }[];
+    /** The discarded first decode timing (GPU ms/token at the first context). */
+    decodeWarmupMs?: number;
     /** GPU ms per token of each kind of dispatch at the middle context, each kind timed alone (same barriers). */
     breakdown: {kind: string; dispatches: number; ms: number}[];
     dispatchesPerToken: number;
@@ -197,6 +202,7 @@ export function formatBenchReport(r: BenchReport): string {
       L.push(
         `  ${String(d.context).padStart(7)}   ${d.gpuMsPerToken.toFixed(3).padStart(12)}   ${d.gpuTokensPerSec.toFixed(0).padStart(9)}   ${d.wallTokensPerSec.toFixed(0).padStart(10)}   ${pct(d.lmHeadShare).padStart(7)}   ${d.passPerDispatchMsPerToken.toFixed(3).padStart(16)}`,
       );
+    L.push(...decodeWallLines(r.e2e.decode, r.e2e.decodeWarmupMs));
     L.push(
       `  GPU time by kind of dispatch (@${r.e2e.decode[Math.min(1, r.e2e.decode.length - 1)].context}, each timed alone): ` +
         r.e2e.breakdown.map((b) => `${b.kind} ${b.ms.toFixed(3)} ms`).join(", "),

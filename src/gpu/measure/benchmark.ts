@@ -22,6 +22,7 @@ import {linearConfig, subgroupSize} from "../engine/tune.js";
 import {comparePeers, decodeBytes, ROOFLINE_KINDS, rooflineRows} from "./roofline.js";
 import {type BenchOptions, type LinearResult, type BenchReport, prefillShapeName, sig} from "./bench-report.js";
 import {model2B4T, stackWeights, stackDispatches} from "./bench-stack.js";
+import {formatDecodeWall, measureDecodeWall} from "./decode-wall.js";
 
 function now(): number {
   return (globalThis as {performance?: {now(): number}}).performance?.now() ?? Date.now();
@@ -490,6 +491,11 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     let cpuEncode = 0;
     const breakdown: NonNullable<BenchReport["e2e"]>["breakdown"] = [];
     const passes: NonNullable<NonNullable<BenchReport["e2e"]>["passes"]> = [];
+    // the first decode timing after building the sessions read 4.3–5.2 ms on an H100 (2.1–2.3 right after):
+    // a discarded warm-up of ≥ 1 s first, printed so a run shows whether it was still needed
+    session.setLengthForBenchmark(contexts[0] - 1);
+    const warm = await timeDispatches(device, session.decodeDispatches(), {...TM, reps: 2, warmupMs: quick ? 0 : 1000});
+    log(`decode warm-up @${contexts[0]}: ${warm.ms.toFixed(3)} ms/token (discarded)`);
     for (const c of contexts) {
       session.setLengthForBenchmark(c - 1);
       const full = session.decodeDispatches({layers: true, head: true, argmax: true});
@@ -498,25 +504,21 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
       const tFull = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 10});
       const tHead = await timeDispatches(device, head, {...TM, reps: quick ? 2 : 10});
       const tPass = await timeDispatches(device, full, {...TM, reps: quick ? 2 : 5, mode: "pass-per-dispatch"});
-      // wall clock: real chained decode steps (CPU encode + submit + 4-byte readback, up to 8 in flight)
-      session.setLengthForBenchmark(c - 1);
-      const steps = quick ? 3 : 48;
-      await session.decodeChain(1, 2); // warm-up
-      session.setLengthForBenchmark(c - 1);
-      const w0 = now();
-      await session.decodeChain(1, steps);
-      const wall = (now() - w0) / steps;
+      // wall clock: real chained decode steps (CPU encode + submit + 4-byte readback, up to 8 in flight), split
+      const wall = await measureDecodeWall(session, c, quick ? {steps: 3, trials: 1, warmupMs: 0} : {});
       decode.push({
         context: c,
         gpuMsPerToken: tFull.ms,
         gpuTokensPerSec: 1000 / tFull.ms,
-        wallTokensPerSec: 1000 / wall,
+        wallTokensPerSec: 1000 / wall.msPerToken,
         lmHeadShare: tHead.ms / tFull.ms,
         passPerDispatchMsPerToken: tPass.ms,
+        wall,
       });
       log(
-        `decode @${c}: GPU ${tFull.ms.toFixed(3)} ms/token (${(1000 / tFull.ms).toFixed(0)} tok/s), wall ${(1000 / wall).toFixed(0)} tok/s, LM head ${((100 * tHead.ms) / tFull.ms).toFixed(0)}%, pass-per-dispatch ${tPass.ms.toFixed(3)} ms`,
+        `decode @${c}: GPU ${tFull.ms.toFixed(3)} ms/token (${(1000 / tFull.ms).toFixed(0)} tok/s), wall ${(1000 / wall.msPerToken).toFixed(0)} tok/s, LM head ${((100 * tHead.ms) / tFull.ms).toFixed(0)}%, pass-per-dispatch ${tPass.ms.toFixed(3)} ms`,
       );
+      log(`decode @${c}: ${formatDecodeWall(wall, tFull.ms)}`);
       if (c === cMid) {
         for (const {kind, tags} of ROOFLINE_KINDS) {
           const sub = session.decodeDispatches({
@@ -648,6 +650,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
       dispatchesPerToken,
       unfused,
       cpuEncodeMsPerToken: cpuEncode,
+      decodeWarmupMs: warm.ms,
       choice: {context: cMid, candidates: all, chosen},
       roofline: rooflineRows(breakdown, decodeBytes(cfg2B, cMid, {lmHead: "f16", kv16: "f16"}), copyGBps),
       passes,
