@@ -31,6 +31,7 @@ import {Rng} from "../lib/rng.js";
 export type {CheckOptions, CheckResult, LabEntry} from "./kernel-lab-kit.js";
 import {checkNormStats} from "./kernel-lab.js";
 import {fusedRopeCheck, wideAttentionOutputCheck, wideAttentionStatsCheck} from "./kernel-lab-attention.js";
+import {LANDED_CHECKS} from "./kernel-lab-landed.js";
 
 /** Divisors for the INT8 step 127/d: the ε clamp, powers of two and their neighbours, f32's extremes, log-uniform
  *  values, and quotients next to f32 rounding midpoints (where a one-ulp error would show). */
@@ -271,6 +272,7 @@ export const ISSUE25_CHECKS: readonly LabEntry[] = [
       };
     },
   },
+  ...LANDED_CHECKS, // L2 prefetch, shuffle FWHT, prefill GEMM
 ];
 
 /** Runs the entries in order on `device`; a check that throws is a failed row with its error. */
