@@ -390,6 +390,14 @@ describe("components gallery (not in the sidebar)", () => {
     const {page, log} = await open("/components-gallery", ".exercise >> nth=1", 1200, false);
     expect(await page.locator("figure.lab-figure").count()).toBe(8); // shares, grid, histogram, lines, bars, channels, error split, butterfly
     expect(await page.locator(".bit-ledger").count()).toBe(1);
+    // the kernel lab's checks table: a pass, a mismatch and an error row, and a status that counts the failures
+    const checks = page.locator('.lab-checks[data-checks="fail"]');
+    expect(await checks.locator("tbody tr").allTextContents()).toEqual([
+      expect.stringMatching(/agrees.*0 of 58 \(bits\)0PASS/),
+      expect.stringMatching(/does not.*3 of 58 \(bits\)2\.4e-7FAIL/),
+      expect.stringMatching(/could not run.*FAIL: pipeline failed to compile/),
+    ]);
+    expect(await checks.locator('[role="status"]').textContent()).toBe("2 of 3 kernel checks FAILED on this device.");
     expect(await reveal(page, 0, "42")).toBe("right");
     expect(await reveal(page, 1, null, "no")).toBe("wrong");
     expect(log.errors).toEqual([]);
