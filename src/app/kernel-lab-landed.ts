@@ -27,7 +27,14 @@ import {
   prefetchPlan,
 } from "../gpu/kernels/linear.js";
 import {GEMM_SHAPES, type GemmShapeName, gemmGrid, gemmWGSL} from "../gpu/kernels/linear-gemm.js";
-import {type NormQuantConfig, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../gpu/kernels/normquant.js";
+import {
+  type NormQuantConfig,
+  fwhtPartsFor,
+  hadamardMixWGSL,
+  hadamardSignBits,
+  normQuantBindings,
+  normQuantWGSL,
+} from "../gpu/kernels/normquant.js";
 import {linearConfig, subgroupSize} from "../gpu/engine/tune.js";
 import {hadamardPlan, hadamardTransform} from "../lib/hadamard.js";
 import {Rng} from "../lib/rng.js";
@@ -132,7 +139,9 @@ async function prefetchCheck(device: GPUDevice, o: CheckOptions): Promise<CheckR
   return t.result(`${ran.join("; ")} (+ a keyed run each: Y[0] = 0)`, 0, "slowest prefetching dispatch");
 }
 
-/** M rows of n through the Hadamard prologue (no norm, no quantization): the rotated f32 rows and the time. */
+/** M rows of n through the Hadamard prologue (no norm, no quantization): the rotated f32 rows and the prologue's
+ *  time. With fwhtOnly (the split decode path) the prologue's M·fwhtParts workgroups leave the raw block sums as
+ *  float-float rows and hadamardMixWGSL applies the cross-block matrix. */
 async function runRotation(
   device: GPUDevice,
   cfg: NormQuantConfig,
@@ -142,7 +151,9 @@ async function runRotation(
 ): Promise<{y: Float32Array; ms: number}> {
   const n = cfg.n;
   const words = 8 * Math.ceil(n / 8);
-  const out = storageBuffer(device, M * words * 4);
+  const split = cfg.fwhtOnly === true;
+  const out = storageBuffer(device, (split ? 2 : 1) * M * words * 4);
+  const y = split ? storageBuffer(device, M * words * 4) : out;
   const eps = new Uint32Array(new Float32Array([1e-5, 1e-5 - Math.fround(1e-5)]).buffer);
   const map: Record<string, GPUBuffer> = {
     P: uniformBuffer(device, new Uint32Array([n, words, eps[0], eps[1]])),
@@ -154,33 +165,56 @@ async function runRotation(
   try {
     const pl = await pipelineChecked(device, code, "lab-fwht");
     const binds = Object.fromEntries(normQuantBindings(cfg).map((k, i) => [i, map[k]]));
-    const ms = await dispatchTimed(device, pl, binds, [M]);
-    const raw = await readF32(device, out, M * words);
-    const y = new Float32Array(M * n);
-    for (let m = 0; m < M; m++) y.set(raw.subarray(m * words, m * words + n), m * n);
-    return {y, ms};
+    const ms = await dispatchTimed(device, pl, binds, [M * (cfg.fwhtParts ?? 1)]);
+    if (split) {
+      const mix = await pipelineChecked(device, hadamardMixWGSL(n), "lab-mix");
+      await dispatchTimed(device, mix, {0: out, 1: map.had, 2: y}, [hadamardPlan(n).m, M]);
+    }
+    const raw = await readF32(device, y, M * words);
+    const rows = new Float32Array(M * n);
+    for (let m = 0; m < M; m++) rows.set(raw.subarray(m * words, m * words + n), m * n);
+    return {y: rows, ms};
   } finally {
     for (const b of Object.values(map)) b.destroy();
+    if (split) y.destroy();
   }
 }
 
 /** The in-block FWHT through subgroup shuffles and registers (fwhtLanes default) against the same prologue with
- *  every stage through workgroup memory (fwhtLanes 0), and against the float64 rotation rounded once, bit for bit. */
+ *  every stage through workgroup memory (fwhtLanes 0), and against the float64 rotation rounded once, bit for bit;
+ *  at a Kronecker size, a power of two, and on the split decode path (FWHT-only over fwhtParts workgroups + mix). */
 async function fwhtCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
   const S = await subgroupSize(device);
-  const WG = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup);
+  const maxWG = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup);
   const r = new Rng(2527);
   const t = new Tally();
   const ran: string[] = [];
   const plus0 = (a: Float32Array) => a.map((v) => v + 0); // −0 and +0 alike against the reference
-  for (const n of shapesFor([640, 688, 256], o)) {
+  const shapes = [
+    {n: 640, WG: maxWG},
+    {n: 688, WG: maxWG},
+    {n: 256, WG: maxWG},
+    {n: 640, WG: 64, split: true},
+  ];
+  for (const {n, WG, split} of shapesFor(shapes, o)) {
     const M = 3;
     // outliers, tiny values and cancellations, so the block sums carry many bits
     const x = Float32Array.from({length: M * n}, () => {
       const u = r.uniform();
       return (r.uniform() - 0.5) * 2 * (u < 0.05 ? 30 : u < 0.1 ? 1e-3 : 1);
     });
-    const base = {n, src: "plain", norm: false, hadamard: true, quant: "none", inspect: false, sub: S, WG} as const;
+    const parts = split ? fwhtPartsFor(n, WG) : undefined;
+    const base: NormQuantConfig = {
+      n,
+      src: "plain",
+      norm: false,
+      hadamard: true,
+      quant: "none",
+      inspect: false,
+      sub: S,
+      WG,
+    };
+    if (split) Object.assign(base, {fwhtOnly: true, fwhtParts: parts});
     const code = normQuantWGSL(base);
     const got = await runRotation(device, base, x, M, o.perturb ? o.perturb(code) : code);
     const mem = await runRotation(device, base, x, M, normQuantWGSL({...base, fwhtLanes: 0}));
@@ -189,7 +223,8 @@ async function fwhtCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResul
     t.add(M * n, compareBits(got.y, mem.y), got.ms);
     t.add(M * n, compareBits(plus0(got.y), plus0(want)));
     const {kind, m, block} = hadamardPlan(n);
-    ran.push(`${M}×${n} (${kind === "kronecker" ? `${m}·${block}` : `blocks of ${block}`}) lanes ${S || 1}`);
+    const how = split ? ` split over ${parts} workgroups + mix` : "";
+    ran.push(`${M}×${n} (${kind === "kronecker" ? `${m}·${block}` : `blocks of ${block}`}) lanes ${S || 1}${how}`);
   }
   return t.result(ran.join("; "), 0, "slowest shuffle-FWHT dispatch");
 }
