@@ -114,7 +114,12 @@ export interface BenchReport {
     v2?:
       | {
           context: number;
+          /** v2's own best step among the modes timed (the end-to-end step is the unit of tuning, as for b1.58). */
           gpuMsPerToken: number;
+          /** The mode that gave gpuMsPerToken; the b1.58 choice's fuse set is "default". */
+          chosen?: string;
+          /** The step with b1.58's chosen configuration (rotated prologues fused where b1.58 fuses). */
+          defaultMsPerToken?: number;
           hadamardLayerShare: number;
           split?: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[];
         }
@@ -250,7 +255,7 @@ export function formatBenchReport(r: BenchReport): string {
       L.push(
         "error" in r.e2e.v2
           ? `v2: ${r.e2e.v2.error}`
-          : `v2 decode @${r.e2e.v2.context}: ${r.e2e.v2.gpuMsPerToken.toFixed(3)} ms/token; the rotated W_o/W_down prologues take ${pct(r.e2e.v2.hadamardLayerShare)} of it` +
+          : `v2 decode @${r.e2e.v2.context}: ${r.e2e.v2.gpuMsPerToken.toFixed(3)} ms/token (${r.e2e.v2.chosen ?? "default"}); the rotated W_o/W_down prologues take ${pct(r.e2e.v2.hadamardLayerShare)} of it` +
               (r.e2e.v2.split
                 ? "; " + r.e2e.v2.split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms`).join(", ")
                 : ""),
