@@ -1,20 +1,7 @@
-import {describe, expect, it, vi} from "vitest";
-import {main} from "../../src/cli/main.js";
+import {describe, expect, it} from "vitest";
+import {runCli as run} from "./cli-harness.js";
 import {microbench} from "../../src/gpu/measure/microbench.js";
 import {testDevice} from "./harness.js";
-
-async function run(argv: string[]): Promise<{code: number; out: string; err: string}> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    return {code: await main(argv), out: out.join("\n"), err: err.join("\n")};
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 describe("bitnet-lab embed --backend webgpu", () => {
   it("the engine's embedding and cosine equal the CPU reference's", async () => {

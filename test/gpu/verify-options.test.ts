@@ -1,20 +1,7 @@
 // `bitnet-lab verify --options …`: one reference run, one WebGPU session per engine option set, each compared;
 // the sets' kernels keep the reference's logits (the engine's own tests check them bit for bit).
-import {describe, expect, it, vi} from "vitest";
-import {main} from "../../src/cli/main.js";
-
-async function run(argv: string[]): Promise<{code: number; out: string; err: string}> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    return {code: await main(argv), out: out.join("\n"), err: err.join("\n")};
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+import {describe, expect, it} from "vitest";
+import {runCli as run} from "./cli-harness.js";
 
 describe("bitnet-lab verify --options", () => {
   it("checks an option set against the reference, flags on top of the set (several sets: bench/results/verify-issue25-swiftshader.txt)", async () => {
