@@ -4,7 +4,9 @@
 // invocation of the grid loads its share of them at kernel start, the loads stay in flight while the kernel does
 // its own work, and their XOR is used only under a condition that never holds at run time (p.pfKey is never
 // 0xFFFFFFFF) but that the compiler cannot prove false — so the loads are not dead code and outputs never change.
-// DRAM bytes stay the same; the next kernel's weight loads should hit L2 instead (to be measured, not assumed).
+// DRAM bytes stay the same; the next kernel's weight loads should hit L2 instead. Measured on one H100 (bench/results,
+// issue 25 third pass): slower in every placement (decode @512 2.229 → 2.343 ms; the prefetched GEMVs themselves got
+// slower), so tuning.prefetch is off by default and stays a bench candidate for other GPUs.
 
 /** "grid": every vec4 of the next weights, spread over every invocation of the grid. "sector": one u32 per 32-byte
  *  sector (the x of every other vec4): the same L2 sectors touched with half the loads and a quarter of the
