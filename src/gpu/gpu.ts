@@ -174,3 +174,6 @@ export function grid2(n: number, max = 65535): [number, number] {
 }
 
 export const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Milliseconds on the monotonic clock (the wall-clock side of every GPU timing). */
+export const now = (): number => performance.now();

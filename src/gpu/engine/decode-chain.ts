@@ -2,6 +2,7 @@
 // the CPU only encodes and submits; the ids come back through a fixed ring of small mappable buffers (none created
 // per step), up to `ahead` steps behind. With a profile (benchmarks) the wall clock per step splits into encode,
 // submit and wait, and with timestamp queries into the GPU's own time per step and its idle gap between steps.
+import {now} from "../gpu.js";
 
 /** Per-token means of a profiled chain, ms. wallMs = encodeMs + submitMs + waitMs (+ a few µs of bookkeeping). */
 export interface DecodeChainProfile {
@@ -24,10 +25,6 @@ export interface DecodeChainProfile {
 
 /** Encodes one decode step that reads the token in ring slot `slotIn` and samples into `slotOut`. */
 export type EncodeChainStep = (enc: GPUCommandEncoder, slotIn: number, slotOut: number) => void;
-
-function now(): number {
-  return (globalThis as {performance?: {now(): number}}).performance?.now() ?? Date.now();
-}
 
 const TS_STRIDE = 256; // resolveQuerySet's destination offset alignment
 

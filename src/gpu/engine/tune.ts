@@ -89,7 +89,7 @@ export function linearConfig(
   const sub = tuning.noSubgroups ? 0 : S;
   const R = t?.R ?? 4;
   let T = t?.T ?? (prefill ? Math.min(8, sub || 8) : sub && sub <= 32 ? sub : 8);
-  let WG = Math.min(t?.WG ?? (prefill ? 128 : 256), maxWG);
+  const WG = Math.min(t?.WG ?? (prefill ? 128 : 256), maxWG);
   if (WG % T) T = Math.min(T, WG);
   const useSub = sub && T <= sub && sub % T === 0 && WG % sub === 0 ? sub : 0;
   const MT = prefill ? (tuning.prefill?.MT ?? 8) : 1;

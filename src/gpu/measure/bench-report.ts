@@ -5,6 +5,20 @@ import type {SelfCheck} from "./selfcheck.js";
 import type {PeerComparison, PeerResults, RooflineRow} from "./roofline.js";
 import {decodeWallLines, type DecodeWall} from "./decode-wall.js";
 
+/** One decode configuration the bench times on the whole step: kernel shape, where prologues fuse, the options. */
+export interface DecodeCandidate {
+  R: number;
+  T: number;
+  WG: number;
+  U: number;
+  fuse: boolean | Site[];
+  normStats?: boolean;
+  prefetch?: PrefetchMode;
+  attnChunk?: number;
+  /** Decode GPU ms at the middle context, one per interleaved round. */
+  ms: number[];
+}
+
 export interface BenchOptions {
   /** Small shapes and few repetitions (SwiftShader, CI smoke runs). */
   quick?: boolean;
@@ -77,27 +91,8 @@ export interface BenchReport {
      *  decode GPU time at the middle context, measured twice (interleaved) to show it is stable. */
     choice?: {
       context: number;
-      candidates: {
-        R: number;
-        T: number;
-        WG: number;
-        U: number;
-        fuse: boolean | Site[];
-        normStats?: boolean;
-        prefetch?: PrefetchMode;
-        attnChunk?: number;
-        ms: number[];
-      }[];
-      chosen: {
-        R: number;
-        T: number;
-        WG: number;
-        U: number;
-        fuse: boolean | Site[];
-        normStats?: boolean;
-        prefetch?: PrefetchMode;
-        attnChunk: number;
-      };
+      candidates: DecodeCandidate[];
+      chosen: Omit<DecodeCandidate, "ms" | "attnChunk"> & {attnChunk: number};
     };
     /** Bytes / time / fraction of copy of each kind of dispatch of a decode step (middle context). */
     roofline?: RooflineRow[];

@@ -11,7 +11,7 @@ import {createCpuSession} from "../../lib/model.js";
 import type {GpuContext} from "../device.js";
 import {createSyntheticSession, createWebGPUSession} from "../engine.js";
 import {gpuFill} from "../engine/gpu-fill.js";
-import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
+import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch, now} from "../gpu.js";
 import {PREFETCH_MODES, rowVec4s, type Epilogue, type LinearConfig, type PrefetchMode} from "../kernels/linear.js";
 import {GEMM_SHAPES, type GemmShapeName} from "../kernels/linear-gemm.js";
 import {copyDispatch} from "./microbench.js";
@@ -20,13 +20,16 @@ import {runSelfChecks} from "./selfcheck.js";
 import {timeDispatches, type EncodeMode} from "./timing.js";
 import {linearConfig, subgroupSize} from "../engine/tune.js";
 import {comparePeers, decodeBytes, ROOFLINE_KINDS, rooflineRows} from "./roofline.js";
-import {type BenchOptions, type LinearResult, type BenchReport, prefillShapeName, sig} from "./bench-report.js";
+import {
+  type BenchOptions,
+  type BenchReport,
+  type DecodeCandidate,
+  type LinearResult,
+  prefillShapeName,
+  sig,
+} from "./bench-report.js";
 import {model2B4T, stackWeights, stackDispatches} from "./bench-stack.js";
 import {formatDecodeWall, measureDecodeWall} from "./decode-wall.js";
-
-function now(): number {
-  return (globalThis as {performance?: {now(): number}}).performance?.now() ?? Date.now();
-}
 
 export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}): Promise<BenchReport> {
   const t0 = now();
@@ -365,16 +368,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
           ["o", "down"],
           ["qkv", "o", "down"],
         ];
-    const sub: {
-      R: number;
-      T: number;
-      WG: number;
-      U: number;
-      fuse: boolean | Site[];
-      normStats?: boolean;
-      prefetch?: PrefetchMode;
-      ms: number[];
-    }[] = subsets.map((fuse) => ({
+    const sub: DecodeCandidate[] = subsets.map((fuse) => ({
       R: best0.R,
       T: best0.T,
       WG: best0.WG,
@@ -421,17 +415,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         );
     }
     for (const s of candSessions) s.dispose();
-    const all: {
-      R: number;
-      T: number;
-      WG: number;
-      U: number;
-      fuse: boolean | Site[];
-      normStats?: boolean;
-      prefetch?: PrefetchMode;
-      attnChunk?: number;
-      ms: number[];
-    }[] = [...cands, ...sub];
+    const all: DecodeCandidate[] = [...cands, ...sub];
     const chosenF = all.reduce((a, b) => (score(b) < score(a) ? b : a));
     // and the decode attention chunk (more, shorter chunks: more workgroups at short contexts, more partials to combine)
     for (const attnChunk of quick ? [] : [32, 16]) {

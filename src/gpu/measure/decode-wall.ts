@@ -2,6 +2,7 @@
 // and wait, and from timestamps inside the chain the GPU's time per step and its idle gap between steps — so a run
 // shows whether a gap to the GPU-timed step is the CPU (encode + submit ≥ GPU time, no wait), the submission path
 // (large GPU gap) or the chained steps themselves running slower on the GPU (GPU/step above the timed step).
+import {now} from "../gpu.js";
 import type {DecodeChainProfile} from "../engine/decode-chain.js";
 import type {WebGPUSession} from "../engine/session.js";
 
@@ -10,10 +11,6 @@ export interface DecodeWall extends DecodeChainProfile {
   msPerToken: number;
   trials: number[];
   ahead: number;
-}
-
-function now(): number {
-  return (globalThis as {performance?: {now(): number}}).performance?.now() ?? Date.now();
 }
 
 /** Chained greedy decode of `steps` tokens from context c (the cache length set, not computed): a warm-up of at least

@@ -1,5 +1,5 @@
 // GPU timing: timestamp queries around compute passes where the device has them, wall time otherwise.
-import {encodeDispatches, type Dispatch} from "../gpu.js";
+import {encodeDispatches, type Dispatch, now} from "../gpu.js";
 
 export type EncodeMode = "one-pass" | "pass-per-dispatch";
 
@@ -8,10 +8,6 @@ export interface TimingResult {
   ms: number;
   /** "timestamp" (GPU clock) or "wall" (submit → onSubmittedWorkDone). */
   clock: "timestamp" | "wall";
-}
-
-function now(): number {
-  return (globalThis as {performance?: {now(): number}}).performance?.now() ?? Date.now();
 }
 
 /** Encodes `reps` repetitions of `list` (all in one compute pass, or one pass per dispatch), submits once,
