@@ -1,15 +1,16 @@
 // The prefill linears of one 2B4T layer at M tokens (issue 25): linearWGSL's R × MT prefill kernel against the tiled
 // GEMM of linear-gemm.ts, every candidate timed alone on each projection (QKV 3840×2560, O 2560×2560, gate|up
 // 13824×2560 with the ReLU² GLU, down 2560×6912 with the residual add), printed as ms, T multiply-adds/s and the
-// 30-layer stack's tokens/s bound; each candidate's outputs are compared bit for bit with the default kernel's.
+// 30-layer stack's tokens/s bound; each candidate's outputs are compared bit for bit with linearWGSL R4 T8 MT8 WG128's
+// (the default before the GEMM; the engine's default is GEMM n64m64, DEFAULT_PREFILL_GEMM).
 //   here: npx tsx bench/prefill-gemm.ts --quick   (SwiftShader: small shapes, checks that it runs)
-// Then the whole 2B4T prefill of M tokens with the default kernel, the best candidate and the best per projection
-// (--no-e2e skips it).
+// Then the whole 2B4T prefill of M tokens with the engine's default (the GEMM), linearWGSL's kernel (gemm "none"),
+// the best candidate and the best per projection (--no-e2e skips it).
 //   bundle: ../shared/gpu/prepare.sh bench/prefill-gemm.ts; on the GPU host: node .gpu/prefill-gemm.mjs [--M=512] > out.json
 import {acquireGpu} from "../src/gpu/device.js";
 import {createSyntheticSession} from "../src/gpu/engine.js";
 import {model2B4T} from "../src/gpu/measure/bench-stack.js";
-import {subgroupSize, linearConfig, type LinearTuning} from "../src/gpu/engine/tune.js";
+import {DEFAULT_PREFILL_GEMM, subgroupSize, linearConfig, type LinearTuning} from "../src/gpu/engine/tune.js";
 import {bindGroup, pipelineChecked, readF32, storageBuffer, uniformBuffer, type Dispatch} from "../src/gpu/gpu.js";
 import {actVec4s, linearGrid, linearParams, linearWGSL, rowVec4s, type Epilogue} from "../src/gpu/kernels/linear.js";
 import {
@@ -36,9 +37,12 @@ const layers = 30;
 
 type Candidate = {name: string; old?: {R: number; T: number; MT: number; WG: number}; gemm?: GemmShapeName};
 const candidates: Candidate[] = [
-  {name: "R4 T8 MT8 WG128 (default)", old: {R: 4, T: 8, MT: 8, WG: 128}},
+  {name: "R4 T8 MT8 WG128 (linearWGSL)", old: {R: 4, T: 8, MT: 8, WG: 128}},
   {name: "R4 T4 MT8 WG128", old: {R: 4, T: 4, MT: 8, WG: 128}},
-  ...(Object.keys(GEMM_SHAPES) as GemmShapeName[]).map((gemm) => ({name: `GEMM ${gemm}`, gemm})),
+  ...(Object.keys(GEMM_SHAPES) as GemmShapeName[]).map((gemm) => ({
+    name: `GEMM ${gemm}${gemm === DEFAULT_PREFILL_GEMM ? " (default)" : ""}`,
+    gemm,
+  })),
 ];
 
 const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
@@ -124,7 +128,7 @@ for (const pr of projections) {
       const tmacs = macs / (t.ms * 1e9);
       report.rows.push({projection: pr.name, N, K, M, candidate: c.name, ms: t.ms, tmacs, mismatches});
       log(
-        `${pr.name} ${N}×${K} M=${M} ${c.name}: ${t.ms.toFixed(4)} ms, ${tmacs.toPrecision(3)} TMAC/s, ${mismatches} bits differ from the default`,
+        `${pr.name} ${N}×${K} M=${M} ${c.name}: ${t.ms.toFixed(4)} ms, ${tmacs.toPrecision(3)} TMAC/s, ${mismatches} bits differ from linearWGSL's`,
       );
     } catch (e) {
       total.set(c.name, Number.NaN);
@@ -143,7 +147,8 @@ for (const [name, ms] of total) {
 }
 
 // the whole prefill of M tokens (2B4T shape, weights generated on the GPU, last-token argmax on the GPU): the default
-// kernel, the best candidate over the four projections, and the best per projection (tuning.prefill.gemmAt)
+// (the GEMM), linearWGSL's R × MT kernel, the best candidate over the four projections, and the best per projection
+// (tuning.prefill.gemmAt; the projections where a linearWGSL shape won opt out with gemm "none")
 if (!process.argv.includes("--no-e2e")) {
   const named = (n: string) => candidates.find((c) => c.name === n)!;
   const ranked = [...total].filter(([, ms]) => Number.isFinite(ms)).sort((a, b) => a[1] - b[1]);
@@ -157,9 +162,20 @@ if (!process.argv.includes("--no-e2e")) {
   }
   const uniform = ranked.length ? named(ranked[0][0]) : undefined;
   const runs: {name: string; prefill?: LinearTuning["prefill"]}[] = [
-    {name: "default"},
-    ...(uniform ? [{name: `best over the layer: ${uniform.name}`, prefill: uniform.old ?? {gemm: uniform.gemm}}] : []),
-    {name: `best per projection: ${JSON.stringify(perSite)}`, prefill: {...bestOld?.old, gemmAt: perSite}},
+    {name: `default (GEMM ${DEFAULT_PREFILL_GEMM})`},
+    {name: "linearWGSL R4 T8 MT8 WG128 (gemm none)", prefill: {gemm: "none"}},
+    ...(uniform
+      ? [
+          {
+            name: `best over the layer: ${uniform.name}`,
+            prefill: uniform.old ? {...uniform.old, gemm: "none" as const} : {gemm: uniform.gemm},
+          },
+        ]
+      : []),
+    {
+      name: `best per projection: ${JSON.stringify(perSite)}`,
+      prefill: {...bestOld?.old, gemm: "none", gemmAt: perSite},
+    },
   ];
   const cfg = model2B4T("b1.58", quick, M + 1);
   const prompt = Array.from({length: M}, (_, i) => (i * 7919 + 13) % cfg.vocab_size);

@@ -275,8 +275,8 @@ export const LANDED_CHECKS: readonly LabEntry[] = [
     check: fwhtCheck,
   },
   {
-    kernel: "tiled prefill GEMM (tuning.prefill.gemm)",
-    against: "the MT > 1 linear kernel (bit for bit)",
+    kernel: "tiled prefill GEMM (the default prefill kernel, tuning.prefill.gemm)",
+    against: 'the MT > 1 linear kernel (tuning.prefill.gemm "none"), bit for bit',
     check: gemmCheck,
   },
 ];

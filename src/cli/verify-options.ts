@@ -1,6 +1,7 @@
 // The engine options `bitnet-lab verify` runs the WebGPU side with: named option sets (the engine's defaults, the
 // configuration the benchmark chose on the H100 in issue 25, the unfused kernels, …) and single flags on top, so
-// the configuration a benchmark times is the one verify checks against the CPU reference.
+// the configuration a benchmark times is the one verify checks against the CPU reference. Every set but
+// "prefill-rows" runs the prompt through the tiled GEMM (the default); "prefill-rows" keeps the kernel before it.
 import type {WebGPUSessionOptions} from "../gpu/engine.js";
 import {SITES, type Site} from "../lib/variant.js";
 import {type ParsedArgs, UsageError, flagBool, flagString, parseNumber} from "./command.js";
@@ -40,8 +41,12 @@ export const OPTION_SETS: Readonly<Record<string, {what: string; opts: EngineOpt
     opts: {fuse: true, tuning: {prefetch: "grid"}},
   },
   "prefill-gemm": {
-    what: "the prompt through the tiled prefill GEMM (tuning.prefill.gemm n64m64u), W_o and W_down n64m64",
+    what: "the prompt through other GEMM tiles (n64m64u: weights decoded when staged), W_o and W_down the default's",
     opts: {tuning: {prefill: {gemm: "n64m64u", gemmAt: {o: "n64m64", down: "n64m64"}}}},
+  },
+  "prefill-rows": {
+    what: "the prompt through linearWGSL's R × MT prefill kernel (tuning.prefill.gemm none), the one before the GEMM",
+    opts: {tuning: {prefill: {gemm: "none"}}},
   },
 };
 

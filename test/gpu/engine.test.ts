@@ -266,16 +266,20 @@ describe("WebGPU engine vs the CPU reference", () => {
 
   it("v2 decode with the Hadamard prologue split over workgroups (FWHT, cross-block mix, quantize) equals the one-kernel path bit for bit", async () => {
     const device = await testDevice();
-    // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20), which the split path spreads out
-    for (const [bits, fuse] of [
-      [4, true],
-      [8, false],
+    // F = 160 = 20·8: the down site's plan has a cross-block step (Paley 20, the order of 2B4T's W_o 2560 = 20·128),
+    // which the split path spreads out; the default ("auto") splits it as true does (W_o's 128 is one block)
+    for (const [bits, fuse, hadamardSplit] of [
+      [4, true, undefined],
+      [8, false, true],
     ] as const) {
       const cfg = defaultConfig("v2", {...shape, num_hidden_layers: 1, bitnet_activation_bits: bits});
       const w = randomWeights(cfg, 17);
-      const split = await createWebGPUSession(w, {device, hadamardSplit: true, fuse});
+      const split = await createWebGPUSession(w, {device, ...(hadamardSplit ? {hadamardSplit} : {}), fuse});
       const one = await createWebGPUSession(w, {device, hadamardSplit: false, fuse});
-      expect(split.decodeDispatches({layers: true, filter: (_l, t) => t.kind === "hadamard-mix"}).length).toBe(1); // really split
+      const mixes = (s: typeof split) =>
+        s.decodeDispatches({layers: true, filter: (_l, t) => t.kind === "hadamard-mix"}).map((d) => d.tag.site);
+      expect(mixes(split), `hadamardSplit ${hadamardSplit ?? "default"}`).toEqual(["down"]); // really split
+      expect(mixes(one)).toEqual([]);
       await split.append(prompt);
       await one.append(prompt);
       for (const tok of [3, 77, 150]) expect(maxAbsDiff(await split.append([tok]), await one.append([tok]))).toBe(0);

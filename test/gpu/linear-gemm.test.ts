@@ -16,7 +16,7 @@ import {
   gemmWorkgroupBytes,
   type GemmShape,
 } from "../../src/gpu/kernels/linear-gemm.js";
-import {linearConfig, prefillGemm} from "../../src/gpu/engine/tune.js";
+import {DEFAULT_PREFILL_GEMM, linearConfig, prefillGemm} from "../../src/gpu/engine/tune.js";
 import {createWebGPUSession} from "../../src/gpu/engine.js";
 import {defaultConfig} from "../../src/lib/config.js";
 import {randomWeights} from "../../src/lib/init.js";
@@ -179,14 +179,31 @@ describe("ternary prefill GEMM (tiles in workgroup memory)", () => {
     );
     expect(prefillGemm({prefill: {gemm: "n64m64"}}, "ternary", "store", 1, limits)).toBeUndefined(); // decode
     expect(prefillGemm({prefill: {gemm: "n64m64"}}, "f32", "store", 8, limits)).toBeUndefined(); // dense
-    expect(prefillGemm({}, "ternary", "store", 8, limits)).toBeUndefined(); // not asked for
-    const perSite = {prefill: {gemm: "n64m64", gemmAt: {o: "n128m64"}}} as const;
+    // the default: n64m64 for every ternary prefill (explicit linearWGSL fields included), unless opted out
+    expect(DEFAULT_PREFILL_GEMM).toBe("n64m64");
+    for (const t of [{}, {prefill: {R: 2, MT: 16}}])
+      expect(prefillGemm(t, "ternary", "glu-silu", 2, limits)).toEqual({...GEMM_SHAPES.n64m64, epilogue: "glu-silu"});
+    expect(prefillGemm({}, "ternary", "store", 1, limits)).toBeUndefined(); // decode
+    expect(prefillGemm({}, "f16", "store", 8, limits)).toBeUndefined(); // dense
+    expect(prefillGemm({prefill: {gemm: "none"}}, "ternary", "store", 8, limits)).toBeUndefined(); // opted out
+    const perSite = {prefill: {gemm: "n64m64", gemmAt: {o: "n128m64", down: "none"}}} as const;
     expect(prefillGemm(perSite, "ternary", "residual", 8, limits, "o")?.BN).toBe(128);
     expect(prefillGemm(perSite, "ternary", "store", 8, limits, "qkv")?.BN).toBe(64);
-    expect(prefillGemm({prefill: {gemmAt: {o: "n128m64"}}}, "ternary", "store", 8, limits, "qkv")).toBeUndefined();
+    expect(prefillGemm(perSite, "ternary", "residual", 8, limits, "down")).toBeUndefined();
+    const onlyO = {prefill: {gemm: "none", gemmAt: {o: "n128m64"}}} as const;
+    expect(prefillGemm(onlyO, "ternary", "store", 8, limits, "qkv")).toBeUndefined();
+    expect(prefillGemm(onlyO, "ternary", "residual", 8, limits, "o")?.BN).toBe(128);
+    // a device below the default tiles' needs (10.2 KB, 128 threads) keeps linearWGSL by default; named, it throws
+    for (const small of [
+      {...limits, maxComputeWorkgroupStorageSize: 8192},
+      {...limits, maxComputeInvocationsPerWorkgroup: 64},
+    ]) {
+      expect(prefillGemm({}, "ternary", "store", 8, small)).toBeUndefined();
+      expect(() => prefillGemm({prefill: {gemm: "n64m64"}}, "ternary", "store", 8, small)).toThrow(/exceed the device/);
+    }
   });
 
-  it("a whole prefill through the engine with the GEMM gives the MT > 1 kernels' logits bit for bit", async () => {
+  it("a whole prefill through the engine with the GEMM (default or named tiles) gives the MT > 1 kernels' logits bit for bit", async () => {
     const device = await testDevice();
     // rows and K off the tile sizes (hidden 72, FFN 100 → gate|up 200 rows, K 72 and 100); prompts over several
     // token tiles and, with maxBlock 16, in blocks whose last is partial
@@ -202,13 +219,23 @@ describe("ternary prefill GEMM (tiles in workgroup memory)", () => {
     const prompt = Array.from({length: 41}, (_, i) => (i * 37 + 5) % 300);
     const tileA = {BN: 16, BM: 8, BK: 1, RN: 2, RM: 2};
     const tileD = {BN: 16, BM: 8, BK: 2, RN: 2, RM: 2, unpack: true};
-    for (const [hidden_act, maxBlock, prefill] of [
-      ["relu2", 64, {gemm: tileA}],
-      ["silu", 16, {gemm: tileD, gemmAt: {o: tileA, down: tileA}}],
+    for (const [hidden_act, maxBlock, prefill, tiles] of [
+      ["relu2", 64, {gemm: tileA}, "16×8"],
+      ["silu", 16, {gemm: tileD, gemmAt: {o: tileA, down: tileA}}, "16×8"],
+      ["relu2", 64, undefined, "64×64"], // the default
     ] as const) {
       const w = randomWeights(defaultConfig("b1.58", {...shape, hidden_act}), 5);
-      const old = await createWebGPUSession(w, {device, maxBlock});
-      const neu = await createWebGPUSession(w, {device, maxBlock, tuning: {prefill}});
+      // the kernel before the GEMM, pinned by the opt-out
+      const old = await createWebGPUSession(w, {device, maxBlock, tuning: {prefill: {gemm: "none"}}});
+      const neu = await createWebGPUSession(w, {device, maxBlock, ...(prefill ? {tuning: {prefill}} : {})});
+      // every ternary prefill linear of the new session is a GEMM (the step tags), none of the old one's
+      const gemmTags = (s: unknown) =>
+        (s as {prefillSteps: {tag: {kind: string; gemm?: string}}[]}).prefillSteps
+          .filter((st) => st.tag.kind === "linear")
+          .map((st) => st.tag.gemm);
+      expect(gemmTags(neu).length).toBeGreaterThanOrEqual(8); // 2 layers × qkv, o, gate_up, down
+      expect(new Set(gemmTags(neu))).toEqual(new Set([tiles]));
+      expect(new Set(gemmTags(old))).toEqual(new Set([undefined]));
       const a = await old.append(prompt, {allLogits: true});
       const b = await neu.append(prompt, {allLogits: true});
       expect(bits(b), `${hidden_act} maxBlock ${maxBlock}`).toEqual(bits(a));

@@ -1,7 +1,15 @@
 // verify's engine options (src/cli/verify-options.ts): named sets, the single flags on top, bad values refused by name.
 import {describe, expect, it} from "vitest";
 import {UsageError, parseArgs} from "../../src/cli/command.js";
-import {ENGINE_FLAGS, OPTION_SETS, flagOptions, optionSets, parseFuse} from "../../src/cli/verify-options.js";
+import {
+  ENGINE_FLAGS,
+  EXACT_SETS,
+  OPTION_SETS,
+  flagOptions,
+  optionSets,
+  parseFuse,
+} from "../../src/cli/verify-options.js";
+import {prefillGemm} from "../../src/gpu/engine/tune.js";
 import {verify} from "../../src/cli/verify.js";
 
 const args = (...a: string[]) => parseArgs(a, ENGINE_FLAGS);
@@ -50,6 +58,18 @@ describe("verify engine options", () => {
       lmHead: undefined,
     });
     expect(() => optionSets(args("--options", "fast"))).toThrow(/"fast" is not an option set; known: default/);
+  });
+
+  it("the exact sets verify both prefill kernels: the tiled GEMM (the default) and linearWGSL's (prefill-rows)", () => {
+    const limits = {maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256};
+    const kernel = (n: string) => {
+      const g = prefillGemm(OPTION_SETS[n].opts.tuning ?? {}, "ternary", "store", 16, limits, "qkv");
+      return g ? `GEMM ${g.BN}×${g.BM}${g.unpack ? "u" : ""}` : "rows";
+    };
+    expect(kernel("default")).toBe("GEMM 64×64");
+    expect(kernel("prefill-rows")).toBe("rows");
+    expect(kernel("prefill-gemm")).toBe("GEMM 64×64u");
+    expect(new Set(EXACT_SETS.map(kernel))).toEqual(new Set(["GEMM 64×64", "GEMM 64×64u", "rows"]));
   });
 
   it("verify accepts the engine flags", () => {

@@ -106,7 +106,7 @@ export async function linearStep(
     grid: [1],
     gridFn: (m) => [...(gemm ? gemmGrid(gemm, lb.N, m) : linearGrid(cfg, lb.N, m)), 1],
     label,
-    tag: {...tag, ...k.tag},
+    tag: {...tag, ...k.tag, ...(gemm ? {gemm: `${gemm.BN}×${gemm.BM}`} : {})},
     cfg,
   };
 }
@@ -282,12 +282,14 @@ export function combineFusable(b: BuildContext, nq: NQ): boolean {
   return nq.src === "attn" && b.fuseCombine !== false && !nq.hadamard && nq.topK === undefined && !nq.topKRuntime;
 }
 
-/** Whether a decode prologue takes the split path: a Kronecker Hadamard plan whose cross-block order makes the
- *  single-workgroup mix slow (measured: 6912 = 108·64 took 70 µs in one workgroup against 9 µs without rotation). */
+/** Whether a decode prologue takes the split path: every Kronecker Hadamard plan unless hadamardSplit is false.
+ *  The single-workgroup mix is slow at a large cross-block order (6912 = 108·64 took 70 µs in one workgroup against
+ *  9 µs without rotation) and at a small one too: on one H200, 2B4T v2 decode @512 split at W_down only (the old
+ *  "auto", m ≥ 32) took 3.483 ms and split at W_o's 2560 = 20·128 as well 2.816 ms, the same bits
+ *  (bench/results/h200-issue25d-bench.log.txt). */
 export function splitHadamard(b: BuildContext, nq: NQ): boolean {
   if (!nq.hadamard || b.hadamardSplit === false || !b.A.hsplit) return false;
-  const plan = hadamardPlan(nq.n);
-  return plan.kind === "kronecker" && (b.hadamardSplit === true || plan.m >= 32);
+  return hadamardPlan(nq.n).kind === "kronecker";
 }
 
 /** H-BitLinear prologue in three steps: norm + in-block FWHT (one workgroup), the cross-block mix (m workgroups),

@@ -37,7 +37,8 @@ export interface WebGPUSessionOptions {
   passPerDispatch?: boolean;
   /** Decode: split an H-BitLinear prologue whose Hadamard plan has a cross-block step (e.g. 6912 = 108·64) into
    *  norm + in-block FWHT, the cross-block mix over m workgroups, and the quantization (fused into the linear where
-   *  it fits), instead of one workgroup doing all of it. "auto" (default): when the cross-block order m ≥ 32. */
+   *  it fits), instead of one workgroup doing all of it. "auto" (default) and true: every Kronecker plan (measured
+   *  faster at W_o's 2560 = 20·128 too, bitlinear-steps.ts splitHadamard); false: one workgroup. */
   hadamardSplit?: "auto" | boolean;
   /** Decode attention: positions per split-softmax chunk (default 64). Smaller chunks give more workgroups at short
    *  contexts (5 KV heads × 8 chunks = 40 workgroups at 512 positions) and more partials to combine. */
@@ -115,6 +116,8 @@ export interface StepTag {
   prefetch?: PrefetchMode;
   /** Why a linear asked to prefetch does not (too many loads per invocation, too few storage bindings, …). */
   prefetchOff?: string;
+  /** A prefill linear runs as the tiled GEMM (tuning.prefill.gemm) with these BN × BM tiles, e.g. "64×64". */
+  gemm?: string;
 }
 
 /** EngineInspection: after a step, copy these intermediates of a layer out. */

@@ -242,8 +242,7 @@ export function formatBenchReport(r: BenchReport): string {
     L.push(
       `prefill ${r.e2e.prefill.tokens} tokens: ${r.e2e.prefill.ms.toFixed(1)} ms (${r.e2e.prefill.tokensPerSec.toFixed(0)} tok/s)` +
         (r.e2e.prefill.sweep
-          ? "; GEMM shapes: " +
-            r.e2e.prefill.sweep.map((x) => `${prefillShapeName(x)} ${x.ms.toFixed(1)} ms`).join(", ")
+          ? "; kernels: " + r.e2e.prefill.sweep.map((x) => `${prefillShapeName(x)} ${x.ms.toFixed(1)} ms`).join(", ")
           : ""),
     );
     if (r.e2e.v2)
@@ -282,7 +281,8 @@ export function formatBenchReport(r: BenchReport): string {
   return L.join("\n");
 }
 
-/** A prefill sweep entry's shape: "GEMM n64m64" or "R4 T8 MT8 WG128". */
+/** A prefill sweep entry's shape: "GEMM n64m64" or linearWGSL's "R4 T8 MT8 WG128" (gemm "none", or absent in
+ *  reports from before the GEMM was the default). */
 export function prefillShapeName(x: {R?: number; T?: number; MT?: number; WG?: number; gemm?: string}): string {
-  return x.gemm ? `GEMM ${x.gemm}` : `R${x.R} T${x.T} MT${x.MT} WG${x.WG}`;
+  return x.gemm && x.gemm !== "none" ? `GEMM ${x.gemm}` : `R${x.R} T${x.T} MT${x.MT} WG${x.WG}`;
 }

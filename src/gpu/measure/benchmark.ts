@@ -18,7 +18,7 @@ import {copyDispatch} from "./microbench.js";
 import {fitNormQuant, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../kernels/normquant.js";
 import {runSelfChecks} from "./selfcheck.js";
 import {timeDispatches, type EncodeMode} from "./timing.js";
-import {linearConfig, subgroupSize} from "../engine/tune.js";
+import {DEFAULT_PREFILL_GEMM, linearConfig, subgroupSize} from "../engine/tune.js";
 import {comparePeers, decodeBytes, ROOFLINE_KINDS, rooflineRows} from "./roofline.js";
 import {
   type BenchOptions,
@@ -566,23 +566,27 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     let pms = await timePrefill(session);
     session.dispose();
     log(
-      `prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s), default GEMM shape`,
+      `prefill ${prefillN}: ${pms.toFixed(1)} ms (${((prefillN * 1000) / pms).toFixed(0)} tok/s), default (GEMM ${DEFAULT_PREFILL_GEMM})`,
     );
     // a few prefill shapes, each on its own session: linearWGSL's rows R × tokens MT per thread (T threads along K, WG
-    // threads), and the tiled GEMM of linear-gemm.ts by GEMM_SHAPES name (a shape over the device's workgroup
-    // memory fails with its reason in the log)
+    // threads; gemm "none" opts out of the default GEMM), the old default R4 T8 MT8 WG128 first, and the tiled GEMM of
+    // linear-gemm.ts by GEMM_SHAPES name (a shape over the device's workgroup memory fails with its reason in the log)
     const prefillSweep: NonNullable<NonNullable<BenchReport["e2e"]>["prefill"]["sweep"]> = [
-      {R: 4, T: 8, MT: 8, WG: 128, ms: pms},
+      {gemm: DEFAULT_PREFILL_GEMM, ms: pms},
     ];
-    const gemmShapes = (Object.keys(GEMM_SHAPES) as GemmShapeName[]).map((gemm) => ({gemm}));
+    const gemmShapes = (Object.keys(GEMM_SHAPES) as GemmShapeName[])
+      .filter((g) => g !== DEFAULT_PREFILL_GEMM)
+      .map((gemm) => ({gemm}));
+    const rows = (sh: {R: number; T: number; MT: number; WG: number}) => ({...sh, gemm: "none" as const});
     for (const sh of quick
-      ? gemmShapes.slice(0, 1)
+      ? [rows({R: 4, T: 8, MT: 8, WG: 128})]
       : [
-          {R: 4, T: 4, MT: 8, WG: 128},
-          {R: 2, T: 8, MT: 16, WG: 128},
-          {R: 8, T: 8, MT: 4, WG: 256},
-          {R: 4, T: 8, MT: 8, WG: 256},
-          {R: 4, T: 16, MT: 8, WG: 256},
+          rows({R: 4, T: 8, MT: 8, WG: 128}),
+          rows({R: 4, T: 4, MT: 8, WG: 128}),
+          rows({R: 2, T: 8, MT: 16, WG: 128}),
+          rows({R: 8, T: 8, MT: 4, WG: 256}),
+          rows({R: 4, T: 8, MT: 8, WG: 256}),
+          rows({R: 4, T: 16, MT: 8, WG: 256}),
           ...gemmShapes,
         ]) {
       try {
@@ -662,8 +666,8 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         reps: quick ? 2 : 10,
       });
       v2.dispose();
-      // the H-BitLinear prologue in one workgroup, or split (FWHT · cross-block mix over m workgroups · quantize);
-      // and the default with the kernels before subgroups (every FWHT stage through workgroup memory, W_down's
+      // the H-BitLinear prologue split (the default: FWHT · cross-block mix over m workgroups · quantize) or in one
+      // workgroup; and the default with the kernels before subgroups (every FWHT stage through workgroup memory, the
       // norm + FWHT in one workgroup per token)
       const split: {mode: string; gpuMsPerToken: number; dispatchesPerToken: number}[] = [];
       const modes = [
@@ -671,7 +675,6 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         // v2 picks its own fuse set: a rotated prologue fused into W_o is redone by every W_o workgroup
         {mode: "fused at down", o: {fuse: ["down"] as Site[]}},
         {mode: "fused everywhere", o: {fuse: true}},
-        {mode: "split o and down", o: {hadamardSplit: true}},
         {
           mode: "default before subgroup FWHT (memory stages, one workgroup)",
           o: {tuning: {...tuningOf(chosen), fwhtLanes: 0, fwhtParts: 1}},
@@ -701,7 +704,7 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
         s2.dispose();
       }
       log(
-        `v2 decode @${c}: default (split where m ≥ 32) ${tFull.ms.toFixed(3)} ms; ` +
+        `v2 decode @${c}: default (split at every Kronecker plan: o and down) ${tFull.ms.toFixed(3)} ms; ` +
           split.map((x) => `${x.mode} ${x.gpuMsPerToken.toFixed(3)} ms (${x.dispatchesPerToken})`).join(", "),
       );
       // the same prologues without the rotation cost what b1.58's do; report the rotated prologues' share as an upper bound
