@@ -17,6 +17,7 @@ const only = process.argv
   ?.slice(7)
   .split(",");
 // --pick=NAME|NAME…: exactly these variants (names hold commas, so '|' separates them)
+// --contexts=512,2048 (the default): the contexts timed; --kinds-everywhere: the per-kind split at each of them
 const pick = process.argv
   .find((a) => a.startsWith("--pick="))
   ?.slice(7)
@@ -43,6 +44,11 @@ const variants: Variant[] = (
     {name: "fuse=o+down", opts: {fuse: ["o", "down"] as Site[]}},
     {name: "fuse=qkv+o+down", opts: {fuse: ["qkv", "o", "down"] as Site[]}},
     {name: "fuse=true attnChunk=32", opts: {fuse: true, attnChunk: 32}},
+    // decode attention's chunks (issue 25): W_o's fused combine reads H·nC·(d + 2) floats in every workgroup, so at
+    // 2048 positions 32 chunks of 64 cost more there than they gain in attention; fewer, longer chunks past a cap
+    ...[4, 8, 16].map((n) => ({name: `fuse=o+down attnMaxChunks=${n}`, opts: {fuse: ["o", "down"], attnMaxChunks: n}})),
+    ...[128, 256].map((n) => ({name: `fuse=o+down attnChunk=${n}`, opts: {fuse: ["o", "down"], attnChunk: n}})),
+    {name: "fuse=o+down fuseCombine=false", opts: {fuse: ["o", "down"], fuseCombine: false}},
     {name: 'v2 fuse=["down"]', opts: {fuse: ["down"] as Site[]}, variant: "v2"},
     // each linear also loads the next linear's weights into L2 (issue 25; tuning.prefetch "grid", linear-prefetch.ts);
     // "sector" loads one u32 per 32-byte sector instead of every vec4
@@ -138,7 +144,15 @@ out.device = base.description;
   log(`copy ${(out.copyGBps as number).toFixed(0)} GB/s`);
   for (const b of cp.buffers) b.destroy();
 }
-const contexts = quick ? [16] : [512, 2048];
+const contexts = quick
+  ? [16]
+  : (process.argv
+      .find((a) => a.startsWith("--contexts="))
+      ?.slice(11)
+      .split(",")
+      .map(Number) ?? [512, 2048]);
+// --kinds-everywhere: the per-kind split at every context, not just the first
+const kindsEverywhere = process.argv.includes("--kinds-everywhere");
 const rows: Record<string, unknown>[] = [];
 for (const v of variants) {
   try {
@@ -159,7 +173,7 @@ for (const v of variants) {
       const ms: number[] = [];
       for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
       const kinds: Record<string, {n: number; ms: number}> = {};
-      if (c === contexts[0]) {
+      if (c === contexts[0] || kindsEverywhere) {
         const byKind = new Map<string, typeof full>();
         for (const d of full) {
           const k = d.tag.kind + (d.tag.site ? `:${d.tag.site}` : "");

@@ -303,6 +303,26 @@ describe("WebGPU engine vs the CPU reference", () => {
     }
   });
 
+  it("decode attention capped at attnMaxChunks chunks (longer chunks past attnChunk · cap) matches the reference", async () => {
+    const device = await testDevice();
+    const cfg = defaultConfig("b1.58", {...shape, num_hidden_layers: 1});
+    const w = randomWeights(cfg, 23);
+    const gpu = await createWebGPUSession(w, {device, attnChunk: 8, attnMaxChunks: 2});
+    const cpu = createCpuSession(w);
+    const long = Array.from({length: 29}, (_, i) => (i * 41 + 3) % cfg.vocab_size);
+    expect(maxAbsDiff(await cpu.append(long), await gpu.append(long))).toBeLessThanOrEqual(TOL);
+    const chunks = () =>
+      gpu.decodeDispatches({layers: true}).filter((d) => d.tag.kind.includes("attention"))[0].grid[0];
+    expect(chunks()).toBe(2); // 30 positions: 4 chunks of 8 capped to 2 of 16
+    for (const t of [5, 250, 17, 9, 33]) // 30 … 35 positions: the last chunk crosses 16 and 32
+      expect(maxAbsDiff(await cpu.append([t]), await gpu.append([t]))).toBeLessThanOrEqual(TOL);
+    expect(chunks()).toBe(2); // 35 positions: 3 chunks of 16 would exceed the cap, so 2 of 24
+    await expect(createWebGPUSession(w, {device, attnMaxChunks: 0})).rejects.toThrow(
+      /attnMaxChunks must be an integer/,
+    );
+    gpu.dispose();
+  });
+
   it("greedy on the GPU (4-byte readback, chained steps) gives generate()'s tokens", async () => {
     const device = await testDevice();
     const cfg = defaultConfig("a4.8", shape);

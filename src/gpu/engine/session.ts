@@ -64,6 +64,7 @@ export class WebGPUSession implements DecodeSession {
   /** Compute passes per step (a measured knob; options.passesPerToken). */
   passesPerToken: number;
   private readonly attnChunk: number;
+  private readonly attnMaxChunks: number;
   /** K of W_o's top-K as the kernels read it from the step uniform (plan.oTopKRuntime; setTopKRatio). */
   private oNeed: number;
 
@@ -83,6 +84,9 @@ export class WebGPUSession implements DecodeSession {
     this.oNeed = this.plan.oNeed;
     if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096))
       throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
+    this.attnMaxChunks = opts.attnMaxChunks ?? Number.POSITIVE_INFINITY;
+    if (!(this.attnMaxChunks >= 1 && (Number.isInteger(this.attnMaxChunks) || this.attnMaxChunks === Infinity)))
+      throw new Error(`createWebGPUSession: attnMaxChunks must be an integer ≥ 1, got ${opts.attnMaxChunks}`);
   }
 
   static async create(
@@ -194,8 +198,11 @@ export class WebGPUSession implements DecodeSession {
     let nC: number;
     let chunk: number;
     if (M === 1) {
-      nC = Math.ceil(S / this.attnChunk);
-      chunk = this.attnChunk;
+      // at most attnMaxChunks chunks (each a multiple of attnChunk): W_o's combine reads H·nC·(d + 2) floats
+      const n = Math.ceil(S / this.attnChunk);
+      nC = Math.min(n, this.attnMaxChunks);
+      chunk = this.attnChunk * Math.ceil(n / nC);
+      nC = Math.ceil(S / chunk);
     } else {
       const n64 = Math.ceil(S / CHUNK);
       nC = Math.min(n64, NC_PREFILL);

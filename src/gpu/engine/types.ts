@@ -43,6 +43,10 @@ export interface WebGPUSessionOptions {
   /** Decode attention: positions per split-softmax chunk (default 64). Smaller chunks give more workgroups at short
    *  contexts (5 KV heads × 8 chunks = 40 workgroups at 512 positions) and more partials to combine. */
   attnChunk?: number;
+  /** Decode attention: at most this many chunks per KV head (default: no limit); past attnChunk · attnMaxChunks
+   *  positions each chunk grows by multiples of attnChunk. Fewer chunks mean fewer partials for every W_o workgroup
+   *  to combine, fewer workgroups for attention. */
+  attnMaxChunks?: number;
   /** Compute passes per decode step (default 1): the layer steps are split into this many passes, a measured knob. */
   passesPerToken?: number;
   /** Compile the inspection variants so append(…, {inspect}) can copy intermediates back. */
