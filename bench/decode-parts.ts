@@ -50,21 +50,6 @@ const variants: Variant[] = (
     ...[128, 256].map((n) => ({name: `fuse=o+down attnChunk=${n}`, opts: {fuse: ["o", "down"], attnChunk: n}})),
     {name: "fuse=o+down fuseCombine=false", opts: {fuse: ["o", "down"], fuseCombine: false}},
     {name: 'v2 fuse=["down"]', opts: {fuse: ["down"] as Site[]}, variant: "v2"},
-    // each linear also loads the next linear's weights into L2 (issue 25; tuning.prefetch "grid", linear-prefetch.ts);
-    // "sector" loads one u32 per 32-byte sector instead of every vec4
-    ...(
-      [
-        ["prefetch fuse=true", true],
-        ["prefetch fuse=o+down", ["o", "down"]],
-        ['prefetch fuse=["down"]', ["down"]],
-      ] as [string, boolean | Site[]][]
-    ).map(([name, fuse]) => ({name, opts: {fuse, tuning: {...tuning, prefetch: "grid"}}})),
-    {name: "prefetch-sector fuse=true", opts: {fuse: true, tuning: {...tuning, prefetch: "sector"}}},
-    {
-      name: 'v2 prefetch fuse=["down"]',
-      opts: {fuse: ["down"] as Site[], tuning: {...tuning, prefetch: "grid"}},
-      variant: "v2",
-    },
     {name: 'v2 normStats fuse=["down"]', opts: {fuse: ["down"] as Site[], normStats: true}, variant: "v2"},
     {
       name: '~exactDiv fuse=["down"] (the engine before issue 25)',
@@ -182,11 +167,7 @@ for (const v of variants) {
         for (const [k, list] of byKind)
           kinds[k] = {n: list.length, ms: (await timeDispatches(ctx.device, list, {...TM, reps})).ms};
       }
-      // a prefetch variant whose linears do not all prefetch measures something else: say so
-      const pfOff = full.filter((d) => d.tag.prefetchOff).map((d) => `${d.label}: ${d.tag.prefetchOff}`);
-      if (pfOff.length) log(`${v.name}: no prefetch at ${pfOff.join("; ")}`);
-      const prefetching = full.filter((d) => d.tag.prefetch).length;
-      const row = {variant: v.name, context: c, dispatches: full.length, prefetching, ms, kinds};
+      const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
       rows.push(row);
       log(
         `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${

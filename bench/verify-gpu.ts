@@ -1,7 +1,7 @@
 // Accelerator entry (bundled by ../shared/gpu/prepare.sh bench/verify-gpu.ts): `bitnet-lab verify` as one bundle,
 // so the GPU host checks the engine against the CPU reference on a real GPU — every model of the folder under every
 // engine option set of src/cli/verify-options.ts that must give the reference's logits (EXACT_SETS: the defaults,
-// the unfused kernels, the H100 bench's kernels on f32 storage, norm statistics, L2 prefetch, the prefill GEMM)
+// the unfused kernels, the H100 bench's kernels on f32 storage, norm statistics, the prefill GEMM, the rows prefill)
 // unless --options names some (--options all adds the f16-storage set), as JSON unless told otherwise.
 //   on the GPU host: source .gpu/on-device.sh && node .gpu/verify-gpu.mjs data/models > verify.json
 //   (exit 1 if any model × set fails)

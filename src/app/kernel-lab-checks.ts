@@ -272,7 +272,7 @@ export const ISSUE25_CHECKS: readonly LabEntry[] = [
       };
     },
   },
-  ...LANDED_CHECKS, // L2 prefetch, shuffle FWHT, prefill GEMM
+  ...LANDED_CHECKS, // shuffle FWHT, prefill GEMM
 ];
 
 /** Runs the entries in order on `device`; a check that throws is a failed row with its error. */

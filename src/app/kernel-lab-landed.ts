@@ -1,5 +1,5 @@
-// Kernel-lab checks of the issue 25 kernels that landed after the first list (kernel-lab-checks.ts): the L2
-// prefetch inside a decode GEMV, the subgroup/register FWHT of the H-BitLinear prologue, and the tiled prefill GEMM.
+// Kernel-lab checks of the issue 25 kernels that landed after the first list (kernel-lab-checks.ts): the
+// subgroup/register FWHT of the H-BitLinear prologue and the tiled prefill GEMM.
 // Each runs its candidate and an independent baseline on the page's device at small odd shapes; `perturb` rewrites
 // only the candidate's WGSL (test/gpu/kernel-lab-checks.test.ts shows each check sees a broken kernel).
 import {
@@ -14,17 +14,12 @@ import {
 import {pipelineChecked, readF32, storageBuffer, uniformBuffer} from "../gpu/gpu.js";
 import {
   type Epilogue,
-  type LinearConfig,
-  PF_BINDING,
-  type PrefetchMode,
   gammaPairs,
   linearGrid,
   linearParams,
   linearWGSL,
   packActI8,
   packTernaryGPU,
-  prefetchParams,
-  prefetchPlan,
 } from "../gpu/kernels/linear.js";
 import {GEMM_SHAPES, type GemmShapeName, gemmGrid, gemmWGSL} from "../gpu/kernels/linear-gemm.js";
 import {
@@ -38,9 +33,6 @@ import {
 import {linearConfig, subgroupSize} from "../gpu/engine/tune.js";
 import {hadamardPlan, hadamardTransform} from "../lib/hadamard.js";
 import {Rng} from "../lib/rng.js";
-
-/** The guard's constant in linear-prefetch.ts prefetchUseWGSL: PF words folding to it, with the key set, zero Y[0]. */
-const PF_MAGIC = 0x2545f491;
 
 /** Fresh ternary weights, INT8 activations of M tokens (packed, with their scale and Σx), row scales, and Y. */
 function ternaryCase(device: GPUDevice, r: Rng, N: number, K: number, M: number, outW: number) {
@@ -68,75 +60,23 @@ function ternaryCase(device: GPUDevice, r: Rng, N: number, K: number, M: number,
   return {...bufs, y0, destroy: () => Object.values(bufs).forEach((b) => b.destroy())};
 }
 
-/** One linear-style dispatch ([P, W, X, xmeta, wscale, Y] + extra bindings) on a fresh copy of y0: Y and the time. */
+/** One linear-style dispatch ([P, W, X, xmeta, wscale, Y]) on a fresh copy of y0: Y and the time. */
 async function runLinear(
   device: GPUDevice,
   c: ReturnType<typeof ternaryCase>,
   pl: GPUComputePipeline,
   P: Uint32Array,
   grid: readonly number[],
-  extra: Record<number, GPUBuffer> = {},
 ): Promise<{y: Float32Array; ms: number}> {
   const Y = storageBuffer(device, c.y0);
   const Pu = uniformBuffer(device, P);
   try {
-    const ms = await dispatchTimed(device, pl, {0: Pu, 1: c.W, 2: c.X, 3: c.meta, 4: c.ws, 5: Y, ...extra}, grid);
+    const ms = await dispatchTimed(device, pl, {0: Pu, 1: c.W, 2: c.X, 3: c.meta, 4: c.ws, 5: Y}, grid);
     return {y: await readF32(device, Y, c.y0.length), ms};
   } finally {
     Y.destroy();
     Pu.destroy();
   }
-}
-
-/** The prefetching decode GEMV against the plain one (bit for bit), plus a keyed run whose PF folds to the guard's
- *  constant: every invocation then zeroes Y[0], so the loads are live — a kernel without them fails this run. */
-async function prefetchCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResult> {
-  const S = await subgroupSize(device);
-  const WG = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup);
-  const r = new Rng(2526);
-  const t = new Tally();
-  const ran: string[] = [];
-  const shapes: [number, number, PrefetchMode, number][] = [
-    [37, 100, "grid", 5000],
-    [131, 200, "sector", 9001],
-  ];
-  for (const [N, K, mode, pfBase] of shapesFor(shapes, o)) {
-    const cfg = linearConfig(S, "ternary", "residual", 1, {}, WG, K);
-    const grid = linearGrid(cfg, N, 1);
-    // an odd number of loads per invocation, so the keyed run's XOR of equal words is the constant itself
-    const threads = grid[0] * cfg.WG;
-    const first = prefetchPlan(mode, pfBase, threads);
-    const even = "prefetch" in first && first.prefetch.loads % 2 === 0;
-    const pfVec4s = even ? pfBase + threads * (mode === "grid" ? 1 : 2) : pfBase;
-    const plan = prefetchPlan(mode, pfVec4s, threads);
-    if ("off" in plan) throw new Error(`prefetch check: ${plan.off}`);
-    const code = linearWGSL({...cfg, prefetch: plan.prefetch} satisfies LinearConfig);
-    const pfPl = await pipelineChecked(device, o.perturb ? o.perturb(code) : code, "lab-prefetch");
-    const plainPl = await pipelineChecked(device, linearWGSL(cfg), "lab-plain");
-    const c = ternaryCase(device, r, N, K, 1, N);
-    const PF = storageBuffer(
-      device,
-      Uint32Array.from({length: 4 * pfVec4s}, () => (r.uniform() * 2 ** 32) >>> 0),
-    );
-    const magic = storageBuffer(device, new Uint32Array([PF_MAGIC, 0, 0, 0]));
-    try {
-      const P = linearParams("ternary", N, K, 1, N);
-      const want = (await runLinear(device, c, plainPl, P, grid)).y;
-      const got = await runLinear(device, c, pfPl, prefetchParams(P, pfVec4s), grid, {[PF_BINDING]: PF});
-      t.add(N, compareBits(got.y, want), got.ms);
-      const keyed = prefetchParams(P, 1);
-      keyed[8] = 0xffffffff; // pfKey: the guard's condition, never set by the engine
-      const live = (await runLinear(device, c, pfPl, keyed, grid, {[PF_BINDING]: magic})).y;
-      const wantLive = Float32Array.from(want);
-      wantLive[0] = 0;
-      t.add(N, compareBits(live, wantLive));
-      ran.push(`K${K}→N${N} ${mode} ${plan.prefetch.loads} loads`);
-    } finally {
-      for (const b of [PF, magic]) b.destroy();
-      c.destroy();
-    }
-  }
-  return t.result(`${ran.join("; ")} (+ a keyed run each: Y[0] = 0)`, 0, "slowest prefetching dispatch");
 }
 
 /** M rows of n through the Hadamard prologue (no norm, no quantization): the rotated f32 rows and the prologue's
@@ -264,11 +204,6 @@ async function gemmCheck(device: GPUDevice, o: CheckOptions): Promise<CheckResul
 
 /** The entries, appended to ISSUE25_CHECKS. */
 export const LANDED_CHECKS: readonly LabEntry[] = [
-  {
-    kernel: "decode GEMV prefetching the next linear's weights into L2 (tuning.prefetch)",
-    against: "the plain GEMV (bit for bit), and a keyed run whose guard must zero Y[0] (the loads are live)",
-    check: prefetchCheck,
-  },
   {
     kernel: "H-BitLinear in-block FWHT through subgroup shuffles and registers (fwhtLanes)",
     against: "the all-workgroup-memory FWHT (fwhtLanes 0) and the float64 rotation rounded once (bit for bit)",

@@ -36,10 +36,6 @@ export const OPTION_SETS: Readonly<Record<string, {what: string; opts: EngineOpt
     opts: {fuse: ["o", "down"], fuseCombine: true, attnChunk: 64, tuning: {decode: {R: 4, T: 32, WG: 256, U: 1}}},
   },
   "norm-stats": {what: "prologues from the producers' norm statistics, fuse=true", opts: {fuse: true, normStats: true}},
-  prefetch: {
-    what: "fuse=true, each decode linear loading the next one's weights into L2 (tuning.prefetch grid)",
-    opts: {fuse: true, tuning: {prefetch: "grid"}},
-  },
   "prefill-gemm": {
     what: "the prompt through other GEMM tiles (n64m64u: weights decoded when staged), W_o and W_down the default's",
     opts: {tuning: {prefill: {gemm: "n64m64u", gemmAt: {o: "n64m64", down: "n64m64"}}}},

@@ -26,8 +26,6 @@ const PERTURB: Record<string, (code: string) => string> = {
   "wide decode attention: the output": rewrite("= t0[0];", "= t0[0] * 1.001;"),
   // RoPE's sign on the cache's K only: the partials stay, the written K differs
   "wide decode attention with RoPE": rewrite("kv4[e] = x1 * cs - x2 * sn;", "kv4[e] = x1 * cs + x2 * sn;"),
-  // the prefetch loads no longer fold to the guard's constant: the keyed run's Y[0] stays (as if the loads were gone)
-  "decode GEMV prefetching": rewrite("== 0x2545f491u", "== 0x2545f492u"),
   // the first register of every shuffle/register chunk stored one ulp high
   "H-BitLinear in-block FWHT": rewrite("hs[fb] = xh[0];", "hs[fb] = xh[0] * 1.0000002;"),
   "tiled prefill GEMM": rewrite(/Y\[yb \+ r0 \+ 1u\] \+= /g, "Y[yb + r0 + 1u] += 1e-6 + "),
@@ -51,9 +49,8 @@ describe("kernel lab: issue 25's kernel checks", () => {
     // the fused GEMV checks ran their 2B4T-width shape too (K = 2560 fits the device's workgroup memory)
     expect(rows[1].shape).toMatch(/H20·d128/);
     expect(rows[2].shape).toMatch(/K2560/);
-    // the later kernels: prefetch in both modes, the FWHT at a Kronecker size and a power of two, a named GEMM tile
+    // the later kernels: the FWHT at a Kronecker size and a power of two, a named GEMM tile
     const at = (p: string) => rows.find((r) => r.kernel.startsWith(p))!.shape;
-    expect(at("decode GEMV prefetching")).toMatch(/grid .*sector/);
     expect(at("H-BitLinear in-block FWHT")).toMatch(/640 \(20·32\).*256.*split over 10 workgroups/);
     expect(at("tiled prefill GEMM")).toMatch(/n64m64u residual.*glu-silu/);
   }, 240_000);
@@ -68,7 +65,6 @@ describe("kernel lab: issue 25's kernel checks", () => {
       const r = await entry!.check(device, {perturb, firstShapeOnly: true});
       expect(r.mismatches, `${prefix}: ${JSON.stringify(r)}`).toBeGreaterThan(0);
       if (prefix === "div127: ") expect(r.mismatches).toBe(1); // one ulp on one value is seen
-      if (prefix.startsWith("decode GEMV")) expect(r.mismatches).toBe(1); // only the keyed run's Y[0]
     }
   }, 240_000);
 

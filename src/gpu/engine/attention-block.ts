@@ -68,7 +68,6 @@ export async function attentionBlock(
       inspectIn: "qkv_in",
       insp,
       statsIn: qkvStats,
-      prefetch: decode ? Lw.o : undefined,
     });
     steps.push(...qkv.steps);
   }
@@ -107,8 +106,6 @@ export async function attentionBlock(
     inspectIn: "o_in",
     insp,
     eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
-    // per-projection norms: gate and up are separate linears (no prefetch chain there)
-    prefetch: decode && !Lw.proj ? Lw.gu : undefined,
   });
   steps.push(...o.steps);
   if (Lw.sandwich) steps.push(await normAddStep(b, l, "attn"));

@@ -6,8 +6,6 @@ import {
   fusedWorkgroupBytes,
   linearGrid,
   linearWGSL,
-  PF_BINDING,
-  prefetchParams,
   rowVec4s,
   STATS_BINDINGS,
   type Epilogue,
@@ -24,7 +22,6 @@ import {
 import {hadamardPlan} from "../../lib/hadamard.js";
 import {gemmGrid, gemmWGSL} from "../kernels/linear-gemm.js";
 import {linearConfig, prefillGemm} from "./tune.js";
-import {prefetchKernel} from "./prefetch-step.js";
 import type {Site} from "../../lib/variant.js";
 import {actWords} from "./plan.js";
 import type {InspectPoint, Step, StepTag} from "./types.js";
@@ -81,32 +78,25 @@ export async function linearStep(
   tag: StepTag,
   statsOut?: StatsOut,
   yOffset = 0,
-  next?: LinearBufs,
 ): Promise<Step & {cfg: LinearConfig}> {
   const {device, P, A} = b;
   const cfg = linearConfig(b.S, P.kind, ep, M, b.tuning, b.WG, lb.K);
   const so = statsOut && M === 1 ? statsOut : undefined;
   const gemm = prefillGemm(b.tuning, P.kind, ep, M, device.limits, tag.site); // the tiled prefill GEMM, same bindings
-  const k = await prefetchKernel(
-    b,
-    cfg,
-    lb.N,
-    M === 1 ? next : undefined,
-    (c) => (gemm ? gemmWGSL(gemm) : linearWGSL(c, undefined, !!so)),
-    label,
+  const pl = await pipelineChecked(device, gemm ? gemmWGSL(gemm) : linearWGSL(cfg, undefined, !!so), label);
+  const Pu = b.pool.uni(
+    new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]),
+    label + ".P",
   );
-  const P8 = new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), M, actWords(P.kind, xK) / 4, yStride, yOffset, 0, 0]);
-  const Pu = b.pool.uni(k.pf ? prefetchParams(P8, k.pf.vec4s) : P8, label + ".P");
   const binds: GPUBuffer[] = P.kind === "ternary" ? [Pu, lb.W, A.xin, A.xmeta, lb.scale!, out] : [Pu, lb.W, A.xin, out];
   if (so) withStats(binds, so);
-  if (k.pf) binds[PF_BINDING] = k.pf.buf;
   return {
-    pipeline: k.pl,
-    bind: bindGroupSparse(device, k.pl, binds, label),
+    pipeline: pl,
+    bind: bindGroupSparse(device, pl, binds, label),
     grid: [1],
     gridFn: (m) => [...(gemm ? gemmGrid(gemm, lb.N, m) : linearGrid(cfg, lb.N, m)), 1],
     label,
-    tag: {...tag, ...k.tag, ...(gemm ? {gemm: `${gemm.BN}×${gemm.BM}`} : {})},
+    tag: {...tag, ...(gemm ? {gemm: `${gemm.BN}×${gemm.BM}`} : {})},
     cfg,
   };
 }
@@ -129,7 +119,6 @@ export async function fusedStep(
   stats?: {in?: StatsIn; out?: StatsOut},
   yOffset = 0,
   eps?: number,
-  next?: LinearBufs,
 ): Promise<(Step & {cfg: LinearConfig}) | undefined> {
   const {device, P} = b;
   const fuse = stats?.in || (Array.isArray(b.fuse) ? tag.site !== undefined && b.fuse.includes(tag.site) : b.fuse);
@@ -139,17 +128,8 @@ export async function fusedStep(
   if ((cfg.WG & (cfg.WG - 1)) !== 0 || fusedWorkgroupBytes(cfg, pro) > device.limits.maxComputeWorkgroupStorageSize)
     return undefined;
   const statsIn = stats?.in ? {parts: stats.in.parts} : undefined;
-  const k = await prefetchKernel(
-    b,
-    cfg,
-    lb.N,
-    next,
-    (c) => linearWGSL(c, {prologue: pro, statsIn}, !!stats?.out),
-    label,
-  );
-  const pl = k.pl;
-  const P8 = new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]);
-  const Pu = b.pool.uni(k.pf ? prefetchParams(P8, k.pf.vec4s) : P8, label + ".P");
+  const pl = await pipelineChecked(device, linearWGSL(cfg, {prologue: pro, statsIn}, !!stats?.out), label);
+  const Pu = b.pool.uni(new Uint32Array([lb.N, rowVec4s(P.kind, lb.K), 1, 0, yStride, yOffset, 0, 0]), label + ".P");
   const eu = epsWords(eps ?? P.c.rms_norm_eps);
   const NPu = b.pool.uni(new Uint32Array([srcStride, 0, eu[0], eu[1]]), label + ".NP");
   const binds: GPUBuffer[] = [Pu, lb.W, lb.scale!, out, NPu, src, normW ?? b.W.finalNorm];
@@ -158,14 +138,13 @@ export async function fusedStep(
   if (slots.st !== undefined) binds[slots.st] = b.A.st;
   if (stats?.out) withStats(binds, stats.out);
   if (stats?.in) binds[STATS_BINDINGS.in] = stats.in.buf;
-  if (k.pf) binds[PF_BINDING] = k.pf.buf;
   return {
     pipeline: pl,
     bind: bindGroupSparse(device, pl, binds, label),
     grid: [1],
     gridFn: () => [...linearGrid(cfg, lb.N, 1), 1],
     label,
-    tag: {...tag, ...k.tag, kind: "norm-quant+linear"},
+    tag: {...tag, kind: "norm-quant+linear"},
     cfg,
   };
 }
@@ -213,8 +192,6 @@ export async function bitLinearSteps(
     yOffset?: number;
     eps?: number;
     name?: string;
-    /** Decode: the next linear, whose weights this one loads into L2 (tuning.prefetch). */
-    prefetch?: LinearBufs;
   },
 ): Promise<{steps: Step[]; cfg: LinearConfig}> {
   const name = o.name ?? (o.site === "gate_up" ? "gate_up" : o.site);
@@ -237,7 +214,6 @@ export async function bitLinearSteps(
       {in: o.statsIn, out: o.statsOut},
       o.yOffset,
       o.eps,
-      o.prefetch,
     );
     if (f) return {steps: [f], cfg: f.cfg};
   }
@@ -266,7 +242,6 @@ export async function bitLinearSteps(
     tag,
     o.decode ? o.statsOut : undefined,
     o.yOffset,
-    o.decode ? o.prefetch : undefined,
   );
   const steps: Step[] = [
     {...q, after: o.insp && o.inspectIn ? {layer: o.l, what: o.inspectIn} : undefined},
@@ -353,9 +328,6 @@ export async function splitSteps(
     `L${o.l}.nq+${name}`,
     {...tag, hadamard: false},
     {out: o.statsOut},
-    0,
-    undefined,
-    o.prefetch,
   );
   if (f) return {steps: [fw, mix, f], cfg: f.cfg};
   const qs = await nqStep(
@@ -380,8 +352,6 @@ export async function splitSteps(
     `L${o.l}.${name}`,
     {...tag, hadamard: false},
     o.statsOut,
-    0,
-    o.prefetch,
   );
   return {steps: [fw, mix, qs, lin], cfg: lin.cfg};
 }

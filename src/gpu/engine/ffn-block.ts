@@ -75,7 +75,6 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
       inspectIn: "gate_up_in",
       inspectOut: "glu",
       insp,
-      prefetch: decode ? Lw.down : undefined,
     });
     first.push(...gu.steps);
   }
@@ -99,8 +98,6 @@ export async function ffnBlock(b: BuildContext, l: number, mode: Mode): Promise<
     inspectOut: Lw.sandwich ? undefined : "residual",
     insp,
     eps: Lw.linNorm ? P.c.bitnet_linear_norm_eps : undefined,
-    // the next layer's fused QKV (none after the last layer: the LM head streams at copy rate anyway)
-    prefetch: decode && next && !next.proj ? next.qkv : undefined,
   });
   if (!Lw.sandwich) return [...first, ...dn.steps];
   // the block's output is h after the post-FFN norm-add, so the inspection copies it there

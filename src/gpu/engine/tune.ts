@@ -1,6 +1,6 @@
 // Per-device choices: whether subgroup shuffles can carry reductions, and the shape of each linear kernel.
 import {bindGroup, pipelineChecked, readBuffer, storageBuffer} from "../gpu.js";
-import {perVec4, type Epilogue, type LinearConfig, type LinearKind, type PrefetchMode} from "../kernels/linear.js";
+import {perVec4, type Epilogue, type LinearConfig, type LinearKind} from "../kernels/linear.js";
 import type {Site} from "../../lib/variant.js";
 import {checkGemm, GEMM_SHAPES, type GemmConfig, type GemmShape, type GemmShapeName} from "../kernels/linear-gemm.js";
 
@@ -62,9 +62,6 @@ export interface LinearTuning {
   };
   /** Force workgroup-memory reductions even where shuffles work (tests cover both paths this way). */
   noSubgroups?: boolean;
-  /** Decode: each ternary linear also loads the next linear's weights into L2 (linear-prefetch.ts; issue 25).
-   *  Off by default until measured. */
-  prefetch?: PrefetchMode;
   /** The H-BitLinear in-block FWHT's shuffle lanes (normquant.ts fwhtLanes; 0 = every stage through workgroup
    *  memory, the kernel before subgroups): a timing switch, every value gives the same bits. */
   fwhtLanes?: number;

@@ -3,7 +3,6 @@ import type {GpuContext} from "../device.js";
 import type {Dispatch} from "../gpu.js";
 import type {Site} from "../../lib/variant.js";
 import type {LinearTuning} from "./tune.js";
-import type {PrefetchMode} from "../kernels/linear.js";
 
 export interface WebGPUSessionOptions {
   /** A device context to share (pages keep one); otherwise the session acquires its own. */
@@ -20,8 +19,7 @@ export interface WebGPUSessionOptions {
   kv16?: "f32" | "f16";
   /** Weights of the fp variant's projections: "f32" (default) or "f16". */
   dense?: "f32" | "f16";
-  /** Linear-kernel shapes (rows per thread, threads along K, workgroup size), the subgroup switch, and (decode)
-   *  tuning.prefetch: each ternary linear loads the next linear's weights into L2 ("grid" or "sector"; default off). */
+  /** Linear-kernel shapes (rows per thread, threads along K, workgroup size) and the subgroup switch. */
   tuning?: LinearTuning;
   /** Decode: fuse each BitLinear's norm/quant prologue into its linear kernel where it fits (default true), or only
    *  at these sites. */
@@ -116,10 +114,6 @@ export interface StepTag {
   site?: Site;
   /** The step applies the Hadamard transform (v2's H-BitLinear prologue). */
   hadamard?: boolean;
-  /** The linear also loads the next linear's weights into L2 (tuning.prefetch), in this mode. */
-  prefetch?: PrefetchMode;
-  /** Why a linear asked to prefetch does not (too many loads per invocation, too few storage bindings, …). */
-  prefetchOff?: string;
   /** A prefill linear runs as the tiled GEMM (tuning.prefill.gemm) with these BN × BM tiles, e.g. "64×64". */
   gemm?: string;
 }

@@ -5,13 +5,6 @@ import {hadamardPlan} from "../../lib/hadamard.js";
 import {exactDivWGSL, floatFloatWGSL} from "./exact.js";
 import {STATS_BINDINGS, statsLayout, statsStride} from "./norm-stats.js";
 import {normQuantWGSL, type NormQuantConfig} from "./normquant.js";
-import {
-  type Prefetch,
-  prefetchDeclWGSL,
-  prefetchLoadsWGSL,
-  prefetchStructFields,
-  prefetchUseWGSL,
-} from "./linear-prefetch.js";
 
 export type LinearKind = "ternary" | "f32" | "f16";
 export type Epilogue = "store" | "residual" | "glu-relu2" | "glu-silu";
@@ -31,8 +24,6 @@ export interface LinearConfig {
   epilogue: Epilogue;
   /** K steps unrolled per loop iteration (weight loads issued together); default 1. */
   U?: number;
-  /** Decode: also load the next linear's packed weights (binding PF) into L2 (linear-prefetch.ts). */
-  prefetch?: Prefetch;
 }
 
 /** What every stage of linearWGSL reads: the config, the fused prologue and statistics options, and the names
@@ -58,10 +49,8 @@ export function linearDeclsWGSL(x: LinearParts): string[] {
   const L: string[] = [];
   // the fused prologue may reduce through subgroups even where this kernel's K-split uses workgroup memory
   if (sub || fused?.prologue.sub) L.push("enable subgroups;");
-  const pf = x.c.prefetch ? prefetchStructFields : "";
-  L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32, xOffset: u32${pf} }`);
+  L.push(`struct P { N: u32, Kv: u32, M: u32, xStride: u32, yStride: u32, yOffset: u32, xOffset: u32 }`);
   L.push(`@group(0) @binding(0) var<uniform> p: P;`);
-  if (x.c.prefetch) L.push(prefetchDeclWGSL());
   L.push(`@group(0) @binding(1) var<storage, read> W: array<vec4<${kind === "f32" ? "f32" : "u32"}>>;`);
   if (fused) {
     L.push(`@group(0) @binding(2) var<storage, read> wscale: array<f32>;`);
@@ -110,15 +99,12 @@ export function linearMainLoopWGSL(x: LinearParts): string[] {
   const {c, fused, statsOut, G, ternary, accT, zero, rs, ms, Xn} = x;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${c.prefetch ? ", @builtin(num_workgroups) nwg: vec3<u32>" : ""}) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = lid % ${T}u;
   let g = lid / ${T}u;
   let r0 = (wid.x * ${G}u + g) * ${R}u;
   let m0 = wid.y * ${MT}u;${ternary && !fused ? "\n  OPQ = p.N >> 31u;" : ""}${statsOut ? "\n  var ssP = vec2<f32>(0.0, 0.0);\n  var amP = 0.0;\n  if (lid == 0u) { atomicStore(&stCnt, 0u); }\n" + rs.map((r) => `  var ov${r} = 0.0; var og${r} = 0.0; var on${r} = false;`).join("\n") : ""}
   let Kv = p.Kv;`);
-  // the next linear's weights are requested before the K loop, so their latency overlaps this kernel's work (with a
-  // fused prologue: after this kernel's own first block, before the prologue)
-  if (c.prefetch && !fused) L.push(...prefetchLoadsWGSL(c.prefetch, WG));
   for (const r of rs) L.push(`  let row${r} = min(r0 + ${r}u, p.N - 1u) * Kv;`);
   for (const m of ms) L.push(`  let xb${m} = min(m0 + ${m}u, p.M - 1u) * p.xStride + p.xOffset;`);
   for (const r of rs) for (const m of ms) L.push(`  var a${r}_${m}: ${accT} = ${zero};`);
@@ -167,7 +153,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (fused) {
     // the first block's weights are requested before the prologue, so their latency hides under it
     for (let k = 0; k < U; k++) L.push(...loads(`min(t + ${k * T}u, Kv - 1u)`, `_p${k}`));
-    if (c.prefetch) L.push(...prefetchLoadsWGSL(c.prefetch, WG));
     L.push(`  prologue(lid);`);
     for (let k = 0; k < U; k++) {
       L.push(`  if (t + ${k * T}u < Kv) {`);
@@ -263,7 +248,6 @@ export function linearEpilogueWGSL(x: LinearParts): string[] {
         rs.map((r) => [`ov${r}`, `og${r}`, `on${r}`]),
       ),
     );
-  if (x.c.prefetch) L.push(...prefetchUseWGSL(x.c.prefetch));
   L.push(`}`);
   return L;
 }

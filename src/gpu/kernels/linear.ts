@@ -29,15 +29,6 @@ import type {NormQuantConfig} from "./normquant.js";
 
 export type {Epilogue, LinearConfig, LinearKind, NormStatsIn} from "./linear-stages.js";
 export {fusedPrologueBindings} from "./linear-stages.js";
-export {
-  PF_BINDING,
-  PREFETCH_MODES,
-  prefetchParams,
-  prefetchPlan,
-  storageBindingCount,
-  type Prefetch,
-  type PrefetchMode,
-} from "./linear-prefetch.js";
 
 /** Weights (ternary: 64, f32: 4, f16: 8) per vec4 of the GPU layout. */
 export const perVec4 = (kind: LinearKind) => (kind === "ternary" ? 64 : kind === "f32" ? 4 : 8);
@@ -135,8 +126,7 @@ export function packActI8(q: ArrayLike<number>, M: number, K: number): Uint32Arr
 const id = (s: string) => s;
 
 /** WGSL for one linear kernel. Bindings: ternary [P, W, X, xmeta, wscale (2N: γ_hi then γ_lo), Y]; dense [P, W, X, Y].
- *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)} (with
- *  c.prefetch: then pfLen, pfKey, and the next linear's weights PF at binding PF_BINDING). Rows of
+ *  P = {N, Kv, M, xStride (vec4 per token), yStride (f32 per token), yOffset (f32), xOffset (vec4)}. Rows of
  *  tokens ≥ M inside the last MT block are clamped on read and skipped on write, so M may exceed the tokens a
  *  dispatch covers (the grid decides which tokens run). */
 export function linearWGSL(
@@ -159,8 +149,6 @@ export function linearWGSL(
     throw new Error(
       "linearWGSL: a fused prologue needs a ternary decode kernel (MT = 1) of the prologue's workgroup size",
     );
-  if (c.prefetch && (MT !== 1 || !(c.prefetch.loads >= 1)))
-    throw new Error("linearWGSL: prefetch is for decode kernels (MT = 1) with at least one load per invocation");
   if (WG % T) throw new Error(`linearWGSL: WG ${WG} not a multiple of T ${T}`);
   if ((T & (T - 1)) !== 0) throw new Error(`linearWGSL: T ${T} must be a power of two`);
   if (epilogue.startsWith("glu") && R % 2) throw new Error("linearWGSL: GLU epilogues need an even R");

@@ -1,6 +1,6 @@
 // The GPU benchmark's options, its report and the report as text (split from benchmark.ts, issue 21).
 import type {Site} from "../../lib/variant.js";
-import type {LinearConfig, PrefetchMode} from "../kernels/linear.js";
+import type {LinearConfig} from "../kernels/linear.js";
 import type {SelfCheck} from "./selfcheck.js";
 import type {PeerComparison, PeerResults, RooflineRow} from "./roofline.js";
 import {decodeWallLines, type DecodeWall} from "./decode-wall.js";
@@ -13,7 +13,6 @@ export interface DecodeCandidate {
   U: number;
   fuse: boolean | Site[];
   normStats?: boolean;
-  prefetch?: PrefetchMode;
   attnChunk?: number;
   /** Decode GPU ms at the middle context, one per interleaved round. */
   ms: number[];
@@ -57,9 +56,6 @@ export interface BenchReport {
     passPerDispatch: LinearResult;
     /** The best config with no dependency between GEMVs (distinct outputs, so no barriers): an upper bound. */
     independent: LinearResult;
-    /** ms/token of the best config without ("off") and with each GEMV prefetching the next one's weights into L2
-     *  ("grid", "sector": linear-prefetch.ts), two interleaved rounds each. */
-    prefetch?: Record<string, number[]>;
   };
   dense: {
     f32: {msPerToken: number; GBps: number};
@@ -164,13 +160,6 @@ function formatLinearSection(r: BenchReport): string[] {
   L.push(
     `  best, GEMVs independent (bound)   ${r.linear.independent.msPerToken.toFixed(4).padStart(8)} ${sig(r.linear.independent.GBps).padStart(8)} ${pct(r.linear.independent.ofCopy).padStart(8)}`,
   );
-  if (r.linear.prefetch)
-    L.push(
-      `  best, prefetching the next GEMV's weights (ms/token, two rounds): ` +
-        Object.entries(r.linear.prefetch)
-          .map(([m, ms]) => `${m} ${ms.map((x) => x.toFixed(4)).join(" / ")}`)
-          .join("; "),
-    );
   L.push(
     `dense GEMV stack: f32 ${r.dense.f32.msPerToken.toFixed(3)} ms (${sig(r.dense.f32.GBps)} GB/s), f16 ${r.dense.f16.msPerToken.toFixed(3)} ms (${sig(r.dense.f16.GBps)} GB/s); ternary is ${r.dense.speedupVsF32.toFixed(1)}× faster than f32, ${r.dense.speedupVsF16.toFixed(1)}× than f16`,
   );
@@ -215,7 +204,7 @@ export function formatBenchReport(r: BenchReport): string {
         f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`;
       for (const c of r.e2e.choice.candidates)
         L.push(
-          `    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${(fn(c.fuse) + (c.prefetch ? ` pf ${c.prefetch}` : "")).padEnd(22)} chunk ${String(c.attnChunk ?? 64).padEnd(3)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`,
+          `    R=${c.R} T=${c.T} WG=${c.WG} U=${c.U || "a"} ${fn(c.fuse).padEnd(22)} chunk ${String(c.attnChunk ?? 64).padEnd(3)} ${c.ms.map((m) => m.toFixed(3)).join(" / ")} ms`,
         );
       const ch = r.e2e.choice.chosen;
       L.push(

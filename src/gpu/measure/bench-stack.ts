@@ -2,19 +2,14 @@
 // benchmark.ts, issue 21).
 import {defaultConfig, type BitNetConfig, type Variant} from "../../lib/config.js";
 import {gpuFill} from "../engine/gpu-fill.js";
-import {pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
+import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch} from "../gpu.js";
 import {
   linearGrid,
   linearWGSL,
-  PF_BINDING,
-  prefetchParams,
-  prefetchPlan,
   rowVec4s,
-  storageBindingCount,
   type Epilogue,
   type LinearConfig,
   type LinearKind,
-  type PrefetchMode,
 } from "../kernels/linear.js";
 
 /** BitNet b1.58 2B4T's shape (2B4T report / HF config): hidden 2560, FFN 6912, 30 layers, 20 heads / 5 KV heads of 128,
@@ -99,9 +94,7 @@ export async function stackWeights(
 
 /** The dispatch list of one token through the stack with a given kernel shape. `independent`: each GEMV writes
  *  its own output (no barriers); otherwise all write one buffer, so every GEMV waits for the previous one as in
- *  a real decode step. `prefetch`: each GEMV also loads the next GEMV's weights into L2 (linear-prefetch.ts; the
- *  last one prefetches nothing, as the engine's last W_down; nor does one that would need more than PF_MAX_LOADS
- *  loads per invocation: `prefetching` counts those that do). */
+ *  a real decode step. */
 export async function stackDispatches(
   device: GPUDevice,
   kind: LinearKind,
@@ -109,8 +102,7 @@ export async function stackDispatches(
   cfgFor: (ep: Epilogue, K: number) => LinearConfig,
   independent: boolean,
   scratch: GPUBuffer[],
-  prefetch?: PrefetchMode,
-): Promise<Dispatch[] & {prefetching: number}> {
+): Promise<Dispatch[]> {
   const maxK = Math.max(...st.mats.map((m) => m.K));
   const maxN = Math.max(...st.mats.map((m) => m.N));
   const xWords = kind === "ternary" ? 16 * Math.ceil(maxK / 64) : 8 * Math.ceil(maxK / 8);
@@ -120,36 +112,18 @@ export async function stackDispatches(
   const ws = storageBuffer(device, new Float32Array(2 * maxN).fill(0.02));
   const shared = storageBuffer(device, maxN * 4);
   scratch.push(X, meta, ws, shared);
-  const list: Dispatch[] & {prefetching: number} = Object.assign([], {prefetching: 0});
+  const list: Dispatch[] = [];
   for (let i = 0; i < st.mats.length; i++) {
     const m = st.mats[i];
-    let cfg = cfgFor(m.ep, m.K);
-    const next = i + 1 < st.mats.length ? st.mats[i + 1] : undefined;
-    const pfVec4s = next ? rowVec4s(kind, next.K) * next.N : 0;
-    if (prefetch && next) {
-      const [gx, gy] = linearGrid(cfg, m.N, 1);
-      const plan = prefetchPlan(prefetch, pfVec4s, gx * gy * cfg.WG);
-      if ("prefetch" in plan) {
-        cfg = {...cfg, prefetch: plan.prefetch};
-        list.prefetching++;
-      }
-    }
-    const code = linearWGSL(cfg);
-    if (storageBindingCount(code) > device.limits.maxStorageBuffersPerShaderStage)
-      throw new Error(`stackDispatches: ${storageBindingCount(code)} storage buffers exceed the device's limit`);
-    const pl = await pipelineChecked(device, code, `${kind}-${m.ep}${cfg.prefetch ? "-prefetch" : ""}`);
+    const cfg = cfgFor(m.ep, m.K);
+    const pl = await pipelineChecked(device, linearWGSL(cfg), `${kind}-${m.ep}`);
     const Y = independent ? storageBuffer(device, m.N * 4) : shared;
     if (independent) scratch.push(Y);
     const xStride = kind === "ternary" ? 4 * Math.ceil(m.K / 64) : 2 * Math.ceil(m.K / 8);
-    const P8 = new Uint32Array([m.N, rowVec4s(kind, m.K), 1, xStride, m.N, 0, 0, 0]);
-    const P = uniformBuffer(device, cfg.prefetch ? prefetchParams(P8, pfVec4s) : P8);
+    const P = uniformBuffer(device, new Uint32Array([m.N, rowVec4s(kind, m.K), 1, xStride, m.N, 0, 0, 0]));
     scratch.push(P);
     const binds = kind === "ternary" ? [P, st.W[i], X, meta, ws, Y] : [P, st.W[i], X, Y];
-    if (cfg.prefetch) binds[PF_BINDING] = st.W[i + 1];
-    const entries: GPUBindGroupEntry[] = [];
-    binds.forEach((buffer, binding) => entries.push({binding, resource: {buffer}})); // forEach skips the holes
-    const bind = device.createBindGroup({layout: pl.getBindGroupLayout(0), entries});
-    list.push({pipeline: pl, bind, grid: linearGrid(cfg, m.N, 1)});
+    list.push({pipeline: pl, bind: bindGroup(device, pl, binds), grid: linearGrid(cfg, m.N, 1)});
   }
   return list;
 }

@@ -12,7 +12,7 @@ import type {GpuContext} from "../device.js";
 import {createSyntheticSession, createWebGPUSession} from "../engine.js";
 import {gpuFill} from "../engine/gpu-fill.js";
 import {bindGroup, pipelineChecked, storageBuffer, uniformBuffer, type Dispatch, now} from "../gpu.js";
-import {PREFETCH_MODES, rowVec4s, type Epilogue, type LinearConfig, type PrefetchMode} from "../kernels/linear.js";
+import {rowVec4s, type Epilogue, type LinearConfig} from "../kernels/linear.js";
 import {GEMM_SHAPES, type GemmShapeName} from "../kernels/linear-gemm.js";
 import {copyDispatch} from "./microbench.js";
 import {fitNormQuant, hadamardSignBits, normQuantBindings, normQuantWGSL} from "../kernels/normquant.js";
@@ -162,28 +162,12 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
   const tPass = await timeDispatches(device, listBest, {...TM, reps, mode: "pass-per-dispatch" as EncodeMode});
   const listInd = await stackDispatches(device, "ternary", tern, bestCfg, true, scratch);
   const tInd = await timeDispatches(device, listInd, {...TM, reps});
-  // the best shape with each GEMV also loading the next GEMV's weights into L2 (issue 25), interleaved with the
-  // plain stack (two rounds) so drift does not decide
-  const pfLists: [PrefetchMode | "off", Dispatch[]][] = [["off", listBest]];
-  for (const mode of PREFETCH_MODES) {
-    const list = await stackDispatches(device, "ternary", tern, bestCfg, false, scratch, mode);
-    log(`ternary stack prefetch ${mode}: ${list.prefetching} of ${list.length} GEMVs prefetch the next one's weights`);
-    pfLists.push([mode, list]);
-  }
-  const prefetch: Record<string, number[]> = {};
-  for (let round = 0; round < 2; round++)
-    for (const [mode, list] of pfLists)
-      (prefetch[mode] ??= []).push((await timeDispatches(device, list, {...TM, reps})).ms);
-  log(
-    `ternary stack prefetch: ${pfLists.map(([m]) => `${m} ${prefetch[m].map((x) => x.toFixed(4)).join(" / ")}`).join("; ")} ms/token`,
-  );
   report.linear = {
     bytesPerToken: tern.bytes,
     sweep,
     best,
     passPerDispatch: result(best.config, tPass.ms, tern.bytes),
     independent: result(best.config, tInd.ms, tern.bytes),
-    prefetch,
   };
   log(
     `ternary stack best: ${best.msPerToken.toFixed(4)} ms/token; pass per dispatch ${tPass.ms.toFixed(4)}; independent ${tInd.ms.toFixed(4)}`,
@@ -323,9 +307,8 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
       const sh = {R: r.config.R, T: r.config.T, WG: r.config.WG, U: r.config.U ?? 0};
       if (!shapesE2E.some((x) => x.R === sh.R && x.T === sh.T && x.WG === sh.WG && x.U === sh.U)) shapesE2E.push(sh);
     }
-    const tuningOf = (sh: {R: number; T: number; WG: number; U: number; prefetch?: PrefetchMode}) => ({
+    const tuningOf = (sh: {R: number; T: number; WG: number; U: number}) => ({
       decode: {R: sh.R, T: sh.T, WG: sh.WG, ...(sh.U ? {U: sh.U} : {})},
-      ...(sh.prefetch ? {prefetch: sh.prefetch} : {}),
     });
     const cands = shapesE2E
       .slice(0, quick ? 1 : 3)
@@ -379,21 +362,6 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
     // prologues from the producers' norm statistics (issue 25): the RMSNorm → INT8 sites need no whole-vector prologue
     for (const fuse of [["down"], true, false] as (boolean | Site[])[])
       sub.push({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse, normStats: true, ms: []});
-    // each linear loading the next linear's weights into L2 (issue 25; tuning.prefetch)
-    const pfCands: [boolean | Site[], PrefetchMode][] = quick
-      ? [
-          [true, "grid"],
-          [["down"], "sector"],
-        ]
-      : [
-          [true, "grid"],
-          [true, "sector"],
-          [["o", "down"], "grid"],
-          [["down"], "grid"],
-          [["down"], "sector"],
-        ];
-    for (const [fuse, prefetch] of pfCands)
-      sub.push({R: best0.R, T: best0.T, WG: best0.WG, U: best0.U, fuse, prefetch, ms: []});
     for (const cd of sub) {
       const s = await createSyntheticSession(cfg2B, 11, {
         gpu: ctx,
@@ -445,19 +413,16 @@ export async function runGpuBenchmark(ctx: GpuContext, opts: BenchOptions = {}):
       U: chosenC.U,
       fuse: chosenC.fuse,
       normStats: !!chosenC.normStats,
-      prefetch: chosenC.prefetch,
       attnChunk: chosenC.attnChunk ?? 64,
     };
-    const fuseName = (f: boolean | Site[], st?: boolean, pf?: PrefetchMode) =>
-      (st ? "norm statistics, " : "") +
-      (pf ? `prefetch ${pf}, ` : "") +
-      (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
+    const fuseName = (f: boolean | Site[], st?: boolean) =>
+      (st ? "norm statistics, " : "") + (f === true ? "fused" : f === false ? "unfused" : `fused at ${f.join("+")}`);
     for (const cd of all)
       log(
-        `decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse, cd.normStats, cd.prefetch)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`,
+        `decode config R=${cd.R} T=${cd.T} WG=${cd.WG} U=${cd.U || "auto"} ${fuseName(cd.fuse, cd.normStats)}${cd.attnChunk ? ` attnChunk ${cd.attnChunk}` : ""} @${cMid}: ${cd.ms.map((m) => m.toFixed(3)).join(" / ")} ms/token`,
       );
     log(
-      `decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse, chosen.normStats, chosen.prefetch)} attnChunk ${chosen.attnChunk}`,
+      `decode config chosen end to end: R=${chosen.R} T=${chosen.T} WG=${chosen.WG} U=${chosen.U || "auto"} ${fuseName(chosen.fuse, chosen.normStats)} attnChunk ${chosen.attnChunk}`,
     );
     const session = await createSyntheticSession(cfg2B, 11, {
       gpu: ctx,
