@@ -164,6 +164,7 @@ export class WebGPUSession implements DecodeSession {
     const pipes = await attentionPipes(b);
     const dec = await layerPass(b, "decode", pipes);
     this.decodeSteps = dec.steps;
+    this.passCache.clear(); // a rebuild's new steps: drop the old device's lists
     this.cfgDecode = dec.cfg!;
     this.prefillSteps = (await layerPass(b, "prefill", pipes)).steps;
     this.embed = await embedStep(b, lmHead === "f16");
