@@ -69,14 +69,15 @@ for (let round = 1; round <= rounds; round++)
     rows.push({context: c, round, dispatches: list.length, gpuTimedMs: gpuTimed.ms, ...w});
   }
 s.dispose();
-if (process.argv.includes("--json")) console.log(JSON.stringify({device: ctx.description, fuse: fuseArg, skipValidation, rows}));
+if (process.argv.includes("--json"))
+  console.log(JSON.stringify({device: ctx.description, fuse: fuseArg, skipValidation, rows}));
 const f = (x: number | undefined) => (x === undefined ? "—" : x.toFixed(3)).padStart(8);
 console.log(
-  `round   ctx  disp  GPU(timed)  wall(best)   over  wall(prof)   encode   submit     wait  GPU/step   (max)  GPU gap   (ms per token)`,
+  `round   ctx  disp  GPU(timed)  wall(best)   over  wall(prof)   encode   submit     wait  GPU/step   (max)  GPU gap  enc(alone)   (ms per token)`,
 );
 for (const r of rows)
   console.log(
-    `${String(r.round).padStart(5)} ${String(r.context).padStart(5)} ${String(r.dispatches).padStart(5)}  ${f(r.gpuTimedMs)}    ${f(r.msPerToken)} ${`${((100 * (r.msPerToken - r.gpuTimedMs)) / r.gpuTimedMs).toFixed(0)}%`.padStart(6)}    ${f(r.wallMs)} ${f(r.encodeMs)} ${f(r.submitMs)} ${f(r.waitMs)}  ${f(r.gpuMs)} ${f(r.gpuMaxMs)} ${f(r.gapMs)}`,
+    `${String(r.round).padStart(5)} ${String(r.context).padStart(5)} ${String(r.dispatches).padStart(5)}  ${f(r.gpuTimedMs)}    ${f(r.msPerToken)} ${`${((100 * (r.msPerToken - r.gpuTimedMs)) / r.gpuTimedMs).toFixed(0)}%`.padStart(6)}    ${f(r.wallMs)} ${f(r.encodeMs)} ${f(r.submitMs)} ${f(r.waitMs)}  ${f(r.gpuMs)} ${f(r.gpuMaxMs)} ${f(r.gapMs)}    ${f(r.encodeOnlyMs)}`,
   );
 ctx.device.destroy();
 process.exit(0);
