@@ -422,7 +422,7 @@ export class WebGPUSession implements DecodeSession {
     n: number,
     sampling: Partial<SamplingOptions> = {},
     ahead = 8,
-    profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void},
+    profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void; encodeOnly?: boolean},
   ): Promise<number[]> {
     this.guard();
     this.checkTokens([token]);
