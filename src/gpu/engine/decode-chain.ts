@@ -126,7 +126,8 @@ export async function runDecodeChain(
 }
 
 /** Encodes n steps and submits none (their command buffers are dropped; no ids): the CPU's encoding alone, without
- *  the GPU's work competing for the CPU (on SwiftShader the chained run's encoding shares the cores with it). */
+ *  the GPU's work competing for the CPU (on SwiftShader the chained run's encoding shares the cores with it). The
+ *  session's length still advances by n over a cache never written: benchmarks set it back. */
 function encodeOnly(
   device: GPUDevice,
   ring: {base: number; size: number; slot0: number},
