@@ -58,6 +58,15 @@ describe("chained decode on the GPU", () => {
         expect(p!.gapMs).toBeGreaterThanOrEqual(0);
       } else expect(p!.gpuMs).toBeUndefined();
     }
+    // encoding alone submits nothing, and the uniform writes it leaves queued do not change the next chain's ids
+    let p: DecodeChainProfile | undefined;
+    const none = await gpu.decodeChain(first, 4, {}, 8, {timestamps: false, encodeOnly: true, out: (x) => (p = x)});
+    expect(none).toEqual([]);
+    expect(p!.encodeMs).toBeGreaterThan(0);
+    expect(p!.submitMs).toBe(0);
+    gpu.reset();
+    await gpu.appendAndSample(prompt);
+    expect(await gpu.decodeChain(first, 9)).toEqual(want.slice(1));
     gpu.dispose();
   });
 

@@ -29,6 +29,9 @@ describe("decode wall-clock split", () => {
     expect(formatDecodeWall({...wall, msPerToken: 2.1, gpuMs: undefined, gapMs: undefined}, 2.2)).toMatch(
       /\(-4\.5% over GPU; .*wait 1\.450$/,
     );
+    expect(formatDecodeWall({...wall, encodeOnlyMs: 0.456}, 2.204)).toMatch(
+      /idle gap 0\.160 ms; encoding alone 0\.456 ms\/step$/,
+    );
   });
 
   it("formats a stored H100 report without the split, and one with it per context", () => {

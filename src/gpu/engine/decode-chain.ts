@@ -36,8 +36,9 @@ export async function runDecodeChain(
   n: number,
   ahead: number,
   encodeStep: EncodeChainStep,
-  profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void},
+  profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void; encodeOnly?: boolean},
 ): Promise<number[]> {
+  if (profile?.encodeOnly) return encodeOnly(device, ring, n, encodeStep, profile.out);
   const depth = Math.max(1, Math.min(Math.floor(ahead), n));
   const rbs = Array.from({length: depth}, () =>
     device.createBuffer({size: 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST}),
@@ -122,4 +123,25 @@ export async function runDecodeChain(
     profile.out(p);
   }
   return ids;
+}
+
+/** Encodes n steps and submits none (their command buffers are dropped; no ids): the CPU's encoding alone, without
+ *  the GPU's work competing for the CPU (on SwiftShader the chained run's encoding shares the cores with it). The
+ *  session's length still advances by n over a cache never written: benchmarks set it back. */
+function encodeOnly(
+  device: GPUDevice,
+  ring: {base: number; size: number; slot0: number},
+  n: number,
+  encodeStep: EncodeChainStep,
+  out: (p: DecodeChainProfile) => void,
+): number[] {
+  const t0 = now();
+  for (let i = 0, slot = ring.slot0; i < n; i++, slot = (slot + 1) % ring.size) {
+    const enc = device.createCommandEncoder();
+    encodeStep(enc, ring.base + slot, ring.base + ((slot + 1) % ring.size));
+    enc.finish();
+  }
+  const ms = (now() - t0) / n;
+  out({steps: n, wallMs: ms, encodeMs: ms, submitMs: 0, waitMs: 0});
+  return [];
 }

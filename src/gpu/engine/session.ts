@@ -16,6 +16,7 @@ import {attentionPipes} from "./attention-block.js";
 import {embedStep, headSteps, layerPass, samplingSteps, wanted} from "./blocks.js";
 import type {BuildContext} from "./build-context.js";
 import {GpuSampler, readToken} from "./sampling.js";
+import {splitPasses, StepList} from "./step-list.js";
 import {runDecodeChain, type DecodeChainProfile} from "./decode-chain.js";
 import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
 import {
@@ -58,6 +59,9 @@ export class WebGPUSession implements DecodeSession {
   private headLast: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
   private headAll: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
   private sampler!: GpuSampler;
+  /** Encoding state kept per step list (step-list.ts): the passes of a block, and lists encoded whole. */
+  private readonly passCache = new Map<readonly Step[], {passes: number; lists: StepList[]}>();
+  private readonly stepLists = new WeakMap<readonly Step[], StepList>();
   private pooler: Pooler | undefined;
   private cfgDecode!: LinearConfig;
   private embRows = {words: 0, perChunk: 0};
@@ -164,6 +168,7 @@ export class WebGPUSession implements DecodeSession {
     const pipes = await attentionPipes(b);
     const dec = await layerPass(b, "decode", pipes);
     this.decodeSteps = dec.steps;
+    this.passCache.clear(); // a rebuild's new steps: drop the old device's lists
     this.cfgDecode = dec.cfg!;
     this.prefillSteps = (await layerPass(b, "prefill", pipes)).steps;
     this.embed = await embedStep(b, lmHead === "f16");
@@ -218,13 +223,9 @@ export class WebGPUSession implements DecodeSession {
   }
 
   private encodeSteps(pass: GPUComputePassEncoder, steps: readonly Step[], M: number, nC: number): void {
-    let last: GPUComputePipeline | undefined;
-    for (const s of steps) {
-      if (s.pipeline !== last) pass.setPipeline((last = s.pipeline));
-      pass.setBindGroup(0, s.bind);
-      const [x, y, z] = s.gridFn(M, nC);
-      pass.dispatchWorkgroups(x, y, z);
-    }
+    let list = this.stepLists.get(steps);
+    if (!list) this.stepLists.set(steps, (list = new StepList(steps)));
+    list.encode(pass, M, nC);
   }
 
   /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm; `tail` adds to the
@@ -239,14 +240,10 @@ export class WebGPUSession implements DecodeSession {
   ): ReturnType<typeof encodeInspected> | undefined {
     const {nC} = this.writeStep(M, slotIn);
     const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
-    const run = (list: readonly Step[], last = false) => {
-      const pass = enc.beginComputePass();
-      this.encodeSteps(pass, list, M, nC);
-      if (last) tail?.(pass);
-      pass.end();
-    };
     if (inspect) {
-      run([this.embed]);
+      const pass = enc.beginComputePass();
+      this.encodeSteps(pass, [this.embed], M, nC);
+      pass.end();
       return encodeInspected(
         this.ctx.device,
         enc,
@@ -259,13 +256,24 @@ export class WebGPUSession implements DecodeSession {
         keep,
       );
     }
-    const all = [this.embed, ...steps];
-    const passes = this.opts.passPerDispatch
-      ? all.length
-      : Math.max(1, Math.min(all.length, Math.floor(this.passesPerToken)));
-    const per = Math.ceil(all.length / passes);
-    for (let i = 0; i < all.length; i += per) run(all.slice(i, i + per), i + per >= all.length);
+    const lists = this.passLists(steps);
+    lists.forEach((list, i) => {
+      const pass = enc.beginComputePass();
+      list.encode(pass, M, nC);
+      if (i === lists.length - 1) tail?.(pass);
+      pass.end();
+    });
     return undefined;
+  }
+
+  /** The embedding and `steps` split into the step's compute passes, made once per split (encoding reuses them). */
+  private passLists(steps: readonly Step[]): StepList[] {
+    const n = 1 + steps.length;
+    const passes = this.opts.passPerDispatch ? n : Math.max(1, Math.min(n, Math.floor(this.passesPerToken)));
+    let c = this.passCache.get(steps);
+    if (c?.passes !== passes)
+      this.passCache.set(steps, (c = {passes, lists: splitPasses([this.embed, ...steps], passes)}));
+    return c.lists;
   }
 
   /** Encodes the LM head for the block just encoded: all M rows, or the last token's. */
@@ -421,7 +429,7 @@ export class WebGPUSession implements DecodeSession {
     n: number,
     sampling: Partial<SamplingOptions> = {},
     ahead = 8,
-    profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void},
+    profile?: {timestamps: boolean; out: (p: DecodeChainProfile) => void; encodeOnly?: boolean},
   ): Promise<number[]> {
     this.guard();
     this.checkTokens([token]);

@@ -11,6 +11,8 @@ export interface DecodeWall extends DecodeChainProfile {
   msPerToken: number;
   trials: number[];
   ahead: number;
+  /** Encoding a step with nothing submitted (no GPU work competing for the CPU), ms per token, best of a few rounds. */
+  encodeOnlyMs?: number;
 }
 
 /** Chained greedy decode of `steps` tokens from context c (the cache length set, not computed): a warm-up of at least
@@ -35,7 +37,18 @@ export async function measureDecodeWall(
   s.setLengthForBenchmark(c - 1);
   let prof: DecodeChainProfile | undefined;
   await s.decodeChain(1, steps, {}, ahead, {timestamps: true, out: (p) => (prof = p)});
-  return {...prof!, msPerToken: Math.min(...plain), trials: plain, ahead};
+  let encodeOnlyMs = Infinity;
+  // nothing runs on the GPU here, so a few more rounds (best of) cost little and steady the number
+  for (let t = 0; t < 2 * trials + 2; t++) {
+    s.setLengthForBenchmark(c - 1);
+    await s.decodeChain(1, steps, {}, ahead, {
+      timestamps: false,
+      encodeOnly: true,
+      out: (p) => (encodeOnlyMs = Math.min(encodeOnlyMs, p.encodeMs)),
+    });
+  }
+  s.setLengthForBenchmark(c - 1);
+  return {...prof!, msPerToken: Math.min(...plain), trials: plain, ahead, encodeOnlyMs};
 }
 
 /** One line: wall vs GPU and the split. */
@@ -48,7 +61,8 @@ export function formatDecodeWall(w: DecodeWall, gpuMs: number): string {
       : `; in the chain GPU ${f(w.gpuMs)} ms/step (${f(w.gpuMinMs ?? w.gpuMs)}–${f(w.gpuMaxMs ?? w.gpuMs)}), idle gap ${f(w.gapMs ?? 0)} ms`;
   return (
     `wall ${f(w.msPerToken)} ms/token (${over >= 0 ? "+" : ""}${over.toFixed(1)}% over GPU; trials ${w.trials.map(f).join(" / ")}); ` +
-    `profiled ${f(w.wallMs)} = encode ${f(w.encodeMs)} + submit ${f(w.submitMs)} + wait ${f(w.waitMs)}${gpu}`
+    `profiled ${f(w.wallMs)} = encode ${f(w.encodeMs)} + submit ${f(w.submitMs)} + wait ${f(w.waitMs)}${gpu}` +
+    (w.encodeOnlyMs === undefined ? "" : `; encoding alone ${f(w.encodeOnlyMs)} ms/step`)
   );
 }
 
