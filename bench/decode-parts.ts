@@ -3,13 +3,13 @@
 // (their numbers are not the engine's bits): "~plaindiv" replaces the correctly rounded scale division by a plain
 // f32 division, to price exactDiv; "~noprologue" drops the fused prologue call, to price the prologue inside a GEMV.
 //   bundle: ../shared/gpu/prepare.sh bench/decode-parts.ts; on the GPU host: node .gpu/decode-parts.mjs [--quick] > out.json
-import {acquireGpu, type GpuContext} from "../src/gpu/device.js";
 import {createSyntheticSession} from "../src/gpu/engine.js";
 import {model2B4T} from "../src/gpu/measure/bench-stack.js";
 import {copyDispatch} from "../src/gpu/measure/microbench.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import type {Site} from "../src/lib/variant.js";
 import type {WebGPUSessionOptions} from "../src/gpu/engine/types.js";
+import {type KindTimes, kindsLine, partsDevice, timeKinds} from "./parts-common.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv
@@ -107,19 +107,8 @@ function v2FwhtVariants(): Variant[] {
   ];
 }
 
-async function device(rewrite?: (c: string) => string): Promise<GpuContext> {
-  const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
-  (globalThis as {keep?: unknown[]}).keep = [...((globalThis as {keep?: unknown[]}).keep ?? []), ctx];
-  if (rewrite) {
-    const d = ctx.device;
-    const orig = d.createShaderModule.bind(d);
-    d.createShaderModule = (desc: GPUShaderModuleDescriptor) => orig({...desc, code: rewrite(desc.code)});
-  }
-  return ctx;
-}
-
 const out: Record<string, unknown> = {quick, when: new Date().toISOString()};
-const base = await device();
+const base = await partsDevice();
 out.device = base.description;
 {
   const bytes = quick ? 8 << 20 : 512 << 20;
@@ -141,7 +130,7 @@ const kindsEverywhere = process.argv.includes("--kinds-everywhere");
 const rows: Record<string, unknown>[] = [];
 for (const v of variants) {
   try {
-    const ctx = v.rewrite ? await device(v.rewrite) : base;
+    const ctx = v.rewrite ? await partsDevice(v.rewrite) : base;
     const cfg = model2B4T(v.variant ?? "b1.58", quick, quick ? 512 : 2304);
     const s = await createSyntheticSession(cfg, 11, {
       gpu: ctx,
@@ -157,27 +146,12 @@ for (const v of variants) {
       const full = s.decodeDispatches({layers: true, head: true, argmax: true});
       const ms: number[] = [];
       for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
-      const kinds: Record<string, {n: number; ms: number}> = {};
-      if (c === contexts[0] || kindsEverywhere) {
-        const byKind = new Map<string, typeof full>();
-        for (const d of full) {
-          const k = d.tag.kind + (d.tag.site ? `:${d.tag.site}` : "");
-          byKind.set(k, [...(byKind.get(k) ?? []), d]);
-        }
-        for (const [k, list] of byKind)
-          kinds[k] = {n: list.length, ms: (await timeDispatches(ctx.device, list, {...TM, reps})).ms};
-      }
+      const kinds: KindTimes =
+        c === contexts[0] || kindsEverywhere ? await timeKinds(ctx.device, full, {...TM, reps}) : {};
       const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
       rows.push(row);
       log(
-        `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${
-          Object.keys(kinds).length
-            ? " — " +
-              Object.entries(kinds)
-                .map(([k, x]) => `${k} ${x.n}× ${x.ms.toFixed(3)}`)
-                .join(", ")
-            : ""
-        }`,
+        `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${kindsLine(kinds)}`,
       );
     }
     s.dispose();

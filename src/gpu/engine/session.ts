@@ -638,6 +638,51 @@ export class WebGPUSession implements DecodeSession {
     return list;
   }
 
+  /** The dispatch list of one prefill block of `tokens` at the current position (embedding … final norm, the last
+   *  token's LM head, argmax: what append's prefill encodes, in one list), for timing; the tokens are written to the
+   *  token buffer and the position is left as it was. `parts.layers/head/argmax/filter` select as in decodeDispatches. */
+  prefillDispatches(
+    tokens: readonly number[],
+    parts: DecodeParts = {layers: true, head: true, argmax: true},
+  ): (Dispatch & {tag: StepTag})[] {
+    this.checkTokens(tokens);
+    const M = tokens.length;
+    if (M > this.maxBlock) throw new Error(`prefillDispatches: ${M} tokens exceed maxBlock ${this.maxBlock}`);
+    const q = this.ctx.device.queue;
+    q.writeBuffer(this.A.tok, 0, new Uint32Array(tokens));
+    const {nC} = this.writeStep(M, 0);
+    const list: (Dispatch & {tag: StepTag})[] = [];
+    const add = (s: Dispatch & {gridFn?: Step["gridFn"]; tag: StepTag}, m: number) => {
+      if (parts.filter && !parts.filter(s.label ?? "", s.tag)) return;
+      list.push({
+        pipeline: s.pipeline,
+        bind: s.bind,
+        grid: s.gridFn ? s.gridFn(m, nC) : s.grid,
+        label: s.label,
+        tag: s.tag,
+      });
+    };
+    if (parts.layers) {
+      if (!parts.linearOnly && !parts.hadamardOnly) add(this.embed, M);
+      for (const s of this.prefillSteps) if (wanted(s.tag, parts)) add(s, M);
+    }
+    if (parts.head) {
+      const xStride = (8 * Math.ceil(this.plan.C / 8)) / 4; // the last token's final norm, as encodeHead
+      for (const Pu of this.headLast.Ps) q.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
+      for (const s of this.headLast.steps) add(s, 1);
+    }
+    if (parts.argmax) {
+      q.writeBuffer(
+        this.A.argP,
+        0,
+        new Uint32Array([this.sampler.steps.partial.grid[0], this.maxBlock + TOKEN_RING - 1, 0, 0]),
+      );
+      add({...this.sampler.steps.partial, tag: {kind: "argmax"}}, 1);
+      add({...this.sampler.steps.final, tag: {kind: "argmax"}}, 1);
+    }
+    return list;
+  }
+
   /** Sets the cache length without computing anything (benchmarks time decode at a given context). */
   setLengthForBenchmark(n: number): void {
     if (!(Number.isInteger(n) && n >= 0 && n < this.maxLen))
