@@ -2,6 +2,11 @@
 // prologue placements, in one run (ratios from one device). Variants named "~…" rewrite WGSL for timing only
 // (their numbers are not the engine's bits): "~plaindiv" replaces the correctly rounded scale division by a plain
 // f32 division, to price exactDiv; "~noprologue" drops the fused prologue call, to price the prologue inside a GEMV.
+// The parts of a GEMV's fixed time (bench/gemv-latency.ts: ~2 µs beyond an empty dispatch): "~f32epilogue" replaces
+// the ternary epilogue's float-float scaleOut (exact γ scaling) by one f32 multiply, "~noshuffle" drops the K-split
+// reduction's subgroup shuffles (each lane keeps its partial sum), "~f32epilogue+noshuffle" both. Each rewrite logs
+// how many shader modules it changed (0: it matched nothing on this device, e.g. no subgroups, and prices nothing).
+//   here: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx tsx bench/decode-parts.ts --quick
 //   bundle: ../shared/gpu/prepare.sh bench/decode-parts.ts; on the GPU host: node .gpu/decode-parts.mjs [--quick] > out.json
 import {createSyntheticSession} from "../src/gpu/engine.js";
 import {model2B4T} from "../src/gpu/measure/bench-stack.js";
@@ -9,7 +14,7 @@ import {copyDispatch} from "../src/gpu/measure/microbench.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import type {Site} from "../src/lib/variant.js";
 import type {WebGPUSessionOptions} from "../src/gpu/engine/types.js";
-import {type KindTimes, kindsLine, partsDevice, timeKinds} from "./parts-common.js";
+import {type KindTimes, kindsLine, partsDevice, rewrittenModules, timeKinds} from "./parts-common.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv
@@ -77,10 +82,29 @@ const variants: Variant[] = (
       rewrite: (c: string) =>
         c.replace(/\n  prologue\(lid\);/g, "\n  if (np.srcStride == 0xffffffffu) { prologue(lid); }"),
     }, // a uniform condition (the prologue has barriers)
+    ...gemvPartVariants(),
     // v2's in-block FWHT: the default (subgroup shuffles + registers) against every stage through workgroup memory
     ...v2FwhtVariants(),
   ] as Variant[]
 ).filter((v) => (!only || only.some((o) => v.name.includes(o))) && (!pick || pick.includes(v.name)));
+
+/** Timing-only rewrites that price the parts of a GEMV's fixed time, on the default fuse set (o and down). */
+function gemvPartVariants(): Variant[] {
+  // scaleOut(acc, γ hi, γ lo, s) = acc·γ/s in float-float (linear-stages.ts): its body has no nested braces
+  const f32Epilogue = (c: string) =>
+    c.replace(
+      /(fn scaleOut\(acc: i32, gh: f32, gl: f32, s: f32\) -> f32 \{)[^}]*\}/,
+      "$1\n  return f32(acc) * (gh / s);\n}",
+    );
+  // linearReduceWGSL's shuffle tree over the T lanes of a K split: a<r>_<m> += subgroupShuffleXor(a<r>_<m>, off)
+  const noShuffle = (c: string) => c.replace(/\n {2}(a\d+_\d+) \+= subgroupShuffleXor\(\1, \d+u\);/g, "");
+  const opts = {fuse: ["o", "down"] as Site[]};
+  return [
+    {name: "~f32epilogue fuse=o+down", opts, rewrite: f32Epilogue},
+    {name: "~noshuffle fuse=o+down", opts, rewrite: noShuffle},
+    {name: "~f32epilogue+noshuffle fuse=o+down", opts, rewrite: (c: string) => noShuffle(f32Epilogue(c))},
+  ];
+}
 
 /** v2's H-BitLinear prologue: `v2 fuse=["down"]` above is the default (FWHT through subgroup shuffles, W_down's norm +
  *  FWHT over fwhtPartsFor workgroups); against it the kernels before (every FWHT stage through workgroup memory, one
@@ -148,10 +172,13 @@ for (const v of variants) {
       for (let r = 0; r < 2; r++) ms.push((await timeDispatches(ctx.device, full, {...TM, reps})).ms);
       const kinds: KindTimes =
         c === contexts[0] || kindsEverywhere ? await timeKinds(ctx.device, full, {...TM, reps}) : {};
-      const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds};
+      const rewritten = v.rewrite ? rewrittenModules(ctx.device) : undefined;
+      const row = {variant: v.name, context: c, dispatches: full.length, ms, kinds, rewritten};
       rows.push(row);
       log(
-        `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${kindsLine(kinds)}`,
+        `${v.name} @${c}: ${ms.map((m) => m.toFixed(3)).join(" / ")} ms (${full.length} dispatches)${
+          v.rewrite ? ` [timing only: ${rewritten} shader modules rewritten]` : ""
+        }${kindsLine(kinds)}`,
       );
     }
     s.dispose();

@@ -5,6 +5,10 @@ import type {Dispatch} from "../src/gpu/gpu.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import type {StepTag} from "../src/gpu/engine/types.js";
 
+const changed = new WeakMap<GPUDevice, number>();
+/** How many shader modules a timing-only rewrite changed on `device` (0: the variant's numbers are the baseline's). */
+export const rewrittenModules = (device: GPUDevice): number => changed.get(device) ?? 0;
+
 /** A device (kept alive for the run); with `rewrite`, every shader module's WGSL goes through it first. */
 export async function partsDevice(rewrite?: (c: string) => string): Promise<GpuContext> {
   const ctx = await acquireGpu({dawnFlags: ["disable-dawn-features=timestamp_quantization"]});
@@ -12,7 +16,11 @@ export async function partsDevice(rewrite?: (c: string) => string): Promise<GpuC
   if (rewrite) {
     const d = ctx.device;
     const orig = d.createShaderModule.bind(d);
-    d.createShaderModule = (desc: GPUShaderModuleDescriptor) => orig({...desc, code: rewrite(desc.code)});
+    d.createShaderModule = (desc: GPUShaderModuleDescriptor) => {
+      const code = rewrite(desc.code);
+      if (code !== desc.code) changed.set(d, (changed.get(d) ?? 0) + 1);
+      return orig({...desc, code});
+    };
   }
   return ctx;
 }
