@@ -41,7 +41,7 @@ const variants: Variant[] = (
   (v) =>
     (!only || only.some((o) => v.name.includes(o))) &&
     (!pick || pick.includes(v.name)) &&
-    (!quick || only || pick || !v.name.startsWith("gemm=n")), // --quick: the default, gemm=none and v2
+    (!quick || only || pick || !v.name.startsWith("gemm=n1")), // --quick: the default, gemm=none and v2
 );
 
 const out: Record<string, unknown> = {quick, M, when: new Date().toISOString()};
