@@ -1,6 +1,6 @@
 // Session lifecycle helpers: where the device comes from (shared context, bare device, or the session's own), and
 // building under error scopes so a model that does not fit fails with a clear message and frees what it made.
-import {acquireGpu, wrapDevice, type GpuContext} from "../device.js";
+import {acquireGpu, DeviceLostError, wrapDevice, type GpuContext} from "../device.js";
 import type {WebGPUSessionOptions} from "./types.js";
 import type {BufferPool} from "./upload.js";
 
@@ -39,4 +39,28 @@ export async function buildInScopes(device: GPUDevice, pool: BufferPool, build: 
     );
   if (failure) throw failure;
   throw new Error(`webgpu: building the session failed: ${validation!.message}`);
+}
+
+/** A session's error as callers see it: after a device loss, a DeviceLostError that says to rebuild. */
+export function sessionError(ctx: GpuContext, e: unknown): Error {
+  if (ctx.lostInfo)
+    return new DeviceLostError(
+      ctx.lostInfo.reason,
+      `WebGPU device lost (${ctx.lostInfo.reason}): ${ctx.lostInfo.message}; call rebuild()`,
+    );
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Before a rebuild: a device the session owns is destroyed (a new one is acquired); a shared one that was lost
+ *  cannot be replaced from here. */
+export function releaseForRebuild(ctx: GpuContext, owns: boolean): void {
+  if (owns) {
+    try {
+      ctx.device.destroy();
+    } catch {
+      /* already gone */
+    }
+  } else if (ctx.lostInfo) {
+    throw new Error("rebuild: the shared device was lost; create a new session on a new device");
+  }
 }

@@ -2,35 +2,29 @@
 // the GPU, and handles reset / device loss / dispose. Implements DecodeSession (src/lib/backend.ts) like the CPU
 // reference (src/lib/model.ts), its oracle. A decode step is one command buffer (one compute pass by default);
 // all bind groups are made at load, so a step writes only the step and embedding uniforms. The token a step
-// consumes is read from a GPU buffer, so greedy decoding can run several steps ahead of the CPU.
+// consumes is read from a GPU buffer, so greedy decoding can run several steps ahead of the CPU. The class keeps
+// the state that changes (position, device, kept inspection); building is session-build.ts, encoding a block
+// session-encode.ts, inspection reads session-inspect.ts, the benchmarking hooks session-bench.ts.
 import {checkLogits, type DecodeSession, type SamplingOptions} from "../../lib/backend.js";
 import type {BitNetConfig} from "../../lib/config.js";
 import {kvBitsAt} from "../../lib/variant.js";
-import type {KVFormat} from "../kernels/kv-cache.js";
-import {DeviceLostError, type GpuContext} from "../device.js";
-import {buildInScopes, sessionContext} from "./lifecycle.js";
+import type {GpuContext} from "../device.js";
 import type {Dispatch} from "../gpu.js";
 import type {LinearConfig} from "../kernels/linear.js";
-import {subgroupSize} from "./tune.js";
-import {attentionPipes} from "./attention-block.js";
-import {embedStep, headSteps, layerPass, samplingSteps, wanted} from "./blocks.js";
-import type {BuildContext} from "./build-context.js";
-import {GpuSampler, readToken} from "./sampling.js";
-import {splitPasses, StepList} from "./step-list.js";
+import {TOKEN_RING, type Activations} from "./buffers.js";
 import {runDecodeChain, type DecodeChainProfile} from "./decode-chain.js";
-import {allocActivations, TOKEN_RING, type Activations} from "./buffers.js";
-import {
-  collectInspection,
-  encodeInspected,
-  joinInspections,
-  readKV,
-  type InspectCopy,
-  type InspectedKV,
-} from "./inspect.js";
-import {CHUNK, makePlan, NC_PREFILL, type Plan} from "./plan.js";
+import {joinInspections, readKV, type InspectedKV} from "./inspect.js";
+import {buildInScopes, releaseForRebuild, sessionContext, sessionError} from "./lifecycle.js";
+import {makePlan, type Plan} from "./plan.js";
 import {createPooler, type Pooler} from "./pooling.js";
+import {readToken} from "./sampling.js";
+import {checkBenchmarkLength, decodeDispatchList} from "./session-bench.js";
+import {buildSteps, checkSessionOptions, kvFormat, runtimeTopK, type SessionDims} from "./session-build.js";
+import {BlockEncoder, type StepAt} from "./session-encode.js";
+import {checkKVRange, checkLayers, dropKept, readKept, type KeptPass} from "./session-inspect.js";
+import {subgroupSize} from "./tune.js";
 import type {EngineAppendOptions, DecodeParts, EngineInspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
-import {BufferPool, uploadWeights, type WeightSource} from "./upload.js";
+import {BufferPool, type WeightSource} from "./upload.js";
 
 export class WebGPUSession implements DecodeSession {
   readonly backend = "webgpu" as const;
@@ -40,7 +34,7 @@ export class WebGPUSession implements DecodeSession {
   /** Bytes inspection has copied back to the CPU (intermediates and KV codes), for measuring. */
   inspectionBytesRead = 0;
   /** A kept inspection pass (append inspect.keep): every layer's copies on the GPU, read per layer on demand. */
-  private kept: {copies: InspectCopy[]; M: number; tokens: number[]; start: number} | undefined;
+  private kept: KeptPass | undefined;
   private ctx!: GpuContext;
   private ownsDevice = false;
   readonly plan: Plan;
@@ -49,26 +43,12 @@ export class WebGPUSession implements DecodeSession {
   private startToken = -1;
   private disposed = false;
   private pool!: BufferPool;
-  private A!: Activations;
-  private readonly maxLen: number;
-  private readonly maxBlock: number;
-  private decodeSteps: Step[] = [];
-  private prefillSteps: Step[] = [];
-  private embed!: Step;
-  private headDecode: Step[] = [];
-  private headLast: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
-  private headAll: {steps: Step[]; Ps: GPUBuffer[]} = {steps: [], Ps: []};
-  private sampler!: GpuSampler;
-  /** Encoding state kept per step list (step-list.ts): the passes of a block, and lists encoded whole. */
-  private readonly passCache = new Map<readonly Step[], {passes: number; lists: StepList[]}>();
-  private readonly stepLists = new WeakMap<readonly Step[], StepList>();
+  private readonly dims: SessionDims;
+  /** The current build's steps and their encoding (a rebuild makes a new one). */
+  private encoder!: BlockEncoder;
   private pooler: Pooler | undefined;
-  private cfgDecode!: LinearConfig;
-  private embRows = {words: 0, perChunk: 0};
   /** Compute passes per step (a measured knob; options.passesPerToken). */
   passesPerToken: number;
-  private readonly attnChunk: number;
-  private readonly attnMaxChunks: number;
   /** K of W_o's top-K as the kernels read it from the step uniform (plan.oTopKRuntime; setTopKRatio). */
   private oNeed: number;
 
@@ -79,18 +59,9 @@ export class WebGPUSession implements DecodeSession {
   ) {
     this.config = config;
     this.plan = makePlan(config, opts.dense ?? "f32");
-    const max = this.plan.maxPositions; // max_position_embeddings
-    this.maxLen = Math.min(max, opts.maxLength ?? max);
-    if (!(this.maxLen >= 1)) throw new Error(`createWebGPUSession: maxLength must be ≥ 1, got ${opts.maxLength}`);
-    this.maxBlock = Math.max(1, Math.min(opts.maxBlock ?? 128, this.maxLen));
+    this.dims = checkSessionOptions(opts, this.plan.maxPositions);
     this.passesPerToken = opts.passesPerToken ?? 1;
-    this.attnChunk = opts.attnChunk ?? CHUNK;
     this.oNeed = this.plan.oNeed;
-    if (!(Number.isInteger(this.attnChunk) && this.attnChunk >= 1 && this.attnChunk <= 4096))
-      throw new Error(`createWebGPUSession: attnChunk must be an integer in [1, 4096], got ${opts.attnChunk}`);
-    this.attnMaxChunks = opts.attnMaxChunks ?? Number.POSITIVE_INFINITY;
-    if (!(this.attnMaxChunks >= 1 && (Number.isInteger(this.attnMaxChunks) || this.attnMaxChunks === Infinity)))
-      throw new Error(`createWebGPUSession: attnMaxChunks must be an integer ≥ 1, got ${opts.attnMaxChunks}`);
   }
 
   static async create(
@@ -108,7 +79,7 @@ export class WebGPUSession implements DecodeSession {
   }
 
   get maxPositions(): number {
-    return this.maxLen;
+    return this.dims.maxLen;
   }
 
   /** The device context (features, limits, description). */
@@ -120,63 +91,28 @@ export class WebGPUSession implements DecodeSession {
     return this.ctx.device;
   }
 
+  private get A(): Activations {
+    return this.encoder.steps.A;
+  }
+
+  /** The prefill pass's steps, under the name they had as a field: test/gpu/linear-gemm.test.ts reads their tags. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read by a test through a cast
+  private get prefillSteps(): Step[] {
+    return this.encoder.steps.prefill;
+  }
+
   // ------------------------------------------------------------------ building
 
   private async build(): Promise<void> {
     const {ctx, owns} = await sessionContext(this.opts, () => this.disposed);
     this.ctx = ctx;
     this.ownsDevice = owns;
-    this.pool = new BufferPool(ctx.device);
+    const pool = (this.pool = new BufferPool(ctx.device));
     const S = this.opts.tuning?.noSubgroups ? 0 : await subgroupSize(ctx.device);
-    await buildInScopes(ctx.device, this.pool, () => this.prepare(S));
-  }
-
-  private kvFormat(): KVFormat {
-    return {bits: this.plan.kv.bits, bosBits: this.plan.kv.bosBits, store16: this.opts.kv16 ?? "f32"};
-  }
-
-  private async prepare(S: number): Promise<void> {
-    const device = this.ctx.device;
-    const P = this.plan;
-    const lmHead = this.opts.lmHead ?? "f32";
-    const W = await uploadWeights(this.pool, P, this.source, {lmHead, synthetic: this.opts.synthetic});
-    this.embRows = {words: W.rowWords, perChunk: W.rowsPerChunk};
-    const kvF = this.kvFormat();
-    this.A = allocActivations(this.pool, P, kvF, {
-      maxLen: this.maxLen,
-      maxBlock: this.maxBlock,
-      inspect: !!this.opts.inspect,
-      attnChunk: this.attnChunk,
+    await buildInScopes(ctx.device, pool, async () => {
+      const steps = await buildSteps(ctx.device, pool, this.plan, this.source, this.opts, this.dims, S);
+      this.encoder = new BlockEncoder(ctx.device, this.plan, steps, this.dims, !!this.opts.passPerDispatch);
     });
-    const b: BuildContext = {
-      device,
-      P,
-      pool: this.pool,
-      A: this.A,
-      W,
-      S,
-      WG: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup),
-      tuning: this.opts.tuning ?? {},
-      kvF,
-      inspect: !!this.opts.inspect,
-      fuse: this.opts.fuse ?? true,
-      fuseCombine: this.opts.fuseCombine ?? true,
-      maxBlock: this.maxBlock,
-      hadamardSplit: this.opts.hadamardSplit ?? "auto",
-      normStats: this.opts.normStats ?? false,
-    };
-    const pipes = await attentionPipes(b);
-    const dec = await layerPass(b, "decode", pipes);
-    this.decodeSteps = dec.steps;
-    this.passCache.clear(); // a rebuild's new steps: drop the old device's lists
-    this.cfgDecode = dec.cfg!;
-    this.prefillSteps = (await layerPass(b, "prefill", pipes)).steps;
-    this.embed = await embedStep(b, lmHead === "f16");
-    const headKind = lmHead === "f16" ? "f16" : "f32";
-    this.headDecode = (await headSteps(b, headKind, 1, this.A.logits, "lm_head")).steps;
-    this.headLast = await headSteps(b, headKind, 1, this.A.logits, "lm_head_last");
-    if (this.maxBlock > 1) this.headAll = await headSteps(b, headKind, this.maxBlock, this.A.logitsAll!, "lm_head_all");
-    this.sampler = new GpuSampler(device.queue, this.A, await samplingSteps(b), P.V);
   }
 
   // ------------------------------------------------------------------ running
@@ -192,111 +128,21 @@ export class WebGPUSession implements DecodeSession {
       if (!Number.isInteger(t) || t < 0 || t >= this.plan.V)
         throw new Error(`append: token id ${t} is outside the vocabulary [0, ${this.plan.V})`);
     }
-    if (this.pos + tokens.length > this.maxLen)
-      throw new Error(`session: ${this.pos} + ${tokens.length} tokens exceed the ${this.maxLen}-position limit`);
+    this.checkRoom("session", tokens.length);
     if (this.pos === 0) this.startToken = tokens[0];
   }
 
-  /** Writes the step uniform and the embedding slot, for a block of M tokens at the current position. */
-  private writeStep(M: number, slotIn: number): {nC: number} {
-    const S = this.pos + M;
-    let nC: number;
-    let chunk: number;
-    if (M === 1) {
-      // at most attnMaxChunks chunks (each a multiple of attnChunk): W_o's combine reads H·nC·(d + 2) floats
-      const n = Math.ceil(S / this.attnChunk);
-      nC = Math.min(n, this.attnMaxChunks);
-      chunk = this.attnChunk * Math.ceil(n / nC);
-      nC = Math.ceil(S / chunk);
-    } else {
-      const n64 = Math.ceil(S / CHUNK);
-      nC = Math.min(n64, NC_PREFILL);
-      chunk = CHUNK * Math.ceil(n64 / nC);
-    }
-    const kv = this.plan.kv;
-    // plainStart: position 0 is not the BOS token, so it gets the ordinary KV bits
-    const plainStart = kvBitsAt(kv, 0, this.startToken) === kv.bosBits ? 0 : 1;
-    const q = this.ctx.device.queue;
-    q.writeBuffer(this.A.st, 0, new Uint32Array([M, this.pos, nC, chunk, plainStart, this.oNeed, 0, 0]));
-    q.writeBuffer(this.A.embedP, 0, new Uint32Array([this.plan.C, this.embRows.words, slotIn, this.embRows.perChunk]));
-    return {nC};
-  }
-
-  private encodeSteps(pass: GPUComputePassEncoder, steps: readonly Step[], M: number, nC: number): void {
-    let list = this.stepLists.get(steps);
-    if (!list) this.stepLists.set(steps, (list = new StepList(steps)));
-    list.encode(pass, M, nC);
-  }
-
-  /** Encodes a block of M tokens (already in the token buffer at slotIn) through the final norm; `tail` adds to the
-   *  last compute pass (a decode step's head and sampling: one pass per step, not two). */
-  private encodeBlock(
-    enc: GPUCommandEncoder,
-    M: number,
-    slotIn: number,
-    inspect?: Set<number>,
-    keep = false,
-    tail?: (pass: GPUComputePassEncoder) => void,
-  ): ReturnType<typeof encodeInspected> | undefined {
-    const {nC} = this.writeStep(M, slotIn);
-    const steps = M === 1 && !inspect ? this.decodeSteps : this.prefillSteps;
-    if (inspect) {
-      const pass = enc.beginComputePass();
-      this.encodeSteps(pass, [this.embed], M, nC);
-      pass.end();
-      return encodeInspected(
-        this.ctx.device,
-        enc,
-        this.plan,
-        this.A,
-        steps,
-        M,
-        inspect,
-        (pass, s) => this.encodeSteps(pass, s, M, nC),
-        keep,
+  /** Throws unless the cache has room for `counts` more tokens. */
+  private checkRoom(what: string, ...counts: number[]): void {
+    if (counts.reduce((a, b) => a + b, this.pos) > this.dims.maxLen)
+      throw new Error(
+        `${what}: ${[this.pos, ...counts].join(" + ")} tokens exceed the ${this.dims.maxLen}-position limit`,
       );
-    }
-    const lists = this.passLists(steps);
-    lists.forEach((list, i) => {
-      const pass = enc.beginComputePass();
-      list.encode(pass, M, nC);
-      if (i === lists.length - 1) tail?.(pass);
-      pass.end();
-    });
-    return undefined;
   }
 
-  /** The embedding and `steps` split into the step's compute passes, made once per split (encoding reuses them). */
-  private passLists(steps: readonly Step[]): StepList[] {
-    const n = 1 + steps.length;
-    const passes = this.opts.passPerDispatch ? n : Math.max(1, Math.min(n, Math.floor(this.passesPerToken)));
-    let c = this.passCache.get(steps);
-    if (c?.passes !== passes)
-      this.passCache.set(steps, (c = {passes, lists: splitPasses([this.embed, ...steps], passes)}));
-    return c.lists;
-  }
-
-  /** Encodes the LM head for the block just encoded: all M rows, or the last token's. */
-  private encodeHead(enc: GPUCommandEncoder, M: number, all: boolean): {src: GPUBuffer; rows: number} {
-    const q = this.ctx.device.queue;
-    const pass = enc.beginComputePass();
-    let out: {src: GPUBuffer; rows: number};
-    if (all && M > 1) {
-      for (const Pu of this.headAll.Ps) q.writeBuffer(Pu, 8, new Uint32Array([M]));
-      this.encodeSteps(pass, this.headAll.steps, M, 0);
-      out = {src: this.A.logitsAll!, rows: M};
-    } else if (M === 1) {
-      this.encodeSteps(pass, this.headDecode, 1, 0);
-      out = {src: this.A.logits, rows: 1};
-    } else {
-      // logits of the last token only: the LM head reads the final norm of token M−1
-      const xStride = (8 * Math.ceil(this.plan.C / 8)) / 4;
-      for (const Pu of this.headLast.Ps) q.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
-      this.encodeSteps(pass, this.headLast.steps, 1, 0);
-      out = {src: this.A.logits, rows: 1};
-    }
-    pass.end();
-    return out;
+  /** What the next block's uniforms depend on (session-encode.ts StepAt). */
+  private at(): StepAt {
+    return {pos: this.pos, startToken: this.startToken, oNeed: this.oNeed, passesPerToken: this.passesPerToken};
   }
 
   async append(tokens: readonly number[], opts: EngineAppendOptions = {}): Promise<Float32Array> {
@@ -310,53 +156,37 @@ export class WebGPUSession implements DecodeSession {
     const out = new Float32Array(all ? tokens.length * P.V : P.V);
     const start = this.pos;
     const wanted = opts.inspect ? new Set(opts.inspect.layers ?? [...Array(P.L).keys()]) : undefined;
-    if (wanted)
-      for (const l of wanted)
-        if (!(Number.isInteger(l) && l >= 0 && l < P.L))
-          throw new Error(`append: inspect layer ${l} is not in [0, ${P.L})`);
+    if (wanted) checkLayers(wanted, P.L, "append: inspect layer");
     const keep = !!opts.inspect?.keep;
-    if (keep && tokens.length > this.maxBlock)
+    if (keep && tokens.length > this.dims.maxBlock)
       throw new Error(
-        `append: a kept inspection needs the tokens in one block (${tokens.length} > maxBlock ${this.maxBlock})`,
+        `append: a kept inspection needs the tokens in one block (${tokens.length} > maxBlock ${this.dims.maxBlock})`,
       );
     this.dropKept();
     // a kept pass copies every layer on the GPU and reads back only the wanted ones
     const inspLayers = keep ? new Set([...Array(P.L).keys()]) : wanted;
     const inspections: EngineInspection[] = [];
     try {
-      for (let b = 0; b < tokens.length; b += this.maxBlock) {
-        const blk = tokens.slice(b, b + this.maxBlock);
+      for (const {b, blk, last, enc} of this.encoder.blocks(tokens)) {
         const M = blk.length;
-        const last = b + M === tokens.length;
-        device.queue.writeBuffer(this.A.tok, 0, new Uint32Array(blk));
-        const enc = device.createCommandEncoder();
-        const copies = this.encodeBlock(enc, M, 0, inspLayers, keep);
+        const copies = this.encoder.encodeBlock(enc, this.at(), M, 0, inspLayers, keep);
         if (!all && !last && !inspLayers) {
           // intermediate prompt block: only the KV cache matters
           device.queue.submit([enc.finish()]);
           this.pos += M;
           continue;
         }
-        const {src, rows} = this.encodeHead(enc, M, all);
-        const bytes = rows * P.V * 4;
-        const rb = device.createBuffer({size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST});
-        enc.copyBufferToBuffer(src, 0, rb, 0, bytes);
-        device.queue.submit([enc.finish()]);
+        const {rows, logits} = this.encoder.submitHead(enc, M, all);
         this.pos += M;
-        await rb.mapAsync(GPUMapMode.READ);
-        const got = new Float32Array(rb.getMappedRange().slice(0));
-        rb.unmap();
-        rb.destroy();
+        const got = await logits;
         checkLogits(got.subarray(0, rows * P.V), P.V, all ? start + b : this.pos - 1, "WebGPU engine");
         if (all) out.set(got, b * P.V);
         else out.set(got.subarray(0, P.V));
-        if (copies && keep) {
-          this.kept = {copies, M, tokens: [...blk], start: this.pos - M};
-          inspections.push(await this.readKept([...wanted!]));
-        } else if (copies) {
-          const got = await collectInspection(device, P, M, blk, this.pos - M, copies);
-          this.inspectionBytesRead += got.bytes;
-          inspections.push(got);
+        if (copies) {
+          // without keep, the copies are the wanted layers'; with it, every layer's stays on the GPU
+          const pass: KeptPass = {copies, M, tokens: blk, start: this.pos - M};
+          if (keep) this.kept = pass;
+          inspections.push(await this.readKept(pass, [...wanted!]));
         }
       }
     } catch (e) {
@@ -378,12 +208,8 @@ export class WebGPUSession implements DecodeSession {
         this.pooler?.xin === this.A.xin
           ? this.pooler
           : (this.pooler = await createPooler(device, this.pool, this.plan, this.A.xin));
-      for (let b = 0; b < tokens.length; b += this.maxBlock) {
-        const blk = tokens.slice(b, b + this.maxBlock);
-        const last = b + blk.length === tokens.length;
-        device.queue.writeBuffer(this.A.tok, 0, new Uint32Array(blk));
-        const enc = device.createCommandEncoder();
-        this.encodeBlock(enc, blk.length, 0);
+      for (const {blk, last, enc} of this.encoder.blocks(tokens)) {
+        this.encoder.encodeBlock(enc, this.at(), blk.length, 0);
         pooler.encode(enc, blk.length, last);
         this.pos += blk.length;
         if (last) return await pooler.read(enc);
@@ -414,10 +240,7 @@ export class WebGPUSession implements DecodeSession {
   ): Promise<number[]> {
     this.guard();
     this.checkTokens(prompt);
-    if (this.pos + prompt.length + n > this.maxLen)
-      throw new Error(
-        `generateOnGpu: ${this.pos} + ${prompt.length} + ${n} tokens exceed the ${this.maxLen}-position limit`,
-      );
+    this.checkRoom("generateOnGpu", prompt.length, n);
     const first = await this.prefillAndSample(prompt, sampling);
     if (n === 0) return [first];
     return [first, ...(await this.decodeChain(first, n, sampling, ahead))];
@@ -433,15 +256,11 @@ export class WebGPUSession implements DecodeSession {
   ): Promise<number[]> {
     this.guard();
     this.checkTokens([token]);
-    if (this.pos + n > this.maxLen)
-      throw new Error(`decodeChain: ${this.pos} + ${n} tokens exceed the ${this.maxLen}-position limit`);
-    const base = this.maxBlock; // the ring of slots after the prompt area
+    this.checkRoom("decodeChain", n);
+    const base = this.dims.maxBlock; // the ring of slots after the prompt area
     this.device.queue.writeBuffer(this.A.tok, base * 4, new Uint32Array([token]));
     const step = (enc: GPUCommandEncoder, slotIn: number, slotOut: number) => {
-      this.encodeBlock(enc, 1, slotIn, undefined, false, (pass) => {
-        this.encodeSteps(pass, this.headDecode, 1, 0);
-        this.sampler.encode(pass, slotOut, sampling);
-      });
+      this.encoder.encodeDecodeStep(enc, this.at(), slotIn, slotOut, sampling);
       this.pos += 1;
     };
     try {
@@ -454,23 +273,17 @@ export class WebGPUSession implements DecodeSession {
   /** Prefill `tokens` in blocks and sample the next token from the last one's logits. */
   private async prefillAndSample(tokens: readonly number[], sampling: Partial<SamplingOptions>): Promise<number> {
     const device = this.ctx.device;
-    const slot = this.maxBlock + TOKEN_RING - 1;
+    const slot = this.dims.maxBlock + TOKEN_RING - 1;
     try {
-      for (let b = 0; b < tokens.length; b += this.maxBlock) {
-        const blk = tokens.slice(b, b + this.maxBlock);
+      for (const {blk, last, enc} of this.encoder.blocks(tokens)) {
         const M = blk.length;
-        device.queue.writeBuffer(this.A.tok, 0, new Uint32Array(blk));
-        const enc = device.createCommandEncoder();
-        this.encodeBlock(enc, M, 0);
-        if (b + M < tokens.length) {
+        this.encoder.encodeBlock(enc, this.at(), M, 0);
+        if (!last) {
           device.queue.submit([enc.finish()]);
           this.pos += M;
           continue;
         }
-        this.encodeHead(enc, M, false);
-        const pass = enc.beginComputePass();
-        this.sampler.encode(pass, slot, sampling);
-        pass.end();
+        this.encoder.encodeSample(enc, M, slot, sampling);
         this.pos += M;
         return await readToken(device, enc, this.A.tok, slot);
       }
@@ -480,19 +293,10 @@ export class WebGPUSession implements DecodeSession {
     throw new Error("append: no tokens given");
   }
 
-  private async readKept(layers: number[]): Promise<EngineInspection> {
-    const k = this.kept!;
-    const want = new Set(layers);
-    const got = await collectInspection(
-      this.ctx.device,
-      this.plan,
-      k.M,
-      k.tokens,
-      k.start,
-      k.copies.filter((c) => want.has(c.layer)),
-    );
-    this.inspectionBytesRead += got.bytes;
-    return {start: got.start, tokens: got.tokens, layers: got.layers};
+  private async readKept(pass: KeptPass, layers: readonly number[]): Promise<EngineInspection> {
+    const {inspection, bytes} = await readKept(this.ctx.device, this.plan, pass, layers);
+    this.inspectionBytesRead += bytes;
+    return inspection;
   }
 
   /** Layers of the last kept inspection pass (append(…, {inspect: {keep: true}})), read back from the copies it left on
@@ -503,34 +307,27 @@ export class WebGPUSession implements DecodeSession {
       throw new Error(
         "readInspection: no kept inspection pass (append with inspect: {keep: true} first; reset and append drop it)",
       );
-    for (const l of layers)
-      if (!(Number.isInteger(l) && l >= 0 && l < this.plan.L))
-        throw new Error(`readInspection: layer ${l} is not in [0, ${this.plan.L})`);
+    checkLayers(layers, this.plan.L, "readInspection: layer");
     try {
-      return await this.readKept([...layers]);
+      return await this.readKept(this.kept, layers);
     } catch (e) {
       throw this.wrapError(e);
     }
   }
 
   private dropKept(): void {
-    for (const c of this.kept?.copies ?? []) c.buf.destroy();
+    dropKept(this.kept);
     this.kept = undefined;
   }
 
   private wrapError(e: unknown): Error {
-    if (this.ctx.lostInfo)
-      return new DeviceLostError(
-        this.ctx.lostInfo.reason,
-        `WebGPU device lost (${this.ctx.lostInfo.reason}): ${this.ctx.lostInfo.message}; call rebuild()`,
-      );
-    return e instanceof Error ? e : new Error(String(e));
+    return sessionError(this.ctx, e);
   }
 
   reset(): void {
     this.pos = 0;
     this.startToken = -1;
-    this.sampler?.reset();
+    this.encoder?.steps.sampler.reset();
     this.lastInspection = undefined;
     this.dropKept();
   }
@@ -538,15 +335,7 @@ export class WebGPUSession implements DecodeSession {
   /** Rebuilds every GPU resource (after a device loss: on a new device when the session owns its device). */
   async rebuild(): Promise<void> {
     this.pool.free();
-    if (this.ownsDevice) {
-      try {
-        this.ctx.device.destroy();
-      } catch {
-        /* already gone */
-      }
-    } else if (this.ctx.lostInfo) {
-      throw new Error("rebuild: the shared device was lost; create a new session on a new device");
-    }
+    releaseForRebuild(this.ctx, this.ownsDevice);
     this.reset();
     await this.build();
   }
@@ -557,22 +346,10 @@ export class WebGPUSession implements DecodeSession {
     this.guard();
     const P = this.plan;
     if (P.kv.bits >= 16) return undefined;
-    if (!(Number.isInteger(layer) && layer >= 0 && layer < P.L))
-      throw new Error(`inspectKV: layer ${layer} is not in [0, ${P.L})`);
-    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= this.pos))
-      throw new Error(
-        `inspectKV: positions [${start}, ${start + count}) are not all in the cache (length ${this.pos})`,
-      );
+    checkKVRange(layer, start, count, P.L, this.pos);
     try {
-      const r = await readKV(
-        this.ctx.device,
-        P,
-        this.kvFormat(),
-        this.A.kv[layer],
-        start,
-        count,
-        kvBitsAt(P.kv, 0, this.startToken),
-      );
+      const bits0 = kvBitsAt(P.kv, 0, this.startToken);
+      const r = await readKV(this.ctx.device, P, kvFormat(P, this.opts), this.A.kv[layer], start, count, bits0);
       this.inspectionBytesRead += r.bytes;
       return r.kv;
     } catch (e) {
@@ -584,16 +361,9 @@ export class WebGPUSession implements DecodeSession {
    *  W_o top-K reads K from the step uniform. What the ratio means comes from the variant table (makePlan → sitePlan of
    *  the config with this ratio); a variant without top-K ignores it. Returns the K now used (undefined: no top-K). */
   setTopKRatio(ratio: number): number | undefined {
-    const p = makePlan({...this.config, bitnet_topk_ratio: ratio}, this.opts.dense ?? "f32");
-    if (p.sites.o.quantizer !== this.plan.sites.o.quantizer)
-      throw new Error(`setTopKRatio: ratio ${ratio} changes the W_o quantizer; create a session with that config`);
-    if (p.sites.o.quantizer !== "topk-int8") return undefined;
-    if (!this.plan.oTopKRuntime)
-      throw new Error(
-        "setTopKRatio: this session's top-K is compiled in (H-BitLinear prologue); create a session with that config",
-      );
-    this.oNeed = p.oNeed;
-    return p.oNeed;
+    const k = runtimeTopK(this.config, this.opts, this.plan, ratio);
+    if (k !== undefined) this.oNeed = k;
+    return k;
   }
 
   dispose(): void {
@@ -607,35 +377,9 @@ export class WebGPUSession implements DecodeSession {
   // ------------------------------------------------------------------ benchmarking hooks
 
   /** The per-token dispatch list of a decode step at the current position (embedding … final norm, LM head,
-   *  argmax), for timing; selected by step tags. */
+   *  argmax), for timing; selected by step tags (session-bench.ts). */
   decodeDispatches(parts: DecodeParts = {layers: true, head: true, argmax: true}): (Dispatch & {tag: StepTag})[] {
-    const {nC} = this.writeStep(1, this.maxBlock);
-    const list: (Dispatch & {tag: StepTag})[] = [];
-    const add = (s: Dispatch & {gridFn?: Step["gridFn"]; tag: StepTag}) => {
-      if (parts.filter && !parts.filter(s.label ?? "", s.tag)) return;
-      list.push({
-        pipeline: s.pipeline,
-        bind: s.bind,
-        grid: s.gridFn ? s.gridFn(1, nC) : s.grid,
-        label: s.label,
-        tag: s.tag,
-      });
-    };
-    if (parts.layers) {
-      if (!parts.linearOnly && !parts.hadamardOnly) add(this.embed);
-      for (const s of this.decodeSteps) if (wanted(s.tag, parts)) add(s);
-    }
-    if (parts.head) for (const s of this.headDecode) add(s);
-    if (parts.argmax) {
-      this.ctx.device.queue.writeBuffer(
-        this.A.argP,
-        0,
-        new Uint32Array([this.sampler.steps.partial.grid[0], this.maxBlock + 1, 0, 0]),
-      );
-      add({...this.sampler.steps.partial, tag: {kind: "argmax"}});
-      add({...this.sampler.steps.final, tag: {kind: "argmax"}});
-    }
-    return list;
+    return decodeDispatchList(this.encoder, this.at(), this.dims.maxBlock, parts);
   }
 
   /** The dispatch list of one prefill block of `tokens` at the current position (embedding … final norm, the last
@@ -685,13 +429,12 @@ export class WebGPUSession implements DecodeSession {
 
   /** Sets the cache length without computing anything (benchmarks time decode at a given context). */
   setLengthForBenchmark(n: number): void {
-    if (!(Number.isInteger(n) && n >= 0 && n < this.maxLen))
-      throw new Error(`setLengthForBenchmark: ${n} not in [0, ${this.maxLen})`);
+    checkBenchmarkLength(n, this.dims.maxLen);
     this.pos = n;
   }
 
   /** The decode linear configuration chosen for this device. */
   get decodeLinearConfig(): LinearConfig {
-    return this.cfgDecode;
+    return this.encoder.steps.cfgDecode;
   }
 }
