@@ -229,10 +229,11 @@ describe("ternary prefill GEMM (tiles in workgroup memory)", () => {
       const old = await createWebGPUSession(w, {device, maxBlock, tuning: {prefill: {gemm: "none"}}});
       const neu = await createWebGPUSession(w, {device, maxBlock, ...(prefill ? {tuning: {prefill}} : {})});
       // every ternary prefill linear of the new session is a GEMM (the step tags), none of the old one's
-      const gemmTags = (s: unknown) =>
-        (s as {prefillSteps: {tag: {kind: string; gemm?: string}}[]}).prefillSteps
-          .filter((st) => st.tag.kind === "linear")
-          .map((st) => st.tag.gemm);
+      const gemmTags = (s: typeof old) =>
+        s
+          .prefillDispatches(prompt.slice(0, 2), {layers: true})
+          .filter((d) => d.tag.kind === "linear")
+          .map((d) => d.tag.gemm);
       expect(gemmTags(neu).length).toBeGreaterThanOrEqual(8); // 2 layers × qkv, o, gate_up, down
       expect(new Set(gemmTags(neu))).toEqual(new Set([tiles]));
       expect(new Set(gemmTags(old))).toEqual(new Set([undefined]));

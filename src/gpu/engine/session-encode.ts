@@ -49,6 +49,11 @@ export class BlockEncoder {
     private readonly passPerDispatch: boolean,
   ) {}
 
+  /** The model's hidden width C (the final norm's row length). */
+  get modelWidth(): number {
+    return this.P.C;
+  }
+
   /** Writes the step uniform and the embedding slot, for a block of M tokens at `at.pos`. */
   writeStep(at: StepAt, M: number, slotIn: number): {nC: number} {
     const {nC, chunk} = attentionChunks(M, at.pos + M, this.dims);

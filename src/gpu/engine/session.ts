@@ -1,10 +1,7 @@
-// The session: builds a model's buffers and passes on a device, runs blocks of tokens through them, samples on
-// the GPU, and handles reset / device loss / dispose. Implements DecodeSession (src/lib/backend.ts) like the CPU
-// reference (src/lib/model.ts), its oracle. A decode step is one command buffer (one compute pass by default);
-// all bind groups are made at load, so a step writes only the step and embedding uniforms. The token a step
-// consumes is read from a GPU buffer, so greedy decoding can run several steps ahead of the CPU. The class keeps
-// the state that changes (position, device, kept inspection); building is session-build.ts, encoding a block
-// session-encode.ts, inspection reads session-inspect.ts, the benchmarking hooks session-bench.ts.
+// The session: a model's buffers and passes on a device; runs blocks of tokens, samples on the GPU, handles reset /
+// device loss / dispose. Implements DecodeSession (src/lib/backend.ts) like the CPU reference, its oracle. A decode
+// step is one command buffer whose token comes from a GPU buffer, so greedy decoding can run ahead of the CPU. The
+// class keeps what changes (position, device, kept inspection); session-build/-encode/-inspect/-bench.ts the rest.
 import {checkLogits, type DecodeSession, type SamplingOptions} from "../../lib/backend.js";
 import type {BitNetConfig} from "../../lib/config.js";
 import {kvBitsAt} from "../../lib/variant.js";
@@ -18,13 +15,15 @@ import {buildInScopes, releaseForRebuild, sessionContext, sessionError} from "./
 import {makePlan, type Plan} from "./plan.js";
 import {createPooler, type Pooler} from "./pooling.js";
 import {readToken} from "./sampling.js";
-import {checkBenchmarkLength, decodeDispatchList} from "./session-bench.js";
+import {checkBenchmarkLength, decodeDispatchList, prefillDispatchList} from "./session-bench.js";
 import {buildSteps, checkSessionOptions, kvFormat, runtimeTopK, type SessionDims} from "./session-build.js";
 import {BlockEncoder, type StepAt} from "./session-encode.js";
 import {checkKVRange, checkLayers, dropKept, readKept, type KeptPass} from "./session-inspect.js";
 import {subgroupSize} from "./tune.js";
-import type {EngineAppendOptions, DecodeParts, EngineInspection, Step, StepTag, WebGPUSessionOptions} from "./types.js";
+import type {EngineAppendOptions, DecodeParts, EngineInspection, StepTag, WebGPUSessionOptions} from "./types.js";
 import {BufferPool, type WeightSource} from "./upload.js";
+
+const ALL_PARTS: DecodeParts = {layers: true, head: true, argmax: true};
 
 export class WebGPUSession implements DecodeSession {
   readonly backend = "webgpu" as const;
@@ -93,12 +92,6 @@ export class WebGPUSession implements DecodeSession {
 
   private get A(): Activations {
     return this.encoder.steps.A;
-  }
-
-  /** The prefill pass's steps, under the name they had as a field: test/gpu/linear-gemm.test.ts reads their tags. */
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read by a test through a cast
-  private get prefillSteps(): Step[] {
-    return this.encoder.steps.prefill;
   }
 
   // ------------------------------------------------------------------ building
@@ -378,53 +371,15 @@ export class WebGPUSession implements DecodeSession {
 
   /** The per-token dispatch list of a decode step at the current position (embedding … final norm, LM head,
    *  argmax), for timing; selected by step tags (session-bench.ts). */
-  decodeDispatches(parts: DecodeParts = {layers: true, head: true, argmax: true}): (Dispatch & {tag: StepTag})[] {
+  decodeDispatches(parts: DecodeParts = ALL_PARTS): (Dispatch & {tag: StepTag})[] {
     return decodeDispatchList(this.encoder, this.at(), this.dims.maxBlock, parts);
   }
 
-  /** The dispatch list of one prefill block of `tokens` at the current position (embedding … final norm, the last
-   *  token's LM head, argmax: what append's prefill encodes, in one list), for timing; the tokens are written to the
-   *  token buffer and the position is left as it was. `parts.layers/head/argmax/filter` select as in decodeDispatches. */
-  prefillDispatches(
-    tokens: readonly number[],
-    parts: DecodeParts = {layers: true, head: true, argmax: true},
-  ): (Dispatch & {tag: StepTag})[] {
+  /** One prefill block of `tokens` at the current position as a dispatch list, for timing (session-bench.ts);
+   *  the position is left as it was. */
+  prefillDispatches(tokens: readonly number[], parts: DecodeParts = ALL_PARTS): (Dispatch & {tag: StepTag})[] {
     this.checkTokens(tokens);
-    const M = tokens.length;
-    if (M > this.maxBlock) throw new Error(`prefillDispatches: ${M} tokens exceed maxBlock ${this.maxBlock}`);
-    const q = this.ctx.device.queue;
-    q.writeBuffer(this.A.tok, 0, new Uint32Array(tokens));
-    const {nC} = this.writeStep(M, 0);
-    const list: (Dispatch & {tag: StepTag})[] = [];
-    const add = (s: Dispatch & {gridFn?: Step["gridFn"]; tag: StepTag}, m: number) => {
-      if (parts.filter && !parts.filter(s.label ?? "", s.tag)) return;
-      list.push({
-        pipeline: s.pipeline,
-        bind: s.bind,
-        grid: s.gridFn ? s.gridFn(m, nC) : s.grid,
-        label: s.label,
-        tag: s.tag,
-      });
-    };
-    if (parts.layers) {
-      if (!parts.linearOnly && !parts.hadamardOnly) add(this.embed, M);
-      for (const s of this.prefillSteps) if (wanted(s.tag, parts)) add(s, M);
-    }
-    if (parts.head) {
-      const xStride = (8 * Math.ceil(this.plan.C / 8)) / 4; // the last token's final norm, as encodeHead
-      for (const Pu of this.headLast.Ps) q.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
-      for (const s of this.headLast.steps) add(s, 1);
-    }
-    if (parts.argmax) {
-      q.writeBuffer(
-        this.A.argP,
-        0,
-        new Uint32Array([this.sampler.steps.partial.grid[0], this.maxBlock + TOKEN_RING - 1, 0, 0]),
-      );
-      add({...this.sampler.steps.partial, tag: {kind: "argmax"}}, 1);
-      add({...this.sampler.steps.final, tag: {kind: "argmax"}}, 1);
-    }
-    return list;
+    return prefillDispatchList(this.encoder, this.at(), this.dims.maxBlock, tokens, parts);
   }
 
   /** Sets the cache length without computing anything (benchmarks time decode at a given context). */
