@@ -6,7 +6,8 @@
 //   buffers.ts  activations, KV cache, RoPE tables, uniforms
 //   blocks.ts   one builder per block (attention, FFN, embedding, LM head, sampling) with typed step tags
 //   inspect.ts  copying intermediates back for the chapters
-//   session.ts  WebGPUSession: build, append, GPU sampling / chained decode, reset, device loss, dispose
+//   session.ts  WebGPUSession: build, append, GPU sampling / chained decode, reset, device loss, dispose (its
+//               build, block encoding, inspection reads and benchmark lists in session-{build,encode,inspect,bench}.ts)
 //   sweep.ts    the same tokens at several top-K / KV-cache settings on one device (the sparsity chapter)
 //   lifecycle.ts, sampling.ts  where the device comes from and building under error scopes; picking tokens on the GPU
 import type {BitNetConfig} from "../lib/config.js";
