@@ -48,3 +48,19 @@ export function kindsLine(kinds: KindTimes): string {
   const e = Object.entries(kinds);
   return e.length ? ` — ${e.map(([k, x]) => `${k} ${x.n}× ${x.ms.toFixed(3)}`).join(", ")}` : "";
 }
+
+/** A prefill's wall time through the engine (its passes, uniform writes, submission and the sampled token's
+ *  read-back): the best of two `appendAndSample(prompt)` after a warm-up, each from an empty cache. */
+export async function prefillWallMs(
+  s: {reset(): void; appendAndSample(tokens: number[]): Promise<number>},
+  prompt: number[],
+): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    s.reset();
+    const t0 = performance.now();
+    await s.appendAndSample(prompt); // the first run is the warm-up
+    if (i > 0) best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}

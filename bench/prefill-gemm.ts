@@ -22,6 +22,7 @@ import {
 } from "../src/gpu/kernels/linear-gemm.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import {Rng} from "../src/lib/rng.js";
+import {prefillWallMs} from "./parts-common.js";
 
 const quick = process.argv.includes("--quick");
 const M = Number(process.argv.find((a) => a.startsWith("--M="))?.slice(4) ?? (quick ? 24 : 512));
@@ -189,13 +190,7 @@ if (!process.argv.includes("--no-e2e")) {
         maxLength: M + 1,
         tuning: r.prefill ? {prefill: r.prefill} : undefined,
       });
-      let best = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 3; i++) {
-        s.reset();
-        const t0 = performance.now();
-        await s.appendAndSample(prompt); // the first run is the warm-up
-        if (i > 0) best = Math.min(best, performance.now() - t0);
-      }
+      const best = await prefillWallMs(s, prompt);
       s.dispose();
       report.rows.push({e2e: r.name, tokens: M, ms: best, tokensPerSec: (M * 1000) / best});
       log(

@@ -11,7 +11,7 @@ import {createSyntheticSession} from "../src/gpu/engine.js";
 import {model2B4T} from "../src/gpu/measure/bench-stack.js";
 import {timeDispatches} from "../src/gpu/measure/timing.js";
 import type {WebGPUSessionOptions} from "../src/gpu/engine/types.js";
-import {type KindTimes, kindsLine, partsDevice, timeKinds} from "./parts-common.js";
+import {type KindTimes, kindsLine, partsDevice, prefillWallMs, timeKinds} from "./parts-common.js";
 
 const quick = process.argv.includes("--quick");
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -66,13 +66,7 @@ for (const v of variants) {
     const kinds: KindTimes = await timeKinds(ctx.device, full, {...TM, reps: quick ? 1 : 4});
     const sum = Object.values(kinds).reduce((a, k) => a + k.ms, 0);
     // append's wall time (the engine's passes, uniform writes, submission and the sampled token's read-back)
-    let wall = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 3; i++) {
-      s.reset();
-      const t0 = performance.now();
-      await s.appendAndSample(prompt); // the first run is the warm-up
-      if (i > 0) wall = Math.min(wall, performance.now() - t0);
-    }
+    const wall = await prefillWallMs(s, prompt);
     s.dispose();
     const best = Math.min(...ms);
     const row = {variant: v.name, M, dispatches: full.length, ms, kinds, kindsSumMs: sum, appendWallMs: wall};
