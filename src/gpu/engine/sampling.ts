@@ -27,7 +27,7 @@ export class GpuSampler {
     if (s.temperature === 0) {
       if (V !== this.argV) this.queue.writeBuffer(this.steps.vocabP, 0, new Uint32Array([V, 0]));
       this.argV = V;
-      this.queue.writeBuffer(this.A.argP, 0, new Uint32Array([this.steps.partial.grid[0], slot, 0, 0]));
+      this.argmaxInto(slot);
       encodeDispatches(pass, [this.steps.partial, this.steps.final]);
       return;
     }
@@ -42,6 +42,11 @@ export class GpuSampler {
     u[7] = this.draws++;
     this.queue.writeBuffer(this.A.sampleP, 0, u);
     encodeDispatches(pass, [this.steps.sample]);
+  }
+
+  /** The argmax's uniform: stage 1's workgroups and the token slot stage 2 writes. */
+  argmaxInto(slot: number): void {
+    this.queue.writeBuffer(this.A.argP, 0, new Uint32Array([this.steps.partial.grid[0], slot, 0, 0]));
   }
 
   reset(): void {

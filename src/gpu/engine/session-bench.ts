@@ -24,10 +24,10 @@ function lister(parts: DecodeParts, nC: number) {
   return {list, add};
 }
 
-/** The argmax's two stages, writing their token into `slot` (its uniform: stage 1's workgroups and the slot). */
+/** The argmax's two stages, writing their token into `slot`. */
 function addArgmax(encoder: BlockEncoder, add: ReturnType<typeof lister>["add"], slot: number): void {
-  const {sampler, A} = encoder.steps;
-  encoder.device.queue.writeBuffer(A.argP, 0, new Uint32Array([sampler.steps.partial.grid[0], slot, 0, 0]));
+  const {sampler} = encoder.steps;
+  sampler.argmaxInto(slot);
   add({...sampler.steps.partial, tag: {kind: "argmax"}}, 1);
   add({...sampler.steps.final, tag: {kind: "argmax"}}, 1);
 }
@@ -69,8 +69,7 @@ export function prefillDispatchList(
     for (const s of prefill) if (wanted(s.tag, parts)) add(s, M);
   }
   if (parts.head) {
-    const xStride = (8 * Math.ceil(encoder.modelWidth / 8)) / 4; // the last token's final norm, as encodeHead
-    for (const Pu of headLast.Ps) q.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
+    encoder.headAtLastToken(M);
     for (const s of headLast.steps) add(s, 1);
   }
   if (parts.argmax) addArgmax(encoder, add, maxBlock + TOKEN_RING - 1);

@@ -49,11 +49,6 @@ export class BlockEncoder {
     private readonly passPerDispatch: boolean,
   ) {}
 
-  /** The model's hidden width C (the final norm's row length). */
-  get modelWidth(): number {
-    return this.P.C;
-  }
-
   /** Writes the step uniform and the embedding slot, for a block of M tokens at `at.pos`. */
   writeStep(at: StepAt, M: number, slotIn: number): {nC: number} {
     const {nC, chunk} = attentionChunks(M, at.pos + M, this.dims);
@@ -127,14 +122,19 @@ export class BlockEncoder {
       this.encodeSteps(pass, headDecode, 1, 0);
       out = {src: A.logits, rows: 1};
     } else {
-      // logits of the last token only: the LM head reads the final norm of token M−1
-      const xStride = (8 * Math.ceil(this.P.C / 8)) / 4;
-      for (const Pu of headLast.Ps) q.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
+      this.headAtLastToken(M);
       this.encodeSteps(pass, headLast.steps, 1, 0);
       out = {src: A.logits, rows: 1};
     }
     pass.end();
     return out;
+  }
+
+  /** Points the last-token LM head (steps.headLast) at the final norm of token M−1 of the block. */
+  headAtLastToken(M: number): void {
+    const xStride = (8 * Math.ceil(this.P.C / 8)) / 4;
+    for (const Pu of this.steps.headLast.Ps)
+      this.device.queue.writeBuffer(Pu, 24, new Uint32Array([(M - 1) * xStride]));
   }
 
   /** A prompt in blocks of at most maxBlock tokens, each written into the token buffer's prompt area (slot 0 on)
